@@ -1,0 +1,228 @@
+//! The `Cloud` trait: the only way the engine touches the world.
+//!
+//! The simulator (`cellar-sim`) and the AWS adapter (feature `aws`) implement it. Calls
+//! are per region, as AWS clients are. Errors carry the AWS error code as a typed variant
+//! ([`CloudErrorKind`]) so callers decide on retries with [`CloudError::retryable`], never
+//! by matching message text. Time is part of the world too: [`Cloud::now`] and
+//! [`Cloud::sleep`] let the simulator run on a virtual clock while the AWS backend sleeps
+//! for real.
+
+use crate::model::*;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The AWS error codes cellar distinguishes. Each maps one-to-one onto an EC2 or Auto
+/// Scaling error code; anything else is [`CloudErrorKind::Other`] with the code kept.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CloudErrorKind {
+    InsufficientInstanceCapacity,
+    RequestLimitExceeded,
+    Unavailable,
+    InternalError,
+    IncorrectInstanceState,
+    IncorrectState,
+    InstanceLimitExceeded,
+    VolumeZoneMismatch,
+    VolumeInUse,
+    InvalidInstanceIdNotFound,
+    InvalidVolumeNotFound,
+    InvalidAddressNotFound,
+    InvalidAmiIdNotFound,
+    InvalidLaunchTemplateNotFound,
+    InvalidParameterValue,
+    InvalidZoneNotFound,
+    AlreadyExists,
+    AutoScalingGroupNotFound,
+    ResourceInUse,
+    /// Any other AWS error code, kept verbatim.
+    Other(String),
+}
+
+impl CloudErrorKind {
+    /// The AWS error code, as the API spells it.
+    pub fn code(&self) -> &str {
+        match self {
+            CloudErrorKind::InsufficientInstanceCapacity => "InsufficientInstanceCapacity",
+            CloudErrorKind::RequestLimitExceeded => "RequestLimitExceeded",
+            CloudErrorKind::Unavailable => "Unavailable",
+            CloudErrorKind::InternalError => "InternalError",
+            CloudErrorKind::IncorrectInstanceState => "IncorrectInstanceState",
+            CloudErrorKind::IncorrectState => "IncorrectState",
+            CloudErrorKind::InstanceLimitExceeded => "InstanceLimitExceeded",
+            CloudErrorKind::VolumeZoneMismatch => "InvalidVolume.ZoneMismatch",
+            CloudErrorKind::VolumeInUse => "VolumeInUse",
+            CloudErrorKind::InvalidInstanceIdNotFound => "InvalidInstanceID.NotFound",
+            CloudErrorKind::InvalidVolumeNotFound => "InvalidVolume.NotFound",
+            CloudErrorKind::InvalidAddressNotFound => "InvalidAddress.NotFound",
+            CloudErrorKind::InvalidAmiIdNotFound => "InvalidAMIID.NotFound",
+            CloudErrorKind::InvalidLaunchTemplateNotFound => "InvalidLaunchTemplateId.NotFound",
+            CloudErrorKind::InvalidParameterValue => "InvalidParameterValue",
+            CloudErrorKind::InvalidZoneNotFound => "InvalidZone.NotFound",
+            CloudErrorKind::AlreadyExists => "AlreadyExists",
+            CloudErrorKind::AutoScalingGroupNotFound => "AutoScalingGroup.NotFound",
+            CloudErrorKind::ResourceInUse => "ResourceInUse",
+            CloudErrorKind::Other(code) => code,
+        }
+    }
+
+    /// Server-side errors worth retrying (AWS's EC2 error guide): capacity, throttling, 5xx.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            CloudErrorKind::InsufficientInstanceCapacity
+                | CloudErrorKind::RequestLimitExceeded
+                | CloudErrorKind::Unavailable
+                | CloudErrorKind::InternalError
+        )
+    }
+}
+
+/// An error returned by a [`Cloud`] call: the code, and AWS's (or the simulator's) message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{}: {message}", kind.code())]
+pub struct CloudError {
+    pub kind: CloudErrorKind,
+    pub message: String,
+}
+
+impl CloudError {
+    pub fn new(kind: CloudErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+    pub fn retryable(&self) -> bool {
+        self.kind.retryable()
+    }
+}
+
+pub type CloudResult<T> = Result<T, CloudError>;
+
+/// Which resources a describe call returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Every resource of the kind in the region.
+    All,
+    /// Resources tagged `Name=<server>`.
+    Server(ServerName),
+}
+
+impl Filter {
+    pub fn matches(&self, tags: &Tags) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Server(name) => tags.get(NAME_TAG).map(String::as_str) == Some(name.as_str()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateVolumeRequest {
+    pub zone: Zone,
+    pub size_gb: u32,
+    /// Applied at creation (TagSpecifications): nothing exists untagged even for a moment.
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunInstanceRequest {
+    pub zone: Zone,
+    pub instance_type: InstanceType,
+    pub image: ImageId,
+    pub user_data: String,
+    pub tags: Tags,
+    /// Idempotency token: a retried call with the same token never launches twice.
+    pub client_token: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateLaunchTemplateRequest {
+    pub name: String,
+    pub spec: LaunchSpec,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateAutoScalingGroupRequest {
+    pub name: AutoScalingGroupName,
+    pub template: LaunchTemplateId,
+    /// `None` follows the template's latest version.
+    pub template_version: Option<u32>,
+    pub zones: Vec<Zone>,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    pub tags: Tags,
+}
+
+/// Everything cellar asks of a cloud. Implemented by the simulator and the AWS adapter.
+#[async_trait]
+pub trait Cloud: Send + Sync {
+    /// Regions and their zones.
+    async fn describe_regions(&self) -> CloudResult<Vec<RegionInfo>>;
+    async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>>;
+    async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>>;
+    async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>>;
+    async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>>;
+    async fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<LaunchTemplate>>;
+    async fn describe_auto_scaling_groups(
+        &self,
+        region: &Region,
+        filter: &Filter,
+    ) -> CloudResult<Vec<AutoScalingGroup>>;
+
+    async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume>;
+    async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()>;
+    async fn attach_volume(
+        &self,
+        region: &Region,
+        volume: &VolumeId,
+        instance: &InstanceId,
+        device: &str,
+    ) -> CloudResult<()>;
+    async fn detach_volume(&self, region: &Region, volume: &VolumeId, instance: &InstanceId) -> CloudResult<()>;
+
+    async fn allocate_address(&self, region: &Region, tags: Tags) -> CloudResult<Address>;
+    async fn release_address(&self, region: &Region, address: &AllocationId) -> CloudResult<()>;
+    async fn associate_address(&self, region: &Region, address: &AllocationId, instance: &InstanceId)
+        -> CloudResult<()>;
+    async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()>;
+    async fn delete_tags(&self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()>;
+
+    async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance>;
+    async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()>;
+
+    async fn create_launch_template(
+        &self,
+        region: &Region,
+        request: CreateLaunchTemplateRequest,
+    ) -> CloudResult<LaunchTemplate>;
+    async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()>;
+
+    async fn create_auto_scaling_group(
+        &self,
+        region: &Region,
+        request: CreateAutoScalingGroupRequest,
+    ) -> CloudResult<()>;
+    /// Puts a running instance under the group's care and raises min/desired to 1.
+    async fn attach_instance_to_group(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        instance: &InstanceId,
+    ) -> CloudResult<()>;
+    /// Deletes the group; with `force`, its instances are terminated too.
+    async fn delete_auto_scaling_group(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        force: bool,
+    ) -> CloudResult<()>;
+
+    /// Looks a host name up in DNS (A records).
+    async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>>;
+
+    /// The backend's current time (virtual in the simulator).
+    async fn now(&self) -> Timestamp;
+    /// Waits `duration` on the backend's clock (the simulator advances its virtual clock).
+    async fn sleep(&self, duration: Duration);
+}

@@ -1,0 +1,8 @@
+//! cellar's engine: model, configuration, pure planner, plan, executor, the `Cloud`
+//! trait and the instance agent. See ARCHITECTURE.md for the invariants.
+
+pub mod agent;
+pub mod catalog;
+pub mod cloud;
+pub mod config;
+pub mod model;
