@@ -1,1 +1,547 @@
+//! End-to-end tests of the `cellar` binary against the built-in simulator: the CLI
+//! contract, apply and status, capacity failure with compensation, replacement after a
+//! termination, and bad input that must fail cleanly without touching the state file.
 
+use cellar_engine::cloud::Filter;
+use cellar_engine::model::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A scratch directory with its own simulator state; config from fixtures/config unless replaced.
+struct Cellar {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+impl Cellar {
+    fn new() -> Self {
+        Cellar {
+            dir: tempfile::tempdir().unwrap(),
+            config: fixtures().join("config"),
+        }
+    }
+
+    /// A writable copy of the fixture config, for tests that break it.
+    fn with_config_copy() -> Self {
+        let mut c = Cellar::new();
+        let target = c.dir.path().join("config");
+        copy_dir(&fixtures().join("config"), &target);
+        c.config = target;
+        c
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("sim.ron")
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_cellar"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--sim-state")
+            .arg(self.state())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("CELLAR_CONFIG")
+            .env_remove("CELLAR_SIM_STATE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("cellar runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, 0,
+            "cellar {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        );
+        r
+    }
+
+    fn status(&self, server: &str) -> Value {
+        let r = self.ok(&["status", server, "--format", "json"]);
+        let all: Value = serde_json::from_str(&r.stdout).expect("status prints JSON");
+        all[0].clone()
+    }
+
+    fn world(&self) -> cellar_sim::World {
+        let text = std::fs::read_to_string(self.state()).expect("state file exists");
+        ron::from_str(&text).expect("state file parses")
+    }
+
+    /// Resources tagged for a server in the saved world, as `kind id` strings.
+    fn tagged(&self, server: &str) -> Vec<String> {
+        let world = self.world();
+        let sim = cellar_sim::Sim::new(world);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use cellar_engine::cloud::Cloud;
+            let region = Region::new("us-east-1");
+            let f = Filter::Server(ServerName::new(server));
+            let mut out = Vec::new();
+            for i in sim.describe_instances(&region, &f).await.unwrap() {
+                if i.state.is_alive() {
+                    out.push(format!("instance {}", i.id));
+                }
+            }
+            for v in sim.describe_volumes(&region, &f).await.unwrap() {
+                out.push(format!("volume {}", v.id));
+            }
+            for a in sim.describe_addresses(&region, &f).await.unwrap() {
+                out.push(format!("address {}", a.allocation_id));
+            }
+            for t in sim.describe_launch_templates(&region, &f).await.unwrap() {
+                out.push(format!("template {}", t.id));
+            }
+            for g in sim.describe_auto_scaling_groups(&region, &f).await.unwrap() {
+                out.push(format!("group {}", g.name));
+            }
+            out
+        })
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn plan_save_apply_status_healthy() {
+    let c = Cellar::new();
+    let plan = c.ok(&[
+        "plan",
+        "create-server@ommegang",
+        "20",
+        "-o",
+        "ommegang.plan.ron",
+    ]);
+    assert!(
+        plan.stdout
+            .contains("create data volume of ommegang: 20 GiB gp3"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("DNS gate"),
+        "ommegang's DNS does not match any address: {}",
+        plan.stdout
+    );
+    let shown = c.ok(&["show", "ommegang.plan.ron"]);
+    assert_eq!(
+        shown.stdout,
+        plan.stdout.split("\nSaved the plan").next().unwrap()
+    );
+
+    let apply = c.ok(&["apply", "ommegang.plan.ron", "--dns-confirmed"]);
+    assert!(apply.stdout.contains("Apply complete"), "{}", apply.stdout);
+    assert!(
+        apply.stdout.contains("failed 0, skipped 0"),
+        "{}",
+        apply.stdout
+    );
+
+    let s = c.status("ommegang");
+    assert_eq!(s["name"], "ommegang");
+    assert_eq!(s["health"], "healthy", "{s:#}");
+    assert_eq!(s["instance"]["state"], "running");
+    assert_eq!(s["instance"]["zone"], "us-east-1b");
+    let instance = s["instance"]["id"].as_str().unwrap();
+    assert_eq!(s["volume"]["attached_to"], instance);
+    assert_eq!(s["volume"]["size_gb"], 20);
+    assert_eq!(s["address"]["associated_to"], instance);
+    assert_eq!(s["auto_scaling"]["group"], "ommegang");
+    assert_eq!(s["auto_scaling"]["desired"], 1);
+
+    // The instance's agent ran its first boot (persist) and the spawn hook.
+    let log = c.ok(&["sim", "show"]).stdout;
+    assert!(log.contains("persisted"), "{log}");
+}
+
+#[test]
+fn detailed_exitcode_reports_changes() {
+    let c = Cellar::new();
+    let r = c.run(&["plan", "create-server@duvel", "30", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let r = c.run(&["plan", "create-server@duvel", "30"]);
+    assert_eq!(r.code, 0);
+}
+
+#[test]
+fn address_matching_dns_is_reused_without_gate() {
+    let c = Cellar::new();
+    let plan = c.ok(&["plan", "create-server@duvel", "30"]);
+    assert!(
+        plan.stdout
+            .contains("is reused: duvel.imarc.net already points at it"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("DNS gate"), "{}", plan.stdout);
+    assert!(
+        !plan.stdout.contains("allocate Elastic IP"),
+        "{}",
+        plan.stdout
+    );
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    assert_eq!(c.status("duvel")["health"], "healthy");
+}
+
+#[test]
+fn unconfirmed_dns_gate_stops_and_keeps_the_address_for_next_time() {
+    let c = Cellar::new();
+    let r = c.run(&["apply", "create-server@ommegang", "20", "--yes"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("stopped"), "{}", r.stdout);
+    // Only the new address exists, still waiting for its record.
+    let tagged = c.tagged("ommegang");
+    assert_eq!(tagged.len(), 1, "{tagged:?}");
+    assert!(tagged[0].starts_with("address"), "{tagged:?}");
+
+    let again = c.ok(&["plan", "create-server@ommegang", "20"]);
+    assert!(
+        again.stdout.contains("still waiting for its DNS record"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        !again.stdout.contains("allocate Elastic IP"),
+        "{}",
+        again.stdout
+    );
+
+    // Once the record points at it, the address is reused and there is no gate.
+    let world = c.world();
+    let ip = world_address_ip(&c, "ommegang");
+    drop(world);
+    c.ok(&["sim", "dns", "ommegang.imarc.net", &ip]);
+    let after = c.ok(&["plan", "create-server@ommegang", "20"]);
+    assert!(!after.stdout.contains("DNS gate"), "{}", after.stdout);
+    c.ok(&["apply", "create-server@ommegang", "20", "--yes"]);
+    assert_eq!(c.status("ommegang")["health"], "healthy");
+}
+
+fn world_address_ip(c: &Cellar, server: &str) -> String {
+    let s = c.status(server);
+    s["address"]["public_ip"]
+        .as_str()
+        .expect("server has an address")
+        .to_string()
+}
+
+#[test]
+fn no_capacity_fails_and_leaves_nothing_behind() {
+    let c = Cellar::new();
+    c.ok(&["sim", "capacity", "us-east-1b", "t3.medium", "0"]);
+    let r = c.run(&[
+        "apply",
+        "create-server@ommegang",
+        "20",
+        "--yes",
+        "--dns-confirmed",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("InsufficientInstanceCapacity"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("undone"), "{}", r.stdout);
+    assert_eq!(c.tagged("ommegang"), Vec::<String>::new(), "{}", r.stdout);
+}
+
+#[test]
+fn terminated_instance_is_replaced_and_agent_reattaches() {
+    let c = Cellar::new();
+    c.ok(&[
+        "apply",
+        "create-server@ommegang",
+        "20",
+        "--yes",
+        "--dns-confirmed",
+    ]);
+    let before = c.status("ommegang");
+    let old = before["instance"]["id"].as_str().unwrap().to_string();
+    c.ok(&["sim", "terminate", "ommegang"]);
+    let down = c.status("ommegang");
+    assert_ne!(down["health"], "healthy", "{down:#}");
+    c.ok(&["sim", "advance", "10m"]);
+    let after = c.status("ommegang");
+    let new = after["instance"]["id"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(after["health"], "healthy", "{after:#}");
+    assert_eq!(after["volume"]["id"], before["volume"]["id"]);
+    assert_eq!(after["volume"]["attached_to"], new.as_str());
+    assert_eq!(
+        after["address"]["public_ip"],
+        before["address"]["public_ip"]
+    );
+    assert_eq!(after["address"]["associated_to"], new.as_str());
+}
+
+#[test]
+fn existing_server_is_refused_and_stale_plans_too() {
+    let c = Cellar::new();
+    c.ok(&["plan", "create-server@duvel", "30", "-o", "duvel.ron"]);
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    let r = c.run(&["plan", "create-server@duvel", "30"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("server duvel already exists in us-east-1"),
+        "{}",
+        r.stderr
+    );
+    let r = c.run(&["apply", "duvel.ron"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("is stale"), "{}", r.stderr);
+    assert!(r.stderr.contains("appeared since plan"), "{}", r.stderr);
+}
+
+#[test]
+fn stale_plan_names_the_changed_dns_record() {
+    let c = Cellar::new();
+    c.ok(&["plan", "create-server@ommegang", "20", "-o", "p.ron"]);
+    c.ok(&["sim", "dns", "ommegang.imarc.net", "192.0.2.99"]);
+    let before = std::fs::read(c.state()).unwrap();
+    let r = c.run(&["apply", "p.ron", "--dns-confirmed"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("DNS record ommegang.imarc.net of ommegang:"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("→ 192.0.2.99 since plan"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(c.state()).unwrap(),
+        before,
+        "a refused apply leaves the state alone"
+    );
+}
+
+/// Bad input: exit 1, a message naming the place and the fix, the state file byte-identical.
+fn check_bad_input(c: &Cellar, args: &[&str], expected: &[&str]) {
+    let before = std::fs::read(c.state()).ok();
+    let r = c.run(args);
+    assert_eq!(
+        r.code, 1,
+        "cellar {args:?}\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    for e in expected {
+        assert!(
+            r.stderr.contains(e),
+            "cellar {args:?}: expected {e:?} in stderr:\n{}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read(c.state()).ok(),
+        before,
+        "cellar {args:?} changed the state file"
+    );
+}
+
+#[test]
+fn bad_command_line_input() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    check_bad_input(
+        &c,
+        &["plan", "create-server@westmalle", "20"],
+        &["westmalle", "servers/westmalle.ron"],
+    );
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "0"],
+        &["\"0\" is invalid", "between 1 and 16384"],
+    );
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "16385"],
+        &["\"16385\" is invalid"],
+    );
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20", "-", "-", "mars-1"],
+        &["unknown region"],
+    );
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20", "-", "-", "-", "e"],
+        &[
+            "zone us-east-1e (from command-line argument 5) does not exist in us-east-1",
+            "zones: a, b, c, d",
+        ],
+    );
+    check_bad_input(
+        &c,
+        &[
+            "plan",
+            "create-server@ommegang",
+            "20",
+            "-",
+            "-",
+            "eu-west-1",
+        ],
+        &["region eu-west-1 (from command-line argument 4) is not offered by this backend"],
+    );
+    check_bad_input(
+        &c,
+        &["apply", "create-server@ommegang", "20"],
+        &["refusing to apply without confirmation", "--yes"],
+    );
+}
+
+#[test]
+fn corrupt_state_and_plan_files() {
+    let c = Cellar::new();
+    std::fs::write(c.state(), "(now: 12, instances: {oops").unwrap();
+    check_bad_input(&c, &["status", "ommegang"], &["sim.ron", "cellar sim init"]);
+    check_bad_input(&c, &["plan", "create-server@ommegang", "20"], &["sim.ron"]);
+
+    let c = Cellar::new();
+    c.ok(&["plan", "create-server@ommegang", "20", "-o", "p.ron"]);
+    let plan = std::fs::read_to_string(c.dir.path().join("p.ron")).unwrap();
+    std::fs::write(c.dir.path().join("broken.ron"), &plan[..plan.len() / 2]).unwrap();
+    check_bad_input(
+        &c,
+        &["apply", "broken.ron"],
+        &["broken.ron:", "not a cellar plan", "cellar plan"],
+    );
+    std::fs::write(
+        c.dir.path().join("future.ron"),
+        plan.replacen("format: 1", "format: 99", 1),
+    )
+    .unwrap();
+    check_bad_input(
+        &c,
+        &["show", "future.ron"],
+        &["plan format 99 is not supported"],
+    );
+    std::fs::write(
+        c.dir.path().join("cycle.ron"),
+        plan.replacen("after: [],", "after: [9],", 1),
+    )
+    .unwrap();
+    check_bad_input(
+        &c,
+        &["apply", "cycle.ron"],
+        &["cycle.ron: the plan is inconsistent"],
+    );
+    check_bad_input(&c, &["apply", "missing.ron"], &["missing.ron"]);
+}
+
+#[test]
+fn bad_config_files() {
+    let c = Cellar::with_config_copy();
+    c.ok(&["sim", "init"]);
+    c.ok(&["check"]);
+    let server = c.config.join("servers/ommegang.ron");
+    let text = std::fs::read_to_string(&server).unwrap();
+    std::fs::write(&server, text.replacen('(', "(\n    colour: \"blue\",", 1)).unwrap();
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20"],
+        &["ommegang.ron:3:5: unknown field `colour`", "allowed fields"],
+    );
+    let r = c.run(&["check"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("servers/ommegang.ron:3:5"),
+        "{}",
+        r.stderr
+    );
+
+    std::fs::write(&server, "(platform: \"debian-web\", zone: \"b\"").unwrap();
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20"],
+        &["ommegang.ron:1:"],
+    );
+}
+
+#[test]
+fn check_reports_every_problem() {
+    let c = Cellar::with_config_copy();
+    std::fs::write(c.config.join("servers/orval.ron"), "(\n    platform: \"debian-web\",\n    instance_type: \"m5.huge\",\n    zone: \"q\",\n    spawn: \"if then\",\n)\n").unwrap();
+    std::fs::write(
+        c.config.join("servers/rochefort.ron"),
+        "(platform: \"nope\")\n",
+    )
+    .unwrap();
+    let r = c.run(&["check"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    for expected in [
+        "orval.ron:3:",
+        "orval.ron:4:",
+        "orval.ron:5:",
+        "rochefort.ron:1:",
+    ] {
+        assert!(
+            r.stderr.contains(expected),
+            "expected {expected} in:\n{}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn config_shows_sources() {
+    let c = Cellar::new();
+    let r = c.ok(&["config", "ommegang"]);
+    for expected in [
+        "global.ron:",
+        "platforms/debian-web.ron:",
+        "servers/ommegang.ron:",
+        "ommegang.imarc.net",
+    ] {
+        assert!(
+            r.stdout.contains(expected),
+            "expected {expected} in:\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn help_explains() {
+    let c = Cellar::new();
+    let r = c.ok(&["--help"]);
+    assert!(r.stdout.contains("Exit codes"), "{}", r.stdout);
+    let r = c.ok(&["plan", "--help"]);
+    assert!(
+        r.stdout.contains("create-server@NAME <ebs-gb>"),
+        "{}",
+        r.stdout
+    );
+}

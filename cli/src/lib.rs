@@ -1,1 +1,588 @@
+//! The `cellar` command line: argument parsing, backend choice, output and exit codes.
+//!
+//! Everything here is a thin layer over `cellar-engine` (planning, applying, status) and
+//! `cellar-sim` (the built-in backend). Exit codes: 0 success (or no changes), 1 error,
+//! 2 changes present (`plan --detailed-exitcode`), 3 apply stopped at a DNS gate.
 
+mod output;
+
+use anyhow::{anyhow, bail, Context, Result};
+use cellar_engine::cloud::Cloud;
+use cellar_engine::command::{self, Command};
+use cellar_engine::config::{self, ConfigTree, HookChecker, HookSyntaxError};
+use cellar_engine::executor::{self, Policy};
+use cellar_engine::inventory;
+use cellar_engine::model::*;
+use cellar_engine::plan::{self, Plan};
+use cellar_engine::planner;
+use cellar_engine::status;
+use cellar_sim::{Sim, SimStore};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_CHANGES: i32 = 2;
+pub const EXIT_BLOCKED: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cellar",
+    version,
+    about = "Keep long-lived EC2 servers alive and change them safely, as reviewable plans.",
+    long_about = "cellar turns each server command (create-server@ommegang 20, ...) into a plan: a dependency \
+graph of resource actions you can read, save, diff and then apply, against the built-in simulator \
+(default) or real AWS.\n\nA server is an instance, an Elastic IP, a data EBS volume, a launch template and \
+an auto scaling group of one, tied together by the tag Name=<server>.",
+    after_help = "Exit codes: 0 success or no changes, 1 error, 2 changes present (plan --detailed-exitcode), \
+3 apply stopped at a DNS gate.\n\nExample:\n  cellar --config fixtures/config plan create-server@ommegang 20 -o ommegang.plan.ron\n  \
+cellar --config fixtures/config apply ommegang.plan.ron --dns-confirmed\n  cellar --config fixtures/config status ommegang"
+)]
+pub struct Cli {
+    /// Configuration directory (global.ron, platforms/, servers/). Default: $CELLAR_CONFIG, else ./config.
+    #[arg(long, global = true, value_name = "DIR")]
+    config: Option<PathBuf>,
+    /// Simulator state file. Default: $CELLAR_SIM_STATE, else .cellar/sim.ron.
+    #[arg(long, global = true, value_name = "FILE")]
+    sim_state: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Show what a command would change, without changing anything.
+    #[command(
+        after_help = "Commands (positional arguments in the seed's order; `-` takes the value from the server's config):\n  \
+create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]"
+    )]
+    Plan {
+        /// The command and its server, e.g. create-server@ommegang.
+        target: String,
+        /// The command's positional arguments.
+        args: Vec<String>,
+        /// Save the plan (RON) to FILE for `cellar apply FILE`.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Apply a saved plan (without asking), or plan a command, show it, ask, and apply it.
+    Apply {
+        /// A saved plan file, or a command such as create-server@ommegang.
+        target: String,
+        /// The command's positional arguments (when TARGET is a command).
+        args: Vec<String>,
+        /// Do not ask before applying a command.
+        #[arg(long)]
+        yes: bool,
+        /// The server's DNS record is (or will be) updated to a newly allocated Elastic IP: pass DNS gates.
+        #[arg(long)]
+        dns_confirmed: bool,
+        /// At most this many actions at once.
+        #[arg(long, default_value_t = 8)]
+        parallelism: usize,
+    },
+    /// Print a saved plan.
+    Show {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a saved plan's graph as Graphviz DOT (compensations dashed).
+    Graph { file: PathBuf },
+    /// Health of configured servers: healthy, degraded, down or stopped, with the reason.
+    Status {
+        /// One server (default: every configured server).
+        server: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Validate the whole configuration tree; report every problem with file:line:column.
+    Check,
+    /// Print a server's effective configuration, each value with the file:line it came from.
+    Config { server: String },
+    /// The built-in simulator's world.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SimCommand {
+    /// Reset the world to the default (fixtures/worlds/default.ron).
+    Init,
+    /// Print the world: clock, resources, recent events.
+    Show,
+    /// Let virtual time pass (e.g. 10m, 90s, 2h): instances boot, auto scaling replaces, agents run.
+    Advance { duration: String },
+    /// Terminate a server's instance (or an instance by id), as Amazon might.
+    Terminate { target: String },
+    /// Set how many more instances of TYPE fit in ZONE (e.g. us-east-1b m5.large 0).
+    Capacity {
+        zone: String,
+        instance_type: String,
+        count: u32,
+    },
+    /// Point a DNS name at addresses (none: remove the record).
+    Dns {
+        host: String,
+        addresses: Vec<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Ron,
+}
+
+/// Runs cellar with `args` (the first is the program name) and returns the exit code.
+pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { 0 };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            EXIT_ERROR
+        }
+    }
+}
+
+struct Paths {
+    config: PathBuf,
+    sim_state: PathBuf,
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let paths = Paths {
+        config: cli
+            .config
+            .or_else(|| std::env::var_os("CELLAR_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("config")),
+        sim_state: cli
+            .sim_state
+            .or_else(|| std::env::var_os("CELLAR_SIM_STATE").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(".cellar/sim.ron")),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Sub::Plan {
+            target,
+            args,
+            out,
+            detailed_exitcode,
+            format,
+        } => runtime.block_on(plan_cmd(
+            &paths,
+            &target,
+            &args,
+            out.as_deref(),
+            detailed_exitcode,
+            format,
+        )),
+        Sub::Apply {
+            target,
+            args,
+            yes,
+            dns_confirmed,
+            parallelism,
+        } => runtime.block_on(apply_cmd(
+            &paths,
+            &target,
+            &args,
+            yes,
+            dns_confirmed,
+            parallelism,
+        )),
+        Sub::Show { file, format } => {
+            let plan = load_plan(&file)?;
+            print!(
+                "{}",
+                match format {
+                    Format::Text => plan.render_text(),
+                    Format::Json => plan.to_json() + "\n",
+                    Format::Ron => plan.to_ron(),
+                }
+            );
+            Ok(0)
+        }
+        Sub::Graph { file } => {
+            print!("{}", load_plan(&file)?.render_dot());
+            Ok(0)
+        }
+        Sub::Status { server, format } => {
+            runtime.block_on(status_cmd(&paths, server.as_deref(), format))
+        }
+        Sub::Check => check_cmd(&paths),
+        Sub::Config { server } => config_cmd(&paths, &server),
+        Sub::Sim { command } => runtime.block_on(sim_cmd(&paths, command)),
+    }
+}
+
+fn load_config(paths: &Paths) -> Result<ConfigTree> {
+    if !paths.config.is_dir() {
+        bail!(
+            "configuration directory {} does not exist\n  fix: pass --config DIR (or set CELLAR_CONFIG); the example tree is fixtures/config",
+            paths.config.display()
+        );
+    }
+    ConfigTree::load(&paths.config)
+        .map_err(|e| anyhow!("{e}\n  run `cellar check` to see every problem"))
+}
+
+fn server_config(tree: &ConfigTree, name: &str) -> Result<config::ServerConfig> {
+    let name = ServerName::parse(name)?;
+    Ok(tree.server(&name)?)
+}
+
+fn open_store(paths: &Paths) -> Result<SimStore> {
+    Ok(SimStore::open(&paths.sim_state)?)
+}
+
+/// Parses a command and loads the configuration of its server.
+fn command_and_config(
+    tree: &ConfigTree,
+    target: &str,
+    args: &[String],
+) -> Result<(Command, config::ServerConfig)> {
+    let command = command::parse(target, args)?;
+    let server = command
+        .server()
+        .ok_or_else(|| anyhow!("{target} needs a server"))?;
+    let config = tree.server(server)?;
+    Ok((command, config))
+}
+
+async fn make_plan(sim: &Sim, command: &Command, config: &config::ServerConfig) -> Result<Plan> {
+    let scope = planner::scope(command, config);
+    let inventory = inventory::read(sim, &scope)
+        .await
+        .context("reading the current state")?;
+    Ok(planner::plan(command, config, &inventory)?)
+}
+
+async fn plan_cmd(
+    paths: &Paths,
+    target: &str,
+    args: &[String],
+    out: Option<&Path>,
+    detailed: bool,
+    format: Format,
+) -> Result<i32> {
+    let tree = load_config(paths)?;
+    let (command, config) = command_and_config(&tree, target, args)?;
+    let store = open_store(paths)?;
+    let sim = Sim::new(store.world().clone());
+    let plan = make_plan(&sim, &command, &config).await?;
+    match format {
+        Format::Text => print!("{}", plan.render_text()),
+        Format::Json => println!("{}", plan.to_json()),
+        Format::Ron => print!("{}", plan.to_ron()),
+    }
+    if let Some(out) = out {
+        write_atomically(out, plan.to_ron().as_bytes())?;
+        if format == Format::Text {
+            println!(
+                "\nSaved the plan to {}. Apply it with: cellar apply {}",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(if detailed && !plan.is_empty() {
+        EXIT_CHANGES
+    } else {
+        0
+    })
+}
+
+fn load_plan(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read plan file {}", path.display()))?;
+    Ok(Plan::from_ron(&path.display().to_string(), &text)?)
+}
+
+async fn apply_cmd(
+    paths: &Paths,
+    target: &str,
+    args: &[String],
+    yes: bool,
+    dns_confirmed: bool,
+    parallelism: usize,
+) -> Result<i32> {
+    let looks_like_file = Path::new(target).is_file() || target.ends_with(".ron");
+    let mut store = open_store(paths)?;
+    let sim = Arc::new(Sim::new(store.world().clone()));
+    let plan = if looks_like_file {
+        if !args.is_empty() {
+            bail!(
+                "`cellar apply FILE` takes no further arguments (got {})",
+                args.join(" ")
+            );
+        }
+        let plan = load_plan(Path::new(target))?;
+        let now = inventory::read(&*sim, &plan.scope)
+            .await
+            .context("re-reading the resources the plan saw")?;
+        let changes = plan::staleness(&plan, &now.observe(&plan.scope));
+        if !changes.is_empty() {
+            bail!(
+                "the plan in {target} is stale: the world changed since it was made:\n  {}\n  fix: make a new plan (cellar plan {} -o {target}) and review it",
+                changes.join("\n  "),
+                plan.command
+            );
+        }
+        print!("{}", plan.render_text());
+        plan
+    } else {
+        let tree = load_config(paths)?;
+        let (command, config) = command_and_config(&tree, target, args)?;
+        let plan = make_plan(&sim, &command, &config).await?;
+        print!("{}", plan.render_text());
+        if plan.is_empty() {
+            return Ok(0);
+        }
+        if !yes {
+            if !std::io::stdin().is_terminal() {
+                bail!("refusing to apply without confirmation: standard input is not a terminal\n  fix: pass --yes, or save the plan with `cellar plan ... -o FILE` and apply the file");
+            }
+            eprint!(
+                "\nApply these {} steps? Only 'yes' is accepted: ",
+                plan.steps.len()
+            );
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            std::io::stdin().read_line(&mut answer)?;
+            if answer.trim() != "yes" {
+                eprintln!("Apply cancelled; nothing was changed.");
+                return Ok(EXIT_ERROR);
+            }
+        }
+        plan
+    };
+    if plan.is_empty() {
+        return Ok(0);
+    }
+    println!("\nApplying {} steps:", plan.steps.len());
+    let operator = Arc::new(output::Console::new(dns_confirmed, sim.now().await));
+    let policy = Policy {
+        concurrency: parallelism.max(1),
+        ..Policy::default()
+    };
+    let report = executor::apply(sim.clone(), operator, &plan, policy).await;
+    let sim = Arc::try_unwrap(sim)
+        .map_err(|_| anyhow!("internal error: simulator still in use after apply"))?;
+    store.save(&sim.into_world())?;
+    print!("{}", output::render_report(&plan, &report));
+    Ok(if report.succeeded() {
+        0
+    } else if report.blocked() && report.count(|o| matches!(o, executor::Outcome::Failed(_))) == 0 {
+        EXIT_BLOCKED
+    } else {
+        EXIT_ERROR
+    })
+}
+
+async fn status_cmd(paths: &Paths, server: Option<&str>, format: Format) -> Result<i32> {
+    let tree = load_config(paths)?;
+    let names = match server {
+        Some(name) => vec![ServerName::parse(name)?],
+        None => tree.server_names(),
+    };
+    let store = open_store(paths)?;
+    let sim = Sim::new(store.world().clone());
+    let mut statuses = Vec::new();
+    for name in names {
+        let config = tree.server(&name)?;
+        statuses.push(status::read(&sim, &name, &config.region.value).await?);
+    }
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&statuses)?),
+        Format::Text | Format::Ron => print!("{}", status::render_text(&statuses)),
+    }
+    Ok(0)
+}
+
+struct BashHookChecker;
+
+impl HookChecker for BashHookChecker {
+    fn check(&self, script: &str) -> std::result::Result<(), Vec<HookSyntaxError>> {
+        output::bash_syntax_check(script)
+    }
+}
+
+fn check_cmd(paths: &Paths) -> Result<i32> {
+    if !paths.config.is_dir() {
+        bail!("configuration directory {} does not exist\n  fix: pass --config DIR (or set CELLAR_CONFIG)", paths.config.display());
+    }
+    let problems = config::check(&paths.config, &BashHookChecker);
+    if problems.is_empty() {
+        println!("{}: configuration OK", paths.config.display());
+        return Ok(0);
+    }
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    eprintln!(
+        "\n{} problem{} found in {}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        paths.config.display()
+    );
+    Ok(EXIT_ERROR)
+}
+
+fn config_cmd(paths: &Paths, server: &str) -> Result<i32> {
+    let tree = load_config(paths)?;
+    let config = server_config(&tree, server)?;
+    let entries = config.entries();
+    let width = entries.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
+    println!(
+        "Effective configuration of {} (later layers override earlier ones):",
+        config.name
+    );
+    for (key, value, source) in entries {
+        let mut lines = value.lines();
+        println!(
+            "  {key:<width$} = {:<40} # {source}",
+            lines.next().unwrap_or("")
+        );
+        for line in lines {
+            println!("  {:<width$}   {line}", "");
+        }
+    }
+    Ok(0)
+}
+
+async fn sim_cmd(paths: &Paths, command: SimCommand) -> Result<i32> {
+    match command {
+        SimCommand::Init => {
+            SimStore::init(&paths.sim_state, cellar_sim::default_world())?;
+            println!(
+                "Simulator world reset to the default in {}",
+                paths.sim_state.display()
+            );
+        }
+        SimCommand::Show => {
+            let store = open_store(paths)?;
+            print!("{}", store.world().render_summary());
+        }
+        SimCommand::Advance { duration } => {
+            let duration = parse_duration(&duration)?;
+            let mut store = open_store(paths)?;
+            let sim = Sim::new(store.world().clone());
+            sim.advance(duration).await;
+            let world = sim.into_world();
+            println!("Virtual clock now {}", world.now.rfc3339());
+            store.save(&world)?;
+        }
+        SimCommand::Terminate { target } => {
+            let mut store = open_store(paths)?;
+            let mut world = store.world().clone();
+            let id = if target.starts_with("i-") {
+                InstanceId::new(target.clone())
+            } else {
+                let name = ServerName::parse(&target)?;
+                world
+                    .server_instance(&name)
+                    .ok_or_else(|| anyhow!("server {name} has no live instance in the simulator"))?
+            };
+            world.terminate_instance_by_amazon(&id)?;
+            store.save(&world)?;
+            println!("Instance {id} is shutting down (terminated by Amazon).");
+        }
+        SimCommand::Capacity {
+            zone,
+            instance_type,
+            count,
+        } => {
+            let mut store = open_store(paths)?;
+            let mut world = store.world().clone();
+            world.set_capacity(
+                &Zone::new(zone.clone()),
+                &InstanceType::new(instance_type.clone()),
+                count,
+            );
+            store.save(&world)?;
+            println!("{zone} now has room for {count} more {instance_type} instance(s).");
+        }
+        SimCommand::Dns { host, addresses } => {
+            let mut store = open_store(paths)?;
+            let mut world = store.world().clone();
+            world.set_dns(&host, addresses.clone());
+            store.save(&world)?;
+            println!(
+                "{host} → {}",
+                if addresses.is_empty() {
+                    "(no record)".to_string()
+                } else {
+                    addresses.join(", ")
+                }
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// `90s`, `10m`, `2h`, `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let bad =
+        || anyhow!("invalid duration {text:?}: use a number with s, m or h, e.g. 90s, 10m, 1h30m");
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+        } else {
+            let n: u64 = number.parse().map_err(|_| bad())?;
+            number.clear();
+            total += n * match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                'd' => 86_400,
+                _ => return Err(bad()),
+            };
+        }
+    }
+    if !number.is_empty() || text.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, renamed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}

@@ -4,5 +4,11 @@
 pub mod agent;
 pub mod catalog;
 pub mod cloud;
+pub mod command;
 pub mod config;
+pub mod executor;
+pub mod inventory;
 pub mod model;
+pub mod plan;
+pub mod planner;
+pub mod status;

@@ -1,1 +1,20 @@
+//! cellar-sim: an in-memory EC2/EBS/EIP/AMI/ASG world implementing the engine's
+//! [`Cloud`](cellar_engine::cloud::Cloud) trait on a virtual clock.
+//!
+//! - [`World`] is plain, serializable data plus the operations (validation, AWS-like
+//!   errors, the instance/volume state machines, auto scaling reconciliation). It is
+//!   deterministic: ordered maps, a virtual clock, counters for ids.
+//! - [`Sim`] wraps a world in a mutex, implements `Cloud`, and runs the instance agent
+//!   (`cellar_engine::agent::run`) whenever a simulated instance with agent user data boots.
+//! - [`SimStore`] keeps the world in a locked RON state file between processes.
+//!
+//! Simulator types never leak past this crate's API into the engine: the engine only
+//! sees `Cloud` and the model types.
 
+mod sim;
+pub mod store;
+pub mod world;
+
+pub use sim::Sim;
+pub use store::{default_world, SimStore, StoreError};
+pub use world::{Advance, LogEntry, World};

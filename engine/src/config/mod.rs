@@ -1,1 +1,649 @@
-//! Layered configuration (being written).
+//! Layered configuration: `DIR/global.ron`, then `DIR/platforms/<platform>.ron`, then
+//! `DIR/servers/<name>.ron` (the seed's global settings, platform settings and server
+//! settings, included in that order).
+//!
+//! Every file is a RON struct whose fields are all optional:
+//!
+//! ```ron
+//! (
+//!     region: "us-east-1",
+//!     zone: "a",
+//!     instance_type: "m5.large",
+//!     ami_type: "web-server",
+//!     architecture: "x86_64",        // x86_64 | i386 | arm64
+//!     ebs_size_gb: 20,               // optional default for create-server
+//!     auto_scale_capacity: 1,        // 1: auto scaling group of one; 0: none
+//!     persist: ["/etc", "/var/www"],
+//!     dns_name: "ommegang.example.com",
+//!     tags: {"team": "web"},
+//!     spawn: r#"apt-get install -y figlet"#,
+//!     launch: Template,              // or Configuration (old accounts)
+//! )
+//! ```
+//!
+//! A server file also names its platform (`platform: "debian-web"`). Later layers
+//! override earlier ones field by field, tags merge key by key, and every effective
+//! value remembers the file and line:column it came from ([`Source`]).
+//!
+//! [`ConfigTree::load`] parses a directory; [`ConfigTree::server`] merges and validates
+//! one server; [`check`] (`cellar check`) validates everything and reports every problem.
+
+mod layer;
+mod scan;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use crate::model::{AmiType, Architecture, InstanceType, Region, ServerName, Zone};
+use layer::{FileKind, Layer};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a value came from: a file and a 1-based line and column. Defaults come from
+/// the file `(default)` at line 0, column 0.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Source {
+    pub file: PathBuf,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// The file name of the source of a default value.
+pub const DEFAULT_SOURCE: &str = "(default)";
+
+impl Source {
+    /// The source of a value no file gives.
+    pub fn default_value() -> Self {
+        Source {
+            file: PathBuf::from(DEFAULT_SOURCE),
+            line: 0,
+            column: 0,
+        }
+    }
+    /// Whether this is [`Source::default_value`].
+    pub fn is_default(&self) -> bool {
+        self.line == 0 && self.file.as_os_str() == DEFAULT_SOURCE
+    }
+    /// A whole file (no position), e.g. a server file that does not exist.
+    pub fn file(file: impl Into<PathBuf>) -> Self {
+        Source {
+            file: file.into(),
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
+/// `file:line:column`, or just `file` when there is no position (line 0, as for defaults).
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+impl<T> Sourced<T> {
+    pub fn new(value: T, source: Source) -> Self {
+        Sourced { value, source }
+    }
+    /// A value no file gives.
+    pub fn default_value(value: T) -> Self {
+        Sourced {
+            value,
+            source: Source::default_value(),
+        }
+    }
+}
+
+/// How an auto scaling group launches instances. Launch templates are the default;
+/// launch configurations are deprecated by AWS and only for old accounts.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+pub enum LaunchKind {
+    #[default]
+    Template,
+    Configuration,
+}
+
+impl LaunchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchKind::Template => "Template",
+            LaunchKind::Configuration => "Configuration",
+        }
+    }
+}
+
+impl fmt::Display for LaunchKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The effective configuration of one server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServerConfig {
+    /// From the file name `servers/<name>.ron`.
+    pub name: ServerName,
+    /// The server file.
+    pub file: PathBuf,
+    pub platform: Sourced<String>,
+    pub region: Sourced<Region>,
+    pub zone: Sourced<char>,
+    pub instance_type: Sourced<InstanceType>,
+    pub ami_type: Sourced<AmiType>,
+    pub architecture: Sourced<Architecture>,
+    pub ebs_size_gb: Option<Sourced<u32>>,
+    pub auto_scale_capacity: Sourced<u32>,
+    pub persist: Sourced<Vec<String>>,
+    pub dns_name: Option<Sourced<String>>,
+    pub tags: BTreeMap<String, Sourced<String>>,
+    pub spawn: Option<Sourced<String>>,
+    pub launch: Sourced<LaunchKind>,
+}
+
+fn quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// A RON raw string `r#"..."#` with enough `#` that the text cannot end it.
+fn raw_string(s: &str) -> String {
+    let mut hashes = "#".to_string();
+    while s.contains(&format!("\"{hashes}")) {
+        hashes.push('#');
+    }
+    format!("r{hashes}\"{s}\"{hashes}")
+}
+
+impl ServerConfig {
+    /// Every effective value with its source, in a fixed field order, for
+    /// `cellar config SERVER`: (field name, value rendered as RON-ish text, source).
+    /// Each tag is its own entry (`tags.team`); with no tags there is one `tags` entry
+    /// `{}`. Absent optional values render as `None` with the default source. The spawn
+    /// hook renders as a raw string `r#"..."#` (several lines).
+    pub fn entries(&self) -> Vec<(String, String, Source)> {
+        fn entry<T>(
+            out: &mut Vec<(String, String, Source)>,
+            name: &str,
+            v: &Sourced<T>,
+            text: String,
+        ) {
+            out.push((name.to_string(), text, v.source.clone()));
+        }
+        fn optional<T>(
+            out: &mut Vec<(String, String, Source)>,
+            name: &str,
+            v: &Option<Sourced<T>>,
+            render: impl Fn(&T) -> String,
+        ) {
+            match v {
+                Some(v) => out.push((name.to_string(), render(&v.value), v.source.clone())),
+                None => out.push((
+                    name.to_string(),
+                    "None".to_string(),
+                    Source::default_value(),
+                )),
+            }
+        }
+        let mut out = Vec::new();
+        entry(
+            &mut out,
+            "platform",
+            &self.platform,
+            quote(&self.platform.value),
+        );
+        entry(
+            &mut out,
+            "region",
+            &self.region,
+            quote(self.region.value.as_str()),
+        );
+        entry(
+            &mut out,
+            "zone",
+            &self.zone,
+            quote(&self.zone.value.to_string()),
+        );
+        entry(
+            &mut out,
+            "instance_type",
+            &self.instance_type,
+            quote(self.instance_type.value.as_str()),
+        );
+        entry(
+            &mut out,
+            "ami_type",
+            &self.ami_type,
+            quote(self.ami_type.value.as_str()),
+        );
+        entry(
+            &mut out,
+            "architecture",
+            &self.architecture,
+            quote(self.architecture.value.as_str()),
+        );
+        optional(&mut out, "ebs_size_gb", &self.ebs_size_gb, |v| {
+            v.to_string()
+        });
+        entry(
+            &mut out,
+            "auto_scale_capacity",
+            &self.auto_scale_capacity,
+            self.auto_scale_capacity.value.to_string(),
+        );
+        let persist: Vec<String> = self.persist.value.iter().map(|d| quote(d)).collect();
+        entry(
+            &mut out,
+            "persist",
+            &self.persist,
+            format!("[{}]", persist.join(", ")),
+        );
+        optional(&mut out, "dns_name", &self.dns_name, |v| quote(v));
+        if self.tags.is_empty() {
+            out.push((
+                "tags".to_string(),
+                "{}".to_string(),
+                Source::default_value(),
+            ));
+        }
+        for (key, value) in &self.tags {
+            out.push((
+                format!("tags.{key}"),
+                quote(&value.value),
+                value.source.clone(),
+            ));
+        }
+        optional(&mut out, "spawn", &self.spawn, |v| raw_string(v));
+        entry(
+            &mut out,
+            "launch",
+            &self.launch,
+            self.launch.value.to_string(),
+        );
+        out
+    }
+
+    /// The server's availability zone (`us-east-1b`).
+    pub fn zone_name(&self) -> Zone {
+        Zone::in_region(&self.region.value, self.zone.value)
+    }
+
+    /// The extra tags as plain key/value pairs.
+    pub fn tag_values(&self) -> crate::model::Tags {
+        self.tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect()
+    }
+}
+
+/// One problem in the configuration, at the offending value or field.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Problem {
+    pub source: Source,
+    pub message: String,
+    pub fix: Option<String>,
+}
+
+/// `file:line:column: message`, then `\n  fix: ...` when there is a fix.
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n  fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found, sorted by file, line and column.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<Problem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A syntax error a [`HookChecker`] found, at a 1-based line of the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookSyntaxError {
+    pub line: u32,
+    pub message: String,
+}
+
+/// Syntax checker for spawn hooks. The CLI implements it by running `bash -n`.
+pub trait HookChecker {
+    fn check(&self, script: &str) -> Result<(), Vec<HookSyntaxError>>;
+}
+
+/// Sorts by file, line, column and drops duplicates.
+fn finish(mut problems: Vec<Problem>) -> Vec<Problem> {
+    problems.sort();
+    problems.dedup();
+    problems
+}
+
+/// The parsed files of one configuration directory.
+#[derive(Clone, Debug)]
+pub struct ConfigTree {
+    dir: PathBuf,
+    /// `None` when there is no `global.ron`.
+    global: Option<Layer>,
+    platforms: BTreeMap<String, Layer>,
+    servers: BTreeMap<ServerName, Layer>,
+    /// Server files whose name is not a valid server name (still checked for `cellar check`).
+    misnamed: Vec<Layer>,
+    /// Problems found while reading and parsing the files.
+    problems: Vec<Problem>,
+}
+
+const GLOBAL_FILE: &str = "global.ron";
+const PLATFORMS_DIR: &str = "platforms";
+const SERVERS_DIR: &str = "servers";
+
+impl ConfigTree {
+    /// Reads and parses DIR. `Err` lists every problem found (not just the first).
+    pub fn load(dir: &Path) -> Result<ConfigTree, ConfigErrors> {
+        let tree = Self::read(dir)?;
+        if tree.problems.is_empty() {
+            Ok(tree)
+        } else {
+            Err(ConfigErrors(finish(tree.problems)))
+        }
+    }
+
+    /// Reads DIR's files and parses them, keeping the problems in the tree; `Err` only
+    /// when DIR cannot be read at all.
+    fn read(dir: &Path) -> Result<ConfigTree, ConfigErrors> {
+        if !dir.is_dir() {
+            return Err(ConfigErrors(vec![Problem {
+                source: Source::file(dir),
+                message: "configuration directory not found".into(),
+                fix: Some(format!(
+                    "create {} (and {}/<platform>.ron, {}/<name>.ron)",
+                    dir.join(GLOBAL_FILE).display(),
+                    dir.join(PLATFORMS_DIR).display(),
+                    dir.join(SERVERS_DIR).display()
+                )),
+            }]));
+        }
+        let mut files = Vec::new();
+        let mut problems = Vec::new();
+        let mut read = |rel: PathBuf| match std::fs::read_to_string(dir.join(&rel)) {
+            Ok(text) => files.push((rel, text)),
+            Err(e) => problems.push(Problem {
+                source: Source::file(dir.join(&rel)),
+                message: format!("cannot read the file: {e}"),
+                fix: None,
+            }),
+        };
+        if dir.join(GLOBAL_FILE).exists() {
+            read(PathBuf::from(GLOBAL_FILE));
+        }
+        for sub in [PLATFORMS_DIR, SERVERS_DIR] {
+            let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            let mut names: Vec<_> = entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name())
+                .filter(|n| Path::new(n).extension().is_some_and(|x| x == "ron"))
+                .collect();
+            names.sort();
+            for name in names {
+                read(Path::new(sub).join(name));
+            }
+        }
+        let mut tree = Self::from_files(dir, files);
+        tree.problems.extend(problems);
+        Ok(tree)
+    }
+
+    /// Builds a tree from (path relative to DIR, text) pairs: `global.ron`,
+    /// `platforms/<platform>.ron`, `servers/<name>.ron`; other paths are ignored.
+    pub(crate) fn from_files<P: AsRef<Path>, T: AsRef<str>>(
+        dir: &Path,
+        files: impl IntoIterator<Item = (P, T)>,
+    ) -> ConfigTree {
+        let mut tree = ConfigTree {
+            dir: dir.to_path_buf(),
+            global: None,
+            platforms: BTreeMap::new(),
+            servers: BTreeMap::new(),
+            misnamed: Vec::new(),
+            problems: Vec::new(),
+        };
+        for (rel, text) in files {
+            let rel = rel.as_ref();
+            let file = dir.join(rel);
+            let parent = rel.parent().and_then(|p| p.to_str()).unwrap_or("");
+            let stem = rel
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
+            if rel.extension() != Some(std::ffi::OsStr::new("ron")) {
+                continue;
+            }
+            let kind = match parent {
+                "" if stem == "global" => FileKind::Global,
+                PLATFORMS_DIR => FileKind::Platform(stem.clone()),
+                SERVERS_DIR => FileKind::Server(stem.clone()),
+                _ => continue,
+            };
+            let (layer, problems) = layer::parse(file.clone(), kind.clone(), text.as_ref());
+            tree.problems.extend(problems);
+            match kind {
+                FileKind::Global => tree.global = Some(layer),
+                FileKind::Platform(name) => {
+                    tree.platforms.insert(name, layer);
+                }
+                FileKind::Server(name) => match ServerName::parse(&name) {
+                    Ok(server) => {
+                        tree.servers.insert(server, layer);
+                    }
+                    Err(e) => {
+                        let lower = name.to_ascii_lowercase().replace(['_', ' ', '.'], "-");
+                        let fix = ServerName::parse(&lower).ok().map(|n| {
+                            format!(
+                                "rename it to {}",
+                                dir.join(SERVERS_DIR).join(format!("{n}.ron")).display()
+                            )
+                        });
+                        tree.problems.push(Problem {
+                            source: Source {
+                                file,
+                                line: 1,
+                                column: 1,
+                            },
+                            message: format!("the file name is not a valid server name: {e}"),
+                            fix,
+                        });
+                        tree.misnamed.push(layer);
+                    }
+                },
+            }
+        }
+        tree
+    }
+
+    /// The configuration directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The servers that have a file, sorted.
+    pub fn server_names(&self) -> Vec<ServerName> {
+        self.servers.keys().cloned().collect()
+    }
+
+    /// The platforms that have a file, sorted.
+    pub fn platform_names(&self) -> Vec<String> {
+        self.platforms.keys().cloned().collect()
+    }
+
+    /// The layers of a server in order, and the problems of resolving its platform.
+    fn chain<'a>(&'a self, server: &'a Layer) -> (Vec<&'a Layer>, bool, Vec<Problem>) {
+        let (platform, problems) = validate::platform_problems(
+            server,
+            self.platforms.keys().map(String::as_str),
+            &self.dir.join(PLATFORMS_DIR),
+        );
+        let platform = platform.and_then(|p| self.platforms.get(&p));
+        let mut chain: Vec<&Layer> = self.global.iter().collect();
+        chain.extend(platform);
+        chain.push(server);
+        (chain, platform.is_some(), problems)
+    }
+
+    /// Problems of one server: its platform, its layers' values (without hook checks
+    /// unless `hooks`), its merged configuration. Returns the merge when the platform resolved.
+    fn server_problems(
+        &self,
+        name: &ServerName,
+        server: &Layer,
+        hooks: Option<&dyn HookChecker>,
+    ) -> (Option<Layer>, Vec<Problem>) {
+        let (chain, resolved, mut problems) = self.chain(server);
+        for layer in &chain {
+            problems.extend(
+                self.problems
+                    .iter()
+                    .filter(|p| p.source.file == layer.file)
+                    .cloned(),
+            );
+            problems.extend(validate::layer_problems(layer, hooks));
+        }
+        if !resolved {
+            return (None, problems);
+        }
+        let merged = layer::merge(&server.file, server.kind.clone(), &chain);
+        problems.extend(validate::merged_problems(name, &chain, &merged));
+        (Some(merged), problems)
+    }
+
+    /// Every problem of the tree: parse problems, every file's values, every server.
+    fn all_problems(&self, hooks: Option<&dyn HookChecker>) -> Vec<Problem> {
+        let mut problems = self.problems.clone();
+        for layer in self.global.iter().chain(self.platforms.values()) {
+            problems.extend(validate::layer_problems(layer, hooks));
+        }
+        for layer in &self.misnamed {
+            problems.extend(self.chain(layer).2);
+            problems.extend(validate::layer_problems(layer, hooks));
+        }
+        for (name, server) in &self.servers {
+            // Layer problems of the chain were added above or are added here; `finish` dedups.
+            problems.extend(self.server_problems(name, server, hooks).1);
+        }
+        finish(problems)
+    }
+
+    /// The effective configuration of one server. Errors: unknown server, unknown or
+    /// missing platform, missing required field, invalid value (spawn hooks are not
+    /// syntax-checked here; [`check`] does that).
+    pub fn server(&self, name: &ServerName) -> Result<ServerConfig, ConfigErrors> {
+        let Some(server) = self.servers.get(name) else {
+            let path = self.dir.join(SERVERS_DIR).join(format!("{name}.ron"));
+            let known: Vec<String> = self.servers.keys().map(|s| s.to_string()).collect();
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            return Err(ConfigErrors(vec![Problem {
+                source: Source::file(&path),
+                message: format!("unknown server {name} (known servers: {known})"),
+                fix: Some(format!(
+                    "add {} with at least `platform: \"<platform>\"`",
+                    path.display()
+                )),
+            }]));
+        };
+        let (merged, problems) = self.server_problems(name, server, None);
+        match merged {
+            Some(m) if problems.is_empty() => Ok(build(name, m)),
+            _ => Err(ConfigErrors(finish(problems))),
+        }
+    }
+}
+
+/// The typed configuration of a merged, validated layer.
+fn build(name: &ServerName, m: Layer) -> ServerConfig {
+    fn req<T, U>(v: Option<Sourced<T>>, f: impl FnOnce(T) -> U) -> Sourced<U> {
+        let v = v.expect("validated: required fields are present");
+        Sourced {
+            value: f(v.value),
+            source: v.source,
+        }
+    }
+    ServerConfig {
+        name: name.clone(),
+        file: m.file.clone(),
+        platform: req(m.platform, |p| p),
+        region: req(m.region, Region::new),
+        zone: req(m.zone, |z| {
+            validate::zone_letter(&z).expect("validated zone letter")
+        }),
+        instance_type: req(m.instance_type, InstanceType::new),
+        ami_type: req(m.ami_type, AmiType::new),
+        architecture: req(m.architecture, |a| {
+            Architecture::parse(&a).expect("validated architecture")
+        }),
+        ebs_size_gb: m.ebs_size_gb.map(|v| Sourced {
+            value: v.value as u32,
+            source: v.source,
+        }),
+        auto_scale_capacity: m
+            .auto_scale_capacity
+            .map(|v| Sourced {
+                value: v.value as u32,
+                source: v.source,
+            })
+            .unwrap_or_else(|| Sourced::default_value(1)),
+        persist: m
+            .persist
+            .map(|p| Sourced {
+                value: p.value.into_iter().map(|e| e.value).collect(),
+                source: p.source,
+            })
+            .unwrap_or_else(|| Sourced::default_value(Vec::new())),
+        dns_name: m.dns_name,
+        tags: m.tags.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+        spawn: m.spawn,
+        launch: m
+            .launch
+            .unwrap_or_else(|| Sourced::default_value(LaunchKind::Template)),
+    }
+}
+
+/// `cellar check`: validates the whole tree and returns every problem, sorted by file,
+/// line and column. Empty means the configuration is fine.
+pub fn check(dir: &Path, hooks: &dyn HookChecker) -> Vec<Problem> {
+    match ConfigTree::read(dir) {
+        Ok(tree) => tree.all_problems(Some(hooks)),
+        Err(errors) => errors.0,
+    }
+}

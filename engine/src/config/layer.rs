@@ -1,0 +1,410 @@
+//! One configuration file parsed into a [`Layer`]: every field it sets, each with the
+//! position of its value. Parsing reports syntax and type problems; whether the values
+//! make sense is `validate`'s business.
+
+use super::scan::{pos_at, ron_offset, Item, Pos, Scanned};
+use super::{LaunchKind, Problem, Source, Sourced};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Every field a file may set, in the order `cellar config` shows them.
+pub(crate) const FIELDS: &[&str] = &[
+    "platform",
+    "region",
+    "zone",
+    "instance_type",
+    "ami_type",
+    "architecture",
+    "ebs_size_gb",
+    "auto_scale_capacity",
+    "persist",
+    "dns_name",
+    "tags",
+    "spawn",
+    "launch",
+];
+
+/// Fields a server file must end up with after merging.
+pub(crate) const REQUIRED: &[&str] = &[
+    "region",
+    "zone",
+    "instance_type",
+    "ami_type",
+    "architecture",
+];
+
+/// What an example value of each field looks like (for "fix:" hints).
+pub(crate) fn example(field: &str) -> &'static str {
+    match field {
+        "platform" => "platform: \"debian-web\"",
+        "region" => "region: \"us-east-1\"",
+        "zone" => "zone: \"a\"",
+        "instance_type" => "instance_type: \"m5.large\"",
+        "ami_type" => "ami_type: \"web-server\"",
+        "architecture" => "architecture: \"x86_64\"",
+        "ebs_size_gb" => "ebs_size_gb: 20",
+        "auto_scale_capacity" => "auto_scale_capacity: 1",
+        "persist" => "persist: [\"/etc\", \"/var/www\"]",
+        "dns_name" => "dns_name: \"ommegang.example.com\"",
+        "tags" => "tags: {\"team\": \"web\"}",
+        "spawn" => "spawn: r#\"apt-get install -y figlet\"#",
+        "launch" => "launch: Template",
+        _ => "",
+    }
+}
+
+/// Which layer a file is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    Global,
+    Platform(String),
+    Server(String),
+}
+
+/// The fields one file sets (or, after [`merge`], the effective fields of a server).
+#[derive(Clone, Debug)]
+pub(crate) struct Layer {
+    pub file: PathBuf,
+    pub kind: FileKind,
+    /// The file could not be parsed at all: it contributes nothing.
+    pub broken: bool,
+    /// Fields whose value could not be parsed (so "missing" is not reported for them).
+    pub failed: BTreeSet<&'static str>,
+    pub platform: Option<Sourced<String>>,
+    pub region: Option<Sourced<String>>,
+    pub zone: Option<Sourced<String>>,
+    pub instance_type: Option<Sourced<String>>,
+    pub ami_type: Option<Sourced<String>>,
+    pub architecture: Option<Sourced<String>>,
+    pub ebs_size_gb: Option<Sourced<i64>>,
+    pub auto_scale_capacity: Option<Sourced<i64>>,
+    /// The list (sourced at the list) and each entry (sourced at the entry).
+    pub persist: Option<Sourced<Vec<Sourced<String>>>>,
+    pub dns_name: Option<Sourced<String>>,
+    /// Tag key → (value sourced at the key, source of the value itself).
+    pub tags: BTreeMap<String, (Sourced<String>, Source)>,
+    pub spawn: Option<Sourced<String>>,
+    /// Where each line of the spawn hook starts in the file.
+    pub spawn_lines: Vec<Source>,
+    pub launch: Option<Sourced<LaunchKind>>,
+}
+
+impl Layer {
+    pub fn empty(file: PathBuf, kind: FileKind) -> Self {
+        Layer {
+            file,
+            kind,
+            broken: false,
+            failed: BTreeSet::new(),
+            platform: None,
+            region: None,
+            zone: None,
+            instance_type: None,
+            ami_type: None,
+            architecture: None,
+            ebs_size_gb: None,
+            auto_scale_capacity: None,
+            persist: None,
+            dns_name: None,
+            tags: BTreeMap::new(),
+            spawn: None,
+            spawn_lines: Vec::new(),
+            launch: None,
+        }
+    }
+
+    /// Whether the layer sets `field` (tags: any tag).
+    pub fn has(&self, field: &str) -> bool {
+        match field {
+            "platform" => self.platform.is_some(),
+            "region" => self.region.is_some(),
+            "zone" => self.zone.is_some(),
+            "instance_type" => self.instance_type.is_some(),
+            "ami_type" => self.ami_type.is_some(),
+            "architecture" => self.architecture.is_some(),
+            "ebs_size_gb" => self.ebs_size_gb.is_some(),
+            "auto_scale_capacity" => self.auto_scale_capacity.is_some(),
+            "persist" => self.persist.is_some(),
+            "dns_name" => self.dns_name.is_some(),
+            "tags" => !self.tags.is_empty(),
+            "spawn" => self.spawn.is_some(),
+            "launch" => self.launch.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// Later layers override earlier ones field by field; tags merge key by key.
+pub(crate) fn merge(file: &Path, kind: FileKind, chain: &[&Layer]) -> Layer {
+    let mut out = Layer::empty(file.to_path_buf(), kind);
+    for layer in chain {
+        macro_rules! over {
+            ($($f:ident),*) => {$(
+                if layer.$f.is_some() {
+                    out.$f = layer.$f.clone();
+                }
+            )*};
+        }
+        over!(
+            platform,
+            region,
+            zone,
+            instance_type,
+            ami_type,
+            architecture,
+            ebs_size_gb,
+            auto_scale_capacity,
+            persist,
+            dns_name,
+            launch
+        );
+        if layer.spawn.is_some() {
+            out.spawn = layer.spawn.clone();
+            out.spawn_lines = layer.spawn_lines.clone();
+        }
+        for (k, v) in &layer.tags {
+            out.tags.insert(k.clone(), v.clone());
+        }
+        out.broken |= layer.broken;
+        out.failed.extend(layer.failed.iter().copied());
+    }
+    out
+}
+
+struct Parser<'a> {
+    file: &'a Path,
+    scanned: &'a Scanned<'a>,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Parser<'a> {
+    fn source(&self, pos: Pos) -> Source {
+        Source {
+            file: self.file.to_path_buf(),
+            line: pos.line,
+            column: pos.column,
+        }
+    }
+
+    fn problem(&mut self, pos: Pos, message: String, fix: Option<String>) {
+        self.problems.push(Problem {
+            source: self.source(pos),
+            message,
+            fix,
+        });
+    }
+
+    /// Parses one value with `ron`, mapping an error back into the file.
+    fn value<T: DeserializeOwned>(&mut self, field: &str, item: &Item) -> Option<Sourced<T>> {
+        let src = self.scanned.text_of(item);
+        match ron::de::from_str::<T>(src) {
+            Ok(value) => Some(Sourced {
+                value,
+                source: self.source(item.pos),
+            }),
+            Err(e) => {
+                // Values are single tokens or lists and maps of them: point at the value.
+                let message = match field {
+                    "launch" => format!("expected `Template` or `Configuration`, not `{src}`"),
+                    _ => e.code.to_string(),
+                };
+                self.problem(
+                    item.pos,
+                    format!("invalid value for `{field}`: {message}"),
+                    Some(format!("write it like `{}`", example(field))),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parses one file. A file holding nothing but comments is an empty layer.
+pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Problem>) {
+    let mut layer = Layer::empty(file.clone(), kind.clone());
+    let broken = |layer: &mut Layer, pos: Pos, message: String| {
+        layer.broken = true;
+        vec![Problem {
+            source: Source {
+                file: file.clone(),
+                line: pos.line,
+                column: pos.column,
+            },
+            message,
+            fix: None,
+        }]
+    };
+    let scanned = Scanned::new(text);
+    if matches!(&scanned, Ok(s) if s.is_empty()) {
+        return (layer, Vec::new());
+    }
+    if let Err(e) = ron::de::from_str::<ron::Value>(text) {
+        let pos = pos_at(text, ron_offset(text, e.position.line, e.position.col));
+        let problems = broken(&mut layer, pos, format!("malformed RON: {}", e.code));
+        return (layer, problems);
+    }
+    let scanned = match scanned {
+        Ok(s) => s,
+        Err((pos, message)) => {
+            let problems = broken(&mut layer, pos, format!("malformed RON: {message}"));
+            return (layer, problems);
+        }
+    };
+    let fields = match scanned.top_struct() {
+        Ok(fields) => fields,
+        Err((pos, message)) => {
+            let problems = broken(&mut layer, pos, message);
+            return (layer, problems);
+        }
+    };
+
+    let mut p = Parser {
+        file: &file,
+        scanned: &scanned,
+        problems: Vec::new(),
+    };
+    let is_server = matches!(kind, FileKind::Server(_));
+    let allowed: Vec<&str> = FIELDS
+        .iter()
+        .copied()
+        .filter(|f| is_server || *f != "platform")
+        .collect();
+    let mut seen = BTreeSet::new();
+    for field in &fields {
+        let name = field.name.as_str();
+        let Some(&name) = FIELDS.iter().find(|f| **f == name) else {
+            let suggestion = allowed
+                .iter()
+                .map(|f| (crate::catalog::edit_distance(f, name), *f))
+                .filter(|(d, _)| *d <= 3)
+                .min()
+                .map(|(_, f)| format!("did you mean `{f}`?"));
+            p.problem(
+                field.name_pos,
+                format!(
+                    "unknown field `{name}` (allowed fields: {})",
+                    allowed.join(", ")
+                ),
+                suggestion,
+            );
+            continue;
+        };
+        if name == "platform" && !is_server {
+            p.problem(
+                field.name_pos,
+                "field `platform` is only allowed in server files".into(),
+                Some("name the platform in each servers/<name>.ron instead".into()),
+            );
+            continue;
+        }
+        if !seen.insert(name) {
+            p.problem(
+                field.name_pos,
+                format!("field `{name}` is given twice"),
+                Some("remove one of them".into()),
+            );
+            continue;
+        }
+        let v = &field.value;
+        let ok = match name {
+            "platform" => set(&mut layer.platform, p.value(name, v)),
+            "region" => set(&mut layer.region, p.value(name, v)),
+            "zone" => set(&mut layer.zone, p.value(name, v)),
+            "instance_type" => set(&mut layer.instance_type, p.value(name, v)),
+            "ami_type" => set(&mut layer.ami_type, p.value(name, v)),
+            "architecture" => set(&mut layer.architecture, p.value(name, v)),
+            "ebs_size_gb" => set(&mut layer.ebs_size_gb, p.value(name, v)),
+            "auto_scale_capacity" => set(&mut layer.auto_scale_capacity, p.value(name, v)),
+            "dns_name" => set(&mut layer.dns_name, p.value(name, v)),
+            "launch" => set(&mut layer.launch, p.value(name, v)),
+            "spawn" => {
+                let ok = set(&mut layer.spawn, p.value(name, v));
+                if ok {
+                    layer.spawn_lines = scanned
+                        .string_line_starts(v)
+                        .into_iter()
+                        .map(|pos| p.source(pos))
+                        .collect();
+                }
+                ok
+            }
+            "persist" => match scanned.list(v) {
+                Some(items) => {
+                    let entries: Vec<_> = items
+                        .iter()
+                        .filter_map(|i| p.value::<String>(name, i))
+                        .collect();
+                    let ok = entries.len() == items.len();
+                    if ok {
+                        layer.persist = Some(Sourced {
+                            value: entries,
+                            source: p.source(v.pos),
+                        });
+                    }
+                    ok
+                }
+                None => {
+                    p.problem(
+                        v.pos,
+                        "invalid value for `persist`: expected a list of directories".into(),
+                        Some(format!("write it like `{}`", example(name))),
+                    );
+                    false
+                }
+            },
+            "tags" => match scanned.map(v) {
+                Some(entries) => {
+                    let mut ok = true;
+                    for (k, val) in &entries {
+                        let key = p.value::<String>(name, k);
+                        let value = p.value::<String>(name, val);
+                        let (Some(key), Some(value)) = (key, value) else {
+                            ok = false;
+                            continue;
+                        };
+                        if layer.tags.contains_key(&key.value) {
+                            p.problem(
+                                k.pos,
+                                format!("tag {:?} is given twice", key.value),
+                                Some("remove one of them".into()),
+                            );
+                            continue;
+                        }
+                        layer.tags.insert(
+                            key.value,
+                            (
+                                Sourced {
+                                    value: value.value,
+                                    source: key.source,
+                                },
+                                value.source,
+                            ),
+                        );
+                    }
+                    ok
+                }
+                None => {
+                    p.problem(
+                        v.pos,
+                        "invalid value for `tags`: expected a map of strings".into(),
+                        Some(format!("write it like `{}`", example(name))),
+                    );
+                    false
+                }
+            },
+            _ => unreachable!("every field in FIELDS is handled"),
+        };
+        if !ok {
+            layer.failed.insert(name);
+        }
+    }
+    let problems = p.problems;
+    (layer, problems)
+}
+
+fn set<T>(slot: &mut Option<Sourced<T>>, value: Option<Sourced<T>>) -> bool {
+    let ok = value.is_some();
+    *slot = value;
+    ok
+}

@@ -1,0 +1,930 @@
+//! The executor: applies a [`Plan`] through a [`Cloud`].
+//!
+//! Outline (the shape of cargo's job queue and Terraform's dag walk):
+//!
+//! 1. Count each step's unfinished dependencies (its in-degree); steps with none are ready.
+//! 2. Start ready steps, in id order, on a tokio `JoinSet`, at most `concurrency` at once.
+//!    A step's [`Ref::Output`] inputs are resolved from the outputs of finished steps.
+//! 3. When a step finishes, its dependents' in-degrees drop; those reaching zero are ready.
+//! 4. When a step fails, its server is marked failed: its dependents and every not yet
+//!    started step of the same server are skipped; other servers' steps go on.
+//! 5. When the walk ends, the completed steps of each failed server that name an [`Undo`]
+//!    are undone in reverse order of completion (compensation).
+//! 6. The [`ApplyReport`] says what was done, failed, skipped, blocked and undone.
+//!
+//! A DNS gate that is not confirmed *blocks* instead of failing: its dependents are skipped
+//! and nothing is undone, so the address it waits for survives to the next apply.
+//!
+//! Every cloud call goes through [`call`], which retries retryable errors with capped
+//! exponential backoff (capacity shortages for a bounded time only); every wait polls
+//! through [`Cloud::sleep`], so on the simulator minutes pass in virtual time.
+
+use crate::agent::{self, AgentInvocation, DATA_ROLE};
+use crate::cloud::*;
+use crate::model::*;
+use crate::plan::*;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// The person (or flag) that answers gates, and where progress goes.
+pub trait Operator: Send + Sync {
+    /// Asked at a DNS gate when `host` does not point at `ip` yet: has the record been
+    /// updated (or will it be), so that apply may go on?
+    fn confirm_dns(&self, host: &str, ip: &str) -> bool;
+    /// Progress, as it happens.
+    fn event(&self, event: &Event);
+}
+
+/// Progress of an apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Started {
+        step: StepId,
+        at: Timestamp,
+        summary: String,
+    },
+    Done {
+        step: StepId,
+        at: Timestamp,
+        output: String,
+    },
+    Failed {
+        step: StepId,
+        at: Timestamp,
+        error: String,
+    },
+    Skipped {
+        step: StepId,
+        because: StepId,
+    },
+    Blocked {
+        step: StepId,
+        at: Timestamp,
+        reason: String,
+    },
+    Retrying {
+        step: StepId,
+        at: Timestamp,
+        error: String,
+        attempt: u32,
+        delay: Duration,
+    },
+    Undoing {
+        step: StepId,
+        at: Timestamp,
+        what: String,
+    },
+    Undone {
+        step: StepId,
+        at: Timestamp,
+    },
+    UndoFailed {
+        step: StepId,
+        at: Timestamp,
+        error: String,
+    },
+}
+
+/// What a step produced, for the steps that refer to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Nothing,
+    Address {
+        allocation_id: AllocationId,
+        public_ip: String,
+    },
+    Volume(VolumeId),
+    Instance(InstanceId),
+    LaunchTemplate(LaunchTemplateId),
+    Group(AutoScalingGroupName),
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Nothing => f.write_str("ok"),
+            Output::Address {
+                allocation_id,
+                public_ip,
+            } => write!(f, "{public_ip} ({allocation_id})"),
+            Output::Volume(id) => write!(f, "{id}"),
+            Output::Instance(id) => write!(f, "{id}"),
+            Output::LaunchTemplate(id) => write!(f, "{id}"),
+            Output::Group(name) => write!(f, "{name}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error("{call} failed: {source}")]
+    Cloud {
+        call: &'static str,
+        #[source]
+        source: CloudError,
+    },
+    #[error("timed out after {waited:?} waiting for {what}")]
+    Timeout { what: String, waited: Duration },
+    #[error("{what}")]
+    Unexpected { what: String },
+    #[error("{host} does not point at {ip} and the DNS change was not confirmed")]
+    DnsNotConfirmed { host: String, ip: String },
+}
+
+/// How one step ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done(Output),
+    Failed(StepError),
+    Skipped { because: StepId },
+    Blocked(StepError),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UndoRecord {
+    pub step: StepId,
+    pub undo: Undo,
+    pub target: Output,
+    pub result: Result<(), StepError>,
+}
+
+/// The end of an apply: every step's outcome (in step order) and the compensations run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub outcomes: BTreeMap<StepId, Outcome>,
+    pub undone: Vec<UndoRecord>,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.outcomes
+            .values()
+            .all(|o| matches!(o, Outcome::Done(_)))
+    }
+    pub fn blocked(&self) -> bool {
+        self.outcomes
+            .values()
+            .any(|o| matches!(o, Outcome::Blocked(_)))
+    }
+    pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.outcomes.values().filter(|o| f(o)).count()
+    }
+    /// `done 9, failed 0, skipped 0, blocked 0, undone 0`.
+    pub fn summary(&self) -> String {
+        format!(
+            "done {}, failed {}, skipped {}, blocked {}, undone {}",
+            self.count(|o| matches!(o, Outcome::Done(_))),
+            self.count(|o| matches!(o, Outcome::Failed(_))),
+            self.count(|o| matches!(o, Outcome::Skipped { .. })),
+            self.count(|o| matches!(o, Outcome::Blocked(_))),
+            self.undone.iter().filter(|u| u.result.is_ok()).count()
+        )
+    }
+}
+
+/// Retry and wait settings.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub concurrency: usize,
+    /// Attempts for throttling and 5xx errors.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// How long to keep retrying InsufficientInstanceCapacity before failing.
+    pub capacity_window: Duration,
+    pub poll: Duration,
+    pub wait_timeout: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            concurrency: 8,
+            max_attempts: 6,
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(20),
+            capacity_window: Duration::from_secs(120),
+            poll: Duration::from_secs(5),
+            wait_timeout: Duration::from_secs(900),
+        }
+    }
+}
+
+struct Ctx {
+    cloud: Arc<dyn Cloud>,
+    tags: BTreeMap<ServerName, Tags>,
+    operator: Arc<dyn Operator>,
+    policy: Policy,
+    region: Region,
+}
+
+/// Applies `plan`. The plan must be [`Plan::validate`]d (loading and planning do that).
+pub async fn apply(
+    cloud: Arc<dyn Cloud>,
+    operator: Arc<dyn Operator>,
+    plan: &Plan,
+    policy: Policy,
+) -> ApplyReport {
+    let ctx = Arc::new(Ctx {
+        cloud,
+        tags: plan.tags.clone(),
+        operator,
+        policy,
+        region: plan.scope.region.clone(),
+    });
+    let mut report = ApplyReport::default();
+    let mut indegree: BTreeMap<StepId, usize> =
+        plan.steps.iter().map(|s| (s.id, s.after.len())).collect();
+    let mut dependents: BTreeMap<StepId, Vec<StepId>> = BTreeMap::new();
+    for step in &plan.steps {
+        for dep in &step.after {
+            dependents.entry(*dep).or_default().push(step.id);
+        }
+    }
+    let mut ready: VecDeque<StepId> = indegree
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut outputs: BTreeMap<StepId, Output> = BTreeMap::new();
+    let mut completion_order: Vec<StepId> = Vec::new();
+    // server → the step whose failure (or block) stopped it
+    let mut stopped: BTreeMap<ServerName, StepId> = BTreeMap::new();
+    let mut running: JoinSet<(StepId, Result<Output, StepError>)> = JoinSet::new();
+
+    loop {
+        while running.len() < ctx.policy.concurrency.max(1) {
+            let Some(id) = ready.pop_front() else { break };
+            let step = plan.step(id).expect("validated plan");
+            if let Some(because) = stopped.get(step.action.server()) {
+                skip(&ctx, &mut report, &dependents, id, *because);
+                continue;
+            }
+            let action = step.action.clone();
+            let inputs = outputs.clone();
+            let ctx2 = ctx.clone();
+            ctx.operator.event(&Event::Started {
+                step: id,
+                at: ctx.cloud.now().await,
+                summary: action.describe().1,
+            });
+            running.spawn(async move { (id, run_step(&ctx2, id, &action, &inputs).await) });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (id, result) = match joined {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        let step = plan.step(id).expect("validated plan");
+        let at = ctx.cloud.now().await;
+        match result {
+            Ok(output) => {
+                ctx.operator.event(&Event::Done {
+                    step: id,
+                    at,
+                    output: output.to_string(),
+                });
+                outputs.insert(id, output.clone());
+                completion_order.push(id);
+                report.outcomes.insert(id, Outcome::Done(output));
+                for dependent in dependents.get(&id).cloned().unwrap_or_default() {
+                    let d = indegree.get_mut(&dependent).expect("known step");
+                    *d -= 1;
+                    if *d == 0 && !report.outcomes.contains_key(&dependent) {
+                        let pos = ready
+                            .iter()
+                            .position(|r| *r > dependent)
+                            .unwrap_or(ready.len());
+                        ready.insert(pos, dependent);
+                    }
+                }
+            }
+            Err(error) => {
+                let blocked = matches!(error, StepError::DnsNotConfirmed { .. });
+                if blocked {
+                    ctx.operator.event(&Event::Blocked {
+                        step: id,
+                        at,
+                        reason: error.to_string(),
+                    });
+                    report.outcomes.insert(id, Outcome::Blocked(error));
+                } else {
+                    ctx.operator.event(&Event::Failed {
+                        step: id,
+                        at,
+                        error: error.to_string(),
+                    });
+                    report.outcomes.insert(id, Outcome::Failed(error));
+                }
+                stopped.entry(step.action.server().clone()).or_insert(id);
+                for dependent in dependents.get(&id).cloned().unwrap_or_default() {
+                    skip(&ctx, &mut report, &dependents, dependent, id);
+                }
+            }
+        }
+    }
+    // Steps never reached (a dependency was skipped) are skipped too.
+    for step in &plan.steps {
+        if !report.outcomes.contains_key(&step.id) {
+            let because = stopped
+                .get(step.action.server())
+                .copied()
+                .unwrap_or(step.id);
+            report
+                .outcomes
+                .insert(step.id, Outcome::Skipped { because });
+        }
+    }
+
+    // Compensation: undo the failed servers' completed steps, newest first.
+    for (server, cause) in &stopped {
+        if matches!(report.outcomes.get(cause), Some(Outcome::Blocked(_))) {
+            continue;
+        }
+        for id in completion_order.iter().rev() {
+            let step = plan.step(*id).expect("validated plan");
+            let (Some(undo), Some(target)) = (step.undo, outputs.get(id)) else {
+                continue;
+            };
+            if step.action.server() != server {
+                continue;
+            }
+            ctx.operator.event(&Event::Undoing {
+                step: *id,
+                at: ctx.cloud.now().await,
+                what: undo.describe().into(),
+            });
+            let result = run_undo(&ctx, *id, undo, target).await;
+            let at = ctx.cloud.now().await;
+            match &result {
+                Ok(()) => ctx.operator.event(&Event::Undone { step: *id, at }),
+                Err(e) => ctx.operator.event(&Event::UndoFailed {
+                    step: *id,
+                    at,
+                    error: e.to_string(),
+                }),
+            }
+            report.undone.push(UndoRecord {
+                step: *id,
+                undo,
+                target: target.clone(),
+                result,
+            });
+        }
+    }
+    report
+}
+
+fn skip(
+    ctx: &Ctx,
+    report: &mut ApplyReport,
+    dependents: &BTreeMap<StepId, Vec<StepId>>,
+    id: StepId,
+    because: StepId,
+) {
+    if report.outcomes.contains_key(&id) {
+        return;
+    }
+    ctx.operator.event(&Event::Skipped { step: id, because });
+    report.outcomes.insert(id, Outcome::Skipped { because });
+    for dependent in dependents.get(&id).cloned().unwrap_or_default() {
+        skip(ctx, report, dependents, dependent, because);
+    }
+}
+
+/// Calls the cloud, retrying retryable errors: throttling and 5xx with capped exponential
+/// backoff up to `max_attempts`; capacity shortages until `capacity_window` has passed.
+pub async fn call<T, F, Fut>(
+    ctx_cloud: &dyn Cloud,
+    policy: &Policy,
+    report: &(dyn Fn(u32, &CloudError, Duration) + Send + Sync),
+    mut f: F,
+) -> CloudResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = CloudResult<T>>,
+{
+    let started = ctx_cloud.now().await;
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.retryable() => {
+                let delay = backoff(policy, attempt);
+                let waited = Duration::from_secs(ctx_cloud.now().await.0.saturating_sub(started.0));
+                let give_up = if e.kind == CloudErrorKind::InsufficientInstanceCapacity {
+                    waited + delay > policy.capacity_window
+                } else {
+                    attempt >= policy.max_attempts
+                };
+                if give_up {
+                    return Err(e);
+                }
+                report(attempt, &e, delay);
+                ctx_cloud.sleep(delay).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn backoff(policy: &Policy, attempt: u32) -> Duration {
+    let factor = 1u32
+        .checked_shl(attempt.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    policy
+        .backoff_base
+        .saturating_mul(factor)
+        .min(policy.backoff_cap)
+}
+
+impl Ctx {
+    async fn call<T, F, Fut>(&self, step: StepId, name: &'static str, f: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CloudResult<T>>,
+    {
+        let operator = self.operator.clone();
+        let cloud = self.cloud.clone();
+        let now = cloud.now().await;
+        let report = move |attempt: u32, e: &CloudError, delay: Duration| {
+            operator.event(&Event::Retrying {
+                step,
+                at: now,
+                error: e.to_string(),
+                attempt,
+                delay,
+            });
+        };
+        call(&*self.cloud, &self.policy, &report, f)
+            .await
+            .map_err(|source| StepError::Cloud { call: name, source })
+    }
+
+    /// Polls `check` until it returns `Some`, sleeping `poll` between tries.
+    async fn wait<T, F, Fut>(&self, what: String, mut check: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, StepError>>,
+    {
+        let started = self.cloud.now().await;
+        loop {
+            if let Some(v) = check().await? {
+                return Ok(v);
+            }
+            let waited = Duration::from_secs(self.cloud.now().await.0.saturating_sub(started.0));
+            if waited >= self.policy.wait_timeout {
+                return Err(StepError::Timeout { what, waited });
+            }
+            self.cloud.sleep(self.policy.poll).await;
+        }
+    }
+
+    async fn instance(&self, step: StepId, id: &InstanceId) -> Result<Option<Instance>, StepError> {
+        let all = self
+            .call(step, "DescribeInstances", || {
+                self.cloud.describe_instances(&self.region, &Filter::All)
+            })
+            .await?;
+        Ok(all.into_iter().find(|i| i.id == *id))
+    }
+
+    async fn volume(&self, step: StepId, id: &VolumeId) -> Result<Option<Volume>, StepError> {
+        let all = self
+            .call(step, "DescribeVolumes", || {
+                self.cloud.describe_volumes(&self.region, &Filter::All)
+            })
+            .await?;
+        Ok(all.into_iter().find(|v| v.id == *id))
+    }
+
+    async fn address(&self, step: StepId, id: &AllocationId) -> Result<Address, StepError> {
+        let all = self
+            .call(step, "DescribeAddresses", || {
+                self.cloud.describe_addresses(&self.region, &Filter::All)
+            })
+            .await?;
+        all.into_iter()
+            .find(|a| a.allocation_id == *id)
+            .ok_or_else(|| StepError::Unexpected {
+                what: format!("address {id} no longer exists"),
+            })
+    }
+
+    /// Waits until the instance runs. A fresh id may not be visible yet (eventual consistency).
+    async fn wait_running(&self, step: StepId, id: &InstanceId) -> Result<Instance, StepError> {
+        self.wait(format!("instance {id} to run"), || async {
+            match self.instance(step, id).await? {
+                Some(i) if i.state == InstanceState::Running => Ok(Some(i)),
+                Some(i) if !i.state.is_alive() || i.state == InstanceState::Stopped => {
+                    Err(StepError::Unexpected {
+                        what: format!("instance {id} is {} instead of running", i.state),
+                    })
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+fn resolve<T: Clone>(
+    r: &Ref<T>,
+    outputs: &BTreeMap<StepId, Output>,
+    pick: impl Fn(&Output) -> Option<T>,
+) -> Result<T, StepError> {
+    match r {
+        Ref::Existing(v) => Ok(v.clone()),
+        Ref::Output(step) => {
+            outputs
+                .get(step)
+                .and_then(pick)
+                .ok_or_else(|| StepError::Unexpected {
+                    what: format!("{step} produced no usable output"),
+                })
+        }
+    }
+}
+
+fn as_instance(o: &Output) -> Option<InstanceId> {
+    match o {
+        Output::Instance(id) => Some(id.clone()),
+        _ => None,
+    }
+}
+fn as_volume(o: &Output) -> Option<VolumeId> {
+    match o {
+        Output::Volume(id) => Some(id.clone()),
+        _ => None,
+    }
+}
+fn as_address(o: &Output) -> Option<AllocationId> {
+    match o {
+        Output::Address { allocation_id, .. } => Some(allocation_id.clone()),
+        _ => None,
+    }
+}
+fn as_template(o: &Output) -> Option<LaunchTemplateId> {
+    match o {
+        Output::LaunchTemplate(id) => Some(id.clone()),
+        _ => None,
+    }
+}
+
+impl Ctx {
+    /// The tags of everything created for `server`: the configured extra tags plus `Name`.
+    fn tags(&self, server: &ServerName) -> Tags {
+        let mut tags = self.tags.get(server).cloned().unwrap_or_default();
+        tags.insert(NAME_TAG.to_string(), server.to_string());
+        tags
+    }
+}
+
+fn user_data(server: &ServerName, spec: &AgentSpec) -> String {
+    agent::user_data(&AgentInvocation {
+        mode: spec.mode,
+        server: server.clone(),
+        persist: spec.persist.clone(),
+        spawn_hook: spec.spawn_hook.clone(),
+    })
+}
+
+async fn run_step(
+    ctx: &Ctx,
+    step: StepId,
+    action: &Action,
+    outputs: &BTreeMap<StepId, Output>,
+) -> Result<Output, StepError> {
+    let cloud = &*ctx.cloud;
+    let region = &ctx.region;
+    match action {
+        Action::AllocateAddress {
+            server,
+            awaiting_dns,
+        } => {
+            let mut tags = ctx.tags(server);
+            if let Some(host) = awaiting_dns {
+                tags.insert(AWAITING_DNS_TAG.to_string(), host.clone());
+            }
+            let a = ctx
+                .call(step, "AllocateAddress", || {
+                    cloud.allocate_address(region, tags.clone())
+                })
+                .await?;
+            Ok(Output::Address {
+                allocation_id: a.allocation_id,
+                public_ip: a.public_ip,
+            })
+        }
+        Action::DnsGate { host, address, .. } => {
+            let id = resolve(address, outputs, as_address)?;
+            let ip = ctx.address(step, &id).await?.public_ip;
+            let records = ctx
+                .call(step, "DNS lookup", || cloud.resolve_dns(host))
+                .await?;
+            if !records.contains(&ip) && !ctx.operator.confirm_dns(host, &ip) {
+                return Err(StepError::DnsNotConfirmed {
+                    host: host.clone(),
+                    ip,
+                });
+            }
+            ctx.call(step, "DeleteTags", || {
+                cloud.delete_tags(region, id.as_str(), vec![AWAITING_DNS_TAG.to_string()])
+            })
+            .await?;
+            Ok(Output::Nothing)
+        }
+        Action::CreateVolume {
+            server,
+            zone,
+            size_gb,
+        } => {
+            let mut tags = ctx.tags(server);
+            tags.insert(ROLE_TAG.to_string(), DATA_ROLE.to_string());
+            let request = CreateVolumeRequest {
+                zone: zone.clone(),
+                size_gb: *size_gb,
+                tags,
+            };
+            let v = ctx
+                .call(step, "CreateVolume", || {
+                    cloud.create_volume(region, request.clone())
+                })
+                .await?;
+            ctx.wait(format!("volume {} to become available", v.id), || async {
+                Ok(ctx
+                    .volume(step, &v.id)
+                    .await?
+                    .filter(|v| v.state == VolumeState::Available)
+                    .map(|_| ()))
+            })
+            .await?;
+            Ok(Output::Volume(v.id))
+        }
+        Action::RunInstance {
+            server,
+            zone,
+            instance_type,
+            image,
+            agent,
+            client_token,
+            ..
+        } => {
+            let request = RunInstanceRequest {
+                zone: zone.clone(),
+                instance_type: instance_type.clone(),
+                image: image.clone(),
+                user_data: user_data(server, agent),
+                tags: ctx.tags(server),
+                client_token: client_token.clone(),
+            };
+            let i = ctx
+                .call(step, "RunInstances", || {
+                    cloud.run_instance(region, request.clone())
+                })
+                .await?;
+            Ok(Output::Instance(i.id))
+        }
+        Action::AttachVolume {
+            volume,
+            instance,
+            device,
+            ..
+        } => {
+            let volume = resolve(volume, outputs, as_volume)?;
+            let instance = resolve(instance, outputs, as_instance)?;
+            ctx.wait_running(step, &instance).await?;
+            // The agent on the instance may have attached it already: that is success.
+            ctx.wait(
+                format!("volume {volume} to be attached to {instance}"),
+                || async {
+                    let v =
+                        ctx.volume(step, &volume)
+                            .await?
+                            .ok_or_else(|| StepError::Unexpected {
+                                what: format!("volume {volume} no longer exists"),
+                            })?;
+                    match (&v.attached_to, v.state) {
+                        (Some(holder), _) if *holder == instance => Ok(Some(())),
+                        (None, VolumeState::Available) => {
+                            match cloud
+                                .attach_volume(region, &volume, &instance, device)
+                                .await
+                            {
+                                Ok(()) => Ok(None),
+                                Err(e)
+                                    if e.retryable()
+                                        || matches!(
+                                            e.kind,
+                                            CloudErrorKind::VolumeInUse
+                                                | CloudErrorKind::IncorrectState
+                                        ) =>
+                                {
+                                    Ok(None)
+                                }
+                                Err(source) => Err(StepError::Cloud {
+                                    call: "AttachVolume",
+                                    source,
+                                }),
+                            }
+                        }
+                        (Some(holder), _) => Err(StepError::Unexpected {
+                            what: format!("volume {volume} is attached to {holder}"),
+                        }),
+                        _ => Ok(None),
+                    }
+                },
+            )
+            .await?;
+            Ok(Output::Nothing)
+        }
+        Action::AssociateAddress {
+            address, instance, ..
+        } => {
+            let address = resolve(address, outputs, as_address)?;
+            let instance = resolve(instance, outputs, as_instance)?;
+            ctx.wait_running(step, &instance).await?;
+            if ctx.address(step, &address).await?.associated_to.as_ref() != Some(&instance) {
+                ctx.call(step, "AssociateAddress", || {
+                    cloud.associate_address(region, &address, &instance)
+                })
+                .await?;
+            }
+            Ok(Output::Nothing)
+        }
+        Action::CreateLaunchTemplate {
+            server,
+            name,
+            instance_type,
+            image,
+            agent,
+            ..
+        } => {
+            let request = CreateLaunchTemplateRequest {
+                name: name.clone(),
+                spec: LaunchSpec {
+                    instance_type: instance_type.clone(),
+                    image: image.clone(),
+                    user_data: user_data(server, agent),
+                },
+                tags: ctx.tags(server),
+            };
+            let t = ctx
+                .call(step, "CreateLaunchTemplate", || {
+                    cloud.create_launch_template(region, request.clone())
+                })
+                .await?;
+            Ok(Output::LaunchTemplate(t.id))
+        }
+        Action::CreateAutoScalingGroup {
+            server,
+            name,
+            template,
+            zone,
+        } => {
+            let request = CreateAutoScalingGroupRequest {
+                name: name.clone(),
+                template: resolve(template, outputs, as_template)?,
+                template_version: None,
+                zones: vec![zone.clone()],
+                min: 0,
+                max: 1,
+                desired: 0,
+                tags: ctx.tags(server),
+            };
+            ctx.call(step, "CreateAutoScalingGroup", || {
+                cloud.create_auto_scaling_group(region, request.clone())
+            })
+            .await?;
+            Ok(Output::Group(name.clone()))
+        }
+        Action::AdoptInstance {
+            group, instance, ..
+        } => {
+            let instance = resolve(instance, outputs, as_instance)?;
+            ctx.call(step, "AttachInstances", || {
+                cloud.attach_instance_to_group(region, group, &instance)
+            })
+            .await?;
+            Ok(Output::Nothing)
+        }
+        Action::WaitHealthy { server, instance } => {
+            let instance = resolve(instance, outputs, as_instance)?;
+            let filter = Filter::Server(server.clone());
+            ctx.wait(format!("{server} to be healthy on {instance}"), || async {
+                let running = ctx
+                    .instance(step, &instance)
+                    .await?
+                    .is_some_and(|i| i.state == InstanceState::Running);
+                let volumes = ctx
+                    .call(step, "DescribeVolumes", || {
+                        cloud.describe_volumes(region, &filter)
+                    })
+                    .await?;
+                let attached = volumes.iter().any(|v| {
+                    v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE)
+                        && v.attached_to.as_ref() == Some(&instance)
+                });
+                let addresses = ctx
+                    .call(step, "DescribeAddresses", || {
+                        cloud.describe_addresses(region, &filter)
+                    })
+                    .await?;
+                let associated = addresses
+                    .iter()
+                    .any(|a| a.associated_to.as_ref() == Some(&instance));
+                Ok((running && attached && associated).then_some(()))
+            })
+            .await?;
+            Ok(Output::Nothing)
+        }
+    }
+}
+
+async fn run_undo(ctx: &Ctx, step: StepId, undo: Undo, target: &Output) -> Result<(), StepError> {
+    let cloud = &*ctx.cloud;
+    let region = &ctx.region;
+    let wrong = || StepError::Unexpected {
+        what: format!("cannot {} of {step}: it produced {target}", undo.describe()),
+    };
+    match undo {
+        Undo::DeleteAutoScalingGroup => {
+            let Output::Group(name) = target else {
+                return Err(wrong());
+            };
+            ctx.call(step, "DeleteAutoScalingGroup", || {
+                cloud.delete_auto_scaling_group(region, name, true)
+            })
+            .await
+        }
+        Undo::TerminateInstance => {
+            let Output::Instance(id) = target else {
+                return Err(wrong());
+            };
+            match ctx
+                .call(step, "TerminateInstances", || {
+                    cloud.terminate_instance(region, id)
+                })
+                .await
+            {
+                Err(StepError::Cloud { source, .. })
+                    if source.kind == CloudErrorKind::InvalidInstanceIdNotFound =>
+                {
+                    return Ok(())
+                }
+                other => other?,
+            }
+            ctx.wait(format!("instance {id} to terminate"), || async {
+                Ok(ctx
+                    .instance(step, id)
+                    .await?
+                    .is_none_or(|i| i.state == InstanceState::Terminated)
+                    .then_some(()))
+            })
+            .await
+        }
+        Undo::DeleteLaunchTemplate => {
+            let Output::LaunchTemplate(id) = target else {
+                return Err(wrong());
+            };
+            ctx.call(step, "DeleteLaunchTemplate", || {
+                cloud.delete_launch_template(region, id)
+            })
+            .await
+        }
+        Undo::DeleteVolume => {
+            let Output::Volume(id) = target else {
+                return Err(wrong());
+            };
+            let gone = ctx
+                .wait(format!("volume {id} to be detached"), || async {
+                    Ok(match ctx.volume(step, id).await? {
+                        None => Some(true),
+                        Some(v) if v.state == VolumeState::Available => Some(false),
+                        Some(_) => None,
+                    })
+                })
+                .await?;
+            if gone {
+                return Ok(());
+            }
+            ctx.call(step, "DeleteVolume", || cloud.delete_volume(region, id))
+                .await
+        }
+        Undo::ReleaseAddress => {
+            let Output::Address { allocation_id, .. } = target else {
+                return Err(wrong());
+            };
+            ctx.call(step, "ReleaseAddress", || {
+                cloud.release_address(region, allocation_id)
+            })
+            .await
+        }
+    }
+}

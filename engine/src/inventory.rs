@@ -1,0 +1,200 @@
+//! Reading what exists: a server's resources by `Name` tag, the region's zones and images,
+//! and the server's DNS record. This is the one engine module that calls a [`Cloud`] before
+//! planning; the planner itself only sees the [`Inventory`] value.
+
+use crate::agent::DATA_ROLE;
+use crate::cloud::{Cloud, CloudError, Filter};
+use crate::model::*;
+use crate::plan::{Observation, Observed, ResourceKey, Scope};
+
+/// The resources tagged `Name=<server>` in one region.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerResources {
+    pub instances: Vec<Instance>,
+    pub volumes: Vec<Volume>,
+    pub addresses: Vec<Address>,
+    pub launch_templates: Vec<LaunchTemplate>,
+    pub groups: Vec<AutoScalingGroup>,
+}
+
+impl ServerResources {
+    /// Instances that are not shutting down or terminated.
+    pub fn live_instances(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.iter().filter(|i| i.state.is_alive())
+    }
+    /// The server's data volume (tag `cellar:role=data`).
+    pub fn data_volume(&self) -> Option<&Volume> {
+        self.volumes
+            .iter()
+            .find(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE))
+    }
+    pub fn group(&self) -> Option<&AutoScalingGroup> {
+        self.groups.first()
+    }
+    /// The instance that is the server now: a running one, else any live one.
+    pub fn current_instance(&self) -> Option<&Instance> {
+        self.live_instances()
+            .find(|i| i.state == InstanceState::Running)
+            .or_else(|| self.live_instances().next())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.instances.iter().all(|i| !i.state.is_alive())
+            && self.volumes.is_empty()
+            && self.addresses.is_empty()
+            && self.launch_templates.is_empty()
+            && self.groups.is_empty()
+    }
+}
+
+/// Everything a plan for one scope is made from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub regions: Vec<RegionInfo>,
+    pub resources: ServerResources,
+    /// Images in the scope's region.
+    pub images: Vec<Image>,
+    /// A records of the scope's DNS name (empty when it has none or there is no name).
+    pub dns: Vec<String>,
+}
+
+impl Inventory {
+    pub fn zones_of(&self, region: &Region) -> Option<&[Zone]> {
+        self.regions
+            .iter()
+            .find(|r| r.region == *region)
+            .map(|r| r.zones.as_slice())
+    }
+
+    /// The newest image of a type and architecture: the latest date in its name.
+    pub fn newest_image(&self, ami_type: &AmiType, architecture: Architecture) -> Option<&Image> {
+        self.images
+            .iter()
+            .filter(|i| i.architecture == architecture)
+            .filter_map(|i| {
+                i.type_and_date()
+                    .filter(|(t, _)| t == ami_type)
+                    .map(|(_, date)| (date, i))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)))
+            .map(|(_, i)| i)
+    }
+
+    /// What the plan records of this inventory, sorted: everything of the server, the newest
+    /// image the scope asks about, and the DNS record.
+    pub fn observe(&self, scope: &Scope) -> Vec<Observation> {
+        let mut out = Vec::new();
+        let r = &self.resources;
+        for i in &r.instances {
+            out.push(Observation {
+                resource: ResourceKey::Instance(i.id.clone()),
+                observed: Observed::Instance {
+                    state: i.state,
+                    zone: i.zone.clone(),
+                },
+            });
+        }
+        for v in &r.volumes {
+            out.push(Observation {
+                resource: ResourceKey::Volume(v.id.clone()),
+                observed: Observed::Volume {
+                    state: v.state,
+                    attached_to: v.attached_to.clone(),
+                    size_gb: v.size_gb,
+                },
+            });
+        }
+        for a in &r.addresses {
+            out.push(Observation {
+                resource: ResourceKey::Address(a.allocation_id.clone()),
+                observed: Observed::Address {
+                    public_ip: a.public_ip.clone(),
+                    associated_to: a.associated_to.clone(),
+                },
+            });
+        }
+        for t in &r.launch_templates {
+            out.push(Observation {
+                resource: ResourceKey::LaunchTemplate(t.id.clone()),
+                observed: Observed::LaunchTemplate {
+                    latest_version: t.latest_version,
+                },
+            });
+        }
+        for g in &r.groups {
+            out.push(Observation {
+                resource: ResourceKey::Group(g.name.clone()),
+                observed: Observed::Group {
+                    desired: g.desired,
+                    instances: g.instances.clone(),
+                },
+            });
+        }
+        if let Some((ami_type, architecture)) = &scope.image {
+            let observed = match self.newest_image(ami_type, *architecture) {
+                Some(i) => Observed::Image {
+                    id: i.id.clone(),
+                    name: i.name.clone(),
+                },
+                None => Observed::NoImage,
+            };
+            out.push(Observation {
+                resource: ResourceKey::NewestImage {
+                    ami_type: ami_type.clone(),
+                    architecture: *architecture,
+                },
+                observed,
+            });
+        }
+        if let Some(host) = &scope.dns_name {
+            out.push(Observation {
+                resource: ResourceKey::Dns(host.clone()),
+                observed: Observed::Dns {
+                    addresses: self.dns.clone(),
+                },
+            });
+        }
+        out.sort_by(|a, b| a.resource.cmp(&b.resource));
+        out
+    }
+}
+
+/// Reads the inventory a scope needs. Resources of the server are read by `Name` tag.
+pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudError> {
+    let regions = cloud.describe_regions().await?;
+    let mut inventory = Inventory {
+        regions,
+        ..Default::default()
+    };
+    if inventory.zones_of(&scope.region).is_none() {
+        // Nothing more can be read; the planner reports the unknown region.
+        return Ok(inventory);
+    }
+    let region = &scope.region;
+    if let Some(server) = &scope.server {
+        let filter = Filter::Server(server.clone());
+        let mut r = ServerResources {
+            instances: cloud.describe_instances(region, &filter).await?,
+            volumes: cloud.describe_volumes(region, &filter).await?,
+            addresses: cloud.describe_addresses(region, &filter).await?,
+            launch_templates: cloud.describe_launch_templates(region, &filter).await?,
+            groups: cloud.describe_auto_scaling_groups(region, &filter).await?,
+        };
+        r.instances.sort_by(|a, b| a.id.cmp(&b.id));
+        r.volumes.sort_by(|a, b| a.id.cmp(&b.id));
+        r.addresses
+            .sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
+        r.launch_templates.sort_by(|a, b| a.id.cmp(&b.id));
+        r.groups.sort_by(|a, b| a.name.cmp(&b.name));
+        inventory.resources = r;
+    }
+    if scope.image.is_some() {
+        inventory.images = cloud.describe_images(region).await?;
+        inventory.images.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    if let Some(host) = &scope.dns_name {
+        let mut dns = cloud.resolve_dns(host).await?;
+        dns.sort();
+        inventory.dns = dns;
+    }
+    Ok(inventory)
+}

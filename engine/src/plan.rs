@@ -1,0 +1,811 @@
+//! The plan: a dependency graph of typed resource actions.
+//!
+//! A [`Plan`] is stored as a list of [`Step`]s in a stable order, each naming the steps it
+//! runs after; [`Plan::graph`] turns that into a petgraph DAG for the executor, for
+//! validation (a loaded plan file must be acyclic and reference only its own steps) and
+//! for the DOT picture. A step's inputs may refer to another step's output
+//! ([`Ref::Output`]: "the volume of #3"). A step that creates something names how it is
+//! undone ([`Undo`]); the executor runs those compensations when the apply fails.
+//!
+//! The plan also records what the planner saw ([`Observation`]s): apply re-reads the same
+//! resources and refuses a stale plan, naming what changed ([`staleness`]).
+//!
+//! Renderings: human text ([`Plan::render_text`]), RON (the saved plan: stable order, no
+//! timestamps, no random ids), JSON and Graphviz DOT.
+
+use crate::config::LaunchKind;
+use crate::model::*;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+/// Bumped whenever the saved form changes incompatibly.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// The number of a step within its plan (`#3`), 1-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StepId(pub u32);
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A value known when planning, or produced by an earlier step at apply time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ref<T> {
+    Existing(T),
+    Output(StepId),
+}
+
+impl<T: fmt::Display> Ref<T> {
+    fn describe(&self, what: &str) -> String {
+        match self {
+            Ref::Existing(v) => format!("{what} {v}"),
+            Ref::Output(step) => format!("the {what} of {step}"),
+        }
+    }
+}
+
+impl<T> Ref<T> {
+    pub fn step(&self) -> Option<StepId> {
+        match self {
+            Ref::Existing(_) => None,
+            Ref::Output(s) => Some(*s),
+        }
+    }
+}
+
+/// What the agent of a launched instance is told to do (rendered into its user data).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSpec {
+    pub mode: AgentMode,
+    pub persist: Vec<String>,
+    pub spawn_hook: Option<String>,
+}
+
+/// One resource action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// A new Elastic IP for the server. `awaiting_dns` tags it until its DNS gate passes.
+    AllocateAddress {
+        server: ServerName,
+        awaiting_dns: Option<String>,
+    },
+    /// Stops the apply until `host` points at the address (or the operator confirms it does).
+    DnsGate {
+        server: ServerName,
+        host: String,
+        address: Ref<AllocationId>,
+    },
+    CreateVolume {
+        server: ServerName,
+        zone: Zone,
+        size_gb: u32,
+    },
+    RunInstance {
+        server: ServerName,
+        zone: Zone,
+        instance_type: InstanceType,
+        image: ImageId,
+        image_name: String,
+        agent: AgentSpec,
+        /// Idempotency token for RunInstances, derived from the plan (never random).
+        client_token: String,
+    },
+    AttachVolume {
+        server: ServerName,
+        volume: Ref<VolumeId>,
+        instance: Ref<InstanceId>,
+        device: String,
+    },
+    AssociateAddress {
+        server: ServerName,
+        address: Ref<AllocationId>,
+        instance: Ref<InstanceId>,
+    },
+    CreateLaunchTemplate {
+        server: ServerName,
+        name: String,
+        launch: LaunchKind,
+        instance_type: InstanceType,
+        image: ImageId,
+        image_name: String,
+        agent: AgentSpec,
+    },
+    CreateAutoScalingGroup {
+        server: ServerName,
+        name: AutoScalingGroupName,
+        template: Ref<LaunchTemplateId>,
+        zone: Zone,
+    },
+    /// Puts the running instance under the group's care (desired = min = max = 1).
+    AdoptInstance {
+        server: ServerName,
+        group: AutoScalingGroupName,
+        instance: Ref<InstanceId>,
+    },
+    /// Waits until the instance runs with the volume attached and the address associated.
+    WaitHealthy {
+        server: ServerName,
+        instance: Ref<InstanceId>,
+    },
+}
+
+/// How a completed step is undone when the apply fails (applied to the step's output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Undo {
+    ReleaseAddress,
+    DeleteVolume,
+    TerminateInstance,
+    DeleteLaunchTemplate,
+    DeleteAutoScalingGroup,
+}
+
+impl Undo {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Undo::ReleaseAddress => "release the address",
+            Undo::DeleteVolume => "delete the volume",
+            Undo::TerminateInstance => "terminate the instance",
+            Undo::DeleteLaunchTemplate => "delete the launch template",
+            Undo::DeleteAutoScalingGroup => "delete the auto scaling group",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: StepId,
+    pub action: Action,
+    /// Steps that must finish first.
+    pub after: Vec<StepId>,
+    pub undo: Option<Undo>,
+}
+
+/// A resource the planner looked at, by identity.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ResourceKey {
+    Instance(InstanceId),
+    Volume(VolumeId),
+    Address(AllocationId),
+    LaunchTemplate(LaunchTemplateId),
+    Group(AutoScalingGroupName),
+    /// The newest image of a type and architecture in the plan's region.
+    NewestImage {
+        ami_type: AmiType,
+        architecture: Architecture,
+    },
+    /// The A records of a DNS name.
+    Dns(String),
+}
+
+/// What the planner saw of a resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Observed {
+    Instance {
+        state: InstanceState,
+        zone: Zone,
+    },
+    Volume {
+        state: VolumeState,
+        attached_to: Option<InstanceId>,
+        size_gb: u32,
+    },
+    Address {
+        public_ip: String,
+        associated_to: Option<InstanceId>,
+    },
+    LaunchTemplate {
+        latest_version: u32,
+    },
+    Group {
+        desired: u32,
+        instances: Vec<InstanceId>,
+    },
+    Image {
+        id: ImageId,
+        name: String,
+    },
+    NoImage,
+    Dns {
+        addresses: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    pub resource: ResourceKey,
+    pub observed: Observed,
+}
+
+/// What apply must re-read to check the plan is still current.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub region: Region,
+    pub server: Option<ServerName>,
+    pub dns_name: Option<String>,
+    pub image: Option<(AmiType, Architecture)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    /// The canonical command line the plan was made for.
+    pub command: String,
+    pub scope: Scope,
+    /// What the planner read, sorted by resource.
+    pub observed: Vec<Observation>,
+    pub steps: Vec<Step>,
+    /// Extra tags (from the configuration) put on everything created for each server,
+    /// besides `Name`.
+    pub tags: BTreeMap<ServerName, Tags>,
+    /// Decisions worth telling the reviewer (why an address is reused, why a gate exists).
+    pub notes: Vec<String>,
+}
+
+/// Why a plan file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("{path}:{line}:{column}: not a cellar plan: {message}\n  fix: make the plan again with `cellar plan ... -o {path}`")]
+    Syntax {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: plan format {found} is not supported (this cellar reads format {PLAN_FORMAT_VERSION})\n  fix: make the plan again with this version of cellar")]
+    Version { path: String, found: u32 },
+    #[error("{path}: the plan is inconsistent: {problem}\n  fix: make the plan again with `cellar plan ... -o {path}` (plan files are not meant to be edited by hand)")]
+    Inconsistent { path: String, problem: String },
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub fn step(&self, id: StepId) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The DAG: one node per step (weight = step id), an edge from each dependency to its dependent.
+    pub fn graph(&self) -> (DiGraph<StepId, ()>, BTreeMap<StepId, NodeIndex>) {
+        let mut graph = DiGraph::new();
+        let mut index = BTreeMap::new();
+        for step in &self.steps {
+            index.insert(step.id, graph.add_node(step.id));
+        }
+        for step in &self.steps {
+            for dep in &step.after {
+                if let (Some(&from), Some(&to)) = (index.get(dep), index.get(&step.id)) {
+                    graph.add_edge(from, to, ());
+                }
+            }
+        }
+        (graph, index)
+    }
+
+    /// Checks what a hand-edited or corrupt file could break: unique ids, dependencies and
+    /// references that name existing earlier-declared steps, no cycles.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for step in &self.steps {
+            if !seen.insert(step.id) {
+                return Err(format!("step {} appears twice", step.id));
+            }
+        }
+        for step in &self.steps {
+            for dep in step.after.iter().chain(step.action.references().iter()) {
+                if !seen.contains(dep) {
+                    return Err(format!(
+                        "step {} depends on {dep}, which is not in the plan",
+                        step.id
+                    ));
+                }
+                if !step.after.contains(dep) {
+                    return Err(format!(
+                        "step {} uses the output of {dep} but does not run after it",
+                        step.id
+                    ));
+                }
+            }
+        }
+        let (graph, _) = self.graph();
+        if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
+            return Err(format!(
+                "steps form a cycle through {}",
+                graph[cycle.node_id()]
+            ));
+        }
+        Ok(())
+    }
+
+    /// Longest chain of dependent steps (1 for a plan of independent steps, 0 when empty).
+    pub fn depth(&self) -> usize {
+        let (graph, index) = self.graph();
+        let Ok(order) = petgraph::algo::toposort(&graph, None) else {
+            return 0;
+        };
+        let mut depth: BTreeMap<NodeIndex, usize> = BTreeMap::new();
+        for node in order {
+            let d = graph
+                .neighbors_directed(node, petgraph::Direction::Incoming)
+                .map(|n| depth[&n])
+                .max()
+                .unwrap_or(0)
+                + 1;
+            depth.insert(node, d);
+        }
+        let _ = index;
+        depth.values().copied().max().unwrap_or(0)
+    }
+
+    /// The saved form.
+    pub fn to_ron(&self) -> String {
+        let config = ron::ser::PrettyConfig::new()
+            .struct_names(true)
+            .indentor("    ".to_string());
+        let mut out = ron::ser::to_string_pretty(self, config).expect("plans always serialize");
+        out.push('\n');
+        out
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plans always serialize")
+    }
+
+    /// Reads a saved plan; `path` is only used in messages.
+    pub fn from_ron(path: &str, text: &str) -> Result<Plan, PlanFileError> {
+        let parsed: Result<Plan, _> = ron::from_str(text);
+        // A plan of another format version gets the version message, not a parse error.
+        let found = declared_format(text);
+        if let Some(found) = found.filter(|f| *f != PLAN_FORMAT_VERSION) {
+            return Err(PlanFileError::Version {
+                path: path.to_string(),
+                found,
+            });
+        }
+        let plan = parsed.map_err(|e| PlanFileError::Syntax {
+            path: path.to_string(),
+            line: e.position.line,
+            column: e.position.col,
+            message: e.code.to_string(),
+        })?;
+        plan.validate()
+            .map_err(|problem| PlanFileError::Inconsistent {
+                path: path.to_string(),
+                problem,
+            })?;
+        Ok(plan)
+    }
+
+    /// Human text: one block per step with `+` create, `-` destroy, `~` change, `?` gate, `=` wait.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Plan for `{}` in {}:", self.command, self.scope.region);
+        if self.steps.is_empty() {
+            out.push_str("\nNo changes.\n");
+        }
+        for step in &self.steps {
+            let (sign, text) = step.action.describe();
+            let _ = writeln!(out, "\n  {sign} {:<4} {text}", step.id.to_string());
+            for detail in step.action.details() {
+                let _ = writeln!(out, "         {detail}");
+            }
+            if !step.after.is_empty() {
+                let deps: Vec<String> = step.after.iter().map(|d| d.to_string()).collect();
+                let _ = writeln!(out, "         after {}", deps.join(", "));
+            }
+            if let Some(undo) = step.undo {
+                let _ = writeln!(out, "         if the apply fails: {}", undo.describe());
+            }
+        }
+        if !self.steps.is_empty() {
+            for (server, tags) in &self.tags {
+                let mut all = vec![format!("{NAME_TAG}={server}")];
+                all.extend(tags.iter().map(|(k, v)| format!("{k}={v}")));
+                let _ = writeln!(
+                    out,
+                    "\nTags on everything created for {server}: {}",
+                    all.join(", ")
+                );
+            }
+        }
+        if !self.notes.is_empty() {
+            out.push_str("\nNotes:\n");
+            for note in &self.notes {
+                let _ = writeln!(out, "  - {note}");
+            }
+        }
+        if !self.steps.is_empty() {
+            let count = |sign: char| {
+                self.steps
+                    .iter()
+                    .filter(|s| s.action.describe().0 == sign)
+                    .count()
+            };
+            let kinds: Vec<String> = [
+                ('+', "to create"),
+                ('-', "to destroy"),
+                ('~', "to change"),
+                ('?', "gate"),
+                ('=', "wait"),
+            ]
+            .iter()
+            .filter_map(|(sign, what)| match count(*sign) {
+                0 => None,
+                n => Some(format!(
+                    "{n} {what}{}",
+                    if n > 1 && !what.starts_with("to ") {
+                        "s"
+                    } else {
+                        ""
+                    }
+                )),
+            })
+            .collect();
+            let _ = writeln!(
+                out,
+                "\nPlan: {} steps ({}), depth {}.",
+                self.steps.len(),
+                kinds.join(", "),
+                self.depth()
+            );
+        }
+        out
+    }
+
+    /// Graphviz DOT: steps as boxes; dependencies solid; each undo as a dashed red edge to a
+    /// compensation node.
+    pub fn render_dot(&self) -> String {
+        let mut out = String::from(
+            "digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n",
+        );
+        let _ = writeln!(
+            out,
+            "  label={:?};",
+            format!("{} ({})", self.command, self.scope.region)
+        );
+        for step in &self.steps {
+            let (sign, text) = step.action.describe();
+            let _ = writeln!(
+                out,
+                "  s{} [label={:?}];",
+                step.id.0,
+                format!("{} {sign} {text}", step.id)
+            );
+        }
+        for step in &self.steps {
+            for dep in &step.after {
+                let _ = writeln!(out, "  s{} -> s{};", dep.0, step.id.0);
+            }
+        }
+        for step in &self.steps {
+            if let Some(undo) = step.undo {
+                let _ = writeln!(
+                    out,
+                    "  u{} [label={:?}, style=dashed, color=red, fontcolor=red];\n  s{} -> u{} [style=dashed, color=red, label=\"on failure\"];",
+                    step.id.0,
+                    undo.describe(),
+                    step.id.0,
+                    step.id.0
+                );
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// The `format: N` a plan file declares, if it has one near its start.
+fn declared_format(text: &str) -> Option<u32> {
+    let rest = &text[text.find("format:")? + "format:".len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+impl Action {
+    /// The server the action belongs to (failures compensate per server).
+    pub fn server(&self) -> &ServerName {
+        match self {
+            Action::AllocateAddress { server, .. }
+            | Action::DnsGate { server, .. }
+            | Action::CreateVolume { server, .. }
+            | Action::RunInstance { server, .. }
+            | Action::AttachVolume { server, .. }
+            | Action::AssociateAddress { server, .. }
+            | Action::CreateLaunchTemplate { server, .. }
+            | Action::CreateAutoScalingGroup { server, .. }
+            | Action::AdoptInstance { server, .. }
+            | Action::WaitHealthy { server, .. } => server,
+        }
+    }
+
+    /// Steps whose outputs this action uses.
+    pub fn references(&self) -> Vec<StepId> {
+        match self {
+            Action::DnsGate { address, .. } => address.step().into_iter().collect(),
+            Action::AttachVolume {
+                volume, instance, ..
+            } => volume.step().into_iter().chain(instance.step()).collect(),
+            Action::AssociateAddress {
+                address, instance, ..
+            } => address.step().into_iter().chain(instance.step()).collect(),
+            Action::CreateAutoScalingGroup { template, .. } => {
+                template.step().into_iter().collect()
+            }
+            Action::AdoptInstance { instance, .. } | Action::WaitHealthy { instance, .. } => {
+                instance.step().into_iter().collect()
+            }
+            Action::AllocateAddress { .. }
+            | Action::CreateVolume { .. }
+            | Action::RunInstance { .. }
+            | Action::CreateLaunchTemplate { .. } => Vec::new(),
+        }
+    }
+
+    /// The sign and one-line summary shown in the text plan.
+    pub fn describe(&self) -> (char, String) {
+        match self {
+            Action::AllocateAddress { server, .. } => {
+                ('+', format!("allocate Elastic IP for {server}"))
+            }
+            Action::DnsGate { host, address, .. } => (
+                '?',
+                format!(
+                    "DNS gate: {host} must point at {} before apply goes on",
+                    address.describe("address")
+                ),
+            ),
+            Action::CreateVolume {
+                server,
+                zone,
+                size_gb,
+            } => (
+                '+',
+                format!("create data volume of {server}: {size_gb} GiB gp3 in {zone}"),
+            ),
+            Action::RunInstance {
+                server,
+                zone,
+                instance_type,
+                image_name,
+                ..
+            } => (
+                '+',
+                format!("launch instance of {server}: {instance_type} from {image_name} in {zone}"),
+            ),
+            Action::AttachVolume {
+                volume,
+                instance,
+                device,
+                ..
+            } => (
+                '~',
+                format!(
+                    "attach {} to {} as {device}",
+                    volume.describe("volume"),
+                    instance.describe("instance")
+                ),
+            ),
+            Action::AssociateAddress {
+                address, instance, ..
+            } => (
+                '~',
+                format!(
+                    "associate {} with {}",
+                    address.describe("address"),
+                    instance.describe("instance")
+                ),
+            ),
+            Action::CreateLaunchTemplate {
+                server,
+                name,
+                launch,
+                instance_type,
+                image_name,
+                ..
+            } => (
+                '+',
+                format!(
+                    "create {} {name} for {server}: {instance_type} from {image_name}",
+                    match launch {
+                        LaunchKind::Template => "launch template",
+                        LaunchKind::Configuration => "launch configuration",
+                    }
+                ),
+            ),
+            Action::CreateAutoScalingGroup {
+                name,
+                template,
+                zone,
+                ..
+            } => (
+                '+',
+                format!(
+                    "create auto scaling group {name} of one in {zone} from {}",
+                    template.describe("template")
+                ),
+            ),
+            Action::AdoptInstance {
+                group, instance, ..
+            } => (
+                '~',
+                format!(
+                    "put {} into auto scaling group {group}",
+                    instance.describe("instance")
+                ),
+            ),
+            Action::WaitHealthy { server, instance } => (
+                '=',
+                format!(
+                    "wait until {server} is healthy on {}",
+                    instance.describe("instance")
+                ),
+            ),
+        }
+    }
+
+    /// Indented detail lines under the summary.
+    pub fn details(&self) -> Vec<String> {
+        let agent = |a: &AgentSpec| {
+            let mut parts = vec![format!("user data: cellar agent {}", a.mode)];
+            if !a.persist.is_empty() {
+                let verb = match a.mode {
+                    AgentMode::Persist => "persists",
+                    AgentMode::Spawn => "mounts from the data volume",
+                };
+                parts.push(format!("{verb} {}", a.persist.join(", ")));
+            }
+            if let Some(hook) = &a.spawn_hook {
+                parts.push(format!("spawn hook of {} lines", hook.lines().count()));
+            }
+            parts.join("; ")
+        };
+        match self {
+            Action::AllocateAddress {
+                awaiting_dns: Some(host),
+                ..
+            } => {
+                vec![format!(
+                    "tagged {AWAITING_DNS_TAG}={host} until the DNS gate passes"
+                )]
+            }
+            Action::RunInstance {
+                image,
+                agent: a,
+                client_token,
+                ..
+            } => {
+                vec![
+                    format!("image {image}; client token {client_token}"),
+                    agent(a),
+                ]
+            }
+            Action::CreateLaunchTemplate {
+                image, agent: a, ..
+            } => vec![format!("image {image}"), agent(a)],
+            Action::CreateAutoScalingGroup { .. } => {
+                vec!["min 0, max 1, desired 0 until the instance is adopted".to_string()]
+            }
+            Action::WaitHealthy { .. } => {
+                vec!["instance running, data volume attached, Elastic IP associated".to_string()]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResourceKey::Instance(id) => write!(f, "instance {id}"),
+            ResourceKey::Volume(id) => write!(f, "volume {id}"),
+            ResourceKey::Address(id) => write!(f, "address {id}"),
+            ResourceKey::LaunchTemplate(id) => write!(f, "launch template {id}"),
+            ResourceKey::Group(name) => write!(f, "auto scaling group {name}"),
+            ResourceKey::NewestImage {
+                ami_type,
+                architecture,
+            } => write!(f, "newest {ami_type} image for {architecture}"),
+            ResourceKey::Dns(host) => write!(f, "DNS record {host}"),
+        }
+    }
+}
+
+impl fmt::Display for Observed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Observed::Instance { state, zone } => write!(f, "{state} in {zone}"),
+            Observed::Volume {
+                state,
+                attached_to,
+                size_gb,
+            } => {
+                write!(f, "{state}, {size_gb} GiB")?;
+                match attached_to {
+                    Some(i) => write!(f, ", attached to {i}"),
+                    None => Ok(()),
+                }
+            }
+            Observed::Address {
+                public_ip,
+                associated_to,
+            } => match associated_to {
+                Some(i) => write!(f, "{public_ip} on {i}"),
+                None => write!(f, "{public_ip}, unassociated"),
+            },
+            Observed::LaunchTemplate { latest_version } => write!(f, "version {latest_version}"),
+            Observed::Group { desired, instances } => {
+                let ids: Vec<&str> = instances.iter().map(|i| i.as_str()).collect();
+                write!(f, "desired {desired}, instances [{}]", ids.join(", "))
+            }
+            Observed::Image { id, name } => write!(f, "{name} ({id})"),
+            Observed::NoImage => f.write_str("none"),
+            Observed::Dns { addresses } if addresses.is_empty() => f.write_str("no A record"),
+            Observed::Dns { addresses } => f.write_str(&addresses.join(", ")),
+        }
+    }
+}
+
+/// Compares what a plan saw with what is there now; one line per difference, e.g.
+/// `instance i-0003 of ommegang: running in us-east-1b → terminated since plan`.
+pub fn staleness(plan: &Plan, now: &[Observation]) -> Vec<String> {
+    let before: BTreeMap<&ResourceKey, &Observed> = plan
+        .observed
+        .iter()
+        .map(|o| (&o.resource, &o.observed))
+        .collect();
+    let after: BTreeMap<&ResourceKey, &Observed> =
+        now.iter().map(|o| (&o.resource, &o.observed)).collect();
+    let owner = plan
+        .scope
+        .server
+        .as_ref()
+        .map(|s| format!(" of {s}"))
+        .unwrap_or_default();
+    let gone = |o: &Observed| {
+        matches!(
+            o,
+            Observed::Instance {
+                state: InstanceState::Terminated,
+                ..
+            }
+        )
+    };
+    let mut changes = Vec::new();
+    for (key, old) in &before {
+        match after.get(key) {
+            Some(new) if new == old => {}
+            Some(new) => changes.push(format!(
+                "{key}{owner}: {} → {} since plan",
+                short(old),
+                short(new)
+            )),
+            None if gone(old) => {}
+            None => changes.push(format!("{key}{owner}: {} → gone since plan", short(old))),
+        }
+    }
+    for (key, new) in &after {
+        if !before.contains_key(key) && !gone(new) {
+            changes.push(format!("{key}{owner}: appeared since plan ({new})"));
+        }
+    }
+    changes
+}
+
+/// The most telling part of an observation, for stale messages.
+fn short(o: &Observed) -> String {
+    match o {
+        Observed::Instance { state, .. } => state.to_string(),
+        other => other.to_string(),
+    }
+}

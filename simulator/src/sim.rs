@@ -1,0 +1,334 @@
+//! [`Sim`]: the [`World`] behind a mutex, implementing the engine's `Cloud` trait, and
+//! running the instance agent when a simulated instance boots.
+
+use crate::world::{Advance, World};
+use async_trait::async_trait;
+use cellar_engine::agent::{self, AgentHost};
+use cellar_engine::cloud::*;
+use cellar_engine::model::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The simulator as a [`Cloud`]. The world lock is never held across an `.await`.
+pub struct Sim {
+    world: Mutex<World>,
+    /// Set while an outer [`Sim::advance`] runs agents: nested advances (the agents' own
+    /// sleeps, or other tasks sleeping meanwhile) then only move the clock and leave newly
+    /// due agents queued for the outer loop.
+    agents_running: AtomicBool,
+}
+
+/// Resets [`Sim::agents_running`] even if the advancing future is dropped or panics.
+struct RunningGuard<'a>(&'a AtomicBool);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Sim {
+    pub fn new(world: World) -> Self {
+        Sim {
+            world: Mutex::new(world),
+            agents_running: AtomicBool::new(false),
+        }
+    }
+
+    pub fn into_world(self) -> World {
+        self.world.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks the world. Do not hold the guard across an `.await`.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` with the world locked.
+    pub fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        f(&mut self.world())
+    }
+
+    /// Advances virtual time by `duration` (rounded up to whole seconds), running the
+    /// agent of every instance that boots meanwhile at the virtual time it boots.
+    pub async fn advance(&self, duration: Duration) {
+        let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+        let target = self.with_world(|w| w.now.plus_secs(secs));
+        self.advance_until(target).await;
+    }
+
+    /// Advances virtual time to `target` (see [`Sim::advance`]).
+    pub async fn advance_until(&self, target: Timestamp) {
+        if self.agents_running.swap(true, Ordering::SeqCst) {
+            // Nested (an agent sleeping): move the clock only.
+            self.with_world(|w| w.advance_clock_to(target));
+            return;
+        }
+        let _guard = RunningGuard(&self.agents_running);
+        loop {
+            let due = self.with_world(|w| std::mem::take(&mut w.agents_due));
+            if !due.is_empty() {
+                for id in due {
+                    self.run_agent(&id).await;
+                }
+                continue;
+            }
+            if self.with_world(|w| w.advance_to(target)) == Advance::Reached
+                && self.with_world(|w| w.agents_due.is_empty())
+            {
+                break;
+            }
+        }
+    }
+
+    async fn run_agent(&self, id: &InstanceId) {
+        let prepared = self.with_world(|w| {
+            let Some(instance) = w.instances.get(id) else {
+                w.record(format!("agent {id}: skipped (instance is gone)"));
+                return None;
+            };
+            if instance.state != InstanceState::Running {
+                let state = instance.state;
+                w.record(format!("agent {id}: skipped (instance is {state})"));
+                return None;
+            }
+            let invocation = agent::parse_user_data(&instance.user_data)?;
+            let region = instance.zone.region();
+            w.record(format!(
+                "agent {id}: {} for server {}",
+                invocation.mode, invocation.server
+            ));
+            Some((invocation, region))
+        });
+        let Some((invocation, region)) = prepared else {
+            return;
+        };
+        let host = SimHost {
+            sim: self,
+            instance: id.clone(),
+            region,
+        };
+        let outcome = agent::run(self, &host, &invocation).await;
+        self.with_world(|w| match outcome {
+            Ok(report) => w.record(format!("agent {id}: done: {}", report.steps.join("; "))),
+            Err(e) => w.record(format!("agent {id}: failed: {}", error_chain(&e))),
+        });
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The simulated machine an agent runs on: its side effects become log entries.
+struct SimHost<'a> {
+    sim: &'a Sim,
+    instance: InstanceId,
+    region: Region,
+}
+
+impl AgentHost for SimHost<'_> {
+    fn identity(&self) -> (InstanceId, Region) {
+        (self.instance.clone(), self.region.clone())
+    }
+
+    fn persist(&self, directories: &[String]) -> Result<(), String> {
+        let id = &self.instance;
+        self.sim
+            .with_world(|w| w.record(format!("agent {id}: persisted {}", directories.join(", "))));
+        Ok(())
+    }
+
+    fn run_hook(&self, script: &str) -> Result<(), String> {
+        let id = &self.instance;
+        let lines = script.lines().count();
+        self.sim
+            .with_world(|w| w.record(format!("agent {id}: ran spawn hook ({lines} lines)")));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Cloud for Sim {
+    async fn describe_regions(&self) -> CloudResult<Vec<RegionInfo>> {
+        Ok(self.with_world(|w| w.regions()))
+    }
+
+    async fn describe_instances(
+        &self,
+        region: &Region,
+        filter: &Filter,
+    ) -> CloudResult<Vec<Instance>> {
+        Ok(self.with_world(|w| w.describe_instances(region, filter)))
+    }
+
+    async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>> {
+        Ok(self.with_world(|w| w.describe_volumes(region, filter)))
+    }
+
+    async fn describe_addresses(
+        &self,
+        region: &Region,
+        filter: &Filter,
+    ) -> CloudResult<Vec<Address>> {
+        Ok(self.with_world(|w| w.describe_addresses(region, filter)))
+    }
+
+    async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>> {
+        Ok(self.with_world(|w| w.describe_images(region)))
+    }
+
+    async fn describe_launch_templates(
+        &self,
+        region: &Region,
+        filter: &Filter,
+    ) -> CloudResult<Vec<LaunchTemplate>> {
+        Ok(self.with_world(|w| w.describe_launch_templates(region, filter)))
+    }
+
+    async fn describe_auto_scaling_groups(
+        &self,
+        region: &Region,
+        filter: &Filter,
+    ) -> CloudResult<Vec<AutoScalingGroup>> {
+        Ok(self.with_world(|w| w.describe_auto_scaling_groups(region, filter)))
+    }
+
+    async fn create_volume(
+        &self,
+        region: &Region,
+        request: CreateVolumeRequest,
+    ) -> CloudResult<Volume> {
+        self.with_world(|w| w.create_volume(region, request))
+    }
+
+    async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()> {
+        self.with_world(|w| w.delete_volume(region, volume))
+    }
+
+    async fn attach_volume(
+        &self,
+        region: &Region,
+        volume: &VolumeId,
+        instance: &InstanceId,
+        device: &str,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.attach_volume(region, volume, instance, device))
+    }
+
+    async fn detach_volume(
+        &self,
+        region: &Region,
+        volume: &VolumeId,
+        instance: &InstanceId,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.detach_volume(region, volume, instance))
+    }
+
+    async fn allocate_address(&self, region: &Region, tags: Tags) -> CloudResult<Address> {
+        self.with_world(|w| w.allocate_address(region, tags))
+    }
+
+    async fn release_address(&self, region: &Region, address: &AllocationId) -> CloudResult<()> {
+        self.with_world(|w| w.release_address(region, address))
+    }
+
+    async fn associate_address(
+        &self,
+        region: &Region,
+        address: &AllocationId,
+        instance: &InstanceId,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.associate_address(region, address, instance))
+    }
+
+    async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
+        self.with_world(|w| w.create_tags(region, resource, tags))
+    }
+
+    async fn delete_tags(
+        &self,
+        region: &Region,
+        resource: &str,
+        keys: Vec<String>,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.delete_tags(region, resource, keys))
+    }
+
+    async fn run_instance(
+        &self,
+        region: &Region,
+        request: RunInstanceRequest,
+    ) -> CloudResult<Instance> {
+        self.with_world(|w| w.run_instance(region, request))
+    }
+
+    async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()> {
+        self.with_world(|w| w.terminate_instance(region, instance))
+    }
+
+    async fn create_launch_template(
+        &self,
+        region: &Region,
+        request: CreateLaunchTemplateRequest,
+    ) -> CloudResult<LaunchTemplate> {
+        self.with_world(|w| w.create_launch_template(region, request))
+    }
+
+    async fn delete_launch_template(
+        &self,
+        region: &Region,
+        template: &LaunchTemplateId,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.delete_launch_template(region, template))
+    }
+
+    async fn create_auto_scaling_group(
+        &self,
+        region: &Region,
+        request: CreateAutoScalingGroupRequest,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.create_auto_scaling_group(region, request))
+    }
+
+    async fn attach_instance_to_group(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        instance: &InstanceId,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.attach_instance_to_group(region, group, instance))
+    }
+
+    async fn delete_auto_scaling_group(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        force: bool,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.delete_auto_scaling_group(region, group, force))
+    }
+
+    async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {
+        Ok(self.with_world(|w| w.resolve_dns(host)))
+    }
+
+    async fn now(&self) -> Timestamp {
+        self.with_world(|w| w.now)
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.advance(duration).await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

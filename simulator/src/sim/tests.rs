@@ -1,0 +1,367 @@
+use super::*;
+use crate::store::{default_world, parse_world, render_world};
+use cellar_engine::agent::{user_data, AgentInvocation, DATA_DEVICE, DATA_ROLE};
+
+const T0: u64 = 1_795_564_800;
+const HOOK: &str = "apt-get update\napt-get install -y nginx\nsystemctl restart nginx\n";
+
+fn east() -> Region {
+    Region::new("us-east-1")
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn agent_user_data(mode: AgentMode, persist: &[&str]) -> String {
+    user_data(&AgentInvocation {
+        mode,
+        server: ServerName::new("x"),
+        persist: persist.iter().map(|p| p.to_string()).collect(),
+        spawn_hook: Some(HOOK.into()),
+    })
+}
+
+/// A server `x`: data volume and EIP in us-east-1a (the volume is available after 5 s).
+async fn server_resources(sim: &Sim) -> (VolumeId, AllocationId) {
+    let r = east();
+    let address = sim
+        .allocate_address(&r, tags(&[("Name", "x")]))
+        .await
+        .unwrap();
+    let volume = sim
+        .create_volume(
+            &r,
+            CreateVolumeRequest {
+                zone: Zone::new("us-east-1a"),
+                size_gb: 20,
+                tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
+            },
+        )
+        .await
+        .unwrap();
+    (volume.id, address.allocation_id)
+}
+
+async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
+    let r = east();
+    let resources = server_resources(sim).await;
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: agent_user_data(AgentMode::Spawn, &[]),
+    };
+    let lt = sim
+        .create_launch_template(
+            &r,
+            CreateLaunchTemplateRequest {
+                name: "x".into(),
+                spec,
+                tags: tags(&[("Name", "x")]),
+            },
+        )
+        .await
+        .unwrap();
+    sim.create_auto_scaling_group(
+        &r,
+        CreateAutoScalingGroupRequest {
+            name: AutoScalingGroupName::new("x"),
+            template: lt.id,
+            template_version: None,
+            zones: vec![Zone::new("us-east-1a")],
+            min: 1,
+            max: 1,
+            desired: 1,
+            tags: tags(&[("Name", "x")]),
+        },
+    )
+    .await
+    .unwrap();
+    resources
+}
+
+/// The server is healthy: one running instance in its group, the data volume attached to
+/// it, the EIP associated with it. Returns the instance.
+fn check_healthy(sim: &Sim, volume: &VolumeId, address: &AllocationId) -> InstanceId {
+    let w = sim.world();
+    let live: Vec<&crate::world::SimInstance> =
+        w.instances.values().filter(|i| i.is_live()).collect();
+    assert_eq!(live.len(), 1, "one live instance:\n{}", w.render_summary());
+    let instance = live[0];
+    assert_eq!(instance.state, InstanceState::Running);
+    let group = &w.groups[&AutoScalingGroupName::new("x")];
+    assert_eq!(group.instances, vec![instance.id.clone()]);
+    let v = &w.volumes[volume];
+    assert_eq!(
+        (v.state, v.attached_to.as_ref(), v.device.as_deref()),
+        (VolumeState::InUse, Some(&instance.id), Some(DATA_DEVICE)),
+        "{}",
+        w.render_summary()
+    );
+    assert_eq!(
+        w.addresses[address].associated_to.as_ref(),
+        Some(&instance.id)
+    );
+    instance.id.clone()
+}
+
+/// The world survives a trip through its state file format, mid-flight.
+fn check_roundtrip(sim: &Sim) {
+    let world = sim.world().clone();
+    assert_eq!(parse_world(&render_world(&world)).unwrap(), world);
+}
+
+fn log_messages(sim: &Sim) -> Vec<(u64, String)> {
+    sim.world()
+        .log
+        .iter()
+        .map(|e| (e.at.0 - T0, e.message.clone()))
+        .collect()
+}
+
+fn logged(sim: &Sim, message: &str) -> Option<u64> {
+    log_messages(sim)
+        .into_iter()
+        .find(|(_, m)| m == message)
+        .map(|(at, _)| at)
+}
+
+#[tokio::test]
+async fn group_replaces_a_terminated_instance_and_the_agent_reattaches() {
+    let sim = Sim::new(default_world());
+    let (volume, address) = auto_scaling_server(&sim).await;
+    sim.advance(Duration::from_secs(300)).await;
+    assert_eq!(sim.now().await, Timestamp(T0 + 300));
+    let first = check_healthy(&sim, &volume, &address);
+    // The agent ran when the instance booted (T0+30), at that virtual time.
+    assert_eq!(
+        logged(&sim, &format!("{first}: pending -> running")),
+        Some(30)
+    );
+    assert_eq!(
+        logged(&sim, &format!("agent {first}: ran spawn hook (3 lines)")),
+        Some(30)
+    );
+    assert_eq!(
+        logged(
+            &sim,
+            &format!("agent {first}: done: attached volume {volume} as /dev/sdf; associated address 198.51.100.2; ran spawn hook")
+        ),
+        Some(30)
+    );
+
+    sim.with_world(|w| w.terminate_instance_by_amazon(&first))
+        .unwrap();
+    sim.advance(Duration::from_secs(300)).await;
+    let second = check_healthy(&sim, &volume, &address);
+    assert_ne!(first, second);
+    assert_eq!(
+        sim.world().instances[&first].state,
+        InstanceState::Terminated
+    );
+    check_roundtrip(&sim);
+    assert_eq!(
+        logged(&sim, &format!("agent {second}: ran spawn hook (3 lines)")),
+        Some(330)
+    );
+    // The volume followed: detached from the old instance when it terminated (+20 s),
+    // attached to the new one by its agent when it booted (+30 s).
+    assert_eq!(
+        logged(
+            &sim,
+            &format!("detached volume {volume} from terminated {first}")
+        ),
+        Some(320)
+    );
+    assert_eq!(
+        logged(
+            &sim,
+            &format!("attached volume {volume} to {second} as /dev/sdf")
+        ),
+        Some(330)
+    );
+    let describe = sim
+        .describe_instances(&east(), &Filter::Server(ServerName::new("x")))
+        .await
+        .unwrap();
+    let ip = describe
+        .iter()
+        .find(|i| i.id == second)
+        .and_then(|i| i.public_ip.clone());
+    assert_eq!(ip.as_deref(), Some("198.51.100.2"));
+}
+
+#[tokio::test]
+async fn no_capacity_means_no_replacement_until_it_returns() {
+    let sim = Sim::new(default_world());
+    let (volume, address) = auto_scaling_server(&sim).await;
+    sim.advance(Duration::from_secs(60)).await;
+    let first = check_healthy(&sim, &volume, &address);
+
+    sim.with_world(|w| {
+        w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("t3.small"), 0);
+        w.terminate_instance_by_amazon(&first).unwrap();
+    });
+    sim.advance(Duration::from_secs(300)).await;
+    {
+        let w = sim.world();
+        assert!(
+            w.instances.values().all(|i| !i.is_live()),
+            "{}",
+            w.render_summary()
+        );
+        let activities = &w.groups[&AutoScalingGroupName::new("x")].activities;
+        let last = activities.last().unwrap();
+        assert!(!last.succeeded);
+        assert!(
+            last.description.contains("InsufficientInstanceCapacity"),
+            "{}",
+            last.description
+        );
+        assert_eq!(
+            w.volumes[&volume].state,
+            VolumeState::Available,
+            "the data volume waits, detached"
+        );
+    }
+    check_roundtrip(&sim);
+    let groups = sim
+        .describe_auto_scaling_groups(&east(), &Filter::Server(ServerName::new("x")))
+        .await
+        .unwrap();
+    assert!(groups[0].instances.is_empty());
+
+    sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("t3.small"), 1));
+    sim.advance(Duration::from_secs(120)).await;
+    let second = check_healthy(&sim, &volume, &address);
+    assert_ne!(first, second);
+}
+
+#[tokio::test]
+async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
+    let sim = Sim::new(default_world());
+    let r = east();
+    let instance = sim
+        .run_instance(
+            &r,
+            RunInstanceRequest {
+                zone: Zone::new("us-east-1a"),
+                instance_type: InstanceType::new("t3.small"),
+                image: ImageId::new("ami-0002"),
+                user_data: agent_user_data(AgentMode::Persist, &["/etc", "/var/www"]),
+                tags: tags(&[("Name", "x")]),
+                client_token: "create-x".into(),
+            },
+        )
+        .await
+        .unwrap();
+    // The volume is created late: still `creating` when the instance boots at +30, so the
+    // agent polls (calling sleep from inside an advance) until it is available at +34.
+    sim.sleep(Duration::from_millis(28_500)).await;
+    assert_eq!(sim.now().await, Timestamp(T0 + 29));
+    let (volume, address) = server_resources(&sim).await;
+    sim.sleep(Duration::from_secs(60)).await;
+    assert_eq!(sim.now().await, Timestamp(T0 + 89));
+    let id = instance.id;
+    let w = sim.world();
+    assert_eq!(
+        w.volumes[&volume].attached_to.as_ref(),
+        Some(&id),
+        "{}",
+        w.render_summary()
+    );
+    assert_eq!(w.addresses[&address].associated_to.as_ref(), Some(&id));
+    drop(w);
+    assert_eq!(
+        logged(&sim, &format!("agent {id}: persist for server x")),
+        Some(30)
+    );
+    assert_eq!(
+        logged(
+            &sim,
+            &format!("attached volume {volume} to {id} as /dev/sdf")
+        ),
+        Some(35)
+    );
+    assert_eq!(
+        logged(&sim, &format!("agent {id}: persisted /etc, /var/www")),
+        Some(35)
+    );
+    assert!(!sim.agents_running.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn agent_failures_are_logged() {
+    // No data volume for x: the agent reports it instead of hanging.
+    let sim = Sim::new(default_world());
+    let r = east();
+    let request = RunInstanceRequest {
+        zone: Zone::new("us-east-1a"),
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: agent_user_data(AgentMode::Spawn, &[]),
+        tags: tags(&[("Name", "x")]),
+        client_token: String::new(),
+    };
+    let id = sim.run_instance(&r, request.clone()).await.unwrap().id;
+    // An instance without agent user data boots without an agent.
+    let plain = sim
+        .run_instance(
+            &r,
+            RunInstanceRequest {
+                user_data: "#!/bin/sh\n".into(),
+                ..request
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    sim.advance(Duration::from_secs(40)).await;
+    assert_eq!(
+        logged(
+            &sim,
+            &format!("agent {id}: failed: server x has no data volume (tag cellar:role=data)")
+        ),
+        Some(30)
+    );
+    assert!(log_messages(&sim)
+        .iter()
+        .all(|(_, m)| !m.starts_with(&format!("agent {plain}"))));
+}
+
+#[tokio::test]
+async fn cloud_calls_map_errors_and_time() {
+    let sim = Sim::new(default_world());
+    let r = east();
+    assert_eq!(sim.describe_regions().await.unwrap().len(), 2);
+    assert_eq!(sim.describe_images(&r).await.unwrap().len(), 6);
+    assert_eq!(
+        sim.resolve_dns("duvel.imarc.net").await.unwrap(),
+        vec!["198.51.100.1".to_string()]
+    );
+    assert!(sim
+        .resolve_dns("chimay.imarc.net")
+        .await
+        .unwrap()
+        .is_empty());
+    let e = sim
+        .release_address(&r, &AllocationId::new("eipalloc-00ff"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind.code(), e.retryable()),
+        ("InvalidAddress.NotFound", false)
+    );
+    assert_eq!(sim.now().await, Timestamp(T0));
+    sim.sleep(Duration::from_millis(1)).await;
+    assert_eq!(
+        sim.now().await,
+        Timestamp(T0 + 1),
+        "sleep rounds up to whole seconds"
+    );
+    let world = sim.into_world();
+    assert_eq!(world.now, Timestamp(T0 + 1));
+}

@@ -1,0 +1,212 @@
+//! The world's state file: so that `plan` and `apply` in separate processes see one world.
+//!
+//! [`SimStore::open`] takes an exclusive lock on `<path>.lock` and holds it until the store
+//! is dropped, so two processes doing load → modify → save never lose each other's
+//! updates. Saves are atomic (temporary file in the same directory, fsync, rename): a
+//! crash leaves either the old or the new world, never half of one.
+
+use crate::world::World;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The default world's RON text (`fixtures/worlds/default.ron`).
+pub const DEFAULT_WORLD_RON: &str = include_str!("../../fixtures/worlds/default.ron");
+
+/// The world `cellar sim init` starts from. Panics only if the embedded fixture is broken
+/// (a unit test guarantees it parses).
+pub fn default_world() -> World {
+    match parse_world(DEFAULT_WORLD_RON) {
+        Ok(world) => world,
+        Err(e) => panic!("the embedded fixtures/worlds/default.ron does not parse: {e}"),
+    }
+}
+
+/// Parses a world from RON.
+pub fn parse_world(text: &str) -> Result<World, ron::error::SpannedError> {
+    ron::de::from_str(text)
+}
+
+/// Renders a world as the state file's RON.
+pub fn render_world(world: &World) -> String {
+    let config = ron::ser::PrettyConfig::default().struct_names(false);
+    let mut text = ron::ser::to_string_pretty(world, config).expect("a world always serializes");
+    text.push('\n');
+    text
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("simulator state {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "simulator state file {} is not a valid world (line {line}, column {column}: {message}); \
+         run `cellar sim init` to reset it to the default world, or fix the file",
+        path.display()
+    )]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("cannot lock simulator state {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open, locked state file and the world loaded from it.
+pub struct SimStore {
+    path: PathBuf,
+    world: World,
+    /// The locked lock file; closing it (on drop) releases the lock.
+    _lock: fd_lock::RwLock<File>,
+}
+
+impl std::fmt::Debug for SimStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimStore {
+    /// Locks the state file and loads it; a missing file means the default world.
+    /// A file that does not parse is reported (and left untouched).
+    pub fn open(path: &Path) -> Result<SimStore, StoreError> {
+        let lock = lock(path)?;
+        let world = match fs::read_to_string(path) {
+            Ok(text) => parse_world(&text).map_err(|e| StoreError::Corrupt {
+                path: path.to_path_buf(),
+                line: e.position.line,
+                column: e.position.col,
+                message: e.code.to_string(),
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => default_world(),
+            Err(e) => return Err(io_err(path)(e)),
+        };
+        Ok(SimStore {
+            path: path.to_path_buf(),
+            world,
+            _lock: lock,
+        })
+    }
+
+    /// Locks the state file and overwrites it with `world` (atomically), whatever it held.
+    pub fn init(path: &Path, world: World) -> Result<SimStore, StoreError> {
+        let lock = lock(path)?;
+        let store = SimStore {
+            path: path.to_path_buf(),
+            world,
+            _lock: lock,
+        };
+        store.flush()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The world as loaded (or as last set with [`SimStore::world_mut`]).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    pub fn into_world(self) -> World {
+        self.world
+    }
+
+    /// Writes `world` to the state file atomically and makes it the store's world.
+    pub fn save(&mut self, world: &World) -> Result<(), StoreError> {
+        write_atomically(&self.path, render_world(world).as_bytes())?;
+        self.world = world.clone();
+        Ok(())
+    }
+
+    /// Replaces the store's world and writes it.
+    pub fn commit(&mut self, world: World) -> Result<(), StoreError> {
+        write_atomically(&self.path, render_world(&world).as_bytes())?;
+        self.world = world;
+        Ok(())
+    }
+
+    /// Writes the store's own world.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        write_atomically(&self.path, render_world(&self.world).as_bytes())
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "world.ron".into());
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates the directory, opens `<path>.lock` and blocks until it holds the exclusive lock.
+fn lock(path: &Path) -> Result<fd_lock::RwLock<File>, StoreError> {
+    let dir = parent_dir(path);
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let lock_file = lock_path(path);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_file)
+        .map_err(io_err(&lock_file))?;
+    let mut lock = fd_lock::RwLock::new(file);
+    let guard = lock.write().map_err(|source| StoreError::Lock {
+        path: lock_file.clone(),
+        source,
+    })?;
+    // The lock (flock / LockFileEx) belongs to the open file: it stays held until the
+    // file is closed when the store drops, so the guard need not be kept.
+    std::mem::forget(guard);
+    Ok(lock)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = parent_dir(path);
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
+    temp.write_all(bytes).map_err(io_err(temp.path()))?;
+    temp.as_file().sync_all().map_err(io_err(path))?;
+    temp.persist(path).map_err(|e| io_err(path)(e.error))?;
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+use super::*;
+use cellar_engine::model::Timestamp;
+use std::sync::Arc;
+
+#[test]
+fn missing_file_starts_from_the_default_world_and_roundtrips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/state/world.ron");
+    let mut store = SimStore::open(&path).unwrap();
+    assert_eq!(*store.world(), default_world());
+    assert!(!path.exists(), "opening does not write");
+    store
+        .world_mut()
+        .set_dns("chimay.imarc.net", vec!["198.51.100.7".into()]);
+    store.world_mut().now = Timestamp(store.world().now.0 + 42);
+    store.flush().unwrap();
+    let saved = store.world().clone();
+    drop(store);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("(\n    now: 1795564842,"), "{text}");
+    let mut reopened = SimStore::open(&path).unwrap();
+    assert_eq!(*reopened.world(), saved);
+    let mut changed = saved.clone();
+    changed.now = Timestamp(changed.now.0 + 1);
+    reopened.save(&changed).unwrap();
+    assert_eq!(
+        *reopened.world(),
+        changed,
+        "save makes it the store's world"
+    );
+    drop(reopened);
+    assert_eq!(*SimStore::open(&path).unwrap().world(), changed);
+    // Only the state file and its lock file are left behind (no temporary files).
+    let mut names: Vec<String> = fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["world.ron", "world.ron.lock"]);
+}
+
+fn check_corrupt(text: &str, line: usize, column: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.ron");
+    fs::write(&path, text).unwrap();
+    let e = SimStore::open(&path).unwrap_err();
+    match &e {
+        StoreError::Corrupt {
+            path: p,
+            line: l,
+            column: c,
+            ..
+        } => {
+            assert_eq!((p, *l, *c), (&path, line, column), "{e}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let message = e.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(
+        message.contains(&format!("line {line}, column {column}")),
+        "{message}"
+    );
+    assert!(message.contains("cellar sim init"), "{message}");
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        text.as_bytes(),
+        "the file is left as it was"
+    );
+}
+
+#[test]
+fn corrupt_files_are_reported_and_left_alone() {
+    check_corrupt("(\n    now: 12,\n    regions: [oops],\n)\n", 3, 19);
+    check_corrupt("not ron at all", 1, 4);
+    check_corrupt("(\n    now: 12,\n    regions: [],\n    images: {\n", 5, 1);
+    check_corrupt("", 1, 1);
+}
+
+#[test]
+fn init_overwrites_even_a_corrupt_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.ron");
+    fs::write(&path, "garbage").unwrap();
+    let mut fresh = default_world();
+    fresh.now = Timestamp(7);
+    let store = SimStore::init(&path, fresh.clone()).unwrap();
+    assert_eq!(*store.world(), fresh);
+    drop(store);
+    assert_eq!(*SimStore::open(&path).unwrap().world(), fresh);
+    assert_eq!(parse_world(DEFAULT_WORLD_RON).unwrap(), default_world());
+}
+
+#[test]
+fn concurrent_updates_are_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Arc::new(dir.path().join("world.ron"));
+    let start = default_world().now.0;
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let path = Arc::clone(&path);
+            std::thread::spawn(move || {
+                for n in 0..50 {
+                    let mut store = SimStore::open(&path).unwrap();
+                    let world = store.world_mut();
+                    world.now = Timestamp(world.now.0 + 1);
+                    world.record(format!("thread {t} update {n}"));
+                    store.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let world = SimStore::open(&path).unwrap().into_world();
+    assert_eq!(world.now.0, start + 100);
+    assert_eq!(world.log.len(), 100);
+}

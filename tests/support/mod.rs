@@ -1,0 +1,89 @@
+//! Helpers shared by the top-level tests: the fixture configuration, planning against a
+//! simulator in-process, and an operator that records events and answers gates.
+#![allow(dead_code)]
+
+use cellar_engine::cloud::{Cloud, Filter};
+use cellar_engine::command;
+use cellar_engine::config::ConfigTree;
+use cellar_engine::executor::{Event, Operator};
+use cellar_engine::inventory;
+use cellar_engine::model::*;
+use cellar_engine::plan::Plan;
+use cellar_engine::planner;
+use std::path::Path;
+use std::sync::Mutex;
+
+pub fn fixture_config() -> ConfigTree {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config");
+    ConfigTree::load(&dir).expect("fixture config loads")
+}
+
+/// Plans `command_line` (e.g. `create-server@ommegang 20`) against `cloud`.
+pub async fn plan(cloud: &dyn Cloud, command_line: &str) -> Result<Plan, String> {
+    let mut words = command_line.split_whitespace();
+    let target = words.next().unwrap();
+    let args: Vec<String> = words.map(String::from).collect();
+    let command = command::parse(target, &args).map_err(|e| e.to_string())?;
+    let tree = fixture_config();
+    let config = tree
+        .server(command.server().unwrap())
+        .map_err(|e| e.to_string())?;
+    let scope = planner::scope(&command, &config);
+    let inventory = inventory::read(cloud, &scope)
+        .await
+        .map_err(|e| e.to_string())?;
+    planner::plan(&command, &config, &inventory).map_err(|e| e.to_string())
+}
+
+/// Answers DNS gates with a fixed answer and records every event.
+pub struct Recorder {
+    pub confirm: bool,
+    pub events: Mutex<Vec<Event>>,
+}
+
+impl Recorder {
+    pub fn new(confirm: bool) -> Self {
+        Recorder {
+            confirm,
+            events: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Operator for Recorder {
+    fn confirm_dns(&self, _host: &str, _ip: &str) -> bool {
+        self.confirm
+    }
+    fn event(&self, event: &Event) {
+        self.events.lock().unwrap().push(event.clone());
+    }
+}
+
+/// Every resource tagged for `server` in us-east-1 that is not terminated, as `kind id`.
+pub async fn tagged(cloud: &dyn Cloud, server: &str) -> Vec<String> {
+    let region = Region::new("us-east-1");
+    let f = Filter::Server(ServerName::new(server));
+    let mut out = Vec::new();
+    for i in cloud.describe_instances(&region, &f).await.unwrap() {
+        if i.state.is_alive() {
+            out.push(format!("instance {} {}", i.id, i.state));
+        }
+    }
+    for v in cloud.describe_volumes(&region, &f).await.unwrap() {
+        out.push(format!("volume {} {}", v.id, v.state));
+    }
+    for a in cloud.describe_addresses(&region, &f).await.unwrap() {
+        out.push(format!("address {}", a.allocation_id));
+    }
+    for t in cloud.describe_launch_templates(&region, &f).await.unwrap() {
+        out.push(format!("template {}", t.id));
+    }
+    for g in cloud
+        .describe_auto_scaling_groups(&region, &f)
+        .await
+        .unwrap()
+    {
+        out.push(format!("group {}", g.name));
+    }
+    out
+}
