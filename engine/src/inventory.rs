@@ -198,3 +198,50 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
     }
     Ok(inventory)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(
+        images: &[(&str, &str, Architecture)],
+        query: (&str, Architecture),
+        expected: Option<&str>,
+    ) {
+        let inventory = Inventory {
+            images: images
+                .iter()
+                .map(|(id, name, arch)| Image {
+                    id: ImageId::new(*id),
+                    name: name.to_string(),
+                    architecture: *arch,
+                    region: Region::new("us-east-1"),
+                    created_at: Timestamp(0),
+                    tags: Tags::new(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let got = inventory
+            .newest_image(&AmiType::new(query.0), query.1)
+            .map(|i| i.id.as_str());
+        assert_eq!(got, expected, "query {query:?}");
+    }
+
+    #[test]
+    fn newest_image_by_type_architecture_and_date_in_name() {
+        use Architecture::*;
+        let images = [
+            ("ami-1", "web-server-2026-08-04", X86_64),
+            ("ami-2", "web-server-2026-04-02", X86_64),
+            ("ami-3", "web-server-2026-12-01", Arm64),
+            ("ami-4", "web-server-extra-2027-01-01", X86_64),
+            ("ami-5", "web-server-latest", X86_64),
+        ];
+        check(&images, ("web-server", X86_64), Some("ami-1"));
+        check(&images, ("web-server", Arm64), Some("ami-3"));
+        check(&images, ("web-server-extra", X86_64), Some("ami-4"));
+        check(&images, ("web-server", I386), None);
+        check(&images, ("db", X86_64), None);
+    }
+}

@@ -809,3 +809,181 @@ fn short(o: &Observed) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(id: u32, action: Action, after: &[u32]) -> Step {
+        Step {
+            id: StepId(id),
+            action,
+            after: after.iter().map(|a| StepId(*a)).collect(),
+            undo: None,
+        }
+    }
+
+    fn server() -> ServerName {
+        ServerName::new("ale")
+    }
+
+    fn plan_of(steps: Vec<Step>) -> Plan {
+        Plan {
+            format: PLAN_FORMAT_VERSION,
+            command: "create-server@ale 20".into(),
+            scope: Scope {
+                region: Region::new("us-east-1"),
+                server: Some(server()),
+                dns_name: None,
+                image: None,
+            },
+            observed: vec![],
+            steps,
+            tags: BTreeMap::new(),
+            notes: vec![],
+        }
+    }
+
+    fn volume(size: u32) -> Action {
+        Action::CreateVolume {
+            server: server(),
+            zone: Zone::new("us-east-1a"),
+            size_gb: size,
+        }
+    }
+
+    fn attach(volume: u32) -> Action {
+        Action::AttachVolume {
+            server: server(),
+            volume: Ref::Output(StepId(volume)),
+            instance: Ref::Existing(InstanceId::new("i-1")),
+            device: "/dev/sdf".into(),
+        }
+    }
+
+    fn check_validate(steps: Vec<Step>, expected: Result<usize, &str>) {
+        let plan = plan_of(steps);
+        let got = plan.validate().map(|()| plan.depth());
+        assert_eq!(got, expected.map_err(String::from));
+    }
+
+    #[test]
+    fn validation_and_depth() {
+        check_validate(vec![], Ok(0));
+        check_validate(
+            vec![step(1, volume(1), &[]), step(2, volume(2), &[])],
+            Ok(1),
+        );
+        check_validate(
+            vec![
+                step(1, volume(1), &[]),
+                step(2, attach(1), &[1]),
+                step(3, volume(3), &[2]),
+            ],
+            Ok(3),
+        );
+        check_validate(
+            vec![step(1, volume(1), &[]), step(1, volume(2), &[])],
+            Err("step #1 appears twice"),
+        );
+        check_validate(
+            vec![step(1, volume(1), &[7])],
+            Err("step #1 depends on #7, which is not in the plan"),
+        );
+        check_validate(
+            vec![step(1, volume(1), &[]), step(2, attach(1), &[])],
+            Err("step #2 uses the output of #1 but does not run after it"),
+        );
+        check_validate(
+            vec![step(1, volume(1), &[2]), step(2, volume(2), &[1])],
+            Err("steps form a cycle through #2"),
+        );
+    }
+
+    fn obs(resource: ResourceKey, observed: Observed) -> Observation {
+        Observation { resource, observed }
+    }
+
+    fn check_stale(before: Vec<Observation>, after: Vec<Observation>, expected: &[&str]) {
+        let mut plan = plan_of(vec![]);
+        plan.observed = before;
+        assert_eq!(staleness(&plan, &after), expected);
+    }
+
+    #[test]
+    fn stale_plans_name_what_changed() {
+        let instance = |state| {
+            obs(
+                ResourceKey::Instance(InstanceId::new("i-0003")),
+                Observed::Instance {
+                    state,
+                    zone: Zone::new("us-east-1a"),
+                },
+            )
+        };
+        let dns = |ips: &[&str]| {
+            obs(
+                ResourceKey::Dns("ale.example.com".into()),
+                Observed::Dns {
+                    addresses: ips.iter().map(|s| s.to_string()).collect(),
+                },
+            )
+        };
+        check_stale(
+            vec![instance(InstanceState::Running)],
+            vec![instance(InstanceState::Running)],
+            &[],
+        );
+        check_stale(
+            vec![instance(InstanceState::Running)],
+            vec![instance(InstanceState::Terminated)],
+            &["instance i-0003 of ale: running → terminated since plan"],
+        );
+        check_stale(vec![instance(InstanceState::Terminated)], vec![], &[]);
+        check_stale(
+            vec![instance(InstanceState::Running)],
+            vec![],
+            &["instance i-0003 of ale: running → gone since plan"],
+        );
+        check_stale(
+            vec![dns(&[])],
+            vec![dns(&["192.0.2.1"]), instance(InstanceState::Pending)],
+            &[
+                "DNS record ale.example.com of ale: no A record → 192.0.2.1 since plan",
+                "instance i-0003 of ale: appeared since plan (pending in us-east-1a)",
+            ],
+        );
+    }
+
+    #[test]
+    fn plan_files() {
+        let plan = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[1])]);
+        let text = plan.to_ron();
+        assert_eq!(Plan::from_ron("p.ron", &text).unwrap(), plan);
+        let check_err = |text: &str, expected: &str| {
+            let e = Plan::from_ron("p.ron", text).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "got {e}");
+        };
+        check_err(
+            &text.replace("format: 1", "format: 2"),
+            "p.ron: plan format 2 is not supported",
+        );
+        check_err(&text[..40], "p.ron:");
+        check_err("", "p.ron:1:1: not a cellar plan");
+        let dangling = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[5])]);
+        check_err(
+            &dangling.to_ron(),
+            "p.ron: the plan is inconsistent: step #2 depends on #5",
+        );
+    }
+
+    #[test]
+    fn dot_marks_compensation_edges() {
+        let mut s = step(1, volume(20), &[]);
+        s.undo = Some(Undo::DeleteVolume);
+        let dot = plan_of(vec![s, step(2, attach(1), &[1])]).render_dot();
+        assert!(dot.contains("s1 -> s2;"), "{dot}");
+        assert!(dot.contains("s1 -> u1 [style=dashed, color=red"), "{dot}");
+        assert!(dot.starts_with("digraph plan {") && dot.ends_with("}\n"));
+    }
+}

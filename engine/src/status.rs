@@ -245,3 +245,217 @@ pub fn render_text(statuses: &[ServerStatus]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags() -> Tags {
+        Tags::from([(NAME_TAG.to_string(), "ale".to_string())])
+    }
+
+    fn instance(id: &str, state: InstanceState) -> Instance {
+        Instance {
+            id: InstanceId::new(id),
+            state,
+            zone: Zone::new("us-east-1a"),
+            instance_type: InstanceType::new("m5.large"),
+            image: ImageId::new("ami-1"),
+            architecture: Architecture::X86_64,
+            public_ip: None,
+            launched_at: Timestamp(0),
+            tags: tags(),
+            group: None,
+        }
+    }
+
+    fn volume(attached_to: Option<&str>) -> Volume {
+        let mut t = tags();
+        t.insert(ROLE_TAG.into(), crate::agent::DATA_ROLE.into());
+        Volume {
+            id: VolumeId::new("vol-1"),
+            state: if attached_to.is_some() {
+                VolumeState::InUse
+            } else {
+                VolumeState::Available
+            },
+            zone: Zone::new("us-east-1a"),
+            size_gb: 20,
+            attached_to: attached_to.map(InstanceId::new),
+            device: None,
+            tags: t,
+        }
+    }
+
+    fn address(associated_to: Option<&str>) -> Address {
+        Address {
+            allocation_id: AllocationId::new("eipalloc-1"),
+            public_ip: "198.51.100.1".into(),
+            associated_to: associated_to.map(InstanceId::new),
+            tags: tags(),
+        }
+    }
+
+    fn group(activities: &[(bool, &str)]) -> AutoScalingGroup {
+        AutoScalingGroup {
+            name: AutoScalingGroupName::new("ale"),
+            template: LaunchTemplateId::new("lt-1"),
+            template_version: None,
+            zones: vec![Zone::new("us-east-1a")],
+            min: 1,
+            max: 1,
+            desired: 1,
+            instances: vec![],
+            activities: activities
+                .iter()
+                .map(|(ok, d)| ScalingActivity {
+                    at: Timestamp(0),
+                    succeeded: *ok,
+                    description: d.to_string(),
+                })
+                .collect(),
+            tags: tags(),
+        }
+    }
+
+    fn check(resources: ServerResources, expected: (Health, &str)) {
+        let s = assess(
+            &ServerName::new("ale"),
+            &Region::new("us-east-1"),
+            &resources,
+        );
+        assert_eq!((s.health, s.reason.as_str()), expected, "{resources:#?}");
+    }
+
+    #[test]
+    fn health() {
+        let r =
+            |instances, volume: Option<Volume>, address: Option<Address>, groups| ServerResources {
+                instances,
+                volumes: volume.into_iter().collect(),
+                addresses: address.into_iter().collect(),
+                launch_templates: vec![],
+                groups,
+            };
+        use InstanceState::*;
+        check(
+            r(
+                vec![instance("i-1", Running)],
+                Some(volume(Some("i-1"))),
+                Some(address(Some("i-1"))),
+                vec![group(&[])],
+            ),
+            (Health::Healthy, ""),
+        );
+        check(
+            r(
+                vec![instance("i-1", Running)],
+                Some(volume(None)),
+                Some(address(Some("i-1"))),
+                vec![group(&[])],
+            ),
+            (Health::Degraded, "data volume vol-1 is not attached to i-1"),
+        );
+        check(
+            r(
+                vec![instance("i-1", Running)],
+                Some(volume(Some("i-1"))),
+                Some(address(None)),
+                vec![],
+            ),
+            (
+                Health::Degraded,
+                "Elastic IP 198.51.100.1 is not associated with i-1",
+            ),
+        );
+        check(
+            r(
+                vec![instance("i-2", Pending)],
+                Some(volume(None)),
+                Some(address(None)),
+                vec![group(&[])],
+            ),
+            (Health::Degraded, "instance i-2 is starting"),
+        );
+        check(
+            r(
+                vec![instance("i-1", Terminated)],
+                Some(volume(None)),
+                Some(address(None)),
+                vec![group(&[
+                    (true, "launched i-1"),
+                    (false, "InsufficientInstanceCapacity in us-east-1a"),
+                ])],
+            ),
+            (
+                Health::Down,
+                "failed to respawn: InsufficientInstanceCapacity in us-east-1a",
+            ),
+        );
+        check(
+            r(
+                vec![],
+                Some(volume(None)),
+                Some(address(None)),
+                vec![group(&[(false, "no capacity"), (true, "launched i-3")])],
+            ),
+            (
+                Health::Down,
+                "auto scaling group ale has no running instance",
+            ),
+        );
+        check(
+            r(
+                vec![instance("i-1", Terminated)],
+                Some(volume(None)),
+                Some(address(None)),
+                vec![],
+            ),
+            (
+                Health::Stopped,
+                "no instance and no auto scaling group (auto scaling stopped)",
+            ),
+        );
+        check(
+            r(
+                vec![instance("i-1", Stopped)],
+                Some(volume(Some("i-1"))),
+                Some(address(Some("i-1"))),
+                vec![],
+            ),
+            (Health::Stopped, "instance i-1 is stopped"),
+        );
+        check(
+            r(vec![], None, None, vec![]),
+            (Health::Stopped, "not created (nothing is tagged Name=ale)"),
+        );
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let resources = ServerResources {
+            instances: vec![instance("i-1", InstanceState::Running)],
+            volumes: vec![volume(Some("i-1"))],
+            addresses: vec![address(Some("i-1"))],
+            launch_templates: vec![],
+            groups: vec![group(&[])],
+        };
+        let s = assess(
+            &ServerName::new("ale"),
+            &Region::new("us-east-1"),
+            &resources,
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["health"], "healthy");
+        assert_eq!(json["instance"]["type"], "m5.large");
+        assert_eq!(json["instance"]["ami"], "ami-1");
+        assert_eq!(json["volume"]["size_gb"], 20);
+        assert_eq!(json["volume"]["attached_to"], "i-1");
+        assert_eq!(json["address"]["associated_to"], "i-1");
+        assert_eq!(json["auto_scaling"]["desired"], 1);
+        assert_eq!(
+            json["auto_scaling"]["template_version"],
+            serde_json::Value::Null
+        );
+    }
+}
