@@ -26,10 +26,7 @@ fn fixtures() -> PathBuf {
 
 impl Cellar {
     fn new() -> Self {
-        Cellar {
-            dir: tempfile::tempdir().unwrap(),
-            config: fixtures().join("config"),
-        }
+        Cellar { dir: tempfile::tempdir().unwrap(), config: fixtures().join("config") }
     }
 
     /// A writable copy of the fixture config, for tests that break it.
@@ -67,11 +64,7 @@ impl Cellar {
 
     fn ok(&self, args: &[&str]) -> Run {
         let r = self.run(args);
-        assert_eq!(
-            r.code, 0,
-            "cellar {args:?} failed\nstdout:\n{}\nstderr:\n{}",
-            r.stdout, r.stderr
-        );
+        assert_eq!(r.code, 0, "cellar {args:?} failed\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
         r
     }
 
@@ -90,10 +83,7 @@ impl Cellar {
     fn tagged(&self, server: &str) -> Vec<String> {
         let world = self.world();
         let sim = cellar_sim::Sim::new(world);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             use cellar_engine::cloud::Cloud;
             let region = Region::new("us-east-1");
@@ -137,37 +127,15 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn plan_save_apply_status_healthy() {
     let c = Cellar::new();
-    let plan = c.ok(&[
-        "plan",
-        "create-server@ommegang",
-        "20",
-        "-o",
-        "ommegang.plan.ron",
-    ]);
-    assert!(
-        plan.stdout
-            .contains("create data volume of ommegang: 20 GiB gp3"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("DNS gate"),
-        "ommegang's DNS does not match any address: {}",
-        plan.stdout
-    );
+    let plan = c.ok(&["plan", "create-server@ommegang", "20", "-o", "ommegang.plan.ron"]);
+    assert!(plan.stdout.contains("create data volume of ommegang: 20 GiB gp3"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("DNS gate"), "ommegang's DNS does not match any address: {}", plan.stdout);
     let shown = c.ok(&["show", "ommegang.plan.ron"]);
-    assert_eq!(
-        shown.stdout,
-        plan.stdout.split("\nSaved the plan").next().unwrap()
-    );
+    assert_eq!(shown.stdout, plan.stdout.split("\nSaved the plan").next().unwrap());
 
     let apply = c.ok(&["apply", "ommegang.plan.ron", "--dns-confirmed"]);
     assert!(apply.stdout.contains("Apply complete"), "{}", apply.stdout);
-    assert!(
-        apply.stdout.contains("failed 0, skipped 0"),
-        "{}",
-        apply.stdout
-    );
+    assert!(apply.stdout.contains("failed 0, skipped 0"), "{}", apply.stdout);
 
     let s = c.status("ommegang");
     assert_eq!(s["name"], "ommegang");
@@ -199,18 +167,9 @@ fn detailed_exitcode_reports_changes() {
 fn address_matching_dns_is_reused_without_gate() {
     let c = Cellar::new();
     let plan = c.ok(&["plan", "create-server@duvel", "30"]);
-    assert!(
-        plan.stdout
-            .contains("is reused: duvel.imarc.net already points at it"),
-        "{}",
-        plan.stdout
-    );
+    assert!(plan.stdout.contains("is reused: duvel.imarc.net already points at it"), "{}", plan.stdout);
     assert!(!plan.stdout.contains("DNS gate"), "{}", plan.stdout);
-    assert!(
-        !plan.stdout.contains("allocate Elastic IP"),
-        "{}",
-        plan.stdout
-    );
+    assert!(!plan.stdout.contains("allocate Elastic IP"), "{}", plan.stdout);
     c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
     assert_eq!(c.status("duvel")["health"], "healthy");
 }
@@ -227,16 +186,8 @@ fn unconfirmed_dns_gate_stops_and_keeps_the_address_for_next_time() {
     assert!(tagged[0].starts_with("address"), "{tagged:?}");
 
     let again = c.ok(&["plan", "create-server@ommegang", "20"]);
-    assert!(
-        again.stdout.contains("still waiting for its DNS record"),
-        "{}",
-        again.stdout
-    );
-    assert!(
-        !again.stdout.contains("allocate Elastic IP"),
-        "{}",
-        again.stdout
-    );
+    assert!(again.stdout.contains("still waiting for its DNS record"), "{}", again.stdout);
+    assert!(!again.stdout.contains("allocate Elastic IP"), "{}", again.stdout);
 
     // Once the record points at it, the address is reused and there is no gate.
     let world = c.world();
@@ -251,29 +202,16 @@ fn unconfirmed_dns_gate_stops_and_keeps_the_address_for_next_time() {
 
 fn world_address_ip(c: &Cellar, server: &str) -> String {
     let s = c.status(server);
-    s["address"]["public_ip"]
-        .as_str()
-        .expect("server has an address")
-        .to_string()
+    s["address"]["public_ip"].as_str().expect("server has an address").to_string()
 }
 
 #[test]
 fn no_capacity_fails_and_leaves_nothing_behind() {
     let c = Cellar::new();
     c.ok(&["sim", "capacity", "us-east-1b", "t3.medium", "0"]);
-    let r = c.run(&[
-        "apply",
-        "create-server@ommegang",
-        "20",
-        "--yes",
-        "--dns-confirmed",
-    ]);
+    let r = c.run(&["apply", "create-server@ommegang", "20", "--yes", "--dns-confirmed"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains("InsufficientInstanceCapacity"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("InsufficientInstanceCapacity"), "{}", r.stdout);
     assert!(r.stdout.contains("undone"), "{}", r.stdout);
     assert_eq!(c.tagged("ommegang"), Vec::<String>::new(), "{}", r.stdout);
 }
@@ -281,13 +219,7 @@ fn no_capacity_fails_and_leaves_nothing_behind() {
 #[test]
 fn terminated_instance_is_replaced_and_agent_reattaches() {
     let c = Cellar::new();
-    c.ok(&[
-        "apply",
-        "create-server@ommegang",
-        "20",
-        "--yes",
-        "--dns-confirmed",
-    ]);
+    c.ok(&["apply", "create-server@ommegang", "20", "--yes", "--dns-confirmed"]);
     let before = c.status("ommegang");
     let old = before["instance"]["id"].as_str().unwrap().to_string();
     c.ok(&["sim", "terminate", "ommegang"]);
@@ -300,10 +232,7 @@ fn terminated_instance_is_replaced_and_agent_reattaches() {
     assert_eq!(after["health"], "healthy", "{after:#}");
     assert_eq!(after["volume"]["id"], before["volume"]["id"]);
     assert_eq!(after["volume"]["attached_to"], new.as_str());
-    assert_eq!(
-        after["address"]["public_ip"],
-        before["address"]["public_ip"]
-    );
+    assert_eq!(after["address"]["public_ip"], before["address"]["public_ip"]);
     assert_eq!(after["address"]["associated_to"], new.as_str());
 }
 
@@ -314,12 +243,7 @@ fn existing_server_is_refused_and_stale_plans_too() {
     c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
     let r = c.run(&["plan", "create-server@duvel", "30"]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("server duvel already exists in us-east-1"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("server duvel already exists in us-east-1"), "{}", r.stderr);
     let r = c.run(&["apply", "duvel.ron"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("is stale"), "{}", r.stderr);
@@ -334,85 +258,38 @@ fn stale_plan_names_the_changed_dns_record() {
     let before = std::fs::read(c.state()).unwrap();
     let r = c.run(&["apply", "p.ron", "--dns-confirmed"]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains("DNS record ommegang.imarc.net of ommegang:"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("DNS record ommegang.imarc.net of ommegang:"), "{}", r.stderr);
     assert!(r.stderr.contains("→ 192.0.2.99 since plan"), "{}", r.stderr);
-    assert_eq!(
-        std::fs::read(c.state()).unwrap(),
-        before,
-        "a refused apply leaves the state alone"
-    );
+    assert_eq!(std::fs::read(c.state()).unwrap(), before, "a refused apply leaves the state alone");
 }
 
 /// Bad input: exit 1, a message naming the place and the fix, the state file byte-identical.
 fn check_bad_input(c: &Cellar, args: &[&str], expected: &[&str]) {
     let before = std::fs::read(c.state()).ok();
     let r = c.run(args);
-    assert_eq!(
-        r.code, 1,
-        "cellar {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
+    assert_eq!(r.code, 1, "cellar {args:?}\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
     for e in expected {
-        assert!(
-            r.stderr.contains(e),
-            "cellar {args:?}: expected {e:?} in stderr:\n{}",
-            r.stderr
-        );
+        assert!(r.stderr.contains(e), "cellar {args:?}: expected {e:?} in stderr:\n{}", r.stderr);
     }
-    assert_eq!(
-        std::fs::read(c.state()).ok(),
-        before,
-        "cellar {args:?} changed the state file"
-    );
+    assert_eq!(std::fs::read(c.state()).ok(), before, "cellar {args:?} changed the state file");
 }
 
 #[test]
 fn bad_command_line_input() {
     let c = Cellar::new();
     c.ok(&["sim", "init"]);
-    check_bad_input(
-        &c,
-        &["plan", "create-server@westmalle", "20"],
-        &["westmalle", "servers/westmalle.ron"],
-    );
-    check_bad_input(
-        &c,
-        &["plan", "create-server@ommegang", "0"],
-        &["\"0\" is invalid", "between 1 and 16384"],
-    );
-    check_bad_input(
-        &c,
-        &["plan", "create-server@ommegang", "16385"],
-        &["\"16385\" is invalid"],
-    );
-    check_bad_input(
-        &c,
-        &["plan", "create-server@ommegang", "20", "-", "-", "mars-1"],
-        &["unknown region"],
-    );
+    check_bad_input(&c, &["plan", "create-server@westmalle", "20"], &["westmalle", "servers/westmalle.ron"]);
+    check_bad_input(&c, &["plan", "create-server@ommegang", "0"], &["\"0\" is invalid", "between 1 and 16384"]);
+    check_bad_input(&c, &["plan", "create-server@ommegang", "16385"], &["\"16385\" is invalid"]);
+    check_bad_input(&c, &["plan", "create-server@ommegang", "20", "-", "-", "mars-1"], &["unknown region"]);
     check_bad_input(
         &c,
         &["plan", "create-server@ommegang", "20", "-", "-", "-", "e"],
-        &[
-            "zone us-east-1e (from command-line argument 5) does not exist in us-east-1",
-            "zones: a, b, c, d",
-        ],
+        &["zone us-east-1e (from command-line argument 5) does not exist in us-east-1", "zones: a, b, c, d"],
     );
     check_bad_input(
         &c,
-        &[
-            "plan",
-            "create-server@ommegang",
-            "20",
-            "-",
-            "-",
-            "eu-west-1",
-        ],
+        &["plan", "create-server@ommegang", "20", "-", "-", "eu-west-1"],
         &["region eu-west-1 (from command-line argument 4) is not offered by this backend"],
     );
     check_bad_input(
@@ -433,31 +310,11 @@ fn corrupt_state_and_plan_files() {
     c.ok(&["plan", "create-server@ommegang", "20", "-o", "p.ron"]);
     let plan = std::fs::read_to_string(c.dir.path().join("p.ron")).unwrap();
     std::fs::write(c.dir.path().join("broken.ron"), &plan[..plan.len() / 2]).unwrap();
-    check_bad_input(
-        &c,
-        &["apply", "broken.ron"],
-        &["broken.ron:", "not a cellar plan", "cellar plan"],
-    );
-    std::fs::write(
-        c.dir.path().join("future.ron"),
-        plan.replacen("format: 1", "format: 99", 1),
-    )
-    .unwrap();
-    check_bad_input(
-        &c,
-        &["show", "future.ron"],
-        &["plan format 99 is not supported"],
-    );
-    std::fs::write(
-        c.dir.path().join("cycle.ron"),
-        plan.replacen("after: [],", "after: [9],", 1),
-    )
-    .unwrap();
-    check_bad_input(
-        &c,
-        &["apply", "cycle.ron"],
-        &["cycle.ron: the plan is inconsistent"],
-    );
+    check_bad_input(&c, &["apply", "broken.ron"], &["broken.ron:", "not a cellar plan", "cellar plan"]);
+    std::fs::write(c.dir.path().join("future.ron"), plan.replacen("format: 1", "format: 99", 1)).unwrap();
+    check_bad_input(&c, &["show", "future.ron"], &["plan format 99 is not supported"]);
+    std::fs::write(c.dir.path().join("cycle.ron"), plan.replacen("after: [],", "after: [9],", 1)).unwrap();
+    check_bad_input(&c, &["apply", "cycle.ron"], &["cycle.ron: the plan is inconsistent"]);
     check_bad_input(&c, &["apply", "missing.ron"], &["missing.ron"]);
 }
 
@@ -476,42 +333,21 @@ fn bad_config_files() {
     );
     let r = c.run(&["check"]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("servers/ommegang.ron:3:5"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("servers/ommegang.ron:3:5"), "{}", r.stderr);
 
     std::fs::write(&server, "(platform: \"debian-web\", zone: \"b\"").unwrap();
-    check_bad_input(
-        &c,
-        &["plan", "create-server@ommegang", "20"],
-        &["ommegang.ron:1:"],
-    );
+    check_bad_input(&c, &["plan", "create-server@ommegang", "20"], &["ommegang.ron:1:"]);
 }
 
 #[test]
 fn check_reports_every_problem() {
     let c = Cellar::with_config_copy();
     std::fs::write(c.config.join("servers/orval.ron"), "(\n    platform: \"debian-web\",\n    instance_type: \"m5.huge\",\n    zone: \"q\",\n    spawn: \"if then\",\n)\n").unwrap();
-    std::fs::write(
-        c.config.join("servers/rochefort.ron"),
-        "(platform: \"nope\")\n",
-    )
-    .unwrap();
+    std::fs::write(c.config.join("servers/rochefort.ron"), "(platform: \"nope\")\n").unwrap();
     let r = c.run(&["check"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    for expected in [
-        "orval.ron:3:",
-        "orval.ron:4:",
-        "orval.ron:5:",
-        "rochefort.ron:1:",
-    ] {
-        assert!(
-            r.stderr.contains(expected),
-            "expected {expected} in:\n{}",
-            r.stderr
-        );
+    for expected in ["orval.ron:3:", "orval.ron:4:", "orval.ron:5:", "rochefort.ron:1:"] {
+        assert!(r.stderr.contains(expected), "expected {expected} in:\n{}", r.stderr);
     }
 }
 
@@ -519,17 +355,8 @@ fn check_reports_every_problem() {
 fn config_shows_sources() {
     let c = Cellar::new();
     let r = c.ok(&["config", "ommegang"]);
-    for expected in [
-        "global.ron:",
-        "platforms/debian-web.ron:",
-        "servers/ommegang.ron:",
-        "ommegang.imarc.net",
-    ] {
-        assert!(
-            r.stdout.contains(expected),
-            "expected {expected} in:\n{}",
-            r.stdout
-        );
+    for expected in ["global.ron:", "platforms/debian-web.ron:", "servers/ommegang.ron:", "ommegang.imarc.net"] {
+        assert!(r.stdout.contains(expected), "expected {expected} in:\n{}", r.stdout);
     }
 }
 
@@ -539,9 +366,5 @@ fn help_explains() {
     let r = c.ok(&["--help"]);
     assert!(r.stdout.contains("Exit codes"), "{}", r.stdout);
     let r = c.ok(&["plan", "--help"]);
-    assert!(
-        r.stdout.contains("create-server@NAME <ebs-gb>"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("create-server@NAME <ebs-gb>"), "{}", r.stdout);
 }

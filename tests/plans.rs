@@ -10,13 +10,8 @@ fn snapshot(name: &str, command_line: &str, prepare: impl FnOnce(&mut cellar_sim
     let mut world = default_world();
     prepare(&mut world);
     let sim = Sim::new(world);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let plan = rt
-        .block_on(support::plan(&sim, command_line))
-        .expect("plans");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let plan = rt.block_on(support::plan(&sim, command_line)).expect("plans");
     insta::with_settings!({
         snapshot_path => "../plans",
         prepend_module_to_snapshot => false,
@@ -36,18 +31,10 @@ fn snapshot(name: &str, command_line: &str, prepare: impl FnOnce(&mut cellar_sim
 
 #[test]
 fn create_server_new_address_behind_dns_gate() {
-    snapshot(
-        "create-server-new-address",
-        "create-server@ommegang 20",
-        |_| {},
-    );
+    snapshot("create-server-new-address", "create-server@ommegang 20", |_| {});
 }
 
 #[test]
 fn create_server_reusing_address_that_matches_dns() {
-    snapshot(
-        "create-server-reuse-address",
-        "create-server@duvel 30",
-        |_| {},
-    );
+    snapshot("create-server-reuse-address", "create-server@duvel 30", |_| {});
 }

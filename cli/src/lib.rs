@@ -18,7 +18,8 @@ use cellar_engine::planner;
 use cellar_engine::status;
 use cellar_sim::{Sim, SimStore};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::{IsTerminal, Write};
+use output::Prompter;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,16 +126,9 @@ enum SimCommand {
     /// Terminate a server's instance (or an instance by id), as Amazon might.
     Terminate { target: String },
     /// Set how many more instances of TYPE fit in ZONE (e.g. us-east-1b m5.large 0).
-    Capacity {
-        zone: String,
-        instance_type: String,
-        count: u32,
-    },
+    Capacity { zone: String, instance_type: String, count: u32 },
     /// Point a DNS name at addresses (none: remove the record).
-    Dns {
-        host: String,
-        addresses: Vec<String>,
-    },
+    Dns { host: String, addresses: Vec<String> },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,38 +175,14 @@ fn run(cli: Cli) -> Result<i32> {
             .or_else(|| std::env::var_os("CELLAR_SIM_STATE").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(".cellar/sim.ron")),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match cli.command {
-        Sub::Plan {
-            target,
-            args,
-            out,
-            detailed_exitcode,
-            format,
-        } => runtime.block_on(plan_cmd(
-            &paths,
-            &target,
-            &args,
-            out.as_deref(),
-            detailed_exitcode,
-            format,
-        )),
-        Sub::Apply {
-            target,
-            args,
-            yes,
-            dns_confirmed,
-            parallelism,
-        } => runtime.block_on(apply_cmd(
-            &paths,
-            &target,
-            &args,
-            yes,
-            dns_confirmed,
-            parallelism,
-        )),
+        Sub::Plan { target, args, out, detailed_exitcode, format } => {
+            runtime.block_on(plan_cmd(&paths, &target, &args, out.as_deref(), detailed_exitcode, format))
+        }
+        Sub::Apply { target, args, yes, dns_confirmed, parallelism } => {
+            runtime.block_on(apply_cmd(&paths, &target, &args, yes, dns_confirmed, parallelism))
+        }
         Sub::Show { file, format } => {
             let plan = load_plan(&file)?;
             print!(
@@ -229,9 +199,7 @@ fn run(cli: Cli) -> Result<i32> {
             print!("{}", load_plan(&file)?.render_dot());
             Ok(0)
         }
-        Sub::Status { server, format } => {
-            runtime.block_on(status_cmd(&paths, server.as_deref(), format))
-        }
+        Sub::Status { server, format } => runtime.block_on(status_cmd(&paths, server.as_deref(), format)),
         Sub::Check => check_cmd(&paths),
         Sub::Config { server } => config_cmd(&paths, &server),
         Sub::Sim { command } => runtime.block_on(sim_cmd(&paths, command)),
@@ -245,8 +213,7 @@ fn load_config(paths: &Paths) -> Result<ConfigTree> {
             paths.config.display()
         );
     }
-    ConfigTree::load(&paths.config)
-        .map_err(|e| anyhow!("{e}\n  run `cellar check` to see every problem"))
+    ConfigTree::load(&paths.config).map_err(|e| anyhow!("{e}\n  run `cellar check` to see every problem"))
 }
 
 fn server_config(tree: &ConfigTree, name: &str) -> Result<config::ServerConfig> {
@@ -259,24 +226,16 @@ fn open_store(paths: &Paths) -> Result<SimStore> {
 }
 
 /// Parses a command and loads the configuration of its server.
-fn command_and_config(
-    tree: &ConfigTree,
-    target: &str,
-    args: &[String],
-) -> Result<(Command, config::ServerConfig)> {
+fn command_and_config(tree: &ConfigTree, target: &str, args: &[String]) -> Result<(Command, config::ServerConfig)> {
     let command = command::parse(target, args)?;
-    let server = command
-        .server()
-        .ok_or_else(|| anyhow!("{target} needs a server"))?;
+    let server = command.server().ok_or_else(|| anyhow!("{target} needs a server"))?;
     let config = tree.server(server)?;
     Ok((command, config))
 }
 
 async fn make_plan(sim: &Sim, command: &Command, config: &config::ServerConfig) -> Result<Plan> {
     let scope = planner::scope(command, config);
-    let inventory = inventory::read(sim, &scope)
-        .await
-        .context("reading the current state")?;
+    let inventory = inventory::read(sim, &scope).await.context("reading the current state")?;
     Ok(planner::plan(command, config, &inventory)?)
 }
 
@@ -301,23 +260,14 @@ async fn plan_cmd(
     if let Some(out) = out {
         write_atomically(out, plan.to_ron().as_bytes())?;
         if format == Format::Text {
-            println!(
-                "\nSaved the plan to {}. Apply it with: cellar apply {}",
-                out.display(),
-                out.display()
-            );
+            println!("\nSaved the plan to {}. Apply it with: cellar apply {}", out.display(), out.display());
         }
     }
-    Ok(if detailed && !plan.is_empty() {
-        EXIT_CHANGES
-    } else {
-        0
-    })
+    Ok(if detailed && !plan.is_empty() { EXIT_CHANGES } else { 0 })
 }
 
 fn load_plan(path: &Path) -> Result<Plan> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read plan file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
     Ok(Plan::from_ron(&path.display().to_string(), &text)?)
 }
 
@@ -334,15 +284,10 @@ async fn apply_cmd(
     let sim = Arc::new(Sim::new(store.world().clone()));
     let plan = if looks_like_file {
         if !args.is_empty() {
-            bail!(
-                "`cellar apply FILE` takes no further arguments (got {})",
-                args.join(" ")
-            );
+            bail!("`cellar apply FILE` takes no further arguments (got {})", args.join(" "));
         }
         let plan = load_plan(Path::new(target))?;
-        let now = inventory::read(&*sim, &plan.scope)
-            .await
-            .context("re-reading the resources the plan saw")?;
+        let now = inventory::read(&*sim, &plan.scope).await.context("re-reading the resources the plan saw")?;
         let changes = plan::staleness(&plan, &now.observe(&plan.scope));
         if !changes.is_empty() {
             bail!(
@@ -362,19 +307,14 @@ async fn apply_cmd(
             return Ok(0);
         }
         if !yes {
-            if !std::io::stdin().is_terminal() {
-                bail!("refusing to apply without confirmation: standard input is not a terminal\n  fix: pass --yes, or save the plan with `cellar plan ... -o FILE` and apply the file");
-            }
-            eprint!(
-                "\nApply these {} steps? Only 'yes' is accepted: ",
-                plan.steps.len()
-            );
-            let _ = std::io::stderr().flush();
-            let mut answer = String::new();
-            std::io::stdin().read_line(&mut answer)?;
-            if answer.trim() != "yes" {
-                eprintln!("Apply cancelled; nothing was changed.");
-                return Ok(EXIT_ERROR);
+            let question = format!("\nApply these {} steps? Only 'yes' is accepted: ", plan.steps.len());
+            match output::TerminalPrompter.ask(&question) {
+                None => bail!("refusing to apply without confirmation: standard input is not a terminal\n  fix: pass --yes, or save the plan with `cellar plan ... -o FILE` and apply the file"),
+                Some(answer) if answer.trim() == "yes" => {}
+                Some(_) => {
+                    eprintln!("Apply cancelled; nothing was changed.");
+                    return Ok(EXIT_ERROR);
+                }
             }
         }
         plan
@@ -383,14 +323,10 @@ async fn apply_cmd(
         return Ok(0);
     }
     println!("\nApplying {} steps:", plan.steps.len());
-    let operator = Arc::new(output::Console::new(dns_confirmed, sim.now().await));
-    let policy = Policy {
-        concurrency: parallelism.max(1),
-        ..Policy::default()
-    };
+    let operator = Arc::new(output::Console::new(dns_confirmed, sim.now().await, Box::new(output::TerminalPrompter)));
+    let policy = Policy { concurrency: parallelism.max(1), ..Policy::default() };
     let report = executor::apply(sim.clone(), operator, &plan, policy).await;
-    let sim = Arc::try_unwrap(sim)
-        .map_err(|_| anyhow!("internal error: simulator still in use after apply"))?;
+    let sim = Arc::try_unwrap(sim).map_err(|_| anyhow!("internal error: simulator still in use after apply"))?;
     store.save(&sim.into_world())?;
     print!("{}", output::render_report(&plan, &report));
     Ok(if report.succeeded() {
@@ -432,7 +368,10 @@ impl HookChecker for BashHookChecker {
 
 fn check_cmd(paths: &Paths) -> Result<i32> {
     if !paths.config.is_dir() {
-        bail!("configuration directory {} does not exist\n  fix: pass --config DIR (or set CELLAR_CONFIG)", paths.config.display());
+        bail!(
+            "configuration directory {} does not exist\n  fix: pass --config DIR (or set CELLAR_CONFIG)",
+            paths.config.display()
+        );
     }
     let problems = config::check(&paths.config, &BashHookChecker);
     if problems.is_empty() {
@@ -456,16 +395,10 @@ fn config_cmd(paths: &Paths, server: &str) -> Result<i32> {
     let config = server_config(&tree, server)?;
     let entries = config.entries();
     let width = entries.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
-    println!(
-        "Effective configuration of {} (later layers override earlier ones):",
-        config.name
-    );
+    println!("Effective configuration of {} (later layers override earlier ones):", config.name);
     for (key, value, source) in entries {
         let mut lines = value.lines();
-        println!(
-            "  {key:<width$} = {:<40} # {source}",
-            lines.next().unwrap_or("")
-        );
+        println!("  {key:<width$} = {:<40} # {source}", lines.next().unwrap_or(""));
         for line in lines {
             println!("  {:<width$}   {line}", "");
         }
@@ -477,10 +410,7 @@ async fn sim_cmd(paths: &Paths, command: SimCommand) -> Result<i32> {
     match command {
         SimCommand::Init => {
             SimStore::init(&paths.sim_state, cellar_sim::default_world())?;
-            println!(
-                "Simulator world reset to the default in {}",
-                paths.sim_state.display()
-            );
+            println!("Simulator world reset to the default in {}", paths.sim_state.display());
         }
         SimCommand::Show => {
             let store = open_store(paths)?;
@@ -510,18 +440,10 @@ async fn sim_cmd(paths: &Paths, command: SimCommand) -> Result<i32> {
             store.save(&world)?;
             println!("Instance {id} is shutting down (terminated by Amazon).");
         }
-        SimCommand::Capacity {
-            zone,
-            instance_type,
-            count,
-        } => {
+        SimCommand::Capacity { zone, instance_type, count } => {
             let mut store = open_store(paths)?;
             let mut world = store.world().clone();
-            world.set_capacity(
-                &Zone::new(zone.clone()),
-                &InstanceType::new(instance_type.clone()),
-                count,
-            );
+            world.set_capacity(&Zone::new(zone.clone()), &InstanceType::new(instance_type.clone()), count);
             store.save(&world)?;
             println!("{zone} now has room for {count} more {instance_type} instance(s).");
         }
@@ -532,11 +454,7 @@ async fn sim_cmd(paths: &Paths, command: SimCommand) -> Result<i32> {
             store.save(&world)?;
             println!(
                 "{host} → {}",
-                if addresses.is_empty() {
-                    "(no record)".to_string()
-                } else {
-                    addresses.join(", ")
-                }
+                if addresses.is_empty() { "(no record)".to_string() } else { addresses.join(", ") }
             );
         }
     }
@@ -545,8 +463,7 @@ async fn sim_cmd(paths: &Paths, command: SimCommand) -> Result<i32> {
 
 /// `90s`, `10m`, `2h`, `1h30m`.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    let bad =
-        || anyhow!("invalid duration {text:?}: use a number with s, m or h, e.g. 90s, 10m, 1h30m");
+    let bad = || anyhow!("invalid duration {text:?}: use a number with s, m or h, e.g. 90s, 10m, 1h30m");
     let mut total = 0u64;
     let mut number = String::new();
     for c in text.chars() {
@@ -576,13 +493,32 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(&dir).with_context(|| format!("cannot write in {}", dir.display()))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    tmp.persist(path).map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Option<u64>) {
+        assert_eq!(parse_duration(input).ok().map(|d| d.as_secs()), expected, "input {input:?}");
+    }
+
+    #[test]
+    fn durations() {
+        check("90s", Some(90));
+        check("10m", Some(600));
+        check("1h30m", Some(5400));
+        check("2d", Some(172_800));
+        check("10", None);
+        check("m", None);
+        check("", None);
+        check("5x", None);
+    }
 }

@@ -69,10 +69,7 @@ pub const INSTANCE_TYPES: &[(&str, &[Architecture])] = &[
 
 /// The architectures an instance type runs, or `None` for a type cellar does not know.
 pub fn instance_type_architectures(instance_type: &str) -> Option<&'static [Architecture]> {
-    INSTANCE_TYPES
-        .iter()
-        .find(|(t, _)| *t == instance_type)
-        .map(|(_, a)| *a)
+    INSTANCE_TYPES.iter().find(|(t, _)| *t == instance_type).map(|(_, a)| *a)
 }
 
 /// The known instance type closest in spelling, for "did you mean" hints.
@@ -108,16 +105,9 @@ mod tests {
     fn lookups() {
         assert_eq!(zone_letters("us-east-1"), Some("abcdef"));
         assert_eq!(zone_letters("mars-north-1"), None);
-        assert_eq!(
-            instance_type_architectures("t4g.small"),
-            Some(&[Architecture::Arm64][..])
-        );
+        assert_eq!(instance_type_architectures("t4g.small"), Some(&[Architecture::Arm64][..]));
         assert_eq!(instance_type_architectures("m9.huge"), None);
-        for (input, expected) in [
-            ("m5.larg", Some("m5.large")),
-            ("t3.smal", Some("t3.small")),
-            ("zzz", None),
-        ] {
+        for (input, expected) in [("m5.larg", Some("m5.large")), ("t3.smal", Some("t3.small")), ("zzz", None)] {
             assert_eq!(suggest_instance_type(input), expected, "input {input}");
         }
     }

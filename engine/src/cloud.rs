@@ -88,10 +88,7 @@ pub struct CloudError {
 
 impl CloudError {
     pub fn new(kind: CloudErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
+        Self { kind, message: message.into() }
     }
     pub fn retryable(&self) -> bool {
         self.kind.retryable()
@@ -162,34 +159,18 @@ pub struct CreateAutoScalingGroupRequest {
 pub trait Cloud: Send + Sync {
     /// Regions and their zones.
     async fn describe_regions(&self) -> CloudResult<Vec<RegionInfo>>;
-    async fn describe_instances(
-        &self,
-        region: &Region,
-        filter: &Filter,
-    ) -> CloudResult<Vec<Instance>>;
+    async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>>;
     async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>>;
-    async fn describe_addresses(
-        &self,
-        region: &Region,
-        filter: &Filter,
-    ) -> CloudResult<Vec<Address>>;
+    async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>>;
     async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>>;
-    async fn describe_launch_templates(
-        &self,
-        region: &Region,
-        filter: &Filter,
-    ) -> CloudResult<Vec<LaunchTemplate>>;
+    async fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<LaunchTemplate>>;
     async fn describe_auto_scaling_groups(
         &self,
         region: &Region,
         filter: &Filter,
     ) -> CloudResult<Vec<AutoScalingGroup>>;
 
-    async fn create_volume(
-        &self,
-        region: &Region,
-        request: CreateVolumeRequest,
-    ) -> CloudResult<Volume>;
+    async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume>;
     async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()>;
     async fn attach_volume(
         &self,
@@ -198,12 +179,7 @@ pub trait Cloud: Send + Sync {
         instance: &InstanceId,
         device: &str,
     ) -> CloudResult<()>;
-    async fn detach_volume(
-        &self,
-        region: &Region,
-        volume: &VolumeId,
-        instance: &InstanceId,
-    ) -> CloudResult<()>;
+    async fn detach_volume(&self, region: &Region, volume: &VolumeId, instance: &InstanceId) -> CloudResult<()>;
 
     async fn allocate_address(&self, region: &Region, tags: Tags) -> CloudResult<Address>;
     async fn release_address(&self, region: &Region, address: &AllocationId) -> CloudResult<()>;
@@ -214,18 +190,9 @@ pub trait Cloud: Send + Sync {
         instance: &InstanceId,
     ) -> CloudResult<()>;
     async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()>;
-    async fn delete_tags(
-        &self,
-        region: &Region,
-        resource: &str,
-        keys: Vec<String>,
-    ) -> CloudResult<()>;
+    async fn delete_tags(&self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()>;
 
-    async fn run_instance(
-        &self,
-        region: &Region,
-        request: RunInstanceRequest,
-    ) -> CloudResult<Instance>;
+    async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance>;
     async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()>;
 
     async fn create_launch_template(
@@ -233,11 +200,7 @@ pub trait Cloud: Send + Sync {
         region: &Region,
         request: CreateLaunchTemplateRequest,
     ) -> CloudResult<LaunchTemplate>;
-    async fn delete_launch_template(
-        &self,
-        region: &Region,
-        template: &LaunchTemplateId,
-    ) -> CloudResult<()>;
+    async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()>;
 
     async fn create_auto_scaling_group(
         &self,

@@ -39,15 +39,11 @@ impl fmt::Display for Command {
             Command::CreateServer(c) => {
                 write!(f, "create-server@{}", c.server)?;
                 let mut args: Vec<String> = vec![
-                    c.ebs_size_gb
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "-".into()),
+                    c.ebs_size_gb.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
                     opt(&c.instance_type),
                     opt(&c.ami_type),
                     opt(&c.region),
-                    c.zone_letter
-                        .map(|z| z.to_string())
-                        .unwrap_or_else(|| "-".into()),
+                    c.zone_letter.map(|z| z.to_string()).unwrap_or_else(|| "-".into()),
                 ];
                 while args.last().is_some_and(|a| a == "-") {
                     args.pop();
@@ -62,72 +58,37 @@ impl fmt::Display for Command {
 }
 
 fn opt<T: fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref()
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "-".into())
+    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
 /// The seed's commands cellar knows about, with their argument synopsis.
 pub const COMMANDS: &[(&str, &str)] = &[
-    (
-        "create-server",
-        "create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]",
-    ),
+    ("create-server", "create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]"),
     ("stop-auto-scaling", "stop-auto-scaling@NAME [--keep-group]"),
-    (
-        "attach-instance",
-        "attach-instance@NAME [type] [ami-type] [arch]",
-    ),
-    (
-        "start-auto-scaling",
-        "start-auto-scaling@NAME [type] [ami-type] [arch]",
-    ),
+    ("attach-instance", "attach-instance@NAME [type] [ami-type] [arch]"),
+    ("start-auto-scaling", "start-auto-scaling@NAME [type] [ami-type] [arch]"),
     ("upgrade-ami", "upgrade-ami@NAME [--restart]"),
-    (
-        "create-workspace",
-        "create-workspace [ami-type] [arch] [region]",
-    ),
-    (
-        "bundle-ami",
-        "bundle-ami@WORKSPACE [ami-type] [--copy-to REGION ...]",
-    ),
+    ("create-workspace", "create-workspace [ami-type] [arch] [region]"),
+    ("bundle-ami", "bundle-ami@WORKSPACE [ami-type] [--copy-to REGION ...]"),
     ("destroy-server", "destroy-server@NAME [--delete-data]"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
     #[error("unknown command {name:?}{}; commands: {}", suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default(), COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>().join(", "))]
-    Unknown {
-        name: String,
-        suggestion: Option<&'static str>,
-    },
+    Unknown { name: String, suggestion: Option<&'static str> },
     #[error("{name} is not available in this version of cellar yet")]
     NotYetAvailable { name: String },
     #[error("{command} needs a server: {synopsis}")]
-    MissingServer {
-        command: &'static str,
-        synopsis: &'static str,
-    },
+    MissingServer { command: &'static str, synopsis: &'static str },
     #[error(transparent)]
     BadServerName(#[from] InvalidServerName),
     #[error("{command} needs {what}: {synopsis}")]
-    MissingArgument {
-        command: &'static str,
-        what: &'static str,
-        synopsis: &'static str,
-    },
+    MissingArgument { command: &'static str, what: &'static str, synopsis: &'static str },
     #[error("argument {position} ({what}) {value:?} is invalid: {reason}")]
-    BadArgument {
-        position: usize,
-        what: &'static str,
-        value: String,
-        reason: String,
-    },
+    BadArgument { position: usize, what: &'static str, value: String, reason: String },
     #[error("too many arguments for {command}: {synopsis}")]
-    TooManyArguments {
-        command: &'static str,
-        synopsis: &'static str,
-    },
+    TooManyArguments { command: &'static str, synopsis: &'static str },
 }
 
 /// Parses `target` (`create-server@ommegang`) and its positional arguments.
@@ -143,10 +104,7 @@ pub fn parse(target: &str, args: &[String]) -> Result<Command, CommandError> {
             .filter(|(d, _)| *d <= 3)
             .min()
             .map(|(_, c)| c);
-        return Err(CommandError::Unknown {
-            name: name.to_string(),
-            suggestion,
-        });
+        return Err(CommandError::Unknown { name: name.to_string(), suggestion });
     };
     match command {
         "create-server" => {
@@ -170,42 +128,24 @@ pub fn parse(target: &str, args: &[String]) -> Result<Command, CommandError> {
                 zone_letter,
             }))
         }
-        other => Err(CommandError::NotYetAvailable {
-            name: other.to_string(),
-        }),
+        other => Err(CommandError::NotYetAvailable { name: other.to_string() }),
     }
 }
 
-fn bad(
-    position: usize,
-    what: &'static str,
-    value: &str,
-    reason: impl Into<String>,
-) -> CommandError {
-    CommandError::BadArgument {
-        position,
-        what,
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+fn bad(position: usize, what: &'static str, value: &str, reason: impl Into<String>) -> CommandError {
+    CommandError::BadArgument { position, what, value: value.to_string(), reason: reason.into() }
 }
 
 /// An EBS size in GiB, 1..=16384.
 pub fn parse_ebs_size(position: usize, value: &str) -> Result<u32, CommandError> {
     let what = "EBS size in GB";
-    let size: u32 = value
-        .parse()
-        .map_err(|_| bad(position, what, value, "not a whole number of GB"))?;
+    let size: u32 = value.parse().map_err(|_| bad(position, what, value, "not a whole number of GB"))?;
     if !(catalog::EBS_MIN_GB..=catalog::EBS_MAX_GB).contains(&size) {
         return Err(bad(
             position,
             what,
             value,
-            format!(
-                "must be between {} and {} GB (the gp3 limits)",
-                catalog::EBS_MIN_GB,
-                catalog::EBS_MAX_GB
-            ),
+            format!("must be between {} and {} GB (the gp3 limits)", catalog::EBS_MIN_GB, catalog::EBS_MAX_GB),
         ));
     }
     Ok(size)
@@ -218,11 +158,7 @@ fn parse_instance_type(position: usize, value: &str) -> Result<InstanceType, Com
             .unwrap_or_else(|| {
                 format!(
                     "unknown instance type; known types: {}",
-                    catalog::INSTANCE_TYPES
-                        .iter()
-                        .map(|t| t.0)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    catalog::INSTANCE_TYPES.iter().map(|t| t.0).collect::<Vec<_>>().join(", ")
                 )
             });
         return Err(bad(position, "instance type", value, hint));
@@ -232,18 +168,11 @@ fn parse_instance_type(position: usize, value: &str) -> Result<InstanceType, Com
 
 fn parse_ami_type(position: usize, value: &str) -> Result<AmiType, CommandError> {
     let ok = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !value.starts_with('-')
         && !value.ends_with('-');
     if !ok {
-        return Err(bad(
-            position,
-            "AMI type",
-            value,
-            "use lowercase letters, digits and '-' (e.g. web-server)",
-        ));
+        return Err(bad(position, "AMI type", value, "use lowercase letters, digits and '-' (e.g. web-server)"));
     }
     Ok(AmiType::new(value))
 }
@@ -251,12 +180,7 @@ fn parse_ami_type(position: usize, value: &str) -> Result<AmiType, CommandError>
 fn parse_region(position: usize, value: &str) -> Result<Region, CommandError> {
     if catalog::zone_letters(value).is_none() {
         let known: Vec<&str> = catalog::REGIONS.iter().map(|(r, _)| *r).collect();
-        return Err(bad(
-            position,
-            "region",
-            value,
-            format!("unknown region; known regions: {}", known.join(", ")),
-        ));
+        return Err(bad(position, "region", value, format!("unknown region; known regions: {}", known.join(", "))));
     }
     Ok(Region::new(value))
 }
@@ -265,12 +189,7 @@ fn parse_zone_letter(position: usize, value: &str) -> Result<char, CommandError>
     let mut chars = value.chars();
     match (chars.next(), chars.next()) {
         (Some(c), None) if c.is_ascii_lowercase() => Ok(c),
-        _ => Err(bad(
-            position,
-            "zone letter",
-            value,
-            "give the zone's letter only, e.g. a or b",
-        )),
+        _ => Err(bad(position, "zone letter", value, "give the zone's letter only, e.g. a or b")),
     }
 }
 
@@ -296,10 +215,7 @@ mod tests {
             "create-server@ommegang 20 m5.large web-server us-east-1 b",
             "ok: create-server@ommegang 20 m5.large web-server us-east-1 b",
         );
-        check(
-            "create-server@ommegang 20 - - - c",
-            "ok: create-server@ommegang 20 - - - c",
-        );
+        check("create-server@ommegang 20 - - - c", "ok: create-server@ommegang 20 - - - c");
         check("create-server@ommegang", "ok: create-server@ommegang");
         check(
             "create-server@ommegang 0",
@@ -317,7 +233,10 @@ mod tests {
             "create-server@ommegang 20 m5.larg",
             "error: argument 2 (instance type) \"m5.larg\" is invalid: unknown instance type; did you mean m5.large?",
         );
-        check("create-server@ommegang 20 - - us-east-1 ab", "error: argument 5 (zone letter) \"ab\" is invalid: give the zone's letter only, e.g. a or b");
+        check(
+            "create-server@ommegang 20 - - us-east-1 ab",
+            "error: argument 5 (zone letter) \"ab\" is invalid: give the zone's letter only, e.g. a or b",
+        );
         check(
             "create-server 20",
             "error: create-server needs a server: create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]",
@@ -332,10 +251,7 @@ mod tests {
     #[test]
     fn unknown_commands() {
         check("create-sever@x", "error: unknown command \"create-sever\" (did you mean create-server?); commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, create-workspace, bundle-ami, destroy-server");
-        assert!(parse("mystery", &[])
-            .unwrap_err()
-            .to_string()
-            .contains("unknown command \"mystery\"; commands:"));
+        assert!(parse("mystery", &[]).unwrap_err().to_string().contains("unknown command \"mystery\"; commands:"));
     }
 
     #[test]

@@ -41,61 +41,22 @@ pub trait Operator: Send + Sync {
 /// Progress of an apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    Started {
-        step: StepId,
-        at: Timestamp,
-        summary: String,
-    },
-    Done {
-        step: StepId,
-        at: Timestamp,
-        output: String,
-    },
-    Failed {
-        step: StepId,
-        at: Timestamp,
-        error: String,
-    },
-    Skipped {
-        step: StepId,
-        because: StepId,
-    },
-    Blocked {
-        step: StepId,
-        at: Timestamp,
-        reason: String,
-    },
-    Retrying {
-        step: StepId,
-        at: Timestamp,
-        error: String,
-        attempt: u32,
-        delay: Duration,
-    },
-    Undoing {
-        step: StepId,
-        at: Timestamp,
-        what: String,
-    },
-    Undone {
-        step: StepId,
-        at: Timestamp,
-    },
-    UndoFailed {
-        step: StepId,
-        at: Timestamp,
-        error: String,
-    },
+    Started { step: StepId, at: Timestamp, summary: String },
+    Done { step: StepId, at: Timestamp, output: String },
+    Failed { step: StepId, at: Timestamp, error: String },
+    Skipped { step: StepId, because: StepId },
+    Blocked { step: StepId, at: Timestamp, reason: String },
+    Retrying { step: StepId, at: Timestamp, error: String, attempt: u32, delay: Duration },
+    Undoing { step: StepId, at: Timestamp, what: String },
+    Undone { step: StepId, at: Timestamp },
+    UndoFailed { step: StepId, at: Timestamp, error: String },
 }
 
 /// What a step produced, for the steps that refer to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     Nothing,
-    Address {
-        allocation_id: AllocationId,
-        public_ip: String,
-    },
+    Address { allocation_id: AllocationId, public_ip: String },
     Volume(VolumeId),
     Instance(InstanceId),
     LaunchTemplate(LaunchTemplateId),
@@ -106,10 +67,7 @@ impl std::fmt::Display for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Output::Nothing => f.write_str("ok"),
-            Output::Address {
-                allocation_id,
-                public_ip,
-            } => write!(f, "{public_ip} ({allocation_id})"),
+            Output::Address { allocation_id, public_ip } => write!(f, "{public_ip} ({allocation_id})"),
             Output::Volume(id) => write!(f, "{id}"),
             Output::Instance(id) => write!(f, "{id}"),
             Output::LaunchTemplate(id) => write!(f, "{id}"),
@@ -160,14 +118,10 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
-        self.outcomes
-            .values()
-            .all(|o| matches!(o, Outcome::Done(_)))
+        self.outcomes.values().all(|o| matches!(o, Outcome::Done(_)))
     }
     pub fn blocked(&self) -> bool {
-        self.outcomes
-            .values()
-            .any(|o| matches!(o, Outcome::Blocked(_)))
+        self.outcomes.values().any(|o| matches!(o, Outcome::Blocked(_)))
     }
     pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
         self.outcomes.values().filter(|o| f(o)).count()
@@ -222,33 +176,17 @@ struct Ctx {
 }
 
 /// Applies `plan`. The plan must be [`Plan::validate`]d (loading and planning do that).
-pub async fn apply(
-    cloud: Arc<dyn Cloud>,
-    operator: Arc<dyn Operator>,
-    plan: &Plan,
-    policy: Policy,
-) -> ApplyReport {
-    let ctx = Arc::new(Ctx {
-        cloud,
-        tags: plan.tags.clone(),
-        operator,
-        policy,
-        region: plan.scope.region.clone(),
-    });
+pub async fn apply(cloud: Arc<dyn Cloud>, operator: Arc<dyn Operator>, plan: &Plan, policy: Policy) -> ApplyReport {
+    let ctx = Arc::new(Ctx { cloud, tags: plan.tags.clone(), operator, policy, region: plan.scope.region.clone() });
     let mut report = ApplyReport::default();
-    let mut indegree: BTreeMap<StepId, usize> =
-        plan.steps.iter().map(|s| (s.id, s.after.len())).collect();
+    let mut indegree: BTreeMap<StepId, usize> = plan.steps.iter().map(|s| (s.id, s.after.len())).collect();
     let mut dependents: BTreeMap<StepId, Vec<StepId>> = BTreeMap::new();
     for step in &plan.steps {
         for dep in &step.after {
             dependents.entry(*dep).or_default().push(step.id);
         }
     }
-    let mut ready: VecDeque<StepId> = indegree
-        .iter()
-        .filter(|(_, d)| **d == 0)
-        .map(|(id, _)| *id)
-        .collect();
+    let mut ready: VecDeque<StepId> = indegree.iter().filter(|(_, d)| **d == 0).map(|(id, _)| *id).collect();
     let mut outputs: BTreeMap<StepId, Output> = BTreeMap::new();
     let mut completion_order: Vec<StepId> = Vec::new();
     // server → the step whose failure (or block) stopped it
@@ -266,11 +204,7 @@ pub async fn apply(
             let action = step.action.clone();
             let inputs = outputs.clone();
             let ctx2 = ctx.clone();
-            ctx.operator.event(&Event::Started {
-                step: id,
-                at: ctx.cloud.now().await,
-                summary: action.describe().1,
-            });
+            ctx.operator.event(&Event::Started { step: id, at: ctx.cloud.now().await, summary: action.describe().1 });
             running.spawn(async move { (id, run_step(&ctx2, id, &action, &inputs).await) });
         }
         let Some(joined) = running.join_next().await else {
@@ -284,11 +218,7 @@ pub async fn apply(
         let at = ctx.cloud.now().await;
         match result {
             Ok(output) => {
-                ctx.operator.event(&Event::Done {
-                    step: id,
-                    at,
-                    output: output.to_string(),
-                });
+                ctx.operator.event(&Event::Done { step: id, at, output: output.to_string() });
                 outputs.insert(id, output.clone());
                 completion_order.push(id);
                 report.outcomes.insert(id, Outcome::Done(output));
@@ -296,10 +226,7 @@ pub async fn apply(
                     let d = indegree.get_mut(&dependent).expect("known step");
                     *d -= 1;
                     if *d == 0 && !report.outcomes.contains_key(&dependent) {
-                        let pos = ready
-                            .iter()
-                            .position(|r| *r > dependent)
-                            .unwrap_or(ready.len());
+                        let pos = ready.iter().position(|r| *r > dependent).unwrap_or(ready.len());
                         ready.insert(pos, dependent);
                     }
                 }
@@ -307,18 +234,10 @@ pub async fn apply(
             Err(error) => {
                 let blocked = matches!(error, StepError::DnsNotConfirmed { .. });
                 if blocked {
-                    ctx.operator.event(&Event::Blocked {
-                        step: id,
-                        at,
-                        reason: error.to_string(),
-                    });
+                    ctx.operator.event(&Event::Blocked { step: id, at, reason: error.to_string() });
                     report.outcomes.insert(id, Outcome::Blocked(error));
                 } else {
-                    ctx.operator.event(&Event::Failed {
-                        step: id,
-                        at,
-                        error: error.to_string(),
-                    });
+                    ctx.operator.event(&Event::Failed { step: id, at, error: error.to_string() });
                     report.outcomes.insert(id, Outcome::Failed(error));
                 }
                 stopped.entry(step.action.server().clone()).or_insert(id);
@@ -331,13 +250,8 @@ pub async fn apply(
     // Steps never reached (a dependency was skipped) are skipped too.
     for step in &plan.steps {
         if !report.outcomes.contains_key(&step.id) {
-            let because = stopped
-                .get(step.action.server())
-                .copied()
-                .unwrap_or(step.id);
-            report
-                .outcomes
-                .insert(step.id, Outcome::Skipped { because });
+            let because = stopped.get(step.action.server()).copied().unwrap_or(step.id);
+            report.outcomes.insert(step.id, Outcome::Skipped { because });
         }
     }
 
@@ -354,39 +268,20 @@ pub async fn apply(
             if step.action.server() != server {
                 continue;
             }
-            ctx.operator.event(&Event::Undoing {
-                step: *id,
-                at: ctx.cloud.now().await,
-                what: undo.describe().into(),
-            });
+            ctx.operator.event(&Event::Undoing { step: *id, at: ctx.cloud.now().await, what: undo.describe().into() });
             let result = run_undo(&ctx, *id, undo, target).await;
             let at = ctx.cloud.now().await;
             match &result {
                 Ok(()) => ctx.operator.event(&Event::Undone { step: *id, at }),
-                Err(e) => ctx.operator.event(&Event::UndoFailed {
-                    step: *id,
-                    at,
-                    error: e.to_string(),
-                }),
+                Err(e) => ctx.operator.event(&Event::UndoFailed { step: *id, at, error: e.to_string() }),
             }
-            report.undone.push(UndoRecord {
-                step: *id,
-                undo,
-                target: target.clone(),
-                result,
-            });
+            report.undone.push(UndoRecord { step: *id, undo, target: target.clone(), result });
         }
     }
     report
 }
 
-fn skip(
-    ctx: &Ctx,
-    report: &mut ApplyReport,
-    dependents: &BTreeMap<StepId, Vec<StepId>>,
-    id: StepId,
-    because: StepId,
-) {
+fn skip(ctx: &Ctx, report: &mut ApplyReport, dependents: &BTreeMap<StepId, Vec<StepId>>, id: StepId, because: StepId) {
     if report.outcomes.contains_key(&id) {
         return;
     }
@@ -400,23 +295,24 @@ fn skip(
 /// Calls the cloud, retrying retryable errors: throttling and 5xx with capped exponential
 /// backoff up to `max_attempts`; capacity shortages until `capacity_window` has passed.
 pub async fn call<T, F, Fut>(
-    ctx_cloud: &dyn Cloud,
+    cloud: &dyn Cloud,
     policy: &Policy,
-    report: &(dyn Fn(u32, &CloudError, Duration) + Send + Sync),
+    report: &(dyn Fn(Timestamp, u32, &CloudError, Duration) + Send + Sync),
     mut f: F,
 ) -> CloudResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = CloudResult<T>>,
 {
-    let started = ctx_cloud.now().await;
+    let started = cloud.now().await;
     let mut attempt = 1;
     loop {
         match f().await {
             Ok(v) => return Ok(v),
             Err(e) if e.retryable() => {
                 let delay = backoff(policy, attempt);
-                let waited = Duration::from_secs(ctx_cloud.now().await.0.saturating_sub(started.0));
+                let now = cloud.now().await;
+                let waited = Duration::from_secs(now.0.saturating_sub(started.0));
                 let give_up = if e.kind == CloudErrorKind::InsufficientInstanceCapacity {
                     waited + delay > policy.capacity_window
                 } else {
@@ -425,8 +321,8 @@ where
                 if give_up {
                     return Err(e);
                 }
-                report(attempt, &e, delay);
-                ctx_cloud.sleep(delay).await;
+                report(now, attempt, &e, delay);
+                cloud.sleep(delay).await;
                 attempt += 1;
             }
             Err(e) => return Err(e),
@@ -435,13 +331,8 @@ where
 }
 
 fn backoff(policy: &Policy, attempt: u32) -> Duration {
-    let factor = 1u32
-        .checked_shl(attempt.saturating_sub(1))
-        .unwrap_or(u32::MAX);
-    policy
-        .backoff_base
-        .saturating_mul(factor)
-        .min(policy.backoff_cap)
+    let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+    policy.backoff_base.saturating_mul(factor).min(policy.backoff_cap)
 }
 
 impl Ctx {
@@ -450,21 +341,11 @@ impl Ctx {
         F: FnMut() -> Fut,
         Fut: Future<Output = CloudResult<T>>,
     {
-        let operator = self.operator.clone();
-        let cloud = self.cloud.clone();
-        let now = cloud.now().await;
-        let report = move |attempt: u32, e: &CloudError, delay: Duration| {
-            operator.event(&Event::Retrying {
-                step,
-                at: now,
-                error: e.to_string(),
-                attempt,
-                delay,
-            });
+        let operator = &self.operator;
+        let report = move |at: Timestamp, attempt: u32, e: &CloudError, delay: Duration| {
+            operator.event(&Event::Retrying { step, at, error: e.to_string(), attempt, delay });
         };
-        call(&*self.cloud, &self.policy, &report, f)
-            .await
-            .map_err(|source| StepError::Cloud { call: name, source })
+        call(&*self.cloud, &self.policy, &report, f).await.map_err(|source| StepError::Cloud { call: name, source })
     }
 
     /// Polls `check` until it returns `Some`, sleeping `poll` between tries.
@@ -487,34 +368,23 @@ impl Ctx {
     }
 
     async fn instance(&self, step: StepId, id: &InstanceId) -> Result<Option<Instance>, StepError> {
-        let all = self
-            .call(step, "DescribeInstances", || {
-                self.cloud.describe_instances(&self.region, &Filter::All)
-            })
-            .await?;
+        let all =
+            self.call(step, "DescribeInstances", || self.cloud.describe_instances(&self.region, &Filter::All)).await?;
         Ok(all.into_iter().find(|i| i.id == *id))
     }
 
     async fn volume(&self, step: StepId, id: &VolumeId) -> Result<Option<Volume>, StepError> {
-        let all = self
-            .call(step, "DescribeVolumes", || {
-                self.cloud.describe_volumes(&self.region, &Filter::All)
-            })
-            .await?;
+        let all =
+            self.call(step, "DescribeVolumes", || self.cloud.describe_volumes(&self.region, &Filter::All)).await?;
         Ok(all.into_iter().find(|v| v.id == *id))
     }
 
     async fn address(&self, step: StepId, id: &AllocationId) -> Result<Address, StepError> {
-        let all = self
-            .call(step, "DescribeAddresses", || {
-                self.cloud.describe_addresses(&self.region, &Filter::All)
-            })
-            .await?;
+        let all =
+            self.call(step, "DescribeAddresses", || self.cloud.describe_addresses(&self.region, &Filter::All)).await?;
         all.into_iter()
             .find(|a| a.allocation_id == *id)
-            .ok_or_else(|| StepError::Unexpected {
-                what: format!("address {id} no longer exists"),
-            })
+            .ok_or_else(|| StepError::Unexpected { what: format!("address {id} no longer exists") })
     }
 
     /// Waits until the instance runs. A fresh id may not be visible yet (eventual consistency).
@@ -523,9 +393,7 @@ impl Ctx {
             match self.instance(step, id).await? {
                 Some(i) if i.state == InstanceState::Running => Ok(Some(i)),
                 Some(i) if !i.state.is_alive() || i.state == InstanceState::Stopped => {
-                    Err(StepError::Unexpected {
-                        what: format!("instance {id} is {} instead of running", i.state),
-                    })
+                    Err(StepError::Unexpected { what: format!("instance {id} is {} instead of running", i.state) })
                 }
                 _ => Ok(None),
             }
@@ -541,14 +409,10 @@ fn resolve<T: Clone>(
 ) -> Result<T, StepError> {
     match r {
         Ref::Existing(v) => Ok(v.clone()),
-        Ref::Output(step) => {
-            outputs
-                .get(step)
-                .and_then(pick)
-                .ok_or_else(|| StepError::Unexpected {
-                    what: format!("{step} produced no usable output"),
-                })
-        }
+        Ref::Output(step) => outputs
+            .get(step)
+            .and_then(pick)
+            .ok_or_else(|| StepError::Unexpected { what: format!("{step} produced no usable output") }),
     }
 }
 
@@ -604,78 +468,37 @@ async fn run_step(
     let cloud = &*ctx.cloud;
     let region = &ctx.region;
     match action {
-        Action::AllocateAddress {
-            server,
-            awaiting_dns,
-        } => {
+        Action::AllocateAddress { server, awaiting_dns } => {
             let mut tags = ctx.tags(server);
             if let Some(host) = awaiting_dns {
                 tags.insert(AWAITING_DNS_TAG.to_string(), host.clone());
             }
-            let a = ctx
-                .call(step, "AllocateAddress", || {
-                    cloud.allocate_address(region, tags.clone())
-                })
-                .await?;
-            Ok(Output::Address {
-                allocation_id: a.allocation_id,
-                public_ip: a.public_ip,
-            })
+            let a = ctx.call(step, "AllocateAddress", || cloud.allocate_address(region, tags.clone())).await?;
+            Ok(Output::Address { allocation_id: a.allocation_id, public_ip: a.public_ip })
         }
         Action::DnsGate { host, address, .. } => {
             let id = resolve(address, outputs, as_address)?;
             let ip = ctx.address(step, &id).await?.public_ip;
-            let records = ctx
-                .call(step, "DNS lookup", || cloud.resolve_dns(host))
-                .await?;
+            let records = ctx.call(step, "DNS lookup", || cloud.resolve_dns(host)).await?;
             if !records.contains(&ip) && !ctx.operator.confirm_dns(host, &ip) {
-                return Err(StepError::DnsNotConfirmed {
-                    host: host.clone(),
-                    ip,
-                });
+                return Err(StepError::DnsNotConfirmed { host: host.clone(), ip });
             }
-            ctx.call(step, "DeleteTags", || {
-                cloud.delete_tags(region, id.as_str(), vec![AWAITING_DNS_TAG.to_string()])
-            })
-            .await?;
+            ctx.call(step, "DeleteTags", || cloud.delete_tags(region, id.as_str(), vec![AWAITING_DNS_TAG.to_string()]))
+                .await?;
             Ok(Output::Nothing)
         }
-        Action::CreateVolume {
-            server,
-            zone,
-            size_gb,
-        } => {
+        Action::CreateVolume { server, zone, size_gb } => {
             let mut tags = ctx.tags(server);
             tags.insert(ROLE_TAG.to_string(), DATA_ROLE.to_string());
-            let request = CreateVolumeRequest {
-                zone: zone.clone(),
-                size_gb: *size_gb,
-                tags,
-            };
-            let v = ctx
-                .call(step, "CreateVolume", || {
-                    cloud.create_volume(region, request.clone())
-                })
-                .await?;
+            let request = CreateVolumeRequest { zone: zone.clone(), size_gb: *size_gb, tags };
+            let v = ctx.call(step, "CreateVolume", || cloud.create_volume(region, request.clone())).await?;
             ctx.wait(format!("volume {} to become available", v.id), || async {
-                Ok(ctx
-                    .volume(step, &v.id)
-                    .await?
-                    .filter(|v| v.state == VolumeState::Available)
-                    .map(|_| ()))
+                Ok(ctx.volume(step, &v.id).await?.filter(|v| v.state == VolumeState::Available).map(|_| ()))
             })
             .await?;
             Ok(Output::Volume(v.id))
         }
-        Action::RunInstance {
-            server,
-            zone,
-            instance_type,
-            image,
-            agent,
-            client_token,
-            ..
-        } => {
+        Action::RunInstance { server, zone, instance_type, image, agent, client_token, .. } => {
             let request = RunInstanceRequest {
                 zone: zone.clone(),
                 instance_type: instance_type.clone(),
@@ -684,88 +507,55 @@ async fn run_step(
                 tags: ctx.tags(server),
                 client_token: client_token.clone(),
             };
-            let i = ctx
-                .call(step, "RunInstances", || {
-                    cloud.run_instance(region, request.clone())
-                })
-                .await?;
+            let i = ctx.call(step, "RunInstances", || cloud.run_instance(region, request.clone())).await?;
             Ok(Output::Instance(i.id))
         }
-        Action::AttachVolume {
-            volume,
-            instance,
-            device,
-            ..
-        } => {
+        Action::AttachVolume { volume, instance, device, .. } => {
             let volume = resolve(volume, outputs, as_volume)?;
             let instance = resolve(instance, outputs, as_instance)?;
             ctx.wait_running(step, &instance).await?;
             // The agent on the instance may have attached it already: that is success.
-            ctx.wait(
-                format!("volume {volume} to be attached to {instance}"),
-                || async {
-                    let v =
-                        ctx.volume(step, &volume)
-                            .await?
-                            .ok_or_else(|| StepError::Unexpected {
-                                what: format!("volume {volume} no longer exists"),
-                            })?;
-                    match (&v.attached_to, v.state) {
-                        (Some(holder), _) if *holder == instance => Ok(Some(())),
-                        (None, VolumeState::Available) => {
-                            match cloud
-                                .attach_volume(region, &volume, &instance, device)
-                                .await
+            ctx.wait(format!("volume {volume} to be attached to {instance}"), || async {
+                let v = ctx
+                    .volume(step, &volume)
+                    .await?
+                    .ok_or_else(|| StepError::Unexpected { what: format!("volume {volume} no longer exists") })?;
+                match (&v.attached_to, v.state) {
+                    (Some(holder), _) if *holder == instance => Ok(Some(())),
+                    (None, VolumeState::Available) => {
+                        match cloud.attach_volume(region, &volume, &instance, device).await {
+                            Ok(()) => Ok(None),
+                            Err(e)
+                                if e.retryable()
+                                    || matches!(
+                                        e.kind,
+                                        CloudErrorKind::VolumeInUse | CloudErrorKind::IncorrectState
+                                    ) =>
                             {
-                                Ok(()) => Ok(None),
-                                Err(e)
-                                    if e.retryable()
-                                        || matches!(
-                                            e.kind,
-                                            CloudErrorKind::VolumeInUse
-                                                | CloudErrorKind::IncorrectState
-                                        ) =>
-                                {
-                                    Ok(None)
-                                }
-                                Err(source) => Err(StepError::Cloud {
-                                    call: "AttachVolume",
-                                    source,
-                                }),
+                                Ok(None)
                             }
+                            Err(source) => Err(StepError::Cloud { call: "AttachVolume", source }),
                         }
-                        (Some(holder), _) => Err(StepError::Unexpected {
-                            what: format!("volume {volume} is attached to {holder}"),
-                        }),
-                        _ => Ok(None),
                     }
-                },
-            )
+                    (Some(holder), _) => {
+                        Err(StepError::Unexpected { what: format!("volume {volume} is attached to {holder}") })
+                    }
+                    _ => Ok(None),
+                }
+            })
             .await?;
             Ok(Output::Nothing)
         }
-        Action::AssociateAddress {
-            address, instance, ..
-        } => {
+        Action::AssociateAddress { address, instance, .. } => {
             let address = resolve(address, outputs, as_address)?;
             let instance = resolve(instance, outputs, as_instance)?;
             ctx.wait_running(step, &instance).await?;
             if ctx.address(step, &address).await?.associated_to.as_ref() != Some(&instance) {
-                ctx.call(step, "AssociateAddress", || {
-                    cloud.associate_address(region, &address, &instance)
-                })
-                .await?;
+                ctx.call(step, "AssociateAddress", || cloud.associate_address(region, &address, &instance)).await?;
             }
             Ok(Output::Nothing)
         }
-        Action::CreateLaunchTemplate {
-            server,
-            name,
-            instance_type,
-            image,
-            agent,
-            ..
-        } => {
+        Action::CreateLaunchTemplate { server, name, instance_type, image, agent, .. } => {
             let request = CreateLaunchTemplateRequest {
                 name: name.clone(),
                 spec: LaunchSpec {
@@ -776,18 +566,11 @@ async fn run_step(
                 tags: ctx.tags(server),
             };
             let t = ctx
-                .call(step, "CreateLaunchTemplate", || {
-                    cloud.create_launch_template(region, request.clone())
-                })
+                .call(step, "CreateLaunchTemplate", || cloud.create_launch_template(region, request.clone()))
                 .await?;
             Ok(Output::LaunchTemplate(t.id))
         }
-        Action::CreateAutoScalingGroup {
-            server,
-            name,
-            template,
-            zone,
-        } => {
+        Action::CreateAutoScalingGroup { server, name, template, zone } => {
             let request = CreateAutoScalingGroupRequest {
                 name: name.clone(),
                 template: resolve(template, outputs, as_template)?,
@@ -798,47 +581,28 @@ async fn run_step(
                 desired: 0,
                 tags: ctx.tags(server),
             };
-            ctx.call(step, "CreateAutoScalingGroup", || {
-                cloud.create_auto_scaling_group(region, request.clone())
-            })
-            .await?;
+            ctx.call(step, "CreateAutoScalingGroup", || cloud.create_auto_scaling_group(region, request.clone()))
+                .await?;
             Ok(Output::Group(name.clone()))
         }
-        Action::AdoptInstance {
-            group, instance, ..
-        } => {
+        Action::AdoptInstance { group, instance, .. } => {
             let instance = resolve(instance, outputs, as_instance)?;
-            ctx.call(step, "AttachInstances", || {
-                cloud.attach_instance_to_group(region, group, &instance)
-            })
-            .await?;
+            ctx.call(step, "AttachInstances", || cloud.attach_instance_to_group(region, group, &instance)).await?;
             Ok(Output::Nothing)
         }
         Action::WaitHealthy { server, instance } => {
             let instance = resolve(instance, outputs, as_instance)?;
             let filter = Filter::Server(server.clone());
             ctx.wait(format!("{server} to be healthy on {instance}"), || async {
-                let running = ctx
-                    .instance(step, &instance)
-                    .await?
-                    .is_some_and(|i| i.state == InstanceState::Running);
-                let volumes = ctx
-                    .call(step, "DescribeVolumes", || {
-                        cloud.describe_volumes(region, &filter)
-                    })
-                    .await?;
+                let running = ctx.instance(step, &instance).await?.is_some_and(|i| i.state == InstanceState::Running);
+                let volumes = ctx.call(step, "DescribeVolumes", || cloud.describe_volumes(region, &filter)).await?;
                 let attached = volumes.iter().any(|v| {
                     v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE)
                         && v.attached_to.as_ref() == Some(&instance)
                 });
-                let addresses = ctx
-                    .call(step, "DescribeAddresses", || {
-                        cloud.describe_addresses(region, &filter)
-                    })
-                    .await?;
-                let associated = addresses
-                    .iter()
-                    .any(|a| a.associated_to.as_ref() == Some(&instance));
+                let addresses =
+                    ctx.call(step, "DescribeAddresses", || cloud.describe_addresses(region, &filter)).await?;
+                let associated = addresses.iter().any(|a| a.associated_to.as_ref() == Some(&instance));
                 Ok((running && attached && associated).then_some(()))
             })
             .await?;
@@ -850,42 +614,27 @@ async fn run_step(
 async fn run_undo(ctx: &Ctx, step: StepId, undo: Undo, target: &Output) -> Result<(), StepError> {
     let cloud = &*ctx.cloud;
     let region = &ctx.region;
-    let wrong = || StepError::Unexpected {
-        what: format!("cannot {} of {step}: it produced {target}", undo.describe()),
-    };
+    let wrong =
+        || StepError::Unexpected { what: format!("cannot {} of {step}: it produced {target}", undo.describe()) };
     match undo {
         Undo::DeleteAutoScalingGroup => {
             let Output::Group(name) = target else {
                 return Err(wrong());
             };
-            ctx.call(step, "DeleteAutoScalingGroup", || {
-                cloud.delete_auto_scaling_group(region, name, true)
-            })
-            .await
+            ctx.call(step, "DeleteAutoScalingGroup", || cloud.delete_auto_scaling_group(region, name, true)).await
         }
         Undo::TerminateInstance => {
             let Output::Instance(id) = target else {
                 return Err(wrong());
             };
-            match ctx
-                .call(step, "TerminateInstances", || {
-                    cloud.terminate_instance(region, id)
-                })
-                .await
-            {
-                Err(StepError::Cloud { source, .. })
-                    if source.kind == CloudErrorKind::InvalidInstanceIdNotFound =>
-                {
+            match ctx.call(step, "TerminateInstances", || cloud.terminate_instance(region, id)).await {
+                Err(StepError::Cloud { source, .. }) if source.kind == CloudErrorKind::InvalidInstanceIdNotFound => {
                     return Ok(())
                 }
                 other => other?,
             }
             ctx.wait(format!("instance {id} to terminate"), || async {
-                Ok(ctx
-                    .instance(step, id)
-                    .await?
-                    .is_none_or(|i| i.state == InstanceState::Terminated)
-                    .then_some(()))
+                Ok(ctx.instance(step, id).await?.is_none_or(|i| i.state == InstanceState::Terminated).then_some(()))
             })
             .await
         }
@@ -893,10 +642,7 @@ async fn run_undo(ctx: &Ctx, step: StepId, undo: Undo, target: &Output) -> Resul
             let Output::LaunchTemplate(id) = target else {
                 return Err(wrong());
             };
-            ctx.call(step, "DeleteLaunchTemplate", || {
-                cloud.delete_launch_template(region, id)
-            })
-            .await
+            ctx.call(step, "DeleteLaunchTemplate", || cloud.delete_launch_template(region, id)).await
         }
         Undo::DeleteVolume => {
             let Output::Volume(id) = target else {
@@ -914,17 +660,13 @@ async fn run_undo(ctx: &Ctx, step: StepId, undo: Undo, target: &Output) -> Resul
             if gone {
                 return Ok(());
             }
-            ctx.call(step, "DeleteVolume", || cloud.delete_volume(region, id))
-                .await
+            ctx.call(step, "DeleteVolume", || cloud.delete_volume(region, id)).await
         }
         Undo::ReleaseAddress => {
             let Output::Address { allocation_id, .. } = target else {
                 return Err(wrong());
             };
-            ctx.call(step, "ReleaseAddress", || {
-                cloud.release_address(region, allocation_id)
-            })
-            .await
+            ctx.call(step, "ReleaseAddress", || cloud.release_address(region, allocation_id)).await
         }
     }
 }

@@ -24,18 +24,14 @@ impl ServerResources {
     }
     /// The server's data volume (tag `cellar:role=data`).
     pub fn data_volume(&self) -> Option<&Volume> {
-        self.volumes
-            .iter()
-            .find(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE))
+        self.volumes.iter().find(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE))
     }
     pub fn group(&self) -> Option<&AutoScalingGroup> {
         self.groups.first()
     }
     /// The instance that is the server now: a running one, else any live one.
     pub fn current_instance(&self) -> Option<&Instance> {
-        self.live_instances()
-            .find(|i| i.state == InstanceState::Running)
-            .or_else(|| self.live_instances().next())
+        self.live_instances().find(|i| i.state == InstanceState::Running).or_else(|| self.live_instances().next())
     }
     pub fn is_empty(&self) -> bool {
         self.instances.iter().all(|i| !i.state.is_alive())
@@ -59,10 +55,7 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn zones_of(&self, region: &Region) -> Option<&[Zone]> {
-        self.regions
-            .iter()
-            .find(|r| r.region == *region)
-            .map(|r| r.zones.as_slice())
+        self.regions.iter().find(|r| r.region == *region).map(|r| r.zones.as_slice())
     }
 
     /// The newest image of a type and architecture: the latest date in its name.
@@ -70,11 +63,7 @@ impl Inventory {
         self.images
             .iter()
             .filter(|i| i.architecture == architecture)
-            .filter_map(|i| {
-                i.type_and_date()
-                    .filter(|(t, _)| t == ami_type)
-                    .map(|(_, date)| (date, i))
-            })
+            .filter_map(|i| i.type_and_date().filter(|(t, _)| t == ami_type).map(|(_, date)| (date, i)))
             .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)))
             .map(|(_, i)| i)
     }
@@ -87,70 +76,47 @@ impl Inventory {
         for i in &r.instances {
             out.push(Observation {
                 resource: ResourceKey::Instance(i.id.clone()),
-                observed: Observed::Instance {
-                    state: i.state,
-                    zone: i.zone.clone(),
-                },
+                observed: Observed::Instance { state: i.state, zone: i.zone.clone() },
             });
         }
         for v in &r.volumes {
             out.push(Observation {
                 resource: ResourceKey::Volume(v.id.clone()),
-                observed: Observed::Volume {
-                    state: v.state,
-                    attached_to: v.attached_to.clone(),
-                    size_gb: v.size_gb,
-                },
+                observed: Observed::Volume { state: v.state, attached_to: v.attached_to.clone(), size_gb: v.size_gb },
             });
         }
         for a in &r.addresses {
             out.push(Observation {
                 resource: ResourceKey::Address(a.allocation_id.clone()),
-                observed: Observed::Address {
-                    public_ip: a.public_ip.clone(),
-                    associated_to: a.associated_to.clone(),
-                },
+                observed: Observed::Address { public_ip: a.public_ip.clone(), associated_to: a.associated_to.clone() },
             });
         }
         for t in &r.launch_templates {
             out.push(Observation {
                 resource: ResourceKey::LaunchTemplate(t.id.clone()),
-                observed: Observed::LaunchTemplate {
-                    latest_version: t.latest_version,
-                },
+                observed: Observed::LaunchTemplate { latest_version: t.latest_version },
             });
         }
         for g in &r.groups {
             out.push(Observation {
                 resource: ResourceKey::Group(g.name.clone()),
-                observed: Observed::Group {
-                    desired: g.desired,
-                    instances: g.instances.clone(),
-                },
+                observed: Observed::Group { desired: g.desired, instances: g.instances.clone() },
             });
         }
         if let Some((ami_type, architecture)) = &scope.image {
             let observed = match self.newest_image(ami_type, *architecture) {
-                Some(i) => Observed::Image {
-                    id: i.id.clone(),
-                    name: i.name.clone(),
-                },
+                Some(i) => Observed::Image { id: i.id.clone(), name: i.name.clone() },
                 None => Observed::NoImage,
             };
             out.push(Observation {
-                resource: ResourceKey::NewestImage {
-                    ami_type: ami_type.clone(),
-                    architecture: *architecture,
-                },
+                resource: ResourceKey::NewestImage { ami_type: ami_type.clone(), architecture: *architecture },
                 observed,
             });
         }
         if let Some(host) = &scope.dns_name {
             out.push(Observation {
                 resource: ResourceKey::Dns(host.clone()),
-                observed: Observed::Dns {
-                    addresses: self.dns.clone(),
-                },
+                observed: Observed::Dns { addresses: self.dns.clone() },
             });
         }
         out.sort_by(|a, b| a.resource.cmp(&b.resource));
@@ -161,10 +127,7 @@ impl Inventory {
 /// Reads the inventory a scope needs. Resources of the server are read by `Name` tag.
 pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudError> {
     let regions = cloud.describe_regions().await?;
-    let mut inventory = Inventory {
-        regions,
-        ..Default::default()
-    };
+    let mut inventory = Inventory { regions, ..Default::default() };
     if inventory.zones_of(&scope.region).is_none() {
         // Nothing more can be read; the planner reports the unknown region.
         return Ok(inventory);
@@ -181,8 +144,7 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         };
         r.instances.sort_by(|a, b| a.id.cmp(&b.id));
         r.volumes.sort_by(|a, b| a.id.cmp(&b.id));
-        r.addresses
-            .sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
+        r.addresses.sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
         r.launch_templates.sort_by(|a, b| a.id.cmp(&b.id));
         r.groups.sort_by(|a, b| a.name.cmp(&b.name));
         inventory.resources = r;
@@ -203,11 +165,7 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
 mod tests {
     use super::*;
 
-    fn check(
-        images: &[(&str, &str, Architecture)],
-        query: (&str, Architecture),
-        expected: Option<&str>,
-    ) {
+    fn check(images: &[(&str, &str, Architecture)], query: (&str, Architecture), expected: Option<&str>) {
         let inventory = Inventory {
             images: images
                 .iter()
@@ -222,9 +180,7 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        let got = inventory
-            .newest_image(&AmiType::new(query.0), query.1)
-            .map(|i| i.id.as_str());
+        let got = inventory.newest_image(&AmiType::new(query.0), query.1).map(|i| i.id.as_str());
         assert_eq!(got, expected, "query {query:?}");
     }
 

@@ -80,19 +80,13 @@ impl ServerName {
             Some("it is longer than 63 characters")
         } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
             Some("it does not start with a lowercase letter")
-        } else if !name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
+        } else if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             Some("it contains a character other than a-z, 0-9 and '-'")
         } else {
             None
         };
         match reason {
-            Some(reason) => Err(InvalidServerName {
-                name: name.to_string(),
-                reason,
-            }),
+            Some(reason) => Err(InvalidServerName { name: name.to_string(), reason }),
             None => Ok(Self(name.to_string())),
         }
     }
@@ -127,11 +121,7 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 3] = [
-        Architecture::X86_64,
-        Architecture::I386,
-        Architecture::Arm64,
-    ];
+    pub const ALL: [Architecture; 3] = [Architecture::X86_64, Architecture::I386, Architecture::Arm64];
     pub fn as_str(self) -> &'static str {
         match self {
             Architecture::X86_64 => "x86_64",
@@ -151,9 +141,7 @@ impl fmt::Display for Architecture {
 }
 
 /// Seconds since the Unix epoch, on whatever clock the backend keeps (virtual in the simulator).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
@@ -166,13 +154,7 @@ impl Timestamp {
     /// `YYYY-MM-DDTHH:MM:SSZ`.
     pub fn rfc3339(self) -> String {
         let secs = self.0 % 86_400;
-        format!(
-            "{}T{:02}:{:02}:{:02}Z",
-            self.date(),
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        format!("{}T{:02}:{:02}:{:02}Z", self.date(), secs / 3600, secs / 60 % 60, secs % 60)
     }
     pub fn plus_secs(self, secs: u64) -> Self {
         Timestamp(self.0 + secs)
@@ -228,10 +210,7 @@ impl InstanceState {
     }
     /// Pending, running, stopping or stopped: the instance still exists in a useful sense.
     pub fn is_alive(self) -> bool {
-        !matches!(
-            self,
-            InstanceState::ShuttingDown | InstanceState::Terminated
-        )
+        !matches!(self, InstanceState::ShuttingDown | InstanceState::Terminated)
     }
 }
 
@@ -329,9 +308,7 @@ pub fn split_image_name(name: &str) -> Option<(AmiType, String)> {
     let ami_type = head.strip_suffix('-')?;
     let b = date.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    if ami_type.is_empty()
-        || !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10))
-    {
+    if ami_type.is_empty() || !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10)) {
         return None;
     }
     Some((AmiType::new(ami_type), date.to_string()))
@@ -426,10 +403,7 @@ mod tests {
         check_name("", Err("it is empty"));
         check_name("Duvel", Err("it does not start with a lowercase letter"));
         check_name("2beers", Err("it does not start with a lowercase letter"));
-        check_name(
-            "du vel",
-            Err("it contains a character other than a-z, 0-9 and '-'"),
-        );
+        check_name("du vel", Err("it contains a character other than a-z, 0-9 and '-'"));
         check_name(&"a".repeat(64), Err("it is longer than 63 characters"));
     }
 
@@ -463,9 +437,6 @@ mod tests {
     fn zones() {
         let z = Zone::new("us-east-1a");
         assert_eq!((z.letter(), z.region()), ('a', Region::new("us-east-1")));
-        assert_eq!(
-            Zone::in_region(&Region::new("us-west-2"), 'c').as_str(),
-            "us-west-2c"
-        );
+        assert_eq!(Zone::in_region(&Region::new("us-west-2"), 'c').as_str(), "us-west-2c");
     }
 }

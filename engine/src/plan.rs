@@ -186,34 +186,14 @@ pub enum ResourceKey {
 /// What the planner saw of a resource.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Observed {
-    Instance {
-        state: InstanceState,
-        zone: Zone,
-    },
-    Volume {
-        state: VolumeState,
-        attached_to: Option<InstanceId>,
-        size_gb: u32,
-    },
-    Address {
-        public_ip: String,
-        associated_to: Option<InstanceId>,
-    },
-    LaunchTemplate {
-        latest_version: u32,
-    },
-    Group {
-        desired: u32,
-        instances: Vec<InstanceId>,
-    },
-    Image {
-        id: ImageId,
-        name: String,
-    },
+    Instance { state: InstanceState, zone: Zone },
+    Volume { state: VolumeState, attached_to: Option<InstanceId>, size_gb: u32 },
+    Address { public_ip: String, associated_to: Option<InstanceId> },
+    LaunchTemplate { latest_version: u32 },
+    Group { desired: u32, instances: Vec<InstanceId> },
+    Image { id: ImageId, name: String },
     NoImage,
-    Dns {
-        addresses: Vec<String>,
-    },
+    Dns { addresses: Vec<String> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,12 +231,7 @@ pub struct Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
     #[error("{path}:{line}:{column}: not a cellar plan: {message}\n  fix: make the plan again with `cellar plan ... -o {path}`")]
-    Syntax {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Syntax { path: String, line: usize, column: usize, message: String },
     #[error("{path}: plan format {found} is not supported (this cellar reads format {PLAN_FORMAT_VERSION})\n  fix: make the plan again with this version of cellar")]
     Version { path: String, found: u32 },
     #[error("{path}: the plan is inconsistent: {problem}\n  fix: make the plan again with `cellar plan ... -o {path}` (plan files are not meant to be edited by hand)")]
@@ -301,25 +276,16 @@ impl Plan {
         for step in &self.steps {
             for dep in step.after.iter().chain(step.action.references().iter()) {
                 if !seen.contains(dep) {
-                    return Err(format!(
-                        "step {} depends on {dep}, which is not in the plan",
-                        step.id
-                    ));
+                    return Err(format!("step {} depends on {dep}, which is not in the plan", step.id));
                 }
                 if !step.after.contains(dep) {
-                    return Err(format!(
-                        "step {} uses the output of {dep} but does not run after it",
-                        step.id
-                    ));
+                    return Err(format!("step {} uses the output of {dep} but does not run after it", step.id));
                 }
             }
         }
         let (graph, _) = self.graph();
         if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
-            return Err(format!(
-                "steps form a cycle through {}",
-                graph[cycle.node_id()]
-            ));
+            return Err(format!("steps form a cycle through {}", graph[cycle.node_id()]));
         }
         Ok(())
     }
@@ -332,12 +298,8 @@ impl Plan {
         };
         let mut depth: BTreeMap<NodeIndex, usize> = BTreeMap::new();
         for node in order {
-            let d = graph
-                .neighbors_directed(node, petgraph::Direction::Incoming)
-                .map(|n| depth[&n])
-                .max()
-                .unwrap_or(0)
-                + 1;
+            let d =
+                graph.neighbors_directed(node, petgraph::Direction::Incoming).map(|n| depth[&n]).max().unwrap_or(0) + 1;
             depth.insert(node, d);
         }
         let _ = index;
@@ -346,9 +308,7 @@ impl Plan {
 
     /// The saved form.
     pub fn to_ron(&self) -> String {
-        let config = ron::ser::PrettyConfig::new()
-            .struct_names(true)
-            .indentor("    ".to_string());
+        let config = ron::ser::PrettyConfig::new().struct_names(true).indentor("    ".to_string());
         let mut out = ron::ser::to_string_pretty(self, config).expect("plans always serialize");
         out.push('\n');
         out
@@ -364,10 +324,7 @@ impl Plan {
         // A plan of another format version gets the version message, not a parse error.
         let found = declared_format(text);
         if let Some(found) = found.filter(|f| *f != PLAN_FORMAT_VERSION) {
-            return Err(PlanFileError::Version {
-                path: path.to_string(),
-                found,
-            });
+            return Err(PlanFileError::Version { path: path.to_string(), found });
         }
         let plan = parsed.map_err(|e| PlanFileError::Syntax {
             path: path.to_string(),
@@ -375,11 +332,7 @@ impl Plan {
             column: e.position.col,
             message: e.code.to_string(),
         })?;
-        plan.validate()
-            .map_err(|problem| PlanFileError::Inconsistent {
-                path: path.to_string(),
-                problem,
-            })?;
+        plan.validate().map_err(|problem| PlanFileError::Inconsistent { path: path.to_string(), problem })?;
         Ok(plan)
     }
 
@@ -408,11 +361,7 @@ impl Plan {
             for (server, tags) in &self.tags {
                 let mut all = vec![format!("{NAME_TAG}={server}")];
                 all.extend(tags.iter().map(|(k, v)| format!("{k}={v}")));
-                let _ = writeln!(
-                    out,
-                    "\nTags on everything created for {server}: {}",
-                    all.join(", ")
-                );
+                let _ = writeln!(out, "\nTags on everything created for {server}: {}", all.join(", "));
             }
         }
         if !self.notes.is_empty() {
@@ -422,39 +371,16 @@ impl Plan {
             }
         }
         if !self.steps.is_empty() {
-            let count = |sign: char| {
-                self.steps
+            let count = |sign: char| self.steps.iter().filter(|s| s.action.describe().0 == sign).count();
+            let kinds: Vec<String> =
+                [('+', "to create"), ('-', "to destroy"), ('~', "to change"), ('?', "gate"), ('=', "wait")]
                     .iter()
-                    .filter(|s| s.action.describe().0 == sign)
-                    .count()
-            };
-            let kinds: Vec<String> = [
-                ('+', "to create"),
-                ('-', "to destroy"),
-                ('~', "to change"),
-                ('?', "gate"),
-                ('=', "wait"),
-            ]
-            .iter()
-            .filter_map(|(sign, what)| match count(*sign) {
-                0 => None,
-                n => Some(format!(
-                    "{n} {what}{}",
-                    if n > 1 && !what.starts_with("to ") {
-                        "s"
-                    } else {
-                        ""
-                    }
-                )),
-            })
-            .collect();
-            let _ = writeln!(
-                out,
-                "\nPlan: {} steps ({}), depth {}.",
-                self.steps.len(),
-                kinds.join(", "),
-                self.depth()
-            );
+                    .filter_map(|(sign, what)| match count(*sign) {
+                        0 => None,
+                        n => Some(format!("{n} {what}{}", if n > 1 && !what.starts_with("to ") { "s" } else { "" })),
+                    })
+                    .collect();
+            let _ = writeln!(out, "\nPlan: {} steps ({}), depth {}.", self.steps.len(), kinds.join(", "), self.depth());
         }
         out
     }
@@ -462,22 +388,11 @@ impl Plan {
     /// Graphviz DOT: steps as boxes; dependencies solid; each undo as a dashed red edge to a
     /// compensation node.
     pub fn render_dot(&self) -> String {
-        let mut out = String::from(
-            "digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n",
-        );
-        let _ = writeln!(
-            out,
-            "  label={:?};",
-            format!("{} ({})", self.command, self.scope.region)
-        );
+        let mut out = String::from("digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+        let _ = writeln!(out, "  label={:?};", format!("{} ({})", self.command, self.scope.region));
         for step in &self.steps {
             let (sign, text) = step.action.describe();
-            let _ = writeln!(
-                out,
-                "  s{} [label={:?}];",
-                step.id.0,
-                format!("{} {sign} {text}", step.id)
-            );
+            let _ = writeln!(out, "  s{} [label={:?}];", step.id.0, format!("{} {sign} {text}", step.id));
         }
         for step in &self.steps {
             for dep in &step.after {
@@ -504,11 +419,7 @@ impl Plan {
 /// The `format: N` a plan file declares, if it has one near its start.
 fn declared_format(text: &str) -> Option<u32> {
     let rest = &text[text.find("format:")? + "format:".len()..];
-    let digits: String = rest
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
+    let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
@@ -533,15 +444,11 @@ impl Action {
     pub fn references(&self) -> Vec<StepId> {
         match self {
             Action::DnsGate { address, .. } => address.step().into_iter().collect(),
-            Action::AttachVolume {
-                volume, instance, ..
-            } => volume.step().into_iter().chain(instance.step()).collect(),
-            Action::AssociateAddress {
-                address, instance, ..
-            } => address.step().into_iter().chain(instance.step()).collect(),
-            Action::CreateAutoScalingGroup { template, .. } => {
-                template.step().into_iter().collect()
+            Action::AttachVolume { volume, instance, .. } => volume.step().into_iter().chain(instance.step()).collect(),
+            Action::AssociateAddress { address, instance, .. } => {
+                address.step().into_iter().chain(instance.step()).collect()
             }
+            Action::CreateAutoScalingGroup { template, .. } => template.step().into_iter().collect(),
             Action::AdoptInstance { instance, .. } | Action::WaitHealthy { instance, .. } => {
                 instance.step().into_iter().collect()
             }
@@ -555,65 +462,23 @@ impl Action {
     /// The sign and one-line summary shown in the text plan.
     pub fn describe(&self) -> (char, String) {
         match self {
-            Action::AllocateAddress { server, .. } => {
-                ('+', format!("allocate Elastic IP for {server}"))
+            Action::AllocateAddress { server, .. } => ('+', format!("allocate Elastic IP for {server}")),
+            Action::DnsGate { host, address, .. } => {
+                ('?', format!("DNS gate: {host} must point at {} before apply goes on", address.describe("address")))
             }
-            Action::DnsGate { host, address, .. } => (
-                '?',
-                format!(
-                    "DNS gate: {host} must point at {} before apply goes on",
-                    address.describe("address")
-                ),
-            ),
-            Action::CreateVolume {
-                server,
-                zone,
-                size_gb,
-            } => (
-                '+',
-                format!("create data volume of {server}: {size_gb} GiB gp3 in {zone}"),
-            ),
-            Action::RunInstance {
-                server,
-                zone,
-                instance_type,
-                image_name,
-                ..
-            } => (
-                '+',
-                format!("launch instance of {server}: {instance_type} from {image_name} in {zone}"),
-            ),
-            Action::AttachVolume {
-                volume,
-                instance,
-                device,
-                ..
-            } => (
-                '~',
-                format!(
-                    "attach {} to {} as {device}",
-                    volume.describe("volume"),
-                    instance.describe("instance")
-                ),
-            ),
-            Action::AssociateAddress {
-                address, instance, ..
-            } => (
-                '~',
-                format!(
-                    "associate {} with {}",
-                    address.describe("address"),
-                    instance.describe("instance")
-                ),
-            ),
-            Action::CreateLaunchTemplate {
-                server,
-                name,
-                launch,
-                instance_type,
-                image_name,
-                ..
-            } => (
+            Action::CreateVolume { server, zone, size_gb } => {
+                ('+', format!("create data volume of {server}: {size_gb} GiB gp3 in {zone}"))
+            }
+            Action::RunInstance { server, zone, instance_type, image_name, .. } => {
+                ('+', format!("launch instance of {server}: {instance_type} from {image_name} in {zone}"))
+            }
+            Action::AttachVolume { volume, instance, device, .. } => {
+                ('~', format!("attach {} to {} as {device}", volume.describe("volume"), instance.describe("instance")))
+            }
+            Action::AssociateAddress { address, instance, .. } => {
+                ('~', format!("associate {} with {}", address.describe("address"), instance.describe("instance")))
+            }
+            Action::CreateLaunchTemplate { server, name, launch, instance_type, image_name, .. } => (
                 '+',
                 format!(
                     "create {} {name} for {server}: {instance_type} from {image_name}",
@@ -623,34 +488,16 @@ impl Action {
                     }
                 ),
             ),
-            Action::CreateAutoScalingGroup {
-                name,
-                template,
-                zone,
-                ..
-            } => (
+            Action::CreateAutoScalingGroup { name, template, zone, .. } => (
                 '+',
-                format!(
-                    "create auto scaling group {name} of one in {zone} from {}",
-                    template.describe("template")
-                ),
+                format!("create auto scaling group {name} of one in {zone} from {}", template.describe("template")),
             ),
-            Action::AdoptInstance {
-                group, instance, ..
-            } => (
-                '~',
-                format!(
-                    "put {} into auto scaling group {group}",
-                    instance.describe("instance")
-                ),
-            ),
-            Action::WaitHealthy { server, instance } => (
-                '=',
-                format!(
-                    "wait until {server} is healthy on {}",
-                    instance.describe("instance")
-                ),
-            ),
+            Action::AdoptInstance { group, instance, .. } => {
+                ('~', format!("put {} into auto scaling group {group}", instance.describe("instance")))
+            }
+            Action::WaitHealthy { server, instance } => {
+                ('=', format!("wait until {server} is healthy on {}", instance.describe("instance")))
+            }
         }
     }
 
@@ -671,28 +518,13 @@ impl Action {
             parts.join("; ")
         };
         match self {
-            Action::AllocateAddress {
-                awaiting_dns: Some(host),
-                ..
-            } => {
-                vec![format!(
-                    "tagged {AWAITING_DNS_TAG}={host} until the DNS gate passes"
-                )]
+            Action::AllocateAddress { awaiting_dns: Some(host), .. } => {
+                vec![format!("tagged {AWAITING_DNS_TAG}={host} until the DNS gate passes")]
             }
-            Action::RunInstance {
-                image,
-                agent: a,
-                client_token,
-                ..
-            } => {
-                vec![
-                    format!("image {image}; client token {client_token}"),
-                    agent(a),
-                ]
+            Action::RunInstance { image, agent: a, client_token, .. } => {
+                vec![format!("image {image}; client token {client_token}"), agent(a)]
             }
-            Action::CreateLaunchTemplate {
-                image, agent: a, ..
-            } => vec![format!("image {image}"), agent(a)],
+            Action::CreateLaunchTemplate { image, agent: a, .. } => vec![format!("image {image}"), agent(a)],
             Action::CreateAutoScalingGroup { .. } => {
                 vec!["min 0, max 1, desired 0 until the instance is adopted".to_string()]
             }
@@ -712,10 +544,9 @@ impl fmt::Display for ResourceKey {
             ResourceKey::Address(id) => write!(f, "address {id}"),
             ResourceKey::LaunchTemplate(id) => write!(f, "launch template {id}"),
             ResourceKey::Group(name) => write!(f, "auto scaling group {name}"),
-            ResourceKey::NewestImage {
-                ami_type,
-                architecture,
-            } => write!(f, "newest {ami_type} image for {architecture}"),
+            ResourceKey::NewestImage { ami_type, architecture } => {
+                write!(f, "newest {ami_type} image for {architecture}")
+            }
             ResourceKey::Dns(host) => write!(f, "DNS record {host}"),
         }
     }
@@ -725,21 +556,14 @@ impl fmt::Display for Observed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Observed::Instance { state, zone } => write!(f, "{state} in {zone}"),
-            Observed::Volume {
-                state,
-                attached_to,
-                size_gb,
-            } => {
+            Observed::Volume { state, attached_to, size_gb } => {
                 write!(f, "{state}, {size_gb} GiB")?;
                 match attached_to {
                     Some(i) => write!(f, ", attached to {i}"),
                     None => Ok(()),
                 }
             }
-            Observed::Address {
-                public_ip,
-                associated_to,
-            } => match associated_to {
+            Observed::Address { public_ip, associated_to } => match associated_to {
                 Some(i) => write!(f, "{public_ip} on {i}"),
                 None => write!(f, "{public_ip}, unassociated"),
             },
@@ -759,37 +583,15 @@ impl fmt::Display for Observed {
 /// Compares what a plan saw with what is there now; one line per difference, e.g.
 /// `instance i-0003 of ommegang: running in us-east-1b → terminated since plan`.
 pub fn staleness(plan: &Plan, now: &[Observation]) -> Vec<String> {
-    let before: BTreeMap<&ResourceKey, &Observed> = plan
-        .observed
-        .iter()
-        .map(|o| (&o.resource, &o.observed))
-        .collect();
-    let after: BTreeMap<&ResourceKey, &Observed> =
-        now.iter().map(|o| (&o.resource, &o.observed)).collect();
-    let owner = plan
-        .scope
-        .server
-        .as_ref()
-        .map(|s| format!(" of {s}"))
-        .unwrap_or_default();
-    let gone = |o: &Observed| {
-        matches!(
-            o,
-            Observed::Instance {
-                state: InstanceState::Terminated,
-                ..
-            }
-        )
-    };
+    let before: BTreeMap<&ResourceKey, &Observed> = plan.observed.iter().map(|o| (&o.resource, &o.observed)).collect();
+    let after: BTreeMap<&ResourceKey, &Observed> = now.iter().map(|o| (&o.resource, &o.observed)).collect();
+    let owner = plan.scope.server.as_ref().map(|s| format!(" of {s}")).unwrap_or_default();
+    let gone = |o: &Observed| matches!(o, Observed::Instance { state: InstanceState::Terminated, .. });
     let mut changes = Vec::new();
     for (key, old) in &before {
         match after.get(key) {
             Some(new) if new == old => {}
-            Some(new) => changes.push(format!(
-                "{key}{owner}: {} → {} since plan",
-                short(old),
-                short(new)
-            )),
+            Some(new) => changes.push(format!("{key}{owner}: {} → {} since plan", short(old), short(new))),
             None if gone(old) => {}
             None => changes.push(format!("{key}{owner}: {} → gone since plan", short(old))),
         }
@@ -815,12 +617,7 @@ mod tests {
     use super::*;
 
     fn step(id: u32, action: Action, after: &[u32]) -> Step {
-        Step {
-            id: StepId(id),
-            action,
-            after: after.iter().map(|a| StepId(*a)).collect(),
-            undo: None,
-        }
+        Step { id: StepId(id), action, after: after.iter().map(|a| StepId(*a)).collect(), undo: None }
     }
 
     fn server() -> ServerName {
@@ -831,12 +628,7 @@ mod tests {
         Plan {
             format: PLAN_FORMAT_VERSION,
             command: "create-server@ale 20".into(),
-            scope: Scope {
-                region: Region::new("us-east-1"),
-                server: Some(server()),
-                dns_name: None,
-                image: None,
-            },
+            scope: Scope { region: Region::new("us-east-1"), server: Some(server()), dns_name: None, image: None },
             observed: vec![],
             steps,
             tags: BTreeMap::new(),
@@ -845,11 +637,7 @@ mod tests {
     }
 
     fn volume(size: u32) -> Action {
-        Action::CreateVolume {
-            server: server(),
-            zone: Zone::new("us-east-1a"),
-            size_gb: size,
-        }
+        Action::CreateVolume { server: server(), zone: Zone::new("us-east-1a"), size_gb: size }
     }
 
     fn attach(volume: u32) -> Action {
@@ -870,34 +658,15 @@ mod tests {
     #[test]
     fn validation_and_depth() {
         check_validate(vec![], Ok(0));
-        check_validate(
-            vec![step(1, volume(1), &[]), step(2, volume(2), &[])],
-            Ok(1),
-        );
-        check_validate(
-            vec![
-                step(1, volume(1), &[]),
-                step(2, attach(1), &[1]),
-                step(3, volume(3), &[2]),
-            ],
-            Ok(3),
-        );
-        check_validate(
-            vec![step(1, volume(1), &[]), step(1, volume(2), &[])],
-            Err("step #1 appears twice"),
-        );
-        check_validate(
-            vec![step(1, volume(1), &[7])],
-            Err("step #1 depends on #7, which is not in the plan"),
-        );
+        check_validate(vec![step(1, volume(1), &[]), step(2, volume(2), &[])], Ok(1));
+        check_validate(vec![step(1, volume(1), &[]), step(2, attach(1), &[1]), step(3, volume(3), &[2])], Ok(3));
+        check_validate(vec![step(1, volume(1), &[]), step(1, volume(2), &[])], Err("step #1 appears twice"));
+        check_validate(vec![step(1, volume(1), &[7])], Err("step #1 depends on #7, which is not in the plan"));
         check_validate(
             vec![step(1, volume(1), &[]), step(2, attach(1), &[])],
             Err("step #2 uses the output of #1 but does not run after it"),
         );
-        check_validate(
-            vec![step(1, volume(1), &[2]), step(2, volume(2), &[1])],
-            Err("steps form a cycle through #2"),
-        );
+        check_validate(vec![step(1, volume(1), &[2]), step(2, volume(2), &[1])], Err("steps form a cycle through #2"));
     }
 
     fn obs(resource: ResourceKey, observed: Observed) -> Observation {
@@ -915,25 +684,16 @@ mod tests {
         let instance = |state| {
             obs(
                 ResourceKey::Instance(InstanceId::new("i-0003")),
-                Observed::Instance {
-                    state,
-                    zone: Zone::new("us-east-1a"),
-                },
+                Observed::Instance { state, zone: Zone::new("us-east-1a") },
             )
         };
         let dns = |ips: &[&str]| {
             obs(
                 ResourceKey::Dns("ale.example.com".into()),
-                Observed::Dns {
-                    addresses: ips.iter().map(|s| s.to_string()).collect(),
-                },
+                Observed::Dns { addresses: ips.iter().map(|s| s.to_string()).collect() },
             )
         };
-        check_stale(
-            vec![instance(InstanceState::Running)],
-            vec![instance(InstanceState::Running)],
-            &[],
-        );
+        check_stale(vec![instance(InstanceState::Running)], vec![instance(InstanceState::Running)], &[]);
         check_stale(
             vec![instance(InstanceState::Running)],
             vec![instance(InstanceState::Terminated)],
@@ -964,17 +724,11 @@ mod tests {
             let e = Plan::from_ron("p.ron", text).unwrap_err().to_string();
             assert!(e.starts_with(expected), "got {e}");
         };
-        check_err(
-            &text.replace("format: 1", "format: 2"),
-            "p.ron: plan format 2 is not supported",
-        );
+        check_err(&text.replace("format: 1", "format: 2"), "p.ron: plan format 2 is not supported");
         check_err(&text[..40], "p.ron:");
         check_err("", "p.ron:1:1: not a cellar plan");
         let dangling = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[5])]);
-        check_err(
-            &dangling.to_ron(),
-            "p.ron: the plan is inconsistent: step #2 depends on #5",
-        );
+        check_err(&dangling.to_ron(), "p.ron: the plan is inconsistent: step #2 depends on #5");
     }
 
     #[test]

@@ -36,38 +36,15 @@ pub enum PlanError {
     #[error("create-server@{server} needs an EBS size: give it as the first argument (e.g. `create-server@{server} 20`) or set ebs_size_gb in {file}")]
     MissingEbsSize { server: ServerName, file: String },
     #[error("region {region} (from {origin}) is not offered by this backend; regions: {known}")]
-    UnknownRegion {
-        region: Region,
-        origin: Origin,
-        known: String,
-    },
+    UnknownRegion { region: Region, origin: Origin, known: String },
     #[error("zone {zone} (from {origin}) does not exist in {region}; zones: {known}")]
-    UnknownZone {
-        zone: Zone,
-        origin: Origin,
-        region: Region,
-        known: String,
-    },
+    UnknownZone { zone: Zone, origin: Origin, region: Region, known: String },
     #[error("server {server} already exists in {region}: {resources}\n  fix: pick a new name, or retire it first")]
-    ServerExists {
-        server: ServerName,
-        region: Region,
-        resources: String,
-    },
+    ServerExists { server: ServerName, region: Region, resources: String },
     #[error("no image named {ami_type}-YYYY-MM-DD for {architecture} in {region}{}\n  fix: bundle one (bundle-ami), or choose another AMI type or architecture", if available.is_empty() { String::new() } else { format!(" (images there: {available})") })]
-    NoImage {
-        ami_type: AmiType,
-        architecture: Architecture,
-        region: Region,
-        available: String,
-    },
+    NoImage { ami_type: AmiType, architecture: Architecture, region: Region, available: String },
     #[error("instance type {instance_type} (from {origin}) cannot run {architecture} images; it runs {runs}")]
-    ArchitectureMismatch {
-        instance_type: InstanceType,
-        origin: Origin,
-        architecture: Architecture,
-        runs: String,
-    },
+    ArchitectureMismatch { instance_type: InstanceType, origin: Origin, architecture: Architecture, runs: String },
     #[error("launch configurations (launch: Configuration in {origin}) are not supported by this version of cellar yet; use launch: Template")]
     LaunchConfigurationUnsupported { origin: Source },
 }
@@ -88,11 +65,7 @@ pub fn scope(command: &Command, config: &ServerConfig) -> Scope {
 }
 
 /// Makes the plan. Pure.
-pub fn plan(
-    command: &Command,
-    config: &ServerConfig,
-    inventory: &Inventory,
-) -> Result<Plan, PlanError> {
+pub fn plan(command: &Command, config: &ServerConfig, inventory: &Inventory) -> Result<Plan, PlanError> {
     match command {
         Command::CreateServer(c) => create_server(command, c, config, inventory),
     }
@@ -109,25 +82,15 @@ struct Settings {
 
 impl Settings {
     fn of(c: &CreateServer, config: &ServerConfig) -> Settings {
-        fn pick<T: Clone>(
-            cli: &Option<T>,
-            position: usize,
-            sourced: &crate::config::Sourced<T>,
-        ) -> (T, Origin) {
+        fn pick<T: Clone>(cli: &Option<T>, position: usize, sourced: &crate::config::Sourced<T>) -> (T, Origin) {
             match cli {
                 Some(v) => (v.clone(), Origin::CommandLine(position)),
-                None => (
-                    sourced.value.clone(),
-                    Origin::Config(sourced.source.clone()),
-                ),
+                None => (sourced.value.clone(), Origin::Config(sourced.source.clone())),
             }
         }
         Settings {
             instance_type: pick(&c.instance_type, 2, &config.instance_type),
-            ami_type: c
-                .ami_type
-                .clone()
-                .unwrap_or_else(|| config.ami_type.value.clone()),
+            ami_type: c.ami_type.clone().unwrap_or_else(|| config.ami_type.value.clone()),
             region: pick(&c.region, 4, &config.region),
             zone_letter: pick(&c.zone_letter, 5, &config.zone),
             architecture: config.architecture.value,
@@ -147,12 +110,7 @@ impl Builder {
         let mut after: Vec<StepId> = after.into_iter().flatten().collect();
         after.sort();
         after.dedup();
-        self.steps.push(Step {
-            id,
-            action,
-            after,
-            undo,
-        });
+        self.steps.push(Step { id, action, after, undo });
         id
     }
 }
@@ -172,38 +130,20 @@ fn create_server(
         (Some(size), _) => size,
         (None, Some(sourced)) => sourced.value,
         (None, None) => {
-            return Err(PlanError::MissingEbsSize {
-                server: server.clone(),
-                file: config.file.display().to_string(),
-            })
+            return Err(PlanError::MissingEbsSize { server: server.clone(), file: config.file.display().to_string() })
         }
     };
     if config.launch.value == crate::config::LaunchKind::Configuration {
-        return Err(PlanError::LaunchConfigurationUnsupported {
-            origin: config.launch.source.clone(),
-        });
+        return Err(PlanError::LaunchConfigurationUnsupported { origin: config.launch.source.clone() });
     }
     let Some(zones) = inventory.zones_of(&region) else {
-        let known: Vec<&str> = inventory
-            .regions
-            .iter()
-            .map(|r| r.region.as_str())
-            .collect();
-        return Err(PlanError::UnknownRegion {
-            region,
-            origin: s.region.1,
-            known: known.join(", "),
-        });
+        let known: Vec<&str> = inventory.regions.iter().map(|r| r.region.as_str()).collect();
+        return Err(PlanError::UnknownRegion { region, origin: s.region.1, known: known.join(", ") });
     };
     let zone = Zone::in_region(&region, s.zone_letter.0);
     if !zones.contains(&zone) {
         let letters: Vec<String> = zones.iter().map(|z| z.letter().to_string()).collect();
-        return Err(PlanError::UnknownZone {
-            zone,
-            origin: s.zone_letter.1,
-            region,
-            known: letters.join(", "),
-        });
+        return Err(PlanError::UnknownZone { zone, origin: s.zone_letter.1, region, known: letters.join(", ") });
     }
     let (instance_type, type_origin) = s.instance_type;
     if let Some(runs) = catalog::instance_type_architectures(instance_type.as_str()) {
@@ -220,27 +160,12 @@ fn create_server(
 
     let r = &inventory.resources;
     let mut existing: Vec<String> = Vec::new();
-    existing.extend(
-        r.live_instances()
-            .map(|i| format!("instance {} ({})", i.id, i.state)),
-    );
+    existing.extend(r.live_instances().map(|i| format!("instance {} ({})", i.id, i.state)));
     existing.extend(r.volumes.iter().map(|v| format!("volume {}", v.id)));
-    existing.extend(
-        r.launch_templates
-            .iter()
-            .map(|t| format!("launch template {}", t.id)),
-    );
-    existing.extend(
-        r.groups
-            .iter()
-            .map(|g| format!("auto scaling group {}", g.name)),
-    );
+    existing.extend(r.launch_templates.iter().map(|t| format!("launch template {}", t.id)));
+    existing.extend(r.groups.iter().map(|g| format!("auto scaling group {}", g.name)));
     if !existing.is_empty() {
-        return Err(PlanError::ServerExists {
-            server: server.clone(),
-            region,
-            resources: existing.join(", "),
-        });
+        return Err(PlanError::ServerExists { server: server.clone(), region, resources: existing.join(", ") });
     }
 
     let Some(image) = inventory.newest_image(&s.ami_type, s.architecture) else {
@@ -261,12 +186,9 @@ fn create_server(
     // reuse one still waiting for its DNS record; else allocate. A new or unconfirmed
     // address gets a DNS gate that everything else waits for.
     let unassociated = |a: &&Address| a.associated_to.is_none();
-    let matching = dns_name.as_ref().and_then(|_| {
-        r.addresses
-            .iter()
-            .filter(unassociated)
-            .find(|a| inventory.dns.contains(&a.public_ip))
-    });
+    let matching = dns_name
+        .as_ref()
+        .and_then(|_| r.addresses.iter().filter(unassociated).find(|a| inventory.dns.contains(&a.public_ip)));
     let (address, gate): (Ref<AllocationId>, Option<StepId>) = match (&dns_name, matching) {
         (Some(host), Some(a)) => {
             notes.push(format!(
@@ -289,11 +211,7 @@ fn create_server(
             } else {
                 format!("{host} points at {}", inventory.dns.join(", "))
             };
-            let waiting = r
-                .addresses
-                .iter()
-                .filter(unassociated)
-                .find(|a| a.tags.contains_key(AWAITING_DNS_TAG));
+            let waiting = r.addresses.iter().filter(unassociated).find(|a| a.tags.contains_key(AWAITING_DNS_TAG));
             let address = match waiting {
                 Some(a) => {
                     notes.push(format!(
@@ -303,12 +221,10 @@ fn create_server(
                     Ref::Existing(a.allocation_id.clone())
                 }
                 None => {
-                    notes.push(format!("A new Elastic IP is allocated: {record}, which is not an address of {server}."));
+                    notes
+                        .push(format!("A new Elastic IP is allocated: {record}, which is not an address of {server}."));
                     let id = b.push(
-                        Action::AllocateAddress {
-                            server: server.clone(),
-                            awaiting_dns: Some(host.clone()),
-                        },
+                        Action::AllocateAddress { server: server.clone(), awaiting_dns: Some(host.clone()) },
                         vec![],
                         Some(Undo::ReleaseAddress),
                     );
@@ -316,11 +232,7 @@ fn create_server(
                 }
             };
             let gate = b.push(
-                Action::DnsGate {
-                    server: server.clone(),
-                    host: host.clone(),
-                    address: address.clone(),
-                },
+                Action::DnsGate { server: server.clone(), host: host.clone(), address: address.clone() },
                 vec![address.step()],
                 None,
             );
@@ -338,12 +250,10 @@ fn create_server(
                 (Ref::Existing(a.allocation_id.clone()), None)
             }
             None => {
-                notes.push("No dns_name is configured, so no DNS record is checked for the new Elastic IP.".to_string());
+                notes
+                    .push("No dns_name is configured, so no DNS record is checked for the new Elastic IP.".to_string());
                 let id = b.push(
-                    Action::AllocateAddress {
-                        server: server.clone(),
-                        awaiting_dns: None,
-                    },
+                    Action::AllocateAddress { server: server.clone(), awaiting_dns: None },
                     vec![],
                     Some(Undo::ReleaseAddress),
                 );
@@ -353,11 +263,7 @@ fn create_server(
     };
 
     let volume = b.push(
-        Action::CreateVolume {
-            server: server.clone(),
-            zone: zone.clone(),
-            size_gb,
-        },
+        Action::CreateVolume { server: server.clone(), zone: zone.clone(), size_gb },
         vec![gate],
         Some(Undo::DeleteVolume),
     );
@@ -390,11 +296,7 @@ fn create_server(
         None,
     );
     let associate = b.push(
-        Action::AssociateAddress {
-            server: server.clone(),
-            address: address.clone(),
-            instance: Ref::Output(instance),
-        },
+        Action::AssociateAddress { server: server.clone(), address: address.clone(), instance: Ref::Output(instance) },
         vec![address.step(), Some(instance)],
         None,
     );
@@ -425,11 +327,7 @@ fn create_server(
             Some(Undo::DeleteAutoScalingGroup),
         );
         let adopt = b.push(
-            Action::AdoptInstance {
-                server: server.clone(),
-                group: group_name,
-                instance: Ref::Output(instance),
-            },
+            Action::AdoptInstance { server: server.clone(), group: group_name, instance: Ref::Output(instance) },
             vec![Some(group), Some(instance)],
             None,
         );
@@ -442,14 +340,7 @@ fn create_server(
     }
     let mut wait_after = healthy_after;
     wait_after.push(Some(instance));
-    b.push(
-        Action::WaitHealthy {
-            server: server.clone(),
-            instance: Ref::Output(instance),
-        },
-        wait_after,
-        None,
-    );
+    b.push(Action::WaitHealthy { server: server.clone(), instance: Ref::Output(instance) }, wait_after, None);
     notes.push(format!(
         "If the instance cannot launch (for example InsufficientInstanceCapacity in {zone}), everything this apply created is removed again, the new volume{} included.",
         if address.step().is_some() { " and Elastic IP" } else { "" }
@@ -503,14 +394,9 @@ mod tests {
     fn config(server_file: &str) -> crate::config::ServerConfig {
         let tree = ConfigTree::from_files(
             Path::new("cfg"),
-            [
-                ("global.ron", GLOBAL),
-                ("platforms/web.ron", "()"),
-                ("servers/ale.ron", server_file),
-            ],
+            [("global.ron", GLOBAL), ("platforms/web.ron", "()"), ("servers/ale.ron", server_file)],
         );
-        tree.server(&ServerName::new("ale"))
-            .expect("test config is valid")
+        tree.server(&ServerName::new("ale")).expect("test config is valid")
     }
 
     fn tags(server: &str) -> Tags {
@@ -522,12 +408,7 @@ mod tests {
         for (k, v) in extra {
             t.insert(k.to_string(), v.to_string());
         }
-        Address {
-            allocation_id: AllocationId::new(id),
-            public_ip: ip.into(),
-            associated_to: None,
-            tags: t,
-        }
+        Address { allocation_id: AllocationId::new(id), public_ip: ip.into(), associated_to: None, tags: t }
     }
 
     fn world(resources: ServerResources, dns: &[&str]) -> Inventory {
@@ -543,10 +424,7 @@ mod tests {
         Inventory {
             regions: vec![RegionInfo {
                 region: region.clone(),
-                zones: "abcd"
-                    .chars()
-                    .map(|c| Zone::in_region(&region, c))
-                    .collect(),
+                zones: "abcd".chars().map(|c| Zone::in_region(&region, c)).collect(),
             }],
             resources,
             images: vec![
@@ -606,10 +484,7 @@ mod tests {
 
     #[test]
     fn address_matching_dns_is_reused() {
-        let r = ServerResources {
-            addresses: vec![address("eipalloc-9", "198.51.100.9", &[])],
-            ..Default::default()
-        };
+        let r = ServerResources { addresses: vec![address("eipalloc-9", "198.51.100.9", &[])], ..Default::default() };
         check(
             "create-server@ale 20 t3.small - - c",
             WITH_DNS,
@@ -629,16 +504,9 @@ mod tests {
 
     #[test]
     fn address_awaiting_dns_is_reused_behind_a_gate() {
-        let waiting = address(
-            "eipalloc-7",
-            "198.51.100.7",
-            &[(AWAITING_DNS_TAG, "ale.example.com")],
-        );
+        let waiting = address("eipalloc-7", "198.51.100.7", &[(AWAITING_DNS_TAG, "ale.example.com")]);
         let stale = address("eipalloc-3", "198.51.100.3", &[]);
-        let r = ServerResources {
-            addresses: vec![stale, waiting],
-            ..Default::default()
-        };
+        let r = ServerResources { addresses: vec![stale, waiting], ..Default::default() };
         let inventory = world(r, &["203.0.113.1"]);
         check(
             "create-server@ale 20",
@@ -657,14 +525,8 @@ mod tests {
             ],
         );
         let cmd = command::parse("create-server@ale", &["20".into()]).unwrap();
-        let notes = plan(&cmd, &config(WITH_DNS), &inventory)
-            .unwrap()
-            .notes
-            .join("\n");
-        assert!(
-            notes.contains("198.51.100.3 (eipalloc-3) of ale does not match the DNS record"),
-            "{notes}"
-        );
+        let notes = plan(&cmd, &config(WITH_DNS), &inventory).unwrap().notes.join("\n");
+        assert!(notes.contains("198.51.100.3 (eipalloc-3) of ale does not match the DNS record"), "{notes}");
     }
 
     #[test]
@@ -739,18 +601,8 @@ mod tests {
     #[test]
     fn same_inputs_same_plan_bytes() {
         let cmd = command::parse("create-server@ale", &["20".into()]).unwrap();
-        let a = plan(
-            &cmd,
-            &config(WITH_DNS),
-            &world(ServerResources::default(), &[]),
-        )
-        .unwrap();
-        let b = plan(
-            &cmd,
-            &config(WITH_DNS),
-            &world(ServerResources::default(), &[]),
-        )
-        .unwrap();
+        let a = plan(&cmd, &config(WITH_DNS), &world(ServerResources::default(), &[])).unwrap();
+        let b = plan(&cmd, &config(WITH_DNS), &world(ServerResources::default(), &[])).unwrap();
         assert_eq!(a.to_ron(), b.to_ron());
         let reread = Plan::from_ron("p.ron", &a.to_ron()).unwrap();
         assert_eq!(reread, a);

@@ -84,11 +84,7 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
     let instance = r.current_instance();
     let volume = r.data_volume();
     let address = instance
-        .and_then(|i| {
-            r.addresses
-                .iter()
-                .find(|a| a.associated_to.as_ref() == Some(&i.id))
-        })
+        .and_then(|i| r.addresses.iter().find(|a| a.associated_to.as_ref() == Some(&i.id)))
         .or_else(|| r.addresses.first());
     let group = r.group();
 
@@ -104,10 +100,9 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
             }
             match address {
                 None => missing.push("no Elastic IP".to_string()),
-                Some(a) if a.associated_to.as_ref() != Some(&i.id) => missing.push(format!(
-                    "Elastic IP {} is not associated with {}",
-                    a.public_ip, i.id
-                )),
+                Some(a) if a.associated_to.as_ref() != Some(&i.id) => {
+                    missing.push(format!("Elastic IP {} is not associated with {}", a.public_ip, i.id))
+                }
                 Some(_) => {}
             }
             if missing.is_empty() {
@@ -116,12 +111,8 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
                 (Health::Degraded, missing.join("; "))
             }
         }
-        Some(i) if i.state == InstanceState::Pending => {
-            (Health::Degraded, format!("instance {} is starting", i.id))
-        }
-        Some(i) if group.is_none() => {
-            (Health::Stopped, format!("instance {} is {}", i.id, i.state))
-        }
+        Some(i) if i.state == InstanceState::Pending => (Health::Degraded, format!("instance {} is starting", i.id)),
+        Some(i) if group.is_none() => (Health::Stopped, format!("instance {} is {}", i.id, i.state)),
         Some(i) => (Health::Down, format!("instance {} is {}", i.id, i.state)),
         None => match group {
             Some(g) => {
@@ -132,19 +123,11 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
                     .find(|a| !a.succeeded)
                     .filter(|_| g.activities.last().is_some_and(|a| !a.succeeded))
                     .map(|a| format!("failed to respawn: {}", a.description))
-                    .unwrap_or_else(|| {
-                        format!("auto scaling group {} has no running instance", g.name)
-                    });
+                    .unwrap_or_else(|| format!("auto scaling group {} has no running instance", g.name));
                 (Health::Down, why)
             }
-            None if r.is_empty() => (
-                Health::Stopped,
-                format!("not created (nothing is tagged Name={name})"),
-            ),
-            None => (
-                Health::Stopped,
-                "no instance and no auto scaling group (auto scaling stopped)".to_string(),
-            ),
+            None if r.is_empty() => (Health::Stopped, format!("not created (nothing is tagged Name={name})")),
+            None => (Health::Stopped, "no instance and no auto scaling group (auto scaling stopped)".to_string()),
         },
     };
 
@@ -166,10 +149,8 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
             state: v.state,
             attached_to: v.attached_to.clone(),
         }),
-        address: address.map(|a| AddressStatus {
-            public_ip: a.public_ip.clone(),
-            associated_to: a.associated_to.clone(),
-        }),
+        address: address
+            .map(|a| AddressStatus { public_ip: a.public_ip.clone(), associated_to: a.associated_to.clone() }),
         auto_scaling: group.map(|g| AutoScalingStatus {
             group: g.name.clone(),
             desired: g.desired,
@@ -179,17 +160,8 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
 }
 
 /// Reads and assesses one server.
-pub async fn read(
-    cloud: &dyn Cloud,
-    name: &ServerName,
-    region: &Region,
-) -> Result<ServerStatus, CloudError> {
-    let scope = Scope {
-        region: region.clone(),
-        server: Some(name.clone()),
-        dns_name: None,
-        image: None,
-    };
+pub async fn read(cloud: &dyn Cloud, name: &ServerName, region: &Region) -> Result<ServerStatus, CloudError> {
+    let scope = Scope { region: region.clone(), server: Some(name.clone()), dns_name: None, image: None };
     let inventory = inventory::read(cloud, &scope).await?;
     Ok(assess(name, region, &inventory.resources))
 }
@@ -198,46 +170,21 @@ pub async fn read(
 pub fn render_text(statuses: &[ServerStatus]) -> String {
     let mut out = String::new();
     for s in statuses {
-        out.push_str(&format!(
-            "{:<12} {:<9} {}\n",
-            s.name.as_str(),
-            s.health.as_str(),
-            s.region
-        ));
+        out.push_str(&format!("{:<12} {:<9} {}\n", s.name.as_str(), s.health.as_str(), s.region));
         if let Some(i) = &s.instance {
-            out.push_str(&format!(
-                "  instance  {} {} {} {} {}\n",
-                i.id, i.state, i.zone, i.instance_type, i.ami
-            ));
+            out.push_str(&format!("  instance  {} {} {} {} {}\n", i.id, i.state, i.zone, i.instance_type, i.ami));
         }
         if let Some(v) = &s.volume {
-            let on = v
-                .attached_to
-                .as_ref()
-                .map(|i| format!(" on {i}"))
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "  volume    {} {} GiB {}{on}\n",
-                v.id, v.size_gb, v.state
-            ));
+            let on = v.attached_to.as_ref().map(|i| format!(" on {i}")).unwrap_or_default();
+            out.push_str(&format!("  volume    {} {} GiB {}{on}\n", v.id, v.size_gb, v.state));
         }
         if let Some(a) = &s.address {
-            let on = a
-                .associated_to
-                .as_ref()
-                .map(|i| format!(" on {i}"))
-                .unwrap_or_else(|| " unassociated".into());
+            let on = a.associated_to.as_ref().map(|i| format!(" on {i}")).unwrap_or_else(|| " unassociated".into());
             out.push_str(&format!("  address   {}{on}\n", a.public_ip));
         }
         if let Some(g) = &s.auto_scaling {
-            let v = g
-                .template_version
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "$Latest".into());
-            out.push_str(&format!(
-                "  group     {} desired {} template version {v}\n",
-                g.group, g.desired
-            ));
+            let v = g.template_version.map(|v| v.to_string()).unwrap_or_else(|| "$Latest".into());
+            out.push_str(&format!("  group     {} desired {} template version {v}\n", g.group, g.desired));
         }
         if !s.reason.is_empty() {
             out.push_str(&format!("  reason    {}\n", s.reason));
@@ -274,11 +221,7 @@ mod tests {
         t.insert(ROLE_TAG.into(), crate::agent::DATA_ROLE.into());
         Volume {
             id: VolumeId::new("vol-1"),
-            state: if attached_to.is_some() {
-                VolumeState::InUse
-            } else {
-                VolumeState::Available
-            },
+            state: if attached_to.is_some() { VolumeState::InUse } else { VolumeState::Available },
             zone: Zone::new("us-east-1a"),
             size_gb: 20,
             attached_to: attached_to.map(InstanceId::new),
@@ -308,73 +251,41 @@ mod tests {
             instances: vec![],
             activities: activities
                 .iter()
-                .map(|(ok, d)| ScalingActivity {
-                    at: Timestamp(0),
-                    succeeded: *ok,
-                    description: d.to_string(),
-                })
+                .map(|(ok, d)| ScalingActivity { at: Timestamp(0), succeeded: *ok, description: d.to_string() })
                 .collect(),
             tags: tags(),
         }
     }
 
     fn check(resources: ServerResources, expected: (Health, &str)) {
-        let s = assess(
-            &ServerName::new("ale"),
-            &Region::new("us-east-1"),
-            &resources,
-        );
+        let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);
         assert_eq!((s.health, s.reason.as_str()), expected, "{resources:#?}");
     }
 
     #[test]
     fn health() {
-        let r =
-            |instances, volume: Option<Volume>, address: Option<Address>, groups| ServerResources {
-                instances,
-                volumes: volume.into_iter().collect(),
-                addresses: address.into_iter().collect(),
-                launch_templates: vec![],
-                groups,
-            };
+        let r = |instances, volume: Option<Volume>, address: Option<Address>, groups| ServerResources {
+            instances,
+            volumes: volume.into_iter().collect(),
+            addresses: address.into_iter().collect(),
+            launch_templates: vec![],
+            groups,
+        };
         use InstanceState::*;
         check(
-            r(
-                vec![instance("i-1", Running)],
-                Some(volume(Some("i-1"))),
-                Some(address(Some("i-1"))),
-                vec![group(&[])],
-            ),
+            r(vec![instance("i-1", Running)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![group(&[])]),
             (Health::Healthy, ""),
         );
         check(
-            r(
-                vec![instance("i-1", Running)],
-                Some(volume(None)),
-                Some(address(Some("i-1"))),
-                vec![group(&[])],
-            ),
+            r(vec![instance("i-1", Running)], Some(volume(None)), Some(address(Some("i-1"))), vec![group(&[])]),
             (Health::Degraded, "data volume vol-1 is not attached to i-1"),
         );
         check(
-            r(
-                vec![instance("i-1", Running)],
-                Some(volume(Some("i-1"))),
-                Some(address(None)),
-                vec![],
-            ),
-            (
-                Health::Degraded,
-                "Elastic IP 198.51.100.1 is not associated with i-1",
-            ),
+            r(vec![instance("i-1", Running)], Some(volume(Some("i-1"))), Some(address(None)), vec![]),
+            (Health::Degraded, "Elastic IP 198.51.100.1 is not associated with i-1"),
         );
         check(
-            r(
-                vec![instance("i-2", Pending)],
-                Some(volume(None)),
-                Some(address(None)),
-                vec![group(&[])],
-            ),
+            r(vec![instance("i-2", Pending)], Some(volume(None)), Some(address(None)), vec![group(&[])]),
             (Health::Degraded, "instance i-2 is starting"),
         );
         check(
@@ -382,15 +293,9 @@ mod tests {
                 vec![instance("i-1", Terminated)],
                 Some(volume(None)),
                 Some(address(None)),
-                vec![group(&[
-                    (true, "launched i-1"),
-                    (false, "InsufficientInstanceCapacity in us-east-1a"),
-                ])],
+                vec![group(&[(true, "launched i-1"), (false, "InsufficientInstanceCapacity in us-east-1a")])],
             ),
-            (
-                Health::Down,
-                "failed to respawn: InsufficientInstanceCapacity in us-east-1a",
-            ),
+            (Health::Down, "failed to respawn: InsufficientInstanceCapacity in us-east-1a"),
         );
         check(
             r(
@@ -399,36 +304,17 @@ mod tests {
                 Some(address(None)),
                 vec![group(&[(false, "no capacity"), (true, "launched i-3")])],
             ),
-            (
-                Health::Down,
-                "auto scaling group ale has no running instance",
-            ),
+            (Health::Down, "auto scaling group ale has no running instance"),
         );
         check(
-            r(
-                vec![instance("i-1", Terminated)],
-                Some(volume(None)),
-                Some(address(None)),
-                vec![],
-            ),
-            (
-                Health::Stopped,
-                "no instance and no auto scaling group (auto scaling stopped)",
-            ),
+            r(vec![instance("i-1", Terminated)], Some(volume(None)), Some(address(None)), vec![]),
+            (Health::Stopped, "no instance and no auto scaling group (auto scaling stopped)"),
         );
         check(
-            r(
-                vec![instance("i-1", Stopped)],
-                Some(volume(Some("i-1"))),
-                Some(address(Some("i-1"))),
-                vec![],
-            ),
+            r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![]),
             (Health::Stopped, "instance i-1 is stopped"),
         );
-        check(
-            r(vec![], None, None, vec![]),
-            (Health::Stopped, "not created (nothing is tagged Name=ale)"),
-        );
+        check(r(vec![], None, None, vec![]), (Health::Stopped, "not created (nothing is tagged Name=ale)"));
     }
 
     #[test]
@@ -440,11 +326,7 @@ mod tests {
             launch_templates: vec![],
             groups: vec![group(&[])],
         };
-        let s = assess(
-            &ServerName::new("ale"),
-            &Region::new("us-east-1"),
-            &resources,
-        );
+        let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["health"], "healthy");
         assert_eq!(json["instance"]["type"], "m5.large");
@@ -453,9 +335,6 @@ mod tests {
         assert_eq!(json["volume"]["attached_to"], "i-1");
         assert_eq!(json["address"]["associated_to"], "i-1");
         assert_eq!(json["auto_scaling"]["desired"], 1);
-        assert_eq!(
-            json["auto_scaling"]["template_version"],
-            serde_json::Value::Null
-        );
+        assert_eq!(json["auto_scaling"]["template_version"], serde_json::Value::Null);
     }
 }

@@ -30,10 +30,7 @@ impl Drop for RunningGuard<'_> {
 
 impl Sim {
     pub fn new(world: World) -> Self {
-        Sim {
-            world: Mutex::new(world),
-            agents_running: AtomicBool::new(false),
-        }
+        Sim { world: Mutex::new(world), agents_running: AtomicBool::new(false) }
     }
 
     pub fn into_world(self) -> World {
@@ -95,20 +92,13 @@ impl Sim {
             }
             let invocation = agent::parse_user_data(&instance.user_data)?;
             let region = instance.zone.region();
-            w.record(format!(
-                "agent {id}: {} for server {}",
-                invocation.mode, invocation.server
-            ));
+            w.record(format!("agent {id}: {} for server {}", invocation.mode, invocation.server));
             Some((invocation, region))
         });
         let Some((invocation, region)) = prepared else {
             return;
         };
-        let host = SimHost {
-            sim: self,
-            instance: id.clone(),
-            region,
-        };
+        let host = SimHost { sim: self, instance: id.clone(), region };
         let outcome = agent::run(self, &host, &invocation).await;
         self.with_world(|w| match outcome {
             Ok(report) => w.record(format!("agent {id}: done: {}", report.steps.join("; "))),
@@ -142,16 +132,14 @@ impl AgentHost for SimHost<'_> {
 
     fn persist(&self, directories: &[String]) -> Result<(), String> {
         let id = &self.instance;
-        self.sim
-            .with_world(|w| w.record(format!("agent {id}: persisted {}", directories.join(", "))));
+        self.sim.with_world(|w| w.record(format!("agent {id}: persisted {}", directories.join(", "))));
         Ok(())
     }
 
     fn run_hook(&self, script: &str) -> Result<(), String> {
         let id = &self.instance;
         let lines = script.lines().count();
-        self.sim
-            .with_world(|w| w.record(format!("agent {id}: ran spawn hook ({lines} lines)")));
+        self.sim.with_world(|w| w.record(format!("agent {id}: ran spawn hook ({lines} lines)")));
         Ok(())
     }
 }
@@ -162,11 +150,7 @@ impl Cloud for Sim {
         Ok(self.with_world(|w| w.regions()))
     }
 
-    async fn describe_instances(
-        &self,
-        region: &Region,
-        filter: &Filter,
-    ) -> CloudResult<Vec<Instance>> {
+    async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>> {
         Ok(self.with_world(|w| w.describe_instances(region, filter)))
     }
 
@@ -174,11 +158,7 @@ impl Cloud for Sim {
         Ok(self.with_world(|w| w.describe_volumes(region, filter)))
     }
 
-    async fn describe_addresses(
-        &self,
-        region: &Region,
-        filter: &Filter,
-    ) -> CloudResult<Vec<Address>> {
+    async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>> {
         Ok(self.with_world(|w| w.describe_addresses(region, filter)))
     }
 
@@ -186,11 +166,7 @@ impl Cloud for Sim {
         Ok(self.with_world(|w| w.describe_images(region)))
     }
 
-    async fn describe_launch_templates(
-        &self,
-        region: &Region,
-        filter: &Filter,
-    ) -> CloudResult<Vec<LaunchTemplate>> {
+    async fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<LaunchTemplate>> {
         Ok(self.with_world(|w| w.describe_launch_templates(region, filter)))
     }
 
@@ -202,11 +178,7 @@ impl Cloud for Sim {
         Ok(self.with_world(|w| w.describe_auto_scaling_groups(region, filter)))
     }
 
-    async fn create_volume(
-        &self,
-        region: &Region,
-        request: CreateVolumeRequest,
-    ) -> CloudResult<Volume> {
+    async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
         self.with_world(|w| w.create_volume(region, request))
     }
 
@@ -224,12 +196,7 @@ impl Cloud for Sim {
         self.with_world(|w| w.attach_volume(region, volume, instance, device))
     }
 
-    async fn detach_volume(
-        &self,
-        region: &Region,
-        volume: &VolumeId,
-        instance: &InstanceId,
-    ) -> CloudResult<()> {
+    async fn detach_volume(&self, region: &Region, volume: &VolumeId, instance: &InstanceId) -> CloudResult<()> {
         self.with_world(|w| w.detach_volume(region, volume, instance))
     }
 
@@ -254,20 +221,11 @@ impl Cloud for Sim {
         self.with_world(|w| w.create_tags(region, resource, tags))
     }
 
-    async fn delete_tags(
-        &self,
-        region: &Region,
-        resource: &str,
-        keys: Vec<String>,
-    ) -> CloudResult<()> {
+    async fn delete_tags(&self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()> {
         self.with_world(|w| w.delete_tags(region, resource, keys))
     }
 
-    async fn run_instance(
-        &self,
-        region: &Region,
-        request: RunInstanceRequest,
-    ) -> CloudResult<Instance> {
+    async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
         self.with_world(|w| w.run_instance(region, request))
     }
 
@@ -283,11 +241,7 @@ impl Cloud for Sim {
         self.with_world(|w| w.create_launch_template(region, request))
     }
 
-    async fn delete_launch_template(
-        &self,
-        region: &Region,
-        template: &LaunchTemplateId,
-    ) -> CloudResult<()> {
+    async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()> {
         self.with_world(|w| w.delete_launch_template(region, template))
     }
 

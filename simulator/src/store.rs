@@ -48,12 +48,7 @@ pub enum StoreError {
          run `cellar sim init` to reset it to the default world, or fix the file",
         path.display()
     )]
-    Corrupt {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Corrupt { path: PathBuf, line: usize, column: usize, message: String },
     #[error("cannot lock simulator state {}: {source}", path.display())]
     Lock {
         path: PathBuf,
@@ -63,10 +58,7 @@ pub enum StoreError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
 }
 
 /// An open, locked state file and the world loaded from it.
@@ -79,9 +71,7 @@ pub struct SimStore {
 
 impl std::fmt::Debug for SimStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("SimStore").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -100,21 +90,13 @@ impl SimStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => default_world(),
             Err(e) => return Err(io_err(path)(e)),
         };
-        Ok(SimStore {
-            path: path.to_path_buf(),
-            world,
-            _lock: lock,
-        })
+        Ok(SimStore { path: path.to_path_buf(), world, _lock: lock })
     }
 
     /// Locks the state file and overwrites it with `world` (atomically), whatever it held.
     pub fn init(path: &Path, world: World) -> Result<SimStore, StoreError> {
         let lock = lock(path)?;
-        let store = SimStore {
-            path: path.to_path_buf(),
-            world,
-            _lock: lock,
-        };
+        let store = SimStore { path: path.to_path_buf(), world, _lock: lock };
         store.flush()?;
         Ok(store)
     }
@@ -157,10 +139,7 @@ impl SimStore {
 }
 
 fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "world.ron".into());
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "world.ron".into());
     name.push(".lock");
     path.with_file_name(name)
 }
@@ -185,10 +164,7 @@ fn lock(path: &Path) -> Result<fd_lock::RwLock<File>, StoreError> {
         .open(&lock_file)
         .map_err(io_err(&lock_file))?;
     let mut lock = fd_lock::RwLock::new(file);
-    let guard = lock.write().map_err(|source| StoreError::Lock {
-        path: lock_file.clone(),
-        source,
-    })?;
+    let guard = lock.write().map_err(|source| StoreError::Lock { path: lock_file.clone(), source })?;
     // The lock (flock / LockFileEx) belongs to the open file: it stays held until the
     // file is closed when the store drops, so the guard need not be kept.
     std::mem::forget(guard);

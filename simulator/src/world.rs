@@ -8,8 +8,8 @@
 use cellar_engine::agent::parse_user_data;
 use cellar_engine::catalog;
 use cellar_engine::cloud::{
-    CloudError, CloudErrorKind as K, CloudResult, CreateAutoScalingGroupRequest,
-    CreateLaunchTemplateRequest, CreateVolumeRequest, Filter, RunInstanceRequest,
+    CloudError, CloudErrorKind as K, CloudResult, CreateAutoScalingGroupRequest, CreateLaunchTemplateRequest,
+    CreateVolumeRequest, Filter, RunInstanceRequest,
 };
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
@@ -132,9 +132,7 @@ impl SimTemplate {
         self.versions.len() as u32
     }
     pub fn version(&self, version: u32) -> Option<&LaunchSpec> {
-        version
-            .checked_sub(1)
-            .and_then(|i| self.versions.get(i as usize))
+        version.checked_sub(1).and_then(|i| self.versions.get(i as usize))
     }
     pub fn to_model(&self) -> LaunchTemplate {
         LaunchTemplate {
@@ -142,11 +140,7 @@ impl SimTemplate {
             name: self.name.clone(),
             latest_version: self.latest_version(),
             default_version: self.default_version,
-            latest: self
-                .versions
-                .last()
-                .cloned()
-                .expect("a launch template has at least one version"),
+            latest: self.versions.last().cloned().expect("a launch template has at least one version"),
             tags: self.tags.clone(),
         }
     }
@@ -265,10 +259,7 @@ impl World {
 
     /// Appends a log entry at the current virtual time.
     pub fn record(&mut self, message: impl Into<String>) {
-        self.log.push(LogEntry {
-            at: self.now,
-            message: message.into(),
-        });
+        self.log.push(LogEntry { at: self.now, message: message.into() });
     }
 
     /// The next id for a prefix: `i-0001`, `vol-0001`, ...
@@ -282,43 +273,22 @@ impl World {
         let at = self.now.plus_secs(after_secs);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let pos = self
-            .scheduled
-            .partition_point(|s| (s.at, s.seq) <= (at, seq));
-        self.scheduled.insert(
-            pos,
-            Scheduled {
-                at,
-                seq,
-                transition,
-            },
-        );
+        let pos = self.scheduled.partition_point(|s| (s.at, s.seq) <= (at, seq));
+        self.scheduled.insert(pos, Scheduled { at, seq, transition });
     }
 
     fn check_region(&self, region: &Region) -> CloudResult<&RegionInfo> {
-        self.regions
-            .iter()
-            .find(|r| r.region == *region)
-            .ok_or_else(|| {
-                err(
-                    K::Other("UnknownRegion".into()),
-                    format!("region {region} does not exist in this world"),
-                )
-            })
+        self.regions.iter().find(|r| r.region == *region).ok_or_else(|| {
+            err(K::Other("UnknownRegion".into()), format!("region {region} does not exist in this world"))
+        })
     }
 
     fn check_zone(&self, region: &Region, zone: &Zone) -> CloudResult<()> {
-        let known = self
-            .regions
-            .iter()
-            .any(|r| r.region == *region && r.zones.contains(zone));
+        let known = self.regions.iter().any(|r| r.region == *region && r.zones.contains(zone));
         if known {
             Ok(())
         } else {
-            Err(err(
-                K::InvalidZoneNotFound,
-                format!("Invalid availability zone: [{zone}]"),
-            ))
+            Err(err(K::InvalidZoneNotFound, format!("Invalid availability zone: [{zone}]")))
         }
     }
 
@@ -326,71 +296,43 @@ impl World {
         self.instances
             .get(id)
             .filter(|i| i.zone.region() == *region)
-            .ok_or_else(|| {
-                err(
-                    K::InvalidInstanceIdNotFound,
-                    format!("The instance ID '{id}' does not exist"),
-                )
-            })
+            .ok_or_else(|| err(K::InvalidInstanceIdNotFound, format!("The instance ID '{id}' does not exist")))
     }
 
     fn volume_in(&self, region: &Region, id: &VolumeId) -> CloudResult<&Volume> {
         self.volumes
             .get(id)
             .filter(|v| v.zone.region() == *region)
-            .ok_or_else(|| {
-                err(
-                    K::InvalidVolumeNotFound,
-                    format!("The volume '{id}' does not exist."),
-                )
-            })
+            .ok_or_else(|| err(K::InvalidVolumeNotFound, format!("The volume '{id}' does not exist.")))
     }
 
     fn address_in(&self, region: &Region, id: &AllocationId) -> CloudResult<&SimAddress> {
         self.addresses
             .get(id)
             .filter(|a| a.region == *region)
-            .ok_or_else(|| {
-                err(
-                    K::InvalidAddressNotFound,
-                    format!("The allocation ID '{id}' does not exist"),
-                )
-            })
+            .ok_or_else(|| err(K::InvalidAddressNotFound, format!("The allocation ID '{id}' does not exist")))
     }
 
     fn template_in(&self, region: &Region, id: &LaunchTemplateId) -> CloudResult<&SimTemplate> {
-        self.templates
-            .get(id)
-            .filter(|t| t.region == *region)
-            .ok_or_else(|| {
-                err(
-                    K::InvalidLaunchTemplateNotFound,
-                    format!(
-                        "The specified launch template, with template ID {id}, does not exist."
-                    ),
-                )
-            })
+        self.templates.get(id).filter(|t| t.region == *region).ok_or_else(|| {
+            err(
+                K::InvalidLaunchTemplateNotFound,
+                format!("The specified launch template, with template ID {id}, does not exist."),
+            )
+        })
     }
 
     fn group_in(&self, region: &Region, name: &AutoScalingGroupName) -> CloudResult<&SimGroup> {
-        self.groups
-            .get(name)
-            .filter(|g| g.region == *region)
-            .ok_or_else(|| {
-                err(
-                    K::AutoScalingGroupNotFound,
-                    format!(
-                        "AutoScalingGroup name not found - AutoScalingGroup '{name}' not found"
-                    ),
-                )
-            })
+        self.groups.get(name).filter(|g| g.region == *region).ok_or_else(|| {
+            err(
+                K::AutoScalingGroupNotFound,
+                format!("AutoScalingGroup name not found - AutoScalingGroup '{name}' not found"),
+            )
+        })
     }
 
     fn public_ip_of(&self, id: &InstanceId) -> Option<String> {
-        self.addresses
-            .values()
-            .find(|a| a.associated_to.as_ref() == Some(id))
-            .map(|a| a.public_ip.clone())
+        self.addresses.values().find(|a| a.associated_to.as_ref() == Some(id)).map(|a| a.public_ip.clone())
     }
 
     fn instance_model(&self, i: &SimInstance) -> Instance {
@@ -420,29 +362,22 @@ impl World {
     // ----- capacity -----
 
     fn live_count(&self, zone: &Zone, instance_type: &InstanceType) -> u32 {
-        self.instances
-            .values()
-            .filter(|i| i.is_live() && i.zone == *zone && i.instance_type == *instance_type)
-            .count() as u32
+        self.instances.values().filter(|i| i.is_live() && i.zone == *zone && i.instance_type == *instance_type).count()
+            as u32
     }
 
     /// How many more instances of the type can launch in the zone.
     pub fn available_capacity(&self, zone: &Zone, instance_type: &InstanceType) -> u32 {
         match self.capacity.get(zone).and_then(|m| m.get(instance_type)) {
             Some(n) => *n,
-            None => self
-                .default_capacity
-                .saturating_sub(self.live_count(zone, instance_type)),
+            None => self.default_capacity.saturating_sub(self.live_count(zone, instance_type)),
         }
     }
 
     /// From now on, `n` more instances of the type can launch in the zone (each launch
     /// takes one; terminations do not give them back).
     pub fn set_capacity(&mut self, zone: &Zone, instance_type: &InstanceType, n: u32) {
-        self.capacity
-            .entry(zone.clone())
-            .or_default()
-            .insert(instance_type.clone(), n);
+        self.capacity.entry(zone.clone()).or_default().insert(instance_type.clone(), n);
         self.record(format!("capacity for {instance_type} in {zone} set to {n}"));
     }
 
@@ -454,17 +389,11 @@ impl World {
                 self.capacity.remove(zone);
             }
         }
-        self.record(format!(
-            "capacity for {instance_type} in {zone} back to the default"
-        ));
+        self.record(format!("capacity for {instance_type} in {zone} back to the default"));
     }
 
     fn consume_capacity(&mut self, zone: &Zone, instance_type: &InstanceType) {
-        if let Some(n) = self
-            .capacity
-            .get_mut(zone)
-            .and_then(|m| m.get_mut(instance_type))
-        {
+        if let Some(n) = self.capacity.get_mut(zone).and_then(|m| m.get_mut(instance_type)) {
             *n = n.saturating_sub(1);
         }
     }
@@ -489,13 +418,7 @@ impl World {
     // ----- images -----
 
     /// Registers an image (what bundle-ami will do); returns its id.
-    pub fn add_image(
-        &mut self,
-        name: &str,
-        architecture: Architecture,
-        region: &Region,
-        tags: Tags,
-    ) -> ImageId {
+    pub fn add_image(&mut self, name: &str, architecture: Architecture, region: &Region, tags: Tags) -> ImageId {
         let id = ImageId::new(self.next_id("ami"));
         let image = Image {
             id: id.clone(),
@@ -506,9 +429,7 @@ impl World {
             tags,
         };
         self.images.insert(id.clone(), image);
-        self.record(format!(
-            "registered image {id} ({name}, {architecture}) in {region}"
-        ));
+        self.record(format!("registered image {id} ({name}, {architecture}) in {region}"));
         id
     }
 
@@ -527,11 +448,7 @@ impl World {
     }
 
     pub fn describe_volumes(&self, region: &Region, filter: &Filter) -> Vec<Volume> {
-        self.volumes
-            .values()
-            .filter(|v| v.zone.region() == *region && filter.matches(&v.tags))
-            .cloned()
-            .collect()
+        self.volumes.values().filter(|v| v.zone.region() == *region && filter.matches(&v.tags)).cloned().collect()
     }
 
     pub fn describe_addresses(&self, region: &Region, filter: &Filter) -> Vec<Address> {
@@ -543,18 +460,10 @@ impl World {
     }
 
     pub fn describe_images(&self, region: &Region) -> Vec<Image> {
-        self.images
-            .values()
-            .filter(|i| i.region == *region)
-            .cloned()
-            .collect()
+        self.images.values().filter(|i| i.region == *region).cloned().collect()
     }
 
-    pub fn describe_launch_templates(
-        &self,
-        region: &Region,
-        filter: &Filter,
-    ) -> Vec<LaunchTemplate> {
+    pub fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> Vec<LaunchTemplate> {
         self.templates
             .values()
             .filter(|t| t.region == *region && filter.matches(&t.tags))
@@ -562,11 +471,7 @@ impl World {
             .collect()
     }
 
-    pub fn describe_auto_scaling_groups(
-        &self,
-        region: &Region,
-        filter: &Filter,
-    ) -> Vec<AutoScalingGroup> {
+    pub fn describe_auto_scaling_groups(&self, region: &Region, filter: &Filter) -> Vec<AutoScalingGroup> {
         self.groups
             .values()
             .filter(|g| g.region == *region && filter.matches(&g.tags))
@@ -578,17 +483,8 @@ impl World {
     pub fn find_server_instance(&self, server: &ServerName) -> Option<Instance> {
         self.instances
             .values()
-            .filter(|i| {
-                i.state.is_alive()
-                    && i.tags.get(NAME_TAG).map(String::as_str) == Some(server.as_str())
-            })
-            .max_by_key(|i| {
-                (
-                    i.state == InstanceState::Running,
-                    i.launched_at,
-                    i.id.clone(),
-                )
-            })
+            .filter(|i| i.state.is_alive() && i.tags.get(NAME_TAG).map(String::as_str) == Some(server.as_str()))
+            .max_by_key(|i| (i.state == InstanceState::Running, i.launched_at, i.id.clone()))
             .map(|i| self.instance_model(i))
     }
 
@@ -599,11 +495,7 @@ impl World {
 
     // ----- volumes -----
 
-    pub fn create_volume(
-        &mut self,
-        region: &Region,
-        request: CreateVolumeRequest,
-    ) -> CloudResult<Volume> {
+    pub fn create_volume(&mut self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
         self.check_zone(region, &request.zone)?;
         if !(catalog::EBS_MIN_GB..=catalog::EBS_MAX_GB).contains(&request.size_gb) {
             return Err(err(
@@ -642,21 +534,11 @@ impl World {
         match volume.state {
             VolumeState::Available => {}
             VolumeState::InUse => {
-                let holder = volume
-                    .attached_to
-                    .as_ref()
-                    .map(|i| i.to_string())
-                    .unwrap_or_default();
-                return Err(err(
-                    K::VolumeInUse,
-                    format!("Volume {id} is currently attached to {holder}"),
-                ));
+                let holder = volume.attached_to.as_ref().map(|i| i.to_string()).unwrap_or_default();
+                return Err(err(K::VolumeInUse, format!("Volume {id} is currently attached to {holder}")));
             }
             other => {
-                return Err(err(
-                    K::IncorrectState,
-                    format!("The volume '{id}' is '{other}'"),
-                ));
+                return Err(err(K::IncorrectState, format!("The volume '{id}' is '{other}'")));
             }
         }
         self.volumes.remove(id);
@@ -685,10 +567,7 @@ impl World {
         match volume.state {
             VolumeState::Available => {}
             VolumeState::InUse => {
-                return Err(err(
-                    K::VolumeInUse,
-                    format!("{volume_id} is already attached to an instance"),
-                ));
+                return Err(err(K::VolumeInUse, format!("{volume_id} is already attached to an instance")));
             }
             other => {
                 return Err(err(
@@ -697,10 +576,7 @@ impl World {
                 ));
             }
         }
-        if !matches!(
-            instance.state,
-            InstanceState::Running | InstanceState::Stopped
-        ) {
+        if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
             return Err(err(
                 K::IncorrectInstanceState,
                 format!(
@@ -709,22 +585,18 @@ impl World {
                 ),
             ));
         }
-        let device_taken = self.volumes.values().any(|v| {
-            v.attached_to.as_ref() == Some(instance_id) && v.device.as_deref() == Some(device)
-        });
+        let device_taken = self
+            .volumes
+            .values()
+            .any(|v| v.attached_to.as_ref() == Some(instance_id) && v.device.as_deref() == Some(device));
         if device_taken {
-            return Err(err(
-                K::InvalidParameterValue,
-                format!("Attachment point {device} is already in use"),
-            ));
+            return Err(err(K::InvalidParameterValue, format!("Attachment point {device} is already in use")));
         }
         let volume = self.volumes.get_mut(volume_id).expect("checked above");
         volume.state = VolumeState::InUse;
         volume.attached_to = Some(instance_id.clone());
         volume.device = Some(device.to_string());
-        self.record(format!(
-            "attached volume {volume_id} to {instance_id} as {device}"
-        ));
+        self.record(format!("attached volume {volume_id} to {instance_id} as {device}"));
         Ok(())
     }
 
@@ -738,10 +610,7 @@ impl World {
         if volume.attached_to.as_ref() != Some(instance_id) {
             return Err(err(
                 K::IncorrectState,
-                format!(
-                    "Volume '{volume_id}' is not attached to instance '{instance_id}' (it is '{}')",
-                    volume.state
-                ),
+                format!("Volume '{volume_id}' is not attached to instance '{instance_id}' (it is '{}')", volume.state),
             ));
         }
         self.release_volume(volume_id);
@@ -771,13 +640,9 @@ impl World {
             associated_to: None,
             tags,
         };
-        self.record(format!(
-            "allocated address {id} ({public_ip}) in {region}{}",
-            tag_suffix(&address.tags)
-        ));
+        self.record(format!("allocated address {id} ({public_ip}) in {region}{}", tag_suffix(&address.tags)));
         let model = Self::address_model(&address);
-        self.addresses
-            .insert(address.allocation_id.clone(), address);
+        self.addresses.insert(address.allocation_id.clone(), address);
         Ok(model)
     }
 
@@ -806,10 +671,7 @@ impl World {
     ) -> CloudResult<()> {
         self.address_in(region, id)?;
         let instance = self.instance_in(region, instance_id)?;
-        if !matches!(
-            instance.state,
-            InstanceState::Running | InstanceState::Stopped
-        ) {
+        if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
             return Err(err(
                 K::IncorrectInstanceState,
                 format!(
@@ -826,22 +688,15 @@ impl World {
             .map(|a| a.allocation_id.clone())
             .collect();
         for other in displaced {
-            self.addresses
-                .get_mut(&other)
-                .expect("listed above")
-                .associated_to = None;
-            self.record(format!(
-                "disassociated address {other} from {instance_id} (replaced)"
-            ));
+            self.addresses.get_mut(&other).expect("listed above").associated_to = None;
+            self.record(format!("disassociated address {other} from {instance_id} (replaced)"));
         }
         let address = self.addresses.get_mut(id).expect("checked above");
         let previous = address.associated_to.replace(instance_id.clone());
         let ip = address.public_ip.clone();
         match previous {
             Some(prev) if prev == *instance_id => {}
-            Some(prev) => self.record(format!(
-                "moved address {id} ({ip}) from {prev} to {instance_id}"
-            )),
+            Some(prev) => self.record(format!("moved address {id} ({ip}) from {prev} to {instance_id}")),
             None => self.record(format!("associated address {id} ({ip}) with {instance_id}")),
         }
         Ok(())
@@ -850,8 +705,7 @@ impl World {
     // ----- tags -----
 
     fn tags_of_mut(&mut self, region: &Region, resource: &str) -> CloudResult<&mut Tags> {
-        let not_found =
-            |kind: K, what: &str| err(kind, format!("The {what} '{resource}' does not exist"));
+        let not_found = |kind: K, what: &str| err(kind, format!("The {what} '{resource}' does not exist"));
         if resource.starts_with("i-") {
             let id = InstanceId::new(resource);
             self.instance_in(region, &id)?;
@@ -875,10 +729,7 @@ impl World {
                 None => Err(not_found(K::InvalidAmiIdNotFound, "image id")),
             }
         } else {
-            Err(err(
-                K::InvalidParameterValue,
-                format!("Invalid id: \"{resource}\""),
-            ))
+            Err(err(K::InvalidParameterValue, format!("Invalid id: \"{resource}\"")))
         }
     }
 
@@ -890,12 +741,7 @@ impl World {
         Ok(())
     }
 
-    pub fn delete_tags(
-        &mut self,
-        region: &Region,
-        resource: &str,
-        keys: Vec<String>,
-    ) -> CloudResult<()> {
+    pub fn delete_tags(&mut self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()> {
         let target = self.tags_of_mut(region, resource)?;
         for key in &keys {
             target.remove(key);
@@ -906,11 +752,7 @@ impl World {
 
     // ----- instances -----
 
-    pub fn run_instance(
-        &mut self,
-        region: &Region,
-        request: RunInstanceRequest,
-    ) -> CloudResult<Instance> {
+    pub fn run_instance(&mut self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
         if !request.client_token.is_empty() {
             if let Some(id) = self.client_tokens.get(&request.client_token) {
                 if let Some(existing) = self.instances.get(id) {
@@ -918,11 +760,8 @@ impl World {
                 }
             }
         }
-        let spec = LaunchSpec {
-            instance_type: request.instance_type,
-            image: request.image,
-            user_data: request.user_data,
-        };
+        let spec =
+            LaunchSpec { instance_type: request.instance_type, image: request.image, user_data: request.user_data };
         let token = Some(request.client_token).filter(|t| !t.is_empty());
         let id = self.launch(region, &request.zone, &spec, request.tags, None, token)?;
         Ok(self.instance_model(&self.instances[&id]))
@@ -939,25 +778,15 @@ impl World {
         client_token: Option<String>,
     ) -> CloudResult<InstanceId> {
         self.check_zone(region, zone)?;
-        let image = self
-            .images
-            .get(&spec.image)
-            .filter(|i| i.region == *region)
-            .ok_or_else(|| {
-                err(
-                    K::InvalidAmiIdNotFound,
-                    format!("The image id '[{}]' does not exist", spec.image),
-                )
+        let image =
+            self.images.get(&spec.image).filter(|i| i.region == *region).ok_or_else(|| {
+                err(K::InvalidAmiIdNotFound, format!("The image id '[{}]' does not exist", spec.image))
             })?;
         let architecture = image.architecture;
         let instance_type = &spec.instance_type;
-        let type_archs =
-            catalog::instance_type_architectures(instance_type.as_str()).ok_or_else(|| {
-                err(
-                    K::InvalidParameterValue,
-                    format!("Invalid value '{instance_type}' for InstanceType."),
-                )
-            })?;
+        let type_archs = catalog::instance_type_architectures(instance_type.as_str()).ok_or_else(|| {
+            err(K::InvalidParameterValue, format!("Invalid value '{instance_type}' for InstanceType."))
+        })?;
         if !type_archs.contains(&architecture) {
             let names: Vec<&str> = type_archs.iter().map(|a| a.as_str()).collect();
             return Err(err(
@@ -992,10 +821,7 @@ impl World {
             user_data: spec.user_data.clone(),
             client_token: client_token.clone(),
         };
-        let by = group
-            .as_ref()
-            .map(|g| format!(" by group {g}"))
-            .unwrap_or_default();
+        let by = group.as_ref().map(|g| format!(" by group {g}")).unwrap_or_default();
         self.record(format!(
             "launched {id} ({instance_type}, {}) in {zone}{by}{}",
             spec.image,
@@ -1018,10 +844,7 @@ impl World {
     /// AWS terminates the instance on its own (hardware retirement, spot, a bad day).
     pub fn terminate_instance_by_amazon(&mut self, id: &InstanceId) -> CloudResult<()> {
         if !self.instances.contains_key(id) {
-            return Err(err(
-                K::InvalidInstanceIdNotFound,
-                format!("The instance ID '{id}' does not exist"),
-            ));
+            return Err(err(K::InvalidInstanceIdNotFound, format!("The instance ID '{id}' does not exist")));
         }
         self.begin_termination(id, "terminated by Amazon");
         Ok(())
@@ -1047,15 +870,8 @@ impl World {
         request: CreateLaunchTemplateRequest,
     ) -> CloudResult<LaunchTemplate> {
         self.check_region(region)?;
-        if self
-            .templates
-            .values()
-            .any(|t| t.region == *region && t.name == request.name)
-        {
-            return Err(err(
-                K::AlreadyExists,
-                format!("Launch template name already in use: {}", request.name),
-            ));
+        if self.templates.values().any(|t| t.region == *region && t.name == request.name) {
+            return Err(err(K::AlreadyExists, format!("Launch template name already in use: {}", request.name)));
         }
         let id = LaunchTemplateId::new(self.next_id("lt"));
         let template = SimTemplate {
@@ -1066,10 +882,7 @@ impl World {
             default_version: 1,
             tags: request.tags,
         };
-        self.record(format!(
-            "created launch template {id} ({}) version 1",
-            template.name
-        ));
+        self.record(format!("created launch template {id} ({}) version 1", template.name));
         let model = template.to_model();
         self.templates.insert(id, template);
         Ok(model)
@@ -1091,19 +904,12 @@ impl World {
         Ok(model)
     }
 
-    pub fn delete_launch_template(
-        &mut self,
-        region: &Region,
-        id: &LaunchTemplateId,
-    ) -> CloudResult<()> {
+    pub fn delete_launch_template(&mut self, region: &Region, id: &LaunchTemplateId) -> CloudResult<()> {
         self.template_in(region, id)?;
         if let Some(group) = self.groups.values().find(|g| g.template == *id) {
             return Err(err(
                 K::ResourceInUse,
-                format!(
-                    "Launch template {id} is in use by auto scaling group {}",
-                    group.name
-                ),
+                format!("Launch template {id} is in use by auto scaling group {}", group.name),
             ));
         }
         self.templates.remove(id);
@@ -1122,7 +928,10 @@ impl World {
         if self.groups.contains_key(&request.name) {
             return Err(err(
                 K::AlreadyExists,
-                format!("AutoScalingGroup by this name already exists - A group with the name {} already exists", request.name),
+                format!(
+                    "AutoScalingGroup by this name already exists - A group with the name {} already exists",
+                    request.name
+                ),
             ));
         }
         let template = self.template_in(region, &request.template)?;
@@ -1130,18 +939,12 @@ impl World {
             if template.version(v).is_none() {
                 return Err(err(
                     K::InvalidParameterValue,
-                    format!(
-                        "The specified launch template version {v} of {} does not exist",
-                        request.template
-                    ),
+                    format!("The specified launch template version {v} of {} does not exist", request.template),
                 ));
             }
         }
         if request.zones.is_empty() {
-            return Err(err(
-                K::InvalidParameterValue,
-                "At least one Availability Zone is required",
-            ));
+            return Err(err(K::InvalidParameterValue, "At least one Availability Zone is required"));
         }
         for zone in &request.zones {
             self.check_zone(region, zone)?;
@@ -1192,19 +995,13 @@ impl World {
         if !instance.is_live() {
             return Err(err(
                 K::IncorrectInstanceState,
-                format!(
-                    "Instance {instance_id} is not in correct state ({})",
-                    instance.state
-                ),
+                format!("Instance {instance_id} is not in correct state ({})", instance.state),
             ));
         }
         if !group.zones.contains(&instance.zone) {
             return Err(err(
                 K::InvalidParameterValue,
-                format!(
-                    "Instance {instance_id} is in {}, not in an Availability Zone of group {name}",
-                    instance.zone
-                ),
+                format!("Instance {instance_id} is in {}, not in an Availability Zone of group {name}", instance.zone),
             ));
         }
         match &instance.group {
@@ -1220,9 +1017,7 @@ impl World {
         let live_others = group
             .instances
             .iter()
-            .filter(|i| {
-                *i != instance_id && self.instances.get(*i).is_some_and(SimInstance::is_live)
-            })
+            .filter(|i| *i != instance_id && self.instances.get(*i).is_some_and(SimInstance::is_live))
             .count() as u32;
         let desired = group.desired.max(live_others + 1);
         if desired > group.max {
@@ -1239,14 +1034,8 @@ impl World {
         group.instances.push(instance_id.clone());
         let (min, desired) = (group.min, group.desired);
         self.instances.get_mut(instance_id).expect("checked").group = Some(name.clone());
-        self.push_activity(
-            name,
-            true,
-            format!("Attaching an existing EC2 instance: {instance_id}"),
-        );
-        self.record(format!(
-            "attached {instance_id} to group {name} (min {min}, desired {desired})"
-        ));
+        self.push_activity(name, true, format!("Attaching an existing EC2 instance: {instance_id}"));
+        self.record(format!("attached {instance_id} to group {name} (min {min}, desired {desired})"));
         Ok(())
     }
 
@@ -1280,11 +1069,7 @@ impl World {
     fn push_activity(&mut self, name: &AutoScalingGroupName, succeeded: bool, description: String) {
         let at = self.now;
         if let Some(group) = self.groups.get_mut(name) {
-            group.activities.push(ScalingActivity {
-                at,
-                succeeded,
-                description,
-            });
+            group.activities.push(ScalingActivity { at, succeeded, description });
             let excess = group.activities.len().saturating_sub(MAX_ACTIVITIES);
             group.activities.drain(..excess);
         }
@@ -1302,27 +1087,18 @@ impl World {
         let Some(group) = self.groups.get(name) else {
             return;
         };
-        let (keep, lost): (Vec<InstanceId>, Vec<InstanceId>) = group
-            .instances
-            .iter()
-            .cloned()
-            .partition(|id| self.instances.get(id).is_some_and(SimInstance::is_live));
+        let (keep, lost): (Vec<InstanceId>, Vec<InstanceId>) =
+            group.instances.iter().cloned().partition(|id| self.instances.get(id).is_some_and(SimInstance::is_live));
         if !lost.is_empty() {
             self.groups.get_mut(name).expect("exists").instances = keep.clone();
             for id in lost {
-                let state = self
-                    .instances
-                    .get(&id)
-                    .map(|i| i.state.as_str())
-                    .unwrap_or("gone");
+                let state = self.instances.get(&id).map(|i| i.state.as_str()).unwrap_or("gone");
                 self.push_activity(
                     name,
                     true,
                     format!("Terminating EC2 instance: {id} (taken out of service: the instance is {state})"),
                 );
-                self.record(format!(
-                    "group {name}: {id} is {state}; removed from the group"
-                ));
+                self.record(format!("group {name}: {id} is {state}; removed from the group"));
             }
         }
         let group = &self.groups[name];
@@ -1346,27 +1122,19 @@ impl World {
         let spec = self.template_in(&region, &group.template).and_then(|t| {
             let version = group.template_version.unwrap_or_else(|| t.latest_version());
             t.version(version).cloned().ok_or_else(|| {
-                err(
-                    K::InvalidParameterValue,
-                    format!("launch template {} has no version {version}", t.id),
-                )
+                err(K::InvalidParameterValue, format!("launch template {} has no version {version}", t.id))
             })
         });
         let mut failure = None;
         match spec {
             Ok(spec) => {
                 for zone in &zones {
-                    match self.launch(&region, zone, &spec, tags.clone(), Some(name.clone()), None)
-                    {
+                    match self.launch(&region, zone, &spec, tags.clone(), Some(name.clone()), None) {
                         Ok(id) => {
                             let group = self.groups.get_mut(name).expect("exists");
                             group.instances.push(id.clone());
                             group.retry_at = None;
-                            self.push_activity(
-                                name,
-                                true,
-                                format!("Launching a new EC2 instance: {id}"),
-                            );
+                            self.push_activity(name, true, format!("Launching a new EC2 instance: {id}"));
                             return true;
                         }
                         Err(e) => failure = Some(e),
@@ -1382,12 +1150,9 @@ impl World {
             e.message,
             zone_list(&zones)
         );
-        self.record(format!(
-            "group {name}: {description} Retrying in {GROUP_RETRY_SECS} s."
-        ));
+        self.record(format!("group {name}: {description} Retrying in {GROUP_RETRY_SECS} s."));
         self.push_activity(name, false, description);
-        self.groups.get_mut(name).expect("exists").retry_at =
-            Some(self.now.plus_secs(GROUP_RETRY_SECS));
+        self.groups.get_mut(name).expect("exists").retry_at = Some(self.now.plus_secs(GROUP_RETRY_SECS));
         self.schedule(GROUP_RETRY_SECS, Transition::GroupRetry(name.clone()));
         false
     }
@@ -1438,23 +1203,14 @@ impl World {
                     .map(|a| a.allocation_id.clone())
                     .collect();
                 for address in addresses {
-                    self.addresses
-                        .get_mut(&address)
-                        .expect("listed")
-                        .associated_to = None;
-                    self.record(format!(
-                        "disassociated address {address} from terminated {id}"
-                    ));
+                    self.addresses.get_mut(&address).expect("listed").associated_to = None;
+                    self.record(format!("disassociated address {address} from terminated {id}"));
                 }
                 self.schedule(TERMINATED_VISIBLE_SECS, Transition::InstanceRemoved(id));
                 false
             }
             Transition::InstanceRemoved(id) => {
-                if self
-                    .instances
-                    .get(&id)
-                    .is_some_and(|i| i.state == InstanceState::Terminated)
-                {
+                if self.instances.get(&id).is_some_and(|i| i.state == InstanceState::Terminated) {
                     self.instances.remove(&id);
                     self.client_tokens.retain(|_, i| *i != id);
                     self.record(format!("{id}: no longer visible"));
@@ -1518,33 +1274,15 @@ impl World {
         let _ = writeln!(out, "clock: {} ({})", self.now.rfc3339(), self.now.0);
         for region in &self.regions {
             let r = &region.region;
-            let letters: String = region
-                .zones
-                .iter()
-                .map(|z| z.letter().to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let letters: String = region.zones.iter().map(|z| z.letter().to_string()).collect::<Vec<_>>().join(", ");
             let _ = writeln!(out, "\nregion {r} (zones {letters})");
 
-            let instances: Vec<&SimInstance> = self
-                .instances
-                .values()
-                .filter(|i| i.zone.region() == *r)
-                .collect();
+            let instances: Vec<&SimInstance> = self.instances.values().filter(|i| i.zone.region() == *r).collect();
             section(&mut out, "instances", instances.len());
             for i in instances {
-                let ip = self
-                    .public_ip_of(&i.id)
-                    .map(|ip| format!("  ip {ip}"))
-                    .unwrap_or_default();
-                let group = i
-                    .group
-                    .as_ref()
-                    .map(|g| format!("  group {g}"))
-                    .unwrap_or_default();
-                let agent = parse_user_data(&i.user_data)
-                    .map(|a| format!("  agent {}", a.mode))
-                    .unwrap_or_default();
+                let ip = self.public_ip_of(&i.id).map(|ip| format!("  ip {ip}")).unwrap_or_default();
+                let group = i.group.as_ref().map(|g| format!("  group {g}")).unwrap_or_default();
+                let agent = parse_user_data(&i.user_data).map(|a| format!("  agent {}", a.mode)).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "    {}  {}  {}  {}  {}{ip}{group}{agent}{}",
@@ -1557,11 +1295,7 @@ impl World {
                 );
             }
 
-            let volumes: Vec<&Volume> = self
-                .volumes
-                .values()
-                .filter(|v| v.zone.region() == *r)
-                .collect();
+            let volumes: Vec<&Volume> = self.volumes.values().filter(|v| v.zone.region() == *r).collect();
             section(&mut out, "volumes", volumes.len());
             for v in volumes {
                 let attached = match (&v.attached_to, &v.device) {
@@ -1580,44 +1314,28 @@ impl World {
                 );
             }
 
-            let addresses: Vec<&SimAddress> =
-                self.addresses.values().filter(|a| a.region == *r).collect();
+            let addresses: Vec<&SimAddress> = self.addresses.values().filter(|a| a.region == *r).collect();
             section(&mut out, "addresses", addresses.len());
             for a in addresses {
                 let assoc = match &a.associated_to {
                     Some(i) => format!("associated with {i}"),
                     None => "unassociated".to_string(),
                 };
-                let _ = writeln!(
-                    out,
-                    "    {}  {}  {assoc}{}",
-                    a.allocation_id,
-                    a.public_ip,
-                    tag_suffix(&a.tags)
-                );
+                let _ = writeln!(out, "    {}  {}  {assoc}{}", a.allocation_id, a.public_ip, tag_suffix(&a.tags));
             }
 
             let images: Vec<&Image> = self.images.values().filter(|i| i.region == *r).collect();
             section(&mut out, "images", images.len());
             for i in images {
-                let _ = writeln!(
-                    out,
-                    "    {}  {}  {}{}",
-                    i.id,
-                    i.name,
-                    i.architecture,
-                    tag_suffix(&i.tags)
-                );
+                let _ = writeln!(out, "    {}  {}  {}{}", i.id, i.name, i.architecture, tag_suffix(&i.tags));
             }
 
-            let templates: Vec<&SimTemplate> =
-                self.templates.values().filter(|t| t.region == *r).collect();
+            let templates: Vec<&SimTemplate> = self.templates.values().filter(|t| t.region == *r).collect();
             section(&mut out, "launch templates", templates.len());
             for t in templates {
                 let latest = t.versions.last().expect("at least one version");
-                let agent = parse_user_data(&latest.user_data)
-                    .map(|a| format!("  agent {}", a.mode))
-                    .unwrap_or_default();
+                let agent =
+                    parse_user_data(&latest.user_data).map(|a| format!("  agent {}", a.mode)).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "    {}  {}  v{} (default v{})  {}  {}{agent}{}",
@@ -1634,26 +1352,13 @@ impl World {
             let groups: Vec<&SimGroup> = self.groups.values().filter(|g| g.region == *r).collect();
             section(&mut out, "auto scaling groups", groups.len());
             for g in groups {
-                let version = g
-                    .template_version
-                    .map(|v| format!("v{v}"))
-                    .unwrap_or_else(|| "$Latest".into());
+                let version = g.template_version.map(|v| format!("v{v}")).unwrap_or_else(|| "$Latest".into());
                 let members = if g.instances.is_empty() {
                     "no instances".to_string()
                 } else {
-                    format!(
-                        "instances {}",
-                        g.instances
-                            .iter()
-                            .map(|i| i.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    format!("instances {}", g.instances.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", "))
                 };
-                let retry = g
-                    .retry_at
-                    .map(|t| format!("  retry at {}", t.rfc3339()))
-                    .unwrap_or_default();
+                let retry = g.retry_at.map(|t| format!("  retry at {}", t.rfc3339())).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "    {}  {}@{version}  {}  min {} max {} desired {}  {members}{retry}{}",
@@ -1667,26 +1372,14 @@ impl World {
                 );
                 if let Some(a) = g.activities.last() {
                     let status = if a.succeeded { "ok" } else { "FAILED" };
-                    let _ = writeln!(
-                        out,
-                        "      last activity {} {status}: {}",
-                        a.at.rfc3339(),
-                        a.description
-                    );
+                    let _ = writeln!(out, "      last activity {} {status}: {}", a.at.rfc3339(), a.description);
                 }
             }
         }
 
-        let overrides: Vec<(&Zone, &InstanceType, &u32)> = self
-            .capacity
-            .iter()
-            .flat_map(|(z, m)| m.iter().map(move |(t, n)| (z, t, n)))
-            .collect();
-        let _ = writeln!(
-            out,
-            "\ncapacity: {} per zone and type unless overridden",
-            self.default_capacity
-        );
+        let overrides: Vec<(&Zone, &InstanceType, &u32)> =
+            self.capacity.iter().flat_map(|(z, m)| m.iter().map(move |(t, n)| (z, t, n))).collect();
+        let _ = writeln!(out, "\ncapacity: {} per zone and type unless overridden", self.default_capacity);
         for (zone, itype, n) in overrides {
             let _ = writeln!(out, "  {zone} {itype}: {n} more launches");
         }
@@ -1710,12 +1403,7 @@ impl World {
             let _ = writeln!(out, "agents due: {}", ids.join(", "));
         }
         let start = self.log.len().saturating_sub(10);
-        let _ = writeln!(
-            out,
-            "\nlast {} of {} log entries:",
-            self.log.len() - start,
-            self.log.len()
-        );
+        let _ = writeln!(out, "\nlast {} of {} log entries:", self.log.len() - start, self.log.len());
         for entry in &self.log[start..] {
             let _ = writeln!(out, "  {}  {}", entry.at.rfc3339(), entry.message);
         }
@@ -1733,11 +1421,7 @@ fn section(out: &mut String, title: &str, count: usize) {
 }
 
 fn zone_list(zones: &[Zone]) -> String {
-    zones
-        .iter()
-        .map(|z| z.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    zones.iter().map(|z| z.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// `  [Name=x cellar:role=data]`, or nothing for no tags.

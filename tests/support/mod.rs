@@ -25,13 +25,9 @@ pub async fn plan(cloud: &dyn Cloud, command_line: &str) -> Result<Plan, String>
     let args: Vec<String> = words.map(String::from).collect();
     let command = command::parse(target, &args).map_err(|e| e.to_string())?;
     let tree = fixture_config();
-    let config = tree
-        .server(command.server().unwrap())
-        .map_err(|e| e.to_string())?;
+    let config = tree.server(command.server().unwrap()).map_err(|e| e.to_string())?;
     let scope = planner::scope(&command, &config);
-    let inventory = inventory::read(cloud, &scope)
-        .await
-        .map_err(|e| e.to_string())?;
+    let inventory = inventory::read(cloud, &scope).await.map_err(|e| e.to_string())?;
     planner::plan(&command, &config, &inventory).map_err(|e| e.to_string())
 }
 
@@ -43,10 +39,7 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(confirm: bool) -> Self {
-        Recorder {
-            confirm,
-            events: Mutex::new(Vec::new()),
-        }
+        Recorder { confirm, events: Mutex::new(Vec::new()) }
     }
 }
 
@@ -78,11 +71,7 @@ pub async fn tagged(cloud: &dyn Cloud, server: &str) -> Vec<String> {
     for t in cloud.describe_launch_templates(&region, &f).await.unwrap() {
         out.push(format!("template {}", t.id));
     }
-    for g in cloud
-        .describe_auto_scaling_groups(&region, &f)
-        .await
-        .unwrap()
-    {
+    for g in cloud.describe_auto_scaling_groups(&region, &f).await.unwrap() {
         out.push(format!("group {}", g.name));
     }
     out

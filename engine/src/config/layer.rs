@@ -26,13 +26,7 @@ pub(crate) const FIELDS: &[&str] = &[
 ];
 
 /// Fields a server file must end up with after merging.
-pub(crate) const REQUIRED: &[&str] = &[
-    "region",
-    "zone",
-    "instance_type",
-    "ami_type",
-    "architecture",
-];
+pub(crate) const REQUIRED: &[&str] = &["region", "zone", "instance_type", "ami_type", "architecture"];
 
 /// What an example value of each field looks like (for "fix:" hints).
 pub(crate) fn example(field: &str) -> &'static str {
@@ -180,29 +174,18 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn source(&self, pos: Pos) -> Source {
-        Source {
-            file: self.file.to_path_buf(),
-            line: pos.line,
-            column: pos.column,
-        }
+        Source { file: self.file.to_path_buf(), line: pos.line, column: pos.column }
     }
 
     fn problem(&mut self, pos: Pos, message: String, fix: Option<String>) {
-        self.problems.push(Problem {
-            source: self.source(pos),
-            message,
-            fix,
-        });
+        self.problems.push(Problem { source: self.source(pos), message, fix });
     }
 
     /// Parses one value with `ron`, mapping an error back into the file.
     fn value<T: DeserializeOwned>(&mut self, field: &str, item: &Item) -> Option<Sourced<T>> {
         let src = self.scanned.text_of(item);
         match ron::de::from_str::<T>(src) {
-            Ok(value) => Some(Sourced {
-                value,
-                source: self.source(item.pos),
-            }),
+            Ok(value) => Some(Sourced { value, source: self.source(item.pos) }),
             Err(e) => {
                 // Values are single tokens or lists and maps of them: point at the value.
                 let message = match field {
@@ -225,15 +208,7 @@ pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Pr
     let mut layer = Layer::empty(file.clone(), kind.clone());
     let broken = |layer: &mut Layer, pos: Pos, message: String| {
         layer.broken = true;
-        vec![Problem {
-            source: Source {
-                file: file.clone(),
-                line: pos.line,
-                column: pos.column,
-            },
-            message,
-            fix: None,
-        }]
+        vec![Problem { source: Source { file: file.clone(), line: pos.line, column: pos.column }, message, fix: None }]
     };
     let scanned = Scanned::new(text);
     if matches!(&scanned, Ok(s) if s.is_empty()) {
@@ -259,17 +234,9 @@ pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Pr
         }
     };
 
-    let mut p = Parser {
-        file: &file,
-        scanned: &scanned,
-        problems: Vec::new(),
-    };
+    let mut p = Parser { file: &file, scanned: &scanned, problems: Vec::new() };
     let is_server = matches!(kind, FileKind::Server(_));
-    let allowed: Vec<&str> = FIELDS
-        .iter()
-        .copied()
-        .filter(|f| is_server || *f != "platform")
-        .collect();
+    let allowed: Vec<&str> = FIELDS.iter().copied().filter(|f| is_server || *f != "platform").collect();
     let mut seen = BTreeSet::new();
     for field in &fields {
         let name = field.name.as_str();
@@ -282,10 +249,7 @@ pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Pr
                 .map(|(_, f)| format!("did you mean `{f}`?"));
             p.problem(
                 field.name_pos,
-                format!(
-                    "unknown field `{name}` (allowed fields: {})",
-                    allowed.join(", ")
-                ),
+                format!("unknown field `{name}` (allowed fields: {})", allowed.join(", ")),
                 suggestion,
             );
             continue;
@@ -299,11 +263,7 @@ pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Pr
             continue;
         }
         if !seen.insert(name) {
-            p.problem(
-                field.name_pos,
-                format!("field `{name}` is given twice"),
-                Some("remove one of them".into()),
-            );
+            p.problem(field.name_pos, format!("field `{name}` is given twice"), Some("remove one of them".into()));
             continue;
         }
         let v = &field.value;
@@ -321,26 +281,16 @@ pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Pr
             "spawn" => {
                 let ok = set(&mut layer.spawn, p.value(name, v));
                 if ok {
-                    layer.spawn_lines = scanned
-                        .string_line_starts(v)
-                        .into_iter()
-                        .map(|pos| p.source(pos))
-                        .collect();
+                    layer.spawn_lines = scanned.string_line_starts(v).into_iter().map(|pos| p.source(pos)).collect();
                 }
                 ok
             }
             "persist" => match scanned.list(v) {
                 Some(items) => {
-                    let entries: Vec<_> = items
-                        .iter()
-                        .filter_map(|i| p.value::<String>(name, i))
-                        .collect();
+                    let entries: Vec<_> = items.iter().filter_map(|i| p.value::<String>(name, i)).collect();
                     let ok = entries.len() == items.len();
                     if ok {
-                        layer.persist = Some(Sourced {
-                            value: entries,
-                            source: p.source(v.pos),
-                        });
+                        layer.persist = Some(Sourced { value: entries, source: p.source(v.pos) });
                     }
                     ok
                 }
@@ -371,16 +321,9 @@ pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Pr
                             );
                             continue;
                         }
-                        layer.tags.insert(
-                            key.value,
-                            (
-                                Sourced {
-                                    value: value.value,
-                                    source: key.source,
-                                },
-                                value.source,
-                            ),
-                        );
+                        layer
+                            .tags
+                            .insert(key.value, (Sourced { value: value.value, source: key.source }, value.source));
                     }
                     ok
                 }

@@ -56,11 +56,7 @@ pub const DEFAULT_SOURCE: &str = "(default)";
 impl Source {
     /// The source of a value no file gives.
     pub fn default_value() -> Self {
-        Source {
-            file: PathBuf::from(DEFAULT_SOURCE),
-            line: 0,
-            column: 0,
-        }
+        Source { file: PathBuf::from(DEFAULT_SOURCE), line: 0, column: 0 }
     }
     /// Whether this is [`Source::default_value`].
     pub fn is_default(&self) -> bool {
@@ -68,11 +64,7 @@ impl Source {
     }
     /// A whole file (no position), e.g. a server file that does not exist.
     pub fn file(file: impl Into<PathBuf>) -> Self {
-        Source {
-            file: file.into(),
-            line: 0,
-            column: 0,
-        }
+        Source { file: file.into(), line: 0, column: 0 }
     }
 }
 
@@ -100,18 +92,13 @@ impl<T> Sourced<T> {
     }
     /// A value no file gives.
     pub fn default_value(value: T) -> Self {
-        Sourced {
-            value,
-            source: Source::default_value(),
-        }
+        Sourced { value, source: Source::default_value() }
     }
 }
 
 /// How an auto scaling group launches instances. Launch templates are the default;
 /// launch configurations are deprecated by AWS and only for old accounts.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 pub enum LaunchKind {
     #[default]
     Template,
@@ -175,12 +162,7 @@ impl ServerConfig {
     /// `{}`. Absent optional values render as `None` with the default source. The spawn
     /// hook renders as a raw string `r#"..."#` (several lines).
     pub fn entries(&self) -> Vec<(String, String, Source)> {
-        fn entry<T>(
-            out: &mut Vec<(String, String, Source)>,
-            name: &str,
-            v: &Sourced<T>,
-            text: String,
-        ) {
+        fn entry<T>(out: &mut Vec<(String, String, Source)>, name: &str, v: &Sourced<T>, text: String) {
             out.push((name.to_string(), text, v.source.clone()));
         }
         fn optional<T>(
@@ -191,88 +173,29 @@ impl ServerConfig {
         ) {
             match v {
                 Some(v) => out.push((name.to_string(), render(&v.value), v.source.clone())),
-                None => out.push((
-                    name.to_string(),
-                    "None".to_string(),
-                    Source::default_value(),
-                )),
+                None => out.push((name.to_string(), "None".to_string(), Source::default_value())),
             }
         }
         let mut out = Vec::new();
-        entry(
-            &mut out,
-            "platform",
-            &self.platform,
-            quote(&self.platform.value),
-        );
-        entry(
-            &mut out,
-            "region",
-            &self.region,
-            quote(self.region.value.as_str()),
-        );
-        entry(
-            &mut out,
-            "zone",
-            &self.zone,
-            quote(&self.zone.value.to_string()),
-        );
-        entry(
-            &mut out,
-            "instance_type",
-            &self.instance_type,
-            quote(self.instance_type.value.as_str()),
-        );
-        entry(
-            &mut out,
-            "ami_type",
-            &self.ami_type,
-            quote(self.ami_type.value.as_str()),
-        );
-        entry(
-            &mut out,
-            "architecture",
-            &self.architecture,
-            quote(self.architecture.value.as_str()),
-        );
-        optional(&mut out, "ebs_size_gb", &self.ebs_size_gb, |v| {
-            v.to_string()
-        });
-        entry(
-            &mut out,
-            "auto_scale_capacity",
-            &self.auto_scale_capacity,
-            self.auto_scale_capacity.value.to_string(),
-        );
+        entry(&mut out, "platform", &self.platform, quote(&self.platform.value));
+        entry(&mut out, "region", &self.region, quote(self.region.value.as_str()));
+        entry(&mut out, "zone", &self.zone, quote(&self.zone.value.to_string()));
+        entry(&mut out, "instance_type", &self.instance_type, quote(self.instance_type.value.as_str()));
+        entry(&mut out, "ami_type", &self.ami_type, quote(self.ami_type.value.as_str()));
+        entry(&mut out, "architecture", &self.architecture, quote(self.architecture.value.as_str()));
+        optional(&mut out, "ebs_size_gb", &self.ebs_size_gb, |v| v.to_string());
+        entry(&mut out, "auto_scale_capacity", &self.auto_scale_capacity, self.auto_scale_capacity.value.to_string());
         let persist: Vec<String> = self.persist.value.iter().map(|d| quote(d)).collect();
-        entry(
-            &mut out,
-            "persist",
-            &self.persist,
-            format!("[{}]", persist.join(", ")),
-        );
+        entry(&mut out, "persist", &self.persist, format!("[{}]", persist.join(", ")));
         optional(&mut out, "dns_name", &self.dns_name, |v| quote(v));
         if self.tags.is_empty() {
-            out.push((
-                "tags".to_string(),
-                "{}".to_string(),
-                Source::default_value(),
-            ));
+            out.push(("tags".to_string(), "{}".to_string(), Source::default_value()));
         }
         for (key, value) in &self.tags {
-            out.push((
-                format!("tags.{key}"),
-                quote(&value.value),
-                value.source.clone(),
-            ));
+            out.push((format!("tags.{key}"), quote(&value.value), value.source.clone()));
         }
         optional(&mut out, "spawn", &self.spawn, |v| raw_string(v));
-        entry(
-            &mut out,
-            "launch",
-            &self.launch,
-            self.launch.value.to_string(),
-        );
+        entry(&mut out, "launch", &self.launch, self.launch.value.to_string());
         out
     }
 
@@ -283,10 +206,7 @@ impl ServerConfig {
 
     /// The extra tags as plain key/value pairs.
     pub fn tag_values(&self) -> crate::model::Tags {
-        self.tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect()
+        self.tags.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()
     }
 }
 
@@ -439,11 +359,7 @@ impl ConfigTree {
             let rel = rel.as_ref();
             let file = dir.join(rel);
             let parent = rel.parent().and_then(|p| p.to_str()).unwrap_or("");
-            let stem = rel
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("")
-                .to_string();
+            let stem = rel.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
             if rel.extension() != Some(std::ffi::OsStr::new("ron")) {
                 continue;
             }
@@ -467,17 +383,10 @@ impl ConfigTree {
                     Err(e) => {
                         let lower = name.to_ascii_lowercase().replace(['_', ' ', '.'], "-");
                         let fix = ServerName::parse(&lower).ok().map(|n| {
-                            format!(
-                                "rename it to {}",
-                                dir.join(SERVERS_DIR).join(format!("{n}.ron")).display()
-                            )
+                            format!("rename it to {}", dir.join(SERVERS_DIR).join(format!("{n}.ron")).display())
                         });
                         tree.problems.push(Problem {
-                            source: Source {
-                                file,
-                                line: 1,
-                                column: 1,
-                            },
+                            source: Source { file, line: 1, column: 1 },
                             message: format!("the file name is not a valid server name: {e}"),
                             fix,
                         });
@@ -528,12 +437,7 @@ impl ConfigTree {
     ) -> (Option<Layer>, Vec<Problem>) {
         let (chain, resolved, mut problems) = self.chain(server);
         for layer in &chain {
-            problems.extend(
-                self.problems
-                    .iter()
-                    .filter(|p| p.source.file == layer.file)
-                    .cloned(),
-            );
+            problems.extend(self.problems.iter().filter(|p| p.source.file == layer.file).cloned());
             problems.extend(validate::layer_problems(layer, hooks));
         }
         if !resolved {
@@ -568,18 +472,11 @@ impl ConfigTree {
         let Some(server) = self.servers.get(name) else {
             let path = self.dir.join(SERVERS_DIR).join(format!("{name}.ron"));
             let known: Vec<String> = self.servers.keys().map(|s| s.to_string()).collect();
-            let known = if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            };
+            let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
             return Err(ConfigErrors(vec![Problem {
                 source: Source::file(&path),
                 message: format!("unknown server {name} (known servers: {known})"),
-                fix: Some(format!(
-                    "add {} with at least `platform: \"<platform>\"`",
-                    path.display()
-                )),
+                fix: Some(format!("add {} with at least `platform: \"<platform>\"`", path.display())),
             }]));
         };
         let (merged, problems) = self.server_problems(name, server, None);
@@ -594,48 +491,30 @@ impl ConfigTree {
 fn build(name: &ServerName, m: Layer) -> ServerConfig {
     fn req<T, U>(v: Option<Sourced<T>>, f: impl FnOnce(T) -> U) -> Sourced<U> {
         let v = v.expect("validated: required fields are present");
-        Sourced {
-            value: f(v.value),
-            source: v.source,
-        }
+        Sourced { value: f(v.value), source: v.source }
     }
     ServerConfig {
         name: name.clone(),
         file: m.file.clone(),
         platform: req(m.platform, |p| p),
         region: req(m.region, Region::new),
-        zone: req(m.zone, |z| {
-            validate::zone_letter(&z).expect("validated zone letter")
-        }),
+        zone: req(m.zone, |z| validate::zone_letter(&z).expect("validated zone letter")),
         instance_type: req(m.instance_type, InstanceType::new),
         ami_type: req(m.ami_type, AmiType::new),
-        architecture: req(m.architecture, |a| {
-            Architecture::parse(&a).expect("validated architecture")
-        }),
-        ebs_size_gb: m.ebs_size_gb.map(|v| Sourced {
-            value: v.value as u32,
-            source: v.source,
-        }),
+        architecture: req(m.architecture, |a| Architecture::parse(&a).expect("validated architecture")),
+        ebs_size_gb: m.ebs_size_gb.map(|v| Sourced { value: v.value as u32, source: v.source }),
         auto_scale_capacity: m
             .auto_scale_capacity
-            .map(|v| Sourced {
-                value: v.value as u32,
-                source: v.source,
-            })
+            .map(|v| Sourced { value: v.value as u32, source: v.source })
             .unwrap_or_else(|| Sourced::default_value(1)),
         persist: m
             .persist
-            .map(|p| Sourced {
-                value: p.value.into_iter().map(|e| e.value).collect(),
-                source: p.source,
-            })
+            .map(|p| Sourced { value: p.value.into_iter().map(|e| e.value).collect(), source: p.source })
             .unwrap_or_else(|| Sourced::default_value(Vec::new())),
         dns_name: m.dns_name,
         tags: m.tags.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         spawn: m.spawn,
-        launch: m
-            .launch
-            .unwrap_or_else(|| Sourced::default_value(LaunchKind::Template)),
+        launch: m.launch.unwrap_or_else(|| Sourced::default_value(LaunchKind::Template)),
     }
 }
 

@@ -100,12 +100,7 @@ fn is_word_char(c: char) -> bool {
 impl<'a> Scanned<'a> {
     /// Splits the text into tokens, skipping whitespace and comments.
     pub fn new(text: &'a str) -> Result<Self, ScanError> {
-        let mut cur = Cursor {
-            chars: text.char_indices().collect(),
-            text,
-            i: 0,
-            pos: Pos::START,
-        };
+        let mut cur = Cursor { chars: text.char_indices().collect(), text, i: 0, pos: Pos::START };
         let mut toks = Vec::new();
         while let Some(c) = cur.peek(0) {
             let start = cur.offset();
@@ -215,8 +210,7 @@ impl<'a> Scanned<'a> {
                 _ => {
                     while cur.peek(0).is_some_and(is_word_char) {
                         // A comment right after a word ends it.
-                        if cur.peek(0) == Some('/') && matches!(cur.peek(1), Some('/') | Some('*'))
-                        {
+                        if cur.peek(0) == Some('/') && matches!(cur.peek(1), Some('/') | Some('*')) {
                             break;
                         }
                         cur.bump();
@@ -224,24 +218,13 @@ impl<'a> Scanned<'a> {
                     Kind::Word
                 }
             };
-            toks.push(Tok {
-                kind,
-                start,
-                end: cur.offset(),
-                pos,
-            });
+            toks.push(Tok { kind, start, end: cur.offset(), pos });
         }
         Ok(Scanned { text, toks })
     }
 
     fn item(&self, first: usize, last: usize) -> Item {
-        Item {
-            first,
-            last,
-            start: self.toks[first].start,
-            end: self.toks[last - 1].end,
-            pos: self.toks[first].pos,
-        }
+        Item { first, last, start: self.toks[first].start, end: self.toks[last - 1].end, pos: self.toks[first].pos }
     }
 
     /// The position just past the end of the text.
@@ -297,10 +280,7 @@ impl<'a> Scanned<'a> {
     pub fn top_struct(&self) -> Result<Vec<Field>, ScanError> {
         let mut i = 0;
         // #![enable(...)] attributes
-        while i < self.toks.len()
-            && self.toks[i].kind == Kind::Word
-            && self.word(i).starts_with('#')
-        {
+        while i < self.toks.len() && self.toks[i].kind == Kind::Word && self.word(i).starts_with('#') {
             i += 1;
             if i < self.toks.len() && self.toks[i].kind == Kind::Open('[') {
                 i = self.matching(i)? + 1;
@@ -324,11 +304,7 @@ impl<'a> Scanned<'a> {
             if name_tok.kind != Kind::Word || b - a < 3 || self.toks[a + 1].kind != Kind::Colon {
                 return Err((name_tok.pos, "expected `field: value`".into()));
             }
-            fields.push(Field {
-                name: self.word(a).to_string(),
-                name_pos: name_tok.pos,
-                value: self.item(a + 2, b),
-            });
+            fields.push(Field { name: self.word(a).to_string(), name_pos: name_tok.pos, value: self.item(a + 2, b) });
         }
         Ok(fields)
     }
@@ -382,12 +358,7 @@ impl<'a> Scanned<'a> {
     /// (used to map a line of a spawn hook back to the RON file).
     pub fn string_line_starts(&self, item: &Item) -> Vec<Pos> {
         let src = self.text_of(item);
-        let mut cur = Cursor {
-            chars: src.char_indices().collect(),
-            text: src,
-            i: 0,
-            pos: item.pos,
-        };
+        let mut cur = Cursor { chars: src.char_indices().collect(), text: src, i: 0, pos: item.pos };
         let raw = src.starts_with('r');
         let mut hashes = 0;
         if raw {
@@ -457,11 +428,7 @@ mod tests {
 
     fn fields(text: &str) -> Vec<(String, Pos, String)> {
         let s = Scanned::new(text).unwrap();
-        s.top_struct()
-            .unwrap()
-            .into_iter()
-            .map(|f| (f.name, f.value.pos, s.text_of(&f.value).to_string()))
-            .collect()
+        s.top_struct().unwrap().into_iter().map(|f| (f.name, f.value.pos, s.text_of(&f.value).to_string())).collect()
     }
 
     fn p(line: u32, column: u32) -> Pos {
@@ -475,21 +442,9 @@ mod tests {
         let expected = vec![
             ("region".to_string(), p(3, 11), "\"us-east-1\"".to_string()),
             ("zone".to_string(), p(3, 44), "\"a\"".to_string()),
-            (
-                "tags".to_string(),
-                p(4, 9),
-                "{\"a\": \"b,c\", \"d\": \"(\"}".to_string(),
-            ),
-            (
-                "spawn".to_string(),
-                p(5, 10),
-                "r#\"\necho \"hi\", x\n\"#".to_string(),
-            ),
-            (
-                "persist".to_string(),
-                p(8, 12),
-                "[\"/etc\", \"/var/www\",]".to_string(),
-            ),
+            ("tags".to_string(), p(4, 9), "{\"a\": \"b,c\", \"d\": \"(\"}".to_string()),
+            ("spawn".to_string(), p(5, 10), "r#\"\necho \"hi\", x\n\"#".to_string()),
+            ("persist".to_string(), p(8, 12), "[\"/etc\", \"/var/www\",]".to_string()),
             ("launch".to_string(), p(9, 11), "Template".to_string()),
         ];
         assert_eq!(got, expected);
@@ -497,26 +452,15 @@ mod tests {
 
     #[test]
     fn lists_maps_and_string_lines() {
-        let text = "Config(persist: [\"/a\", \"b\"], tags: {\"k\": \"v\", \"x\": \"y\"}, spawn: \"a\\nb\", raw: r\"x\ny\")";
+        let text =
+            "Config(persist: [\"/a\", \"b\"], tags: {\"k\": \"v\", \"x\": \"y\"}, spawn: \"a\\nb\", raw: r\"x\ny\")";
         let s = Scanned::new(text).unwrap();
         let f = s.top_struct().unwrap();
-        let list: Vec<_> = s
-            .list(&f[0].value)
-            .unwrap()
-            .iter()
-            .map(|i| (i.pos, s.text_of(i)))
-            .collect();
+        let list: Vec<_> = s.list(&f[0].value).unwrap().iter().map(|i| (i.pos, s.text_of(i))).collect();
         assert_eq!(list, vec![(p(1, 18), "\"/a\""), (p(1, 24), "\"b\"")]);
-        let map: Vec<_> = s
-            .map(&f[1].value)
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.pos, s.text_of(k), s.text_of(v)))
-            .collect();
-        assert_eq!(
-            map,
-            vec![(p(1, 37), "\"k\"", "\"v\""), (p(1, 47), "\"x\"", "\"y\"")]
-        );
+        let map: Vec<_> =
+            s.map(&f[1].value).unwrap().iter().map(|(k, v)| (k.pos, s.text_of(k), s.text_of(v))).collect();
+        assert_eq!(map, vec![(p(1, 37), "\"k\"", "\"v\""), (p(1, 47), "\"x\"", "\"y\"")]);
         assert!(s.list(&f[1].value).is_none());
         assert_eq!(s.string_line_starts(&f[2].value), vec![p(1, 66), p(1, 69)]);
         assert_eq!(s.string_line_starts(&f[3].value), vec![p(1, 80), p(2, 1)]);
@@ -525,20 +469,13 @@ mod tests {
     #[test]
     fn rejects_non_structs() {
         for (text, expected) in [
-            (
-                "[1, 2]",
-                (p(1, 1), "expected a struct: `(field: value, ...)`"),
-            ),
+            ("[1, 2]", (p(1, 1), "expected a struct: `(field: value, ...)`")),
             ("(a: 1) x", (p(1, 8), "unexpected text after the struct")),
             ("(a 1)", (p(1, 2), "expected `field: value`")),
             ("", (p(1, 1), "expected a struct: `(field: value, ...)`")),
         ] {
             let got = Scanned::new(text).unwrap().top_struct().map(|_| ());
-            assert_eq!(
-                got,
-                Err((expected.0, expected.1.to_string())),
-                "text {text:?}"
-            );
+            assert_eq!(got, Err((expected.0, expected.1.to_string())), "text {text:?}");
         }
     }
 

@@ -11,10 +11,7 @@ impl HookChecker for FakeHooks {
             .lines()
             .enumerate()
             .filter(|(_, l)| l.contains("BROKEN"))
-            .map(|(i, _)| HookSyntaxError {
-                line: i as u32 + 1,
-                message: "unexpected token".into(),
-            })
+            .map(|(i, _)| HookSyntaxError { line: i as u32 + 1, message: "unexpected token".into() })
             .collect();
         if errors.is_empty() {
             Ok(())
@@ -53,13 +50,8 @@ const SERVER: &str = r#"(
 /// The base tree (global, platform `web`, server `s`) with some files replaced or added;
 /// a file replaced by `None` is removed.
 fn tree(changes: &[(&str, Option<&str>)]) -> ConfigTree {
-    let mut files: BTreeMap<&str, &str> = [
-        ("global.ron", GLOBAL),
-        ("platforms/web.ron", PLATFORM),
-        ("servers/s.ron", SERVER),
-    ]
-    .into_iter()
-    .collect();
+    let mut files: BTreeMap<&str, &str> =
+        [("global.ron", GLOBAL), ("platforms/web.ron", PLATFORM), ("servers/s.ron", SERVER)].into_iter().collect();
     for (path, text) in changes {
         match text {
             Some(text) => files.insert(path, text),
@@ -70,10 +62,7 @@ fn tree(changes: &[(&str, Option<&str>)]) -> ConfigTree {
 }
 
 fn render(problems: &[Problem]) -> Vec<String> {
-    problems
-        .iter()
-        .map(|p| format!("{}: {}", p.source, p.message))
-        .collect()
+    problems.iter().map(|p| format!("{}: {}", p.source, p.message)).collect()
 }
 
 /// Every problem `cellar check` reports for the base tree with `changes`, as `file:line:column: message`.
@@ -89,15 +78,10 @@ fn server(t: &ConfigTree, name: &str) -> Result<ServerConfig, ConfigErrors> {
 fn check_entries(changes: &[(&str, Option<&str>)], expected: &[(&str, &str, &str)]) {
     let t = tree(changes);
     let config = server(&t, "s").unwrap_or_else(|e| panic!("{e}"));
-    let got: Vec<(String, String, String)> = config
-        .entries()
-        .into_iter()
-        .map(|(f, v, s)| (f, v, s.to_string()))
-        .collect();
-    let expected: Vec<(String, String, String)> = expected
-        .iter()
-        .map(|(f, v, s)| (f.to_string(), v.to_string(), s.to_string()))
-        .collect();
+    let got: Vec<(String, String, String)> =
+        config.entries().into_iter().map(|(f, v, s)| (f, v, s.to_string())).collect();
+    let expected: Vec<(String, String, String)> =
+        expected.iter().map(|(f, v, s)| (f.to_string(), v.to_string(), s.to_string())).collect();
     assert_eq!(got, expected);
 }
 
@@ -109,20 +93,12 @@ fn merges_layers_with_provenance() {
             ("platform", "\"web\"", "cfg/servers/s.ron:2:15"),
             ("region", "\"us-east-1\"", "cfg/global.ron:3:13"),
             ("zone", "\"b\"", "cfg/servers/s.ron:3:11"),
-            (
-                "instance_type",
-                "\"t3.medium\"",
-                "cfg/platforms/web.ron:2:20",
-            ),
+            ("instance_type", "\"t3.medium\"", "cfg/platforms/web.ron:2:20"),
             ("ami_type", "\"web-server\"", "cfg/global.ron:6:15"),
             ("architecture", "\"x86_64\"", "cfg/global.ron:7:19"),
             ("ebs_size_gb", "None", "(default)"),
             ("auto_scale_capacity", "1", "(default)"),
-            (
-                "persist",
-                "[\"/etc\", \"/var/www\"]",
-                "cfg/platforms/web.ron:4:14",
-            ),
+            ("persist", "[\"/etc\", \"/var/www\"]", "cfg/platforms/web.ron:4:14"),
             ("dns_name", "None", "(default)"),
             ("tags.app", "\"shop\"", "cfg/servers/s.ron:4:12"),
             ("tags.owner", "\"ops\"", "cfg/global.ron:9:12"),
@@ -180,31 +156,18 @@ fn defaults_apply_when_no_layer_gives_a_value() {
     assert_eq!(c.auto_scale_capacity, Sourced::default_value(1));
     assert_eq!(c.persist, Sourced::default_value(vec![]));
     assert_eq!(c.launch, Sourced::default_value(LaunchKind::Template));
-    assert_eq!(
-        (c.tags.len(), &c.dns_name, &c.spawn, &c.ebs_size_gb),
-        (0, &None, &None, &None)
-    );
+    assert_eq!((c.tags.len(), &c.dns_name, &c.spawn, &c.ebs_size_gb), (0, &None, &None, &None));
     assert_eq!(c.zone_name(), Zone::new("us-east-1d"));
     assert_eq!(c.file, Path::new("cfg/servers/s.ron"));
-    let tags = c
-        .entries()
-        .into_iter()
-        .find(|(f, _, _)| f == "tags")
-        .unwrap();
-    assert_eq!(
-        (tags.1.as_str(), tags.2.to_string()),
-        ("{}", "(default)".to_string())
-    );
+    let tags = c.entries().into_iter().find(|(f, _, _)| f == "tags").unwrap();
+    assert_eq!((tags.1.as_str(), tags.2.to_string()), ("{}", "(default)".to_string()));
 }
 
 #[test]
 fn global_file_is_optional() {
     let server = r#"(platform: "web", region: "us-east-2", zone: "a", ami_type: "web-server", architecture: "x86_64")"#;
     let t = tree(&[("global.ron", None), ("servers/s.ron", Some(server))]);
-    assert_eq!(
-        server_cfg(&t).instance_type.value,
-        InstanceType::new("t3.medium")
-    );
+    assert_eq!(server_cfg(&t).instance_type.value, InstanceType::new("t3.medium"));
 }
 
 #[test]
@@ -215,18 +178,12 @@ fn unknown_server() {
         err.to_string(),
         "cfg/servers/nope.ron: unknown server nope (known servers: other, s)\n  fix: add cfg/servers/nope.ron with at least `platform: \"<platform>\"`"
     );
-    assert_eq!(
-        t.server_names(),
-        vec![ServerName::new("other"), ServerName::new("s")]
-    );
+    assert_eq!(t.server_names(), vec![ServerName::new("other"), ServerName::new("s")]);
 }
 
 #[test]
 fn server_reports_its_problems() {
-    let t = tree(&[(
-        "servers/s.ron",
-        Some("(platform: \"web\", zone: \"z\", ebs_size_gb: 0)"),
-    )]);
+    let t = tree(&[("servers/s.ron", Some("(platform: \"web\", zone: \"z\", ebs_size_gb: 0)"))]);
     let err = server(&t, "s").unwrap_err();
     assert_eq!(
         render(&err.0),
@@ -236,21 +193,14 @@ fn server_reports_its_problems() {
         ]
     );
     // Hooks are not checked by `server`, only by `check`.
-    let t = tree(&[(
-        "servers/s.ron",
-        Some("(platform: \"web\", spawn: \"BROKEN\")"),
-    )]);
+    let t = tree(&[("servers/s.ron", Some("(platform: \"web\", spawn: \"BROKEN\")"))]);
     assert!(server(&t, "s").is_ok());
 }
 
 #[test]
 fn problem_display() {
     let p = Problem {
-        source: Source {
-            file: "cfg/global.ron".into(),
-            line: 3,
-            column: 5,
-        },
+        source: Source { file: "cfg/global.ron".into(), line: 3, column: 5 },
         message: "unknown instance type \"m5.larg\"".into(),
         fix: Some("did you mean \"m5.large\"?".into()),
     };
@@ -258,18 +208,9 @@ fn problem_display() {
         p.to_string(),
         "cfg/global.ron:3:5: unknown instance type \"m5.larg\"\n  fix: did you mean \"m5.large\"?"
     );
-    let q = Problem {
-        fix: None,
-        ..p.clone()
-    };
-    assert_eq!(
-        ConfigErrors(vec![p, q.clone()]).to_string().lines().count(),
-        3
-    );
-    assert_eq!(
-        q.to_string(),
-        "cfg/global.ron:3:5: unknown instance type \"m5.larg\""
-    );
+    let q = Problem { fix: None, ..p.clone() };
+    assert_eq!(ConfigErrors(vec![p, q.clone()]).to_string().lines().count(), 3);
+    assert_eq!(q.to_string(), "cfg/global.ron:3:5: unknown instance type \"m5.larg\"");
 }
 
 #[test]
@@ -280,10 +221,7 @@ fn base_tree_is_clean() {
 #[test]
 fn malformed_ron() {
     check_tree(
-        &[(
-            "servers/s.ron",
-            Some("(\n  platform: \"web\",\n  zone: \"b\"\n  tags: {},\n)\n"),
-        )],
+        &[("servers/s.ron", Some("(\n  platform: \"web\",\n  zone: \"b\"\n  tags: {},\n)\n"))],
         &["cfg/servers/s.ron:4:3: malformed RON: Expected comma"],
     );
     check_tree(
@@ -319,10 +257,7 @@ fn unknown_and_misplaced_fields() {
         ],
     );
     let t = tree(&[("servers/s.ron", Some("(platform: \"web\", regoin: \"x\")"))]);
-    assert_eq!(
-        t.all_problems(None)[0].fix.as_deref(),
-        Some("did you mean `region`?")
-    );
+    assert_eq!(t.all_problems(None)[0].fix.as_deref(), Some("did you mean `region`?"));
     check_tree(
         &[("platforms/web.ron", Some("(platform: \"web\", colour: \"red\")"))],
         &[
@@ -339,10 +274,7 @@ fn platforms() {
         &["cfg/servers/s.ron:2:13: unknown platform \"wbe\": cfg/platforms/wbe.ron does not exist"],
     );
     let t = tree(&[("servers/s.ron", Some("(platform: \"wbe\")"))]);
-    assert_eq!(
-        t.all_problems(None)[0].fix.as_deref(),
-        Some("did you mean \"web\"? (platforms: web)")
-    );
+    assert_eq!(t.all_problems(None)[0].fix.as_deref(), Some("did you mean \"web\"? (platforms: web)"));
     check_tree(
         &[("servers/s.ron", Some("(zone: \"b\")"))],
         &["cfg/servers/s.ron:1:1: server file does not name its `platform`"],
@@ -359,10 +291,7 @@ fn invalid_server_file_name() {
         ],
     );
     let t = tree(&[("servers/Duvel_2.ron", Some("(platform: \"web\")"))]);
-    assert_eq!(
-        t.all_problems(None)[0].fix.as_deref(),
-        Some("rename it to cfg/servers/duvel-2.ron")
-    );
+    assert_eq!(t.all_problems(None)[0].fix.as_deref(), Some("rename it to cfg/servers/duvel-2.ron"));
     assert_eq!(t.server_names(), vec![ServerName::new("s")]);
 }
 
@@ -388,10 +317,7 @@ fn regions_and_zones() {
         &["cfg/servers/s.ron:2:8: zone \"f\" does not exist in region us-east-2 (its zones are a, b, c)"],
     );
     let t = tree(&[("servers/s.ron", Some("(platform: \"web\", zone: \"g\")"))]);
-    assert_eq!(
-        t.all_problems(None)[0].fix.as_deref(),
-        Some("use one of a, b, c, d, e, f")
-    );
+    assert_eq!(t.all_problems(None)[0].fix.as_deref(), Some("use one of a, b, c, d, e, f"));
 }
 
 #[test]
@@ -400,10 +326,7 @@ fn instance_types_and_architectures() {
     check_tree(
         &[
             ("global.ron", Some(&GLOBAL.replace("m5.large", "m5.larg"))),
-            (
-                "servers/t.ron",
-                Some("(platform: \"web\", instance_type: \"m5.larj\")"),
-            ),
+            ("servers/t.ron", Some("(platform: \"web\", instance_type: \"m5.larj\")")),
             ("platforms/web.ron", Some("(tags: {})")),
         ],
         &[
@@ -412,27 +335,18 @@ fn instance_types_and_architectures() {
         ],
     );
     let t = tree(&[("platforms/web.ron", Some("(instance_type: \"m5.larg\")"))]);
-    assert_eq!(
-        t.all_problems(None)[0].fix.as_deref(),
-        Some("did you mean \"m5.large\"?")
-    );
+    assert_eq!(t.all_problems(None)[0].fix.as_deref(), Some("did you mean \"m5.large\"?"));
     // Cannot run the architecture: at whichever of the two is set later.
     check_tree(
         &[("platforms/web.ron", Some("(instance_type: \"t4g.small\")"))],
         &["cfg/platforms/web.ron:1:17: instance type t4g.small cannot run x86_64 (it runs arm64)"],
     );
     check_tree(
-        &[(
-            "servers/s.ron",
-            Some("(platform: \"web\", architecture: \"i386\")"),
-        )],
+        &[("servers/s.ron", Some("(platform: \"web\", architecture: \"i386\")"))],
         &["cfg/servers/s.ron:1:33: instance type t3.medium cannot run i386 (it runs x86_64)"],
     );
     check_tree(
-        &[(
-            "servers/s.ron",
-            Some("(platform: \"web\", architecture: \"amd64\")"),
-        )],
+        &[("servers/s.ron", Some("(platform: \"web\", architecture: \"amd64\")"))],
         &["cfg/servers/s.ron:1:33: unknown architecture \"amd64\" (known: x86_64, i386, arm64)"],
     );
 }
@@ -464,18 +378,14 @@ fn sizes_capacity_persist_dns_and_tags() {
         ],
     );
     check_tree(
-        &[(
-            "servers/s.ron",
-            Some("(platform: \"web\", ebs_size_gb: -1)"),
-        )],
+        &[("servers/s.ron", Some("(platform: \"web\", ebs_size_gb: -1)"))],
         &["cfg/servers/s.ron:1:32: ebs_size_gb must be between 1 and 16384 (GiB), not -1"],
     );
 }
 
 #[test]
 fn spawn_hook_lines_map_into_the_file() {
-    let server =
-        "(\n    platform: \"web\",\n    spawn: r#\"\nset -eu\nif true; then BROKEN\nfi\n\"#,\n)\n";
+    let server = "(\n    platform: \"web\",\n    spawn: r#\"\nset -eu\nif true; then BROKEN\nfi\n\"#,\n)\n";
     check_tree(
         &[("servers/s.ron", Some(server))],
         &["cfg/servers/s.ron:5:1: spawn hook: syntax error on line 3 of the script: unexpected token"],
@@ -489,18 +399,12 @@ fn spawn_hook_lines_map_into_the_file() {
 
 #[test]
 fn user_data_limit() {
-    let big = format!(
-        "(platform: \"web\",\n spawn: r#\"{}\"#)",
-        "echo hello\n".repeat(1600)
-    );
+    let big = format!("(platform: \"web\",\n spawn: r#\"{}\"#)", "echo hello\n".repeat(1600));
     check_tree(
         &[("servers/s.ron", Some(&big))],
         &["cfg/servers/s.ron:2:9: the user data of server s would be 17894 bytes, over AWS's limit of 16384 bytes"],
     );
-    let fits = format!(
-        "(platform: \"web\",\n spawn: r#\"{}\"#)",
-        "echo hello\n".repeat(1400)
-    );
+    let fits = format!("(platform: \"web\",\n spawn: r#\"{}\"#)", "echo hello\n".repeat(1400));
     check_tree(&[("servers/s.ron", Some(&fits))], &[]);
 }
 
@@ -508,10 +412,14 @@ fn user_data_limit() {
 fn missing_required_fields() {
     let global = r#"(region: "us-east-1", ami_type: "web-server")"#;
     check_tree(
-        &[("global.ron", Some(global)), ("servers/t.ron", Some("(platform: \"web\", zone: \"a\", architecture: \"arm64\", instance_type: \"m6g.large\")"))],
         &[
-            "cfg/servers/s.ron:1:1: server s has no `architecture`: no layer sets it",
+            ("global.ron", Some(global)),
+            (
+                "servers/t.ron",
+                Some("(platform: \"web\", zone: \"a\", architecture: \"arm64\", instance_type: \"m6g.large\")"),
+            ),
         ],
+        &["cfg/servers/s.ron:1:1: server s has no `architecture`: no layer sets it"],
     );
     let t = tree(&[("global.ron", Some(global))]);
     assert_eq!(
@@ -536,15 +444,8 @@ fn loads_and_checks_the_fixtures() {
     for name in tree.server_names() {
         let c = tree.server(&name).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.region.value, Region::new("us-east-1"));
-        assert!(
-            ('a'..='d').contains(&c.zone.value),
-            "{name}: zone {}",
-            c.zone.value
-        );
-        assert_eq!(
-            c.dns_name.as_ref().map(|d| d.value.clone()),
-            Some(format!("{name}.imarc.net"))
-        );
+        assert!(('a'..='d').contains(&c.zone.value), "{name}: zone {}", c.zone.value);
+        assert_eq!(c.dns_name.as_ref().map(|d| d.value.clone()), Some(format!("{name}.imarc.net")));
     }
     let ommegang = tree.server(&ServerName::new("ommegang")).unwrap();
     assert_eq!(ommegang.zone_name(), Zone::new("us-east-1b"));
@@ -564,10 +465,7 @@ fn load_reports_every_problem_and_missing_dirs() {
     assert_eq!(err.0[0].message, "configuration directory not found");
     assert_eq!(
         render(&check(&missing, &FakeHooks)),
-        [format!(
-            "{}: configuration directory not found",
-            missing.display()
-        )]
+        [format!("{}: configuration directory not found", missing.display())]
     );
 }
 

@@ -8,23 +8,11 @@ use crate::catalog::{self, edit_distance, EBS_MAX_GB, EBS_MIN_GB};
 use crate::model::{AgentMode, Architecture, ServerName, NAME_TAG};
 
 fn problem(source: &Source, message: String, fix: Option<String>) -> Problem {
-    Problem {
-        source: source.clone(),
-        message,
-        fix,
-    }
+    Problem { source: source.clone(), message, fix }
 }
 
-fn closest<'a>(
-    candidates: impl Iterator<Item = &'a str>,
-    wrong: &str,
-    max: usize,
-) -> Option<&'a str> {
-    candidates
-        .map(|c| (edit_distance(c, wrong), c))
-        .filter(|(d, _)| *d <= max)
-        .min()
-        .map(|(_, c)| c)
+fn closest<'a>(candidates: impl Iterator<Item = &'a str>, wrong: &str, max: usize) -> Option<&'a str> {
+    candidates.map(|c| (edit_distance(c, wrong), c)).filter(|(d, _)| *d <= max).min().map(|(_, c)| c)
 }
 
 /// The zone letter of a `zone` value, when it is one lowercase letter.
@@ -68,11 +56,7 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
                 Some(r) => format!("did you mean {r:?}?"),
                 None => format!("known regions: {}", known.join(", ")),
             };
-            out.push(problem(
-                source,
-                format!("unknown region {value:?}"),
-                Some(fix),
-            ));
+            out.push(problem(source, format!("unknown region {value:?}"), Some(fix)));
         }
     }
     if let Some(Sourced { value, source }) = &layer.zone {
@@ -83,21 +67,13 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
                 }
                 _ => "write the zone's letter, like zone: \"a\"".to_string(),
             };
-            out.push(problem(
-                source,
-                format!("zone must be a single letter such as \"a\", not {value:?}"),
-                Some(fix),
-            ));
+            out.push(problem(source, format!("zone must be a single letter such as \"a\", not {value:?}"), Some(fix)));
         }
     }
     if let Some(Sourced { value, source }) = &layer.instance_type {
         if catalog::instance_type_architectures(value).is_none() {
             let fix = catalog::suggest_instance_type(value).map(|t| format!("did you mean {t:?}?"));
-            out.push(problem(
-                source,
-                format!("unknown instance type {value:?}"),
-                fix,
-            ));
+            out.push(problem(source, format!("unknown instance type {value:?}"), fix));
         }
     }
     if let Some(Sourced { value, source }) = &layer.ami_type {
@@ -119,10 +95,7 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
             };
             out.push(problem(
                 source,
-                format!(
-                    "unknown architecture {value:?} (known: {})",
-                    names.join(", ")
-                ),
+                format!("unknown architecture {value:?} (known: {})", names.join(", ")),
                 Some(fix),
             ));
         }
@@ -131,9 +104,7 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
         if *value < i64::from(EBS_MIN_GB) || *value > i64::from(EBS_MAX_GB) {
             out.push(problem(
                 source,
-                format!(
-                    "ebs_size_gb must be between {EBS_MIN_GB} and {EBS_MAX_GB} (GiB), not {value}"
-                ),
+                format!("ebs_size_gb must be between {EBS_MIN_GB} and {EBS_MAX_GB} (GiB), not {value}"),
                 None,
             ));
         }
@@ -142,7 +113,9 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
         if !(0..=1).contains(value) {
             out.push(problem(
                 source,
-                format!("auto_scale_capacity must be 0 (no auto scaling group) or 1 (keep the server running), not {value}"),
+                format!(
+                    "auto_scale_capacity must be 0 (no auto scaling group) or 1 (keep the server running), not {value}"
+                ),
                 None,
             ));
         }
@@ -153,10 +126,7 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
                 out.push(problem(
                     source,
                     format!("persisted directory {value:?} is not an absolute path"),
-                    Some(format!(
-                        "write it as \"/{}\"",
-                        value.trim_start_matches("./")
-                    )),
+                    Some(format!("write it as \"/{}\"", value.trim_start_matches("./"))),
                 ));
             }
         }
@@ -182,39 +152,22 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
             None
         };
         if let Some(why) = reserved {
-            out.push(problem(
-                source,
-                format!("tag key {key:?} is reserved: {why}"),
-                Some("choose another key".into()),
-            ));
+            out.push(problem(source, format!("tag key {key:?} is reserved: {why}"), Some("choose another key".into())));
         } else if key.is_empty() || key.chars().count() > 128 {
-            out.push(problem(
-                source,
-                "tag keys must be 1 to 128 characters long".into(),
-                None,
-            ));
+            out.push(problem(source, "tag keys must be 1 to 128 characters long".into(), None));
         }
         if value.chars().count() > 256 {
-            out.push(problem(
-                value_source,
-                format!("the value of tag {key:?} is longer than 256 characters"),
-                None,
-            ));
+            out.push(problem(value_source, format!("the value of tag {key:?} is longer than 256 characters"), None));
         }
     }
     if let (Some(spawn), Some(hooks)) = (&layer.spawn, hooks) {
         if let Err(errors) = hooks.check(&spawn.value) {
             for e in errors {
-                let at = (e.line as usize)
-                    .checked_sub(1)
-                    .and_then(|i| layer.spawn_lines.get(i))
-                    .unwrap_or(&spawn.source);
+                let at =
+                    (e.line as usize).checked_sub(1).and_then(|i| layer.spawn_lines.get(i)).unwrap_or(&spawn.source);
                 out.push(problem(
                     at,
-                    format!(
-                        "spawn hook: syntax error on line {} of the script: {}",
-                        e.line, e.message
-                    ),
+                    format!("spawn hook: syntax error on line {} of the script: {}", e.line, e.message),
                     Some("check the script with `bash -n`".into()),
                 ));
             }
@@ -237,10 +190,7 @@ pub(crate) fn combination_problems(layer: &Layer, rank: &dyn Fn(&Source) -> usiz
         }
     };
     if let (Some(region), Some(zone)) = (&layer.region, &layer.zone) {
-        if let (Some(letters), Some(letter)) = (
-            catalog::zone_letters(&region.value),
-            zone_letter(&zone.value),
-        ) {
+        if let (Some(letters), Some(letter)) = (catalog::zone_letters(&region.value), zone_letter(&zone.value)) {
             if !letters.contains(letter) {
                 let list: Vec<String> = letters.chars().map(String::from).collect();
                 out.push(problem(
@@ -257,10 +207,9 @@ pub(crate) fn combination_problems(layer: &Layer, rank: &dyn Fn(&Source) -> usiz
         }
     }
     if let (Some(itype), Some(arch)) = (&layer.instance_type, &layer.architecture) {
-        if let (Some(runs), Some(a)) = (
-            catalog::instance_type_architectures(&itype.value),
-            Architecture::parse(&arch.value),
-        ) {
+        if let (Some(runs), Some(a)) =
+            (catalog::instance_type_architectures(&itype.value), Architecture::parse(&arch.value))
+        {
             if !runs.contains(&a) {
                 let runs: Vec<&str> = runs.iter().map(|a| a.as_str()).collect();
                 out.push(problem(
@@ -285,41 +234,25 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
     if merged.broken {
         return out; // the syntax error says it all
     }
-    let server_start = Source {
-        file: merged.file.clone(),
-        line: 1,
-        column: 1,
-    };
+    let server_start = Source { file: merged.file.clone(), line: 1, column: 1 };
     for field in REQUIRED {
         if !merged.has(field) && !merged.failed.contains(field) {
             let files: Vec<String> = chain.iter().map(|l| l.file.display().to_string()).collect();
             out.push(problem(
                 &server_start,
                 format!("server {name} has no `{field}`: no layer sets it"),
-                Some(format!(
-                    "set `{}` in {}",
-                    super::layer::example(field),
-                    files.join(" or ")
-                )),
+                Some(format!("set `{}` in {}", super::layer::example(field), files.join(" or "))),
             ));
         }
     }
     let rank = |s: &Source| chain.iter().position(|l| l.file == s.file).unwrap_or(0);
     out.extend(combination_problems(merged, &rank));
 
-    let persist: Vec<String> = merged
-        .persist
-        .as_ref()
-        .map(|p| p.value.iter().map(|e| e.value.clone()).collect())
-        .unwrap_or_default();
+    let persist: Vec<String> =
+        merged.persist.as_ref().map(|p| p.value.iter().map(|e| e.value.clone()).collect()).unwrap_or_default();
     let spawn_hook = merged.spawn.as_ref().map(|s| s.value.clone());
-    let size = user_data(&AgentInvocation {
-        mode: AgentMode::Persist,
-        server: name.clone(),
-        persist,
-        spawn_hook,
-    })
-    .len();
+    let size =
+        user_data(&AgentInvocation { mode: AgentMode::Persist, server: name.clone(), persist, spawn_hook }).len();
     if size > USER_DATA_LIMIT {
         let at = merged
             .spawn
@@ -329,7 +262,9 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
             .unwrap_or(&server_start);
         out.push(problem(
             at,
-            format!("the user data of server {name} would be {size} bytes, over AWS's limit of {USER_DATA_LIMIT} bytes"),
+            format!(
+                "the user data of server {name} would be {size} bytes, over AWS's limit of {USER_DATA_LIMIT} bytes"
+            ),
             Some("shorten the spawn hook: keep long scripts on the AMI or the data volume and call them".into()),
         ));
     }
@@ -354,16 +289,9 @@ pub(crate) fn platform_problems<'a>(
         None => (
             None,
             vec![problem(
-                &Source {
-                    file: server.file.clone(),
-                    line: 1,
-                    column: 1,
-                },
+                &Source { file: server.file.clone(), line: 1, column: 1 },
                 "server file does not name its `platform`".into(),
-                Some(format!(
-                    "add `platform: \"{}\"` ({choice})",
-                    known.first().copied().unwrap_or("<platform>")
-                )),
+                Some(format!("add `platform: \"{}\"` ({choice})", known.first().copied().unwrap_or("<platform>"))),
             )],
         ),
         Some(Sourced { value, source }) => {
@@ -379,10 +307,7 @@ pub(crate) fn platform_problems<'a>(
                     None,
                     vec![problem(
                         source,
-                        format!(
-                            "unknown platform {value:?}: {} does not exist",
-                            path.display()
-                        ),
+                        format!("unknown platform {value:?}: {} does not exist", path.display()),
                         Some(fix),
                     )],
                 )

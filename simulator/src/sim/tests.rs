@@ -10,10 +10,7 @@ fn east() -> Region {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Tags {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn agent_user_data(mode: AgentMode, persist: &[&str]) -> String {
@@ -28,10 +25,7 @@ fn agent_user_data(mode: AgentMode, persist: &[&str]) -> String {
 /// A server `x`: data volume and EIP in us-east-1a (the volume is available after 5 s).
 async fn server_resources(sim: &Sim) -> (VolumeId, AllocationId) {
     let r = east();
-    let address = sim
-        .allocate_address(&r, tags(&[("Name", "x")]))
-        .await
-        .unwrap();
+    let address = sim.allocate_address(&r, tags(&[("Name", "x")])).await.unwrap();
     let volume = sim
         .create_volume(
             &r,
@@ -57,11 +51,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
     let lt = sim
         .create_launch_template(
             &r,
-            CreateLaunchTemplateRequest {
-                name: "x".into(),
-                spec,
-                tags: tags(&[("Name", "x")]),
-            },
+            CreateLaunchTemplateRequest { name: "x".into(), spec, tags: tags(&[("Name", "x")]) },
         )
         .await
         .unwrap();
@@ -87,8 +77,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
 /// it, the EIP associated with it. Returns the instance.
 fn check_healthy(sim: &Sim, volume: &VolumeId, address: &AllocationId) -> InstanceId {
     let w = sim.world();
-    let live: Vec<&crate::world::SimInstance> =
-        w.instances.values().filter(|i| i.is_live()).collect();
+    let live: Vec<&crate::world::SimInstance> = w.instances.values().filter(|i| i.is_live()).collect();
     assert_eq!(live.len(), 1, "one live instance:\n{}", w.render_summary());
     let instance = live[0];
     assert_eq!(instance.state, InstanceState::Running);
@@ -101,10 +90,7 @@ fn check_healthy(sim: &Sim, volume: &VolumeId, address: &AllocationId) -> Instan
         "{}",
         w.render_summary()
     );
-    assert_eq!(
-        w.addresses[address].associated_to.as_ref(),
-        Some(&instance.id)
-    );
+    assert_eq!(w.addresses[address].associated_to.as_ref(), Some(&instance.id));
     instance.id.clone()
 }
 
@@ -115,18 +101,11 @@ fn check_roundtrip(sim: &Sim) {
 }
 
 fn log_messages(sim: &Sim) -> Vec<(u64, String)> {
-    sim.world()
-        .log
-        .iter()
-        .map(|e| (e.at.0 - T0, e.message.clone()))
-        .collect()
+    sim.world().log.iter().map(|e| (e.at.0 - T0, e.message.clone())).collect()
 }
 
 fn logged(sim: &Sim, message: &str) -> Option<u64> {
-    log_messages(sim)
-        .into_iter()
-        .find(|(_, m)| m == message)
-        .map(|(at, _)| at)
+    log_messages(sim).into_iter().find(|(_, m)| m == message).map(|(at, _)| at)
 }
 
 #[tokio::test]
@@ -137,14 +116,8 @@ async fn group_replaces_a_terminated_instance_and_the_agent_reattaches() {
     assert_eq!(sim.now().await, Timestamp(T0 + 300));
     let first = check_healthy(&sim, &volume, &address);
     // The agent ran when the instance booted (T0+30), at that virtual time.
-    assert_eq!(
-        logged(&sim, &format!("{first}: pending -> running")),
-        Some(30)
-    );
-    assert_eq!(
-        logged(&sim, &format!("agent {first}: ran spawn hook (3 lines)")),
-        Some(30)
-    );
+    assert_eq!(logged(&sim, &format!("{first}: pending -> running")), Some(30));
+    assert_eq!(logged(&sim, &format!("agent {first}: ran spawn hook (3 lines)")), Some(30));
     assert_eq!(
         logged(
             &sim,
@@ -153,44 +126,19 @@ async fn group_replaces_a_terminated_instance_and_the_agent_reattaches() {
         Some(30)
     );
 
-    sim.with_world(|w| w.terminate_instance_by_amazon(&first))
-        .unwrap();
+    sim.with_world(|w| w.terminate_instance_by_amazon(&first)).unwrap();
     sim.advance(Duration::from_secs(300)).await;
     let second = check_healthy(&sim, &volume, &address);
     assert_ne!(first, second);
-    assert_eq!(
-        sim.world().instances[&first].state,
-        InstanceState::Terminated
-    );
+    assert_eq!(sim.world().instances[&first].state, InstanceState::Terminated);
     check_roundtrip(&sim);
-    assert_eq!(
-        logged(&sim, &format!("agent {second}: ran spawn hook (3 lines)")),
-        Some(330)
-    );
+    assert_eq!(logged(&sim, &format!("agent {second}: ran spawn hook (3 lines)")), Some(330));
     // The volume followed: detached from the old instance when it terminated (+20 s),
     // attached to the new one by its agent when it booted (+30 s).
-    assert_eq!(
-        logged(
-            &sim,
-            &format!("detached volume {volume} from terminated {first}")
-        ),
-        Some(320)
-    );
-    assert_eq!(
-        logged(
-            &sim,
-            &format!("attached volume {volume} to {second} as /dev/sdf")
-        ),
-        Some(330)
-    );
-    let describe = sim
-        .describe_instances(&east(), &Filter::Server(ServerName::new("x")))
-        .await
-        .unwrap();
-    let ip = describe
-        .iter()
-        .find(|i| i.id == second)
-        .and_then(|i| i.public_ip.clone());
+    assert_eq!(logged(&sim, &format!("detached volume {volume} from terminated {first}")), Some(320));
+    assert_eq!(logged(&sim, &format!("attached volume {volume} to {second} as /dev/sdf")), Some(330));
+    let describe = sim.describe_instances(&east(), &Filter::Server(ServerName::new("x"))).await.unwrap();
+    let ip = describe.iter().find(|i| i.id == second).and_then(|i| i.public_ip.clone());
     assert_eq!(ip.as_deref(), Some("198.51.100.2"));
 }
 
@@ -208,30 +156,15 @@ async fn no_capacity_means_no_replacement_until_it_returns() {
     sim.advance(Duration::from_secs(300)).await;
     {
         let w = sim.world();
-        assert!(
-            w.instances.values().all(|i| !i.is_live()),
-            "{}",
-            w.render_summary()
-        );
+        assert!(w.instances.values().all(|i| !i.is_live()), "{}", w.render_summary());
         let activities = &w.groups[&AutoScalingGroupName::new("x")].activities;
         let last = activities.last().unwrap();
         assert!(!last.succeeded);
-        assert!(
-            last.description.contains("InsufficientInstanceCapacity"),
-            "{}",
-            last.description
-        );
-        assert_eq!(
-            w.volumes[&volume].state,
-            VolumeState::Available,
-            "the data volume waits, detached"
-        );
+        assert!(last.description.contains("InsufficientInstanceCapacity"), "{}", last.description);
+        assert_eq!(w.volumes[&volume].state, VolumeState::Available, "the data volume waits, detached");
     }
     check_roundtrip(&sim);
-    let groups = sim
-        .describe_auto_scaling_groups(&east(), &Filter::Server(ServerName::new("x")))
-        .await
-        .unwrap();
+    let groups = sim.describe_auto_scaling_groups(&east(), &Filter::Server(ServerName::new("x"))).await.unwrap();
     assert!(groups[0].instances.is_empty());
 
     sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("t3.small"), 1));
@@ -267,29 +200,12 @@ async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
     assert_eq!(sim.now().await, Timestamp(T0 + 89));
     let id = instance.id;
     let w = sim.world();
-    assert_eq!(
-        w.volumes[&volume].attached_to.as_ref(),
-        Some(&id),
-        "{}",
-        w.render_summary()
-    );
+    assert_eq!(w.volumes[&volume].attached_to.as_ref(), Some(&id), "{}", w.render_summary());
     assert_eq!(w.addresses[&address].associated_to.as_ref(), Some(&id));
     drop(w);
-    assert_eq!(
-        logged(&sim, &format!("agent {id}: persist for server x")),
-        Some(30)
-    );
-    assert_eq!(
-        logged(
-            &sim,
-            &format!("attached volume {volume} to {id} as /dev/sdf")
-        ),
-        Some(35)
-    );
-    assert_eq!(
-        logged(&sim, &format!("agent {id}: persisted /etc, /var/www")),
-        Some(35)
-    );
+    assert_eq!(logged(&sim, &format!("agent {id}: persist for server x")), Some(30));
+    assert_eq!(logged(&sim, &format!("attached volume {volume} to {id} as /dev/sdf")), Some(35));
+    assert_eq!(logged(&sim, &format!("agent {id}: persisted /etc, /var/www")), Some(35));
     assert!(!sim.agents_running.load(Ordering::SeqCst));
 }
 
@@ -308,28 +224,14 @@ async fn agent_failures_are_logged() {
     };
     let id = sim.run_instance(&r, request.clone()).await.unwrap().id;
     // An instance without agent user data boots without an agent.
-    let plain = sim
-        .run_instance(
-            &r,
-            RunInstanceRequest {
-                user_data: "#!/bin/sh\n".into(),
-                ..request
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+    let plain =
+        sim.run_instance(&r, RunInstanceRequest { user_data: "#!/bin/sh\n".into(), ..request }).await.unwrap().id;
     sim.advance(Duration::from_secs(40)).await;
     assert_eq!(
-        logged(
-            &sim,
-            &format!("agent {id}: failed: server x has no data volume (tag cellar:role=data)")
-        ),
+        logged(&sim, &format!("agent {id}: failed: server x has no data volume (tag cellar:role=data)")),
         Some(30)
     );
-    assert!(log_messages(&sim)
-        .iter()
-        .all(|(_, m)| !m.starts_with(&format!("agent {plain}"))));
+    assert!(log_messages(&sim).iter().all(|(_, m)| !m.starts_with(&format!("agent {plain}"))));
 }
 
 #[tokio::test]
@@ -338,30 +240,13 @@ async fn cloud_calls_map_errors_and_time() {
     let r = east();
     assert_eq!(sim.describe_regions().await.unwrap().len(), 2);
     assert_eq!(sim.describe_images(&r).await.unwrap().len(), 6);
-    assert_eq!(
-        sim.resolve_dns("duvel.imarc.net").await.unwrap(),
-        vec!["198.51.100.1".to_string()]
-    );
-    assert!(sim
-        .resolve_dns("chimay.imarc.net")
-        .await
-        .unwrap()
-        .is_empty());
-    let e = sim
-        .release_address(&r, &AllocationId::new("eipalloc-00ff"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.kind.code(), e.retryable()),
-        ("InvalidAddress.NotFound", false)
-    );
+    assert_eq!(sim.resolve_dns("duvel.imarc.net").await.unwrap(), vec!["198.51.100.1".to_string()]);
+    assert!(sim.resolve_dns("chimay.imarc.net").await.unwrap().is_empty());
+    let e = sim.release_address(&r, &AllocationId::new("eipalloc-00ff")).await.unwrap_err();
+    assert_eq!((e.kind.code(), e.retryable()), ("InvalidAddress.NotFound", false));
     assert_eq!(sim.now().await, Timestamp(T0));
     sim.sleep(Duration::from_millis(1)).await;
-    assert_eq!(
-        sim.now().await,
-        Timestamp(T0 + 1),
-        "sleep rounds up to whole seconds"
-    );
+    assert_eq!(sim.now().await, Timestamp(T0 + 1), "sleep rounds up to whole seconds");
     let world = sim.into_world();
     assert_eq!(world.now, Timestamp(T0 + 1));
 }

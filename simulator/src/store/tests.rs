@@ -9,9 +9,7 @@ fn missing_file_starts_from_the_default_world_and_roundtrips() {
     let mut store = SimStore::open(&path).unwrap();
     assert_eq!(*store.world(), default_world());
     assert!(!path.exists(), "opening does not write");
-    store
-        .world_mut()
-        .set_dns("chimay.imarc.net", vec!["198.51.100.7".into()]);
+    store.world_mut().set_dns("chimay.imarc.net", vec!["198.51.100.7".into()]);
     store.world_mut().now = Timestamp(store.world().now.0 + 42);
     store.flush().unwrap();
     let saved = store.world().clone();
@@ -23,18 +21,12 @@ fn missing_file_starts_from_the_default_world_and_roundtrips() {
     let mut changed = saved.clone();
     changed.now = Timestamp(changed.now.0 + 1);
     reopened.save(&changed).unwrap();
-    assert_eq!(
-        *reopened.world(),
-        changed,
-        "save makes it the store's world"
-    );
+    assert_eq!(*reopened.world(), changed, "save makes it the store's world");
     drop(reopened);
     assert_eq!(*SimStore::open(&path).unwrap().world(), changed);
     // Only the state file and its lock file are left behind (no temporary files).
-    let mut names: Vec<String> = fs::read_dir(path.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let mut names: Vec<String> =
+        fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(names, vec!["world.ron", "world.ron.lock"]);
 }
@@ -45,28 +37,16 @@ fn check_corrupt(text: &str, line: usize, column: usize) {
     fs::write(&path, text).unwrap();
     let e = SimStore::open(&path).unwrap_err();
     match &e {
-        StoreError::Corrupt {
-            path: p,
-            line: l,
-            column: c,
-            ..
-        } => {
+        StoreError::Corrupt { path: p, line: l, column: c, .. } => {
             assert_eq!((p, *l, *c), (&path, line, column), "{e}");
         }
         other => panic!("expected Corrupt, got {other:?}"),
     }
     let message = e.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
-    assert!(
-        message.contains(&format!("line {line}, column {column}")),
-        "{message}"
-    );
+    assert!(message.contains(&format!("line {line}, column {column}")), "{message}");
     assert!(message.contains("cellar sim init"), "{message}");
-    assert_eq!(
-        fs::read(&path).unwrap(),
-        text.as_bytes(),
-        "the file is left as it was"
-    );
+    assert_eq!(fs::read(&path).unwrap(), text.as_bytes(), "the file is left as it was");
 }
 
 #[test]

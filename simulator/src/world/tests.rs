@@ -12,18 +12,10 @@ fn zone(name: &str) -> Zone {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Tags {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-fn run_request(
-    zone_name: &str,
-    instance_type: &str,
-    image: &str,
-    token: &str,
-) -> RunInstanceRequest {
+fn run_request(zone_name: &str, instance_type: &str, image: &str, token: &str) -> RunInstanceRequest {
     RunInstanceRequest {
         zone: zone(zone_name),
         instance_type: InstanceType::new(instance_type),
@@ -35,17 +27,12 @@ fn run_request(
 }
 
 fn launch(w: &mut World, zone_name: &str) -> InstanceId {
-    w.run_instance(&east(), run_request(zone_name, "t3.small", "ami-0002", ""))
-        .unwrap()
-        .id
+    w.run_instance(&east(), run_request(zone_name, "t3.small", "ami-0002", "")).unwrap().id
 }
 
 fn volume(w: &mut World, zone_name: &str) -> VolumeId {
-    let request = CreateVolumeRequest {
-        zone: zone(zone_name),
-        size_gb: 20,
-        tags: tags(&[("Name", "x"), (ROLE_TAG, "data")]),
-    };
+    let request =
+        CreateVolumeRequest { zone: zone(zone_name), size_gb: 20, tags: tags(&[("Name", "x"), (ROLE_TAG, "data")]) };
     w.create_volume(&east(), request).unwrap().id
 }
 
@@ -62,15 +49,8 @@ fn check_states(w: &mut World, id: &InstanceId, steps: &[(u64, Option<InstanceSt
     for (secs, expected) in steps {
         w.advance_clock_to(Timestamp(T0 + secs));
         assert_eq!(state(w, id), *expected, "{id} at T0+{secs}");
-        let described = w
-            .describe_instances(&east(), &Filter::All)
-            .into_iter()
-            .find(|i| i.id == *id);
-        assert_eq!(
-            described.map(|i| i.state),
-            *expected,
-            "describe {id} at T0+{secs}"
-        );
+        let described = w.describe_instances(&east(), &Filter::All).into_iter().find(|i| i.id == *id);
+        assert_eq!(described.map(|i| i.state), *expected, "describe {id} at T0+{secs}");
     }
 }
 
@@ -80,16 +60,7 @@ fn instance_lifecycle_over_virtual_time() {
     let mut w = default_world();
     let id = launch(&mut w, "us-east-1a");
     assert_eq!(id.as_str(), "i-0001");
-    check_states(
-        &mut w,
-        &id,
-        &[
-            (0, Some(Pending)),
-            (29, Some(Pending)),
-            (30, Some(Running)),
-            (40, Some(Running)),
-        ],
-    );
+    check_states(&mut w, &id, &[(0, Some(Pending)), (29, Some(Pending)), (30, Some(Running)), (40, Some(Running))]);
     w.terminate_instance(&east(), &id).unwrap();
     check_states(
         &mut w,
@@ -107,10 +78,7 @@ fn instance_lifecycle_over_virtual_time() {
     let other = launch(&mut w, "us-east-1b");
     w.terminate_instance(&east(), &other).unwrap();
     w.terminate_instance(&east(), &other).unwrap();
-    assert_eq!(
-        kind(w.terminate_instance(&east(), &InstanceId::new("i-ffff"))),
-        Err(K::InvalidInstanceIdNotFound)
-    );
+    assert_eq!(kind(w.terminate_instance(&east(), &InstanceId::new("i-ffff"))), Err(K::InvalidInstanceIdNotFound));
 }
 
 #[test]
@@ -125,100 +93,36 @@ fn volume_lifecycle() {
     assert_eq!(states(&w), Some(VolumeState::Available));
     w.delete_volume(&east(), &v).unwrap();
     assert!(w.describe_volumes(&east(), &Filter::All).is_empty());
-    assert_eq!(
-        kind(w.delete_volume(&east(), &v)),
-        Err(K::InvalidVolumeNotFound)
-    );
-    let bad = CreateVolumeRequest {
-        zone: zone("us-east-1z"),
-        size_gb: 20,
-        tags: Tags::new(),
-    };
-    assert_eq!(
-        kind(w.create_volume(&east(), bad)),
-        Err(K::InvalidZoneNotFound)
-    );
-    let huge = CreateVolumeRequest {
-        zone: zone("us-east-1a"),
-        size_gb: 20_000,
-        tags: Tags::new(),
-    };
-    assert_eq!(
-        kind(w.create_volume(&east(), huge)),
-        Err(K::InvalidParameterValue)
-    );
+    assert_eq!(kind(w.delete_volume(&east(), &v)), Err(K::InvalidVolumeNotFound));
+    let bad = CreateVolumeRequest { zone: zone("us-east-1z"), size_gb: 20, tags: Tags::new() };
+    assert_eq!(kind(w.create_volume(&east(), bad)), Err(K::InvalidZoneNotFound));
+    let huge = CreateVolumeRequest { zone: zone("us-east-1a"), size_gb: 20_000, tags: Tags::new() };
+    assert_eq!(kind(w.create_volume(&east(), huge)), Err(K::InvalidParameterValue));
 }
 
 fn check_run(zone_name: &str, instance_type: &str, image: &str, expected: Result<(), K>) {
     let mut w = default_world();
     let before = w.instances.len();
     let got = kind(w.run_instance(&east(), run_request(zone_name, instance_type, image, "")));
-    assert_eq!(
-        got, expected,
-        "run {instance_type} from {image} in {zone_name}"
-    );
+    assert_eq!(got, expected, "run {instance_type} from {image} in {zone_name}");
     let launched = w.instances.len() - before;
-    assert_eq!(
-        launched,
-        usize::from(expected.is_ok()),
-        "instances launched"
-    );
+    assert_eq!(launched, usize::from(expected.is_ok()), "instances launched");
 }
 
 #[test]
 fn run_instance_validation() {
     check_run("us-east-1a", "t3.small", "ami-0002", Ok(()));
     check_run("us-east-1d", "t3.small", "ami-0002", Ok(()));
-    check_run(
-        "us-east-1z",
-        "t3.small",
-        "ami-0002",
-        Err(K::InvalidZoneNotFound),
-    );
-    check_run(
-        "us-west-2a",
-        "t3.small",
-        "ami-0003",
-        Err(K::InvalidZoneNotFound),
-    );
-    check_run(
-        "us-east-1a",
-        "t3.small",
-        "ami-0003",
-        Err(K::InvalidAmiIdNotFound),
-    );
-    check_run(
-        "us-east-1a",
-        "t3.small",
-        "ami-9999",
-        Err(K::InvalidAmiIdNotFound),
-    );
-    check_run(
-        "us-east-1a",
-        "m9.huge",
-        "ami-0002",
-        Err(K::InvalidParameterValue),
-    );
-    check_run(
-        "us-east-1a",
-        "t4g.small",
-        "ami-0002",
-        Err(K::InvalidParameterValue),
-    );
+    check_run("us-east-1z", "t3.small", "ami-0002", Err(K::InvalidZoneNotFound));
+    check_run("us-west-2a", "t3.small", "ami-0003", Err(K::InvalidZoneNotFound));
+    check_run("us-east-1a", "t3.small", "ami-0003", Err(K::InvalidAmiIdNotFound));
+    check_run("us-east-1a", "t3.small", "ami-9999", Err(K::InvalidAmiIdNotFound));
+    check_run("us-east-1a", "m9.huge", "ami-0002", Err(K::InvalidParameterValue));
+    check_run("us-east-1a", "t4g.small", "ami-0002", Err(K::InvalidParameterValue));
     check_run("us-east-1a", "t4g.small", "ami-0004", Ok(()));
-    check_run(
-        "us-east-1a",
-        "t3.small",
-        "ami-0004",
-        Err(K::InvalidParameterValue),
-    );
+    check_run("us-east-1a", "t3.small", "ami-0004", Err(K::InvalidParameterValue));
     check_run("us-east-1a", "m1.small", "ami-0005", Ok(()));
-    check_run(
-        "us-east-1a",
-        "t3.small",
-        "ami-0005",
-        Err(K::InvalidParameterValue),
-    );
+    check_run("us-east-1a", "t3.small", "ami-0005", Err(K::InvalidParameterValue));
 }
 
 #[test]
@@ -228,12 +132,7 @@ fn capacity_exhaustion() {
     w.set_capacity(&a, &t3, 1);
     launch(&mut w, "us-east-1a");
     assert_eq!(w.available_capacity(&a, &t3), 0);
-    let e = w
-        .run_instance(
-            &east(),
-            run_request("us-east-1a", "t3.small", "ami-0002", ""),
-        )
-        .unwrap_err();
+    let e = w.run_instance(&east(), run_request("us-east-1a", "t3.small", "ami-0002", "")).unwrap_err();
     assert_eq!(e.kind, K::InsufficientInstanceCapacity);
     assert!(e.retryable());
     assert_eq!(
@@ -256,27 +155,12 @@ fn capacity_exhaustion() {
 #[test]
 fn client_token_is_idempotent() {
     let mut w = default_world();
-    let first = w
-        .run_instance(
-            &east(),
-            run_request("us-east-1a", "t3.small", "ami-0002", "tok-1"),
-        )
-        .unwrap();
+    let first = w.run_instance(&east(), run_request("us-east-1a", "t3.small", "ami-0002", "tok-1")).unwrap();
     w.advance_clock_to(Timestamp(T0 + 10));
-    let again = w
-        .run_instance(
-            &east(),
-            run_request("us-east-1a", "t3.small", "ami-0002", "tok-1"),
-        )
-        .unwrap();
+    let again = w.run_instance(&east(), run_request("us-east-1a", "t3.small", "ami-0002", "tok-1")).unwrap();
     assert_eq!(first.id, again.id);
     assert_eq!(w.instances.len(), 1);
-    let other = w
-        .run_instance(
-            &east(),
-            run_request("us-east-1a", "t3.small", "ami-0002", "tok-2"),
-        )
-        .unwrap();
+    let other = w.run_instance(&east(), run_request("us-east-1a", "t3.small", "ami-0002", "tok-2")).unwrap();
     assert_ne!(first.id, other.id);
     assert_eq!(w.instances.len(), 2);
     // No token: every call launches.
@@ -293,15 +177,9 @@ fn attach_and_detach_volumes() {
     let v_a = volume(&mut w, "us-east-1a");
     let v_b = volume(&mut w, "us-east-1b");
     // Volume still creating, instance still pending.
-    assert_eq!(
-        kind(w.attach_volume(&r, &v_a, &i_a, "/dev/sdf")),
-        Err(K::IncorrectState)
-    );
+    assert_eq!(kind(w.attach_volume(&r, &v_a, &i_a, "/dev/sdf")), Err(K::IncorrectState));
     w.advance_clock_to(Timestamp(T0 + 10));
-    assert_eq!(
-        kind(w.attach_volume(&r, &v_a, &i_a, "/dev/sdf")),
-        Err(K::IncorrectInstanceState)
-    );
+    assert_eq!(kind(w.attach_volume(&r, &v_a, &i_a, "/dev/sdf")), Err(K::IncorrectInstanceState));
     w.advance_clock_to(Timestamp(T0 + 30));
     let checks: &[(&VolumeId, &str, Result<(), K>)] = &[
         (&v_b, "/dev/sdf", Err(K::VolumeZoneMismatch)),
@@ -309,16 +187,9 @@ fn attach_and_detach_volumes() {
         (&v_a, "/dev/sdg", Err(K::VolumeInUse)),
     ];
     for (v, device, expected) in checks {
-        assert_eq!(
-            kind(w.attach_volume(&r, v, &i_a, device)),
-            *expected,
-            "attach {v} as {device}"
-        );
+        assert_eq!(kind(w.attach_volume(&r, v, &i_a, device)), *expected, "attach {v} as {device}");
     }
-    assert_eq!(
-        kind(w.attach_volume(&r, &VolumeId::new("vol-ffff"), &i_a, "/dev/sdh")),
-        Err(K::InvalidVolumeNotFound)
-    );
+    assert_eq!(kind(w.attach_volume(&r, &VolumeId::new("vol-ffff"), &i_a, "/dev/sdh")), Err(K::InvalidVolumeNotFound));
     let v = &w.volumes[&v_a];
     assert_eq!(
         (v.state, v.attached_to.as_ref(), v.device.as_deref()),
@@ -327,23 +198,12 @@ fn attach_and_detach_volumes() {
     assert_eq!(kind(w.delete_volume(&r, &v_a)), Err(K::VolumeInUse));
     w.detach_volume(&r, &v_a, &i_a).unwrap();
     assert_eq!(w.volumes[&v_a].state, VolumeState::Available);
-    assert_eq!(
-        kind(w.detach_volume(&r, &v_a, &i_a)),
-        Err(K::IncorrectState)
-    );
+    assert_eq!(kind(w.detach_volume(&r, &v_a, &i_a)), Err(K::IncorrectState));
     // Termination detaches the volume and disassociates the address.
     w.attach_volume(&r, &v_a, &i_a, "/dev/sdf").unwrap();
-    let eip = w
-        .allocate_address(&r, tags(&[("Name", "x")]))
-        .unwrap()
-        .allocation_id;
+    let eip = w.allocate_address(&r, tags(&[("Name", "x")])).unwrap().allocation_id;
     w.associate_address(&r, &eip, &i_a).unwrap();
-    assert_eq!(
-        w.describe_instances(&r, &Filter::All)[0]
-            .public_ip
-            .as_deref(),
-        Some("198.51.100.2")
-    );
+    assert_eq!(w.describe_instances(&r, &Filter::All)[0].public_ip.as_deref(), Some("198.51.100.2"));
     w.terminate_instance(&r, &i_a).unwrap();
     w.advance_clock_to(Timestamp(T0 + 60));
     assert_eq!(w.volumes[&v_a].state, VolumeState::Available);
@@ -357,49 +217,24 @@ fn elastic_ips() {
     let mut w = default_world();
     let r = east();
     let eip = w.allocate_address(&r, tags(&[("Name", "x")])).unwrap();
-    assert_eq!(
-        (eip.allocation_id.as_str(), eip.public_ip.as_str()),
-        ("eipalloc-0002", "198.51.100.2")
-    );
+    assert_eq!((eip.allocation_id.as_str(), eip.public_ip.as_str()), ("eipalloc-0002", "198.51.100.2"));
     let server_x = Filter::Server(ServerName::new("x"));
     assert_eq!(w.describe_addresses(&r, &server_x).len(), 1);
-    assert_eq!(
-        w.describe_addresses(&r, &Filter::All).len(),
-        2,
-        "duvel's address is in the fixture"
-    );
-    assert!(w
-        .describe_addresses(&Region::new("us-west-2"), &Filter::All)
-        .is_empty());
+    assert_eq!(w.describe_addresses(&r, &Filter::All).len(), 2, "duvel's address is in the fixture");
+    assert!(w.describe_addresses(&Region::new("us-west-2"), &Filter::All).is_empty());
     let i1 = launch(&mut w, "us-east-1a");
-    assert_eq!(
-        kind(w.associate_address(&r, &eip.allocation_id, &i1)),
-        Err(K::IncorrectInstanceState)
-    );
+    assert_eq!(kind(w.associate_address(&r, &eip.allocation_id, &i1)), Err(K::IncorrectInstanceState));
     let i2 = launch(&mut w, "us-east-1b");
     w.advance_clock_to(Timestamp(T0 + 30));
     w.associate_address(&r, &eip.allocation_id, &i1).unwrap();
     w.associate_address(&r, &eip.allocation_id, &i2).unwrap();
-    assert_eq!(
-        w.addresses[&eip.allocation_id].associated_to.as_ref(),
-        Some(&i2),
-        "re-association moves it"
-    );
-    assert_eq!(
-        kind(w.release_address(&r, &eip.allocation_id)),
-        Err(K::IncorrectState)
-    );
-    assert_eq!(
-        kind(w.release_address(&r, &AllocationId::new("eipalloc-ffff"))),
-        Err(K::InvalidAddressNotFound)
-    );
+    assert_eq!(w.addresses[&eip.allocation_id].associated_to.as_ref(), Some(&i2), "re-association moves it");
+    assert_eq!(kind(w.release_address(&r, &eip.allocation_id)), Err(K::IncorrectState));
+    assert_eq!(kind(w.release_address(&r, &AllocationId::new("eipalloc-ffff"))), Err(K::InvalidAddressNotFound));
     w.terminate_instance(&r, &i2).unwrap();
     w.advance_clock_to(Timestamp(T0 + 60));
     w.release_address(&r, &eip.allocation_id).unwrap();
-    assert_eq!(
-        kind(w.release_address(&r, &eip.allocation_id)),
-        Err(K::InvalidAddressNotFound)
-    );
+    assert_eq!(kind(w.release_address(&r, &eip.allocation_id)), Err(K::InvalidAddressNotFound));
 }
 
 #[test]
@@ -414,10 +249,7 @@ fn tags_by_resource_id() {
     }
     assert_eq!(w.instances[&i].tags, tags(&[("k", "v")]));
     assert_eq!(w.volumes[&v].tags, tags(&[("k", "v"), (ROLE_TAG, "data")]));
-    assert_eq!(
-        w.addresses[&AllocationId::new("eipalloc-0001")].tags,
-        tags(&[("k", "v")])
-    );
+    assert_eq!(w.addresses[&AllocationId::new("eipalloc-0001")].tags, tags(&[("k", "v")]));
     for (resource, expected) in [
         ("i-ffff", K::InvalidInstanceIdNotFound),
         ("vol-ffff", K::InvalidVolumeNotFound),
@@ -426,11 +258,7 @@ fn tags_by_resource_id() {
         ("ami-0003", K::InvalidAmiIdNotFound),
         ("bogus", K::InvalidParameterValue),
     ] {
-        assert_eq!(
-            kind(w.create_tags(&r, resource, Tags::new())),
-            Err(expected),
-            "{resource}"
-        );
+        assert_eq!(kind(w.create_tags(&r, resource, Tags::new())), Err(expected), "{resource}");
     }
 }
 
@@ -440,19 +268,11 @@ fn template(w: &mut World, name: &str) -> LaunchTemplateId {
         image: ImageId::new("ami-0002"),
         user_data: "#!/bin/bash\necho not an agent\n".into(),
     };
-    let request = CreateLaunchTemplateRequest {
-        name: name.into(),
-        spec,
-        tags: tags(&[("Name", name)]),
-    };
+    let request = CreateLaunchTemplateRequest { name: name.into(), spec, tags: tags(&[("Name", name)]) };
     w.create_launch_template(&east(), request).unwrap().id
 }
 
-fn group_request(
-    name: &str,
-    template: &LaunchTemplateId,
-    desired: u32,
-) -> CreateAutoScalingGroupRequest {
+fn group_request(name: &str, template: &LaunchTemplateId, desired: u32) -> CreateAutoScalingGroupRequest {
     CreateAutoScalingGroupRequest {
         name: AutoScalingGroupName::new(name),
         template: template.clone(),
@@ -480,40 +300,19 @@ fn launch_templates_and_versions() {
     let r = east();
     let lt = template(&mut w, "x");
     assert_eq!(lt.as_str(), "lt-0001");
-    let dup = CreateLaunchTemplateRequest {
-        name: "x".into(),
-        spec: w.templates[&lt].versions[0].clone(),
-        tags: Tags::new(),
-    };
-    assert_eq!(
-        kind(w.create_launch_template(&r, dup)),
-        Err(K::AlreadyExists)
-    );
+    let dup =
+        CreateLaunchTemplateRequest { name: "x".into(), spec: w.templates[&lt].versions[0].clone(), tags: Tags::new() };
+    assert_eq!(kind(w.create_launch_template(&r, dup)), Err(K::AlreadyExists));
     let mut spec = w.templates[&lt].versions[0].clone();
     spec.image = ImageId::new("ami-0001");
     let model = w.create_launch_template_version(&r, &lt, spec).unwrap();
-    assert_eq!(
-        (
-            model.latest_version,
-            model.default_version,
-            model.latest.image.as_str()
-        ),
-        (2, 1, "ami-0001")
-    );
-    w.create_auto_scaling_group(&r, group_request("x", &lt, 0))
-        .unwrap();
-    assert_eq!(
-        kind(w.delete_launch_template(&r, &lt)),
-        Err(K::ResourceInUse)
-    );
-    w.delete_auto_scaling_group(&r, &AutoScalingGroupName::new("x"), false)
-        .unwrap();
+    assert_eq!((model.latest_version, model.default_version, model.latest.image.as_str()), (2, 1, "ami-0001"));
+    w.create_auto_scaling_group(&r, group_request("x", &lt, 0)).unwrap();
+    assert_eq!(kind(w.delete_launch_template(&r, &lt)), Err(K::ResourceInUse));
+    w.delete_auto_scaling_group(&r, &AutoScalingGroupName::new("x"), false).unwrap();
     w.delete_launch_template(&r, &lt).unwrap();
     assert!(w.describe_launch_templates(&r, &Filter::All).is_empty());
-    assert_eq!(
-        kind(w.delete_launch_template(&r, &lt)),
-        Err(K::InvalidLaunchTemplateNotFound)
-    );
+    assert_eq!(kind(w.delete_launch_template(&r, &lt)), Err(K::InvalidLaunchTemplateNotFound));
 }
 
 #[test]
@@ -522,51 +321,25 @@ fn group_validation() {
     let r = east();
     let lt = template(&mut w, "x");
     let cases: Vec<(CreateAutoScalingGroupRequest, K)> = vec![
+        (group_request("x", &LaunchTemplateId::new("lt-ffff"), 1), K::InvalidLaunchTemplateNotFound),
         (
-            group_request("x", &LaunchTemplateId::new("lt-ffff"), 1),
-            K::InvalidLaunchTemplateNotFound,
-        ),
-        (
-            CreateAutoScalingGroupRequest {
-                zones: vec![zone("us-east-1z")],
-                ..group_request("x", &lt, 1)
-            },
+            CreateAutoScalingGroupRequest { zones: vec![zone("us-east-1z")], ..group_request("x", &lt, 1) },
             K::InvalidZoneNotFound,
         ),
+        (CreateAutoScalingGroupRequest { desired: 2, ..group_request("x", &lt, 1) }, K::InvalidParameterValue),
         (
-            CreateAutoScalingGroupRequest {
-                desired: 2,
-                ..group_request("x", &lt, 1)
-            },
-            K::InvalidParameterValue,
-        ),
-        (
-            CreateAutoScalingGroupRequest {
-                template_version: Some(7),
-                ..group_request("x", &lt, 1)
-            },
+            CreateAutoScalingGroupRequest { template_version: Some(7), ..group_request("x", &lt, 1) },
             K::InvalidParameterValue,
         ),
     ];
     for (request, expected) in cases {
         let what = format!("{request:?}");
-        assert_eq!(
-            kind(w.create_auto_scaling_group(&r, request)),
-            Err(expected),
-            "{what}"
-        );
+        assert_eq!(kind(w.create_auto_scaling_group(&r, request)), Err(expected), "{what}");
     }
-    w.create_auto_scaling_group(&r, group_request("x", &lt, 1))
-        .unwrap();
-    assert_eq!(
-        kind(w.create_auto_scaling_group(&r, group_request("x", &lt, 1))),
-        Err(K::AlreadyExists)
-    );
+    w.create_auto_scaling_group(&r, group_request("x", &lt, 1)).unwrap();
+    assert_eq!(kind(w.create_auto_scaling_group(&r, group_request("x", &lt, 1))), Err(K::AlreadyExists));
     let missing = AutoScalingGroupName::new("nope");
-    assert_eq!(
-        kind(w.delete_auto_scaling_group(&r, &missing, true)),
-        Err(K::AutoScalingGroupNotFound)
-    );
+    assert_eq!(kind(w.delete_auto_scaling_group(&r, &missing, true)), Err(K::AutoScalingGroupNotFound));
 }
 
 #[test]
@@ -574,24 +347,16 @@ fn group_keeps_one_instance_and_retries_without_capacity() {
     let mut w = default_world();
     let r = east();
     let lt = template(&mut w, "x");
-    w.create_auto_scaling_group(&r, group_request("x", &lt, 1))
-        .unwrap();
+    w.create_auto_scaling_group(&r, group_request("x", &lt, 1)).unwrap();
     assert!(w.instances.is_empty(), "launches happen when time advances");
     w.advance_clock_to(Timestamp(T0 + 60));
     let members = live_members(&w, "x");
     assert_eq!(members.len(), 1);
     let first = members[0].clone();
     let instance = &w.instances[&first];
-    assert_eq!(
-        (instance.state, instance.group.as_ref().map(|g| g.as_str())),
-        (InstanceState::Running, Some("x"))
-    );
+    assert_eq!((instance.state, instance.group.as_ref().map(|g| g.as_str())), (InstanceState::Running, Some("x")));
     assert_eq!(instance.tags.get(NAME_TAG).map(String::as_str), Some("x"));
-    assert_eq!(
-        w.agents_due,
-        Vec::<InstanceId>::new(),
-        "no agent user data, no agent"
-    );
+    assert_eq!(w.agents_due, Vec::<InstanceId>::new(), "no agent user data, no agent");
 
     // Terminated by Amazon while the zone has no capacity: the group records the failure
     // and retries every 60 s.
@@ -600,26 +365,17 @@ fn group_keeps_one_instance_and_retries_without_capacity() {
     w.advance_clock_to(Timestamp(T0 + 60 + 150));
     assert!(live_members(&w, "x").is_empty());
     let group = &w.groups[&AutoScalingGroupName::new("x")];
-    let failures: Vec<&ScalingActivity> =
-        group.activities.iter().filter(|a| !a.succeeded).collect();
-    assert_eq!(
-        failures.len(),
-        3,
-        "at +0, +60 and +120: {:#?}",
-        group.activities
-    );
+    let failures: Vec<&ScalingActivity> = group.activities.iter().filter(|a| !a.succeeded).collect();
+    assert_eq!(failures.len(), 3, "at +0, +60 and +120: {:#?}", group.activities);
     assert!(
-        failures[0].description.starts_with(
-            "Launching a new EC2 instance. Status Reason: InsufficientInstanceCapacity"
-        ),
+        failures[0]
+            .description
+            .starts_with("Launching a new EC2 instance. Status Reason: InsufficientInstanceCapacity"),
         "{}",
         failures[0].description
     );
     assert!(failures[0].description.contains("us-east-1a"));
-    assert_eq!(
-        failures.iter().map(|a| a.at.0 - T0).collect::<Vec<_>>(),
-        vec![60, 120, 180]
-    );
+    assert_eq!(failures.iter().map(|a| a.at.0 - T0).collect::<Vec<_>>(), vec![60, 120, 180]);
     assert_eq!(w.instances.len(), 1, "only the terminated one");
 
     w.set_capacity(&zone("us-east-1a"), &InstanceType::new("t3.small"), 5);
@@ -627,25 +383,13 @@ fn group_keeps_one_instance_and_retries_without_capacity() {
     let members = live_members(&w, "x");
     assert_eq!(members.len(), 1);
     assert_ne!(members[0], first);
-    let last = w.groups[&AutoScalingGroupName::new("x")]
-        .activities
-        .last()
-        .unwrap();
-    assert!(
-        last.succeeded
-            && last.description == format!("Launching a new EC2 instance: {}", members[0])
-    );
-    assert_eq!(
-        w.available_capacity(&zone("us-east-1a"), &InstanceType::new("t3.small")),
-        4
-    );
+    let last = w.groups[&AutoScalingGroupName::new("x")].activities.last().unwrap();
+    assert!(last.succeeded && last.description == format!("Launching a new EC2 instance: {}", members[0]));
+    assert_eq!(w.available_capacity(&zone("us-east-1a"), &InstanceType::new("t3.small")), 4);
 
     // Delete: refused while it has instances, unless forced (which terminates them).
     let name = AutoScalingGroupName::new("x");
-    assert_eq!(
-        kind(w.delete_auto_scaling_group(&r, &name, false)),
-        Err(K::ResourceInUse)
-    );
+    assert_eq!(kind(w.delete_auto_scaling_group(&r, &name, false)), Err(K::ResourceInUse));
     w.delete_auto_scaling_group(&r, &name, true).unwrap();
     assert_eq!(w.instances[&members[0]].state, InstanceState::ShuttingDown);
     assert!(w.describe_auto_scaling_groups(&r, &Filter::All).is_empty());
@@ -656,34 +400,20 @@ fn adopting_an_instance() {
     let mut w = default_world();
     let r = east();
     let lt = template(&mut w, "x");
-    w.create_auto_scaling_group(&r, group_request("x", &lt, 0))
-        .unwrap();
+    w.create_auto_scaling_group(&r, group_request("x", &lt, 0)).unwrap();
     let name = AutoScalingGroupName::new("x");
     let outside = launch(&mut w, "us-east-1b");
     let inside = launch(&mut w, "us-east-1a");
-    assert_eq!(
-        kind(w.attach_instance_to_group(&r, &name, &outside)),
-        Err(K::InvalidParameterValue)
-    );
+    assert_eq!(kind(w.attach_instance_to_group(&r, &name, &outside)), Err(K::InvalidParameterValue));
     w.attach_instance_to_group(&r, &name, &inside).unwrap();
     w.attach_instance_to_group(&r, &name, &inside).unwrap();
     let g = &w.groups[&name];
-    assert_eq!(
-        (g.min, g.desired, g.max, g.instances.clone()),
-        (1, 1, 1, vec![inside.clone()])
-    );
+    assert_eq!((g.min, g.desired, g.max, g.instances.clone()), (1, 1, 1, vec![inside.clone()]));
     assert_eq!(w.instances[&inside].group.as_ref(), Some(&name));
     w.advance_clock_to(Timestamp(T0 + 120));
-    assert_eq!(
-        live_members(&w, "x"),
-        vec![inside.clone()],
-        "no extra launch"
-    );
+    assert_eq!(live_members(&w, "x"), vec![inside.clone()], "no extra launch");
     w.terminate_instance(&r, &inside).unwrap();
-    assert_eq!(
-        kind(w.attach_instance_to_group(&r, &name, &inside)),
-        Err(K::IncorrectInstanceState)
-    );
+    assert_eq!(kind(w.attach_instance_to_group(&r, &name, &inside)), Err(K::IncorrectInstanceState));
 }
 
 #[test]
@@ -691,8 +421,7 @@ fn same_operations_same_world() {
     let run = || {
         let mut w = default_world();
         let lt = template(&mut w, "x");
-        w.create_auto_scaling_group(&east(), group_request("x", &lt, 1))
-            .unwrap();
+        w.create_auto_scaling_group(&east(), group_request("x", &lt, 1)).unwrap();
         volume(&mut w, "us-east-1a");
         w.advance_clock_to(Timestamp(T0 + 100));
         let id = live_members(&w, "x")[0].clone();
@@ -710,30 +439,15 @@ fn default_world_fixture() {
     let w = default_world();
     assert_eq!(w.now, Timestamp(T0));
     assert_eq!(w.now.rfc3339(), "2026-11-25T00:00:00Z");
-    let zones: Vec<(String, usize)> = w
-        .regions
-        .iter()
-        .map(|r| (r.region.to_string(), r.zones.len()))
-        .collect();
-    assert_eq!(
-        zones,
-        vec![("us-east-1".into(), 4), ("us-west-2".into(), 3)]
-    );
+    let zones: Vec<(String, usize)> = w.regions.iter().map(|r| (r.region.to_string(), r.zones.len())).collect();
+    assert_eq!(zones, vec![("us-east-1".into(), 4), ("us-west-2".into(), 3)]);
     for image in w.images.values() {
-        let (_, date) = image
-            .type_and_date()
-            .expect("images are named <type>-<date>");
+        let (_, date) = image.type_and_date().expect("images are named <type>-<date>");
         assert_eq!(image.created_at.date(), date, "{}", image.name);
     }
-    assert_eq!(
-        w.resolve_dns("duvel.imarc.net"),
-        vec!["198.51.100.1".to_string()]
-    );
+    assert_eq!(w.resolve_dns("duvel.imarc.net"), vec!["198.51.100.1".to_string()]);
     assert_eq!(w.resolve_dns("ommegang.imarc.net").len(), 1);
-    assert!(!w
-        .addresses
-        .values()
-        .any(|a| a.public_ip == w.resolve_dns("ommegang.imarc.net")[0]));
+    assert!(!w.addresses.values().any(|a| a.public_ip == w.resolve_dns("ommegang.imarc.net")[0]));
     assert!(w.resolve_dns("chimay.imarc.net").is_empty());
     // Rendering and parsing give back the same world.
     assert_eq!(parse_world(&render_world(&w)).unwrap(), w);
@@ -746,10 +460,7 @@ fn summary_and_lookup() {
     w.advance_clock_to(Timestamp(T0 + 30));
     w.set_capacity(&zone("us-east-1b"), &InstanceType::new("m5.large"), 0);
     w.set_dns("chimay.imarc.net", vec!["198.51.100.9".into()]);
-    assert_eq!(
-        w.find_server_instance(&ServerName::new("x")).map(|i| i.id),
-        Some(id.clone())
-    );
+    assert_eq!(w.find_server_instance(&ServerName::new("x")).map(|i| i.id), Some(id.clone()));
     assert_eq!(w.find_server_instance(&ServerName::new("duvel")), None);
     assert_eq!(w.server_instance(&ServerName::new("x")), Some(id.clone()));
     let summary = w.render_summary();
@@ -762,9 +473,6 @@ fn summary_and_lookup() {
         "chimay.imarc.net -> 198.51.100.9",
         "i-0001: pending -> running",
     ] {
-        assert!(
-            summary.contains(needle),
-            "missing {needle:?} in:\n{summary}"
-        );
+        assert!(summary.contains(needle), "missing {needle:?} in:\n{summary}");
     }
 }
