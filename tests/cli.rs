@@ -368,3 +368,29 @@ fn help_explains() {
     let r = c.ok(&["plan", "--help"]);
     assert!(r.stdout.contains("create-server@NAME <ebs-gb>"), "{}", r.stdout);
 }
+
+#[test]
+fn concurrent_processes_do_not_lose_each_others_changes() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    let children: Vec<_> = (0..12)
+        .map(|k| {
+            Command::new(env!("CARGO_BIN_EXE_cellar"))
+                .arg("--config")
+                .arg(&c.config)
+                .arg("--sim-state")
+                .arg(c.state())
+                .args(["sim", "dns", &format!("host{k}.example.com"), &format!("192.0.2.{k}")])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let world = c.world();
+    for k in 0..12 {
+        assert_eq!(world.resolve_dns(&format!("host{k}.example.com")), vec![format!("192.0.2.{k}")], "record {k} lost");
+    }
+}
