@@ -8,7 +8,7 @@ mod output;
 
 use anyhow::{anyhow, bail, Context, Result};
 use cellar_engine::cloud::Cloud;
-use cellar_engine::command::{self, Command};
+use cellar_engine::command;
 use cellar_engine::config::{self, ConfigTree, HookChecker, HookSyntaxError};
 use cellar_engine::executor::{self, Policy};
 use cellar_engine::inventory;
@@ -64,6 +64,8 @@ create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]"
         target: String,
         /// The command's positional arguments.
         args: Vec<String>,
+        #[command(flatten)]
+        flags: CommandFlags,
         /// Save the plan (RON) to FILE for `cellar apply FILE`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
@@ -79,6 +81,8 @@ create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]"
         target: String,
         /// The command's positional arguments (when TARGET is a command).
         args: Vec<String>,
+        #[command(flatten)]
+        flags: CommandFlags,
         /// Do not ask before applying a command.
         #[arg(long)]
         yes: bool,
@@ -97,6 +101,8 @@ create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]"
     },
     /// Print a saved plan's graph as Graphviz DOT (compensations dashed).
     Graph { file: PathBuf },
+    /// Show what changed between two saved plans, action by action (unified diff; exit 1 if they differ).
+    Diff { old: PathBuf, new: PathBuf },
     /// Health of configured servers: healthy, degraded, down or stopped, with the reason.
     Status {
         /// One server (default: every configured server).
@@ -129,6 +135,34 @@ enum SimCommand {
     Capacity { zone: String, instance_type: String, count: u32 },
     /// Point a DNS name at addresses (none: remove the record).
     Dns { host: String, addresses: Vec<String> },
+}
+
+/// Flags of the seed's commands (given after the command).
+#[derive(clap::Args, Debug, Default)]
+struct CommandFlags {
+    /// stop-auto-scaling: keep the auto scaling group and launch settings (desired 0), as the seed's "run locally".
+    #[arg(long)]
+    keep_group: bool,
+    /// upgrade-ami: replace the instance now and wait until the server is healthy again.
+    #[arg(long)]
+    restart: bool,
+    /// destroy-server: also delete the data volume, after snapshotting it.
+    #[arg(long)]
+    delete_data: bool,
+    /// bundle-ami: copy the new image to REGION too (repeatable).
+    #[arg(long, value_name = "REGION")]
+    copy_to: Vec<String>,
+}
+
+impl CommandFlags {
+    fn to_flags(&self) -> command::Flags {
+        command::Flags {
+            keep_group: self.keep_group,
+            restart: self.restart,
+            delete_data: self.delete_data,
+            copy_to: self.copy_to.clone(),
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,11 +211,23 @@ fn run(cli: Cli) -> Result<i32> {
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match cli.command {
-        Sub::Plan { target, args, out, detailed_exitcode, format } => {
-            runtime.block_on(plan_cmd(&paths, &target, &args, out.as_deref(), detailed_exitcode, format))
+        Sub::Plan { target, args, flags, out, detailed_exitcode, format } => {
+            let invocation = Invocation { target, args, flags: flags.to_flags() };
+            runtime.block_on(plan_cmd(&paths, &invocation, out.as_deref(), detailed_exitcode, format))
         }
-        Sub::Apply { target, args, yes, dns_confirmed, parallelism } => {
-            runtime.block_on(apply_cmd(&paths, &target, &args, yes, dns_confirmed, parallelism))
+        Sub::Apply { target, args, flags, yes, dns_confirmed, parallelism } => {
+            let invocation = Invocation { target, args, flags: flags.to_flags() };
+            runtime.block_on(apply_cmd(&paths, &invocation, yes, dns_confirmed, parallelism))
+        }
+        Sub::Diff { old, new } => {
+            let (old_plan, new_plan) = (load_plan(&old)?, load_plan(&new)?);
+            let diff = plan::diff(&old_plan, &old.display().to_string(), &new_plan, &new.display().to_string());
+            if diff.is_empty() {
+                println!("No differences.");
+                return Ok(0);
+            }
+            print!("{diff}");
+            Ok(EXIT_ERROR)
         }
         Sub::Show { file, format } => {
             let plan = load_plan(&file)?;
@@ -225,33 +271,31 @@ fn open_store(paths: &Paths) -> Result<SimStore> {
     Ok(SimStore::open(&paths.sim_state)?)
 }
 
-/// Parses a command and loads the configuration of its server.
-fn command_and_config(tree: &ConfigTree, target: &str, args: &[String]) -> Result<(Command, config::ServerConfig)> {
-    let command = command::parse(target, args)?;
-    let server = command.server().ok_or_else(|| anyhow!("{target} needs a server"))?;
-    let config = tree.server(server)?;
-    Ok((command, config))
+/// A command as typed: `create-server@ommegang 20`, plus its flags.
+struct Invocation {
+    target: String,
+    args: Vec<String>,
+    flags: command::Flags,
 }
 
-async fn make_plan(sim: &Sim, command: &Command, config: &config::ServerConfig) -> Result<Plan> {
-    let scope = planner::scope(command, config);
+async fn make_plan(sim: &Sim, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
+    let command = command::parse(&invocation.target, &invocation.args, &invocation.flags)?;
+    let scope = planner::scope(&command, tree)?;
     let inventory = inventory::read(sim, &scope).await.context("reading the current state")?;
-    Ok(planner::plan(command, config, &inventory)?)
+    Ok(planner::plan(&command, tree, &inventory)?)
 }
 
 async fn plan_cmd(
     paths: &Paths,
-    target: &str,
-    args: &[String],
+    invocation: &Invocation,
     out: Option<&Path>,
     detailed: bool,
     format: Format,
 ) -> Result<i32> {
     let tree = load_config(paths)?;
-    let (command, config) = command_and_config(&tree, target, args)?;
     let store = open_store(paths)?;
     let sim = Sim::new(store.world().clone());
-    let plan = make_plan(&sim, &command, &config).await?;
+    let plan = make_plan(&sim, &tree, invocation).await?;
     match format {
         Format::Text => print!("{}", plan.render_text()),
         Format::Json => println!("{}", plan.to_json()),
@@ -273,12 +317,12 @@ fn load_plan(path: &Path) -> Result<Plan> {
 
 async fn apply_cmd(
     paths: &Paths,
-    target: &str,
-    args: &[String],
+    invocation: &Invocation,
     yes: bool,
     dns_confirmed: bool,
     parallelism: usize,
 ) -> Result<i32> {
+    let (target, args) = (invocation.target.as_str(), &invocation.args);
     let looks_like_file = Path::new(target).is_file() || target.ends_with(".ron");
     let mut store = open_store(paths)?;
     let sim = Arc::new(Sim::new(store.world().clone()));
@@ -300,8 +344,7 @@ async fn apply_cmd(
         plan
     } else {
         let tree = load_config(paths)?;
-        let (command, config) = command_and_config(&tree, target, args)?;
-        let plan = make_plan(&sim, &command, &config).await?;
+        let plan = make_plan(&sim, &tree, invocation).await?;
         print!("{}", plan.render_text());
         if plan.is_empty() {
             return Ok(0);

@@ -10,8 +10,14 @@ use crate::model::Architecture;
 pub const EBS_MIN_GB: u32 = 1;
 pub const EBS_MAX_GB: u32 = 16_384;
 
-/// Instance type used for workspaces ("always small instances").
-pub const WORKSPACE_INSTANCE_TYPE: &str = "t3.small";
+/// The small instance type of a workspace ("always small instances") for an architecture.
+pub fn workspace_instance_type(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::X86_64 => "t3.small",
+        Architecture::Arm64 => "t4g.small",
+        Architecture::I386 => "m1.small",
+    }
+}
 
 /// (region, zone letters) for the regions cellar knows.
 pub const REGIONS: &[(&str, &str)] = &[

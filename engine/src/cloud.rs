@@ -144,14 +144,21 @@ pub struct CreateLaunchTemplateRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreateAutoScalingGroupRequest {
     pub name: AutoScalingGroupName,
-    pub template: LaunchTemplateId,
-    /// `None` follows the template's latest version.
-    pub template_version: Option<u32>,
+    pub launch: LaunchSource,
     pub zones: Vec<Zone>,
     pub min: u32,
     pub max: u32,
     pub desired: u32,
     pub tags: Tags,
+}
+
+/// Changes to an auto scaling group; `None` leaves a setting as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpdateAutoScalingGroupRequest {
+    pub launch: Option<LaunchSource>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+    pub desired: Option<u32>,
 }
 
 /// Everything cellar asks of a cloud. Implemented by the simulator and the AWS adapter.
@@ -201,6 +208,24 @@ pub trait Cloud: Send + Sync {
         request: CreateLaunchTemplateRequest,
     ) -> CloudResult<LaunchTemplate>;
     async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()>;
+    /// Adds a version to a template; returns the template with `latest_version` = the new one.
+    async fn create_launch_template_version(
+        &self,
+        region: &Region,
+        template: &LaunchTemplateId,
+        spec: LaunchSpec,
+    ) -> CloudResult<LaunchTemplate>;
+
+    /// Launch configurations cannot be tagged: callers find a server's by name.
+    async fn describe_launch_configurations(&self, region: &Region) -> CloudResult<Vec<LaunchConfiguration>>;
+    async fn create_launch_configuration(
+        &self,
+        region: &Region,
+        name: &str,
+        spec: LaunchSpec,
+    ) -> CloudResult<LaunchConfiguration>;
+    /// Fails with ResourceInUse while a group uses it.
+    async fn delete_launch_configuration(&self, region: &Region, name: &str) -> CloudResult<()>;
 
     async fn create_auto_scaling_group(
         &self,
@@ -214,6 +239,12 @@ pub trait Cloud: Send + Sync {
         group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> CloudResult<()>;
+    async fn update_auto_scaling_group(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        update: UpdateAutoScalingGroupRequest,
+    ) -> CloudResult<()>;
     /// Deletes the group; with `force`, its instances are terminated too.
     async fn delete_auto_scaling_group(
         &self,
@@ -221,6 +252,20 @@ pub trait Cloud: Send + Sync {
         group: &AutoScalingGroupName,
         force: bool,
     ) -> CloudResult<()>;
+
+    /// Images an instance (CreateImage); the image is `Pending` until it can be launched.
+    async fn create_image(&self, region: &Region, instance: &InstanceId, name: &str, tags: Tags) -> CloudResult<Image>;
+    /// Copies an image to another region (CopyImage), under `name`; `Pending` there at first.
+    async fn copy_image(
+        &self,
+        source_region: &Region,
+        image: &ImageId,
+        target_region: &Region,
+        name: &str,
+    ) -> CloudResult<Image>;
+
+    async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot>;
+    async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>>;
 
     /// Looks a host name up in DNS (A records).
     async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>>;

@@ -59,8 +59,10 @@ pub enum Output {
     Address { allocation_id: AllocationId, public_ip: String },
     Volume(VolumeId),
     Instance(InstanceId),
-    LaunchTemplate(LaunchTemplateId),
+    Launch(LaunchSource),
     Group(AutoScalingGroupName),
+    Snapshot(SnapshotId),
+    Image(ImageId),
 }
 
 impl std::fmt::Display for Output {
@@ -70,8 +72,10 @@ impl std::fmt::Display for Output {
             Output::Address { allocation_id, public_ip } => write!(f, "{public_ip} ({allocation_id})"),
             Output::Volume(id) => write!(f, "{id}"),
             Output::Instance(id) => write!(f, "{id}"),
-            Output::LaunchTemplate(id) => write!(f, "{id}"),
+            Output::Launch(source) => write!(f, "{source}"),
             Output::Group(name) => write!(f, "{name}"),
+            Output::Snapshot(id) => write!(f, "{id}"),
+            Output::Image(id) => write!(f, "{id}"),
         }
     }
 }
@@ -434,9 +438,15 @@ fn as_address(o: &Output) -> Option<AllocationId> {
         _ => None,
     }
 }
-fn as_template(o: &Output) -> Option<LaunchTemplateId> {
+fn as_launch(o: &Output) -> Option<LaunchSource> {
     match o {
-        Output::LaunchTemplate(id) => Some(id.clone()),
+        Output::Launch(source) => Some(source.clone()),
+        _ => None,
+    }
+}
+fn as_image(o: &Output) -> Option<ImageId> {
+    match o {
+        Output::Image(id) => Some(id.clone()),
         _ => None,
     }
 }
@@ -447,6 +457,101 @@ impl Ctx {
         let mut tags = self.tags.get(server).cloned().unwrap_or_default();
         tags.insert(NAME_TAG.to_string(), server.to_string());
         tags
+    }
+
+    /// The server's instance that is current now (running first), other than `except`.
+    async fn current_instance(
+        &self,
+        step: StepId,
+        server: &ServerName,
+        except: Option<&InstanceId>,
+    ) -> Result<Option<Instance>, StepError> {
+        let filter = Filter::Server(server.clone());
+        let mut all =
+            self.call(step, "DescribeInstances", || self.cloud.describe_instances(&self.region, &filter)).await?;
+        all.retain(|i| i.state.is_alive() && Some(&i.id) != except);
+        all.sort_by_key(|i| (i.state != InstanceState::Running, i.id.clone()));
+        Ok(all.into_iter().next())
+    }
+
+    /// Whether `server` runs on `instance` with its data volume attached and an address associated.
+    async fn healthy_on(&self, step: StepId, server: &ServerName, instance: &InstanceId) -> Result<bool, StepError> {
+        let filter = Filter::Server(server.clone());
+        let running = self.instance(step, instance).await?.is_some_and(|i| i.state == InstanceState::Running);
+        let volumes = self.call(step, "DescribeVolumes", || self.cloud.describe_volumes(&self.region, &filter)).await?;
+        let attached = volumes.iter().any(|v| {
+            v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.attached_to.as_ref() == Some(instance)
+        });
+        let addresses =
+            self.call(step, "DescribeAddresses", || self.cloud.describe_addresses(&self.region, &filter)).await?;
+        let associated = addresses.iter().any(|a| a.associated_to.as_ref() == Some(instance));
+        Ok(running && attached && associated)
+    }
+
+    /// Terminates an instance (a missing one counts as terminated) and waits until it is.
+    async fn terminate(&self, step: StepId, id: &InstanceId) -> Result<(), StepError> {
+        match self.call(step, "TerminateInstances", || self.cloud.terminate_instance(&self.region, id)).await {
+            Err(StepError::Cloud { source, .. }) if source.kind == CloudErrorKind::InvalidInstanceIdNotFound => {
+                return Ok(())
+            }
+            other => other?,
+        }
+        self.wait(format!("instance {id} to terminate"), || async {
+            Ok(self.instance(step, id).await?.is_none_or(|i| i.state == InstanceState::Terminated).then_some(()))
+        })
+        .await
+    }
+
+    /// Deletes a group with its instances and waits until they are terminated.
+    async fn delete_group(&self, step: StepId, name: &AutoScalingGroupName) -> Result<(), StepError> {
+        let filter = Filter::All;
+        let groups = self
+            .call(step, "DescribeAutoScalingGroups", || self.cloud.describe_auto_scaling_groups(&self.region, &filter))
+            .await?;
+        let Some(group) = groups.into_iter().find(|g| g.name == *name) else { return Ok(()) };
+        self.call(step, "DeleteAutoScalingGroup", || self.cloud.delete_auto_scaling_group(&self.region, name, true))
+            .await?;
+        for instance in &group.instances {
+            self.wait(format!("instance {instance} of group {name} to terminate"), || async {
+                Ok(self
+                    .instance(step, instance)
+                    .await?
+                    .is_none_or(|i| i.state == InstanceState::Terminated)
+                    .then_some(()))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the volume is detached (available), then deletes it; a missing volume is fine.
+    async fn delete_volume(&self, step: StepId, id: &VolumeId) -> Result<(), StepError> {
+        let gone = self
+            .wait(format!("volume {id} to be detached"), || async {
+                Ok(match self.volume(step, id).await? {
+                    None => Some(true),
+                    Some(v) if v.state == VolumeState::Available => Some(false),
+                    Some(_) => None,
+                })
+            })
+            .await?;
+        if gone {
+            return Ok(());
+        }
+        self.call(step, "DeleteVolume", || self.cloud.delete_volume(&self.region, id)).await
+    }
+
+    /// Waits until the image is available in `region`.
+    async fn wait_image(&self, step: StepId, region: &Region, id: &ImageId) -> Result<(), StepError> {
+        self.wait(format!("image {id} to become available in {region}"), || async {
+            let images = self.call(step, "DescribeImages", || self.cloud.describe_images(region)).await?;
+            match images.iter().find(|i| i.id == *id).map(|i| i.state) {
+                Some(ImageState::Available) => Ok(Some(())),
+                Some(ImageState::Failed) => Err(StepError::Unexpected { what: format!("image {id} failed") }),
+                _ => Ok(None),
+            }
+        })
+        .await
     }
 }
 
@@ -503,7 +608,7 @@ async fn run_step(
                 zone: zone.clone(),
                 instance_type: instance_type.clone(),
                 image: image.clone(),
-                user_data: user_data(server, agent),
+                user_data: agent.as_ref().map(|a| user_data(server, a)).unwrap_or_default(),
                 tags: ctx.tags(server),
                 client_token: client_token.clone(),
             };
@@ -522,21 +627,19 @@ async fn run_step(
                     .ok_or_else(|| StepError::Unexpected { what: format!("volume {volume} no longer exists") })?;
                 match (&v.attached_to, v.state) {
                     (Some(holder), _) if *holder == instance => Ok(Some(())),
-                    (None, VolumeState::Available) => {
-                        match cloud.attach_volume(region, &volume, &instance, device).await {
-                            Ok(()) => Ok(None),
-                            Err(e)
-                                if e.retryable()
-                                    || matches!(
-                                        e.kind,
-                                        CloudErrorKind::VolumeInUse | CloudErrorKind::IncorrectState
-                                    ) =>
-                            {
-                                Ok(None)
-                            }
-                            Err(source) => Err(StepError::Cloud { call: "AttachVolume", source }),
+                    (None, VolumeState::Available) => match cloud
+                        .attach_volume(region, &volume, &instance, device)
+                        .await
+                    {
+                        Ok(()) => Ok(None),
+                        Err(e)
+                            if e.retryable()
+                                || matches!(e.kind, CloudErrorKind::VolumeInUse | CloudErrorKind::IncorrectState) =>
+                        {
+                            Ok(None)
                         }
-                    }
+                        Err(source) => Err(StepError::Cloud { call: "AttachVolume", source }),
+                    },
                     (Some(holder), _) => {
                         Err(StepError::Unexpected { what: format!("volume {volume} is attached to {holder}") })
                     }
@@ -568,42 +671,130 @@ async fn run_step(
             let t = ctx
                 .call(step, "CreateLaunchTemplate", || cloud.create_launch_template(region, request.clone()))
                 .await?;
-            Ok(Output::LaunchTemplate(t.id))
+            Ok(Output::Launch(LaunchSource::Template { id: t.id, version: Some(t.latest_version) }))
         }
-        Action::CreateAutoScalingGroup { server, name, template, zone } => {
+        Action::CreateLaunchTemplateVersion { server, template, instance_type, image, agent, .. } => {
+            let spec = LaunchSpec {
+                instance_type: instance_type.clone(),
+                image: image.clone(),
+                user_data: user_data(server, agent),
+            };
+            let t = ctx
+                .call(step, "CreateLaunchTemplateVersion", || {
+                    cloud.create_launch_template_version(region, template, spec.clone())
+                })
+                .await?;
+            Ok(Output::Launch(LaunchSource::Template { id: t.id, version: Some(t.latest_version) }))
+        }
+        Action::CreateLaunchConfiguration { server, name, instance_type, image, agent, .. } => {
+            let spec = LaunchSpec {
+                instance_type: instance_type.clone(),
+                image: image.clone(),
+                user_data: user_data(server, agent),
+            };
+            let c = ctx
+                .call(step, "CreateLaunchConfiguration", || {
+                    cloud.create_launch_configuration(region, name, spec.clone())
+                })
+                .await?;
+            Ok(Output::Launch(LaunchSource::Configuration { name: c.name }))
+        }
+        Action::CreateAutoScalingGroup { server, name, launch, zone, desired } => {
             let request = CreateAutoScalingGroupRequest {
                 name: name.clone(),
-                template: resolve(template, outputs, as_template)?,
-                template_version: None,
+                launch: resolve(launch, outputs, as_launch)?,
                 zones: vec![zone.clone()],
-                min: 0,
+                min: (*desired).min(1),
                 max: 1,
-                desired: 0,
+                desired: *desired,
                 tags: ctx.tags(server),
             };
             ctx.call(step, "CreateAutoScalingGroup", || cloud.create_auto_scaling_group(region, request.clone()))
                 .await?;
             Ok(Output::Group(name.clone()))
         }
+        Action::UpdateAutoScalingGroup { group, launch, min, desired, .. } => {
+            let update = UpdateAutoScalingGroupRequest {
+                launch: launch.as_ref().map(|l| resolve(l, outputs, as_launch)).transpose()?,
+                min: *min,
+                max: None,
+                desired: *desired,
+            };
+            ctx.call(step, "UpdateAutoScalingGroup", || cloud.update_auto_scaling_group(region, group, update.clone()))
+                .await?;
+            Ok(Output::Nothing)
+        }
         Action::AdoptInstance { group, instance, .. } => {
             let instance = resolve(instance, outputs, as_instance)?;
+            ctx.wait_running(step, &instance).await?;
             ctx.call(step, "AttachInstances", || cloud.attach_instance_to_group(region, group, &instance)).await?;
             Ok(Output::Nothing)
         }
-        Action::WaitHealthy { server, instance } => {
+        Action::DeleteAutoScalingGroup { group, .. } => {
+            ctx.delete_group(step, group).await?;
+            Ok(Output::Nothing)
+        }
+        Action::TerminateInstance { instance, .. } => {
+            ctx.terminate(step, instance).await?;
+            Ok(Output::Nothing)
+        }
+        Action::DeleteLaunchTemplate { template, .. } => {
+            ctx.call(step, "DeleteLaunchTemplate", || cloud.delete_launch_template(region, template)).await?;
+            Ok(Output::Nothing)
+        }
+        Action::DeleteLaunchConfiguration { name, .. } => {
+            ctx.call(step, "DeleteLaunchConfiguration", || cloud.delete_launch_configuration(region, name)).await?;
+            Ok(Output::Nothing)
+        }
+        Action::ReleaseAddress { address, .. } => {
+            ctx.call(step, "ReleaseAddress", || cloud.release_address(region, address)).await?;
+            Ok(Output::Nothing)
+        }
+        Action::CreateSnapshot { server, volume } => {
+            let tags = ctx.tags(server);
+            let snapshot =
+                ctx.call(step, "CreateSnapshot", || cloud.create_snapshot(region, volume, tags.clone())).await?;
+            let filter = Filter::All;
+            ctx.wait(format!("snapshot {} of {volume} to complete", snapshot.id), || async {
+                let all = ctx.call(step, "DescribeSnapshots", || cloud.describe_snapshots(region, &filter)).await?;
+                Ok(all.iter().any(|s| s.id == snapshot.id && s.state == SnapshotState::Completed).then_some(()))
+            })
+            .await?;
+            Ok(Output::Snapshot(snapshot.id))
+        }
+        Action::DeleteVolume { volume, .. } => {
+            ctx.delete_volume(step, volume).await?;
+            Ok(Output::Nothing)
+        }
+        Action::CreateImage { server, instance, name } => {
+            let tags = ctx.tags(server);
+            let image =
+                ctx.call(step, "CreateImage", || cloud.create_image(region, instance, name, tags.clone())).await?;
+            ctx.wait_image(step, region, &image.id).await?;
+            Ok(Output::Image(image.id))
+        }
+        Action::CopyImage { image, to, name, .. } => {
+            let image = resolve(image, outputs, as_image)?;
+            let copy = ctx.call(step, "CopyImage", || cloud.copy_image(region, &image, to, name)).await?;
+            ctx.wait_image(step, to, &copy.id).await?;
+            Ok(Output::Image(copy.id))
+        }
+        Action::WaitRunning { instance, .. } => {
             let instance = resolve(instance, outputs, as_instance)?;
-            let filter = Filter::Server(server.clone());
-            ctx.wait(format!("{server} to be healthy on {instance}"), || async {
-                let running = ctx.instance(step, &instance).await?.is_some_and(|i| i.state == InstanceState::Running);
-                let volumes = ctx.call(step, "DescribeVolumes", || cloud.describe_volumes(region, &filter)).await?;
-                let attached = volumes.iter().any(|v| {
-                    v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE)
-                        && v.attached_to.as_ref() == Some(&instance)
-                });
-                let addresses =
-                    ctx.call(step, "DescribeAddresses", || cloud.describe_addresses(region, &filter)).await?;
-                let associated = addresses.iter().any(|a| a.associated_to.as_ref() == Some(&instance));
-                Ok((running && attached && associated).then_some(()))
+            ctx.wait_running(step, &instance).await?;
+            Ok(Output::Nothing)
+        }
+        Action::WaitHealthy { server, instance, replacing } => {
+            let instance = instance.as_ref().map(|i| resolve(i, outputs, as_instance)).transpose()?;
+            ctx.wait(format!("{server} to be healthy"), || async {
+                let target = match &instance {
+                    Some(id) => Some(id.clone()),
+                    None => ctx.current_instance(step, server, replacing.as_ref()).await?.map(|i| i.id),
+                };
+                match target {
+                    Some(id) if ctx.healthy_on(step, server, &id).await? => Ok(Some(())),
+                    _ => Ok(None),
+                }
             })
             .await?;
             Ok(Output::Nothing)
@@ -616,57 +807,19 @@ async fn run_undo(ctx: &Ctx, step: StepId, undo: Undo, target: &Output) -> Resul
     let region = &ctx.region;
     let wrong =
         || StepError::Unexpected { what: format!("cannot {} of {step}: it produced {target}", undo.describe()) };
-    match undo {
-        Undo::DeleteAutoScalingGroup => {
-            let Output::Group(name) = target else {
-                return Err(wrong());
-            };
-            ctx.call(step, "DeleteAutoScalingGroup", || cloud.delete_auto_scaling_group(region, name, true)).await
-        }
-        Undo::TerminateInstance => {
-            let Output::Instance(id) = target else {
-                return Err(wrong());
-            };
-            match ctx.call(step, "TerminateInstances", || cloud.terminate_instance(region, id)).await {
-                Err(StepError::Cloud { source, .. }) if source.kind == CloudErrorKind::InvalidInstanceIdNotFound => {
-                    return Ok(())
-                }
-                other => other?,
-            }
-            ctx.wait(format!("instance {id} to terminate"), || async {
-                Ok(ctx.instance(step, id).await?.is_none_or(|i| i.state == InstanceState::Terminated).then_some(()))
-            })
-            .await
-        }
-        Undo::DeleteLaunchTemplate => {
-            let Output::LaunchTemplate(id) = target else {
-                return Err(wrong());
-            };
+    match (undo, target) {
+        (Undo::DeleteAutoScalingGroup, Output::Group(name)) => ctx.delete_group(step, name).await,
+        (Undo::TerminateInstance, Output::Instance(id)) => ctx.terminate(step, id).await,
+        (Undo::DeleteLaunchTemplate, Output::Launch(LaunchSource::Template { id, .. })) => {
             ctx.call(step, "DeleteLaunchTemplate", || cloud.delete_launch_template(region, id)).await
         }
-        Undo::DeleteVolume => {
-            let Output::Volume(id) = target else {
-                return Err(wrong());
-            };
-            let gone = ctx
-                .wait(format!("volume {id} to be detached"), || async {
-                    Ok(match ctx.volume(step, id).await? {
-                        None => Some(true),
-                        Some(v) if v.state == VolumeState::Available => Some(false),
-                        Some(_) => None,
-                    })
-                })
-                .await?;
-            if gone {
-                return Ok(());
-            }
-            ctx.call(step, "DeleteVolume", || cloud.delete_volume(region, id)).await
+        (Undo::DeleteLaunchConfiguration, Output::Launch(LaunchSource::Configuration { name })) => {
+            ctx.call(step, "DeleteLaunchConfiguration", || cloud.delete_launch_configuration(region, name)).await
         }
-        Undo::ReleaseAddress => {
-            let Output::Address { allocation_id, .. } = target else {
-                return Err(wrong());
-            };
+        (Undo::DeleteVolume, Output::Volume(id)) => ctx.delete_volume(step, id).await,
+        (Undo::ReleaseAddress, Output::Address { allocation_id, .. }) => {
             ctx.call(step, "ReleaseAddress", || cloud.release_address(region, allocation_id)).await
         }
+        _ => Err(wrong()),
     }
 }

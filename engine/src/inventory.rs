@@ -6,6 +6,12 @@ use crate::agent::DATA_ROLE;
 use crate::cloud::{Cloud, CloudError, Filter};
 use crate::model::*;
 use crate::plan::{Observation, Observed, ResourceKey, Scope};
+use std::collections::BTreeMap;
+
+/// The number of a workspace name (`workspace-3` → 3).
+pub fn workspace_number(name: &str) -> Option<u32> {
+    name.strip_prefix("workspace-")?.parse().ok().filter(|n| *n > 0)
+}
 
 /// The resources tagged `Name=<server>` in one region.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -14,6 +20,8 @@ pub struct ServerResources {
     pub volumes: Vec<Volume>,
     pub addresses: Vec<Address>,
     pub launch_templates: Vec<LaunchTemplate>,
+    /// Launch configurations named `<server>-v<n>` (they cannot be tagged).
+    pub launch_configurations: Vec<LaunchConfiguration>,
     pub groups: Vec<AutoScalingGroup>,
 }
 
@@ -29,6 +37,11 @@ impl ServerResources {
     pub fn group(&self) -> Option<&AutoScalingGroup> {
         self.groups.first()
     }
+    /// The live instance the data volume is attached to.
+    pub fn attached_instance(&self) -> Option<&Instance> {
+        let holder = self.data_volume()?.attached_to.as_ref()?;
+        self.live_instances().find(|i| i.id == *holder)
+    }
     /// The instance that is the server now: a running one, else any live one.
     pub fn current_instance(&self) -> Option<&Instance> {
         self.live_instances().find(|i| i.state == InstanceState::Running).or_else(|| self.live_instances().next())
@@ -38,6 +51,7 @@ impl ServerResources {
             && self.volumes.is_empty()
             && self.addresses.is_empty()
             && self.launch_templates.is_empty()
+            && self.launch_configurations.is_empty()
             && self.groups.is_empty()
     }
 }
@@ -51,6 +65,12 @@ pub struct Inventory {
     pub images: Vec<Image>,
     /// A records of the scope's DNS name (empty when it has none or there is no name).
     pub dns: Vec<String>,
+    /// Images of the scope's image-family regions other than the scope's region.
+    pub other_images: BTreeMap<Region, Vec<Image>>,
+    /// Workspace instances of the region (when the scope asks for them).
+    pub workspaces: Vec<Instance>,
+    /// The backend's clock when the inventory was read (bundle-ami dates its image with it).
+    pub now: Timestamp,
 }
 
 impl Inventory {
@@ -62,7 +82,7 @@ impl Inventory {
     pub fn newest_image(&self, ami_type: &AmiType, architecture: Architecture) -> Option<&Image> {
         self.images
             .iter()
-            .filter(|i| i.architecture == architecture)
+            .filter(|i| i.architecture == architecture && i.state == ImageState::Available)
             .filter_map(|i| i.type_and_date().filter(|(t, _)| t == ami_type).map(|(_, date)| (date, i)))
             .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)))
             .map(|(_, i)| i)
@@ -94,14 +114,53 @@ impl Inventory {
         for t in &r.launch_templates {
             out.push(Observation {
                 resource: ResourceKey::LaunchTemplate(t.id.clone()),
-                observed: Observed::LaunchTemplate { latest_version: t.latest_version },
+                observed: Observed::LaunchTemplate {
+                    latest_version: t.latest_version,
+                    image: t.latest.image.clone(),
+                    instance_type: t.latest.instance_type.clone(),
+                },
+            });
+        }
+        for c in &r.launch_configurations {
+            out.push(Observation {
+                resource: ResourceKey::LaunchConfiguration(c.name.clone()),
+                observed: Observed::LaunchConfiguration {
+                    image: c.spec.image.clone(),
+                    instance_type: c.spec.instance_type.clone(),
+                },
             });
         }
         for g in &r.groups {
             out.push(Observation {
                 resource: ResourceKey::Group(g.name.clone()),
-                observed: Observed::Group { desired: g.desired, instances: g.instances.clone() },
+                observed: Observed::Group {
+                    launch: g.launch.clone(),
+                    desired: g.desired,
+                    instances: g.instances.clone(),
+                },
             });
+        }
+        for i in &self.workspaces {
+            out.push(Observation {
+                resource: ResourceKey::Instance(i.id.clone()),
+                observed: Observed::Instance { state: i.state, zone: i.zone.clone() },
+            });
+        }
+        if let Some((ami_type, regions)) = &scope.image_family {
+            for region in regions {
+                let images = if *region == scope.region { &self.images } else { &self.other_images[region] };
+                let mut names: Vec<String> = images
+                    .iter()
+                    .filter(|i| i.state != ImageState::Failed)
+                    .filter(|i| i.type_and_date().is_some_and(|(t, _)| t == *ami_type))
+                    .map(|i| i.name.clone())
+                    .collect();
+                names.sort();
+                out.push(Observation {
+                    resource: ResourceKey::ImageFamily { region: region.clone(), ami_type: ami_type.clone() },
+                    observed: Observed::ImageNames { names },
+                });
+            }
         }
         if let Some((ami_type, architecture)) = &scope.image {
             let observed = match self.newest_image(ami_type, *architecture) {
@@ -120,14 +179,21 @@ impl Inventory {
             });
         }
         out.sort_by(|a, b| a.resource.cmp(&b.resource));
+        out.dedup_by(|a, b| a.resource == b.resource);
         out
+    }
+
+    /// The name of an image (in any region read) with this name, if one exists and has not failed.
+    pub fn image_named(&self, region: &Region, name: &str) -> Option<&Image> {
+        let images = if self.other_images.contains_key(region) { &self.other_images[region] } else { &self.images };
+        images.iter().find(|i| i.name == name && i.state != ImageState::Failed)
     }
 }
 
 /// Reads the inventory a scope needs. Resources of the server are read by `Name` tag.
 pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudError> {
     let regions = cloud.describe_regions().await?;
-    let mut inventory = Inventory { regions, ..Default::default() };
+    let mut inventory = Inventory { regions, now: cloud.now().await, ..Default::default() };
     if inventory.zones_of(&scope.region).is_none() {
         // Nothing more can be read; the planner reports the unknown region.
         return Ok(inventory);
@@ -140,8 +206,20 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
             volumes: cloud.describe_volumes(region, &filter).await?,
             addresses: cloud.describe_addresses(region, &filter).await?,
             launch_templates: cloud.describe_launch_templates(region, &filter).await?,
+            launch_configurations: Vec::new(),
             groups: cloud.describe_auto_scaling_groups(region, &filter).await?,
         };
+        let prefix = format!("{server}-v");
+        r.launch_configurations = cloud
+            .describe_launch_configurations(region)
+            .await?
+            .into_iter()
+            .filter(|c| {
+                c.name.strip_prefix(&prefix).is_some_and(|n| n.parse::<u32>().is_ok())
+                    || r.groups.iter().any(|g| g.launch == LaunchSource::Configuration { name: c.name.clone() })
+            })
+            .collect();
+        r.launch_configurations.sort_by(|a, b| a.name.cmp(&b.name));
         r.instances.sort_by(|a, b| a.id.cmp(&b.id));
         r.volumes.sort_by(|a, b| a.id.cmp(&b.id));
         r.addresses.sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
@@ -149,9 +227,29 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         r.groups.sort_by(|a, b| a.name.cmp(&b.name));
         inventory.resources = r;
     }
-    if scope.image.is_some() {
+    if scope.image.is_some() || scope.image_family.is_some() {
         inventory.images = cloud.describe_images(region).await?;
         inventory.images.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    if let Some((_, regions)) = &scope.image_family {
+        for other in regions.iter().filter(|r| *r != region) {
+            if inventory.zones_of(other).is_none() {
+                continue; // the planner reports the unknown region
+            }
+            let mut images = cloud.describe_images(other).await?;
+            images.sort_by(|a, b| a.id.cmp(&b.id));
+            inventory.other_images.insert(other.clone(), images);
+        }
+    }
+    if scope.workspaces {
+        let mut workspaces: Vec<Instance> = cloud
+            .describe_instances(region, &Filter::All)
+            .await?
+            .into_iter()
+            .filter(|i| i.tags.get(NAME_TAG).is_some_and(|n| workspace_number(n).is_some()))
+            .collect();
+        workspaces.sort_by(|a, b| a.id.cmp(&b.id));
+        inventory.workspaces = workspaces;
     }
     if let Some(host) = &scope.dns_name {
         let mut dns = cloud.resolve_dns(host).await?;
@@ -175,6 +273,7 @@ mod tests {
                     architecture: *arch,
                     region: Region::new("us-east-1"),
                     created_at: Timestamp(0),
+                    state: ImageState::Available,
                     tags: Tags::new(),
                 })
                 .collect(),

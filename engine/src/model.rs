@@ -289,6 +289,36 @@ pub struct Image {
     pub architecture: Architecture,
     pub region: Region,
     pub created_at: Timestamp,
+    /// Images being created or copied are `Pending` until they can be launched.
+    #[serde(default)]
+    pub state: ImageState,
+    pub tags: Tags,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageState {
+    Pending,
+    #[default]
+    Available,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnapshotState {
+    Pending,
+    Completed,
+}
+
+/// A point-in-time copy of a volume (taken before a data volume is deleted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub id: SnapshotId,
+    pub volume: VolumeId,
+    pub size_gb: u32,
+    pub state: SnapshotState,
+    pub created_at: Timestamp,
     pub tags: Tags,
 }
 
@@ -357,12 +387,37 @@ pub struct LaunchTemplate {
     pub tags: Tags,
 }
 
+/// What an auto scaling group launches its instances from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum LaunchSource {
+    /// A launch template version; `None` means "always the latest version" (`$Latest`).
+    Template { id: LaunchTemplateId, version: Option<u32> },
+    /// A launch configuration (deprecated by AWS; for old accounts).
+    Configuration { name: String },
+}
+
+impl fmt::Display for LaunchSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LaunchSource::Template { id, version: Some(v) } => write!(f, "launch template {id} version {v}"),
+            LaunchSource::Template { id, version: None } => write!(f, "launch template {id} version $Latest"),
+            LaunchSource::Configuration { name } => write!(f, "launch configuration {name}"),
+        }
+    }
+}
+
+/// A launch configuration: immutable instance settings, named (AWS cannot tag them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchConfiguration {
+    pub name: String,
+    pub spec: LaunchSpec,
+    pub created_at: Timestamp,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AutoScalingGroup {
     pub name: AutoScalingGroupName,
-    pub template: LaunchTemplateId,
-    /// `None` means "always the template's latest version" (`$Latest`).
-    pub template_version: Option<u32>,
+    pub launch: LaunchSource,
     pub zones: Vec<Zone>,
     pub min: u32,
     pub max: u32,

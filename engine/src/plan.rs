@@ -13,7 +13,6 @@
 //! Renderings: human text ([`Plan::render_text`]), RON (the saved plan: stable order, no
 //! timestamps, no random ids), JSON and Graphviz DOT.
 
-use crate::config::LaunchKind;
 use crate::model::*;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
@@ -92,7 +91,8 @@ pub enum Action {
         instance_type: InstanceType,
         image: ImageId,
         image_name: String,
-        agent: AgentSpec,
+        /// What the cellar agent does at boot; `None` for a workspace (no agent at all).
+        agent: Option<AgentSpec>,
         /// Idempotency token for RunInstances, derived from the plan (never random).
         client_token: String,
     },
@@ -110,17 +110,42 @@ pub enum Action {
     CreateLaunchTemplate {
         server: ServerName,
         name: String,
-        launch: LaunchKind,
         instance_type: InstanceType,
         image: ImageId,
         image_name: String,
         agent: AgentSpec,
     },
+    CreateLaunchTemplateVersion {
+        server: ServerName,
+        template: LaunchTemplateId,
+        instance_type: InstanceType,
+        image: ImageId,
+        image_name: String,
+        agent: AgentSpec,
+    },
+    CreateLaunchConfiguration {
+        server: ServerName,
+        name: String,
+        instance_type: InstanceType,
+        image: ImageId,
+        image_name: String,
+        agent: AgentSpec,
+    },
+    /// A group of at most one instance in the volume's zone; `desired` 0 when an instance
+    /// is adopted afterwards, 1 when the group launches its own.
     CreateAutoScalingGroup {
         server: ServerName,
         name: AutoScalingGroupName,
-        template: Ref<LaunchTemplateId>,
+        launch: Ref<LaunchSource>,
         zone: Zone,
+        desired: u32,
+    },
+    UpdateAutoScalingGroup {
+        server: ServerName,
+        group: AutoScalingGroupName,
+        launch: Option<Ref<LaunchSource>>,
+        min: Option<u32>,
+        desired: Option<u32>,
     },
     /// Puts the running instance under the group's care (desired = min = max = 1).
     AdoptInstance {
@@ -128,10 +153,62 @@ pub enum Action {
         group: AutoScalingGroupName,
         instance: Ref<InstanceId>,
     },
-    /// Waits until the instance runs with the volume attached and the address associated.
-    WaitHealthy {
+    /// Deletes the group and terminates its instances; waits until they are gone.
+    DeleteAutoScalingGroup {
+        server: ServerName,
+        group: AutoScalingGroupName,
+    },
+    /// Terminates the instance and waits until it is terminated (its volume detached).
+    TerminateInstance {
+        server: ServerName,
+        instance: InstanceId,
+    },
+    DeleteLaunchTemplate {
+        server: ServerName,
+        template: LaunchTemplateId,
+    },
+    DeleteLaunchConfiguration {
+        server: ServerName,
+        name: String,
+    },
+    ReleaseAddress {
+        server: ServerName,
+        address: AllocationId,
+        public_ip: String,
+    },
+    /// Snapshots the volume and waits until the snapshot is complete.
+    CreateSnapshot {
+        server: ServerName,
+        volume: VolumeId,
+    },
+    DeleteVolume {
+        server: ServerName,
+        volume: VolumeId,
+    },
+    /// Images the instance as `name` and waits until the image is available.
+    CreateImage {
+        server: ServerName,
+        instance: InstanceId,
+        name: String,
+    },
+    /// Copies the image to another region (same name) and waits until it is available there.
+    CopyImage {
+        server: ServerName,
+        image: Ref<ImageId>,
+        to: Region,
+        name: String,
+    },
+    /// Waits until the instance runs.
+    WaitRunning {
         server: ServerName,
         instance: Ref<InstanceId>,
+    },
+    /// Waits until the server runs with its volume attached and its address associated:
+    /// on `instance` if given, else on whichever instance is current (other than `replacing`).
+    WaitHealthy {
+        server: ServerName,
+        instance: Option<Ref<InstanceId>>,
+        replacing: Option<InstanceId>,
     },
 }
 
@@ -142,6 +219,8 @@ pub enum Undo {
     DeleteVolume,
     TerminateInstance,
     DeleteLaunchTemplate,
+    DeleteLaunchConfiguration,
+    /// Deletes the group and terminates its instances.
     DeleteAutoScalingGroup,
 }
 
@@ -152,7 +231,8 @@ impl Undo {
             Undo::DeleteVolume => "delete the volume",
             Undo::TerminateInstance => "terminate the instance",
             Undo::DeleteLaunchTemplate => "delete the launch template",
-            Undo::DeleteAutoScalingGroup => "delete the auto scaling group",
+            Undo::DeleteLaunchConfiguration => "delete the launch configuration",
+            Undo::DeleteAutoScalingGroup => "delete the auto scaling group and its instances",
         }
     }
 }
@@ -173,7 +253,13 @@ pub enum ResourceKey {
     Volume(VolumeId),
     Address(AllocationId),
     LaunchTemplate(LaunchTemplateId),
+    LaunchConfiguration(String),
     Group(AutoScalingGroupName),
+    /// The names of the images of a type in a region.
+    ImageFamily {
+        region: Region,
+        ami_type: AmiType,
+    },
     /// The newest image of a type and architecture in the plan's region.
     NewestImage {
         ami_type: AmiType,
@@ -189,8 +275,10 @@ pub enum Observed {
     Instance { state: InstanceState, zone: Zone },
     Volume { state: VolumeState, attached_to: Option<InstanceId>, size_gb: u32 },
     Address { public_ip: String, associated_to: Option<InstanceId> },
-    LaunchTemplate { latest_version: u32 },
-    Group { desired: u32, instances: Vec<InstanceId> },
+    LaunchTemplate { latest_version: u32, image: ImageId, instance_type: InstanceType },
+    LaunchConfiguration { image: ImageId, instance_type: InstanceType },
+    Group { launch: LaunchSource, desired: u32, instances: Vec<InstanceId> },
+    ImageNames { names: Vec<String> },
     Image { id: ImageId, name: String },
     NoImage,
     Dns { addresses: Vec<String> },
@@ -206,9 +294,21 @@ pub struct Observation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scope {
     pub region: Region,
+    /// The server (or workspace) whose resources are read by `Name` tag.
     pub server: Option<ServerName>,
     pub dns_name: Option<String>,
+    /// The newest image of this type and architecture in the region.
     pub image: Option<(AmiType, Architecture)>,
+    /// The names of images of this type in these regions (bundle-ami must not reuse one).
+    pub image_family: Option<(AmiType, Vec<Region>)>,
+    /// Every workspace instance of the region (create-workspace picks the next number).
+    pub workspaces: bool,
+}
+
+impl Scope {
+    pub fn new(region: Region) -> Self {
+        Scope { region, server: None, dns_name: None, image: None, image_family: None, workspaces: false }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -434,8 +534,21 @@ impl Action {
             | Action::AttachVolume { server, .. }
             | Action::AssociateAddress { server, .. }
             | Action::CreateLaunchTemplate { server, .. }
+            | Action::CreateLaunchTemplateVersion { server, .. }
+            | Action::CreateLaunchConfiguration { server, .. }
             | Action::CreateAutoScalingGroup { server, .. }
+            | Action::UpdateAutoScalingGroup { server, .. }
             | Action::AdoptInstance { server, .. }
+            | Action::DeleteAutoScalingGroup { server, .. }
+            | Action::TerminateInstance { server, .. }
+            | Action::DeleteLaunchTemplate { server, .. }
+            | Action::DeleteLaunchConfiguration { server, .. }
+            | Action::ReleaseAddress { server, .. }
+            | Action::CreateSnapshot { server, .. }
+            | Action::DeleteVolume { server, .. }
+            | Action::CreateImage { server, .. }
+            | Action::CopyImage { server, .. }
+            | Action::WaitRunning { server, .. }
             | Action::WaitHealthy { server, .. } => server,
         }
     }
@@ -448,18 +561,32 @@ impl Action {
             Action::AssociateAddress { address, instance, .. } => {
                 address.step().into_iter().chain(instance.step()).collect()
             }
-            Action::CreateAutoScalingGroup { template, .. } => template.step().into_iter().collect(),
-            Action::AdoptInstance { instance, .. } | Action::WaitHealthy { instance, .. } => {
+            Action::CreateAutoScalingGroup { launch, .. } => launch.step().into_iter().collect(),
+            Action::UpdateAutoScalingGroup { launch, .. } => launch.iter().filter_map(Ref::step).collect(),
+            Action::AdoptInstance { instance, .. } | Action::WaitRunning { instance, .. } => {
                 instance.step().into_iter().collect()
             }
+            Action::WaitHealthy { instance, .. } => instance.iter().filter_map(Ref::step).collect(),
+            Action::CopyImage { image, .. } => image.step().into_iter().collect(),
             Action::AllocateAddress { .. }
             | Action::CreateVolume { .. }
             | Action::RunInstance { .. }
-            | Action::CreateLaunchTemplate { .. } => Vec::new(),
+            | Action::CreateLaunchTemplate { .. }
+            | Action::CreateLaunchTemplateVersion { .. }
+            | Action::CreateLaunchConfiguration { .. }
+            | Action::DeleteAutoScalingGroup { .. }
+            | Action::TerminateInstance { .. }
+            | Action::DeleteLaunchTemplate { .. }
+            | Action::DeleteLaunchConfiguration { .. }
+            | Action::ReleaseAddress { .. }
+            | Action::CreateSnapshot { .. }
+            | Action::DeleteVolume { .. }
+            | Action::CreateImage { .. } => Vec::new(),
         }
     }
 
-    /// The sign and one-line summary shown in the text plan.
+    /// The sign and one-line summary shown in the text plan: `+` create, `-` destroy,
+    /// `~` change, `?` gate, `=` wait.
     pub fn describe(&self) -> (char, String) {
         match self {
             Action::AllocateAddress { server, .. } => ('+', format!("allocate Elastic IP for {server}")),
@@ -478,25 +605,61 @@ impl Action {
             Action::AssociateAddress { address, instance, .. } => {
                 ('~', format!("associate {} with {}", address.describe("address"), instance.describe("instance")))
             }
-            Action::CreateLaunchTemplate { server, name, launch, instance_type, image_name, .. } => (
+            Action::CreateLaunchTemplate { server, name, instance_type, image_name, .. } => {
+                ('+', format!("create launch template {name} for {server}: {instance_type} from {image_name}"))
+            }
+            Action::CreateLaunchTemplateVersion { template, instance_type, image_name, .. } => {
+                ('~', format!("add a version to launch template {template}: {instance_type} from {image_name}"))
+            }
+            Action::CreateLaunchConfiguration { server, name, instance_type, image_name, .. } => {
+                ('+', format!("create launch configuration {name} for {server}: {instance_type} from {image_name}"))
+            }
+            Action::CreateAutoScalingGroup { name, launch, zone, .. } => (
                 '+',
                 format!(
-                    "create {} {name} for {server}: {instance_type} from {image_name}",
-                    match launch {
-                        LaunchKind::Template => "launch template",
-                        LaunchKind::Configuration => "launch configuration",
-                    }
+                    "create auto scaling group {name} of one in {zone} from {}",
+                    launch.describe("launch settings")
                 ),
             ),
-            Action::CreateAutoScalingGroup { name, template, zone, .. } => (
-                '+',
-                format!("create auto scaling group {name} of one in {zone} from {}", template.describe("template")),
-            ),
+            Action::UpdateAutoScalingGroup { group, launch, min, desired, .. } => {
+                let mut changes = Vec::new();
+                if let Some(launch) = launch {
+                    changes.push(format!("launch from {}", launch.describe("launch settings")));
+                }
+                if let Some(min) = min {
+                    changes.push(format!("min {min}"));
+                }
+                if let Some(desired) = desired {
+                    changes.push(format!("desired {desired}"));
+                }
+                ('~', format!("update auto scaling group {group}: {}", changes.join(", ")))
+            }
             Action::AdoptInstance { group, instance, .. } => {
                 ('~', format!("put {} into auto scaling group {group}", instance.describe("instance")))
             }
-            Action::WaitHealthy { server, instance } => {
-                ('=', format!("wait until {server} is healthy on {}", instance.describe("instance")))
+            Action::DeleteAutoScalingGroup { group, .. } => ('-', format!("delete auto scaling group {group}")),
+            Action::TerminateInstance { instance, .. } => ('-', format!("terminate instance {instance}")),
+            Action::DeleteLaunchTemplate { template, .. } => ('-', format!("delete launch template {template}")),
+            Action::DeleteLaunchConfiguration { name, .. } => ('-', format!("delete launch configuration {name}")),
+            Action::ReleaseAddress { address, public_ip, .. } => {
+                ('-', format!("release Elastic IP {public_ip} ({address})"))
+            }
+            Action::CreateSnapshot { volume, .. } => ('+', format!("snapshot volume {volume}")),
+            Action::DeleteVolume { volume, .. } => ('-', format!("delete volume {volume}")),
+            Action::CreateImage { instance, name, .. } => {
+                ('+', format!("create image {name} from instance {instance}"))
+            }
+            Action::CopyImage { image, to, name, .. } => {
+                ('+', format!("copy {} to {to} as {name}", image.describe("image")))
+            }
+            Action::WaitRunning { instance, .. } => ('=', format!("wait until {} runs", instance.describe("instance"))),
+            Action::WaitHealthy { server, instance, replacing } => {
+                let on = match (instance, replacing) {
+                    (Some(i), _) => format!(" on {}", i.describe("instance")),
+                    (None, Some(old)) => format!(" on a new instance (not {old})"),
+                    (None, None) => String::new(),
+                };
+                ('=', format!("wait until {server} is healthy{on}"))
             }
         }
     }
@@ -521,13 +684,20 @@ impl Action {
             Action::AllocateAddress { awaiting_dns: Some(host), .. } => {
                 vec![format!("tagged {AWAITING_DNS_TAG}={host} until the DNS gate passes")]
             }
-            Action::RunInstance { image, agent: a, client_token, .. } => {
-                vec![format!("image {image}; client token {client_token}"), agent(a)]
-            }
-            Action::CreateLaunchTemplate { image, agent: a, .. } => vec![format!("image {image}"), agent(a)],
-            Action::CreateAutoScalingGroup { .. } => {
+            Action::RunInstance { image, agent: a, client_token, .. } => vec![
+                format!("image {image}; client token {client_token}"),
+                a.as_ref().map(agent).unwrap_or_else(|| "no user data: the image untouched, no agent".to_string()),
+            ],
+            Action::CreateLaunchTemplate { image, agent: a, .. }
+            | Action::CreateLaunchTemplateVersion { image, agent: a, .. }
+            | Action::CreateLaunchConfiguration { image, agent: a, .. } => vec![format!("image {image}"), agent(a)],
+            Action::CreateAutoScalingGroup { desired: 0, .. } => {
                 vec!["min 0, max 1, desired 0 until the instance is adopted".to_string()]
             }
+            Action::CreateAutoScalingGroup { .. } => {
+                vec!["min 1, max 1, desired 1: the group launches the instance; its agent attaches the volume and associates the address".to_string()]
+            }
+            Action::DeleteAutoScalingGroup { .. } => vec!["its instances are terminated with it".to_string()],
             Action::WaitHealthy { .. } => {
                 vec!["instance running, data volume attached, Elastic IP associated".to_string()]
             }
@@ -543,6 +713,8 @@ impl fmt::Display for ResourceKey {
             ResourceKey::Volume(id) => write!(f, "volume {id}"),
             ResourceKey::Address(id) => write!(f, "address {id}"),
             ResourceKey::LaunchTemplate(id) => write!(f, "launch template {id}"),
+            ResourceKey::LaunchConfiguration(name) => write!(f, "launch configuration {name}"),
+            ResourceKey::ImageFamily { region, ami_type } => write!(f, "{ami_type} images in {region}"),
             ResourceKey::Group(name) => write!(f, "auto scaling group {name}"),
             ResourceKey::NewestImage { ami_type, architecture } => {
                 write!(f, "newest {ami_type} image for {architecture}")
@@ -567,17 +739,37 @@ impl fmt::Display for Observed {
                 Some(i) => write!(f, "{public_ip} on {i}"),
                 None => write!(f, "{public_ip}, unassociated"),
             },
-            Observed::LaunchTemplate { latest_version } => write!(f, "version {latest_version}"),
-            Observed::Group { desired, instances } => {
-                let ids: Vec<&str> = instances.iter().map(|i| i.as_str()).collect();
-                write!(f, "desired {desired}, instances [{}]", ids.join(", "))
+            Observed::LaunchTemplate { latest_version, image, instance_type } => {
+                write!(f, "version {latest_version} ({instance_type} from {image})")
             }
+            Observed::LaunchConfiguration { image, instance_type } => write!(f, "{instance_type} from {image}"),
+            Observed::Group { launch, desired, instances } => {
+                let ids: Vec<&str> = instances.iter().map(|i| i.as_str()).collect();
+                write!(f, "desired {desired}, instances [{}], {launch}", ids.join(", "))
+            }
+            Observed::ImageNames { names } if names.is_empty() => f.write_str("none"),
+            Observed::ImageNames { names } => f.write_str(&names.join(", ")),
             Observed::Image { id, name } => write!(f, "{name} ({id})"),
             Observed::NoImage => f.write_str("none"),
             Observed::Dns { addresses } if addresses.is_empty() => f.write_str("no A record"),
             Observed::Dns { addresses } => f.write_str(&addresses.join(", ")),
         }
     }
+}
+
+/// What changed between two saved plans, as a unified diff of their text renderings (one
+/// block per step, so each changed action shows as its own hunk). Empty when they render
+/// the same.
+pub fn diff(old: &Plan, old_name: &str, new: &Plan, new_name: &str) -> String {
+    let (old_text, new_text) = (old.render_text(), new.render_text());
+    if old_text == new_text {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(&old_text, &new_text)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
 }
 
 /// Compares what a plan saw with what is there now; one line per difference, e.g.
@@ -628,7 +820,7 @@ mod tests {
         Plan {
             format: PLAN_FORMAT_VERSION,
             command: "create-server@ale 20".into(),
-            scope: Scope { region: Region::new("us-east-1"), server: Some(server()), dns_name: None, image: None },
+            scope: Scope { server: Some(server()), ..Scope::new(Region::new("us-east-1")) },
             observed: vec![],
             steps,
             tags: BTreeMap::new(),
@@ -729,6 +921,18 @@ mod tests {
         check_err("", "p.ron:1:1: not a cellar plan");
         let dangling = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[5])]);
         check_err(&dangling.to_ron(), "p.ron: the plan is inconsistent: step #2 depends on #5");
+    }
+
+    #[test]
+    fn diff_shows_changed_actions() {
+        let old = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[1])]);
+        let new = plan_of(vec![step(1, volume(30), &[]), step(2, attach(1), &[1])]);
+        assert_eq!(diff(&old, "a.ron", &old, "b.ron"), "");
+        let d = diff(&old, "a.ron", &new, "b.ron");
+        assert!(d.starts_with("--- a.ron\n+++ b.ron\n@@"), "{d}");
+        assert!(d.contains("\n-  + #1   create data volume of ale: 20 GiB gp3 in us-east-1a\n"), "{d}");
+        assert!(d.contains("\n+  + #1   create data volume of ale: 30 GiB gp3 in us-east-1a\n"), "{d}");
+        assert!(!d.contains("-  ~ #2"), "an unchanged step is context, not a change: {d}");
     }
 
     #[test]

@@ -61,8 +61,10 @@ pub struct AddressStatus {
 pub struct AutoScalingStatus {
     pub group: AutoScalingGroupName,
     pub desired: u32,
-    /// `null` when the group follows the template's latest version.
+    /// The launch template version the group launches; `null` for `$Latest` or a launch configuration.
     pub template_version: Option<u32>,
+    /// The launch configuration the group launches from, if it uses one.
+    pub launch_configuration: Option<String>,
 }
 
 /// One server's status; this is also the JSON schema of `cellar status --format json`.
@@ -154,14 +156,21 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
         auto_scaling: group.map(|g| AutoScalingStatus {
             group: g.name.clone(),
             desired: g.desired,
-            template_version: g.template_version,
+            template_version: match &g.launch {
+                LaunchSource::Template { version, .. } => *version,
+                LaunchSource::Configuration { .. } => None,
+            },
+            launch_configuration: match &g.launch {
+                LaunchSource::Configuration { name } => Some(name.clone()),
+                LaunchSource::Template { .. } => None,
+            },
         }),
     }
 }
 
 /// Reads and assesses one server.
 pub async fn read(cloud: &dyn Cloud, name: &ServerName, region: &Region) -> Result<ServerStatus, CloudError> {
-    let scope = Scope { region: region.clone(), server: Some(name.clone()), dns_name: None, image: None };
+    let scope = Scope { server: Some(name.clone()), ..Scope::new(region.clone()) };
     let inventory = inventory::read(cloud, &scope).await?;
     Ok(assess(name, region, &inventory.resources))
 }
@@ -183,8 +192,12 @@ pub fn render_text(statuses: &[ServerStatus]) -> String {
             out.push_str(&format!("  address   {}{on}\n", a.public_ip));
         }
         if let Some(g) = &s.auto_scaling {
-            let v = g.template_version.map(|v| v.to_string()).unwrap_or_else(|| "$Latest".into());
-            out.push_str(&format!("  group     {} desired {} template version {v}\n", g.group, g.desired));
+            let from = match (&g.launch_configuration, g.template_version) {
+                (Some(name), _) => format!("launch configuration {name}"),
+                (None, Some(v)) => format!("template version {v}"),
+                (None, None) => "template version $Latest".to_string(),
+            };
+            out.push_str(&format!("  group     {} desired {} {from}\n", g.group, g.desired));
         }
         if !s.reason.is_empty() {
             out.push_str(&format!("  reason    {}\n", s.reason));
@@ -242,8 +255,7 @@ mod tests {
     fn group(activities: &[(bool, &str)]) -> AutoScalingGroup {
         AutoScalingGroup {
             name: AutoScalingGroupName::new("ale"),
-            template: LaunchTemplateId::new("lt-1"),
-            template_version: None,
+            launch: LaunchSource::Template { id: LaunchTemplateId::new("lt-1"), version: None },
             zones: vec![Zone::new("us-east-1a")],
             min: 1,
             max: 1,
@@ -269,6 +281,7 @@ mod tests {
             volumes: volume.into_iter().collect(),
             addresses: address.into_iter().collect(),
             launch_templates: vec![],
+            launch_configurations: vec![],
             groups,
         };
         use InstanceState::*;
@@ -324,6 +337,7 @@ mod tests {
             volumes: vec![volume(Some("i-1"))],
             addresses: vec![address(Some("i-1"))],
             launch_templates: vec![],
+            launch_configurations: vec![],
             groups: vec![group(&[])],
         };
         let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);

@@ -245,6 +245,32 @@ impl Cloud for Sim {
         self.with_world(|w| w.delete_launch_template(region, template))
     }
 
+    async fn create_launch_template_version(
+        &self,
+        region: &Region,
+        template: &LaunchTemplateId,
+        spec: LaunchSpec,
+    ) -> CloudResult<LaunchTemplate> {
+        self.with_world(|w| w.create_launch_template_version(region, template, spec))
+    }
+
+    async fn describe_launch_configurations(&self, region: &Region) -> CloudResult<Vec<LaunchConfiguration>> {
+        Ok(self.with_world(|w| w.describe_launch_configurations(region)))
+    }
+
+    async fn create_launch_configuration(
+        &self,
+        region: &Region,
+        name: &str,
+        spec: LaunchSpec,
+    ) -> CloudResult<LaunchConfiguration> {
+        self.with_world(|w| w.create_launch_configuration(region, name, spec))
+    }
+
+    async fn delete_launch_configuration(&self, region: &Region, name: &str) -> CloudResult<()> {
+        self.with_world(|w| w.delete_launch_configuration(region, name))
+    }
+
     async fn create_auto_scaling_group(
         &self,
         region: &Region,
@@ -262,6 +288,15 @@ impl Cloud for Sim {
         self.with_world(|w| w.attach_instance_to_group(region, group, instance))
     }
 
+    async fn update_auto_scaling_group(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        update: UpdateAutoScalingGroupRequest,
+    ) -> CloudResult<()> {
+        self.with_world(|w| w.update_auto_scaling_group(region, group, update))
+    }
+
     async fn delete_auto_scaling_group(
         &self,
         region: &Region,
@@ -269,6 +304,28 @@ impl Cloud for Sim {
         force: bool,
     ) -> CloudResult<()> {
         self.with_world(|w| w.delete_auto_scaling_group(region, group, force))
+    }
+
+    async fn create_image(&self, region: &Region, instance: &InstanceId, name: &str, tags: Tags) -> CloudResult<Image> {
+        self.with_world(|w| w.create_image(region, instance, name, tags))
+    }
+
+    async fn copy_image(
+        &self,
+        source_region: &Region,
+        image: &ImageId,
+        target_region: &Region,
+        name: &str,
+    ) -> CloudResult<Image> {
+        self.with_world(|w| w.copy_image(source_region, image, target_region, name))
+    }
+
+    async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
+        self.with_world(|w| w.create_snapshot(region, volume, tags))
+    }
+
+    async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
+        Ok(self.with_world(|w| w.describe_snapshots(region, filter)))
     }
 
     async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {

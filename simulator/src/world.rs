@@ -9,7 +9,7 @@ use cellar_engine::agent::parse_user_data;
 use cellar_engine::catalog;
 use cellar_engine::cloud::{
     CloudError, CloudErrorKind as K, CloudResult, CreateAutoScalingGroupRequest, CreateLaunchTemplateRequest,
-    CreateVolumeRequest, Filter, RunInstanceRequest,
+    CreateVolumeRequest, Filter, RunInstanceRequest, UpdateAutoScalingGroupRequest,
 };
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,12 @@ pub const SHUTDOWN_SECS: u64 = 20;
 pub const TERMINATED_VISIBLE_SECS: u64 = 3600;
 /// creating → available for a volume.
 pub const VOLUME_CREATE_SECS: u64 = 5;
+/// pending → available for an image made by CreateImage.
+pub const IMAGE_CREATE_SECS: u64 = 300;
+/// pending → available for an image made by CopyImage (in the target region).
+pub const IMAGE_COPY_SECS: u64 = 600;
+/// pending → completed for a snapshot.
+pub const SNAPSHOT_SECS: u64 = 60;
 /// How long an auto scaling group waits after a failed launch before it tries again.
 pub const GROUP_RETRY_SECS: u64 = 60;
 /// Launches possible per (zone, instance type) unless [`World::set_capacity`] says otherwise.
@@ -58,6 +64,10 @@ pub enum Transition {
     VolumeAvailable(VolumeId),
     /// A group whose launch failed may try again.
     GroupRetry(AutoScalingGroupName),
+    /// pending → available (CreateImage, CopyImage).
+    ImageAvailable(ImageId),
+    /// pending → completed.
+    SnapshotCompleted(SnapshotId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,9 +160,8 @@ impl SimTemplate {
 pub struct SimGroup {
     pub name: AutoScalingGroupName,
     pub region: Region,
-    pub template: LaunchTemplateId,
-    #[serde(default)]
-    pub template_version: Option<u32>,
+    /// The launch template version or launch configuration new instances launch from.
+    pub launch: LaunchSource,
     pub zones: Vec<Zone>,
     pub min: u32,
     pub max: u32,
@@ -172,14 +181,39 @@ impl SimGroup {
     pub fn to_model(&self) -> AutoScalingGroup {
         AutoScalingGroup {
             name: self.name.clone(),
-            template: self.template.clone(),
-            template_version: self.template_version,
+            launch: self.launch.clone(),
             zones: self.zones.clone(),
             min: self.min,
             max: self.max,
             desired: self.desired,
             instances: self.instances.clone(),
             activities: self.activities.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// A snapshot and the region it lives in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimSnapshot {
+    pub id: SnapshotId,
+    pub region: Region,
+    pub volume: VolumeId,
+    pub size_gb: u32,
+    pub state: SnapshotState,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+impl SimSnapshot {
+    pub fn to_model(&self) -> Snapshot {
+        Snapshot {
+            id: self.id.clone(),
+            volume: self.volume.clone(),
+            size_gb: self.size_gb,
+            state: self.state,
+            created_at: self.created_at,
             tags: self.tags.clone(),
         }
     }
@@ -208,9 +242,14 @@ pub struct World {
     #[serde(default)]
     pub volumes: BTreeMap<VolumeId, Volume>,
     #[serde(default)]
+    pub snapshots: BTreeMap<SnapshotId, SimSnapshot>,
+    #[serde(default)]
     pub addresses: BTreeMap<AllocationId, SimAddress>,
     #[serde(default)]
     pub templates: BTreeMap<LaunchTemplateId, SimTemplate>,
+    /// Launch configurations per region, by name (they carry no tags and no id).
+    #[serde(default)]
+    pub launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
     #[serde(default)]
     pub groups: BTreeMap<AutoScalingGroupName, SimGroup>,
     /// Host name → A records.
@@ -243,8 +282,10 @@ impl World {
             images: BTreeMap::new(),
             instances: BTreeMap::new(),
             volumes: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
             addresses: BTreeMap::new(),
             templates: BTreeMap::new(),
+            launch_configurations: BTreeMap::new(),
             groups: BTreeMap::new(),
             dns: BTreeMap::new(),
             client_tokens: BTreeMap::new(),
@@ -329,6 +370,40 @@ impl World {
                 format!("AutoScalingGroup name not found - AutoScalingGroup '{name}' not found"),
             )
         })
+    }
+
+    fn launch_configuration_in(&self, region: &Region, name: &str) -> CloudResult<&LaunchConfiguration> {
+        self.launch_configurations.get(region).and_then(|m| m.get(name)).ok_or_else(|| {
+            err(
+                K::Other("ValidationError".into()),
+                format!("Launch configuration name not found - Launch configuration {name} not found"),
+            )
+        })
+    }
+
+    fn image_in(&self, region: &Region, id: &ImageId) -> CloudResult<&Image> {
+        self.images
+            .get(id)
+            .filter(|i| i.region == *region)
+            .ok_or_else(|| err(K::InvalidAmiIdNotFound, format!("The image id '[{id}]' does not exist")))
+    }
+
+    /// The instance settings a launch source stands for (the template version, `$Latest`
+    /// resolved now, or the launch configuration's); errors if it does not exist.
+    fn launch_spec(&self, region: &Region, launch: &LaunchSource) -> CloudResult<LaunchSpec> {
+        match launch {
+            LaunchSource::Template { id, version } => {
+                let template = self.template_in(region, id)?;
+                let version = version.unwrap_or_else(|| template.latest_version());
+                template.version(version).cloned().ok_or_else(|| {
+                    err(
+                        K::InvalidParameterValue,
+                        format!("The specified launch template version {version} of {id} does not exist"),
+                    )
+                })
+            }
+            LaunchSource::Configuration { name } => Ok(self.launch_configuration_in(region, name)?.spec.clone()),
+        }
     }
 
     fn public_ip_of(&self, id: &InstanceId) -> Option<String> {
@@ -426,11 +501,165 @@ impl World {
             architecture,
             region: region.clone(),
             created_at: self.now,
+            state: ImageState::Available,
             tags,
         };
         self.images.insert(id.clone(), image);
         self.record(format!("registered image {id} ({name}, {architecture}) in {region}"));
         id
+    }
+
+    /// AMI names: 3-128 characters; letters, digits and `( ) [ ] . / - ' @ _` and spaces.
+    fn check_image_name(name: &str) -> CloudResult<()> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c);
+        if (3..=128).contains(&name.chars().count()) && name.chars().all(allowed) {
+            Ok(())
+        } else {
+            Err(err(
+                K::Other("InvalidAMIName.Malformed".into()),
+                format!(
+                    "AMI name '{name}' is invalid: AMI names must be between 3 and 128 characters long, and may contain \
+                     letters, numbers, '(', ')', '[', ']', ' ', '.', '/', '-', ''', '@' and '_'"
+                ),
+            ))
+        }
+    }
+
+    /// AMI names are unique per region among images that are not `failed`.
+    fn check_image_name_free(&self, region: &Region, name: &str) -> CloudResult<()> {
+        Self::check_image_name(name)?;
+        match self.images.values().find(|i| i.region == *region && i.name == name && i.state != ImageState::Failed) {
+            Some(taken) => Err(err(
+                K::Other("InvalidAMIName.Duplicate".into()),
+                format!("AMI name {name} is already in use by AMI {}", taken.id),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn insert_pending_image(
+        &mut self,
+        region: &Region,
+        name: &str,
+        architecture: Architecture,
+        tags: Tags,
+        available_after: u64,
+    ) -> Image {
+        let id = ImageId::new(self.next_id("ami"));
+        let image = Image {
+            id: id.clone(),
+            name: name.to_string(),
+            architecture,
+            region: region.clone(),
+            created_at: self.now,
+            state: ImageState::Pending,
+            tags,
+        };
+        self.images.insert(id.clone(), image.clone());
+        self.schedule(available_after, Transition::ImageAvailable(id));
+        image
+    }
+
+    /// CreateImage: images a running or stopped instance. The image is `pending` for
+    /// [`IMAGE_CREATE_SECS`], then `available`.
+    pub fn create_image(
+        &mut self,
+        region: &Region,
+        instance_id: &InstanceId,
+        name: &str,
+        tags: Tags,
+    ) -> CloudResult<Image> {
+        let instance = self.instance_in(region, instance_id)?;
+        if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
+            return Err(err(
+                K::IncorrectInstanceState,
+                format!(
+                    "The instance '{instance_id}' is not in a valid state for this operation ({}).",
+                    instance.state
+                ),
+            ));
+        }
+        let architecture = instance.architecture;
+        self.check_image_name_free(region, name)?;
+        let image = self.insert_pending_image(region, name, architecture, tags, IMAGE_CREATE_SECS);
+        self.record(format!(
+            "creating image {} ({name}, {architecture}) from {instance_id} in {region}: pending{}",
+            image.id,
+            tag_suffix(&image.tags)
+        ));
+        Ok(image)
+    }
+
+    /// CopyImage: copies an available image to `target_region` under `name` (tags are not
+    /// copied, as with AWS's default `CopyImageTags=false`). The copy is `pending` for
+    /// [`IMAGE_COPY_SECS`], then `available`.
+    pub fn copy_image(
+        &mut self,
+        source_region: &Region,
+        image_id: &ImageId,
+        target_region: &Region,
+        name: &str,
+    ) -> CloudResult<Image> {
+        self.check_region(target_region)?;
+        let source = self.image_in(source_region, image_id)?;
+        if source.state != ImageState::Available {
+            return Err(err(
+                K::IncorrectState,
+                format!(
+                    "Image {image_id} is not in a valid state for this operation (it is {}).",
+                    image_state(source.state)
+                ),
+            ));
+        }
+        let architecture = source.architecture;
+        self.check_image_name_free(target_region, name)?;
+        let image = self.insert_pending_image(target_region, name, architecture, Tags::new(), IMAGE_COPY_SECS);
+        self.record(format!(
+            "copying image {image_id} ({source_region}) to {} ({name}) in {target_region}: pending",
+            image.id
+        ));
+        Ok(image)
+    }
+
+    // ----- snapshots -----
+
+    /// CreateSnapshot: the snapshot is `pending` for [`SNAPSHOT_SECS`], then `completed`
+    /// (even if the volume is deleted meanwhile, as AWS allows).
+    pub fn create_snapshot(&mut self, region: &Region, volume_id: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
+        let volume = self.volume_in(region, volume_id)?;
+        if !matches!(volume.state, VolumeState::Available | VolumeState::InUse) {
+            return Err(err(
+                K::IncorrectState,
+                format!("The volume '{volume_id}' is not in a valid state for this operation ({}).", volume.state),
+            ));
+        }
+        let size_gb = volume.size_gb;
+        let id = SnapshotId::new(self.next_id("snap"));
+        let snapshot = SimSnapshot {
+            id: id.clone(),
+            region: region.clone(),
+            volume: volume_id.clone(),
+            size_gb,
+            state: SnapshotState::Pending,
+            created_at: self.now,
+            tags,
+        };
+        self.record(format!(
+            "creating snapshot {id} of volume {volume_id} ({size_gb} GiB): pending{}",
+            tag_suffix(&snapshot.tags)
+        ));
+        let model = snapshot.to_model();
+        self.snapshots.insert(id.clone(), snapshot);
+        self.schedule(SNAPSHOT_SECS, Transition::SnapshotCompleted(id));
+        Ok(model)
+    }
+
+    pub fn describe_snapshots(&self, region: &Region, filter: &Filter) -> Vec<Snapshot> {
+        self.snapshots
+            .values()
+            .filter(|s| s.region == *region && filter.matches(&s.tags))
+            .map(SimSnapshot::to_model)
+            .collect()
     }
 
     // ----- describe -----
@@ -722,6 +951,15 @@ impl World {
             let id = LaunchTemplateId::new(resource);
             self.template_in(region, &id)?;
             Ok(&mut self.templates.get_mut(&id).expect("checked").tags)
+        } else if resource.starts_with("snap-") {
+            let id = SnapshotId::new(resource);
+            match self.snapshots.get_mut(&id).filter(|s| s.region == *region) {
+                Some(snapshot) => Ok(&mut snapshot.tags),
+                None => Err(err(
+                    K::Other("InvalidSnapshot.NotFound".into()),
+                    format!("The snapshot '{resource}' does not exist."),
+                )),
+            }
         } else if resource.starts_with("ami-") {
             let id = ImageId::new(resource);
             match self.images.get_mut(&id).filter(|i| i.region == *region) {
@@ -778,10 +1016,13 @@ impl World {
         client_token: Option<String>,
     ) -> CloudResult<InstanceId> {
         self.check_zone(region, zone)?;
-        let image =
-            self.images.get(&spec.image).filter(|i| i.region == *region).ok_or_else(|| {
-                err(K::InvalidAmiIdNotFound, format!("The image id '[{}]' does not exist", spec.image))
-            })?;
+        let image = self.image_in(region, &spec.image)?;
+        if image.state != ImageState::Available {
+            return Err(err(
+                K::Other("InvalidAMIID.Unavailable".into()),
+                format!("The image id '[{}]' is not available (it is {})", spec.image, image_state(image.state)),
+            ));
+        }
         let architecture = image.architecture;
         let instance_type = &spec.instance_type;
         let type_archs = catalog::instance_type_architectures(instance_type.as_str()).ok_or_else(|| {
@@ -906,7 +1147,8 @@ impl World {
 
     pub fn delete_launch_template(&mut self, region: &Region, id: &LaunchTemplateId) -> CloudResult<()> {
         self.template_in(region, id)?;
-        if let Some(group) = self.groups.values().find(|g| g.template == *id) {
+        let uses = |g: &&SimGroup| matches!(&g.launch, LaunchSource::Template { id: t, .. } if t == id);
+        if let Some(group) = self.groups.values().find(uses) {
             return Err(err(
                 K::ResourceInUse,
                 format!("Launch template {id} is in use by auto scaling group {}", group.name),
@@ -914,6 +1156,73 @@ impl World {
         }
         self.templates.remove(id);
         self.record(format!("deleted launch template {id}"));
+        Ok(())
+    }
+
+    // ----- launch configurations -----
+
+    pub fn describe_launch_configurations(&self, region: &Region) -> Vec<LaunchConfiguration> {
+        self.launch_configurations.get(region).map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// CreateLaunchConfiguration: immutable, named settings (names are unique per region).
+    pub fn create_launch_configuration(
+        &mut self,
+        region: &Region,
+        name: &str,
+        spec: LaunchSpec,
+    ) -> CloudResult<LaunchConfiguration> {
+        self.check_region(region)?;
+        let validation = |message: String| err(K::Other("ValidationError".into()), message);
+        if name.is_empty() || name.chars().count() > 255 {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{name}' at 'launchConfigurationName' failed to satisfy constraint: \
+                 Member must have length between 1 and 255"
+            )));
+        }
+        if self.launch_configurations.get(region).is_some_and(|m| m.contains_key(name)) {
+            return Err(err(
+                K::AlreadyExists,
+                format!("Launch Configuration by this name already exists - A launch configuration already exists with the name {name}"),
+            ));
+        }
+        if let Err(e) = self.image_in(region, &spec.image) {
+            return Err(validation(format!("AMI {} is invalid: {}", spec.image, e.message)));
+        }
+        if catalog::instance_type_architectures(spec.instance_type.as_str()).is_none() {
+            return Err(validation(format!("Invalid instance type: {}", spec.instance_type)));
+        }
+        let configuration = LaunchConfiguration { name: name.to_string(), spec, created_at: self.now };
+        self.record(format!(
+            "created launch configuration {name} ({}, {}) in {region}",
+            configuration.spec.instance_type, configuration.spec.image
+        ));
+        self.launch_configurations.entry(region.clone()).or_default().insert(name.to_string(), configuration.clone());
+        Ok(configuration)
+    }
+
+    /// DeleteLaunchConfiguration: refused (ResourceInUse) while a group uses it.
+    pub fn delete_launch_configuration(&mut self, region: &Region, name: &str) -> CloudResult<()> {
+        self.launch_configuration_in(region, name)?;
+        let uses = |g: &&SimGroup| {
+            g.region == *region && matches!(&g.launch, LaunchSource::Configuration { name: n } if n == name)
+        };
+        if let Some(group) = self.groups.values().find(uses) {
+            return Err(err(
+                K::ResourceInUse,
+                format!(
+                    "Cannot delete launch configuration {name} because it is attached to AutoScalingGroup {}",
+                    group.name
+                ),
+            ));
+        }
+        if let Some(m) = self.launch_configurations.get_mut(region) {
+            m.remove(name);
+            if m.is_empty() {
+                self.launch_configurations.remove(region);
+            }
+        }
+        self.record(format!("deleted launch configuration {name} in {region}"));
         Ok(())
     }
 
@@ -934,15 +1243,7 @@ impl World {
                 ),
             ));
         }
-        let template = self.template_in(region, &request.template)?;
-        if let Some(v) = request.template_version {
-            if template.version(v).is_none() {
-                return Err(err(
-                    K::InvalidParameterValue,
-                    format!("The specified launch template version {v} of {} does not exist", request.template),
-                ));
-            }
-        }
+        self.launch_spec(region, &request.launch)?;
         if request.zones.is_empty() {
             return Err(err(K::InvalidParameterValue, "At least one Availability Zone is required"));
         }
@@ -961,8 +1262,7 @@ impl World {
         let group = SimGroup {
             name: request.name.clone(),
             region: region.clone(),
-            template: request.template,
-            template_version: request.template_version,
+            launch: request.launch,
             zones: request.zones,
             min: request.min,
             max: request.max,
@@ -973,12 +1273,13 @@ impl World {
             retry_at: None,
         };
         self.record(format!(
-            "created auto scaling group {} (min {} max {} desired {}) in {}",
+            "created auto scaling group {} (min {} max {} desired {}) in {} from {}",
             group.name,
             group.min,
             group.max,
             group.desired,
-            zone_list(&group.zones)
+            zone_list(&group.zones),
+            group.launch
         ));
         self.groups.insert(request.name, group);
         Ok(())
@@ -1039,6 +1340,61 @@ impl World {
         Ok(())
     }
 
+    /// UpdateAutoScalingGroup. Unset fields stay as they are, except that (as AWS does) a
+    /// new min above the desired capacity raises it and a new max below it lowers it. An
+    /// explicit desired capacity must lie within min..=max. Lowering the desired capacity
+    /// below the live instances terminates the newest extras right away; raising it launches
+    /// on the next reconciliation (when time advances). A new launch source applies to
+    /// later launches only.
+    pub fn update_auto_scaling_group(
+        &mut self,
+        region: &Region,
+        name: &AutoScalingGroupName,
+        update: UpdateAutoScalingGroupRequest,
+    ) -> CloudResult<()> {
+        let group = self.group_in(region, name)?;
+        let min = update.min.unwrap_or(group.min);
+        let max = update.max.unwrap_or(group.max);
+        if min > max {
+            return Err(err(
+                K::InvalidParameterValue,
+                format!("Max bound, {max}, must be greater than or equal to min bound, {min}"),
+            ));
+        }
+        let desired = match update.desired {
+            Some(d) if !(min..=max).contains(&d) => {
+                return Err(err(
+                    K::InvalidParameterValue,
+                    format!("Desired capacity:{d} must be between the specified min size:{min} and max size:{max}"),
+                ));
+            }
+            Some(d) => d,
+            None => group.desired.clamp(min, max),
+        };
+        if let Some(launch) = &update.launch {
+            self.launch_spec(region, launch)?;
+        }
+        let group = self.groups.get_mut(name).expect("checked");
+        let before = (group.min, group.max, group.desired);
+        (group.min, group.max, group.desired) = (min, max, desired);
+        let relaunch = update.launch.filter(|l| *l != group.launch);
+        if let Some(launch) = &relaunch {
+            group.launch = launch.clone();
+        }
+        if before != (min, max, desired) {
+            self.record(format!(
+                "group {name}: min {} max {} desired {} -> min {min} max {max} desired {desired}",
+                before.0, before.1, before.2
+            ));
+        }
+        if let Some(launch) = relaunch {
+            self.record(format!("group {name}: new instances launch from {launch}"));
+        }
+        self.drop_lost_members(name);
+        self.scale_in(name);
+        Ok(())
+    }
+
     pub fn delete_auto_scaling_group(
         &mut self,
         region: &Region,
@@ -1082,15 +1438,35 @@ impl World {
         }
     }
 
-    /// Drops members that are no longer pending/running and launches replacements.
+    /// Drops members that are no longer pending/running, terminates extras above the
+    /// desired capacity and launches replacements.
     fn reconcile_group(&mut self, name: &AutoScalingGroupName) {
+        if !self.groups.contains_key(name) {
+            return;
+        }
+        self.drop_lost_members(name);
+        self.scale_in(name);
+        let group = &self.groups[name];
+        if group.retry_at.is_some_and(|t| t > self.now) {
+            return;
+        }
+        let missing = group.desired.saturating_sub(group.instances.len() as u32);
+        for _ in 0..missing {
+            if !self.group_launch(name) {
+                break;
+            }
+        }
+    }
+
+    /// Takes members that are no longer pending/running out of the group.
+    fn drop_lost_members(&mut self, name: &AutoScalingGroupName) {
         let Some(group) = self.groups.get(name) else {
             return;
         };
         let (keep, lost): (Vec<InstanceId>, Vec<InstanceId>) =
             group.instances.iter().cloned().partition(|id| self.instances.get(id).is_some_and(SimInstance::is_live));
         if !lost.is_empty() {
-            self.groups.get_mut(name).expect("exists").instances = keep.clone();
+            self.groups.get_mut(name).expect("exists").instances = keep;
             for id in lost {
                 let state = self.instances.get(&id).map(|i| i.state.as_str()).unwrap_or("gone");
                 self.push_activity(
@@ -1101,15 +1477,30 @@ impl World {
                 self.record(format!("group {name}: {id} is {state}; removed from the group"));
             }
         }
-        let group = &self.groups[name];
-        if group.retry_at.is_some_and(|t| t > self.now) {
+    }
+
+    /// With more live members than the desired capacity, terminates the newest extras and
+    /// takes them out of the group (members must be live: call [`Self::drop_lost_members`] first).
+    fn scale_in(&mut self, name: &AutoScalingGroupName) {
+        let Some(group) = self.groups.get(name) else {
+            return;
+        };
+        let desired = group.desired;
+        let mut members: Vec<(Timestamp, InstanceId)> =
+            group.instances.iter().map(|id| (self.instances[id].launched_at, id.clone())).collect();
+        let count = members.len() as u32;
+        if count <= desired {
             return;
         }
-        let missing = group.desired.saturating_sub(keep.len() as u32);
-        for _ in 0..missing {
-            if !self.group_launch(name) {
-                break;
-            }
+        members.sort();
+        let extras: Vec<InstanceId> = members.split_off(desired as usize).into_iter().rev().map(|(_, id)| id).collect();
+        for id in extras {
+            self.groups.get_mut(name).expect("exists").instances.retain(|i| *i != id);
+            self.push_activity(name, true, format!("Terminating EC2 instance: {id}"));
+            self.record(format!(
+                "group {name}: {count} live instance(s) for desired capacity {desired}; terminating {id} (newest first)"
+            ));
+            self.begin_termination(&id, &format!("scale-in of group {name}"));
         }
     }
 
@@ -1119,12 +1510,7 @@ impl World {
         let region = group.region.clone();
         let zones = group.zones.clone();
         let tags = group.tags.clone();
-        let spec = self.template_in(&region, &group.template).and_then(|t| {
-            let version = group.template_version.unwrap_or_else(|| t.latest_version());
-            t.version(version).cloned().ok_or_else(|| {
-                err(K::InvalidParameterValue, format!("launch template {} has no version {version}", t.id))
-            })
-        });
+        let spec = self.launch_spec(&region, &group.launch);
         let mut failure = None;
         match spec {
             Ok(spec) => {
@@ -1222,6 +1608,25 @@ impl World {
                     if volume.state == VolumeState::Creating {
                         volume.state = VolumeState::Available;
                         self.record(format!("volume {id}: creating -> available"));
+                    }
+                }
+                false
+            }
+            Transition::ImageAvailable(id) => {
+                if let Some(image) = self.images.get_mut(&id) {
+                    if image.state == ImageState::Pending {
+                        image.state = ImageState::Available;
+                        let name = image.name.clone();
+                        self.record(format!("image {id} ({name}): pending -> available"));
+                    }
+                }
+                false
+            }
+            Transition::SnapshotCompleted(id) => {
+                if let Some(snapshot) = self.snapshots.get_mut(&id) {
+                    if snapshot.state == SnapshotState::Pending {
+                        snapshot.state = SnapshotState::Completed;
+                        self.record(format!("snapshot {id}: pending -> completed"));
                     }
                 }
                 false
@@ -1327,7 +1732,26 @@ impl World {
             let images: Vec<&Image> = self.images.values().filter(|i| i.region == *r).collect();
             section(&mut out, "images", images.len());
             for i in images {
-                let _ = writeln!(out, "    {}  {}  {}{}", i.id, i.name, i.architecture, tag_suffix(&i.tags));
+                let state = match i.state {
+                    ImageState::Available => String::new(),
+                    other => format!("  {}", image_state(other)),
+                };
+                let _ = writeln!(out, "    {}  {}  {}{state}{}", i.id, i.name, i.architecture, tag_suffix(&i.tags));
+            }
+
+            let snapshots: Vec<&SimSnapshot> = self.snapshots.values().filter(|s| s.region == *r).collect();
+            section(&mut out, "snapshots", snapshots.len());
+            for s in snapshots {
+                let _ = writeln!(
+                    out,
+                    "    {}  {}  of {}  {} GiB  started {}{}",
+                    s.id,
+                    snapshot_state(s.state),
+                    s.volume,
+                    s.size_gb,
+                    s.created_at.rfc3339(),
+                    tag_suffix(&s.tags)
+                );
             }
 
             let templates: Vec<&SimTemplate> = self.templates.values().filter(|t| t.region == *r).collect();
@@ -1349,10 +1773,17 @@ impl World {
                 );
             }
 
+            let configurations = self.launch_configurations.get(r).map(|m| m.len()).unwrap_or(0);
+            section(&mut out, "launch configurations", configurations);
+            for c in self.launch_configurations.get(r).into_iter().flat_map(|m| m.values()) {
+                let agent =
+                    parse_user_data(&c.spec.user_data).map(|a| format!("  agent {}", a.mode)).unwrap_or_default();
+                let _ = writeln!(out, "    {}  {}  {}{agent}", c.name, c.spec.instance_type, c.spec.image);
+            }
+
             let groups: Vec<&SimGroup> = self.groups.values().filter(|g| g.region == *r).collect();
             section(&mut out, "auto scaling groups", groups.len());
             for g in groups {
-                let version = g.template_version.map(|v| format!("v{v}")).unwrap_or_else(|| "$Latest".into());
                 let members = if g.instances.is_empty() {
                     "no instances".to_string()
                 } else {
@@ -1361,9 +1792,9 @@ impl World {
                 let retry = g.retry_at.map(|t| format!("  retry at {}", t.rfc3339())).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "    {}  {}@{version}  {}  min {} max {} desired {}  {members}{retry}{}",
+                    "    {}  {}  {}  min {} max {} desired {}  {members}{retry}{}",
                     g.name,
-                    g.template,
+                    launch_label(&g.launch),
                     zone_list(&g.zones),
                     g.min,
                     g.max,
@@ -1417,6 +1848,30 @@ fn section(out: &mut String, title: &str, count: usize) {
         let _ = writeln!(out, "  {title}: none");
     } else {
         let _ = writeln!(out, "  {title}:");
+    }
+}
+
+fn image_state(state: ImageState) -> &'static str {
+    match state {
+        ImageState::Pending => "pending",
+        ImageState::Available => "available",
+        ImageState::Failed => "failed",
+    }
+}
+
+fn snapshot_state(state: SnapshotState) -> &'static str {
+    match state {
+        SnapshotState::Pending => "pending",
+        SnapshotState::Completed => "completed",
+    }
+}
+
+/// `lt-0001@v2`, `lt-0001@$Latest` or `lc:name`, for the summary.
+fn launch_label(launch: &LaunchSource) -> String {
+    match launch {
+        LaunchSource::Template { id, version: Some(v) } => format!("{id}@v{v}"),
+        LaunchSource::Template { id, version: None } => format!("{id}@$Latest"),
+        LaunchSource::Configuration { name } => format!("lc:{name}"),
     }
 }
 

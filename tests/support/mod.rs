@@ -23,12 +23,23 @@ pub async fn plan(cloud: &dyn Cloud, command_line: &str) -> Result<Plan, String>
     let mut words = command_line.split_whitespace();
     let target = words.next().unwrap();
     let args: Vec<String> = words.map(String::from).collect();
-    let command = command::parse(target, &args).map_err(|e| e.to_string())?;
+    let mut flags = command::Flags::default();
+    let mut positional = Vec::new();
+    let mut words = args.into_iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--keep-group" => flags.keep_group = true,
+            "--restart" => flags.restart = true,
+            "--delete-data" => flags.delete_data = true,
+            "--copy-to" => flags.copy_to.push(words.next().expect("--copy-to REGION")),
+            _ => positional.push(word),
+        }
+    }
+    let command = command::parse(target, &positional, &flags).map_err(|e| e.to_string())?;
     let tree = fixture_config();
-    let config = tree.server(command.server().unwrap()).map_err(|e| e.to_string())?;
-    let scope = planner::scope(&command, &config);
+    let scope = planner::scope(&command, &tree).map_err(|e| e.to_string())?;
     let inventory = inventory::read(cloud, &scope).await.map_err(|e| e.to_string())?;
-    planner::plan(&command, &config, &inventory).map_err(|e| e.to_string())
+    planner::plan(&command, &tree, &inventory).map_err(|e| e.to_string())
 }
 
 /// Answers DNS gates with a fixed answer and records every event.

@@ -59,8 +59,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
         &r,
         CreateAutoScalingGroupRequest {
             name: AutoScalingGroupName::new("x"),
-            template: lt.id,
-            template_version: None,
+            launch: LaunchSource::Template { id: lt.id, version: None },
             zones: vec![Zone::new("us-east-1a")],
             min: 1,
             max: 1,
@@ -249,4 +248,87 @@ async fn cloud_calls_map_errors_and_time() {
     assert_eq!(sim.now().await, Timestamp(T0 + 1), "sleep rounds up to whole seconds");
     let world = sim.into_world();
     assert_eq!(world.now, Timestamp(T0 + 1));
+}
+
+#[tokio::test]
+async fn new_cloud_calls_through_the_trait() {
+    let sim = Sim::new(default_world());
+    let cloud: &dyn Cloud = &sim;
+    let r = east();
+    let (volume, address) = server_resources(&sim).await;
+    // A group launching from a launch configuration whose user data runs the agent.
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.medium"),
+        image: ImageId::new("ami-0001"),
+        user_data: agent_user_data(AgentMode::Spawn, &[]),
+    };
+    let lc = cloud.create_launch_configuration(&r, "x-1", spec).await.unwrap();
+    assert_eq!(cloud.describe_launch_configurations(&r).await.unwrap(), vec![lc]);
+    let name = AutoScalingGroupName::new("x");
+    let request = CreateAutoScalingGroupRequest {
+        name: name.clone(),
+        launch: LaunchSource::Configuration { name: "x-1".into() },
+        zones: vec![Zone::new("us-east-1a")],
+        min: 0,
+        max: 1,
+        desired: 1,
+        tags: tags(&[("Name", "x")]),
+    };
+    cloud.create_auto_scaling_group(&r, request).await.unwrap();
+    sim.advance(Duration::from_secs(60)).await;
+    let first = check_healthy(&sim, &volume, &address);
+    let launched = sim.world().instances[&first].clone();
+    assert_eq!((launched.instance_type.as_str(), launched.image.as_str()), ("t3.medium", "ami-0001"));
+    let e = cloud.delete_launch_configuration(&r, "x-1").await.unwrap_err();
+    assert_eq!(e.kind, CloudErrorKind::ResourceInUse);
+
+    // Image the instance and copy the image west.
+    let image = cloud.create_image(&r, &first, "x-2026-11-25", tags(&[("Name", "x")])).await.unwrap();
+    assert_eq!(image.state, ImageState::Pending);
+    sim.advance(Duration::from_secs(300)).await;
+    let states: Vec<(ImageId, ImageState)> =
+        cloud.describe_images(&r).await.unwrap().into_iter().map(|i| (i.id, i.state)).collect();
+    assert!(states.contains(&(image.id.clone(), ImageState::Available)), "{states:?}");
+    let west = Region::new("us-west-2");
+    let copy = cloud.copy_image(&r, &image.id, &west, "x-2026-11-25").await.unwrap();
+    sim.advance(Duration::from_secs(600)).await;
+    let copied = cloud.describe_images(&west).await.unwrap().into_iter().find(|i| i.id == copy.id).unwrap();
+    assert_eq!(copied.state, ImageState::Available);
+
+    // A new template version for a template-based group, then scale the first group in.
+    let lt_spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: String::new(),
+    };
+    let lt = cloud
+        .create_launch_template(
+            &r,
+            CreateLaunchTemplateRequest { name: "y".into(), spec: lt_spec.clone(), tags: Tags::new() },
+        )
+        .await
+        .unwrap();
+    let v2 = cloud
+        .create_launch_template_version(&r, &lt.id, LaunchSpec { image: image.id.clone(), ..lt_spec })
+        .await
+        .unwrap();
+    assert_eq!((v2.latest_version, v2.latest.image.clone()), (2, image.id.clone()));
+    let update = UpdateAutoScalingGroupRequest { desired: Some(0), ..Default::default() };
+    cloud.update_auto_scaling_group(&r, &name, update).await.unwrap();
+    let groups = cloud.describe_auto_scaling_groups(&r, &Filter::All).await.unwrap();
+    assert_eq!((groups[0].desired, groups[0].instances.len()), (0, 0));
+    sim.advance(Duration::from_secs(30)).await;
+    assert_eq!(sim.world().instances[&first].state, InstanceState::Terminated);
+    assert_eq!(sim.world().volumes[&volume].state, VolumeState::Available, "the data volume is released");
+
+    // Snapshot the data volume before deleting it.
+    let snapshot = cloud.create_snapshot(&r, &volume, tags(&[("Name", "x")])).await.unwrap();
+    cloud.delete_volume(&r, &volume).await.unwrap();
+    sim.advance(Duration::from_secs(60)).await;
+    let snapshots = cloud.describe_snapshots(&r, &Filter::Server(ServerName::new("x"))).await.unwrap();
+    assert_eq!(
+        snapshots.iter().map(|s| (&s.id, s.state)).collect::<Vec<_>>(),
+        vec![(&snapshot.id, SnapshotState::Completed)]
+    );
+    check_roundtrip(&sim);
 }

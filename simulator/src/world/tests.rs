@@ -275,8 +275,7 @@ fn template(w: &mut World, name: &str) -> LaunchTemplateId {
 fn group_request(name: &str, template: &LaunchTemplateId, desired: u32) -> CreateAutoScalingGroupRequest {
     CreateAutoScalingGroupRequest {
         name: AutoScalingGroupName::new(name),
-        template: template.clone(),
-        template_version: None,
+        launch: LaunchSource::Template { id: template.clone(), version: None },
         zones: vec![zone("us-east-1a")],
         min: desired,
         max: 1,
@@ -328,7 +327,10 @@ fn group_validation() {
         ),
         (CreateAutoScalingGroupRequest { desired: 2, ..group_request("x", &lt, 1) }, K::InvalidParameterValue),
         (
-            CreateAutoScalingGroupRequest { template_version: Some(7), ..group_request("x", &lt, 1) },
+            CreateAutoScalingGroupRequest {
+                launch: LaunchSource::Template { id: lt.clone(), version: Some(7) },
+                ..group_request("x", &lt, 1)
+            },
             K::InvalidParameterValue,
         ),
     ];
@@ -475,4 +477,413 @@ fn summary_and_lookup() {
     ] {
         assert!(summary.contains(needle), "missing {needle:?} in:\n{summary}");
     }
+}
+
+fn spec(instance_type: &str, image: &str) -> LaunchSpec {
+    LaunchSpec { instance_type: InstanceType::new(instance_type), image: ImageId::new(image), user_data: String::new() }
+}
+
+fn config_source(name: &str) -> LaunchSource {
+    LaunchSource::Configuration { name: name.into() }
+}
+
+fn template_source(id: &LaunchTemplateId, version: Option<u32>) -> LaunchSource {
+    LaunchSource::Template { id: id.clone(), version }
+}
+
+/// A group `name` in us-east-1a launching from `launch`, min 0 max 1.
+fn group_from(name: &str, launch: LaunchSource, desired: u32) -> CreateAutoScalingGroupRequest {
+    CreateAutoScalingGroupRequest { min: 0, launch, ..group_request(name, &LaunchTemplateId::new("unused"), desired) }
+}
+
+fn error<T: std::fmt::Debug>(result: CloudResult<T>) -> (String, String) {
+    let e = result.unwrap_err();
+    (e.kind.code().to_string(), e.message)
+}
+
+/// (instance type, image, state) of the group's live members.
+fn member_specs(w: &World, group: &str) -> Vec<(String, String, InstanceState)> {
+    live_members(w, group)
+        .iter()
+        .map(|id| {
+            let i = &w.instances[id];
+            (i.instance_type.to_string(), i.image.to_string(), i.state)
+        })
+        .collect()
+}
+
+#[test]
+fn launch_configuration_lifecycle() {
+    let mut w = default_world();
+    let (r, west) = (east(), Region::new("us-west-2"));
+    let lc = w.create_launch_configuration(&r, "x-2026-11-25", spec("m5.large", "ami-0001")).unwrap();
+    assert_eq!((lc.name.as_str(), lc.created_at), ("x-2026-11-25", Timestamp(T0)));
+    let cases: Vec<(&str, LaunchSpec, (&str, &str))> = vec![
+        (
+            "x-2026-11-25",
+            spec("t3.small", "ami-0002"),
+            (
+                "AlreadyExists",
+                "Launch Configuration by this name already exists - A launch configuration already exists with the name x-2026-11-25",
+            ),
+        ),
+        (
+            "y",
+            spec("t3.small", "ami-0003"),
+            ("ValidationError", "AMI ami-0003 is invalid: The image id '[ami-0003]' does not exist"),
+        ),
+        ("y", spec("m9.huge", "ami-0002"), ("ValidationError", "Invalid instance type: m9.huge")),
+    ];
+    for (name, spec, (code, message)) in cases {
+        let what = format!("{name} {spec:?}");
+        assert_eq!(error(w.create_launch_configuration(&r, name, spec)), (code.into(), message.into()), "{what}");
+    }
+    // Names are per region: the same name is free in us-west-2.
+    w.create_launch_configuration(&west, "x-2026-11-25", spec("t3.small", "ami-0003")).unwrap();
+    let names = |w: &World, region: &Region| -> Vec<String> {
+        w.describe_launch_configurations(region).into_iter().map(|c| c.name).collect()
+    };
+    assert_eq!(names(&w, &r), vec!["x-2026-11-25"]);
+    assert_eq!(names(&w, &west), vec!["x-2026-11-25"]);
+
+    // A group launches from the configuration's spec.
+    assert_eq!(
+        error(w.create_auto_scaling_group(&r, group_from("x", config_source("nope"), 1))),
+        ("ValidationError".into(), "Launch configuration name not found - Launch configuration nope not found".into())
+    );
+    w.create_auto_scaling_group(&r, group_from("x", config_source("x-2026-11-25"), 1)).unwrap();
+    assert_eq!(w.describe_auto_scaling_groups(&r, &Filter::All)[0].launch, config_source("x-2026-11-25"));
+    w.advance_clock_to(Timestamp(T0 + 30));
+    assert_eq!(member_specs(&w, "x"), vec![("m5.large".into(), "ami-0001".into(), InstanceState::Running)]);
+
+    // In use: refused; once the group is gone, deleted; then unknown.
+    let in_use = (
+        "ResourceInUse".to_string(),
+        "Cannot delete launch configuration x-2026-11-25 because it is attached to AutoScalingGroup x".to_string(),
+    );
+    assert_eq!(error(w.delete_launch_configuration(&r, "x-2026-11-25")), in_use);
+    w.delete_auto_scaling_group(&r, &AutoScalingGroupName::new("x"), true).unwrap();
+    w.delete_launch_configuration(&r, "x-2026-11-25").unwrap();
+    assert!(names(&w, &r).is_empty());
+    assert_eq!(names(&w, &west), vec!["x-2026-11-25"], "the other region's is untouched");
+    assert_eq!(
+        error(w.delete_launch_configuration(&r, "x-2026-11-25")),
+        (
+            "ValidationError".into(),
+            "Launch configuration name not found - Launch configuration x-2026-11-25 not found".into()
+        )
+    );
+    assert!(w.log.iter().any(|e| e.message == "deleted launch configuration x-2026-11-25 in us-east-1"));
+    assert_eq!(parse_world(&render_world(&w)).unwrap(), w);
+}
+
+#[test]
+fn template_version_pinning_and_latest() {
+    let mut w = default_world();
+    let r = east();
+    let lt = template(&mut w, "x");
+    w.create_auto_scaling_group(&r, group_from("pinned", template_source(&lt, Some(1)), 1)).unwrap();
+    w.create_auto_scaling_group(&r, group_from("latest", template_source(&lt, None), 1)).unwrap();
+    let model = w.create_launch_template_version(&r, &lt, spec("t3.medium", "ami-0001")).unwrap();
+    assert_eq!((model.latest_version, model.latest.instance_type.as_str()), (2, "t3.medium"));
+    assert_eq!(
+        kind(w.create_launch_template_version(&r, &LaunchTemplateId::new("lt-ffff"), spec("t3.small", "ami-0002"))),
+        Err(K::InvalidLaunchTemplateNotFound)
+    );
+    w.advance_clock_to(Timestamp(T0 + 30));
+    let running = |t: &str, i: &str| vec![(t.to_string(), i.to_string(), InstanceState::Running)];
+    assert_eq!(member_specs(&w, "pinned"), running("t3.small", "ami-0002"));
+    assert_eq!(member_specs(&w, "latest"), running("t3.medium", "ami-0001"));
+    // Pinned to version 2 now: the running instance stays as it is; its replacement uses v2.
+    let pinned = AutoScalingGroupName::new("pinned");
+    let update = UpdateAutoScalingGroupRequest { launch: Some(template_source(&lt, Some(2))), ..Default::default() };
+    w.update_auto_scaling_group(&r, &pinned, update).unwrap();
+    assert_eq!(member_specs(&w, "pinned"), running("t3.small", "ami-0002"));
+    let old = live_members(&w, "pinned")[0].clone();
+    w.terminate_instance_by_amazon(&old).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 60));
+    assert_eq!(member_specs(&w, "pinned"), running("t3.medium", "ami-0001"));
+    assert!(w.render_summary().contains("pinned  lt-0001@v2  us-east-1a"), "{}", w.render_summary());
+}
+
+#[test]
+fn update_group_scales_in_and_out() {
+    let mut w = default_world();
+    let r = east();
+    let name = AutoScalingGroupName::new("x");
+    let lt = template(&mut w, "x");
+    w.create_auto_scaling_group(&r, group_from("x", template_source(&lt, None), 1)).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 30));
+    let first = live_members(&w, "x")[0].clone();
+
+    // Down to 0: the instance is terminated and leaves the group at once.
+    let to = |desired: u32| UpdateAutoScalingGroupRequest { desired: Some(desired), ..Default::default() };
+    w.update_auto_scaling_group(&r, &name, to(0)).unwrap();
+    let g = &w.groups[&name];
+    assert_eq!((g.min, g.max, g.desired, g.instances.len()), (0, 1, 0, 0));
+    assert_eq!(g.activities.last().unwrap().description, format!("Terminating EC2 instance: {first}"));
+    assert_eq!(w.instances[&first].state, InstanceState::ShuttingDown);
+    assert!(w.log.iter().any(|e| e.message == format!("{first}: running -> shutting-down (scale-in of group x)")));
+    w.advance_clock_to(Timestamp(T0 + 300));
+    assert_eq!(w.instances[&first].state, InstanceState::Terminated);
+    assert!(live_members(&w, "x").is_empty(), "no replacement at desired 0");
+
+    // Back to 1: the next reconciliation launches one.
+    w.update_auto_scaling_group(&r, &name, to(1)).unwrap();
+    assert!(live_members(&w, "x").is_empty(), "launches happen when time advances");
+    w.advance_clock_to(Timestamp(T0 + 330));
+    let second = live_members(&w, "x");
+    assert_eq!(second.len(), 1);
+    assert_ne!(second[0], first);
+    assert_eq!(w.instances[&second[0]].state, InstanceState::Running);
+
+    // Two members, desired 1: the newest goes.
+    let wide = UpdateAutoScalingGroupRequest { max: Some(2), desired: Some(2), ..Default::default() };
+    w.update_auto_scaling_group(&r, &name, wide).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 400));
+    let both = live_members(&w, "x");
+    assert_eq!(both.len(), 2);
+    w.update_auto_scaling_group(&r, &name, to(1)).unwrap();
+    assert_eq!(live_members(&w, "x"), vec![second[0].clone()], "the older instance stays");
+    assert_eq!(w.instances[&both[1]].state, InstanceState::ShuttingDown);
+
+    // Without a desired capacity, AWS moves it into the new bounds.
+    let bounds = [(Some(1), None, (1, 2, 1)), (None, Some(1), (1, 1, 1)), (Some(0), Some(3), (0, 3, 1))];
+    for (min, max, expected) in bounds {
+        w.update_auto_scaling_group(&r, &name, UpdateAutoScalingGroupRequest { min, max, ..Default::default() })
+            .unwrap();
+        let g = &w.groups[&name];
+        assert_eq!((g.min, g.max, g.desired), expected, "min {min:?} max {max:?}");
+    }
+    w.update_auto_scaling_group(&r, &name, UpdateAutoScalingGroupRequest { min: Some(2), ..Default::default() })
+        .unwrap();
+    assert_eq!(w.groups[&name].desired, 2, "a min above the desired capacity raises it");
+    w.update_auto_scaling_group(
+        &r,
+        &name,
+        UpdateAutoScalingGroupRequest { min: Some(0), max: Some(0), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!((w.groups[&name].desired, live_members(&w, "x").len()), (0, 0), "a max below it lowers it");
+}
+
+#[test]
+fn update_group_refuses_invalid_changes() {
+    let mut w = default_world();
+    let r = east();
+    let name = AutoScalingGroupName::new("x");
+    let lt = template(&mut w, "x");
+    w.create_auto_scaling_group(&r, group_from("x", template_source(&lt, None), 1)).unwrap();
+    let before = w.groups[&name].clone();
+    let update = |min: Option<u32>, max: Option<u32>, desired: Option<u32>| UpdateAutoScalingGroupRequest {
+        min,
+        max,
+        desired,
+        launch: None,
+    };
+    let cases: Vec<(UpdateAutoScalingGroupRequest, (&str, &str))> = vec![
+        (
+            update(None, None, Some(2)),
+            ("InvalidParameterValue", "Desired capacity:2 must be between the specified min size:0 and max size:1"),
+        ),
+        (
+            update(Some(1), None, Some(0)),
+            ("InvalidParameterValue", "Desired capacity:0 must be between the specified min size:1 and max size:1"),
+        ),
+        (
+            update(Some(2), None, None),
+            ("InvalidParameterValue", "Max bound, 1, must be greater than or equal to min bound, 2"),
+        ),
+        (
+            update(None, Some(3), Some(4)),
+            ("InvalidParameterValue", "Desired capacity:4 must be between the specified min size:0 and max size:3"),
+        ),
+        (
+            UpdateAutoScalingGroupRequest { launch: Some(config_source("nope")), ..Default::default() },
+            ("ValidationError", "Launch configuration name not found - Launch configuration nope not found"),
+        ),
+        (
+            UpdateAutoScalingGroupRequest { launch: Some(template_source(&lt, Some(2))), ..Default::default() },
+            ("InvalidParameterValue", "The specified launch template version 2 of lt-0001 does not exist"),
+        ),
+        (
+            UpdateAutoScalingGroupRequest {
+                launch: Some(template_source(&LaunchTemplateId::new("lt-ffff"), None)),
+                ..Default::default()
+            },
+            (
+                "InvalidLaunchTemplateId.NotFound",
+                "The specified launch template, with template ID lt-ffff, does not exist.",
+            ),
+        ),
+    ];
+    for (request, (code, message)) in cases {
+        let what = format!("{request:?}");
+        assert_eq!(error(w.update_auto_scaling_group(&r, &name, request)), (code.into(), message.into()), "{what}");
+        assert_eq!(w.groups[&name], before, "unchanged after {what}");
+    }
+    let missing = AutoScalingGroupName::new("nope");
+    assert_eq!(kind(w.update_auto_scaling_group(&r, &missing, to_zero())), Err(K::AutoScalingGroupNotFound));
+    assert_eq!(
+        kind(w.update_auto_scaling_group(&Region::new("us-west-2"), &name, to_zero())),
+        Err(K::AutoScalingGroupNotFound)
+    );
+}
+
+fn to_zero() -> UpdateAutoScalingGroupRequest {
+    UpdateAutoScalingGroupRequest { desired: Some(0), ..Default::default() }
+}
+
+fn image_states(w: &World, region: &Region) -> Vec<(String, String, ImageState)> {
+    w.describe_images(region)
+        .into_iter()
+        .filter(|i| i.state != ImageState::Available || i.created_at.0 >= T0)
+        .map(|i| (i.id.to_string(), i.name, i.state))
+        .collect()
+}
+
+#[test]
+fn create_and_copy_images() {
+    use ImageState::*;
+    let mut w = default_world();
+    let (r, west) = (east(), Region::new("us-west-2"));
+    let arm = w.run_instance(&r, run_request("us-east-1a", "t4g.small", "ami-0004", "")).unwrap().id;
+    let name = "x-2026-11-25";
+    assert_eq!(kind(w.create_image(&r, &arm, name, Tags::new())), Err(K::IncorrectInstanceState), "still pending");
+    w.advance_clock_to(Timestamp(T0 + 30));
+    let failures: &[(&str, &str, (&str, &str))] = &[
+        ("i-ffff", name, ("InvalidInstanceID.NotFound", "The instance ID 'i-ffff' does not exist")),
+        (
+            "i-0001",
+            "web-server-2026-08-04",
+            ("InvalidAMIName.Duplicate", "AMI name web-server-2026-08-04 is already in use by AMI ami-0002"),
+        ),
+        (
+            "i-0001",
+            "x*",
+            (
+                "InvalidAMIName.Malformed",
+                "AMI name 'x*' is invalid: AMI names must be between 3 and 128 characters long, and may contain \
+                 letters, numbers, '(', ')', '[', ']', ' ', '.', '/', '-', ''', '@' and '_'",
+            ),
+        ),
+    ];
+    for (instance, image_name, (code, message)) in failures {
+        let got = error(w.create_image(&r, &InstanceId::new(*instance), image_name, Tags::new()));
+        assert_eq!(got, (code.to_string(), message.to_string()), "image {image_name} of {instance}");
+    }
+    let image = w.create_image(&r, &arm, name, tags(&[("Name", "x")])).unwrap();
+    assert_eq!(
+        (image.id.as_str(), image.architecture, image.state, image.created_at, image.region.as_str()),
+        ("ami-0009", Architecture::Arm64, Pending, Timestamp(T0 + 30), "us-east-1")
+    );
+    assert_eq!(image.tags, tags(&[("Name", "x")]));
+    assert_eq!(
+        error(w.create_image(&r, &arm, name, Tags::new())),
+        ("InvalidAMIName.Duplicate".into(), "AMI name x-2026-11-25 is already in use by AMI ami-0009".into()),
+        "a pending image holds its name"
+    );
+    // Not launchable, not copyable while pending.
+    assert_eq!(
+        error(w.run_instance(&r, run_request("us-east-1a", "t4g.small", "ami-0009", ""))),
+        ("InvalidAMIID.Unavailable".into(), "The image id '[ami-0009]' is not available (it is pending)".into())
+    );
+    assert_eq!(kind(w.copy_image(&r, &image.id, &west, name)), Err(K::IncorrectState));
+
+    let steps: &[(u64, ImageState)] = &[(30 + 299, Pending), (30 + 300, Available)];
+    for (secs, expected) in steps {
+        w.advance_clock_to(Timestamp(T0 + secs));
+        assert_eq!(image_states(&w, &r), vec![("ami-0009".into(), name.into(), *expected)], "at T0+{secs}");
+    }
+    w.run_instance(&r, run_request("us-east-1a", "t4g.small", "ami-0009", "")).unwrap();
+
+    // Copy to us-west-2: pending there for 10 minutes; the name must be free there.
+    let copy_failures: &[(&str, &str, &str, K)] = &[
+        ("ami-ffff", "us-west-2", name, K::InvalidAmiIdNotFound),
+        ("ami-0003", "us-west-2", name, K::InvalidAmiIdNotFound),
+        ("ami-0009", "us-west-2", "base-2026-08-04", K::Other("InvalidAMIName.Duplicate".into())),
+        ("ami-0009", "eu-west-1", name, K::Other("UnknownRegion".into())),
+    ];
+    for (source, target, copy_name, expected) in copy_failures {
+        let got = kind(w.copy_image(&r, &ImageId::new(*source), &Region::new(*target), copy_name));
+        assert_eq!(got, Err(expected.clone()), "copy {source} to {target} as {copy_name}");
+    }
+    let copy = w.copy_image(&r, &image.id, &west, name).unwrap();
+    let t_copy = 330;
+    assert_eq!((copy.id.as_str(), copy.state, copy.architecture), ("ami-000a", Pending, Architecture::Arm64));
+    assert!(copy.tags.is_empty(), "CopyImage does not copy tags by default");
+    let steps: &[(u64, ImageState)] = &[(t_copy, Pending), (t_copy + 599, Pending), (t_copy + 600, Available)];
+    for (secs, expected) in steps {
+        w.advance_clock_to(Timestamp(T0 + secs));
+        assert_eq!(image_states(&w, &west), vec![("ami-000a".into(), name.into(), *expected)], "at T0+{secs}");
+    }
+    assert!(w.log.iter().any(|e| e.message == "image ami-000a (x-2026-11-25): pending -> available"));
+    w.run_instance(&west, run_request("us-west-2a", "t4g.small", "ami-000a", "")).unwrap();
+
+    // A failed image's name is free again.
+    w.images.get_mut(&ImageId::new("ami-000a")).unwrap().state = Failed;
+    w.copy_image(&r, &image.id, &west, name).unwrap();
+}
+
+#[test]
+fn snapshots_complete_even_after_their_volume_is_deleted() {
+    let mut w = default_world();
+    let r = east();
+    let v = volume(&mut w, "us-east-1a");
+    assert_eq!(kind(w.create_snapshot(&r, &v, Tags::new())), Err(K::IncorrectState), "volume still creating");
+    assert_eq!(kind(w.create_snapshot(&r, &VolumeId::new("vol-ffff"), Tags::new())), Err(K::InvalidVolumeNotFound));
+    w.advance_clock_to(Timestamp(T0 + 5));
+    assert_eq!(kind(w.create_snapshot(&Region::new("us-west-2"), &v, Tags::new())), Err(K::InvalidVolumeNotFound));
+    let snap = w.create_snapshot(&r, &v, tags(&[("Name", "x")])).unwrap();
+    assert_eq!(
+        (snap.id.as_str(), &snap.volume, snap.size_gb, snap.state, snap.created_at),
+        ("snap-0001", &v, 20, SnapshotState::Pending, Timestamp(T0 + 5))
+    );
+    w.delete_volume(&r, &v).unwrap();
+    w.create_tags(&r, "snap-0001", tags(&[("k", "v")])).unwrap();
+    assert_eq!(
+        error(w.create_tags(&r, "snap-ffff", Tags::new())),
+        ("InvalidSnapshot.NotFound".into(), "The snapshot 'snap-ffff' does not exist.".into())
+    );
+    let described = |w: &World, region: &Region, filter: &Filter| -> Vec<(String, SnapshotState)> {
+        w.describe_snapshots(region, filter).into_iter().map(|s| (s.id.to_string(), s.state)).collect()
+    };
+    let x = Filter::Server(ServerName::new("x"));
+    let steps: &[(u64, SnapshotState)] = &[(5 + 59, SnapshotState::Pending), (5 + 60, SnapshotState::Completed)];
+    for (secs, expected) in steps {
+        w.advance_clock_to(Timestamp(T0 + secs));
+        assert_eq!(described(&w, &r, &x), vec![("snap-0001".to_string(), *expected)], "at T0+{secs}");
+    }
+    assert!(described(&w, &r, &Filter::Server(ServerName::new("duvel"))).is_empty());
+    assert!(described(&w, &Region::new("us-west-2"), &Filter::All).is_empty());
+    assert_eq!(w.snapshots[&SnapshotId::new("snap-0001")].tags, tags(&[("Name", "x"), ("k", "v")]));
+    assert!(w.log.iter().any(|e| e.message == "snapshot snap-0001: pending -> completed"));
+    assert_eq!(parse_world(&render_world(&w)).unwrap(), w);
+}
+
+#[test]
+fn summary_shows_configurations_pending_images_and_snapshots() {
+    let mut w = default_world();
+    let r = east();
+    w.create_launch_configuration(&r, "x-lc", spec("t3.small", "ami-0002")).unwrap();
+    w.create_auto_scaling_group(&r, group_from("x", config_source("x-lc"), 1)).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 30));
+    let id = live_members(&w, "x")[0].clone();
+    w.create_image(&r, &id, "x-2026-11-25", Tags::new()).unwrap();
+    let v = volume(&mut w, "us-east-1a");
+    w.advance_clock_to(Timestamp(T0 + 35));
+    w.create_snapshot(&r, &v, tags(&[("Name", "x")])).unwrap();
+    let summary = w.render_summary();
+    for needle in [
+        "launch configurations:\n    x-lc  t3.small  ami-0002\n",
+        "x  lc:x-lc  us-east-1a  min 0 max 1 desired 1  instances i-0001",
+        "ami-0009  x-2026-11-25  x86_64  pending\n",
+        "ami-0002  web-server-2026-08-04  x86_64\n",
+        "snap-0001  pending  of vol-0001  20 GiB  started 2026-11-25T00:00:35Z  [Name=x]",
+        "region us-west-2 (zones a, b, c)\n",
+    ] {
+        assert!(summary.contains(needle), "missing {needle:?} in:\n{summary}");
+    }
+    let west = summary.split("region us-west-2").nth(1).unwrap();
+    assert!(west.contains("launch configurations: none") && west.contains("snapshots: none"), "{west}");
 }
