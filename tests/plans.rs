@@ -1,40 +1,151 @@
-//! Reviewed plan snapshots: `plans/` holds the text and RON rendering of each command
-//! situation, ids, addresses and tokens replaced by placeholders. A reviewer reads `plans/`
-//! to see what each command does; a change to a plan shows up as a snapshot diff.
+//! Reviewed plan snapshots: `plans/` holds the text and RON rendering of every command in
+//! its main situations (and the message of each refusal), ids, addresses and tokens
+//! replaced by placeholders. A reviewer reads `plans/` to see what each command does; a
+//! change to a plan shows up as a snapshot diff in review.
 
 mod support;
 
-use cellar_sim::{default_world, Sim};
+/// (snapshot name, world changes and commands applied first, the command planned)
+const SITUATIONS: &[(&str, &[&str], &str)] = &[
+    // create-server
+    ("create-server-new-address", &[], "create-server@ommegang 20"),
+    ("create-server-reuse-address", &[], "create-server@duvel 30"),
+    ("create-server-no-auto-scaling", &[], "create-server@chimay 10"),
+    ("create-server-launch-configuration", &[], "create-server@achel 15"),
+    ("create-server-refused-exists", &["create-server@duvel 30"], "create-server@duvel 30"),
+    // stop-auto-scaling
+    ("stop-auto-scaling", &["create-server@duvel 30"], "stop-auto-scaling@duvel"),
+    ("stop-auto-scaling-keep-group", &["create-server@duvel 30"], "stop-auto-scaling@duvel --keep-group"),
+    ("stop-auto-scaling-launch-configuration", &["create-server@achel 15"], "stop-auto-scaling@achel"),
+    (
+        "stop-auto-scaling-after-keep-group",
+        &["create-server@duvel 30", "stop-auto-scaling@duvel --keep-group"],
+        "stop-auto-scaling@duvel",
+    ),
+    ("stop-auto-scaling-refused-no-group", &["create-server@chimay 10"], "stop-auto-scaling@chimay"),
+    (
+        "stop-auto-scaling-refused-already-stopped",
+        &["create-server@duvel 30", "stop-auto-scaling@duvel --keep-group"],
+        "stop-auto-scaling@duvel --keep-group",
+    ),
+    // attach-instance
+    ("attach-instance", &["create-server@duvel 30", "stop-auto-scaling@duvel"], "attach-instance@duvel"),
+    (
+        "attach-instance-other-type",
+        &["create-server@duvel 30", "stop-auto-scaling@duvel"],
+        "attach-instance@duvel m1.small web-server x86_64",
+    ),
+    ("attach-instance-refused-attached", &["create-server@chimay 10"], "attach-instance@chimay"),
+    (
+        "attach-instance-refused-auto-scaling",
+        &["create-server@duvel 30", "!capacity us-east-1a m5.large 0", "!terminate duvel", "!advance 60"],
+        "attach-instance@duvel",
+    ),
+    ("attach-instance-refused-no-volume", &[], "attach-instance@duvel"),
+    // start-auto-scaling
+    ("start-auto-scaling-launches", &["create-server@duvel 30", "stop-auto-scaling@duvel"], "start-auto-scaling@duvel"),
+    ("start-auto-scaling-adopts-running-instance", &["create-server@chimay 10"], "start-auto-scaling@chimay"),
+    (
+        "start-auto-scaling-kept-group",
+        &["create-server@duvel 30", "stop-auto-scaling@duvel --keep-group"],
+        "start-auto-scaling@duvel t3.large",
+    ),
+    (
+        "start-auto-scaling-launch-configuration",
+        &["create-server@achel 15", "stop-auto-scaling@achel --keep-group"],
+        "start-auto-scaling@achel",
+    ),
+    ("start-auto-scaling-refused-already", &["create-server@duvel 30"], "start-auto-scaling@duvel"),
+    // upgrade-ami
+    ("upgrade-ami", &["create-server@duvel 30", "!image web-server-2026-12-01 x86_64 us-east-1"], "upgrade-ami@duvel"),
+    (
+        "upgrade-ami-restart",
+        &["create-server@duvel 30", "!image web-server-2026-12-01 x86_64 us-east-1"],
+        "upgrade-ami@duvel --restart",
+    ),
+    (
+        "upgrade-ami-launch-configuration",
+        &["create-server@achel 15", "!image web-server-2026-12-01 x86_64 us-east-1"],
+        "upgrade-ami@achel --restart",
+    ),
+    ("upgrade-ami-already-newest", &["create-server@duvel 30"], "upgrade-ami@duvel"),
+    (
+        "upgrade-ami-refused-not-auto-scaling",
+        &["create-server@duvel 30", "stop-auto-scaling@duvel"],
+        "upgrade-ami@duvel",
+    ),
+    // create-workspace
+    ("create-workspace", &[], "create-workspace"),
+    ("create-workspace-second", &["create-workspace"], "create-workspace"),
+    ("create-workspace-arm64", &[], "create-workspace web-server arm64 us-east-1"),
+    ("create-workspace-refused-no-image", &[], "create-workspace web-server i386 us-west-2"),
+    // bundle-ami
+    ("bundle-ami", &["create-workspace"], "bundle-ami@workspace-1 web-server --copy-to us-west-2"),
+    ("bundle-ami-refused-name-taken", &["create-workspace", "bundle-ami@workspace-1"], "bundle-ami@workspace-1"),
+    ("bundle-ami-refused-no-instance", &[], "bundle-ami@workspace-9"),
+    // destroy-server
+    ("destroy-server", &["create-server@duvel 30"], "destroy-server@duvel"),
+    ("destroy-server-delete-data", &["create-server@duvel 30"], "destroy-server@duvel --delete-data"),
+    (
+        "destroy-server-after-stop",
+        &["create-server@duvel 30", "stop-auto-scaling@duvel"],
+        "destroy-server@duvel --delete-data",
+    ),
+    ("destroy-server-volume-only", &["create-server@duvel 30", "destroy-server@duvel"], "destroy-server@duvel"),
+    ("destroy-server-refused-nothing", &[], "destroy-server@chimay"),
+];
 
-fn snapshot(name: &str, command_line: &str, prepare: impl FnOnce(&mut cellar_sim::World)) {
-    let mut world = default_world();
-    prepare(&mut world);
-    let sim = Sim::new(world);
+fn snapshot(name: &str, setup: &[&str], command_line: &str) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let plan = rt.block_on(support::plan(&sim, command_line)).expect("plans");
+    let planned = rt.block_on(async {
+        let sim = support::world_after(setup).await;
+        support::plan(&*sim, command_line).await
+    });
+    let description = if setup.is_empty() {
+        command_line.to_string()
+    } else {
+        format!("{command_line}\nafter: {}", setup.join("; "))
+    };
     insta::with_settings!({
         snapshot_path => "../plans",
         prepend_module_to_snapshot => false,
         omit_expression => true,
-        description => command_line,
+        description => description,
         filters => vec![
             (r"\b(i|vol|eipalloc|ami|lt|snap)-[0-9a-f]{4,17}\b", "$1-[id]"),
             (r"\b198\.51\.100\.\d+\b", "[address]"),
             (r"\b203\.0\.113\.\d+\b", "[dns-address]"),
             (r"cellar-([a-z0-9-]+?)-[0-9a-f]{16}", "cellar-$1-[token]"),
+            (r"[^\s(]*fixtures/config/", "fixtures/config/"),
         ],
     }, {
-        insta::assert_snapshot!(format!("{name}.text"), plan.render_text());
-        insta::assert_snapshot!(format!("{name}.ron"), plan.to_ron());
+        match planned {
+            Ok(plan) => {
+                insta::assert_snapshot!(format!("{name}.text"), plan.render_text());
+                insta::assert_snapshot!(format!("{name}.ron"), plan.to_ron());
+            }
+            Err(refusal) => insta::assert_snapshot!(format!("{name}.refused"), refusal),
+        }
     });
 }
 
 #[test]
-fn create_server_new_address_behind_dns_gate() {
-    snapshot("create-server-new-address", "create-server@ommegang 20", |_| {});
+fn every_command_situation_matches_its_reviewed_plan() {
+    let mut names = std::collections::BTreeSet::new();
+    for (name, setup, command) in SITUATIONS {
+        assert!(names.insert(name), "{name} appears twice");
+        snapshot(name, setup, command);
+    }
 }
 
 #[test]
-fn create_server_reusing_address_that_matches_dns() {
-    snapshot("create-server-reuse-address", "create-server@duvel 30", |_| {});
+fn refusal_situations_are_refused_and_others_planned() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (name, setup, command) in SITUATIONS {
+        let planned = rt.block_on(async {
+            let sim = support::world_after(setup).await;
+            support::plan(&*sim, command).await
+        });
+        assert_eq!(planned.is_err(), name.contains("-refused"), "{name}: {planned:?}");
+    }
 }

@@ -302,6 +302,17 @@ impl<'a> Planning<'a> {
     fn address(&mut self, server: &ServerName, config: &ServerConfig) -> (Ref<AllocationId>, Option<StepId>) {
         let r = self.resources();
         let dns = &self.inventory.dns;
+        if let Some((a, i)) = r
+            .addresses
+            .iter()
+            .find_map(|a| Some((a, r.live_instances().find(|i| Some(&i.id) == a.associated_to.as_ref())?)))
+        {
+            self.b.note(format!(
+                "Elastic IP {} ({}) stays: it is associated with {server}'s instance {}.",
+                a.public_ip, a.allocation_id, i.id
+            ));
+            return (Ref::Existing(a.allocation_id.clone()), None);
+        }
         let unassociated = |a: &&Address| a.associated_to.is_none();
         let Some(host) = config.dns_name.as_ref().map(|d| d.value.clone()) else {
             return match r.addresses.iter().find(unassociated) {
@@ -712,7 +723,7 @@ impl<'a> Planning<'a> {
             None,
         );
         self.b.note(format!(
-            "No auto scaling group: when you are done, terminate the instance (or stop-auto-scaling@{server} is not needed); a zone without capacity fails the launch and nothing is left behind."
+            "No auto scaling group: nothing replaces this instance if it stops. Terminate it when you are done, or start-auto-scaling@{server} to keep it running. If the zone has no capacity for it, the launch fails and nothing is left behind."
         ));
         Ok(())
     }
@@ -820,22 +831,27 @@ impl<'a> Planning<'a> {
                     "Instance {} already runs with the data volume attached: the group adopts it instead of launching another.",
                     instance.id
                 ));
-                let associate = self.b.push(
-                    Action::AssociateAddress {
-                        server: server.clone(),
-                        address,
-                        instance: Ref::Existing(instance.id.clone()),
-                    },
-                    vec![gate],
-                    None,
-                );
+                let already = r.addresses.iter().any(|a| {
+                    a.associated_to.as_ref() == Some(&instance.id) && address == Ref::Existing(a.allocation_id.clone())
+                });
+                let associate = (!already).then(|| {
+                    self.b.push(
+                        Action::AssociateAddress {
+                            server: server.clone(),
+                            address,
+                            instance: Ref::Existing(instance.id.clone()),
+                        },
+                        vec![gate],
+                        None,
+                    )
+                });
                 let adopt = self.b.push(
                     Action::AdoptInstance {
                         server: server.clone(),
                         group: group_name,
                         instance: Ref::Existing(instance.id.clone()),
                     },
-                    vec![Some(group_step), Some(associate)],
+                    vec![Some(group_step), associate],
                     None,
                 );
                 self.b.push(
@@ -1087,6 +1103,7 @@ impl<'a> Planning<'a> {
         if r.is_empty() {
             return Err(PlanError::NothingToDestroy { server: server.clone(), region: self.scope.region.clone() });
         }
+        self.tag(server, config.tag_values());
         let group = r.group().map(|g| {
             self.b.push(Action::DeleteAutoScalingGroup { server: server.clone(), group: g.name.clone() }, vec![], None)
         });

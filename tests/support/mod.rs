@@ -87,3 +87,49 @@ pub async fn tagged(cloud: &dyn Cloud, server: &str) -> Vec<String> {
     }
     out
 }
+
+/// Plans and applies `command_line` on `sim` (DNS gates confirmed); panics if either fails.
+pub async fn apply(sim: &std::sync::Arc<cellar_sim::Sim>, command_line: &str) -> cellar_engine::executor::ApplyReport {
+    let plan = plan(&**sim, command_line).await.unwrap_or_else(|e| panic!("{command_line}: {e}"));
+    let report = cellar_engine::executor::apply(
+        sim.clone(),
+        std::sync::Arc::new(Recorder::new(true)),
+        &plan,
+        cellar_engine::executor::Policy::default(),
+    )
+    .await;
+    assert!(report.succeeded(), "{command_line} did not apply: {report:#?}");
+    report
+}
+
+/// A simulator whose default world has seen `setup` applied in order. A line starting
+/// with `!` is a world change instead of a command: `!terminate SERVER`, `!advance SECONDS`,
+/// `!capacity ZONE TYPE N`, `!image NAME ARCH REGION` (a new available image).
+pub async fn world_after(setup: &[&str]) -> std::sync::Arc<cellar_sim::Sim> {
+    let sim = std::sync::Arc::new(cellar_sim::Sim::new(cellar_sim::default_world()));
+    for line in setup {
+        change(&sim, line).await;
+    }
+    sim
+}
+
+pub async fn change(sim: &std::sync::Arc<cellar_sim::Sim>, line: &str) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["!terminate", server] => {
+            let id = sim.world().server_instance(&ServerName::new(*server)).expect("server has an instance");
+            sim.with_world(|w| w.terminate_instance_by_amazon(&id)).unwrap();
+        }
+        ["!advance", secs] => sim.advance(std::time::Duration::from_secs(secs.parse().unwrap())).await,
+        ["!capacity", zone, instance_type, n] => sim
+            .with_world(|w| w.set_capacity(&Zone::new(*zone), &InstanceType::new(*instance_type), n.parse().unwrap())),
+        ["!image", name, arch, region] => {
+            let arch = Architecture::parse(arch).unwrap();
+            sim.with_world(|w| w.add_image(name, arch, &Region::new(*region), Tags::new()));
+        }
+        [bang, ..] if bang.starts_with('!') => panic!("unknown world change {line}"),
+        _ => {
+            apply(sim, line).await;
+        }
+    }
+}
