@@ -295,11 +295,19 @@ impl<'a> Planning<'a> {
         self.b.tags.insert(server.clone(), tags);
     }
 
-    /// The Elastic IP a server's instance gets: the server's address that the DNS record
-    /// already points at; else one still waiting for its DNS record (behind a gate); else
-    /// a new one (behind a gate when a DNS name is configured). Returns the address and
-    /// the gate everything else must wait for.
-    fn address(&mut self, server: &ServerName, config: &ServerConfig) -> (Ref<AllocationId>, Option<StepId>) {
+    /// The Elastic IP a server's instance gets. An address already on the server's instance
+    /// stays. create-server (`follow_dns`) follows the seed: the server's address that the
+    /// DNS record points at; else one still waiting for its DNS record (behind a gate); else
+    /// a new one (behind a gate when a DNS name is configured). attach-instance and
+    /// start-auto-scaling keep the server's existing address whatever DNS says, and only
+    /// allocate (as create-server does) when it has none. Returns the address and the gate
+    /// everything else must wait for.
+    fn address(
+        &mut self,
+        server: &ServerName,
+        config: &ServerConfig,
+        follow_dns: bool,
+    ) -> (Ref<AllocationId>, Option<StepId>) {
         let r = self.resources();
         let dns = &self.inventory.dns;
         if let Some((a, i)) = r
@@ -314,6 +322,19 @@ impl<'a> Planning<'a> {
             return (Ref::Existing(a.allocation_id.clone()), None);
         }
         let unassociated = |a: &&Address| a.associated_to.is_none();
+        if !follow_dns {
+            if let Some(a) = r.addresses.iter().find(unassociated) {
+                let mismatch = match &config.dns_name {
+                    Some(host) if !dns.contains(&a.public_ip) => {
+                        format!(" ({} points elsewhere: update the record if it should reach this server)", host.value)
+                    }
+                    _ => String::new(),
+                };
+                self.b
+                    .note(format!("Elastic IP {} ({}) of {server} is reused{mismatch}.", a.public_ip, a.allocation_id));
+                return (Ref::Existing(a.allocation_id.clone()), None);
+            }
+        }
         let Some(host) = config.dns_name.as_ref().map(|d| d.value.clone()) else {
             return match r.addresses.iter().find(unassociated) {
                 Some(a) => {
@@ -493,7 +514,7 @@ impl<'a> Planning<'a> {
         let image = self.image()?;
         self.tag(server, config.tag_values());
 
-        let (address, gate) = self.address(server, config);
+        let (address, gate) = self.address(server, config, true);
         let volume = self.b.push(
             Action::CreateVolume { server: server.clone(), zone: zone.clone(), size_gb },
             vec![gate],
@@ -686,7 +707,7 @@ impl<'a> Planning<'a> {
         }
         let image = self.image()?;
         self.tag(server, config.tag_values());
-        let (address, gate) = self.address(server, config);
+        let (address, gate) = self.address(server, config, false);
         let zone = volume.zone.clone();
         self.b.note(format!("The instance is launched in {zone}, the zone of data volume {}.", volume.id));
         let instance = self.b.push(
@@ -755,7 +776,7 @@ impl<'a> Planning<'a> {
                 config.auto_scale_capacity.source
             ));
         }
-        let (address, gate) = self.address(server, config);
+        let (address, gate) = self.address(server, config, false);
         let zone = volume.zone.clone();
         let kept = r.group();
         // Launch settings: a new version of the kept group's template, else new settings.

@@ -114,9 +114,14 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
             }
         }
         Some(i) if i.state == InstanceState::Pending => (Health::Degraded, format!("instance {} is starting", i.id)),
-        Some(i) if group.is_none() => (Health::Stopped, format!("instance {} is {}", i.id, i.state)),
+        Some(i) if group.is_none_or(|g| g.desired == 0) => {
+            (Health::Stopped, format!("instance {} is {}", i.id, i.state))
+        }
         Some(i) => (Health::Down, format!("instance {} is {}", i.id, i.state)),
         None => match group {
+            Some(g) if g.desired == 0 => {
+                (Health::Stopped, format!("auto scaling stopped: group {} is kept with desired 0", g.name))
+            }
             Some(g) => {
                 let why = g
                     .activities
@@ -128,7 +133,7 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
                     .unwrap_or_else(|| format!("auto scaling group {} has no running instance", g.name));
                 (Health::Down, why)
             }
-            None if r.is_empty() => (Health::Stopped, format!("not created (nothing is tagged Name={name})")),
+            None if r.is_empty() => (Health::Stopped, format!("nothing exists (no resource is tagged Name={name})")),
             None => (Health::Stopped, "no instance and no auto scaling group (auto scaling stopped)".to_string()),
         },
     };
@@ -327,7 +332,13 @@ mod tests {
             r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![]),
             (Health::Stopped, "instance i-1 is stopped"),
         );
-        check(r(vec![], None, None, vec![]), (Health::Stopped, "not created (nothing is tagged Name=ale)"));
+        check(r(vec![], None, None, vec![]), (Health::Stopped, "nothing exists (no resource is tagged Name=ale)"));
+        let mut kept = group(&[]);
+        kept.desired = 0;
+        check(
+            r(vec![], Some(volume(None)), Some(address(None)), vec![kept]),
+            (Health::Stopped, "auto scaling stopped: group ale is kept with desired 0"),
+        );
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub async fn apply(sim: &std::sync::Arc<cellar_sim::Sim>, command_line: &str) ->
 
 /// A simulator whose default world has seen `setup` applied in order. A line starting
 /// with `!` is a world change instead of a command: `!terminate SERVER`, `!advance SECONDS`,
-/// `!capacity ZONE TYPE N`, `!image NAME ARCH REGION` (a new available image).
+/// `!capacity ZONE TYPE N`, `!dns HOST IP...`, `!image NAME ARCH REGION` (a new available image).
 pub async fn world_after(setup: &[&str]) -> std::sync::Arc<cellar_sim::Sim> {
     let sim = std::sync::Arc::new(cellar_sim::Sim::new(cellar_sim::default_world()));
     for line in setup {
@@ -121,6 +121,7 @@ pub async fn change(sim: &std::sync::Arc<cellar_sim::Sim>, line: &str) {
             sim.with_world(|w| w.terminate_instance_by_amazon(&id)).unwrap();
         }
         ["!advance", secs] => sim.advance(std::time::Duration::from_secs(secs.parse().unwrap())).await,
+        ["!dns", host, ips @ ..] => sim.with_world(|w| w.set_dns(host, ips.iter().map(|s| s.to_string()).collect())),
         ["!capacity", zone, instance_type, n] => sim
             .with_world(|w| w.set_capacity(&Zone::new(*zone), &InstanceType::new(*instance_type), n.parse().unwrap())),
         ["!image", name, arch, region] => {
