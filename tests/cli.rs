@@ -394,3 +394,86 @@ fn concurrent_processes_do_not_lose_each_others_changes() {
         assert_eq!(world.resolve_dns(&format!("host{k}.example.com")), vec![format!("192.0.2.{k}")], "record {k} lost");
     }
 }
+
+#[test]
+fn commands_with_flags_plan_and_apply_from_the_cli() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    let plan = c.ok(&["plan", "stop-auto-scaling@duvel", "--keep-group", "-o", "stop.ron"]);
+    assert!(plan.stdout.contains("Plan for `stop-auto-scaling@duvel --keep-group`"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("delete auto scaling group"), "{}", plan.stdout);
+    c.ok(&["apply", "stop.ron"]);
+    assert_eq!(c.status("duvel")["health"], "stopped");
+    assert_eq!(c.status("duvel")["auto_scaling"]["desired"], 0);
+    c.ok(&["apply", "start-auto-scaling@duvel", "--yes"]);
+    assert_eq!(c.status("duvel")["health"], "healthy");
+    c.ok(&["apply", "create-workspace", "--yes"]);
+    let bundle = c.ok(&["apply", "bundle-ami@workspace-1", "--copy-to", "us-west-2", "--yes"]);
+    assert!(bundle.stdout.contains("copy the image of #1 to us-west-2 as web-server-2026-11-25"), "{}", bundle.stdout);
+    check_bad_input(
+        &c,
+        &["plan", "upgrade-ami@duvel", "--keep-group"],
+        &["--keep-group does not apply to upgrade-ami"],
+    );
+}
+
+#[test]
+fn nothing_to_do_is_no_changes_and_exit_zero() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    let r = c.run(&["plan", "upgrade-ami@duvel", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    assert!(r.stdout.contains("already launches from web-server-2026-08-04"), "{}", r.stdout);
+    let r = c.run(&["apply", "upgrade-ami@duvel"]);
+    assert_eq!(r.code, 0, "an empty plan needs no confirmation: {}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn refusals_leave_the_state_alone() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    check_bad_input(
+        &c,
+        &["plan", "start-auto-scaling@duvel"],
+        &["duvel is already auto-scaling (group duvel, desired 1)"],
+    );
+    check_bad_input(&c, &["apply", "attach-instance@duvel", "--yes"], &["is already attached to volume"]);
+    check_bad_input(&c, &["plan", "stop-auto-scaling@chimay"], &["chimay has no auto scaling group"]);
+    check_bad_input(&c, &["plan", "upgrade-ami@chimay"], &["chimay is not auto-scaling"]);
+    check_bad_input(&c, &["plan", "destroy-server@chimay"], &["chimay has no resources"]);
+    check_bad_input(&c, &["plan", "bundle-ami@workspace-3"], &["workspace-3 has no running instance"]);
+    check_bad_input(&c, &["plan", "create-workspace@w"], &["create-workspace takes no server"]);
+}
+
+#[test]
+fn stale_plan_of_another_command_is_refused_from_the_cli() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    c.ok(&["plan", "stop-auto-scaling@duvel", "-o", "stop.ron"]);
+    c.ok(&["sim", "terminate", "duvel"]);
+    let r = c.run(&["apply", "stop.ron"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("of duvel: running → shutting-down since plan"), "{}", r.stderr);
+    assert!(r.stderr.contains("cellar plan stop-auto-scaling@duvel -o stop.ron"), "{}", r.stderr);
+}
+
+#[test]
+fn diff_and_graph_of_saved_plans() {
+    let c = Cellar::new();
+    c.ok(&["plan", "create-server@duvel", "30", "-o", "a.ron"]);
+    c.ok(&["plan", "create-server@duvel", "40", "t3.large", "-o", "b.ron"]);
+    let same = c.ok(&["diff", "a.ron", "a.ron"]);
+    assert_eq!(same.stdout, "No differences.\n");
+    let r = c.run(&["diff", "a.ron", "b.ron"]);
+    assert_eq!(r.code, 1, "plans that differ exit 1, like diff(1)");
+    assert!(r.stdout.starts_with("--- a.ron\n+++ b.ron\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("\n-  + #1   create data volume of duvel: 30 GiB gp3 in us-east-1a\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("\n+  + #1   create data volume of duvel: 40 GiB gp3 in us-east-1a\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("t3.large"), "{}", r.stdout);
+
+    let dot = c.ok(&["graph", "a.ron"]).stdout;
+    assert!(dot.starts_with("digraph plan {"), "{dot}");
+    assert!(dot.contains("s1 -> s3;"), "the volume is attached after it is created: {dot}");
+    assert!(dot.contains("[style=dashed, color=red, label=\"on failure\"]"), "{dot}");
+}
