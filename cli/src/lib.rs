@@ -124,7 +124,11 @@ create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]"
 #[derive(Subcommand, Debug)]
 enum SimCommand {
     /// Reset the world to the default (fixtures/worlds/default.ron).
-    Init,
+    Init {
+        /// Seed of the world's random faults (the same seed replays the same run).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Print the world: clock, resources, recent events.
     Show,
     /// Let virtual time pass (e.g. 10m, 90s, 2h): instances boot, auto scaling replaces, agents run.
@@ -135,6 +139,16 @@ enum SimCommand {
     Capacity { zone: String, instance_type: String, count: u32 },
     /// Point a DNS name at addresses (none: remove the record).
     Dns { host: String, addresses: Vec<String> },
+    /// Install a fault schedule (RON; see fixtures/worlds/faults-example.ron): throttling,
+    /// transient errors, random or scheduled terminations, eventual consistency, latency,
+    /// capacity changes. An empty file `()` turns every fault off.
+    Faults { file: PathBuf },
+    /// The event trace with virtual timestamps.
+    Log {
+        /// Only the last N entries.
+        #[arg(long)]
+        last: Option<usize>,
+    },
 }
 
 /// Flags of the seed's commands (given after the command).
@@ -451,9 +465,33 @@ fn config_cmd(paths: &Paths, server: &str) -> Result<i32> {
 
 async fn sim_cmd(paths: &Paths, command: SimCommand) -> Result<i32> {
     match command {
-        SimCommand::Init => {
-            SimStore::init(&paths.sim_state, cellar_sim::default_world())?;
-            println!("Simulator world reset to the default in {}", paths.sim_state.display());
+        SimCommand::Init { seed } => {
+            let mut world = cellar_sim::default_world();
+            world.reseed(seed);
+            SimStore::init(&paths.sim_state, world)?;
+            println!("Simulator world reset to the default (seed {seed}) in {}", paths.sim_state.display());
+        }
+        SimCommand::Faults { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read fault schedule {}", file.display()))?;
+            let faults = cellar_sim::parse_faults(&text).map_err(|e| {
+                anyhow!(
+                    "{}:{}:{}: not a fault schedule: {}\n  fix: see fixtures/worlds/faults-example.ron for every field",
+                    file.display(),
+                    e.position.line,
+                    e.position.col,
+                    e.code
+                )
+            })?;
+            let mut store = open_store(paths)?;
+            let mut world = store.world().clone();
+            world.set_faults(faults).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            store.save(&world)?;
+            println!("Fault schedule {} installed.", file.display());
+        }
+        SimCommand::Log { last } => {
+            let store = open_store(paths)?;
+            print!("{}", store.world().render_log(last));
         }
         SimCommand::Show => {
             let store = open_store(paths)?;

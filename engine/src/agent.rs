@@ -190,6 +190,28 @@ pub enum AgentError {
 
 const POLL: Duration = Duration::from_secs(5);
 const MAX_POLLS: u32 = 120;
+const MAX_ATTEMPTS: u32 = 10;
+
+/// Calls the cloud, retrying throttling, 5xx and (for a fresh instance) NotFound errors
+/// with capped exponential backoff, as the executor does.
+async fn retry<T, F, Fut>(cloud: &dyn Cloud, mut f: F) -> Result<T, CloudError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CloudError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Err(e)
+                if (e.retryable() || e.kind == CloudErrorKind::InvalidInstanceIdNotFound) && attempt < MAX_ATTEMPTS =>
+            {
+                attempt += 1;
+                cloud.sleep(Duration::from_secs((1u64 << attempt.min(5)).min(30))).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Runs the agent for the instance `host` identifies.
 pub async fn run(
@@ -204,7 +226,9 @@ pub async fn run(
     // A fresh instance may not be visible yet (eventual consistency): describe with backoff.
     let mut instance = None;
     for _ in 0..MAX_POLLS {
-        let all = cloud.describe_instances(&region, &Filter::All).await.map_err(cloud_err("describe instance"))?;
+        let all = retry(cloud, || cloud.describe_instances(&region, &Filter::All))
+            .await
+            .map_err(cloud_err("describe instance"))?;
         if let Some(found) = all.into_iter().find(|i| i.id == instance_id) {
             instance = Some(found);
             break;
@@ -221,7 +245,8 @@ pub async fn run(
     // Data volume: attach unless it already is; wait for a dying predecessor to let go.
     let mut attached = false;
     for _ in 0..MAX_POLLS {
-        let volumes = cloud.describe_volumes(&region, &filter).await.map_err(cloud_err("describe volumes"))?;
+        let volumes =
+            retry(cloud, || cloud.describe_volumes(&region, &filter)).await.map_err(cloud_err("describe volumes"))?;
         let volume = volumes
             .into_iter()
             .find(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.state != VolumeState::Deleted)
@@ -247,13 +272,17 @@ pub async fn run(
                         attached = true;
                         break;
                     }
-                    Err(e) if e.retryable() || e.kind == CloudErrorKind::IncorrectState => {}
+                    Err(e)
+                        if e.retryable()
+                            || matches!(
+                                e.kind,
+                                CloudErrorKind::IncorrectState | CloudErrorKind::InvalidInstanceIdNotFound
+                            ) => {}
                     Err(e) => return Err(cloud_err("attach volume")(e)),
                 }
             }
             (Some(holder), _) => {
-                let holder_alive = cloud
-                    .describe_instances(&region, &Filter::All)
+                let holder_alive = retry(cloud, || cloud.describe_instances(&region, &Filter::All))
                     .await
                     .map_err(cloud_err("describe volume holder"))?
                     .iter()
@@ -271,7 +300,8 @@ pub async fn run(
     }
 
     // Elastic IP: prefer one already on this instance, then one whose DNS is confirmed.
-    let mut addresses = cloud.describe_addresses(&region, &filter).await.map_err(cloud_err("describe addresses"))?;
+    let mut addresses =
+        retry(cloud, || cloud.describe_addresses(&region, &filter)).await.map_err(cloud_err("describe addresses"))?;
     addresses.sort_by_key(|a| {
         (a.associated_to.as_ref() != Some(&instance_id), a.tags.contains_key(AWAITING_DNS_TAG), a.allocation_id.clone())
     });
@@ -279,8 +309,7 @@ pub async fn run(
     if address.associated_to.as_ref() == Some(&instance_id) {
         report.steps.push(format!("address {} already associated", address.public_ip));
     } else {
-        cloud
-            .associate_address(&region, &address.allocation_id, &instance_id)
+        retry(cloud, || cloud.associate_address(&region, &address.allocation_id, &instance_id))
             .await
             .map_err(cloud_err("associate address"))?;
         report.steps.push(format!("associated address {}", address.public_ip));

@@ -21,8 +21,10 @@
 
 use crate::agent::{self, AgentInvocation, DATA_ROLE};
 use crate::cloud::*;
+use crate::limits::{Bucket, TokenBucket};
 use crate::model::*;
 use crate::plan::*;
+use crate::rng::Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
@@ -147,14 +149,24 @@ impl ApplyReport {
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub concurrency: usize,
-    /// Attempts for throttling and 5xx errors.
+    /// Attempts for 5xx errors (InternalError, Unavailable).
     pub max_attempts: u32,
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
-    /// How long to keep retrying InsufficientInstanceCapacity before failing.
+    /// How long to keep retrying RequestLimitExceeded before failing.
+    pub throttle_window: Duration,
+    /// How long to keep retrying InsufficientInstanceCapacity before failing (then the
+    /// server's apply fails and is compensated; it is never moved to another zone).
     pub capacity_window: Duration,
+    /// How long InvalidInstanceID.NotFound is taken for eventual consistency (a fresh
+    /// instance not visible yet) rather than a missing instance.
+    pub consistency_window: Duration,
     pub poll: Duration,
     pub wait_timeout: Duration,
+    /// Mirror AWS's token buckets client-side, so a big apply slows down instead of failing.
+    pub client_rate_limit: bool,
+    /// Seeds the backoff jitter (runs replay exactly from a seed).
+    pub seed: u64,
 }
 
 impl Default for Policy {
@@ -164,9 +176,13 @@ impl Default for Policy {
             max_attempts: 6,
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(20),
+            throttle_window: Duration::from_secs(600),
             capacity_window: Duration::from_secs(120),
+            consistency_window: Duration::from_secs(120),
             poll: Duration::from_secs(5),
             wait_timeout: Duration::from_secs(900),
+            client_rate_limit: true,
+            seed: 0,
         }
     }
 }
@@ -176,12 +192,20 @@ struct Ctx {
     tags: BTreeMap<ServerName, Tags>,
     operator: Arc<dyn Operator>,
     policy: Policy,
+    caller: Caller,
     region: Region,
 }
 
 /// Applies `plan`. The plan must be [`Plan::validate`]d (loading and planning do that).
 pub async fn apply(cloud: Arc<dyn Cloud>, operator: Arc<dyn Operator>, plan: &Plan, policy: Policy) -> ApplyReport {
-    let ctx = Arc::new(Ctx { cloud, tags: plan.tags.clone(), operator, policy, region: plan.scope.region.clone() });
+    let ctx = Arc::new(Ctx {
+        cloud,
+        tags: plan.tags.clone(),
+        operator,
+        caller: Caller::new(&policy),
+        policy,
+        region: plan.scope.region.clone(),
+    });
     let mut report = ApplyReport::default();
     let mut indegree: BTreeMap<StepId, usize> = plan.steps.iter().map(|s| (s.id, s.after.len())).collect();
     let mut dependents: BTreeMap<StepId, Vec<StepId>> = BTreeMap::new();
@@ -296,47 +320,103 @@ fn skip(ctx: &Ctx, report: &mut ApplyReport, dependents: &BTreeMap<StepId, Vec<S
     }
 }
 
-/// Calls the cloud, retrying retryable errors: throttling and 5xx with capped exponential
-/// backoff up to `max_attempts`; capacity shortages until `capacity_window` has passed.
-pub async fn call<T, F, Fut>(
-    cloud: &dyn Cloud,
-    policy: &Policy,
-    report: &(dyn Fn(Timestamp, u32, &CloudError, Duration) + Send + Sync),
-    mut f: F,
-) -> CloudResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = CloudResult<T>>,
-{
-    let started = cloud.now().await;
-    let mut attempt = 1;
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.retryable() => {
-                let delay = backoff(policy, attempt);
-                let now = cloud.now().await;
-                let waited = Duration::from_secs(now.0.saturating_sub(started.0));
-                let give_up = if e.kind == CloudErrorKind::InsufficientInstanceCapacity {
-                    waited + delay > policy.capacity_window
-                } else {
-                    attempt >= policy.max_attempts
-                };
-                if give_up {
-                    return Err(e);
-                }
-                report(now, attempt, &e, delay);
-                cloud.sleep(delay).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+/// Retries, backoff jitter and client-side rate limits for cloud calls.
+///
+/// Retryable errors are retried with capped exponential backoff and "equal jitter" (half
+/// the delay fixed, half drawn from the seeded RNG): throttling for `throttle_window`,
+/// 5xx for `max_attempts`, capacity for `capacity_window`, InvalidInstanceID.NotFound
+/// (eventual consistency) for `consistency_window`. With `client_rate_limit`, each call
+/// first takes a token from a client-side copy of AWS's bucket for that API, sleeping
+/// until one is there.
+pub struct Caller {
+    policy: Policy,
+    rng: std::sync::Mutex<Rng>,
+    buckets: std::sync::Mutex<BTreeMap<Bucket, TokenBucket>>,
 }
 
-fn backoff(policy: &Policy, attempt: u32) -> Duration {
-    let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
-    policy.backoff_base.saturating_mul(factor).min(policy.backoff_cap)
+impl Caller {
+    pub fn new(policy: &Policy) -> Self {
+        Caller {
+            policy: policy.clone(),
+            rng: std::sync::Mutex::new(Rng::new(policy.seed)),
+            buckets: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The delay before retry `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+        let full = self.policy.backoff_base.saturating_mul(factor).min(self.policy.backoff_cap);
+        let half = full / 2;
+        let jitter = self.rng.lock().expect("rng lock").unit();
+        half + half.mul_f64(jitter)
+    }
+
+    async fn take_token(&self, cloud: &dyn Cloud, api: &str) {
+        if !self.policy.client_rate_limit {
+            return;
+        }
+        let bucket = Bucket::of(api, api.starts_with("Describe"));
+        loop {
+            let now_ms = cloud.now().await.0 * 1000;
+            let wait = {
+                let mut buckets = self.buckets.lock().expect("bucket lock");
+                let b = buckets.entry(bucket).or_insert_with(|| TokenBucket::full(bucket, now_ms));
+                if b.try_take(bucket, now_ms) {
+                    0
+                } else {
+                    b.wait_ms(bucket, now_ms).max(1)
+                }
+            };
+            if wait == 0 {
+                return;
+            }
+            cloud.sleep(Duration::from_millis(wait)).await;
+        }
+    }
+
+    /// Calls `f` (the API `api`) until it succeeds or its error is final.
+    pub async fn call<T, F, Fut>(
+        &self,
+        cloud: &dyn Cloud,
+        api: &str,
+        report: &(dyn Fn(Timestamp, u32, &CloudError, Duration) + Send + Sync),
+        mut f: F,
+    ) -> CloudResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CloudResult<T>>,
+    {
+        let started = cloud.now().await;
+        let mut attempt = 1;
+        loop {
+            self.take_token(cloud, api).await;
+            let error = match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let window = match error.kind {
+                CloudErrorKind::InsufficientInstanceCapacity => Some(self.policy.capacity_window),
+                CloudErrorKind::RequestLimitExceeded => Some(self.policy.throttle_window),
+                CloudErrorKind::InvalidInstanceIdNotFound => Some(self.policy.consistency_window),
+                CloudErrorKind::Unavailable | CloudErrorKind::InternalError => None,
+                _ => return Err(error),
+            };
+            let delay = self.backoff(attempt);
+            let now = cloud.now().await;
+            let waited = Duration::from_secs(now.0.saturating_sub(started.0));
+            let give_up = match window {
+                Some(window) => waited + delay > window,
+                None => attempt >= self.policy.max_attempts,
+            };
+            if give_up {
+                return Err(error);
+            }
+            report(now, attempt, &error, delay);
+            cloud.sleep(delay).await;
+            attempt += 1;
+        }
+    }
 }
 
 impl Ctx {
@@ -349,7 +429,7 @@ impl Ctx {
         let report = move |at: Timestamp, attempt: u32, e: &CloudError, delay: Duration| {
             operator.event(&Event::Retrying { step, at, error: e.to_string(), attempt, delay });
         };
-        call(&*self.cloud, &self.policy, &report, f).await.map_err(|source| StepError::Cloud { call: name, source })
+        self.caller.call(&*self.cloud, name, &report, f).await.map_err(|source| StepError::Cloud { call: name, source })
     }
 
     /// Polls `check` until it returns `Some`, sleeping `poll` between tries.

@@ -50,6 +50,12 @@ impl<T: fmt::Display> Ref<T> {
 }
 
 impl<T> Ref<T> {
+    fn shift(&mut self, by: u32) {
+        if let Ref::Output(step) = self {
+            step.0 += by;
+        }
+    }
+
     pub fn step(&self) -> Option<StepId> {
         match self {
             Ref::Existing(_) => None,
@@ -343,6 +349,37 @@ impl Plan {
         self.steps.is_empty()
     }
 
+    /// Combines plans of different servers in one region into one, to apply them at once
+    /// (independent servers carry on when one fails). Steps are renumbered; observations,
+    /// tags and notes are concatenated; the first plan's scope is kept, so a merged plan is
+    /// applied directly, not saved for a later stale check.
+    pub fn merge(plans: Vec<Plan>) -> Plan {
+        let mut merged = Plan {
+            format: PLAN_FORMAT_VERSION,
+            command: plans.iter().map(|p| p.command.as_str()).collect::<Vec<_>>().join(" && "),
+            scope: plans.first().map(|p| p.scope.clone()).unwrap_or_else(|| Scope::new(Region::new("us-east-1"))),
+            observed: Vec::new(),
+            steps: Vec::new(),
+            tags: BTreeMap::new(),
+            notes: Vec::new(),
+        };
+        for plan in plans {
+            let by = merged.steps.len() as u32;
+            for mut step in plan.steps {
+                step.id.0 += by;
+                for dep in &mut step.after {
+                    dep.0 += by;
+                }
+                step.action.shift_references(by);
+                merged.steps.push(step);
+            }
+            merged.observed.extend(plan.observed);
+            merged.tags.extend(plan.tags);
+            merged.notes.extend(plan.notes);
+        }
+        merged
+    }
+
     pub fn step(&self, id: StepId) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
     }
@@ -524,6 +561,35 @@ fn declared_format(text: &str) -> Option<u32> {
 }
 
 impl Action {
+    /// Adds `by` to every step this action refers to (for [`Plan::merge`]).
+    fn shift_references(&mut self, by: u32) {
+        match self {
+            Action::DnsGate { address, .. } => address.shift(by),
+            Action::AttachVolume { volume, instance, .. } => {
+                volume.shift(by);
+                instance.shift(by);
+            }
+            Action::AssociateAddress { address, instance, .. } => {
+                address.shift(by);
+                instance.shift(by);
+            }
+            Action::CreateAutoScalingGroup { launch, .. } => launch.shift(by),
+            Action::UpdateAutoScalingGroup { launch, .. } => {
+                if let Some(launch) = launch {
+                    launch.shift(by);
+                }
+            }
+            Action::AdoptInstance { instance, .. } | Action::WaitRunning { instance, .. } => instance.shift(by),
+            Action::WaitHealthy { instance, .. } => {
+                if let Some(instance) = instance {
+                    instance.shift(by);
+                }
+            }
+            Action::CopyImage { image, .. } => image.shift(by),
+            _ => debug_assert!(self.references().is_empty(), "every reference is shifted"),
+        }
+    }
+
     /// The server the action belongs to (failures compensate per server).
     pub fn server(&self) -> &ServerName {
         match self {
@@ -933,6 +999,17 @@ mod tests {
         assert!(d.contains("\n-  + #1   create data volume of ale: 20 GiB gp3 in us-east-1a\n"), "{d}");
         assert!(d.contains("\n+  + #1   create data volume of ale: 30 GiB gp3 in us-east-1a\n"), "{d}");
         assert!(!d.contains("-  ~ #2"), "an unchanged step is context, not a change: {d}");
+    }
+
+    #[test]
+    fn merge_renumbers_steps_and_references() {
+        let one = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[1])]);
+        let merged = Plan::merge(vec![one.clone(), one]);
+        merged.validate().unwrap();
+        assert_eq!(merged.steps.len(), 4);
+        assert_eq!(merged.steps[3].after, vec![StepId(3)]);
+        assert_eq!(merged.steps[3].action.references(), vec![StepId(3)]);
+        assert_eq!(merged.depth(), 2);
     }
 
     #[test]

@@ -47,11 +47,28 @@ impl Sim {
         f(&mut self.world())
     }
 
-    /// Advances virtual time by `duration` (rounded up to whole seconds), running the
-    /// agent of every instance that boots meanwhile at the virtual time it boots.
+    /// One Cloud call: the world's fault gate ([`World::begin_call`]: latency, throttling,
+    /// transient errors), the operation, then [`World::end_call`] — all under one lock.
+    fn call<T>(
+        &self,
+        api: &str,
+        region: Option<&Region>,
+        unfiltered: bool,
+        op: impl FnOnce(&mut World) -> CloudResult<T>,
+    ) -> CloudResult<T> {
+        self.with_world(|w| {
+            w.begin_call(api, region, unfiltered)?;
+            let result = op(w);
+            w.end_call(api);
+            result
+        })
+    }
+
+    /// Advances virtual time by `duration`, ending on a whole second (rounded up), running
+    /// the agent of every instance that boots meanwhile at the virtual time it boots.
     pub async fn advance(&self, duration: Duration) {
-        let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
-        let target = self.with_world(|w| w.now.plus_secs(secs));
+        let ms = duration.as_millis() as u64 + u64::from(!duration.subsec_nanos().is_multiple_of(1_000_000));
+        let target = self.with_world(|w| Timestamp((w.now_ms() + ms).div_ceil(1000)));
         self.advance_until(target).await;
     }
 
@@ -107,6 +124,11 @@ impl Sim {
     }
 }
 
+/// Whether a describe call asks for everything (AWS's unfiltered-describe bucket).
+fn unfiltered(filter: &Filter) -> bool {
+    matches!(filter, Filter::All)
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -147,27 +169,27 @@ impl AgentHost for SimHost<'_> {
 #[async_trait]
 impl Cloud for Sim {
     async fn describe_regions(&self) -> CloudResult<Vec<RegionInfo>> {
-        Ok(self.with_world(|w| w.regions()))
+        self.call("DescribeRegions", None, false, |w| Ok(w.regions()))
     }
 
     async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>> {
-        Ok(self.with_world(|w| w.describe_instances(region, filter)))
+        self.call("DescribeInstances", Some(region), unfiltered(filter), |w| Ok(w.describe_instances(region, filter)))
     }
 
     async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>> {
-        Ok(self.with_world(|w| w.describe_volumes(region, filter)))
+        self.call("DescribeVolumes", Some(region), unfiltered(filter), |w| Ok(w.describe_volumes(region, filter)))
     }
 
     async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>> {
-        Ok(self.with_world(|w| w.describe_addresses(region, filter)))
+        self.call("DescribeAddresses", Some(region), false, |w| Ok(w.describe_addresses(region, filter)))
     }
 
     async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>> {
-        Ok(self.with_world(|w| w.describe_images(region)))
+        self.call("DescribeImages", Some(region), false, |w| Ok(w.describe_images(region)))
     }
 
     async fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<LaunchTemplate>> {
-        Ok(self.with_world(|w| w.describe_launch_templates(region, filter)))
+        self.call("DescribeLaunchTemplates", Some(region), false, |w| Ok(w.describe_launch_templates(region, filter)))
     }
 
     async fn describe_auto_scaling_groups(
@@ -175,15 +197,17 @@ impl Cloud for Sim {
         region: &Region,
         filter: &Filter,
     ) -> CloudResult<Vec<AutoScalingGroup>> {
-        Ok(self.with_world(|w| w.describe_auto_scaling_groups(region, filter)))
+        self.call("DescribeAutoScalingGroups", Some(region), false, |w| {
+            Ok(w.describe_auto_scaling_groups(region, filter))
+        })
     }
 
     async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
-        self.with_world(|w| w.create_volume(region, request))
+        self.call("CreateVolume", Some(region), false, |w| w.create_volume(region, request))
     }
 
     async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()> {
-        self.with_world(|w| w.delete_volume(region, volume))
+        self.call("DeleteVolume", Some(region), false, |w| w.delete_volume(region, volume))
     }
 
     async fn attach_volume(
@@ -193,19 +217,19 @@ impl Cloud for Sim {
         instance: &InstanceId,
         device: &str,
     ) -> CloudResult<()> {
-        self.with_world(|w| w.attach_volume(region, volume, instance, device))
+        self.call("AttachVolume", Some(region), false, |w| w.attach_volume(region, volume, instance, device))
     }
 
     async fn detach_volume(&self, region: &Region, volume: &VolumeId, instance: &InstanceId) -> CloudResult<()> {
-        self.with_world(|w| w.detach_volume(region, volume, instance))
+        self.call("DetachVolume", Some(region), false, |w| w.detach_volume(region, volume, instance))
     }
 
     async fn allocate_address(&self, region: &Region, tags: Tags) -> CloudResult<Address> {
-        self.with_world(|w| w.allocate_address(region, tags))
+        self.call("AllocateAddress", Some(region), false, |w| w.allocate_address(region, tags))
     }
 
     async fn release_address(&self, region: &Region, address: &AllocationId) -> CloudResult<()> {
-        self.with_world(|w| w.release_address(region, address))
+        self.call("ReleaseAddress", Some(region), false, |w| w.release_address(region, address))
     }
 
     async fn associate_address(
@@ -214,23 +238,23 @@ impl Cloud for Sim {
         address: &AllocationId,
         instance: &InstanceId,
     ) -> CloudResult<()> {
-        self.with_world(|w| w.associate_address(region, address, instance))
+        self.call("AssociateAddress", Some(region), false, |w| w.associate_address(region, address, instance))
     }
 
     async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
-        self.with_world(|w| w.create_tags(region, resource, tags))
+        self.call("CreateTags", Some(region), false, |w| w.create_tags(region, resource, tags))
     }
 
     async fn delete_tags(&self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()> {
-        self.with_world(|w| w.delete_tags(region, resource, keys))
+        self.call("DeleteTags", Some(region), false, |w| w.delete_tags(region, resource, keys))
     }
 
     async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
-        self.with_world(|w| w.run_instance(region, request))
+        self.call("RunInstances", Some(region), false, |w| w.run_instance(region, request))
     }
 
     async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()> {
-        self.with_world(|w| w.terminate_instance(region, instance))
+        self.call("TerminateInstances", Some(region), false, |w| w.terminate_instance(region, instance))
     }
 
     async fn create_launch_template(
@@ -238,11 +262,11 @@ impl Cloud for Sim {
         region: &Region,
         request: CreateLaunchTemplateRequest,
     ) -> CloudResult<LaunchTemplate> {
-        self.with_world(|w| w.create_launch_template(region, request))
+        self.call("CreateLaunchTemplate", Some(region), false, |w| w.create_launch_template(region, request))
     }
 
     async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()> {
-        self.with_world(|w| w.delete_launch_template(region, template))
+        self.call("DeleteLaunchTemplate", Some(region), false, |w| w.delete_launch_template(region, template))
     }
 
     async fn create_launch_template_version(
@@ -251,11 +275,13 @@ impl Cloud for Sim {
         template: &LaunchTemplateId,
         spec: LaunchSpec,
     ) -> CloudResult<LaunchTemplate> {
-        self.with_world(|w| w.create_launch_template_version(region, template, spec))
+        self.call("CreateLaunchTemplateVersion", Some(region), false, |w| {
+            w.create_launch_template_version(region, template, spec)
+        })
     }
 
     async fn describe_launch_configurations(&self, region: &Region) -> CloudResult<Vec<LaunchConfiguration>> {
-        Ok(self.with_world(|w| w.describe_launch_configurations(region)))
+        self.call("DescribeLaunchConfigurations", Some(region), false, |w| Ok(w.describe_launch_configurations(region)))
     }
 
     async fn create_launch_configuration(
@@ -264,11 +290,13 @@ impl Cloud for Sim {
         name: &str,
         spec: LaunchSpec,
     ) -> CloudResult<LaunchConfiguration> {
-        self.with_world(|w| w.create_launch_configuration(region, name, spec))
+        self.call("CreateLaunchConfiguration", Some(region), false, |w| {
+            w.create_launch_configuration(region, name, spec)
+        })
     }
 
     async fn delete_launch_configuration(&self, region: &Region, name: &str) -> CloudResult<()> {
-        self.with_world(|w| w.delete_launch_configuration(region, name))
+        self.call("DeleteLaunchConfiguration", Some(region), false, |w| w.delete_launch_configuration(region, name))
     }
 
     async fn create_auto_scaling_group(
@@ -276,7 +304,7 @@ impl Cloud for Sim {
         region: &Region,
         request: CreateAutoScalingGroupRequest,
     ) -> CloudResult<()> {
-        self.with_world(|w| w.create_auto_scaling_group(region, request))
+        self.call("CreateAutoScalingGroup", Some(region), false, |w| w.create_auto_scaling_group(region, request))
     }
 
     async fn attach_instance_to_group(
@@ -285,7 +313,7 @@ impl Cloud for Sim {
         group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> CloudResult<()> {
-        self.with_world(|w| w.attach_instance_to_group(region, group, instance))
+        self.call("AttachInstances", Some(region), false, |w| w.attach_instance_to_group(region, group, instance))
     }
 
     async fn update_auto_scaling_group(
@@ -294,7 +322,7 @@ impl Cloud for Sim {
         group: &AutoScalingGroupName,
         update: UpdateAutoScalingGroupRequest,
     ) -> CloudResult<()> {
-        self.with_world(|w| w.update_auto_scaling_group(region, group, update))
+        self.call("UpdateAutoScalingGroup", Some(region), false, |w| w.update_auto_scaling_group(region, group, update))
     }
 
     async fn delete_auto_scaling_group(
@@ -303,11 +331,11 @@ impl Cloud for Sim {
         group: &AutoScalingGroupName,
         force: bool,
     ) -> CloudResult<()> {
-        self.with_world(|w| w.delete_auto_scaling_group(region, group, force))
+        self.call("DeleteAutoScalingGroup", Some(region), false, |w| w.delete_auto_scaling_group(region, group, force))
     }
 
     async fn create_image(&self, region: &Region, instance: &InstanceId, name: &str, tags: Tags) -> CloudResult<Image> {
-        self.with_world(|w| w.create_image(region, instance, name, tags))
+        self.call("CreateImage", Some(region), false, |w| w.create_image(region, instance, name, tags))
     }
 
     async fn copy_image(
@@ -317,19 +345,19 @@ impl Cloud for Sim {
         target_region: &Region,
         name: &str,
     ) -> CloudResult<Image> {
-        self.with_world(|w| w.copy_image(source_region, image, target_region, name))
+        self.call("CopyImage", Some(target_region), false, |w| w.copy_image(source_region, image, target_region, name))
     }
 
     async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
-        self.with_world(|w| w.create_snapshot(region, volume, tags))
+        self.call("CreateSnapshot", Some(region), false, |w| w.create_snapshot(region, volume, tags))
     }
 
     async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
-        Ok(self.with_world(|w| w.describe_snapshots(region, filter)))
+        self.call("DescribeSnapshots", Some(region), false, |w| Ok(w.describe_snapshots(region, filter)))
     }
 
     async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {
-        Ok(self.with_world(|w| w.resolve_dns(host)))
+        self.call("DNS lookup", None, false, |w| Ok(w.resolve_dns(host)))
     }
 
     async fn now(&self) -> Timestamp {

@@ -1,17 +1,22 @@
 //! The simulated AWS world: plain data plus the operations the [`crate::Sim`] maps the
 //! `Cloud` trait onto.
 //!
-//! Everything is deterministic: ordered maps only, no wall clock, no randomness. Time
-//! moves only through [`World::advance_to`], which applies scheduled transitions in
-//! (time, seq) order and lets auto scaling groups reconcile after each one.
+//! Everything is deterministic: ordered maps only, no wall clock, and all randomness (the
+//! injected [`Faults`]) drawn from the one seeded [`Rng`] saved in the world. Time moves
+//! only through [`World::advance_to`] (and [`World::advance_by_ms`]), which applies
+//! scheduled transitions in (time, seq) order and lets auto scaling groups reconcile after
+//! each one.
 
+use crate::faults::{CapacityChange, Faults, ScheduledTermination};
 use cellar_engine::agent::parse_user_data;
 use cellar_engine::catalog;
 use cellar_engine::cloud::{
     CloudError, CloudErrorKind as K, CloudResult, CreateAutoScalingGroupRequest, CreateLaunchTemplateRequest,
     CreateVolumeRequest, Filter, RunInstanceRequest, UpdateAutoScalingGroupRequest,
 };
+use cellar_engine::limits::{Bucket, TokenBucket};
 use cellar_engine::model::*;
+use cellar_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -36,8 +41,23 @@ pub const DEFAULT_CAPACITY: u32 = 1000;
 /// Scaling activities kept per group (newest last).
 const MAX_ACTIVITIES: usize = 20;
 
+/// The seed of a world that never called [`World::reseed`].
+pub const DEFAULT_SEED: u64 = 0;
+
 fn default_capacity() -> u32 {
     DEFAULT_CAPACITY
+}
+
+fn default_rng() -> Rng {
+    Rng::new(DEFAULT_SEED)
+}
+
+fn is_zero_u16(n: &u16) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 fn err(kind: K, message: impl Into<String>) -> CloudError {
@@ -48,7 +68,27 @@ fn err(kind: K, message: impl Into<String>) -> CloudError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     pub at: Timestamp,
+    /// Milliseconds past `at`.
+    #[serde(default, skip_serializing_if = "is_zero_u16")]
+    pub millis: u16,
     pub message: String,
+}
+
+impl LogEntry {
+    /// `YYYY-MM-DDTHH:MM:SSZ`, or with `.mmm` before the `Z` when `millis` is asked for.
+    pub fn stamp(&self, millis: bool) -> String {
+        stamp(self.at, self.millis, millis)
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, or `YYYY-MM-DDTHH:MM:SS.mmmZ` with `with_millis`.
+fn stamp(at: Timestamp, millis: u16, with_millis: bool) -> String {
+    let text = at.rfc3339();
+    if with_millis {
+        format!("{}.{millis:03}Z", text.trim_end_matches('Z'))
+    } else {
+        text
+    }
 }
 
 /// A state change the world will make on its own at a given virtual time.
@@ -64,6 +104,13 @@ pub enum Transition {
     VolumeAvailable(VolumeId),
     /// A group whose launch failed may try again.
     GroupRetry(AutoScalingGroupName),
+    /// Fault: Amazon terminates a random live instance; the next one is then scheduled
+    /// ([`Faults::terminations_per_hour`]).
+    RandomTermination,
+    /// Fault: a capacity change from [`Faults::capacity`].
+    FaultCapacity(CapacityChange),
+    /// Fault: a termination from [`Faults::terminations`].
+    FaultTermination(ScheduledTermination),
     /// pending → available (CreateImage, CopyImage).
     ImageAvailable(ImageId),
     /// pending → completed.
@@ -105,12 +152,21 @@ pub struct SimInstance {
     pub user_data: String,
     #[serde(default)]
     pub client_token: Option<String>,
+    /// Eventual consistency ([`Faults::invisible_secs`]): until this virtual time (in
+    /// milliseconds since the epoch) the API does not know the instance yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible_at_ms: Option<u64>,
 }
 
 impl SimInstance {
     /// Pending or running: counts for capacity and for its auto scaling group.
     pub fn is_live(&self) -> bool {
         matches!(self.state, InstanceState::Pending | InstanceState::Running)
+    }
+
+    /// Whether the API knows the instance at `now_ms` (see [`SimInstance::visible_at_ms`]).
+    pub fn is_visible(&self, now_ms: u64) -> bool {
+        self.visible_at_ms.is_none_or(|t| now_ms >= t)
     }
 }
 
@@ -220,10 +276,25 @@ impl SimSnapshot {
 }
 
 /// The whole simulated account: saved as RON between CLI runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct World {
-    /// The virtual clock.
+    /// The virtual clock, whole seconds (see [`World::now`]; [`World::millis`] holds the rest).
     pub now: Timestamp,
+    /// Milliseconds past `now` (API latency moves the clock by milliseconds).
+    #[serde(default, skip_serializing_if = "is_zero_u16")]
+    pub millis: u16,
+    /// The one source of randomness (every fault draws from it): saved, so a world replays.
+    #[serde(default = "default_rng")]
+    pub rng: Rng,
+    /// The faults this world injects (none by default).
+    #[serde(default, skip_serializing_if = "Faults::is_none")]
+    pub faults: Faults,
+    /// Cloud calls served through [`crate::Sim`] (for benchmarks).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub api_calls: u64,
+    /// AWS's API token buckets per region, used while [`Faults::throttling`] is on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub buckets: BTreeMap<Region, BTreeMap<Bucket, TokenBucket>>,
     /// Last id handed out per prefix (`i`, `vol`, `eipalloc`, `lt`, `ami`, `snap`).
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
@@ -275,6 +346,11 @@ impl World {
     pub fn new(now: Timestamp, regions: Vec<RegionInfo>) -> Self {
         World {
             now,
+            millis: 0,
+            rng: default_rng(),
+            faults: Faults::default(),
+            api_calls: 0,
+            buckets: BTreeMap::new(),
             counters: BTreeMap::new(),
             regions,
             default_capacity: DEFAULT_CAPACITY,
@@ -300,7 +376,23 @@ impl World {
 
     /// Appends a log entry at the current virtual time.
     pub fn record(&mut self, message: impl Into<String>) {
-        self.log.push(LogEntry { at: self.now, message: message.into() });
+        self.log.push(LogEntry { at: self.now, millis: self.millis, message: message.into() });
+    }
+
+    /// The virtual clock in whole seconds.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The virtual clock in milliseconds since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.now.0 * 1000 + u64::from(self.millis)
+    }
+
+    /// Restarts the world's random number generator from `seed` (faults drawn from now on
+    /// replay exactly for the same seed and the same calls).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = Rng::new(seed);
     }
 
     /// The next id for a prefix: `i-0001`, `vol-0001`, ...
@@ -311,7 +403,11 @@ impl World {
     }
 
     fn schedule(&mut self, after_secs: u64, transition: Transition) {
-        let at = self.now.plus_secs(after_secs);
+        self.schedule_at(self.now.plus_secs(after_secs), transition);
+    }
+
+    /// Schedules a transition at an absolute time (one in the past applies at the next advance).
+    fn schedule_at(&mut self, at: Timestamp, transition: Transition) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let pos = self.scheduled.partition_point(|s| (s.at, s.seq) <= (at, seq));
@@ -333,10 +429,12 @@ impl World {
         }
     }
 
+    /// An instance the API knows (in the region, and visible: see [`Faults::invisible_secs`]).
     fn instance_in(&self, region: &Region, id: &InstanceId) -> CloudResult<&SimInstance> {
+        let now_ms = self.now_ms();
         self.instances
             .get(id)
-            .filter(|i| i.zone.region() == *region)
+            .filter(|i| i.zone.region() == *region && i.is_visible(now_ms))
             .ok_or_else(|| err(K::InvalidInstanceIdNotFound, format!("The instance ID '{id}' does not exist")))
     }
 
@@ -668,10 +766,12 @@ impl World {
         self.regions.clone()
     }
 
+    /// DescribeInstances (instances still invisible under [`Faults::invisible_secs`] are left out).
     pub fn describe_instances(&self, region: &Region, filter: &Filter) -> Vec<Instance> {
+        let now_ms = self.now_ms();
         self.instances
             .values()
-            .filter(|i| i.zone.region() == *region && filter.matches(&i.tags))
+            .filter(|i| i.zone.region() == *region && i.is_visible(now_ms) && filter.matches(&i.tags))
             .map(|i| self.instance_model(i))
             .collect()
     }
@@ -1005,7 +1105,8 @@ impl World {
         Ok(self.instance_model(&self.instances[&id]))
     }
 
-    /// Validates and launches one instance (pending; running after [`PENDING_SECS`]).
+    /// Validates and launches one instance (pending; running after [`PENDING_SECS`] or
+    /// [`Faults::boot_secs`]; invisible to the API for [`Faults::invisible_secs`]).
     fn launch(
         &mut self,
         region: &Region,
@@ -1061,6 +1162,10 @@ impl World {
             group: group.clone(),
             user_data: spec.user_data.clone(),
             client_token: client_token.clone(),
+            visible_at_ms: match self.faults.invisible_secs {
+                0 => None,
+                secs => Some(self.now_ms() + secs * 1000),
+            },
         };
         let by = group.as_ref().map(|g| format!(" by group {g}")).unwrap_or_default();
         self.record(format!(
@@ -1072,7 +1177,7 @@ impl World {
         if let Some(token) = client_token {
             self.client_tokens.insert(token, id.clone());
         }
-        self.schedule(PENDING_SECS, Transition::InstanceRunning(id.clone()));
+        self.schedule(self.faults.boot_secs.unwrap_or(PENDING_SECS), Transition::InstanceRunning(id.clone()));
         Ok(id)
     }
 
@@ -1639,6 +1744,18 @@ impl World {
                 }
                 false
             }
+            Transition::RandomTermination => {
+                self.random_termination();
+                false
+            }
+            Transition::FaultCapacity(change) => {
+                self.scheduled_capacity_change(change);
+                false
+            }
+            Transition::FaultTermination(termination) => {
+                self.scheduled_termination(termination);
+                false
+            }
         }
     }
 
@@ -1651,6 +1768,7 @@ impl World {
             let next = self.scheduled.remove(0);
             if next.at > self.now {
                 self.now = next.at;
+                self.millis = 0;
             }
             let agent_due = self.apply(next.transition);
             self.reconcile_groups();
@@ -1660,6 +1778,7 @@ impl World {
         }
         if t > self.now {
             self.now = t;
+            self.millis = 0;
             self.reconcile_groups();
         }
         Advance::Reached
@@ -1670,13 +1789,43 @@ impl World {
         while self.advance_to(t) == Advance::AgentsDue {}
     }
 
+    /// [`World::advance_to`] with a target in milliseconds since the epoch.
+    pub fn advance_to_ms(&mut self, target_ms: u64) -> Advance {
+        if self.advance_to(Timestamp(target_ms / 1000)) == Advance::AgentsDue {
+            return Advance::AgentsDue;
+        }
+        if target_ms > self.now_ms() {
+            self.millis = (target_ms % 1000) as u16;
+        }
+        Advance::Reached
+    }
+
+    /// Moves the clock `ms` milliseconds on without running agents (they stay queued in
+    /// [`World::agents_due`]).
+    pub fn advance_by_ms(&mut self, ms: u64) {
+        let target = self.now_ms() + ms;
+        while self.advance_to_ms(target) == Advance::AgentsDue {}
+    }
+
     // ----- rendering -----
 
     /// A readable multi-line summary (`cellar sim show`).
     pub fn render_summary(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
-        let _ = writeln!(out, "clock: {} ({})", self.now.rfc3339(), self.now.0);
+        let _ = writeln!(out, "clock: {} ({})", stamp(self.now, self.millis, self.millis != 0), self.now.0);
+        let faults = self.faults.describe();
+        if faults.is_empty() {
+            let _ = writeln!(out, "faults: none");
+        } else {
+            let _ = writeln!(out, "faults:");
+            for line in faults {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        if self.api_calls > 0 {
+            let _ = writeln!(out, "api calls served: {}", self.api_calls);
+        }
         for region in &self.regions {
             let r = &region.region;
             let letters: String = region.zones.iter().map(|z| z.letter().to_string()).collect::<Vec<_>>().join(", ");
@@ -1688,9 +1837,15 @@ impl World {
                 let ip = self.public_ip_of(&i.id).map(|ip| format!("  ip {ip}")).unwrap_or_default();
                 let group = i.group.as_ref().map(|g| format!("  group {g}")).unwrap_or_default();
                 let agent = parse_user_data(&i.user_data).map(|a| format!("  agent {}", a.mode)).unwrap_or_default();
+                let hidden = match i.visible_at_ms {
+                    Some(t) if !i.is_visible(self.now_ms()) => {
+                        format!("  invisible until {}", stamp(Timestamp(t / 1000), (t % 1000) as u16, t % 1000 != 0))
+                    }
+                    _ => String::new(),
+                };
                 let _ = writeln!(
                     out,
-                    "    {}  {}  {}  {}  {}{ip}{group}{agent}{}",
+                    "    {}  {}  {}  {}  {}{ip}{group}{agent}{hidden}{}",
                     i.id,
                     i.state,
                     i.zone,
@@ -1835,8 +1990,23 @@ impl World {
         }
         let start = self.log.len().saturating_sub(10);
         let _ = writeln!(out, "\nlast {} of {} log entries:", self.log.len() - start, self.log.len());
-        for entry in &self.log[start..] {
-            let _ = writeln!(out, "  {}  {}", entry.at.rfc3339(), entry.message);
+        for line in self.render_log(Some(10)).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+        out
+    }
+
+    /// The event trace (`cellar sim log`), one line per entry: `YYYY-MM-DDTHH:MM:SSZ  message`,
+    /// with `.mmm` milliseconds on every line when any shown entry has some. `last` keeps
+    /// only the newest entries.
+    pub fn render_log(&self, last: Option<usize>) -> String {
+        use std::fmt::Write;
+        let start = last.map_or(0, |n| self.log.len().saturating_sub(n));
+        let entries = &self.log[start..];
+        let millis = entries.iter().any(|e| e.millis != 0);
+        let mut out = String::new();
+        for entry in entries {
+            let _ = writeln!(out, "{}  {}", entry.stamp(millis), entry.message);
         }
         out
     }
@@ -1887,6 +2057,8 @@ fn tag_suffix(tags: &Tags) -> String {
     let parts: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("  [{}]", parts.join(" "))
 }
+
+mod inject;
 
 #[cfg(test)]
 mod tests;

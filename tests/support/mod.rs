@@ -2,6 +2,8 @@
 //! simulator in-process, and an operator that records events and answers gates.
 #![allow(dead_code)]
 
+pub mod scenario;
+
 use cellar_engine::cloud::{Cloud, Filter};
 use cellar_engine::command;
 use cellar_engine::config::ConfigTree;

@@ -1,0 +1,40 @@
+//! Benchmark: whole property-test scenarios per second and simulated API calls per second.
+//!
+//! Each scenario is the property suite's: 10 servers, 30 random steps (seed commands
+//! planned and applied, terminations, capacity shortages, time passing), every fault on
+//! (throttling, transient errors, random terminations, eventual consistency, latency),
+//! the invariants checked after every step and convergence at the end. One thread (a
+//! current-thread tokio runtime), so the figure is per core.
+//!
+//! Run: `cargo bench --bench scenarios` (`CELLAR_BENCH_SCENARIOS=N` to change the count).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::Instant;
+use support::scenario;
+
+fn main() {
+    let servers = 10;
+    let steps = 30;
+    let count: u64 = std::env::var("CELLAR_BENCH_SCENARIOS").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let (_dir, tree) = scenario::config(servers);
+    let scenarios: Vec<_> = (0..count).map(|seed| (seed, scenario::generate(seed, servers, steps))).collect();
+    // Warm up allocator and caches.
+    for (seed, ops) in scenarios.iter().take(5) {
+        scenario::run(*seed, &tree, servers, ops);
+    }
+    let started = Instant::now();
+    let (mut calls, mut applies) = (0u64, 0usize);
+    for (seed, ops) in &scenarios {
+        let run = scenario::run(*seed, &tree, servers, ops);
+        calls += run.api_calls;
+        applies += run.applies;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("scenarios: {count} ({servers} servers, {steps} steps each, faults on), {applies} applies");
+    println!("time: {secs:.2} s");
+    println!("scenarios/s: {:.0}", count as f64 / secs);
+    println!("simulated API calls/s: {:.0} ({calls} calls)", calls as f64 / secs);
+    println!("mean scenario: {:.2} ms", secs * 1000.0 / count as f64);
+}

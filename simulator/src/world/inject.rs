@@ -1,0 +1,187 @@
+//! Fault injection in the world: installing [`Faults`], the gate every Cloud call passes
+//! through ([`World::begin_call`] / [`World::end_call`]), and the fault transitions.
+//! Every random draw comes from [`World::rng`].
+
+use super::{err, Transition, World};
+use crate::faults::{CapacityChange, Faults, ScheduledTermination};
+use cellar_engine::cloud::{CloudErrorKind as K, CloudResult};
+use cellar_engine::limits::{Bucket, TokenBucket};
+use cellar_engine::model::*;
+
+/// Random terminations are never scheduled further out than this (a rate near zero).
+const MAX_FAULT_DELAY_SECS: u64 = 100 * 365 * 86_400;
+
+/// Whether an API call (by its AWS name, as [`Bucket::of`] takes it) changes anything.
+pub fn is_mutating(api: &str) -> bool {
+    !matches!(Bucket::of(api, false), Bucket::NonMutating | Bucket::UnfilteredDescribe)
+}
+
+impl World {
+    /// Installs `faults` (replacing the previous ones): cancels the fault transitions
+    /// already scheduled and schedules the new ones (capacity changes, terminations, the
+    /// first random termination). A `terminate_at_call` of 0 calls fires at once. Errors
+    /// (naming the bad field) leave the world unchanged.
+    pub fn set_faults(&mut self, faults: Faults) -> Result<(), String> {
+        faults.validate()?;
+        for (i, change) in faults.capacity.iter().enumerate() {
+            let region = change.zone.region();
+            if !self.regions.iter().any(|r| r.region == region && r.zones.contains(&change.zone)) {
+                return Err(format!("capacity[{i}].zone: {} is not a zone of this world", change.zone));
+            }
+        }
+        self.scheduled.retain(|s| {
+            !matches!(
+                s.transition,
+                Transition::RandomTermination | Transition::FaultCapacity(_) | Transition::FaultTermination(_)
+            )
+        });
+        if !faults.throttling {
+            self.buckets.clear();
+        }
+        self.faults = faults;
+        let described = self.faults.describe();
+        if described.is_empty() {
+            self.record("faults: none");
+        } else {
+            self.record(format!("faults: {}", described.join("; ")));
+        }
+        for change in self.faults.capacity.clone() {
+            self.schedule_at(change.at, Transition::FaultCapacity(change));
+        }
+        for termination in self.faults.terminations.clone() {
+            self.schedule_at(termination.at, Transition::FaultTermination(termination));
+        }
+        self.schedule_random_termination();
+        if self.faults.terminate_at_call.as_ref().is_some_and(|t| t.calls == 0) {
+            self.fire_terminate_at_call();
+        }
+        Ok(())
+    }
+
+    /// The gate in front of every Cloud call (`api` is the AWS operation name, `region`
+    /// the region it is sent to, `unfiltered` marks a describe of everything): counts the
+    /// call, lets its latency pass on the virtual clock (agents that become due stay
+    /// queued), then applies throttling and transient errors. An error here means the
+    /// call must not run.
+    pub fn begin_call(&mut self, api: &str, region: Option<&Region>, unfiltered: bool) -> CloudResult<()> {
+        self.api_calls += 1;
+        let (min, max) = self.faults.latency_ms;
+        if max > 0 {
+            let ms = self.rng.range(min, max);
+            self.advance_by_ms(ms);
+        }
+        if self.faults.throttling {
+            if let Some(region) = region {
+                let bucket = Bucket::of(api, unfiltered);
+                let now_ms = self.now_ms();
+                let tokens = self
+                    .buckets
+                    .entry(region.clone())
+                    .or_default()
+                    .entry(bucket)
+                    .or_insert_with(|| TokenBucket::full(bucket, now_ms));
+                if !tokens.try_take(bucket, now_ms) {
+                    self.record(format!("{api} in {region}: RequestLimitExceeded (throttled, {bucket:?} bucket)"));
+                    return Err(err(K::RequestLimitExceeded, "Request limit exceeded."));
+                }
+            }
+        }
+        if self.rng.chance(self.faults.transient_error_rate) {
+            let (kind, message) = if self.rng.next_u64().is_multiple_of(2) {
+                (K::InternalError, "An internal error has occurred.")
+            } else {
+                (K::Unavailable, "The server is overloaded and cannot handle the request.")
+            };
+            let place = region.map(|r| format!(" in {r}")).unwrap_or_default();
+            self.record(format!("{api}{place}: {} (injected fault)", kind.code()));
+            return Err(err(kind, message));
+        }
+        Ok(())
+    }
+
+    /// After a call that passed [`World::begin_call`] ran (whatever its result): counts
+    /// mutating calls down for [`Faults::terminate_at_call`].
+    pub fn end_call(&mut self, api: &str) {
+        if !is_mutating(api) {
+            return;
+        }
+        if let Some(t) = &mut self.faults.terminate_at_call {
+            t.calls = t.calls.saturating_sub(1);
+            if t.calls == 0 {
+                self.fire_terminate_at_call();
+            }
+        }
+    }
+
+    /// Terminates the instance [`Faults::terminate_at_call`] asks for and clears it.
+    fn fire_terminate_at_call(&mut self) {
+        let Some(t) = self.faults.terminate_at_call.take() else {
+            return;
+        };
+        let live: Vec<InstanceId> = self
+            .instances
+            .values()
+            .filter(|i| i.is_live())
+            .filter(|i| t.server.as_ref().is_none_or(|s| i.tags.get(NAME_TAG).map(String::as_str) == Some(s.as_str())))
+            .map(|i| i.id.clone())
+            .collect();
+        match self.rng.pick(&live).cloned() {
+            Some(id) => self.begin_termination(&id, "terminated by Amazon (terminate_at_call fault)"),
+            None => {
+                let whom = t.server.map(|s| format!(" of server {s}")).unwrap_or_default();
+                self.record(format!("terminate_at_call fault: no live instance{whom} to terminate"));
+            }
+        }
+    }
+
+    /// Schedules the next random termination (exponential inter-arrival time).
+    fn schedule_random_termination(&mut self) {
+        let per_hour = self.faults.terminations_per_hour;
+        if per_hour <= 0.0 {
+            return;
+        }
+        let u = self.rng.unit();
+        let secs = -(1.0 - u).ln() * 3600.0 / per_hour;
+        let secs = if secs.is_finite() { secs.ceil().clamp(1.0, MAX_FAULT_DELAY_SECS as f64) as u64 } else { 1 };
+        self.schedule(secs, Transition::RandomTermination);
+    }
+
+    /// [`Transition::RandomTermination`]: a random live instance dies, the next is scheduled.
+    pub(super) fn random_termination(&mut self) {
+        if self.faults.terminations_per_hour <= 0.0 {
+            return;
+        }
+        let live: Vec<InstanceId> = self.instances.values().filter(|i| i.is_live()).map(|i| i.id.clone()).collect();
+        if let Some(id) = self.rng.pick(&live).cloned() {
+            self.begin_termination(&id, "terminated by Amazon (random fault)");
+        }
+        self.schedule_random_termination();
+    }
+
+    /// [`Transition::FaultCapacity`]: applies the change and drops it from the schedule.
+    pub(super) fn scheduled_capacity_change(&mut self, change: CapacityChange) {
+        if let Some(pos) = self.faults.capacity.iter().position(|c| *c == change) {
+            self.faults.capacity.remove(pos);
+        }
+        let CapacityChange { zone, instance_type, count, .. } = change;
+        self.capacity.entry(zone.clone()).or_default().insert(instance_type.clone(), count);
+        self.record(format!("capacity for {instance_type} in {zone} set to {count} (fault schedule)"));
+    }
+
+    /// [`Transition::FaultTermination`]: terminates the target and drops it from the schedule.
+    pub(super) fn scheduled_termination(&mut self, termination: ScheduledTermination) {
+        if let Some(pos) = self.faults.terminations.iter().position(|t| *t == termination) {
+            self.faults.terminations.remove(pos);
+        }
+        let target = termination.target.trim();
+        let id = if target.starts_with("i-") {
+            Some(InstanceId::new(target)).filter(|id| self.instances.get(id).is_some_and(|i| i.state.is_alive()))
+        } else {
+            self.find_server_instance(&ServerName::new(target)).map(|i| i.id)
+        };
+        match id {
+            Some(id) => self.begin_termination(&id, "terminated by Amazon (scheduled fault)"),
+            None => self.record(format!("scheduled termination fault: no live instance for {target}")),
+        }
+    }
+}
