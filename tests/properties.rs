@@ -3,7 +3,7 @@
 //! capacity shortages), checking DESIGN.md's invariants after every step: no data loss, no
 //! leaks, convergence, idempotence, plan honesty — and determinism (same seed, same trace).
 //!
-//! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 48, which runs in CI in well
+//! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 256, which runs in CI in a few seconds
 //! under a minute). A failure prints `CELLAR_SEED=<seed> CELLAR_LEN=<len>`; set those to
 //! replay exactly that scenario. Minimal failing cases proptest finds are kept in
 //! `tests/properties.proptest-regressions` and replayed first.
@@ -17,7 +17,7 @@ use support::scenario;
 const SERVERS: usize = 4;
 
 fn cases() -> u32 {
-    std::env::var("CELLAR_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
+    std::env::var("CELLAR_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
 }
 
 fn check(seed: u64, len: usize) {
@@ -55,11 +55,11 @@ fn same_seed_same_trace() {
     let (_dir, tree) = scenario::config(SERVERS);
     for seed in [1u64, 42, 7_777] {
         let ops = scenario::generate(seed, SERVERS, 30);
-        let a = scenario::run(seed, &tree, SERVERS, &ops);
-        let b = scenario::run(seed, &tree, SERVERS, &ops);
+        let a = scenario::run_traced(seed, &tree, SERVERS, &ops);
+        let b = scenario::run_traced(seed, &tree, SERVERS, &ops);
         assert_eq!(a.trace, b.trace, "seed {seed}: two runs differ");
         assert!(a.applies > 0, "seed {seed} applied nothing");
-        let c = scenario::run(seed + 1, &tree, SERVERS, &scenario::generate(seed + 1, SERVERS, 30));
+        let c = scenario::run_traced(seed + 1, &tree, SERVERS, &scenario::generate(seed + 1, SERVERS, 30));
         assert_ne!(a.trace, c.trace, "seeds {seed} and {} gave the same trace", seed + 1);
     }
 }

@@ -16,10 +16,14 @@ pub const DEFAULT_WORLD_RON: &str = include_str!("../../fixtures/worlds/default.
 /// The world `cellar sim init` starts from. Panics only if the embedded fixture is broken
 /// (a unit test guarantees it parses).
 pub fn default_world() -> World {
-    match parse_world(DEFAULT_WORLD_RON) {
-        Ok(world) => world,
-        Err(e) => panic!("the embedded fixtures/worlds/default.ron does not parse: {e}"),
-    }
+    // Parsed once per process: property tests and benchmarks start thousands of worlds.
+    static DEFAULT: std::sync::OnceLock<World> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| match parse_world(DEFAULT_WORLD_RON) {
+            Ok(world) => world,
+            Err(e) => panic!("the embedded fixtures/worlds/default.ron does not parse: {e}"),
+        })
+        .clone()
 }
 
 /// Parses a world from RON.

@@ -103,7 +103,8 @@ pub fn faults() -> Faults {
 
 /// What a scenario did, for determinism checks and the benchmark.
 pub struct ScenarioRun {
-    pub trace: String,
+    /// The world's event trace with virtual timestamps (only rendered when asked for).
+    pub trace: Option<String>,
     pub api_calls: u64,
     pub applies: usize,
 }
@@ -114,7 +115,12 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// Runs one scenario and checks the invariants after every step. Panics on a violation.
 pub fn run(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> ScenarioRun {
-    rt().block_on(run_async(seed, tree, servers, ops))
+    rt().block_on(run_async(seed, tree, servers, ops, false))
+}
+
+/// [`run`], also rendering the world's event trace.
+pub fn run_traced(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> ScenarioRun {
+    rt().block_on(run_async(seed, tree, servers, ops, true))
 }
 
 /// A server's resources, read from the world directly (the checker is not subject to faults).
@@ -172,7 +178,7 @@ async fn plan_line(sim: &Sim, tree: &ConfigTree, line: &str) -> Result<Plan, Str
     planner::plan(&command, tree, &inventory).map_err(|e| e.to_string())
 }
 
-async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> ScenarioRun {
+async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op], trace: bool) -> ScenarioRun {
     let mut world = cellar_sim::default_world();
     world.reseed(seed);
     world.set_faults(faults()).expect("valid faults");
@@ -187,7 +193,8 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> 
         match op {
             Op::Command(line) => {
                 let server = line.split(['@', ' ']).nth(1).unwrap().to_string();
-                let before: Vec<ServerResources> = read_all(&sim, &names);
+                let volumes_before = volumes_by_server(&sim);
+                let before = resources(&sim, &server);
                 let plan = match plan_line(&sim, tree, line).await {
                     Ok(plan) => plan,
                     Err(e) if e.starts_with("read:") => continue, // the read itself was throttled: like a failed plan
@@ -203,20 +210,28 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> 
                 if planned != reported {
                     fail(step, format!("{line}: outcomes {reported:?} for steps {planned:?}"));
                 }
-                let after: Vec<ServerResources> = read_all(&sim, &names);
-                for (i, name) in names.iter().enumerate() {
+                let volumes_after = volumes_by_server(&sim);
+                let after = resources(&sim, &server);
+                for (name, volumes) in &volumes_before {
                     // No data loss: a data volume disappears only by destroy --delete-data, after a snapshot.
-                    let lost: Vec<&Volume> =
-                        before[i].volumes.iter().filter(|v| !after[i].volumes.iter().any(|w| w.id == v.id)).collect();
+                    let now = volumes_after.get(name).map(Vec::as_slice).unwrap_or_default();
+                    let lost: Vec<&Volume> = volumes.iter().filter(|v| !now.iter().any(|w| w.id == v.id)).collect();
                     let allowed = *name == server && line.contains("--delete-data");
                     if !lost.is_empty() && !allowed {
                         fail(step, format!("{line}: data volume(s) {lost:?} of {name} lost"));
                     }
-                    if after[i].volumes.len() > 1 {
-                        fail(step, format!("{line}: {name} has {} data volumes", after[i].volumes.len()));
+                    let snapshots = sim.world().describe_snapshots(&Region::new("us-east-1"), &Filter::All);
+                    for v in &lost {
+                        if !snapshots.iter().any(|snap| snap.volume == v.id) {
+                            fail(step, format!("{line}: volume {} of {name} deleted without a snapshot", v.id));
+                        }
                     }
                 }
-                let i = names.iter().position(|n| *n == server).unwrap();
+                for (name, volumes) in &volumes_after {
+                    if volumes.len() > 1 {
+                        fail(step, format!("{line}: {name} has {} data volumes", volumes.len()));
+                    }
+                }
                 // No leaks: a failed apply leaves nothing it created, except what the report lists.
                 if !report.succeeded() {
                     let left_listed: BTreeSet<String> = report
@@ -230,7 +245,7 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> 
                             other => other.to_string(),
                         })
                         .collect();
-                    let created: Vec<String> = ids(&after[i]).difference(&ids(&before[i])).cloned().collect();
+                    let created: Vec<String> = ids(&after).difference(&ids(&before)).cloned().collect();
                     let leaked: Vec<&String> = created.iter().filter(|id| !left_listed.contains(*id)).collect();
                     if !leaked.is_empty() {
                         fail(step, format!("{line} failed ({}) and leaked {leaked:?}", report.summary()));
@@ -294,11 +309,18 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> 
         }
     }
     let world = sim.world();
-    ScenarioRun { trace: world.render_log(None), api_calls: world.api_calls, applies }
+    ScenarioRun { trace: trace.then(|| world.render_log(None)), api_calls: world.api_calls, applies }
 }
 
-fn read_all(sim: &Sim, names: &[String]) -> Vec<ServerResources> {
-    names.iter().map(|name| resources(sim, name)).collect()
+/// Every server's data volumes (by `Name` tag), in one pass.
+fn volumes_by_server(sim: &Sim) -> std::collections::BTreeMap<String, Vec<Volume>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Volume>> = Default::default();
+    for v in sim.world().describe_volumes(&Region::new("us-east-1"), &Filter::All) {
+        if let Some(name) = v.tags.get(NAME_TAG) {
+            out.entry(name.clone()).or_default().push(v);
+        }
+    }
+    out
 }
 
 /// Where the property tests' fixtures live.

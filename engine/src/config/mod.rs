@@ -280,6 +280,9 @@ pub struct ConfigTree {
     misnamed: Vec<Layer>,
     /// Problems found while reading and parsing the files.
     problems: Vec<Problem>,
+    /// Each server's effective configuration, worked out on first use (the tree is
+    /// immutable once built, and planning asks for the same server more than once).
+    resolved: std::sync::OnceLock<BTreeMap<ServerName, Result<ServerConfig, ConfigErrors>>>,
 }
 
 const GLOBAL_FILE: &str = "global.ron";
@@ -358,6 +361,7 @@ impl ConfigTree {
             servers: BTreeMap::new(),
             misnamed: Vec::new(),
             problems: Vec::new(),
+            resolved: std::sync::OnceLock::new(),
         };
         for (rel, text) in files {
             let rel = rel.as_ref();
@@ -473,6 +477,16 @@ impl ConfigTree {
     /// missing platform, missing required field, invalid value (spawn hooks are not
     /// syntax-checked here; [`check`] does that).
     pub fn server(&self, name: &ServerName) -> Result<ServerConfig, ConfigErrors> {
+        let resolved = self
+            .resolved
+            .get_or_init(|| self.servers.keys().map(|name| (name.clone(), self.resolve_server(name))).collect());
+        match resolved.get(name) {
+            Some(result) => result.clone(),
+            None => self.resolve_server(name),
+        }
+    }
+
+    fn resolve_server(&self, name: &ServerName) -> Result<ServerConfig, ConfigErrors> {
         let Some(server) = self.servers.get(name) else {
             let path = self.dir.join(SERVERS_DIR).join(format!("{name}.ron"));
             let known: Vec<String> = self.servers.keys().map(|s| s.to_string()).collect();
