@@ -3,8 +3,8 @@
 //! capacity shortages), checking DESIGN.md's invariants after every step: no data loss, no
 //! leaks, convergence, idempotence, plan honesty — and determinism (same seed, same trace).
 //!
-//! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 256, which runs in CI in a few seconds
-//! under a minute). A failure prints `CELLAR_SEED=<seed> CELLAR_LEN=<len>`; set those to
+//! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 256, a few seconds in CI).
+//! A failure prints `CELLAR_SEED=<seed> CELLAR_LEN=<len>`; set those to
 //! replay exactly that scenario. Minimal failing cases proptest finds are kept in
 //! `tests/properties.proptest-regressions` and replayed first.
 

@@ -10,7 +10,7 @@
 //! [`AgentHost`]; the simulator provides both when it boots an instance, so replacement
 //! after a termination is exercised end to end with this same code.
 
-use crate::cloud::{Cloud, CloudError, CloudErrorKind, Filter};
+use crate::cloud::{with_retries as retry, Cloud, CloudError, CloudErrorKind, Filter};
 use crate::model::*;
 use std::time::Duration;
 
@@ -190,28 +190,6 @@ pub enum AgentError {
 
 const POLL: Duration = Duration::from_secs(5);
 const MAX_POLLS: u32 = 120;
-const MAX_ATTEMPTS: u32 = 10;
-
-/// Calls the cloud, retrying throttling, 5xx and (for a fresh instance) NotFound errors
-/// with capped exponential backoff, as the executor does.
-async fn retry<T, F, Fut>(cloud: &dyn Cloud, mut f: F) -> Result<T, CloudError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, CloudError>>,
-{
-    let mut attempt = 0;
-    loop {
-        match f().await {
-            Err(e)
-                if (e.retryable() || e.kind == CloudErrorKind::InvalidInstanceIdNotFound) && attempt < MAX_ATTEMPTS =>
-            {
-                attempt += 1;
-                cloud.sleep(Duration::from_secs((1u64 << attempt.min(5)).min(30))).await;
-            }
-            other => return other,
-        }
-    }
-}
 
 /// Runs the agent for the instance `host` identifies.
 pub async fn run(

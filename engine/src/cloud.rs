@@ -275,3 +275,26 @@ pub trait Cloud: Send + Sync {
     /// Waits `duration` on the backend's clock (the simulator advances its virtual clock).
     async fn sleep(&self, duration: Duration);
 }
+
+/// Calls the cloud, retrying throttling, 5xx and (for a fresh instance) NotFound errors up
+/// to 10 times with capped exponential backoff (2 s, 4 s, ... 30 s, on the cloud's clock).
+/// For reads and the agent; the executor has its own, configurable [`crate::executor::Caller`].
+pub async fn with_retries<T, F, Fut>(cloud: &dyn Cloud, mut f: F) -> CloudResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = CloudResult<T>>,
+{
+    const MAX_ATTEMPTS: u32 = 10;
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Err(e)
+                if (e.retryable() || e.kind == CloudErrorKind::InvalidInstanceIdNotFound) && attempt < MAX_ATTEMPTS =>
+            {
+                attempt += 1;
+                cloud.sleep(Duration::from_secs((1u64 << attempt.min(5)).min(30))).await;
+            }
+            other => return other,
+        }
+    }
+}

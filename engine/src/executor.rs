@@ -389,6 +389,9 @@ impl Caller {
     {
         let started = cloud.now().await;
         let mut attempt = 1;
+        // 5xx errors are bounded by count, the others by time: count 5xx on their own so
+        // a few of them between capacity retries do not end the capacity window early.
+        let mut server_errors = 0;
         loop {
             self.take_token(cloud, api).await;
             let error = match f().await {
@@ -399,7 +402,10 @@ impl Caller {
                 CloudErrorKind::InsufficientInstanceCapacity => Some(self.policy.capacity_window),
                 CloudErrorKind::RequestLimitExceeded => Some(self.policy.throttle_window),
                 CloudErrorKind::InvalidInstanceIdNotFound => Some(self.policy.consistency_window),
-                CloudErrorKind::Unavailable | CloudErrorKind::InternalError => None,
+                CloudErrorKind::Unavailable | CloudErrorKind::InternalError => {
+                    server_errors += 1;
+                    None
+                }
                 _ => return Err(error),
             };
             let delay = self.backoff(attempt);
@@ -407,7 +413,7 @@ impl Caller {
             let waited = Duration::from_secs(now.0.saturating_sub(started.0));
             let give_up = match window {
                 Some(window) => waited + delay > window,
-                None => attempt >= self.policy.max_attempts,
+                None => server_errors >= self.policy.max_attempts,
             };
             if give_up {
                 return Err(error);

@@ -3,7 +3,7 @@
 //! planning; the planner itself only sees the [`Inventory`] value.
 
 use crate::agent::DATA_ROLE;
-use crate::cloud::{Cloud, CloudError, Filter};
+use crate::cloud::{with_retries, Cloud, CloudError, Filter};
 use crate::model::*;
 use crate::plan::{Observation, Observed, ResourceKey, Scope};
 use std::collections::BTreeMap;
@@ -190,9 +190,10 @@ impl Inventory {
     }
 }
 
-/// Reads the inventory a scope needs. Resources of the server are read by `Name` tag.
+/// Reads the inventory a scope needs. Resources of the server are read by `Name` tag;
+/// throttled and failed reads are retried.
 pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudError> {
-    let regions = cloud.describe_regions().await?;
+    let regions = with_retries(cloud, || cloud.describe_regions()).await?;
     let mut inventory = Inventory { regions, now: cloud.now().await, ..Default::default() };
     if inventory.zones_of(&scope.region).is_none() {
         // Nothing more can be read; the planner reports the unknown region.
@@ -202,16 +203,15 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
     if let Some(server) = &scope.server {
         let filter = Filter::Server(server.clone());
         let mut r = ServerResources {
-            instances: cloud.describe_instances(region, &filter).await?,
-            volumes: cloud.describe_volumes(region, &filter).await?,
-            addresses: cloud.describe_addresses(region, &filter).await?,
-            launch_templates: cloud.describe_launch_templates(region, &filter).await?,
+            instances: with_retries(cloud, || cloud.describe_instances(region, &filter)).await?,
+            volumes: with_retries(cloud, || cloud.describe_volumes(region, &filter)).await?,
+            addresses: with_retries(cloud, || cloud.describe_addresses(region, &filter)).await?,
+            launch_templates: with_retries(cloud, || cloud.describe_launch_templates(region, &filter)).await?,
             launch_configurations: Vec::new(),
-            groups: cloud.describe_auto_scaling_groups(region, &filter).await?,
+            groups: with_retries(cloud, || cloud.describe_auto_scaling_groups(region, &filter)).await?,
         };
         let prefix = format!("{server}-v");
-        r.launch_configurations = cloud
-            .describe_launch_configurations(region)
+        r.launch_configurations = with_retries(cloud, || cloud.describe_launch_configurations(region))
             .await?
             .into_iter()
             .filter(|c| {
@@ -228,7 +228,7 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         inventory.resources = r;
     }
     if scope.image.is_some() || scope.image_family.is_some() {
-        inventory.images = cloud.describe_images(region).await?;
+        inventory.images = with_retries(cloud, || cloud.describe_images(region)).await?;
         inventory.images.sort_by(|a, b| a.id.cmp(&b.id));
     }
     if let Some((_, regions)) = &scope.image_family {
@@ -236,14 +236,13 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
             if inventory.zones_of(other).is_none() {
                 continue; // the planner reports the unknown region
             }
-            let mut images = cloud.describe_images(other).await?;
+            let mut images = with_retries(cloud, || cloud.describe_images(other)).await?;
             images.sort_by(|a, b| a.id.cmp(&b.id));
             inventory.other_images.insert(other.clone(), images);
         }
     }
     if scope.workspaces {
-        let mut workspaces: Vec<Instance> = cloud
-            .describe_instances(region, &Filter::All)
+        let mut workspaces: Vec<Instance> = with_retries(cloud, || cloud.describe_instances(region, &Filter::All))
             .await?
             .into_iter()
             .filter(|i| i.tags.get(NAME_TAG).is_some_and(|n| workspace_number(n).is_some()))
@@ -252,7 +251,7 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         inventory.workspaces = workspaces;
     }
     if let Some(host) = &scope.dns_name {
-        let mut dns = cloud.resolve_dns(host).await?;
+        let mut dns = with_retries(cloud, || cloud.resolve_dns(host)).await?;
         dns.sort();
         inventory.dns = dns;
     }

@@ -433,6 +433,12 @@ pub struct ScalingActivity {
     pub at: Timestamp,
     pub succeeded: bool,
     pub description: String,
+    /// For a failed launch: the AWS error code (`InsufficientInstanceCapacity`) ...
+    #[serde(default)]
+    pub error_code: Option<String>,
+    /// ... and the zones the launch was tried in.
+    #[serde(default)]
+    pub zones: Vec<Zone>,
 }
 
 /// A region and its availability zones, as the backend reports them.

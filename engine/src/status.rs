@@ -129,7 +129,13 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
                     .rev()
                     .find(|a| !a.succeeded)
                     .filter(|_| g.activities.last().is_some_and(|a| !a.succeeded))
-                    .map(|a| format!("failed to respawn: {}", a.description))
+                    .map(|a| match &a.error_code {
+                        Some(code) => {
+                            let zones: Vec<&str> = a.zones.iter().map(Zone::as_str).collect();
+                            format!("failed to respawn: {code} in {}", zones.join(", "))
+                        }
+                        None => format!("failed to respawn: {}", a.description),
+                    })
                     .unwrap_or_else(|| format!("auto scaling group {} has no running instance", g.name));
                 (Health::Down, why)
             }
@@ -268,7 +274,13 @@ mod tests {
             instances: vec![],
             activities: activities
                 .iter()
-                .map(|(ok, d)| ScalingActivity { at: Timestamp(0), succeeded: *ok, description: d.to_string() })
+                .map(|(ok, d)| ScalingActivity {
+                    at: Timestamp(0),
+                    succeeded: *ok,
+                    description: d.to_string(),
+                    error_code: (!ok).then(|| "InsufficientInstanceCapacity".to_string()),
+                    zones: vec![Zone::new("us-east-1a")],
+                })
                 .collect(),
             tags: tags(),
         }
@@ -311,7 +323,7 @@ mod tests {
                 vec![instance("i-1", Terminated)],
                 Some(volume(None)),
                 Some(address(None)),
-                vec![group(&[(true, "launched i-1"), (false, "InsufficientInstanceCapacity in us-east-1a")])],
+                vec![group(&[(true, "launched i-1"), (false, "Launching a new EC2 instance failed")])],
             ),
             (Health::Down, "failed to respawn: InsufficientInstanceCapacity in us-east-1a"),
         );

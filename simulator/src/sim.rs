@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use cellar_engine::agent::{self, AgentHost};
 use cellar_engine::cloud::*;
 use cellar_engine::model::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,6 +18,19 @@ pub struct Sim {
     /// sleeps, or other tasks sleeping meanwhile) then only move the clock and leave newly
     /// due agents queued for the outer loop.
     agents_running: AtomicBool,
+    /// Tasks sleeping on the virtual clock, by (wake-up second, arrival): the earliest one
+    /// moves the clock once every runnable task has had its turn (see [`Cloud::sleep`]).
+    sleepers: Mutex<BTreeSet<(u64, u64)>>,
+    next_sleeper: AtomicU64,
+}
+
+/// Removes a sleeper from [`Sim::sleepers`] when its sleep ends or is dropped.
+struct SleeperGuard<'a>(&'a Mutex<BTreeSet<(u64, u64)>>, (u64, u64));
+
+impl Drop for SleeperGuard<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.1);
+    }
 }
 
 /// Resets [`Sim::agents_running`] even if the advancing future is dropped or panics.
@@ -30,7 +44,12 @@ impl Drop for RunningGuard<'_> {
 
 impl Sim {
     pub fn new(world: World) -> Self {
-        Sim { world: Mutex::new(world), agents_running: AtomicBool::new(false) }
+        Sim {
+            world: Mutex::new(world),
+            agents_running: AtomicBool::new(false),
+            sleepers: Mutex::new(BTreeSet::new()),
+            next_sleeper: AtomicU64::new(0),
+        }
     }
 
     pub fn into_world(self) -> World {
@@ -364,8 +383,33 @@ impl Cloud for Sim {
         self.with_world(|w| w.now)
     }
 
+    /// Sleeps on the virtual clock. Concurrent sleepers share it, as real time is shared:
+    /// each registers its wake-up second; a sleeper that is the earliest once every other
+    /// runnable task has had a turn (one `yield_now` round of the current-thread runtime)
+    /// moves the clock to its wake-up time. So two tasks sleeping 5 s at once wake after
+    /// 5 s, not 10. Agents sleeping inside an advance only move the clock.
     async fn sleep(&self, duration: Duration) {
-        self.advance(duration).await;
+        if self.agents_running.load(Ordering::SeqCst) {
+            return self.advance(duration).await;
+        }
+        let ms = duration.as_millis() as u64 + u64::from(!duration.subsec_nanos().is_multiple_of(1_000_000));
+        let wake = self.with_world(|w| (w.now_ms() + ms).div_ceil(1000));
+        let key = (wake, self.next_sleeper.fetch_add(1, Ordering::SeqCst));
+        self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
+        let _guard = SleeperGuard(&self.sleepers, key);
+        loop {
+            if self.with_world(|w| w.now_ms() >= wake * 1000) {
+                return;
+            }
+            tokio::task::yield_now().await;
+            if self.with_world(|w| w.now_ms() >= wake * 1000) {
+                return;
+            }
+            let earliest = self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).first() == Some(&key);
+            if earliest {
+                self.advance_until(Timestamp(wake)).await;
+            }
+        }
     }
 }
 

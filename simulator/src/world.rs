@@ -1440,7 +1440,7 @@ impl World {
         group.instances.push(instance_id.clone());
         let (min, desired) = (group.min, group.desired);
         self.instances.get_mut(instance_id).expect("checked").group = Some(name.clone());
-        self.push_activity(name, true, format!("Attaching an existing EC2 instance: {instance_id}"));
+        self.push_activity(name, true, format!("Attaching an existing EC2 instance: {instance_id}"), None);
         self.record(format!("attached {instance_id} to group {name} (min {min}, desired {desired})"));
         Ok(())
     }
@@ -1527,10 +1527,23 @@ impl World {
         Ok(())
     }
 
-    fn push_activity(&mut self, name: &AutoScalingGroupName, succeeded: bool, description: String) {
+    fn push_activity(
+        &mut self,
+        name: &AutoScalingGroupName,
+        succeeded: bool,
+        description: String,
+        failure: Option<(String, Vec<Zone>)>,
+    ) {
         let at = self.now;
         if let Some(group) = self.groups.get_mut(name) {
-            group.activities.push(ScalingActivity { at, succeeded, description });
+            let (error_code, zones) = failure.unzip();
+            group.activities.push(ScalingActivity {
+                at,
+                succeeded,
+                description,
+                error_code,
+                zones: zones.unwrap_or_default(),
+            });
             let excess = group.activities.len().saturating_sub(MAX_ACTIVITIES);
             group.activities.drain(..excess);
         }
@@ -1578,6 +1591,7 @@ impl World {
                     name,
                     true,
                     format!("Terminating EC2 instance: {id} (taken out of service: the instance is {state})"),
+                    None,
                 );
                 self.record(format!("group {name}: {id} is {state}; removed from the group"));
             }
@@ -1601,7 +1615,7 @@ impl World {
         let extras: Vec<InstanceId> = members.split_off(desired as usize).into_iter().rev().map(|(_, id)| id).collect();
         for id in extras {
             self.groups.get_mut(name).expect("exists").instances.retain(|i| *i != id);
-            self.push_activity(name, true, format!("Terminating EC2 instance: {id}"));
+            self.push_activity(name, true, format!("Terminating EC2 instance: {id}"), None);
             self.record(format!(
                 "group {name}: {count} live instance(s) for desired capacity {desired}; terminating {id} (newest first)"
             ));
@@ -1625,7 +1639,7 @@ impl World {
                             let group = self.groups.get_mut(name).expect("exists");
                             group.instances.push(id.clone());
                             group.retry_at = None;
-                            self.push_activity(name, true, format!("Launching a new EC2 instance: {id}"));
+                            self.push_activity(name, true, format!("Launching a new EC2 instance: {id}"), None);
                             return true;
                         }
                         Err(e) => failure = Some(e),
@@ -1642,7 +1656,7 @@ impl World {
             zone_list(&zones)
         );
         self.record(format!("group {name}: {description} Retrying in {GROUP_RETRY_SECS} s."));
-        self.push_activity(name, false, description);
+        self.push_activity(name, false, description, Some((e.kind.code().to_string(), zones.clone())));
         self.groups.get_mut(name).expect("exists").retry_at = Some(self.now.plus_secs(GROUP_RETRY_SECS));
         self.schedule(GROUP_RETRY_SECS, Transition::GroupRetry(name.clone()));
         false
