@@ -477,3 +477,49 @@ fn diff_and_graph_of_saved_plans() {
     assert!(dot.contains("s1 -> s3;"), "the volume is attached after it is created: {dot}");
     assert!(dot.contains("[style=dashed, color=red, label=\"on failure\"]"), "{dot}");
 }
+
+#[test]
+fn fault_schedules_logs_and_seeds_from_the_cli() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init", "--seed", "7"]);
+    let example = fixtures().join("worlds/faults-example.ron");
+    c.ok(&["sim", "faults", example.to_str().unwrap()]);
+    let shown = c.ok(&["sim", "show"]).stdout;
+    assert!(shown.contains("throttling"), "{shown}");
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    let log = c.ok(&["sim", "log"]).stdout;
+    assert!(log.lines().count() > 10, "{log}");
+    assert!(log.lines().all(|l| l.starts_with("2026-11-25T")), "every entry has its virtual time:\n{log}");
+    assert_eq!(c.ok(&["sim", "log", "--last", "3"]).stdout.lines().count(), 3);
+
+    // The same seed and the same commands give the same trace.
+    let d = Cellar::new();
+    d.ok(&["sim", "init", "--seed", "7"]);
+    d.ok(&["sim", "faults", example.to_str().unwrap()]);
+    d.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    assert_eq!(d.ok(&["sim", "log"]).stdout, log);
+
+    std::fs::write(c.dir.path().join("bad.ron"), "(throttling: yes)").unwrap();
+    check_bad_input(&c, &["sim", "faults", "bad.ron"], &["bad.ron:1:", "not a fault schedule", "faults-example.ron"]);
+    std::fs::write(c.dir.path().join("rate.ron"), "(transient_error_rate: 2.0)").unwrap();
+    check_bad_input(&c, &["sim", "faults", "rate.ron"], &["rate.ron", "transient_error_rate"]);
+    c.ok(&["sim", "faults", &fixtures().join("worlds/no-faults.ron").to_string_lossy()]);
+    assert!(c.ok(&["sim", "show"]).stdout.contains("faults: none"));
+}
+
+#[test]
+fn failed_respawn_shows_down_then_healthy_in_status() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    c.ok(&["sim", "capacity", "us-east-1a", "m5.large", "0"]);
+    c.ok(&["sim", "terminate", "duvel"]);
+    c.ok(&["sim", "advance", "2m"]);
+    let s = c.status("duvel");
+    assert_eq!(s["health"], "down", "{s:#}");
+    assert_eq!(s["reason"], "failed to respawn: InsufficientInstanceCapacity in us-east-1a");
+    let text = c.ok(&["status", "duvel"]).stdout;
+    assert!(text.contains("down") && text.contains("failed to respawn"), "{text}");
+    c.ok(&["sim", "capacity", "us-east-1a", "m5.large", "5"]);
+    c.ok(&["sim", "advance", "5m"]);
+    assert_eq!(c.status("duvel")["health"], "healthy");
+}
