@@ -204,9 +204,9 @@ pub async fn run(
     // A fresh instance may not be visible yet (eventual consistency): describe with backoff.
     let mut instance = None;
     for _ in 0..MAX_POLLS {
-        let all = retry(cloud, || cloud.describe_instances(&region, &Filter::All))
-            .await
-            .map_err(cloud_err("describe instance"))?;
+        let me = Filter::Id(instance_id.to_string());
+        let all =
+            retry(cloud, || cloud.describe_instances(&region, &me)).await.map_err(cloud_err("describe instance"))?;
         if let Some(found) = all.into_iter().find(|i| i.id == instance_id) {
             instance = Some(found);
             break;
@@ -260,7 +260,8 @@ pub async fn run(
                 }
             }
             (Some(holder), _) => {
-                let holder_alive = retry(cloud, || cloud.describe_instances(&region, &Filter::All))
+                let holder_filter = Filter::Id(holder.to_string());
+                let holder_alive = retry(cloud, || cloud.describe_instances(&region, &holder_filter))
                     .await
                     .map_err(cloud_err("describe volume holder"))?
                     .iter()

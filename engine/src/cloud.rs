@@ -104,13 +104,18 @@ pub enum Filter {
     All,
     /// Resources tagged `Name=<server>`.
     Server(ServerName),
+    /// The one resource with this id (`InstanceIds=[...]` and the like). An id that does not
+    /// exist (or is not visible yet) gives an empty list, not an error.
+    Id(String),
 }
 
 impl Filter {
-    pub fn matches(&self, tags: &Tags) -> bool {
+    /// Whether the resource `id` with `tags` passes the filter.
+    pub fn matches(&self, id: &str, tags: &Tags) -> bool {
         match self {
             Filter::All => true,
             Filter::Server(name) => tags.get(NAME_TAG).map(String::as_str) == Some(name.as_str()),
+            Filter::Id(wanted) => wanted == id,
         }
     }
 }

@@ -458,21 +458,24 @@ impl Ctx {
     }
 
     async fn instance(&self, step: StepId, id: &InstanceId) -> Result<Option<Instance>, StepError> {
-        let all =
-            self.call(step, "DescribeInstances", || self.cloud.describe_instances(&self.region, &Filter::All)).await?;
-        Ok(all.into_iter().find(|i| i.id == *id))
+        let filter = Filter::Id(id.to_string());
+        let found =
+            self.call(step, "DescribeInstances", || self.cloud.describe_instances(&self.region, &filter)).await?;
+        Ok(found.into_iter().find(|i| i.id == *id))
     }
 
     async fn volume(&self, step: StepId, id: &VolumeId) -> Result<Option<Volume>, StepError> {
-        let all =
-            self.call(step, "DescribeVolumes", || self.cloud.describe_volumes(&self.region, &Filter::All)).await?;
-        Ok(all.into_iter().find(|v| v.id == *id))
+        let filter = Filter::Id(id.to_string());
+        let found = self.call(step, "DescribeVolumes", || self.cloud.describe_volumes(&self.region, &filter)).await?;
+        Ok(found.into_iter().find(|v| v.id == *id))
     }
 
     async fn address(&self, step: StepId, id: &AllocationId) -> Result<Address, StepError> {
-        let all =
-            self.call(step, "DescribeAddresses", || self.cloud.describe_addresses(&self.region, &Filter::All)).await?;
-        all.into_iter()
+        let filter = Filter::Id(id.to_string());
+        let found =
+            self.call(step, "DescribeAddresses", || self.cloud.describe_addresses(&self.region, &filter)).await?;
+        found
+            .into_iter()
             .find(|a| a.allocation_id == *id)
             .ok_or_else(|| StepError::Unexpected { what: format!("address {id} no longer exists") })
     }
@@ -590,7 +593,7 @@ impl Ctx {
 
     /// Deletes a group with its instances and waits until they are terminated.
     async fn delete_group(&self, step: StepId, name: &AutoScalingGroupName) -> Result<(), StepError> {
-        let filter = Filter::All;
+        let filter = Filter::Id(name.to_string());
         let groups = self
             .call(step, "DescribeAutoScalingGroups", || self.cloud.describe_auto_scaling_groups(&self.region, &filter))
             .await?;
@@ -840,7 +843,7 @@ async fn run_step(
             let tags = ctx.tags(server);
             let snapshot =
                 ctx.call(step, "CreateSnapshot", || cloud.create_snapshot(region, volume, tags.clone())).await?;
-            let filter = Filter::All;
+            let filter = Filter::Id(snapshot.id.to_string());
             ctx.wait(format!("snapshot {} of {volume} to complete", snapshot.id), || async {
                 let all = ctx.call(step, "DescribeSnapshots", || cloud.describe_snapshots(region, &filter)).await?;
                 Ok(all.iter().any(|s| s.id == snapshot.id && s.state == SnapshotState::Completed).then_some(()))

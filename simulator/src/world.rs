@@ -755,7 +755,7 @@ impl World {
     pub fn describe_snapshots(&self, region: &Region, filter: &Filter) -> Vec<Snapshot> {
         self.snapshots
             .values()
-            .filter(|s| s.region == *region && filter.matches(&s.tags))
+            .filter(|s| s.region == *region && filter.matches(s.id.as_str(), &s.tags))
             .map(SimSnapshot::to_model)
             .collect()
     }
@@ -771,19 +771,23 @@ impl World {
         let now_ms = self.now_ms();
         self.instances
             .values()
-            .filter(|i| i.zone.region() == *region && i.is_visible(now_ms) && filter.matches(&i.tags))
+            .filter(|i| i.zone.region() == *region && i.is_visible(now_ms) && filter.matches(i.id.as_str(), &i.tags))
             .map(|i| self.instance_model(i))
             .collect()
     }
 
     pub fn describe_volumes(&self, region: &Region, filter: &Filter) -> Vec<Volume> {
-        self.volumes.values().filter(|v| v.zone.region() == *region && filter.matches(&v.tags)).cloned().collect()
+        self.volumes
+            .values()
+            .filter(|v| v.zone.region() == *region && filter.matches(v.id.as_str(), &v.tags))
+            .cloned()
+            .collect()
     }
 
     pub fn describe_addresses(&self, region: &Region, filter: &Filter) -> Vec<Address> {
         self.addresses
             .values()
-            .filter(|a| a.region == *region && filter.matches(&a.tags))
+            .filter(|a| a.region == *region && filter.matches(a.allocation_id.as_str(), &a.tags))
             .map(Self::address_model)
             .collect()
     }
@@ -795,7 +799,7 @@ impl World {
     pub fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> Vec<LaunchTemplate> {
         self.templates
             .values()
-            .filter(|t| t.region == *region && filter.matches(&t.tags))
+            .filter(|t| t.region == *region && filter.matches(t.id.as_str(), &t.tags))
             .map(SimTemplate::to_model)
             .collect()
     }
@@ -803,7 +807,7 @@ impl World {
     pub fn describe_auto_scaling_groups(&self, region: &Region, filter: &Filter) -> Vec<AutoScalingGroup> {
         self.groups
             .values()
-            .filter(|g| g.region == *region && filter.matches(&g.tags))
+            .filter(|g| g.region == *region && filter.matches(g.name.as_str(), &g.tags))
             .map(SimGroup::to_model)
             .collect()
     }
@@ -1777,7 +1781,11 @@ impl World {
     /// groups reconcile after each. Returns early ([`Advance::AgentsDue`]) right after an
     /// instance with agent user data reaches `running`; call again to go on.
     pub fn advance_to(&mut self, t: Timestamp) -> Advance {
-        self.reconcile_groups();
+        // Groups act when time moves on a whole second or something is due (a call's
+        // sub-second latency alone does not make them look again).
+        if t > self.now || self.scheduled.first().is_some_and(|s| s.at <= t) {
+            self.reconcile_groups();
+        }
         while self.scheduled.first().is_some_and(|s| s.at <= t) {
             let next = self.scheduled.remove(0);
             if next.at > self.now {
