@@ -494,7 +494,7 @@ impl Plan {
                 let _ = writeln!(out, "         if the apply fails: {}", undo.describe());
             }
         }
-        if !self.steps.is_empty() {
+        if self.steps.iter().any(|s| s.action.describe().0 == '+') {
             for (server, tags) in &self.tags {
                 let mut all = vec![format!("{NAME_TAG}={server}")];
                 all.extend(tags.iter().map(|(k, v)| format!("{k}={v}")));
