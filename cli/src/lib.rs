@@ -4,6 +4,7 @@
 //! `cellar-sim` (the built-in backend). Exit codes: 0 success (or no changes), 1 error,
 //! 2 changes present (`plan --detailed-exitcode`), 3 apply stopped at a DNS gate.
 
+pub mod imds;
 mod output;
 
 use anyhow::{anyhow, bail, Context, Result};
