@@ -523,3 +523,19 @@ fn failed_respawn_shows_down_then_healthy_in_status() {
     c.ok(&["sim", "advance", "5m"]);
     assert_eq!(c.status("duvel")["health"], "healthy");
 }
+
+#[test]
+fn inconsistent_state_file_is_refused_not_a_crash() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    let mut world = c.world();
+    let group = world.groups.values_mut().next().expect("duvel's group");
+    group.zones.clear();
+    std::fs::write(c.state(), cellar_sim::render_world(&world)).unwrap();
+    check_bad_input(
+        &c,
+        &["status", "duvel"],
+        &["sim.ron is inconsistent: auto scaling group duvel has no zones", "cellar sim init"],
+    );
+    check_bad_input(&c, &["sim", "advance", "1m"], &["is inconsistent"]);
+}

@@ -53,6 +53,11 @@ pub enum StoreError {
         path.display()
     )]
     Corrupt { path: PathBuf, line: usize, column: usize, message: String },
+    #[error(
+        "simulator state file {} is inconsistent: {problem}; run `cellar sim init` to reset it to the default world, or fix the file",
+        path.display()
+    )]
+    Inconsistent { path: PathBuf, problem: String },
     #[error("cannot lock simulator state {}: {source}", path.display())]
     Lock {
         path: PathBuf,
@@ -94,6 +99,7 @@ impl SimStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => default_world(),
             Err(e) => return Err(io_err(path)(e)),
         };
+        world.check_consistency().map_err(|problem| StoreError::Inconsistent { path: path.to_path_buf(), problem })?;
         Ok(SimStore { path: path.to_path_buf(), world, _lock: lock })
     }
 

@@ -1829,6 +1829,39 @@ impl World {
         while self.advance_to_ms(target) == Advance::AgentsDue {}
     }
 
+    /// The structural invariants a hand-edited state file could break and the world's code
+    /// relies on: every template has a version, every group a zone and existing members,
+    /// attachments and associations name existing instances. The first broken one, in words.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        for t in self.templates.values() {
+            if t.versions.is_empty() {
+                return Err(format!("launch template {} has no versions", t.id));
+            }
+        }
+        for g in self.groups.values() {
+            if g.zones.is_empty() {
+                return Err(format!("auto scaling group {} has no zones", g.name));
+            }
+            if let Some(missing) = g.instances.iter().find(|i| !self.instances.contains_key(*i)) {
+                return Err(format!("auto scaling group {} lists instance {missing}, which does not exist", g.name));
+            }
+        }
+        for v in self.volumes.values() {
+            if let Some(i) = v.attached_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
+                return Err(format!("volume {} is attached to instance {i}, which does not exist", v.id));
+            }
+        }
+        for a in self.addresses.values() {
+            if let Some(i) = a.associated_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
+                return Err(format!(
+                    "address {} is associated with instance {i}, which does not exist",
+                    a.allocation_id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     // ----- rendering -----
 
     /// A readable multi-line summary (`cellar sim show`).
