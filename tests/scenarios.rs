@@ -16,7 +16,7 @@ use cellar_engine::cloud::{Cloud, Filter};
 use cellar_engine::executor::{self, Outcome, Policy};
 use cellar_engine::model::*;
 use cellar_engine::plan::{Action, Plan};
-use cellar_engine::{command, inventory, planner, status};
+use cellar_engine::status;
 use cellar_sim::{Faults, Sim};
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,11 +151,7 @@ fn big_apply(client_rate_limit: bool) -> (usize, u64) {
         let sim = Arc::new(Sim::new(world));
         let mut plans = Vec::new();
         for i in 0..SERVERS {
-            let command =
-                command::parse(&format!("create-server@s{i:02}"), &["10".into()], &Default::default()).unwrap();
-            let scope = planner::scope(&command, &tree).unwrap();
-            let inventory = inventory::read(&*sim, &scope).await.unwrap();
-            plans.push(planner::plan(&command, &tree, &inventory).unwrap());
+            plans.push(support::plan_in(&*sim, &tree, &format!("create-server@s{i:02} 10")).await.unwrap());
         }
         let plan = Plan::merge(plans);
         plan.validate().unwrap();

@@ -20,14 +20,19 @@ pub fn fixture_config() -> ConfigTree {
     ConfigTree::load(&dir).expect("fixture config loads")
 }
 
-/// Plans `command_line` (e.g. `create-server@ommegang 20`) against `cloud`.
+/// Plans `command_line` (e.g. `create-server@ommegang 20`) against `cloud` with the
+/// fixture configuration.
 pub async fn plan(cloud: &dyn Cloud, command_line: &str) -> Result<Plan, String> {
-    let mut words = command_line.split_whitespace();
-    let target = words.next().unwrap();
-    let args: Vec<String> = words.map(String::from).collect();
+    plan_in(cloud, &fixture_config(), command_line).await
+}
+
+/// Plans `command_line` (flags such as `--keep-group` or `--copy-to REGION` included)
+/// against `cloud` with the configuration `tree`.
+pub async fn plan_in(cloud: &dyn Cloud, tree: &ConfigTree, command_line: &str) -> Result<Plan, String> {
+    let mut words = command_line.split_whitespace().map(String::from);
+    let target = words.next().expect("a command");
     let mut flags = command::Flags::default();
     let mut positional = Vec::new();
-    let mut words = args.into_iter();
     while let Some(word) = words.next() {
         match word.as_str() {
             "--keep-group" => flags.keep_group = true,
@@ -37,11 +42,10 @@ pub async fn plan(cloud: &dyn Cloud, command_line: &str) -> Result<Plan, String>
             _ => positional.push(word),
         }
     }
-    let command = command::parse(target, &positional, &flags).map_err(|e| e.to_string())?;
-    let tree = fixture_config();
-    let scope = planner::scope(&command, &tree).map_err(|e| e.to_string())?;
+    let command = command::parse(&target, &positional, &flags).map_err(|e| e.to_string())?;
+    let scope = planner::scope(&command, tree).map_err(|e| e.to_string())?;
     let inventory = inventory::read(cloud, &scope).await.map_err(|e| e.to_string())?;
-    planner::plan(&command, &tree, &inventory).map_err(|e| e.to_string())
+    planner::plan(&command, tree, &inventory).map_err(|e| e.to_string())
 }
 
 /// Answers DNS gates with a fixed answer and records every event.

@@ -6,11 +6,10 @@
 use cellar_engine::cloud::{Cloud, Filter};
 use cellar_engine::config::ConfigTree;
 use cellar_engine::executor::{self, Outcome, Policy};
-use cellar_engine::inventory::{self, ServerResources};
+use cellar_engine::inventory::ServerResources;
 use cellar_engine::model::*;
-use cellar_engine::plan::Plan;
 use cellar_engine::rng::Rng;
-use cellar_engine::{command, planner, status};
+use cellar_engine::status;
 use cellar_sim::{Faults, Sim};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -159,25 +158,6 @@ fn ids(r: &ServerResources) -> BTreeSet<String> {
     out
 }
 
-async fn plan_line(sim: &Sim, tree: &ConfigTree, line: &str) -> Result<Plan, String> {
-    let mut words = line.split_whitespace();
-    let target = words.next().unwrap();
-    let mut flags = command::Flags::default();
-    let mut args = Vec::new();
-    for w in words {
-        match w {
-            "--keep-group" => flags.keep_group = true,
-            "--restart" => flags.restart = true,
-            "--delete-data" => flags.delete_data = true,
-            _ => args.push(w.to_string()),
-        }
-    }
-    let command = command::parse(target, &args, &flags).map_err(|e| e.to_string())?;
-    let scope = planner::scope(&command, tree).map_err(|e| e.to_string())?;
-    let inventory = inventory::read(sim, &scope).await.map_err(|e| format!("read: {e}"))?;
-    planner::plan(&command, tree, &inventory).map_err(|e| e.to_string())
-}
-
 async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op], trace: bool) -> ScenarioRun {
     let mut world = cellar_sim::default_world();
     world.reseed(seed);
@@ -195,10 +175,9 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op], tra
                 let server = line.split(['@', ' ']).nth(1).unwrap().to_string();
                 let volumes_before = volumes_by_server(&sim);
                 let before = resources(&sim, &server);
-                let plan = match plan_line(&sim, tree, line).await {
+                let plan = match super::plan_in(&*sim, tree, line).await {
                     Ok(plan) => plan,
-                    Err(e) if e.starts_with("read:") => continue, // the read itself was throttled: like a failed plan
-                    Err(_) => continue,                           // refused: planning changes nothing
+                    Err(_) => continue, // refused (or the reads failed): planning changes nothing
                 };
                 applies += 1;
                 let policy = Policy { seed: seed.wrapping_add(step as u64), ..Policy::default() };
@@ -256,7 +235,7 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op], tra
                     }
                 } else if !line.starts_with("create-workspace") {
                     // Idempotence: the same command again is empty or refused.
-                    if let Ok(again) = plan_line(&sim, tree, line).await {
+                    if let Ok(again) = super::plan_in(&*sim, tree, line).await {
                         if !again.is_empty() {
                             fail(
                                 step,
