@@ -4,10 +4,13 @@
 //! `cellar-sim` (the built-in backend). Exit codes: 0 success (or no changes), 1 error,
 //! 2 changes present (`plan --detailed-exitcode`), 3 apply stopped at a DNS gate.
 
+mod backend;
+pub mod host;
 pub mod imds;
 mod output;
 
 use anyhow::{anyhow, bail, Context, Result};
+use backend::{Backend, BackendKind};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::command;
 use cellar_engine::config::{self, ConfigTree, HookChecker, HookSyntaxError};
@@ -49,6 +52,11 @@ pub struct Cli {
     /// Simulator state file. Default: $CELLAR_SIM_STATE, else .cellar/sim.ron.
     #[arg(long, global = true, value_name = "FILE")]
     sim_state: Option<PathBuf>,
+    /// Where plan, apply and status look and act: the built-in simulator, or AWS (credentials,
+    /// region and endpoint from the AWS chain: AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, instance
+    /// role; AWS_ENDPOINT_URL for an AWS-compatible endpoint). Each server's region comes from its config.
+    #[arg(long, global = true, value_enum, env = "CELLAR_BACKEND", default_value_t = BackendKind::Sim)]
+    backend: BackendKind,
     #[command(subcommand)]
     command: Sub,
 }
@@ -115,11 +123,46 @@ create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]"
     Check,
     /// Print a server's effective configuration, each value with the file:line it came from.
     Config { server: String },
+    /// Run on an instance at boot (its user data does): attach the server's data volume,
+    /// associate its Elastic IP, persist or mount directories, run the spawn hook.
+    #[command(
+        long_about = "Run on an EC2 instance at boot; the user data cellar writes into every instance and launch \
+template calls it. It asks the instance metadata service (IMDSv2; AWS_EC2_METADATA_SERVICE_ENDPOINT \
+overrides the address) which instance it is and in which region, then, through the AWS API, attaches the \
+data volume tagged Name=<server> cellar:role=data and associates the server's Elastic IP, waiting for a \
+dying predecessor to let go of them. `persist` (first boot) copies the directories onto the data volume; \
+`spawn` (a replacement instance) mounts them from it. Both then run the spawn hook.",
+        after_help = "Needs the instance role to allow ec2:DescribeInstances, ec2:DescribeVolumes, ec2:AttachVolume, \
+ec2:DescribeAddresses and ec2:AssociateAddress (see README.md).\n\nExample (what the user data runs):\n  \
+cellar agent spawn --server ommegang --persist /etc --persist /var/www --hook /etc/cellar/spawn-hook.sh"
+    )]
+    Agent {
+        /// persist: first boot of a new server; spawn: a replacement instance.
+        mode: AgentModeArg,
+        /// The server this instance belongs to (the instance's Name tag decides; this must match it).
+        #[arg(long)]
+        server: String,
+        /// A directory kept on the data volume (repeatable).
+        #[arg(long = "persist", value_name = "DIR")]
+        persist: Vec<String>,
+        /// The spawn hook script to run last.
+        #[arg(long, value_name = "FILE")]
+        hook: Option<PathBuf>,
+        /// Do the cloud side, but print the machine-side scripts instead of running them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// The built-in simulator's world.
     Sim {
         #[command(subcommand)]
         command: SimCommand,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum AgentModeArg {
+    Persist,
+    Spawn,
 }
 
 #[derive(Subcommand, Debug)]
@@ -211,6 +254,7 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
 struct Paths {
     config: PathBuf,
     sim_state: PathBuf,
+    backend: BackendKind,
 }
 
 fn run(cli: Cli) -> Result<i32> {
@@ -223,6 +267,7 @@ fn run(cli: Cli) -> Result<i32> {
             .sim_state
             .or_else(|| std::env::var_os("CELLAR_SIM_STATE").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(".cellar/sim.ron")),
+        backend: cli.backend,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match cli.command {
@@ -264,6 +309,13 @@ fn run(cli: Cli) -> Result<i32> {
         Sub::Check => check_cmd(&paths),
         Sub::Config { server } => config_cmd(&paths, &server),
         Sub::Sim { command } => runtime.block_on(sim_cmd(&paths, command)),
+        Sub::Agent { mode, server, persist, hook, dry_run } => {
+            let mode = match mode {
+                AgentModeArg::Persist => AgentMode::Persist,
+                AgentModeArg::Spawn => AgentMode::Spawn,
+            };
+            runtime.block_on(agent_cmd(mode, &server, persist, hook.as_deref(), dry_run))
+        }
     }
 }
 
@@ -293,10 +345,10 @@ struct Invocation {
     flags: command::Flags,
 }
 
-async fn make_plan(sim: &Sim, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
+async fn make_plan(cloud: &dyn Cloud, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
     let command = command::parse(&invocation.target, &invocation.args, &invocation.flags)?;
     let scope = planner::scope(&command, tree)?;
-    let inventory = inventory::read(sim, &scope).await.context("reading the current state")?;
+    let inventory = inventory::read(cloud, &scope).await.context("reading the current state")?;
     Ok(planner::plan(&command, tree, &inventory)?)
 }
 
@@ -308,9 +360,8 @@ async fn plan_cmd(
     format: Format,
 ) -> Result<i32> {
     let tree = load_config(paths)?;
-    let store = open_store(paths)?;
-    let sim = Sim::new(store.world().clone());
-    let plan = make_plan(&sim, &tree, invocation).await?;
+    let backend = Backend::open(paths.backend, &paths.sim_state).await?;
+    let plan = make_plan(&*backend.cloud(), &tree, invocation).await?;
     match format {
         Format::Text => print!("{}", plan.render_text()),
         Format::Json => println!("{}", plan.to_json()),
@@ -339,14 +390,14 @@ async fn apply_cmd(
 ) -> Result<i32> {
     let (target, args) = (invocation.target.as_str(), &invocation.args);
     let looks_like_file = Path::new(target).is_file() || target.ends_with(".ron");
-    let mut store = open_store(paths)?;
-    let sim = Arc::new(Sim::new(store.world().clone()));
+    let backend = Backend::open(paths.backend, &paths.sim_state).await?;
+    let cloud = backend.cloud();
     let plan = if looks_like_file {
         if !args.is_empty() {
             bail!("`cellar apply FILE` takes no further arguments (got {})", args.join(" "));
         }
         let plan = load_plan(Path::new(target))?;
-        let now = inventory::read(&*sim, &plan.scope).await.context("re-reading the resources the plan saw")?;
+        let now = inventory::read(&*cloud, &plan.scope).await.context("re-reading the resources the plan saw")?;
         let changes = plan::staleness(&plan, &now.observe(&plan.scope));
         if !changes.is_empty() {
             bail!(
@@ -359,7 +410,7 @@ async fn apply_cmd(
         plan
     } else {
         let tree = load_config(paths)?;
-        let plan = make_plan(&sim, &tree, invocation).await?;
+        let plan = make_plan(&*cloud, &tree, invocation).await?;
         print!("{}", plan.render_text());
         if plan.is_empty() {
             return Ok(0);
@@ -381,11 +432,10 @@ async fn apply_cmd(
         return Ok(0);
     }
     println!("\nApplying {} steps:", plan.steps.len());
-    let operator = Arc::new(output::Console::new(dns_confirmed, sim.now().await, Box::new(output::TerminalPrompter)));
+    let operator = Arc::new(output::Console::new(dns_confirmed, cloud.now().await, Box::new(output::TerminalPrompter)));
     let policy = Policy { concurrency: parallelism.max(1), ..Policy::default() };
-    let report = executor::apply(sim.clone(), operator, &plan, policy).await;
-    let sim = Arc::try_unwrap(sim).map_err(|_| anyhow!("internal error: simulator still in use after apply"))?;
-    store.save(&sim.into_world())?;
+    let report = executor::apply(cloud, operator, &plan, policy).await;
+    backend.finish()?;
     print!("{}", output::render_report(&plan, &report));
     Ok(if report.succeeded() {
         0
@@ -402,17 +452,59 @@ async fn status_cmd(paths: &Paths, server: Option<&str>, format: Format) -> Resu
         Some(name) => vec![ServerName::parse(name)?],
         None => tree.server_names(),
     };
-    let store = open_store(paths)?;
-    let sim = Sim::new(store.world().clone());
+    let backend = Backend::open(paths.backend, &paths.sim_state).await?;
+    let cloud = backend.cloud();
     let mut statuses = Vec::new();
     for name in names {
         let config = tree.server(&name)?;
-        statuses.push(status::read(&sim, &name, &config.region.value).await?);
+        statuses.push(status::read(&*cloud, &name, &config.region.value).await?);
     }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&statuses)?),
         Format::Text | Format::Ron => print!("{}", status::render_text(&statuses)),
     }
+    Ok(0)
+}
+
+/// `cellar agent`: who am I (IMDSv2), then the engine's agent over the AWS backend.
+async fn agent_cmd(
+    mode: AgentMode,
+    server: &str,
+    persist: Vec<String>,
+    hook: Option<&Path>,
+    dry_run: bool,
+) -> Result<i32> {
+    let server = ServerName::parse(server)?;
+    let spawn_hook = match hook {
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("cannot read spawn hook {}", path.display()))?)
+        }
+        None => None,
+    };
+    let identity = tokio::task::spawn_blocking(|| imds::Imds::from_env().and_then(|imds| imds.identity()))
+        .await?
+        .context("asking the instance metadata service who this instance is")?;
+    println!("cellar agent {mode}: instance {} in {} ({})", identity.instance, identity.zone, identity.region);
+    let cloud = backend::aws_cloud().await?;
+    let tagged = cloud
+        .describe_instances(&identity.region, &cellar_engine::cloud::Filter::Id(identity.instance.to_string()))
+        .await
+        .context("describing this instance")?;
+    if let Some(name) = tagged.first().and_then(|i| i.tags.get(NAME_TAG)) {
+        if name != server.as_str() {
+            bail!(
+                "this instance {} is tagged Name={name}, but the agent was started for --server {server}\n  fix: the user data and the instance's tags disagree; re-create the launch settings with `cellar upgrade-ami@{name}`",
+                identity.instance
+            );
+        }
+    }
+    let host = host::SystemHost { instance: identity.instance.clone(), region: identity.region.clone(), dry_run };
+    let invocation = cellar_engine::agent::AgentInvocation { mode, server, persist, spawn_hook };
+    let report = cellar_engine::agent::run(&*cloud, &host, &invocation).await?;
+    for step in &report.steps {
+        println!("  {step}");
+    }
+    println!("cellar agent {mode}: done");
     Ok(0)
 }
 

@@ -152,6 +152,9 @@ pub trait AgentHost: Send + Sync {
     fn identity(&self) -> (InstanceId, Region);
     /// Copies the directories onto the data volume and mounts them from it (first boot).
     fn persist(&self, directories: &[String]) -> Result<(), String>;
+    /// Mounts the directories from the data volume, which already holds them (a
+    /// replacement instance).
+    fn mount(&self, directories: &[String]) -> Result<(), String>;
     /// Runs the server's spawn hook script.
     fn run_hook(&self, script: &str) -> Result<(), String>;
 }
@@ -297,6 +300,10 @@ pub async fn run(
     if invocation.mode == AgentMode::Persist && !invocation.persist.is_empty() {
         host.persist(&invocation.persist).map_err(|message| AgentError::Host { what: "persist", message })?;
         report.steps.push(format!("persisted {}", invocation.persist.join(", ")));
+    }
+    if invocation.mode == AgentMode::Spawn && !invocation.persist.is_empty() {
+        host.mount(&invocation.persist).map_err(|message| AgentError::Host { what: "mount", message })?;
+        report.steps.push(format!("mounted {}", invocation.persist.join(", ")));
     }
     if let Some(hook) = &invocation.spawn_hook {
         host.run_hook(hook).map_err(|message| AgentError::Host { what: "spawn hook", message })?;

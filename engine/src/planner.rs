@@ -321,7 +321,12 @@ impl<'a> Planning<'a> {
             ));
             return (Ref::Existing(a.allocation_id.clone()), None);
         }
-        let unassociated = |a: &&Address| a.associated_to.is_none();
+        // Free: on no instance, or still shown on one of the server's instances that is
+        // shutting down or terminated (AWS drops the association only once the instance is
+        // gone; some endpoints keep it).
+        let unassociated = |a: &&Address| {
+            a.associated_to.as_ref().is_none_or(|id| r.instances.iter().any(|i| i.id == *id && !i.state.is_alive()))
+        };
         if !follow_dns {
             if let Some(a) = r.addresses.iter().find(unassociated) {
                 let mismatch = match &config.dns_name {

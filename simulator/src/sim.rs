@@ -177,6 +177,12 @@ impl AgentHost for SimHost<'_> {
         Ok(())
     }
 
+    fn mount(&self, directories: &[String]) -> Result<(), String> {
+        let id = &self.instance;
+        self.sim.with_world(|w| w.record(format!("agent {id}: mounted {}", directories.join(", "))));
+        Ok(())
+    }
+
     fn run_hook(&self, script: &str) -> Result<(), String> {
         let id = &self.instance;
         let lines = script.lines().count();

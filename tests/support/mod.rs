@@ -2,6 +2,9 @@
 //! simulator in-process, and an operator that records events and answers gates.
 #![allow(dead_code)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod moto;
 pub mod scenario;
 
 use cellar_engine::cloud::{Cloud, Filter};

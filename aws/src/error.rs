@@ -1,0 +1,129 @@
+//! AWS error responses → the engine's typed [`CloudError`].
+//!
+//! The mapping reads only the error *code* of the response (and, for responses that
+//! never arrived, the kind of failure); message text is kept for people and never
+//! matched. Whether an error is retried is decided by [`CloudErrorKind::retryable`] in
+//! the engine, so the adapter and the simulator are retried alike.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cellar_engine::cloud::{CloudError, CloudErrorKind};
+
+/// The engine's kind for an AWS error code (EC2's and Auto Scaling's spellings).
+pub fn kind_of(code: &str) -> CloudErrorKind {
+    use CloudErrorKind as K;
+    match code {
+        "InsufficientInstanceCapacity" | "InsufficientCapacity" => K::InsufficientInstanceCapacity,
+        // EC2 says RequestLimitExceeded; Auto Scaling (like most AWS query services) Throttling.
+        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => K::RequestLimitExceeded,
+        "Unavailable" | "ServiceUnavailable" => K::Unavailable,
+        "InternalError" | "InternalFailure" | "ServerInternal" => K::InternalError,
+        "IncorrectInstanceState" => K::IncorrectInstanceState,
+        "IncorrectState" => K::IncorrectState,
+        "InstanceLimitExceeded" => K::InstanceLimitExceeded,
+        "InvalidVolume.ZoneMismatch" => K::VolumeZoneMismatch,
+        "VolumeInUse" => K::VolumeInUse,
+        "InvalidInstanceID.NotFound" | "InvalidInstanceID.Malformed" => K::InvalidInstanceIdNotFound,
+        "InvalidVolume.NotFound" => K::InvalidVolumeNotFound,
+        "InvalidAddress.NotFound" | "InvalidAllocationID.NotFound" => K::InvalidAddressNotFound,
+        "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable" => K::InvalidAmiIdNotFound,
+        "InvalidLaunchTemplateId.NotFound" | "InvalidLaunchTemplateName.NotFoundException" => {
+            K::InvalidLaunchTemplateNotFound
+        }
+        "InvalidParameterValue" | "ValidationError" => K::InvalidParameterValue,
+        "InvalidZone.NotFound" => K::InvalidZoneNotFound,
+        "AutoScalingGroup.NotFound" => K::AutoScalingGroupNotFound,
+        "AlreadyExists" | "AlreadyExistsFault" | "InvalidLaunchTemplateName.AlreadyExistsException" => K::AlreadyExists,
+        "ResourceInUse" | "ResourceInUseFault" | "ScalingActivityInProgress" | "ScalingActivityInProgressFault" => {
+            K::ResourceInUse
+        }
+        other => K::Other(other.to_string()),
+    }
+}
+
+/// The code used when no error response arrived at all (connection refused, reset, timed
+/// out). The request may or may not have reached AWS; it is retried like a 5xx, which is
+/// safe because every creating call carries a client token or is looked up by tag first.
+pub const NO_RESPONSE: &str = "Unavailable";
+
+/// Converts an SDK error of operation `operation` into the engine's error.
+pub fn from_sdk<E, R>(operation: &str, error: SdkError<E, R>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match &error {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().unwrap_or("Unknown");
+            let message = inner.message().unwrap_or("").to_string();
+            CloudError::new(kind_of(code), format!("{operation}: {message}"))
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            CloudError::new(kind_of(NO_RESPONSE), format!("{operation}: no response: {}", chain(&error)))
+        }
+        SdkError::ResponseError(_) => CloudError::new(
+            CloudErrorKind::InternalError,
+            format!("{operation}: unreadable response: {}", chain(&error)),
+        ),
+        SdkError::ConstructionFailure(_) => CloudError::new(
+            CloudErrorKind::Other("RequestNotSent".into()),
+            format!("{operation}: the request could not be built (credentials or region?): {}", chain(&error)),
+        ),
+        _ => CloudError::new(CloudErrorKind::Other("Unknown".into()), format!("{operation}: {}", chain(&error))),
+    }
+}
+
+/// The error and its sources, joined: the SDK's top-level message alone ("dispatch
+/// failure") does not say what went wrong.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(code: &str, expected: CloudErrorKind, retryable: bool) {
+        let kind = kind_of(code);
+        assert_eq!(kind, expected, "code {code}");
+        assert_eq!(kind.retryable(), retryable, "code {code}");
+    }
+
+    #[test]
+    fn codes() {
+        use CloudErrorKind as K;
+        check("InsufficientInstanceCapacity", K::InsufficientInstanceCapacity, true);
+        check("RequestLimitExceeded", K::RequestLimitExceeded, true);
+        check("Throttling", K::RequestLimitExceeded, true);
+        check("Unavailable", K::Unavailable, true);
+        check("InternalError", K::InternalError, true);
+        check("InvalidInstanceID.NotFound", K::InvalidInstanceIdNotFound, false);
+        check("InvalidVolume.ZoneMismatch", K::VolumeZoneMismatch, false);
+        check("AlreadyExists", K::AlreadyExists, false);
+        check("InvalidLaunchTemplateName.AlreadyExistsException", K::AlreadyExists, false);
+        check("ResourceInUse", K::ResourceInUse, false);
+        check("ValidationError", K::InvalidParameterValue, false);
+        check("UnauthorizedOperation", K::Other("UnauthorizedOperation".into()), false);
+        // The code round-trips for every kind the engine names.
+        for kind in [
+            K::InsufficientInstanceCapacity,
+            K::RequestLimitExceeded,
+            K::IncorrectInstanceState,
+            K::VolumeInUse,
+            K::InvalidAddressNotFound,
+            K::InvalidAmiIdNotFound,
+            K::InvalidZoneNotFound,
+            K::AutoScalingGroupNotFound,
+        ] {
+            assert_eq!(kind_of(kind.code()), kind);
+        }
+    }
+}
