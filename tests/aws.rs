@@ -303,7 +303,7 @@ async fn error_codes_are_typed() {
     assert!(err.retryable());
     // No endpoint at all: typed as Unavailable (retryable), with the cause in the message.
     let nowhere = support::aws::connect("http://127.0.0.1:9").await;
-    let err = nowhere.describe_regions().await.unwrap_err();
+    let err = nowhere.describe_regions(&[]).await.unwrap_err();
     assert_eq!(err.kind, CloudErrorKind::Unavailable, "{err}");
 }
 

@@ -365,35 +365,45 @@ fn template_data(spec: &LaunchSpec) -> ec2::types::RequestLaunchTemplateData {
 
 #[async_trait]
 impl Cloud for AwsCloud {
-    /// Regions (DescribeRegions) and the zones of each (DescribeAvailabilityZones, one call
-    /// per region, made concurrently).
-    async fn describe_regions(&self) -> CloudResult<Vec<RegionInfo>> {
-        let home = Region::new(HOME_REGION);
+    /// Regions (DescribeRegions), and the zones (DescribeAvailabilityZones) of the regions
+    /// asked for, concurrently; other regions' zone lists stay empty.
+    async fn describe_regions(&self, zones_of: &[Region]) -> CloudResult<Vec<RegionInfo>> {
+        let home = zones_of.first().cloned().unwrap_or_else(|| Region::new(HOME_REGION));
         let out = self.ec2(&home).describe_regions().send().await.map_err(|e| from_sdk("DescribeRegions", e))?;
-        let names: Vec<Region> = out.regions().iter().filter_map(|r| r.region_name()).map(Region::new).collect();
-        let mut tasks = Vec::new();
-        for region in names {
+        let mut regions: Vec<RegionInfo> = out
+            .regions()
+            .iter()
+            .filter_map(|r| r.region_name())
+            .map(|r| RegionInfo { region: Region::new(r), zones: Vec::new() })
+            .collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for region in regions.iter().map(|r| r.region.clone()).filter(|r| zones_of.contains(r)) {
             let client = self.ec2(&region);
-            tasks.push(async move {
-                let zones = client
+            tasks.spawn(async move {
+                let out = client
                     .describe_availability_zones()
                     .send()
                     .await
                     .map_err(|e| from_sdk("DescribeAvailabilityZones", e))?;
-                let mut zones: Vec<Zone> = zones
+                let mut zones: Vec<Zone> = out
                     .availability_zones()
                     .iter()
+                    // Local Zones and Wavelength Zones are not where cellar puts servers.
                     .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
                     .filter_map(|z| z.zone_name())
                     .map(Zone::new)
                     .collect();
                 zones.sort();
-                Ok::<_, CloudError>(RegionInfo { region, zones })
+                Ok::<_, CloudError>((region, zones))
             });
         }
-        let mut regions = Vec::new();
-        for result in join_all(tasks).await {
-            regions.push(result?);
+        while let Some(joined) = tasks.join_next().await {
+            let (region, zones) = joined.map_err(|e| {
+                CloudError::new(CloudErrorKind::InternalError, format!("DescribeAvailabilityZones: {e}"))
+            })??;
+            if let Some(info) = regions.iter_mut().find(|r| r.region == region) {
+                info.zones = zones;
+            }
         }
         regions.sort_by(|a, b| a.region.cmp(&b.region));
         Ok(regions)
@@ -1084,19 +1094,6 @@ impl Cloud for AwsCloud {
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
     }
-}
-
-/// Runs futures concurrently on the current task and collects their outputs in order.
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out = Vec::with_capacity(set.len());
-    for f in set {
-        out.push(f.await);
-    }
-    out
 }
 
 /// The zone in a scaling activity's `Details` JSON (`{"Availability Zone":"us-east-1a",...}`).

@@ -169,8 +169,9 @@ pub struct UpdateAutoScalingGroupRequest {
 /// Everything cellar asks of a cloud. Implemented by the simulator and the AWS adapter.
 #[async_trait]
 pub trait Cloud: Send + Sync {
-    /// Regions and their zones.
-    async fn describe_regions(&self) -> CloudResult<Vec<RegionInfo>>;
+    /// Every region; the zones of those in `zones_of` (AWS answers zones one region per
+    /// call, so a backend may leave the others' lists empty).
+    async fn describe_regions(&self, zones_of: &[Region]) -> CloudResult<Vec<RegionInfo>>;
     async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>>;
     async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>>;
     async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>>;

@@ -193,7 +193,11 @@ impl Inventory {
 /// Reads the inventory a scope needs. Resources of the server are read by `Name` tag;
 /// throttled and failed reads are retried.
 pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudError> {
-    let regions = with_retries(cloud, || cloud.describe_regions()).await?;
+    let mut zones_of = vec![scope.region.clone()];
+    if let Some((_, regions)) = &scope.image_family {
+        zones_of.extend(regions.iter().cloned());
+    }
+    let regions = with_retries(cloud, || cloud.describe_regions(&zones_of)).await?;
     let mut inventory = Inventory { regions, now: cloud.now().await, ..Default::default() };
     if inventory.zones_of(&scope.region).is_none() {
         // Nothing more can be read; the planner reports the unknown region.

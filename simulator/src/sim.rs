@@ -193,7 +193,8 @@ impl AgentHost for SimHost<'_> {
 
 #[async_trait]
 impl Cloud for Sim {
-    async fn describe_regions(&self) -> CloudResult<Vec<RegionInfo>> {
+    /// Every region with its zones (the simulator has them at hand; `_zones_of` is a hint).
+    async fn describe_regions(&self, _zones_of: &[Region]) -> CloudResult<Vec<RegionInfo>> {
         self.call("DescribeRegions", None, false, |w| Ok(w.regions()))
     }
 

@@ -333,7 +333,7 @@ async fn assorted_calls(sim: &Sim) -> Vec<Result<(), CloudErrorKind>> {
     let r = east();
     let mut results = Vec::new();
     for k in 0..10 {
-        results.push(sim.describe_regions().await.map(drop).map_err(|e| e.kind));
+        results.push(sim.describe_regions(&[]).await.map(drop).map_err(|e| e.kind));
         results.push(sim.describe_instances(&r, &Filter::All).await.map(drop).map_err(|e| e.kind));
         results.push(sim.resolve_dns("duvel.imarc.net").await.map(drop).map_err(|e| e.kind));
         let request = run_request("x", String::new(), &format!("tr{k}"));

@@ -237,7 +237,7 @@ async fn agent_failures_are_logged() {
 async fn cloud_calls_map_errors_and_time() {
     let sim = Sim::new(default_world());
     let r = east();
-    assert_eq!(sim.describe_regions().await.unwrap().len(), 2);
+    assert_eq!(sim.describe_regions(&[]).await.unwrap().len(), 2);
     assert_eq!(sim.describe_images(&r).await.unwrap().len(), 6);
     assert_eq!(sim.resolve_dns("duvel.imarc.net").await.unwrap(), vec!["198.51.100.1".to_string()]);
     assert!(sim.resolve_dns("chimay.imarc.net").await.unwrap().is_empty());
