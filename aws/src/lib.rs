@@ -553,9 +553,16 @@ impl Cloud for AwsCloud {
                 .send()
                 .await
                 .map_err(|e| from_sdk("DescribeScalingActivities", e))?;
+            // AWS lists the newest first; the engine reads them oldest first. Activities
+            // still in progress have no outcome yet and are left out.
             let activities = activities
                 .activities()
                 .iter()
+                .rev()
+                .filter(|a| {
+                    use asg::types::ScalingActivityStatusCode as S;
+                    matches!(a.status_code(), Some(S::Successful | S::Failed | S::Cancelled))
+                })
                 .map(|a| {
                     use asg::types::ScalingActivityStatusCode as S;
                     let succeeded = matches!(a.status_code(), Some(S::Successful));
