@@ -301,10 +301,11 @@ async fn error_codes_are_typed() {
     let err = cloud.describe_addresses(&region(), &Filter::All).await.unwrap_err();
     assert_eq!(err.kind, CloudErrorKind::RequestLimitExceeded);
     assert!(err.retryable());
-    // No endpoint at all: typed as Unavailable (retryable), with the cause in the message.
+    // Nothing listens at the endpoint: refused, typed, not retried (a misconfiguration).
     let nowhere = support::aws::connect("http://127.0.0.1:9").await;
     let err = nowhere.describe_regions(&[]).await.unwrap_err();
-    assert_eq!(err.kind, CloudErrorKind::Unavailable, "{err}");
+    assert_eq!(err.kind, CloudErrorKind::Other("EndpointConnectionRefused".into()), "{err}");
+    assert!(!err.retryable());
 }
 
 /// The `cellar` binary with `--backend aws`, pointed at `endpoint` the way a user would

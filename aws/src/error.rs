@@ -46,6 +46,24 @@ pub fn kind_of(code: &str) -> CloudErrorKind {
 /// safe because every creating call carries a client token or is looked up by tag first.
 pub const NO_RESPONSE: &str = "Unavailable";
 
+/// The code used when the endpoint refused the connection: nothing was sent, and nothing
+/// listens there (a wrong `AWS_ENDPOINT_URL`, a proxy down). Not retried: waiting minutes
+/// for a misconfiguration to heal helps nobody.
+pub const UNREACHABLE: &str = "EndpointConnectionRefused";
+
+/// Whether an I/O error of kind `ConnectionRefused` is among the error's sources (a typed
+/// check on `std::io::Error`, not on text).
+fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// Converts an SDK error of operation `operation` into the engine's error.
 pub fn from_sdk<E, R>(operation: &str, error: SdkError<E, R>) -> CloudError
 where
@@ -59,6 +77,13 @@ where
             let message = inner.message().unwrap_or("").to_string();
             CloudError::new(kind_of(code), format!("{operation}: {message}"))
         }
+        SdkError::DispatchFailure(_) if refused(&error) => CloudError::new(
+            CloudErrorKind::Other(UNREACHABLE.into()),
+            format!(
+                "{operation}: the endpoint refused the connection (is AWS_ENDPOINT_URL right?): {}",
+                chain(&error)
+            ),
+        ),
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             CloudError::new(kind_of(NO_RESPONSE), format!("{operation}: no response: {}", chain(&error)))
         }
