@@ -6,7 +6,7 @@
 //! for all 20 the same way. Both backends start from the same images, no faults.
 //!
 //! Run: `bash scripts/bench-endpoint.sh` (starts moto like the tests do, then
-//! `cargo bench --bench endpoint`); `CELLAR_BENCH_ROUNDS=N` repeats the pair N times.
+//! `cargo bench --profile release --bench endpoint`); `CELLAR_BENCH_ROUNDS=N` repeats the pair.
 
 #[path = "../tests/support/mod.rs"]
 mod support;

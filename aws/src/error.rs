@@ -79,10 +79,7 @@ where
         }
         SdkError::DispatchFailure(_) if refused(&error) => CloudError::new(
             CloudErrorKind::Other(UNREACHABLE.into()),
-            format!(
-                "{operation}: the endpoint refused the connection (is AWS_ENDPOINT_URL right?): {}",
-                chain(&error)
-            ),
+            format!("{operation}: the endpoint refused the connection (is AWS_ENDPOINT_URL right?): {}", chain(&error)),
         ),
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             CloudError::new(kind_of(NO_RESPONSE), format!("{operation}: no response: {}", chain(&error)))

@@ -72,7 +72,14 @@ impl AwsCloud {
             .connect_timeout(Duration::from_secs(5))
             .operation_attempt_timeout(options.attempt_timeout.unwrap_or(Duration::from_secs(30)))
             .build();
+        // HTTPS over rustls with ring; certificates from the system's trust store.
+        let http_client = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client)
             .retry_config(RetryConfig::disabled())
             .timeout_config(timeouts);
         if let Some(url) = &options.endpoint_url {
