@@ -50,8 +50,21 @@ async fn health(cloud: &dyn Cloud, server: &str) -> Health {
     status::read(cloud, &ServerName::new(server), &region()).await.unwrap().health
 }
 
-/// One scenario step on the simulator: a command, or a world change as AWS would make it.
+/// One scenario step on the simulator, on a current-thread runtime of its own: the
+/// simulator's shared virtual clock lets the earliest of concurrent sleepers advance it
+/// after one `yield_now` round, which is only sound when all of them share one thread.
 async fn sim_step(sim: &Arc<cellar_sim::Sim>, line: &str) {
+    let (sim, line) = (sim.clone(), line.to_string());
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(sim_step_here(&sim, &line))
+    })
+    .await
+    .unwrap()
+}
+
+/// A command, or a world change as AWS would make it.
+async fn sim_step_here(sim: &Arc<cellar_sim::Sim>, line: &str) {
     match line.split_whitespace().collect::<Vec<_>>().as_slice() {
         ["!image", name] => {
             sim.with_world(|w| w.add_image(name, Architecture::X86_64, &region(), Tags::new()));
