@@ -132,8 +132,8 @@ overrides the address) which instance it is and in which region, then, through t
 data volume tagged Name=<server> cellar:role=data and associates the server's Elastic IP, waiting for a \
 dying predecessor to let go of them. `persist` (first boot) copies the directories onto the data volume; \
 `spawn` (a replacement instance) mounts them from it. Both then run the spawn hook.",
-        after_help = "Needs the instance role to allow ec2:DescribeInstances, ec2:DescribeVolumes, ec2:AttachVolume, \
-ec2:DescribeAddresses and ec2:AssociateAddress (see README.md).\n\nExample (what the user data runs):\n  \
+        after_help = "Needs an instance role with docs/agent-iam-policy.json: ec2:DescribeInstances, ec2:DescribeVolumes, \
+ec2:AttachVolume, ec2:DescribeAddresses, ec2:AssociateAddress and autoscaling:DescribeAutoScalingInstances.\n\nExample (what the user data runs):\n  \
 cellar agent spawn --server ommegang --persist /etc --persist /var/www --hook /etc/cellar/spawn-hook.sh"
     )]
     Agent {
