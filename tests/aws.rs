@@ -322,8 +322,16 @@ async fn error_codes_are_typed() {
 }
 
 /// The `cellar` binary with `--backend aws`, pointed at `endpoint` the way a user would
-/// point it at AWS: environment only (AWS_ENDPOINT_URL, credentials, region).
-fn cellar_aws(endpoint: &str, args: &[&str], extra_env: &[(&str, &str)]) -> std::process::Output {
+/// point it at AWS: environment only (AWS_ENDPOINT_URL, credentials, region). Runs off the
+/// async workers, which keep serving the test's proxy meanwhile.
+async fn cellar_aws(endpoint: &str, args: &[&str], extra_env: &[(&str, &str)]) -> std::process::Output {
+    let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (endpoint, args) = (endpoint.to_string(), own(args));
+    let extra_env: Vec<(String, String)> = extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    tokio::task::spawn_blocking(move || run_cellar_aws(&endpoint, &args, &extra_env)).await.unwrap()
+}
+
+fn run_cellar_aws(endpoint: &str, args: &[String], extra_env: &[(String, String)]) -> std::process::Output {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/config");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cellar"));
     command
@@ -353,38 +361,21 @@ async fn cli_plans_applies_and_reports_status_on_the_endpoint() {
     let url = account.endpoint.url.clone();
     let plan_file = tempfile::NamedTempFile::new().unwrap();
     let plan_path = plan_file.path().to_str().unwrap().to_string();
-    let out = tokio::task::spawn_blocking({
-        let (url, plan_path) = (url.clone(), plan_path.clone());
-        move || cellar_aws(&url, &["plan", "create-server@chimay", "10", "-o", &plan_path], &[])
-    })
-    .await
-    .unwrap();
+    let out = cellar_aws(&url, &["plan", "create-server@chimay", "10", "-o", &plan_path], &[]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("launch instance of chimay: t3.medium from web-server-2026-08-04 in us-east-1c"),
         "{}",
         text(&out)
     );
-    let out = tokio::task::spawn_blocking({
-        let (url, plan_path) = (url.clone(), plan_path.clone());
-        move || cellar_aws(&url, &["apply", &plan_path, "--dns-confirmed"], &[])
-    })
-    .await
-    .unwrap();
+    let out = cellar_aws(&url, &["apply", &plan_path, "--dns-confirmed"], &[]).await;
     assert!(out.status.success(), "{}", text(&out));
-    let out = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || cellar_aws(&url, &["status", "chimay", "--format", "json"], &[])
-    })
-    .await
-    .unwrap();
+    let out = cellar_aws(&url, &["status", "chimay", "--format", "json"], &[]).await;
     assert!(out.status.success(), "{}", text(&out));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status[0]["health"], "healthy", "{status:#}");
     // The same command again is refused, by what the endpoint now holds.
-    let out = tokio::task::spawn_blocking(move || cellar_aws(&url, &["plan", "create-server@chimay", "10"], &[]))
-        .await
-        .unwrap();
+    let out = cellar_aws(&url, &["plan", "create-server@chimay", "10"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("already"), "{}", text(&out));
 }
@@ -418,25 +409,12 @@ async fn cli_agent_takes_over_volume_and_address_on_a_replacement() {
     let imds = support::moto::imds_stand_in(new.id.as_str(), old.zone.as_str());
     let url = account.endpoint.url.clone();
     // The wrong server is refused before anything is touched.
-    let out = tokio::task::spawn_blocking({
-        let (url, imds) = (url.clone(), imds.clone());
-        move || {
-            cellar_aws(&url, &["agent", "spawn", "--server", "duvel"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)])
-        }
-    })
-    .await
-    .unwrap();
+    let metadata = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str())];
+    let out = cellar_aws(&url, &["agent", "spawn", "--server", "duvel"], &metadata).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("tagged Name=chimay"), "{}", text(&out));
-    let out = tokio::task::spawn_blocking(move || {
-        cellar_aws(
-            &url,
-            &["agent", "spawn", "--server", "chimay", "--persist", "/var/www", "--dry-run"],
-            &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)],
-        )
-    })
-    .await
-    .unwrap();
+    let args = ["agent", "spawn", "--server", "chimay", "--persist", "/var/www", "--dry-run"];
+    let out = cellar_aws(&url, &args, &metadata).await;
     assert!(out.status.success(), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains(&format!("instance {} in us-east-1c (us-east-1)", new.id)), "{said}");
