@@ -284,16 +284,21 @@ async fn injected_5xx_and_eventual_consistency_are_retried() {
         .endpoint
         .inject(Injection::new("DescribeInstances", 3, 400, "InvalidInstanceID.NotFound").when(instance.id.as_str()));
     let cloud = account.cloud();
-    let found = cellar_engine::cloud::with_retries(&*cloud, || async {
-        let found = cloud.describe_instances(&region(), &Filter::Id(instance.id.to_string())).await?;
-        if found.is_empty() {
-            // Filter::Id turns NotFound into "no such instance yet": make the caller wait.
-            return Err(cellar_engine::cloud::CloudError::new(CloudErrorKind::InvalidInstanceIdNotFound, "not yet"));
-        }
-        Ok(found)
-    })
-    .await
-    .unwrap();
+    let caller = cellar_engine::caller::Caller::new(&support::aws::fast_policy());
+    let found = caller
+        .call(&*cloud, cellar_engine::api::Api::DescribeInstances, || async {
+            let found = cloud.describe_instances(&region(), &Filter::Id(instance.id.to_string())).await?;
+            if found.is_empty() {
+                // Filter::Id turns NotFound into "no such instance yet": make the caller wait.
+                return Err(cellar_engine::cloud::CloudError::new(
+                    CloudErrorKind::InvalidInstanceIdNotFound,
+                    "not yet",
+                ));
+            }
+            Ok(found)
+        })
+        .await
+        .unwrap();
     assert_eq!(found[0].id, instance.id);
     let injected = account.endpoint.seen().into_iter().filter(|s| s.injected.is_some()).count();
     assert_eq!(injected, 7, "every injection was hit");

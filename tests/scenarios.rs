@@ -155,6 +155,9 @@ fn big_apply(client_rate_limit: bool) -> (usize, u64) {
         }
         let plan = Plan::merge(plans);
         plan.validate().unwrap();
+        // Planning 50 servers at one instant drains the account's describe bucket; a
+        // minute passes before the apply (as between plan and apply), and it refills.
+        sim.advance(std::time::Duration::from_secs(60)).await;
         let operator = Arc::new(support::Recorder::new(true));
         let policy = Policy { concurrency: 32, seed: 15, client_rate_limit, ..Policy::default() };
         let started = sim.now().await;

@@ -7,39 +7,8 @@
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cellar_engine::api::Api;
 use cellar_engine::cloud::{CloudError, CloudErrorKind};
-
-/// The engine's kind for an AWS error code (EC2's and Auto Scaling's spellings).
-pub fn kind_of(code: &str) -> CloudErrorKind {
-    use CloudErrorKind as K;
-    match code {
-        "InsufficientInstanceCapacity" | "InsufficientCapacity" => K::InsufficientInstanceCapacity,
-        // EC2 says RequestLimitExceeded; Auto Scaling (like most AWS query services) Throttling.
-        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => K::RequestLimitExceeded,
-        "Unavailable" | "ServiceUnavailable" => K::Unavailable,
-        "InternalError" | "InternalFailure" | "ServerInternal" => K::InternalError,
-        "IncorrectInstanceState" => K::IncorrectInstanceState,
-        "IncorrectState" => K::IncorrectState,
-        "InstanceLimitExceeded" => K::InstanceLimitExceeded,
-        "InvalidVolume.ZoneMismatch" => K::VolumeZoneMismatch,
-        "VolumeInUse" => K::VolumeInUse,
-        "InvalidInstanceID.NotFound" | "InvalidInstanceID.Malformed" => K::InvalidInstanceIdNotFound,
-        "InvalidVolume.NotFound" => K::InvalidVolumeNotFound,
-        "InvalidAddress.NotFound" | "InvalidAllocationID.NotFound" => K::InvalidAddressNotFound,
-        "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable" => K::InvalidAmiIdNotFound,
-        "InvalidLaunchTemplateId.NotFound" | "InvalidLaunchTemplateName.NotFoundException" => {
-            K::InvalidLaunchTemplateNotFound
-        }
-        "InvalidParameterValue" | "ValidationError" => K::InvalidParameterValue,
-        "InvalidZone.NotFound" => K::InvalidZoneNotFound,
-        "AutoScalingGroup.NotFound" => K::AutoScalingGroupNotFound,
-        "AlreadyExists" | "AlreadyExistsFault" | "InvalidLaunchTemplateName.AlreadyExistsException" => K::AlreadyExists,
-        "ResourceInUse" | "ResourceInUseFault" | "ScalingActivityInProgress" | "ScalingActivityInProgressFault" => {
-            K::ResourceInUse
-        }
-        other => K::Other(other.to_string()),
-    }
-}
 
 /// The code used when no error response arrived at all (connection refused, reset, timed
 /// out). The request may or may not have reached AWS; it is retried like a 5xx, which is
@@ -65,7 +34,7 @@ fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Converts an SDK error of operation `operation` into the engine's error.
-pub fn from_sdk<E, R>(operation: &str, error: SdkError<E, R>) -> CloudError
+pub fn from_sdk<E, R>(operation: Api, error: SdkError<E, R>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
@@ -75,14 +44,14 @@ where
             let inner = service.err();
             let code = inner.code().unwrap_or("Unknown");
             let message = inner.message().unwrap_or("").to_string();
-            CloudError::new(kind_of(code), format!("{operation}: {message}"))
+            CloudError::from_code(code, format!("{operation}: {message}"))
         }
         SdkError::DispatchFailure(_) if refused(&error) => CloudError::new(
             CloudErrorKind::Other(UNREACHABLE.into()),
             format!("{operation}: the endpoint refused the connection (is AWS_ENDPOINT_URL right?): {}", chain(&error)),
         ),
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            CloudError::new(kind_of(NO_RESPONSE), format!("{operation}: no response: {}", chain(&error)))
+            CloudError::from_code(NO_RESPONSE, format!("{operation}: no response: {}", chain(&error)))
         }
         SdkError::ResponseError(_) => CloudError::new(
             CloudErrorKind::InternalError,
@@ -107,45 +76,4 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(code: &str, expected: CloudErrorKind, retryable: bool) {
-        let kind = kind_of(code);
-        assert_eq!(kind, expected, "code {code}");
-        assert_eq!(kind.retryable(), retryable, "code {code}");
-    }
-
-    #[test]
-    fn codes() {
-        use CloudErrorKind as K;
-        check("InsufficientInstanceCapacity", K::InsufficientInstanceCapacity, true);
-        check("RequestLimitExceeded", K::RequestLimitExceeded, true);
-        check("Throttling", K::RequestLimitExceeded, true);
-        check("Unavailable", K::Unavailable, true);
-        check("InternalError", K::InternalError, true);
-        check("InvalidInstanceID.NotFound", K::InvalidInstanceIdNotFound, false);
-        check("InvalidVolume.ZoneMismatch", K::VolumeZoneMismatch, false);
-        check("AlreadyExists", K::AlreadyExists, false);
-        check("InvalidLaunchTemplateName.AlreadyExistsException", K::AlreadyExists, false);
-        check("ResourceInUse", K::ResourceInUse, false);
-        check("ValidationError", K::InvalidParameterValue, false);
-        check("UnauthorizedOperation", K::Other("UnauthorizedOperation".into()), false);
-        // The code round-trips for every kind the engine names.
-        for kind in [
-            K::InsufficientInstanceCapacity,
-            K::RequestLimitExceeded,
-            K::IncorrectInstanceState,
-            K::VolumeInUse,
-            K::InvalidAddressNotFound,
-            K::InvalidAmiIdNotFound,
-            K::InvalidZoneNotFound,
-            K::AutoScalingGroupNotFound,
-        ] {
-            assert_eq!(kind_of(kind.code()), kind);
-        }
-    }
 }

@@ -214,12 +214,20 @@ struct CommandFlags {
 
 impl CommandFlags {
     fn to_flags(&self) -> command::Flags {
-        command::Flags {
-            keep_group: self.keep_group,
-            restart: self.restart,
-            delete_data: self.delete_data,
-            copy_to: self.copy_to.clone(),
+        let mut flags = command::Flags::default();
+        for (flag, set) in [
+            (command::Flag::KeepGroup, self.keep_group),
+            (command::Flag::Restart, self.restart),
+            (command::Flag::DeleteData, self.delete_data),
+        ] {
+            if set {
+                flags.set(flag);
+            }
         }
+        for region in &self.copy_to {
+            flags.add(command::Flag::CopyTo, region.clone());
+        }
+        flags
     }
 }
 
@@ -346,7 +354,7 @@ struct Invocation {
 }
 
 async fn make_plan(cloud: &dyn Cloud, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
-    let command = command::parse(&invocation.target, &invocation.args, &invocation.flags)?;
+    let command = command::parse(planner::COMMANDS, &invocation.target, &invocation.args, &invocation.flags)?;
     let scope = planner::scope(&command, tree)?;
     let inventory = inventory::read(cloud, &scope).await.context("reading the current state")?;
     Ok(planner::plan(&command, tree, &inventory)?)

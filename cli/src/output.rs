@@ -79,7 +79,7 @@ impl Operator for Console {
             Event::Skipped { step, because } => {
                 format!("         {step} skipped (because of {because})")
             }
-            Event::Retrying { step, at, error, attempt, delay } => {
+            Event::Retrying { step, at, error, attempt, delay, .. } => {
                 format!("{} {step} retry {attempt} in {}s: {error}", self.clock(*at), delay.as_secs())
             }
             Event::Undoing { step, at, what } => {
@@ -104,7 +104,7 @@ pub fn render_report(plan: &Plan, report: &ApplyReport) -> String {
         report.summary()
     );
     for (id, outcome) in &report.outcomes {
-        let summary = plan.step(*id).map(|s| s.action.describe().1).unwrap_or_default();
+        let summary = plan.step(*id).map(|s| s.describe().1).unwrap_or_default();
         match outcome {
             Outcome::Failed(e) => {
                 let _ = writeln!(out, "  failed  {id} {summary}\n          {e}");

@@ -10,9 +10,10 @@
 //! [`AgentHost`]; the simulator provides both when it boots an instance, so replacement
 //! after a termination is exercised end to end with this same code.
 
-use crate::cloud::{with_retries as retry, Cloud, CloudError, CloudErrorKind, Filter};
+use crate::api::Api;
+use crate::caller::{attach_not_ready, Caller, Policy, Polled};
+use crate::cloud::{Cloud, CloudError, Filter};
 use crate::model::*;
-use std::time::Duration;
 
 /// The device name the data volume is attached as.
 pub const DATA_DEVICE: &str = "/dev/sdf";
@@ -22,6 +23,8 @@ pub const DATA_ROLE: &str = "data";
 pub const USER_DATA_LIMIT: usize = 16 * 1024;
 
 const HOOK_PATH: &str = "/etc/cellar/spawn-hook.sh";
+/// The heredoc delimiter of the spawn hook; [`hook_delimiter`] lengthens it until no line
+/// of the hook equals it, so no hook content can end the heredoc early.
 const HOOK_DELIMITER: &str = "CELLAR_SPAWN_HOOK";
 
 /// What the user data tells the agent to do.
@@ -33,8 +36,31 @@ pub struct AgentInvocation {
     pub spawn_hook: Option<String>,
 }
 
-/// Renders the user data script of an instance that runs the agent.
-pub fn user_data(invocation: &AgentInvocation) -> String {
+/// Why user data cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserDataError {
+    #[error("{what} contains a NUL byte, which no shell script can carry")]
+    Nul { what: String },
+}
+
+/// A heredoc delimiter that no line of `hook` equals.
+fn hook_delimiter(hook: &str) -> String {
+    let mut delimiter = HOOK_DELIMITER.to_string();
+    let mut n = 0;
+    while hook.lines().any(|line| line == delimiter) {
+        n += 1;
+        delimiter = format!("{HOOK_DELIMITER}_{n}");
+    }
+    delimiter
+}
+
+/// Renders the user data script of an instance that runs the agent. Directories are
+/// shell-quoted and the spawn hook is written by a quoted heredoc whose delimiter no hook
+/// line equals, so nothing in the configuration runs outside the agent.
+pub fn user_data(invocation: &AgentInvocation) -> Result<String, UserDataError> {
+    let quote = |what: &str, value: &str| {
+        shlex::try_quote(value).map(|q| q.into_owned()).map_err(|_| UserDataError::Nul { what: what.to_string() })
+    };
     let mut out = String::new();
     out.push_str("#!/bin/bash\n");
     out.push_str(&format!(
@@ -43,21 +69,25 @@ pub fn user_data(invocation: &AgentInvocation) -> String {
     ));
     let mut command = format!("exec cellar agent {} --server {}", invocation.mode, invocation.server);
     for dir in &invocation.persist {
-        command.push_str(&format!(" --persist '{}'", dir.replace('\'', "'\\''")));
+        command.push_str(&format!(" --persist {}", quote(&format!("persisted directory {dir:?}"), dir)?));
     }
     if let Some(hook) = &invocation.spawn_hook {
-        out.push_str(&format!("mkdir -p /etc/cellar\ncat > {HOOK_PATH} <<'{HOOK_DELIMITER}'\n"));
+        if hook.contains('\0') {
+            return Err(UserDataError::Nul { what: "the spawn hook".into() });
+        }
+        let delimiter = hook_delimiter(hook);
+        out.push_str(&format!("mkdir -p /etc/cellar\ncat > {HOOK_PATH} <<'{delimiter}'\n"));
         out.push_str(hook);
         if !hook.ends_with('\n') {
             out.push('\n');
         }
-        out.push_str(HOOK_DELIMITER);
+        out.push_str(&delimiter);
         out.push('\n');
         command.push_str(&format!(" --hook {HOOK_PATH}"));
     }
     out.push_str(&command);
     out.push('\n');
-    out
+    Ok(out)
 }
 
 /// Reads back what [`user_data`] wrote; `None` for user data that does not run the agent
@@ -65,11 +95,12 @@ pub fn user_data(invocation: &AgentInvocation) -> String {
 pub fn parse_user_data(text: &str) -> Option<AgentInvocation> {
     let mut spawn_hook = None;
     let mut lines = text.lines();
+    let heredoc_start = format!("cat > {HOOK_PATH} <<'");
     while let Some(line) = lines.next() {
-        if line.starts_with("cat > ") && line.ends_with(&format!("<<'{HOOK_DELIMITER}'")) {
+        if let Some(delimiter) = line.strip_prefix(&heredoc_start).and_then(|rest| rest.strip_suffix('\'')) {
             let mut hook = String::new();
             for hook_line in lines.by_ref() {
-                if hook_line == HOOK_DELIMITER {
+                if hook_line == delimiter {
                     break;
                 }
                 hook.push_str(hook_line);
@@ -81,7 +112,7 @@ pub fn parse_user_data(text: &str) -> Option<AgentInvocation> {
         let Some(rest) = line.strip_prefix("exec cellar agent ") else {
             continue;
         };
-        let words = shell_words(rest);
+        let words = shlex::split(rest)?;
         let mut words = words.iter();
         let mode = match words.next()?.as_str() {
             "persist" => AgentMode::Persist,
@@ -103,47 +134,6 @@ pub fn parse_user_data(text: &str) -> Option<AgentInvocation> {
         return Some(AgentInvocation { mode, server: server?, persist, spawn_hook });
     }
     None
-}
-
-/// Splits words the way `user_data` quotes them (single quotes, `'\''` for a quote).
-fn shell_words(s: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                for q in chars.by_ref() {
-                    if q == '\'' {
-                        break;
-                    }
-                    current.push(q);
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(n) = chars.next() {
-                    current.push(n);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                current.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    words
 }
 
 /// The machine the agent runs on: its identity and the local side effects.
@@ -191,32 +181,39 @@ pub enum AgentError {
     },
 }
 
-const POLL: Duration = Duration::from_secs(5);
-const MAX_POLLS: u32 = 120;
-
-/// Runs the agent for the instance `host` identifies.
+/// Runs the agent for the instance `host` identifies. Every call, retry and wait goes
+/// through one [`Caller`] with the default [`Policy`], as the executor's do.
 pub async fn run(
     cloud: &dyn Cloud,
     host: &dyn AgentHost,
     invocation: &AgentInvocation,
 ) -> Result<AgentReport, AgentError> {
     let (instance_id, region) = host.identity();
+    // Each instance's agent jitters its retries differently, so agents started together
+    // (a fleet's replacements after an outage) do not retry in step.
+    let seed = instance_id
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let caller = Caller::new(&Policy { seed, ..Policy::default() });
     let mut report = AgentReport::default();
     let cloud_err = |step: &'static str| move |source: CloudError| AgentError::Cloud { step, source };
+    let timed_out = |step: &str| AgentError::Timeout { step: step.to_string() };
 
-    // A fresh instance may not be visible yet (eventual consistency): describe with backoff.
-    let mut instance = None;
-    for _ in 0..MAX_POLLS {
-        let me = Filter::Id(instance_id.to_string());
-        let all =
-            retry(cloud, || cloud.describe_instances(&region, &me)).await.map_err(cloud_err("describe instance"))?;
-        if let Some(found) = all.into_iter().find(|i| i.id == instance_id) {
-            instance = Some(found);
-            break;
-        }
-        cloud.sleep(POLL).await;
-    }
-    let instance = instance.ok_or_else(|| AgentError::InstanceNotVisible(instance_id.clone()))?;
+    // A fresh instance may not be visible yet (eventual consistency): poll for it.
+    let me = Filter::Id(instance_id.to_string());
+    let instance = caller
+        .poll(cloud, || async {
+            let all = caller
+                .call(cloud, Api::DescribeInstances, || cloud.describe_instances(&region, &me))
+                .await
+                .map_err(cloud_err("describe instance"))?;
+            Ok(all.into_iter().find(|i| i.id == instance_id))
+        })
+        .await?;
+    let Polled::Ready(instance) = instance else {
+        return Err(AgentError::InstanceNotVisible(instance_id));
+    };
     let server = match instance.tags.get(NAME_TAG) {
         Some(name) => ServerName::new(name.clone()),
         None => return Err(AgentError::NoServerTag(instance_id)),
@@ -224,66 +221,68 @@ pub async fn run(
     let filter = Filter::Server(server.clone());
 
     // Data volume: attach unless it already is; wait for a dying predecessor to let go.
-    let mut attached = false;
-    for _ in 0..MAX_POLLS {
-        let volumes =
-            retry(cloud, || cloud.describe_volumes(&region, &filter)).await.map_err(cloud_err("describe volumes"))?;
-        let volume = volumes
-            .into_iter()
-            .find(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.state != VolumeState::Deleted)
-            .ok_or_else(|| AgentError::NoVolume(server.clone()))?;
-        if volume.zone != instance.zone {
-            return Err(AgentError::ZoneMismatch {
-                server,
-                volume: volume.id,
-                volume_zone: volume.zone,
-                instance_zone: instance.zone,
-            });
-        }
-        match (&volume.attached_to, volume.state) {
-            (Some(holder), _) if *holder == instance_id => {
-                report.steps.push(format!("volume {} already attached", volume.id));
-                attached = true;
-                break;
+    let attached = caller
+        .poll(cloud, || async {
+            let volumes = caller
+                .call(cloud, Api::DescribeVolumes, || cloud.describe_volumes(&region, &filter))
+                .await
+                .map_err(cloud_err("describe volumes"))?;
+            let volume = volumes
+                .into_iter()
+                .find(|v| {
+                    v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.state != VolumeState::Deleted
+                })
+                .ok_or_else(|| AgentError::NoVolume(server.clone()))?;
+            if volume.zone != instance.zone {
+                return Err(AgentError::ZoneMismatch {
+                    server: server.clone(),
+                    volume: volume.id,
+                    volume_zone: volume.zone,
+                    instance_zone: instance.zone.clone(),
+                });
             }
-            (None, VolumeState::Available) => {
-                match cloud.attach_volume(&region, &volume.id, &instance_id, DATA_DEVICE).await {
-                    Ok(()) => {
-                        report.steps.push(format!("attached volume {} as {DATA_DEVICE}", volume.id));
-                        attached = true;
-                        break;
+            match (&volume.attached_to, volume.state) {
+                (Some(holder), _) if *holder == instance_id => {
+                    Ok(Some(format!("volume {} already attached", volume.id)))
+                }
+                (None, VolumeState::Available) => {
+                    match cloud.attach_volume(&region, &volume.id, &instance_id, DATA_DEVICE).await {
+                        Ok(()) => Ok(Some(format!("attached volume {} as {DATA_DEVICE}", volume.id))),
+                        Err(e) if attach_not_ready(&e) => Ok(None),
+                        Err(e) => Err(cloud_err("attach volume")(e)),
                     }
-                    Err(e)
-                        if e.retryable()
-                            || matches!(
-                                e.kind,
-                                CloudErrorKind::IncorrectState | CloudErrorKind::InvalidInstanceIdNotFound
-                            ) => {}
-                    Err(e) => return Err(cloud_err("attach volume")(e)),
                 }
-            }
-            (Some(holder), _) => {
-                let holder_filter = Filter::Id(holder.to_string());
-                let holder_alive = retry(cloud, || cloud.describe_instances(&region, &holder_filter))
-                    .await
-                    .map_err(cloud_err("describe volume holder"))?
-                    .iter()
-                    .any(|i| i.id == *holder && i.state.is_alive());
-                if holder_alive {
-                    return Err(AgentError::VolumeHeld { server, volume: volume.id, other: holder.clone() });
+                (Some(holder), _) => {
+                    let holder_filter = Filter::Id(holder.to_string());
+                    let holder_alive = caller
+                        .call(cloud, Api::DescribeInstances, || cloud.describe_instances(&region, &holder_filter))
+                        .await
+                        .map_err(cloud_err("describe volume holder"))?
+                        .iter()
+                        .any(|i| i.id == *holder && i.state.is_alive());
+                    if holder_alive {
+                        return Err(AgentError::VolumeHeld {
+                            server: server.clone(),
+                            volume: volume.id,
+                            other: holder.clone(),
+                        });
+                    }
+                    Ok(None)
                 }
+                _ => Ok(None),
             }
-            _ => {}
-        }
-        cloud.sleep(POLL).await;
-    }
-    if !attached {
-        return Err(AgentError::Timeout { step: "attaching the data volume".into() });
-    }
+        })
+        .await?;
+    let Polled::Ready(attached) = attached else {
+        return Err(timed_out("attaching the data volume"));
+    };
+    report.steps.push(attached);
 
     // Elastic IP: prefer one already on this instance, then one whose DNS is confirmed.
-    let mut addresses =
-        retry(cloud, || cloud.describe_addresses(&region, &filter)).await.map_err(cloud_err("describe addresses"))?;
+    let mut addresses = caller
+        .call(cloud, Api::DescribeAddresses, || cloud.describe_addresses(&region, &filter))
+        .await
+        .map_err(cloud_err("describe addresses"))?;
     addresses.sort_by_key(|a| {
         (a.associated_to.as_ref() != Some(&instance_id), a.tags.contains_key(AWAITING_DNS_TAG), a.allocation_id.clone())
     });
@@ -291,7 +290,10 @@ pub async fn run(
     if address.associated_to.as_ref() == Some(&instance_id) {
         report.steps.push(format!("address {} already associated", address.public_ip));
     } else {
-        retry(cloud, || cloud.associate_address(&region, &address.allocation_id, &instance_id))
+        caller
+            .call(cloud, Api::AssociateAddress, || {
+                cloud.associate_address(&region, &address.allocation_id, &instance_id)
+            })
             .await
             .map_err(cloud_err("associate address"))?;
         report.steps.push(format!("associated address {}", address.public_ip));
@@ -317,7 +319,7 @@ mod tests {
     use super::*;
 
     fn check_roundtrip(invocation: AgentInvocation) {
-        let text = user_data(&invocation);
+        let text = user_data(&invocation).unwrap();
         assert_eq!(parse_user_data(&text), Some(invocation), "user data:\n{text}");
     }
 

@@ -66,6 +66,42 @@ impl CloudErrorKind {
         }
     }
 
+    /// The kind of an AWS error code, EC2's and Auto Scaling's spellings alike (Auto
+    /// Scaling says `Throttling` where EC2 says `RequestLimitExceeded`). The one mapping
+    /// from codes to kinds: the AWS adapter reads response codes through it and the
+    /// simulator raises its errors through it, so both give the same kind for a code.
+    pub fn from_code(code: &str) -> CloudErrorKind {
+        use CloudErrorKind as K;
+        match code {
+            "InsufficientInstanceCapacity" | "InsufficientCapacity" => K::InsufficientInstanceCapacity,
+            "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => K::RequestLimitExceeded,
+            "Unavailable" | "ServiceUnavailable" => K::Unavailable,
+            "InternalError" | "InternalFailure" | "ServerInternal" => K::InternalError,
+            "IncorrectInstanceState" => K::IncorrectInstanceState,
+            "IncorrectState" => K::IncorrectState,
+            "InstanceLimitExceeded" => K::InstanceLimitExceeded,
+            "InvalidVolume.ZoneMismatch" => K::VolumeZoneMismatch,
+            "VolumeInUse" => K::VolumeInUse,
+            "InvalidInstanceID.NotFound" | "InvalidInstanceID.Malformed" => K::InvalidInstanceIdNotFound,
+            "InvalidVolume.NotFound" => K::InvalidVolumeNotFound,
+            "InvalidAddress.NotFound" | "InvalidAllocationID.NotFound" => K::InvalidAddressNotFound,
+            "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable" => K::InvalidAmiIdNotFound,
+            "InvalidLaunchTemplateId.NotFound" | "InvalidLaunchTemplateName.NotFoundException" => {
+                K::InvalidLaunchTemplateNotFound
+            }
+            "InvalidParameterValue" | "ValidationError" => K::InvalidParameterValue,
+            "InvalidZone.NotFound" => K::InvalidZoneNotFound,
+            "AutoScalingGroup.NotFound" => K::AutoScalingGroupNotFound,
+            "AlreadyExists" | "AlreadyExistsFault" | "InvalidLaunchTemplateName.AlreadyExistsException" => {
+                K::AlreadyExists
+            }
+            "ResourceInUse" | "ResourceInUseFault" | "ScalingActivityInProgress" | "ScalingActivityInProgressFault" => {
+                K::ResourceInUse
+            }
+            other => K::Other(other.to_string()),
+        }
+    }
+
     /// Server-side errors worth retrying (AWS's EC2 error guide): capacity, throttling, 5xx.
     pub fn retryable(&self) -> bool {
         matches!(
@@ -78,17 +114,24 @@ impl CloudErrorKind {
     }
 }
 
-/// An error returned by a [`Cloud`] call: the code, and AWS's (or the simulator's) message.
+/// An error returned by a [`Cloud`] call: its kind, the code exactly as the service spelled
+/// it (`InvalidAMIID.Unavailable` is of kind `InvalidAmiIdNotFound`), and AWS's (or the
+/// simulator's) message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[error("{}: {message}", kind.code())]
+#[error("{code}: {message}")]
 pub struct CloudError {
     pub kind: CloudErrorKind,
+    pub code: String,
     pub message: String,
 }
 
 impl CloudError {
     pub fn new(kind: CloudErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self { code: kind.code().to_string(), kind, message: message.into() }
+    }
+    /// An error from an AWS error code ([`CloudErrorKind::from_code`]).
+    pub fn from_code(code: &str, message: impl Into<String>) -> Self {
+        Self { kind: CloudErrorKind::from_code(code), code: code.to_string(), message: message.into() }
     }
     pub fn retryable(&self) -> bool {
         self.kind.retryable()
@@ -282,25 +325,55 @@ pub trait Cloud: Send + Sync {
     async fn sleep(&self, duration: Duration);
 }
 
-/// Calls the cloud, retrying throttling, 5xx and (for a fresh instance) NotFound errors up
-/// to 10 times with capped exponential backoff (2 s, 4 s, ... 30 s, on the cloud's clock).
-/// For reads and the agent; the executor has its own, configurable [`crate::executor::Caller`].
-pub async fn with_retries<T, F, Fut>(cloud: &dyn Cloud, mut f: F) -> CloudResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = CloudResult<T>>,
-{
-    const MAX_ATTEMPTS: u32 = 10;
-    let mut attempt = 0;
-    loop {
-        match f().await {
-            Err(e)
-                if (e.retryable() || e.kind == CloudErrorKind::InvalidInstanceIdNotFound) && attempt < MAX_ATTEMPTS =>
-            {
-                attempt += 1;
-                cloud.sleep(Duration::from_secs((1u64 << attempt.min(5)).min(30))).await;
-            }
-            other => return other,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(code: &str, expected: CloudErrorKind, retryable: bool) {
+        let kind = CloudErrorKind::from_code(code);
+        assert_eq!(kind, expected, "code {code}");
+        assert_eq!(kind.retryable(), retryable, "code {code}");
+    }
+
+    #[test]
+    fn codes() {
+        use CloudErrorKind as K;
+        check("InsufficientInstanceCapacity", K::InsufficientInstanceCapacity, true);
+        check("RequestLimitExceeded", K::RequestLimitExceeded, true);
+        check("Throttling", K::RequestLimitExceeded, true);
+        check("Unavailable", K::Unavailable, true);
+        check("InternalError", K::InternalError, true);
+        check("InvalidInstanceID.NotFound", K::InvalidInstanceIdNotFound, false);
+        check("InvalidVolume.ZoneMismatch", K::VolumeZoneMismatch, false);
+        check("InvalidAMIID.Unavailable", K::InvalidAmiIdNotFound, false);
+        check("AlreadyExists", K::AlreadyExists, false);
+        check("InvalidLaunchTemplateName.AlreadyExistsException", K::AlreadyExists, false);
+        check("ResourceInUse", K::ResourceInUse, false);
+        check("ValidationError", K::InvalidParameterValue, false);
+        check("UnauthorizedOperation", K::Other("UnauthorizedOperation".into()), false);
+        // The code round-trips for every kind the engine names.
+        for kind in [
+            K::InsufficientInstanceCapacity,
+            K::RequestLimitExceeded,
+            K::Unavailable,
+            K::InternalError,
+            K::IncorrectInstanceState,
+            K::IncorrectState,
+            K::InstanceLimitExceeded,
+            K::VolumeZoneMismatch,
+            K::VolumeInUse,
+            K::InvalidInstanceIdNotFound,
+            K::InvalidVolumeNotFound,
+            K::InvalidAddressNotFound,
+            K::InvalidAmiIdNotFound,
+            K::InvalidLaunchTemplateNotFound,
+            K::InvalidParameterValue,
+            K::InvalidZoneNotFound,
+            K::AlreadyExists,
+            K::AutoScalingGroupNotFound,
+            K::ResourceInUse,
+        ] {
+            assert_eq!(CloudErrorKind::from_code(kind.code()), kind);
         }
     }
 }

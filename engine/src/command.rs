@@ -1,110 +1,332 @@
 //! The user's commands, parsed from the seed's `run.sh` syntax:
-//! `<command>[@<server>] [<arg1> [<arg2> ...]]`, positional arguments in the seed's order.
-//! A `-` stands for "take this one from the server's configuration", so a later argument
-//! can be given without repeating the earlier ones.
+//! `<command>[@<server>] [<arg1> [<arg2> ...]] [--flag ...]`, positional arguments in the
+//! seed's order. A `-` stands for "take this one from the server's configuration", so a
+//! later argument can be given without repeating the earlier ones.
+//!
+//! What a command takes is data: its [`CommandSpec`] (name, target, positional arguments,
+//! flags, one-line help), which this parser, the planner's dispatch and the CLI's help all
+//! read. A parsed [`Command`] is the spec plus typed values; the planner asks it for an
+//! argument by [`ArgKind`] and gets the value with its [`Origin`] (`command-line argument
+//! N`, N taken from the spec, so it always names an argument that exists).
 
 use crate::catalog;
 use crate::model::*;
+use std::collections::BTreeMap;
 use std::fmt;
 
-/// A parsed command.
+/// Where an effective setting came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    CreateServer(CreateServer),
-    /// `stop-auto-scaling@NAME [--keep-group]`
-    StopAutoScaling {
-        server: ServerName,
-        keep_group: bool,
-    },
-    /// `attach-instance@NAME [type] [ami-type] [arch]`
-    AttachInstance {
-        server: ServerName,
-        launch: LaunchArgs,
-    },
-    /// `start-auto-scaling@NAME [type] [ami-type] [arch]`
-    StartAutoScaling {
-        server: ServerName,
-        launch: LaunchArgs,
-    },
-    /// `upgrade-ami@NAME [--restart]`
-    UpgradeAmi {
-        server: ServerName,
-        restart: bool,
-    },
-    /// `create-workspace [ami-type] [arch] [region]`
-    CreateWorkspace {
-        ami_type: Option<AmiType>,
-        architecture: Option<Architecture>,
-        region: Option<Region>,
-    },
-    /// `bundle-ami@WORKSPACE [ami-type] [--copy-to REGION ...]`
-    BundleAmi {
-        workspace: ServerName,
-        ami_type: Option<AmiType>,
-        copy_to: Vec<Region>,
-    },
-    /// `destroy-server@NAME [--delete-data]`
-    DestroyServer {
-        server: ServerName,
-        delete_data: bool,
-    },
+pub enum Origin {
+    /// The command's positional argument N (1-based).
+    CommandLine(usize),
+    Config(crate::config::Source),
 }
 
-/// `create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]`
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::CommandLine(position) => write!(f, "command-line argument {position}"),
+            Origin::Config(source) => write!(f, "{source}"),
+        }
+    }
+}
+
+/// What a command is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `command@SERVER`: a configured server.
+    Server,
+    /// `command@WORKSPACE`: a workspace (`workspace-N`), or a configured server.
+    Workspace,
+    /// No `@`: the command names what it makes itself.
+    None,
+}
+
+/// The kinds of positional argument; each command takes each kind at most once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    EbsSizeGb,
+    InstanceType,
+    AmiType,
+    Region,
+    ZoneLetter,
+    Architecture,
+}
+
+impl ArgKind {
+    /// The argument's name in synopses (`ebs-gb`, `type`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ArgKind::EbsSizeGb => "ebs-gb",
+            ArgKind::InstanceType => "type",
+            ArgKind::AmiType => "ami-type",
+            ArgKind::Region => "region",
+            ArgKind::ZoneLetter => "zone-letter",
+            ArgKind::Architecture => "arch",
+        }
+    }
+
+    /// What the argument is, in error messages.
+    fn what(self) -> &'static str {
+        match self {
+            ArgKind::EbsSizeGb => "EBS size in GB",
+            ArgKind::InstanceType => "instance type",
+            ArgKind::AmiType => "AMI type",
+            ArgKind::Region => "region",
+            ArgKind::ZoneLetter => "zone letter",
+            ArgKind::Architecture => "architecture",
+        }
+    }
+
+    fn parse(self, position: usize, value: &str) -> Result<ArgValue, CommandError> {
+        Ok(match self {
+            ArgKind::EbsSizeGb => ArgValue::Size(parse_ebs_size(position, value)?),
+            ArgKind::InstanceType => ArgValue::InstanceType(parse_instance_type(position, value)?),
+            ArgKind::AmiType => ArgValue::AmiType(parse_ami_type(position, value)?),
+            ArgKind::Region => ArgValue::Region(parse_region(position, value)?),
+            ArgKind::ZoneLetter => ArgValue::ZoneLetter(parse_zone_letter(position, value)?),
+            ArgKind::Architecture => ArgValue::Architecture(parse_architecture(position, value)?),
+        })
+    }
+}
+
+/// One positional argument of a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arg {
+    pub kind: ArgKind,
+    /// Shown as `<name>` (needed, unless the configuration has it) rather than `[name]`.
+    pub needed: bool,
+}
+
+impl Arg {
+    pub const fn optional(kind: ArgKind) -> Arg {
+        Arg { kind, needed: false }
+    }
+    pub const fn needed(kind: ArgKind) -> Arg {
+        Arg { kind, needed: true }
+    }
+}
+
+/// The flags commands take (after the command: `upgrade-ami@duvel --restart`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Flag {
+    KeepGroup,
+    Restart,
+    DeleteData,
+    CopyTo,
+}
+
+impl Flag {
+    pub const ALL: [Flag; 4] = [Flag::KeepGroup, Flag::Restart, Flag::DeleteData, Flag::CopyTo];
+
+    /// The flag as typed (`--keep-group`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::KeepGroup => "--keep-group",
+            Flag::Restart => "--restart",
+            Flag::DeleteData => "--delete-data",
+            Flag::CopyTo => "--copy-to",
+        }
+    }
+
+    /// The name of its value (`REGION`), for flags that take one; those may be repeated.
+    pub fn value_name(self) -> Option<&'static str> {
+        match self {
+            Flag::CopyTo => Some("REGION"),
+            _ => None,
+        }
+    }
+
+    /// One line of help.
+    pub fn help(self) -> &'static str {
+        match self {
+            Flag::KeepGroup => {
+                "stop-auto-scaling: keep the auto scaling group and launch settings (desired 0), as the seed's \"run locally\""
+            }
+            Flag::Restart => "upgrade-ami: replace the instance now and wait until the server is healthy again",
+            Flag::DeleteData => "destroy-server: also delete the data volume, after snapshotting it",
+            Flag::CopyTo => "bundle-ami: copy the new image to REGION too (repeatable)",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Flag> {
+        Flag::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// Everything a command takes, and its help. The planner's registry
+/// ([`crate::planner::COMMANDS`]) pairs each spec with how it is planned.
+#[derive(Debug)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Positional arguments, in the seed's order.
+    pub args: &'static [Arg],
+    pub flags: &'static [Flag],
+    /// One line: what the command's plan does.
+    pub help: &'static str,
+    /// How it is planned; this also decides its [`Target`].
+    pub planner: crate::planner::Planner,
+}
+
+impl CommandSpec {
+    /// What the command is about: a server, a workspace, or nothing named.
+    pub fn target(&self) -> Target {
+        match self.planner {
+            crate::planner::Planner::Server { .. } => Target::Server,
+            crate::planner::Planner::Workspace { .. } => Target::Workspace,
+            crate::planner::Planner::Defaults { .. } => Target::None,
+        }
+    }
+
+    /// `create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]`.
+    pub fn synopsis(&self) -> String {
+        let mut out = self.name.to_string();
+        match self.target() {
+            Target::Server => out.push_str("@NAME"),
+            Target::Workspace => out.push_str("@WORKSPACE"),
+            Target::None => {}
+        }
+        for arg in self.args {
+            let (open, close) = if arg.needed { ('<', '>') } else { ('[', ']') };
+            out.push_str(&format!(" {open}{}{close}", arg.kind.name()));
+        }
+        for flag in self.flags {
+            match flag.value_name() {
+                Some(value) => out.push_str(&format!(" [{} {value} ...]", flag.name())),
+                None => out.push_str(&format!(" [{}]", flag.name())),
+            }
+        }
+        out
+    }
+
+    /// The 1-based position of the argument of `kind`, if the command takes one.
+    pub fn position(&self, kind: ArgKind) -> Option<usize> {
+        self.args.iter().position(|a| a.kind == kind).map(|i| i + 1)
+    }
+}
+
+/// A typed positional argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CreateServer {
-    pub server: ServerName,
-    pub ebs_size_gb: Option<u32>,
-    pub instance_type: Option<InstanceType>,
-    pub ami_type: Option<AmiType>,
-    pub region: Option<Region>,
-    pub zone_letter: Option<char>,
+pub enum ArgValue {
+    Size(u32),
+    InstanceType(InstanceType),
+    AmiType(AmiType),
+    Region(Region),
+    ZoneLetter(char),
+    Architecture(Architecture),
 }
 
-/// `[type] [ami-type] [arch]` of attach-instance and start-auto-scaling.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LaunchArgs {
-    pub instance_type: Option<InstanceType>,
-    pub ami_type: Option<AmiType>,
-    pub architecture: Option<Architecture>,
+impl fmt::Display for ArgValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgValue::Size(v) => write!(f, "{v}"),
+            ArgValue::InstanceType(v) => write!(f, "{v}"),
+            ArgValue::AmiType(v) => write!(f, "{v}"),
+            ArgValue::Region(v) => write!(f, "{v}"),
+            ArgValue::ZoneLetter(v) => write!(f, "{v}"),
+            ArgValue::Architecture(v) => write!(f, "{v}"),
+        }
+    }
 }
 
-/// The command-line flags that belong to commands (given to `cellar plan`/`apply`).
+/// The flags given with a command, as typed: each flag with its values (none for a switch).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Flags {
-    pub keep_group: bool,
-    pub restart: bool,
-    pub delete_data: bool,
-    pub copy_to: Vec<String>,
+pub struct Flags(pub BTreeMap<Flag, Vec<String>>);
+
+impl Flags {
+    /// Sets a switch (`--restart`).
+    pub fn set(&mut self, flag: Flag) {
+        self.0.entry(flag).or_default();
+    }
+    /// Adds a value of a flag that takes values (`--copy-to us-west-2`).
+    pub fn add(&mut self, flag: Flag, value: impl Into<String>) {
+        self.0.entry(flag).or_default().push(value.into());
+    }
 }
+
+/// A parsed command: its spec, its target, and its typed arguments and flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    spec: &'static CommandSpec,
+    server: Option<ServerName>,
+    /// One entry per positional argument of the spec; `None` for `-` or not given.
+    args: Vec<Option<ArgValue>>,
+    switches: Vec<Flag>,
+    copy_to: Vec<Region>,
+}
+
+impl PartialEq for CommandSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for CommandSpec {}
 
 impl Command {
-    /// The server (or workspace) the command is about; `None` for create-workspace.
-    pub fn server(&self) -> Option<&ServerName> {
-        match self {
-            Command::CreateServer(c) => Some(&c.server),
-            Command::StopAutoScaling { server, .. }
-            | Command::AttachInstance { server, .. }
-            | Command::StartAutoScaling { server, .. }
-            | Command::UpgradeAmi { server, .. }
-            | Command::DestroyServer { server, .. } => Some(server),
-            Command::BundleAmi { workspace, .. } => Some(workspace),
-            Command::CreateWorkspace { .. } => None,
-        }
+    pub fn spec(&self) -> &'static CommandSpec {
+        self.spec
     }
 
     /// The seed's command name (`create-server`).
     pub fn name(&self) -> &'static str {
-        match self {
-            Command::CreateServer(_) => "create-server",
-            Command::StopAutoScaling { .. } => "stop-auto-scaling",
-            Command::AttachInstance { .. } => "attach-instance",
-            Command::StartAutoScaling { .. } => "start-auto-scaling",
-            Command::UpgradeAmi { .. } => "upgrade-ami",
-            Command::CreateWorkspace { .. } => "create-workspace",
-            Command::BundleAmi { .. } => "bundle-ami",
-            Command::DestroyServer { .. } => "destroy-server",
+        self.spec.name
+    }
+
+    /// The server (or workspace) the command is about; `None` for a command without a target.
+    pub fn server(&self) -> Option<&ServerName> {
+        self.server.as_ref()
+    }
+
+    fn arg(&self, kind: ArgKind) -> Option<(&ArgValue, Origin)> {
+        let position = self.spec.position(kind)?;
+        Some((self.args[position - 1].as_ref()?, Origin::CommandLine(position)))
+    }
+
+    pub fn ebs_size_gb(&self) -> Option<(u32, Origin)> {
+        match self.arg(ArgKind::EbsSizeGb)? {
+            (ArgValue::Size(v), origin) => Some((*v, origin)),
+            _ => None,
         }
+    }
+    pub fn instance_type(&self) -> Option<(InstanceType, Origin)> {
+        match self.arg(ArgKind::InstanceType)? {
+            (ArgValue::InstanceType(v), origin) => Some((v.clone(), origin)),
+            _ => None,
+        }
+    }
+    pub fn ami_type(&self) -> Option<(AmiType, Origin)> {
+        match self.arg(ArgKind::AmiType)? {
+            (ArgValue::AmiType(v), origin) => Some((v.clone(), origin)),
+            _ => None,
+        }
+    }
+    pub fn region(&self) -> Option<(Region, Origin)> {
+        match self.arg(ArgKind::Region)? {
+            (ArgValue::Region(v), origin) => Some((v.clone(), origin)),
+            _ => None,
+        }
+    }
+    pub fn zone_letter(&self) -> Option<(char, Origin)> {
+        match self.arg(ArgKind::ZoneLetter)? {
+            (ArgValue::ZoneLetter(v), origin) => Some((*v, origin)),
+            _ => None,
+        }
+    }
+    pub fn architecture(&self) -> Option<(Architecture, Origin)> {
+        match self.arg(ArgKind::Architecture)? {
+            (ArgValue::Architecture(v), origin) => Some((*v, origin)),
+            _ => None,
+        }
+    }
+
+    /// Whether a switch (`--restart`) was given.
+    pub fn has(&self, flag: Flag) -> bool {
+        self.switches.contains(&flag)
+    }
+
+    /// The regions of `--copy-to`, without repeats, in the order given.
+    pub fn copy_to(&self) -> &[Region] {
+        &self.copy_to
     }
 }
 
@@ -112,175 +334,149 @@ impl fmt::Display for Command {
     /// The canonical command line, as saved in a plan (`create-server@ommegang 20 - - - b`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())?;
-        if let Some(server) = self.server() {
+        if let Some(server) = &self.server {
             write!(f, "@{server}")?;
         }
-        let mut args: Vec<String> = match self {
-            Command::CreateServer(c) => vec![
-                c.ebs_size_gb.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                opt(&c.instance_type),
-                opt(&c.ami_type),
-                opt(&c.region),
-                c.zone_letter.map(|z| z.to_string()).unwrap_or_else(|| "-".into()),
-            ],
-            Command::AttachInstance { launch, .. } | Command::StartAutoScaling { launch, .. } => {
-                vec![opt(&launch.instance_type), opt(&launch.ami_type), opt(&launch.architecture)]
+        let given = self.args.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+        for arg in &self.args[..given] {
+            match arg {
+                Some(v) => write!(f, " {v}")?,
+                None => f.write_str(" -")?,
             }
-            Command::CreateWorkspace { ami_type, architecture, region } => {
-                vec![opt(ami_type), opt(architecture), opt(region)]
-            }
-            Command::BundleAmi { ami_type, .. } => vec![opt(ami_type)],
-            Command::StopAutoScaling { .. } | Command::UpgradeAmi { .. } | Command::DestroyServer { .. } => vec![],
-        };
-        while args.last().is_some_and(|a| a == "-") {
-            args.pop();
         }
-        for a in args {
-            write!(f, " {a}")?;
-        }
-        match self {
-            Command::StopAutoScaling { keep_group: true, .. } => f.write_str(" --keep-group"),
-            Command::UpgradeAmi { restart: true, .. } => f.write_str(" --restart"),
-            Command::DestroyServer { delete_data: true, .. } => f.write_str(" --delete-data"),
-            Command::BundleAmi { copy_to, .. } => {
-                for region in copy_to {
-                    write!(f, " --copy-to {region}")?;
+        for flag in self.spec.flags {
+            if *flag == Flag::CopyTo {
+                for region in &self.copy_to {
+                    write!(f, " {} {region}", flag.name())?;
                 }
-                Ok(())
+            } else if self.switches.contains(flag) {
+                write!(f, " {}", flag.name())?;
             }
-            _ => Ok(()),
         }
+        Ok(())
     }
 }
 
-fn opt<T: fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into())
-}
-
-/// The seed's commands, with their argument synopsis.
-pub const COMMANDS: &[(&str, &str)] = &[
-    ("create-server", "create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]"),
-    ("stop-auto-scaling", "stop-auto-scaling@NAME [--keep-group]"),
-    ("attach-instance", "attach-instance@NAME [type] [ami-type] [arch]"),
-    ("start-auto-scaling", "start-auto-scaling@NAME [type] [ami-type] [arch]"),
-    ("upgrade-ami", "upgrade-ami@NAME [--restart]"),
-    ("create-workspace", "create-workspace [ami-type] [arch] [region]"),
-    ("bundle-ami", "bundle-ami@WORKSPACE [ami-type] [--copy-to REGION ...]"),
-    ("destroy-server", "destroy-server@NAME [--delete-data]"),
-];
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
-    #[error("unknown command {name:?}{}; commands: {}", suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default(), COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>().join(", "))]
-    Unknown { name: String, suggestion: Option<&'static str> },
+    #[error("unknown command {name:?}{}; commands: {known}", suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
+    Unknown { name: String, suggestion: Option<&'static str>, known: String },
     #[error("{command} needs a server: {synopsis}")]
-    MissingServer { command: &'static str, synopsis: &'static str },
+    MissingServer { command: &'static str, synopsis: String },
     #[error("{command} takes no server (it names its own workspace): {synopsis}")]
-    UnexpectedServer { command: &'static str, synopsis: &'static str },
+    UnexpectedServer { command: &'static str, synopsis: String },
     #[error(transparent)]
     BadServerName(#[from] InvalidServerName),
     #[error("argument {position} ({what}) {value:?} is invalid: {reason}")]
     BadArgument { position: usize, what: &'static str, value: String, reason: String },
     #[error("too many arguments for {command}: {synopsis}")]
-    TooManyArguments { command: &'static str, synopsis: &'static str },
+    TooManyArguments { command: &'static str, synopsis: String },
     #[error("{flag} does not apply to {command}: {synopsis}")]
-    FlagNotApplicable { flag: &'static str, command: &'static str, synopsis: &'static str },
+    FlagNotApplicable { flag: &'static str, command: &'static str, synopsis: String },
+    #[error("unknown flag {flag:?} for {command}: {synopsis}")]
+    UnknownFlag { flag: String, command: &'static str, synopsis: String },
+    #[error("{flag} needs a value: {synopsis}")]
+    MissingFlagValue { flag: &'static str, synopsis: String },
     #[error("--copy-to {value:?} is invalid: {reason}")]
     BadCopyTo { value: String, reason: String },
 }
 
-/// Parses `target` (`create-server@ommegang`), its positional arguments and the command flags.
-pub fn parse(target: &str, args: &[String], flags: &Flags) -> Result<Command, CommandError> {
+/// Parses `target` (`create-server@ommegang`), its positional arguments and the flags,
+/// against the commands of `specs`.
+pub fn parse(
+    specs: &[&'static CommandSpec],
+    target: &str,
+    args: &[String],
+    flags: &Flags,
+) -> Result<Command, CommandError> {
     let (name, server) = match target.split_once('@') {
         Some((name, server)) => (name, Some(server)),
         None => (target, None),
     };
-    let Some(&(command, synopsis)) = COMMANDS.iter().find(|(c, _)| *c == name) else {
-        let suggestion = COMMANDS
+    let Some(spec) = specs.iter().copied().find(|s| s.name == name) else {
+        let suggestion = specs
             .iter()
-            .map(|(c, _)| (catalog::edit_distance(c, name), *c))
+            .map(|s| (catalog::edit_distance(s.name, name), s.name))
             .filter(|(d, _)| *d <= 3)
             .min()
-            .map(|(_, c)| c);
-        return Err(CommandError::Unknown { name: name.to_string(), suggestion });
+            .map(|(_, s)| s);
+        let known = specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ");
+        return Err(CommandError::Unknown { name: name.to_string(), suggestion, known });
     };
-    let max_args = match command {
-        "create-server" => 5,
-        "attach-instance" | "start-auto-scaling" | "create-workspace" => 3,
-        "bundle-ami" => 1,
-        _ => 0,
-    };
-    if args.len() > max_args {
-        return Err(CommandError::TooManyArguments { command, synopsis });
+    let (command, synopsis) = (spec.name, || spec.synopsis());
+    if args.len() > spec.args.len() {
+        return Err(CommandError::TooManyArguments { command, synopsis: synopsis() });
     }
-    let allowed: &[&str] = match command {
-        "stop-auto-scaling" => &["--keep-group"],
-        "upgrade-ami" => &["--restart"],
-        "destroy-server" => &["--delete-data"],
-        "bundle-ami" => &["--copy-to"],
-        _ => &[],
-    };
-    for (flag, set) in [
-        ("--keep-group", flags.keep_group),
-        ("--restart", flags.restart),
-        ("--delete-data", flags.delete_data),
-        ("--copy-to", !flags.copy_to.is_empty()),
-    ] {
-        if set && !allowed.contains(&flag) {
-            return Err(CommandError::FlagNotApplicable { flag, command, synopsis });
+    for flag in flags.0.keys() {
+        if !spec.flags.contains(flag) {
+            return Err(CommandError::FlagNotApplicable { flag: flag.name(), command, synopsis: synopsis() });
         }
     }
-    let server = match (command, server) {
-        ("create-workspace", Some(_)) => return Err(CommandError::UnexpectedServer { command, synopsis }),
-        ("create-workspace", None) => None,
-        (_, None) => return Err(CommandError::MissingServer { command, synopsis }),
+    let server = match (spec.target(), server) {
+        (Target::None, Some(_)) => return Err(CommandError::UnexpectedServer { command, synopsis: synopsis() }),
+        (Target::None, None) => None,
+        (_, None) => return Err(CommandError::MissingServer { command, synopsis: synopsis() }),
         (_, Some(s)) => Some(ServerName::parse(s)?),
     };
-    let arg = |i: usize| args.get(i).map(String::as_str).filter(|a| *a != "-");
-    let server = || server.clone().expect("checked above");
-    let launch_args = || -> Result<LaunchArgs, CommandError> {
-        Ok(LaunchArgs {
-            instance_type: arg(0).map(|v| parse_instance_type(1, v)).transpose()?,
-            ami_type: arg(1).map(|v| parse_ami_type(2, v)).transpose()?,
-            architecture: arg(2).map(|v| parse_architecture(3, v)).transpose()?,
-        })
-    };
-    Ok(match command {
-        "create-server" => Command::CreateServer(CreateServer {
-            server: server(),
-            ebs_size_gb: arg(0).map(|v| parse_ebs_size(1, v)).transpose()?,
-            instance_type: arg(1).map(|v| parse_instance_type(2, v)).transpose()?,
-            ami_type: arg(2).map(|v| parse_ami_type(3, v)).transpose()?,
-            region: arg(3).map(|v| parse_region(4, v)).transpose()?,
-            zone_letter: arg(4).map(|v| parse_zone_letter(5, v)).transpose()?,
-        }),
-        "stop-auto-scaling" => Command::StopAutoScaling { server: server(), keep_group: flags.keep_group },
-        "attach-instance" => Command::AttachInstance { server: server(), launch: launch_args()? },
-        "start-auto-scaling" => Command::StartAutoScaling { server: server(), launch: launch_args()? },
-        "upgrade-ami" => Command::UpgradeAmi { server: server(), restart: flags.restart },
-        "create-workspace" => Command::CreateWorkspace {
-            ami_type: arg(0).map(|v| parse_ami_type(1, v)).transpose()?,
-            architecture: arg(1).map(|v| parse_architecture(2, v)).transpose()?,
-            region: arg(2).map(|v| parse_region(3, v)).transpose()?,
-        },
-        "bundle-ami" => {
-            let mut copy_to = Vec::new();
-            for value in &flags.copy_to {
-                let region = parse_region(0, value)
-                    .map_err(|e| CommandError::BadCopyTo { value: value.clone(), reason: reason_of(e) })?;
-                if !copy_to.contains(&region) {
-                    copy_to.push(region);
-                }
-            }
-            Command::BundleAmi {
-                workspace: server(),
-                ami_type: arg(0).map(|v| parse_ami_type(1, v)).transpose()?,
-                copy_to,
-            }
+    let mut values = Vec::with_capacity(spec.args.len());
+    for (i, arg) in spec.args.iter().enumerate() {
+        values.push(match args.get(i).map(String::as_str) {
+            None | Some("-") => None,
+            Some(value) => Some(arg.kind.parse(i + 1, value)?),
+        });
+    }
+    let mut copy_to: Vec<Region> = Vec::new();
+    for value in flags.0.get(&Flag::CopyTo).into_iter().flatten() {
+        let region = parse_region(0, value)
+            .map_err(|e| CommandError::BadCopyTo { value: value.clone(), reason: reason_of(e) })?;
+        if !copy_to.contains(&region) {
+            copy_to.push(region);
         }
-        "destroy-server" => Command::DestroyServer { server: server(), delete_data: flags.delete_data },
-        other => unreachable!("{other} is in COMMANDS"),
-    })
+    }
+    let switches = flags.0.keys().copied().filter(|f| f.value_name().is_none()).collect();
+    Ok(Command { spec, server, args: values, switches, copy_to })
+}
+
+/// Parses a command typed as words, flags among them: `["upgrade-ami@duvel", "--restart"]`.
+/// A flag that takes a value takes the next word (or `--flag=value`).
+pub fn parse_words(specs: &[&'static CommandSpec], words: &[String]) -> Result<Command, CommandError> {
+    let Some((target, rest)) = words.split_first() else {
+        let known = specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ");
+        return Err(CommandError::Unknown { name: String::new(), suggestion: None, known });
+    };
+    let synopsis = || {
+        let name = target.split('@').next().unwrap_or_default();
+        specs.iter().find(|s| s.name == name).map(|s| s.synopsis()).unwrap_or_default()
+    };
+    let command_name = || specs.iter().find(|s| target.starts_with(s.name)).map(|s| s.name).unwrap_or("the command");
+    let (mut args, mut flags) = (Vec::new(), Flags::default());
+    let mut words = rest.iter();
+    while let Some(word) = words.next() {
+        if !word.starts_with("--") {
+            args.push(word.clone());
+            continue;
+        }
+        let (name, inline) = match word.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (word.as_str(), None),
+        };
+        let Some(flag) = Flag::parse(name) else {
+            return Err(CommandError::UnknownFlag {
+                flag: word.clone(),
+                command: command_name(),
+                synopsis: synopsis(),
+            });
+        };
+        match flag.value_name() {
+            Some(_) => {
+                let value = inline.or_else(|| words.next().cloned());
+                let value = value.ok_or(CommandError::MissingFlagValue { flag: flag.name(), synopsis: synopsis() })?;
+                flags.add(flag, value);
+            }
+            None => flags.set(flag),
+        }
+    }
+    parse(specs, target, &args, &flags)
 }
 
 fn reason_of(e: CommandError) -> String {
@@ -290,27 +486,27 @@ fn reason_of(e: CommandError) -> String {
     }
 }
 
-fn parse_architecture(position: usize, value: &str) -> Result<Architecture, CommandError> {
-    Architecture::parse(value).ok_or_else(|| bad(position, "architecture", value, "use x86_64, i386 or arm64"))
+fn bad(position: usize, kind: ArgKind, value: &str, reason: impl Into<String>) -> CommandError {
+    CommandError::BadArgument { position, what: kind.what(), value: value.to_string(), reason: reason.into() }
 }
 
-fn bad(position: usize, what: &'static str, value: &str, reason: impl Into<String>) -> CommandError {
-    CommandError::BadArgument { position, what, value: value.to_string(), reason: reason.into() }
+fn parse_architecture(position: usize, value: &str) -> Result<Architecture, CommandError> {
+    Architecture::parse(value).ok_or_else(|| bad(position, ArgKind::Architecture, value, "use x86_64, i386 or arm64"))
 }
 
 /// An EBS size in GiB, 1..=16384.
 pub fn parse_ebs_size(position: usize, value: &str) -> Result<u32, CommandError> {
-    let what = "EBS size in GB";
-    let size: u32 = value.parse().map_err(|_| bad(position, what, value, "not a whole number of GB"))?;
-    if !(catalog::EBS_MIN_GB..=catalog::EBS_MAX_GB).contains(&size) {
-        return Err(bad(
-            position,
-            what,
-            value,
-            format!("must be between {} and {} GB (the gp3 limits)", catalog::EBS_MIN_GB, catalog::EBS_MAX_GB),
-        ));
+    let kind = ArgKind::EbsSizeGb;
+    let limits = || format!("must be between {} and {} GB (the gp3 limits)", catalog::EBS_MIN_GB, catalog::EBS_MAX_GB);
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(position, kind, value, "not a whole number of GB"));
     }
-    Ok(size)
+    // A whole number too big for any integer is still just too big.
+    let size: u64 = value.parse().unwrap_or(u64::MAX);
+    if !(u64::from(catalog::EBS_MIN_GB)..=u64::from(catalog::EBS_MAX_GB)).contains(&size) {
+        return Err(bad(position, kind, value, limits()));
+    }
+    Ok(size as u32)
 }
 
 fn parse_instance_type(position: usize, value: &str) -> Result<InstanceType, CommandError> {
@@ -323,7 +519,7 @@ fn parse_instance_type(position: usize, value: &str) -> Result<InstanceType, Com
                     catalog::INSTANCE_TYPES.iter().map(|t| t.0).collect::<Vec<_>>().join(", ")
                 )
             });
-        return Err(bad(position, "instance type", value, hint));
+        return Err(bad(position, ArgKind::InstanceType, value, hint));
     }
     Ok(InstanceType::new(value))
 }
@@ -334,7 +530,7 @@ fn parse_ami_type(position: usize, value: &str) -> Result<AmiType, CommandError>
         && !value.starts_with('-')
         && !value.ends_with('-');
     if !ok {
-        return Err(bad(position, "AMI type", value, "use lowercase letters, digits and '-' (e.g. web-server)"));
+        return Err(bad(position, ArgKind::AmiType, value, "use lowercase letters, digits and '-' (e.g. web-server)"));
     }
     Ok(AmiType::new(value))
 }
@@ -342,7 +538,12 @@ fn parse_ami_type(position: usize, value: &str) -> Result<AmiType, CommandError>
 fn parse_region(position: usize, value: &str) -> Result<Region, CommandError> {
     if catalog::zone_letters(value).is_none() {
         let known: Vec<&str> = catalog::REGIONS.iter().map(|(r, _)| *r).collect();
-        return Err(bad(position, "region", value, format!("unknown region; known regions: {}", known.join(", "))));
+        return Err(bad(
+            position,
+            ArgKind::Region,
+            value,
+            format!("unknown region; known regions: {}", known.join(", ")),
+        ));
     }
     Ok(Region::new(value))
 }
@@ -351,134 +552,9 @@ fn parse_zone_letter(position: usize, value: &str) -> Result<char, CommandError>
     let mut chars = value.chars();
     match (chars.next(), chars.next()) {
         (Some(c), None) if c.is_ascii_lowercase() => Ok(c),
-        _ => Err(bad(position, "zone letter", value, "give the zone's letter only, e.g. a or b")),
+        _ => Err(bad(position, ArgKind::ZoneLetter, value, "give the zone's letter only, e.g. a or b")),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(input: &str, expected: &str) {
-        let mut words = input.split_whitespace();
-        let target = words.next().unwrap();
-        let args: Vec<String> = words.map(String::from).collect();
-        let mut flags = Flags::default();
-        let args: Vec<String> = args
-            .into_iter()
-            .filter(|a| match a.as_str() {
-                "--keep-group" => {
-                    flags.keep_group = true;
-                    false
-                }
-                "--restart" => {
-                    flags.restart = true;
-                    false
-                }
-                "--delete-data" => {
-                    flags.delete_data = true;
-                    false
-                }
-                copy if copy.starts_with("--copy-to=") => {
-                    flags.copy_to.push(copy["--copy-to=".len()..].to_string());
-                    false
-                }
-                _ => true,
-            })
-            .collect();
-        let got = match parse(target, &args, &flags) {
-            Ok(command) => format!("ok: {command}"),
-            Err(e) => format!("error: {e}"),
-        };
-        assert_eq!(got, expected, "input {input:?}");
-    }
-
-    #[test]
-    fn create_server() {
-        check("create-server@ommegang 20", "ok: create-server@ommegang 20");
-        check(
-            "create-server@ommegang 20 m5.large web-server us-east-1 b",
-            "ok: create-server@ommegang 20 m5.large web-server us-east-1 b",
-        );
-        check("create-server@ommegang 20 - - - c", "ok: create-server@ommegang 20 - - - c");
-        check("create-server@ommegang", "ok: create-server@ommegang");
-        check(
-            "create-server@ommegang 0",
-            "error: argument 1 (EBS size in GB) \"0\" is invalid: must be between 1 and 16384 GB (the gp3 limits)",
-        );
-        check(
-            "create-server@ommegang 16385",
-            "error: argument 1 (EBS size in GB) \"16385\" is invalid: must be between 1 and 16384 GB (the gp3 limits)",
-        );
-        check(
-            "create-server@ommegang big",
-            "error: argument 1 (EBS size in GB) \"big\" is invalid: not a whole number of GB",
-        );
-        check(
-            "create-server@ommegang 20 m5.larg",
-            "error: argument 2 (instance type) \"m5.larg\" is invalid: unknown instance type; did you mean m5.large?",
-        );
-        check(
-            "create-server@ommegang 20 - - us-east-1 ab",
-            "error: argument 5 (zone letter) \"ab\" is invalid: give the zone's letter only, e.g. a or b",
-        );
-        check(
-            "create-server 20",
-            "error: create-server needs a server: create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]",
-        );
-        check(
-            "create-server@Ommegang 20",
-            "error: invalid server name \"Ommegang\": it does not start with a lowercase letter (use 1-63 lowercase letters, digits and '-', starting with a letter)",
-        );
-        check("create-server@x 1 2 3 4 5 6", "error: too many arguments for create-server: create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]");
-    }
-
-    #[test]
-    fn unknown_commands() {
-        check("create-sever@x", "error: unknown command \"create-sever\" (did you mean create-server?); commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, create-workspace, bundle-ami, destroy-server");
-        assert!(parse("mystery", &[], &Flags::default())
-            .unwrap_err()
-            .to_string()
-            .contains("unknown command \"mystery\"; commands:"));
-    }
-
-    #[test]
-    fn region_check() {
-        check("create-server@x 5 - - mars-1", "error: argument 4 (region) \"mars-1\" is invalid: unknown region; known regions: us-east-1, us-east-2, us-west-1, us-west-2, ca-central-1, eu-west-1, eu-west-2, eu-central-1, ap-northeast-1, ap-southeast-1, ap-southeast-2, sa-east-1");
-    }
-
-    #[test]
-    fn other_commands() {
-        check("stop-auto-scaling@ommegang", "ok: stop-auto-scaling@ommegang");
-        check("stop-auto-scaling@ommegang --keep-group", "ok: stop-auto-scaling@ommegang --keep-group");
-        check("attach-instance@duvel m1.small web-server i386", "ok: attach-instance@duvel m1.small web-server i386");
-        check("attach-instance@duvel - - arm64", "ok: attach-instance@duvel - - arm64");
-        check(
-            "attach-instance@duvel - - sparc",
-            "error: argument 3 (architecture) \"sparc\" is invalid: use x86_64, i386 or arm64",
-        );
-        check("start-auto-scaling@chimay t3.small", "ok: start-auto-scaling@chimay t3.small");
-        check("upgrade-ami@ommegang --restart", "ok: upgrade-ami@ommegang --restart");
-        check(
-            "upgrade-ami@ommegang --keep-group",
-            "error: --keep-group does not apply to upgrade-ami: upgrade-ami@NAME [--restart]",
-        );
-        check("upgrade-ami@ommegang now", "error: too many arguments for upgrade-ami: upgrade-ami@NAME [--restart]");
-        check("create-workspace", "ok: create-workspace");
-        check("create-workspace web-server x86_64 us-west-2", "ok: create-workspace web-server x86_64 us-west-2");
-        check(
-            "create-workspace@w1",
-            "error: create-workspace takes no server (it names its own workspace): create-workspace [ami-type] [arch] [region]",
-        );
-        check(
-            "bundle-ami@workspace-1 web-server --copy-to=us-west-2 --copy-to=us-west-2",
-            "ok: bundle-ami@workspace-1 web-server --copy-to us-west-2",
-        );
-        check(
-            "bundle-ami@workspace-1 --copy-to=mars-1",
-            "error: --copy-to \"mars-1\" is invalid: unknown region; known regions: us-east-1, us-east-2, us-west-1, us-west-2, ca-central-1, eu-west-1, eu-west-2, eu-central-1, ap-northeast-1, ap-southeast-1, ap-southeast-2, sa-east-1",
-        );
-        check("destroy-server@chimay --delete-data", "ok: destroy-server@chimay --delete-data");
-        check("destroy-server", "error: destroy-server needs a server: destroy-server@NAME [--delete-data]");
-    }
-}
+mod tests;

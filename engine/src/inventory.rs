@@ -3,7 +3,9 @@
 //! planning; the planner itself only sees the [`Inventory`] value.
 
 use crate::agent::DATA_ROLE;
-use crate::cloud::{with_retries, Cloud, CloudError, Filter};
+use crate::api::Api;
+use crate::caller::{Caller, Policy};
+use crate::cloud::{Cloud, CloudError, Filter};
 use crate::model::*;
 use crate::plan::{Observation, Observed, ResourceKey, Scope};
 use std::collections::BTreeMap;
@@ -191,13 +193,14 @@ impl Inventory {
 }
 
 /// Reads the inventory a scope needs. Resources of the server are read by `Name` tag;
-/// throttled and failed reads are retried.
+/// throttled and failed reads are retried (through a [`Caller`] with the default policy).
 pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudError> {
+    let caller = Caller::new(&Policy::default());
     let mut zones_of = vec![scope.region.clone()];
     if let Some((_, regions)) = &scope.image_family {
         zones_of.extend(regions.iter().cloned());
     }
-    let regions = with_retries(cloud, || cloud.describe_regions(&zones_of)).await?;
+    let regions = caller.call(cloud, Api::DescribeRegions, || cloud.describe_regions(&zones_of)).await?;
     let mut inventory = Inventory { regions, now: cloud.now().await, ..Default::default() };
     if inventory.zones_of(&scope.region).is_none() {
         // Nothing more can be read; the planner reports the unknown region.
@@ -207,15 +210,20 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
     if let Some(server) = &scope.server {
         let filter = Filter::Server(server.clone());
         let mut r = ServerResources {
-            instances: with_retries(cloud, || cloud.describe_instances(region, &filter)).await?,
-            volumes: with_retries(cloud, || cloud.describe_volumes(region, &filter)).await?,
-            addresses: with_retries(cloud, || cloud.describe_addresses(region, &filter)).await?,
-            launch_templates: with_retries(cloud, || cloud.describe_launch_templates(region, &filter)).await?,
+            instances: caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &filter)).await?,
+            volumes: caller.call(cloud, Api::DescribeVolumes, || cloud.describe_volumes(region, &filter)).await?,
+            addresses: caller.call(cloud, Api::DescribeAddresses, || cloud.describe_addresses(region, &filter)).await?,
+            launch_templates: caller
+                .call(cloud, Api::DescribeLaunchTemplates, || cloud.describe_launch_templates(region, &filter))
+                .await?,
             launch_configurations: Vec::new(),
-            groups: with_retries(cloud, || cloud.describe_auto_scaling_groups(region, &filter)).await?,
+            groups: caller
+                .call(cloud, Api::DescribeAutoScalingGroups, || cloud.describe_auto_scaling_groups(region, &filter))
+                .await?,
         };
         let prefix = format!("{server}-v");
-        r.launch_configurations = with_retries(cloud, || cloud.describe_launch_configurations(region))
+        r.launch_configurations = caller
+            .call(cloud, Api::DescribeLaunchConfigurations, || cloud.describe_launch_configurations(region))
             .await?
             .into_iter()
             .filter(|c| {
@@ -232,7 +240,7 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         inventory.resources = r;
     }
     if scope.image.is_some() || scope.image_family.is_some() {
-        inventory.images = with_retries(cloud, || cloud.describe_images(region)).await?;
+        inventory.images = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(region)).await?;
         inventory.images.sort_by(|a, b| a.id.cmp(&b.id));
     }
     if let Some((_, regions)) = &scope.image_family {
@@ -240,13 +248,14 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
             if inventory.zones_of(other).is_none() {
                 continue; // the planner reports the unknown region
             }
-            let mut images = with_retries(cloud, || cloud.describe_images(other)).await?;
+            let mut images = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(other)).await?;
             images.sort_by(|a, b| a.id.cmp(&b.id));
             inventory.other_images.insert(other.clone(), images);
         }
     }
     if scope.workspaces {
-        let mut workspaces: Vec<Instance> = with_retries(cloud, || cloud.describe_instances(region, &Filter::All))
+        let mut workspaces: Vec<Instance> = caller
+            .call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &Filter::All))
             .await?
             .into_iter()
             .filter(|i| i.tags.get(NAME_TAG).is_some_and(|n| workspace_number(n).is_some()))
@@ -255,7 +264,7 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         inventory.workspaces = workspaces;
     }
     if let Some(host) = &scope.dns_name {
-        let mut dns = with_retries(cloud, || cloud.resolve_dns(host)).await?;
+        let mut dns = caller.call(cloud, Api::DnsLookup, || cloud.resolve_dns(host)).await?;
         dns.sort();
         inventory.dns = dns;
     }

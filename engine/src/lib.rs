@@ -2,6 +2,8 @@
 //! trait and the instance agent. See ARCHITECTURE.md for the invariants.
 
 pub mod agent;
+pub mod api;
+pub mod caller;
 pub mod catalog;
 pub mod cloud;
 pub mod command;

@@ -1,7 +1,7 @@
-//! AWS's API rate limits as token buckets (the EC2 throttling guide): which bucket each
-//! call draws from, and the bucket arithmetic. The simulator enforces them server-side
-//! (`RequestLimitExceeded`); the executor mirrors them client-side so a big apply slows
-//! down instead of failing.
+//! AWS's API rate limits as token buckets (the EC2 throttling guide): the buckets and
+//! their arithmetic; [`crate::api::Api::bucket`] says which bucket a call draws from. The
+//! simulator enforces them server-side (`RequestLimitExceeded`); the executor mirrors them
+//! client-side so a big apply slows down instead of failing.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,19 +33,6 @@ impl Bucket {
             Bucket::TerminateInstances => (100.0, 5.0),
             Bucket::VolumeCreateDelete => (100.0, 5.0),
             Bucket::Tags => (100.0, 10.0),
-        }
-    }
-
-    /// The bucket an API call draws from. `unfiltered` marks a describe of everything.
-    pub fn of(api: &str, unfiltered: bool) -> Bucket {
-        match api {
-            "DescribeInstances" | "DescribeVolumes" if unfiltered => Bucket::UnfilteredDescribe,
-            "RunInstances" => Bucket::RunInstances,
-            "TerminateInstances" => Bucket::TerminateInstances,
-            "CreateVolume" | "DeleteVolume" => Bucket::VolumeCreateDelete,
-            "CreateTags" | "DeleteTags" => Bucket::Tags,
-            api if api.starts_with("Describe") || api == "DNS lookup" => Bucket::NonMutating,
-            _ => Bucket::Mutating,
         }
     }
 }
@@ -107,20 +94,5 @@ mod tests {
         assert!(t.try_take(b, 500));
         assert!(!t.try_take(b, 500));
         assert!(t.try_take(b, 100_000));
-    }
-
-    #[test]
-    fn calls_map_to_buckets() {
-        for (api, unfiltered, expected) in [
-            ("DescribeInstances", true, Bucket::UnfilteredDescribe),
-            ("DescribeInstances", false, Bucket::NonMutating),
-            ("DescribeAddresses", true, Bucket::NonMutating),
-            ("RunInstances", false, Bucket::RunInstances),
-            ("CreateVolume", false, Bucket::VolumeCreateDelete),
-            ("DeleteTags", false, Bucket::Tags),
-            ("AttachVolume", false, Bucket::Mutating),
-        ] {
-            assert_eq!(Bucket::of(api, unfiltered), expected, "{api}");
-        }
     }
 }

@@ -454,7 +454,7 @@ mod tests {
 
     fn check_name(input: &str, expected: Result<(), &str>) {
         let got = ServerName::parse(input).map(|_| ()).map_err(|e| e.reason);
-        assert_eq!(got, expected.map_err(|r| r), "input {input:?}");
+        assert_eq!(got, expected, "input {input:?}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::world::{Advance, World};
 use async_trait::async_trait;
 use cellar_engine::agent::{self, AgentHost};
+use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
 use cellar_engine::model::*;
 use std::collections::BTreeSet;
@@ -70,7 +71,7 @@ impl Sim {
     /// transient errors), the operation, then [`World::end_call`] — all under one lock.
     fn call<T>(
         &self,
-        api: &str,
+        api: Api,
         region: Option<&Region>,
         unfiltered: bool,
         op: impl FnOnce(&mut World) -> CloudResult<T>,
@@ -195,27 +196,37 @@ impl AgentHost for SimHost<'_> {
 impl Cloud for Sim {
     /// Every region with its zones (the simulator has them at hand; `_zones_of` is a hint).
     async fn describe_regions(&self, _zones_of: &[Region]) -> CloudResult<Vec<RegionInfo>> {
-        self.call("DescribeRegions", None, false, |w| Ok(w.regions()))
+        self.call(Api::DescribeRegions, None, false, |w| Ok(w.regions()))
     }
 
     async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>> {
-        self.call("DescribeInstances", Some(region), unfiltered(filter), |w| Ok(w.describe_instances(region, filter)))
+        self.call(
+            Api::DescribeInstances,
+            Some(region),
+            unfiltered(filter),
+            |w| Ok(w.describe_instances(region, filter)),
+        )
     }
 
     async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>> {
-        self.call("DescribeVolumes", Some(region), unfiltered(filter), |w| Ok(w.describe_volumes(region, filter)))
+        self.call(Api::DescribeVolumes, Some(region), unfiltered(filter), |w| Ok(w.describe_volumes(region, filter)))
     }
 
     async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>> {
-        self.call("DescribeAddresses", Some(region), false, |w| Ok(w.describe_addresses(region, filter)))
+        self.call(Api::DescribeAddresses, Some(region), false, |w| Ok(w.describe_addresses(region, filter)))
     }
 
     async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>> {
-        self.call("DescribeImages", Some(region), false, |w| Ok(w.describe_images(region)))
+        self.call(Api::DescribeImages, Some(region), false, |w| Ok(w.describe_images(region)))
     }
 
     async fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<LaunchTemplate>> {
-        self.call("DescribeLaunchTemplates", Some(region), false, |w| Ok(w.describe_launch_templates(region, filter)))
+        self.call(
+            Api::DescribeLaunchTemplates,
+            Some(region),
+            false,
+            |w| Ok(w.describe_launch_templates(region, filter)),
+        )
     }
 
     async fn describe_auto_scaling_groups(
@@ -223,17 +234,17 @@ impl Cloud for Sim {
         region: &Region,
         filter: &Filter,
     ) -> CloudResult<Vec<AutoScalingGroup>> {
-        self.call("DescribeAutoScalingGroups", Some(region), false, |w| {
+        self.call(Api::DescribeAutoScalingGroups, Some(region), false, |w| {
             Ok(w.describe_auto_scaling_groups(region, filter))
         })
     }
 
     async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
-        self.call("CreateVolume", Some(region), false, |w| w.create_volume(region, request))
+        self.call(Api::CreateVolume, Some(region), false, |w| w.create_volume(region, request))
     }
 
     async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()> {
-        self.call("DeleteVolume", Some(region), false, |w| w.delete_volume(region, volume))
+        self.call(Api::DeleteVolume, Some(region), false, |w| w.delete_volume(region, volume))
     }
 
     async fn attach_volume(
@@ -243,19 +254,19 @@ impl Cloud for Sim {
         instance: &InstanceId,
         device: &str,
     ) -> CloudResult<()> {
-        self.call("AttachVolume", Some(region), false, |w| w.attach_volume(region, volume, instance, device))
+        self.call(Api::AttachVolume, Some(region), false, |w| w.attach_volume(region, volume, instance, device))
     }
 
     async fn detach_volume(&self, region: &Region, volume: &VolumeId, instance: &InstanceId) -> CloudResult<()> {
-        self.call("DetachVolume", Some(region), false, |w| w.detach_volume(region, volume, instance))
+        self.call(Api::DetachVolume, Some(region), false, |w| w.detach_volume(region, volume, instance))
     }
 
     async fn allocate_address(&self, region: &Region, tags: Tags) -> CloudResult<Address> {
-        self.call("AllocateAddress", Some(region), false, |w| w.allocate_address(region, tags))
+        self.call(Api::AllocateAddress, Some(region), false, |w| w.allocate_address(region, tags))
     }
 
     async fn release_address(&self, region: &Region, address: &AllocationId) -> CloudResult<()> {
-        self.call("ReleaseAddress", Some(region), false, |w| w.release_address(region, address))
+        self.call(Api::ReleaseAddress, Some(region), false, |w| w.release_address(region, address))
     }
 
     async fn associate_address(
@@ -264,23 +275,23 @@ impl Cloud for Sim {
         address: &AllocationId,
         instance: &InstanceId,
     ) -> CloudResult<()> {
-        self.call("AssociateAddress", Some(region), false, |w| w.associate_address(region, address, instance))
+        self.call(Api::AssociateAddress, Some(region), false, |w| w.associate_address(region, address, instance))
     }
 
     async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
-        self.call("CreateTags", Some(region), false, |w| w.create_tags(region, resource, tags))
+        self.call(Api::CreateTags, Some(region), false, |w| w.create_tags(region, resource, tags))
     }
 
     async fn delete_tags(&self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()> {
-        self.call("DeleteTags", Some(region), false, |w| w.delete_tags(region, resource, keys))
+        self.call(Api::DeleteTags, Some(region), false, |w| w.delete_tags(region, resource, keys))
     }
 
     async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
-        self.call("RunInstances", Some(region), false, |w| w.run_instance(region, request))
+        self.call(Api::RunInstances, Some(region), false, |w| w.run_instance(region, request))
     }
 
     async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()> {
-        self.call("TerminateInstances", Some(region), false, |w| w.terminate_instance(region, instance))
+        self.call(Api::TerminateInstances, Some(region), false, |w| w.terminate_instance(region, instance))
     }
 
     async fn create_launch_template(
@@ -288,11 +299,11 @@ impl Cloud for Sim {
         region: &Region,
         request: CreateLaunchTemplateRequest,
     ) -> CloudResult<LaunchTemplate> {
-        self.call("CreateLaunchTemplate", Some(region), false, |w| w.create_launch_template(region, request))
+        self.call(Api::CreateLaunchTemplate, Some(region), false, |w| w.create_launch_template(region, request))
     }
 
     async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()> {
-        self.call("DeleteLaunchTemplate", Some(region), false, |w| w.delete_launch_template(region, template))
+        self.call(Api::DeleteLaunchTemplate, Some(region), false, |w| w.delete_launch_template(region, template))
     }
 
     async fn create_launch_template_version(
@@ -301,13 +312,15 @@ impl Cloud for Sim {
         template: &LaunchTemplateId,
         spec: LaunchSpec,
     ) -> CloudResult<LaunchTemplate> {
-        self.call("CreateLaunchTemplateVersion", Some(region), false, |w| {
+        self.call(Api::CreateLaunchTemplateVersion, Some(region), false, |w| {
             w.create_launch_template_version(region, template, spec)
         })
     }
 
     async fn describe_launch_configurations(&self, region: &Region) -> CloudResult<Vec<LaunchConfiguration>> {
-        self.call("DescribeLaunchConfigurations", Some(region), false, |w| Ok(w.describe_launch_configurations(region)))
+        self.call(Api::DescribeLaunchConfigurations, Some(region), false, |w| {
+            Ok(w.describe_launch_configurations(region))
+        })
     }
 
     async fn create_launch_configuration(
@@ -316,13 +329,13 @@ impl Cloud for Sim {
         name: &str,
         spec: LaunchSpec,
     ) -> CloudResult<LaunchConfiguration> {
-        self.call("CreateLaunchConfiguration", Some(region), false, |w| {
+        self.call(Api::CreateLaunchConfiguration, Some(region), false, |w| {
             w.create_launch_configuration(region, name, spec)
         })
     }
 
     async fn delete_launch_configuration(&self, region: &Region, name: &str) -> CloudResult<()> {
-        self.call("DeleteLaunchConfiguration", Some(region), false, |w| w.delete_launch_configuration(region, name))
+        self.call(Api::DeleteLaunchConfiguration, Some(region), false, |w| w.delete_launch_configuration(region, name))
     }
 
     async fn create_auto_scaling_group(
@@ -330,7 +343,7 @@ impl Cloud for Sim {
         region: &Region,
         request: CreateAutoScalingGroupRequest,
     ) -> CloudResult<()> {
-        self.call("CreateAutoScalingGroup", Some(region), false, |w| w.create_auto_scaling_group(region, request))
+        self.call(Api::CreateAutoScalingGroup, Some(region), false, |w| w.create_auto_scaling_group(region, request))
     }
 
     async fn attach_instance_to_group(
@@ -339,7 +352,7 @@ impl Cloud for Sim {
         group: &AutoScalingGroupName,
         instance: &InstanceId,
     ) -> CloudResult<()> {
-        self.call("AttachInstances", Some(region), false, |w| w.attach_instance_to_group(region, group, instance))
+        self.call(Api::AttachInstances, Some(region), false, |w| w.attach_instance_to_group(region, group, instance))
     }
 
     async fn update_auto_scaling_group(
@@ -348,7 +361,9 @@ impl Cloud for Sim {
         group: &AutoScalingGroupName,
         update: UpdateAutoScalingGroupRequest,
     ) -> CloudResult<()> {
-        self.call("UpdateAutoScalingGroup", Some(region), false, |w| w.update_auto_scaling_group(region, group, update))
+        self.call(Api::UpdateAutoScalingGroup, Some(region), false, |w| {
+            w.update_auto_scaling_group(region, group, update)
+        })
     }
 
     async fn delete_auto_scaling_group(
@@ -357,11 +372,13 @@ impl Cloud for Sim {
         group: &AutoScalingGroupName,
         force: bool,
     ) -> CloudResult<()> {
-        self.call("DeleteAutoScalingGroup", Some(region), false, |w| w.delete_auto_scaling_group(region, group, force))
+        self.call(Api::DeleteAutoScalingGroup, Some(region), false, |w| {
+            w.delete_auto_scaling_group(region, group, force)
+        })
     }
 
     async fn create_image(&self, region: &Region, instance: &InstanceId, name: &str, tags: Tags) -> CloudResult<Image> {
-        self.call("CreateImage", Some(region), false, |w| w.create_image(region, instance, name, tags))
+        self.call(Api::CreateImage, Some(region), false, |w| w.create_image(region, instance, name, tags))
     }
 
     async fn copy_image(
@@ -371,19 +388,21 @@ impl Cloud for Sim {
         target_region: &Region,
         name: &str,
     ) -> CloudResult<Image> {
-        self.call("CopyImage", Some(target_region), false, |w| w.copy_image(source_region, image, target_region, name))
+        self.call(Api::CopyImage, Some(target_region), false, |w| {
+            w.copy_image(source_region, image, target_region, name)
+        })
     }
 
     async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
-        self.call("CreateSnapshot", Some(region), false, |w| w.create_snapshot(region, volume, tags))
+        self.call(Api::CreateSnapshot, Some(region), false, |w| w.create_snapshot(region, volume, tags))
     }
 
     async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
-        self.call("DescribeSnapshots", Some(region), false, |w| Ok(w.describe_snapshots(region, filter)))
+        self.call(Api::DescribeSnapshots, Some(region), false, |w| Ok(w.describe_snapshots(region, filter)))
     }
 
     async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {
-        self.call("DNS lookup", None, false, |w| Ok(w.resolve_dns(host)))
+        self.call(Api::DnsLookup, None, false, |w| Ok(w.resolve_dns(host)))
     }
 
     async fn now(&self) -> Timestamp {

@@ -60,8 +60,12 @@ fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
+/// An error as AWS would return it. The kind goes through the engine's one code-to-kind
+/// mapping ([`CloudErrorKind::from_code`](cellar_engine::cloud::CloudErrorKind::from_code)),
+/// so a code raised here as `Other("InvalidAMIID.Unavailable")` reaches the engine as the
+/// same kind the AWS adapter gives it.
 fn err(kind: K, message: impl Into<String>) -> CloudError {
-    CloudError::new(kind, message)
+    CloudError::from_code(kind.code(), message)
 }
 
 /// One line of the world's event log.

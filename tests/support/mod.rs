@@ -32,20 +32,8 @@ pub async fn plan(cloud: &dyn Cloud, command_line: &str) -> Result<Plan, String>
 /// Plans `command_line` (flags such as `--keep-group` or `--copy-to REGION` included)
 /// against `cloud` with the configuration `tree`.
 pub async fn plan_in(cloud: &dyn Cloud, tree: &ConfigTree, command_line: &str) -> Result<Plan, String> {
-    let mut words = command_line.split_whitespace().map(String::from);
-    let target = words.next().expect("a command");
-    let mut flags = command::Flags::default();
-    let mut positional = Vec::new();
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "--keep-group" => flags.keep_group = true,
-            "--restart" => flags.restart = true,
-            "--delete-data" => flags.delete_data = true,
-            "--copy-to" => flags.copy_to.push(words.next().expect("--copy-to REGION")),
-            _ => positional.push(word),
-        }
-    }
-    let command = command::parse(&target, &positional, &flags).map_err(|e| e.to_string())?;
+    let words: Vec<String> = command_line.split_whitespace().map(String::from).collect();
+    let command = command::parse_words(planner::COMMANDS, &words).map_err(|e| e.to_string())?;
     let scope = planner::scope(&command, tree).map_err(|e| e.to_string())?;
     let inventory = inventory::read(cloud, &scope).await.map_err(|e| e.to_string())?;
     planner::plan(&command, tree, &inventory).map_err(|e| e.to_string())

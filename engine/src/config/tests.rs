@@ -402,7 +402,7 @@ fn user_data_limit() {
     let big = format!("(platform: \"web\",\n spawn: r#\"{}\"#)", "echo hello\n".repeat(1600));
     check_tree(
         &[("servers/s.ron", Some(&big))],
-        &["cfg/servers/s.ron:2:9: the user data of server s would be 17894 bytes, over AWS's limit of 16384 bytes"],
+        &["cfg/servers/s.ron:2:9: the user data of server s would be 17890 bytes, over AWS's limit of 16384 bytes"],
     );
     let fits = format!("(platform: \"web\",\n spawn: r#\"{}\"#)", "echo hello\n".repeat(1400));
     check_tree(&[("servers/s.ron", Some(&fits))], &[]);

@@ -251,22 +251,27 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
     let persist: Vec<String> =
         merged.persist.as_ref().map(|p| p.value.iter().map(|e| e.value.clone()).collect()).unwrap_or_default();
     let spawn_hook = merged.spawn.as_ref().map(|s| s.value.clone());
-    let size =
-        user_data(&AgentInvocation { mode: AgentMode::Persist, server: name.clone(), persist, spawn_hook }).len();
-    if size > USER_DATA_LIMIT {
-        let at = merged
-            .spawn
-            .as_ref()
-            .map(|s| &s.source)
-            .or(merged.persist.as_ref().map(|p| &p.source))
-            .unwrap_or(&server_start);
-        out.push(problem(
+    let at = merged
+        .spawn
+        .as_ref()
+        .map(|s| &s.source)
+        .or(merged.persist.as_ref().map(|p| &p.source))
+        .unwrap_or(&server_start);
+    match user_data(&AgentInvocation { mode: AgentMode::Persist, server: name.clone(), persist, spawn_hook }) {
+        Ok(text) if text.len() > USER_DATA_LIMIT => out.push(problem(
             at,
             format!(
-                "the user data of server {name} would be {size} bytes, over AWS's limit of {USER_DATA_LIMIT} bytes"
+                "the user data of server {name} would be {} bytes, over AWS's limit of {USER_DATA_LIMIT} bytes",
+                text.len()
             ),
             Some("shorten the spawn hook: keep long scripts on the AMI or the data volume and call them".into()),
-        ));
+        )),
+        Ok(_) => {}
+        Err(e) => out.push(problem(
+            at,
+            format!("the user data of server {name} cannot be written: {e}"),
+            Some("remove the NUL byte".into()),
+        )),
     }
     out
 }

@@ -48,6 +48,7 @@ fn spawn_user_data(server: &str) -> String {
         persist: vec![],
         spawn_hook: Some("systemctl restart nginx\n".into()),
     })
+    .expect("no NUL in the test's user data")
 }
 
 /// A world from the default one, reseeded, with `faults` installed.

@@ -20,6 +20,7 @@ fn agent_user_data(mode: AgentMode, persist: &[&str]) -> String {
         persist: persist.iter().map(|p| p.to_string()).collect(),
         spawn_hook: Some(HOOK.into()),
     })
+    .expect("no NUL in the test's user data")
 }
 
 /// A server `x`: data volume and EIP in us-east-1a (the volume is available after 5 s).

@@ -4,17 +4,13 @@
 
 use super::{err, Transition, World};
 use crate::faults::{CapacityChange, Faults, ScheduledTermination};
+use cellar_engine::api::Api;
 use cellar_engine::cloud::{CloudErrorKind as K, CloudResult};
-use cellar_engine::limits::{Bucket, TokenBucket};
+use cellar_engine::limits::TokenBucket;
 use cellar_engine::model::*;
 
 /// Random terminations are never scheduled further out than this (a rate near zero).
 const MAX_FAULT_DELAY_SECS: u64 = 100 * 365 * 86_400;
-
-/// Whether an API call (by its AWS name, as [`Bucket::of`] takes it) changes anything.
-pub fn is_mutating(api: &str) -> bool {
-    !matches!(Bucket::of(api, false), Bucket::NonMutating | Bucket::UnfilteredDescribe)
-}
 
 impl World {
     /// Installs `faults` (replacing the previous ones): cancels the fault transitions
@@ -63,7 +59,7 @@ impl World {
     /// call, lets its latency pass on the virtual clock (agents that become due stay
     /// queued), then applies throttling and transient errors. An error here means the
     /// call must not run.
-    pub fn begin_call(&mut self, api: &str, region: Option<&Region>, unfiltered: bool) -> CloudResult<()> {
+    pub fn begin_call(&mut self, api: Api, region: Option<&Region>, unfiltered: bool) -> CloudResult<()> {
         self.api_calls += 1;
         let (min, max) = self.faults.latency_ms;
         if max > 0 {
@@ -72,7 +68,7 @@ impl World {
         }
         if self.faults.throttling {
             if let Some(region) = region {
-                let bucket = Bucket::of(api, unfiltered);
+                let bucket = api.bucket(unfiltered);
                 let now_ms = self.now_ms();
                 let tokens = self
                     .buckets
@@ -101,8 +97,8 @@ impl World {
 
     /// After a call that passed [`World::begin_call`] ran (whatever its result): counts
     /// mutating calls down for [`Faults::terminate_at_call`].
-    pub fn end_call(&mut self, api: &str) {
-        if !is_mutating(api) {
+    pub fn end_call(&mut self, api: Api) {
+        if !api.is_mutating() {
             return;
         }
         if let Some(t) = &mut self.faults.terminate_at_call {

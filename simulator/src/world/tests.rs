@@ -498,7 +498,7 @@ fn group_from(name: &str, launch: LaunchSource, desired: u32) -> CreateAutoScali
 
 fn error<T: std::fmt::Debug>(result: CloudResult<T>) -> (String, String) {
     let e = result.unwrap_err();
-    (e.kind.code().to_string(), e.message)
+    (e.code, e.message)
 }
 
 /// (instance type, image, state) of the group's live members.
@@ -787,6 +787,11 @@ fn create_and_copy_images() {
     assert_eq!(
         error(w.run_instance(&r, run_request("us-east-1a", "t4g.small", "ami-0009", ""))),
         ("InvalidAMIID.Unavailable".into(), "The image id '[ami-0009]' is not available (it is pending)".into())
+    );
+    assert_eq!(
+        kind(w.run_instance(&r, run_request("us-east-1a", "t4g.small", "ami-0009", ""))),
+        Err(K::InvalidAmiIdNotFound),
+        "the same kind as the AWS adapter gives this code"
     );
     assert_eq!(kind(w.copy_image(&r, &image.id, &west, name)), Err(K::IncorrectState));
 

@@ -1,0 +1,272 @@
+//! [`Caller`]: the one way the engine calls a [`Cloud`], retries a failed call and polls
+//! for a state.
+//!
+//! The executor's steps, the inventory and status reads, and the instance agent all go
+//! through a `Caller`, so one table ([`Policy::retry_for`]) decides which errors are
+//! retried and for how long, one backoff (capped exponential with seeded "equal jitter")
+//! spaces the retries, and one client-side copy of AWS's token buckets paces the calls.
+//! Waiting is on the cloud's clock ([`Cloud::sleep`]), virtual in the simulator.
+
+use crate::api::Api;
+use crate::cloud::{Cloud, CloudError, CloudErrorKind, CloudResult};
+use crate::limits::{Bucket, TokenBucket};
+use crate::model::Timestamp;
+use crate::rng::Rng;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Concurrency, retry and wait settings.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// At most this many steps at once (the executor's walk).
+    pub concurrency: usize,
+    /// Attempts for 5xx errors (InternalError, Unavailable).
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// How long to keep retrying RequestLimitExceeded before failing.
+    pub throttle_window: Duration,
+    /// How long to keep retrying InsufficientInstanceCapacity before failing (then the
+    /// server's apply fails and is compensated; it is never moved to another zone).
+    pub capacity_window: Duration,
+    /// How long InvalidInstanceID.NotFound is taken for eventual consistency (a fresh
+    /// instance not visible yet) rather than a missing instance.
+    pub consistency_window: Duration,
+    /// Time between two looks while polling for a state.
+    pub poll: Duration,
+    /// The longest poll for one state.
+    pub wait_timeout: Duration,
+    /// Mirror AWS's token buckets client-side, so a big apply slows down instead of failing.
+    pub client_rate_limit: bool,
+    /// Seeds the backoff jitter (runs replay exactly from a seed).
+    pub seed: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            concurrency: 8,
+            max_attempts: 6,
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(20),
+            throttle_window: Duration::from_secs(600),
+            capacity_window: Duration::from_secs(120),
+            consistency_window: Duration::from_secs(120),
+            poll: Duration::from_secs(5),
+            wait_timeout: Duration::from_secs(900),
+            client_rate_limit: true,
+            seed: 0,
+        }
+    }
+}
+
+/// How long a failed call is retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryFor {
+    /// The error is final.
+    Never,
+    /// Retried while the time since the first attempt stays within the window.
+    Within(Duration),
+    /// Retried until this many errors of the kind (5xx: bounded by count, not time).
+    Attempts(u32),
+}
+
+impl Policy {
+    /// The retry table: which error kinds are retried, and for how long.
+    ///
+    /// | kind | retried |
+    /// |---|---|
+    /// | InsufficientInstanceCapacity | within `capacity_window` |
+    /// | RequestLimitExceeded (EC2) / Throttling (Auto Scaling) | within `throttle_window` |
+    /// | InvalidInstanceID.NotFound (a fresh instance not visible yet) | within `consistency_window` |
+    /// | InternalError, Unavailable (5xx, no response) | `max_attempts` times |
+    /// | anything else | never |
+    pub fn retry_for(&self, kind: &CloudErrorKind) -> RetryFor {
+        match kind {
+            CloudErrorKind::InsufficientInstanceCapacity => RetryFor::Within(self.capacity_window),
+            CloudErrorKind::RequestLimitExceeded => RetryFor::Within(self.throttle_window),
+            CloudErrorKind::InvalidInstanceIdNotFound => RetryFor::Within(self.consistency_window),
+            CloudErrorKind::Unavailable | CloudErrorKind::InternalError => RetryFor::Attempts(self.max_attempts),
+            _ => RetryFor::Never,
+        }
+    }
+}
+
+/// AttachVolume refused because the volume or the instance is not ready for it yet (the
+/// volume still detaching from a dying instance, the instance still pending or not yet
+/// visible): look again later rather than fail. The executor and the agent both attach
+/// data volumes and both decide by this.
+pub fn attach_not_ready(error: &CloudError) -> bool {
+    error.retryable()
+        || matches!(
+            error.kind,
+            CloudErrorKind::VolumeInUse | CloudErrorKind::IncorrectState | CloudErrorKind::InvalidInstanceIdNotFound
+        )
+}
+
+/// A retry about to happen, for progress reports.
+#[derive(Debug)]
+pub struct Retry<'a> {
+    pub api: Api,
+    pub at: Timestamp,
+    /// 1 for the first retry.
+    pub attempt: u32,
+    pub error: &'a CloudError,
+    pub delay: Duration,
+}
+
+/// The outcome of [`Caller::poll`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Polled<T> {
+    Ready(T),
+    /// The state did not come within the policy's `wait_timeout`; `waited` is how long.
+    TimedOut {
+        waited: Duration,
+    },
+}
+
+/// Calls, retries and polls through a [`Cloud`] under one [`Policy`].
+pub struct Caller {
+    policy: Policy,
+    rng: Mutex<Rng>,
+    buckets: Mutex<BTreeMap<Bucket, TokenBucket>>,
+}
+
+impl Caller {
+    pub fn new(policy: &Policy) -> Self {
+        Caller { policy: policy.clone(), rng: Mutex::new(Rng::new(policy.seed)), buckets: Mutex::new(BTreeMap::new()) }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The delay before retry `attempt` (1-based): capped exponential, half of it fixed and
+    /// half drawn from the seeded RNG.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+        let full = self.policy.backoff_base.saturating_mul(factor).min(self.policy.backoff_cap);
+        let half = full / 2;
+        let jitter = self.rng.lock().unwrap_or_else(|e| e.into_inner()).unit();
+        half + half.mul_f64(jitter)
+    }
+
+    /// Takes a token from the client-side bucket of `api`, sleeping until there is one.
+    ///
+    /// Describes of instances and volumes draw from the smaller unfiltered-describe bucket
+    /// even when filtered: half of AWS's non-mutating rate, which leaves the other half to
+    /// what shares the account's buckets (the instances' agents, other operators). Pacing
+    /// at the full rate got a 50-server apply throttled more than not pacing at all.
+    async fn take_token(&self, cloud: &dyn Cloud, api: Api) {
+        if !self.policy.client_rate_limit {
+            return;
+        }
+        let bucket = api.bucket(true);
+        loop {
+            let now_ms = cloud.now().await.0 * 1000;
+            let wait = {
+                let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+                let b = buckets.entry(bucket).or_insert_with(|| TokenBucket::full(bucket, now_ms));
+                if b.try_take(bucket, now_ms) {
+                    0
+                } else {
+                    b.wait_ms(bucket, now_ms).max(1)
+                }
+            };
+            if wait == 0 {
+                return;
+            }
+            cloud.sleep(Duration::from_millis(wait)).await;
+        }
+    }
+
+    /// Calls `f` (the operation `api`) until it succeeds or its error is final by
+    /// [`Policy::retry_for`]; `on_retry` hears of each retry before its backoff.
+    pub async fn call_reporting<T, F, Fut>(
+        &self,
+        cloud: &dyn Cloud,
+        api: Api,
+        on_retry: &(dyn Fn(&Retry<'_>) + Send + Sync),
+        f: F,
+    ) -> CloudResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CloudResult<T>>,
+    {
+        self.call_inner(cloud, api, on_retry, f).await
+    }
+
+    /// [`Caller::call_reporting`] without progress reports (reads for a plan or a status,
+    /// the agent).
+    pub async fn call<T, F, Fut>(&self, cloud: &dyn Cloud, api: Api, f: F) -> CloudResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CloudResult<T>>,
+    {
+        self.call_inner(cloud, api, &|_| {}, f).await
+    }
+
+    async fn call_inner<T, F, Fut>(
+        &self,
+        cloud: &dyn Cloud,
+        api: Api,
+        on_retry: &(dyn Fn(&Retry<'_>) + Send + Sync),
+        mut f: F,
+    ) -> CloudResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CloudResult<T>>,
+    {
+        let started = cloud.now().await;
+        let mut attempt = 1;
+        // Errors bounded by count (5xx) are counted on their own, so a few of them between
+        // capacity retries do not end the capacity window early.
+        let mut counted = 0;
+        loop {
+            self.take_token(cloud, api).await;
+            let error = match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let delay = self.backoff(attempt);
+            let now = cloud.now().await;
+            let waited = Duration::from_secs(now.0.saturating_sub(started.0));
+            let give_up = match self.policy.retry_for(&error.kind) {
+                RetryFor::Never => true,
+                RetryFor::Within(window) => waited + delay > window,
+                RetryFor::Attempts(max) => {
+                    counted += 1;
+                    counted >= max
+                }
+            };
+            if give_up {
+                return Err(error);
+            }
+            on_retry(&Retry { api, at: now, attempt, error: &error, delay });
+            cloud.sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// Looks with `check` until it returns `Some`, sleeping the policy's `poll` between
+    /// looks, for at most its `wait_timeout`. An error from `check` ends the poll.
+    pub async fn poll<T, E, F, Fut>(&self, cloud: &dyn Cloud, mut check: F) -> Result<Polled<T>, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, E>>,
+    {
+        let started = cloud.now().await;
+        loop {
+            if let Some(v) = check().await? {
+                return Ok(Polled::Ready(v));
+            }
+            let waited = Duration::from_secs(cloud.now().await.0.saturating_sub(started.0));
+            if waited >= self.policy.wait_timeout {
+                return Ok(Polled::TimedOut { waited });
+            }
+            cloud.sleep(self.policy.poll).await;
+        }
+    }
+}

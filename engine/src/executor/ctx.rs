@@ -1,0 +1,207 @@
+//! What every step handler works with: the cloud, the [`Caller`] every call and poll goes
+//! through, the operator who hears of progress, and the reads and waits steps share.
+
+use super::{Event, Operator, StepError};
+use crate::agent::DATA_ROLE;
+use crate::api::Api;
+use crate::caller::{Caller, Polled, Retry};
+use crate::cloud::*;
+use crate::model::*;
+use crate::plan::StepId;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+pub(super) struct Ctx {
+    pub cloud: Arc<dyn Cloud>,
+    pub operator: Arc<dyn Operator>,
+    pub caller: Caller,
+    pub region: Region,
+    /// The configured extra tags of each server (the plan's).
+    pub tags: BTreeMap<ServerName, Tags>,
+}
+
+impl Ctx {
+    /// Calls the cloud through the [`Caller`]; retries are reported as the step's events.
+    pub async fn call<T, F, Fut>(&self, step: StepId, api: Api, f: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = CloudResult<T>>,
+    {
+        let operator = &self.operator;
+        let on_retry = move |r: &Retry<'_>| {
+            operator.event(&Event::Retrying {
+                step,
+                at: r.at,
+                api: r.api,
+                error: r.error.to_string(),
+                attempt: r.attempt,
+                delay: r.delay,
+            });
+        };
+        self.caller
+            .call_reporting(&*self.cloud, api, &on_retry, f)
+            .await
+            .map_err(|source| StepError::Cloud { call: api, source })
+    }
+
+    /// Polls `check` until it gives `Some`, for at most the policy's wait timeout.
+    pub async fn wait<T, F, Fut>(&self, what: String, check: F) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, StepError>>,
+    {
+        match self.caller.poll(&*self.cloud, check).await? {
+            Polled::Ready(v) => Ok(v),
+            Polled::TimedOut { waited } => Err(StepError::Timeout { what, waited }),
+        }
+    }
+
+    /// The tags of everything created for `server`: the configured extra tags plus `Name`.
+    pub fn tags(&self, server: &ServerName) -> Tags {
+        let mut tags = self.tags.get(server).cloned().unwrap_or_default();
+        tags.insert(NAME_TAG.to_string(), server.to_string());
+        tags
+    }
+
+    pub async fn instance(&self, step: StepId, id: &InstanceId) -> Result<Option<Instance>, StepError> {
+        let filter = Filter::Id(id.to_string());
+        let found =
+            self.call(step, Api::DescribeInstances, || self.cloud.describe_instances(&self.region, &filter)).await?;
+        Ok(found.into_iter().find(|i| i.id == *id))
+    }
+
+    pub async fn volume(&self, step: StepId, id: &VolumeId) -> Result<Option<Volume>, StepError> {
+        let filter = Filter::Id(id.to_string());
+        let found =
+            self.call(step, Api::DescribeVolumes, || self.cloud.describe_volumes(&self.region, &filter)).await?;
+        Ok(found.into_iter().find(|v| v.id == *id))
+    }
+
+    pub async fn address(&self, step: StepId, id: &AllocationId) -> Result<Address, StepError> {
+        let filter = Filter::Id(id.to_string());
+        let found =
+            self.call(step, Api::DescribeAddresses, || self.cloud.describe_addresses(&self.region, &filter)).await?;
+        found
+            .into_iter()
+            .find(|a| a.allocation_id == *id)
+            .ok_or_else(|| StepError::Unexpected { what: format!("address {id} no longer exists") })
+    }
+
+    /// Waits until the instance runs. A fresh id may not be visible yet (eventual consistency).
+    pub async fn wait_running(&self, step: StepId, id: &InstanceId) -> Result<Instance, StepError> {
+        self.wait(format!("instance {id} to run"), || async {
+            match self.instance(step, id).await? {
+                Some(i) if i.state == InstanceState::Running => Ok(Some(i)),
+                Some(i) if !i.state.is_alive() || i.state == InstanceState::Stopped => {
+                    Err(StepError::Unexpected { what: format!("instance {id} is {} instead of running", i.state) })
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// The server's instance that is current now (running first), other than `except`.
+    pub async fn current_instance(
+        &self,
+        step: StepId,
+        server: &ServerName,
+        except: Option<&InstanceId>,
+    ) -> Result<Option<Instance>, StepError> {
+        let filter = Filter::Server(server.clone());
+        let mut all =
+            self.call(step, Api::DescribeInstances, || self.cloud.describe_instances(&self.region, &filter)).await?;
+        all.retain(|i| i.state.is_alive() && Some(&i.id) != except);
+        all.sort_by_key(|i| (i.state != InstanceState::Running, i.id.clone()));
+        Ok(all.into_iter().next())
+    }
+
+    /// Whether `server` runs on `instance` with its data volume attached and an address associated.
+    pub async fn healthy_on(
+        &self,
+        step: StepId,
+        server: &ServerName,
+        instance: &InstanceId,
+    ) -> Result<bool, StepError> {
+        let filter = Filter::Server(server.clone());
+        let running = self.instance(step, instance).await?.is_some_and(|i| i.state == InstanceState::Running);
+        let volumes =
+            self.call(step, Api::DescribeVolumes, || self.cloud.describe_volumes(&self.region, &filter)).await?;
+        let attached = volumes.iter().any(|v| {
+            v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.attached_to.as_ref() == Some(instance)
+        });
+        let addresses =
+            self.call(step, Api::DescribeAddresses, || self.cloud.describe_addresses(&self.region, &filter)).await?;
+        let associated = addresses.iter().any(|a| a.associated_to.as_ref() == Some(instance));
+        Ok(running && attached && associated)
+    }
+
+    /// Terminates an instance (a missing one counts as terminated) and waits until it is.
+    pub async fn terminate(&self, step: StepId, id: &InstanceId) -> Result<(), StepError> {
+        match self.call(step, Api::TerminateInstances, || self.cloud.terminate_instance(&self.region, id)).await {
+            Err(StepError::Cloud { source, .. }) if source.kind == CloudErrorKind::InvalidInstanceIdNotFound => {
+                return Ok(())
+            }
+            other => other?,
+        }
+        self.wait(format!("instance {id} to terminate"), || async {
+            Ok(self.instance(step, id).await?.is_none_or(|i| i.state == InstanceState::Terminated).then_some(()))
+        })
+        .await
+    }
+
+    /// Deletes a group with its instances and waits until they are terminated.
+    pub async fn delete_group(&self, step: StepId, name: &AutoScalingGroupName) -> Result<(), StepError> {
+        let filter = Filter::Id(name.to_string());
+        let groups = self
+            .call(step, Api::DescribeAutoScalingGroups, || {
+                self.cloud.describe_auto_scaling_groups(&self.region, &filter)
+            })
+            .await?;
+        let Some(group) = groups.into_iter().find(|g| g.name == *name) else { return Ok(()) };
+        self.call(step, Api::DeleteAutoScalingGroup, || self.cloud.delete_auto_scaling_group(&self.region, name, true))
+            .await?;
+        for instance in &group.instances {
+            self.wait(format!("instance {instance} of group {name} to terminate"), || async {
+                Ok(self
+                    .instance(step, instance)
+                    .await?
+                    .is_none_or(|i| i.state == InstanceState::Terminated)
+                    .then_some(()))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the volume is detached (available), then deletes it; a missing volume is fine.
+    pub async fn delete_volume(&self, step: StepId, id: &VolumeId) -> Result<(), StepError> {
+        let gone = self
+            .wait(format!("volume {id} to be detached"), || async {
+                Ok(match self.volume(step, id).await? {
+                    None => Some(true),
+                    Some(v) if v.state == VolumeState::Available => Some(false),
+                    Some(_) => None,
+                })
+            })
+            .await?;
+        if gone {
+            return Ok(());
+        }
+        self.call(step, Api::DeleteVolume, || self.cloud.delete_volume(&self.region, id)).await
+    }
+
+    /// Waits until the image is available in `region`.
+    pub async fn wait_image(&self, step: StepId, region: &Region, id: &ImageId) -> Result<(), StepError> {
+        self.wait(format!("image {id} to become available in {region}"), || async {
+            let images = self.call(step, Api::DescribeImages, || self.cloud.describe_images(region)).await?;
+            match images.iter().find(|i| i.id == *id).map(|i| i.state) {
+                Some(ImageState::Available) => Ok(Some(())),
+                Some(ImageState::Failed) => Err(StepError::Unexpected { what: format!("image {id} failed") }),
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,230 @@
+//! The executor: applies a [`Plan`] through a [`Cloud`].
+//!
+//! Outline:
+//!
+//! 1. [`walk`] walks the plan's graph (knowing nothing of what steps do): ready steps in
+//!    id order, at most `concurrency` at once; a failed step's dependents and its
+//!    server's unstarted steps are skipped while other servers' steps go on.
+//! 2. Each step runs its handler ([`steps`]) with the outputs of the steps it runs after
+//!    ([`Ref::Output`](crate::plan::Ref) inputs).
+//! 3. When the walk ends, the completed steps of each failed server that name an
+//!    [`Undo`] are undone in reverse order of completion ([`undo`], compensation).
+//! 4. The [`ApplyReport`] says what was done, failed, skipped, blocked and undone.
+//!
+//! A DNS gate that is not confirmed *blocks* instead of failing: its dependents are skipped
+//! and nothing is undone, so the address it waits for survives to the next apply.
+//!
+//! Every cloud call and every wait goes through the [`Caller`] (retries by one table,
+//! backoff with seeded jitter, client-side token buckets; polls on [`Cloud::sleep`], so on
+//! the simulator minutes pass in virtual time).
+
+mod ctx;
+mod steps;
+mod undo;
+pub mod walk;
+
+pub use crate::caller::Policy;
+
+use crate::api::Api;
+use crate::caller::Caller;
+use crate::cloud::*;
+use crate::model::*;
+use crate::plan::*;
+use ctx::Ctx;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use walk::{Cancel, Finish, Task};
+
+/// The person (or flag) that answers gates, and where progress goes.
+pub trait Operator: Send + Sync {
+    /// Asked at a DNS gate when `host` does not point at `ip` yet: has the record been
+    /// updated (or will it be), so that apply may go on?
+    fn confirm_dns(&self, host: &str, ip: &str) -> bool;
+    /// Progress, as it happens.
+    fn event(&self, event: &Event);
+}
+
+/// Progress of an apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Started { step: StepId, at: Timestamp, summary: String },
+    Done { step: StepId, at: Timestamp, output: String },
+    Failed { step: StepId, at: Timestamp, error: String },
+    Skipped { step: StepId, because: StepId },
+    Blocked { step: StepId, at: Timestamp, reason: String },
+    Retrying { step: StepId, at: Timestamp, api: Api, error: String, attempt: u32, delay: Duration },
+    Undoing { step: StepId, at: Timestamp, what: String },
+    Undone { step: StepId, at: Timestamp },
+    UndoFailed { step: StepId, at: Timestamp, error: String },
+}
+
+/// What a step produced, for the steps that refer to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Nothing,
+    Address { allocation_id: AllocationId, public_ip: String },
+    Volume(VolumeId),
+    Instance(InstanceId),
+    Launch(LaunchSource),
+    Group(AutoScalingGroupName),
+    Snapshot(SnapshotId),
+    Image(ImageId),
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Nothing => f.write_str("ok"),
+            Output::Address { allocation_id, public_ip } => write!(f, "{public_ip} ({allocation_id})"),
+            Output::Volume(id) => write!(f, "{id}"),
+            Output::Instance(id) => write!(f, "{id}"),
+            Output::Launch(source) => write!(f, "{source}"),
+            Output::Group(name) => write!(f, "{name}"),
+            Output::Snapshot(id) => write!(f, "{id}"),
+            Output::Image(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error("{call} failed: {source}")]
+    Cloud {
+        call: Api,
+        #[source]
+        source: CloudError,
+    },
+    #[error("timed out after {waited:?} waiting for {what}")]
+    Timeout { what: String, waited: Duration },
+    #[error("{what}")]
+    Unexpected { what: String },
+    #[error("{host} does not point at {ip} and the DNS change was not confirmed")]
+    DnsNotConfirmed { host: String, ip: String },
+}
+
+/// How one step ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done(Output),
+    Failed(StepError),
+    Skipped {
+        because: StepId,
+    },
+    Blocked(StepError),
+    /// Not started: the apply was cancelled.
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UndoRecord {
+    pub step: StepId,
+    pub undo: Undo,
+    pub target: Output,
+    pub result: Result<(), StepError>,
+}
+
+/// The end of an apply: every step's outcome (in step order) and the compensations run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub outcomes: BTreeMap<StepId, Outcome>,
+    pub undone: Vec<UndoRecord>,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.outcomes.values().all(|o| matches!(o, Outcome::Done(_)))
+    }
+    pub fn blocked(&self) -> bool {
+        self.outcomes.values().any(|o| matches!(o, Outcome::Blocked(_)))
+    }
+    pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.outcomes.values().filter(|o| f(o)).count()
+    }
+    /// `done 9, failed 0, skipped 0, blocked 0, undone 0` (and `, cancelled N` if any were).
+    pub fn summary(&self) -> String {
+        let cancelled = self.count(|o| matches!(o, Outcome::Cancelled));
+        format!(
+            "done {}, failed {}, skipped {}, blocked {}, undone {}{}",
+            self.count(|o| matches!(o, Outcome::Done(_))),
+            self.count(|o| matches!(o, Outcome::Failed(_))),
+            self.count(|o| matches!(o, Outcome::Skipped { .. })),
+            self.count(|o| matches!(o, Outcome::Blocked(_))),
+            self.undone.iter().filter(|u| u.result.is_ok()).count(),
+            if cancelled > 0 { format!(", cancelled {cancelled}") } else { String::new() }
+        )
+    }
+}
+
+/// Applies `plan`. The plan must be [`Plan::validate`]d (loading and planning do that).
+pub async fn apply(cloud: Arc<dyn Cloud>, operator: Arc<dyn Operator>, plan: &Plan, policy: Policy) -> ApplyReport {
+    apply_cancellable(cloud, operator, plan, policy, &Cancel::default()).await
+}
+
+/// [`apply`] that starts no further step once `cancel` is cancelled (the steps running
+/// then finish, and the failed servers' compensation still runs).
+pub async fn apply_cancellable(
+    cloud: Arc<dyn Cloud>,
+    operator: Arc<dyn Operator>,
+    plan: &Plan,
+    policy: Policy,
+    cancel: &Cancel,
+) -> ApplyReport {
+    let ctx = Arc::new(Ctx {
+        cloud,
+        operator,
+        caller: Caller::new(&policy),
+        region: plan.scope.region.clone(),
+        tags: plan.tags.clone(),
+    });
+    let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
+    let tasks: Vec<Task<ServerName>> =
+        plan.steps.iter().map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone() }).collect();
+    let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
+        let (ctx, step) = (ctx.clone(), steps[&id].clone());
+        async move { run_step(&ctx, &step, steps::Inputs(inputs)).await }
+    };
+    let on_skip = |step, because| ctx.operator.event(&Event::Skipped { step, because });
+    let walked = walk::walk(&tasks, policy.concurrency, cancel, run, &on_skip).await;
+
+    let mut report = ApplyReport::default();
+    let mut outputs = BTreeMap::new();
+    for (id, outcome) in walked.outcomes {
+        let outcome = match outcome {
+            walk::Outcome::Done(output) => {
+                outputs.insert(id, output.clone());
+                Outcome::Done(output)
+            }
+            walk::Outcome::Failed(e) => Outcome::Failed(e),
+            walk::Outcome::Blocked(e) => Outcome::Blocked(e),
+            walk::Outcome::Skipped { because } => Outcome::Skipped { because },
+            walk::Outcome::Cancelled => Outcome::Cancelled,
+        };
+        report.outcomes.insert(id, outcome);
+    }
+    let blocked = |id| matches!(report.outcomes.get(&id), Some(Outcome::Blocked(_)));
+    report.undone = undo::compensate(&ctx, plan, &walked.stopped, blocked, &walked.completed, &outputs).await;
+    report
+}
+
+/// Runs one step with its progress events.
+async fn run_step(ctx: &Ctx, step: &Step, inputs: steps::Inputs) -> Finish<Output, StepError> {
+    let id = step.id;
+    ctx.operator.event(&Event::Started { step: id, at: ctx.cloud.now().await, summary: step.describe().1 });
+    let result = steps::run(ctx, step, &inputs).await;
+    let at = ctx.cloud.now().await;
+    match result {
+        Ok(output) => {
+            ctx.operator.event(&Event::Done { step: id, at, output: output.to_string() });
+            Finish::Done(output)
+        }
+        Err(error @ StepError::DnsNotConfirmed { .. }) => {
+            ctx.operator.event(&Event::Blocked { step: id, at, reason: error.to_string() });
+            Finish::Blocked(error)
+        }
+        Err(error) => {
+            ctx.operator.event(&Event::Failed { step: id, at, error: error.to_string() });
+            Finish::Failed(error)
+        }
+    }
+}

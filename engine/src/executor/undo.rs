@@ -1,0 +1,64 @@
+//! Compensation: undoing what a failed server's apply created, newest first.
+
+use super::ctx::Ctx;
+use super::{Event, Output, StepError, UndoRecord};
+use crate::api::Api;
+use crate::model::*;
+use crate::plan::{Plan, StepId, Undo};
+use std::collections::BTreeMap;
+
+/// Undoes the completed steps of each stopped server that name an [`Undo`], newest first.
+/// A server stopped by a blocked gate is left as it is (the address it waits for survives
+/// to the next apply).
+pub(super) async fn compensate(
+    ctx: &Ctx,
+    plan: &Plan,
+    stopped: &BTreeMap<ServerName, StepId>,
+    blocked: impl Fn(StepId) -> bool,
+    completed: &[StepId],
+    outputs: &BTreeMap<StepId, Output>,
+) -> Vec<UndoRecord> {
+    let steps: BTreeMap<StepId, &crate::plan::Step> = plan.steps.iter().map(|s| (s.id, s)).collect();
+    let mut undone = Vec::new();
+    for (server, cause) in stopped {
+        if blocked(*cause) {
+            continue;
+        }
+        for id in completed.iter().rev() {
+            let step = steps[id];
+            let (Some(undo), Some(target)) = (step.undo, outputs.get(id)) else { continue };
+            if step.server != *server {
+                continue;
+            }
+            ctx.operator.event(&Event::Undoing { step: *id, at: ctx.cloud.now().await, what: undo.describe().into() });
+            let result = run(ctx, *id, undo, target).await;
+            let at = ctx.cloud.now().await;
+            match &result {
+                Ok(()) => ctx.operator.event(&Event::Undone { step: *id, at }),
+                Err(e) => ctx.operator.event(&Event::UndoFailed { step: *id, at, error: e.to_string() }),
+            }
+            undone.push(UndoRecord { step: *id, undo, target: target.clone(), result });
+        }
+    }
+    undone
+}
+
+/// Undoes one step: `target` is what the step produced.
+async fn run(ctx: &Ctx, step: StepId, undo: Undo, target: &Output) -> Result<(), StepError> {
+    let (cloud, region) = (&*ctx.cloud, &ctx.region);
+    match (undo, target) {
+        (Undo::DeleteAutoScalingGroup, Output::Group(name)) => ctx.delete_group(step, name).await,
+        (Undo::TerminateInstance, Output::Instance(id)) => ctx.terminate(step, id).await,
+        (Undo::DeleteLaunchTemplate, Output::Launch(LaunchSource::Template { id, .. })) => {
+            ctx.call(step, Api::DeleteLaunchTemplate, || cloud.delete_launch_template(region, id)).await
+        }
+        (Undo::DeleteLaunchConfiguration, Output::Launch(LaunchSource::Configuration { name })) => {
+            ctx.call(step, Api::DeleteLaunchConfiguration, || cloud.delete_launch_configuration(region, name)).await
+        }
+        (Undo::DeleteVolume, Output::Volume(id)) => ctx.delete_volume(step, id).await,
+        (Undo::ReleaseAddress, Output::Address { allocation_id, .. }) => {
+            ctx.call(step, Api::ReleaseAddress, || cloud.release_address(region, allocation_id)).await
+        }
+        _ => Err(StepError::Unexpected { what: format!("cannot {} of {step}: it produced {target}", undo.describe()) }),
+    }
+}

@@ -1,0 +1,424 @@
+//! The actions a plan's steps take, how each is shown, and which earlier steps' outputs
+//! it uses.
+
+use super::{Ref, StepId};
+use crate::model::*;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What the agent of a launched instance is told to do (rendered into its user data).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSpec {
+    pub mode: AgentMode,
+    pub persist: Vec<String>,
+    pub spawn_hook: Option<String>,
+}
+
+/// One resource action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// A new Elastic IP for the server. `awaiting_dns` tags it until its DNS gate passes.
+    AllocateAddress {
+        awaiting_dns: Option<String>,
+    },
+    /// Stops the apply until `host` points at the address (or the operator confirms it does).
+    DnsGate {
+        host: String,
+        address: Ref<AllocationId>,
+    },
+    CreateVolume {
+        zone: Zone,
+        size_gb: u32,
+    },
+    RunInstance {
+        zone: Zone,
+        instance_type: InstanceType,
+        image: ImageId,
+        image_name: String,
+        /// What the cellar agent does at boot; `None` for a workspace (no agent at all).
+        agent: Option<AgentSpec>,
+        /// Idempotency token for RunInstances, derived from the plan (never random).
+        client_token: String,
+    },
+    AttachVolume {
+        volume: Ref<VolumeId>,
+        instance: Ref<InstanceId>,
+        device: String,
+    },
+    AssociateAddress {
+        address: Ref<AllocationId>,
+        instance: Ref<InstanceId>,
+    },
+    CreateLaunchTemplate {
+        name: String,
+        instance_type: InstanceType,
+        image: ImageId,
+        image_name: String,
+        agent: AgentSpec,
+    },
+    CreateLaunchTemplateVersion {
+        template: LaunchTemplateId,
+        instance_type: InstanceType,
+        image: ImageId,
+        image_name: String,
+        agent: AgentSpec,
+    },
+    CreateLaunchConfiguration {
+        name: String,
+        instance_type: InstanceType,
+        image: ImageId,
+        image_name: String,
+        agent: AgentSpec,
+    },
+    /// A group of at most one instance in the volume's zone; `desired` 0 when an instance
+    /// is adopted afterwards, 1 when the group launches its own.
+    CreateAutoScalingGroup {
+        name: AutoScalingGroupName,
+        launch: Ref<LaunchSource>,
+        zone: Zone,
+        desired: u32,
+    },
+    UpdateAutoScalingGroup {
+        group: AutoScalingGroupName,
+        launch: Option<Ref<LaunchSource>>,
+        min: Option<u32>,
+        desired: Option<u32>,
+    },
+    /// Puts the running instance under the group's care (desired = min = max = 1).
+    AdoptInstance {
+        group: AutoScalingGroupName,
+        instance: Ref<InstanceId>,
+    },
+    /// Deletes the group and terminates its instances; waits until they are gone.
+    DeleteAutoScalingGroup {
+        group: AutoScalingGroupName,
+    },
+    /// Terminates the instance and waits until it is terminated (its volume detached).
+    TerminateInstance {
+        instance: InstanceId,
+    },
+    DeleteLaunchTemplate {
+        template: LaunchTemplateId,
+    },
+    DeleteLaunchConfiguration {
+        name: String,
+    },
+    ReleaseAddress {
+        address: AllocationId,
+        public_ip: String,
+    },
+    /// Snapshots the volume and waits until the snapshot is complete.
+    CreateSnapshot {
+        volume: VolumeId,
+    },
+    DeleteVolume {
+        volume: VolumeId,
+    },
+    /// Images the instance as `name` and waits until the image is available.
+    CreateImage {
+        instance: InstanceId,
+        name: String,
+    },
+    /// Copies the image to another region (same name) and waits until it is available there.
+    CopyImage {
+        image: Ref<ImageId>,
+        to: Region,
+        name: String,
+    },
+    /// Waits until the instance runs.
+    WaitRunning {
+        instance: Ref<InstanceId>,
+    },
+    /// Waits until the server runs with its volume attached and its address associated:
+    /// on `instance` if given, else on whichever instance is current (other than `replacing`).
+    WaitHealthy {
+        instance: Option<Ref<InstanceId>>,
+        replacing: Option<InstanceId>,
+    },
+}
+
+/// How a completed step is undone when the apply fails (applied to the step's output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Undo {
+    ReleaseAddress,
+    DeleteVolume,
+    TerminateInstance,
+    DeleteLaunchTemplate,
+    DeleteLaunchConfiguration,
+    /// Deletes the group and terminates its instances.
+    DeleteAutoScalingGroup,
+}
+
+impl Undo {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Undo::ReleaseAddress => "release the address",
+            Undo::DeleteVolume => "delete the volume",
+            Undo::TerminateInstance => "terminate the instance",
+            Undo::DeleteLaunchTemplate => "delete the launch template",
+            Undo::DeleteLaunchConfiguration => "delete the launch configuration",
+            Undo::DeleteAutoScalingGroup => "delete the auto scaling group and its instances",
+        }
+    }
+}
+
+/// The kind of change a step makes, as the text plan shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Change {
+    Create,
+    Destroy,
+    Modify,
+    Gate,
+    Wait,
+}
+
+impl Change {
+    /// Every kind, in the order the plan's summary line counts them.
+    pub const ALL: [Change; 5] = [Change::Create, Change::Destroy, Change::Modify, Change::Gate, Change::Wait];
+
+    /// The sign in the text plan: `+` create, `-` destroy, `~` change, `?` gate, `=` wait.
+    pub fn sign(self) -> char {
+        match self {
+            Change::Create => '+',
+            Change::Destroy => '-',
+            Change::Modify => '~',
+            Change::Gate => '?',
+            Change::Wait => '=',
+        }
+    }
+
+    /// How `n` steps of this kind are counted in the summary line (`2 to create`, `1 gate`).
+    pub fn count(self, n: usize) -> String {
+        let plural = if n == 1 { "" } else { "s" };
+        match self {
+            Change::Create => format!("{n} to create"),
+            Change::Destroy => format!("{n} to destroy"),
+            Change::Modify => format!("{n} to change"),
+            Change::Gate => format!("{n} gate{plural}"),
+            Change::Wait => format!("{n} wait{plural}"),
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.sign())
+    }
+}
+
+/// A field of an action that may name an earlier step's output.
+trait RefField {
+    fn output_step(&self) -> Option<StepId>;
+    fn output_step_mut(&mut self) -> Option<&mut StepId>;
+}
+
+impl<T> RefField for Ref<T> {
+    fn output_step(&self) -> Option<StepId> {
+        self.step()
+    }
+    fn output_step_mut(&mut self) -> Option<&mut StepId> {
+        match self {
+            Ref::Existing(_) => None,
+            Ref::Output(step) => Some(step),
+        }
+    }
+}
+
+impl<T> RefField for Option<Ref<T>> {
+    fn output_step(&self) -> Option<StepId> {
+        self.as_ref().and_then(Ref::step)
+    }
+    fn output_step_mut(&mut self) -> Option<&mut StepId> {
+        self.as_mut().and_then(RefField::output_step_mut)
+    }
+}
+
+/// The one list of which fields of which action refer to other steps. Every variant is
+/// listed (the match is exhaustive), so a new action must say what it refers to.
+macro_rules! reference_fields {
+    ($($variant:ident { $($field:ident),* })*) => {
+        impl Action {
+            /// Steps whose outputs this action uses.
+            pub fn references(&self) -> Vec<StepId> {
+                match self {
+                    $(Action::$variant { $($field,)* .. } => {
+                        let steps: Vec<Option<StepId>> = vec![$(RefField::output_step($field)),*];
+                        steps.into_iter().flatten().collect()
+                    })*
+                }
+            }
+
+            /// The step ids this action refers to, to renumber them ([`super::Plan::merge`]).
+            pub(super) fn references_mut(&mut self) -> Vec<&mut StepId> {
+                match self {
+                    $(Action::$variant { $($field,)* .. } => {
+                        let steps: Vec<Option<&mut StepId>> = vec![$(RefField::output_step_mut($field)),*];
+                        steps.into_iter().flatten().collect()
+                    })*
+                }
+            }
+        }
+    };
+}
+
+reference_fields! {
+    AllocateAddress {}
+    DnsGate { address }
+    CreateVolume {}
+    RunInstance {}
+    AttachVolume { volume, instance }
+    AssociateAddress { address, instance }
+    CreateLaunchTemplate {}
+    CreateLaunchTemplateVersion {}
+    CreateLaunchConfiguration {}
+    CreateAutoScalingGroup { launch }
+    UpdateAutoScalingGroup { launch }
+    AdoptInstance { instance }
+    DeleteAutoScalingGroup {}
+    TerminateInstance {}
+    DeleteLaunchTemplate {}
+    DeleteLaunchConfiguration {}
+    ReleaseAddress {}
+    CreateSnapshot {}
+    DeleteVolume {}
+    CreateImage {}
+    CopyImage { image }
+    WaitRunning { instance }
+    WaitHealthy { instance }
+}
+
+impl Action {
+    /// The kind of change and the one-line summary shown in the text plan; `server` is the
+    /// step's.
+    pub fn describe(&self, server: &ServerName) -> (Change, String) {
+        match self {
+            Action::AllocateAddress { .. } => (Change::Create, format!("allocate Elastic IP for {server}")),
+            Action::DnsGate { host, address, .. } => (
+                Change::Gate,
+                format!("DNS gate: {host} must point at {} before apply goes on", address.describe("address")),
+            ),
+            Action::CreateVolume { zone, size_gb } => {
+                (Change::Create, format!("create data volume of {server}: {size_gb} GiB gp3 in {zone}"))
+            }
+            Action::RunInstance { zone, instance_type, image_name, .. } => {
+                (Change::Create, format!("launch instance of {server}: {instance_type} from {image_name} in {zone}"))
+            }
+            Action::AttachVolume { volume, instance, device, .. } => (
+                Change::Modify,
+                format!("attach {} to {} as {device}", volume.describe("volume"), instance.describe("instance")),
+            ),
+            Action::AssociateAddress { address, instance, .. } => (
+                Change::Modify,
+                format!("associate {} with {}", address.describe("address"), instance.describe("instance")),
+            ),
+            Action::CreateLaunchTemplate { name, instance_type, image_name, .. } => (
+                Change::Create,
+                format!("create launch template {name} for {server}: {instance_type} from {image_name}"),
+            ),
+            Action::CreateLaunchTemplateVersion { template, instance_type, image_name, .. } => (
+                Change::Modify,
+                format!("add a version to launch template {template}: {instance_type} from {image_name}"),
+            ),
+            Action::CreateLaunchConfiguration { name, instance_type, image_name, .. } => (
+                Change::Create,
+                format!("create launch configuration {name} for {server}: {instance_type} from {image_name}"),
+            ),
+            Action::CreateAutoScalingGroup { name, launch, zone, .. } => (
+                Change::Create,
+                format!(
+                    "create auto scaling group {name} of one in {zone} from {}",
+                    launch.describe("launch settings")
+                ),
+            ),
+            Action::UpdateAutoScalingGroup { group, launch, min, desired, .. } => {
+                let mut changes = Vec::new();
+                if let Some(launch) = launch {
+                    changes.push(format!("launch from {}", launch.describe("launch settings")));
+                }
+                if let Some(min) = min {
+                    changes.push(format!("min {min}"));
+                }
+                if let Some(desired) = desired {
+                    changes.push(format!("desired {desired}"));
+                }
+                (Change::Modify, format!("update auto scaling group {group}: {}", changes.join(", ")))
+            }
+            Action::AdoptInstance { group, instance, .. } => {
+                (Change::Modify, format!("put {} into auto scaling group {group}", instance.describe("instance")))
+            }
+            Action::DeleteAutoScalingGroup { group, .. } => {
+                (Change::Destroy, format!("delete auto scaling group {group}"))
+            }
+            Action::TerminateInstance { instance, .. } => (Change::Destroy, format!("terminate instance {instance}")),
+            Action::DeleteLaunchTemplate { template, .. } => {
+                (Change::Destroy, format!("delete launch template {template}"))
+            }
+            Action::DeleteLaunchConfiguration { name, .. } => {
+                (Change::Destroy, format!("delete launch configuration {name}"))
+            }
+            Action::ReleaseAddress { address, public_ip, .. } => {
+                (Change::Destroy, format!("release Elastic IP {public_ip} ({address})"))
+            }
+            Action::CreateSnapshot { volume, .. } => (Change::Create, format!("snapshot volume {volume}")),
+            Action::DeleteVolume { volume, .. } => (Change::Destroy, format!("delete volume {volume}")),
+            Action::CreateImage { instance, name, .. } => {
+                (Change::Create, format!("create image {name} from instance {instance}"))
+            }
+            Action::CopyImage { image, to, name, .. } => {
+                (Change::Create, format!("copy {} to {to} as {name}", image.describe("image")))
+            }
+            Action::WaitRunning { instance, .. } => {
+                (Change::Wait, format!("wait until {} runs", instance.describe("instance")))
+            }
+            Action::WaitHealthy { instance, replacing } => {
+                let on = match (instance, replacing) {
+                    (Some(i), _) => format!(" on {}", i.describe("instance")),
+                    (None, Some(old)) => format!(" on a new instance (not {old})"),
+                    (None, None) => String::new(),
+                };
+                (Change::Wait, format!("wait until {server} is healthy{on}"))
+            }
+        }
+    }
+
+    /// Indented detail lines under the summary.
+    pub fn details(&self) -> Vec<String> {
+        let agent = |a: &AgentSpec| {
+            let mut parts = vec![format!("user data: cellar agent {}", a.mode)];
+            if !a.persist.is_empty() {
+                let verb = match a.mode {
+                    AgentMode::Persist => "persists",
+                    AgentMode::Spawn => "mounts from the data volume",
+                };
+                parts.push(format!("{verb} {}", a.persist.join(", ")));
+            }
+            if let Some(hook) = &a.spawn_hook {
+                parts.push(format!("spawn hook of {} lines", hook.lines().count()));
+            }
+            parts.join("; ")
+        };
+        match self {
+            Action::AllocateAddress { awaiting_dns: Some(host), .. } => {
+                vec![format!("tagged {AWAITING_DNS_TAG}={host} until the DNS gate passes")]
+            }
+            Action::RunInstance { image, agent: a, client_token, .. } => vec![
+                format!("image {image}; client token {client_token}"),
+                a.as_ref().map(agent).unwrap_or_else(|| "no user data: the image untouched, no agent".to_string()),
+            ],
+            Action::CreateLaunchTemplate { image, agent: a, .. }
+            | Action::CreateLaunchTemplateVersion { image, agent: a, .. }
+            | Action::CreateLaunchConfiguration { image, agent: a, .. } => vec![format!("image {image}"), agent(a)],
+            Action::CreateAutoScalingGroup { desired: 0, .. } => {
+                vec!["min 0, max 1, desired 0 until the instance is adopted".to_string()]
+            }
+            Action::CreateAutoScalingGroup { .. } => {
+                vec!["min 1, max 1, desired 1: the group launches the instance; its agent attaches the volume and associates the address".to_string()]
+            }
+            Action::DeleteAutoScalingGroup { .. } => vec!["its instances are terminated with it".to_string()],
+            Action::WaitHealthy { .. } => {
+                vec!["instance running, data volume attached, Elastic IP associated".to_string()]
+            }
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The plan: a dependency graph of typed resource actions.
+//!
+//! A [`Plan`] is stored as a list of [`Step`]s in a stable order, each naming the steps it
+//! runs after; [`Plan::graph`] turns that into a petgraph DAG for the executor, for
+//! validation (a loaded plan file must be acyclic and reference only its own steps) and
+//! for the DOT picture. A step's inputs may refer to another step's output
+//! ([`Ref::Output`]: "the volume of #3"). A step that creates something names how it is
+//! undone ([`Undo`]); the executor runs those compensations when the apply fails.
+//!
+//! The plan also records what the planner saw ([`Observation`]s): apply re-reads the same
+//! resources and refuses a stale plan, naming what changed ([`staleness`]).
+//!
+//! Renderings: human text ([`Plan::render_text`]), RON (the saved plan: stable order, no
+//! timestamps, no random ids), JSON and Graphviz DOT.
+//!
+//! Layout: [`action`] (what a step does, how it is shown, what it refers to), [`observe`]
+//! (observations and the stale check), `file` (the saved form), `render` (text, DOT, diff).
+
+mod action;
+mod file;
+mod observe;
+mod render;
+
+pub use action::{Action, AgentSpec, Change, Undo};
+pub use file::PlanFileError;
+pub use observe::{staleness, Observation, Observed, ResourceKey};
+pub use render::diff;
+
+use crate::model::*;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Bumped whenever the saved form changes incompatibly. 2: a step names its server once
+/// (`Step { server, action }`) instead of inside every action.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
+
+/// The number of a step within its plan (`#3`), 1-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StepId(pub u32);
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A value known when planning, or produced by an earlier step at apply time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ref<T> {
+    Existing(T),
+    Output(StepId),
+}
+
+impl<T: fmt::Display> Ref<T> {
+    pub(crate) fn describe(&self, what: &str) -> String {
+        match self {
+            Ref::Existing(v) => format!("{what} {v}"),
+            Ref::Output(step) => format!("the {what} of {step}"),
+        }
+    }
+}
+
+impl<T> Ref<T> {
+    pub fn step(&self) -> Option<StepId> {
+        match self {
+            Ref::Existing(_) => None,
+            Ref::Output(s) => Some(*s),
+        }
+    }
+}
+
+/// One step of a plan: an action for one server, the steps it runs after, and how it is
+/// undone if the apply fails.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: StepId,
+    /// The server (or workspace) the step acts for: failures are compensated per server.
+    pub server: ServerName,
+    pub action: Action,
+    /// Steps that must finish first.
+    pub after: Vec<StepId>,
+    pub undo: Option<Undo>,
+}
+
+impl Step {
+    /// The kind of change and the one-line summary shown in the text plan.
+    pub fn describe(&self) -> (Change, String) {
+        self.action.describe(&self.server)
+    }
+}
+
+/// What apply must re-read to check the plan is still current.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub region: Region,
+    /// The server (or workspace) whose resources are read by `Name` tag.
+    pub server: Option<ServerName>,
+    pub dns_name: Option<String>,
+    /// The newest image of this type and architecture in the region.
+    pub image: Option<(AmiType, Architecture)>,
+    /// The names of images of this type in these regions (bundle-ami must not reuse one).
+    pub image_family: Option<(AmiType, Vec<Region>)>,
+    /// Every workspace instance of the region (create-workspace picks the next number).
+    pub workspaces: bool,
+}
+
+impl Scope {
+    pub fn new(region: Region) -> Self {
+        Scope { region, server: None, dns_name: None, image: None, image_family: None, workspaces: false }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    /// The canonical command line the plan was made for.
+    pub command: String,
+    pub scope: Scope,
+    /// What the planner read, sorted by resource.
+    pub observed: Vec<Observation>,
+    pub steps: Vec<Step>,
+    /// Extra tags (from the configuration) put on everything created for each server,
+    /// besides `Name`.
+    pub tags: BTreeMap<ServerName, Tags>,
+    /// Decisions worth telling the reviewer (why an address is reused, why a gate exists).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Combines plans of different servers in one region into one, to apply them at once
+    /// (independent servers carry on when one fails). Steps are renumbered; observations,
+    /// tags and notes are concatenated; the first plan's scope is kept, so a merged plan is
+    /// applied directly, not saved for a later stale check.
+    pub fn merge(plans: Vec<Plan>) -> Plan {
+        let mut merged = Plan {
+            format: PLAN_FORMAT_VERSION,
+            command: plans.iter().map(|p| p.command.as_str()).collect::<Vec<_>>().join(" && "),
+            scope: plans.first().map(|p| p.scope.clone()).unwrap_or_else(|| Scope::new(Region::new("us-east-1"))),
+            observed: Vec::new(),
+            steps: Vec::new(),
+            tags: BTreeMap::new(),
+            notes: Vec::new(),
+        };
+        for plan in plans {
+            let by = merged.steps.len() as u32;
+            for mut step in plan.steps {
+                step.id.0 += by;
+                for dep in &mut step.after {
+                    dep.0 += by;
+                }
+                for reference in step.action.references_mut() {
+                    reference.0 += by;
+                }
+                merged.steps.push(step);
+            }
+            merged.observed.extend(plan.observed);
+            merged.tags.extend(plan.tags);
+            merged.notes.extend(plan.notes);
+        }
+        merged
+    }
+
+    pub fn step(&self, id: StepId) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The DAG: one node per step (weight = step id), an edge from each dependency to its dependent.
+    pub fn graph(&self) -> (DiGraph<StepId, ()>, BTreeMap<StepId, NodeIndex>) {
+        let mut graph = DiGraph::new();
+        let mut index = BTreeMap::new();
+        for step in &self.steps {
+            index.insert(step.id, graph.add_node(step.id));
+        }
+        for step in &self.steps {
+            for dep in &step.after {
+                if let (Some(&from), Some(&to)) = (index.get(dep), index.get(&step.id)) {
+                    graph.add_edge(from, to, ());
+                }
+            }
+        }
+        (graph, index)
+    }
+
+    /// Checks what a hand-edited or corrupt file could break: unique ids, dependencies and
+    /// references that name existing earlier-declared steps, no cycles.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for step in &self.steps {
+            if !seen.insert(step.id) {
+                return Err(format!("step {} appears twice", step.id));
+            }
+        }
+        for step in &self.steps {
+            for dep in step.after.iter().chain(step.action.references().iter()) {
+                if !seen.contains(dep) {
+                    return Err(format!("step {} depends on {dep}, which is not in the plan", step.id));
+                }
+                if !step.after.contains(dep) {
+                    return Err(format!("step {} uses the output of {dep} but does not run after it", step.id));
+                }
+            }
+        }
+        let (graph, _) = self.graph();
+        if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
+            return Err(format!("steps form a cycle through {}", graph[cycle.node_id()]));
+        }
+        Ok(())
+    }
+
+    /// Longest chain of dependent steps (1 for a plan of independent steps, 0 when empty).
+    pub fn depth(&self) -> usize {
+        let (graph, _) = self.graph();
+        let Ok(order) = petgraph::algo::toposort(&graph, None) else {
+            return 0;
+        };
+        let mut depth: BTreeMap<NodeIndex, usize> = BTreeMap::new();
+        for node in order {
+            let d =
+                graph.neighbors_directed(node, petgraph::Direction::Incoming).map(|n| depth[&n]).max().unwrap_or(0) + 1;
+            depth.insert(node, d);
+        }
+        depth.values().copied().max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+//! Renderings of a plan for people: text, Graphviz DOT, and the diff of two plans.
+
+use super::{Change, Plan};
+use crate::model::*;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+impl Plan {
+    /// Human text: one block per step with `+` create, `-` destroy, `~` change, `?` gate, `=` wait.
+    pub fn render_text(&self) -> String {
+        self.render_text_with(&|change| change.sign().to_string())
+    }
+
+    /// [`Plan::render_text`] with each change sign coloured by ANSI escape codes (for a
+    /// terminal; the caller decides whether to colour).
+    pub fn render_text_colored(&self) -> String {
+        self.render_text_with(&|change| format!("{}{}\x1b[0m", ansi_color(change), change.sign()))
+    }
+
+    fn render_text_with(&self, sign_of: &dyn Fn(Change) -> String) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "Plan for `{}` in {}:", self.command, self.scope.region);
+        if self.steps.is_empty() {
+            out.push_str("\nNo changes.\n");
+        }
+        let mut counts: BTreeMap<Change, usize> = BTreeMap::new();
+        for step in &self.steps {
+            let (change, text) = step.describe();
+            *counts.entry(change).or_default() += 1;
+            let _ = writeln!(out, "\n  {} {:<4} {text}", sign_of(change), step.id.to_string());
+            for detail in step.action.details() {
+                let _ = writeln!(out, "         {detail}");
+            }
+            if !step.after.is_empty() {
+                let deps: Vec<String> = step.after.iter().map(|d| d.to_string()).collect();
+                let _ = writeln!(out, "         after {}", deps.join(", "));
+            }
+            if let Some(undo) = step.undo {
+                let _ = writeln!(out, "         if the apply fails: {}", undo.describe());
+            }
+        }
+        if counts.contains_key(&Change::Create) {
+            for (server, tags) in &self.tags {
+                let mut all = vec![format!("{NAME_TAG}={server}")];
+                all.extend(tags.iter().map(|(k, v)| format!("{k}={v}")));
+                let _ = writeln!(out, "\nTags on everything created for {server}: {}", all.join(", "));
+            }
+        }
+        if !self.notes.is_empty() {
+            out.push_str("\nNotes:\n");
+            for note in &self.notes {
+                let _ = writeln!(out, "  - {note}");
+            }
+        }
+        if !self.steps.is_empty() {
+            let kinds: Vec<String> = counts.iter().map(|(change, n)| change.count(*n)).collect();
+            let n = self.steps.len();
+            let steps = if n == 1 { "step" } else { "steps" };
+            let _ = writeln!(out, "\nPlan: {n} {steps} ({}), depth {}.", kinds.join(", "), self.depth());
+        }
+        out
+    }
+
+    /// Graphviz DOT: steps as boxes; dependencies solid; each undo as a dashed red edge to a
+    /// compensation node.
+    pub fn render_dot(&self) -> String {
+        let mut out = String::from("digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+        let _ = writeln!(out, "  label={:?};", format!("{} ({})", self.command, self.scope.region));
+        for step in &self.steps {
+            let (change, text) = step.describe();
+            let _ = writeln!(out, "  s{} [label={:?}];", step.id.0, format!("{} {change} {text}", step.id));
+        }
+        for step in &self.steps {
+            for dep in &step.after {
+                let _ = writeln!(out, "  s{} -> s{};", dep.0, step.id.0);
+            }
+        }
+        for step in &self.steps {
+            if let Some(undo) = step.undo {
+                let _ = writeln!(
+                    out,
+                    "  u{} [label={:?}, style=dashed, color=red, fontcolor=red];\n  s{} -> u{} [style=dashed, color=red, label=\"on failure\"];",
+                    step.id.0,
+                    undo.describe(),
+                    step.id.0,
+                    step.id.0
+                );
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// What changed between two saved plans, as a unified diff of their text renderings (one
+/// block per step, so each changed action shows as its own hunk). Empty when they render
+/// the same.
+pub fn diff(old: &Plan, old_name: &str, new: &Plan, new_name: &str) -> String {
+    let (old_text, new_text) = (old.render_text(), new.render_text());
+    if old_text == new_text {
+        return String::new();
+    }
+    similar::TextDiff::from_lines(&old_text, &new_text)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
+}
+
+/// The ANSI colour of a change sign: green create, red destroy, yellow change, cyan gate,
+/// blue wait (Terraform's colours where it has them).
+fn ansi_color(change: Change) -> &'static str {
+    match change {
+        Change::Create => "\x1b[32m",
+        Change::Destroy => "\x1b[31m",
+        Change::Modify => "\x1b[33m",
+        Change::Gate => "\x1b[36m",
+        Change::Wait => "\x1b[34m",
+    }
+}

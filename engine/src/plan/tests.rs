@@ -1,0 +1,148 @@
+use super::*;
+
+fn step(id: u32, action: Action, after: &[u32]) -> Step {
+    Step { id: StepId(id), server: server(), action, after: after.iter().map(|a| StepId(*a)).collect(), undo: None }
+}
+
+fn server() -> ServerName {
+    ServerName::new("ale")
+}
+
+fn plan_of(steps: Vec<Step>) -> Plan {
+    Plan {
+        format: PLAN_FORMAT_VERSION,
+        command: "create-server@ale 20".into(),
+        scope: Scope { server: Some(server()), ..Scope::new(Region::new("us-east-1")) },
+        observed: vec![],
+        steps,
+        tags: BTreeMap::new(),
+        notes: vec![],
+    }
+}
+
+fn volume(size: u32) -> Action {
+    Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb: size }
+}
+
+fn attach(volume: u32) -> Action {
+    Action::AttachVolume {
+        volume: Ref::Output(StepId(volume)),
+        instance: Ref::Existing(InstanceId::new("i-1")),
+        device: "/dev/sdf".into(),
+    }
+}
+
+fn check_validate(steps: Vec<Step>, expected: Result<usize, &str>) {
+    let plan = plan_of(steps);
+    let got = plan.validate().map(|()| plan.depth());
+    assert_eq!(got, expected.map_err(String::from));
+}
+
+#[test]
+fn validation_and_depth() {
+    check_validate(vec![], Ok(0));
+    check_validate(vec![step(1, volume(1), &[]), step(2, volume(2), &[])], Ok(1));
+    check_validate(vec![step(1, volume(1), &[]), step(2, attach(1), &[1]), step(3, volume(3), &[2])], Ok(3));
+    check_validate(vec![step(1, volume(1), &[]), step(1, volume(2), &[])], Err("step #1 appears twice"));
+    check_validate(vec![step(1, volume(1), &[7])], Err("step #1 depends on #7, which is not in the plan"));
+    check_validate(
+        vec![step(1, volume(1), &[]), step(2, attach(1), &[])],
+        Err("step #2 uses the output of #1 but does not run after it"),
+    );
+    check_validate(vec![step(1, volume(1), &[2]), step(2, volume(2), &[1])], Err("steps form a cycle through #2"));
+}
+
+fn obs(resource: ResourceKey, observed: Observed) -> Observation {
+    Observation { resource, observed }
+}
+
+fn check_stale(before: Vec<Observation>, after: Vec<Observation>, expected: &[&str]) {
+    let mut plan = plan_of(vec![]);
+    plan.observed = before;
+    assert_eq!(staleness(&plan, &after), expected);
+}
+
+#[test]
+fn stale_plans_name_what_changed() {
+    let instance = |state| {
+        obs(
+            ResourceKey::Instance(InstanceId::new("i-0003")),
+            Observed::Instance { state, zone: Zone::new("us-east-1a") },
+        )
+    };
+    let dns = |ips: &[&str]| {
+        obs(
+            ResourceKey::Dns("ale.example.com".into()),
+            Observed::Dns { addresses: ips.iter().map(|s| s.to_string()).collect() },
+        )
+    };
+    check_stale(vec![instance(InstanceState::Running)], vec![instance(InstanceState::Running)], &[]);
+    check_stale(
+        vec![instance(InstanceState::Running)],
+        vec![instance(InstanceState::Terminated)],
+        &["instance i-0003 of ale: running → terminated since plan"],
+    );
+    check_stale(vec![instance(InstanceState::Terminated)], vec![], &[]);
+    check_stale(vec![instance(InstanceState::Running)], vec![], &["instance i-0003 of ale: running → gone since plan"]);
+    check_stale(
+        vec![dns(&[])],
+        vec![dns(&["192.0.2.1"]), instance(InstanceState::Pending)],
+        &[
+            "DNS record ale.example.com of ale: no A record → 192.0.2.1 since plan",
+            "instance i-0003 of ale: appeared since plan (pending in us-east-1a)",
+        ],
+    );
+}
+
+#[test]
+fn plan_files() {
+    let plan = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[1])]);
+    let text = plan.to_ron();
+    assert_eq!(Plan::from_ron("p.ron", &text).unwrap(), plan);
+    let check_err = |text: &str, expected: &str| {
+        let e = Plan::from_ron("p.ron", text).unwrap_err().to_string();
+        assert!(e.starts_with(expected), "got {e}");
+    };
+    check_err(&text.replace("format: 2", "format: 3"), "p.ron: plan format 3 is not supported");
+    check_err(
+        &text.replace("format: 2", "format: 1"),
+        "p.ron: plan format 1 is not supported (this cellar reads format 2)",
+    );
+    check_err(&text[..40], "p.ron:");
+    check_err("", "p.ron:1:1: not a cellar plan");
+    let dangling = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[5])]);
+    check_err(&dangling.to_ron(), "p.ron: the plan is inconsistent: step #2 depends on #5");
+}
+
+#[test]
+fn diff_shows_changed_actions() {
+    let old = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[1])]);
+    let new = plan_of(vec![step(1, volume(30), &[]), step(2, attach(1), &[1])]);
+    assert_eq!(diff(&old, "a.ron", &old, "b.ron"), "");
+    let d = diff(&old, "a.ron", &new, "b.ron");
+    assert!(d.starts_with("--- a.ron\n+++ b.ron\n@@"), "{d}");
+    assert!(d.contains("\n-  + #1   create data volume of ale: 20 GiB gp3 in us-east-1a\n"), "{d}");
+    assert!(d.contains("\n+  + #1   create data volume of ale: 30 GiB gp3 in us-east-1a\n"), "{d}");
+    assert!(!d.contains("-  ~ #2"), "an unchanged step is context, not a change: {d}");
+}
+
+#[test]
+fn merge_renumbers_steps_and_references() {
+    let one = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[1])]);
+    let merged = Plan::merge(vec![one.clone(), one]);
+    merged.validate().unwrap();
+    assert_eq!(merged.steps.len(), 4);
+    assert_eq!(merged.steps[3].after, vec![StepId(3)]);
+    assert_eq!(merged.steps[3].action.references(), vec![StepId(3)]);
+    assert_eq!(merged.depth(), 2);
+}
+
+#[test]
+fn dot_marks_compensation_edges() {
+    let mut s = step(1, volume(20), &[]);
+    s.undo = Some(Undo::DeleteVolume);
+    let dot = plan_of(vec![s, step(2, attach(1), &[1])]).render_dot();
+    assert!(dot.contains("s1 -> s2;"), "{dot}");
+    assert!(dot.contains("s1 -> u1 [style=dashed, color=red"), "{dot}");
+    assert!(dot.starts_with("digraph plan {") && dot.ends_with("}\n"));
+}

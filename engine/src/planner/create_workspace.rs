@@ -1,0 +1,75 @@
+//! `create-workspace [ami-type] [arch] [region]`
+
+use super::{pick, PlanError, Planner, Planning};
+use crate::catalog;
+use crate::command::{Arg, ArgKind, Command, CommandSpec};
+use crate::config::Defaults;
+use crate::inventory::workspace_number;
+use crate::model::*;
+use crate::plan::*;
+
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "create-workspace",
+    args: &[Arg::optional(ArgKind::AmiType), Arg::optional(ArgKind::Architecture), Arg::optional(ArgKind::Region)],
+    flags: &[],
+    help: "one small instance (workspace-N) from the newest image, untouched: no address, no volume, no agent",
+    planner: Planner::Defaults { scope, plan },
+};
+
+fn scope(command: &Command, defaults: &Defaults, scope: &mut Scope) {
+    scope.region = pick(command.region(), &defaults.region).0;
+    scope.image =
+        Some((pick(command.ami_type(), &defaults.ami_type).0, pick(command.architecture(), &defaults.architecture).0));
+    scope.workspaces = true;
+}
+
+fn plan(p: &mut Planning<'_>, defaults: &Defaults) -> Result<(), PlanError> {
+    let region_origin = pick(p.command.region(), &defaults.region).1;
+    let zones = p.zones(region_origin)?;
+    // The global zone letter when the region has it, else the region's first zone.
+    let zone = Zone::in_region(&p.scope.region, defaults.zone.value);
+    let zone = match zones.first() {
+        Some(first) if !zones.contains(&zone) => first.clone(),
+        _ => zone,
+    };
+    let image = p.image(
+        &pick(p.command.ami_type(), &defaults.ami_type).0,
+        pick(p.command.architecture(), &defaults.architecture).0,
+    )?;
+    let architecture = image.architecture;
+    let n = p
+        .inventory
+        .workspaces
+        .iter()
+        .filter(|i| i.state.is_alive())
+        .filter_map(|i| workspace_number(i.tags.get(NAME_TAG)?))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let name = ServerName::new(format!("workspace-{n}"));
+    let instance_type = InstanceType::new(catalog::workspace_instance_type(architecture));
+    let mut tags = defaults.tag_values();
+    tags.insert(ROLE_TAG.to_string(), "workspace".to_string());
+    p.tag(&name, tags);
+    p.scope.server = Some(name.clone());
+    let client_token = p.client_token(&name, 0);
+    let instance = p.push(
+        &name,
+        Action::RunInstance {
+            zone,
+            instance_type,
+            image: image.id.clone(),
+            image_name: image.name.clone(),
+            agent: None,
+            client_token,
+        },
+        vec![],
+        Some(Undo::TerminateInstance),
+    );
+    p.push(&name, Action::WaitRunning { instance: Ref::Output(instance) }, vec![], None);
+    p.note(format!(
+        "The workspace is {name}: the newest image untouched (no Elastic IP, no data volume, no agent, no spawn hook). Bundle it with bundle-ami@{name}; destroy-workspace@{name} when done."
+    ));
+    p.note("Every create-workspace makes a new workspace: planning it again plans the next one.");
+    Ok(())
+}

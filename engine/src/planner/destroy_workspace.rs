@@ -1,0 +1,38 @@
+//! `destroy-workspace@WORKSPACE [region]`
+
+use super::{pick, PlanError, Planner, Planning, Settings};
+use crate::command::{Arg, ArgKind, Command, CommandSpec};
+use crate::inventory::workspace_number;
+use crate::plan::*;
+
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "destroy-workspace",
+    args: &[Arg::optional(ArgKind::Region)],
+    flags: &[],
+    help: "terminate a workspace's instance (what create-workspace made) in its region (default: the global one); its images stay",
+    planner: Planner::Workspace { scope, plan },
+};
+
+fn scope(command: &Command, settings: &Settings, scope: &mut Scope) {
+    scope.region = pick(command.region(), settings.region()).0;
+}
+
+fn plan(p: &mut Planning<'_>, settings: &Settings) -> Result<(), PlanError> {
+    let Some(workspace) = p.scope.server.clone() else {
+        return Err(PlanError::NoTarget { command: SPEC.name, synopsis: SPEC.synopsis() });
+    };
+    if workspace_number(workspace.as_str()).is_none() {
+        return Err(PlanError::NotAWorkspace { name: workspace });
+    }
+    p.zones(pick(p.command.region(), settings.region()).1)?;
+    let r = p.resources();
+    let live: Vec<_> = r.live_instances().collect();
+    if live.is_empty() {
+        return Err(PlanError::NoWorkspace { name: workspace, region: p.scope.region.clone() });
+    }
+    for instance in live {
+        p.push(&workspace, Action::TerminateInstance { instance: instance.id.clone() }, vec![], None);
+    }
+    p.note(format!("Images bundled from {workspace} stay; only its instance goes."));
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Launch settings: what a server's instances launch with (instance type, image, agent),
+//! as launch templates or launch configurations for its auto scaling group.
+
+use super::{pick, Origin, PlanError, Planning};
+use crate::catalog;
+use crate::command::Command;
+use crate::config::{LaunchKind, ServerConfig};
+use crate::model::*;
+use crate::plan::*;
+
+/// What the agent of a launched instance is told to do.
+pub fn agent_spec(config: &ServerConfig, mode: AgentMode) -> AgentSpec {
+    AgentSpec {
+        mode,
+        persist: config.persist.value.clone(),
+        spawn_hook: config.spawn.as_ref().map(|h| h.value.clone()),
+    }
+}
+
+/// Refuses an instance type that cannot run images of `architecture`.
+pub fn check_architecture(instance_type: &(InstanceType, Origin), architecture: Architecture) -> Result<(), PlanError> {
+    if let Some(runs) = catalog::instance_type_architectures(instance_type.0.as_str()) {
+        if !runs.contains(&architecture) {
+            let runs: Vec<&str> = runs.iter().map(|a| a.as_str()).collect();
+            return Err(PlanError::ArchitectureMismatch {
+                instance_type: instance_type.0.clone(),
+                origin: instance_type.1.clone(),
+                architecture,
+                runs: runs.join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The `[type] [ami-type] [arch]` choice of attach-instance and start-auto-scaling: the
+/// command line over the configuration.
+pub struct LaunchChoice {
+    pub instance_type: InstanceType,
+    pub ami_type: AmiType,
+    pub architecture: Architecture,
+}
+
+impl LaunchChoice {
+    /// The AMI type and architecture (what the scope reads images for); infallible.
+    pub fn image_of(command: &Command, config: &ServerConfig) -> (AmiType, Architecture) {
+        (pick(command.ami_type(), &config.ami_type).0, pick(command.architecture(), &config.architecture).0)
+    }
+
+    pub fn of(command: &Command, config: &ServerConfig) -> Result<LaunchChoice, PlanError> {
+        let instance_type = pick(command.instance_type(), &config.instance_type);
+        let (ami_type, architecture) = Self::image_of(command, config);
+        check_architecture(&instance_type, architecture)?;
+        Ok(LaunchChoice { instance_type: instance_type.0, ami_type, architecture })
+    }
+}
+
+/// A new launch template (or, with `launch: Configuration`, launch configuration) for the
+/// server's group, with agent `spawn` user data.
+pub fn create_launch(
+    p: &mut Planning<'_>,
+    config: &ServerConfig,
+    instance_type: &InstanceType,
+    image: &Image,
+    after: Vec<Option<StepId>>,
+) -> StepId {
+    let server = &config.name;
+    let agent = agent_spec(config, AgentMode::Spawn);
+    let (image, image_name, instance_type) = (image.id.clone(), image.name.clone(), instance_type.clone());
+    match config.launch.value {
+        LaunchKind::Template => p.push(
+            server,
+            Action::CreateLaunchTemplate { name: server.to_string(), instance_type, image, image_name, agent },
+            after,
+            Some(Undo::DeleteLaunchTemplate),
+        ),
+        LaunchKind::Configuration => {
+            let name = next_launch_configuration_name(p, server);
+            p.note(format!(
+                "The group launches from launch configuration {name} (launch: Configuration in {}); AWS accounts created on or after 2024-10-01 cannot create launch configurations.",
+                config.launch.source
+            ));
+            p.push(
+                server,
+                Action::CreateLaunchConfiguration { name, instance_type, image, image_name, agent },
+                after,
+                Some(Undo::DeleteLaunchConfiguration),
+            )
+        }
+    }
+}
+
+/// `<server>-v<n>`, one past the highest existing n.
+pub fn next_launch_configuration_name(p: &Planning<'_>, server: &ServerName) -> String {
+    let prefix = format!("{server}-v");
+    let n = p
+        .resources()
+        .launch_configurations
+        .iter()
+        .filter_map(|c| c.name.strip_prefix(&prefix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    format!("{prefix}{}", n + 1)
+}
+
+/// Deletes every launch template and launch configuration of the server, after `after`.
+pub fn delete_launch_settings(p: &mut Planning<'_>, server: &ServerName, after: Option<StepId>) {
+    let r = p.resources();
+    for t in &r.launch_templates {
+        p.push(server, Action::DeleteLaunchTemplate { template: t.id.clone() }, vec![after], None);
+    }
+    for c in &r.launch_configurations {
+        p.push(server, Action::DeleteLaunchConfiguration { name: c.name.clone() }, vec![after], None);
+    }
+}

@@ -1,0 +1,361 @@
+//! The pure planner: `(command, configuration, inventory) → Plan`.
+//!
+//! No I/O, no clock, no randomness: the same inputs give the same plan, byte for byte.
+//! [`scope`] says what to read for a command ([`crate::inventory::read`] does the reading);
+//! [`plan`] decides. Refusals are [`PlanError`] values that name the value, where it came
+//! from (command line or config file:line) and the fix. A command with nothing to do
+//! gives an empty plan with a note saying why.
+//!
+//! Layout: one module per command, each holding its [`CommandSpec`] (what the parser and
+//! the CLI help read) and its planning; [`COMMANDS`] lists them. Adding a command is one
+//! module and one line in that list. The shared pieces: [`address`] (which Elastic IP a
+//! server gets), [`launch`] (launch templates and configurations, instance type and
+//! architecture), and the [`Planning`] builder here (steps, notes, tags, zones, images).
+
+mod address;
+mod attach_instance;
+mod bundle_ami;
+mod create_server;
+mod create_workspace;
+mod destroy_server;
+mod destroy_workspace;
+mod launch;
+mod start_auto_scaling;
+mod stop_auto_scaling;
+#[cfg(test)]
+mod tests;
+mod upgrade_ami;
+
+pub use crate::command::Origin;
+use crate::command::{Command, CommandSpec};
+use crate::config::{ConfigErrors, ConfigTree, Defaults, ServerConfig, Sourced};
+use crate::inventory::{Inventory, ServerResources};
+use crate::model::*;
+use crate::plan::*;
+use std::collections::BTreeMap;
+
+/// Every command, in the order `cellar plan --help` lists them.
+pub const COMMANDS: &[&CommandSpec] = &[
+    &create_server::SPEC,
+    &stop_auto_scaling::SPEC,
+    &attach_instance::SPEC,
+    &start_auto_scaling::SPEC,
+    &upgrade_ami::SPEC,
+    &create_workspace::SPEC,
+    &bundle_ami::SPEC,
+    &destroy_server::SPEC,
+    &destroy_workspace::SPEC,
+];
+
+/// How a command is planned, by the configuration it plans with. The variant decides the
+/// command's target: a configured server, a workspace (or server), or none.
+#[derive(Debug)]
+pub enum Planner {
+    /// `command@SERVER`, with the server's configuration.
+    Server { scope: ScopeFn<ServerConfig>, plan: PlanFn<ServerConfig> },
+    /// `command@WORKSPACE`: a configured server's configuration, else the global defaults.
+    Workspace { scope: ScopeFn<Settings>, plan: PlanFn<Settings> },
+    /// No target: the global defaults.
+    Defaults { scope: ScopeFn<Defaults>, plan: PlanFn<Defaults> },
+}
+
+/// Adds what a command reads to the scope (which starts with the region and the server).
+pub type ScopeFn<S> = fn(&Command, &S, &mut Scope);
+/// Plans the command into the [`Planning`].
+pub type PlanFn<S> = for<'a> fn(&mut Planning<'a>, &S) -> Result<(), PlanError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    #[error("{command} needs a server or workspace: {synopsis}")]
+    NoTarget { command: &'static str, synopsis: String },
+    #[error("create-server@{server} needs an EBS size: give it as the first argument (e.g. `create-server@{server} 20`) or set ebs_size_gb in {file}")]
+    MissingEbsSize { server: ServerName, file: String },
+    #[error("region {region} (from {origin}) is not offered by this backend; regions: {known}")]
+    UnknownRegion { region: Region, origin: Origin, known: String },
+    #[error("zone {zone} (from {origin}) does not exist in {region}; zones: {known}")]
+    UnknownZone { zone: Zone, origin: Origin, region: Region, known: String },
+    #[error("server {server} already exists in {region}: {resources}\n  fix: pick a new name, or retire it first (destroy-server@{server})")]
+    ServerExists { server: ServerName, region: Region, resources: String },
+    #[error("no image named {ami_type}-YYYY-MM-DD for {architecture} in {region}{}\n  fix: bundle one (bundle-ami), or choose another AMI type or architecture", if available.is_empty() { String::new() } else { format!(" (images there: {available})") })]
+    NoImage { ami_type: AmiType, architecture: Architecture, region: Region, available: String },
+    #[error("instance type {instance_type} (from {origin}) cannot run {architecture} images; it runs {runs}")]
+    ArchitectureMismatch { instance_type: InstanceType, origin: Origin, architecture: Architecture, runs: String },
+    #[error("{server} has no auto scaling group in {region}, so there is no auto scaling to stop\n  fix: to bring it up use attach-instance@{server} or start-auto-scaling@{server}")]
+    NoGroup { server: ServerName, region: Region },
+    #[error("auto scaling of {server} is already stopped (group {group} is kept with desired 0)\n  fix: nothing to do; start-auto-scaling@{server} brings it back, stop-auto-scaling@{server} without --keep-group removes the group")]
+    AlreadyStopped { server: ServerName, group: AutoScalingGroupName },
+    #[error(
+        "{server} has no data volume in {region}\n  fix: create the server first (create-server@{server} <ebs-gb>)"
+    )]
+    NoVolume { server: ServerName, region: Region },
+    #[error("instance {instance} is already attached to volume {volume} of {server}\n  fix: terminate it first (or use it as it is)")]
+    InstanceAttached { server: ServerName, instance: InstanceId, volume: VolumeId },
+    #[error("{server} is auto-scaling: group {group} keeps its instance running, so an instance cannot be attached by hand\n  fix: stop-auto-scaling@{server} first")]
+    GroupKeepsInstance { server: ServerName, group: AutoScalingGroupName },
+    #[error("{server} is already auto-scaling (group {group}, desired {desired})\n  fix: nothing to do; upgrade-ami@{server} changes its image")]
+    AlreadyAutoScaling { server: ServerName, group: AutoScalingGroupName, desired: u32 },
+    #[error("{server} is not auto-scaling{}, and upgrade-ami changes the auto scaling group\n  fix: start-auto-scaling@{server} first, or terminate the instance and attach-instance@{server} (it takes the newest image)", group.as_ref().map(|g| format!(" (group {g} has desired 0)")).unwrap_or_else(|| " (it has no auto scaling group)".into()))]
+    NotAutoScaling { server: ServerName, group: Option<AutoScalingGroupName> },
+    #[error("the launch settings of group {group} ({launch}) no longer exist\n  fix: start-auto-scaling@{server} after stop-auto-scaling@{server}")]
+    MissingLaunchSettings { server: ServerName, group: AutoScalingGroupName, launch: LaunchSource },
+    #[error("{name} has no running instance in {region} to bundle{}\n  fix: create-workspace, then bundle-ami@workspace-N", if state.is_empty() { String::new() } else { format!(" ({state})") })]
+    NothingToBundle { name: ServerName, region: Region, state: String },
+    #[error("an image named {name} already exists in {region} ({image})\n  fix: bundle again tomorrow, or deregister that image first")]
+    ImageNameTaken { name: String, region: Region, image: ImageId },
+    #[error("cannot copy to {region}: {reason}")]
+    BadCopyRegion { region: Region, reason: String },
+    #[error("{server} has no resources in {region} (nothing is tagged Name={server})\n  fix: nothing to destroy")]
+    NothingToDestroy { server: ServerName, region: Region },
+    #[error("{name} is not a workspace: workspaces are named workspace-N (create-workspace makes them)\n  fix: destroy-server@{name} retires a server")]
+    NotAWorkspace { name: ServerName },
+    #[error(
+        "workspace {name} has no instance in {region}\n  fix: nothing to destroy; `cellar status` lists the workspaces"
+    )]
+    NoWorkspace { name: ServerName, region: Region },
+}
+
+/// The configuration a workspace command plans with: a configured server's, or the
+/// global defaults.
+pub enum Settings {
+    Server(Box<ServerConfig>),
+    Defaults(Box<Defaults>),
+}
+
+impl Settings {
+    pub fn region(&self) -> &Sourced<Region> {
+        match self {
+            Settings::Server(c) => &c.region,
+            Settings::Defaults(d) => &d.region,
+        }
+    }
+    pub fn ami_type(&self) -> &Sourced<AmiType> {
+        match self {
+            Settings::Server(c) => &c.ami_type,
+            Settings::Defaults(d) => &d.ami_type,
+        }
+    }
+    pub fn tag_values(&self) -> Tags {
+        match self {
+            Settings::Server(c) => c.tag_values(),
+            Settings::Defaults(d) => d.tag_values(),
+        }
+    }
+}
+
+/// The server a `Planner::Server` or `Planner::Workspace` command names.
+fn target(command: &Command) -> Result<&ServerName, PlanError> {
+    command.server().ok_or_else(|| PlanError::NoTarget { command: command.name(), synopsis: command.spec().synopsis() })
+}
+
+fn workspace_settings(command: &Command, tree: &ConfigTree) -> Result<Settings, PlanError> {
+    let name = target(command)?;
+    // A workspace has no server file: it plans with the global defaults.
+    Ok(if tree.server_names().contains(name) {
+        Settings::Server(Box::new(tree.server(name)?))
+    } else {
+        Settings::Defaults(Box::new(tree.defaults()?))
+    })
+}
+
+/// The scope every command starts from: its region and its server.
+fn base_scope(command: &Command, region: &Region) -> Scope {
+    Scope { server: command.server().cloned(), ..Scope::new(region.clone()) }
+}
+
+/// What must be read to plan `command`.
+pub fn scope(command: &Command, tree: &ConfigTree) -> Result<Scope, PlanError> {
+    Ok(match command.spec().planner {
+        Planner::Server { scope, .. } => {
+            let config = tree.server(target(command)?)?;
+            let mut s = base_scope(command, &config.region.value);
+            scope(command, &config, &mut s);
+            s
+        }
+        Planner::Workspace { scope, .. } => {
+            let settings = workspace_settings(command, tree)?;
+            let mut s = base_scope(command, &settings.region().value);
+            scope(command, &settings, &mut s);
+            s
+        }
+        Planner::Defaults { scope, .. } => {
+            let defaults = tree.defaults()?;
+            let mut s = base_scope(command, &defaults.region.value);
+            scope(command, &defaults, &mut s);
+            s
+        }
+    })
+}
+
+/// Makes the plan. Pure.
+pub fn plan(command: &Command, tree: &ConfigTree, inventory: &Inventory) -> Result<Plan, PlanError> {
+    let planning = match command.spec().planner {
+        Planner::Server { scope, plan } => {
+            let config = tree.server(target(command)?)?;
+            let mut p = Planning::new(command, base_scope(command, &config.region.value), inventory);
+            scope(command, &config, &mut p.scope);
+            plan(&mut p, &config)?;
+            p
+        }
+        Planner::Workspace { scope, plan } => {
+            let settings = workspace_settings(command, tree)?;
+            let mut p = Planning::new(command, base_scope(command, &settings.region().value), inventory);
+            scope(command, &settings, &mut p.scope);
+            plan(&mut p, &settings)?;
+            p
+        }
+        Planner::Defaults { scope, plan } => {
+            let defaults = tree.defaults()?;
+            let mut p = Planning::new(command, base_scope(command, &defaults.region.value), inventory);
+            scope(command, &defaults, &mut p.scope);
+            plan(&mut p, &defaults)?;
+            p
+        }
+    };
+    Ok(planning.finish())
+}
+
+/// A plan under construction: steps get ids in the order they are pushed.
+pub struct Planning<'a> {
+    pub command: &'a Command,
+    /// What the plan reads (and apply re-reads); a command may name its server late
+    /// (create-workspace picks the workspace's number).
+    pub scope: Scope,
+    pub inventory: &'a Inventory,
+    steps: Vec<Step>,
+    notes: Vec<String>,
+    tags: BTreeMap<ServerName, Tags>,
+}
+
+impl<'a> Planning<'a> {
+    fn new(command: &'a Command, scope: Scope, inventory: &'a Inventory) -> Self {
+        Planning { command, scope, inventory, steps: Vec::new(), notes: Vec::new(), tags: BTreeMap::new() }
+    }
+
+    /// Adds a step for `server` that runs after the given steps (and after every step whose
+    /// output the action uses); returns its id.
+    pub fn push(
+        &mut self,
+        server: &ServerName,
+        action: Action,
+        after: Vec<Option<StepId>>,
+        undo: Option<Undo>,
+    ) -> StepId {
+        let id = StepId(self.steps.len() as u32 + 1);
+        let mut after: Vec<StepId> = after.into_iter().flatten().collect();
+        after.extend(action.references());
+        after.sort();
+        after.dedup();
+        self.steps.push(Step { id, server: server.clone(), action, after, undo });
+        id
+    }
+
+    /// A decision worth telling the reviewer.
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The extra tags put on everything created for `server`.
+    pub fn tag(&mut self, server: &ServerName, tags: Tags) {
+        self.tags.insert(server.clone(), tags);
+    }
+
+    /// The resources of the scope's server.
+    pub fn resources(&self) -> &'a ServerResources {
+        &self.inventory.resources
+    }
+
+    fn finish(self) -> Plan {
+        Plan {
+            format: PLAN_FORMAT_VERSION,
+            command: self.command.to_string(),
+            observed: self.inventory.observe(&self.scope),
+            scope: self.scope,
+            steps: self.steps,
+            tags: self.tags,
+            notes: self.notes,
+        }
+    }
+
+    /// The zones of the scope's region, or the unknown-region refusal.
+    pub fn zones(&self, origin: Origin) -> Result<&'a [Zone], PlanError> {
+        let region = &self.scope.region;
+        self.inventory.zones_of(region).ok_or_else(|| {
+            let known: Vec<&str> = self.inventory.regions.iter().map(|r| r.region.as_str()).collect();
+            PlanError::UnknownRegion { region: region.clone(), origin, known: known.join(", ") }
+        })
+    }
+
+    /// The zone of `letter` in the scope's region, or the unknown-zone refusal.
+    pub fn zone(&self, letter: (char, Origin), region_origin: Origin) -> Result<Zone, PlanError> {
+        let zones = self.zones(region_origin)?;
+        let zone = Zone::in_region(&self.scope.region, letter.0);
+        if !zones.contains(&zone) {
+            let letters: Vec<String> = zones.iter().map(|z| z.letter().to_string()).collect();
+            return Err(PlanError::UnknownZone {
+                zone,
+                origin: letter.1,
+                region: self.scope.region.clone(),
+                known: letters.join(", "),
+            });
+        }
+        Ok(zone)
+    }
+
+    /// The newest available image of this type and architecture in the scope's region.
+    pub fn image(&self, ami_type: &AmiType, architecture: Architecture) -> Result<&'a Image, PlanError> {
+        self.inventory.newest_image(ami_type, architecture).ok_or_else(|| {
+            let available: Vec<&str> = self.inventory.images.iter().map(|i| i.name.as_str()).collect();
+            PlanError::NoImage {
+                ami_type: ami_type.clone(),
+                architecture,
+                region: self.scope.region.clone(),
+                available: available.join(", "),
+            }
+        })
+    }
+
+    /// The RunInstances idempotency token: a hash of the command, what the planner saw and
+    /// `salt`, so the same plan retried never launches twice and no randomness is needed.
+    pub fn client_token(&self, server: &ServerName, salt: u32) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for b in bytes {
+                hash ^= u64::from(*b);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        feed(self.command.to_string().as_bytes());
+        feed(ron::to_string(&self.inventory.observe(&self.scope)).unwrap_or_default().as_bytes());
+        feed(&salt.to_le_bytes());
+        let name: String = server.as_str().chars().take(40).collect();
+        format!("cellar-{name}-{hash:016x}")
+    }
+}
+
+/// The command-line value if given, else the configured one, with where it came from.
+pub fn pick<T: Clone>(cli: Option<(T, Origin)>, sourced: &Sourced<T>) -> (T, Origin) {
+    cli.unwrap_or_else(|| (sourced.value.clone(), Origin::Config(sourced.source.clone())))
+}
+
+/// Where a configured value came from.
+pub fn configured<T>(sourced: &Sourced<T>) -> Origin {
+    Origin::Config(sourced.source.clone())
+}
+
+/// Waits until `server` is healthy on `instance` (or on whichever instance is current
+/// other than `replacing`), after `after`.
+pub fn wait_healthy(
+    p: &mut Planning<'_>,
+    server: &ServerName,
+    instance: Option<Ref<InstanceId>>,
+    replacing: Option<InstanceId>,
+    after: Vec<Option<StepId>>,
+) -> StepId {
+    p.push(server, Action::WaitHealthy { instance, replacing }, after, None)
+}

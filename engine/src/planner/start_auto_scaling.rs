@@ -1,0 +1,152 @@
+//! `start-auto-scaling@NAME [type] [ami-type] [arch]`
+
+use super::address::address_kept;
+use super::launch::{agent_spec, create_launch, LaunchChoice};
+use super::{configured, wait_healthy, PlanError, Planner, Planning};
+use crate::command::{Arg, ArgKind, Command, CommandSpec};
+use crate::config::{LaunchKind, ServerConfig};
+use crate::model::*;
+use crate::plan::*;
+
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "start-auto-scaling",
+    args: &[
+        Arg::optional(ArgKind::InstanceType),
+        Arg::optional(ArgKind::AmiType),
+        Arg::optional(ArgKind::Architecture),
+    ],
+    flags: &[],
+    help: "launch settings and an auto scaling group of one in the data volume's zone; a running attached instance is adopted",
+    planner: Planner::Server { scope, plan },
+};
+
+fn scope(command: &Command, config: &ServerConfig, scope: &mut Scope) {
+    scope.dns_name = config.dns_name.as_ref().map(|d| d.value.clone());
+    scope.image = Some(LaunchChoice::image_of(command, config));
+}
+
+fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
+    let server = &config.name;
+    p.zones(configured(&config.region))?;
+    let choice = LaunchChoice::of(p.command, config)?;
+    let r = p.resources();
+    if let Some(group) = r.group().filter(|g| g.desired > 0) {
+        return Err(PlanError::AlreadyAutoScaling {
+            server: server.clone(),
+            group: group.name.clone(),
+            desired: group.desired,
+        });
+    }
+    let Some(volume) = r.data_volume() else {
+        return Err(PlanError::NoVolume { server: server.clone(), region: p.scope.region.clone() });
+    };
+    let image = p.image(&choice.ami_type, choice.architecture)?;
+    p.tag(server, config.tag_values());
+    if config.auto_scale_capacity.value == 0 {
+        p.note(format!(
+            "auto_scale_capacity is 0 ({}), but start-auto-scaling enables auto scaling regardless.",
+            config.auto_scale_capacity.source
+        ));
+    }
+    let (address, gate) = address_kept(p, server, config);
+    let zone = volume.zone.clone();
+    let kept = r.group();
+    // Launch settings: a new version of the kept group's template, else new settings.
+    let kept_template = kept.and_then(|g| match &g.launch {
+        LaunchSource::Template { id, .. } if r.launch_templates.iter().any(|t| t.id == *id) => Some(id.clone()),
+        _ => None,
+    });
+    let launch_step = match (kept_template, config.launch.value) {
+        (Some(template), LaunchKind::Template) => p.push(
+            server,
+            Action::CreateLaunchTemplateVersion {
+                template,
+                instance_type: choice.instance_type.clone(),
+                image: image.id.clone(),
+                image_name: image.name.clone(),
+                agent: agent_spec(config, AgentMode::Spawn),
+            },
+            vec![gate],
+            None,
+        ),
+        (kept_template, kind) => {
+            // A leftover template named after the server would clash with the new one.
+            let mut after = vec![gate];
+            if kind == LaunchKind::Template {
+                for t in r.launch_templates.iter().filter(|t| Some(&t.id) != kept_template.as_ref()) {
+                    after.push(Some(p.push(
+                        server,
+                        Action::DeleteLaunchTemplate { template: t.id.clone() },
+                        vec![gate],
+                        None,
+                    )));
+                }
+            }
+            create_launch(p, config, &choice.instance_type, image, after)
+        }
+    };
+    let adopt_instance = r.attached_instance().filter(|i| i.state == InstanceState::Running);
+    let group_name = kept.map(|g| g.name.clone()).unwrap_or_else(|| AutoScalingGroupName::new(server.as_str()));
+    let desired = if adopt_instance.is_some() { 0 } else { 1 };
+    let group_step = match kept {
+        Some(_) => p.push(
+            server,
+            Action::UpdateAutoScalingGroup {
+                group: group_name.clone(),
+                launch: Some(Ref::Output(launch_step)),
+                min: Some(desired),
+                desired: Some(desired),
+            },
+            vec![],
+            None,
+        ),
+        None => p.push(
+            server,
+            Action::CreateAutoScalingGroup {
+                name: group_name.clone(),
+                launch: Ref::Output(launch_step),
+                zone: zone.clone(),
+                desired,
+            },
+            vec![],
+            Some(Undo::DeleteAutoScalingGroup),
+        ),
+    };
+    if let Some(LaunchSource::Configuration { name }) = kept.map(|g| &g.launch) {
+        p.push(server, Action::DeleteLaunchConfiguration { name: name.clone() }, vec![Some(group_step)], None);
+    }
+    match adopt_instance {
+        Some(instance) => {
+            p.note(format!(
+                "Instance {} already runs with the data volume attached: the group adopts it instead of launching another.",
+                instance.id
+            ));
+            let already = r.addresses.iter().any(|a| {
+                a.associated_to.as_ref() == Some(&instance.id) && address == Ref::Existing(a.allocation_id.clone())
+            });
+            let associate = (!already).then(|| {
+                p.push(
+                    server,
+                    Action::AssociateAddress { address, instance: Ref::Existing(instance.id.clone()) },
+                    vec![gate],
+                    None,
+                )
+            });
+            let adopt = p.push(
+                server,
+                Action::AdoptInstance { group: group_name, instance: Ref::Existing(instance.id.clone()) },
+                vec![Some(group_step), associate],
+                None,
+            );
+            wait_healthy(p, server, Some(Ref::Existing(instance.id.clone())), None, vec![Some(adopt)]);
+        }
+        None => {
+            p.note(format!(
+                "No instance runs: the group launches one in {zone} (the zone of data volume {}), and its agent attaches the volume and associates the address.",
+                volume.id
+            ));
+            wait_healthy(p, server, None, None, vec![Some(group_step)]);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,231 @@
+use super::*;
+use crate::command;
+use crate::config::ConfigTree;
+use crate::inventory::{Inventory, ServerResources};
+use crate::planner::COMMANDS;
+use std::path::Path;
+
+const GLOBAL: &str = r#"(
+region: "us-east-1",
+zone: "a",
+instance_type: "m5.large",
+ami_type: "web-server",
+architecture: "x86_64",
+persist: ["/etc", "/var/www"],
+)"#;
+
+fn config(server_file: &str) -> ConfigTree {
+    ConfigTree::from_files(
+        Path::new("cfg"),
+        [("global.ron", GLOBAL), ("platforms/web.ron", "()"), ("servers/ale.ron", server_file)],
+    )
+}
+
+fn tags(server: &str) -> Tags {
+    Tags::from([(NAME_TAG.to_string(), server.to_string())])
+}
+
+fn address(id: &str, ip: &str, extra: &[(&str, &str)]) -> Address {
+    let mut t = tags("ale");
+    for (k, v) in extra {
+        t.insert(k.to_string(), v.to_string());
+    }
+    Address { allocation_id: AllocationId::new(id), public_ip: ip.into(), associated_to: None, tags: t }
+}
+
+fn world(resources: ServerResources, dns: &[&str]) -> Inventory {
+    let region = Region::new("us-east-1");
+    let image = |id: &str, name: &str, arch| Image {
+        id: ImageId::new(id),
+        name: name.into(),
+        architecture: arch,
+        region: region.clone(),
+        created_at: Timestamp(0),
+        state: ImageState::Available,
+        tags: Tags::new(),
+    };
+    Inventory {
+        regions: vec![RegionInfo {
+            region: region.clone(),
+            zones: "abcd".chars().map(|c| Zone::in_region(&region, c)).collect(),
+        }],
+        resources,
+        images: vec![
+            image("ami-1", "web-server-2026-04-02", Architecture::X86_64),
+            image("ami-2", "web-server-2026-08-04", Architecture::X86_64),
+            image("ami-3", "web-server-2026-11-01", Architecture::Arm64),
+            image("ami-4", "base-2026-10-01", Architecture::X86_64),
+        ],
+        dns: dns.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// Plans `command` and renders the outcome as one line per step (or the error).
+fn check(command_line: &str, server_file: &str, inventory: Inventory, expected: &[&str]) {
+    let words: Vec<String> = command_line.split_whitespace().map(String::from).collect();
+    let command = command::parse_words(COMMANDS, &words).unwrap();
+    let got: Vec<String> = match plan(&command, &config(server_file), &inventory) {
+        Ok(p) => {
+            p.validate().expect("planned plans are valid");
+            p.steps
+                .iter()
+                .map(|s| {
+                    let after: Vec<String> = s.after.iter().map(|a| a.to_string()).collect();
+                    format!("{} {} [{}]", s.id, s.describe().1, after.join(" "))
+                })
+                .collect()
+        }
+        Err(e) => vec![format!("error: {e}")],
+    };
+    assert_eq!(got, expected, "command {command_line}");
+}
+
+const WITH_DNS: &str = r#"(platform: "web", dns_name: "ale.example.com", zone: "b")"#;
+
+#[test]
+fn fresh_server_with_new_address_has_a_gate_first() {
+    check(
+        "create-server@ale 20",
+        WITH_DNS,
+        world(ServerResources::default(), &["203.0.113.1"]),
+        &[
+            "#1 allocate Elastic IP for ale []",
+            "#2 DNS gate: ale.example.com must point at the address of #1 before apply goes on [#1]",
+            "#3 create data volume of ale: 20 GiB gp3 in us-east-1b [#2]",
+            "#4 launch instance of ale: m5.large from web-server-2026-08-04 in us-east-1b [#2]",
+            "#5 attach the volume of #3 to the instance of #4 as /dev/sdf [#3 #4]",
+            "#6 associate the address of #1 with the instance of #4 [#1 #4]",
+            "#7 create launch template ale for ale: m5.large from web-server-2026-08-04 [#2]",
+            "#8 create auto scaling group ale of one in us-east-1b from the launch settings of #7 [#5 #6 #7]",
+            "#9 put the instance of #4 into auto scaling group ale [#4 #8]",
+            "#10 wait until ale is healthy on the instance of #4 [#4 #9]",
+        ],
+    );
+}
+
+#[test]
+fn address_matching_dns_is_reused() {
+    let r = ServerResources { addresses: vec![address("eipalloc-9", "198.51.100.9", &[])], ..Default::default() };
+    check(
+        "create-server@ale 20 t3.small - - c",
+        WITH_DNS,
+        world(r, &["198.51.100.9"]),
+        &[
+            "#1 create data volume of ale: 20 GiB gp3 in us-east-1c []",
+            "#2 launch instance of ale: t3.small from web-server-2026-08-04 in us-east-1c []",
+            "#3 attach the volume of #1 to the instance of #2 as /dev/sdf [#1 #2]",
+            "#4 associate address eipalloc-9 with the instance of #2 [#2]",
+            "#5 create launch template ale for ale: t3.small from web-server-2026-08-04 []",
+            "#6 create auto scaling group ale of one in us-east-1c from the launch settings of #5 [#3 #4 #5]",
+            "#7 put the instance of #2 into auto scaling group ale [#2 #6]",
+            "#8 wait until ale is healthy on the instance of #2 [#2 #7]",
+        ],
+    );
+}
+
+#[test]
+fn address_awaiting_dns_is_reused_behind_a_gate() {
+    let waiting = address("eipalloc-7", "198.51.100.7", &[(AWAITING_DNS_TAG, "ale.example.com")]);
+    let stale = address("eipalloc-3", "198.51.100.3", &[]);
+    let r = ServerResources { addresses: vec![stale, waiting], ..Default::default() };
+    let inventory = world(r, &["203.0.113.1"]);
+    check(
+        "create-server@ale 20",
+        WITH_DNS,
+        inventory.clone(),
+        &[
+            "#1 DNS gate: ale.example.com must point at address eipalloc-7 before apply goes on []",
+            "#2 create data volume of ale: 20 GiB gp3 in us-east-1b [#1]",
+            "#3 launch instance of ale: m5.large from web-server-2026-08-04 in us-east-1b [#1]",
+            "#4 attach the volume of #2 to the instance of #3 as /dev/sdf [#2 #3]",
+            "#5 associate address eipalloc-7 with the instance of #3 [#3]",
+            "#6 create launch template ale for ale: m5.large from web-server-2026-08-04 [#1]",
+            "#7 create auto scaling group ale of one in us-east-1b from the launch settings of #6 [#4 #5 #6]",
+            "#8 put the instance of #3 into auto scaling group ale [#3 #7]",
+            "#9 wait until ale is healthy on the instance of #3 [#3 #8]",
+        ],
+    );
+    let cmd = command::parse_words(COMMANDS, &["create-server@ale".into(), "20".into()]).unwrap();
+    let notes = plan(&cmd, &config(WITH_DNS), &inventory).unwrap().notes.join("\n");
+    assert!(notes.contains("198.51.100.3 (eipalloc-3) of ale does not match the DNS record"), "{notes}");
+}
+
+#[test]
+fn no_auto_scaling_and_no_dns() {
+    check(
+        "create-server@ale 5",
+        r#"(platform: "web", auto_scale_capacity: 0)"#,
+        world(ServerResources::default(), &[]),
+        &[
+            "#1 allocate Elastic IP for ale []",
+            "#2 create data volume of ale: 5 GiB gp3 in us-east-1a []",
+            "#3 launch instance of ale: m5.large from web-server-2026-08-04 in us-east-1a []",
+            "#4 attach the volume of #2 to the instance of #3 as /dev/sdf [#2 #3]",
+            "#5 associate the address of #1 with the instance of #3 [#1 #3]",
+            "#6 wait until ale is healthy on the instance of #3 [#3 #4 #5]",
+        ],
+    );
+}
+
+#[test]
+fn refusals() {
+    let existing = ServerResources {
+        volumes: vec![Volume {
+            id: VolumeId::new("vol-1"),
+            state: VolumeState::Available,
+            zone: Zone::new("us-east-1b"),
+            size_gb: 20,
+            attached_to: None,
+            device: None,
+            tags: tags("ale"),
+        }],
+        ..Default::default()
+    };
+    check(
+        "create-server@ale 20",
+        WITH_DNS,
+        world(existing, &[]),
+        &["error: server ale already exists in us-east-1: volume vol-1\n  fix: pick a new name, or retire it first (destroy-server@ale)"],
+    );
+    check(
+        "create-server@ale",
+        WITH_DNS,
+        world(ServerResources::default(), &[]),
+        &["error: create-server@ale needs an EBS size: give it as the first argument (e.g. `create-server@ale 20`) or set ebs_size_gb in cfg/servers/ale.ron"],
+    );
+    check(
+        "create-server@ale 20 - - - f",
+        WITH_DNS,
+        world(ServerResources::default(), &[]),
+        &["error: zone us-east-1f (from command-line argument 5) does not exist in us-east-1; zones: a, b, c, d"],
+    );
+    check(
+        "create-server@ale 20 - - us-west-2",
+        WITH_DNS,
+        world(ServerResources::default(), &[]),
+        &["error: region us-west-2 (from command-line argument 4) is not offered by this backend; regions: us-east-1"],
+    );
+    check(
+        "create-server@ale 20 - db",
+        WITH_DNS,
+        world(ServerResources::default(), &[]),
+        &["error: no image named db-YYYY-MM-DD for x86_64 in us-east-1 (images there: web-server-2026-04-02, web-server-2026-08-04, web-server-2026-11-01, base-2026-10-01)\n  fix: bundle one (bundle-ami), or choose another AMI type or architecture"],
+    );
+    check(
+        "create-server@ale 20 t4g.small",
+        WITH_DNS,
+        world(ServerResources::default(), &[]),
+        &["error: instance type t4g.small (from command-line argument 2) cannot run x86_64 images; it runs arm64"],
+    );
+}
+
+#[test]
+fn same_inputs_same_plan_bytes() {
+    let cmd = command::parse_words(COMMANDS, &["create-server@ale".into(), "20".into()]).unwrap();
+    let a = plan(&cmd, &config(WITH_DNS), &world(ServerResources::default(), &[])).unwrap();
+    let b = plan(&cmd, &config(WITH_DNS), &world(ServerResources::default(), &[])).unwrap();
+    assert_eq!(a.to_ron(), b.to_ron());
+    let reread = Plan::from_ron("p.ron", &a.to_ron()).unwrap();
+    assert_eq!(reread, a);
+}
