@@ -23,7 +23,6 @@ use cellar_engine::status;
 use cellar_sim::{Sim, SimStore};
 use clap::{Parser, Subcommand, ValueEnum};
 use output::Prompter;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -671,17 +670,7 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, renamed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(&dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
+    Ok(cellar_engine::files::write_atomically(path, bytes)?)
 }
 
 #[cfg(test)]

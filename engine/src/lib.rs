@@ -9,6 +9,7 @@ pub mod cloud;
 pub mod command;
 pub mod config;
 pub mod executor;
+pub mod files;
 pub mod inventory;
 pub mod limits;
 pub mod model;

@@ -7,7 +7,7 @@
 
 use crate::world::World;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The default world's RON text (`fixtures/worlds/default.ron`).
@@ -58,6 +58,11 @@ pub enum StoreError {
         path.display()
     )]
     Inconsistent { path: PathBuf, problem: String },
+    #[error("simulator state: {source}")]
+    Write {
+        #[source]
+        source: cellar_engine::files::WriteError,
+    },
     #[error("cannot lock simulator state {}: {source}", path.display())]
     Lock {
         path: PathBuf,
@@ -181,17 +186,9 @@ fn lock(path: &Path) -> Result<fd_lock::RwLock<File>, StoreError> {
     Ok(lock)
 }
 
+/// The engine's atomic replace (temporary file, fsync, rename, directory fsync).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = parent_dir(path);
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
-    temp.write_all(bytes).map_err(io_err(temp.path()))?;
-    temp.as_file().sync_all().map_err(io_err(path))?;
-    temp.persist(path).map_err(|e| io_err(path)(e.error))?;
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    cellar_engine::files::write_atomically(path, bytes).map_err(|source| StoreError::Write { source })
 }
 
 #[cfg(test)]
