@@ -3,7 +3,9 @@
 //!
 //! [`assess`] is pure (resources in, status out); [`read`] fetches the resources.
 
-use crate::cloud::{Cloud, CloudError};
+use crate::api::Api;
+use crate::caller::{Caller, Policy};
+use crate::cloud::{Cloud, CloudError, Filter};
 use crate::inventory::{self, ServerResources};
 use crate::model::*;
 use crate::plan::Scope;
@@ -184,6 +186,55 @@ pub async fn read(cloud: &dyn Cloud, name: &ServerName, region: &Region) -> Resu
     let scope = Scope { server: Some(name.clone()), ..Scope::new(region.clone()) };
     let inventory = inventory::read(cloud, &scope).await?;
     Ok(assess(name, region, &inventory.resources))
+}
+
+/// A workspace (`workspace-N`, made by create-workspace): an instance and nothing else.
+/// This is also the JSON schema of the `workspaces` list of `cellar status --format json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkspaceStatus {
+    pub name: ServerName,
+    pub region: Region,
+    pub instance: InstanceStatus,
+}
+
+/// The live workspaces of `region` (one unfiltered DescribeInstances), by number.
+pub async fn workspaces(cloud: &dyn Cloud, region: &Region) -> Result<Vec<WorkspaceStatus>, CloudError> {
+    let caller = Caller::new(&Policy::default());
+    let instances =
+        caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &Filter::All)).await?;
+    let mut out: Vec<(u32, WorkspaceStatus)> = instances
+        .into_iter()
+        .filter(|i| i.state.is_alive())
+        .filter_map(|i| {
+            let name = i.tags.get(NAME_TAG)?;
+            let n = inventory::workspace_number(name)?;
+            let status = WorkspaceStatus {
+                name: ServerName::new(name.clone()),
+                region: region.clone(),
+                instance: InstanceStatus {
+                    id: i.id.clone(),
+                    state: i.state,
+                    zone: i.zone.clone(),
+                    instance_type: i.instance_type.clone(),
+                    ami: i.image.clone(),
+                },
+            };
+            Some((n, status))
+        })
+        .collect();
+    out.sort_by(|a, b| (a.0, &a.1.instance.id).cmp(&(b.0, &b.1.instance.id)));
+    Ok(out.into_iter().map(|(_, w)| w).collect())
+}
+
+/// The text lines of `cellar status` for workspaces.
+pub fn render_workspaces_text(workspaces: &[WorkspaceStatus]) -> String {
+    let mut out = String::new();
+    for w in workspaces {
+        let i = &w.instance;
+        out.push_str(&format!("{:<12} {:<9} {}\n", w.name.as_str(), "workspace", w.region));
+        out.push_str(&format!("  instance  {} {} {} {} {}\n", i.id, i.state, i.zone, i.instance_type, i.ami));
+    }
+    out
 }
 
 /// The text table of `cellar status`.
