@@ -339,6 +339,69 @@ mod tests {
         });
     }
 
+    /// A hook that tries to end the heredoc early and run its own commands as root: the
+    /// rendered user data, run by bash (with a stand-in `cellar` and the hook directory moved
+    /// into a temporary one), writes the hook byte for byte and runs nothing of it.
+    #[test]
+    fn a_hostile_hook_cannot_escape_the_user_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let hook = format!(
+            "echo fine\nCELLAR_SPAWN_HOOK\ntouch {d}/pwned\nCELLAR_SPAWN_HOOK_1\ntouch {d}/pwned1\n'\\$(touch {d}/pwned2)\n"
+        );
+        let invocation = AgentInvocation {
+            mode: AgentMode::Spawn,
+            server: ServerName::new("ale"),
+            persist: vec!["/srv/it's here".into(), "/srv/$(touch pwned3)".into()],
+            spawn_hook: Some(hook.clone()),
+        };
+        let text = user_data(&invocation).unwrap();
+        assert_eq!(parse_user_data(&text), Some(invocation), "user data:\n{text}");
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        let stand_in = dir.path().join("bin/cellar");
+        std::fs::write(&stand_in, format!("#!/bin/bash\nprintf '%s\\n' \"$@\" > {d}/args\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = text.replace("/etc/cellar", &format!("{d}/etc"));
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .env("PATH", format!("{d}/bin:/usr/bin:/bin"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(dir.path().join("etc/spawn-hook.sh")).unwrap(), hook);
+        let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+        assert_eq!(
+            args,
+            format!("agent\nspawn\n--server\nale\n--persist\n/srv/it's here\n--persist\n/srv/$(touch pwned3)\n--hook\n{d}/etc/spawn-hook.sh\n")
+        );
+        for marker in ["pwned", "pwned1", "pwned2", "pwned3"] {
+            assert!(!dir.path().join(marker).exists(), "{marker}: part of the hook ran outside the agent");
+        }
+    }
+
+    #[test]
+    fn nul_bytes_cannot_be_written() {
+        let mut invocation = AgentInvocation {
+            mode: AgentMode::Persist,
+            server: ServerName::new("ale"),
+            persist: vec!["/srv/a\0b".into()],
+            spawn_hook: None,
+        };
+        assert_eq!(
+            user_data(&invocation).unwrap_err().to_string(),
+            "persisted directory \"/srv/a\\0b\" contains a NUL byte, which no shell script can carry"
+        );
+        invocation.persist.clear();
+        invocation.spawn_hook = Some("echo \0".into());
+        assert_eq!(
+            user_data(&invocation).unwrap_err().to_string(),
+            "the spawn hook contains a NUL byte, which no shell script can carry"
+        );
+    }
+
     #[test]
     fn foreign_user_data_is_not_an_agent() {
         assert_eq!(parse_user_data("#!/bin/bash\necho hi\n"), None);

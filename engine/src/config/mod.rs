@@ -28,6 +28,8 @@
 //! [`ConfigTree::load`] parses a directory; [`ConfigTree::server`] merges and validates
 //! one server; [`check`] (`cellar check`) validates everything and reports every problem.
 
+#[cfg(test)]
+mod files_tests;
 mod layer;
 mod scan;
 #[cfg(test)]
@@ -317,24 +319,31 @@ impl ConfigTree {
         }
         let mut files = Vec::new();
         let mut problems = Vec::new();
-        let mut read = |rel: PathBuf| match std::fs::read_to_string(dir.join(&rel)) {
-            Ok(text) => files.push((rel, text)),
-            Err(e) => problems.push(Problem {
-                source: Source::file(dir.join(&rel)),
-                message: format!("cannot read the file: {e}"),
-                fix: None,
-            }),
+        let mut dir_problems = Vec::new();
+        let mut read = |rel: PathBuf| {
+            let path = dir.join(&rel);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => files.push((rel, text)),
+                Err(e) => problems.push(unreadable(&path, &e)),
+            }
         };
-        if dir.join(GLOBAL_FILE).exists() {
+        // `symlink_metadata`: a dangling global.ron link is reported, not taken for absent.
+        if std::fs::symlink_metadata(dir.join(GLOBAL_FILE)).is_ok() {
             read(PathBuf::from(GLOBAL_FILE));
         }
         for sub in [PLATFORMS_DIR, SERVERS_DIR] {
-            let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
-                continue;
+            let entries = match std::fs::read_dir(dir.join(sub)) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    dir_problems.push(unreadable(&dir.join(sub), &e));
+                    continue;
+                }
             };
+            // Every `*.ron` entry, whatever it is: a dangling link, a link loop or a
+            // directory is a problem to report, not a file to skip silently.
             let mut names: Vec<_> = entries
                 .filter_map(|e| e.ok())
-                .filter(|e| e.path().is_file())
                 .map(|e| e.file_name())
                 .filter(|n| Path::new(n).extension().is_some_and(|x| x == "ron"))
                 .collect();
@@ -345,6 +354,7 @@ impl ConfigTree {
         }
         let mut tree = Self::from_files(dir, files);
         tree.problems.extend(problems);
+        tree.problems.extend(dir_problems);
         Ok(tree)
     }
 
@@ -503,6 +513,43 @@ impl ConfigTree {
             _ => Err(ConfigErrors(finish(problems))),
         }
     }
+}
+
+/// The problem of a configuration file that cannot be read, saying why in words: a
+/// dangling symbolic link, a loop of links, a directory, or the system's reason.
+fn unreadable(path: &Path, e: &std::io::Error) -> Problem {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let (message, fix) = match e.kind() {
+        _ if link && link_loops(path) => (
+            "is a symbolic link that leads round in a loop".to_string(),
+            Some("point the link at a real file, or remove it".to_string()),
+        ),
+        std::io::ErrorKind::NotFound if link => {
+            let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+            (
+                format!("is a symbolic link to {target}, which does not exist"),
+                Some("point the link at an existing file, or remove it".to_string()),
+            )
+        }
+        std::io::ErrorKind::IsADirectory => (
+            "is a directory, not a configuration file".to_string(),
+            Some("rename it so it does not end in .ron".to_string()),
+        ),
+        _ => (format!("cannot read the file: {e}"), None),
+    };
+    Problem { source: Source::file(path), message, fix }
+}
+
+/// Whether following `path`'s symbolic links never reaches a non-link (40 hops, Linux's limit).
+fn link_loops(path: &Path) -> bool {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&current) {
+            Ok(next) => current = current.parent().map(|p| p.join(&next)).unwrap_or(next),
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// The global settings alone, for commands that have no server file: create-workspace,

@@ -7,6 +7,10 @@ use crate::agent::{user_data, AgentInvocation, USER_DATA_LIMIT};
 use crate::catalog::{self, edit_distance, EBS_MAX_GB, EBS_MIN_GB};
 use crate::model::{AgentMode, Architecture, ServerName, NAME_TAG};
 
+/// AWS's 50 tags per resource, less `Name` and one `cellar:` tag that cellar adds itself
+/// (`aws:` tags do not count against the limit).
+pub(crate) const MAX_CONFIGURED_TAGS: usize = 48;
+
 fn problem(source: &Source, message: String, fix: Option<String>) -> Problem {
     Problem { source: source.clone(), message, fix }
 }
@@ -128,6 +132,12 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
                     format!("persisted directory {value:?} is not an absolute path"),
                     Some(format!("write it as \"/{}\"", value.trim_start_matches("./"))),
                 ));
+            } else if value.chars().any(char::is_control) {
+                out.push(problem(
+                    source,
+                    format!("persisted directory {value:?} contains a control character (a NUL, tab or line break)"),
+                    Some("write the directory's path without it".into()),
+                ));
             }
         }
     }
@@ -247,6 +257,20 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
     }
     let rank = |s: &Source| chain.iter().position(|l| l.file == s.file).unwrap_or(0);
     out.extend(combination_problems(merged, &rank));
+    if merged.tags.len() > MAX_CONFIGURED_TAGS {
+        // Where the last tag comes from: the layer that pushed the count over.
+        let at =
+            merged.tags.values().map(|(key, _)| &key.source).max_by_key(|s| (rank(s), s.line)).unwrap_or(&server_start);
+        out.push(problem(
+            at,
+            format!(
+                "server {name} has {} tags; AWS allows 50 per resource, and cellar adds up to {} of its own (Name, cellar:role or cellar:awaiting-dns), so at most {MAX_CONFIGURED_TAGS} can be configured",
+                merged.tags.len(),
+                50 - MAX_CONFIGURED_TAGS
+            ),
+            Some("remove tags from the server, its platform or global.ron".into()),
+        ));
+    }
 
     let persist: Vec<String> =
         merged.persist.as_ref().map(|p| p.value.iter().map(|e| e.value.clone()).collect()).unwrap_or_default();
