@@ -195,110 +195,152 @@ pub async fn run(
         .as_str()
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    let caller = Caller::new(&Policy { seed, ..Policy::default() });
+    let agent = Agent { cloud, caller: Caller::new(&Policy { seed, ..Policy::default() }), region, instance_id };
     let mut report = AgentReport::default();
-    let cloud_err = |step: &'static str| move |source: CloudError| AgentError::Cloud { step, source };
-    let timed_out = |step: &str| AgentError::Timeout { step: step.to_string() };
-
-    // A fresh instance may not be visible yet (eventual consistency): poll for it.
-    let me = Filter::Id(instance_id.to_string());
-    let instance = caller
-        .poll(cloud, || async {
-            let all = caller
-                .call(cloud, Api::DescribeInstances, || cloud.describe_instances(&region, &me))
-                .await
-                .map_err(cloud_err("describe instance"))?;
-            Ok(all.into_iter().find(|i| i.id == instance_id))
-        })
-        .await?;
-    let Polled::Ready(instance) = instance else {
-        return Err(AgentError::InstanceNotVisible(instance_id));
-    };
+    let instance = agent.find_instance().await?;
     let server = match instance.tags.get(NAME_TAG) {
         Some(name) => ServerName::new(name.clone()),
-        None => return Err(AgentError::NoServerTag(instance_id)),
+        None => return Err(AgentError::NoServerTag(agent.instance_id)),
     };
-    let filter = Filter::Server(server.clone());
+    report.steps.push(agent.attach_data_volume(&server, &instance.zone).await?);
+    report.steps.push(agent.associate_address(&server).await?);
+    machine_side(host, invocation, &mut report)?;
+    Ok(report)
+}
 
-    // Data volume: attach unless it already is; wait for a dying predecessor to let go.
-    let attached = caller
-        .poll(cloud, || async {
-            let volumes = caller
-                .call(cloud, Api::DescribeVolumes, || cloud.describe_volumes(&region, &filter))
-                .await
-                .map_err(cloud_err("describe volumes"))?;
-            let volume = volumes
-                .into_iter()
-                .find(|v| {
-                    v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.state != VolumeState::Deleted
-                })
-                .ok_or_else(|| AgentError::NoVolume(server.clone()))?;
-            if volume.zone != instance.zone {
-                return Err(AgentError::ZoneMismatch {
-                    server: server.clone(),
-                    volume: volume.id,
-                    volume_zone: volume.zone,
-                    instance_zone: instance.zone.clone(),
-                });
-            }
-            match (&volume.attached_to, volume.state) {
-                (Some(holder), _) if *holder == instance_id => {
-                    Ok(Some(format!("volume {} already attached", volume.id)))
-                }
-                (None, VolumeState::Available) => {
-                    match cloud.attach_volume(&region, &volume.id, &instance_id, DATA_DEVICE).await {
-                        Ok(()) => Ok(Some(format!("attached volume {} as {DATA_DEVICE}", volume.id))),
-                        Err(e) if attach_not_ready(&e) => Ok(None),
-                        Err(e) => Err(cloud_err("attach volume")(e)),
-                    }
-                }
-                (Some(holder), _) => {
-                    let holder_filter = Filter::Id(holder.to_string());
-                    let holder_alive = caller
-                        .call(cloud, Api::DescribeInstances, || cloud.describe_instances(&region, &holder_filter))
-                        .await
-                        .map_err(cloud_err("describe volume holder"))?
-                        .iter()
-                        .any(|i| i.id == *holder && i.state.is_alive());
-                    if holder_alive {
-                        return Err(AgentError::VolumeHeld {
-                            server: server.clone(),
-                            volume: volume.id,
-                            other: holder.clone(),
-                        });
-                    }
-                    Ok(None)
-                }
-                _ => Ok(None),
-            }
-        })
-        .await?;
-    let Polled::Ready(attached) = attached else {
-        return Err(timed_out("attaching the data volume"));
-    };
-    report.steps.push(attached);
+/// The cloud side of one agent run.
+struct Agent<'a> {
+    cloud: &'a dyn Cloud,
+    caller: Caller,
+    region: Region,
+    instance_id: InstanceId,
+}
 
-    // Elastic IP: prefer one already on this instance, then one whose DNS is confirmed.
-    let mut addresses = caller
-        .call(cloud, Api::DescribeAddresses, || cloud.describe_addresses(&region, &filter))
-        .await
-        .map_err(cloud_err("describe addresses"))?;
-    addresses.sort_by_key(|a| {
-        (a.associated_to.as_ref() != Some(&instance_id), a.tags.contains_key(AWAITING_DNS_TAG), a.allocation_id.clone())
-    });
-    let address = addresses.into_iter().next().ok_or_else(|| AgentError::NoAddress(server.clone()))?;
-    if address.associated_to.as_ref() == Some(&instance_id) {
-        report.steps.push(format!("address {} already associated", address.public_ip));
-    } else {
-        caller
-            .call(cloud, Api::AssociateAddress, || {
-                cloud.associate_address(&region, &address.allocation_id, &instance_id)
+fn cloud_err(step: &'static str) -> impl Fn(CloudError) -> AgentError {
+    move |source| AgentError::Cloud { step, source }
+}
+
+impl Agent<'_> {
+    /// This instance; a fresh one may not be visible yet (eventual consistency).
+    async fn find_instance(&self) -> Result<Instance, AgentError> {
+        let (cloud, region, me) = (self.cloud, &self.region, Filter::Id(self.instance_id.to_string()));
+        let found = self
+            .caller
+            .poll(cloud, || async {
+                let all = self
+                    .caller
+                    .call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &me))
+                    .await
+                    .map_err(cloud_err("describe instance"))?;
+                Ok(all.into_iter().find(|i| i.id == self.instance_id))
             })
-            .await
-            .map_err(cloud_err("associate address"))?;
-        report.steps.push(format!("associated address {}", address.public_ip));
+            .await?;
+        match found {
+            Polled::Ready(instance) => Ok(instance),
+            Polled::TimedOut { .. } => Err(AgentError::InstanceNotVisible(self.instance_id.clone())),
+        }
     }
 
+    /// Attaches the server's data volume unless it already is, waiting for a dying
+    /// predecessor to let go of it. Returns what it did.
+    async fn attach_data_volume(&self, server: &ServerName, zone: &Zone) -> Result<String, AgentError> {
+        let (cloud, region, filter) = (self.cloud, &self.region, Filter::Server(server.clone()));
+        let attached = self
+            .caller
+            .poll(cloud, || async {
+                let volumes = self
+                    .caller
+                    .call(cloud, Api::DescribeVolumes, || cloud.describe_volumes(region, &filter))
+                    .await
+                    .map_err(cloud_err("describe volumes"))?;
+                let volume = volumes
+                    .into_iter()
+                    .find(|v| {
+                        v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.state != VolumeState::Deleted
+                    })
+                    .ok_or_else(|| AgentError::NoVolume(server.clone()))?;
+                if volume.zone != *zone {
+                    return Err(AgentError::ZoneMismatch {
+                        server: server.clone(),
+                        volume: volume.id,
+                        volume_zone: volume.zone,
+                        instance_zone: zone.clone(),
+                    });
+                }
+                self.try_attach(server, volume).await
+            })
+            .await?;
+        match attached {
+            Polled::Ready(done) => Ok(done),
+            Polled::TimedOut { .. } => Err(AgentError::Timeout { step: "attaching the data volume".into() }),
+        }
+    }
+
+    /// One look at the data volume: attached to this instance (done), free (attach), held
+    /// by a dying instance (look again) or by a live one (an error).
+    async fn try_attach(&self, server: &ServerName, volume: Volume) -> Result<Option<String>, AgentError> {
+        let (cloud, region, me) = (self.cloud, &self.region, &self.instance_id);
+        match (&volume.attached_to, volume.state) {
+            (Some(holder), _) if holder == me => Ok(Some(format!("volume {} already attached", volume.id))),
+            (None, VolumeState::Available) => match cloud.attach_volume(region, &volume.id, me, DATA_DEVICE).await {
+                Ok(()) => Ok(Some(format!("attached volume {} as {DATA_DEVICE}", volume.id))),
+                Err(e) if attach_not_ready(&e) => Ok(None),
+                Err(e) => Err(cloud_err("attach volume")(e)),
+            },
+            (Some(holder), _) => {
+                let holder_filter = Filter::Id(holder.to_string());
+                let holder_alive = self
+                    .caller
+                    .call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &holder_filter))
+                    .await
+                    .map_err(cloud_err("describe volume holder"))?
+                    .iter()
+                    .any(|i| i.id == *holder && i.state.is_alive());
+                if holder_alive {
+                    return Err(AgentError::VolumeHeld {
+                        server: server.clone(),
+                        volume: volume.id,
+                        other: holder.clone(),
+                    });
+                }
+                Ok(None)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Associates the server's Elastic IP: one already on this instance stays; else one
+    /// whose DNS is confirmed before one still awaiting its record.
+    async fn associate_address(&self, server: &ServerName) -> Result<String, AgentError> {
+        let (cloud, region, me) = (self.cloud, &self.region, &self.instance_id);
+        let filter = Filter::Server(server.clone());
+        let mut addresses = self
+            .caller
+            .call(cloud, Api::DescribeAddresses, || cloud.describe_addresses(region, &filter))
+            .await
+            .map_err(cloud_err("describe addresses"))?;
+        addresses.sort_by_key(|a| {
+            (a.associated_to.as_ref() != Some(me), a.tags.contains_key(AWAITING_DNS_TAG), a.allocation_id.clone())
+        });
+        let address = addresses.into_iter().next().ok_or_else(|| AgentError::NoAddress(server.clone()))?;
+        if address.associated_to.as_ref() == Some(me) {
+            return Ok(format!("address {} already associated", address.public_ip));
+        }
+        self.caller
+            .call(cloud, Api::AssociateAddress, || cloud.associate_address(region, &address.allocation_id, me))
+            .await
+            .map_err(cloud_err("associate address"))?;
+        Ok(format!("associated address {}", address.public_ip))
+    }
+}
+
+/// The machine side: persist (first boot) or mount (replacement) the directories, then
+/// the spawn hook.
+fn machine_side(
+    host: &dyn AgentHost,
+    invocation: &AgentInvocation,
+    report: &mut AgentReport,
+) -> Result<(), AgentError> {
     if invocation.mode == AgentMode::Persist && !invocation.persist.is_empty() {
         host.persist(&invocation.persist).map_err(|message| AgentError::Host { what: "persist", message })?;
         report.steps.push(format!("persisted {}", invocation.persist.join(", ")));
@@ -311,7 +353,7 @@ pub async fn run(
         host.run_hook(hook).map_err(|message| AgentError::Host { what: "spawn hook", message })?;
         report.steps.push("ran spawn hook".to_string());
     }
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]

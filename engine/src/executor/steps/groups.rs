@@ -1,0 +1,59 @@
+//! Auto scaling groups of one.
+
+use super::super::ctx::Ctx;
+use super::super::{Output, StepError};
+use crate::api::Api;
+use crate::cloud::*;
+use crate::model::*;
+use crate::plan::StepId;
+
+/// A group of at most one instance in `zone`; `desired` 0 when an instance is adopted
+/// afterwards, 1 when the group launches its own.
+pub(super) async fn create_group(
+    ctx: &Ctx,
+    id: StepId,
+    server: &ServerName,
+    name: &AutoScalingGroupName,
+    launch: &LaunchSource,
+    zone: &Zone,
+    desired: u32,
+) -> Result<Output, StepError> {
+    let request = CreateAutoScalingGroupRequest {
+        name: name.clone(),
+        launch: launch.clone(),
+        zones: vec![zone.clone()],
+        min: desired.min(1),
+        max: 1,
+        desired,
+        tags: ctx.tags(server),
+    };
+    ctx.call(id, Api::CreateAutoScalingGroup, || ctx.cloud.create_auto_scaling_group(&ctx.region, request.clone()))
+        .await?;
+    Ok(Output::Group(name.clone()))
+}
+
+pub(super) async fn update_group(
+    ctx: &Ctx,
+    id: StepId,
+    group: &AutoScalingGroupName,
+    launch: Option<LaunchSource>,
+    min: Option<u32>,
+    desired: Option<u32>,
+) -> Result<(), StepError> {
+    let update = UpdateAutoScalingGroupRequest { launch, min, max: None, desired };
+    ctx.call(id, Api::UpdateAutoScalingGroup, || {
+        ctx.cloud.update_auto_scaling_group(&ctx.region, group, update.clone())
+    })
+    .await
+}
+
+/// Puts the running instance under the group's care, once it runs.
+pub(super) async fn adopt_instance(
+    ctx: &Ctx,
+    id: StepId,
+    group: &AutoScalingGroupName,
+    instance: &InstanceId,
+) -> Result<(), StepError> {
+    ctx.wait_running(id, instance).await?;
+    ctx.call(id, Api::AttachInstances, || ctx.cloud.attach_instance_to_group(&ctx.region, group, instance)).await
+}

@@ -1,0 +1,131 @@
+//! One handler per [`Action`]: what applying a step does through the cloud, by resource
+//! kind: [`network`] (addresses, the DNS gate), [`storage`] (volumes, snapshots),
+//! [`launch`] (instances and launch settings), [`groups`] (auto scaling), [`images`].
+
+mod groups;
+mod images;
+mod launch;
+mod network;
+mod storage;
+
+use super::ctx::Ctx;
+use super::{Output, StepError};
+use crate::model::*;
+use crate::plan::{Action, Ref, Step, StepId};
+use std::collections::BTreeMap;
+
+/// The outputs of the steps a step runs after, by step.
+pub(super) struct Inputs(pub BTreeMap<StepId, Output>);
+
+impl Inputs {
+    fn resolve<T: Clone>(&self, r: &Ref<T>, pick: impl Fn(&Output) -> Option<T>) -> Result<T, StepError> {
+        match r {
+            Ref::Existing(v) => Ok(v.clone()),
+            Ref::Output(step) => self
+                .0
+                .get(step)
+                .and_then(pick)
+                .ok_or_else(|| StepError::Unexpected { what: format!("{step} produced no usable output") }),
+        }
+    }
+
+    fn instance(&self, r: &Ref<InstanceId>) -> Result<InstanceId, StepError> {
+        self.resolve(r, |o| match o {
+            Output::Instance(id) => Some(id.clone()),
+            _ => None,
+        })
+    }
+
+    fn volume(&self, r: &Ref<VolumeId>) -> Result<VolumeId, StepError> {
+        self.resolve(r, |o| match o {
+            Output::Volume(id) => Some(id.clone()),
+            _ => None,
+        })
+    }
+
+    fn address(&self, r: &Ref<AllocationId>) -> Result<AllocationId, StepError> {
+        self.resolve(r, |o| match o {
+            Output::Address { allocation_id, .. } => Some(allocation_id.clone()),
+            _ => None,
+        })
+    }
+
+    fn launch(&self, r: &Ref<LaunchSource>) -> Result<LaunchSource, StepError> {
+        self.resolve(r, |o| match o {
+            Output::Launch(source) => Some(source.clone()),
+            _ => None,
+        })
+    }
+
+    fn image(&self, r: &Ref<ImageId>) -> Result<ImageId, StepError> {
+        self.resolve(r, |o| match o {
+            Output::Image(id) => Some(id.clone()),
+            _ => None,
+        })
+    }
+}
+
+/// Applies one step.
+pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Output, StepError> {
+    let (id, server) = (step.id, &step.server);
+    let nothing = |()| Output::Nothing;
+    match &step.action {
+        Action::AllocateAddress { awaiting_dns } => {
+            network::allocate_address(ctx, id, server, awaiting_dns.as_deref()).await
+        }
+        Action::DnsGate { host, address } => network::dns_gate(ctx, id, host, &inputs.address(address)?).await,
+        Action::AssociateAddress { address, instance } => {
+            network::associate_address(ctx, id, &inputs.address(address)?, &inputs.instance(instance)?).await
+        }
+        Action::ReleaseAddress { address, .. } => network::release_address(ctx, id, address).await.map(nothing),
+        Action::CreateVolume { zone, size_gb } => storage::create_volume(ctx, id, server, zone, *size_gb).await,
+        Action::AttachVolume { volume, instance, device } => {
+            storage::attach_volume(ctx, id, &inputs.volume(volume)?, &inputs.instance(instance)?, device).await
+        }
+        Action::CreateSnapshot { volume } => storage::create_snapshot(ctx, id, server, volume).await,
+        Action::DeleteVolume { volume } => ctx.delete_volume(id, volume).await.map(nothing),
+        Action::RunInstance { zone, instance_type, image, agent, client_token, .. } => {
+            let launch = launch::Launch { server, instance_type, image, agent: agent.as_ref() };
+            launch::run_instance(ctx, id, &launch, zone, client_token).await
+        }
+        Action::TerminateInstance { instance } => ctx.terminate(id, instance).await.map(nothing),
+        Action::WaitRunning { instance } => {
+            ctx.wait_running(id, &inputs.instance(instance)?).await.map(|_| Output::Nothing)
+        }
+        Action::WaitHealthy { instance, replacing } => {
+            let instance = instance.as_ref().map(|i| inputs.instance(i)).transpose()?;
+            launch::wait_healthy(ctx, id, server, instance, replacing.as_ref()).await
+        }
+        Action::CreateLaunchTemplate { name, instance_type, image, agent, .. } => {
+            let launch = launch::Launch { server, instance_type, image, agent: Some(agent) };
+            launch::create_launch_template(ctx, id, &launch, name).await
+        }
+        Action::CreateLaunchTemplateVersion { template, instance_type, image, agent, .. } => {
+            let launch = launch::Launch { server, instance_type, image, agent: Some(agent) };
+            launch::create_launch_template_version(ctx, id, &launch, template).await
+        }
+        Action::CreateLaunchConfiguration { name, instance_type, image, agent, .. } => {
+            let launch = launch::Launch { server, instance_type, image, agent: Some(agent) };
+            launch::create_launch_configuration(ctx, id, &launch, name).await
+        }
+        Action::DeleteLaunchTemplate { template } => {
+            launch::delete_launch_template(ctx, id, template).await.map(nothing)
+        }
+        Action::DeleteLaunchConfiguration { name } => {
+            launch::delete_launch_configuration(ctx, id, name).await.map(nothing)
+        }
+        Action::CreateAutoScalingGroup { name, launch, zone, desired } => {
+            groups::create_group(ctx, id, server, name, &inputs.launch(launch)?, zone, *desired).await
+        }
+        Action::UpdateAutoScalingGroup { group, launch, min, desired } => {
+            let launch = launch.as_ref().map(|l| inputs.launch(l)).transpose()?;
+            groups::update_group(ctx, id, group, launch, *min, *desired).await.map(nothing)
+        }
+        Action::AdoptInstance { group, instance } => {
+            groups::adopt_instance(ctx, id, group, &inputs.instance(instance)?).await.map(nothing)
+        }
+        Action::DeleteAutoScalingGroup { group } => ctx.delete_group(id, group).await.map(nothing),
+        Action::CreateImage { instance, name } => images::create_image(ctx, id, server, instance, name).await,
+        Action::CopyImage { image, to, name } => images::copy_image(ctx, id, &inputs.image(image)?, to, name).await,
+    }
+}

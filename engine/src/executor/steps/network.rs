@@ -1,0 +1,55 @@
+//! Elastic IPs and the DNS gate.
+
+use super::super::ctx::Ctx;
+use super::super::{Output, StepError};
+use crate::api::Api;
+use crate::model::*;
+use crate::plan::StepId;
+
+pub(super) async fn allocate_address(
+    ctx: &Ctx,
+    id: StepId,
+    server: &ServerName,
+    awaiting_dns: Option<&str>,
+) -> Result<Output, StepError> {
+    let mut tags = ctx.tags(server);
+    if let Some(host) = awaiting_dns {
+        tags.insert(AWAITING_DNS_TAG.to_string(), host.to_string());
+    }
+    let a = ctx.call(id, Api::AllocateAddress, || ctx.cloud.allocate_address(&ctx.region, tags.clone())).await?;
+    Ok(Output::Address { allocation_id: a.allocation_id, public_ip: a.public_ip })
+}
+
+/// Passes when `host` points at the address, or the operator confirms it will; then the
+/// address loses its awaiting-DNS tag.
+pub(super) async fn dns_gate(ctx: &Ctx, id: StepId, host: &str, address: &AllocationId) -> Result<Output, StepError> {
+    let ip = ctx.address(id, address).await?.public_ip;
+    let records = ctx.call(id, Api::DnsLookup, || ctx.cloud.resolve_dns(host)).await?;
+    if !records.contains(&ip) && !ctx.operator.confirm_dns(host, &ip) {
+        return Err(StepError::DnsNotConfirmed { host: host.to_string(), ip });
+    }
+    ctx.call(id, Api::DeleteTags, || {
+        ctx.cloud.delete_tags(&ctx.region, address.as_str(), vec![AWAITING_DNS_TAG.to_string()])
+    })
+    .await?;
+    Ok(Output::Nothing)
+}
+
+/// Associates the address once the instance runs, unless it already is (the agent may
+/// have done it).
+pub(super) async fn associate_address(
+    ctx: &Ctx,
+    id: StepId,
+    address: &AllocationId,
+    instance: &InstanceId,
+) -> Result<Output, StepError> {
+    ctx.wait_running(id, instance).await?;
+    if ctx.address(id, address).await?.associated_to.as_ref() != Some(instance) {
+        ctx.call(id, Api::AssociateAddress, || ctx.cloud.associate_address(&ctx.region, address, instance)).await?;
+    }
+    Ok(Output::Nothing)
+}
+
+pub(super) async fn release_address(ctx: &Ctx, id: StepId, address: &AllocationId) -> Result<(), StepError> {
+    ctx.call(id, Api::ReleaseAddress, || ctx.cloud.release_address(&ctx.region, address)).await
+}

@@ -1,0 +1,80 @@
+//! Data volumes and snapshots.
+
+use super::super::ctx::Ctx;
+use super::super::{Output, StepError};
+use crate::agent::DATA_ROLE;
+use crate::api::Api;
+use crate::caller::attach_not_ready;
+use crate::cloud::*;
+use crate::model::*;
+use crate::plan::StepId;
+
+pub(super) async fn create_volume(
+    ctx: &Ctx,
+    id: StepId,
+    server: &ServerName,
+    zone: &Zone,
+    size_gb: u32,
+) -> Result<Output, StepError> {
+    let mut tags = ctx.tags(server);
+    tags.insert(ROLE_TAG.to_string(), DATA_ROLE.to_string());
+    let request = CreateVolumeRequest { zone: zone.clone(), size_gb, tags };
+    let v = ctx.call(id, Api::CreateVolume, || ctx.cloud.create_volume(&ctx.region, request.clone())).await?;
+    ctx.wait(format!("volume {} to become available", v.id), || async {
+        Ok(ctx.volume(id, &v.id).await?.filter(|v| v.state == VolumeState::Available).map(|_| ()))
+    })
+    .await?;
+    Ok(Output::Volume(v.id))
+}
+
+/// Attaches once the instance runs; the agent on the instance may have attached it
+/// already, which is success.
+pub(super) async fn attach_volume(
+    ctx: &Ctx,
+    id: StepId,
+    volume: &VolumeId,
+    instance: &InstanceId,
+    device: &str,
+) -> Result<Output, StepError> {
+    ctx.wait_running(id, instance).await?;
+    ctx.wait(format!("volume {volume} to be attached to {instance}"), || async {
+        let v = ctx
+            .volume(id, volume)
+            .await?
+            .ok_or_else(|| StepError::Unexpected { what: format!("volume {volume} no longer exists") })?;
+        match (&v.attached_to, v.state) {
+            (Some(holder), _) if holder == instance => Ok(Some(())),
+            (None, VolumeState::Available) => {
+                match ctx.cloud.attach_volume(&ctx.region, volume, instance, device).await {
+                    Ok(()) => Ok(None),
+                    Err(e) if attach_not_ready(&e) => Ok(None),
+                    Err(source) => Err(StepError::Cloud { call: Api::AttachVolume, source }),
+                }
+            }
+            (Some(holder), _) => {
+                Err(StepError::Unexpected { what: format!("volume {volume} is attached to {holder}") })
+            }
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    Ok(Output::Nothing)
+}
+
+pub(super) async fn create_snapshot(
+    ctx: &Ctx,
+    id: StepId,
+    server: &ServerName,
+    volume: &VolumeId,
+) -> Result<Output, StepError> {
+    let tags = ctx.tags(server);
+    let snapshot =
+        ctx.call(id, Api::CreateSnapshot, || ctx.cloud.create_snapshot(&ctx.region, volume, tags.clone())).await?;
+    let filter = Filter::Id(snapshot.id.to_string());
+    ctx.wait(format!("snapshot {} of {volume} to complete", snapshot.id), || async {
+        let all = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(&ctx.region, &filter)).await?;
+        Ok(all.iter().any(|s| s.id == snapshot.id && s.state == SnapshotState::Completed).then_some(()))
+    })
+    .await?;
+    Ok(Output::Snapshot(snapshot.id))
+}
