@@ -82,40 +82,65 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         vec![],
         None,
     );
-    let mut healthy_after = vec![Some(attach), Some(associate)];
-    if config.auto_scale_capacity.value >= 1 {
-        let launch = create_launch(p, config, &instance_type, image, vec![gate]);
-        let group_name = AutoScalingGroupName::new(server.as_str());
-        let group = p.push(
-            server,
-            Action::CreateAutoScalingGroup {
-                name: group_name.clone(),
-                launch: Ref::Output(launch),
-                zone: zone.clone(),
-                desired: 0,
-            },
+    let healthy_after = if config.auto_scale_capacity.value >= 1 {
+        vec![Some(auto_scaling(
+            p,
+            config,
+            &instance_type,
+            image,
+            &zone,
+            gate,
             vec![Some(attach), Some(associate)],
-            Some(Undo::DeleteAutoScalingGroup),
-        );
-        let adopt = p.push(
-            server,
-            Action::AdoptInstance { group: group_name, instance: Ref::Output(instance) },
-            vec![Some(group)],
-            None,
-        );
-        healthy_after = vec![Some(adopt)];
+            instance,
+        ))]
     } else {
         p.note(format!(
             "auto_scale_capacity is 0 ({}): no launch template or auto scaling group; start-auto-scaling adds them later.",
             config.auto_scale_capacity.source
         ));
-    }
+        vec![Some(attach), Some(associate)]
+    };
     wait_healthy(p, server, Some(Ref::Output(instance)), None, healthy_after);
     p.note(format!(
         "If the instance cannot launch (for example InsufficientInstanceCapacity in {zone}), everything this apply created is removed again, the new volume{} included.",
         if address.step().is_some() { " and Elastic IP" } else { "" }
     ));
     Ok(())
+}
+
+/// Launch settings, a group of one (desired 0) once the instance is attached and
+/// associated, and the instance adopted into it. Returns the adoption step.
+#[allow(clippy::too_many_arguments)]
+fn auto_scaling(
+    p: &mut Planning<'_>,
+    config: &ServerConfig,
+    instance_type: &InstanceType,
+    image: &Image,
+    zone: &Zone,
+    gate: Option<StepId>,
+    ready: Vec<Option<StepId>>,
+    instance: StepId,
+) -> StepId {
+    let server = &config.name;
+    let launch = create_launch(p, config, instance_type, image, vec![gate]);
+    let group_name = AutoScalingGroupName::new(server.as_str());
+    let group = p.push(
+        server,
+        Action::CreateAutoScalingGroup {
+            name: group_name.clone(),
+            launch: Ref::Output(launch),
+            zone: zone.clone(),
+            desired: 0,
+        },
+        ready,
+        Some(Undo::DeleteAutoScalingGroup),
+    );
+    p.push(
+        server,
+        Action::AdoptInstance { group: group_name, instance: Ref::Output(instance) },
+        vec![Some(group)],
+        None,
+    )
 }
 
 /// A server that already has resources (other than an address) is not created again.

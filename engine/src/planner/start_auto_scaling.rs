@@ -49,72 +49,10 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         ));
     }
     let (address, gate) = address_kept(p, server, config);
-    let zone = volume.zone.clone();
-    let kept = r.group();
-    // Launch settings: a new version of the kept group's template, else new settings.
-    let kept_template = kept.and_then(|g| match &g.launch {
-        LaunchSource::Template { id, .. } if r.launch_templates.iter().any(|t| t.id == *id) => Some(id.clone()),
-        _ => None,
-    });
-    let launch_step = match (kept_template, config.launch.value) {
-        (Some(template), LaunchKind::Template) => p.push(
-            server,
-            Action::CreateLaunchTemplateVersion {
-                template,
-                instance_type: choice.instance_type.clone(),
-                image: image.id.clone(),
-                image_name: image.name.clone(),
-                agent: agent_spec(config, AgentMode::Spawn),
-            },
-            vec![gate],
-            None,
-        ),
-        (kept_template, kind) => {
-            // A leftover template named after the server would clash with the new one.
-            let mut after = vec![gate];
-            if kind == LaunchKind::Template {
-                for t in r.launch_templates.iter().filter(|t| Some(&t.id) != kept_template.as_ref()) {
-                    after.push(Some(p.push(
-                        server,
-                        Action::DeleteLaunchTemplate { template: t.id.clone() },
-                        vec![gate],
-                        None,
-                    )));
-                }
-            }
-            create_launch(p, config, &choice.instance_type, image, after)
-        }
-    };
+    let launch = launch_settings(p, config, &choice, image, gate);
     let adopt_instance = r.attached_instance().filter(|i| i.state == InstanceState::Running);
-    let group_name = kept.map(|g| g.name.clone()).unwrap_or_else(|| AutoScalingGroupName::new(server.as_str()));
     let desired = if adopt_instance.is_some() { 0 } else { 1 };
-    let group_step = match kept {
-        Some(_) => p.push(
-            server,
-            Action::UpdateAutoScalingGroup {
-                group: group_name.clone(),
-                launch: Some(Ref::Output(launch_step)),
-                min: Some(desired),
-                desired: Some(desired),
-            },
-            vec![],
-            None,
-        ),
-        None => p.push(
-            server,
-            Action::CreateAutoScalingGroup {
-                name: group_name.clone(),
-                launch: Ref::Output(launch_step),
-                zone: zone.clone(),
-                desired,
-            },
-            vec![],
-            Some(Undo::DeleteAutoScalingGroup),
-        ),
-    };
-    if let Some(LaunchSource::Configuration { name }) = kept.map(|g| &g.launch) {
-        p.push(server, Action::DeleteLaunchConfiguration { name: name.clone() }, vec![Some(group_step)], None);
-    }
+    let (group_name, group_step) = group(p, server, launch, &volume.zone, desired);
     match adopt_instance {
         Some(instance) => {
             p.note(format!(
@@ -142,11 +80,98 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         }
         None => {
             p.note(format!(
-                "No instance runs: the group launches one in {zone} (the zone of data volume {}), and its agent attaches the volume and associates the address.",
-                volume.id
+                "No instance runs: the group launches one in {} (the zone of data volume {}), and its agent attaches the volume and associates the address.",
+                volume.zone, volume.id
             ));
             wait_healthy(p, server, None, None, vec![Some(group_step)]);
         }
     }
     Ok(())
+}
+
+/// The launch settings the group launches from: a new version of a kept group's
+/// template, else new settings (after deleting a leftover template named after the
+/// server, which would clash with the new one).
+fn launch_settings(
+    p: &mut Planning<'_>,
+    config: &ServerConfig,
+    choice: &LaunchChoice,
+    image: &Image,
+    gate: Option<StepId>,
+) -> StepId {
+    let server = &config.name;
+    let r = p.resources();
+    let kept_template = r.group().and_then(|g| match &g.launch {
+        LaunchSource::Template { id, .. } if r.launch_templates.iter().any(|t| t.id == *id) => Some(id.clone()),
+        _ => None,
+    });
+    match (kept_template, config.launch.value) {
+        (Some(template), LaunchKind::Template) => p.push(
+            server,
+            Action::CreateLaunchTemplateVersion {
+                template,
+                instance_type: choice.instance_type.clone(),
+                image: image.id.clone(),
+                image_name: image.name.clone(),
+                agent: agent_spec(config, AgentMode::Spawn),
+            },
+            vec![gate],
+            None,
+        ),
+        (kept_template, kind) => {
+            let mut after = vec![gate];
+            if kind == LaunchKind::Template {
+                for t in r.launch_templates.iter().filter(|t| Some(&t.id) != kept_template.as_ref()) {
+                    after.push(Some(p.push(
+                        server,
+                        Action::DeleteLaunchTemplate { template: t.id.clone() },
+                        vec![gate],
+                        None,
+                    )));
+                }
+            }
+            create_launch(p, config, &choice.instance_type, image, after)
+        }
+    }
+}
+
+/// The kept group pointed at the new launch settings, or a new group of one in the data
+/// volume's zone; a kept group's old launch configuration is deleted after.
+fn group(
+    p: &mut Planning<'_>,
+    server: &ServerName,
+    launch: StepId,
+    zone: &Zone,
+    desired: u32,
+) -> (AutoScalingGroupName, StepId) {
+    let kept = p.resources().group();
+    let name = kept.map(|g| g.name.clone()).unwrap_or_else(|| AutoScalingGroupName::new(server.as_str()));
+    let step = match kept {
+        Some(_) => p.push(
+            server,
+            Action::UpdateAutoScalingGroup {
+                group: name.clone(),
+                launch: Some(Ref::Output(launch)),
+                min: Some(desired),
+                desired: Some(desired),
+            },
+            vec![],
+            None,
+        ),
+        None => p.push(
+            server,
+            Action::CreateAutoScalingGroup {
+                name: name.clone(),
+                launch: Ref::Output(launch),
+                zone: zone.clone(),
+                desired,
+            },
+            vec![],
+            Some(Undo::DeleteAutoScalingGroup),
+        ),
+    };
+    if let Some(LaunchSource::Configuration { name: old }) = kept.map(|g| &g.launch) {
+        p.push(server, Action::DeleteLaunchConfiguration { name: old.clone() }, vec![Some(step)], None);
+    }
+    (name, step)
 }

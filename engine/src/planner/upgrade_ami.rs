@@ -30,19 +30,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
             return Err(PlanError::NotAutoScaling { server: server.clone(), group: other.map(|g| g.name.clone()) })
         }
     };
-    let current_spec = match &group.launch {
-        LaunchSource::Template { id, .. } => r.launch_templates.iter().find(|t| t.id == *id).map(|t| &t.latest),
-        LaunchSource::Configuration { name } => {
-            r.launch_configurations.iter().find(|c| c.name == *name).map(|c| &c.spec)
-        }
-    };
-    let Some(current) = current_spec else {
-        return Err(PlanError::MissingLaunchSettings {
-            server: server.clone(),
-            group: group.name.clone(),
-            launch: group.launch.clone(),
-        });
-    };
+    let current = current_launch(p, server, group)?;
     let image = p.image(&config.ami_type.value, config.architecture.value)?;
     p.tag(server, config.tag_values());
     if current.image == image.id {
@@ -101,7 +89,34 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         "The group launches {} ({}) from now on; it launched {} before.",
         image.name, image.id, current.image
     ));
-    match (p.command.has(Flag::Restart), r.current_instance()) {
+    restart(p, server, update);
+    Ok(())
+}
+
+/// What the group launches now (its template's latest version, or its launch configuration).
+fn current_launch<'a>(
+    p: &Planning<'a>,
+    server: &ServerName,
+    group: &AutoScalingGroup,
+) -> Result<&'a LaunchSpec, PlanError> {
+    let r = p.resources();
+    let spec = match &group.launch {
+        LaunchSource::Template { id, .. } => r.launch_templates.iter().find(|t| t.id == *id).map(|t| &t.latest),
+        LaunchSource::Configuration { name } => {
+            r.launch_configurations.iter().find(|c| c.name == *name).map(|c| &c.spec)
+        }
+    };
+    spec.ok_or_else(|| PlanError::MissingLaunchSettings {
+        server: server.clone(),
+        group: group.name.clone(),
+        launch: group.launch.clone(),
+    })
+}
+
+/// With --restart, the current instance is terminated after the group update and the
+/// group replaces it; without, a note says the upgrade completes at the next replacement.
+fn restart(p: &mut Planning<'_>, server: &ServerName, update: StepId) {
+    match (p.command.has(Flag::Restart), p.resources().current_instance()) {
         (true, Some(old)) => {
             let terminate =
                 p.push(server, Action::TerminateInstance { instance: old.id.clone() }, vec![Some(update)], None);
@@ -117,5 +132,4 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         )),
         (_, None) => p.note("No instance runs now; the group's next launch uses the new image."),
     }
-    Ok(())
 }
