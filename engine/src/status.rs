@@ -124,23 +124,7 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
             Some(g) if g.desired == 0 => {
                 (Health::Stopped, format!("auto scaling stopped: group {} is kept with desired 0", g.name))
             }
-            Some(g) => {
-                let why = g
-                    .activities
-                    .iter()
-                    .rev()
-                    .find(|a| !a.succeeded)
-                    .filter(|_| g.activities.last().is_some_and(|a| !a.succeeded))
-                    .map(|a| match &a.error_code {
-                        Some(code) => {
-                            let zones: Vec<&str> = a.zones.iter().map(Zone::as_str).collect();
-                            format!("failed to respawn: {code} in {}", zones.join(", "))
-                        }
-                        None => format!("failed to respawn: {}", a.description),
-                    })
-                    .unwrap_or_else(|| format!("auto scaling group {} has no running instance", g.name));
-                (Health::Down, why)
-            }
+            Some(g) => (Health::Down, why_down(g)),
             None if r.is_empty() => (Health::Stopped, format!("nothing exists (no resource is tagged Name={name})")),
             None => (Health::Stopped, "no instance and no auto scaling group (auto scaling stopped)".to_string()),
         },
@@ -179,6 +163,24 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
             },
         }),
     }
+}
+
+/// Why an auto-scaling server has no instance: the group's last activity if it failed
+/// (AWS's error code and zone), else that nothing runs.
+fn why_down(g: &AutoScalingGroup) -> String {
+    g.activities
+        .iter()
+        .rev()
+        .find(|a| !a.succeeded)
+        .filter(|_| g.activities.last().is_some_and(|a| !a.succeeded))
+        .map(|a| match &a.error_code {
+            Some(code) => {
+                let zones: Vec<&str> = a.zones.iter().map(Zone::as_str).collect();
+                format!("failed to respawn: {code} in {}", zones.join(", "))
+            }
+            None => format!("failed to respawn: {}", a.description),
+        })
+        .unwrap_or_else(|| format!("auto scaling group {} has no running instance", g.name))
 }
 
 /// Reads and assesses one server.

@@ -2,7 +2,7 @@
 //! position of its value. Parsing reports syntax and type problems; whether the values
 //! make sense is `validate`'s business.
 
-use super::scan::{pos_at, ron_offset, Item, Pos, Scanned};
+use super::scan::{pos_at, ron_offset, Field, Item, Pos, Scanned};
 use super::{LaunchKind, Problem, Source, Sourced};
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
@@ -206,52 +206,20 @@ impl<'a> Parser<'a> {
 /// Parses one file. A file holding nothing but comments is an empty layer.
 pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Problem>) {
     let mut layer = Layer::empty(file.clone(), kind.clone());
-    let broken = |layer: &mut Layer, pos: Pos, message: String| {
-        layer.broken = true;
-        vec![Problem { source: Source { file: file.clone(), line: pos.line, column: pos.column }, message, fix: None }]
-    };
-    let scanned = Scanned::new(text);
-    if matches!(&scanned, Ok(s) if s.is_empty()) {
-        return (layer, Vec::new());
-    }
-    if let Err(e) = ron::de::from_str::<ron::Value>(text) {
-        let pos = pos_at(text, ron_offset(text, e.position.line, e.position.col));
-        let problems = broken(&mut layer, pos, format!("malformed RON: {}", e.code));
-        return (layer, problems);
-    }
-    let scanned = match scanned {
-        Ok(s) => s,
-        Err((pos, message)) => {
-            let problems = broken(&mut layer, pos, format!("malformed RON: {message}"));
-            return (layer, problems);
+    let (scanned, fields) = match structure(&file, text) {
+        Ok(Some(parts)) => parts,
+        Ok(None) => return (layer, Vec::new()),
+        Err(problem) => {
+            layer.broken = true;
+            return (layer, vec![problem]);
         }
     };
-    let fields = match scanned.top_struct() {
-        Ok(fields) => fields,
-        Err((pos, message)) => {
-            let problems = broken(&mut layer, pos, message);
-            return (layer, problems);
-        }
-    };
-
     let mut p = Parser { file: &file, scanned: &scanned, problems: Vec::new() };
     let is_server = matches!(kind, FileKind::Server(_));
-    let allowed: Vec<&str> = FIELDS.iter().copied().filter(|f| is_server || *f != "platform").collect();
     let mut seen = BTreeSet::new();
     for field in &fields {
-        let name = field.name.as_str();
-        let Some(&name) = FIELDS.iter().find(|f| **f == name) else {
-            let suggestion = allowed
-                .iter()
-                .map(|f| (crate::catalog::edit_distance(f, name), *f))
-                .filter(|(d, _)| *d <= 3)
-                .min()
-                .map(|(_, f)| format!("did you mean `{f}`?"));
-            p.problem(
-                field.name_pos,
-                format!("unknown field `{name}` (allowed fields: {})", allowed.join(", ")),
-                suggestion,
-            );
+        let Some(&(name, setter)) = SETTERS.iter().find(|(f, _)| *f == field.name) else {
+            unknown_field(&mut p, field, is_server);
             continue;
         };
         if name == "platform" && !is_server {
@@ -266,79 +234,7 @@ pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Pr
             p.problem(field.name_pos, format!("field `{name}` is given twice"), Some("remove one of them".into()));
             continue;
         }
-        let v = &field.value;
-        let ok = match name {
-            "platform" => set(&mut layer.platform, p.value(name, v)),
-            "region" => set(&mut layer.region, p.value(name, v)),
-            "zone" => set(&mut layer.zone, p.value(name, v)),
-            "instance_type" => set(&mut layer.instance_type, p.value(name, v)),
-            "ami_type" => set(&mut layer.ami_type, p.value(name, v)),
-            "architecture" => set(&mut layer.architecture, p.value(name, v)),
-            "ebs_size_gb" => set(&mut layer.ebs_size_gb, p.value(name, v)),
-            "auto_scale_capacity" => set(&mut layer.auto_scale_capacity, p.value(name, v)),
-            "dns_name" => set(&mut layer.dns_name, p.value(name, v)),
-            "launch" => set(&mut layer.launch, p.value(name, v)),
-            "spawn" => {
-                let ok = set(&mut layer.spawn, p.value(name, v));
-                if ok {
-                    layer.spawn_lines = scanned.string_line_starts(v).into_iter().map(|pos| p.source(pos)).collect();
-                }
-                ok
-            }
-            "persist" => match scanned.list(v) {
-                Some(items) => {
-                    let entries: Vec<_> = items.iter().filter_map(|i| p.value::<String>(name, i)).collect();
-                    let ok = entries.len() == items.len();
-                    if ok {
-                        layer.persist = Some(Sourced { value: entries, source: p.source(v.pos) });
-                    }
-                    ok
-                }
-                None => {
-                    p.problem(
-                        v.pos,
-                        "invalid value for `persist`: expected a list of directories".into(),
-                        Some(format!("write it like `{}`", example(name))),
-                    );
-                    false
-                }
-            },
-            "tags" => match scanned.map(v) {
-                Some(entries) => {
-                    let mut ok = true;
-                    for (k, val) in &entries {
-                        let key = p.value::<String>(name, k);
-                        let value = p.value::<String>(name, val);
-                        let (Some(key), Some(value)) = (key, value) else {
-                            ok = false;
-                            continue;
-                        };
-                        if layer.tags.contains_key(&key.value) {
-                            p.problem(
-                                k.pos,
-                                format!("tag {:?} is given twice", key.value),
-                                Some("remove one of them".into()),
-                            );
-                            continue;
-                        }
-                        layer
-                            .tags
-                            .insert(key.value, (Sourced { value: value.value, source: key.source }, value.source));
-                    }
-                    ok
-                }
-                None => {
-                    p.problem(
-                        v.pos,
-                        "invalid value for `tags`: expected a map of strings".into(),
-                        Some(format!("write it like `{}`", example(name))),
-                    );
-                    false
-                }
-            },
-            _ => unreachable!("every field in FIELDS is handled"),
-        };
-        if !ok {
+        if !setter(&mut layer, &mut p, &field.value) {
             layer.failed.insert(name);
         }
     }
@@ -346,8 +242,123 @@ pub(crate) fn parse(file: PathBuf, kind: FileKind, text: &str) -> (Layer, Vec<Pr
     (layer, problems)
 }
 
+/// The file's top-level struct and its fields; `None` for a file of comments only; the
+/// syntax problem otherwise.
+fn structure<'t>(file: &Path, text: &'t str) -> Result<Option<(Scanned<'t>, Vec<Field>)>, Problem> {
+    let at = |pos: Pos, message: String| Problem {
+        source: Source { file: file.to_path_buf(), line: pos.line, column: pos.column },
+        message,
+        fix: None,
+    };
+    let scanned = Scanned::new(text);
+    if matches!(&scanned, Ok(s) if s.is_empty()) {
+        return Ok(None);
+    }
+    if let Err(e) = ron::de::from_str::<ron::Value>(text) {
+        let pos = pos_at(text, ron_offset(text, e.position.line, e.position.col));
+        return Err(at(pos, format!("malformed RON: {}", e.code)));
+    }
+    let scanned = scanned.map_err(|(pos, message)| at(pos, format!("malformed RON: {message}")))?;
+    let fields = scanned.top_struct().map_err(|(pos, message)| at(pos, message))?;
+    Ok(Some((scanned, fields)))
+}
+
+fn unknown_field(p: &mut Parser<'_>, field: &Field, is_server: bool) {
+    let name = field.name.as_str();
+    let allowed: Vec<&str> = FIELDS.iter().copied().filter(|f| is_server || *f != "platform").collect();
+    let suggestion = allowed
+        .iter()
+        .map(|f| (crate::catalog::edit_distance(f, name), *f))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, f)| format!("did you mean `{f}`?"));
+    p.problem(field.name_pos, format!("unknown field `{name}` (allowed fields: {})", allowed.join(", ")), suggestion);
+}
+
+/// Reads one field's value into the layer; false when the value is invalid (reported).
+type Setter = fn(&mut Layer, &mut Parser<'_>, &Item) -> bool;
+
+/// How each field of [`FIELDS`] is read (a test keeps the two lists the same).
+const SETTERS: &[(&str, Setter)] = &[
+    ("platform", |l, p, v| set(&mut l.platform, p.value("platform", v))),
+    ("region", |l, p, v| set(&mut l.region, p.value("region", v))),
+    ("zone", |l, p, v| set(&mut l.zone, p.value("zone", v))),
+    ("instance_type", |l, p, v| set(&mut l.instance_type, p.value("instance_type", v))),
+    ("ami_type", |l, p, v| set(&mut l.ami_type, p.value("ami_type", v))),
+    ("architecture", |l, p, v| set(&mut l.architecture, p.value("architecture", v))),
+    ("ebs_size_gb", |l, p, v| set(&mut l.ebs_size_gb, p.value("ebs_size_gb", v))),
+    ("auto_scale_capacity", |l, p, v| set(&mut l.auto_scale_capacity, p.value("auto_scale_capacity", v))),
+    ("persist", set_persist),
+    ("dns_name", |l, p, v| set(&mut l.dns_name, p.value("dns_name", v))),
+    ("tags", set_tags),
+    ("spawn", set_spawn),
+    ("launch", |l, p, v| set(&mut l.launch, p.value("launch", v))),
+];
+
+fn set_spawn(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bool {
+    let ok = set(&mut layer.spawn, p.value("spawn", v));
+    if ok {
+        layer.spawn_lines = p.scanned.string_line_starts(v).into_iter().map(|pos| p.source(pos)).collect();
+    }
+    ok
+}
+
+fn set_persist(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bool {
+    let Some(items) = p.scanned.list(v) else {
+        p.problem(
+            v.pos,
+            "invalid value for `persist`: expected a list of directories".into(),
+            Some(format!("write it like `{}`", example("persist"))),
+        );
+        return false;
+    };
+    let entries: Vec<_> = items.iter().filter_map(|i| p.value::<String>("persist", i)).collect();
+    let ok = entries.len() == items.len();
+    if ok {
+        layer.persist = Some(Sourced { value: entries, source: p.source(v.pos) });
+    }
+    ok
+}
+
+fn set_tags(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bool {
+    let Some(entries) = p.scanned.map(v) else {
+        p.problem(
+            v.pos,
+            "invalid value for `tags`: expected a map of strings".into(),
+            Some(format!("write it like `{}`", example("tags"))),
+        );
+        return false;
+    };
+    let mut ok = true;
+    for (k, val) in &entries {
+        let key = p.value::<String>("tags", k);
+        let value = p.value::<String>("tags", val);
+        let (Some(key), Some(value)) = (key, value) else {
+            ok = false;
+            continue;
+        };
+        if layer.tags.contains_key(&key.value) {
+            p.problem(k.pos, format!("tag {:?} is given twice", key.value), Some("remove one of them".into()));
+            continue;
+        }
+        layer.tags.insert(key.value, (Sourced { value: value.value, source: key.source }, value.source));
+    }
+    ok
+}
+
 fn set<T>(slot: &mut Option<Sourced<T>>, value: Option<Sourced<T>>) -> bool {
     let ok = value.is_some();
     *slot = value;
     ok
+}
+
+#[cfg(test)]
+mod setter_tests {
+    use super::*;
+
+    #[test]
+    fn every_field_has_exactly_one_setter() {
+        let names: Vec<&str> = SETTERS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, FIELDS);
+    }
 }

@@ -93,6 +93,83 @@ impl<'a> Cursor<'a> {
     }
 }
 
+impl Cursor<'_> {
+    /// Skips a (nested) block comment starting at the cursor.
+    fn skip_block_comment(&mut self, pos: Pos) -> Result<(), ScanError> {
+        let mut level = 0;
+        loop {
+            match (self.peek(0), self.peek(1)) {
+                (Some('/'), Some('*')) => {
+                    level += 1;
+                    self.bump();
+                    self.bump();
+                }
+                (Some('*'), Some('/')) => {
+                    level -= 1;
+                    self.bump();
+                    self.bump();
+                    if level == 0 {
+                        return Ok(());
+                    }
+                }
+                (Some(_), _) => {
+                    self.bump();
+                }
+                (None, _) => return Err((pos, "unclosed block comment".into())),
+            }
+        }
+    }
+
+    /// Skips a string or character literal delimited by `quote`, with backslash escapes.
+    fn skip_quoted(&mut self, quote: char, pos: Pos, unterminated: &str) -> Result<Kind, ScanError> {
+        self.bump();
+        loop {
+            match self.bump() {
+                Some('\\') => {
+                    self.bump();
+                }
+                Some(c) if c == quote => return Ok(Kind::Str),
+                Some(_) => {}
+                None => return Err((pos, unterminated.into())),
+            }
+        }
+    }
+
+    /// Skips a raw string `r#"..."#` (any number of `#`).
+    fn skip_raw_string(&mut self, pos: Pos) -> Result<Kind, ScanError> {
+        self.bump();
+        let mut hashes = 0;
+        while self.peek(0) == Some('#') {
+            hashes += 1;
+            self.bump();
+        }
+        self.bump(); // the opening quote
+        loop {
+            match self.bump() {
+                Some('"') if (0..hashes).all(|k| self.peek(k) == Some('#')) => {
+                    for _ in 0..hashes {
+                        self.bump();
+                    }
+                    return Ok(Kind::Str);
+                }
+                Some(_) => {}
+                None => return Err((pos, "unterminated raw string".into())),
+            }
+        }
+    }
+
+    /// Skips a word (identifier, number); a comment right after a word ends it.
+    fn skip_word(&mut self) -> Kind {
+        while self.peek(0).is_some_and(is_word_char) {
+            if self.peek(0) == Some('/') && matches!(self.peek(1), Some('/') | Some('*')) {
+                break;
+            }
+            self.bump();
+        }
+        Kind::Word
+    }
+}
+
 fn is_word_char(c: char) -> bool {
     !(c.is_whitespace() || "()[]{},:\"'".contains(c))
 }
@@ -117,28 +194,7 @@ impl<'a> Scanned<'a> {
                     continue;
                 }
                 '/' if cur.peek(1) == Some('*') => {
-                    let mut level = 0;
-                    loop {
-                        match (cur.peek(0), cur.peek(1)) {
-                            (Some('/'), Some('*')) => {
-                                level += 1;
-                                cur.bump();
-                                cur.bump();
-                            }
-                            (Some('*'), Some('/')) => {
-                                level -= 1;
-                                cur.bump();
-                                cur.bump();
-                                if level == 0 {
-                                    break;
-                                }
-                            }
-                            (Some(_), _) => {
-                                cur.bump();
-                            }
-                            (None, _) => return Err((pos, "unclosed block comment".into())),
-                        }
-                    }
+                    cur.skip_block_comment(pos)?;
                     continue;
                 }
                 '(' | '[' | '{' => {
@@ -157,66 +213,12 @@ impl<'a> Scanned<'a> {
                     cur.bump();
                     Kind::Colon
                 }
-                '"' => {
-                    cur.bump();
-                    loop {
-                        match cur.bump() {
-                            Some('\\') => {
-                                cur.bump();
-                            }
-                            Some('"') => break,
-                            Some(_) => {}
-                            None => return Err((pos, "unterminated string".into())),
-                        }
-                    }
-                    Kind::Str
-                }
-                '\'' => {
-                    cur.bump();
-                    loop {
-                        match cur.bump() {
-                            Some('\\') => {
-                                cur.bump();
-                            }
-                            Some('\'') => break,
-                            Some(_) => {}
-                            None => return Err((pos, "unterminated character literal".into())),
-                        }
-                    }
-                    Kind::Str
-                }
+                '"' => cur.skip_quoted('"', pos, "unterminated string")?,
+                '\'' => cur.skip_quoted('\'', pos, "unterminated character literal")?,
                 'r' if matches!(cur.peek(1), Some('"') | Some('#')) && is_raw_string(&cur) => {
-                    cur.bump();
-                    let mut hashes = 0;
-                    while cur.peek(0) == Some('#') {
-                        hashes += 1;
-                        cur.bump();
-                    }
-                    cur.bump(); // the opening quote
-                    loop {
-                        match cur.bump() {
-                            Some('"') if (0..hashes).all(|k| cur.peek(k) == Some('#')) => {
-                                for _ in 0..hashes {
-                                    cur.bump();
-                                }
-                                break;
-                            }
-                            Some(_) => {}
-                            None => return Err((pos, "unterminated raw string".into())),
-                        }
-                    }
-                    Kind::Str
+                    cur.skip_raw_string(pos)?
                 }
-                _ => {
-                    while cur.peek(0).is_some_and(is_word_char) {
-                        // A comment right after a word ends it.
-                        if cur.peek(0) == Some('/') && matches!(cur.peek(1), Some('/') | Some('*')) {
-                            break;
-                        }
-                        cur.bump();
-                    }
-                    Kind::Word
-                }
+                _ => cur.skip_word(),
             };
             toks.push(Tok { kind, start, end: cur.offset(), pos });
         }

@@ -53,6 +53,16 @@ fn example_instance_type(arch: Architecture) -> &'static str {
 /// only when given (`cellar check`).
 pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> Vec<Problem> {
     let mut out = Vec::new();
+    placement_problems(layer, &mut out);
+    size_problems(layer, &mut out);
+    agent_problems(layer, hooks, &mut out);
+    tag_problems(layer, &mut out);
+    out.extend(combination_problems(layer, &|_| 0));
+    out
+}
+
+/// Region, zone, instance type, AMI type and architecture, each on its own.
+fn placement_problems(layer: &Layer, out: &mut Vec<Problem>) {
     if let Some(Sourced { value, source }) = &layer.region {
         if catalog::zone_letters(value).is_none() {
             let known: Vec<&str> = catalog::REGIONS.iter().map(|(r, _)| *r).collect();
@@ -104,6 +114,10 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
             ));
         }
     }
+}
+
+/// The data volume's size and the auto scaling capacity.
+fn size_problems(layer: &Layer, out: &mut Vec<Problem>) {
     if let Some(Sourced { value, source }) = &layer.ebs_size_gb {
         if *value < i64::from(EBS_MIN_GB) || *value > i64::from(EBS_MAX_GB) {
             out.push(problem(
@@ -124,6 +138,10 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
             ));
         }
     }
+}
+
+/// What the instance agent is given: persisted directories, the DNS name, the spawn hook (checked by `hooks`, `bash -n`, when given).
+fn agent_problems(layer: &Layer, hooks: Option<&dyn HookChecker>, out: &mut Vec<Problem>) {
     if let Some(persist) = &layer.persist {
         for Sourced { value, source } in &persist.value {
             if !value.starts_with('/') {
@@ -150,6 +168,23 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
             ));
         }
     }
+    if let (Some(spawn), Some(hooks)) = (&layer.spawn, hooks) {
+        if let Err(errors) = hooks.check(&spawn.value) {
+            for e in errors {
+                let at =
+                    (e.line as usize).checked_sub(1).and_then(|i| layer.spawn_lines.get(i)).unwrap_or(&spawn.source);
+                out.push(problem(
+                    at,
+                    format!("spawn hook: syntax error on line {} of the script: {}", e.line, e.message),
+                    Some("check the script with `bash -n`".into()),
+                ));
+            }
+        }
+    }
+}
+
+/// Tag keys cellar or AWS reserve, and AWS's key and value lengths.
+fn tag_problems(layer: &Layer, out: &mut Vec<Problem>) {
     for (key, (Sourced { value, source }, value_source)) in &layer.tags {
         let lower = key.to_ascii_lowercase();
         let reserved = if key == NAME_TAG {
@@ -170,21 +205,6 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
             out.push(problem(value_source, format!("the value of tag {key:?} is longer than 256 characters"), None));
         }
     }
-    if let (Some(spawn), Some(hooks)) = (&layer.spawn, hooks) {
-        if let Err(errors) = hooks.check(&spawn.value) {
-            for e in errors {
-                let at =
-                    (e.line as usize).checked_sub(1).and_then(|i| layer.spawn_lines.get(i)).unwrap_or(&spawn.source);
-                out.push(problem(
-                    at,
-                    format!("spawn hook: syntax error on line {} of the script: {}", e.line, e.message),
-                    Some("check the script with `bash -n`".into()),
-                ));
-            }
-        }
-    }
-    out.extend(combination_problems(layer, &|_| 0));
-    out
 }
 
 /// Values that are fine alone but not together: a zone outside its region, an instance
