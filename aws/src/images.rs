@@ -1,0 +1,89 @@
+//! The account's images: describe, CreateImage, CopyImage.
+
+use crate::convert::*;
+use crate::error::from_sdk;
+use crate::AwsCloud;
+use aws_sdk_ec2 as ec2;
+use cellar_engine::api::Api;
+use cellar_engine::cloud::*;
+use cellar_engine::model::*;
+
+/// The account's own images (`Owners=self`): the images cellar bundles and boots.
+pub(crate) async fn describe_images(cloud: &AwsCloud, region: &Region) -> CloudResult<Vec<Image>> {
+    let mut out = Vec::new();
+    let mut pages = cloud.ec2(region).describe_images().owners("self").into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk(Api::DescribeImages, e))?;
+        out.extend(page.images().iter().map(|i| image(i, region)));
+    }
+    Ok(out)
+}
+
+pub(crate) async fn create_image(
+    cloud: &AwsCloud,
+    region: &Region,
+    instance: &InstanceId,
+    name: &str,
+    tags: Tags,
+) -> CloudResult<Image> {
+    let out = cloud
+        .ec2(region)
+        .create_image()
+        .instance_id(instance.as_str())
+        .name(name)
+        .set_tag_specifications((!tags.is_empty()).then(|| vec![tag_spec(ec2::types::ResourceType::Image, &tags)]))
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::CreateImage, e))?;
+    let described = cloud
+        .describe_instances(region, &Filter::Id(instance.to_string()))
+        .await?
+        .into_iter()
+        .next()
+        .map(|i| i.architecture);
+    Ok(Image {
+        id: ImageId::new(out.image_id().unwrap_or_default()),
+        name: name.to_string(),
+        architecture: described.unwrap_or(Architecture::X86_64),
+        region: region.clone(),
+        created_at: cloud.now().await,
+        state: ImageState::Pending,
+        tags,
+    })
+}
+
+/// CopyImage is called in the target region, naming the source region.
+pub(crate) async fn copy_image(
+    cloud: &AwsCloud,
+    source_region: &Region,
+    image: &ImageId,
+    target_region: &Region,
+    name: &str,
+) -> CloudResult<Image> {
+    let source = cloud
+        .ec2(source_region)
+        .describe_images()
+        .image_ids(image.as_str())
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::DescribeImages, e))?;
+    let arch = source.images().first().and_then(|i| i.architecture()).map(|a| a.as_str().to_string());
+    let out = cloud
+        .ec2(target_region)
+        .copy_image()
+        .source_region(source_region.as_str())
+        .source_image_id(image.as_str())
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::CopyImage, e))?;
+    Ok(Image {
+        id: ImageId::new(out.image_id().unwrap_or_default()),
+        name: name.to_string(),
+        architecture: architecture(arch.as_deref()),
+        region: target_region.clone(),
+        created_at: cloud.now().await,
+        state: ImageState::Pending,
+        tags: Tags::new(),
+    })
+}

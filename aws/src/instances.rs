@@ -1,0 +1,74 @@
+//! Instances: describe (with their auto scaling group), RunInstances with the plan's client token, TerminateInstances.
+
+use crate::convert::*;
+use crate::error::from_sdk;
+use crate::AwsCloud;
+use aws_sdk_ec2 as ec2;
+use cellar_engine::api::Api;
+use cellar_engine::cloud::*;
+use cellar_engine::model::*;
+use std::collections::HashMap;
+
+pub(crate) async fn describe_instances(
+    cloud: &AwsCloud,
+    region: &Region,
+    filter: &Filter,
+) -> CloudResult<Vec<Instance>> {
+    let (filters, ids) = ec2_filter(filter);
+    let result = async {
+        let mut raw = Vec::new();
+        let mut pages =
+            cloud.ec2(region).describe_instances().set_filters(filters).set_instance_ids(ids).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk(Api::DescribeInstances, e))?;
+            for reservation in page.reservations() {
+                raw.extend(reservation.instances().iter().cloned());
+            }
+        }
+        let live: Vec<String> = raw
+            .iter()
+            .filter(|i| instance_state(i.state()).is_alive())
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect();
+        let groups = if live.is_empty() { HashMap::new() } else { cloud.groups_of(region, &live).await? };
+        Ok(raw.iter().map(|i| instance(i, &groups)).collect())
+    }
+    .await;
+    empty_if_missing(filter, result)
+}
+
+pub(crate) async fn run_instance(
+    cloud: &AwsCloud,
+    region: &Region,
+    request: RunInstanceRequest,
+) -> CloudResult<Instance> {
+    let out = cloud
+        .ec2(region)
+        .run_instances()
+        .image_id(request.image.as_str())
+        .instance_type(ec2::types::InstanceType::from(request.instance_type.as_str()))
+        .min_count(1)
+        .max_count(1)
+        .placement(ec2::types::Placement::builder().availability_zone(request.zone.as_str()).build())
+        .user_data(encode_user_data(&request.user_data))
+        .client_token(&request.client_token)
+        .tag_specifications(tag_spec(ec2::types::ResourceType::Instance, &request.tags))
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::RunInstances, e))?;
+    let launched = out.instances().first().ok_or_else(|| {
+        CloudError::new(CloudErrorKind::InternalError, "RunInstances: the response lists no instance")
+    })?;
+    Ok(instance(launched, &HashMap::new()))
+}
+
+pub(crate) async fn terminate_instance(cloud: &AwsCloud, region: &Region, instance: &InstanceId) -> CloudResult<()> {
+    cloud
+        .ec2(region)
+        .terminate_instances()
+        .instance_ids(instance.as_str())
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::TerminateInstances, e))?;
+    Ok(())
+}
