@@ -3,7 +3,7 @@
 
 use super::{pick, Origin, PlanError, Planning};
 use crate::catalog;
-use crate::command::Command;
+use crate::command::{Arg, ArgKind, Command};
 use crate::config::{LaunchKind, ServerConfig};
 use crate::model::*;
 use crate::plan::*;
@@ -31,6 +31,17 @@ pub fn check_architecture(instance_type: &(InstanceType, Origin), architecture: 
         }
     }
     Ok(())
+}
+
+/// The `[type] [ami-type] [arch]` arguments of attach-instance and start-auto-scaling.
+pub const LAUNCH_ARGS: &[Arg] =
+    &[Arg::optional(ArgKind::InstanceType), Arg::optional(ArgKind::AmiType), Arg::optional(ArgKind::Architecture)];
+
+/// What attach-instance and start-auto-scaling read besides the server: its DNS record
+/// and the newest image of the chosen type and architecture.
+pub fn launch_scope(command: &Command, config: &ServerConfig, scope: &mut Scope) {
+    scope.dns_name = config.dns_name.as_ref().map(|d| d.value.clone());
+    scope.image = Some(LaunchChoice::image_of(command, config));
 }
 
 /// The `[type] [ami-type] [arch]` choice of attach-instance and start-auto-scaling: the

@@ -1,29 +1,20 @@
 //! `start-auto-scaling@NAME [type] [ami-type] [arch]`
 
 use super::address::address_kept;
-use super::launch::{agent_spec, create_launch, LaunchChoice};
+use super::launch::{agent_spec, create_launch, launch_scope, LaunchChoice, LAUNCH_ARGS};
 use super::{configured, wait_healthy, PlanError, Planner, Planning};
-use crate::command::{Arg, ArgKind, Command, CommandSpec};
+use crate::command::CommandSpec;
 use crate::config::{LaunchKind, ServerConfig};
 use crate::model::*;
 use crate::plan::*;
 
 pub const SPEC: CommandSpec = CommandSpec {
     name: "start-auto-scaling",
-    args: &[
-        Arg::optional(ArgKind::InstanceType),
-        Arg::optional(ArgKind::AmiType),
-        Arg::optional(ArgKind::Architecture),
-    ],
+    args: LAUNCH_ARGS,
     flags: &[],
     help: "launch settings and an auto scaling group of one in the data volume's zone; a running attached instance is adopted",
-    planner: Planner::Server { scope, plan },
+    planner: Planner::Server { scope: launch_scope, plan },
 };
-
-fn scope(command: &Command, config: &ServerConfig, scope: &mut Scope) {
-    scope.dns_name = config.dns_name.as_ref().map(|d| d.value.clone());
-    scope.image = Some(LaunchChoice::image_of(command, config));
-}
 
 fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let server = &config.name;
