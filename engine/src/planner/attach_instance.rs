@@ -1,9 +1,8 @@
 //! `attach-instance@NAME [type] [ami-type] [arch]`
 
 use super::address::address_kept;
-use super::launch::{agent_spec, launch_scope, LaunchChoice, LAUNCH_ARGS};
+use super::launch::{launch_attached, launch_scope, Attached, HandLaunch, LaunchChoice, LAUNCH_ARGS};
 use super::{configured, wait_healthy, PlanError, Planner, Planning};
-use crate::agent::DATA_DEVICE;
 use crate::command::CommandSpec;
 use crate::config::ServerConfig;
 use crate::model::*;
@@ -40,31 +39,9 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let (address, gate) = address_kept(p, server, config);
     let zone = volume.zone.clone();
     p.note(format!("The instance is launched in {zone}, the zone of data volume {}.", volume.id));
-    let client_token = p.client_token(server, 0);
-    let instance = p.push(
-        server,
-        Action::RunInstance {
-            zone,
-            instance_type: choice.instance_type,
-            image: image.id.clone(),
-            image_name: image.name.clone(),
-            agent: Some(agent_spec(config, AgentMode::Spawn)),
-            client_token,
-        },
-        vec![gate],
-        Some(Undo::TerminateInstance),
-    );
-    let attach = p.push(
-        server,
-        Action::AttachVolume {
-            volume: Ref::Existing(volume.id.clone()),
-            instance: Ref::Output(instance),
-            device: DATA_DEVICE.to_string(),
-        },
-        vec![],
-        None,
-    );
-    let associate = p.push(server, Action::AssociateAddress { address, instance: Ref::Output(instance) }, vec![], None);
+    let launch = HandLaunch { zone, instance_type: choice.instance_type, image, mode: AgentMode::Spawn };
+    let Attached { instance, attach, associate } =
+        launch_attached(p, config, launch, gate, Ref::Existing(volume.id.clone()), address);
     wait_healthy(p, server, Some(Ref::Output(instance)), None, vec![Some(attach), Some(associate)]);
     p.note(format!(
         "No auto scaling group: nothing replaces this instance if it stops. Terminate it when you are done, or start-auto-scaling@{server} to keep it running. If the zone has no capacity for it, the launch fails and nothing is left behind."

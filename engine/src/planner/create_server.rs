@@ -1,9 +1,8 @@
 //! `create-server@NAME <ebs-gb> [type] [ami-type] [region] [zone-letter]`
 
 use super::address::address_by_dns;
-use super::launch::{agent_spec, check_architecture, create_launch};
+use super::launch::{check_architecture, create_launch, launch_attached, Attached, HandLaunch};
 use super::{configured, pick, wait_healthy, PlanError, Planner, Planning};
-use crate::agent::DATA_DEVICE;
 use crate::command::{Arg, ArgKind, Command, CommandSpec};
 use crate::config::ServerConfig;
 use crate::model::*;
@@ -52,36 +51,10 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let (address, gate) = address_by_dns(p, server, config);
     let volume =
         p.push(server, Action::CreateVolume { zone: zone.clone(), size_gb }, vec![gate], Some(Undo::DeleteVolume));
-    let client_token = p.client_token(server, 0);
-    let instance = p.push(
-        server,
-        Action::RunInstance {
-            zone: zone.clone(),
-            instance_type: instance_type.clone(),
-            image: image.id.clone(),
-            image_name: image.name.clone(),
-            agent: Some(agent_spec(config, AgentMode::Persist)),
-            client_token,
-        },
-        vec![gate],
-        Some(Undo::TerminateInstance),
-    );
-    let attach = p.push(
-        server,
-        Action::AttachVolume {
-            volume: Ref::Output(volume),
-            instance: Ref::Output(instance),
-            device: DATA_DEVICE.to_string(),
-        },
-        vec![],
-        None,
-    );
-    let associate = p.push(
-        server,
-        Action::AssociateAddress { address: address.clone(), instance: Ref::Output(instance) },
-        vec![],
-        None,
-    );
+    let launch =
+        HandLaunch { zone: zone.clone(), instance_type: instance_type.clone(), image, mode: AgentMode::Persist };
+    let Attached { instance, attach, associate } =
+        launch_attached(p, config, launch, gate, Ref::Output(volume), address.clone());
     let healthy_after = if config.auto_scale_capacity.value >= 1 {
         vec![Some(auto_scaling(
             p,

@@ -2,6 +2,7 @@
 //! as launch templates or launch configurations for its auto scaling group.
 
 use super::{pick, Origin, PlanError, Planning};
+use crate::agent::DATA_DEVICE;
 use crate::catalog;
 use crate::command::{Arg, ArgKind, Command};
 use crate::config::{LaunchKind, ServerConfig};
@@ -123,4 +124,55 @@ pub fn delete_launch_settings(p: &mut Planning<'_>, server: &ServerName, after: 
     for c in &r.launch_configurations {
         p.push(server, Action::DeleteLaunchConfiguration { name: c.name.clone() }, vec![after], None);
     }
+}
+
+/// An instance launched by hand (not by a group) for the server.
+pub struct HandLaunch<'a> {
+    pub zone: Zone,
+    pub instance_type: InstanceType,
+    pub image: &'a Image,
+    /// `persist` on the server's first boot, `spawn` after.
+    pub mode: AgentMode,
+}
+
+/// The steps of [`launch_attached`]: the instance, the attach and the associate.
+pub struct Attached {
+    pub instance: StepId,
+    pub attach: StepId,
+    pub associate: StepId,
+}
+
+/// Launches an instance after `gate`, attaches `volume` to it and associates `address`
+/// with it (each once it runs); an instance that cannot launch is terminated again.
+pub fn launch_attached(
+    p: &mut Planning<'_>,
+    config: &ServerConfig,
+    launch: HandLaunch<'_>,
+    gate: Option<StepId>,
+    volume: Ref<VolumeId>,
+    address: Ref<AllocationId>,
+) -> Attached {
+    let server = &config.name;
+    let client_token = p.client_token(server, 0);
+    let instance = p.push(
+        server,
+        Action::RunInstance {
+            zone: launch.zone,
+            instance_type: launch.instance_type,
+            image: launch.image.id.clone(),
+            image_name: launch.image.name.clone(),
+            agent: Some(agent_spec(config, launch.mode)),
+            client_token,
+        },
+        vec![gate],
+        Some(Undo::TerminateInstance),
+    );
+    let attach = p.push(
+        server,
+        Action::AttachVolume { volume, instance: Ref::Output(instance), device: DATA_DEVICE.to_string() },
+        vec![],
+        None,
+    );
+    let associate = p.push(server, Action::AssociateAddress { address, instance: Ref::Output(instance) }, vec![], None);
+    Attached { instance, attach, associate }
 }
