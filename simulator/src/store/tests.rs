@@ -9,8 +9,9 @@ fn missing_file_starts_from_the_default_world_and_roundtrips() {
     let mut store = SimStore::open(&path).unwrap();
     assert_eq!(*store.world(), default_world());
     assert!(!path.exists(), "opening does not write");
-    store.world_mut().set_dns("chimay.imarc.net", vec!["198.51.100.7".into()]);
-    store.world_mut().now = Timestamp(store.world().now.0 + 42);
+    store.world_mut().set_dns("chimay.imarc.net", vec!["198.51.100.7".into()]).unwrap();
+    let later = Timestamp(store.world().now().0 + 42);
+    store.world_mut().advance_clock_to(later);
     store.flush().unwrap();
     let saved = store.world().clone();
     drop(store);
@@ -19,7 +20,7 @@ fn missing_file_starts_from_the_default_world_and_roundtrips() {
     let mut reopened = SimStore::open(&path).unwrap();
     assert_eq!(*reopened.world(), saved);
     let mut changed = saved.clone();
-    changed.now = Timestamp(changed.now.0 + 1);
+    changed.advance_clock_to(Timestamp(changed.now().0 + 1));
     reopened.save(&changed).unwrap();
     assert_eq!(*reopened.world(), changed, "save makes it the store's world");
     drop(reopened);
@@ -63,7 +64,7 @@ fn init_overwrites_even_a_corrupt_file() {
     let path = dir.path().join("world.ron");
     fs::write(&path, "garbage").unwrap();
     let mut fresh = default_world();
-    fresh.now = Timestamp(7);
+    fresh.reseed(7);
     let store = SimStore::init(&path, fresh.clone()).unwrap();
     assert_eq!(*store.world(), fresh);
     drop(store);
@@ -75,7 +76,7 @@ fn init_overwrites_even_a_corrupt_file() {
 fn concurrent_updates_are_not_lost() {
     let dir = tempfile::tempdir().unwrap();
     let path = Arc::new(dir.path().join("world.ron"));
-    let start = default_world().now.0;
+    let start = default_world().now().0;
     let threads: Vec<_> = (0..2)
         .map(|t| {
             let path = Arc::clone(&path);
@@ -83,7 +84,7 @@ fn concurrent_updates_are_not_lost() {
                 for n in 0..50 {
                     let mut store = SimStore::open(&path).unwrap();
                     let world = store.world_mut();
-                    world.now = Timestamp(world.now.0 + 1);
+                    world.advance_clock_to(Timestamp(world.now().0 + 1));
                     world.record(format!("thread {t} update {n}"));
                     store.flush().unwrap();
                 }
@@ -94,6 +95,6 @@ fn concurrent_updates_are_not_lost() {
         t.join().unwrap();
     }
     let world = SimStore::open(&path).unwrap().into_world();
-    assert_eq!(world.now.0, start + 100);
-    assert_eq!(world.log.len(), 100);
+    assert_eq!(world.now().0, start + 100);
+    assert_eq!(world.log().len(), 100);
 }

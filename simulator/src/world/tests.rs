@@ -1,5 +1,9 @@
 use super::*;
 use crate::store::{default_world, parse_world, render_world};
+use cellar_engine::cloud::{
+    CreateAutoScalingGroupRequest, CreateLaunchTemplateRequest, CreateVolumeRequest, Filter, RunInstanceRequest,
+    UpdateAutoScalingGroupRequest,
+};
 
 const T0: u64 = 1_795_564_800;
 
@@ -129,7 +133,7 @@ fn run_instance_validation() {
 fn capacity_exhaustion() {
     let mut w = default_world();
     let (a, t3) = (zone("us-east-1a"), InstanceType::new("t3.small"));
-    w.set_capacity(&a, &t3, 1);
+    w.set_capacity(&a, &t3, 1).unwrap();
     launch(&mut w, "us-east-1a");
     assert_eq!(w.available_capacity(&a, &t3), 0);
     let e = w.run_instance(&east(), run_request("us-east-1a", "t3.small", "ami-0002", "")).unwrap_err();
@@ -144,7 +148,7 @@ fn capacity_exhaustion() {
     launch(&mut w, "us-east-1b");
     let b = zone("us-east-1b");
     assert_eq!(w.available_capacity(&b, &t3), DEFAULT_CAPACITY - 1);
-    w.set_capacity(&a, &t3, 2);
+    w.set_capacity(&a, &t3, 2).unwrap();
     launch(&mut w, "us-east-1a");
     assert_eq!(w.available_capacity(&a, &t3), 1);
     w.clear_capacity(&a, &t3);
@@ -363,7 +367,7 @@ fn group_keeps_one_instance_and_retries_without_capacity() {
     // Terminated by Amazon while the zone has no capacity: the group records the failure
     // and retries every 60 s.
     w.terminate_instance_by_amazon(&first).unwrap();
-    w.set_capacity(&zone("us-east-1a"), &InstanceType::new("t3.small"), 0);
+    w.set_capacity(&zone("us-east-1a"), &InstanceType::new("t3.small"), 0).unwrap();
     w.advance_clock_to(Timestamp(T0 + 60 + 150));
     assert!(live_members(&w, "x").is_empty());
     let group = &w.groups[&AutoScalingGroupName::new("x")];
@@ -380,7 +384,7 @@ fn group_keeps_one_instance_and_retries_without_capacity() {
     assert_eq!(failures.iter().map(|a| a.at.0 - T0).collect::<Vec<_>>(), vec![60, 120, 180]);
     assert_eq!(w.instances.len(), 1, "only the terminated one");
 
-    w.set_capacity(&zone("us-east-1a"), &InstanceType::new("t3.small"), 5);
+    w.set_capacity(&zone("us-east-1a"), &InstanceType::new("t3.small"), 5).unwrap();
     w.advance_clock_to(Timestamp(T0 + 60 + 150 + 60));
     let members = live_members(&w, "x");
     assert_eq!(members.len(), 1);
@@ -460,8 +464,8 @@ fn summary_and_lookup() {
     let mut w = default_world();
     let id = launch(&mut w, "us-east-1a");
     w.advance_clock_to(Timestamp(T0 + 30));
-    w.set_capacity(&zone("us-east-1b"), &InstanceType::new("m5.large"), 0);
-    w.set_dns("chimay.imarc.net", vec!["198.51.100.9".into()]);
+    w.set_capacity(&zone("us-east-1b"), &InstanceType::new("m5.large"), 0).unwrap();
+    w.set_dns("chimay.imarc.net", vec!["198.51.100.9".into()]).unwrap();
     assert_eq!(w.find_server_instance(&ServerName::new("x")).map(|i| i.id), Some(id.clone()));
     assert_eq!(w.find_server_instance(&ServerName::new("duvel")), None);
     assert_eq!(w.server_instance(&ServerName::new("x")), Some(id.clone()));
