@@ -627,6 +627,23 @@ fn the_example_fault_schedule_parses_and_installs() {
     assert!(parse_faults("(throttle: true)").is_err(), "unknown fields are reported");
 }
 
+/// The example's header tells how to install it and describes every field of [`Faults`].
+#[test]
+fn the_example_fault_schedule_documents_every_field() {
+    let header: String = EXAMPLE.lines().take_while(|l| l.starts_with("//")).collect::<Vec<_>>().join("\n");
+    assert!(header.contains("cellar sim faults fixtures/worlds/faults-example.ron"), "{header}");
+    assert!(!header.contains("World::set_faults") && !header.contains("parse_faults"), "no Rust in the header");
+    let fields: Vec<String> = render_faults(&Faults::default())
+        .lines()
+        .filter_map(|l| l.strip_prefix("    ")?.split_once(':').map(|(f, _)| f.to_string()))
+        .filter(|f| !f.starts_with(' '))
+        .collect();
+    assert_eq!(fields.len(), 9, "{fields:?}");
+    for field in fields {
+        assert!(header.contains(&format!("//   {field} ")), "the header does not describe {field}:\n{header}");
+    }
+}
+
 #[test]
 fn bad_faults_are_refused_naming_the_field() {
     let zone = |z: &str| CapacityChange {
@@ -644,13 +661,102 @@ fn bad_faults_are_refused_naming_the_field() {
         (Faults { latency_ms: (5, 2), ..Faults::default() }, "latency_ms"),
         (Faults { boot_secs: Some(0), ..Faults::default() }, "boot_secs"),
         (Faults { capacity: vec![zone("us-east-1a"), zone("eu-west-9z")], ..Faults::default() }, "capacity[1].zone"),
+        (Faults { terminations_per_hour: 3600.5, ..Faults::default() }, "terminations_per_hour"),
+        (Faults { invisible_secs: u64::MAX, ..Faults::default() }, "invisible_secs is 18446744073709551615, above"),
+        (Faults { invisible_secs: MAX_INVISIBLE_SECS + 1, ..Faults::default() }, "invisible_secs is 86401, above"),
+        (Faults { latency_ms: (0, u64::MAX), ..Faults::default() }, "latency_ms is 18446744073709551615, above"),
+        (Faults { latency_ms: (u64::MAX, u64::MAX), ..Faults::default() }, "latency_ms is"),
+        (Faults { latency_ms: (0, MAX_LATENCY_MS + 1), ..Faults::default() }, "latency_ms is 60001, above"),
+        (Faults { boot_secs: Some(u64::MAX), ..Faults::default() }, "boot_secs is 18446744073709551615, above"),
+        (Faults { boot_secs: Some(MAX_BOOT_SECS + 1), ..Faults::default() }, "boot_secs is 86401, above"),
+        (at_call(u64::MAX, None), "terminate_at_call.calls is 18446744073709551615, above"),
+        (at_call(MAX_CALLS + 1, None), "terminate_at_call.calls is 1000001, above"),
+        (at_call(1, Some("../etc")), "terminate_at_call.server: invalid server name \"../etc\""),
+        (at_call(1, Some("Duvel")), "terminate_at_call.server: invalid server name \"Duvel\""),
+        (terminate(T0, "../etc"), "terminations[0].target: invalid server name \"../etc\""),
+        (terminate(T0, "duvel/../x"), "terminations[0].target: invalid server name"),
+        (terminate(T0, "i-../etc"), "terminations[0].target: \"i-../etc\" is not an instance id"),
+        (terminate(T0, "i-"), "terminations[0].target: \"i-\" is not an instance id"),
+        (terminate(T0, " "), "terminations[0].target: it is empty"),
+        (terminate(u64::MAX, "duvel"), "terminations[0].at is 18446744073709551615, after 9999-12-31T23:59:59Z"),
+        (
+            Faults {
+                capacity: vec![CapacityChange { at: Timestamp(u64::MAX), ..zone("us-east-1a") }],
+                ..Faults::default()
+            },
+            "capacity[0].at",
+        ),
+        (
+            Faults {
+                capacity: vec![CapacityChange { instance_type: InstanceType::new("t3.mediun"), ..zone("us-east-1a") }],
+                ..Faults::default()
+            },
+            "capacity[0].instance_type: t3.mediun is not an instance type cellar knows (did you mean t3.medium?)",
+        ),
     ];
     for (faults, field) in cases {
         let mut w = default_world();
         let before = w.clone();
         let e = w.set_faults(faults).unwrap_err();
-        assert!(e.starts_with(field), "{e}");
+        assert!(e.starts_with(field), "expected {field:?}, got {e}");
         assert_eq!(w, before, "a refused schedule changes nothing");
+    }
+}
+
+fn at_call(calls: u64, server: Option<&str>) -> Faults {
+    Faults {
+        terminate_at_call: Some(TerminateAtCall { calls, server: server.map(ServerName::new) }),
+        ..Faults::default()
+    }
+}
+
+fn terminate(at: u64, target: &str) -> Faults {
+    Faults {
+        terminations: vec![ScheduledTermination { at: Timestamp(at), target: target.into() }],
+        ..Faults::default()
+    }
+}
+
+/// Every bound reached at once: installed, and a launch, calls and a long advance do not
+/// overflow anywhere.
+#[tokio::test]
+async fn faults_at_their_bounds_are_accepted_and_run() {
+    let faults = Faults {
+        transient_error_rate: 0.0,
+        terminations_per_hour: MAX_TERMINATIONS_PER_HOUR,
+        invisible_secs: MAX_INVISIBLE_SECS,
+        latency_ms: (MAX_LATENCY_MS, MAX_LATENCY_MS),
+        boot_secs: Some(MAX_BOOT_SECS),
+        ..at_call(MAX_CALLS, Some("x"))
+    };
+    for target in ["x", "i-0001", "i-00ff"] {
+        default_world().set_faults(terminate(T0 + 10, target)).unwrap();
+    }
+    let sim = sim_with(seed(), faults.clone());
+    sim.run_instance(&east(), run_request("x", String::new(), "t")).await.unwrap();
+    assert_eq!(sim.now().await, Timestamp(T0 + 60), "one minute of latency");
+    sim.advance(Duration::from_secs(3 * 86_400)).await;
+    assert_eq!(sim.now().await, Timestamp(T0 + 60 + 3 * 86_400));
+    assert!(count_logged(&sim.world(), "terminated by Amazon (random fault)") > 0);
+    // Without random terminations the instance boots after a day.
+    let sim = sim_with(seed(), Faults { terminations_per_hour: 0.0, ..faults });
+    let id = sim.run_instance(&east(), run_request("x", String::new(), "t")).await.unwrap().id;
+    sim.advance(Duration::from_secs(86_400 - 1)).await;
+    assert_eq!(sim.world().instances()[&id].state, InstanceState::Pending);
+    sim.advance(Duration::from_secs(1)).await;
+    assert_eq!(sim.world().instances()[&id].state, InstanceState::Running);
+}
+
+#[test]
+fn a_state_file_with_faults_beyond_their_bounds_is_inconsistent() {
+    for (field, value, expected) in [
+        ("boot_secs", "Some(18446744073709551615)", "faults.boot_secs is 18446744073709551615, above"),
+        ("latency_ms", "(0, 18446744073709551615)", "faults.latency_ms is 18446744073709551615, above"),
+        ("invisible_secs", "18446744073709551615", "faults.invisible_secs is 18446744073709551615, above"),
+    ] {
+        let text = render_world(&default_world()).replacen("(\n", &format!("(\n    faults: ({field}: {value}),\n"), 1);
+        let e = parse_world(&text).unwrap().check_consistency().unwrap_err();
+        assert!(e.starts_with(expected), "{field}: {e}");
     }
 }
 

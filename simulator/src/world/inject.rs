@@ -23,12 +23,7 @@ impl World {
     /// first random termination). A `terminate_at_call` of 0 calls fires at once. Errors
     /// (naming the bad field) leave the world unchanged.
     pub fn set_faults(&mut self, faults: Faults) -> Result<(), String> {
-        faults.validate()?;
-        for (i, change) in faults.capacity.iter().enumerate() {
-            self.check_world_zone(&change.zone).map_err(|e| format!("capacity[{i}].zone: {e}"))?;
-            self.check_capacity_target(&change.zone, &change.instance_type)
-                .map_err(|e| format!("capacity[{i}].instance_type: {e}"))?;
-        }
+        self.check_faults(&faults)?;
         self.scheduler.cancel(Transition::is_fault);
         if !faults.throttling {
             self.buckets.clear();
@@ -49,6 +44,18 @@ impl World {
         self.schedule_random_termination();
         if self.faults.terminate_at_call.as_ref().is_some_and(|t| t.calls == 0) {
             self.fire_terminate_at_call();
+        }
+        Ok(())
+    }
+
+    /// [`Faults::validate`], and the capacity changes name zones of this world and instance
+    /// types the catalog knows. The error starts with the bad field's name.
+    pub(super) fn check_faults(&self, faults: &Faults) -> Result<(), String> {
+        faults.validate()?;
+        for (i, change) in faults.capacity.iter().enumerate() {
+            self.check_world_zone(&change.zone).map_err(|e| format!("capacity[{i}].zone: {e}"))?;
+            self.check_capacity_target(&change.zone, &change.instance_type)
+                .map_err(|e| format!("capacity[{i}].instance_type: {e}"))?;
         }
         Ok(())
     }

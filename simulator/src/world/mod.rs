@@ -373,7 +373,7 @@ impl World {
         if self.millis >= 1000 {
             return Err(format!("millis is {}, not below 1000", self.millis));
         }
-        self.faults.validate().map_err(|e| format!("faults: {e}"))?;
+        self.check_faults(&self.faults).map_err(|e| format!("faults.{e}"))?;
         for (host, ips) in &self.dns {
             dns::check_record(host, ips).map_err(|e| format!("dns: {e}"))?;
         }
