@@ -98,3 +98,77 @@ fn concurrent_updates_are_not_lost() {
     assert_eq!(world.now().0, start + 100);
     assert_eq!(world.log().len(), 100);
 }
+
+/// A world with one of everything the state file nests: an instance, a group, a template,
+/// an address, a snapshot, scheduled transitions, log entries, faults.
+fn busy_world_text() -> String {
+    use cellar_engine::cloud::{CreateAutoScalingGroupRequest, CreateLaunchTemplateRequest, CreateVolumeRequest};
+    use cellar_engine::model::*;
+    let r = Region::new("us-east-1");
+    let mut w = default_world();
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: String::new(),
+    };
+    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    let lt = w.create_launch_template(&r, request).unwrap();
+    let group = CreateAutoScalingGroupRequest {
+        name: AutoScalingGroupName::new("x"),
+        launch: LaunchSource::Template { id: lt.id, version: None },
+        zones: vec![Zone::new("us-east-1a")],
+        min: 1,
+        max: 1,
+        desired: 1,
+        tags: Tags::new(),
+    };
+    w.create_auto_scaling_group(&r, group).unwrap();
+    w.advance_clock_to(Timestamp(w.now().0 + 1));
+    let volume = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 20, tags: Tags::new() };
+    let volume = w.create_volume(&r, volume).unwrap();
+    w.advance_clock_to(Timestamp(w.now().0 + 10));
+    w.create_snapshot(&r, &volume.id, Tags::new()).unwrap();
+    w.set_faults(crate::Faults { throttling: true, ..crate::Faults::default() }).unwrap();
+    render_world(&w)
+}
+
+/// Adds `bogus: 1,` after the first line starting (indentation aside) with `after`, opens
+/// the file, and expects it refused naming the field, its line and the file, left untouched.
+fn check_unknown_field(after: &str, expected_struct_fields: &str) {
+    let text = busy_world_text();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let at = lines.iter().position(|l| l.trim_start().starts_with(after)).unwrap_or_else(|| panic!("no {after}"));
+    let indent = lines[at].len() - lines[at].trim_start().len();
+    lines.insert(at + 1, format!("{}bogus: 1,", " ".repeat(indent)));
+    let edited = lines.join("\n") + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.ron");
+    fs::write(&path, &edited).unwrap();
+    let e = SimStore::open(&path).unwrap_err();
+    match &e {
+        StoreError::UnknownField { path: p, line, field, expected, .. } => {
+            assert_eq!((p, *line, field.as_str()), (&path, at + 2, "bogus"), "after {after}: {e}");
+            assert!(expected.contains(expected_struct_fields), "after {after}: {expected}");
+        }
+        other => panic!("after {after}: expected UnknownField, got {other:?}"),
+    }
+    let message = e.to_string();
+    for needle in [&path.display().to_string(), &format!("line {}, column ", at + 2), "`bogus`", "cellar sim init"] {
+        assert!(message.contains(needle), "{needle:?} missing in {message}");
+    }
+    assert_eq!(fs::read(&path).unwrap(), edited.as_bytes(), "the file is left as it was");
+}
+
+#[test]
+fn unknown_fields_are_refused_not_dropped() {
+    check_unknown_field("now:", "now, millis, rng, faults");
+    check_unknown_field("default_capacity:", "agents_due, log");
+    check_unknown_field("throttling:", "throttling, transient_error_rate");
+    check_unknown_field("launched_at:", "id, state, zone");
+    check_unknown_field("client_token:", "user_data, client_token");
+    check_unknown_field("default_version:", "versions, default_version");
+    check_unknown_field("desired:", "min, max, desired");
+    check_unknown_field("volume:", "volume, size_gb");
+    check_unknown_field("seq:", "at, seq, transition");
+    check_unknown_field("message:", "at, millis, message");
+}
