@@ -128,16 +128,28 @@ fn busy_world_text() -> String {
     let volume = w.create_volume(&r, volume).unwrap();
     w.advance_clock_to(Timestamp(w.now().0 + 10));
     w.create_snapshot(&r, &volume.id, Tags::new()).unwrap();
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: String::new(),
+    };
+    w.create_launch_configuration(&r, "x-lc", spec).unwrap();
     w.set_faults(crate::Faults { throttling: true, ..crate::Faults::default() }).unwrap();
+    w.begin_call(cellar_engine::api::Api::DescribeVolumes, Some(&r), false).unwrap();
     render_world(&w)
 }
 
-/// Adds `bogus: 1,` after the first line starting (indentation aside) with `after`, opens
-/// the file, and expects it refused naming the field, its line and the file, left untouched.
-fn check_unknown_field(after: &str, expected_struct_fields: &str) {
+/// Adds `bogus: 1,` after the line starting (indentation aside) with the last of `after`,
+/// looked for after the lines of the ones before it; opens the file, and expects it refused
+/// naming the field, its line and the file, left untouched.
+fn check_unknown_field(after: &[&str], expected_struct_fields: &str) {
     let text = busy_world_text();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let at = lines.iter().position(|l| l.trim_start().starts_with(after)).unwrap_or_else(|| panic!("no {after}"));
+    let mut at = 0;
+    for marker in after {
+        let found = lines[at..].iter().position(|l| l.trim_start().starts_with(marker));
+        at += found.unwrap_or_else(|| panic!("no {marker} in\n{text}"));
+    }
     let indent = lines[at].len() - lines[at].trim_start().len();
     lines.insert(at + 1, format!("{}bogus: 1,", " ".repeat(indent)));
     let edited = lines.join("\n") + "\n";
@@ -147,10 +159,10 @@ fn check_unknown_field(after: &str, expected_struct_fields: &str) {
     let e = SimStore::open(&path).unwrap_err();
     match &e {
         StoreError::UnknownField { path: p, line, field, expected, .. } => {
-            assert_eq!((p, *line, field.as_str()), (&path, at + 2, "bogus"), "after {after}: {e}");
-            assert!(expected.contains(expected_struct_fields), "after {after}: {expected}");
+            assert_eq!((p, *line, field.as_str()), (&path, at + 2, "bogus"), "after {after:?}: {e}");
+            assert!(expected.contains(expected_struct_fields), "after {after:?}: {expected}");
         }
-        other => panic!("after {after}: expected UnknownField, got {other:?}"),
+        other => panic!("after {after:?}: expected UnknownField, got {other:?}"),
     }
     let message = e.to_string();
     for needle in [&path.display().to_string(), &format!("line {}, column ", at + 2), "`bogus`", "cellar sim init"] {
@@ -161,14 +173,26 @@ fn check_unknown_field(after: &str, expected_struct_fields: &str) {
 
 #[test]
 fn unknown_fields_are_refused_not_dropped() {
-    check_unknown_field("now:", "now, millis, rng, faults");
-    check_unknown_field("default_capacity:", "agents_due, log");
-    check_unknown_field("throttling:", "throttling, transient_error_rate");
-    check_unknown_field("launched_at:", "id, state, zone");
-    check_unknown_field("client_token:", "user_data, client_token");
-    check_unknown_field("default_version:", "versions, default_version");
-    check_unknown_field("desired:", "min, max, desired");
-    check_unknown_field("volume:", "volume, size_gb");
-    check_unknown_field("seq:", "at, seq, transition");
-    check_unknown_field("message:", "at, millis, message");
+    // (where, the fields known there): the simulator's structs ...
+    check_unknown_field(&["now:"], "now, millis, rng, faults");
+    check_unknown_field(&["default_capacity:"], "agents_due, log");
+    check_unknown_field(&["throttling:"], "throttling, transient_error_rate");
+    check_unknown_field(&["instances:", "launched_at:"], "id, state, zone");
+    check_unknown_field(&["instances:", "client_token:"], "user_data, client_token");
+    check_unknown_field(&["addresses:", "public_ip:"], "allocation_id, region, public_ip");
+    check_unknown_field(&["templates:", "default_version:"], "versions, default_version");
+    check_unknown_field(&["groups:", "desired:"], "min, max, desired");
+    check_unknown_field(&["snapshots:", "volume:"], "volume, size_gb");
+    check_unknown_field(&["scheduled:", "seq:"], "at, seq, transition");
+    check_unknown_field(&["log:", "message:"], "at, millis, message");
+    // ... and the engine's types inside them.
+    check_unknown_field(&["regions:", "region:"], "region, zones");
+    check_unknown_field(&["images:", "architecture:"], "id, name, architecture");
+    check_unknown_field(&["volumes:", "attached_to:"], "size_gb, attached_to, device");
+    check_unknown_field(&["templates:", "versions:", "image:"], "instance_type, image, user_data");
+    check_unknown_field(&["launch_configurations:", "created_at:"], "name, spec, created_at");
+    check_unknown_field(&["launch_configurations:", "spec:", "image:"], "instance_type, image, user_data");
+    check_unknown_field(&["groups:", "launch:", "id:"], "id, version");
+    check_unknown_field(&["groups:", "activities:", "description:"], "succeeded, description, error_code");
+    check_unknown_field(&["buckets:", "tokens:"], "tokens, updated_ms");
 }

@@ -4,11 +4,13 @@
 //! format, so a world saved by this version reads back identical and byte-identical when
 //! saved again. A field this version does not know is refused (`deny_unknown_fields`),
 //! never silently dropped on the next save. The [`Scheduler`] is written as the two
-//! top-level fields it always had (`scheduled`, `next_seq`).
+//! top-level fields it always had (`scheduled`, `next_seq`). The engine's model types
+//! inside go through their strict definitions (`strict.rs`).
 
+use super::strict::{self, StrictImage, StrictLaunchConfiguration, StrictTokenBucket, StrictVolume};
 use super::{LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, World};
 use crate::faults::Faults;
-use cellar_engine::limits::{Bucket, TokenBucket};
+use cellar_engine::limits::Bucket;
 use cellar_engine::model::*;
 use cellar_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -44,20 +46,21 @@ pub(super) struct WorldFile {
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     api_calls: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    buckets: BTreeMap<Region, BTreeMap<Bucket, TokenBucket>>,
+    buckets: BTreeMap<Region, BTreeMap<Bucket, StrictTokenBucket>>,
     #[serde(default)]
     counters: BTreeMap<String, u64>,
+    #[serde(with = "strict::region_infos")]
     regions: Vec<RegionInfo>,
     #[serde(default = "default_capacity")]
     default_capacity: u32,
     #[serde(default)]
     capacity: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
     #[serde(default)]
-    images: BTreeMap<ImageId, Image>,
+    images: BTreeMap<ImageId, StrictImage>,
     #[serde(default)]
     instances: BTreeMap<InstanceId, SimInstance>,
     #[serde(default)]
-    volumes: BTreeMap<VolumeId, Volume>,
+    volumes: BTreeMap<VolumeId, StrictVolume>,
     #[serde(default)]
     snapshots: BTreeMap<SnapshotId, SimSnapshot>,
     #[serde(default)]
@@ -65,7 +68,7 @@ pub(super) struct WorldFile {
     #[serde(default)]
     templates: BTreeMap<LaunchTemplateId, SimTemplate>,
     #[serde(default)]
-    launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
+    launch_configurations: BTreeMap<Region, BTreeMap<String, StrictLaunchConfiguration>>,
     #[serde(default)]
     groups: BTreeMap<AutoScalingGroupName, SimGroup>,
     #[serde(default)]
@@ -82,6 +85,11 @@ pub(super) struct WorldFile {
     log: Vec<LogEntry>,
 }
 
+/// The same map with every value converted.
+fn map<K: Ord, V, W>(m: BTreeMap<K, V>, f: impl Fn(V) -> W) -> BTreeMap<K, W> {
+    m.into_iter().map(|(k, v)| (k, f(v))).collect()
+}
+
 impl From<WorldFile> for World {
     fn from(f: WorldFile) -> World {
         World {
@@ -90,18 +98,18 @@ impl From<WorldFile> for World {
             rng: f.rng,
             faults: f.faults,
             api_calls: f.api_calls,
-            buckets: f.buckets,
+            buckets: f.buckets.into_iter().map(|(r, m)| (r, map(m, |b| b.0))).collect(),
             counters: f.counters,
             regions: f.regions,
             default_capacity: f.default_capacity,
             capacity: f.capacity,
-            images: f.images,
+            images: map(f.images, |i| i.0),
             instances: f.instances,
-            volumes: f.volumes,
+            volumes: map(f.volumes, |v| v.0),
             snapshots: f.snapshots,
             addresses: f.addresses,
             templates: f.templates,
-            launch_configurations: f.launch_configurations,
+            launch_configurations: f.launch_configurations.into_iter().map(|(r, m)| (r, map(m, |c| c.0))).collect(),
             groups: f.groups,
             dns: f.dns,
             client_tokens: f.client_tokens,
@@ -121,18 +129,22 @@ impl From<World> for WorldFile {
             rng: w.rng,
             faults: w.faults,
             api_calls: w.api_calls,
-            buckets: w.buckets,
+            buckets: w.buckets.into_iter().map(|(r, m)| (r, map(m, StrictTokenBucket))).collect(),
             counters: w.counters,
             regions: w.regions,
             default_capacity: w.default_capacity,
             capacity: w.capacity,
-            images: w.images,
+            images: map(w.images, StrictImage),
             instances: w.instances,
-            volumes: w.volumes,
+            volumes: map(w.volumes, StrictVolume),
             snapshots: w.snapshots,
             addresses: w.addresses,
             templates: w.templates,
-            launch_configurations: w.launch_configurations,
+            launch_configurations: w
+                .launch_configurations
+                .into_iter()
+                .map(|(r, m)| (r, map(m, StrictLaunchConfiguration)))
+                .collect(),
             groups: w.groups,
             dns: w.dns,
             client_tokens: w.client_tokens,
