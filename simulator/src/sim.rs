@@ -1,5 +1,10 @@
 //! [`Sim`]: the [`World`] behind a mutex, implementing the engine's `Cloud` trait, and
 //! running the instance agent when a simulated instance boots.
+//!
+//! Invariants: the world lock is never held across an `.await`; every Cloud call passes
+//! the world's fault gate once, under one lock with its operation; agents run at the
+//! virtual time their instance boots, never re-entrantly; the clock is moved only through
+//! the world's clock (`world/clock.rs`), which saturates at its limits.
 
 use crate::world::{Advance, World};
 use async_trait::async_trait;

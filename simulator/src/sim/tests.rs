@@ -1,3 +1,6 @@
+//! The simulator through the `Cloud` trait: agents at boot, group replacement, the shared
+//! virtual clock of concurrent sleepers.
+
 use super::*;
 use crate::store::{default_world, parse_world, render_world};
 use cellar_engine::agent::{user_data, AgentInvocation, DATA_DEVICE, DATA_ROLE};

@@ -1,3 +1,6 @@
+//! The state file: round trips, corrupt and unknown-field files refused and left alone,
+//! the lock between processes.
+
 use super::*;
 use cellar_engine::model::Timestamp;
 use std::sync::Arc;

@@ -347,6 +347,12 @@ impl World {
             if g.zones.is_empty() {
                 return Err(format!("auto scaling group {} has no zones", g.name));
             }
+            if !(g.min <= g.desired && g.desired <= g.max) {
+                return Err(format!(
+                    "auto scaling group {} has desired capacity {} outside its min {} and max {}",
+                    g.name, g.desired, g.min, g.max
+                ));
+            }
             if let Some(missing) = g.instances.iter().find(|i| !self.instances.contains_key(*i)) {
                 return Err(format!("auto scaling group {} lists instance {missing}, which does not exist", g.name));
             }

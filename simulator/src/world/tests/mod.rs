@@ -397,3 +397,77 @@ fn summary_and_lookup() {
 
 mod groups;
 mod images;
+
+/// A world with a group, a volume and an address in use, changed by `edit` as a hand-edited
+/// state file could be: `check_consistency` finds the expected problem (or none).
+fn check_consistency(edit: impl FnOnce(&mut World), expected: Result<(), &str>) {
+    let mut w = default_world();
+    let lt = template(&mut w, "x");
+    w.create_auto_scaling_group(&east(), group_request("x", &lt, 1)).unwrap();
+    let v = volume(&mut w, "us-east-1a");
+    w.advance_clock_to(Timestamp(T0 + 30));
+    let id = live_members(&w, "x")[0].clone();
+    w.attach_volume(&east(), &v, &id, "/dev/sdf").unwrap();
+    w.associate_address(&east(), &AllocationId::new("eipalloc-0001"), &id).unwrap();
+    edit(&mut w);
+    let reloaded = parse_world(&render_world(&w)).unwrap();
+    assert_eq!(reloaded.check_consistency().as_ref().map(|_| ()).map_err(String::as_str), expected);
+}
+
+#[test]
+fn hand_edited_worlds_are_checked() {
+    let gone = |w: &mut World| {
+        w.instances.clear();
+    };
+    check_consistency(|_| {}, Ok(()));
+    check_consistency(
+        |w| w.now = Timestamp(MAX_CLOCK.0 + 1),
+        Err("the clock (253402300800) is past 9999-12-31T23:59:59Z, the end of virtual time"),
+    );
+    check_consistency(|w| w.millis = 1000, Err("millis is 1000, not below 1000"));
+    check_consistency(
+        |w| w.faults.boot_secs = Some(u64::MAX),
+        Err("faults.boot_secs is 18446744073709551615, above the limit of 86400 (one day); use a smaller value"),
+    );
+    check_consistency(
+        |w| {
+            w.dns.insert("x.net".into(), vec!["not-an-ip".into()]);
+        },
+        Err("dns: \"not-an-ip\" is not an IPv4 address (an A record for x.net holds dotted-decimal IPv4 addresses \
+             such as 198.51.100.7)"),
+    );
+    check_consistency(
+        |w| {
+            w.counters.insert("i".into(), u64::MAX);
+        },
+        Err("the id counter for \"i\" is 18446744073709551615, above 281474976710656"),
+    );
+    check_consistency(
+        |w| w.templates.values_mut().for_each(|t| t.versions.clear()),
+        Err("launch template lt-0001 has no versions"),
+    );
+    check_consistency(
+        |w| w.groups.values_mut().for_each(|g| g.zones.clear()),
+        Err("auto scaling group x has no zones"),
+    );
+    check_consistency(
+        |w| w.groups.values_mut().for_each(|g| g.desired = 5),
+        Err("auto scaling group x has desired capacity 5 outside its min 1 and max 1"),
+    );
+    check_consistency(gone, Err("auto scaling group x lists instance i-0001, which does not exist"));
+    check_consistency(
+        |w| {
+            w.groups.clear();
+            gone(w);
+        },
+        Err("volume vol-0001 is attached to instance i-0001, which does not exist"),
+    );
+    check_consistency(
+        |w| {
+            w.groups.clear();
+            w.volumes.clear();
+            gone(w);
+        },
+        Err("address eipalloc-0001 is associated with instance i-0001, which does not exist"),
+    );
+}
