@@ -64,7 +64,7 @@ fn create_server_applies_every_step_and_the_server_is_healthy() {
 fn no_capacity_undoes_what_was_created_in_reverse() {
     rt().block_on(async {
         let mut world = default_world();
-        world.set_capacity(&Zone::new("us-east-1b"), &InstanceType::new("t3.medium"), 0);
+        world.set_capacity(&Zone::new("us-east-1b"), &InstanceType::new("t3.medium"), 0).unwrap();
         let (sim, operator, plan, report) = plan_and_apply(world, "create-server@ommegang 20", true).await;
         let run = plan.steps.iter().find(|s| matches!(s.action, Action::RunInstance { .. })).unwrap();
         match &report.outcomes[&run.id] {

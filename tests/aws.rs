@@ -39,7 +39,7 @@ fn sim_like_fresh_account() -> Arc<cellar_sim::Sim> {
     let sim = Arc::new(cellar_sim::Sim::new(cellar_sim::default_world()));
     sim.with_world(|w| {
         for host in ["ommegang.imarc.net", "duvel.imarc.net", "chimay.imarc.net", "achel.imarc.net"] {
-            w.set_dns(host, vec![]);
+            w.set_dns(host, vec![]).unwrap();
         }
         w.release_address(&region(), &AllocationId::new("eipalloc-0001")).unwrap();
     });

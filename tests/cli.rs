@@ -528,10 +528,12 @@ fn failed_respawn_shows_down_then_healthy_in_status() {
 fn inconsistent_state_file_is_refused_not_a_crash() {
     let c = Cellar::new();
     c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
-    let mut world = c.world();
-    let group = world.groups.values_mut().next().expect("duvel's group");
-    group.zones.clear();
-    std::fs::write(c.state(), cellar_sim::render_world(&world)).unwrap();
+    // Hand-edit the state file: the group's zone list emptied.
+    let text = cellar_sim::render_world(&c.world());
+    let group = text.find("groups: {").expect("duvel's group");
+    let zones = group + text[group..].find("zones: [").expect("the group's zones");
+    let end = zones + text[zones..].find(']').expect("end of the zones");
+    std::fs::write(c.state(), format!("{}zones: []{}", &text[..zones], &text[end + 1..])).unwrap();
     check_bad_input(
         &c,
         &["status", "duvel"],

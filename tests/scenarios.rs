@@ -46,7 +46,7 @@ async fn health(sim: &Sim, server: &str) -> (status::Health, String) {
 fn zone_full_at_create_server_removes_the_volume() {
     rt().block_on(async {
         let sim = hostile_world(11);
-        sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1b"), &InstanceType::new("t3.medium"), 0));
+        sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1b"), &InstanceType::new("t3.medium"), 0)).unwrap();
         let plan = support::plan(&*sim, "create-server@ommegang 20").await.unwrap();
         let report =
             executor::apply(sim.clone(), Arc::new(support::Recorder::new(true)), &plan, Policy::default()).await;
@@ -94,7 +94,7 @@ fn attach_instance_in_a_full_zone_fails_clearly_and_leaks_nothing() {
         support::apply(&sim, "create-server@duvel 30").await;
         support::apply(&sim, "stop-auto-scaling@duvel").await;
         let before = support::tagged(&*sim, "duvel").await;
-        sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("m5.large"), 0));
+        sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("m5.large"), 0)).unwrap();
         let plan = support::plan(&*sim, "attach-instance@duvel").await.unwrap();
         let report =
             executor::apply(sim.clone(), Arc::new(support::Recorder::new(true)), &plan, Policy::default()).await;
@@ -118,14 +118,14 @@ fn failed_respawn_is_reported_down_and_recovers_with_capacity() {
         let sim = hostile_world(14);
         support::apply(&sim, "create-server@duvel 30").await;
         sim.with_world(|w| w.set_faults(Faults::default()).unwrap());
-        sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("m5.large"), 0));
+        sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("m5.large"), 0)).unwrap();
         let old = sim.world().server_instance(&ServerName::new("duvel")).unwrap();
         sim.with_world(|w| w.terminate_instance_by_amazon(&old)).unwrap();
         sim.advance(Duration::from_secs(120)).await;
         let (h, reason) = health(&sim, "duvel").await;
         assert_eq!(h, status::Health::Down);
         assert_eq!(reason, "failed to respawn: InsufficientInstanceCapacity in us-east-1a");
-        sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("m5.large"), 10));
+        sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("m5.large"), 10)).unwrap();
         sim.advance(Duration::from_secs(300)).await;
         let (h, reason) = health(&sim, "duvel").await;
         assert_eq!(h, status::Health::Healthy, "{reason}");

@@ -600,10 +600,11 @@ async fn sim_cmd(paths: &Paths, command: SimCommand) -> Result<i32> {
         SimCommand::Advance { duration } => {
             let duration = parse_duration(&duration)?;
             let mut store = open_store(paths)?;
+            store.world().check_advance(duration).map_err(|e| anyhow!(e))?;
             let sim = Sim::new(store.world().clone());
             sim.advance(duration).await;
             let world = sim.into_world();
-            println!("Virtual clock now {}", world.now.rfc3339());
+            println!("Virtual clock now {}", world.now().rfc3339());
             store.save(&world)?;
         }
         SimCommand::Terminate { target } => {
@@ -624,14 +625,16 @@ async fn sim_cmd(paths: &Paths, command: SimCommand) -> Result<i32> {
         SimCommand::Capacity { zone, instance_type, count } => {
             let mut store = open_store(paths)?;
             let mut world = store.world().clone();
-            world.set_capacity(&Zone::new(zone.clone()), &InstanceType::new(instance_type.clone()), count);
+            world
+                .set_capacity(&Zone::new(zone.clone()), &InstanceType::new(instance_type.clone()), count)
+                .map_err(|e| anyhow!(e))?;
             store.save(&world)?;
             println!("{zone} now has room for {count} more {instance_type} instance(s).");
         }
         SimCommand::Dns { host, addresses } => {
             let mut store = open_store(paths)?;
             let mut world = store.world().clone();
-            world.set_dns(&host, addresses.clone());
+            world.set_dns(&host, addresses.clone()).map_err(|e| anyhow!(e))?;
             store.save(&world)?;
             println!(
                 "{host} → {}",

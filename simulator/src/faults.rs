@@ -8,9 +8,26 @@
 //!
 //! The default is no faults at all: worlds and state files without a `faults` field behave
 //! as before.
+//!
+//! Invariants: a [`Faults`] a world holds passed [`Faults::validate`]: rates are in range,
+//! every duration and count is within its documented bound (`MAX_*` below), so no
+//! arithmetic on them can overflow, every time is before the end of virtual time, and
+//! every server name is one `ServerName::parse` accepts.
 
+use crate::world::MAX_CLOCK;
 use cellar_engine::model::{InstanceType, ServerName, Timestamp, Zone};
 use serde::{Deserialize, Serialize};
+
+/// The most [`Faults::invisible_secs`] may be: one day.
+pub const MAX_INVISIBLE_SECS: u64 = 86_400;
+/// The most either bound of [`Faults::latency_ms`] may be: one minute per call.
+pub const MAX_LATENCY_MS: u64 = 60_000;
+/// The most [`Faults::boot_secs`] may be: one day.
+pub const MAX_BOOT_SECS: u64 = 86_400;
+/// The most [`Faults::terminations_per_hour`] may be: one a second, the clock's resolution.
+pub const MAX_TERMINATIONS_PER_HOUR: f64 = 3600.0;
+/// The most [`TerminateAtCall::calls`] may be.
+pub const MAX_CALLS: u64 = 1_000_000;
 
 /// The faults a world injects. Every field is optional in RON (missing = no such fault).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,7 +41,8 @@ pub struct Faults {
     /// (50/50) before doing anything.
     pub transient_error_rate: f64,
     /// Average number of live (pending or running) instances Amazon terminates on its own
-    /// per virtual hour (exponential inter-arrival times; 0 = never).
+    /// per virtual hour (exponential inter-arrival times; 0 = never; at most
+    /// [`MAX_TERMINATIONS_PER_HOUR`]).
     pub terminations_per_hour: f64,
     /// "At step k of the next apply": after this many more mutating Cloud calls, Amazon
     /// terminates a live instance (of the given server, or any). Cleared once it fires.
@@ -32,11 +50,14 @@ pub struct Faults {
     /// Eventual consistency: for this many seconds after it launches (by RunInstances or
     /// by an auto scaling group), an instance is missing from DescribeInstances, and
     /// calls naming it (AttachVolume, AssociateAddress, TerminateInstances,
-    /// AttachInstances) fail with `InvalidInstanceID.NotFound`.
+    /// AttachInstances) fail with `InvalidInstanceID.NotFound`. At most
+    /// [`MAX_INVISIBLE_SECS`].
     pub invisible_secs: u64,
-    /// Each Cloud call takes a uniform draw of `[min, max]` milliseconds of virtual time.
+    /// Each Cloud call takes a uniform draw of `[min, max]` milliseconds of virtual time
+    /// (`max` at most [`MAX_LATENCY_MS`]).
     pub latency_ms: (u64, u64),
-    /// How long instances stay `pending` (default: `world::PENDING_SECS`).
+    /// How long instances stay `pending` (default: `world::PENDING_SECS`; 1 to
+    /// [`MAX_BOOT_SECS`]).
     pub boot_secs: Option<u64>,
     /// Capacity changes at given virtual times (each is removed from this list once applied).
     pub capacity: Vec<CapacityChange>,
@@ -50,9 +71,10 @@ pub struct Faults {
 pub struct TerminateAtCall {
     /// Mutating Cloud calls still to be served before the termination (calls refused by
     /// throttling or an injected error do not count; calls that fail on their own do).
-    /// 0 = at once, when installed.
+    /// 0 = at once, when installed; at most [`MAX_CALLS`].
     pub calls: u64,
-    /// Whose instance to terminate; `None` lets the RNG pick any live instance.
+    /// Whose instance to terminate (a valid server name); `None` lets the RNG pick any
+    /// live instance.
     #[serde(default)]
     pub server: Option<ServerName>,
 }
@@ -69,8 +91,8 @@ pub struct CapacityChange {
     pub count: u32,
 }
 
-/// At `at`, Amazon terminates `target`: an instance id (`i-...`) or a server name (its
-/// live instance).
+/// At `at`, Amazon terminates `target`: an instance id (`i-` and hexadecimal digits) or a
+/// valid server name (its live instance).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduledTermination {
@@ -84,27 +106,41 @@ impl Faults {
         *self == Faults::default()
     }
 
-    /// Checks the rates and ranges; the error names the bad field.
+    /// Checks the rates, bounds, times and names; the error starts with the bad field's
+    /// name and says what would do.
     pub fn validate(&self) -> Result<(), String> {
         let rate = self.transient_error_rate;
         if !(0.0..=1.0).contains(&rate) {
             return Err(format!("transient_error_rate must be between 0 and 1, not {rate}"));
         }
         let per_hour = self.terminations_per_hour;
-        if !(per_hour.is_finite() && per_hour >= 0.0) {
-            return Err(format!("terminations_per_hour must be a finite number >= 0, not {per_hour}"));
+        if !(per_hour.is_finite() && (0.0..=MAX_TERMINATIONS_PER_HOUR).contains(&per_hour)) {
+            return Err(format!(
+                "terminations_per_hour must be a number from 0 to {MAX_TERMINATIONS_PER_HOUR}, not {per_hour}"
+            ));
         }
+        if let Some(t) = &self.terminate_at_call {
+            at_most("terminate_at_call.calls", t.calls, MAX_CALLS, "")?;
+            if let Some(server) = &t.server {
+                ServerName::parse(server.as_str()).map_err(|e| format!("terminate_at_call.server: {e}"))?;
+            }
+        }
+        at_most("invisible_secs", self.invisible_secs, MAX_INVISIBLE_SECS, " (one day)")?;
         let (min, max) = self.latency_ms;
         if min > max {
             return Err(format!("latency_ms: the minimum {min} is above the maximum {max}"));
         }
+        at_most("latency_ms", max, MAX_LATENCY_MS, " (one minute per call)")?;
         if self.boot_secs == Some(0) {
             return Err("boot_secs must be at least 1".to_string());
         }
+        at_most("boot_secs", self.boot_secs.unwrap_or(0), MAX_BOOT_SECS, " (one day)")?;
+        for (i, c) in self.capacity.iter().enumerate() {
+            check_time(&format!("capacity[{i}].at"), c.at)?;
+        }
         for (i, t) in self.terminations.iter().enumerate() {
-            if t.target.trim().is_empty() {
-                return Err(format!("terminations[{i}].target is empty"));
-            }
+            check_time(&format!("terminations[{i}].at"), t.at)?;
+            check_target(&t.target).map_err(|e| format!("terminations[{i}].target: {e}"))?;
         }
         Ok(())
     }
@@ -154,6 +190,41 @@ impl Faults {
         }
         lines
     }
+}
+
+/// `field` must be at most `max`.
+fn at_most(field: &str, value: u64, max: u64, what: &str) -> Result<(), String> {
+    if value > max {
+        return Err(format!("{field} is {value}, above the limit of {max}{what}; use a smaller value"));
+    }
+    Ok(())
+}
+
+/// A fault's time must be before the end of virtual time.
+fn check_time(field: &str, at: Timestamp) -> Result<(), String> {
+    if at > MAX_CLOCK {
+        return Err(format!(
+            "{field} is {}, after {} ({}), the end of virtual time",
+            at.0,
+            MAX_CLOCK.rfc3339(),
+            MAX_CLOCK.0
+        ));
+    }
+    Ok(())
+}
+
+/// A termination target: an instance id (`i-` and hexadecimal digits) or a server name.
+fn check_target(target: &str) -> Result<(), String> {
+    if target.trim().is_empty() {
+        return Err("it is empty (give a server name or an instance id such as i-0001)".to_string());
+    }
+    if let Some(hex) = target.strip_prefix("i-") {
+        if !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(());
+        }
+        return Err(format!("{target:?} is not an instance id (i- and hexadecimal digits, such as i-0001)"));
+    }
+    ServerName::parse(target).map(|_| ()).map_err(|e| format!("{e}, or an instance id such as i-0001"))
 }
 
 /// Parses a fault schedule (a [`Faults`] in RON; missing fields mean no such fault).

@@ -1,5 +1,10 @@
 //! [`Sim`]: the [`World`] behind a mutex, implementing the engine's `Cloud` trait, and
 //! running the instance agent when a simulated instance boots.
+//!
+//! Invariants: the world lock is never held across an `.await`; every Cloud call passes
+//! the world's fault gate once, under one lock with its operation; agents run at the
+//! virtual time their instance boots, never re-entrantly; the clock is moved only through
+//! the world's clock (`world/clock.rs`), which saturates at its limits.
 
 use crate::world::{Advance, World};
 use async_trait::async_trait;
@@ -86,13 +91,15 @@ impl Sim {
 
     /// Advances virtual time by `duration`, ending on a whole second (rounded up), running
     /// the agent of every instance that boots meanwhile at the virtual time it boots.
+    /// A duration beyond [`World::check_advance`]'s limits is cut short at them: callers
+    /// with a duration from a person (`cellar sim advance`) call `check_advance` first.
     pub async fn advance(&self, duration: Duration) {
-        let ms = duration.as_millis() as u64 + u64::from(!duration.subsec_nanos().is_multiple_of(1_000_000));
-        let target = self.with_world(|w| Timestamp((w.now_ms() + ms).div_ceil(1000)));
+        let target = self.with_world(|w| w.advance_target(duration));
         self.advance_until(target).await;
     }
 
-    /// Advances virtual time to `target` (see [`Sim::advance`]).
+    /// Advances virtual time to `target` (see [`Sim::advance`]; the clock stops at
+    /// [`MAX_CLOCK`](crate::world::MAX_CLOCK)).
     pub async fn advance_until(&self, target: Timestamp) {
         if self.agents_running.swap(true, Ordering::SeqCst) {
             // Nested (an agent sleeping): move the clock only.
@@ -101,7 +108,7 @@ impl Sim {
         }
         let _guard = RunningGuard(&self.agents_running);
         loop {
-            let due = self.with_world(|w| std::mem::take(&mut w.agents_due));
+            let due = self.with_world(World::take_agents_due);
             if !due.is_empty() {
                 for id in due {
                     self.run_agent(&id).await;
@@ -109,7 +116,7 @@ impl Sim {
                 continue;
             }
             if self.with_world(|w| w.advance_to(target)) == Advance::Reached
-                && self.with_world(|w| w.agents_due.is_empty())
+                && self.with_world(|w| w.agents_due().is_empty())
             {
                 break;
             }
@@ -118,7 +125,7 @@ impl Sim {
 
     async fn run_agent(&self, id: &InstanceId) {
         let prepared = self.with_world(|w| {
-            let Some(instance) = w.instances.get(id) else {
+            let Some(instance) = w.instances().get(id) else {
                 w.record(format!("agent {id}: skipped (instance is gone)"));
                 return None;
             };
@@ -406,7 +413,7 @@ impl Cloud for Sim {
     }
 
     async fn now(&self) -> Timestamp {
-        self.with_world(|w| w.now)
+        self.with_world(|w| w.now())
     }
 
     /// Sleeps on the virtual clock. Concurrent sleepers share it, as real time is shared:
@@ -418,8 +425,7 @@ impl Cloud for Sim {
         if self.agents_running.load(Ordering::SeqCst) {
             return self.advance(duration).await;
         }
-        let ms = duration.as_millis() as u64 + u64::from(!duration.subsec_nanos().is_multiple_of(1_000_000));
-        let wake = self.with_world(|w| (w.now_ms() + ms).div_ceil(1000));
+        let wake = self.with_world(|w| w.advance_target(duration).0);
         let key = (wake, self.next_sleeper.fetch_add(1, Ordering::SeqCst));
         self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
         let _guard = SleeperGuard(&self.sleepers, key);

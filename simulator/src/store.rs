@@ -53,6 +53,15 @@ pub enum StoreError {
         path.display()
     )]
     Corrupt { path: PathBuf, line: usize, column: usize, message: String },
+    /// A field this version does not know (a newer cellar wrote the file, or a typo): refused
+    /// rather than dropped on the next save.
+    #[error(
+        "simulator state file {} has a field this version of cellar does not know (line {line}, column {column}: \
+         `{field}`; known here: {expected}); it was written by a newer cellar or mistyped: fix or remove the field, \
+         or run `cellar sim init` to reset the file to the default world",
+        path.display()
+    )]
+    UnknownField { path: PathBuf, line: usize, column: usize, field: String, expected: String },
     #[error(
         "simulator state file {} is inconsistent: {problem}; run `cellar sim init` to reset it to the default world, or fix the file",
         path.display()
@@ -69,6 +78,17 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+}
+
+/// A state file that does not parse: an unknown field, or anything else that is not a world.
+fn parse_error(path: &Path, e: ron::error::SpannedError) -> StoreError {
+    let (line, column, path) = (e.position.line, e.position.col, path.to_path_buf());
+    match e.code {
+        ron::Error::NoSuchStructField { expected, found, .. } => {
+            StoreError::UnknownField { path, line, column, field: found, expected: expected.join(", ") }
+        }
+        code => StoreError::Corrupt { path, line, column, message: code.to_string() },
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -95,12 +115,7 @@ impl SimStore {
     pub fn open(path: &Path) -> Result<SimStore, StoreError> {
         let lock = lock(path)?;
         let world = match fs::read_to_string(path) {
-            Ok(text) => parse_world(&text).map_err(|e| StoreError::Corrupt {
-                path: path.to_path_buf(),
-                line: e.position.line,
-                column: e.position.col,
-                message: e.code.to_string(),
-            })?,
+            Ok(text) => parse_world(&text).map_err(|e| parse_error(path, e))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => default_world(),
             Err(e) => return Err(io_err(path)(e)),
         };

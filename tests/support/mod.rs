@@ -118,9 +118,12 @@ pub async fn change(sim: &std::sync::Arc<cellar_sim::Sim>, line: &str) {
             sim.with_world(|w| w.terminate_instance_by_amazon(&id)).unwrap();
         }
         ["!advance", secs] => sim.advance(std::time::Duration::from_secs(secs.parse().unwrap())).await,
-        ["!dns", host, ips @ ..] => sim.with_world(|w| w.set_dns(host, ips.iter().map(|s| s.to_string()).collect())),
+        ["!dns", host, ips @ ..] => {
+            sim.with_world(|w| w.set_dns(host, ips.iter().map(|s| s.to_string()).collect())).unwrap()
+        }
         ["!capacity", zone, instance_type, n] => sim
-            .with_world(|w| w.set_capacity(&Zone::new(*zone), &InstanceType::new(*instance_type), n.parse().unwrap())),
+            .with_world(|w| w.set_capacity(&Zone::new(*zone), &InstanceType::new(*instance_type), n.parse().unwrap()))
+            .unwrap(),
         ["!image", name, arch, region] => {
             let arch = Architecture::parse(arch).unwrap();
             sim.with_world(|w| w.add_image(name, arch, &Region::new(*region), Tags::new()));

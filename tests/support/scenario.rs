@@ -251,9 +251,11 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op], tra
                     let _ = sim.with_world(|w| w.terminate_instance_by_amazon(&id));
                 }
             }
-            Op::Capacity { zone, instance_type, count } => sim.with_world(|w| {
-                w.set_capacity(&Zone::new(zone.as_str()), &InstanceType::new(instance_type.as_str()), *count)
-            }),
+            Op::Capacity { zone, instance_type, count } => sim
+                .with_world(|w| {
+                    w.set_capacity(&Zone::new(zone.as_str()), &InstanceType::new(instance_type.as_str()), *count)
+                })
+                .unwrap(),
             Op::Advance(secs) => sim.advance(Duration::from_secs(*secs)).await,
             Op::NewImage => {
                 images += 1;
@@ -266,7 +268,7 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op], tra
     sim.with_world(|w| {
         w.set_faults(Faults::default()).unwrap();
         for zone in ["a", "b", "c", "d"] {
-            w.set_capacity(&Zone::new(format!("us-east-1{zone}")), &InstanceType::new("t3.medium"), 100);
+            w.set_capacity(&Zone::new(format!("us-east-1{zone}")), &InstanceType::new("t3.medium"), 100).unwrap();
         }
     });
     sim.advance(Duration::from_secs(1800)).await;
@@ -288,7 +290,7 @@ async fn run_async(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op], tra
         }
     }
     let world = sim.world();
-    ScenarioRun { trace: trace.then(|| world.render_log(None)), api_calls: world.api_calls, applies }
+    ScenarioRun { trace: trace.then(|| world.render_log(None)), api_calls: world.api_calls(), applies }
 }
 
 /// Every server's data volumes (by `Name` tag), in one pass.

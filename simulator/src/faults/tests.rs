@@ -110,19 +110,19 @@ fn group_request(name: &str, launch: LaunchSource) -> CreateAutoScalingGroupRequ
 
 /// One running instance in group `name`, the data volume attached, the EIP associated.
 fn check_healthy(world: &World, name: &str, volume: &VolumeId, address: &AllocationId) -> InstanceId {
-    let live: Vec<_> = world.instances.values().filter(|i| i.is_live()).collect();
+    let live: Vec<_> = world.instances().values().filter(|i| i.is_live()).collect();
     assert_eq!(live.len(), 1, "one live instance:\n{}", world.render_summary());
     let instance = live[0];
     assert_eq!(instance.state, InstanceState::Running, "{}", world.render_summary());
-    assert_eq!(world.groups[&AutoScalingGroupName::new(name)].instances, vec![instance.id.clone()]);
-    let v = &world.volumes[volume];
+    assert_eq!(world.groups()[&AutoScalingGroupName::new(name)].instances, vec![instance.id.clone()]);
+    let v = &world.volumes()[volume];
     assert_eq!((v.attached_to.as_ref(), v.device.as_deref()), (Some(&instance.id), Some(DATA_DEVICE)));
-    assert_eq!(world.addresses[address].associated_to.as_ref(), Some(&instance.id), "{}", world.render_log(None));
+    assert_eq!(world.addresses()[address].associated_to.as_ref(), Some(&instance.id), "{}", world.render_log(None));
     instance.id.clone()
 }
 
 fn count_logged(world: &World, needle: &str) -> usize {
-    world.log.iter().filter(|e| e.message.contains(needle)).count()
+    world.log().iter().filter(|e| e.message.contains(needle)).count()
 }
 
 /// Every fault at once (the schedule relative to the default world's clock).
@@ -220,8 +220,8 @@ async fn same_seed_same_world_and_log_with_every_fault_on() {
     for needle in ["(injected fault)", "terminate_at_call", "(fault schedule)", "pending -> running"] {
         assert!(log.contains(needle), "no {needle:?} in the log:\n{log}");
     }
-    assert!(a.api_calls > 30);
-    assert!(a.log.iter().any(|e| e.millis != 0), "latency moves the clock by milliseconds");
+    assert!(a.api_calls() > 30);
+    assert!(a.log().iter().any(|e| e.millis != 0), "latency moves the clock by milliseconds");
 
     let (c, tc) = run(seed.wrapping_add(1)).await;
     assert_ne!(c.render_log(None), a.render_log(None), "another seed, another trace");
@@ -252,7 +252,7 @@ async fn throttling_uses_the_aws_token_buckets() {
     let e = sim.run_instance(&r, run_request("x", String::new(), "t5")).await.unwrap_err();
     assert_eq!((&e.kind, e.message.as_str()), (&CloudErrorKind::RequestLimitExceeded, "Request limit exceeded."));
     assert!(e.retryable());
-    assert_eq!(sim.world().instances.len(), 5, "a throttled call changes nothing");
+    assert_eq!(sim.world().instances().len(), 5, "a throttled call changes nothing");
     // Other buckets and other regions are separate.
     sim.describe_instances(&r, &Filter::Server(ServerName::new("x"))).await.unwrap();
     sim.allocate_address(&r, Tags::new()).await.unwrap();
@@ -349,7 +349,7 @@ async fn transient_errors_at_rate_one_and_zero() {
     let seed = seed();
     for (rate, expect_all_fail) in [(1.0, true), (0.0, false)] {
         let sim = sim_with(seed, Faults { transient_error_rate: rate, ..Faults::default() });
-        let before = sim.world().instances.len();
+        let before = sim.world().instances().len();
         let results = assorted_calls(&sim).await;
         if expect_all_fail {
             assert!(results
@@ -357,13 +357,13 @@ async fn transient_errors_at_rate_one_and_zero() {
                 .all(|r| matches!(r, Err(CloudErrorKind::InternalError | CloudErrorKind::Unavailable))));
             assert!(results.contains(&Err(CloudErrorKind::InternalError)), "both kinds occur");
             assert!(results.contains(&Err(CloudErrorKind::Unavailable)), "both kinds occur");
-            assert_eq!(sim.world().instances.len(), before, "a failed call does nothing");
+            assert_eq!(sim.world().instances().len(), before, "a failed call does nothing");
             assert_eq!(count_logged(&sim.world(), "(injected fault)"), results.len());
         } else {
             assert!(results.iter().all(Result::is_ok), "{results:?}");
             assert_eq!(count_logged(&sim.world(), "(injected fault)"), 0);
         }
-        assert_eq!(sim.world().api_calls, results.len() as u64);
+        assert_eq!(sim.world().api_calls(), results.len() as u64);
     }
 }
 
@@ -380,7 +380,7 @@ async fn terminate_at_call_fires_once_after_k_mutating_calls() {
             ..Faults::default()
         };
         sim.with_world(|w| w.set_faults(faults)).unwrap();
-        let state = |sim: &Sim, id: &InstanceId| sim.world().instances[id].state;
+        let state = |sim: &Sim, id: &InstanceId| sim.world().instances()[id].state;
         for call in 1..=k + 3 {
             // Reads do not count.
             sim.describe_instances(&r, &Filter::All).await.unwrap();
@@ -390,9 +390,9 @@ async fn terminate_at_call_fires_once_after_k_mutating_calls() {
             assert_eq!(state(&sim, &victim), expected, "k = {k}, after mutating call {call}");
         }
         let w = sim.world();
-        assert_eq!(w.instances[&bystander].state, InstanceState::Running, "only x's instance");
+        assert_eq!(w.instances()[&bystander].state, InstanceState::Running, "only x's instance");
         assert_eq!(count_logged(&w, "terminated by Amazon (terminate_at_call fault)"), 1, "once");
-        assert_eq!(w.faults.terminate_at_call, None, "the fault clears");
+        assert_eq!(w.faults().terminate_at_call, None, "the fault clears");
     }
     // calls: 0 fires when installed; no live instance of the server is logged.
     let mut w = world_with(1, Faults::default());
@@ -402,7 +402,7 @@ async fn terminate_at_call_fires_once_after_k_mutating_calls() {
     };
     w.set_faults(faults).unwrap();
     assert_eq!(count_logged(&w, "terminate_at_call fault: no live instance of server nobody"), 1);
-    assert_eq!(w.faults.terminate_at_call, None);
+    assert_eq!(w.faults().terminate_at_call, None);
 }
 
 #[tokio::test]
@@ -428,7 +428,7 @@ async fn random_terminations_kill_instances_and_the_group_replaces_them() {
     sim.advance(Duration::from_secs(600)).await;
     let w = sim.world();
     check_healthy(&w, "x", &volume, &address);
-    assert!(!w.scheduled.iter().any(|s| s.transition == crate::world::Transition::RandomTermination));
+    assert!(!w.scheduler().events().iter().any(|s| s.transition == crate::world::Transition::RandomTermination));
 }
 
 #[tokio::test]
@@ -487,7 +487,7 @@ async fn new_instances_are_invisible_for_a_while() {
     sim.advance(Duration::from_secs(1)).await;
     let replacement = {
         let w = sim.world();
-        let members = &w.groups[&group].instances;
+        let members = &w.groups()[&group].instances;
         assert_eq!(members.len(), 1, "{}", w.render_summary());
         assert!(w.render_summary().contains("invisible until"));
         members[0].clone()
@@ -518,14 +518,14 @@ async fn latency_advances_the_clock_without_running_agents_reentrantly() {
         sim.describe_images(&r).await.unwrap();
     }
     assert_eq!(sim.world().now_ms(), (T0 + 32) * 1000 + 250);
-    assert_eq!(sim.world().instances[&id].state, InstanceState::Running);
-    assert_eq!(sim.world().agents_due, vec![id.clone()], "queued, not run inside a call");
+    assert_eq!(sim.world().instances()[&id].state, InstanceState::Running);
+    assert_eq!(sim.world().agents_due(), vec![id.clone()], "queued, not run inside a call");
     // The next advance runs it (it fails: x has no data volume; its own calls take time too).
     sim.advance(Duration::from_millis(100)).await;
     {
         let w = sim.world();
         let failure = format!("agent {id}: failed: server x has no data volume");
-        let failed = w.log.iter().find(|e| e.message.starts_with(&failure)).expect("the agent's failure is logged");
+        let failed = w.log().iter().find(|e| e.message.starts_with(&failure)).expect("the agent's failure is logged");
         assert!(failed.at.0 >= T0 + 34, "after its two calls");
         let log = w.render_log(Some(3));
         assert_eq!(log.lines().count(), 3);
@@ -562,22 +562,22 @@ async fn capacity_schedule_fails_the_group_then_restores_it() {
     sim.advance(Duration::from_secs(120)).await;
     {
         let w = sim.world();
-        assert_eq!(w.instances[&first].state, InstanceState::Terminated);
+        assert_eq!(w.instances()[&first].state, InstanceState::Terminated);
         assert_eq!(count_logged(&w, "terminated by Amazon (scheduled fault)"), 1);
-        let activity = w.groups[&AutoScalingGroupName::new("x")].activities.last().unwrap().clone();
+        let activity = w.groups()[&AutoScalingGroupName::new("x")].activities.last().unwrap().clone();
         assert!(!activity.succeeded);
         assert!(activity.description.contains("InsufficientInstanceCapacity"), "{}", activity.description);
         assert!(activity.description.ends_with("in us-east-1a."), "{}", activity.description);
         assert!(w.render_log(None).contains("Status Reason: InsufficientInstanceCapacity"));
-        assert!(w.instances.values().all(|i| !i.is_live()));
+        assert!(w.instances().values().all(|i| !i.is_live()));
     }
     sim.advance(Duration::from_secs(900)).await;
     let w = sim.world();
     let second = check_healthy(&w, "x", &volume, &address);
-    let launched_at = w.instances[&second].launched_at.0;
+    let launched_at = w.instances()[&second].launched_at.0;
     assert!((t + 600..=t + 660).contains(&launched_at), "replaced at +{}", launched_at - t);
-    assert!(w.faults.capacity.is_empty() && w.faults.terminations.is_empty(), "the schedule is consumed");
-    assert_eq!(w.capacity[&Zone::new("us-east-1a")][&InstanceType::new("t3.small")], 9);
+    assert!(w.faults().capacity.is_empty() && w.faults().terminations.is_empty(), "the schedule is consumed");
+    assert_eq!(w.available_capacity(&Zone::new("us-east-1a"), &InstanceType::new("t3.small")), 9);
 }
 
 #[test]
@@ -627,6 +627,23 @@ fn the_example_fault_schedule_parses_and_installs() {
     assert!(parse_faults("(throttle: true)").is_err(), "unknown fields are reported");
 }
 
+/// The example's header tells how to install it and describes every field of [`Faults`].
+#[test]
+fn the_example_fault_schedule_documents_every_field() {
+    let header: String = EXAMPLE.lines().take_while(|l| l.starts_with("//")).collect::<Vec<_>>().join("\n");
+    assert!(header.contains("cellar sim faults fixtures/worlds/faults-example.ron"), "{header}");
+    assert!(!header.contains("World::set_faults") && !header.contains("parse_faults"), "no Rust in the header");
+    let fields: Vec<String> = render_faults(&Faults::default())
+        .lines()
+        .filter_map(|l| l.strip_prefix("    ")?.split_once(':').map(|(f, _)| f.to_string()))
+        .filter(|f| !f.starts_with(' '))
+        .collect();
+    assert_eq!(fields.len(), 9, "{fields:?}");
+    for field in fields {
+        assert!(header.contains(&format!("//   {field} ")), "the header does not describe {field}:\n{header}");
+    }
+}
+
 #[test]
 fn bad_faults_are_refused_naming_the_field() {
     let zone = |z: &str| CapacityChange {
@@ -644,20 +661,109 @@ fn bad_faults_are_refused_naming_the_field() {
         (Faults { latency_ms: (5, 2), ..Faults::default() }, "latency_ms"),
         (Faults { boot_secs: Some(0), ..Faults::default() }, "boot_secs"),
         (Faults { capacity: vec![zone("us-east-1a"), zone("eu-west-9z")], ..Faults::default() }, "capacity[1].zone"),
+        (Faults { terminations_per_hour: 3600.5, ..Faults::default() }, "terminations_per_hour"),
+        (Faults { invisible_secs: u64::MAX, ..Faults::default() }, "invisible_secs is 18446744073709551615, above"),
+        (Faults { invisible_secs: MAX_INVISIBLE_SECS + 1, ..Faults::default() }, "invisible_secs is 86401, above"),
+        (Faults { latency_ms: (0, u64::MAX), ..Faults::default() }, "latency_ms is 18446744073709551615, above"),
+        (Faults { latency_ms: (u64::MAX, u64::MAX), ..Faults::default() }, "latency_ms is"),
+        (Faults { latency_ms: (0, MAX_LATENCY_MS + 1), ..Faults::default() }, "latency_ms is 60001, above"),
+        (Faults { boot_secs: Some(u64::MAX), ..Faults::default() }, "boot_secs is 18446744073709551615, above"),
+        (Faults { boot_secs: Some(MAX_BOOT_SECS + 1), ..Faults::default() }, "boot_secs is 86401, above"),
+        (at_call(u64::MAX, None), "terminate_at_call.calls is 18446744073709551615, above"),
+        (at_call(MAX_CALLS + 1, None), "terminate_at_call.calls is 1000001, above"),
+        (at_call(1, Some("../etc")), "terminate_at_call.server: invalid server name \"../etc\""),
+        (at_call(1, Some("Duvel")), "terminate_at_call.server: invalid server name \"Duvel\""),
+        (terminate(T0, "../etc"), "terminations[0].target: invalid server name \"../etc\""),
+        (terminate(T0, "duvel/../x"), "terminations[0].target: invalid server name"),
+        (terminate(T0, "i-../etc"), "terminations[0].target: \"i-../etc\" is not an instance id"),
+        (terminate(T0, "i-"), "terminations[0].target: \"i-\" is not an instance id"),
+        (terminate(T0, " "), "terminations[0].target: it is empty"),
+        (terminate(u64::MAX, "duvel"), "terminations[0].at is 18446744073709551615, after 9999-12-31T23:59:59Z"),
+        (
+            Faults {
+                capacity: vec![CapacityChange { at: Timestamp(u64::MAX), ..zone("us-east-1a") }],
+                ..Faults::default()
+            },
+            "capacity[0].at",
+        ),
+        (
+            Faults {
+                capacity: vec![CapacityChange { instance_type: InstanceType::new("t3.mediun"), ..zone("us-east-1a") }],
+                ..Faults::default()
+            },
+            "capacity[0].instance_type: t3.mediun is not an instance type cellar knows (did you mean t3.medium?)",
+        ),
     ];
     for (faults, field) in cases {
         let mut w = default_world();
         let before = w.clone();
         let e = w.set_faults(faults).unwrap_err();
-        assert!(e.starts_with(field), "{e}");
+        assert!(e.starts_with(field), "expected {field:?}, got {e}");
         assert_eq!(w, before, "a refused schedule changes nothing");
+    }
+}
+
+fn at_call(calls: u64, server: Option<&str>) -> Faults {
+    Faults {
+        terminate_at_call: Some(TerminateAtCall { calls, server: server.map(ServerName::new) }),
+        ..Faults::default()
+    }
+}
+
+fn terminate(at: u64, target: &str) -> Faults {
+    Faults {
+        terminations: vec![ScheduledTermination { at: Timestamp(at), target: target.into() }],
+        ..Faults::default()
+    }
+}
+
+/// Every bound reached at once: installed, and a launch, calls and a long advance do not
+/// overflow anywhere.
+#[tokio::test]
+async fn faults_at_their_bounds_are_accepted_and_run() {
+    let faults = Faults {
+        transient_error_rate: 0.0,
+        terminations_per_hour: MAX_TERMINATIONS_PER_HOUR,
+        invisible_secs: MAX_INVISIBLE_SECS,
+        latency_ms: (MAX_LATENCY_MS, MAX_LATENCY_MS),
+        boot_secs: Some(MAX_BOOT_SECS),
+        ..at_call(MAX_CALLS, Some("x"))
+    };
+    for target in ["x", "i-0001", "i-00ff"] {
+        default_world().set_faults(terminate(T0 + 10, target)).unwrap();
+    }
+    let sim = sim_with(seed(), faults.clone());
+    sim.run_instance(&east(), run_request("x", String::new(), "t")).await.unwrap();
+    assert_eq!(sim.now().await, Timestamp(T0 + 60), "one minute of latency");
+    sim.advance(Duration::from_secs(3 * 86_400)).await;
+    assert_eq!(sim.now().await, Timestamp(T0 + 60 + 3 * 86_400));
+    assert!(count_logged(&sim.world(), "terminated by Amazon (random fault)") > 0);
+    // Without random terminations the instance boots after a day.
+    let sim = sim_with(seed(), Faults { terminations_per_hour: 0.0, ..faults });
+    let id = sim.run_instance(&east(), run_request("x", String::new(), "t")).await.unwrap().id;
+    sim.advance(Duration::from_secs(86_400 - 1)).await;
+    assert_eq!(sim.world().instances()[&id].state, InstanceState::Pending);
+    sim.advance(Duration::from_secs(1)).await;
+    assert_eq!(sim.world().instances()[&id].state, InstanceState::Running);
+}
+
+#[test]
+fn a_state_file_with_faults_beyond_their_bounds_is_inconsistent() {
+    for (field, value, expected) in [
+        ("boot_secs", "Some(18446744073709551615)", "faults.boot_secs is 18446744073709551615, above"),
+        ("latency_ms", "(0, 18446744073709551615)", "faults.latency_ms is 18446744073709551615, above"),
+        ("invisible_secs", "18446744073709551615", "faults.invisible_secs is 18446744073709551615, above"),
+    ] {
+        let text = render_world(&default_world()).replacen("(\n", &format!("(\n    faults: ({field}: {value}),\n"), 1);
+        let e = parse_world(&text).unwrap().check_consistency().unwrap_err();
+        assert!(e.starts_with(expected), "{field}: {e}");
     }
 }
 
 #[test]
 fn worlds_without_faults_load_and_save_as_before() {
     let w = default_world();
-    assert!(w.faults.is_none());
+    assert!(w.faults().is_none());
     let text = render_world(&w);
     for field in ["faults", "millis", "buckets", "api_calls"] {
         assert!(!text.contains(field), "{field} written for a world without faults");
@@ -674,6 +780,6 @@ fn the_log_renders_one_line_per_entry() {
     w.advance_by_ms(1_042);
     w.record("third");
     assert_eq!(w.render_log(Some(2)), "2026-11-25T00:00:00.000Z  second\n2026-11-25T00:00:01.042Z  third\n");
-    assert_eq!(w.render_log(None).lines().count(), w.log.len());
+    assert_eq!(w.render_log(None).lines().count(), w.log().len());
     assert_eq!(w.render_log(Some(0)), "");
 }

@@ -1,3 +1,6 @@
+//! The simulator through the `Cloud` trait: agents at boot, group replacement, the shared
+//! virtual clock of concurrent sleepers.
+
 use super::*;
 use crate::store::{default_world, parse_world, render_world};
 use cellar_engine::agent::{user_data, AgentInvocation, DATA_DEVICE, DATA_ROLE};
@@ -77,20 +80,20 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
 /// it, the EIP associated with it. Returns the instance.
 fn check_healthy(sim: &Sim, volume: &VolumeId, address: &AllocationId) -> InstanceId {
     let w = sim.world();
-    let live: Vec<&crate::world::SimInstance> = w.instances.values().filter(|i| i.is_live()).collect();
+    let live: Vec<&crate::world::SimInstance> = w.instances().values().filter(|i| i.is_live()).collect();
     assert_eq!(live.len(), 1, "one live instance:\n{}", w.render_summary());
     let instance = live[0];
     assert_eq!(instance.state, InstanceState::Running);
-    let group = &w.groups[&AutoScalingGroupName::new("x")];
+    let group = &w.groups()[&AutoScalingGroupName::new("x")];
     assert_eq!(group.instances, vec![instance.id.clone()]);
-    let v = &w.volumes[volume];
+    let v = &w.volumes()[volume];
     assert_eq!(
         (v.state, v.attached_to.as_ref(), v.device.as_deref()),
         (VolumeState::InUse, Some(&instance.id), Some(DATA_DEVICE)),
         "{}",
         w.render_summary()
     );
-    assert_eq!(w.addresses[address].associated_to.as_ref(), Some(&instance.id));
+    assert_eq!(w.addresses()[address].associated_to.as_ref(), Some(&instance.id));
     instance.id.clone()
 }
 
@@ -101,7 +104,7 @@ fn check_roundtrip(sim: &Sim) {
 }
 
 fn log_messages(sim: &Sim) -> Vec<(u64, String)> {
-    sim.world().log.iter().map(|e| (e.at.0 - T0, e.message.clone())).collect()
+    sim.world().log().iter().map(|e| (e.at.0 - T0, e.message.clone())).collect()
 }
 
 fn logged(sim: &Sim, message: &str) -> Option<u64> {
@@ -130,7 +133,7 @@ async fn group_replaces_a_terminated_instance_and_the_agent_reattaches() {
     sim.advance(Duration::from_secs(300)).await;
     let second = check_healthy(&sim, &volume, &address);
     assert_ne!(first, second);
-    assert_eq!(sim.world().instances[&first].state, InstanceState::Terminated);
+    assert_eq!(sim.world().instances()[&first].state, InstanceState::Terminated);
     check_roundtrip(&sim);
     assert_eq!(logged(&sim, &format!("agent {second}: ran spawn hook (3 lines)")), Some(330));
     // The volume followed: detached from the old instance when it terminated (+20 s),
@@ -150,24 +153,24 @@ async fn no_capacity_means_no_replacement_until_it_returns() {
     let first = check_healthy(&sim, &volume, &address);
 
     sim.with_world(|w| {
-        w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("t3.small"), 0);
+        w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("t3.small"), 0).unwrap();
         w.terminate_instance_by_amazon(&first).unwrap();
     });
     sim.advance(Duration::from_secs(300)).await;
     {
         let w = sim.world();
-        assert!(w.instances.values().all(|i| !i.is_live()), "{}", w.render_summary());
-        let activities = &w.groups[&AutoScalingGroupName::new("x")].activities;
+        assert!(w.instances().values().all(|i| !i.is_live()), "{}", w.render_summary());
+        let activities = &w.groups()[&AutoScalingGroupName::new("x")].activities;
         let last = activities.last().unwrap();
         assert!(!last.succeeded);
         assert!(last.description.contains("InsufficientInstanceCapacity"), "{}", last.description);
-        assert_eq!(w.volumes[&volume].state, VolumeState::Available, "the data volume waits, detached");
+        assert_eq!(w.volumes()[&volume].state, VolumeState::Available, "the data volume waits, detached");
     }
     check_roundtrip(&sim);
     let groups = sim.describe_auto_scaling_groups(&east(), &Filter::Server(ServerName::new("x"))).await.unwrap();
     assert!(groups[0].instances.is_empty());
 
-    sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("t3.small"), 1));
+    sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("t3.small"), 1)).unwrap();
     sim.advance(Duration::from_secs(120)).await;
     let second = check_healthy(&sim, &volume, &address);
     assert_ne!(first, second);
@@ -200,8 +203,8 @@ async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
     assert_eq!(sim.now().await, Timestamp(T0 + 89));
     let id = instance.id;
     let w = sim.world();
-    assert_eq!(w.volumes[&volume].attached_to.as_ref(), Some(&id), "{}", w.render_summary());
-    assert_eq!(w.addresses[&address].associated_to.as_ref(), Some(&id));
+    assert_eq!(w.volumes()[&volume].attached_to.as_ref(), Some(&id), "{}", w.render_summary());
+    assert_eq!(w.addresses()[&address].associated_to.as_ref(), Some(&id));
     drop(w);
     assert_eq!(logged(&sim, &format!("agent {id}: persist for server x")), Some(30));
     assert_eq!(logged(&sim, &format!("attached volume {volume} to {id} as /dev/sdf")), Some(35));
@@ -248,7 +251,7 @@ async fn cloud_calls_map_errors_and_time() {
     sim.sleep(Duration::from_millis(1)).await;
     assert_eq!(sim.now().await, Timestamp(T0 + 1), "sleep rounds up to whole seconds");
     let world = sim.into_world();
-    assert_eq!(world.now, Timestamp(T0 + 1));
+    assert_eq!(world.now(), Timestamp(T0 + 1));
 }
 
 #[tokio::test]
@@ -278,7 +281,7 @@ async fn new_cloud_calls_through_the_trait() {
     cloud.create_auto_scaling_group(&r, request).await.unwrap();
     sim.advance(Duration::from_secs(60)).await;
     let first = check_healthy(&sim, &volume, &address);
-    let launched = sim.world().instances[&first].clone();
+    let launched = sim.world().instances()[&first].clone();
     assert_eq!((launched.instance_type.as_str(), launched.image.as_str()), ("t3.medium", "ami-0001"));
     let e = cloud.delete_launch_configuration(&r, "x-1").await.unwrap_err();
     assert_eq!(e.kind, CloudErrorKind::ResourceInUse);
@@ -319,8 +322,8 @@ async fn new_cloud_calls_through_the_trait() {
     let groups = cloud.describe_auto_scaling_groups(&r, &Filter::All).await.unwrap();
     assert_eq!((groups[0].desired, groups[0].instances.len()), (0, 0));
     sim.advance(Duration::from_secs(30)).await;
-    assert_eq!(sim.world().instances[&first].state, InstanceState::Terminated);
-    assert_eq!(sim.world().volumes[&volume].state, VolumeState::Available, "the data volume is released");
+    assert_eq!(sim.world().instances()[&first].state, InstanceState::Terminated);
+    assert_eq!(sim.world().volumes()[&volume].state, VolumeState::Available, "the data volume is released");
 
     // Snapshot the data volume before deleting it.
     let snapshot = cloud.create_snapshot(&r, &volume, tags(&[("Name", "x")])).await.unwrap();

@@ -1,3 +1,6 @@
+//! The state file: round trips, corrupt and unknown-field files refused and left alone,
+//! the lock between processes.
+
 use super::*;
 use cellar_engine::model::Timestamp;
 use std::sync::Arc;
@@ -9,8 +12,9 @@ fn missing_file_starts_from_the_default_world_and_roundtrips() {
     let mut store = SimStore::open(&path).unwrap();
     assert_eq!(*store.world(), default_world());
     assert!(!path.exists(), "opening does not write");
-    store.world_mut().set_dns("chimay.imarc.net", vec!["198.51.100.7".into()]);
-    store.world_mut().now = Timestamp(store.world().now.0 + 42);
+    store.world_mut().set_dns("chimay.imarc.net", vec!["198.51.100.7".into()]).unwrap();
+    let later = Timestamp(store.world().now().0 + 42);
+    store.world_mut().advance_clock_to(later);
     store.flush().unwrap();
     let saved = store.world().clone();
     drop(store);
@@ -19,7 +23,7 @@ fn missing_file_starts_from_the_default_world_and_roundtrips() {
     let mut reopened = SimStore::open(&path).unwrap();
     assert_eq!(*reopened.world(), saved);
     let mut changed = saved.clone();
-    changed.now = Timestamp(changed.now.0 + 1);
+    changed.advance_clock_to(Timestamp(changed.now().0 + 1));
     reopened.save(&changed).unwrap();
     assert_eq!(*reopened.world(), changed, "save makes it the store's world");
     drop(reopened);
@@ -63,7 +67,7 @@ fn init_overwrites_even_a_corrupt_file() {
     let path = dir.path().join("world.ron");
     fs::write(&path, "garbage").unwrap();
     let mut fresh = default_world();
-    fresh.now = Timestamp(7);
+    fresh.reseed(7);
     let store = SimStore::init(&path, fresh.clone()).unwrap();
     assert_eq!(*store.world(), fresh);
     drop(store);
@@ -75,7 +79,7 @@ fn init_overwrites_even_a_corrupt_file() {
 fn concurrent_updates_are_not_lost() {
     let dir = tempfile::tempdir().unwrap();
     let path = Arc::new(dir.path().join("world.ron"));
-    let start = default_world().now.0;
+    let start = default_world().now().0;
     let threads: Vec<_> = (0..2)
         .map(|t| {
             let path = Arc::clone(&path);
@@ -83,7 +87,7 @@ fn concurrent_updates_are_not_lost() {
                 for n in 0..50 {
                     let mut store = SimStore::open(&path).unwrap();
                     let world = store.world_mut();
-                    world.now = Timestamp(world.now.0 + 1);
+                    world.advance_clock_to(Timestamp(world.now().0 + 1));
                     world.record(format!("thread {t} update {n}"));
                     store.flush().unwrap();
                 }
@@ -94,6 +98,104 @@ fn concurrent_updates_are_not_lost() {
         t.join().unwrap();
     }
     let world = SimStore::open(&path).unwrap().into_world();
-    assert_eq!(world.now.0, start + 100);
-    assert_eq!(world.log.len(), 100);
+    assert_eq!(world.now().0, start + 100);
+    assert_eq!(world.log().len(), 100);
+}
+
+/// A world with one of everything the state file nests: an instance, a group, a template,
+/// an address, a snapshot, scheduled transitions, log entries, faults.
+fn busy_world_text() -> String {
+    use cellar_engine::cloud::{CreateAutoScalingGroupRequest, CreateLaunchTemplateRequest, CreateVolumeRequest};
+    use cellar_engine::model::*;
+    let r = Region::new("us-east-1");
+    let mut w = default_world();
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: String::new(),
+    };
+    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    let lt = w.create_launch_template(&r, request).unwrap();
+    let group = CreateAutoScalingGroupRequest {
+        name: AutoScalingGroupName::new("x"),
+        launch: LaunchSource::Template { id: lt.id, version: None },
+        zones: vec![Zone::new("us-east-1a")],
+        min: 1,
+        max: 1,
+        desired: 1,
+        tags: Tags::new(),
+    };
+    w.create_auto_scaling_group(&r, group).unwrap();
+    w.advance_clock_to(Timestamp(w.now().0 + 1));
+    let volume = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 20, tags: Tags::new() };
+    let volume = w.create_volume(&r, volume).unwrap();
+    w.advance_clock_to(Timestamp(w.now().0 + 10));
+    w.create_snapshot(&r, &volume.id, Tags::new()).unwrap();
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: String::new(),
+    };
+    w.create_launch_configuration(&r, "x-lc", spec).unwrap();
+    w.set_faults(crate::Faults { throttling: true, ..crate::Faults::default() }).unwrap();
+    w.begin_call(cellar_engine::api::Api::DescribeVolumes, Some(&r), false).unwrap();
+    render_world(&w)
+}
+
+/// Adds `bogus: 1,` after the line starting (indentation aside) with the last of `after`,
+/// looked for after the lines of the ones before it; opens the file, and expects it refused
+/// naming the field, its line and the file, left untouched.
+fn check_unknown_field(after: &[&str], expected_struct_fields: &str) {
+    let text = busy_world_text();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut at = 0;
+    for marker in after {
+        let found = lines[at..].iter().position(|l| l.trim_start().starts_with(marker));
+        at += found.unwrap_or_else(|| panic!("no {marker} in\n{text}"));
+    }
+    let indent = lines[at].len() - lines[at].trim_start().len();
+    lines.insert(at + 1, format!("{}bogus: 1,", " ".repeat(indent)));
+    let edited = lines.join("\n") + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.ron");
+    fs::write(&path, &edited).unwrap();
+    let e = SimStore::open(&path).unwrap_err();
+    match &e {
+        StoreError::UnknownField { path: p, line, field, expected, .. } => {
+            assert_eq!((p, *line, field.as_str()), (&path, at + 2, "bogus"), "after {after:?}: {e}");
+            assert!(expected.contains(expected_struct_fields), "after {after:?}: {expected}");
+        }
+        other => panic!("after {after:?}: expected UnknownField, got {other:?}"),
+    }
+    let message = e.to_string();
+    for needle in [&path.display().to_string(), &format!("line {}, column ", at + 2), "`bogus`", "cellar sim init"] {
+        assert!(message.contains(needle), "{needle:?} missing in {message}");
+    }
+    assert_eq!(fs::read(&path).unwrap(), edited.as_bytes(), "the file is left as it was");
+}
+
+#[test]
+fn unknown_fields_are_refused_not_dropped() {
+    // (where, the fields known there): the simulator's structs ...
+    check_unknown_field(&["now:"], "now, millis, rng, faults");
+    check_unknown_field(&["default_capacity:"], "agents_due, log");
+    check_unknown_field(&["throttling:"], "throttling, transient_error_rate");
+    check_unknown_field(&["instances:", "launched_at:"], "id, state, zone");
+    check_unknown_field(&["instances:", "client_token:"], "user_data, client_token");
+    check_unknown_field(&["addresses:", "public_ip:"], "allocation_id, region, public_ip");
+    check_unknown_field(&["templates:", "default_version:"], "versions, default_version");
+    check_unknown_field(&["groups:", "desired:"], "min, max, desired");
+    check_unknown_field(&["snapshots:", "volume:"], "volume, size_gb");
+    check_unknown_field(&["scheduled:", "seq:"], "at, seq, transition");
+    check_unknown_field(&["log:", "message:"], "at, millis, message");
+    // ... and the engine's types inside them.
+    check_unknown_field(&["regions:", "region:"], "region, zones");
+    check_unknown_field(&["images:", "architecture:"], "id, name, architecture");
+    check_unknown_field(&["volumes:", "attached_to:"], "size_gb, attached_to, device");
+    check_unknown_field(&["templates:", "versions:", "image:"], "instance_type, image, user_data");
+    check_unknown_field(&["launch_configurations:", "created_at:"], "name, spec, created_at");
+    check_unknown_field(&["launch_configurations:", "spec:", "image:"], "instance_type, image, user_data");
+    check_unknown_field(&["groups:", "launch:", "id:"], "id, version");
+    check_unknown_field(&["groups:", "activities:", "description:"], "succeeded, description, error_code");
+    check_unknown_field(&["buckets:", "tokens:"], "tokens, updated_ms");
 }

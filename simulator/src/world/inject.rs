@@ -1,6 +1,11 @@
 //! Fault injection in the world: installing [`Faults`], the gate every Cloud call passes
 //! through ([`World::begin_call`] / [`World::end_call`]), and the fault transitions.
-//! Every random draw comes from [`World::rng`].
+//!
+//! Invariants: every random draw comes from the world's one `Rng`, in a fixed order per
+//! call (latency, throttling, transient error), so a seed replays; installed faults are
+//! always valid ([`Faults::validate`], zones and instance types of this world), and
+//! installing them replaces every fault transition scheduled before; a call refused here
+//! changes nothing but the clock, the call count, the token buckets and the log.
 
 use super::{err, Transition, World};
 use crate::faults::{CapacityChange, Faults, ScheduledTermination};
@@ -18,19 +23,8 @@ impl World {
     /// first random termination). A `terminate_at_call` of 0 calls fires at once. Errors
     /// (naming the bad field) leave the world unchanged.
     pub fn set_faults(&mut self, faults: Faults) -> Result<(), String> {
-        faults.validate()?;
-        for (i, change) in faults.capacity.iter().enumerate() {
-            let region = change.zone.region();
-            if !self.regions.iter().any(|r| r.region == region && r.zones.contains(&change.zone)) {
-                return Err(format!("capacity[{i}].zone: {} is not a zone of this world", change.zone));
-            }
-        }
-        self.scheduled.retain(|s| {
-            !matches!(
-                s.transition,
-                Transition::RandomTermination | Transition::FaultCapacity(_) | Transition::FaultTermination(_)
-            )
-        });
+        self.check_faults(&faults)?;
+        self.scheduler.cancel(Transition::is_fault);
         if !faults.throttling {
             self.buckets.clear();
         }
@@ -42,14 +36,26 @@ impl World {
             self.record(format!("faults: {}", described.join("; ")));
         }
         for change in self.faults.capacity.clone() {
-            self.schedule_at(change.at, Transition::FaultCapacity(change));
+            self.scheduler.schedule_at(change.at, Transition::FaultCapacity(change));
         }
         for termination in self.faults.terminations.clone() {
-            self.schedule_at(termination.at, Transition::FaultTermination(termination));
+            self.scheduler.schedule_at(termination.at, Transition::FaultTermination(termination));
         }
         self.schedule_random_termination();
         if self.faults.terminate_at_call.as_ref().is_some_and(|t| t.calls == 0) {
             self.fire_terminate_at_call();
+        }
+        Ok(())
+    }
+
+    /// [`Faults::validate`], and the capacity changes name zones of this world and instance
+    /// types the catalog knows. The error starts with the bad field's name.
+    pub(super) fn check_faults(&self, faults: &Faults) -> Result<(), String> {
+        faults.validate()?;
+        for (i, change) in faults.capacity.iter().enumerate() {
+            self.check_world_zone(&change.zone).map_err(|e| format!("capacity[{i}].zone: {e}"))?;
+            self.check_capacity_target(&change.zone, &change.instance_type)
+                .map_err(|e| format!("capacity[{i}].instance_type: {e}"))?;
         }
         Ok(())
     }

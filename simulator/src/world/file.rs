@@ -1,0 +1,157 @@
+//! The state file's form of a [`World`] (`.cellar/sim.ron`, `fixtures/worlds/default.ron`).
+//!
+//! Invariants: the field names, their order and when each is left out are the state file
+//! format, so a world saved by this version reads back identical and byte-identical when
+//! saved again. A field this version does not know is refused (`deny_unknown_fields`),
+//! never silently dropped on the next save. The [`Scheduler`] is written as the two
+//! top-level fields it always had (`scheduled`, `next_seq`). The engine's model types
+//! inside go through their strict definitions (`strict.rs`).
+
+use super::strict::{self, StrictImage, StrictLaunchConfiguration, StrictTokenBucket, StrictVolume};
+use super::{LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, World};
+use crate::faults::Faults;
+use cellar_engine::limits::Bucket;
+use cellar_engine::model::*;
+use cellar_engine::rng::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub(super) fn is_zero_u16(n: &u16) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+fn default_capacity() -> u32 {
+    super::DEFAULT_CAPACITY
+}
+
+fn default_rng() -> Rng {
+    Rng::new(super::DEFAULT_SEED)
+}
+
+/// A world as written in its state file (see the module doc).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WorldFile {
+    now: Timestamp,
+    #[serde(default, skip_serializing_if = "is_zero_u16")]
+    millis: u16,
+    #[serde(default = "default_rng")]
+    rng: Rng,
+    #[serde(default, skip_serializing_if = "Faults::is_none")]
+    faults: Faults,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    api_calls: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    buckets: BTreeMap<Region, BTreeMap<Bucket, StrictTokenBucket>>,
+    #[serde(default)]
+    counters: BTreeMap<String, u64>,
+    #[serde(with = "strict::region_infos")]
+    regions: Vec<RegionInfo>,
+    #[serde(default = "default_capacity")]
+    default_capacity: u32,
+    #[serde(default)]
+    capacity: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
+    #[serde(default)]
+    images: BTreeMap<ImageId, StrictImage>,
+    #[serde(default)]
+    instances: BTreeMap<InstanceId, SimInstance>,
+    #[serde(default)]
+    volumes: BTreeMap<VolumeId, StrictVolume>,
+    #[serde(default)]
+    snapshots: BTreeMap<SnapshotId, SimSnapshot>,
+    #[serde(default)]
+    addresses: BTreeMap<AllocationId, SimAddress>,
+    #[serde(default)]
+    templates: BTreeMap<LaunchTemplateId, SimTemplate>,
+    #[serde(default)]
+    launch_configurations: BTreeMap<Region, BTreeMap<String, StrictLaunchConfiguration>>,
+    #[serde(default)]
+    groups: BTreeMap<AutoScalingGroupName, SimGroup>,
+    #[serde(default)]
+    dns: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    client_tokens: BTreeMap<String, InstanceId>,
+    #[serde(default)]
+    scheduled: Vec<Scheduled>,
+    #[serde(default)]
+    next_seq: u64,
+    #[serde(default)]
+    agents_due: Vec<InstanceId>,
+    #[serde(default)]
+    log: Vec<LogEntry>,
+}
+
+/// The same map with every value converted.
+fn map<K: Ord, V, W>(m: BTreeMap<K, V>, f: impl Fn(V) -> W) -> BTreeMap<K, W> {
+    m.into_iter().map(|(k, v)| (k, f(v))).collect()
+}
+
+impl From<WorldFile> for World {
+    fn from(f: WorldFile) -> World {
+        World {
+            now: f.now,
+            millis: f.millis,
+            rng: f.rng,
+            faults: f.faults,
+            api_calls: f.api_calls,
+            buckets: f.buckets.into_iter().map(|(r, m)| (r, map(m, |b| b.0))).collect(),
+            counters: f.counters,
+            regions: f.regions,
+            default_capacity: f.default_capacity,
+            capacity: f.capacity,
+            images: map(f.images, |i| i.0),
+            instances: f.instances,
+            volumes: map(f.volumes, |v| v.0),
+            snapshots: f.snapshots,
+            addresses: f.addresses,
+            templates: f.templates,
+            launch_configurations: f.launch_configurations.into_iter().map(|(r, m)| (r, map(m, |c| c.0))).collect(),
+            groups: f.groups,
+            dns: f.dns,
+            client_tokens: f.client_tokens,
+            scheduler: Scheduler::from_parts(f.scheduled, f.next_seq),
+            agents_due: f.agents_due,
+            log: f.log,
+        }
+    }
+}
+
+impl From<World> for WorldFile {
+    fn from(w: World) -> WorldFile {
+        let (scheduled, next_seq) = w.scheduler.into_parts();
+        WorldFile {
+            now: w.now,
+            millis: w.millis,
+            rng: w.rng,
+            faults: w.faults,
+            api_calls: w.api_calls,
+            buckets: w.buckets.into_iter().map(|(r, m)| (r, map(m, StrictTokenBucket))).collect(),
+            counters: w.counters,
+            regions: w.regions,
+            default_capacity: w.default_capacity,
+            capacity: w.capacity,
+            images: map(w.images, StrictImage),
+            instances: w.instances,
+            volumes: map(w.volumes, StrictVolume),
+            snapshots: w.snapshots,
+            addresses: w.addresses,
+            templates: w.templates,
+            launch_configurations: w
+                .launch_configurations
+                .into_iter()
+                .map(|(r, m)| (r, map(m, StrictLaunchConfiguration)))
+                .collect(),
+            groups: w.groups,
+            dns: w.dns,
+            client_tokens: w.client_tokens,
+            scheduled,
+            next_seq,
+            agents_due: w.agents_due,
+            log: w.log,
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Images (AMIs) and snapshots: registering images (what bundle-ami does), CreateImage,
+//! CopyImage, DescribeImages, CreateSnapshot, DescribeSnapshots, and their pending →
+//! available / completed transitions.
+//!
+//! Invariants: AMI names follow AWS's rules (3-128 characters of a fixed set) and are
+//! unique per region among images that are not `failed`; only an `available` image can be
+//! launched or copied; a snapshot completes even if its volume is deleted meanwhile.
+
+use super::render::image_state;
+use super::{err, tag_suffix, Transition, World};
+use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, Filter};
+use cellar_engine::model::*;
+use serde::{Deserialize, Serialize};
+
+/// pending → available for an image made by CreateImage.
+pub const IMAGE_CREATE_SECS: u64 = 300;
+/// pending → available for an image made by CopyImage (in the target region).
+pub const IMAGE_COPY_SECS: u64 = 600;
+/// pending → completed for a snapshot.
+pub const SNAPSHOT_SECS: u64 = 60;
+
+/// A snapshot and the region it lives in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSnapshot {
+    pub id: SnapshotId,
+    pub region: Region,
+    pub volume: VolumeId,
+    pub size_gb: u32,
+    pub state: SnapshotState,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+impl SimSnapshot {
+    pub fn to_model(&self) -> Snapshot {
+        Snapshot {
+            id: self.id.clone(),
+            volume: self.volume.clone(),
+            size_gb: self.size_gb,
+            state: self.state,
+            created_at: self.created_at,
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// AMI names: 3-128 characters; letters, digits and `( ) [ ] . / - ' @ _` and spaces.
+fn check_image_name(name: &str) -> CloudResult<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c);
+    if (3..=128).contains(&name.chars().count()) && name.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(err(
+            K::Other("InvalidAMIName.Malformed".into()),
+            format!(
+                "AMI name '{name}' is invalid: AMI names must be between 3 and 128 characters long, and may contain \
+                 letters, numbers, '(', ')', '[', ']', ' ', '.', '/', '-', ''', '@' and '_'"
+            ),
+        ))
+    }
+}
+
+impl World {
+    pub fn describe_images(&self, region: &Region) -> Vec<Image> {
+        self.images.values().filter(|i| i.region == *region).cloned().collect()
+    }
+
+    /// Registers an image (what bundle-ami will do); returns its id.
+    pub fn add_image(&mut self, name: &str, architecture: Architecture, region: &Region, tags: Tags) -> ImageId {
+        let id = ImageId::new(self.next_id("ami"));
+        let image = Image {
+            id: id.clone(),
+            name: name.to_string(),
+            architecture,
+            region: region.clone(),
+            created_at: self.now,
+            state: ImageState::Available,
+            tags,
+        };
+        self.images.insert(id.clone(), image);
+        self.record(format!("registered image {id} ({name}, {architecture}) in {region}"));
+        id
+    }
+
+    /// AMI names are unique per region among images that are not `failed`.
+    fn check_image_name_free(&self, region: &Region, name: &str) -> CloudResult<()> {
+        check_image_name(name)?;
+        match self.images.values().find(|i| i.region == *region && i.name == name && i.state != ImageState::Failed) {
+            Some(taken) => Err(err(
+                K::Other("InvalidAMIName.Duplicate".into()),
+                format!("AMI name {name} is already in use by AMI {}", taken.id),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn insert_pending_image(
+        &mut self,
+        region: &Region,
+        name: &str,
+        architecture: Architecture,
+        tags: Tags,
+        available_after: u64,
+    ) -> Image {
+        let id = ImageId::new(self.next_id("ami"));
+        let image = Image {
+            id: id.clone(),
+            name: name.to_string(),
+            architecture,
+            region: region.clone(),
+            created_at: self.now,
+            state: ImageState::Pending,
+            tags,
+        };
+        self.images.insert(id.clone(), image.clone());
+        self.schedule(available_after, Transition::ImageAvailable(id));
+        image
+    }
+
+    /// CreateImage: images a running or stopped instance. The image is `pending` for
+    /// [`IMAGE_CREATE_SECS`], then `available`.
+    pub fn create_image(
+        &mut self,
+        region: &Region,
+        instance_id: &InstanceId,
+        name: &str,
+        tags: Tags,
+    ) -> CloudResult<Image> {
+        let instance = self.instance_in(region, instance_id)?;
+        if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
+            return Err(err(
+                K::IncorrectInstanceState,
+                format!(
+                    "The instance '{instance_id}' is not in a valid state for this operation ({}).",
+                    instance.state
+                ),
+            ));
+        }
+        let architecture = instance.architecture;
+        self.check_image_name_free(region, name)?;
+        let image = self.insert_pending_image(region, name, architecture, tags, IMAGE_CREATE_SECS);
+        self.record(format!(
+            "creating image {} ({name}, {architecture}) from {instance_id} in {region}: pending{}",
+            image.id,
+            tag_suffix(&image.tags)
+        ));
+        Ok(image)
+    }
+
+    /// CopyImage: copies an available image to `target_region` under `name` (tags are not
+    /// copied, as with AWS's default `CopyImageTags=false`). The copy is `pending` for
+    /// [`IMAGE_COPY_SECS`], then `available`.
+    pub fn copy_image(
+        &mut self,
+        source_region: &Region,
+        image_id: &ImageId,
+        target_region: &Region,
+        name: &str,
+    ) -> CloudResult<Image> {
+        self.check_region(target_region)?;
+        let source = self.image_in(source_region, image_id)?;
+        if source.state != ImageState::Available {
+            return Err(err(
+                K::IncorrectState,
+                format!(
+                    "Image {image_id} is not in a valid state for this operation (it is {}).",
+                    image_state(source.state)
+                ),
+            ));
+        }
+        let architecture = source.architecture;
+        self.check_image_name_free(target_region, name)?;
+        let image = self.insert_pending_image(target_region, name, architecture, Tags::new(), IMAGE_COPY_SECS);
+        self.record(format!(
+            "copying image {image_id} ({source_region}) to {} ({name}) in {target_region}: pending",
+            image.id
+        ));
+        Ok(image)
+    }
+
+    /// CreateSnapshot: the snapshot is `pending` for [`SNAPSHOT_SECS`], then `completed`
+    /// (even if the volume is deleted meanwhile, as AWS allows).
+    pub fn create_snapshot(&mut self, region: &Region, volume_id: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
+        let volume = self.volume_in(region, volume_id)?;
+        if !matches!(volume.state, VolumeState::Available | VolumeState::InUse) {
+            return Err(err(
+                K::IncorrectState,
+                format!("The volume '{volume_id}' is not in a valid state for this operation ({}).", volume.state),
+            ));
+        }
+        let size_gb = volume.size_gb;
+        let id = SnapshotId::new(self.next_id("snap"));
+        let snapshot = SimSnapshot {
+            id: id.clone(),
+            region: region.clone(),
+            volume: volume_id.clone(),
+            size_gb,
+            state: SnapshotState::Pending,
+            created_at: self.now,
+            tags,
+        };
+        self.record(format!(
+            "creating snapshot {id} of volume {volume_id} ({size_gb} GiB): pending{}",
+            tag_suffix(&snapshot.tags)
+        ));
+        let model = snapshot.to_model();
+        self.snapshots.insert(id.clone(), snapshot);
+        self.schedule(SNAPSHOT_SECS, Transition::SnapshotCompleted(id));
+        Ok(model)
+    }
+
+    pub fn describe_snapshots(&self, region: &Region, filter: &Filter) -> Vec<Snapshot> {
+        self.snapshots
+            .values()
+            .filter(|s| s.region == *region && filter.matches(s.id.as_str(), &s.tags))
+            .map(SimSnapshot::to_model)
+            .collect()
+    }
+
+    /// [`Transition::ImageAvailable`]: pending → available.
+    pub(super) fn image_available(&mut self, id: &ImageId) {
+        if let Some(image) = self.images.get_mut(id) {
+            if image.state == ImageState::Pending {
+                image.state = ImageState::Available;
+                let name = image.name.clone();
+                self.record(format!("image {id} ({name}): pending -> available"));
+            }
+        }
+    }
+
+    /// [`Transition::SnapshotCompleted`]: pending → completed.
+    pub(super) fn snapshot_completed(&mut self, id: &SnapshotId) {
+        if let Some(snapshot) = self.snapshots.get_mut(id) {
+            if snapshot.state == SnapshotState::Pending {
+                snapshot.state = SnapshotState::Completed;
+                self.record(format!("snapshot {id}: pending -> completed"));
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! EC2 instances: RunInstances (with client tokens), TerminateInstances, Amazon's own
+//! terminations, DescribeInstances, and the instance state machine on the virtual clock:
+//! pending → running → shutting-down → terminated → gone from describe.
+//!
+//! Invariants: an instance id is never reused; a client token names at most one
+//! instance, and is forgotten when that instance disappears; only live (pending or running)
+//! instances count for capacity and for their group; a terminated instance holds no
+//! volume and no address; an instance invisible under [`Faults::invisible_secs`] is
+//! unknown to every call naming it.
+//!
+//! [`Faults::invisible_secs`]: crate::Faults::invisible_secs
+
+use super::render::image_state;
+use super::{err, tag_suffix, Transition, World};
+use cellar_engine::agent::parse_user_data;
+use cellar_engine::catalog;
+use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, Filter, RunInstanceRequest};
+use cellar_engine::model::*;
+use serde::{Deserialize, Serialize};
+
+/// pending → running.
+pub const PENDING_SECS: u64 = 30;
+/// shutting-down → terminated.
+pub const SHUTDOWN_SECS: u64 = 20;
+/// How long a terminated instance stays visible to describe.
+pub const TERMINATED_VISIBLE_SECS: u64 = 3600;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimInstance {
+    pub id: InstanceId,
+    pub state: InstanceState,
+    pub zone: Zone,
+    pub instance_type: InstanceType,
+    pub image: ImageId,
+    pub architecture: Architecture,
+    pub launched_at: Timestamp,
+    #[serde(default)]
+    pub tags: Tags,
+    #[serde(default)]
+    pub group: Option<AutoScalingGroupName>,
+    #[serde(default)]
+    pub user_data: String,
+    #[serde(default)]
+    pub client_token: Option<String>,
+    /// Eventual consistency ([`Faults::invisible_secs`](crate::Faults::invisible_secs)):
+    /// until this virtual time (in milliseconds since the epoch) the API does not know the
+    /// instance yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible_at_ms: Option<u64>,
+}
+
+impl SimInstance {
+    /// Pending or running: counts for capacity and for its auto scaling group.
+    pub fn is_live(&self) -> bool {
+        matches!(self.state, InstanceState::Pending | InstanceState::Running)
+    }
+
+    /// Whether the API knows the instance at `now_ms` (see [`SimInstance::visible_at_ms`]).
+    pub fn is_visible(&self, now_ms: u64) -> bool {
+        self.visible_at_ms.is_none_or(|t| now_ms >= t)
+    }
+}
+
+impl World {
+    fn instance_model(&self, i: &SimInstance) -> Instance {
+        Instance {
+            id: i.id.clone(),
+            state: i.state,
+            zone: i.zone.clone(),
+            instance_type: i.instance_type.clone(),
+            image: i.image.clone(),
+            architecture: i.architecture,
+            public_ip: self.public_ip_of(&i.id),
+            launched_at: i.launched_at,
+            tags: i.tags.clone(),
+            group: i.group.clone(),
+        }
+    }
+
+    /// DescribeInstances (instances still invisible under
+    /// [`Faults::invisible_secs`](crate::Faults::invisible_secs) are left out).
+    pub fn describe_instances(&self, region: &Region, filter: &Filter) -> Vec<Instance> {
+        let now_ms = self.now_ms();
+        self.instances
+            .values()
+            .filter(|i| i.zone.region() == *region && i.is_visible(now_ms) && filter.matches(i.id.as_str(), &i.tags))
+            .map(|i| self.instance_model(i))
+            .collect()
+    }
+
+    /// The live instance (running preferred, then newest) tagged `Name=<server>`, in any region.
+    pub fn find_server_instance(&self, server: &ServerName) -> Option<Instance> {
+        self.instances
+            .values()
+            .filter(|i| i.state.is_alive() && i.tags.get(NAME_TAG).map(String::as_str) == Some(server.as_str()))
+            .max_by_key(|i| (i.state == InstanceState::Running, i.launched_at, i.id.clone()))
+            .map(|i| self.instance_model(i))
+    }
+
+    /// The id of [`World::find_server_instance`] (for `cellar sim terminate SERVER`).
+    pub fn server_instance(&self, server: &ServerName) -> Option<InstanceId> {
+        self.find_server_instance(server).map(|i| i.id)
+    }
+
+    pub fn run_instance(&mut self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
+        if !request.client_token.is_empty() {
+            if let Some(id) = self.client_tokens.get(&request.client_token) {
+                if let Some(existing) = self.instances.get(id) {
+                    return Ok(self.instance_model(existing));
+                }
+            }
+        }
+        let spec =
+            LaunchSpec { instance_type: request.instance_type, image: request.image, user_data: request.user_data };
+        let token = Some(request.client_token).filter(|t| !t.is_empty());
+        let id = self.launch(region, &request.zone, &spec, request.tags, None, token)?;
+        Ok(self.instance_model(&self.instances[&id]))
+    }
+
+    /// The image's architecture, if `spec` can launch in the region: the image exists and
+    /// is available, the instance type is known and runs that architecture.
+    fn check_launch_spec(&self, region: &Region, spec: &LaunchSpec) -> CloudResult<Architecture> {
+        let image = self.image_in(region, &spec.image)?;
+        if image.state != ImageState::Available {
+            return Err(err(
+                K::Other("InvalidAMIID.Unavailable".into()),
+                format!("The image id '[{}]' is not available (it is {})", spec.image, image_state(image.state)),
+            ));
+        }
+        let architecture = image.architecture;
+        let instance_type = &spec.instance_type;
+        let type_archs = catalog::instance_type_architectures(instance_type.as_str()).ok_or_else(|| {
+            err(K::InvalidParameterValue, format!("Invalid value '{instance_type}' for InstanceType."))
+        })?;
+        if !type_archs.contains(&architecture) {
+            let names: Vec<&str> = type_archs.iter().map(|a| a.as_str()).collect();
+            return Err(err(
+                K::InvalidParameterValue,
+                format!(
+                    "The architecture '{}' of the specified instance type does not match the architecture '{architecture}' \
+                     of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again.",
+                    names.join(", ")
+                ),
+            ));
+        }
+        Ok(architecture)
+    }
+
+    /// Validates and launches one instance (pending; running after [`PENDING_SECS`] or
+    /// [`Faults::boot_secs`](crate::Faults::boot_secs); invisible to the API for
+    /// [`Faults::invisible_secs`](crate::Faults::invisible_secs)).
+    pub(super) fn launch(
+        &mut self,
+        region: &Region,
+        zone: &Zone,
+        spec: &LaunchSpec,
+        tags: Tags,
+        group: Option<AutoScalingGroupName>,
+        client_token: Option<String>,
+    ) -> CloudResult<InstanceId> {
+        self.check_zone(region, zone)?;
+        let architecture = self.check_launch_spec(region, spec)?;
+        let instance_type = &spec.instance_type;
+        if self.available_capacity(zone, instance_type) == 0 {
+            return Err(err(
+                K::InsufficientInstanceCapacity,
+                format!(
+                    "We currently do not have sufficient {instance_type} capacity in the Availability Zone you requested ({zone})"
+                ),
+            ));
+        }
+        self.consume_capacity(zone, instance_type);
+        let id = InstanceId::new(self.next_id("i"));
+        let instance = SimInstance {
+            id: id.clone(),
+            state: InstanceState::Pending,
+            zone: zone.clone(),
+            instance_type: instance_type.clone(),
+            image: spec.image.clone(),
+            architecture,
+            launched_at: self.now,
+            tags,
+            group: group.clone(),
+            user_data: spec.user_data.clone(),
+            client_token: client_token.clone(),
+            visible_at_ms: match self.faults.invisible_secs {
+                0 => None,
+                secs => Some(self.now_ms().saturating_add(secs.saturating_mul(1000))),
+            },
+        };
+        let by = group.as_ref().map(|g| format!(" by group {g}")).unwrap_or_default();
+        self.record(format!(
+            "launched {id} ({instance_type}, {}) in {zone}{by}{}",
+            spec.image,
+            tag_suffix(&instance.tags)
+        ));
+        self.instances.insert(id.clone(), instance);
+        if let Some(token) = client_token {
+            self.client_tokens.insert(token, id.clone());
+        }
+        self.schedule(self.faults.boot_secs.unwrap_or(PENDING_SECS), Transition::InstanceRunning(id.clone()));
+        Ok(id)
+    }
+
+    pub fn terminate_instance(&mut self, region: &Region, id: &InstanceId) -> CloudResult<()> {
+        self.instance_in(region, id)?;
+        self.begin_termination(id, "TerminateInstances");
+        Ok(())
+    }
+
+    /// AWS terminates the instance on its own (hardware retirement, spot, a bad day).
+    pub fn terminate_instance_by_amazon(&mut self, id: &InstanceId) -> CloudResult<()> {
+        if !self.instances.contains_key(id) {
+            return Err(err(K::InvalidInstanceIdNotFound, format!("The instance ID '{id}' does not exist")));
+        }
+        self.begin_termination(id, "terminated by Amazon");
+        Ok(())
+    }
+
+    pub(super) fn begin_termination(&mut self, id: &InstanceId, cause: &str) {
+        let instance = self.instances.get_mut(id).expect("caller checked");
+        if !instance.state.is_alive() {
+            return; // already shutting down or terminated: TerminateInstances is idempotent
+        }
+        let old = instance.state;
+        instance.state = InstanceState::ShuttingDown;
+        self.agents_due.retain(|a| a != id);
+        self.record(format!("{id}: {old} -> shutting-down ({cause})"));
+        self.schedule(SHUTDOWN_SECS, Transition::InstanceTerminated(id.clone()));
+    }
+
+    /// [`Transition::InstanceRunning`]: pending → running; true when its agent became due.
+    pub(super) fn instance_running(&mut self, id: InstanceId) -> bool {
+        let Some(instance) = self.instances.get_mut(&id) else {
+            return false;
+        };
+        if instance.state != InstanceState::Pending {
+            return false;
+        }
+        instance.state = InstanceState::Running;
+        let agent = parse_user_data(&instance.user_data).is_some();
+        self.record(format!("{id}: pending -> running"));
+        if agent {
+            self.agents_due.push(id);
+        }
+        agent
+    }
+
+    /// [`Transition::InstanceTerminated`]: shutting-down → terminated; its volumes detach
+    /// and its addresses disassociate.
+    pub(super) fn instance_terminated(&mut self, id: InstanceId) {
+        let Some(instance) = self.instances.get_mut(&id) else {
+            return;
+        };
+        if instance.state != InstanceState::ShuttingDown {
+            return;
+        }
+        instance.state = InstanceState::Terminated;
+        self.record(format!("{id}: shutting-down -> terminated"));
+        self.release_volumes_of(&id);
+        self.release_addresses_of(&id);
+        self.schedule(TERMINATED_VISIBLE_SECS, Transition::InstanceRemoved(id));
+    }
+
+    /// [`Transition::InstanceRemoved`]: a terminated instance disappears (and its client token).
+    pub(super) fn instance_removed(&mut self, id: &InstanceId) {
+        if self.instances.get(id).is_some_and(|i| i.state == InstanceState::Terminated) {
+            self.instances.remove(id);
+            self.client_tokens.retain(|_, i| i != id);
+            self.record(format!("{id}: no longer visible"));
+        }
+    }
+}

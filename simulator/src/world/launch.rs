@@ -1,0 +1,216 @@
+//! What instances launch from: launch templates (CreateLaunchTemplate,
+//! CreateLaunchTemplateVersion, DeleteLaunchTemplate, DescribeLaunchTemplates) and launch
+//! configurations (Create-, Delete-, DescribeLaunchConfigurations).
+//!
+//! Invariants: a template has at least one version (version `n` is `versions[n - 1]`) and
+//! its name is unique in its region; a launch configuration is immutable and its name is
+//! unique in its region; neither can be deleted while an auto scaling group uses it.
+
+use super::{err, World};
+use cellar_engine::catalog;
+use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, CreateLaunchTemplateRequest, Filter};
+use cellar_engine::model::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimTemplate {
+    pub id: LaunchTemplateId,
+    pub name: String,
+    pub region: Region,
+    /// Version `n` is `versions[n - 1]`.
+    #[serde(with = "super::strict::launch_specs")]
+    pub versions: Vec<LaunchSpec>,
+    pub default_version: u32,
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+impl SimTemplate {
+    pub fn latest_version(&self) -> u32 {
+        self.versions.len() as u32
+    }
+    pub fn version(&self, version: u32) -> Option<&LaunchSpec> {
+        version.checked_sub(1).and_then(|i| self.versions.get(i as usize))
+    }
+    pub fn to_model(&self) -> LaunchTemplate {
+        LaunchTemplate {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            latest_version: self.latest_version(),
+            default_version: self.default_version,
+            latest: self.versions.last().cloned().expect("a launch template has at least one version"),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+impl World {
+    pub(super) fn template_in(&self, region: &Region, id: &LaunchTemplateId) -> CloudResult<&SimTemplate> {
+        self.templates.get(id).filter(|t| t.region == *region).ok_or_else(|| {
+            err(
+                K::InvalidLaunchTemplateNotFound,
+                format!("The specified launch template, with template ID {id}, does not exist."),
+            )
+        })
+    }
+
+    fn launch_configuration_in(&self, region: &Region, name: &str) -> CloudResult<&LaunchConfiguration> {
+        self.launch_configurations.get(region).and_then(|m| m.get(name)).ok_or_else(|| {
+            err(
+                K::Other("ValidationError".into()),
+                format!("Launch configuration name not found - Launch configuration {name} not found"),
+            )
+        })
+    }
+
+    /// The instance settings a launch source stands for (the template version, `$Latest`
+    /// resolved now, or the launch configuration's); errors if it does not exist.
+    pub(super) fn launch_spec(&self, region: &Region, launch: &LaunchSource) -> CloudResult<LaunchSpec> {
+        match launch {
+            LaunchSource::Template { id, version } => {
+                let template = self.template_in(region, id)?;
+                let version = version.unwrap_or_else(|| template.latest_version());
+                template.version(version).cloned().ok_or_else(|| {
+                    err(
+                        K::InvalidParameterValue,
+                        format!("The specified launch template version {version} of {id} does not exist"),
+                    )
+                })
+            }
+            LaunchSource::Configuration { name } => Ok(self.launch_configuration_in(region, name)?.spec.clone()),
+        }
+    }
+
+    pub fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> Vec<LaunchTemplate> {
+        self.templates
+            .values()
+            .filter(|t| t.region == *region && filter.matches(t.id.as_str(), &t.tags))
+            .map(SimTemplate::to_model)
+            .collect()
+    }
+
+    pub fn create_launch_template(
+        &mut self,
+        region: &Region,
+        request: CreateLaunchTemplateRequest,
+    ) -> CloudResult<LaunchTemplate> {
+        self.check_region(region)?;
+        if self.templates.values().any(|t| t.region == *region && t.name == request.name) {
+            return Err(err(K::AlreadyExists, format!("Launch template name already in use: {}", request.name)));
+        }
+        let id = LaunchTemplateId::new(self.next_id("lt"));
+        let template = SimTemplate {
+            id: id.clone(),
+            name: request.name,
+            region: region.clone(),
+            versions: vec![request.spec],
+            default_version: 1,
+            tags: request.tags,
+        };
+        self.record(format!("created launch template {id} ({}) version 1", template.name));
+        let model = template.to_model();
+        self.templates.insert(id, template);
+        Ok(model)
+    }
+
+    /// Adds a version; returns the template with its new latest version.
+    pub fn create_launch_template_version(
+        &mut self,
+        region: &Region,
+        id: &LaunchTemplateId,
+        spec: LaunchSpec,
+    ) -> CloudResult<LaunchTemplate> {
+        self.template_in(region, id)?;
+        let template = self.templates.get_mut(id).expect("checked");
+        template.versions.push(spec);
+        let version = template.latest_version();
+        let model = template.to_model();
+        self.record(format!("created launch template {id} version {version}"));
+        Ok(model)
+    }
+
+    pub fn delete_launch_template(&mut self, region: &Region, id: &LaunchTemplateId) -> CloudResult<()> {
+        self.template_in(region, id)?;
+        let uses = |g: &&super::SimGroup| matches!(&g.launch, LaunchSource::Template { id: t, .. } if t == id);
+        if let Some(group) = self.groups.values().find(uses) {
+            return Err(err(
+                K::ResourceInUse,
+                format!("Launch template {id} is in use by auto scaling group {}", group.name),
+            ));
+        }
+        self.templates.remove(id);
+        self.record(format!("deleted launch template {id}"));
+        Ok(())
+    }
+
+    pub fn describe_launch_configurations(&self, region: &Region) -> Vec<LaunchConfiguration> {
+        self.launch_configurations.get(region).map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// CreateLaunchConfiguration: immutable, named settings (names are unique per region).
+    pub fn create_launch_configuration(
+        &mut self,
+        region: &Region,
+        name: &str,
+        spec: LaunchSpec,
+    ) -> CloudResult<LaunchConfiguration> {
+        self.check_region(region)?;
+        let validation = |message: String| err(K::Other("ValidationError".into()), message);
+        if name.is_empty() || name.chars().count() > 255 {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{name}' at 'launchConfigurationName' failed to satisfy constraint: \
+                 Member must have length between 1 and 255"
+            )));
+        }
+        if self.launch_configurations.get(region).is_some_and(|m| m.contains_key(name)) {
+            return Err(err(
+                K::AlreadyExists,
+                format!("Launch Configuration by this name already exists - A launch configuration already exists with the name {name}"),
+            ));
+        }
+        if let Err(e) = self.image_in(region, &spec.image) {
+            return Err(validation(format!("AMI {} is invalid: {}", spec.image, e.message)));
+        }
+        if catalog::instance_type_architectures(spec.instance_type.as_str()).is_none() {
+            return Err(validation(format!("Invalid instance type: {}", spec.instance_type)));
+        }
+        let configuration = LaunchConfiguration { name: name.to_string(), spec, created_at: self.now };
+        self.record(format!(
+            "created launch configuration {name} ({}, {}) in {region}",
+            configuration.spec.instance_type, configuration.spec.image
+        ));
+        self.launch_configurations.entry(region.clone()).or_default().insert(name.to_string(), configuration.clone());
+        Ok(configuration)
+    }
+
+    /// DeleteLaunchConfiguration: refused (ResourceInUse) while a group uses it.
+    pub fn delete_launch_configuration(&mut self, region: &Region, name: &str) -> CloudResult<()> {
+        self.launch_configuration_in(region, name)?;
+        let uses = |g: &&super::SimGroup| {
+            g.region == *region && matches!(&g.launch, LaunchSource::Configuration { name: n } if n == name)
+        };
+        if let Some(group) = self.groups.values().find(uses) {
+            return Err(err(
+                K::ResourceInUse,
+                format!(
+                    "Cannot delete launch configuration {name} because it is attached to AutoScalingGroup {}",
+                    group.name
+                ),
+            ));
+        }
+        if let Some(m) = self.launch_configurations.get_mut(region) {
+            m.remove(name);
+            if m.is_empty() {
+                self.launch_configurations.remove(region);
+            }
+        }
+        self.record(format!("deleted launch configuration {name} in {region}"));
+        Ok(())
+    }
+
+    /// The launch configurations of a region, by name.
+    pub fn launch_configurations_in(&self, region: &Region) -> impl Iterator<Item = &LaunchConfiguration> {
+        self.launch_configurations.get(region).into_iter().flat_map(|m| m.values())
+    }
+}

@@ -1,0 +1,396 @@
+//! The simulated AWS world: plain data plus the operations the [`crate::Sim`] maps the
+//! `Cloud` trait onto, one file per resource kind (as moto lays out its EC2 models):
+//!
+//! | file | what it models |
+//! |---|---|
+//! | `mod.rs` | the [`World`] itself: its fields, ids, the log, lookups by id, accessors, [`World::check_consistency`] |
+//! | `file.rs` | the state file's form of a world (field names and order, unknown fields refused) |
+//! | `strict.rs` | the engine's model types as the state file holds them (unknown fields refused) |
+//! | `scheduler.rs` | [`Scheduler`]: the transitions to come, in (time, sequence) order |
+//! | `clock.rs` | the virtual clock: advancing it, its limits, applying due transitions |
+//! | `instances.rs` | instances: launch, termination, their state machine |
+//! | `capacity.rs` | launch capacity per zone and instance type |
+//! | `volumes.rs` | EBS volumes and attachments |
+//! | `addresses.rs` | Elastic IPs and associations |
+//! | `images.rs` | images (AMIs) and snapshots |
+//! | `launch.rs` | launch templates and launch configurations |
+//! | `groups.rs` | auto scaling groups and their reconciliation |
+//! | `tags.rs` | CreateTags / DeleteTags by resource id |
+//! | `dns.rs` | the A records the DNS gate reads |
+//! | `inject.rs` | the faults gate every call passes |
+//! | `render.rs` | `cellar sim show` and `cellar sim log` |
+//!
+//! Invariants (every operation keeps them; [`World::check_consistency`] checks the ones a
+//! hand-edited state file could break):
+//! - Deterministic: ordered maps only, no wall clock, and all randomness (the injected
+//!   [`Faults`]) drawn from the one seeded [`Rng`] saved in the world.
+//! - Time moves only forward and only through the clock (`clock.rs`), which applies the
+//!   [`Scheduler`]'s transitions in (time, seq) order and lets auto scaling groups
+//!   reconcile after each one. The clock never passes [`MAX_CLOCK`].
+//! - Ids come from per-prefix counters and are never reused.
+//! - Every reference between resources (group members, volume attachments, address
+//!   associations) names an existing instance; every launch template has a version;
+//!   every group has a zone.
+//! - Fields are private: only the operations change the world, and every refused
+//!   operation leaves it unchanged.
+
+use crate::faults::Faults;
+use cellar_engine::cloud::{CloudError, CloudErrorKind as K, CloudResult};
+use cellar_engine::limits::{Bucket, TokenBucket};
+use cellar_engine::model::*;
+use cellar_engine::rng::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+mod addresses;
+mod capacity;
+mod clock;
+mod dns;
+mod file;
+mod groups;
+mod images;
+mod inject;
+mod instances;
+mod launch;
+mod render;
+mod scheduler;
+mod strict;
+mod tags;
+mod volumes;
+
+pub use addresses::SimAddress;
+pub use capacity::DEFAULT_CAPACITY;
+pub use clock::{Advance, MAX_ADVANCE_SECS, MAX_CLOCK};
+pub use groups::{SimGroup, GROUP_RETRY_SECS};
+pub use images::{SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
+pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
+pub use launch::SimTemplate;
+pub use scheduler::{Scheduled, Scheduler, Transition};
+pub use volumes::VOLUME_CREATE_SECS;
+
+use render::tag_suffix;
+
+/// The seed of a world that never called [`World::reseed`].
+pub const DEFAULT_SEED: u64 = 0;
+
+/// An id counter in a state file may not exceed this (2^48: far more ids than a world
+/// ever hands out, and far from overflowing).
+const MAX_COUNTER: u64 = 1 << 48;
+
+/// An error as AWS would return it. The kind goes through the engine's one code-to-kind
+/// mapping ([`CloudErrorKind::from_code`](cellar_engine::cloud::CloudErrorKind::from_code)),
+/// so a code raised here as `Other("InvalidAMIID.Unavailable")` reaches the engine as the
+/// same kind the AWS adapter gives it.
+fn err(kind: K, message: impl Into<String>) -> CloudError {
+    CloudError::from_code(kind.code(), message)
+}
+
+/// One line of the world's event log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogEntry {
+    pub at: Timestamp,
+    /// Milliseconds past `at`.
+    #[serde(default, skip_serializing_if = "file::is_zero_u16")]
+    pub millis: u16,
+    pub message: String,
+}
+
+/// The whole simulated account: saved as RON between CLI runs (see `file.rs` for its form).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "file::WorldFile", into = "file::WorldFile")]
+pub struct World {
+    /// The virtual clock, whole seconds (see [`World::now`]; `millis` holds the rest).
+    now: Timestamp,
+    /// Milliseconds past `now` (API latency moves the clock by milliseconds); below 1000.
+    millis: u16,
+    /// The one source of randomness (every fault draws from it): saved, so a world replays.
+    rng: Rng,
+    /// The faults this world injects (none by default); always valid ([`Faults::validate`]).
+    faults: Faults,
+    /// Cloud calls served through [`crate::Sim`] (for benchmarks).
+    api_calls: u64,
+    /// AWS's API token buckets per region, used while [`Faults::throttling`] is on.
+    buckets: BTreeMap<Region, BTreeMap<Bucket, TokenBucket>>,
+    /// Last id handed out per prefix (`i`, `vol`, `eipalloc`, `lt`, `ami`, `snap`).
+    counters: BTreeMap<String, u64>,
+    regions: Vec<RegionInfo>,
+    /// Launches possible for (zone, type) pairs without an override, minus live instances.
+    default_capacity: u32,
+    /// Overrides: launches still possible per zone and instance type. A launch takes one;
+    /// terminations do not give it back (set it again to restore capacity).
+    capacity: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
+    images: BTreeMap<ImageId, Image>,
+    instances: BTreeMap<InstanceId, SimInstance>,
+    volumes: BTreeMap<VolumeId, Volume>,
+    snapshots: BTreeMap<SnapshotId, SimSnapshot>,
+    addresses: BTreeMap<AllocationId, SimAddress>,
+    templates: BTreeMap<LaunchTemplateId, SimTemplate>,
+    /// Launch configurations per region, by name (they carry no tags and no id).
+    launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
+    groups: BTreeMap<AutoScalingGroupName, SimGroup>,
+    /// Host name → A records (valid host names, IPv4 addresses: see `dns.rs`).
+    dns: BTreeMap<String, Vec<String>>,
+    /// RunInstances client tokens already used.
+    client_tokens: BTreeMap<String, InstanceId>,
+    /// Transitions to come.
+    scheduler: Scheduler,
+    /// Instances whose agent should run now (they just reached `running`).
+    agents_due: Vec<InstanceId>,
+    log: Vec<LogEntry>,
+}
+
+impl World {
+    /// An empty world: the given regions, nothing in them.
+    pub fn new(now: Timestamp, regions: Vec<RegionInfo>) -> Self {
+        World {
+            now: now.min(MAX_CLOCK),
+            millis: 0,
+            rng: Rng::new(DEFAULT_SEED),
+            faults: Faults::default(),
+            api_calls: 0,
+            buckets: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            regions,
+            default_capacity: DEFAULT_CAPACITY,
+            capacity: BTreeMap::new(),
+            images: BTreeMap::new(),
+            instances: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            addresses: BTreeMap::new(),
+            templates: BTreeMap::new(),
+            launch_configurations: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            dns: BTreeMap::new(),
+            client_tokens: BTreeMap::new(),
+            scheduler: Scheduler::default(),
+            agents_due: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    // ----- bookkeeping -----
+
+    /// Appends a log entry at the current virtual time.
+    pub fn record(&mut self, message: impl Into<String>) {
+        self.log.push(LogEntry { at: self.now, millis: self.millis, message: message.into() });
+    }
+
+    /// Restarts the world's random number generator from `seed` (faults drawn from now on
+    /// replay exactly for the same seed and the same calls).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = Rng::new(seed);
+    }
+
+    /// The next id for a prefix: `i-0001`, `vol-0001`, ...
+    fn next_id(&mut self, prefix: &str) -> String {
+        let counter = self.counters.entry(prefix.to_string()).or_insert(0);
+        *counter = counter.saturating_add(1);
+        format!("{prefix}-{:04x}", *counter)
+    }
+
+    /// Schedules a transition `after_secs` from now (saturating: never wraps the clock).
+    fn schedule(&mut self, after_secs: u64, transition: Transition) {
+        let at = Timestamp(self.now.0.saturating_add(after_secs));
+        self.scheduler.schedule_at(at, transition);
+    }
+
+    // ----- read access -----
+
+    /// The virtual clock in whole seconds.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The virtual clock in milliseconds since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.now.0.saturating_mul(1000).saturating_add(u64::from(self.millis))
+    }
+
+    /// The faults this world injects.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Cloud calls served through [`crate::Sim`] so far.
+    pub fn api_calls(&self) -> u64 {
+        self.api_calls
+    }
+
+    /// Every region with its zones.
+    pub fn regions(&self) -> Vec<RegionInfo> {
+        self.regions.clone()
+    }
+
+    /// Every instance the world holds (including ones still invisible to the API).
+    pub fn instances(&self) -> &BTreeMap<InstanceId, SimInstance> {
+        &self.instances
+    }
+
+    pub fn volumes(&self) -> &BTreeMap<VolumeId, Volume> {
+        &self.volumes
+    }
+
+    pub fn addresses(&self) -> &BTreeMap<AllocationId, SimAddress> {
+        &self.addresses
+    }
+
+    pub fn images(&self) -> &BTreeMap<ImageId, Image> {
+        &self.images
+    }
+
+    pub fn snapshots(&self) -> &BTreeMap<SnapshotId, SimSnapshot> {
+        &self.snapshots
+    }
+
+    pub fn templates(&self) -> &BTreeMap<LaunchTemplateId, SimTemplate> {
+        &self.templates
+    }
+
+    pub fn groups(&self) -> &BTreeMap<AutoScalingGroupName, SimGroup> {
+        &self.groups
+    }
+
+    /// The transitions to come.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// Instances whose agent should run now.
+    pub fn agents_due(&self) -> &[InstanceId] {
+        &self.agents_due
+    }
+
+    /// Hands the due agents to the caller (who runs them) and empties the queue.
+    pub fn take_agents_due(&mut self) -> Vec<InstanceId> {
+        std::mem::take(&mut self.agents_due)
+    }
+
+    /// The event log, oldest first.
+    pub fn log(&self) -> &[LogEntry] {
+        &self.log
+    }
+
+    // ----- lookups as the API sees them -----
+
+    fn check_region(&self, region: &Region) -> CloudResult<&RegionInfo> {
+        self.regions.iter().find(|r| r.region == *region).ok_or_else(|| {
+            err(K::Other("UnknownRegion".into()), format!("region {region} does not exist in this world"))
+        })
+    }
+
+    fn check_zone(&self, region: &Region, zone: &Zone) -> CloudResult<()> {
+        let known = self.regions.iter().any(|r| r.region == *region && r.zones.contains(zone));
+        if known {
+            Ok(())
+        } else {
+            Err(err(K::InvalidZoneNotFound, format!("Invalid availability zone: [{zone}]")))
+        }
+    }
+
+    /// For settings given by a person (`cellar sim capacity`, a fault schedule): the zone
+    /// must be one of this world's. The error names the zone and the world's zones.
+    fn check_world_zone(&self, zone: &Zone) -> Result<(), String> {
+        if self.regions.iter().any(|r| r.zones.contains(zone)) {
+            return Ok(());
+        }
+        let zones: Vec<&str> = self.regions.iter().flat_map(|r| r.zones.iter().map(Zone::as_str)).collect();
+        Err(format!("{zone} is not a zone of this world (its zones: {})", zones.join(", ")))
+    }
+
+    /// An instance the API knows (in the region, and visible: see [`Faults::invisible_secs`]).
+    fn instance_in(&self, region: &Region, id: &InstanceId) -> CloudResult<&SimInstance> {
+        let now_ms = self.now_ms();
+        self.instances
+            .get(id)
+            .filter(|i| i.zone.region() == *region && i.is_visible(now_ms))
+            .ok_or_else(|| err(K::InvalidInstanceIdNotFound, format!("The instance ID '{id}' does not exist")))
+    }
+
+    fn volume_in(&self, region: &Region, id: &VolumeId) -> CloudResult<&Volume> {
+        self.volumes
+            .get(id)
+            .filter(|v| v.zone.region() == *region)
+            .ok_or_else(|| err(K::InvalidVolumeNotFound, format!("The volume '{id}' does not exist.")))
+    }
+
+    fn address_in(&self, region: &Region, id: &AllocationId) -> CloudResult<&SimAddress> {
+        self.addresses
+            .get(id)
+            .filter(|a| a.region == *region)
+            .ok_or_else(|| err(K::InvalidAddressNotFound, format!("The allocation ID '{id}' does not exist")))
+    }
+
+    fn image_in(&self, region: &Region, id: &ImageId) -> CloudResult<&Image> {
+        self.images
+            .get(id)
+            .filter(|i| i.region == *region)
+            .ok_or_else(|| err(K::InvalidAmiIdNotFound, format!("The image id '[{id}]' does not exist")))
+    }
+
+    // ----- consistency -----
+
+    /// The invariants a hand-edited state file could break and the world's code relies
+    /// on: the clock within its range, valid faults and DNS records, counters far from
+    /// overflow, every template with a version, every group with a zone and existing
+    /// members, attachments and associations naming existing instances. The first broken
+    /// one, in words.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        self.check_clock_and_settings()?;
+        for t in self.templates.values() {
+            if t.versions.is_empty() {
+                return Err(format!("launch template {} has no versions", t.id));
+            }
+        }
+        for g in self.groups.values() {
+            if g.zones.is_empty() {
+                return Err(format!("auto scaling group {} has no zones", g.name));
+            }
+            if !(g.min <= g.desired && g.desired <= g.max) {
+                return Err(format!(
+                    "auto scaling group {} has desired capacity {} outside its min {} and max {}",
+                    g.name, g.desired, g.min, g.max
+                ));
+            }
+            if let Some(missing) = g.instances.iter().find(|i| !self.instances.contains_key(*i)) {
+                return Err(format!("auto scaling group {} lists instance {missing}, which does not exist", g.name));
+            }
+        }
+        for v in self.volumes.values() {
+            if let Some(i) = v.attached_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
+                return Err(format!("volume {} is attached to instance {i}, which does not exist", v.id));
+            }
+        }
+        for a in self.addresses.values() {
+            if let Some(i) = a.associated_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
+                return Err(format!(
+                    "address {} is associated with instance {i}, which does not exist",
+                    a.allocation_id
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The part of [`World::check_consistency`] about single values.
+    fn check_clock_and_settings(&self) -> Result<(), String> {
+        if self.now > MAX_CLOCK {
+            return Err(format!("the clock ({}) is past {}, the end of virtual time", self.now.0, MAX_CLOCK.rfc3339()));
+        }
+        if self.millis >= 1000 {
+            return Err(format!("millis is {}, not below 1000", self.millis));
+        }
+        self.check_faults(&self.faults).map_err(|e| format!("faults.{e}"))?;
+        for (host, ips) in &self.dns {
+            dns::check_record(host, ips).map_err(|e| format!("dns: {e}"))?;
+        }
+        if let Some((prefix, n)) = self.counters.iter().find(|(_, n)| **n > MAX_COUNTER) {
+            return Err(format!("the id counter for {prefix:?} is {n}, above {MAX_COUNTER}"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! EBS volumes: CreateVolume (creating → available), DeleteVolume, AttachVolume,
+//! DetachVolume, DescribeVolumes.
+//!
+//! Invariants: a volume is `in-use` exactly when it names the instance it is attached to
+//! (and its device); that instance exists, is in the same zone, and has no other volume
+//! on the same device; a volume detaches when its instance terminates; only an
+//! `available` volume can be deleted. Sizes stay within the catalog's EBS limits.
+
+use super::{err, tag_suffix, Transition, World};
+use cellar_engine::catalog;
+use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, CreateVolumeRequest, Filter};
+use cellar_engine::model::*;
+
+/// creating → available for a volume.
+pub const VOLUME_CREATE_SECS: u64 = 5;
+
+impl World {
+    pub fn describe_volumes(&self, region: &Region, filter: &Filter) -> Vec<Volume> {
+        self.volumes
+            .values()
+            .filter(|v| v.zone.region() == *region && filter.matches(v.id.as_str(), &v.tags))
+            .cloned()
+            .collect()
+    }
+
+    pub fn create_volume(&mut self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
+        self.check_zone(region, &request.zone)?;
+        if !(catalog::EBS_MIN_GB..=catalog::EBS_MAX_GB).contains(&request.size_gb) {
+            return Err(err(
+                K::InvalidParameterValue,
+                format!(
+                    "Volume of {}GiB is outside the allowed range {}-{}GiB for gp3",
+                    request.size_gb,
+                    catalog::EBS_MIN_GB,
+                    catalog::EBS_MAX_GB
+                ),
+            ));
+        }
+        let id = VolumeId::new(self.next_id("vol"));
+        let volume = Volume {
+            id: id.clone(),
+            state: VolumeState::Creating,
+            zone: request.zone,
+            size_gb: request.size_gb,
+            attached_to: None,
+            device: None,
+            tags: request.tags,
+        };
+        self.record(format!(
+            "created volume {id} ({} GiB) in {}{}",
+            volume.size_gb,
+            volume.zone,
+            tag_suffix(&volume.tags)
+        ));
+        self.volumes.insert(id.clone(), volume.clone());
+        self.schedule(VOLUME_CREATE_SECS, Transition::VolumeAvailable(id));
+        Ok(volume)
+    }
+
+    pub fn delete_volume(&mut self, region: &Region, id: &VolumeId) -> CloudResult<()> {
+        let volume = self.volume_in(region, id)?;
+        match volume.state {
+            VolumeState::Available => {}
+            VolumeState::InUse => {
+                let holder = volume.attached_to.as_ref().map(|i| i.to_string()).unwrap_or_default();
+                return Err(err(K::VolumeInUse, format!("Volume {id} is currently attached to {holder}")));
+            }
+            other => {
+                return Err(err(K::IncorrectState, format!("The volume '{id}' is '{other}'")));
+            }
+        }
+        self.volumes.remove(id);
+        self.record(format!("deleted volume {id}"));
+        Ok(())
+    }
+
+    pub fn attach_volume(
+        &mut self,
+        region: &Region,
+        volume_id: &VolumeId,
+        instance_id: &InstanceId,
+        device: &str,
+    ) -> CloudResult<()> {
+        self.check_attachment(region, volume_id, instance_id, device)?;
+        let volume = self.volumes.get_mut(volume_id).expect("checked above");
+        volume.state = VolumeState::InUse;
+        volume.attached_to = Some(instance_id.clone());
+        volume.device = Some(device.to_string());
+        self.record(format!("attached volume {volume_id} to {instance_id} as {device}"));
+        Ok(())
+    }
+
+    /// AttachVolume's checks, in AWS's order: both exist, same zone, the volume available,
+    /// the instance running or stopped, the device free on it.
+    fn check_attachment(
+        &self,
+        region: &Region,
+        volume_id: &VolumeId,
+        instance_id: &InstanceId,
+        device: &str,
+    ) -> CloudResult<()> {
+        let volume = self.volume_in(region, volume_id)?;
+        let instance = self.instance_in(region, instance_id)?;
+        if volume.zone != instance.zone {
+            return Err(err(
+                K::VolumeZoneMismatch,
+                format!(
+                    "The volume '{volume_id}' is not in the same availability zone as instance '{instance_id}' ({} vs {})",
+                    volume.zone, instance.zone
+                ),
+            ));
+        }
+        match volume.state {
+            VolumeState::Available => {}
+            VolumeState::InUse => {
+                return Err(err(K::VolumeInUse, format!("{volume_id} is already attached to an instance")));
+            }
+            other => {
+                return Err(err(
+                    K::IncorrectState,
+                    format!("The volume '{volume_id}' is not 'available' (it is '{other}')"),
+                ));
+            }
+        }
+        if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
+            return Err(err(
+                K::IncorrectInstanceState,
+                format!(
+                    "The instance '{instance_id}' is not in a valid state for this operation ({}).",
+                    instance.state
+                ),
+            ));
+        }
+        let device_taken = self
+            .volumes
+            .values()
+            .any(|v| v.attached_to.as_ref() == Some(instance_id) && v.device.as_deref() == Some(device));
+        if device_taken {
+            return Err(err(K::InvalidParameterValue, format!("Attachment point {device} is already in use")));
+        }
+        Ok(())
+    }
+
+    pub fn detach_volume(
+        &mut self,
+        region: &Region,
+        volume_id: &VolumeId,
+        instance_id: &InstanceId,
+    ) -> CloudResult<()> {
+        let volume = self.volume_in(region, volume_id)?;
+        if volume.attached_to.as_ref() != Some(instance_id) {
+            return Err(err(
+                K::IncorrectState,
+                format!("Volume '{volume_id}' is not attached to instance '{instance_id}' (it is '{}')", volume.state),
+            ));
+        }
+        self.release_volume(volume_id);
+        self.record(format!("detached volume {volume_id} from {instance_id}"));
+        Ok(())
+    }
+
+    fn release_volume(&mut self, volume_id: &VolumeId) {
+        if let Some(volume) = self.volumes.get_mut(volume_id) {
+            volume.state = VolumeState::Available;
+            volume.attached_to = None;
+            volume.device = None;
+        }
+    }
+
+    /// Detaches every volume of a terminated instance.
+    pub(super) fn release_volumes_of(&mut self, id: &InstanceId) {
+        let volumes: Vec<VolumeId> =
+            self.volumes.values().filter(|v| v.attached_to.as_ref() == Some(id)).map(|v| v.id.clone()).collect();
+        for volume in volumes {
+            self.release_volume(&volume);
+            self.record(format!("detached volume {volume} from terminated {id}"));
+        }
+    }
+
+    /// [`Transition::VolumeAvailable`]: creating → available.
+    pub(super) fn volume_available(&mut self, id: &VolumeId) {
+        if let Some(volume) = self.volumes.get_mut(id) {
+            if volume.state == VolumeState::Creating {
+                volume.state = VolumeState::Available;
+                self.record(format!("volume {id}: creating -> available"));
+            }
+        }
+    }
+}
