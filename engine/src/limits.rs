@@ -39,6 +39,7 @@ impl Bucket {
 
 /// A token bucket on a clock of milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenBucket {
     pub tokens: f64,
     pub updated_ms: u64,

@@ -156,8 +156,9 @@ impl Timestamp {
         let secs = self.0 % 86_400;
         format!("{}T{:02}:{:02}:{:02}Z", self.date(), secs / 3600, secs / 60 % 60, secs % 60)
     }
+    /// `secs` later, saturating at the end of representable time rather than wrapping.
     pub fn plus_secs(self, secs: u64) -> Self {
-        Timestamp(self.0 + secs)
+        Timestamp(self.0.saturating_add(secs))
     }
 }
 
@@ -249,6 +250,7 @@ impl fmt::Display for VolumeState {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Instance {
     pub id: InstanceId,
     pub state: InstanceState,
@@ -264,6 +266,7 @@ pub struct Instance {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Volume {
     pub id: VolumeId,
     pub state: VolumeState,
@@ -275,6 +278,7 @@ pub struct Volume {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Address {
     pub allocation_id: AllocationId,
     pub public_ip: String,
@@ -283,6 +287,7 @@ pub struct Address {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Image {
     pub id: ImageId,
     pub name: String,
@@ -313,6 +318,7 @@ pub enum SnapshotState {
 
 /// A point-in-time copy of a volume (taken before a data volume is deleted).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Snapshot {
     pub id: SnapshotId,
     pub volume: VolumeId,
@@ -370,6 +376,7 @@ impl fmt::Display for AgentMode {
 
 /// The instance settings a launch template version carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LaunchSpec {
     pub instance_type: InstanceType,
     pub image: ImageId,
@@ -377,6 +384,7 @@ pub struct LaunchSpec {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LaunchTemplate {
     pub id: LaunchTemplateId,
     pub name: String,
@@ -389,6 +397,7 @@ pub struct LaunchTemplate {
 
 /// What an auto scaling group launches its instances from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum LaunchSource {
     /// A launch template version; `None` means "always the latest version" (`$Latest`).
     Template { id: LaunchTemplateId, version: Option<u32> },
@@ -408,6 +417,7 @@ impl fmt::Display for LaunchSource {
 
 /// A launch configuration: immutable instance settings, named (AWS cannot tag them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LaunchConfiguration {
     pub name: String,
     pub spec: LaunchSpec,
@@ -415,6 +425,7 @@ pub struct LaunchConfiguration {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AutoScalingGroup {
     pub name: AutoScalingGroupName,
     pub launch: LaunchSource,
@@ -429,6 +440,7 @@ pub struct AutoScalingGroup {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScalingActivity {
     pub at: Timestamp,
     pub succeeded: bool,
@@ -443,6 +455,7 @@ pub struct ScalingActivity {
 
 /// A region and its availability zones, as the backend reports them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegionInfo {
     pub region: Region,
     pub zones: Vec<Zone>,

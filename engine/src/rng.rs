@@ -31,7 +31,11 @@ impl Rng {
         if high <= low {
             return low;
         }
-        low + self.next_u64() % (high - low + 1)
+        match (high - low).checked_add(1) {
+            Some(span) => low + self.next_u64() % span,
+            // The whole u64 range: every value is in it.
+            None => self.next_u64(),
+        }
     }
 
     /// True with probability `p`.
@@ -52,6 +56,17 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Timestamp;
+
+    #[test]
+    fn the_widest_ranges_do_not_overflow() {
+        let mut r = Rng::new(3);
+        for _ in 0..100 {
+            let _ = r.range(0, u64::MAX);
+            assert!(r.range(u64::MAX - 1, u64::MAX) >= u64::MAX - 1);
+        }
+        assert_eq!(Timestamp(u64::MAX - 1).plus_secs(10), Timestamp(u64::MAX));
+    }
 
     #[test]
     fn same_seed_same_numbers_and_ranges_hold() {

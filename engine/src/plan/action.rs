@@ -8,6 +8,7 @@ use std::fmt;
 
 /// What the agent of a launched instance is told to do (rendered into its user data).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AgentSpec {
     pub mode: AgentMode,
     pub persist: Vec<String>,
@@ -16,6 +17,7 @@ pub struct AgentSpec {
 
 /// One resource action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Action {
     /// A new Elastic IP for the server. `awaiting_dns` tags it until its DNS gate passes.
     AllocateAddress {

@@ -75,6 +75,7 @@ impl<T> Ref<T> {
 /// One step of a plan: an action for one server, the steps it runs after, and how it is
 /// undone if the apply fails.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Step {
     pub id: StepId,
     /// The server (or workspace) the step acts for: failures are compensated per server.
@@ -94,6 +95,7 @@ impl Step {
 
 /// What apply must re-read to check the plan is still current.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scope {
     pub region: Region,
     /// The server (or workspace) whose resources are read by `Name` tag.
@@ -114,6 +116,7 @@ impl Scope {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub format: u32,
     /// The canonical command line the plan was made for.

@@ -9,6 +9,7 @@ use std::fmt;
 
 /// A resource the planner looked at, by identity.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum ResourceKey {
     Instance(InstanceId),
     Volume(VolumeId),
@@ -32,6 +33,7 @@ pub enum ResourceKey {
 
 /// What the planner saw of a resource.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Observed {
     Instance { state: InstanceState, zone: Zone },
     Volume { state: VolumeState, attached_to: Option<InstanceId>, size_gb: u32 },
@@ -46,6 +48,7 @@ pub enum Observed {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Observation {
     pub resource: ResourceKey,
     pub observed: Observed,

@@ -112,6 +112,11 @@ fn plan_files() {
     check_err("", "p.ron:1:1: not a cellar plan");
     let dangling = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[5])]);
     check_err(&dangling.to_ron(), "p.ron: the plan is inconsistent: step #2 depends on #5");
+    // A field this version does not know (a newer cellar's, or a hand edit) is refused, not dropped.
+    check_err(&text.replacen("undo: None,", "undo: None,\n            retries: 3,", 1), "p.ron:");
+    let e =
+        Plan::from_ron("p.ron", &text.replacen("size_gb: 20,", "size_gb: 20, iops: 3000,", 1)).unwrap_err().to_string();
+    assert!(e.contains("iops"), "{e}");
 }
 
 #[test]

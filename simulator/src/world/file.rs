@@ -5,12 +5,11 @@
 //! saved again. A field this version does not know is refused (`deny_unknown_fields`),
 //! never silently dropped on the next save. The [`Scheduler`] is written as the two
 //! top-level fields it always had (`scheduled`, `next_seq`). The engine's model types
-//! inside go through their strict definitions (`strict.rs`).
+//! inside refuse unknown fields themselves.
 
-use super::strict::{self, StrictImage, StrictLaunchConfiguration, StrictTokenBucket, StrictVolume};
 use super::{LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, World};
 use crate::faults::Faults;
-use cellar_engine::limits::Bucket;
+use cellar_engine::limits::{Bucket, TokenBucket};
 use cellar_engine::model::*;
 use cellar_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -46,21 +45,20 @@ pub(super) struct WorldFile {
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     api_calls: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    buckets: BTreeMap<Region, BTreeMap<Bucket, StrictTokenBucket>>,
+    buckets: BTreeMap<Region, BTreeMap<Bucket, TokenBucket>>,
     #[serde(default)]
     counters: BTreeMap<String, u64>,
-    #[serde(with = "strict::region_infos")]
     regions: Vec<RegionInfo>,
     #[serde(default = "default_capacity")]
     default_capacity: u32,
     #[serde(default)]
     capacity: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
     #[serde(default)]
-    images: BTreeMap<ImageId, StrictImage>,
+    images: BTreeMap<ImageId, Image>,
     #[serde(default)]
     instances: BTreeMap<InstanceId, SimInstance>,
     #[serde(default)]
-    volumes: BTreeMap<VolumeId, StrictVolume>,
+    volumes: BTreeMap<VolumeId, Volume>,
     #[serde(default)]
     snapshots: BTreeMap<SnapshotId, SimSnapshot>,
     #[serde(default)]
@@ -68,7 +66,7 @@ pub(super) struct WorldFile {
     #[serde(default)]
     templates: BTreeMap<LaunchTemplateId, SimTemplate>,
     #[serde(default)]
-    launch_configurations: BTreeMap<Region, BTreeMap<String, StrictLaunchConfiguration>>,
+    launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
     #[serde(default)]
     groups: BTreeMap<AutoScalingGroupName, SimGroup>,
     #[serde(default)]
@@ -85,11 +83,6 @@ pub(super) struct WorldFile {
     log: Vec<LogEntry>,
 }
 
-/// The same map with every value converted.
-fn map<K: Ord, V, W>(m: BTreeMap<K, V>, f: impl Fn(V) -> W) -> BTreeMap<K, W> {
-    m.into_iter().map(|(k, v)| (k, f(v))).collect()
-}
-
 impl From<WorldFile> for World {
     fn from(f: WorldFile) -> World {
         World {
@@ -98,18 +91,18 @@ impl From<WorldFile> for World {
             rng: f.rng,
             faults: f.faults,
             api_calls: f.api_calls,
-            buckets: f.buckets.into_iter().map(|(r, m)| (r, map(m, |b| b.0))).collect(),
+            buckets: f.buckets,
             counters: f.counters,
             regions: f.regions,
             default_capacity: f.default_capacity,
             capacity: f.capacity,
-            images: map(f.images, |i| i.0),
+            images: f.images,
             instances: f.instances,
-            volumes: map(f.volumes, |v| v.0),
+            volumes: f.volumes,
             snapshots: f.snapshots,
             addresses: f.addresses,
             templates: f.templates,
-            launch_configurations: f.launch_configurations.into_iter().map(|(r, m)| (r, map(m, |c| c.0))).collect(),
+            launch_configurations: f.launch_configurations,
             groups: f.groups,
             dns: f.dns,
             client_tokens: f.client_tokens,
@@ -129,22 +122,18 @@ impl From<World> for WorldFile {
             rng: w.rng,
             faults: w.faults,
             api_calls: w.api_calls,
-            buckets: w.buckets.into_iter().map(|(r, m)| (r, map(m, StrictTokenBucket))).collect(),
+            buckets: w.buckets,
             counters: w.counters,
             regions: w.regions,
             default_capacity: w.default_capacity,
             capacity: w.capacity,
-            images: map(w.images, StrictImage),
+            images: w.images,
             instances: w.instances,
-            volumes: map(w.volumes, StrictVolume),
+            volumes: w.volumes,
             snapshots: w.snapshots,
             addresses: w.addresses,
             templates: w.templates,
-            launch_configurations: w
-                .launch_configurations
-                .into_iter()
-                .map(|(r, m)| (r, map(m, StrictLaunchConfiguration)))
-                .collect(),
+            launch_configurations: w.launch_configurations,
             groups: w.groups,
             dns: w.dns,
             client_tokens: w.client_tokens,

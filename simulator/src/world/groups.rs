@@ -25,7 +25,6 @@ pub struct SimGroup {
     pub name: AutoScalingGroupName,
     pub region: Region,
     /// The launch template version or launch configuration new instances launch from.
-    #[serde(with = "super::strict::launch_source")]
     pub launch: LaunchSource,
     pub zones: Vec<Zone>,
     pub min: u32,
@@ -33,7 +32,7 @@ pub struct SimGroup {
     pub desired: u32,
     #[serde(default)]
     pub instances: Vec<InstanceId>,
-    #[serde(default, with = "super::strict::scaling_activities")]
+    #[serde(default)]
     pub activities: Vec<ScalingActivity>,
     #[serde(default)]
     pub tags: Tags,

@@ -19,7 +19,6 @@ pub struct SimTemplate {
     pub name: String,
     pub region: Region,
     /// Version `n` is `versions[n - 1]`.
-    #[serde(with = "super::strict::launch_specs")]
     pub versions: Vec<LaunchSpec>,
     pub default_version: u32,
     #[serde(default)]

@@ -54,7 +54,6 @@ mod instances;
 mod launch;
 mod render;
 mod scheduler;
-mod strict;
 mod tags;
 mod volumes;
 
