@@ -284,8 +284,8 @@ fn bad_command_line_input() {
     check_bad_input(&c, &["plan", "create-server@ommegang", "20", "-", "-", "mars-1"], &["unknown region"]);
     check_bad_input(
         &c,
-        &["plan", "create-server@ommegang", "20", "-", "-", "-", "e"],
-        &["zone us-east-1e (from command-line argument 5) does not exist in us-east-1", "zones: a, b, c, d"],
+        &["plan", "create-server@ommegang", "20", "-", "-", "-", "g"],
+        &["zone us-east-1g (from command-line argument 5) does not exist in us-east-1", "zones: a, b, c, d, e, f"],
     );
     check_bad_input(
         &c,

@@ -199,3 +199,18 @@ fn unknown_fields_are_refused_not_dropped() {
     check_unknown_field(&["groups:", "activities:", "description:"], "succeeded, description, error_code");
     check_unknown_field(&["buckets:", "tokens:"], "tokens, updated_ms");
 }
+
+/// `cellar check` validates zones against the engine's catalog and `plan` against the
+/// backend: the default world offers exactly the catalog's zones, so the two agree.
+#[test]
+fn the_default_world_has_the_catalogs_zones() {
+    for info in default_world().regions() {
+        let letters: String = info.zones.iter().map(|z| z.letter()).collect();
+        assert_eq!(
+            Some(letters.as_str()),
+            cellar_engine::catalog::zone_letters(info.region.as_str()),
+            "{}",
+            info.region
+        );
+    }
+}

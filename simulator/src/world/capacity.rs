@@ -105,9 +105,9 @@ mod tests {
             "mars-9z",
             "t3.medium",
             Err("mars-9z is not a zone of this world (its zones: us-east-1a, us-east-1b, us-east-1c, us-east-1d, \
-                 us-west-2a, us-west-2b, us-west-2c)"),
+                 us-east-1e, us-east-1f, us-west-2a, us-west-2b, us-west-2c, us-west-2d)"),
         );
-        check("us-east-1z", "t3.medium", Err("us-east-1z is not a zone of this world (its zones: us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-west-2a, us-west-2b, us-west-2c)"));
+        check("us-east-1z", "t3.medium", Err("us-east-1z is not a zone of this world (its zones: us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1e, us-east-1f, us-west-2a, us-west-2b, us-west-2c, us-west-2d)"));
         check(
             "us-east-1a",
             "t3.mediun",

@@ -153,7 +153,7 @@ fn summary_shows_configurations_pending_images_and_snapshots() {
         "ami-0009  x-2026-11-25  x86_64  pending\n",
         "ami-0002  web-server-2026-08-04  x86_64\n",
         "snap-0001  pending  of vol-0001  20 GiB  started 2026-11-25T00:00:35Z  [Name=x]",
-        "region us-west-2 (zones a, b, c)\n",
+        "region us-west-2 (zones a, b, c, d)\n",
     ] {
         assert!(summary.contains(needle), "missing {needle:?} in:\n{summary}");
     }

@@ -358,7 +358,7 @@ fn default_world_fixture() {
     assert_eq!(w.now, Timestamp(T0));
     assert_eq!(w.now.rfc3339(), "2026-11-25T00:00:00Z");
     let zones: Vec<(String, usize)> = w.regions.iter().map(|r| (r.region.to_string(), r.zones.len())).collect();
-    assert_eq!(zones, vec![("us-east-1".into(), 4), ("us-west-2".into(), 3)]);
+    assert_eq!(zones, vec![("us-east-1".into(), 6), ("us-west-2".into(), 4)]);
     for image in w.images.values() {
         let (_, date) = image.type_and_date().expect("images are named <type>-<date>");
         assert_eq!(image.created_at.date(), date, "{}", image.name);
@@ -384,7 +384,7 @@ fn summary_and_lookup() {
     let summary = w.render_summary();
     for needle in [
         "clock: 2026-11-25T00:00:30Z",
-        "region us-east-1 (zones a, b, c, d)",
+        "region us-east-1 (zones a, b, c, d, e, f)",
         "i-0001  running  us-east-1a  t3.small  ami-0002  [Name=x]",
         "eipalloc-0001  198.51.100.1  unassociated  [Name=duvel]",
         "us-east-1b m5.large: 0 more launches",
