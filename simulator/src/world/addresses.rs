@@ -50,6 +50,7 @@ impl World {
 
     pub fn allocate_address(&mut self, region: &Region, tags: Tags) -> CloudResult<Address> {
         self.check_region(region)?;
+        super::tags::check_tags(&Tags::new(), &tags)?;
         let id = self.next_id("eipalloc");
         let n = self.counters["eipalloc"];
         let public_ip = format!("198.51.{}.{}", 100 + n / 256, n % 256);

@@ -81,6 +81,7 @@ impl World {
         request: CreateAutoScalingGroupRequest,
     ) -> CloudResult<()> {
         self.check_region(region)?;
+        super::tags::check_tags(&Tags::new(), &request.tags)?;
         if self.groups.contains_key(&request.name) {
             return Err(err(
                 K::AlreadyExists,

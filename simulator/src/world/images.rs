@@ -128,6 +128,7 @@ impl World {
         name: &str,
         tags: Tags,
     ) -> CloudResult<Image> {
+        super::tags::check_tags(&Tags::new(), &tags)?;
         let instance = self.instance_in(region, instance_id)?;
         if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
             return Err(err(
@@ -183,6 +184,7 @@ impl World {
     /// CreateSnapshot: the snapshot is `pending` for [`SNAPSHOT_SECS`], then `completed`
     /// (even if the volume is deleted meanwhile, as AWS allows).
     pub fn create_snapshot(&mut self, region: &Region, volume_id: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
+        super::tags::check_tags(&Tags::new(), &tags)?;
         let volume = self.volume_in(region, volume_id)?;
         if !matches!(volume.state, VolumeState::Available | VolumeState::InUse) {
             return Err(err(

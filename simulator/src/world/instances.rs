@@ -111,6 +111,7 @@ impl World {
                 }
             }
         }
+        super::tags::check_tags(&Tags::new(), &request.tags)?;
         let spec =
             LaunchSpec { instance_type: request.instance_type, image: request.image, user_data: request.user_data };
         let token = Some(request.client_token).filter(|t| !t.is_empty());

@@ -95,6 +95,7 @@ impl World {
         request: CreateLaunchTemplateRequest,
     ) -> CloudResult<LaunchTemplate> {
         self.check_region(region)?;
+        super::tags::check_tags(&Tags::new(), &request.tags)?;
         if self.templates.values().any(|t| t.region == *region && t.name == request.name) {
             return Err(err(K::AlreadyExists, format!("Launch template name already in use: {}", request.name)));
         }

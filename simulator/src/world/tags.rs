@@ -3,11 +3,44 @@
 //!
 //! Invariants: tags change only on a resource the API knows in that region (an invisible
 //! instance is unknown); an id of no taggable kind is `InvalidParameterValue`; a refused
-//! call changes nothing.
+//! call changes nothing. Every tag set, at creation (TagSpecifications) or by CreateTags,
+//! obeys AWS's tag restrictions ([`check_tags`]): at most 50 tags per resource (`aws:`
+//! tags do not count; more is `TagLimitExceeded`), keys of 1 to 128 characters not
+//! starting with `aws:`, values of at most 256 characters (else `InvalidParameterValue`).
 
 use super::{err, tag_suffix, World};
 use cellar_engine::cloud::{CloudErrorKind as K, CloudResult};
 use cellar_engine::model::*;
+
+/// AWS's limit of tags per resource (`aws:` tags do not count).
+pub const MAX_TAGS: usize = 50;
+
+/// Refuses `new` tags on a resource that has `existing` ones where AWS would.
+pub(super) fn check_tags(existing: &Tags, new: &Tags) -> CloudResult<()> {
+    for (key, value) in new {
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(err(
+                K::InvalidParameterValue,
+                format!("Tag keys starting with 'aws:' are reserved for internal use: {key}"),
+            ));
+        }
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(err(K::InvalidParameterValue, format!("Tag key must be 1 to 128 characters long: {key:?}")));
+        }
+        if value.chars().count() > 256 {
+            return Err(err(K::InvalidParameterValue, format!("Tag value for {key} is longer than 256 characters")));
+        }
+    }
+    let counted = existing.keys().chain(new.keys()).filter(|k| !k.to_ascii_lowercase().starts_with("aws:"));
+    let distinct: std::collections::BTreeSet<&String> = counted.collect();
+    if distinct.len() > MAX_TAGS {
+        return Err(err(
+            K::Other("TagLimitExceeded".into()),
+            format!("The maximum number of Tags for a resource has been reached ({} > {MAX_TAGS}).", distinct.len()),
+        ));
+    }
+    Ok(())
+}
 
 impl World {
     fn tags_of_mut(&mut self, region: &Region, resource: &str) -> CloudResult<&mut Tags> {
@@ -50,6 +83,7 @@ impl World {
 
     pub fn create_tags(&mut self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
         let target = self.tags_of_mut(region, resource)?;
+        check_tags(target, &tags)?;
         let text = tag_suffix(&tags);
         target.extend(tags);
         self.record(format!("tagged {resource}{text}"));
@@ -63,5 +97,53 @@ impl World {
         }
         self.record(format!("removed tags {} from {resource}", keys.join(", ")));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cellar_engine::cloud::CreateVolumeRequest;
+
+    fn many(n: usize, prefix: &str) -> Tags {
+        (0..n).map(|i| (format!("{prefix}{i:02}"), "v".to_string())).collect()
+    }
+
+    /// Creates a volume with `at_creation` tags, then adds `later` with CreateTags;
+    /// renders each call's outcome as `ok` or `CODE`.
+    fn check(at_creation: Tags, later: Tags, expected: (&str, &str)) {
+        let mut w = crate::default_world();
+        let region = Region::new("us-east-1");
+        let request = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 1, tags: at_creation };
+        let created = w.create_volume(&region, request);
+        let first = match &created {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.code.clone(),
+        };
+        let second = match &created {
+            Ok(v) => match w.create_tags(&region, v.id.as_str(), later) {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e.code,
+            },
+            Err(_) => "-".to_string(),
+        };
+        assert_eq!((first.as_str(), second.as_str()), expected);
+    }
+
+    #[test]
+    fn aws_tag_restrictions() {
+        check(many(50, "k"), Tags::new(), ("ok", "ok"));
+        check(many(51, "k"), Tags::new(), ("TagLimitExceeded", "-"));
+        check(many(50, "k"), many(1, "x"), ("ok", "TagLimitExceeded"));
+        // Overwriting an existing key adds nothing; aws: tags do not count (but cannot be set).
+        check(many(50, "k"), many(1, "k"), ("ok", "ok"));
+        check(
+            Tags::from([("aws:cloudformation:stack".into(), "x".into())]),
+            Tags::new(),
+            ("InvalidParameterValue", "-"),
+        );
+        check(Tags::from([("k".repeat(129), "v".into())]), Tags::new(), ("InvalidParameterValue", "-"));
+        check(Tags::from([("k".into(), "v".repeat(257))]), Tags::new(), ("InvalidParameterValue", "-"));
+        check(Tags::from([(String::new(), "v".into())]), Tags::new(), ("InvalidParameterValue", "-"));
     }
 }

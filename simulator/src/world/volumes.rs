@@ -25,6 +25,7 @@ impl World {
 
     pub fn create_volume(&mut self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
         self.check_zone(region, &request.zone)?;
+        super::tags::check_tags(&Tags::new(), &request.tags)?;
         if !(catalog::EBS_MIN_GB..=catalog::EBS_MAX_GB).contains(&request.size_gb) {
             return Err(err(
                 K::InvalidParameterValue,
