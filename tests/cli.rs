@@ -71,7 +71,7 @@ impl Cellar {
     fn status(&self, server: &str) -> Value {
         let r = self.ok(&["status", server, "--format", "json"]);
         let all: Value = serde_json::from_str(&r.stdout).expect("status prints JSON");
-        all[0].clone()
+        all["servers"][0].clone()
     }
 
     fn world(&self) -> cellar_sim::World {
