@@ -161,10 +161,16 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
 
 /// `--help` and `--version` (exit 0), or a usage error: 1, or 2 for `diff` (as diff(1)).
 fn usage_error(e: &clap::Error, args: Vec<OsString>) -> i32 {
-    // clap prints through its own writer, which reports a closed pipe instead of panicking.
-    let _ = e.print();
+    // clap prints through its own writer, which returns write errors instead of panicking.
+    let printed = e.print();
     if !e.use_stderr() {
-        return 0;
+        return match printed {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                output::stderr(&format!("error: cannot write to standard output: {e}\n"));
+                EXIT_ERROR
+            }
+            _ => 0,
+        };
     }
     let matches = Cli::command().ignore_errors(true).try_get_matches_from(args);
     match matches.ok().as_ref().and_then(|m| m.subcommand_name()) {

@@ -78,6 +78,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         let summary = report.summary();
         return Err(anyhow!(e).context(format!("the apply ended ({summary}), but its report could not be printed")));
     }
+    if ctx.out.is_closed() && !report.succeeded() {
+        // Nobody reads the report any more: the outcome must not go unsaid.
+        output::stderr(&format!("Apply did not complete: {}.\n", report.summary()));
+    }
     let failed = report.count(|o| matches!(o, Outcome::Failed(_)));
     Ok(if report.succeeded() {
         0
