@@ -40,9 +40,21 @@ enum SimCommand {
         target: String,
     },
     /// Set how many more instances of TYPE fit in ZONE (e.g. us-east-1b m5.large 0).
-    Capacity { zone: String, instance_type: String, count: u32 },
+    Capacity {
+        /// A zone of the simulated world, e.g. us-east-1b.
+        zone: String,
+        /// An instance type, e.g. t3.medium.
+        instance_type: String,
+        /// How many more fit (0: launches fail with InsufficientInstanceCapacity).
+        count: u32,
+    },
     /// Point a DNS name at addresses (none: remove the record).
-    Dns { host: String, addresses: Vec<String> },
+    Dns {
+        /// The name, e.g. ommegang.imarc.net.
+        host: String,
+        /// IPv4 addresses (none: remove the record).
+        addresses: Vec<String>,
+    },
     /// Install a fault schedule (RON; see fixtures/worlds/faults-example.ron): throttling,
     /// transient errors, random or scheduled terminations, eventual consistency, latency,
     /// capacity changes. An empty file `()` turns every fault off.
