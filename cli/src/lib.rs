@@ -16,7 +16,7 @@ mod output;
 
 use anyhow::Result;
 use backend::BackendKind;
-use clap::{ColorChoice, CommandFactory, Parser, Subcommand};
+use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand};
 use commands::*;
 use output::Output;
 use std::ffi::OsString;
@@ -138,7 +138,11 @@ impl Sub {
 
 /// Runs cellar with `args` (the first is the program name) and returns the exit code.
 pub fn main_with_args(args: Vec<OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(&args) {
+    let parsed = Cli::command()
+        .color(color_before_parsing(&args))
+        .try_get_matches_from(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e, args),
     };
@@ -157,6 +161,21 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             error_code
         }
     }
+}
+
+/// `--color WHEN` as typed, so that clap's own help and errors follow it too.
+fn color_before_parsing(args: &[OsString]) -> ColorChoice {
+    let mut words = args.iter().skip(1).map(|a| a.to_str().unwrap_or_default());
+    while let Some(word) = words.next() {
+        let value = match word.strip_prefix("--color") {
+            _ if word == "--" => break,
+            Some("") => words.next().unwrap_or_default(),
+            Some(rest) if rest.starts_with('=') => &rest[1..],
+            _ => continue,
+        };
+        return clap::ValueEnum::from_str(value, true).unwrap_or(ColorChoice::Auto);
+    }
+    ColorChoice::Auto
 }
 
 /// `--help` and `--version` (exit 0), or a usage error: 1, or 2 for `diff` (as diff(1)).
@@ -217,5 +236,18 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn color_is_known_before_parsing() {
+        let check = |words: &[&str], expected: ColorChoice| {
+            let args: Vec<OsString> = std::iter::once("cellar").chain(words.iter().copied()).map(Into::into).collect();
+            assert_eq!(color_before_parsing(&args), expected, "{words:?}");
+        };
+        check(&["--help"], ColorChoice::Auto);
+        check(&["--color", "never", "--help"], ColorChoice::Never);
+        check(&["plan", "--help", "--color=always"], ColorChoice::Always);
+        check(&["--color=purple"], ColorChoice::Auto);
+        check(&["sim", "dns", "--", "--color", "never"], ColorChoice::Auto);
     }
 }

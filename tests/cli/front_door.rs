@@ -147,6 +147,12 @@ fn colour_only_on_a_terminal_or_when_asked() {
     let stripped = stripped.replace("\x1b[33m", "").replace("\x1b[34m", "");
     assert_eq!(stripped, plain, "colour changes nothing else");
     assert!(!c.ok(&[&["--color", "never"][..], &args].concat()).stdout.contains(ANSI));
+    // diff colours removed and added lines.
+    c.ok(&["plan", "create-server@duvel", "30", "-o", "a.ron"]);
+    c.ok(&["plan", "create-server@duvel", "40", "-o", "b.ron"]);
+    let diff = c.run(&["diff", "--color", "always", "a.ron", "b.ron"]).stdout;
+    assert!(diff.contains("\x1b[31m-  + #") && diff.contains("\x1b[32m+  + #"), "{diff}");
+    assert!(!c.run(&["diff", "a.ron", "b.ron"]).stdout.contains(ANSI));
     // auto: CLICOLOR_FORCE forces colour, NO_COLOR wins over it.
     let mut forced = c.command(&args);
     forced.env("CLICOLOR_FORCE", "1");
