@@ -378,7 +378,7 @@ async fn cli_plans_applies_and_reports_status_on_the_endpoint() {
     let out = cellar_aws(&url, &["status", "chimay", "--format", "json"], &[]).await;
     assert!(out.status.success(), "{}", text(&out));
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(status[0]["health"], "healthy", "{status:#}");
+    assert_eq!(status["servers"][0]["health"], "healthy", "{status:#}");
     // The same command again is refused, by what the endpoint now holds.
     let out = cellar_aws(&url, &["plan", "create-server@chimay", "10"], &[]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

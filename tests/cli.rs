@@ -42,24 +42,16 @@ impl Cellar {
         self.dir.path().join("sim.ron")
     }
 
+    /// `cellar --config ... --sim-state ... ARGS` in the scratch directory, with no
+    /// CELLAR_* or colour settings from the environment and no standard input.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = bare_command(self.dir.path());
+        command.arg("--config").arg(&self.config).arg("--sim-state").arg(self.state()).args(args);
+        command
+    }
+
     fn run(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_cellar"))
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--sim-state")
-            .arg(self.state())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("CELLAR_CONFIG")
-            .env_remove("CELLAR_SIM_STATE")
-            .stdin(Stdio::null())
-            .output()
-            .expect("cellar runs");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        run_command(self.command(args))
     }
 
     fn ok(&self, args: &[&str]) -> Run {
@@ -71,7 +63,7 @@ impl Cellar {
     fn status(&self, server: &str) -> Value {
         let r = self.ok(&["status", server, "--format", "json"]);
         let all: Value = serde_json::from_str(&r.stdout).expect("status prints JSON");
-        all[0].clone()
+        all["servers"][0].clone()
     }
 
     fn world(&self) -> cellar_sim::World {
@@ -108,6 +100,25 @@ impl Cellar {
             }
             out
         })
+    }
+}
+
+/// The `cellar` binary in `dir`, with no CELLAR_* or colour settings from the environment.
+fn bare_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cellar"));
+    command.current_dir(dir).stdin(Stdio::null());
+    for variable in ["CELLAR_CONFIG", "CELLAR_SIM_STATE", "CELLAR_BACKEND", "NO_COLOR", "CLICOLOR_FORCE", "CLICOLOR"] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+fn run_command(mut command: Command) -> Run {
+    let output = command.output().expect("cellar runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 
@@ -541,3 +552,12 @@ fn inconsistent_state_file_is_refused_not_a_crash() {
     );
     check_bad_input(&c, &["sim", "advance", "1m"], &["is inconsistent"]);
 }
+
+/// Bad input caught by `cellar check`, the simulator's strictness and the user data.
+#[path = "cli/checks.rs"]
+mod checks;
+
+/// The front door: output (closed pipes, full disks), help, completions and man page,
+/// colour, exit codes, bad input, workspaces, and the README's tour.
+#[path = "cli/front_door.rs"]
+mod front_door;

@@ -7,6 +7,7 @@
 //! from it, record the mounts in `/etc/fstab`, and run the spawn hook. Each is a bash
 //! script; `--dry-run` prints the scripts instead of running them.
 
+use crate::output::Output;
 use cellar_engine::agent::{AgentHost, DATA_DEVICE};
 use cellar_engine::model::{InstanceId, Region};
 use std::io::Write;
@@ -20,6 +21,8 @@ pub struct SystemHost {
     pub region: Region,
     /// Print the scripts instead of running them.
     pub dry_run: bool,
+    /// Where `--dry-run` prints them.
+    pub out: Output,
 }
 
 fn quote(s: &str) -> String {
@@ -69,20 +72,19 @@ pub fn directories_script(directories: &[String], copy: bool) -> String {
 impl SystemHost {
     fn run(&self, what: &str, script: &str) -> Result<(), String> {
         if self.dry_run {
-            println!("--- {what} (dry run: not executed)\n{script}---");
-            return Ok(());
+            return self
+                .out
+                .print(&format!("--- {what} (dry run: not executed)\n{script}---\n"))
+                .map_err(|e| e.to_string());
         }
         let mut child = Command::new("bash")
             .arg("-s")
             .stdin(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start bash for {what}: {e}"))?;
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(script.as_bytes())
-            .map_err(|e| format!("cannot pass the {what} script to bash: {e}"))?;
+        let mut stdin = child.stdin.take().ok_or_else(|| format!("cannot pass the {what} script to bash: no stdin"))?;
+        stdin.write_all(script.as_bytes()).map_err(|e| format!("cannot pass the {what} script to bash: {e}"))?;
+        drop(stdin);
         let status = child.wait().map_err(|e| format!("{what}: {e}"))?;
         if status.success() {
             Ok(())

@@ -1,35 +1,29 @@
-//! A minimal IMDSv2 client: how `cellar agent` on a real instance learns which instance
-//! it is, in which zone and region (issue 5 wires it to the agent and the AWS backend).
+//! Who this instance is, for `cellar agent` on EC2: its id, zone and region from the
+//! instance metadata service (IMDSv2).
 //!
-//! IMDSv2 is session-oriented: `PUT /latest/api/token` with
-//! `X-aws-ec2-metadata-token-ttl-seconds` returns a token that every `GET` must carry in
-//! `X-aws-ec2-metadata-token`. The endpoint is injectable (`AWS_EC2_METADATA_SERVICE_ENDPOINT`
-//! on AWS's SDKs, a local stand-in in tests); plain HTTP on a link-local address, so std's
-//! `TcpStream` is all it takes.
+//! aws-config's IMDS client does the protocol: it fetches the session token
+//! (`PUT /latest/api/token`) and sends it with every `GET`, caches it, retries, and times
+//! out. It also finds the endpoint: `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else the profile's
+//! `ec2_metadata_service_endpoint`, else `http://169.254.169.254`. It runs on the same
+//! rustls-on-ring HTTP client the SDK clients of `cellar-aws` use. What is left here is
+//! which three paths to read, checking their values, and errors that name the endpoint.
 
+use aws_config::imds::client::error::ImdsError;
+use aws_config::imds::Client;
+use aws_config::provider_config::ProviderConfig;
 use cellar_engine::model::{InstanceId, Region, Zone};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
-/// The default endpoint of the instance metadata service.
+/// The variable (read by aws-config) that moves the metadata service.
+pub const ENDPOINT_VARIABLE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+/// The metadata service's address on EC2.
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
-const TOKEN_TTL_SECONDS: u32 = 300;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ImdsError {
-    #[error("instance metadata endpoint {0:?} is not http://HOST[:PORT]")]
-    BadEndpoint(String),
-    #[error("cannot reach the instance metadata service at {endpoint}: {source}")]
-    Io {
-        endpoint: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("instance metadata {path}: HTTP {status}")]
-    Status { path: String, status: u16 },
-    #[error("instance metadata {path}: malformed response: {what}")]
-    Malformed { path: String, what: String },
+pub enum IdentityError {
+    #[error("instance metadata {path} from {endpoint}: {what}")]
+    Request { path: &'static str, endpoint: String, what: String },
+    #[error("instance metadata {path} from {endpoint}: unexpected value {value:?}")]
+    Malformed { path: &'static str, endpoint: String, value: String },
 }
 
 /// Who this instance is, from the metadata service.
@@ -40,133 +34,118 @@ pub struct Identity {
     pub region: Region,
 }
 
+/// The metadata service, and how to name it in errors.
 pub struct Imds {
-    /// `host:port`
-    address: String,
+    client: Client,
     endpoint: String,
-    timeout: Duration,
 }
 
 impl Imds {
-    /// `endpoint` like `http://169.254.169.254` or `http://127.0.0.1:8080`.
-    pub fn new(endpoint: &str) -> Result<Imds, ImdsError> {
-        let rest = endpoint.strip_prefix("http://").ok_or_else(|| ImdsError::BadEndpoint(endpoint.to_string()))?;
-        let host = rest.trim_end_matches('/');
-        if host.is_empty() || host.contains('/') {
-            return Err(ImdsError::BadEndpoint(endpoint.to_string()));
-        }
-        let address = if host.contains(':') { host.to_string() } else { format!("{host}:80") };
-        Ok(Imds { address, endpoint: endpoint.to_string(), timeout: Duration::from_secs(2) })
+    /// The endpoint aws-config finds (see the module doc).
+    pub fn from_env() -> Imds {
+        let endpoint = match std::env::var(ENDPOINT_VARIABLE) {
+            Ok(endpoint) => format!("{endpoint} ({ENDPOINT_VARIABLE})"),
+            Err(_) => format!("{DEFAULT_ENDPOINT} (or the profile's ec2_metadata_service_endpoint)"),
+        };
+        Imds { client: Client::builder().configure(&provider_config()).build(), endpoint }
     }
 
-    /// The endpoint from `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else the default.
-    pub fn from_env() -> Result<Imds, ImdsError> {
-        let endpoint = std::env::var("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or_else(|_| DEFAULT_ENDPOINT.into());
-        Imds::new(&endpoint)
+    /// An explicit endpoint such as `http://127.0.0.1:8080` (tests' stand-ins).
+    #[cfg(test)]
+    fn with_endpoint(endpoint: &str) -> Imds {
+        let builder = Client::builder().configure(&provider_config()).endpoint(endpoint);
+        let client = builder.unwrap_or_else(|e| panic!("{endpoint}: {e}")).build();
+        Imds { client, endpoint: endpoint.to_string() }
     }
 
-    /// Instance id, zone and region, with one session token.
-    pub fn identity(&self) -> Result<Identity, ImdsError> {
-        let token = self.request(
-            "PUT",
-            "/latest/api/token",
-            &[("X-aws-ec2-metadata-token-ttl-seconds", &TOKEN_TTL_SECONDS.to_string())],
-        )?;
-        let get = |path: &str| self.request("GET", path, &[("X-aws-ec2-metadata-token", token.as_str())]);
-        let instance = get("/latest/meta-data/instance-id")?;
-        let zone = get("/latest/meta-data/placement/availability-zone")?;
-        let region = get("/latest/meta-data/placement/region")?;
-        let valid = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        for (path, value) in [("instance-id", &instance), ("availability-zone", &zone), ("region", &region)] {
-            if !valid(value) {
-                return Err(ImdsError::Malformed { path: path.into(), what: format!("unexpected value {value:?}") });
-            }
-        }
+    /// Instance id, zone and region.
+    pub async fn identity(&self) -> Result<Identity, IdentityError> {
+        let instance = self.get("instance-id").await?;
+        let zone = self.get("placement/availability-zone").await?;
+        let region = self.get("placement/region").await?;
         Ok(Identity { instance: InstanceId::new(instance), zone: Zone::new(zone), region: Region::new(region) })
     }
 
-    /// One HTTP/1.1 request; returns the body of a 200 response, trimmed.
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Result<String, ImdsError> {
-        let io = |source| ImdsError::Io { endpoint: self.endpoint.clone(), source };
-        let addr = std::net::ToSocketAddrs::to_socket_addrs(&self.address)
-            .map_err(io)?
-            .next()
-            .ok_or_else(|| ImdsError::BadEndpoint(self.endpoint.clone()))?;
-        let mut stream = TcpStream::connect_timeout(&addr, self.timeout).map_err(io)?;
-        stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
-        let mut request =
-            format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n", self.address);
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
+    /// One value under `/latest/meta-data/`, which must be a plain identifier.
+    async fn get(&self, path: &'static str) -> Result<String, IdentityError> {
+        let endpoint = || self.endpoint.clone();
+        let value = self.client.get(format!("/latest/meta-data/{path}")).await.map_err(|e| IdentityError::Request {
+            path,
+            endpoint: endpoint(),
+            what: describe(&e),
+        })?;
+        let value = value.as_ref().trim().to_string();
+        let valid = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid {
+            return Err(IdentityError::Malformed { path, endpoint: endpoint(), value });
         }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).map_err(io)?;
-        let mut reader = BufReader::new(stream);
-        let mut status_line = String::new();
-        reader.read_line(&mut status_line).map_err(io)?;
-        let malformed = |what: &str| ImdsError::Malformed { path: path.to_string(), what: what.to_string() };
-        let status: u16 = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| malformed("no HTTP status line"))?;
-        let mut length = None;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).map_err(io)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse::<usize>().ok();
-                }
-            }
-        }
-        let mut body = Vec::new();
-        match length {
-            Some(n) => {
-                body.resize(n, 0);
-                reader.read_exact(&mut body).map_err(io)?;
-            }
-            None => {
-                reader.read_to_end(&mut body).map_err(io)?;
-            }
-        }
-        if status != 200 {
-            return Err(ImdsError::Status { path: path.to_string(), status });
-        }
-        String::from_utf8(body).map(|b| b.trim().to_string()).map_err(|_| malformed("body is not UTF-8"))
+        Ok(value)
     }
+}
+
+/// aws-config's defaults (environment, profile, tokio's sleep) with cellar's HTTP client:
+/// aws-config's own default client is off, as in `cellar-aws`. No idle connections are
+/// kept: the agent reads four values once per boot, so reuse buys nothing, and a fresh
+/// connection cannot race a server that closes after each answer (as the test stand-ins do).
+fn provider_config() -> ProviderConfig {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .pool_max_idle_per_host(0)
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    ProviderConfig::default().with_http_client(http_client)
+}
+
+/// An IMDS error with its causes (aws-config's top-level messages are generic).
+fn describe(error: &ImdsError) -> String {
+    if let ImdsError::ErrorResponse(response) = error {
+        return format!("HTTP {}", response.response().status().as_u16());
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
 
     /// A stand-in metadata service on 127.0.0.1: IMDSv2 only (GETs without the session
-    /// token get 401, as on an instance that requires IMDSv2). Serves `requests` requests.
-    fn stand_in(requests: usize, zone: &'static str) -> String {
+    /// token get 401, as on an instance that requires IMDSv2). One request per connection,
+    /// closed after the answer, as `tests/support/moto.rs`'s stand-in does.
+    fn stand_in(zone: &'static str) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         std::thread::spawn(move || {
-            for stream in listener.incoming().take(requests) {
-                let mut stream = stream.unwrap();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut request_line = String::new();
-                reader.read_line(&mut request_line).unwrap();
-                let mut token = None;
-                let mut ttl = None;
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let (mut token, mut ttl) = (None, None);
                 loop {
                     let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
                     let line = line.trim_end().to_string();
                     if line.is_empty() {
                         break;
                     }
-                    let (name, value) = line.split_once(": ").unwrap();
+                    let Some((name, value)) = line.split_once(": ") else { continue };
                     match name.to_ascii_lowercase().as_str() {
                         "x-aws-ec2-metadata-token" => token = Some(value.to_string()),
                         "x-aws-ec2-metadata-token-ttl-seconds" => ttl = Some(value.to_string()),
@@ -174,7 +153,7 @@ mod tests {
                     }
                 }
                 let mut parts = request_line.split_whitespace();
-                let (method, path) = (parts.next().unwrap(), parts.next().unwrap());
+                let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
                 let (status, body) = match (method, path) {
                     ("PUT", "/latest/api/token") if ttl.is_some() => (200, "TOKEN-1"),
                     (_, _) if token.as_deref() != Some("TOKEN-1") => (401, ""),
@@ -183,17 +162,23 @@ mod tests {
                     ("GET", "/latest/meta-data/placement/region") => (200, "us-east-1"),
                     _ => (404, ""),
                 };
-                let response = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-                stream.write_all(response.as_bytes()).unwrap();
+                // The token's answer repeats its time to live, as IMDS does (aws-config checks it).
+                let ttl_header = match (path, &ttl) {
+                    ("/latest/api/token", Some(ttl)) => format!("X-aws-ec2-metadata-token-ttl-seconds: {ttl}\r\n"),
+                    _ => String::new(),
+                };
+                let response =
+                    format!("HTTP/1.1 {status} X\r\n{ttl_header}Content-Length: {}\r\n\r\n{body}", body.len());
+                let _ = stream.write_all(response.as_bytes());
             }
         });
         endpoint
     }
 
-    #[test]
-    fn reads_identity_with_a_session_token() {
-        let imds = Imds::new(&stand_in(4, "us-east-1b")).unwrap();
-        let id = imds.identity().unwrap();
+    #[tokio::test]
+    async fn reads_identity_with_a_session_token() {
+        let imds = Imds::with_endpoint(&stand_in("us-east-1b"));
+        let id = imds.identity().await.unwrap();
         assert_eq!(
             id,
             Identity {
@@ -204,25 +189,29 @@ mod tests {
         );
     }
 
-    #[test]
-    fn errors_name_the_problem() {
-        let imds = Imds::new(&stand_in(4, "us-east-1b\n<html>")).unwrap();
-        let e = imds.identity().unwrap_err().to_string();
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` moves the endpoint (aws-config reads it). The
+    /// only test in this crate that sets the variable.
+    #[tokio::test]
+    async fn the_endpoint_variable_moves_the_service() {
+        let endpoint = stand_in("us-east-1c");
+        std::env::set_var(ENDPOINT_VARIABLE, &endpoint);
+        let imds = Imds::from_env();
+        let id = imds.identity().await;
+        std::env::remove_var(ENDPOINT_VARIABLE);
+        assert_eq!(id.unwrap().zone, Zone::new("us-east-1c"));
+        assert!(imds.endpoint.contains(&endpoint), "{}", imds.endpoint);
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_problem() {
+        let imds = Imds::with_endpoint(&stand_in("us-east-1b\n<html>"));
+        let e = imds.identity().await.unwrap_err().to_string();
         assert!(e.contains("availability-zone") && e.contains("unexpected value"), "{e}");
-        for (endpoint, ok) in [
-            ("http://169.254.169.254", true),
-            ("http://[::1]:8080", true),
-            ("https://x", false),
-            ("http://", false),
-            ("http://a/b", false),
-        ] {
-            assert_eq!(Imds::new(endpoint).is_ok(), ok, "{endpoint}");
-        }
         // Nothing listens on this port: a clear error naming the endpoint.
         let closed = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", closed.local_addr().unwrap());
         drop(closed);
-        let e = Imds::new(&endpoint).unwrap().identity().unwrap_err().to_string();
-        assert!(e.contains(&endpoint), "{e}");
+        let e = Imds::with_endpoint(&endpoint).identity().await.unwrap_err().to_string();
+        assert!(e.contains(&endpoint) && e.contains("instance-id"), "{e}");
     }
 }

@@ -1,11 +1,113 @@
-//! Console output: apply progress, the final report, the DNS prompt, `bash -n`.
+//! Console output: every byte cellar prints goes through here, never through `println!`.
+//!
+//! [`Output`] is standard output for command output. A reader that goes away
+//! (`cellar status | head -1`: `BrokenPipe`) is not an error: from then on output is
+//! dropped and the command finishes as it would have, so an apply whose pipe closes still
+//! runs to its end, compensates as usual and saves its state; the exit code stays the
+//! command's own, and nothing is said about it (as `cat` says nothing). Any other write
+//! error (`cellar status > /dev/full`) is returned, and becomes a one-line error and exit 1.
+//! [`stderr`] writes messages and questions; it cannot fail (there is nowhere left to say so).
+//!
+//! Also here: apply progress and the DNS prompt ([`Console`]), the end-of-apply report,
+//! colour decisions and `bash -n`.
 
 use cellar_engine::config::HookSyntaxError;
 use cellar_engine::executor::{ApplyReport, Event, Operator, Outcome};
 use cellar_engine::model::Timestamp;
 use cellar_engine::plan::Plan;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+/// A write to standard output failed for a reason other than a closed reader.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to standard output: {0}")]
+pub struct OutputError(String);
+
+/// Standard output (or, in tests, any writer), shared by a command and its apply's progress.
+#[derive(Clone)]
+pub struct Output {
+    sink: Arc<Mutex<Sink>>,
+}
+
+struct Sink {
+    writer: Box<dyn Write + Send>,
+    /// The reader went away: drop whatever comes.
+    closed: bool,
+    /// The first other write error; later writes report it again without trying.
+    failed: Option<String>,
+}
+
+impl Output {
+    pub fn stdout() -> Output {
+        Output::new(Box::new(io::stdout()))
+    }
+
+    pub fn new(writer: Box<dyn Write + Send>) -> Output {
+        Output { sink: Arc::new(Mutex::new(Sink { writer, closed: false, failed: None })) }
+    }
+
+    /// Writes `text` and flushes it. A closed reader is `Ok` (see the module doc).
+    pub fn print(&self, text: &str) -> Result<(), OutputError> {
+        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        if sink.closed {
+            return Ok(());
+        }
+        if let Some(failed) = &sink.failed {
+            return Err(OutputError(failed.clone()));
+        }
+        let result = sink.writer.write_all(text.as_bytes()).and_then(|()| sink.writer.flush());
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                sink.closed = true;
+                Ok(())
+            }
+            Err(e) => {
+                sink.failed = Some(e.to_string());
+                Err(OutputError(e.to_string()))
+            }
+        }
+    }
+
+    /// [`Output::print`] with a newline.
+    pub fn line(&self, text: &str) -> Result<(), OutputError> {
+        self.print(&format!("{text}\n"))
+    }
+
+    /// Whether the reader has gone away (nothing printed since reached anybody).
+    pub fn is_closed(&self) -> bool {
+        self.sink.lock().unwrap_or_else(|e| e.into_inner()).closed
+    }
+}
+
+/// Writes to standard error, ignoring failures: a message that cannot be shown has nowhere
+/// else to go, and must not turn into a panic.
+pub fn stderr(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// `--color`: whether standard output gets ANSI colours. `auto` colours a terminal unless
+/// `NO_COLOR` is set (or `TERM=dumb`, `CLICOLOR=0`); `CLICOLOR_FORCE` forces it (anstream's
+/// rules, which clap's own help output follows too).
+pub fn colors_stdout(choice: clap::ColorChoice) -> bool {
+    match choice {
+        clap::ColorChoice::Always => true,
+        clap::ColorChoice::Never => false,
+        clap::ColorChoice::Auto => !matches!(anstream::AutoStream::choice(&io::stdout()), anstream::ColorChoice::Never),
+    }
+}
+
+/// `text` in an ANSI colour (`"32"` green, ...) when `color`, else as it is.
+pub fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
 
 /// Asks a person a question; `None` when there is nobody to ask (no terminal).
 pub trait Prompter: Send + Sync {
@@ -17,46 +119,57 @@ pub struct TerminalPrompter;
 
 impl Prompter for TerminalPrompter {
     fn ask(&self, question: &str) -> Option<String> {
-        if !std::io::stdin().is_terminal() {
+        if !io::stdin().is_terminal() {
             return None;
         }
-        eprint!("{question}");
-        let _ = std::io::stderr().flush();
+        stderr(question);
         let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).ok()?;
-        Some(answer)
+        match io::stdin().read_line(&mut answer) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(answer),
+        }
     }
 }
 
 /// Prints progress lines and answers DNS gates (from `--dns-confirmed` or by asking).
+///
+/// Printing never stops an apply: a line that cannot be written is dropped (the apply's
+/// outcome does not depend on anybody reading it; a full disk is reported once it is over).
 pub struct Console {
     dns_confirmed: bool,
     started: Timestamp,
     prompter: Box<dyn Prompter>,
+    out: Output,
 }
 
 impl Console {
-    pub fn new(dns_confirmed: bool, started: Timestamp, prompter: Box<dyn Prompter>) -> Self {
-        Console { dns_confirmed, started, prompter }
+    pub fn new(dns_confirmed: bool, started: Timestamp, prompter: Box<dyn Prompter>, out: Output) -> Self {
+        Console { dns_confirmed, started, prompter, out }
     }
 
     fn clock(&self, at: Timestamp) -> String {
         let s = at.0.saturating_sub(self.started.0);
         format!("[+{:02}:{:02}]", s / 60, s % 60)
     }
+
+    fn say(&self, line: &str) {
+        let _ = self.out.line(line);
+    }
 }
 
 impl Operator for Console {
     fn confirm_dns(&self, host: &str, ip: &str) -> bool {
         if self.dns_confirmed {
-            println!("        DNS gate: {host} → {ip} confirmed by --dns-confirmed");
+            self.say(&format!("        DNS gate: {host} → {ip} confirmed by --dns-confirmed"));
             return true;
         }
         let question = format!("\n  Point the DNS record {host} at {ip} now. Type 'yes' once it is updated: ");
         match self.prompter.ask(&question) {
             Some(answer) => answer.trim() == "yes",
             None => {
-                println!("        DNS gate: {host} does not point at {ip} yet, and there is no terminal to ask");
+                self.say(&format!(
+                    "        DNS gate: {host} does not point at {ip} yet, and there is no terminal to ask"
+                ));
                 false
             }
         }
@@ -90,7 +203,7 @@ impl Operator for Console {
                 format!("{} {step} UNDO FAILED: {error}", self.clock(*at))
             }
         };
-        println!("  {line}");
+        self.say(&format!("  {line}"));
     }
 }
 
@@ -190,8 +303,21 @@ mod tests {
         }
     }
 
+    /// A writer that fails every write with this OS error.
+    struct Failing(i32);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(self.0))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     fn check(flag: bool, answer: Option<&'static str>, expected: bool) {
-        let console = Console::new(flag, Timestamp(0), Box::new(Scripted(answer)));
+        let out = Output::new(Box::new(io::sink()));
+        let console = Console::new(flag, Timestamp(0), Box::new(Scripted(answer)), out);
         assert_eq!(console.confirm_dns("a.example.com", "198.51.100.1"), expected, "flag {flag}, answer {answer:?}");
     }
 
@@ -202,6 +328,21 @@ mod tests {
         check(false, Some("y\n"), false);
         check(false, Some("no\n"), false);
         check(false, None, false);
+    }
+
+    #[test]
+    fn a_closed_reader_is_quiet_and_a_full_disk_is_an_error() {
+        const EPIPE: i32 = 32;
+        const ENOSPC: i32 = 28;
+        let closed = Output::new(Box::new(Failing(EPIPE)));
+        assert!(closed.print("a\n").is_ok());
+        assert!(closed.is_closed());
+        assert!(closed.line("b").is_ok(), "later writes are dropped too");
+        let full = Output::new(Box::new(Failing(ENOSPC)));
+        let e = full.print("a\n").unwrap_err().to_string();
+        assert!(e.starts_with("cannot write to standard output: "), "{e}");
+        assert!(full.print("b\n").is_err(), "the failure sticks");
+        assert!(!full.is_closed());
     }
 
     #[test]

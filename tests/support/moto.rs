@@ -360,9 +360,16 @@ pub fn imds_stand_in(instance: &str, zone: &str) -> String {
                 ("GET", "/latest/meta-data/placement/region") => (200, region.clone()),
                 _ => (404, String::new()),
             };
+            let mut headers = vec![("Content-Type".to_string(), "text/plain".to_string())];
+            // The token's answer repeats its time to live, as IMDS does (aws-config's client checks it).
+            if let (("PUT", "/latest/api/token"), Some(ttl)) =
+                ((method, path), header("x-aws-ec2-metadata-token-ttl-seconds"))
+            {
+                headers.push(("X-aws-ec2-metadata-token-ttl-seconds".into(), ttl));
+            }
             let response = Message {
                 start: format!("HTTP/1.1 {status} {}", if status == 200 { "OK" } else { "Error" }),
-                headers: vec![("Content-Type".into(), "text/plain".into())],
+                headers,
                 body: body.into_bytes(),
             };
             let _ = write_message(&mut writer, &response);

@@ -1,0 +1,111 @@
+//! `cellar agent persist|spawn`: run by an instance's user data at boot. Who am I (IMDSv2),
+//! then the engine's agent over the AWS backend, then the machine side (`host.rs`).
+
+use super::Ctx;
+use anyhow::Result;
+use cellar_engine::model::AgentMode;
+use clap::ValueEnum;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// persist: first boot of a new server; spawn: a replacement instance.
+    mode: ModeArg,
+    /// The server this instance belongs to (the instance's Name tag decides; this must match it).
+    #[arg(long)]
+    server: String,
+    /// A directory kept on the data volume (repeatable).
+    #[arg(long = "persist", value_name = "DIR")]
+    persist: Vec<String>,
+    /// The spawn hook script to run last.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    hook: Option<PathBuf>,
+    /// Do the cloud side, but print the machine-side scripts instead of running them.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ModeArg {
+    Persist,
+    Spawn,
+}
+
+impl From<ModeArg> for AgentMode {
+    fn from(mode: ModeArg) -> AgentMode {
+        match mode {
+            ModeArg::Persist => AgentMode::Persist,
+            ModeArg::Spawn => AgentMode::Spawn,
+        }
+    }
+}
+
+pub const LONG_ABOUT: &str =
+    "Run on an EC2 instance at boot; the user data cellar writes into every instance and launch \
+template calls it. It asks the instance metadata service (IMDSv2; AWS_EC2_METADATA_SERVICE_ENDPOINT \
+overrides the address) which instance it is and in which region, then, through the AWS API, attaches the \
+data volume tagged Name=<server> cellar:role=data and associates the server's Elastic IP, waiting for a \
+dying predecessor to let go of them. `persist` (first boot) copies the directories onto the data volume; \
+`spawn` (a replacement instance) mounts them from it. Both then run the spawn hook.";
+
+pub const AFTER_HELP: &str = "Needs an instance role with docs/agent-iam-policy.json: ec2:DescribeInstances, ec2:DescribeVolumes, \
+ec2:AttachVolume, ec2:DescribeAddresses, ec2:AssociateAddress and autoscaling:DescribeAutoScalingInstances.\n\nExample (what the user data runs):\n  \
+cellar agent spawn --server ommegang --persist /etc --persist /var/www --hook /etc/cellar/spawn-hook.sh";
+
+#[cfg(not(feature = "aws"))]
+pub async fn run(_ctx: &Ctx, _args: Args) -> Result<i32> {
+    anyhow::bail!(
+        "cellar agent runs on EC2 and needs AWS support, and this cellar was built without it\n  fix: install a cellar built with the `aws` feature (on by default): cargo install --path cli"
+    )
+}
+
+#[cfg(feature = "aws")]
+pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
+    use anyhow::{bail, Context};
+    use cellar_engine::agent::{self, AgentInvocation};
+    use cellar_engine::cloud::Filter;
+    use cellar_engine::model::{ServerName, NAME_TAG};
+
+    let mode = AgentMode::from(args.mode);
+    let server = ServerName::parse(&args.server)?;
+    let spawn_hook = match &args.hook {
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("cannot read spawn hook {}", path.display()))?)
+        }
+        None => None,
+    };
+    let identity = crate::imds::Imds::from_env()
+        .identity()
+        .await
+        .context("asking the instance metadata service who this instance is")?;
+    ctx.out.line(&format!(
+        "cellar agent {mode}: instance {} in {} ({})",
+        identity.instance, identity.zone, identity.region
+    ))?;
+    let cloud = crate::backend::aws_cloud().await?;
+    let tagged = cloud
+        .describe_instances(&identity.region, &Filter::Id(identity.instance.to_string()))
+        .await
+        .context("describing this instance")?;
+    if let Some(name) = tagged.first().and_then(|i| i.tags.get(NAME_TAG)) {
+        if name != server.as_str() {
+            bail!(
+                "this instance {} is tagged Name={name}, but the agent was started for --server {server}\n  fix: the user data and the instance's tags disagree; re-create the launch settings with `cellar upgrade-ami@{name}`",
+                identity.instance
+            );
+        }
+    }
+    let host = crate::host::SystemHost {
+        instance: identity.instance.clone(),
+        region: identity.region.clone(),
+        dry_run: args.dry_run,
+        out: ctx.out.clone(),
+    };
+    let invocation = AgentInvocation { mode, server, persist: args.persist, spawn_hook };
+    let report = agent::run(&*cloud, &host, &invocation).await?;
+    for step in &report.steps {
+        ctx.out.line(&format!("  {step}"))?;
+    }
+    ctx.out.line(&format!("cellar agent {mode}: done"))?;
+    Ok(0)
+}

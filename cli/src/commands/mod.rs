@@ -1,0 +1,194 @@
+//! One module per subcommand, each with its clap arguments (`Args`) and its `run`; this
+//! module holds what they share: the [`Ctx`] every `run` gets, loading the configuration
+//! and plan files, and the command flags made from the engine's [`Flag::ALL`].
+
+pub mod agent;
+pub mod apply;
+pub mod check;
+pub mod completions;
+pub mod config;
+pub mod diff;
+pub mod graph;
+pub mod man;
+pub mod plan;
+pub mod show;
+pub mod sim;
+pub mod status;
+
+use crate::backend::BackendKind;
+use crate::output::Output;
+use anyhow::{anyhow, bail, Context, Result};
+use cellar_engine::cloud::Cloud;
+use cellar_engine::command::{self, Flag};
+use cellar_engine::config::ConfigTree;
+use cellar_engine::inventory;
+use cellar_engine::plan::Plan;
+use cellar_engine::planner;
+use clap::{Arg, ArgAction, ArgMatches};
+use std::path::{Path, PathBuf};
+
+/// What every subcommand runs with: the global options, resolved, and standard output.
+pub struct Ctx {
+    /// `--config` / `CELLAR_CONFIG` / `./config`.
+    pub config: PathBuf,
+    /// `--sim-state` / `CELLAR_SIM_STATE` / `.cellar/sim.ron`.
+    pub sim_state: PathBuf,
+    pub backend: BackendKind,
+    pub out: Output,
+    /// Whether standard output gets ANSI colours (`--color`, `NO_COLOR`, a terminal).
+    pub color: bool,
+}
+
+impl Ctx {
+    /// The configuration tree, or an error saying where it was looked for and how to fix it.
+    pub fn load_config(&self) -> Result<ConfigTree> {
+        if !self.config.is_dir() {
+            bail!(
+                "configuration directory {} does not exist\n  fix: pass --config DIR (or set CELLAR_CONFIG); the example tree is fixtures/config",
+                self.config.display()
+            );
+        }
+        ConfigTree::load(&self.config).map_err(|e| anyhow!("{e}\n  run `cellar check` to see every problem"))
+    }
+
+    /// The runtime async commands run on: one thread, as the simulator's virtual clock needs.
+    pub fn runtime(&self) -> Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+    }
+
+    /// A plan rendered for people, with coloured change signs on a colour terminal.
+    pub fn render_plan(&self, plan: &Plan) -> String {
+        if self.color {
+            plan.render_text_colored()
+        } else {
+            plan.render_text()
+        }
+    }
+}
+
+/// Reads and validates a saved plan.
+pub fn load_plan(path: &Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
+    Ok(Plan::from_ron(&path.display().to_string(), &text)?)
+}
+
+/// A command as typed: `create-server@ommegang 20`, plus its flags.
+pub struct Invocation {
+    pub target: String,
+    pub args: Vec<String>,
+    pub flags: command::Flags,
+}
+
+/// Parses the invocation, reads what it needs through `cloud`, and plans it.
+pub async fn make_plan(cloud: &dyn Cloud, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
+    let command = command::parse(planner::COMMANDS, &invocation.target, &invocation.args, &invocation.flags)?;
+    let scope = planner::scope(&command, tree)?;
+    let inventory = inventory::read(cloud, &scope).await.context("reading the current state")?;
+    Ok(planner::plan(&command, tree, &inventory)?)
+}
+
+/// The `after_help` of `plan` and `apply`: every command of [`planner::COMMANDS`] with its
+/// synopsis and what its plan does.
+pub fn commands_help() -> String {
+    let mut out = String::from(
+        "Commands (positional arguments in the seed's order; `-` takes the value from the server's configuration; \
+command flags go after the command):\n",
+    );
+    for spec in planner::COMMANDS {
+        out.push_str(&format!("  {}\n      {}\n", spec.synopsis(), spec.help));
+    }
+    out
+}
+
+/// The flags of the seed's commands (`--keep-group`, `--restart`, `--copy-to REGION`, ...),
+/// made from the engine's [`Flag::ALL`] with its names and help, so that a flag added to the
+/// engine needs no change here. Whether a flag applies to the command given is the engine's
+/// parser's to say (`--keep-group does not apply to upgrade-ami: ...`).
+#[derive(Clone, Debug, Default)]
+pub struct CommandFlags(pub command::Flags);
+
+/// The flag's clap id and long name: its name without the dashes (`keep-group`).
+fn flag_id(flag: Flag) -> &'static str {
+    flag.name().trim_start_matches("--")
+}
+
+impl clap::FromArgMatches for CommandFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = command::Flags::default();
+        for flag in Flag::ALL {
+            let id = flag_id(flag);
+            match flag.value_name() {
+                Some(_) => {
+                    let values = matches
+                        .try_get_many::<String>(id)
+                        .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))?;
+                    for value in values.into_iter().flatten() {
+                        flags.add(flag, value.clone());
+                    }
+                }
+                None => {
+                    if matches.try_get_one::<bool>(id).ok().flatten().copied().unwrap_or(false) {
+                        flags.set(flag);
+                    }
+                }
+            }
+        }
+        Ok(CommandFlags(flags))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = CommandFlags::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for CommandFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        Flag::ALL.into_iter().fold(cmd, |cmd, flag| {
+            let id = flag_id(flag);
+            let arg = Arg::new(id).long(id).help(flag.help()).help_heading("Command flags");
+            cmd.arg(match flag.value_name() {
+                Some(value) => arg.value_name(value).action(ArgAction::Append),
+                None => arg.action(ArgAction::SetTrue),
+            })
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        CommandFlags::augment_args(cmd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args, FromArgMatches};
+
+    #[test]
+    fn every_engine_flag_is_a_cli_flag() {
+        let mut words = vec!["t".to_string()];
+        let mut expected = command::Flags::default();
+        for flag in Flag::ALL {
+            match flag.value_name() {
+                Some(_) => {
+                    words.extend([flag.name().to_string(), "a".into(), format!("{}=b", flag.name())]);
+                    expected.add(flag, "a");
+                    expected.add(flag, "b");
+                }
+                None => {
+                    words.push(flag.name().to_string());
+                    expected.set(flag);
+                }
+            }
+        }
+        let cmd = CommandFlags::augment_args(clap::Command::new("t"));
+        let matches = cmd.try_get_matches_from(words).unwrap();
+        assert_eq!(CommandFlags::from_arg_matches(&matches).unwrap().0, expected);
+        let none = CommandFlags::augment_args(clap::Command::new("t")).try_get_matches_from(["t"]).unwrap();
+        assert_eq!(CommandFlags::from_arg_matches(&none).unwrap().0, command::Flags::default());
+        let help = CommandFlags::augment_args(clap::Command::new("t")).render_help().to_string();
+        for flag in Flag::ALL {
+            assert!(help.contains(flag.name()), "{help}");
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! `cellar status`: the health of configured servers, and the workspaces that exist.
+
+use super::Ctx;
+use crate::backend::Backend;
+use crate::output::paint;
+use anyhow::{bail, Result};
+use cellar_engine::cloud::Cloud;
+use cellar_engine::config::ConfigTree;
+use cellar_engine::inventory::workspace_number;
+use cellar_engine::model::{Region, ServerName};
+use cellar_engine::status::{self, Health, ServerStatus, WorkspaceStatus};
+use clap::ValueEnum;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// One server or workspace (default: every configured server, and every workspace in
+    /// their regions and the global one).
+    server: Option<String>,
+    /// How to print the status.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// A block per server and workspace, for people.
+    Text,
+    /// `{"servers": [...], "workspaces": [...]}`, for scripts.
+    Json,
+}
+
+pub const AFTER_HELP: &str = "Health: healthy (instance running, data volume attached, Elastic IP associated), \
+degraded (up, but something is missing or it is still booting), down (it should run but has no instance; \
+the reason says why, e.g. failed to respawn: InsufficientInstanceCapacity), stopped (not running on purpose).\n\n\
+JSON (--format json): {\"servers\": [{\"name\", \"region\", \"health\", \"reason\", \"instance\", \"volume\", \
+\"address\", \"auto_scaling\"}, ...], \"workspaces\": [{\"name\", \"region\", \"instance\"}, ...]}\n\n\
+Examples:\n  cellar status\n  cellar status ommegang --format json | jq -r '.servers[0].health'";
+
+/// The JSON of `cellar status --format json`.
+#[derive(Serialize)]
+struct Report {
+    servers: Vec<ServerStatus>,
+    workspaces: Vec<WorkspaceStatus>,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
+    let tree = ctx.load_config()?;
+    let backend = Backend::open(ctx.backend, &ctx.sim_state).await?;
+    let cloud = backend.cloud();
+    let report = match args.server.as_deref() {
+        None => everything(&*cloud, &tree).await?,
+        Some(name) => one(&*cloud, &tree, name).await?,
+    };
+    drop(cloud);
+    drop(backend);
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Text => render_text(&report, &tree, ctx.color),
+    };
+    ctx.out.print(&text)?;
+    Ok(0)
+}
+
+/// Every configured server, and the workspaces of their regions and the global region.
+async fn everything(cloud: &dyn Cloud, tree: &ConfigTree) -> Result<Report> {
+    let mut regions = BTreeSet::from([tree.defaults()?.region.value]);
+    let mut servers = Vec::new();
+    for name in tree.server_names() {
+        let region = tree.server(&name)?.region.value;
+        servers.push(status::read(cloud, &name, &region).await?);
+        regions.insert(region);
+    }
+    Ok(Report { servers, workspaces: workspaces(cloud, &regions).await? })
+}
+
+/// One server, or one workspace (`workspace-N`, which has no configuration of its own).
+async fn one(cloud: &dyn Cloud, tree: &ConfigTree, name: &str) -> Result<Report> {
+    let name = ServerName::parse(name)?;
+    let configured = tree.server_names().contains(&name);
+    if configured || workspace_number(name.as_str()).is_none() {
+        let region = tree.server(&name)?.region.value;
+        let server = status::read(cloud, &name, &region).await?;
+        return Ok(Report { servers: vec![server], workspaces: vec![] });
+    }
+    let regions: BTreeSet<Region> = std::iter::once(Ok(tree.defaults()?.region.value))
+        .chain(tree.server_names().iter().map(|n| tree.server(n).map(|c| c.region.value)))
+        .collect::<Result<_, _>>()?;
+    let found: Vec<_> = workspaces(cloud, &regions).await?.into_iter().filter(|w| w.name == name).collect();
+    if found.is_empty() {
+        let regions: Vec<&str> = regions.iter().map(Region::as_str).collect();
+        bail!(
+            "workspace {name} has no live instance in {}\n  fix: `cellar status` lists the servers and workspaces; create-workspace makes one",
+            regions.join(", ")
+        );
+    }
+    Ok(Report { servers: vec![], workspaces: found })
+}
+
+async fn workspaces(cloud: &dyn Cloud, regions: &BTreeSet<Region>) -> Result<Vec<WorkspaceStatus>> {
+    let mut all = Vec::new();
+    for region in regions {
+        all.extend(status::workspaces(cloud, region).await?);
+    }
+    Ok(all)
+}
+
+/// The engine's text, with each server's health coloured on a colour terminal.
+fn render_text(report: &Report, tree: &ConfigTree, color: bool) -> String {
+    let mut out = String::new();
+    for server in &report.servers {
+        let text = status::render_text(std::slice::from_ref(server));
+        out.push_str(&if color { colour_health(&text, server) } else { text });
+    }
+    out.push_str(&status::render_workspaces_text(&report.workspaces));
+    if out.is_empty() {
+        out = format!("No servers are configured in {} and no workspace exists.\n", tree.dir().display());
+    }
+    out
+}
+
+/// Colours the health word of a server's first line (`ommegang     healthy   us-east-1`).
+fn colour_health(text: &str, server: &ServerStatus) -> String {
+    let code = match server.health {
+        Health::Healthy => "32",
+        Health::Degraded => "33",
+        Health::Down => "31",
+        Health::Stopped => "2",
+    };
+    let prefix = format!("{:<12} ", server.name.as_str());
+    let health = server.health.as_str();
+    match text.strip_prefix(&prefix).and_then(|rest| rest.strip_prefix(health)) {
+        Some(rest) => format!("{prefix}{}{rest}", paint(health, code, true)),
+        None => text.to_string(),
+    }
+}

@@ -1,0 +1,121 @@
+//! Bad input caught by `cellar check`, the simulator's strictness and the user data, end to
+//! end through the binary: a clear error, a non-zero exit, nothing changed.
+
+use super::*;
+
+/// `cellar check` on a copy of the fixture config with `edit` applied: exit 1 and every
+/// expected text in the report.
+fn check_reports(edit: impl FnOnce(&Path), expected: &[&str]) {
+    let c = Cellar::with_config_copy();
+    edit(&c.config);
+    let r = c.run(&["check"]);
+    assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    for e in expected {
+        assert!(all.contains(e), "expected {e:?} in:\n{all}");
+    }
+}
+
+#[test]
+fn check_agrees_with_plan_on_zones() {
+    // us-west-2 has a zone d on AWS: check accepts it and so does plan.
+    let c = Cellar::with_config_copy();
+    std::fs::write(c.config.join("servers/westy.ron"), r#"(platform: "debian-web", region: "us-west-2", zone: "d")"#)
+        .unwrap();
+    c.ok(&["check"]);
+    c.ok(&["sim", "init"]);
+    let r = c.ok(&["plan", "create-server@westy", "10"]);
+    assert!(r.stdout.contains("in us-west-2d"), "{}", r.stdout);
+    // A zone AWS does not have there is refused by both.
+    std::fs::write(c.config.join("servers/westy.ron"), r#"(platform: "debian-web", region: "us-west-2", zone: "e")"#)
+        .unwrap();
+    let r = c.run(&["check"]);
+    assert_eq!(r.code, 1);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("zone \"e\" does not exist in region us-west-2 (its zones are a, b, c, d)"), "{all}");
+}
+
+#[test]
+fn check_reports_more_tags_than_aws_allows() {
+    let tags: Vec<String> = (0..60).map(|i| format!("\"t{i:02}\": \"x\"")).collect();
+    check_reports(
+        |config| {
+            std::fs::write(
+                config.join("servers/duvel.ron"),
+                format!("(platform: \"debian-web\", tags: {{{}}})", tags.join(", ")),
+            )
+            .unwrap()
+        },
+        // 60 of its own and 3 from global.ron and its platform.
+        &["server duvel has 63 tags; AWS allows 50 per resource", "at most 48 can be configured"],
+    );
+}
+
+#[test]
+fn check_reports_dangling_links_and_link_loops_in_servers() {
+    check_reports(
+        |config| {
+            std::os::unix::fs::symlink("nowhere.ron", config.join("servers/ghost.ron")).unwrap();
+            std::os::unix::fs::symlink("b.ron", config.join("servers/a.ron")).unwrap();
+            std::os::unix::fs::symlink("a.ron", config.join("servers/b.ron")).unwrap();
+        },
+        &[
+            "servers/ghost.ron: is a symbolic link to nowhere.ron, which does not exist",
+            "servers/a.ron: is a symbolic link that leads round in a loop",
+            "servers/b.ron: is a symbolic link that leads round in a loop",
+        ],
+    );
+}
+
+#[test]
+fn fault_files_with_absurd_numbers_or_hostile_names_are_refused() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    let write = |name: &str, text: &str| {
+        let path = c.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let boot = write("boot.ron", "(boot_secs: Some(18446744073709551615))");
+    check_bad_input(&c, &["sim", "faults", &boot], &["boot.ron", "boot_secs"]);
+    let latency = write("latency.ron", "(latency_ms: (0, 18446744073709551615))");
+    check_bad_input(&c, &["sim", "faults", &latency], &["latency.ron", "latency_ms"]);
+    let name = write("name.ron", r#"(terminations: [(at: 1795564900, target: "../etc")])"#);
+    check_bad_input(&c, &["sim", "faults", &name], &["name.ron", "../etc"]);
+    // A fault file at its limits is accepted, and an apply under it does not crash.
+    let ok = write("ok.ron", "(boot_secs: Some(86400))");
+    c.ok(&["sim", "faults", &ok]);
+    c.ok(&["sim", "advance", "1h"]);
+}
+
+#[test]
+fn a_state_file_with_a_field_this_version_does_not_know_is_refused_and_kept() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    let text = std::fs::read_to_string(c.state()).unwrap();
+    let edited = text.replacen("(\n", "(\n    quota: 5,\n", 1);
+    assert_ne!(edited, text);
+    std::fs::write(c.state(), &edited).unwrap();
+    for args in [&["status"][..], &["sim", "show"], &["sim", "advance", "1m"]] {
+        check_bad_input(&c, args, &["quota"]);
+    }
+    assert_eq!(std::fs::read_to_string(c.state()).unwrap(), edited, "the file is left as it was");
+}
+
+/// A spawn hook with the line that ended the user data's heredoc before: the whole hook
+/// reaches the agent (the simulated agent reports the hook's line count), nothing of it
+/// is cut off.
+#[test]
+fn a_hostile_spawn_hook_reaches_the_agent_whole() {
+    let c = Cellar::with_config_copy();
+    let hook = "echo one\nCELLAR_SPAWN_HOOK\necho escaped\nCELLAR_SPAWN_HOOK_1\necho three\n";
+    std::fs::write(
+        c.config.join("servers/chimay.ron"),
+        format!("(platform: \"debian-web\", zone: \"c\", auto_scale_capacity: 0, spawn: r#\"{hook}\"#)"),
+    )
+    .unwrap();
+    c.ok(&["sim", "init"]);
+    c.ok(&["apply", "create-server@chimay", "10", "--yes"]);
+    let log = c.ok(&["sim", "log"]).stdout;
+    assert!(log.contains("ran spawn hook (5 lines)"), "{log}");
+}
