@@ -69,7 +69,7 @@ pub struct AutoScalingStatus {
     pub launch_configuration: Option<String>,
 }
 
-/// One server's status; this is also the JSON schema of `cellar status --format json`.
+/// One server's status; this is also the JSON schema of each element of `servers` in `cellar status --format json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ServerStatus {
     pub name: ServerName,

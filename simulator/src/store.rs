@@ -182,7 +182,12 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Creates the directory, opens `<path>.lock` and blocks until it holds the exclusive lock.
+/// An empty path is refused (it would lock `.lock` in the working directory).
 fn lock(path: &Path) -> Result<fd_lock::RwLock<File>, StoreError> {
+    if path.as_os_str().is_empty() {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "the state file's path is empty");
+        return Err(StoreError::Io { path: path.to_path_buf(), source });
+    }
     let dir = parent_dir(path);
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let lock_file = lock_path(path);
