@@ -28,6 +28,44 @@ pub struct ServerResources {
 }
 
 impl ServerResources {
+    /// What a plan records of the server's resources (unsorted).
+    fn observe(&self) -> Vec<Observation> {
+        let mut out = Vec::new();
+        let mut add = |resource, observed| out.push(Observation { resource, observed });
+        for i in &self.instances {
+            add(ResourceKey::Instance(i.id.clone()), Observed::Instance { state: i.state, zone: i.zone.clone() });
+        }
+        for v in &self.volumes {
+            let observed = Observed::Volume { state: v.state, attached_to: v.attached_to.clone(), size_gb: v.size_gb };
+            add(ResourceKey::Volume(v.id.clone()), observed);
+        }
+        for a in &self.addresses {
+            let observed = Observed::Address { public_ip: a.public_ip.clone(), associated_to: a.associated_to.clone() };
+            add(ResourceKey::Address(a.allocation_id.clone()), observed);
+        }
+        for t in &self.launch_templates {
+            let observed = Observed::LaunchTemplate {
+                latest_version: t.latest_version,
+                image: t.latest.image.clone(),
+                instance_type: t.latest.instance_type.clone(),
+            };
+            add(ResourceKey::LaunchTemplate(t.id.clone()), observed);
+        }
+        for c in &self.launch_configurations {
+            let observed = Observed::LaunchConfiguration {
+                image: c.spec.image.clone(),
+                instance_type: c.spec.instance_type.clone(),
+            };
+            add(ResourceKey::LaunchConfiguration(c.name.clone()), observed);
+        }
+        for g in &self.groups {
+            let observed =
+                Observed::Group { launch: g.launch.clone(), desired: g.desired, instances: g.instances.clone() };
+            add(ResourceKey::Group(g.name.clone()), observed);
+        }
+        out
+    }
+
     /// Instances that are not shutting down or terminated.
     pub fn live_instances(&self) -> impl Iterator<Item = &Instance> {
         self.instances.iter().filter(|i| i.state.is_alive())
@@ -93,55 +131,7 @@ impl Inventory {
     /// What the plan records of this inventory, sorted: everything of the server, the newest
     /// image the scope asks about, and the DNS record.
     pub fn observe(&self, scope: &Scope) -> Vec<Observation> {
-        let mut out = Vec::new();
-        let r = &self.resources;
-        for i in &r.instances {
-            out.push(Observation {
-                resource: ResourceKey::Instance(i.id.clone()),
-                observed: Observed::Instance { state: i.state, zone: i.zone.clone() },
-            });
-        }
-        for v in &r.volumes {
-            out.push(Observation {
-                resource: ResourceKey::Volume(v.id.clone()),
-                observed: Observed::Volume { state: v.state, attached_to: v.attached_to.clone(), size_gb: v.size_gb },
-            });
-        }
-        for a in &r.addresses {
-            out.push(Observation {
-                resource: ResourceKey::Address(a.allocation_id.clone()),
-                observed: Observed::Address { public_ip: a.public_ip.clone(), associated_to: a.associated_to.clone() },
-            });
-        }
-        for t in &r.launch_templates {
-            out.push(Observation {
-                resource: ResourceKey::LaunchTemplate(t.id.clone()),
-                observed: Observed::LaunchTemplate {
-                    latest_version: t.latest_version,
-                    image: t.latest.image.clone(),
-                    instance_type: t.latest.instance_type.clone(),
-                },
-            });
-        }
-        for c in &r.launch_configurations {
-            out.push(Observation {
-                resource: ResourceKey::LaunchConfiguration(c.name.clone()),
-                observed: Observed::LaunchConfiguration {
-                    image: c.spec.image.clone(),
-                    instance_type: c.spec.instance_type.clone(),
-                },
-            });
-        }
-        for g in &r.groups {
-            out.push(Observation {
-                resource: ResourceKey::Group(g.name.clone()),
-                observed: Observed::Group {
-                    launch: g.launch.clone(),
-                    desired: g.desired,
-                    instances: g.instances.clone(),
-                },
-            });
-        }
+        let mut out = self.resources.observe();
         for i in &self.workspaces {
             out.push(Observation {
                 resource: ResourceKey::Instance(i.id.clone()),
@@ -150,7 +140,7 @@ impl Inventory {
         }
         if let Some((ami_type, regions)) = &scope.image_family {
             for region in regions {
-                let images = if *region == scope.region { &self.images } else { &self.other_images[region] };
+                let images = if *region == scope.region { &self.images[..] } else { self.images_in(region) };
                 let mut names: Vec<String> = images
                     .iter()
                     .filter(|i| i.state != ImageState::Failed)
@@ -185,9 +175,14 @@ impl Inventory {
         out
     }
 
+    /// The images read of another region (none when that region was not read).
+    fn images_in(&self, region: &Region) -> &[Image] {
+        self.other_images.get(region).map(Vec::as_slice).unwrap_or_default()
+    }
+
     /// The name of an image (in any region read) with this name, if one exists and has not failed.
     pub fn image_named(&self, region: &Region, name: &str) -> Option<&Image> {
-        let images = if self.other_images.contains_key(region) { &self.other_images[region] } else { &self.images };
+        let images = if self.other_images.contains_key(region) { self.images_in(region) } else { &self.images[..] };
         images.iter().find(|i| i.name == name && i.state != ImageState::Failed)
     }
 }
