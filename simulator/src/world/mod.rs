@@ -5,7 +5,6 @@
 //! |---|---|
 //! | `mod.rs` | the [`World`] itself: its fields, ids, the log, lookups by id, accessors, [`World::check_consistency`] |
 //! | `file.rs` | the state file's form of a world (field names and order, unknown fields refused) |
-//! | `strict.rs` | the engine's model types as the state file holds them (unknown fields refused) |
 //! | `scheduler.rs` | [`Scheduler`]: the transitions to come, in (time, sequence) order |
 //! | `clock.rs` | the virtual clock: advancing it, its limits, applying due transitions |
 //! | `instances.rs` | instances: launch, termination, their state machine |
