@@ -119,3 +119,30 @@ fn a_hostile_spawn_hook_reaches_the_agent_whole() {
     let log = c.ok(&["sim", "log"]).stdout;
     assert!(log.contains("ran spawn hook (5 lines)"), "{log}");
 }
+
+#[test]
+fn sim_show_speaks_words_not_debug_text() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    c.ok(&["apply", "create-server@chimay", "10", "--yes", "--dns-confirmed"]);
+    c.ok(&["sim", "terminate", "chimay"]);
+    let show = c.ok(&["sim", "show"]).stdout;
+    assert!(show.contains("next at 2026-11-25T00:00:50Z: i-0001 finishes shutting down"), "{show}");
+    c.ok(&["sim", "advance", "30s"]);
+    let show = c.ok(&["sim", "show"]).stdout;
+    assert!(show.contains("i-0001 disappears from describe"), "{show}");
+    for debug in ["(\"", "InstanceId(", "InstanceRemoved", "Some("] {
+        assert!(!show.contains(debug), "`sim show` prints Rust debug text {debug:?}:\n{show}");
+    }
+}
+
+#[test]
+fn the_fault_example_installs_as_its_header_says() {
+    let example = fixtures().join("worlds/faults-example.ron");
+    let header = std::fs::read_to_string(&example).unwrap();
+    assert!(header.contains("cellar sim faults fixtures/worlds/faults-example.ron"), "{header}");
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    c.ok(&["sim", "faults", example.to_str().unwrap()]);
+    assert!(c.ok(&["sim", "show"]).stdout.contains("faults:"));
+}
