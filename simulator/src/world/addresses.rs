@@ -92,15 +92,7 @@ impl World {
     ) -> CloudResult<()> {
         self.address_in(region, id)?;
         let instance = self.instance_in(region, instance_id)?;
-        if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
-            return Err(err(
-                K::IncorrectInstanceState,
-                format!(
-                    "The instance '{instance_id}' is not in a valid state for this operation ({}).",
-                    instance.state
-                ),
-            ));
-        }
+        Self::check_running_or_stopped(instance)?;
         // An instance has one public address: another EIP on it is disassociated.
         let displaced: Vec<AllocationId> = self
             .addresses

@@ -130,15 +130,7 @@ impl World {
     ) -> CloudResult<Image> {
         super::tags::check_tags(&Tags::new(), &tags)?;
         let instance = self.instance_in(region, instance_id)?;
-        if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
-            return Err(err(
-                K::IncorrectInstanceState,
-                format!(
-                    "The instance '{instance_id}' is not in a valid state for this operation ({}).",
-                    instance.state
-                ),
-            ));
-        }
+        Self::check_running_or_stopped(instance)?;
         let architecture = instance.architecture;
         self.check_image_name_free(region, name)?;
         let image = self.insert_pending_image(region, name, architecture, tags, IMAGE_CREATE_SECS);

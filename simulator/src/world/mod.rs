@@ -306,6 +306,18 @@ impl World {
             .ok_or_else(|| err(K::InvalidInstanceIdNotFound, format!("The instance ID '{id}' does not exist")))
     }
 
+    /// Refuses an instance that is neither running nor stopped, as the EC2 calls that act
+    /// on an instance (AttachVolume, AssociateAddress, CreateImage) do.
+    fn check_running_or_stopped(instance: &SimInstance) -> CloudResult<()> {
+        if matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
+            return Ok(());
+        }
+        Err(err(
+            K::IncorrectInstanceState,
+            format!("The instance '{}' is not in a valid state for this operation ({}).", instance.id, instance.state),
+        ))
+    }
+
     fn volume_in(&self, region: &Region, id: &VolumeId) -> CloudResult<&Volume> {
         self.volumes
             .get(id)

@@ -123,15 +123,7 @@ impl World {
                 ));
             }
         }
-        if !matches!(instance.state, InstanceState::Running | InstanceState::Stopped) {
-            return Err(err(
-                K::IncorrectInstanceState,
-                format!(
-                    "The instance '{instance_id}' is not in a valid state for this operation ({}).",
-                    instance.state
-                ),
-            ));
-        }
+        Self::check_running_or_stopped(instance)?;
         let device_taken = self
             .volumes
             .values()
