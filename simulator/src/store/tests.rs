@@ -217,7 +217,8 @@ fn the_default_world_has_the_catalogs_zones() {
 
 #[test]
 fn an_empty_path_is_refused_and_locks_nothing() {
-    let e = SimStore::open(Path::new("")).err().expect("refused").to_string();
+    let Err(e) = SimStore::open(Path::new("")) else { panic!("an empty path was accepted") };
+    let e = e.to_string();
     assert!(e.contains("the state file's path is empty"), "{e}");
     assert!(SimStore::init(Path::new(""), default_world()).is_err());
 }
