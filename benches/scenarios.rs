@@ -22,12 +22,12 @@ fn main() {
     let scenarios: Vec<_> = (0..count).map(|seed| (seed, scenario::generate(seed, servers, steps))).collect();
     // Warm up allocator and caches.
     for (seed, ops) in scenarios.iter().take(5) {
-        scenario::run(*seed, &tree, servers, ops);
+        scenario::run(*seed, &tree, servers, ops).unwrap_or_else(|v| panic!("{v}"));
     }
     let started = Instant::now();
     let (mut calls, mut applies) = (0u64, 0usize);
     for (seed, ops) in &scenarios {
-        let run = scenario::run(*seed, &tree, servers, ops);
+        let run = scenario::run(*seed, &tree, servers, ops).unwrap_or_else(|v| panic!("{v}"));
         calls += run.api_calls;
         applies += run.applies;
     }
