@@ -1,8 +1,8 @@
 //! Every seed command (and destroy-server) applied end to end on the simulator, in-process:
 //! what exists afterwards (exactly the resources the seed says, tagged, attached and
 //! associated), the server's health, idempotence (planning the same command again is empty,
-//! or refused with the refusal each situation names), and stale-plan refusal (a plan made before the world moved is refused,
-//! naming what changed).
+//! or refused with the refusal each situation names), and stale-plan refusal (a plan made
+//! before the world moved is refused, naming what changed).
 
 mod support;
 
