@@ -314,6 +314,16 @@ mod tests {
             r(vec![instance("i-1", Running)], Some(volume(Some("i-1"))), Some(address(None)), vec![]),
             (Health::Degraded, "Elastic IP 198.51.100.1 is not associated with i-1"),
         );
+        // Attached or associated, but to another instance (the old one of a replacement):
+        // not the server's.
+        check(
+            r(vec![instance("i-1", Running)], Some(volume(Some("i-9"))), Some(address(Some("i-1"))), vec![group(&[])]),
+            (Health::Degraded, "data volume vol-1 is not attached to i-1"),
+        );
+        check(
+            r(vec![instance("i-1", Running)], Some(volume(Some("i-1"))), Some(address(Some("i-9"))), vec![group(&[])]),
+            (Health::Degraded, "Elastic IP 198.51.100.1 is not associated with i-1"),
+        );
         check(
             r(vec![instance("i-2", Pending)], Some(volume(None)), Some(address(None)), vec![group(&[])]),
             (Health::Degraded, "instance i-2 is starting"),

@@ -474,3 +474,46 @@ fn spawn_renders_as_a_raw_string() {
     assert_eq!(raw_string("echo \"hi\"\n"), "r#\"echo \"hi\"\n\"#");
     assert_eq!(raw_string("echo \"#x\""), "r##\"echo \"#x\"\"##");
 }
+
+/// The effective spawn hook of server `s` when the global, platform and server files set
+/// the given hooks (`None`: the file sets none): its text and where it came from.
+fn check_spawn(global: Option<&str>, platform: Option<&str>, server: Option<&str>, expected: Option<(&str, &str)>) {
+    let with = |base: &str, hook: Option<&str>| match hook {
+        Some(h) => format!(
+            "{},\n    spawn: {h:?},\n)\n",
+            base.trim_end().trim_end_matches(')').trim_end().trim_end_matches(',')
+        ),
+        None => base.to_string(),
+    };
+    let files = [
+        ("global.ron", with(GLOBAL, global)),
+        ("platforms/web.ron", with(PLATFORM, platform)),
+        ("servers/s.ron", with(SERVER, server)),
+    ];
+    let t = tree(&files.iter().map(|(p, text)| (*p, Some(text.as_str()))).collect::<Vec<_>>());
+    let spawn = server_cfg(&t).spawn.map(|s| (s.value, s.source.to_string()));
+    let expected = expected.map(|(v, s)| (v.to_string(), s.to_string()));
+    assert_eq!(spawn, expected, "global {global:?}, platform {platform:?}, server {server:?}");
+}
+
+#[test]
+fn later_layers_override_the_spawn_hook() {
+    check_spawn(None, None, None, None);
+    check_spawn(Some("echo g"), None, None, Some(("echo g", "cfg/global.ron:10:12")));
+    check_spawn(Some("echo g"), Some("echo p"), None, Some(("echo p", "cfg/platforms/web.ron:5:12")));
+    check_spawn(None, Some("echo p"), Some("echo s"), Some(("echo s", "cfg/servers/s.ron:5:12")));
+    check_spawn(Some("echo g"), Some("echo p"), Some("echo s"), Some(("echo s", "cfg/servers/s.ron:5:12")));
+    check_spawn(Some("echo g"), None, Some("echo s"), Some(("echo s", "cfg/servers/s.ron:5:12")));
+}
+
+#[test]
+fn hook_errors_point_into_the_layer_that_sets_the_hook() {
+    // The server's hook replaces the platform's: a syntax error is reported in the server's
+    // file, at the line of the hook it is on.
+    let platform = "(spawn: \"echo fine\")";
+    let server = "(platform: \"web\",\n spawn: \"echo a\\necho BROKEN\")";
+    check_tree(
+        &[("platforms/web.ron", Some(platform)), ("servers/s.ron", Some(server))],
+        &["cfg/servers/s.ron:2:18: spawn hook: syntax error on line 2 of the script: unexpected token"],
+    );
+}
