@@ -97,12 +97,15 @@ fn invariants_hold_under_faults() {
         });
     match result {
         Ok(()) => {}
-        Err(TestError::Fail(why, (seed, ops))) => panic!(
-            "minimal failing sequence ({} steps, seed {seed}):\n{}\n{why}\nreplay: CELLAR_SEED={seed} CELLAR_OPS='{}' cargo test -p cellar --test properties replay",
-            ops.len(),
-            ops.iter().map(|op| format!("  {op}\n")).collect::<String>(),
-            scenario::render_ops(&ops)
-        ),
+        Err(TestError::Fail(why, (seed, ops))) => {
+            // The minimal case again, for its own violation and replay line.
+            let violation = scenario::run(seed, &tree, SERVERS, &ops).err().unwrap_or(why.to_string());
+            panic!(
+                "minimal failing sequence ({} steps, seed {seed}):\n{}\n{violation}",
+                ops.len(),
+                ops.iter().map(|op| format!("  {op}\n")).collect::<String>(),
+            )
+        }
         Err(TestError::Abort(why)) => panic!("proptest aborted: {why}"),
     }
     let total = total.into_inner().unwrap();
