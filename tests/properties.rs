@@ -126,18 +126,26 @@ fn invariants_hold_under_faults() {
 }
 
 /// `CELLAR_SEED=<seed> CELLAR_OPS='<steps>'` reruns a printed sequence;
-/// `CELLAR_SEED=<seed> [CELLAR_LEN=<len>]` reruns the seeded generator's sequence.
+/// `CELLAR_SEED=<seed> [CELLAR_LEN=<len>]` reruns the seeded generator's sequence. Without
+/// `CELLAR_SEED` it replays the compensation case kept in the regressions file: a launch
+/// in a full zone fails and everything the apply created is removed again.
 #[test]
 fn replay() {
-    let Some(seed) = std::env::var("CELLAR_SEED").ok().and_then(|v| v.parse().ok()) else {
-        return;
-    };
-    let ops: Vec<Op> = match std::env::var("CELLAR_OPS") {
-        Ok(text) => scenario::parse_ops(&text).unwrap_or_else(|e| panic!("CELLAR_OPS: {e}")),
-        Err(_) => {
+    let seed: Option<u64> = std::env::var("CELLAR_SEED").ok().map(|v| v.parse().expect("CELLAR_SEED is a u64"));
+    let (seed, ops) = match (seed, std::env::var("CELLAR_OPS")) {
+        (Some(seed), Ok(text)) => (seed, scenario::parse_ops(&text).unwrap_or_else(|e| panic!("CELLAR_OPS: {e}"))),
+        (Some(seed), Err(_)) => {
             let len = std::env::var("CELLAR_LEN").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
             show(&format!("scenario CELLAR_SEED={seed} CELLAR_LEN={len}\n"));
-            scenario::generate(seed, SERVERS, len)
+            (seed, scenario::generate(seed, SERVERS, len))
+        }
+        (None, _) => {
+            let ops = scenario::parse_ops("!capacity us-east-1a t3.medium 0; create-server@s00 1").unwrap();
+            let (_dir, tree) = scenario::config(SERVERS);
+            let run = scenario::run(3_721_136_554_096_257_023, &tree, SERVERS, &ops).unwrap_or_else(|v| panic!("{v}"));
+            let c = run.tally.kind("create-server");
+            assert_eq!((c.planned, c.applied, c.failed), (1, 0, 1), "{}", run.tally.render());
+            return;
         }
     };
     show(&format!("steps: {}\n", scenario::render_ops(&ops)));
