@@ -59,7 +59,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestError, TestRunner};
 use std::io::Write;
 use std::sync::Mutex;
-use support::scenario::{self, Op, Tally};
+use support::scenario::{self, Tally};
 
 const SERVERS: usize = 4;
 
