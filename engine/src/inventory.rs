@@ -330,4 +330,48 @@ mod tests {
         let twins = [("ami-2", "web-server-2026-08-04", X86_64, Available), images[0]];
         check(&twins, ("web-server", X86_64), Some("ami-2"));
     }
+
+    #[test]
+    fn workspace_numbers() {
+        let check = |name: &str, expected: Option<u32>| assert_eq!(workspace_number(name), expected, "{name}");
+        check("workspace-1", Some(1));
+        check("workspace-12", Some(12));
+        check("workspace-0", None);
+        check("workspace-", None);
+        check("workspace-x", None);
+        check("duvel", None);
+        check("my-workspace-1", None);
+    }
+
+    fn instance(id: &str, state: InstanceState) -> Instance {
+        Instance {
+            id: InstanceId::new(id),
+            state,
+            zone: Zone::new("us-east-1a"),
+            instance_type: InstanceType::new("m5.large"),
+            image: ImageId::new("ami-1"),
+            architecture: Architecture::X86_64,
+            public_ip: None,
+            launched_at: Timestamp(0),
+            tags: Tags::new(),
+            group: None,
+        }
+    }
+
+    #[test]
+    fn current_instance_is_a_running_one_else_any_live_one() {
+        use InstanceState::*;
+        let check = |instances: &[(&str, InstanceState)], expected: Option<&str>| {
+            let r = ServerResources {
+                instances: instances.iter().map(|(id, state)| instance(id, *state)).collect(),
+                ..Default::default()
+            };
+            assert_eq!(r.current_instance().map(|i| i.id.as_str()), expected, "{instances:?}");
+        };
+        check(&[], None);
+        check(&[("i-1", Pending), ("i-2", Running)], Some("i-2"));
+        check(&[("i-1", Running), ("i-2", Pending)], Some("i-1"));
+        check(&[("i-1", ShuttingDown), ("i-2", Stopped)], Some("i-2"));
+        check(&[("i-1", Terminated), ("i-2", ShuttingDown)], None);
+    }
 }
