@@ -517,3 +517,22 @@ fn hook_errors_point_into_the_layer_that_sets_the_hook() {
         &["cfg/servers/s.ron:2:18: spawn hook: syntax error on line 2 of the script: unexpected token"],
     );
 }
+
+#[test]
+fn default_sources() {
+    let check = |source: Source, default: bool, shown: &str| {
+        assert_eq!((source.is_default(), source.to_string().as_str()), (default, shown), "{source:?}");
+    };
+    check(Source::default_value(), true, "(default)");
+    check(Source { file: DEFAULT_SOURCE.into(), line: 3, column: 1 }, false, "(default):3:1");
+    check(Source::file("cfg/servers/s.ron"), false, "cfg/servers/s.ron");
+    check(Source { file: "cfg/global.ron".into(), line: 2, column: 7 }, false, "cfg/global.ron:2:7");
+}
+
+#[test]
+fn tag_values_are_the_merged_tags() {
+    let c = server_cfg(&tree(&[]));
+    let tags: Vec<(String, String)> = c.tag_values().into_iter().collect();
+    let expected = [("app", "shop"), ("owner", "ops"), ("team", "web")];
+    assert_eq!(tags, expected.map(|(k, v)| (k.to_string(), v.to_string())));
+}
