@@ -536,3 +536,16 @@ fn tag_values_are_the_merged_tags() {
     let expected = [("app", "shop"), ("owner", "ops"), ("team", "web")];
     assert_eq!(tags, expected.map(|(k, v)| (k.to_string(), v.to_string())));
 }
+
+#[test]
+fn files_outside_the_layout_are_ignored() {
+    // Only global.ron, platforms/*.ron and servers/*.ron are layers.
+    let t = tree(&[
+        ("other.ron", Some("(region: \"us-west-2\")")),
+        ("notes/global.ron", Some("(region: \"us-west-2\")")),
+        ("servers/s.txt", Some("not RON")),
+    ]);
+    assert_eq!(server_cfg(&t).region.value, Region::new("us-east-1"));
+    assert_eq!(t.server_names(), vec![ServerName::new("s")]);
+    assert_eq!(render(&t.all_problems(Some(&FakeHooks))), Vec::<String>::new());
+}
