@@ -455,3 +455,26 @@ fn stale_plans_are_refused_for_every_command() {
         "running → shutting-down since plan",
     );
 }
+
+/// Launch configurations cannot be tagged: a server's are those named `<server>-v<n>`
+/// (a leftover of an earlier apply included) and the one its group launches from; nobody
+/// else's.
+#[test]
+fn launch_configurations_are_the_servers_by_name_or_by_its_group() {
+    rt().block_on(async {
+        let sim = support::world_after(&["create-server@achel 15"]).await;
+        let region = Region::new("us-east-1");
+        let spec = sim.describe_launch_configurations(&region).await.unwrap()[0].spec.clone();
+        for name in ["achel-v7", "achel-blue", "duvel-v1"] {
+            sim.create_launch_configuration(&region, name, spec.clone()).await.unwrap();
+        }
+        let plan = support::plan(&*sim, "destroy-server@achel").await.unwrap();
+        let deleted: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| s.describe().1)
+            .filter(|d| d.starts_with("delete launch configuration"))
+            .collect();
+        assert_eq!(deleted, ["delete launch configuration achel-v1", "delete launch configuration achel-v7"]);
+    });
+}
