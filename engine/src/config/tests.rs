@@ -549,3 +549,57 @@ fn files_outside_the_layout_are_ignored() {
     assert_eq!(t.server_names(), vec![ServerName::new("s")]);
     assert_eq!(render(&t.all_problems(Some(&FakeHooks))), Vec::<String>::new());
 }
+
+/// `defaults()` of the base tree with `changes`: the global settings as one line, or the
+/// problems it reports.
+fn check_defaults(changes: &[(&str, Option<&str>)], expected: Result<&str, &[&str]>) {
+    let got = tree(changes).defaults().map(|d| {
+        let tags: Vec<String> = d.tag_values().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "{} {} {} {} [{}] zone from {}",
+            d.region.value,
+            d.zone.value,
+            d.ami_type.value,
+            d.architecture.value,
+            tags.join(" "),
+            d.zone.source
+        )
+    });
+    let got = got.map_err(|e| render(&e.0));
+    let expected = expected.map(String::from).map_err(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(got, expected, "changes: {changes:#?}");
+}
+
+#[test]
+fn defaults_come_from_global_ron_alone() {
+    check_defaults(&[], Ok("us-east-1 a web-server x86_64 [owner=ops team=all] zone from cfg/global.ron:4:11"));
+    // Other files' problems are theirs: a broken server file does not stop create-workspace.
+    check_defaults(
+        &[("servers/t.ron", Some("(platform: \"web\""))],
+        Ok("us-east-1 a web-server x86_64 [owner=ops team=all] zone from cfg/global.ron:4:11"),
+    );
+    check_defaults(
+        &[("global.ron", Some("(region: \"us-east-1\", ami_type: \"web-server\", architecture: \"x86_64\")"))],
+        Err(&["cfg/global.ron:1:1: zone is not set in global.ron, and this command needs it"]),
+    );
+    check_defaults(
+        &[("global.ron", Some("(region: \"us-east-1\", zone: 7, ami_type: \"web-server\", architecture: \"x86_64\")"))],
+        Err(&[
+            "cfg/global.ron:1:1: zone is not set in global.ron, and this command needs it",
+            "cfg/global.ron:1:29: invalid value for `zone`: Expected string",
+        ]),
+    );
+    check_defaults(
+        &[("global.ron", None)],
+        Err(&["cfg/global.ron: there is no global.ron, and this command takes its region, zone, AMI type and architecture from it"]),
+    );
+}
+
+#[test]
+fn a_server_is_not_refused_for_another_files_problems() {
+    let t = tree(&[("servers/t.ron", Some("(platform: \"web\""))]);
+    assert!(server(&t, "s").is_ok(), "{:?}", server(&t, "s"));
+    let err = server(&t, "t").unwrap_err();
+    assert!(render(&err.0).iter().any(|p| p.starts_with("cfg/servers/t.ron:") && p.contains("malformed RON")), "{err}");
+    assert_eq!(t.platform_names(), ["web"]);
+}
