@@ -603,3 +603,35 @@ fn a_server_is_not_refused_for_another_files_problems() {
     assert!(render(&err.0).iter().any(|p| p.starts_with("cfg/servers/t.ron:") && p.contains("malformed RON")), "{err}");
     assert_eq!(t.platform_names(), ["web"]);
 }
+
+#[test]
+fn an_invalid_value_shows_how_to_write_the_field() {
+    let check = |field: &str, bad: &str, fix: &str| {
+        let text = if field == "platform" {
+            format!("(platform: {bad})")
+        } else {
+            format!("(platform: \"web\", {field}: {bad})")
+        };
+        let problems = tree(&[("servers/s.ron", Some(&text))]).all_problems(None);
+        let invalid = problems
+            .iter()
+            .find(|p| p.message.starts_with(&format!("invalid value for `{field}`")))
+            .unwrap_or_else(|| panic!("{text}: {problems:#?}"));
+        assert_eq!(invalid.fix.as_deref(), Some(fix), "{text}");
+    };
+    check("platform", "7", "write it like `platform: \"debian-web\"`");
+    check("region", "7", "write it like `region: \"us-east-1\"`");
+    check("zone", "7", "write it like `zone: \"a\"`");
+    check("instance_type", "7", "write it like `instance_type: \"m5.large\"`");
+    check("ami_type", "7", "write it like `ami_type: \"web-server\"`");
+    check("architecture", "7", "write it like `architecture: \"x86_64\"`");
+    check("ebs_size_gb", "\"20\"", "write it like `ebs_size_gb: 20`");
+    check("auto_scale_capacity", "\"1\"", "write it like `auto_scale_capacity: 1`");
+    check("persist", "\"/etc\"", "write it like `persist: [\"/etc\", \"/var/www\"]`");
+    check("persist", "[7]", "write it like `persist: [\"/etc\", \"/var/www\"]`");
+    check("dns_name", "7", "write it like `dns_name: \"ommegang.example.com\"`");
+    check("tags", "[\"a\"]", "write it like `tags: {\"team\": \"web\"}`");
+    check("tags", "{\"a\": 7}", "write it like `tags: {\"team\": \"web\"}`");
+    check("spawn", "7", "write it like `spawn: r#\"apt-get install -y figlet\"#`");
+    check("launch", "Tempalte", "write it like `launch: Template`");
+}

@@ -229,3 +229,45 @@ fn same_inputs_same_plan_bytes() {
     let reread = Plan::from_ron("p.ron", &a.to_ron()).unwrap();
     assert_eq!(reread, a);
 }
+
+/// The RunInstances client token of `command_line` planned on `inventory`.
+fn token(command_line: &str, inventory: &Inventory) -> String {
+    let words: Vec<String> = command_line.split_whitespace().map(String::from).collect();
+    let command = command::parse_words(COMMANDS, &words).unwrap();
+    let plan = plan(&command, &config(WITH_DNS), inventory).unwrap();
+    let tokens: Vec<&String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::RunInstance { client_token, .. } => Some(client_token),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "{command_line}");
+    tokens[0].clone()
+}
+
+#[test]
+fn client_tokens_differ_with_the_inputs() {
+    // Two plans must never share a token: AWS would answer the second RunInstances with
+    // the first one's instance instead of launching. Plans differing in one character of
+    // the command, or only in what was observed, get different tokens; the same plan gets
+    // the same one.
+    let empty = world(ServerResources::default(), &[]);
+    let mut seen = std::collections::BTreeMap::new();
+    for size in 1..=300 {
+        let line = format!("create-server@ale {size}");
+        let t = token(&line, &empty);
+        assert!(t.starts_with("cellar-ale-") && t.len() == "cellar-ale-".len() + 16, "{t}");
+        assert_eq!(t, token(&line, &empty), "{line}: not deterministic");
+        if let Some(other) = seen.insert(t.clone(), line.clone()) {
+            panic!("{line} and {other} share the token {t}");
+        }
+    }
+    for dns in ["198.51.100.1", "198.51.100.3", "198.51.100.5", "198.51.100.7"] {
+        let t = token("create-server@ale 20", &world(ServerResources::default(), &[dns]));
+        if let Some(other) = seen.insert(t.clone(), format!("DNS {dns}")) {
+            panic!("DNS {dns} and {other} share the token {t}");
+        }
+    }
+}
