@@ -364,6 +364,26 @@ mod tests {
     }
 
     #[test]
+    fn the_address_is_the_one_on_the_instance() {
+        // A second address (a leftover awaiting its DNS record, say) listed first does not
+        // make a server whose instance has its address degraded.
+        let mut spare = address(None);
+        spare.allocation_id = AllocationId::new("eipalloc-0");
+        spare.public_ip = "198.51.100.9".into();
+        let resources = ServerResources {
+            instances: vec![instance("i-1", InstanceState::Running)],
+            volumes: vec![volume(Some("i-1"))],
+            addresses: vec![spare, address(Some("i-1"))],
+            launch_templates: vec![],
+            launch_configurations: vec![],
+            groups: vec![group(&[])],
+        };
+        check(resources.clone(), (Health::Healthy, ""));
+        let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);
+        assert_eq!(s.address.map(|a| a.public_ip), Some("198.51.100.1".to_string()));
+    }
+
+    #[test]
     fn json_has_the_documented_fields() {
         let resources = ServerResources {
             instances: vec![instance("i-1", InstanceState::Running)],
