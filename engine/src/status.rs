@@ -354,6 +354,17 @@ mod tests {
             r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![]),
             (Health::Stopped, "instance i-1 is stopped"),
         );
+        // A stopped instance is down if the group wants it running, stopped if not.
+        check(
+            r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![group(&[])]),
+            (Health::Down, "instance i-1 is stopped"),
+        );
+        let mut kept = group(&[]);
+        kept.desired = 0;
+        check(
+            r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![kept]),
+            (Health::Stopped, "instance i-1 is stopped"),
+        );
         check(r(vec![], None, None, vec![]), (Health::Stopped, "nothing exists (no resource is tagged Name=ale)"));
         let mut kept = group(&[]);
         kept.desired = 0;
@@ -381,6 +392,35 @@ mod tests {
         check(resources.clone(), (Health::Healthy, ""));
         let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);
         assert_eq!(s.address.map(|a| a.public_ip), Some("198.51.100.1".to_string()));
+    }
+
+    #[test]
+    fn text_table() {
+        let healthy = ServerResources {
+            instances: vec![instance("i-1", InstanceState::Running)],
+            volumes: vec![volume(Some("i-1"))],
+            addresses: vec![address(Some("i-1"))],
+            launch_templates: vec![],
+            launch_configurations: vec![],
+            groups: vec![group(&[])],
+        };
+        let stopped =
+            ServerResources { volumes: vec![volume(None)], addresses: vec![address(None)], ..Default::default() };
+        let region = Region::new("us-east-1");
+        let statuses =
+            [assess(&ServerName::new("ale"), &region, &healthy), assess(&ServerName::new("stout"), &region, &stopped)];
+        assert_eq!(
+            render_text(&statuses),
+            "ale          healthy   us-east-1\n\
+             \x20 instance  i-1 running us-east-1a m5.large ami-1\n\
+             \x20 volume    vol-1 20 GiB in-use on i-1\n\
+             \x20 address   198.51.100.1 on i-1\n\
+             \x20 group     ale desired 1 template version $Latest\n\
+             stout        stopped   us-east-1\n\
+             \x20 volume    vol-1 20 GiB available\n\
+             \x20 address   198.51.100.1 unassociated\n\
+             \x20 reason    no instance and no auto scaling group (auto scaling stopped)\n"
+        );
     }
 
     #[test]

@@ -271,3 +271,63 @@ fn client_tokens_differ_with_the_inputs() {
         }
     }
 }
+
+fn instance(id: &str, state: InstanceState) -> Instance {
+    Instance {
+        id: InstanceId::new(id),
+        state,
+        zone: Zone::new("us-east-1b"),
+        instance_type: InstanceType::new("m5.large"),
+        image: ImageId::new("ami-2"),
+        architecture: Architecture::X86_64,
+        public_ip: None,
+        launched_at: Timestamp(0),
+        tags: tags("ale"),
+        group: None,
+    }
+}
+
+fn data_volume() -> Volume {
+    let mut t = tags("ale");
+    t.insert(ROLE_TAG.into(), crate::agent::DATA_ROLE.into());
+    Volume {
+        id: VolumeId::new("vol-1"),
+        state: VolumeState::Available,
+        zone: Zone::new("us-east-1b"),
+        size_gb: 20,
+        attached_to: None,
+        device: None,
+        tags: t,
+    }
+}
+
+#[test]
+fn an_address_still_shown_on_a_dead_instance_of_the_server_is_free() {
+    // AWS drops the association only once the instance is gone: an address on the server's
+    // terminated instance is reused; one on an instance that is not the server's is not.
+    let on = |holder: &str, instances: Vec<Instance>| {
+        let mut a = address("eipalloc-9", "198.51.100.9", &[]);
+        a.associated_to = Some(InstanceId::new(holder));
+        world(
+            ServerResources { instances, volumes: vec![data_volume()], addresses: vec![a], ..Default::default() },
+            &[],
+        )
+    };
+    let reused = [
+        "#1 launch instance of ale: m5.large from web-server-2026-08-04 in us-east-1b []",
+        "#2 attach volume vol-1 to the instance of #1 as /dev/sdf [#1]",
+        "#3 associate address eipalloc-9 with the instance of #1 [#1]",
+        "#4 wait until ale is healthy on the instance of #1 [#1 #2 #3]",
+    ];
+    check("attach-instance@ale", WITH_DNS, on("i-1", vec![instance("i-1", InstanceState::Terminated)]), &reused);
+    check("attach-instance@ale", WITH_DNS, on("i-1", vec![instance("i-1", InstanceState::ShuttingDown)]), &reused);
+    let not_ours = [
+        "#1 allocate Elastic IP for ale []",
+        "#2 DNS gate: ale.example.com must point at the address of #1 before apply goes on [#1]",
+        "#3 launch instance of ale: m5.large from web-server-2026-08-04 in us-east-1b [#2]",
+        "#4 attach volume vol-1 to the instance of #3 as /dev/sdf [#3]",
+        "#5 associate the address of #1 with the instance of #3 [#1 #3]",
+        "#6 wait until ale is healthy on the instance of #3 [#3 #4 #5]",
+    ];
+    check("attach-instance@ale", WITH_DNS, on("i-99", vec![instance("i-1", InstanceState::Terminated)]), &not_ours);
+}
