@@ -331,3 +331,25 @@ fn an_address_still_shown_on_a_dead_instance_of_the_server_is_free() {
     ];
     check("attach-instance@ale", WITH_DNS, on("i-99", vec![instance("i-1", InstanceState::Terminated)]), &not_ours);
 }
+
+#[test]
+fn a_workspace_goes_to_the_global_zone_if_the_region_has_it_else_to_its_first() {
+    let with_zones = |letters: &str| {
+        let mut inventory = world(ServerResources::default(), &[]);
+        let region = Region::new("us-east-1");
+        inventory.regions[0].zones = letters.chars().map(|c| Zone::in_region(&region, c)).collect();
+        inventory
+    };
+    let plan = |zone: &str| {
+        vec![
+            format!("#1 launch instance of workspace-1: t3.small from web-server-2026-08-04 in {zone} []"),
+            "#2 wait until the instance of #1 runs [#1]".to_string(),
+        ]
+    };
+    for (letters, zone) in [("abcd", "us-east-1a"), ("dcba", "us-east-1a"), ("bcd", "us-east-1b"), ("dc", "us-east-1d")]
+    {
+        let expected = plan(zone);
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        check("create-workspace", WITH_DNS, with_zones(letters), &expected);
+    }
+}
