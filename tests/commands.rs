@@ -478,3 +478,16 @@ fn launch_configurations_are_the_servers_by_name_or_by_its_group() {
         assert_eq!(deleted, ["delete launch configuration achel-v1", "delete launch configuration achel-v7"]);
     });
 }
+
+#[test]
+fn destroy_workspace_looks_in_the_region_it_is_given() {
+    rt().block_on(async {
+        let sim = support::world_after(&["create-workspace - - us-west-2"]).await;
+        let here = support::plan(&*sim, "destroy-workspace@workspace-1").await.unwrap_err();
+        assert!(here.contains("workspace workspace-1 has no instance in us-east-1"), "{here}");
+        support::apply(&sim, "destroy-workspace@workspace-1 us-west-2").await;
+        let f = Filter::Server(ServerName::new("workspace-1"));
+        let left = sim.describe_instances(&Region::new("us-west-2"), &f).await.unwrap();
+        assert!(!left.is_empty() && left.iter().all(|i| !i.state.is_alive()), "{left:#?}");
+    });
+}

@@ -353,3 +353,150 @@ fn a_workspace_goes_to_the_global_zone_if_the_region_has_it_else_to_its_first() 
         check("create-workspace", WITH_DNS, with_zones(letters), &expected);
     }
 }
+
+fn group(desired: u32, min: u32, launch: LaunchSource) -> AutoScalingGroup {
+    AutoScalingGroup {
+        name: AutoScalingGroupName::new("ale"),
+        launch,
+        zones: vec![Zone::new("us-east-1b")],
+        min,
+        max: 1,
+        desired,
+        instances: vec![],
+        activities: vec![],
+        tags: tags("ale"),
+    }
+}
+
+fn template(id: &str) -> LaunchTemplate {
+    LaunchTemplate {
+        id: LaunchTemplateId::new(id),
+        name: "ale".into(),
+        latest_version: 1,
+        default_version: 1,
+        latest: LaunchSpec {
+            instance_type: InstanceType::new("m5.large"),
+            image: ImageId::new("ami-2"),
+            user_data: String::new(),
+        },
+        tags: tags("ale"),
+    }
+}
+
+fn lt(id: &str) -> LaunchSource {
+    LaunchSource::Template { id: LaunchTemplateId::new(id), version: Some(1) }
+}
+
+#[test]
+fn stop_auto_scaling_scales_in_whatever_keeps_an_instance() {
+    let plan_of = |g: AutoScalingGroup| {
+        world(ServerResources { groups: vec![g], launch_templates: vec![template("lt-1")], ..Default::default() }, &[])
+    };
+    // A group that adopted its instance has min 0 and desired 1: it is scaled in too.
+    check(
+        "stop-auto-scaling@ale --keep-group",
+        WITH_DNS,
+        plan_of(group(1, 0, lt("lt-1"))),
+        &["#1 update auto scaling group ale: min 0, desired 0 []"],
+    );
+    // Already at 0: nothing to scale, the group and its template are deleted.
+    check(
+        "stop-auto-scaling@ale",
+        WITH_DNS,
+        plan_of(group(0, 0, lt("lt-1"))),
+        &["#1 delete auto scaling group ale []", "#2 delete launch template lt-1 [#1]"],
+    );
+}
+
+#[test]
+fn start_auto_scaling_launch_settings() {
+    let volume = data_volume();
+    let addr = address("eipalloc-9", "198.51.100.9", &[]);
+    let resources = |groups: Vec<AutoScalingGroup>, templates: Vec<LaunchTemplate>| ServerResources {
+        volumes: vec![volume.clone()],
+        addresses: vec![addr.clone()],
+        groups,
+        launch_templates: templates,
+        ..Default::default()
+    };
+    // The kept group's template exists: a new version of it.
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        world(resources(vec![group(0, 0, lt("lt-1"))], vec![template("lt-1")]), &[]),
+        &[
+            "#1 add a version to launch template lt-1: m5.large from web-server-2026-08-04 []",
+            "#2 update auto scaling group ale: launch from the launch settings of #1, min 1, desired 1 [#1]",
+            "#3 wait until ale is healthy [#2]",
+        ],
+    );
+    // The kept group's template is gone: a new template, and a leftover one of the server is
+    // deleted first (its name would clash).
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        world(resources(vec![group(0, 0, lt("lt-1"))], vec![template("lt-9")]), &[]),
+        &[
+            "#1 delete launch template lt-9 []",
+            "#2 create launch template ale for ale: m5.large from web-server-2026-08-04 [#1]",
+            "#3 update auto scaling group ale: launch from the launch settings of #2, min 1, desired 1 [#2]",
+            "#4 wait until ale is healthy [#3]",
+        ],
+    );
+    // No group, a leftover template: deleted before the new one is created.
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        world(resources(vec![], vec![template("lt-9")]), &[]),
+        &[
+            "#1 delete launch template lt-9 []",
+            "#2 create launch template ale for ale: m5.large from web-server-2026-08-04 [#1]",
+            "#3 create auto scaling group ale of one in us-east-1b from the launch settings of #2 [#2]",
+            "#4 wait until ale is healthy [#3]",
+        ],
+    );
+}
+
+#[test]
+fn start_auto_scaling_adopts_a_running_instance_and_gives_it_the_address() {
+    let mut volume = data_volume();
+    volume.attached_to = Some(InstanceId::new("i-1"));
+    volume.state = VolumeState::InUse;
+    let unassociated = address("eipalloc-9", "198.51.100.9", &[]);
+    let mut associated = unassociated.clone();
+    associated.associated_to = Some(InstanceId::new("i-1"));
+    let with = |a: &Address| {
+        world(
+            ServerResources {
+                instances: vec![instance("i-1", InstanceState::Running)],
+                volumes: vec![volume.clone()],
+                addresses: vec![a.clone()],
+                ..Default::default()
+            },
+            &[],
+        )
+    };
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        with(&unassociated),
+        &[
+            "#1 create launch template ale for ale: m5.large from web-server-2026-08-04 []",
+            "#2 create auto scaling group ale of one in us-east-1b from the launch settings of #1 [#1]",
+            "#3 associate address eipalloc-9 with instance i-1 []",
+            "#4 put instance i-1 into auto scaling group ale [#2 #3]",
+            "#5 wait until ale is healthy on instance i-1 [#4]",
+        ],
+    );
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        with(&associated),
+        &[
+            "#1 create launch template ale for ale: m5.large from web-server-2026-08-04 []",
+            "#2 create auto scaling group ale of one in us-east-1b from the launch settings of #1 [#1]",
+            "#3 put instance i-1 into auto scaling group ale [#2]",
+            "#4 wait until ale is healthy on instance i-1 [#3]",
+        ],
+    );
+}
