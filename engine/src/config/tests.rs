@@ -635,3 +635,20 @@ fn an_invalid_value_shows_how_to_write_the_field() {
     check("spawn", "7", "write it like `spawn: r#\"apt-get install -y figlet\"#`");
     check("launch", "Tempalte", "write it like `launch: Template`");
 }
+
+#[test]
+fn ron_attributes_and_a_struct_name_are_allowed() {
+    let check = |text: &str, zone_at: &str| {
+        let t = tree(&[("servers/s.ron", Some(text))]);
+        assert_eq!(render(&t.all_problems(Some(&FakeHooks))), Vec::<String>::new(), "{text}");
+        let zone = server_cfg(&t).zone;
+        assert_eq!((zone.value, zone.source.to_string().as_str()), ('c', zone_at), "{text}");
+    };
+    check("(platform: \"web\", zone: \"c\")", "cfg/servers/s.ron:1:25");
+    check("Server(platform: \"web\", zone: \"c\")", "cfg/servers/s.ron:1:31");
+    check("#![enable(implicit_some)]\n(platform: \"web\", zone: \"c\")", "cfg/servers/s.ron:2:25");
+    check(
+        "#![enable(implicit_some)]\n#![enable(unwrap_newtypes)]\nServer(\n  platform: \"web\",\n  zone: \"c\",\n)",
+        "cfg/servers/s.ron:5:9",
+    );
+}
