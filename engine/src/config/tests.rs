@@ -652,3 +652,25 @@ fn ron_attributes_and_a_struct_name_are_allowed() {
         "cfg/servers/s.ron:5:9",
     );
 }
+
+#[test]
+fn raw_string_hooks_keep_quotes_commas_and_brackets() {
+    // Inside r#"..."# and r##"..."## nothing ends the value early: not a quote, a comma,
+    // a bracket or a lone `"#`.
+    let check = |value: &str, hook: &str| {
+        let text = format!("(platform: \"web\",\n spawn: {value},\n zone: \"c\")");
+        let t = tree(&[("servers/s.ron", Some(&text))]);
+        assert_eq!(render(&t.all_problems(Some(&FakeHooks))), Vec::<String>::new(), "{text}");
+        let c = server_cfg(&t);
+        assert_eq!(c.spawn.map(|s| s.value).as_deref(), Some(hook), "{text}");
+        assert_eq!(c.zone.source.to_string(), "cfg/servers/s.ron:3:8", "{text}");
+    };
+    check(r##"r#"printf "%s, %s\n" "[a]" "{b}""#"##, r#"printf "%s, %s\n" "[a]" "{b}""#);
+    check(r###"r##"echo "#(x)", y"##"###, r##"echo "#(x)", y"##);
+    check(r#"r"echo (a, b)""#, "echo (a, b)");
+    // A hook's lines map into the file for raw strings with hashes too.
+    check_tree(
+        &[("servers/s.ron", Some("(platform: \"web\",\n spawn: r##\"echo \"#\"\nBROKEN\"##)"))],
+        &["cfg/servers/s.ron:3:1: spawn hook: syntax error on line 2 of the script: unexpected token"],
+    );
+}
