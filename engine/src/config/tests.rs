@@ -674,3 +674,13 @@ fn raw_string_hooks_keep_quotes_commas_and_brackets() {
         &["cfg/servers/s.ron:3:1: spawn hook: syntax error on line 2 of the script: unexpected token"],
     );
 }
+
+#[test]
+fn malformed_ron_positions_count_characters() {
+    // ron reports the byte column; the problem names the character column (`zone` is the
+    // 36th character and starts at byte 39).
+    check_tree(
+        &[("servers/s.ron", Some("(platform: \"wéb\", tags: {\"é\": \"ü\"} zone: \"b\")"))],
+        &["cfg/servers/s.ron:1:36: malformed RON: Expected comma"],
+    );
+}
