@@ -684,3 +684,107 @@ fn malformed_ron_positions_count_characters() {
         &["cfg/servers/s.ron:1:36: malformed RON: Expected comma"],
     );
 }
+
+/// Every problem (with its fix) `cellar check` reports when server `s` sets `fields`
+/// (RON text after `platform: "web", `), as `line:column: message [fix]`.
+fn check_fields(fields: &str, expected: &[&str]) {
+    let text = format!("(platform: \"web\", {fields})");
+    let got: Vec<String> = tree(&[("servers/s.ron", Some(&text))])
+        .all_problems(Some(&FakeHooks))
+        .iter()
+        .map(|p| {
+            let fix = p.fix.as_deref().map(|f| format!(" [{f}]")).unwrap_or_default();
+            format!("{}:{}: {}{fix}", p.source.line, p.source.column, p.message)
+        })
+        .collect();
+    assert_eq!(got, expected, "{text}");
+}
+
+#[test]
+fn value_limits_and_fixes() {
+    // Zones: one lowercase letter; a whole zone name gets its letter suggested.
+    check_fields(
+        "zone: \"B\"",
+        &["1:25: zone must be a single letter such as \"a\", not \"B\" [write the zone's letter, like zone: \"a\"]"],
+    );
+    check_fields(
+        "zone: \"us-east-1a\"",
+        &["1:25: zone must be a single letter such as \"a\", not \"us-east-1a\" [write only the zone's letter: zone: \"a\"]"],
+    );
+    check_fields(
+        "zone: \"A1\"",
+        &["1:25: zone must be a single letter such as \"a\", not \"A1\" [write the zone's letter, like zone: \"a\"]"],
+    );
+    // DNS names: letters, digits and inner hyphens.
+    check_fields("dns_name: \"my-host.example.com\"", &[]);
+    check_fields("dns_name: \"my_host.example.com\"", &["1:29: invalid DNS name \"my_host.example.com\" [use a host name such as \"ommegang.example.com\"]"]);
+    // AMI types: no blanks.
+    check_fields(
+        "ami_type: \"web server\"",
+        &["1:29: invalid AMI type \"web server\": images are named <ami-type>-<YYYY-MM-DD> [use a name such as \"web-server\"]"],
+    );
+    // Architectures: common other spellings are recognised.
+    check_fields(
+        "architecture: \"amd64\"",
+        &["1:33: unknown architecture \"amd64\" (known: x86_64, i386, arm64) [did you mean \"x86_64\"?]"],
+    );
+    check_fields(
+        "architecture: \"aarch64\"",
+        &["1:33: unknown architecture \"aarch64\" (known: x86_64, i386, arm64) [did you mean \"arm64\"?]"],
+    );
+    check_fields(
+        "architecture: \"sparc\"",
+        &["1:33: unknown architecture \"sparc\" (known: x86_64, i386, arm64) [use one of x86_64, i386, arm64]"],
+    );
+    // A type that cannot run the architecture: an example type that can.
+    check_fields(
+        "instance_type: \"m5.large\", architecture: \"arm64\"",
+        &["1:34: instance type m5.large cannot run arm64 (it runs x86_64) [set architecture to x86_64, or choose an instance type that runs arm64 such as m6g.large]"],
+    );
+    check_fields(
+        "instance_type: \"t4g.small\", architecture: \"i386\"",
+        &["1:34: instance type t4g.small cannot run i386 (it runs arm64) [set architecture to arm64, or choose an instance type that runs i386 such as m1.small]"],
+    );
+    // EBS sizes: 1 to 16384 GiB, both ends included.
+    check_fields("ebs_size_gb: 1", &[]);
+    check_fields("ebs_size_gb: 16384", &[]);
+    check_fields("ebs_size_gb: 16385", &["1:32: ebs_size_gb must be between 1 and 16384 (GiB), not 16385"]);
+    // Tags: keys of 1 to 128 characters, values up to 256.
+    let key = |n: usize| "k".repeat(n);
+    check_fields(&format!("tags: {{\"{}\": \"v\"}}", key(128)), &[]);
+    check_fields(&format!("tags: {{\"{}\": \"v\"}}", key(129)), &["1:26: tag keys must be 1 to 128 characters long"]);
+    check_fields("tags: {\"\": \"v\"}", &["1:26: tag keys must be 1 to 128 characters long"]);
+    check_fields(&format!("tags: {{\"k\": \"{}\"}}", "v".repeat(256)), &[]);
+    check_fields(
+        &format!("tags: {{\"k\": \"{}\"}}", "v".repeat(257)),
+        &["1:31: the value of tag \"k\" is longer than 256 characters"],
+    );
+}
+
+#[test]
+fn user_data_limit_is_inclusive() {
+    use crate::agent::{user_data, AgentInvocation, USER_DATA_LIMIT};
+    use crate::model::AgentMode;
+    // A hook that makes the server's user data exactly `len` bytes long.
+    let hook_for = |len: usize| {
+        let size = |hook: &str| {
+            user_data(&AgentInvocation {
+                mode: AgentMode::Persist,
+                server: ServerName::new("s"),
+                persist: vec!["/etc".into(), "/var/www".into()],
+                spawn_hook: Some(hook.to_string()),
+            })
+            .unwrap()
+            .len()
+        };
+        let hook = "x".repeat(len - size("x") + 1);
+        assert_eq!(size(&hook), len);
+        hook
+    };
+    let file = |hook: String| format!("(platform: \"web\",\n spawn: r#\"{hook}\"#)");
+    check_tree(&[("servers/s.ron", Some(&file(hook_for(USER_DATA_LIMIT))))], &[]);
+    check_tree(
+        &[("servers/s.ron", Some(&file(hook_for(USER_DATA_LIMIT + 1))))],
+        &["cfg/servers/s.ron:2:9: the user data of server s would be 16385 bytes, over AWS's limit of 16384 bytes"],
+    );
+}
