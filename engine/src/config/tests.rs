@@ -717,7 +717,10 @@ fn value_limits_and_fixes() {
     );
     // DNS names: letters, digits and inner hyphens.
     check_fields("dns_name: \"my-host.example.com\"", &[]);
-    check_fields("dns_name: \"my_host.example.com\"", &["1:29: invalid DNS name \"my_host.example.com\" [use a host name such as \"ommegang.example.com\"]"]);
+    check_fields(
+        "dns_name: \"my_host.example.com\"",
+        &["1:29: invalid DNS name \"my_host.example.com\" [use a host name such as \"ommegang.example.com\"]"],
+    );
     // AMI types: no blanks.
     check_fields(
         "ami_type: \"web server\"",
@@ -787,4 +790,21 @@ fn user_data_limit_is_inclusive() {
         &[("servers/s.ron", Some(&file(hook_for(USER_DATA_LIMIT + 1))))],
         &["cfg/servers/s.ron:2:9: the user data of server s would be 16385 bytes, over AWS's limit of 16384 bytes"],
     );
+}
+
+#[test]
+fn a_layer_says_which_fields_it_sets() {
+    let every = r#"(platform: "web", region: "us-east-1", zone: "a", instance_type: "m5.large",
+        ami_type: "web-server", architecture: "x86_64", ebs_size_gb: 20, auto_scale_capacity: 1,
+        persist: ["/etc"], dns_name: "s.example.com", tags: {"team": "web"}, spawn: "true",
+        launch: Template)"#;
+    let kind = || layer::FileKind::Server("s".into());
+    let (full, problems) = layer::parse("s.ron".into(), kind(), every);
+    assert_eq!(problems, vec![]);
+    let (empty, _) = layer::parse("s.ron".into(), kind(), "(tags: {})");
+    for field in layer::FIELDS {
+        assert!(full.has(field), "{field} is set");
+        assert!(!empty.has(field), "{field} is not set");
+    }
+    assert!(!full.has("colour"));
 }
