@@ -51,7 +51,7 @@
 //! seeded generator's sequence (what the benchmark runs). Minimal failing cases are kept in
 //! `tests/properties.proptest-regressions` and replayed first.
 //!
-//! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 256).
+//! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 1,000: about 4 s in a debug build).
 
 mod support;
 
@@ -68,7 +68,7 @@ const SERVERS: usize = 4;
 const COVERAGE_CASES: u32 = 100;
 
 fn cases() -> u32 {
-    std::env::var("CELLAR_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    std::env::var("CELLAR_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
 }
 
 /// Prints to the terminal even when the test harness captures output.
