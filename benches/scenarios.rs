@@ -1,12 +1,14 @@
 //! Benchmark: whole property-test scenarios per second and simulated API calls per second.
 //!
-//! Each scenario is the property suite's: 10 servers, 30 random steps (seed commands
-//! planned and applied, terminations, capacity shortages, time passing), every fault on
+//! Each scenario is the property suite's: 10 servers, 30 random steps drawn from the seed by
+//! the suite's proptest strategy (seed commands, workspace ones included, planned, judged by
+//! the model and applied; terminations, capacity shortages, time passing), every fault on
 //! (throttling, transient errors, random terminations, eventual consistency, latency),
 //! the invariants checked after every step and convergence at the end. One thread (a
 //! current-thread tokio runtime), so the figure is per core.
 //!
-//! Run: `cargo bench --bench scenarios` (`CELLAR_BENCH_SCENARIOS=N` to change the count).
+//! Run: `cargo bench -p cellar --no-default-features --bench scenarios` (without the AWS
+//! backend, which the bench does not use; `CELLAR_BENCH_SCENARIOS=N` to change the count).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
