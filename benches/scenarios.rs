@@ -1,12 +1,14 @@
 //! Benchmark: whole property-test scenarios per second and simulated API calls per second.
 //!
-//! Each scenario is the property suite's: 10 servers, 30 random steps (seed commands
-//! planned and applied, terminations, capacity shortages, time passing), every fault on
+//! Each scenario is the property suite's: 10 servers, 30 random steps drawn from the seed by
+//! the suite's proptest strategy (seed commands, workspace ones included, planned, judged by
+//! the model and applied; terminations, capacity shortages, time passing), every fault on
 //! (throttling, transient errors, random terminations, eventual consistency, latency),
 //! the invariants checked after every step and convergence at the end. One thread (a
 //! current-thread tokio runtime), so the figure is per core.
 //!
-//! Run: `cargo bench --bench scenarios` (`CELLAR_BENCH_SCENARIOS=N` to change the count).
+//! Run: `cargo bench -p cellar --no-default-features --bench scenarios` (without the AWS
+//! backend, which the bench does not use; `CELLAR_BENCH_SCENARIOS=N` to change the count).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -22,12 +24,12 @@ fn main() {
     let scenarios: Vec<_> = (0..count).map(|seed| (seed, scenario::generate(seed, servers, steps))).collect();
     // Warm up allocator and caches.
     for (seed, ops) in scenarios.iter().take(5) {
-        scenario::run(*seed, &tree, servers, ops);
+        scenario::run(*seed, &tree, servers, ops).unwrap_or_else(|v| panic!("{v}"));
     }
     let started = Instant::now();
     let (mut calls, mut applies) = (0u64, 0usize);
     for (seed, ops) in &scenarios {
-        let run = scenario::run(*seed, &tree, servers, ops);
+        let run = scenario::run(*seed, &tree, servers, ops).unwrap_or_else(|v| panic!("{v}"));
         calls += run.api_calls;
         applies += run.applies;
     }

@@ -96,10 +96,87 @@ fn unconfirmed_gate_blocks_without_undoing_the_address() {
     });
 }
 
+/// Plans `command` on the default world changed by `setup` (capacity 0 for the zone's
+/// t3.medium when `full_zone` names one), applies it (the operator answers the DNS gate with
+/// `confirm`; with `cancelled` the apply is cancelled before it starts) and checks the
+/// report's summary line.
+fn check_summary(full_zone: Option<&str>, command: &str, confirm: bool, cancelled: bool, expected: &str) {
+    rt().block_on(async {
+        let mut world = default_world();
+        if let Some(zone) = full_zone {
+            world.set_capacity(&Zone::new(zone), &InstanceType::new("t3.medium"), 0).unwrap();
+        }
+        let sim = Arc::new(Sim::new(world));
+        let plan = support::plan(&*sim, command).await.unwrap();
+        let cancel = executor::walk::Cancel::default();
+        if cancelled {
+            cancel.cancel();
+        }
+        let operator = Arc::new(Recorder::new(confirm));
+        let report = executor::apply_cancellable(sim.clone(), operator, &plan, Policy::default(), &cancel).await;
+        assert_eq!(report.summary(), expected, "{command}: {report:#?}");
+        assert_eq!(report.outcomes.len(), plan.steps.len(), "{command}: one outcome per step");
+    });
+}
+
 #[test]
 fn report_summary_counts() {
+    // Everything done (duvel's DNS record already points at its address: no gate).
+    check_summary(None, "create-server@duvel 30", false, false, "done 8, failed 0, skipped 0, blocked 0, undone 0");
+    // The launch fails for lack of capacity: the address, the volume and the launch template
+    // are undone, the steps after the launch are skipped.
+    check_summary(
+        Some("us-east-1b"),
+        "create-server@ommegang 20",
+        true,
+        false,
+        "done 4, failed 1, skipped 5, blocked 0, undone 3",
+    );
+    // An unconfirmed gate blocks: only the address was allocated, everything after is skipped.
+    check_summary(None, "create-server@ommegang 20", false, false, "done 1, failed 0, skipped 8, blocked 1, undone 0");
+    // Cancelled before anything started.
+    check_summary(
+        None,
+        "create-server@ommegang 20",
+        true,
+        true,
+        "done 0, failed 0, skipped 0, blocked 0, undone 0, cancelled 10",
+    );
+}
+
+/// Applies `command` after `setup` and checks that the instance it launched carries the
+/// plan's client token: a RunInstances retried after a lost response then returns that
+/// instance instead of launching a second one.
+fn check_client_token(setup: &[&str], command: &str) {
     rt().block_on(async {
-        let (_, _, plan, report) = plan_and_apply(default_world(), "create-server@duvel 30", false).await;
-        assert_eq!(report.summary(), format!("done {}, failed 0, skipped 0, blocked 0, undone 0", plan.steps.len()));
+        let sim = support::world_after(setup).await;
+        let plan = support::plan(&*sim, command).await.unwrap();
+        let (run, token) = plan
+            .steps
+            .iter()
+            .find_map(|s| match &s.action {
+                Action::RunInstance { client_token, .. } => Some((s.id, client_token.clone())),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{command} launches no instance"));
+        assert!(token.starts_with("cellar-"), "{command}: token {token:?}");
+        let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &plan, Policy::default()).await;
+        assert!(report.succeeded(), "{command}: {report:#?}");
+        let Outcome::Done(executor::Output::Instance(id)) = &report.outcomes[&run] else {
+            panic!("{command}: {:?}", report.outcomes[&run]);
+        };
+        let sent = sim.world().instances()[id].client_token.clone();
+        assert_eq!(
+            sent.as_deref(),
+            Some(token.as_str()),
+            "{command}: RunInstances for {id} was sent without the plan's token"
+        );
     });
+}
+
+#[test]
+fn run_instances_carries_the_plans_client_token() {
+    check_client_token(&[], "create-server@ommegang 20");
+    check_client_token(&["create-server@duvel 30", "stop-auto-scaling@duvel"], "attach-instance@duvel");
+    check_client_token(&[], "create-workspace");
 }

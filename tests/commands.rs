@@ -1,8 +1,8 @@
 //! Every seed command (and destroy-server) applied end to end on the simulator, in-process:
 //! what exists afterwards (exactly the resources the seed says, tagged, attached and
-//! associated), the server's health, idempotence (planning the same command again is empty
-//! or refused), and stale-plan refusal (a plan made before the world moved is refused,
-//! naming what changed).
+//! associated), the server's health, idempotence (planning the same command again is empty,
+//! or refused with the refusal each situation names), and stale-plan refusal (a plan made
+//! before the world moved is refused, naming what changed).
 
 mod support;
 
@@ -95,22 +95,42 @@ async fn health(sim: &Sim, server: &str) -> String {
     format!("{} {}", s.health.as_str(), s.reason).trim().to_string()
 }
 
+/// What planning a command again after applying it must give: nothing to do, or a refusal
+/// containing this text.
+#[derive(Clone, Copy, Debug)]
+enum Again {
+    Empty,
+    Refused(&'static str),
+}
+
 /// Applies `command` after `setup`, then checks the server's resources, its health, and
-/// that planning the command again is empty or refused.
-fn check(setup: &[&str], command: &str, expected: &[&str], expected_health: &str) {
+/// what planning the command again gives (`again`; `None` for create-workspace, which
+/// plans the next workspace).
+fn check(setup: &[&str], command: &str, expected: &[&str], expected_health: &str, again: Option<Again>) {
     rt().block_on(async {
         let sim = support::world_after(setup).await;
         support::apply(&sim, command).await;
         let server = command.split(['@', ' ']).nth(1).filter(|s| !s.starts_with('-')).unwrap_or("workspace-1");
         assert_eq!(describe(&sim, server, "us-east-1").await, expected, "{command} after {setup:?}");
         assert_eq!(health(&sim, server).await, expected_health, "{command} after {setup:?}");
-        if !command.starts_with("create-workspace") {
-            match support::plan(&*sim, command).await {
-                Ok(again) => {
-                    assert!(again.is_empty(), "{command} planned again is not empty:\n{}", again.render_text())
-                }
-                Err(refusal) => assert!(!refusal.is_empty()),
+        let replanned = support::plan(&*sim, command).await;
+        match (again, replanned) {
+            (None, _) => {
+                assert!(command.starts_with("create-workspace"), "{command}: say what planning it again gives")
             }
+            (Some(Again::Empty), Ok(plan)) => {
+                assert!(plan.is_empty(), "{command} planned again is not empty:\n{}", plan.render_text())
+            }
+            (Some(Again::Refused(text)), Err(refusal)) => {
+                assert!(
+                    refusal.contains(text),
+                    "{command} planned again: expected a refusal containing {text:?}, got:\n{refusal}"
+                )
+            }
+            (Some(want), Ok(plan)) => {
+                panic!("{command} planned again: expected {want:?}, got a plan:\n{}", plan.render_text())
+            }
+            (Some(want), Err(refusal)) => panic!("{command} planned again: expected {want:?}, got:\n{refusal}"),
         }
     });
 }
@@ -128,6 +148,7 @@ fn create_server() {
             "group min 1 desired 1 from template v1, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Refused("server duvel already exists in us-east-1")),
     );
     check(
         &[],
@@ -140,6 +161,7 @@ fn create_server() {
             "group min 1 desired 1 from configuration achel-v1, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Refused("server achel already exists in us-east-1")),
     );
     check(
         &[],
@@ -150,6 +172,7 @@ fn create_server() {
             "address associated with the instance",
         ],
         "healthy",
+        Some(Again::Refused("server chimay already exists in us-east-1")),
     );
 }
 
@@ -160,6 +183,7 @@ fn stop_auto_scaling() {
         "stop-auto-scaling@duvel",
         &["volume 30 GiB available in us-east-1a, attached to nothing", "address associated with nothing"],
         "stopped no instance and no auto scaling group (auto scaling stopped)",
+        Some(Again::Refused("duvel has no auto scaling group in us-east-1, so there is no auto scaling to stop")),
     );
     check(
         &["create-server@duvel 30"],
@@ -171,12 +195,14 @@ fn stop_auto_scaling() {
             "group min 0 desired 0 from template v1, 0 instance(s)",
         ],
         "stopped auto scaling stopped: group duvel is kept with desired 0",
+        Some(Again::Refused("auto scaling of duvel is already stopped (group duvel is kept with desired 0)")),
     );
     check(
         &["create-server@achel 15"],
         "stop-auto-scaling@achel",
         &["volume 15 GiB available in us-east-1d, attached to nothing", "address associated with nothing"],
         "stopped no instance and no auto scaling group (auto scaling stopped)",
+        Some(Again::Refused("achel has no auto scaling group in us-east-1")),
     );
 }
 
@@ -191,6 +217,7 @@ fn attach_instance() {
             "address associated with the instance",
         ],
         "healthy",
+        Some(Again::Refused("instance i-0002 is already attached to volume vol-0001 of duvel")),
     );
 }
 
@@ -208,6 +235,7 @@ fn start_auto_scaling() {
             "group min 1 desired 1 from template v1, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Refused("duvel is already auto-scaling (group duvel, desired 1)")),
     );
     // A running attached instance is adopted, not replaced.
     check(
@@ -221,6 +249,7 @@ fn start_auto_scaling() {
             "group min 1 desired 1 from template v1, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Refused("chimay is already auto-scaling (group chimay, desired 1)")),
     );
     // A kept group gets a new template version with the requested type.
     check(
@@ -234,6 +263,7 @@ fn start_auto_scaling() {
             "group min 1 desired 1 from template v2, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Refused("duvel is already auto-scaling (group duvel, desired 1)")),
     );
     check(
         &["create-server@achel 15", "stop-auto-scaling@achel --keep-group"],
@@ -246,6 +276,7 @@ fn start_auto_scaling() {
             "group min 1 desired 1 from configuration achel-v2, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Refused("achel is already auto-scaling (group achel, desired 1)")),
     );
 }
 
@@ -273,6 +304,7 @@ fn upgrade_ami() {
             "group min 1 desired 1 from template v2, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Empty),
     );
     check(
         &["create-server@duvel 30", newer],
@@ -285,6 +317,7 @@ fn upgrade_ami() {
             "group min 1 desired 1 from template v2, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Empty),
     );
     check(
         &["create-server@achel 15", newer],
@@ -297,6 +330,7 @@ fn upgrade_ami() {
             "group min 1 desired 1 from configuration achel-v2, 1 instance(s)",
         ],
         "healthy",
+        Some(Again::Empty),
     );
 }
 
@@ -307,6 +341,7 @@ fn create_workspace() {
         "create-workspace",
         &["instance running t3.small in us-east-1a from web-server-2026-08-04"],
         "degraded no data volume; no Elastic IP",
+        None,
     );
 }
 
@@ -336,18 +371,21 @@ fn destroy_server() {
         "destroy-server@duvel",
         &["volume 30 GiB available in us-east-1a, attached to nothing"],
         "stopped no instance and no auto scaling group (auto scaling stopped)",
+        Some(Again::Empty),
     );
     check(
         &["create-server@duvel 30"],
         "destroy-server@duvel --delete-data",
         &["snapshot of 30 GiB Completed"],
         "stopped nothing exists (no resource is tagged Name=duvel)",
+        Some(Again::Refused("duvel has no resources in us-east-1 (nothing is tagged Name=duvel)")),
     );
     check(
         &["create-server@achel 15", "stop-auto-scaling@achel --keep-group"],
         "destroy-server@achel",
         &["volume 15 GiB available in us-east-1d, attached to nothing"],
         "stopped no instance and no auto scaling group (auto scaling stopped)",
+        Some(Again::Empty),
     );
 }
 
@@ -416,4 +454,40 @@ fn stale_plans_are_refused_for_every_command() {
         "!terminate duvel",
         "running → shutting-down since plan",
     );
+}
+
+/// Launch configurations cannot be tagged: a server's are those named `<server>-v<n>`
+/// (a leftover of an earlier apply included) and the one its group launches from; nobody
+/// else's.
+#[test]
+fn launch_configurations_are_the_servers_by_name_or_by_its_group() {
+    rt().block_on(async {
+        let sim = support::world_after(&["create-server@achel 15"]).await;
+        let region = Region::new("us-east-1");
+        let spec = sim.describe_launch_configurations(&region).await.unwrap()[0].spec.clone();
+        for name in ["achel-v7", "achel-blue", "duvel-v1"] {
+            sim.create_launch_configuration(&region, name, spec.clone()).await.unwrap();
+        }
+        let plan = support::plan(&*sim, "destroy-server@achel").await.unwrap();
+        let deleted: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| s.describe().1)
+            .filter(|d| d.starts_with("delete launch configuration"))
+            .collect();
+        assert_eq!(deleted, ["delete launch configuration achel-v1", "delete launch configuration achel-v7"]);
+    });
+}
+
+#[test]
+fn destroy_workspace_looks_in_the_region_it_is_given() {
+    rt().block_on(async {
+        let sim = support::world_after(&["create-workspace - - us-west-2"]).await;
+        let here = support::plan(&*sim, "destroy-workspace@workspace-1").await.unwrap_err();
+        assert!(here.contains("workspace workspace-1 has no instance in us-east-1"), "{here}");
+        support::apply(&sim, "destroy-workspace@workspace-1 us-west-2").await;
+        let f = Filter::Server(ServerName::new("workspace-1"));
+        let left = sim.describe_instances(&Region::new("us-west-2"), &f).await.unwrap();
+        assert!(!left.is_empty() && left.iter().all(|i| !i.state.is_alive()), "{left:#?}");
+    });
 }

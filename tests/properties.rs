@@ -1,53 +1,159 @@
-//! Property tests: random sequences of commands across several servers, interleaved with
-//! random faults (throttling, transient errors, terminations, invisibility, latency,
-//! capacity shortages), checking DESIGN.md's invariants after every step: no data loss, no
-//! leaks, convergence, idempotence, plan honesty — and determinism (same seed, same trace).
+//! Property tests: random sequences of seed commands across several servers and
+//! workspaces, interleaved with world changes (Amazon terminations, capacity going to 0 and
+//! back, virtual time passing, newer images), all under every fault the simulator injects
+//! (AWS token-bucket throttling, transient 5xx, random terminations, new instances
+//! invisible for a while, latency). `tests/support/scenario.rs` runs them.
 //!
-//! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 256, a few seconds in CI).
-//! A failure prints `CELLAR_SEED=<seed> CELLAR_LEN=<len>`; set those to
-//! replay exactly that scenario. Minimal failing cases proptest finds are kept in
+//! # The invariants
+//!
+//! After every command (planned through the faults, then applied):
+//!
+//! 1. **The model agrees.** A small model of each server or workspace, read from the world
+//!    itself (exists / has a group and its desired count / has a data volume / the volume is
+//!    held by a live instance / has a running instance / today's image exists), says whether
+//!    the command must plan or be refused and for which reason; the planner must do exactly
+//!    that (e.g. create-server of a server that does not exist plans, stop-auto-scaling of a
+//!    server with no group is refused with "no group"). A plan whose reads failed under
+//!    injected faults is counted apart, not as a refusal; a server that changed while it was
+//!    being planned (time passes under latency) is counted as unjudged.
+//! 2. **Plan honesty.** Every step of an applied plan has exactly one outcome, and no other
+//!    outcome is reported.
+//! 3. **No data loss.** A data volume disappears only through `destroy-server --delete-data`
+//!    of its own server, and only after a snapshot of it exists.
+//! 4. **One data volume.** No server ever has two data volumes.
+//! 5. **No leaks.** A failed apply leaves nothing it created (volumes, addresses, launch
+//!    templates and configurations, groups, instances outside a group), except what its
+//!    report lists as failed compensations; and a failed apply names a failed step.
+//! 6. **Idempotence.** After a successful apply, the same command planned again on the
+//!    world exactly as the apply left it (a quiet copy: no faults, no clock movement, so no
+//!    Amazon termination can happen in between) is empty or refused for the reason the model
+//!    gives; a failed read there is a violation. create-workspace is exempt (planning it again
+//!    plans the next workspace).
+//!
+//! At the end of the sequence:
+//!
+//! 7. **Convergence.** With capacity back and faults off, after 30 virtual minutes every
+//!    server whose group wants an instance is healthy (this is where Amazon's terminations
+//!    are checked: the group replaces the instance and the agent re-attaches).
+//! 8. **No duplicates.** No server or workspace has two live instances (a retried
+//!    RunInstances never launches twice).
+//!
+//! And across runs:
+//!
+//! 9. **Determinism.** The same seed and sequence give the same trace, byte for byte.
+//! 10. **Coverage.** Over a whole run of the property test (at least 100 cases), every kind
+//!     of command was planned and applied at least once; the counts per kind are printed.
+//!
+//! Proptest generates the sequence itself (`scenario::op_strategy`), so a failure shrinks
+//! to the shortest sequence of the simplest steps that still fails; it is printed with the
+//! line that replays it: `CELLAR_SEED=<seed> CELLAR_OPS='<steps>' cargo test -p cellar
+//! --test properties replay`. `CELLAR_SEED=<seed> [CELLAR_LEN=<len>]` alone replays the
+//! seeded generator's sequence (what the benchmark runs). Minimal failing cases are kept in
 //! `tests/properties.proptest-regressions` and replayed first.
+//!
+//! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 1,000: about 4 s in a debug build).
 
 mod support;
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
-use support::scenario;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestError, TestRunner};
+use std::io::Write;
+use std::sync::Mutex;
+use support::scenario::{self, Tally};
 
 const SERVERS: usize = 4;
 
+/// Below this many cases the coverage invariant is not asserted (a few cases cannot be
+/// expected to apply every kind of command).
+const COVERAGE_CASES: u32 = 100;
+
 fn cases() -> u32 {
-    std::env::var("CELLAR_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    std::env::var("CELLAR_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
 }
 
-fn check(seed: u64, len: usize) {
+/// Prints to the terminal even when the test harness captures output.
+fn show(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+#[test]
+fn invariants_hold_under_faults() {
     let (_dir, tree) = scenario::config(SERVERS);
-    let ops = scenario::generate(seed, SERVERS, len);
-    eprintln!("scenario CELLAR_SEED={seed} CELLAR_LEN={len}");
-    scenario::run(seed, &tree, SERVERS, &ops);
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig {
+    let config = ProptestConfig {
         cases: cases(),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct("../tests/properties.proptest-regressions"))),
         ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn invariants_hold_under_faults(seed in any::<u64>(), len in 1usize..40) {
-        check(seed, len);
+    };
+    let total = Mutex::new(Tally::default());
+    // The seed drives the world's faults; it is kept while the steps shrink.
+    let strategy = (any::<u64>().no_shrink(), prop::collection::vec(scenario::op_strategy(SERVERS), 1..40));
+    let result =
+        TestRunner::new(config).run(&strategy, |(seed, ops)| match scenario::run(seed, &tree, SERVERS, &ops) {
+            Ok(run) => {
+                total.lock().unwrap().add(&run.tally);
+                Ok(())
+            }
+            Err(violation) => Err(TestCaseError::fail(violation)),
+        });
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, (seed, ops))) => {
+            // The minimal case again, for its own violation and replay line.
+            let violation = scenario::run(seed, &tree, SERVERS, &ops).err().unwrap_or(why.to_string());
+            panic!(
+                "minimal failing sequence ({} steps, seed {seed}):\n{}\n{violation}",
+                ops.len(),
+                ops.iter().map(|op| format!("  {op}\n")).collect::<String>(),
+            )
+        }
+        Err(TestError::Abort(why)) => panic!("proptest aborted: {why}"),
     }
+    let total = total.into_inner().unwrap();
+    show(&format!("property scenarios: {} cases, per kind of command:\n{}", cases(), total.render()));
+    if cases() < COVERAGE_CASES {
+        show(&format!("(coverage not asserted: fewer than {COVERAGE_CASES} cases)\n"));
+        return;
+    }
+    let missing: Vec<&str> = scenario::KINDS
+        .iter()
+        .copied()
+        .filter(|kind| {
+            let c = total.kind(kind);
+            c.planned == 0 || c.applied == 0
+        })
+        .collect();
+    assert!(missing.is_empty(), "never planned and applied: {missing:?}\n{}", total.render());
 }
 
-/// `CELLAR_SEED=<seed> [CELLAR_LEN=<len>] cargo test --test properties replay` reruns one scenario.
+/// `CELLAR_SEED=<seed> CELLAR_OPS='<steps>'` reruns a printed sequence;
+/// `CELLAR_SEED=<seed> [CELLAR_LEN=<len>]` reruns the seeded generator's sequence. Without
+/// `CELLAR_SEED` it replays the compensation case kept in the regressions file: a launch
+/// in a full zone fails and everything the apply created is removed again.
 #[test]
 fn replay() {
-    let Some(seed) = std::env::var("CELLAR_SEED").ok().and_then(|v| v.parse().ok()) else {
-        return;
+    let seed: Option<u64> = std::env::var("CELLAR_SEED").ok().map(|v| v.parse().expect("CELLAR_SEED is a u64"));
+    let (seed, ops) = match (seed, std::env::var("CELLAR_OPS")) {
+        (Some(seed), Ok(text)) => (seed, scenario::parse_ops(&text).unwrap_or_else(|e| panic!("CELLAR_OPS: {e}"))),
+        (Some(seed), Err(_)) => {
+            let len = std::env::var("CELLAR_LEN").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+            show(&format!("scenario CELLAR_SEED={seed} CELLAR_LEN={len}\n"));
+            (seed, scenario::generate(seed, SERVERS, len))
+        }
+        (None, _) => {
+            let ops = scenario::parse_ops("!capacity us-east-1a t3.medium 0; create-server@s00 1").unwrap();
+            let (_dir, tree) = scenario::config(SERVERS);
+            let run = scenario::run(3_721_136_554_096_257_023, &tree, SERVERS, &ops).unwrap_or_else(|v| panic!("{v}"));
+            let c = run.tally.kind("create-server");
+            assert_eq!((c.planned, c.applied, c.failed), (1, 0, 1), "{}", run.tally.render());
+            return;
+        }
     };
-    let len = std::env::var("CELLAR_LEN").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    check(seed, len);
+    show(&format!("steps: {}\n", scenario::render_ops(&ops)));
+    let (_dir, tree) = scenario::config(SERVERS);
+    match scenario::run(seed, &tree, SERVERS, &ops) {
+        Ok(run) => show(&run.tally.render()),
+        Err(violation) => panic!("{violation}"),
+    }
 }
 
 #[test]
@@ -55,11 +161,37 @@ fn same_seed_same_trace() {
     let (_dir, tree) = scenario::config(SERVERS);
     for seed in [1u64, 42, 7_777] {
         let ops = scenario::generate(seed, SERVERS, 30);
-        let a = scenario::run_traced(seed, &tree, SERVERS, &ops);
-        let b = scenario::run_traced(seed, &tree, SERVERS, &ops);
+        assert_eq!(ops, scenario::generate(seed, SERVERS, 30), "seed {seed}: the generator is not deterministic");
+        let a = scenario::run_traced(seed, &tree, SERVERS, &ops).unwrap_or_else(|v| panic!("{v}"));
+        let b = scenario::run_traced(seed, &tree, SERVERS, &ops).unwrap_or_else(|v| panic!("{v}"));
         assert_eq!(a.trace, b.trace, "seed {seed}: two runs differ");
+        assert_eq!(a.tally, b.tally, "seed {seed}: two runs counted differently");
         assert!(a.applies > 0, "seed {seed} applied nothing");
-        let c = scenario::run_traced(seed + 1, &tree, SERVERS, &scenario::generate(seed + 1, SERVERS, 30));
+        let other = scenario::generate(seed + 1, SERVERS, 30);
+        let c = scenario::run_traced(seed + 1, &tree, SERVERS, &other).unwrap_or_else(|v| panic!("{v}"));
         assert_ne!(a.trace, c.trace, "seeds {seed} and {} gave the same trace", seed + 1);
     }
+}
+
+/// The printed form of a sequence reads back as the same sequence (so a printed failure replays).
+#[test]
+fn printed_steps_read_back() {
+    for seed in 0..50 {
+        let ops = scenario::generate(seed, SERVERS, 39);
+        let text = scenario::render_ops(&ops);
+        assert_eq!(scenario::parse_ops(&text), Ok(ops), "{text}");
+    }
+    let check = |text: &str, expected: Result<usize, &str>| {
+        assert_eq!(
+            scenario::parse_ops(text).map(|ops| ops.len()).map_err(|e| e.to_string()),
+            expected.map_err(String::from),
+            "{text}"
+        );
+    };
+    check(
+        "create-server@s01 20; stop-auto-scaling@s01 --keep-group; !terminate s00; !capacity us-east-1b t3.medium 0; !advance 60; !new-image; bundle-ami@workspace-2",
+        Ok(7),
+    );
+    check("attach-instance@s01 --restart", Err("cannot read the scenario step \"attach-instance@s01 --restart\""));
+    check("!advance soon", Err("cannot read the scenario step \"!advance soon\""));
 }

@@ -270,17 +270,17 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
 mod tests {
     use super::*;
 
-    fn check(images: &[(&str, &str, Architecture)], query: (&str, Architecture), expected: Option<&str>) {
+    fn check(images: &[(&str, &str, Architecture, ImageState)], query: (&str, Architecture), expected: Option<&str>) {
         let inventory = Inventory {
             images: images
                 .iter()
-                .map(|(id, name, arch)| Image {
+                .map(|(id, name, arch, state)| Image {
                     id: ImageId::new(*id),
                     name: name.to_string(),
                     architecture: *arch,
                     region: Region::new("us-east-1"),
                     created_at: Timestamp(0),
-                    state: ImageState::Available,
+                    state: *state,
                     tags: Tags::new(),
                 })
                 .collect(),
@@ -293,17 +293,80 @@ mod tests {
     #[test]
     fn newest_image_by_type_architecture_and_date_in_name() {
         use Architecture::*;
+        use ImageState::*;
         let images = [
-            ("ami-1", "web-server-2026-08-04", X86_64),
-            ("ami-2", "web-server-2026-04-02", X86_64),
-            ("ami-3", "web-server-2026-12-01", Arm64),
-            ("ami-4", "web-server-extra-2027-01-01", X86_64),
-            ("ami-5", "web-server-latest", X86_64),
+            ("ami-1", "web-server-2026-08-04", X86_64, Available),
+            ("ami-2", "web-server-2026-04-02", X86_64, Available),
+            ("ami-3", "web-server-2026-12-01", Arm64, Available),
+            ("ami-4", "web-server-extra-2027-01-01", X86_64, Available),
+            ("ami-5", "web-server-latest", X86_64, Available),
         ];
         check(&images, ("web-server", X86_64), Some("ami-1"));
         check(&images, ("web-server", Arm64), Some("ami-3"));
         check(&images, ("web-server-extra", X86_64), Some("ami-4"));
         check(&images, ("web-server", I386), None);
         check(&images, ("db", X86_64), None);
+    }
+
+    #[test]
+    fn newest_image_is_an_available_one() {
+        use Architecture::*;
+        use ImageState::*;
+        // A newer image still being made (bundle-ami in progress), or one that failed, is not
+        // launched from: the newest available one is.
+        let images = [
+            ("ami-1", "web-server-2026-08-04", X86_64, Available),
+            ("ami-6", "web-server-2026-11-25", X86_64, Pending),
+            ("ami-7", "web-server-2026-11-26", X86_64, Failed),
+        ];
+        check(&images, ("web-server", X86_64), Some("ami-1"));
+        check(&images[1..], ("web-server", X86_64), None);
+        // The same date twice: the higher id, so the choice does not depend on listing order.
+        let twins = [("ami-2", "web-server-2026-08-04", X86_64, Available), images[0]];
+        check(&twins, ("web-server", X86_64), Some("ami-2"));
+    }
+
+    #[test]
+    fn workspace_numbers() {
+        let check = |name: &str, expected: Option<u32>| assert_eq!(workspace_number(name), expected, "{name}");
+        check("workspace-1", Some(1));
+        check("workspace-12", Some(12));
+        check("workspace-0", None);
+        check("workspace-", None);
+        check("workspace-x", None);
+        check("duvel", None);
+        check("my-workspace-1", None);
+    }
+
+    fn instance(id: &str, state: InstanceState) -> Instance {
+        Instance {
+            id: InstanceId::new(id),
+            state,
+            zone: Zone::new("us-east-1a"),
+            instance_type: InstanceType::new("m5.large"),
+            image: ImageId::new("ami-1"),
+            architecture: Architecture::X86_64,
+            public_ip: None,
+            launched_at: Timestamp(0),
+            tags: Tags::new(),
+            group: None,
+        }
+    }
+
+    #[test]
+    fn current_instance_is_a_running_one_else_any_live_one() {
+        use InstanceState::*;
+        let check = |instances: &[(&str, InstanceState)], expected: Option<&str>| {
+            let r = ServerResources {
+                instances: instances.iter().map(|(id, state)| instance(id, *state)).collect(),
+                ..Default::default()
+            };
+            assert_eq!(r.current_instance().map(|i| i.id.as_str()), expected, "{instances:?}");
+        };
+        check(&[], None);
+        check(&[("i-1", Pending), ("i-2", Running)], Some("i-2"));
+        check(&[("i-1", Running), ("i-2", Pending)], Some("i-1"));
+        check(&[("i-1", ShuttingDown), ("i-2", Stopped)], Some("i-2"));
+        check(&[("i-1", Terminated), ("i-2", ShuttingDown)], None);
     }
 }

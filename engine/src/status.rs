@@ -367,6 +367,16 @@ mod tests {
             r(vec![instance("i-1", Running)], Some(volume(Some("i-1"))), Some(address(None)), vec![]),
             (Health::Degraded, "Elastic IP 198.51.100.1 is not associated with i-1"),
         );
+        // Attached or associated, but to another instance (the old one of a replacement):
+        // not the server's.
+        check(
+            r(vec![instance("i-1", Running)], Some(volume(Some("i-9"))), Some(address(Some("i-1"))), vec![group(&[])]),
+            (Health::Degraded, "data volume vol-1 is not attached to i-1"),
+        );
+        check(
+            r(vec![instance("i-1", Running)], Some(volume(Some("i-1"))), Some(address(Some("i-9"))), vec![group(&[])]),
+            (Health::Degraded, "Elastic IP 198.51.100.1 is not associated with i-1"),
+        );
         check(
             r(vec![instance("i-2", Pending)], Some(volume(None)), Some(address(None)), vec![group(&[])]),
             (Health::Degraded, "instance i-2 is starting"),
@@ -397,12 +407,72 @@ mod tests {
             r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![]),
             (Health::Stopped, "instance i-1 is stopped"),
         );
+        // A stopped instance is down if the group wants it running, stopped if not.
+        check(
+            r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![group(&[])]),
+            (Health::Down, "instance i-1 is stopped"),
+        );
+        let mut kept = group(&[]);
+        kept.desired = 0;
+        check(
+            r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![kept]),
+            (Health::Stopped, "instance i-1 is stopped"),
+        );
         check(r(vec![], None, None, vec![]), (Health::Stopped, "nothing exists (no resource is tagged Name=ale)"));
         let mut kept = group(&[]);
         kept.desired = 0;
         check(
             r(vec![], Some(volume(None)), Some(address(None)), vec![kept]),
             (Health::Stopped, "auto scaling stopped: group ale is kept with desired 0"),
+        );
+    }
+
+    #[test]
+    fn the_address_is_the_one_on_the_instance() {
+        // A second address (a leftover awaiting its DNS record, say) listed first does not
+        // make a server whose instance has its address degraded.
+        let mut spare = address(None);
+        spare.allocation_id = AllocationId::new("eipalloc-0");
+        spare.public_ip = "198.51.100.9".into();
+        let resources = ServerResources {
+            instances: vec![instance("i-1", InstanceState::Running)],
+            volumes: vec![volume(Some("i-1"))],
+            addresses: vec![spare, address(Some("i-1"))],
+            launch_templates: vec![],
+            launch_configurations: vec![],
+            groups: vec![group(&[])],
+        };
+        check(resources.clone(), (Health::Healthy, ""));
+        let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);
+        assert_eq!(s.address.map(|a| a.public_ip), Some("198.51.100.1".to_string()));
+    }
+
+    #[test]
+    fn text_table() {
+        let healthy = ServerResources {
+            instances: vec![instance("i-1", InstanceState::Running)],
+            volumes: vec![volume(Some("i-1"))],
+            addresses: vec![address(Some("i-1"))],
+            launch_templates: vec![],
+            launch_configurations: vec![],
+            groups: vec![group(&[])],
+        };
+        let stopped =
+            ServerResources { volumes: vec![volume(None)], addresses: vec![address(None)], ..Default::default() };
+        let region = Region::new("us-east-1");
+        let statuses =
+            [assess(&ServerName::new("ale"), &region, &healthy), assess(&ServerName::new("stout"), &region, &stopped)];
+        assert_eq!(
+            render_text(&statuses),
+            "ale          healthy   us-east-1\n\
+             \x20 instance  i-1 running us-east-1a m5.large ami-1\n\
+             \x20 volume    vol-1 20 GiB in-use on i-1\n\
+             \x20 address   198.51.100.1 on i-1\n\
+             \x20 group     ale desired 1 template version $Latest\n\
+             stout        stopped   us-east-1\n\
+             \x20 volume    vol-1 20 GiB available\n\
+             \x20 address   198.51.100.1 unassociated\n\
+             \x20 reason    no instance and no auto scaling group (auto scaling stopped)\n"
         );
     }
 

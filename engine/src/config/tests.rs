@@ -474,3 +474,337 @@ fn spawn_renders_as_a_raw_string() {
     assert_eq!(raw_string("echo \"hi\"\n"), "r#\"echo \"hi\"\n\"#");
     assert_eq!(raw_string("echo \"#x\""), "r##\"echo \"#x\"\"##");
 }
+
+/// The effective spawn hook of server `s` when the global, platform and server files set
+/// the given hooks (`None`: the file sets none): its text and where it came from.
+fn check_spawn(global: Option<&str>, platform: Option<&str>, server: Option<&str>, expected: Option<(&str, &str)>) {
+    let with = |base: &str, hook: Option<&str>| match hook {
+        Some(h) => format!(
+            "{},\n    spawn: {h:?},\n)\n",
+            base.trim_end().trim_end_matches(')').trim_end().trim_end_matches(',')
+        ),
+        None => base.to_string(),
+    };
+    let files = [
+        ("global.ron", with(GLOBAL, global)),
+        ("platforms/web.ron", with(PLATFORM, platform)),
+        ("servers/s.ron", with(SERVER, server)),
+    ];
+    let t = tree(&files.iter().map(|(p, text)| (*p, Some(text.as_str()))).collect::<Vec<_>>());
+    let spawn = server_cfg(&t).spawn.map(|s| (s.value, s.source.to_string()));
+    let expected = expected.map(|(v, s)| (v.to_string(), s.to_string()));
+    assert_eq!(spawn, expected, "global {global:?}, platform {platform:?}, server {server:?}");
+}
+
+#[test]
+fn later_layers_override_the_spawn_hook() {
+    check_spawn(None, None, None, None);
+    check_spawn(Some("echo g"), None, None, Some(("echo g", "cfg/global.ron:10:12")));
+    check_spawn(Some("echo g"), Some("echo p"), None, Some(("echo p", "cfg/platforms/web.ron:5:12")));
+    check_spawn(None, Some("echo p"), Some("echo s"), Some(("echo s", "cfg/servers/s.ron:5:12")));
+    check_spawn(Some("echo g"), Some("echo p"), Some("echo s"), Some(("echo s", "cfg/servers/s.ron:5:12")));
+    check_spawn(Some("echo g"), None, Some("echo s"), Some(("echo s", "cfg/servers/s.ron:5:12")));
+}
+
+#[test]
+fn hook_errors_point_into_the_layer_that_sets_the_hook() {
+    // The server's hook replaces the platform's: a syntax error is reported in the server's
+    // file, at the line of the hook it is on.
+    let platform = "(spawn: \"echo fine\")";
+    let server = "(platform: \"web\",\n spawn: \"echo a\\necho BROKEN\")";
+    check_tree(
+        &[("platforms/web.ron", Some(platform)), ("servers/s.ron", Some(server))],
+        &["cfg/servers/s.ron:2:18: spawn hook: syntax error on line 2 of the script: unexpected token"],
+    );
+}
+
+#[test]
+fn default_sources() {
+    let check = |source: Source, default: bool, shown: &str| {
+        assert_eq!((source.is_default(), source.to_string().as_str()), (default, shown), "{source:?}");
+    };
+    check(Source::default_value(), true, "(default)");
+    check(Source { file: DEFAULT_SOURCE.into(), line: 3, column: 1 }, false, "(default):3:1");
+    check(Source::file("cfg/servers/s.ron"), false, "cfg/servers/s.ron");
+    check(Source { file: "cfg/global.ron".into(), line: 2, column: 7 }, false, "cfg/global.ron:2:7");
+}
+
+#[test]
+fn tag_values_are_the_merged_tags() {
+    let c = server_cfg(&tree(&[]));
+    let tags: Vec<(String, String)> = c.tag_values().into_iter().collect();
+    let expected = [("app", "shop"), ("owner", "ops"), ("team", "web")];
+    assert_eq!(tags, expected.map(|(k, v)| (k.to_string(), v.to_string())));
+}
+
+#[test]
+fn files_outside_the_layout_are_ignored() {
+    // Only global.ron, platforms/*.ron and servers/*.ron are layers.
+    let t = tree(&[
+        ("other.ron", Some("(region: \"us-west-2\")")),
+        ("notes/global.ron", Some("(region: \"us-west-2\")")),
+        ("servers/s.txt", Some("not RON")),
+    ]);
+    assert_eq!(server_cfg(&t).region.value, Region::new("us-east-1"));
+    assert_eq!(t.server_names(), vec![ServerName::new("s")]);
+    assert_eq!(render(&t.all_problems(Some(&FakeHooks))), Vec::<String>::new());
+}
+
+/// `defaults()` of the base tree with `changes`: the global settings as one line, or the
+/// problems it reports.
+fn check_defaults(changes: &[(&str, Option<&str>)], expected: Result<&str, &[&str]>) {
+    let got = tree(changes).defaults().map(|d| {
+        let tags: Vec<String> = d.tag_values().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "{} {} {} {} [{}] zone from {}",
+            d.region.value,
+            d.zone.value,
+            d.ami_type.value,
+            d.architecture.value,
+            tags.join(" "),
+            d.zone.source
+        )
+    });
+    let got = got.map_err(|e| render(&e.0));
+    let expected = expected.map(String::from).map_err(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(got, expected, "changes: {changes:#?}");
+}
+
+#[test]
+fn defaults_come_from_global_ron_alone() {
+    check_defaults(&[], Ok("us-east-1 a web-server x86_64 [owner=ops team=all] zone from cfg/global.ron:4:11"));
+    // Other files' problems are theirs: a broken server file does not stop create-workspace.
+    check_defaults(
+        &[("servers/t.ron", Some("(platform: \"web\""))],
+        Ok("us-east-1 a web-server x86_64 [owner=ops team=all] zone from cfg/global.ron:4:11"),
+    );
+    check_defaults(
+        &[("global.ron", Some("(region: \"us-east-1\", ami_type: \"web-server\", architecture: \"x86_64\")"))],
+        Err(&["cfg/global.ron:1:1: zone is not set in global.ron, and this command needs it"]),
+    );
+    check_defaults(
+        &[("global.ron", Some("(region: \"us-east-1\", zone: 7, ami_type: \"web-server\", architecture: \"x86_64\")"))],
+        Err(&[
+            "cfg/global.ron:1:1: zone is not set in global.ron, and this command needs it",
+            "cfg/global.ron:1:29: invalid value for `zone`: Expected string",
+        ]),
+    );
+    check_defaults(
+        &[("global.ron", None)],
+        Err(&["cfg/global.ron: there is no global.ron, and this command takes its region, zone, AMI type and architecture from it"]),
+    );
+}
+
+#[test]
+fn a_server_is_not_refused_for_another_files_problems() {
+    let t = tree(&[("servers/t.ron", Some("(platform: \"web\""))]);
+    assert!(server(&t, "s").is_ok(), "{:?}", server(&t, "s"));
+    let err = server(&t, "t").unwrap_err();
+    assert!(render(&err.0).iter().any(|p| p.starts_with("cfg/servers/t.ron:") && p.contains("malformed RON")), "{err}");
+    assert_eq!(t.platform_names(), ["web"]);
+}
+
+#[test]
+fn an_invalid_value_shows_how_to_write_the_field() {
+    let check = |field: &str, bad: &str, fix: &str| {
+        let text = if field == "platform" {
+            format!("(platform: {bad})")
+        } else {
+            format!("(platform: \"web\", {field}: {bad})")
+        };
+        let problems = tree(&[("servers/s.ron", Some(&text))]).all_problems(None);
+        let invalid = problems
+            .iter()
+            .find(|p| p.message.starts_with(&format!("invalid value for `{field}`")))
+            .unwrap_or_else(|| panic!("{text}: {problems:#?}"));
+        assert_eq!(invalid.fix.as_deref(), Some(fix), "{text}");
+    };
+    check("platform", "7", "write it like `platform: \"debian-web\"`");
+    check("region", "7", "write it like `region: \"us-east-1\"`");
+    check("zone", "7", "write it like `zone: \"a\"`");
+    check("instance_type", "7", "write it like `instance_type: \"m5.large\"`");
+    check("ami_type", "7", "write it like `ami_type: \"web-server\"`");
+    check("architecture", "7", "write it like `architecture: \"x86_64\"`");
+    check("ebs_size_gb", "\"20\"", "write it like `ebs_size_gb: 20`");
+    check("auto_scale_capacity", "\"1\"", "write it like `auto_scale_capacity: 1`");
+    check("persist", "\"/etc\"", "write it like `persist: [\"/etc\", \"/var/www\"]`");
+    check("persist", "[7]", "write it like `persist: [\"/etc\", \"/var/www\"]`");
+    check("dns_name", "7", "write it like `dns_name: \"ommegang.example.com\"`");
+    check("tags", "[\"a\"]", "write it like `tags: {\"team\": \"web\"}`");
+    check("tags", "{\"a\": 7}", "write it like `tags: {\"team\": \"web\"}`");
+    check("spawn", "7", "write it like `spawn: r#\"apt-get install -y figlet\"#`");
+    check("launch", "Tempalte", "write it like `launch: Template`");
+}
+
+#[test]
+fn ron_attributes_and_a_struct_name_are_allowed() {
+    let check = |text: &str, zone_at: &str| {
+        let t = tree(&[("servers/s.ron", Some(text))]);
+        assert_eq!(render(&t.all_problems(Some(&FakeHooks))), Vec::<String>::new(), "{text}");
+        let zone = server_cfg(&t).zone;
+        assert_eq!((zone.value, zone.source.to_string().as_str()), ('c', zone_at), "{text}");
+    };
+    check("(platform: \"web\", zone: \"c\")", "cfg/servers/s.ron:1:25");
+    check("Server(platform: \"web\", zone: \"c\")", "cfg/servers/s.ron:1:31");
+    check("#![enable(implicit_some)]\n(platform: \"web\", zone: \"c\")", "cfg/servers/s.ron:2:25");
+    check(
+        "#![enable(implicit_some)]\n#![enable(unwrap_newtypes)]\nServer(\n  platform: \"web\",\n  zone: \"c\",\n)",
+        "cfg/servers/s.ron:5:9",
+    );
+}
+
+#[test]
+fn raw_string_hooks_keep_quotes_commas_and_brackets() {
+    // Inside r#"..."# and r##"..."## nothing ends the value early: not a quote, a comma,
+    // a bracket or a lone `"#`.
+    let check = |value: &str, hook: &str| {
+        let text = format!("(platform: \"web\",\n spawn: {value},\n zone: \"c\")");
+        let t = tree(&[("servers/s.ron", Some(&text))]);
+        assert_eq!(render(&t.all_problems(Some(&FakeHooks))), Vec::<String>::new(), "{text}");
+        let c = server_cfg(&t);
+        assert_eq!(c.spawn.map(|s| s.value).as_deref(), Some(hook), "{text}");
+        assert_eq!(c.zone.source.to_string(), "cfg/servers/s.ron:3:8", "{text}");
+    };
+    check(r##"r#"printf "%s, %s\n" "[a]" "{b}""#"##, r#"printf "%s, %s\n" "[a]" "{b}""#);
+    check(r###"r##"echo "#(x)", y"##"###, r##"echo "#(x)", y"##);
+    check(r#"r"echo (a, b)""#, "echo (a, b)");
+    // A hook's lines map into the file for raw strings with hashes too.
+    check_tree(
+        &[("servers/s.ron", Some("(platform: \"web\",\n spawn: r##\"echo \"#\"\nBROKEN\"##)"))],
+        &["cfg/servers/s.ron:3:1: spawn hook: syntax error on line 2 of the script: unexpected token"],
+    );
+}
+
+#[test]
+fn malformed_ron_positions_count_characters() {
+    // ron reports the byte column; the problem names the character column (`zone` is the
+    // 36th character and starts at byte 39).
+    check_tree(
+        &[("servers/s.ron", Some("(platform: \"wéb\", tags: {\"é\": \"ü\"} zone: \"b\")"))],
+        &["cfg/servers/s.ron:1:36: malformed RON: Expected comma"],
+    );
+}
+
+/// Every problem (with its fix) `cellar check` reports when server `s` sets `fields`
+/// (RON text after `platform: "web", `), as `line:column: message [fix]`.
+fn check_fields(fields: &str, expected: &[&str]) {
+    let text = format!("(platform: \"web\", {fields})");
+    let got: Vec<String> = tree(&[("servers/s.ron", Some(&text))])
+        .all_problems(Some(&FakeHooks))
+        .iter()
+        .map(|p| {
+            let fix = p.fix.as_deref().map(|f| format!(" [{f}]")).unwrap_or_default();
+            format!("{}:{}: {}{fix}", p.source.line, p.source.column, p.message)
+        })
+        .collect();
+    assert_eq!(got, expected, "{text}");
+}
+
+#[test]
+fn value_limits_and_fixes() {
+    // Zones: one lowercase letter; a whole zone name gets its letter suggested.
+    check_fields(
+        "zone: \"B\"",
+        &["1:25: zone must be a single letter such as \"a\", not \"B\" [write the zone's letter, like zone: \"a\"]"],
+    );
+    check_fields(
+        "zone: \"us-east-1a\"",
+        &["1:25: zone must be a single letter such as \"a\", not \"us-east-1a\" [write only the zone's letter: zone: \"a\"]"],
+    );
+    check_fields(
+        "zone: \"A1\"",
+        &["1:25: zone must be a single letter such as \"a\", not \"A1\" [write the zone's letter, like zone: \"a\"]"],
+    );
+    // DNS names: letters, digits and inner hyphens.
+    check_fields("dns_name: \"my-host.example.com\"", &[]);
+    check_fields(
+        "dns_name: \"my_host.example.com\"",
+        &["1:29: invalid DNS name \"my_host.example.com\" [use a host name such as \"ommegang.example.com\"]"],
+    );
+    // AMI types: no blanks.
+    check_fields(
+        "ami_type: \"web server\"",
+        &["1:29: invalid AMI type \"web server\": images are named <ami-type>-<YYYY-MM-DD> [use a name such as \"web-server\"]"],
+    );
+    // Architectures: common other spellings are recognised.
+    check_fields(
+        "architecture: \"amd64\"",
+        &["1:33: unknown architecture \"amd64\" (known: x86_64, i386, arm64) [did you mean \"x86_64\"?]"],
+    );
+    check_fields(
+        "architecture: \"aarch64\"",
+        &["1:33: unknown architecture \"aarch64\" (known: x86_64, i386, arm64) [did you mean \"arm64\"?]"],
+    );
+    check_fields(
+        "architecture: \"sparc\"",
+        &["1:33: unknown architecture \"sparc\" (known: x86_64, i386, arm64) [use one of x86_64, i386, arm64]"],
+    );
+    // A type that cannot run the architecture: an example type that can.
+    check_fields(
+        "instance_type: \"m5.large\", architecture: \"arm64\"",
+        &["1:34: instance type m5.large cannot run arm64 (it runs x86_64) [set architecture to x86_64, or choose an instance type that runs arm64 such as m6g.large]"],
+    );
+    check_fields(
+        "instance_type: \"t4g.small\", architecture: \"i386\"",
+        &["1:34: instance type t4g.small cannot run i386 (it runs arm64) [set architecture to arm64, or choose an instance type that runs i386 such as m1.small]"],
+    );
+    // EBS sizes: 1 to 16384 GiB, both ends included.
+    check_fields("ebs_size_gb: 1", &[]);
+    check_fields("ebs_size_gb: 16384", &[]);
+    check_fields("ebs_size_gb: 16385", &["1:32: ebs_size_gb must be between 1 and 16384 (GiB), not 16385"]);
+    // Tags: keys of 1 to 128 characters, values up to 256.
+    let key = |n: usize| "k".repeat(n);
+    check_fields(&format!("tags: {{\"{}\": \"v\"}}", key(128)), &[]);
+    check_fields(&format!("tags: {{\"{}\": \"v\"}}", key(129)), &["1:26: tag keys must be 1 to 128 characters long"]);
+    check_fields("tags: {\"\": \"v\"}", &["1:26: tag keys must be 1 to 128 characters long"]);
+    check_fields(&format!("tags: {{\"k\": \"{}\"}}", "v".repeat(256)), &[]);
+    check_fields(
+        &format!("tags: {{\"k\": \"{}\"}}", "v".repeat(257)),
+        &["1:31: the value of tag \"k\" is longer than 256 characters"],
+    );
+}
+
+#[test]
+fn user_data_limit_is_inclusive() {
+    use crate::agent::{user_data, AgentInvocation, USER_DATA_LIMIT};
+    use crate::model::AgentMode;
+    // A hook that makes the server's user data exactly `len` bytes long.
+    let hook_for = |len: usize| {
+        let size = |hook: &str| {
+            user_data(&AgentInvocation {
+                mode: AgentMode::Persist,
+                server: ServerName::new("s"),
+                persist: vec!["/etc".into(), "/var/www".into()],
+                spawn_hook: Some(hook.to_string()),
+            })
+            .unwrap()
+            .len()
+        };
+        let hook = "x".repeat(len - size("x") + 1);
+        assert_eq!(size(&hook), len);
+        hook
+    };
+    let file = |hook: String| format!("(platform: \"web\",\n spawn: r#\"{hook}\"#)");
+    check_tree(&[("servers/s.ron", Some(&file(hook_for(USER_DATA_LIMIT))))], &[]);
+    check_tree(
+        &[("servers/s.ron", Some(&file(hook_for(USER_DATA_LIMIT + 1))))],
+        &["cfg/servers/s.ron:2:9: the user data of server s would be 16385 bytes, over AWS's limit of 16384 bytes"],
+    );
+}
+
+#[test]
+fn a_layer_says_which_fields_it_sets() {
+    let every = r#"(platform: "web", region: "us-east-1", zone: "a", instance_type: "m5.large",
+        ami_type: "web-server", architecture: "x86_64", ebs_size_gb: 20, auto_scale_capacity: 1,
+        persist: ["/etc"], dns_name: "s.example.com", tags: {"team": "web"}, spawn: "true",
+        launch: Template)"#;
+    let kind = || layer::FileKind::Server("s".into());
+    let (full, problems) = layer::parse("s.ron".into(), kind(), every);
+    assert_eq!(problems, vec![]);
+    let (empty, _) = layer::parse("s.ron".into(), kind(), "(tags: {})");
+    for field in layer::FIELDS {
+        assert!(full.has(field), "{field} is set");
+        assert!(!empty.has(field), "{field} is not set");
+    }
+    assert!(!full.has("colour"));
+}

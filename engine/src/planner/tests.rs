@@ -229,3 +229,274 @@ fn same_inputs_same_plan_bytes() {
     let reread = Plan::from_ron("p.ron", &a.to_ron()).unwrap();
     assert_eq!(reread, a);
 }
+
+/// The RunInstances client token of `command_line` planned on `inventory`.
+fn token(command_line: &str, inventory: &Inventory) -> String {
+    let words: Vec<String> = command_line.split_whitespace().map(String::from).collect();
+    let command = command::parse_words(COMMANDS, &words).unwrap();
+    let plan = plan(&command, &config(WITH_DNS), inventory).unwrap();
+    let tokens: Vec<&String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::RunInstance { client_token, .. } => Some(client_token),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "{command_line}");
+    tokens[0].clone()
+}
+
+#[test]
+fn client_tokens_differ_with_the_inputs() {
+    // Two plans must never share a token: AWS would answer the second RunInstances with
+    // the first one's instance instead of launching. Plans differing in one character of
+    // the command, or only in what was observed, get different tokens; the same plan gets
+    // the same one.
+    let empty = world(ServerResources::default(), &[]);
+    let mut seen = std::collections::BTreeMap::new();
+    for size in 1..=300 {
+        let line = format!("create-server@ale {size}");
+        let t = token(&line, &empty);
+        assert!(t.starts_with("cellar-ale-") && t.len() == "cellar-ale-".len() + 16, "{t}");
+        assert_eq!(t, token(&line, &empty), "{line}: not deterministic");
+        if let Some(other) = seen.insert(t.clone(), line.clone()) {
+            panic!("{line} and {other} share the token {t}");
+        }
+    }
+    for dns in ["198.51.100.1", "198.51.100.3", "198.51.100.5", "198.51.100.7"] {
+        let t = token("create-server@ale 20", &world(ServerResources::default(), &[dns]));
+        if let Some(other) = seen.insert(t.clone(), format!("DNS {dns}")) {
+            panic!("DNS {dns} and {other} share the token {t}");
+        }
+    }
+}
+
+fn instance(id: &str, state: InstanceState) -> Instance {
+    Instance {
+        id: InstanceId::new(id),
+        state,
+        zone: Zone::new("us-east-1b"),
+        instance_type: InstanceType::new("m5.large"),
+        image: ImageId::new("ami-2"),
+        architecture: Architecture::X86_64,
+        public_ip: None,
+        launched_at: Timestamp(0),
+        tags: tags("ale"),
+        group: None,
+    }
+}
+
+fn data_volume() -> Volume {
+    let mut t = tags("ale");
+    t.insert(ROLE_TAG.into(), crate::agent::DATA_ROLE.into());
+    Volume {
+        id: VolumeId::new("vol-1"),
+        state: VolumeState::Available,
+        zone: Zone::new("us-east-1b"),
+        size_gb: 20,
+        attached_to: None,
+        device: None,
+        tags: t,
+    }
+}
+
+#[test]
+fn an_address_still_shown_on_a_dead_instance_of_the_server_is_free() {
+    // AWS drops the association only once the instance is gone: an address on the server's
+    // terminated instance is reused; one on an instance that is not the server's is not.
+    let on = |holder: &str, instances: Vec<Instance>| {
+        let mut a = address("eipalloc-9", "198.51.100.9", &[]);
+        a.associated_to = Some(InstanceId::new(holder));
+        world(
+            ServerResources { instances, volumes: vec![data_volume()], addresses: vec![a], ..Default::default() },
+            &[],
+        )
+    };
+    let reused = [
+        "#1 launch instance of ale: m5.large from web-server-2026-08-04 in us-east-1b []",
+        "#2 attach volume vol-1 to the instance of #1 as /dev/sdf [#1]",
+        "#3 associate address eipalloc-9 with the instance of #1 [#1]",
+        "#4 wait until ale is healthy on the instance of #1 [#1 #2 #3]",
+    ];
+    check("attach-instance@ale", WITH_DNS, on("i-1", vec![instance("i-1", InstanceState::Terminated)]), &reused);
+    check("attach-instance@ale", WITH_DNS, on("i-1", vec![instance("i-1", InstanceState::ShuttingDown)]), &reused);
+    let not_ours = [
+        "#1 allocate Elastic IP for ale []",
+        "#2 DNS gate: ale.example.com must point at the address of #1 before apply goes on [#1]",
+        "#3 launch instance of ale: m5.large from web-server-2026-08-04 in us-east-1b [#2]",
+        "#4 attach volume vol-1 to the instance of #3 as /dev/sdf [#3]",
+        "#5 associate the address of #1 with the instance of #3 [#1 #3]",
+        "#6 wait until ale is healthy on the instance of #3 [#3 #4 #5]",
+    ];
+    check("attach-instance@ale", WITH_DNS, on("i-99", vec![instance("i-1", InstanceState::Terminated)]), &not_ours);
+}
+
+#[test]
+fn a_workspace_goes_to_the_global_zone_if_the_region_has_it_else_to_its_first() {
+    let with_zones = |letters: &str| {
+        let mut inventory = world(ServerResources::default(), &[]);
+        let region = Region::new("us-east-1");
+        inventory.regions[0].zones = letters.chars().map(|c| Zone::in_region(&region, c)).collect();
+        inventory
+    };
+    let plan = |zone: &str| {
+        vec![
+            format!("#1 launch instance of workspace-1: t3.small from web-server-2026-08-04 in {zone} []"),
+            "#2 wait until the instance of #1 runs [#1]".to_string(),
+        ]
+    };
+    for (letters, zone) in [("abcd", "us-east-1a"), ("dcba", "us-east-1a"), ("bcd", "us-east-1b"), ("dc", "us-east-1d")]
+    {
+        let expected = plan(zone);
+        let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        check("create-workspace", WITH_DNS, with_zones(letters), &expected);
+    }
+}
+
+fn group(desired: u32, min: u32, launch: LaunchSource) -> AutoScalingGroup {
+    AutoScalingGroup {
+        name: AutoScalingGroupName::new("ale"),
+        launch,
+        zones: vec![Zone::new("us-east-1b")],
+        min,
+        max: 1,
+        desired,
+        instances: vec![],
+        activities: vec![],
+        tags: tags("ale"),
+    }
+}
+
+fn template(id: &str) -> LaunchTemplate {
+    LaunchTemplate {
+        id: LaunchTemplateId::new(id),
+        name: "ale".into(),
+        latest_version: 1,
+        default_version: 1,
+        latest: LaunchSpec {
+            instance_type: InstanceType::new("m5.large"),
+            image: ImageId::new("ami-2"),
+            user_data: String::new(),
+        },
+        tags: tags("ale"),
+    }
+}
+
+fn lt(id: &str) -> LaunchSource {
+    LaunchSource::Template { id: LaunchTemplateId::new(id), version: Some(1) }
+}
+
+#[test]
+fn stop_auto_scaling_scales_in_whatever_keeps_an_instance() {
+    let plan_of = |g: AutoScalingGroup| {
+        world(ServerResources { groups: vec![g], launch_templates: vec![template("lt-1")], ..Default::default() }, &[])
+    };
+    // A group that adopted its instance has min 0 and desired 1: it is scaled in too.
+    check(
+        "stop-auto-scaling@ale --keep-group",
+        WITH_DNS,
+        plan_of(group(1, 0, lt("lt-1"))),
+        &["#1 update auto scaling group ale: min 0, desired 0 []"],
+    );
+    // Already at 0: nothing to scale, the group and its template are deleted.
+    check(
+        "stop-auto-scaling@ale",
+        WITH_DNS,
+        plan_of(group(0, 0, lt("lt-1"))),
+        &["#1 delete auto scaling group ale []", "#2 delete launch template lt-1 [#1]"],
+    );
+}
+
+#[test]
+fn start_auto_scaling_launch_settings() {
+    let volume = data_volume();
+    let addr = address("eipalloc-9", "198.51.100.9", &[]);
+    let resources = |groups: Vec<AutoScalingGroup>, templates: Vec<LaunchTemplate>| ServerResources {
+        volumes: vec![volume.clone()],
+        addresses: vec![addr.clone()],
+        groups,
+        launch_templates: templates,
+        ..Default::default()
+    };
+    // The kept group's template exists: a new version of it.
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        world(resources(vec![group(0, 0, lt("lt-1"))], vec![template("lt-1")]), &[]),
+        &[
+            "#1 add a version to launch template lt-1: m5.large from web-server-2026-08-04 []",
+            "#2 update auto scaling group ale: launch from the launch settings of #1, min 1, desired 1 [#1]",
+            "#3 wait until ale is healthy [#2]",
+        ],
+    );
+    // The kept group's template is gone: a new template, and a leftover one of the server is
+    // deleted first (its name would clash).
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        world(resources(vec![group(0, 0, lt("lt-1"))], vec![template("lt-9")]), &[]),
+        &[
+            "#1 delete launch template lt-9 []",
+            "#2 create launch template ale for ale: m5.large from web-server-2026-08-04 [#1]",
+            "#3 update auto scaling group ale: launch from the launch settings of #2, min 1, desired 1 [#2]",
+            "#4 wait until ale is healthy [#3]",
+        ],
+    );
+    // No group, a leftover template: deleted before the new one is created.
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        world(resources(vec![], vec![template("lt-9")]), &[]),
+        &[
+            "#1 delete launch template lt-9 []",
+            "#2 create launch template ale for ale: m5.large from web-server-2026-08-04 [#1]",
+            "#3 create auto scaling group ale of one in us-east-1b from the launch settings of #2 [#2]",
+            "#4 wait until ale is healthy [#3]",
+        ],
+    );
+}
+
+#[test]
+fn start_auto_scaling_adopts_a_running_instance_and_gives_it_the_address() {
+    let mut volume = data_volume();
+    volume.attached_to = Some(InstanceId::new("i-1"));
+    volume.state = VolumeState::InUse;
+    let unassociated = address("eipalloc-9", "198.51.100.9", &[]);
+    let mut associated = unassociated.clone();
+    associated.associated_to = Some(InstanceId::new("i-1"));
+    let with = |a: &Address| {
+        world(
+            ServerResources {
+                instances: vec![instance("i-1", InstanceState::Running)],
+                volumes: vec![volume.clone()],
+                addresses: vec![a.clone()],
+                ..Default::default()
+            },
+            &[],
+        )
+    };
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        with(&unassociated),
+        &[
+            "#1 create launch template ale for ale: m5.large from web-server-2026-08-04 []",
+            "#2 create auto scaling group ale of one in us-east-1b from the launch settings of #1 [#1]",
+            "#3 associate address eipalloc-9 with instance i-1 []",
+            "#4 put instance i-1 into auto scaling group ale [#2 #3]",
+            "#5 wait until ale is healthy on instance i-1 [#4]",
+        ],
+    );
+    check(
+        "start-auto-scaling@ale",
+        WITH_DNS,
+        with(&associated),
+        &[
+            "#1 create launch template ale for ale: m5.large from web-server-2026-08-04 []",
+            "#2 create auto scaling group ale of one in us-east-1b from the launch settings of #1 [#1]",
+            "#3 put instance i-1 into auto scaling group ale [#2]",
+            "#4 wait until ale is healthy on instance i-1 [#3]",
+        ],
+    );
+}

@@ -270,6 +270,15 @@ impl World {
         &self.log
     }
 
+    /// A copy of the world without its event log: what a what-if (planning on the world as
+    /// it is now, elsewhere) needs, without copying the whole trace.
+    pub fn clone_without_log(&mut self) -> World {
+        let log = std::mem::take(&mut self.log);
+        let copy = self.clone();
+        self.log = log;
+        copy
+    }
+
     // ----- lookups as the API sees them -----
 
     fn check_region(&self, region: &Region) -> CloudResult<&RegionInfo> {
