@@ -1,0 +1,240 @@
+//! The steps of a scenario: seed commands ([`Cmd`]) and world changes ([`Op`]), how they
+//! are written and read back (for replays), and how they are generated: [`op_strategy`]
+//! for proptest, [`generate`] for seeded replays and the benchmark.
+
+use proptest::prelude::*;
+use proptest::strategy::{Union, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use std::fmt;
+
+/// A seed command of a scenario, on a server (`s00`, `s01`, ...) or a workspace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cmd {
+    CreateServer { server: usize, gb: u32 },
+    StopAutoScaling { server: usize, keep_group: bool },
+    AttachInstance { server: usize },
+    StartAutoScaling { server: usize },
+    UpgradeAmi { server: usize, restart: bool },
+    DestroyServer { server: usize, delete_data: bool },
+    CreateWorkspace,
+    BundleAmi { workspace: u32 },
+    DestroyWorkspace { workspace: u32 },
+}
+
+/// Every kind of command a scenario runs ([`Cmd::kind`]), in the order they are reported.
+pub const KINDS: &[&str] = &[
+    "create-server",
+    "stop-auto-scaling",
+    "stop-auto-scaling --keep-group",
+    "attach-instance",
+    "start-auto-scaling",
+    "upgrade-ami",
+    "upgrade-ami --restart",
+    "destroy-server",
+    "destroy-server --delete-data",
+    "create-workspace",
+    "bundle-ami",
+    "destroy-workspace",
+];
+
+pub(super) fn server_name(i: usize) -> String {
+    format!("s{i:02}")
+}
+
+impl Cmd {
+    /// The command line, e.g. `create-server@s01 20`.
+    pub fn line(&self) -> String {
+        let flag = |on: bool, flag: &str| if on { format!(" {flag}") } else { String::new() };
+        match self {
+            Cmd::CreateServer { server, gb } => format!("create-server@{} {gb}", server_name(*server)),
+            Cmd::StopAutoScaling { server, keep_group } => {
+                format!("stop-auto-scaling@{}{}", server_name(*server), flag(*keep_group, "--keep-group"))
+            }
+            Cmd::AttachInstance { server } => format!("attach-instance@{}", server_name(*server)),
+            Cmd::StartAutoScaling { server } => format!("start-auto-scaling@{}", server_name(*server)),
+            Cmd::UpgradeAmi { server, restart } => {
+                format!("upgrade-ami@{}{}", server_name(*server), flag(*restart, "--restart"))
+            }
+            Cmd::DestroyServer { server, delete_data } => {
+                format!("destroy-server@{}{}", server_name(*server), flag(*delete_data, "--delete-data"))
+            }
+            Cmd::CreateWorkspace => "create-workspace".into(),
+            Cmd::BundleAmi { workspace } => format!("bundle-ami@workspace-{workspace}"),
+            Cmd::DestroyWorkspace { workspace } => format!("destroy-workspace@workspace-{workspace}"),
+        }
+    }
+
+    /// The kind it is counted under: the command and its flags (one of [`KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cmd::CreateServer { .. } => "create-server",
+            Cmd::StopAutoScaling { keep_group: false, .. } => "stop-auto-scaling",
+            Cmd::StopAutoScaling { keep_group: true, .. } => "stop-auto-scaling --keep-group",
+            Cmd::AttachInstance { .. } => "attach-instance",
+            Cmd::StartAutoScaling { .. } => "start-auto-scaling",
+            Cmd::UpgradeAmi { restart: false, .. } => "upgrade-ami",
+            Cmd::UpgradeAmi { restart: true, .. } => "upgrade-ami --restart",
+            Cmd::DestroyServer { delete_data: false, .. } => "destroy-server",
+            Cmd::DestroyServer { delete_data: true, .. } => "destroy-server --delete-data",
+            Cmd::CreateWorkspace => "create-workspace",
+            Cmd::BundleAmi { .. } => "bundle-ami",
+            Cmd::DestroyWorkspace { .. } => "destroy-workspace",
+        }
+    }
+
+    /// The server or workspace it names (create-workspace names none before it is planned).
+    pub fn target(&self) -> Option<String> {
+        match self {
+            Cmd::CreateServer { server, .. }
+            | Cmd::StopAutoScaling { server, .. }
+            | Cmd::AttachInstance { server }
+            | Cmd::StartAutoScaling { server }
+            | Cmd::UpgradeAmi { server, .. }
+            | Cmd::DestroyServer { server, .. } => Some(server_name(*server)),
+            Cmd::CreateWorkspace => None,
+            Cmd::BundleAmi { workspace } | Cmd::DestroyWorkspace { workspace } => {
+                Some(format!("workspace-{workspace}"))
+            }
+        }
+    }
+}
+
+/// One step of a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A seed command, planned and (unless refused) applied.
+    Command(Cmd),
+    /// Amazon terminates the server's instance (if it has one).
+    Terminate(usize),
+    /// The capacity for t3.medium in zone `us-east-1<zone>` becomes `count`.
+    Capacity { zone: char, count: u32 },
+    /// Virtual time passes (seconds).
+    Advance(u64),
+    /// A newer web-server image appears (so upgrade-ami has work).
+    NewImage,
+}
+
+/// The text form, one op: a command line, or `!terminate s01`, `!capacity us-east-1b
+/// t3.medium 0`, `!advance 600`, `!new-image`. [`parse_ops`] reads it back.
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Command(cmd) => f.write_str(&cmd.line()),
+            Op::Terminate(server) => write!(f, "!terminate {}", server_name(*server)),
+            Op::Capacity { zone, count } => write!(f, "!capacity us-east-1{zone} t3.medium {count}"),
+            Op::Advance(secs) => write!(f, "!advance {secs}"),
+            Op::NewImage => f.write_str("!new-image"),
+        }
+    }
+}
+
+/// A sequence as one line, ops separated by `; ` (what `CELLAR_OPS` takes).
+pub fn render_ops(ops: &[Op]) -> String {
+    ops.iter().map(Op::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// Reads [`render_ops`]'s text back.
+pub fn parse_ops(text: &str) -> Result<Vec<Op>, String> {
+    text.split(';').map(str::trim).filter(|s| !s.is_empty()).map(parse_op).collect()
+}
+
+fn parse_op(text: &str) -> Result<Op, String> {
+    let bad = || format!("cannot read the scenario step {text:?}");
+    let server = |s: &str| s.strip_prefix('s').and_then(|n| n.parse::<usize>().ok()).ok_or_else(bad);
+    let workspace = |s: &str| s.strip_prefix("workspace-").and_then(|n| n.parse::<u32>().ok()).ok_or_else(bad);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (head, rest) = words.split_first().ok_or_else(bad)?;
+    let (name, target) = head.split_once('@').unwrap_or((head, ""));
+    let flag = |f: &str| match rest {
+        [] => Ok(false),
+        [x] if *x == f => Ok(true),
+        _ => Err(bad()),
+    };
+    let none = |op: Op| if rest.is_empty() { Ok(op) } else { Err(bad()) };
+    let cmd = |c: Cmd| Ok(Op::Command(c));
+    match (name, rest) {
+        ("!terminate", [s]) => Ok(Op::Terminate(server(s)?)),
+        ("!capacity", [zone, "t3.medium", count]) => Ok(Op::Capacity {
+            zone: zone.strip_prefix("us-east-1").and_then(|z| z.chars().next()).ok_or_else(bad)?,
+            count: count.parse().map_err(|_| bad())?,
+        }),
+        ("!advance", [secs]) => Ok(Op::Advance(secs.parse().map_err(|_| bad())?)),
+        ("!new-image", []) => Ok(Op::NewImage),
+        ("create-server", [gb]) => {
+            cmd(Cmd::CreateServer { server: server(target)?, gb: gb.parse().map_err(|_| bad())? })
+        }
+        ("stop-auto-scaling", _) => {
+            cmd(Cmd::StopAutoScaling { server: server(target)?, keep_group: flag("--keep-group")? })
+        }
+        ("attach-instance", _) => none(Op::Command(Cmd::AttachInstance { server: server(target)? })),
+        ("start-auto-scaling", _) => none(Op::Command(Cmd::StartAutoScaling { server: server(target)? })),
+        ("upgrade-ami", _) => cmd(Cmd::UpgradeAmi { server: server(target)?, restart: flag("--restart")? }),
+        ("destroy-server", _) => {
+            cmd(Cmd::DestroyServer { server: server(target)?, delete_data: flag("--delete-data")? })
+        }
+        ("create-workspace", _) if target.is_empty() => none(Op::Command(Cmd::CreateWorkspace)),
+        ("bundle-ami", _) => none(Op::Command(Cmd::BundleAmi { workspace: workspace(target)? })),
+        ("destroy-workspace", _) => none(Op::Command(Cmd::DestroyWorkspace { workspace: workspace(target)? })),
+        _ => Err(bad()),
+    }
+}
+
+/// One random step over `servers` servers. Each part shrinks towards the simplest value
+/// (server `s00`, 1 GiB, no flag, zone a, capacity 0, 10 s).
+pub fn op_strategy(servers: usize) -> BoxedStrategy<Op> {
+    let s = 0..servers;
+    let command = |c: BoxedStrategy<Cmd>| c.prop_map(Op::Command).boxed();
+    Union::new_weighted(vec![
+        (20, command((s.clone(), 1u32..=64).prop_map(|(server, gb)| Cmd::CreateServer { server, gb }).boxed())),
+        (
+            15,
+            command(
+                (s.clone(), prop::bool::weighted(0.33))
+                    .prop_map(|(server, keep_group)| Cmd::StopAutoScaling { server, keep_group })
+                    .boxed(),
+            ),
+        ),
+        (10, command(s.clone().prop_map(|server| Cmd::AttachInstance { server }).boxed())),
+        (10, command(s.clone().prop_map(|server| Cmd::StartAutoScaling { server }).boxed())),
+        (
+            10,
+            command(
+                (s.clone(), any::<bool>()).prop_map(|(server, restart)| Cmd::UpgradeAmi { server, restart }).boxed(),
+            ),
+        ),
+        (
+            8,
+            command(
+                (s.clone(), prop::bool::weighted(0.4))
+                    .prop_map(|(server, delete_data)| Cmd::DestroyServer { server, delete_data })
+                    .boxed(),
+            ),
+        ),
+        (3, command(Just(Cmd::CreateWorkspace).boxed())),
+        (3, command((1u32..=2).prop_map(|workspace| Cmd::BundleAmi { workspace }).boxed())),
+        (2, command((1u32..=2).prop_map(|workspace| Cmd::DestroyWorkspace { workspace }).boxed())),
+        (8, s.prop_map(Op::Terminate).boxed()),
+        (
+            6,
+            (prop::sample::select(vec!['a', 'b', 'c', 'd']), prop::sample::select(vec![0u32, 100]))
+                .prop_map(|(zone, count)| Op::Capacity { zone, count })
+                .boxed(),
+        ),
+        (9, (10u64..1800).prop_map(Op::Advance).boxed()),
+        (4, Just(Op::NewImage).boxed()),
+    ])
+    .boxed()
+}
+
+/// `len` steps over `servers` servers drawn from [`op_strategy`] by a generator seeded
+/// with `seed`: what `CELLAR_SEED`/`CELLAR_LEN` replay and the benchmark runs.
+pub fn generate(seed: u64, servers: usize, len: usize) -> Vec<Op> {
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        let word = cellar_engine::rng::Rng::new(seed ^ 0x5eed ^ i as u64).next_u64();
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let strategy = op_strategy(servers);
+    (0..len).map(|_| strategy.new_tree(&mut runner).expect("steps always generate").current()).collect()
+}
