@@ -2,7 +2,7 @@
 //! workspaces, interleaved with world changes (Amazon terminations, capacity going to 0 and
 //! back, virtual time passing, newer images), all under every fault the simulator injects
 //! (AWS token-bucket throttling, transient 5xx, random terminations, new instances
-//! invisible for a while, latency). `tests/support/scenario.rs` runs them.
+//! invisible for a while, latency). `tests/support/scenario/` runs them.
 //!
 //! # The invariants
 //!

@@ -2,8 +2,9 @@
 //!
 //! The mapping reads only the error *code* of the response (and, for responses that
 //! never arrived, the kind of failure); message text is kept for people and never
-//! matched. Whether an error is retried is decided by [`CloudErrorKind::retryable`] in
-//! the engine, so the adapter and the simulator are retried alike.
+//! matched. The code becomes a kind through the engine's `CloudErrorKind::from_code`, and
+//! whether an error is retried is the engine's retry table (`caller::Policy::retry_for`), so
+//! the adapter and the simulator are retried alike.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

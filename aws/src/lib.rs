@@ -8,7 +8,7 @@
 //!   The SDK's own retries are switched off: the engine's executor and reads retry with
 //!   their own backoff, jitter and client-side token buckets, which are the same for the
 //!   simulator and for AWS and are what the tests exercise.
-//! - Describe calls page through every result ([`describe_instances`] and friends use the
+//! - Describe calls page through every result (`instances::describe_instances` and friends use the
 //!   SDK paginators or `NextToken` loops). A describe by id that finds nothing returns an
 //!   empty list, as [`Filter::Id`] promises, whatever error code the API uses for it.
 //! - Creating calls tag at creation (`TagSpecifications`, or the group's own tags with
@@ -179,8 +179,6 @@ impl AwsCloud {
         })
     }
 }
-
-// ----- conversions (SDK → model), private to the adapter -----
 
 #[async_trait]
 impl Cloud for AwsCloud {

@@ -85,7 +85,7 @@ impl Imds {
 
 /// aws-config's defaults (environment, profile, tokio's sleep) with cellar's HTTP client:
 /// aws-config's own default client is off, as in `cellar-aws`. No idle connections are
-/// kept: the agent reads four values once per boot, so reuse buys nothing, and a fresh
+/// kept: the agent reads three values once per boot, so reuse buys nothing, and a fresh
 /// connection cannot race a server that closes after each answer (as the test stand-ins do).
 fn provider_config() -> ProviderConfig {
     let http_client = aws_smithy_http_client::Builder::new()

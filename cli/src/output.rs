@@ -208,7 +208,15 @@ impl Operator for Console {
 }
 
 /// The end-of-apply report: a summary line plus what needs attention.
-pub fn render_report(plan: &Plan, report: &ApplyReport) -> String {
+/// Where an applied plan came from, for the advice after a DNS gate stopped it.
+pub enum Applied<'a> {
+    /// `cellar apply FILE`.
+    SavedPlan(&'a str),
+    /// `cellar apply COMMAND`.
+    Command,
+}
+
+pub fn render_report(plan: &Plan, report: &ApplyReport, applied: Applied<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -223,10 +231,14 @@ pub fn render_report(plan: &Plan, report: &ApplyReport) -> String {
                 let _ = writeln!(out, "  failed  {id} {summary}\n          {e}");
             }
             Outcome::Blocked(e) => {
-                let _ = writeln!(
-                    out,
-                    "  stopped {id} {summary}\n          {e}\n          Update the record, then run the same command again with --dns-confirmed (the new address is kept and reused)."
-                );
+                let next = match applied {
+                    Applied::SavedPlan(file) => format!(
+                        "Update the record, then make the plan again (cellar plan {} -o {file}): it reuses the new address, and once the record points at it there is no gate; apply that plan (with --dns-confirmed if the record is not updated yet).",
+                        plan.command
+                    ),
+                    Applied::Command => "Update the record, then run the same command again: the new address is kept and reused (--dns-confirmed passes the gate if the record is not updated yet).".to_string(),
+                };
+                let _ = writeln!(out, "  stopped {id} {summary}\n          {e}\n          {next}");
             }
             _ => {}
         }

@@ -74,6 +74,14 @@ pub enum RetryFor {
 }
 
 impl Policy {
+    /// For what nobody retries when it gives up: the reads of a plan or a status, and the
+    /// instance agent, which runs once at boot, unattended. 5xx and missing responses are
+    /// retried 10 times with the backoff capped at 30 s (about two to three minutes),
+    /// the patience of the reads before this policy existed.
+    pub fn for_reads() -> Policy {
+        Policy { max_attempts: 10, backoff_cap: Duration::from_secs(30), ..Policy::default() }
+    }
+
     /// The retry table: which error kinds are retried, and for how long.
     ///
     /// | kind | retried |
@@ -96,14 +104,14 @@ impl Policy {
 
 /// AttachVolume refused because the volume or the instance is not ready for it yet (the
 /// volume still detaching from a dying instance, the instance still pending or not yet
-/// visible): look again later rather than fail. The executor and the agent both attach
-/// data volumes and both decide by this.
+/// visible): the caller's poll looks again later rather than fail. The executor and the
+/// agent both attach data volumes through a [`Caller`] (which retries throttling and 5xx
+/// by the table) and both decide the rest by this.
 pub fn attach_not_ready(error: &CloudError) -> bool {
-    error.retryable()
-        || matches!(
-            error.kind,
-            CloudErrorKind::VolumeInUse | CloudErrorKind::IncorrectState | CloudErrorKind::InvalidInstanceIdNotFound
-        )
+    matches!(
+        error.kind,
+        CloudErrorKind::VolumeInUse | CloudErrorKind::IncorrectState | CloudErrorKind::InvalidInstanceIdNotFound
+    )
 }
 
 /// A retry about to happen, for progress reports.
@@ -158,7 +166,9 @@ impl Caller {
     /// Describes of instances and volumes draw from the smaller unfiltered-describe bucket
     /// even when filtered: half of AWS's non-mutating rate, which leaves the other half to
     /// what shares the account's buckets (the instances' agents, other operators). Pacing
-    /// at the full rate got a 50-server apply throttled more than not pacing at all.
+    /// at the full rate got the 50-server apply of `tests/scenarios.rs`
+    /// (`big_throttled_apply_completes_without_duplicate_instances`) throttled more than not
+    /// pacing at all.
     async fn take_token(&self, cloud: &dyn Cloud, api: Api) {
         if !self.policy.client_rate_limit {
             return;

@@ -2,8 +2,8 @@
 //!
 //! The simulator (`cellar-sim`) and the AWS adapter (feature `aws`) implement it. Calls
 //! are per region, as AWS clients are. Errors carry the AWS error code as a typed variant
-//! ([`CloudErrorKind`]) so callers decide on retries with [`CloudError::retryable`], never
-//! by matching message text. Time is part of the world too: [`Cloud::now`] and
+//! ([`CloudErrorKind`]); whether one is retried, and for how long, is the retry table of
+//! [`crate::caller::Policy::retry_for`]. Nothing matches on message text. Time is part of the world too: [`Cloud::now`] and
 //! [`Cloud::sleep`] let the simulator run on a virtual clock while the AWS backend sleeps
 //! for real.
 
@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The AWS error codes cellar distinguishes. Each maps one-to-one onto an EC2 or Auto
-/// Scaling error code; anything else is [`CloudErrorKind::Other`] with the code kept.
+/// The AWS error codes cellar distinguishes. Each kind stands for one code or a few
+/// spellings of it (EC2's and Auto Scaling's, [`CloudErrorKind::from_code`]); anything else
+/// is [`CloudErrorKind::Other`] with the code kept.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CloudErrorKind {
     InsufficientInstanceCapacity,
@@ -102,15 +103,9 @@ impl CloudErrorKind {
         }
     }
 
-    /// Server-side errors worth retrying (AWS's EC2 error guide): capacity, throttling, 5xx.
+    /// Whether the retry table ([`crate::caller::Policy::retry_for`]) retries this kind at all.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self,
-            CloudErrorKind::InsufficientInstanceCapacity
-                | CloudErrorKind::RequestLimitExceeded
-                | CloudErrorKind::Unavailable
-                | CloudErrorKind::InternalError
-        )
+        crate::caller::Policy::default().retry_for(self) != crate::caller::RetryFor::Never
     }
 }
 
@@ -343,7 +338,7 @@ mod tests {
         check("Throttling", K::RequestLimitExceeded, true);
         check("Unavailable", K::Unavailable, true);
         check("InternalError", K::InternalError, true);
-        check("InvalidInstanceID.NotFound", K::InvalidInstanceIdNotFound, false);
+        check("InvalidInstanceID.NotFound", K::InvalidInstanceIdNotFound, true); // eventual consistency, for a while
         check("InvalidVolume.ZoneMismatch", K::VolumeZoneMismatch, false);
         check("InvalidAMIID.Unavailable", K::InvalidAmiIdNotFound, false);
         check("AlreadyExists", K::AlreadyExists, false);

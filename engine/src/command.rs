@@ -467,13 +467,20 @@ pub fn parse_words(specs: &[&'static CommandSpec], words: &[String]) -> Result<C
                 synopsis: synopsis(),
             });
         };
-        match flag.value_name() {
-            Some(_) => {
+        match (flag.value_name(), inline) {
+            (Some(_), inline) => {
                 let value = inline.or_else(|| words.next().cloned());
                 let value = value.ok_or(CommandError::MissingFlagValue { flag: flag.name(), synopsis: synopsis() })?;
                 flags.add(flag, value);
             }
-            None => flags.set(flag),
+            (None, None) => flags.set(flag),
+            (None, Some(_)) => {
+                return Err(CommandError::UnknownFlag {
+                    flag: word.clone(),
+                    command: command_name(),
+                    synopsis: synopsis(),
+                })
+            }
         }
     }
     parse(specs, target, &args, &flags)

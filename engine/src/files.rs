@@ -66,15 +66,29 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// The file `path` names once its symbolic links are followed (the final one may dangle:
-/// writing then creates its target).
-fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
+/// Why a path's symbolic links could not be followed.
+#[derive(Debug)]
+pub enum LinkError {
+    /// After [`MAX_LINKS`] links there was still a link: they lead round in a loop. `last`
+    /// is where following stopped.
+    Loop {
+        last: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The path `path` names once its symbolic links are followed (the last may dangle). Used
+/// to write through links and by `cellar check` to report link loops.
+pub fn follow_links(path: &Path) -> Result<PathBuf, LinkError> {
     let mut current = path.to_path_buf();
     for _ in 0..MAX_LINKS {
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let link =
-                    std::fs::read_link(&current).map_err(|source| WriteError::Io { path: current.clone(), source })?;
+                    std::fs::read_link(&current).map_err(|source| LinkError::Io { path: current.clone(), source })?;
                 current = match current.parent() {
                     Some(parent) if link.is_relative() => parent.join(link),
                     _ => link,
@@ -83,7 +97,16 @@ fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
             _ => return Ok(current),
         }
     }
-    Err(WriteError::SymlinkLoop { path: path.to_path_buf(), link: current })
+    Err(LinkError::Loop { last: current })
+}
+
+/// The file `path` names once its symbolic links are followed (the final one may dangle:
+/// writing then creates its target).
+fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
+    follow_links(path).map_err(|e| match e {
+        LinkError::Loop { last } => WriteError::SymlinkLoop { path: path.to_path_buf(), link: last },
+        LinkError::Io { path, source } => WriteError::Io { path, source },
+    })
 }
 
 fn kind_of(meta: &std::fs::Metadata) -> &'static str {

@@ -188,9 +188,9 @@ impl Inventory {
 }
 
 /// Reads the inventory a scope needs. Resources of the server are read by `Name` tag;
-/// throttled and failed reads are retried (through a [`Caller`] with the default policy).
+/// throttled and failed reads are retried (through a [`Caller`] with [`Policy::for_reads`]).
 pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudError> {
-    let caller = Caller::new(&Policy::default());
+    let caller = Caller::new(&Policy::for_reads());
     let mut zones_of = vec![scope.region.clone()];
     if let Some((_, regions)) = &scope.image_family {
         zones_of.extend(regions.iter().cloned());

@@ -9,8 +9,15 @@ use std::fmt;
 
 macro_rules! string_newtype {
     ($(#[$meta:meta])* $name:ident) => {
+        string_newtype!(@define [Deserialize] $(#[$meta])* $name);
+    };
+    // A newtype whose `Deserialize` is written by hand (it validates).
+    (@checked $(#[$meta:meta])* $name:ident) => {
+        string_newtype!(@define [] $(#[$meta])* $name);
+    };
+    (@define [$($derive:ident)*] $(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, $($derive)*)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -39,9 +46,19 @@ macro_rules! string_newtype {
 }
 
 string_newtype!(
+    @checked
     /// A server's name: the value of the `Name` tag that ties its resources together.
+    /// Read from a file (a plan, a state file, a fault schedule) it is checked like one
+    /// typed on the command line ([`ServerName::parse`]): it ends up in shell scripts.
     ServerName
 );
+
+impl<'de> Deserialize<'de> for ServerName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        ServerName::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
 string_newtype!(InstanceId);
 string_newtype!(VolumeId);
 string_newtype!(

@@ -201,7 +201,7 @@ pub struct WorkspaceStatus {
 
 /// The live workspaces of `region` (one unfiltered DescribeInstances), by number.
 pub async fn workspaces(cloud: &dyn Cloud, region: &Region) -> Result<Vec<WorkspaceStatus>, CloudError> {
-    let caller = Caller::new(&Policy::default());
+    let caller = Caller::new(&Policy::for_reads());
     let instances =
         caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &Filter::All)).await?;
     let mut out: Vec<(u32, WorkspaceStatus)> = instances

@@ -54,6 +54,7 @@ fn steps(n: usize) -> String {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let looks_like_file = Path::new(&args.target).is_file() || args.target.ends_with(".ron");
+    let target = args.target.clone();
     let backend = Backend::open(ctx.backend, &ctx.sim_state).await?;
     let cloud = backend.cloud();
     let plan = if looks_like_file {
@@ -73,7 +74,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
     let report = executor::apply(cloud, Arc::new(console), &plan, policy).await;
     backend.finish()?;
-    let printed = ctx.out.print(&output::render_report(&plan, &report));
+    let applied = if looks_like_file { output::Applied::SavedPlan(&target) } else { output::Applied::Command };
+    let printed = ctx.out.print(&output::render_report(&plan, &report, applied));
     if let Err(e) = printed {
         let summary = report.summary();
         return Err(anyhow!(e).context(format!("the apply ended ({summary}), but its report could not be printed")));

@@ -15,8 +15,8 @@ pub struct Args {
     command: SimCommand,
 }
 
-/// The longest `sim advance`: a year of virtual time is already far more than any scenario needs.
-pub const MAX_ADVANCE: Duration = Duration::from_secs(365 * 86_400);
+/// The longest `sim advance`: the simulator's own limit (365 days).
+pub const MAX_ADVANCE: Duration = Duration::from_secs(cellar_sim::world::MAX_ADVANCE_SECS);
 
 #[derive(clap::Subcommand, Debug)]
 enum SimCommand {

@@ -123,6 +123,10 @@ fn flags_by_word() {
         "error: unknown flag \"--restrat\" for upgrade-ami: upgrade-ami@NAME [--restart]",
     );
     check("destroy-workspace@workspace-2", "ok: destroy-workspace@workspace-2");
+    check(
+        "upgrade-ami@duvel --restart=no",
+        "error: unknown flag \"--restart=no\" for upgrade-ami: upgrade-ami@NAME [--restart]",
+    );
 }
 
 /// Every argument position a command reports as an origin exists in its spec.

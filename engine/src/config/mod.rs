@@ -92,11 +92,12 @@ impl<T> Sourced<T> {
     pub fn new(value: T, source: Source) -> Self {
         Sourced { value, source }
     }
-    /// A value no file gives.
+    /// The same value transformed, from the same place.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Sourced<U> {
         Sourced { value: f(self.value), source: self.source }
     }
 
+    /// A value no file gives.
     pub fn default_value(value: T) -> Self {
         Sourced { value, source: Source::default_value() }
     }
@@ -540,16 +541,9 @@ fn unreadable(path: &Path, e: &std::io::Error) -> Problem {
     Problem { source: Source::file(path), message, fix }
 }
 
-/// Whether following `path`'s symbolic links never reaches a non-link (40 hops, Linux's limit).
+/// Whether following `path`'s symbolic links never reaches a non-link.
 fn link_loops(path: &Path) -> bool {
-    let mut current = path.to_path_buf();
-    for _ in 0..40 {
-        match std::fs::read_link(&current) {
-            Ok(next) => current = current.parent().map(|p| p.join(&next)).unwrap_or(next),
-            Err(_) => return false,
-        }
-    }
-    true
+    matches!(crate::files::follow_links(path), Err(crate::files::LinkError::Loop { .. }))
 }
 
 /// The global settings alone, for commands that have no server file: create-workspace,

@@ -162,7 +162,9 @@ pub async fn apply(cloud: Arc<dyn Cloud>, operator: Arc<dyn Operator>, plan: &Pl
 }
 
 /// [`apply`] that starts no further step once `cancel` is cancelled (the steps running
-/// then finish, and the failed servers' compensation still runs).
+/// then finish, and the failed servers' compensation still runs). What the cancelled
+/// servers' finished steps created stays, and nothing records it: only a caller that can
+/// find it again (a journal to resume from) should cancel. The CLI does not yet.
 pub async fn apply_cancellable(
     cloud: Arc<dyn Cloud>,
     operator: Arc<dyn Operator>,

@@ -192,7 +192,8 @@ impl Plan {
     }
 
     /// Checks what a hand-edited or corrupt file could break: unique ids, dependencies and
-    /// references that name existing earlier-declared steps, no cycles.
+    /// references that name steps of the plan, every step whose output is used among the
+    /// steps run after, no cycles.
     pub fn validate(&self) -> Result<(), String> {
         let mut seen = std::collections::BTreeSet::new();
         for step in &self.steps {

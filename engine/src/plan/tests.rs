@@ -117,6 +117,11 @@ fn plan_files() {
     let e =
         Plan::from_ron("p.ron", &text.replacen("size_gb: 20,", "size_gb: 20, iops: 3000,", 1)).unwrap_err().to_string();
     assert!(e.contains("iops"), "{e}");
+    // A server name goes into shell scripts: read from a file it is checked like a typed one.
+    let hostile = text.replacen("server: \"ale\"", "server: \"ale\\ntouch /tmp/x\"", 1);
+    assert_ne!(hostile, text);
+    let e = Plan::from_ron("p.ron", &hostile).unwrap_err().to_string();
+    assert!(e.contains("invalid server name"), "{e}");
 }
 
 #[test]

@@ -4,7 +4,10 @@
 //! (every move saturates there, so no arithmetic on it can overflow). Due transitions
 //! apply in (time, seq) order, the clock standing at each one's time, and auto scaling
 //! groups reconcile after each. One move of the clock asked for by a person covers at most
-//! [`MAX_ADVANCE_SECS`]: [`World::check_advance`] refuses more.
+//! [`MAX_ADVANCE_SECS`] and ends no later than [`LATEST_SETTABLE`]: [`World::check_advance`]
+//! refuses more, and a state file whose clock is later is inconsistent. The ten years from
+//! there to [`MAX_CLOCK`] are headroom: an apply's waits always have time to pass (a clock
+//! stuck at its end would make every poll wait forever).
 
 use super::{Transition, World};
 use cellar_engine::model::Timestamp;
@@ -13,8 +16,13 @@ use std::time::Duration;
 /// The end of virtual time: 9999-12-31T23:59:59Z. The clock stops there.
 pub const MAX_CLOCK: Timestamp = Timestamp(253_402_300_799);
 
-/// The longest single advance [`World::check_advance`] accepts: 100 years (36,500 days).
-pub const MAX_ADVANCE_SECS: u64 = 100 * 365 * 86_400;
+/// The latest time a person may move the clock to (`sim advance`, a state file): ten years
+/// before [`MAX_CLOCK`], so what runs after always has virtual time to pass.
+pub const LATEST_SETTABLE: Timestamp = Timestamp(MAX_CLOCK.0 - 10 * 365 * 86_400);
+
+/// The longest single advance [`World::check_advance`] accepts (and `cellar sim advance`
+/// offers): 365 days, far more than any scenario needs.
+pub const MAX_ADVANCE_SECS: u64 = 365 * 86_400;
 
 /// Why [`World::advance_to`] returned.
 #[must_use]
@@ -35,22 +43,22 @@ pub(crate) fn duration_ms(duration: Duration) -> u64 {
 
 impl World {
     /// Whether the clock may move `duration` on (`cellar sim advance` asks first): at most
-    /// [`MAX_ADVANCE_SECS`] at a time, and not past [`MAX_CLOCK`]. The error names the
+    /// [`MAX_ADVANCE_SECS`] at a time, and not past [`LATEST_SETTABLE`]. The error names the
     /// duration, the limit and the fix. Moves beyond it are cut short at the limit.
     pub fn check_advance(&self, duration: Duration) -> Result<(), String> {
         let secs = duration.as_secs();
         if duration > Duration::from_secs(MAX_ADVANCE_SECS) {
             return Err(format!(
                 "cannot advance the virtual clock by {secs} s: one advance covers at most {MAX_ADVANCE_SECS} s \
-                 (100 years); advance in smaller steps"
+                 (365 days); advance in smaller steps"
             ));
         }
         let target = self.now_ms().saturating_add(duration_ms(duration)).div_ceil(1000);
-        if target > MAX_CLOCK.0 {
+        if target > LATEST_SETTABLE.0 {
             return Err(format!(
-                "cannot advance the virtual clock by {secs} s: it is {} and stops at {}, the end of virtual time",
+                "cannot advance the virtual clock by {secs} s: it is {} and may be moved to {} at the latest",
                 self.now.rfc3339(),
-                MAX_CLOCK.rfc3339()
+                LATEST_SETTABLE.rfc3339()
             ));
         }
         Ok(())
@@ -163,10 +171,10 @@ mod tests {
         check(20_000_000_000_000_000, Err("cannot advance the virtual clock by 20000000000000000 s"));
         check(u64::MAX, Err("cannot advance"));
         let mut late = default_world();
-        late.advance_clock_to(Timestamp(MAX_CLOCK.0 - DAY));
+        late.advance_clock_to(Timestamp(LATEST_SETTABLE.0 - DAY));
         assert_eq!(late.check_advance(Duration::from_secs(DAY)), Ok(()));
         let e = late.check_advance(Duration::from_secs(DAY + 1)).unwrap_err();
-        assert!(e.contains("stops at 9999-12-31T23:59:59Z"), "{e}");
+        assert!(e.contains("may be moved to 9990-01-02T23:59:59Z at the latest"), "{e}");
         let e = default_world().check_advance(Duration::MAX).unwrap_err();
         assert!(e.contains("advance in smaller steps"), "{e}");
     }
@@ -183,6 +191,7 @@ mod tests {
         assert_eq!((w.now(), w.now_ms()), (MAX_CLOCK, MAX_CLOCK.0 * 1000));
         assert_eq!(w.advance_target(Duration::from_secs(DAY)), MAX_CLOCK);
         assert!(w.check_advance(Duration::from_secs(1)).is_err());
-        assert_eq!(w.check_consistency(), Ok(()));
+        // A world standing at the end of time could never let a wait pass: not a state to keep.
+        assert!(w.check_consistency().unwrap_err().contains("the latest a world may stand at"));
     }
 }

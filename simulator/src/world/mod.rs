@@ -58,7 +58,7 @@ mod volumes;
 
 pub use addresses::SimAddress;
 pub use capacity::DEFAULT_CAPACITY;
-pub use clock::{Advance, MAX_ADVANCE_SECS, MAX_CLOCK};
+pub use clock::{Advance, LATEST_SETTABLE, MAX_ADVANCE_SECS, MAX_CLOCK};
 pub use groups::{SimGroup, GROUP_RETRY_SECS};
 pub use images::{SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
@@ -394,8 +394,12 @@ impl World {
 
     /// The part of [`World::check_consistency`] about single values.
     fn check_clock_and_settings(&self) -> Result<(), String> {
-        if self.now > MAX_CLOCK {
-            return Err(format!("the clock ({}) is past {}, the end of virtual time", self.now.0, MAX_CLOCK.rfc3339()));
+        if self.now > LATEST_SETTABLE {
+            return Err(format!(
+                "the clock ({}) is past {}, the latest a world may stand at (the years after are for its waits)",
+                self.now.0,
+                LATEST_SETTABLE.rfc3339()
+            ));
         }
         if self.millis >= 1000 {
             return Err(format!("millis is {}, not below 1000", self.millis));

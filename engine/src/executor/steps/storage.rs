@@ -45,10 +45,13 @@ pub(super) async fn attach_volume(
         match (&v.attached_to, v.state) {
             (Some(holder), _) if holder == instance => Ok(Some(())),
             (None, VolumeState::Available) => {
-                match ctx.cloud.attach_volume(&ctx.region, volume, instance, device).await {
+                match ctx
+                    .call(id, Api::AttachVolume, || ctx.cloud.attach_volume(&ctx.region, volume, instance, device))
+                    .await
+                {
                     Ok(()) => Ok(None),
-                    Err(e) if attach_not_ready(&e) => Ok(None),
-                    Err(source) => Err(StepError::Cloud { call: Api::AttachVolume, source }),
+                    Err(StepError::Cloud { source, .. }) if attach_not_ready(&source) => Ok(None),
+                    Err(e) => Err(e),
                 }
             }
             (Some(holder), _) => {
