@@ -166,6 +166,8 @@ pub enum AgentError {
     InstanceNotVisible(InstanceId),
     #[error("instance {0} carries no Name tag, so the agent cannot tell which server it belongs to")]
     NoServerTag(InstanceId),
+    #[error("instance {instance} is tagged Name={tagged}, but the agent was started for server {expected}\n  fix: the user data and the instance's tags disagree; make the launch settings again (upgrade-ami@{tagged})")]
+    WrongServer { instance: InstanceId, tagged: String, expected: ServerName },
     #[error("server {0} has no data volume (tag {ROLE_TAG}={DATA_ROLE})")]
     NoVolume(ServerName),
     #[error("data volume {volume} of {server} is in {volume_zone}, but this instance is in {instance_zone}")]
@@ -204,7 +206,14 @@ pub async fn run(
     let mut report = AgentReport::default();
     let instance = agent.find_instance().await?;
     let server = match instance.tags.get(NAME_TAG) {
-        Some(name) => ServerName::new(name.clone()),
+        Some(name) if name == invocation.server.as_str() => invocation.server.clone(),
+        Some(name) => {
+            return Err(AgentError::WrongServer {
+                instance: agent.instance_id,
+                tagged: name.clone(),
+                expected: invocation.server.clone(),
+            })
+        }
         None => return Err(AgentError::NoServerTag(agent.instance_id)),
     };
     report.steps.push(agent.attach_data_volume(&server, &instance.zone).await?);

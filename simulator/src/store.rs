@@ -155,13 +155,6 @@ impl SimStore {
         Ok(())
     }
 
-    /// Replaces the store's world and writes it.
-    pub fn commit(&mut self, world: World) -> Result<(), StoreError> {
-        write_atomically(&self.path, render_world(&world).as_bytes())?;
-        self.world = world;
-        Ok(())
-    }
-
     /// Writes the store's own world.
     pub fn flush(&self) -> Result<(), StoreError> {
         write_atomically(&self.path, render_world(&self.world).as_bytes())

@@ -61,10 +61,9 @@ pub async fn run(_ctx: &Ctx, _args: Args) -> Result<i32> {
 
 #[cfg(feature = "aws")]
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
-    use anyhow::{bail, Context};
+    use anyhow::Context;
     use cellar_engine::agent::{self, AgentInvocation};
-    use cellar_engine::cloud::Filter;
-    use cellar_engine::model::{ServerName, NAME_TAG};
+    use cellar_engine::model::ServerName;
 
     let mode = AgentMode::from(args.mode);
     let server = ServerName::parse(&args.server)?;
@@ -83,18 +82,6 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         identity.instance, identity.zone, identity.region
     ))?;
     let cloud = crate::backend::aws_cloud().await?;
-    let tagged = cloud
-        .describe_instances(&identity.region, &Filter::Id(identity.instance.to_string()))
-        .await
-        .context("describing this instance")?;
-    if let Some(name) = tagged.first().and_then(|i| i.tags.get(NAME_TAG)) {
-        if name != server.as_str() {
-            bail!(
-                "this instance {} is tagged Name={name}, but the agent was started for --server {server}\n  fix: the user data and the instance's tags disagree; re-create the launch settings with `cellar upgrade-ami@{name}`",
-                identity.instance
-            );
-        }
-    }
     let host = crate::host::SystemHost {
         instance: identity.instance.clone(),
         region: identity.region.clone(),

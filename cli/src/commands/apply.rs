@@ -73,9 +73,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let console = Console::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone());
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
     let report = executor::apply(cloud, Arc::new(console), &plan, policy).await;
-    backend.finish()?;
     let applied = if looks_like_file { output::Applied::SavedPlan(&target) } else { output::Applied::Command };
     let printed = ctx.out.print(&output::render_report(&plan, &report, applied));
+    // The report first: if saving the simulated world fails, what the apply did is still said.
+    backend.finish().context(
+        "the apply ran (its report is above), but the simulator's state could not be saved: its changes are lost",
+    )?;
     if let Err(e) = printed {
         let summary = report.summary();
         return Err(anyhow!(e).context(format!("the apply ended ({summary}), but its report could not be printed")));

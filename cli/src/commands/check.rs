@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::output::{self, bash_syntax_check};
 use crate::EXIT_ERROR;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use cellar_engine::config::{self, HookChecker, HookSyntaxError};
 
 #[derive(clap::Args, Debug)]
@@ -22,12 +22,7 @@ impl HookChecker for BashHookChecker {
 }
 
 pub fn run(ctx: &Ctx, _args: Args) -> Result<i32> {
-    if !ctx.config.is_dir() {
-        bail!(
-            "configuration directory {} does not exist\n  fix: pass --config DIR (or set CELLAR_CONFIG)",
-            ctx.config.display()
-        );
-    }
+    ctx.config_dir_exists()?;
     let problems = config::check(&ctx.config, &BashHookChecker);
     if problems.is_empty() {
         ctx.out.line(&format!("{}: configuration OK", ctx.config.display()))?;

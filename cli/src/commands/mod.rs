@@ -42,13 +42,19 @@ pub struct Ctx {
 impl Ctx {
     /// The configuration tree, or an error saying where it was looked for and how to fix it.
     pub fn load_config(&self) -> Result<ConfigTree> {
+        self.config_dir_exists()?;
+        ConfigTree::load(&self.config).map_err(|e| anyhow!("{e}\n  run `cellar check` to see every problem"))
+    }
+
+    /// Refuses a configuration directory that does not exist, saying where it was looked for.
+    pub fn config_dir_exists(&self) -> Result<()> {
         if !self.config.is_dir() {
             bail!(
                 "configuration directory {} does not exist\n  fix: pass --config DIR (or set CELLAR_CONFIG); the example tree is fixtures/config",
                 self.config.display()
             );
         }
-        ConfigTree::load(&self.config).map_err(|e| anyhow!("{e}\n  run `cellar check` to see every problem"))
+        Ok(())
     }
 
     /// The runtime async commands run on: one thread, as the simulator's virtual clock needs.

@@ -167,6 +167,9 @@ fn terminate(world: &mut World, target: &str) -> Result<String> {
             anyhow!("server {name} has no live instance in the simulator\n  fix: `cellar status {name}` shows what it has; `cellar sim show` lists every instance")
         })?
     };
+    if let Some(state) = world.instances().get(&id).map(|i| i.state).filter(|s| !s.is_alive()) {
+        return Ok(format!("Instance {id} is already {state}: nothing to terminate.\n"));
+    }
     world.terminate_instance_by_amazon(&id)?;
     Ok(format!("Instance {id} is shutting down (terminated by Amazon).\n"))
 }

@@ -56,7 +56,8 @@ impl World {
     }
 
     /// Drops an override: the pair falls back to the default capacity.
-    pub fn clear_capacity(&mut self, zone: &Zone, instance_type: &InstanceType) {
+    #[cfg(test)]
+    pub(crate) fn clear_capacity(&mut self, zone: &Zone, instance_type: &InstanceType) {
         if let Some(m) = self.capacity.get_mut(zone) {
             m.remove(instance_type);
             if m.is_empty() {

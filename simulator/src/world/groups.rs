@@ -187,16 +187,16 @@ impl World {
             }
             _ => {}
         }
-        let live_others = group
-            .instances
-            .iter()
-            .filter(|i| *i != instance_id && self.instances.get(*i).is_some_and(|i| i.is_live()))
-            .count() as u32;
-        let desired = group.desired.max(live_others + 1);
+        // AWS: attaching raises the desired capacity by the instances attached, and fails if
+        // that would exceed the group's maximum.
+        let desired = group.desired + 1;
         if desired > group.max {
             return Err(err(
-                K::InvalidParameterValue,
-                format!("Attaching {instance_id} would raise the desired capacity of {name} to {desired}, above its maximum {}", group.max),
+                K::Other("ValidationError".into()),
+                format!(
+                    "Attaching {instance_id} would raise the desired capacity of {name} to {desired}, above its maximum {}",
+                    group.max
+                ),
             ));
         }
         Ok(Some(desired))

@@ -105,10 +105,23 @@ impl World {
 
     pub fn run_instance(&mut self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
         if !request.client_token.is_empty() {
-            if let Some(id) = self.client_tokens.get(&request.client_token) {
-                if let Some(existing) = self.instances.get(id) {
-                    return Ok(self.instance_model(existing));
+            let earlier = self.client_tokens.get(&request.client_token).and_then(|id| self.instances.get(id));
+            // Client tokens are per region; the same token with other parameters is an
+            // error, not a second launch (AWS's IdempotentParameterMismatch).
+            if let Some(existing) = earlier.filter(|i| i.zone.region() == *region) {
+                if existing.zone != request.zone
+                    || existing.instance_type != request.instance_type
+                    || existing.image != request.image
+                {
+                    return Err(err(
+                        K::Other("IdempotentParameterMismatch".into()),
+                        format!(
+                            "The client token {} was used for {} with other parameters",
+                            request.client_token, existing.id
+                        ),
+                    ));
                 }
+                return Ok(self.instance_model(existing));
             }
         }
         super::tags::check_tags(&Tags::new(), &request.tags)?;

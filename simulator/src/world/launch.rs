@@ -145,7 +145,7 @@ impl World {
     }
 
     pub fn describe_launch_configurations(&self, region: &Region) -> Vec<LaunchConfiguration> {
-        self.launch_configurations.get(region).map(|m| m.values().cloned().collect()).unwrap_or_default()
+        self.launch_configurations_in(region).cloned().collect()
     }
 
     /// CreateLaunchConfiguration: immutable, named settings (names are unique per region).

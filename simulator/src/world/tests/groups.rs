@@ -125,6 +125,12 @@ fn adopting_an_instance() {
     assert_eq!(live_members(&w, "x"), vec![inside.clone()], "no extra launch");
     w.terminate_instance(&r, &inside).unwrap();
     assert_eq!(kind(w.attach_instance_to_group(&r, &name, &inside)), Err(K::IncorrectInstanceState));
+    // AWS raises the desired capacity by one and refuses above the maximum, even when the
+    // group's own instance is gone: desired 1 of max 1 takes no second instance.
+    let another = launch(&mut w, "us-east-1a");
+    let refused = error(w.attach_instance_to_group(&r, &name, &another));
+    assert_eq!(refused.0, "ValidationError", "{refused:?}");
+    assert!(refused.1.contains("above its maximum 1"), "{refused:?}");
 }
 
 #[test]

@@ -175,6 +175,12 @@ fn client_token_is_idempotent() {
     launch(&mut w, "us-east-1a");
     launch(&mut w, "us-east-1a");
     assert_eq!(w.instances.len(), 4);
+    // The same token with other parameters is refused, and launches nothing.
+    let mismatch = error(w.run_instance(&east(), run_request("us-east-1b", "t3.small", "ami-0002", "tok-1")));
+    assert_eq!(mismatch.0, "IdempotentParameterMismatch", "{mismatch:?}");
+    let mismatch = error(w.run_instance(&east(), run_request("us-east-1a", "t3.large", "ami-0002", "tok-1")));
+    assert_eq!(mismatch.0, "IdempotentParameterMismatch", "{mismatch:?}");
+    assert_eq!(w.instances.len(), 4);
 }
 
 #[test]
