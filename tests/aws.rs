@@ -436,3 +436,37 @@ async fn cli_agent_takes_over_volume_and_address_on_a_replacement() {
         assert!(detach.params.contains_key("InstanceId"), "{detach:?}");
     }
 }
+
+/// Credentials AWS refuses (AuthFailure, ExpiredToken) and a missing permission
+/// (UnauthorizedOperation) are final: the `cellar` binary sends the request once, exits 1 at
+/// once, and says what to fix (the credential chain, or the IAM action).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_auth_failures_are_not_retried() {
+    let Some(upstream) = moto_endpoint("injected_auth_failures_are_not_retried") else { return };
+    let account = MotoAccount::open_with(&upstream, false).await;
+    let url = account.endpoint.url.clone();
+    for (status, code) in [(401, "AuthFailure"), (400, "ExpiredToken")] {
+        account.endpoint.inject(Injection::new("DescribeRegions", 100, status, code));
+        let before = account.endpoint.seen_actions("DescribeRegions").len();
+        let started = std::time::Instant::now();
+        let out = cellar_aws(&url, &["plan", "stop-auto-scaling@duvel"], &[]).await;
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(took < Duration::from_secs(5), "{code}: {took:?}");
+        assert_eq!(account.endpoint.seen_actions("DescribeRegions").len() - before, 1, "{code} was retried");
+        let said = text(&out);
+        assert!(said.contains(code) && said.contains("AWS_PROFILE") && said.contains("aws sso login"), "{said}");
+        account.endpoint.clear_injections();
+    }
+    account.endpoint.inject(Injection::new("DescribeInstances", 100, 403, "UnauthorizedOperation"));
+    let out = cellar_aws(&url, &["status", "duvel"], &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(account.endpoint.seen_actions("DescribeInstances").len(), 1, "UnauthorizedOperation was retried");
+    let said = text(&out);
+    assert!(said.contains("ec2:DescribeInstances") && said.contains("docs/iam-policy.json"), "{said}");
+    // The engine's retry table says so too, whatever calls it.
+    let policy = cellar_engine::caller::Policy::for_reads();
+    for kind in [CloudErrorKind::AuthFailure, CloudErrorKind::NoCredentials, CloudErrorKind::UnauthorizedOperation] {
+        assert_eq!(policy.retry_for(&kind), cellar_engine::caller::RetryFor::Never, "{kind:?}");
+    }
+}

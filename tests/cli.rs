@@ -561,3 +561,9 @@ mod checks;
 /// colour, exit codes, bad input, workspaces, and the README's tour.
 #[path = "cli/front_door.rs"]
 mod front_door;
+
+/// First contact with a real account, off AWS: missing credentials fail fast with the
+/// credential chain named, `--profile`, and local commands refused off EC2.
+#[cfg(feature = "aws")]
+#[path = "cli/first_contact.rs"]
+mod first_contact;

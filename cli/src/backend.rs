@@ -3,11 +3,11 @@
 //! A [`Backend`] hands out the engine's `Arc<dyn Cloud>`; [`Backend::finish`] saves the
 //! simulator's world after a command that changed it (AWS keeps its own state).
 
+use crate::commands::Ctx;
 use anyhow::{anyhow, Result};
 use cellar_engine::cloud::Cloud;
 use cellar_sim::{Sim, SimStore};
 use clap::ValueEnum;
-use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -25,16 +25,17 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Opens the backend; for the simulator this takes the state file's lock until
+    /// Opens the backend the global options chose (`--backend`, `--sim-state`,
+    /// `--profile`); for the simulator this takes the state file's lock until
     /// [`Backend::finish`] or drop.
-    pub async fn open(kind: BackendKind, sim_state: &Path) -> Result<Backend> {
-        match kind {
+    pub async fn open(ctx: &Ctx) -> Result<Backend> {
+        match ctx.backend {
             BackendKind::Sim => {
-                let store = SimStore::open(sim_state)?;
+                let store = SimStore::open(&ctx.sim_state)?;
                 let sim = Arc::new(Sim::new(store.world().clone()));
                 Ok(Backend { cloud: sim.clone(), sim: Some((store, sim)) })
             }
-            BackendKind::Aws => Ok(Backend { cloud: aws_cloud().await?, sim: None }),
+            BackendKind::Aws => Ok(Backend { cloud: aws_cloud(ctx.profile.as_deref()).await?, sim: None }),
         }
     }
 
@@ -54,13 +55,16 @@ impl Backend {
     }
 }
 
+/// The AWS backend: aws-config's chain, with `profile` (`--profile`) instead of
+/// `AWS_PROFILE` when given.
 #[cfg(feature = "aws")]
-pub async fn aws_cloud() -> Result<Arc<dyn Cloud>> {
-    Ok(Arc::new(cellar_aws::AwsCloud::connect(cellar_aws::AwsOptions::default()).await))
+pub async fn aws_cloud(profile: Option<&str>) -> Result<Arc<dyn Cloud>> {
+    let options = cellar_aws::AwsOptions { profile: profile.map(str::to_string), ..cellar_aws::AwsOptions::default() };
+    Ok(Arc::new(cellar_aws::AwsCloud::connect(options).await))
 }
 
 #[cfg(not(feature = "aws"))]
-pub async fn aws_cloud() -> Result<Arc<dyn Cloud>> {
+pub async fn aws_cloud(_profile: Option<&str>) -> Result<Arc<dyn Cloud>> {
     anyhow::bail!(
         "this cellar was built without AWS support\n  fix: rebuild with the `aws` feature (it is on by default): cargo build -p cellar --features aws"
     )

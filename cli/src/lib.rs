@@ -61,6 +61,10 @@ pub struct Cli {
     /// role; AWS_ENDPOINT_URL for an AWS-compatible endpoint). Each server's region comes from its config.
     #[arg(long, global = true, help_heading = "Global options", value_enum, env = "CELLAR_BACKEND", default_value_t = BackendKind::Sim)]
     backend: BackendKind,
+    /// The AWS profile for --backend aws (from ~/.aws/config and ~/.aws/credentials), as the
+    /// AWS CLI's --profile. Without it the AWS_PROFILE variable chooses, else the default chain.
+    #[arg(long, global = true, help_heading = "Global options", value_name = "NAME", value_parser = profile_name)]
+    profile: Option<String>,
     /// Colour the change signs of plans and the health in status: auto (on a terminal, unless
     /// NO_COLOR is set), always, never.
     #[arg(long, global = true, help_heading = "Global options", value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
@@ -77,6 +81,17 @@ fn config_dir(value: &str) -> Result<PathBuf, String> {
 /// `--sim-state` / `CELLAR_SIM_STATE`: an empty value would name no file at all.
 fn sim_state_file(value: &str) -> Result<PathBuf, String> {
     non_empty(value, "CELLAR_SIM_STATE", "FILE")
+}
+
+/// `--profile`: a name as ~/.aws/config spells profiles (no blanks, not empty).
+fn profile_name(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c.is_control() || c == ']');
+    if !valid {
+        return Err(format!(
+            "{value:?} is not a profile name\n  fix: give a profile of ~/.aws/config (`aws configure list-profiles` lists them), or leave --profile out to use AWS_PROFILE"
+        ));
+    }
+    Ok(value.to_string())
 }
 
 fn non_empty(value: &str, variable: &str, what: &str) -> Result<PathBuf, String> {
@@ -151,6 +166,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         config: cli.config,
         sim_state: cli.sim_state,
         backend: cli.backend,
+        profile: cli.profile,
         out: Output::stdout(),
         color: output::colors_stdout(cli.color),
     };

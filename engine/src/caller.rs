@@ -90,6 +90,7 @@ impl Policy {
     /// | RequestLimitExceeded (EC2) / Throttling (Auto Scaling) | within `throttle_window` |
     /// | InvalidInstanceID.NotFound (a fresh instance not visible yet) | within `consistency_window` |
     /// | InternalError, Unavailable (5xx, no response) | `max_attempts` times |
+    /// | NoCredentials, AuthFailure, ExpiredToken, UnauthorizedOperation | never: the fix is the credentials or the policy |
     /// | anything else | never |
     pub fn retry_for(&self, kind: &CloudErrorKind) -> RetryFor {
         match kind {
@@ -97,6 +98,10 @@ impl Policy {
             CloudErrorKind::RequestLimitExceeded => RetryFor::Within(self.throttle_window),
             CloudErrorKind::InvalidInstanceIdNotFound => RetryFor::Within(self.consistency_window),
             CloudErrorKind::Unavailable | CloudErrorKind::InternalError => RetryFor::Attempts(self.max_attempts),
+            CloudErrorKind::NoCredentials
+            | CloudErrorKind::AuthFailure
+            | CloudErrorKind::ExpiredToken
+            | CloudErrorKind::UnauthorizedOperation => RetryFor::Never,
             _ => RetryFor::Never,
         }
     }

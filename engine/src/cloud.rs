@@ -36,6 +36,20 @@ pub enum CloudErrorKind {
     AlreadyExists,
     AutoScalingGroupNotFound,
     ResourceInUse,
+    /// No credentials could be loaded: the chain (profile, access-key variables, SSO,
+    /// instance role) found none, or its provider failed. Nothing was sent. Code
+    /// `NoCredentials` (cellar's own, like `Unavailable`: AWS never answers it).
+    NoCredentials,
+    /// AWS refused the credentials: `AuthFailure` (EC2), `UnrecognizedClientException`,
+    /// `InvalidClientTokenId` (Auto Scaling, STS), `SignatureDoesNotMatch` (a wrong secret).
+    AuthFailure,
+    /// Temporary credentials past their expiry: `ExpiredToken`, `ExpiredTokenException`.
+    ExpiredToken,
+    /// The credentials are good but lack the IAM permission: `UnauthorizedOperation`
+    /// (EC2), `AccessDenied` (Auto Scaling, STS), `AccessDeniedException`.
+    UnauthorizedOperation,
+    /// EC2's answer to a request sent with `DryRun`: it would have succeeded.
+    DryRunOperation,
     /// Any other AWS error code, kept verbatim.
     Other(String),
 }
@@ -63,6 +77,11 @@ impl CloudErrorKind {
             CloudErrorKind::AlreadyExists => "AlreadyExists",
             CloudErrorKind::AutoScalingGroupNotFound => "AutoScalingGroup.NotFound",
             CloudErrorKind::ResourceInUse => "ResourceInUse",
+            CloudErrorKind::NoCredentials => "NoCredentials",
+            CloudErrorKind::AuthFailure => "AuthFailure",
+            CloudErrorKind::ExpiredToken => "ExpiredToken",
+            CloudErrorKind::UnauthorizedOperation => "UnauthorizedOperation",
+            CloudErrorKind::DryRunOperation => "DryRunOperation",
             CloudErrorKind::Other(code) => code,
         }
     }
@@ -99,8 +118,21 @@ impl CloudErrorKind {
             "ResourceInUse" | "ResourceInUseFault" | "ScalingActivityInProgress" | "ScalingActivityInProgressFault" => {
                 K::ResourceInUse
             }
+            "NoCredentials" => K::NoCredentials,
+            "AuthFailure" | "UnrecognizedClientException" | "InvalidClientTokenId" | "SignatureDoesNotMatch" => {
+                K::AuthFailure
+            }
+            "ExpiredToken" | "ExpiredTokenException" => K::ExpiredToken,
+            "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => K::UnauthorizedOperation,
+            "DryRunOperation" => K::DryRunOperation,
             other => K::Other(other.to_string()),
         }
+    }
+
+    /// Whether the error is about the credentials themselves (none found, refused, expired):
+    /// the fix is the credential chain, never waiting.
+    pub fn is_credentials(&self) -> bool {
+        matches!(self, CloudErrorKind::NoCredentials | CloudErrorKind::AuthFailure | CloudErrorKind::ExpiredToken)
     }
 
     /// Whether the retry table ([`crate::caller::Policy::retry_for`]) retries this kind at all.
@@ -345,7 +377,18 @@ mod tests {
         check("InvalidLaunchTemplateName.AlreadyExistsException", K::AlreadyExists, false);
         check("ResourceInUse", K::ResourceInUse, false);
         check("ValidationError", K::InvalidParameterValue, false);
-        check("UnauthorizedOperation", K::Other("UnauthorizedOperation".into()), false);
+        // Credentials and permissions are final at once: waiting never fixes them.
+        check("UnauthorizedOperation", K::UnauthorizedOperation, false);
+        check("AccessDenied", K::UnauthorizedOperation, false);
+        check("AuthFailure", K::AuthFailure, false);
+        check("UnrecognizedClientException", K::AuthFailure, false);
+        check("InvalidClientTokenId", K::AuthFailure, false);
+        check("SignatureDoesNotMatch", K::AuthFailure, false);
+        check("ExpiredToken", K::ExpiredToken, false);
+        check("NoCredentials", K::NoCredentials, false);
+        check("DryRunOperation", K::DryRunOperation, false);
+        assert!(K::NoCredentials.is_credentials() && K::ExpiredToken.is_credentials());
+        assert!(!K::UnauthorizedOperation.is_credentials() && !K::Unavailable.is_credentials());
         // The code round-trips for every kind the engine names.
         for kind in [
             K::InsufficientInstanceCapacity,
@@ -367,6 +410,11 @@ mod tests {
             K::AlreadyExists,
             K::AutoScalingGroupNotFound,
             K::ResourceInUse,
+            K::NoCredentials,
+            K::AuthFailure,
+            K::ExpiredToken,
+            K::UnauthorizedOperation,
+            K::DryRunOperation,
         ] {
             assert_eq!(CloudErrorKind::from_code(kind.code()), kind);
         }

@@ -113,6 +113,11 @@ impl Endpoint {
         self.shared.lock().unwrap().injections.push(injection);
     }
 
+    /// Drops the injections not used up yet.
+    pub fn clear_injections(&self) {
+        self.shared.lock().unwrap().injections.clear();
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.lock().unwrap().seen.clone()
     }

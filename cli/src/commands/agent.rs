@@ -81,7 +81,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         "cellar agent {mode}: instance {} in {} ({})",
         identity.instance, identity.zone, identity.region
     ))?;
-    let cloud = crate::backend::aws_cloud().await?;
+    let cloud = crate::backend::aws_cloud(ctx.profile.as_deref()).await?;
     let host = crate::host::SystemHost {
         instance: identity.instance.clone(),
         region: identity.region.clone(),

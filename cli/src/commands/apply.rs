@@ -55,7 +55,7 @@ fn steps(n: usize) -> String {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let looks_like_file = Path::new(&args.target).is_file() || args.target.ends_with(".ron");
     let target = args.target.clone();
-    let backend = Backend::open(ctx.backend, &ctx.sim_state).await?;
+    let backend = Backend::open(ctx).await?;
     let cloud = backend.cloud();
     let plan = if looks_like_file {
         saved_plan(ctx, &*cloud, &args).await?

@@ -34,6 +34,8 @@ pub struct Ctx {
     /// `--sim-state` / `CELLAR_SIM_STATE` / `.cellar/sim.ron`.
     pub sim_state: PathBuf,
     pub backend: BackendKind,
+    /// `--profile`: the AWS profile for `--backend aws` (else aws-config reads `AWS_PROFILE`).
+    pub profile: Option<String>,
     pub out: Output,
     /// Whether standard output gets ANSI colours (`--color`, `NO_COLOR`, a terminal).
     pub color: bool,

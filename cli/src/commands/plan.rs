@@ -60,7 +60,7 @@ cellar plan upgrade-ami@duvel --restart\n  cellar plan create-server@ommegang 20
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
-    let backend = Backend::open(ctx.backend, &ctx.sim_state).await?;
+    let backend = Backend::open(ctx).await?;
     let invocation = Invocation { target: args.target, args: args.args, flags: args.flags.0 };
     let plan = make_plan(&*backend.cloud(), &tree, &invocation).await?;
     drop(backend);

@@ -47,7 +47,7 @@ struct Report {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
-    let backend = Backend::open(ctx.backend, &ctx.sim_state).await?;
+    let backend = Backend::open(ctx).await?;
     let cloud = backend.cloud();
     let report = match args.server.as_deref() {
         None => everything(&*cloud, &tree).await?,

@@ -1,0 +1,100 @@
+//! `--backend aws` before anything reaches AWS: no credentials (a fast, clear error that is
+//! never retried as an outage), `--profile`, and commands without `@server` run off EC2.
+//! Nothing here leaves the machine: the AWS endpoint is a closed local port, the metadata
+//! service is disabled or a local port.
+
+use super::*;
+use std::time::{Duration, Instant};
+
+/// A local port nothing listens on.
+fn closed_port() -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    url
+}
+
+/// `cellar --backend aws ARGS` with an empty environment: no credentials anywhere (empty
+/// config and credentials files, no variables), the metadata service off, and AWS's
+/// endpoint a closed local port (were credentials found, nothing would leave the machine).
+fn bare_aws(c: &Cellar, args: &[&str], env: &[(&str, &str)]) -> (Run, Duration) {
+    let empty = c.dir.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cellar"));
+    command
+        .current_dir(c.dir.path())
+        .stdin(Stdio::null())
+        .env_clear()
+        .env("HOME", c.dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env("AWS_ENDPOINT_URL", closed_port())
+        .arg("--config")
+        .arg(&c.config)
+        .args(["--backend", "aws"])
+        .args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let started = Instant::now();
+    let run = run_command(command);
+    (run, started.elapsed())
+}
+
+fn says_the_credential_chain(text: &str) {
+    for needed in [
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "aws sso login",
+        "instance role",
+    ] {
+        assert!(text.contains(needed), "the credentials error should name {needed}:\n{text}");
+    }
+}
+
+/// No credentials: exit 1 well within 5 seconds (it used to retry for minutes as an outage),
+/// naming every place the chain looks, for plan, status and apply alike.
+#[test]
+fn missing_credentials_fail_fast_and_name_the_chain() {
+    let c = Cellar::new();
+    for args in [&["plan", "stop-auto-scaling@duvel"][..], &["status"], &["apply", "upgrade-ami@duvel", "--yes"]] {
+        let (r, took) = bare_aws(&c, args, &[]);
+        assert_eq!(r.code, 1, "{args:?}\n{}{}", r.stdout, r.stderr);
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+        assert!(r.stderr.contains("NoCredentials") && r.stderr.contains("no AWS credentials"), "{}", r.stderr);
+        says_the_credential_chain(&r.stderr);
+    }
+}
+
+/// `--profile NAME` is passed to the chain: a profile with keys in the credentials file is
+/// used (the call then reaches the closed endpoint), and AWS_PROFILE stays the default.
+#[test]
+fn profile_chooses_the_credentials() {
+    let c = Cellar::new();
+    let files = c.dir.path();
+    std::fs::write(files.join("config"), "[profile hosting]\nregion = us-east-1\n").unwrap();
+    std::fs::write(
+        files.join("credentials"),
+        "[hosting]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    let (config, credentials) = (files.join("config"), files.join("credentials"));
+    let (config, credentials) = (config.to_str().unwrap(), credentials.to_str().unwrap());
+    let files = [("AWS_CONFIG_FILE", config), ("AWS_SHARED_CREDENTIALS_FILE", credentials)];
+    let reached = |r: &Run| r.stderr.contains("EndpointConnectionRefused");
+    let (r, _) = bare_aws(&c, &["--profile", "hosting", "status", "duvel"], &files);
+    assert!(reached(&r), "{}", r.stderr);
+    let mut with_variable = files.to_vec();
+    with_variable.push(("AWS_PROFILE", "hosting"));
+    let (r, _) = bare_aws(&c, &["status", "duvel"], &with_variable);
+    assert!(reached(&r), "{}", r.stderr);
+    // No profile chosen: the default has no keys.
+    let (r, took) = bare_aws(&c, &["status", "duvel"], &files);
+    assert!(r.stderr.contains("NoCredentials") && took < Duration::from_secs(5), "{}", r.stderr);
+    let r = c.run(&["--profile", "", "status"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is not a profile name") && r.stderr.contains("fix:"), "{}", r.stderr);
+}
