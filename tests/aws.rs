@@ -470,3 +470,56 @@ async fn injected_auth_failures_are_not_retried() {
         assert_eq!(policy.retry_for(&kind), cellar_engine::caller::RetryFor::Never, "{kind:?}");
     }
 }
+
+/// On a server's own instance, a command without `@SERVER` is about that server (the
+/// instance's Name tag, found through the metadata stand-in), and stop-auto-scaling keeps
+/// the group and its launch template, as the seed's scripts run locally did. An untagged
+/// instance is refused, naming the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_commands_without_a_server_act_on_this_instance() {
+    let Some(upstream) = moto_endpoint("cli_commands_without_a_server_act_on_this_instance") else { return };
+    let account = MotoAccount::open_with(&upstream, false).await;
+    let cloud = account.cloud();
+    let report = apply_on(cloud.clone(), "create-server@duvel 10", fast_policy()).await.unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    let duvel = Filter::Server(ServerName::new("duvel"));
+    let instance = cloud.describe_instances(&region(), &duvel).await.unwrap().remove(0);
+    let imds = support::moto::imds_stand_in(instance.id.as_str(), instance.zone.as_str());
+    let metadata = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str())];
+    let url = account.endpoint.url.clone();
+    let out = cellar_aws(&url, &["plan", "stop-auto-scaling"], &metadata).await;
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains(&format!("on instance {} in us-east-1, tagged Name=duvel", instance.id)), "{said}");
+    assert!(said.contains("Plan for `stop-auto-scaling@duvel --keep-group`"), "{said}");
+    assert!(!said.contains("delete auto scaling group"), "{said}");
+    let out = cellar_aws(&url, &["apply", "stop-auto-scaling", "--yes"], &metadata).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let groups = cloud.describe_auto_scaling_groups(&region(), &duvel).await.unwrap();
+    assert_eq!(groups.len(), 1, "the group stays: {groups:#?}");
+    assert_eq!(groups[0].desired, 0);
+    assert_eq!(cloud.describe_launch_templates(&region(), &duvel).await.unwrap().len(), 1, "the template stays");
+    let left = cloud.describe_instances(&region(), &Filter::Id(instance.id.to_string())).await.unwrap();
+    assert!(left.iter().all(|i| !i.state.is_alive()), "{left:#?}");
+    // An instance without a Name tag (only another tag) is no server.
+    let untagged = cloud
+        .run_instance(
+            &region(),
+            cellar_engine::cloud::RunInstanceRequest {
+                zone: instance.zone.clone(),
+                instance_type: instance.instance_type.clone(),
+                image: instance.image.clone(),
+                user_data: String::new(),
+                tags: [("team".to_string(), "web".to_string())].into_iter().collect(),
+                client_token: "untagged-1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let imds = support::moto::imds_stand_in(untagged.id.as_str(), instance.zone.as_str());
+    let metadata = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str())];
+    let out = cellar_aws(&url, &["plan", "upgrade-ami"], &metadata).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("has no Name tag") && said.contains("upgrade-ami@NAME"), "{said}");
+}

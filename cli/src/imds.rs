@@ -41,13 +41,29 @@ pub struct Imds {
 }
 
 impl Imds {
-    /// The endpoint aws-config finds (see the module doc).
+    /// The endpoint aws-config finds (see the module doc), with aws-config's retries: for
+    /// the agent at boot, where the service is there but may be slow to start.
     pub fn from_env() -> Imds {
-        let endpoint = match std::env::var(ENDPOINT_VARIABLE) {
-            Ok(endpoint) => format!("{endpoint} ({ENDPOINT_VARIABLE})"),
-            Err(_) => format!("{DEFAULT_ENDPOINT} (or the profile's ec2_metadata_service_endpoint)"),
-        };
-        Imds { client: Client::builder().configure(&provider_config()).build(), endpoint }
+        Imds { client: Client::builder().configure(&provider_config()).build(), endpoint: endpoint_from_env() }
+    }
+
+    /// For a person's command that may not run on an instance at all (`cellar plan
+    /// stop-auto-scaling` without `@NAME`): one attempt per request, each within `QUICK`.
+    /// Off EC2 the address does not answer, and waiting for it helps nobody.
+    pub fn from_env_quick() -> Imds {
+        let client = Client::builder()
+            .configure(&provider_config())
+            .max_attempts(1)
+            .connect_timeout(QUICK)
+            .read_timeout(QUICK)
+            .operation_timeout(QUICK)
+            .build();
+        Imds { client, endpoint: endpoint_from_env() }
+    }
+
+    /// The endpoint, for errors.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// An explicit endpoint such as `http://127.0.0.1:8080` (tests' stand-ins).
@@ -80,6 +96,17 @@ impl Imds {
             return Err(IdentityError::Malformed { path, endpoint: endpoint(), value });
         }
         Ok(value)
+    }
+}
+
+/// How long [`Imds::from_env_quick`] waits for one answer.
+pub const QUICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The endpoint aws-config will use, as said in errors.
+fn endpoint_from_env() -> String {
+    match std::env::var(ENDPOINT_VARIABLE) {
+        Ok(endpoint) => format!("{endpoint} ({ENDPOINT_VARIABLE})"),
+        Err(_) => format!("{DEFAULT_ENDPOINT} (or the profile's ec2_metadata_service_endpoint)"),
     }
 }
 

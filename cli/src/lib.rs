@@ -12,6 +12,7 @@ mod commands;
 mod host;
 #[cfg(feature = "aws")]
 mod imds;
+mod local;
 mod output;
 
 use anyhow::Result;

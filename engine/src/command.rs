@@ -152,6 +152,14 @@ impl Flag {
     fn parse(name: &str) -> Option<Flag> {
         Flag::ALL.into_iter().find(|f| f.name() == name)
     }
+
+    /// Whether a command run on its server's own instance (no `@SERVER`: the seed's "run
+    /// locally") takes this flag without being told: `--keep-group`, because the seed's
+    /// `stop-auto-scaling` run locally kept the group and its launch settings (the instance
+    /// it runs on is terminated last, so nothing can be deleted after it).
+    pub fn implied_on_the_instance(self) -> bool {
+        matches!(self, Flag::KeepGroup)
+    }
 }
 
 /// Everything a command takes, and its help. The planner's registry
@@ -435,6 +443,40 @@ pub fn parse(
     }
     let switches = flags.0.keys().copied().filter(|f| f.value_name().is_none()).collect();
     Ok(Command { spec, server, args: values, switches, copy_to })
+}
+
+/// Whether `target` names a command about a server (or workspace) and gives none:
+/// `stop-auto-scaling` typed on a server's own instance. The caller finds the server (the
+/// CLI: from the instance's `Name` tag) and parses with [`parse_on_instance`]; this module
+/// does no I/O. Unknown commands and commands without a target are `false`: [`parse`]
+/// reports them.
+pub fn server_from_instance(specs: &[&'static CommandSpec], target: &str) -> bool {
+    !target.contains('@') && specs.iter().any(|s| s.name == target && s.target() != Target::None)
+}
+
+/// Parses a command typed without `@SERVER` on `server`'s own instance (see
+/// [`server_from_instance`]), as the seed's scripts ran "locally": the server is the
+/// instance's, and the flags of the local case are set ([`Flag::implied_on_the_instance`]).
+/// The command it returns is explicit (`stop-auto-scaling@duvel --keep-group`), so a saved
+/// plan says what it does wherever it is applied.
+pub fn parse_on_instance(
+    specs: &[&'static CommandSpec],
+    target: &str,
+    args: &[String],
+    flags: &Flags,
+    server: &ServerName,
+) -> Result<Command, CommandError> {
+    if !server_from_instance(specs, target) {
+        return parse(specs, target, args, flags);
+    }
+    let mut flags = flags.clone();
+    let spec = specs.iter().find(|s| s.name == target);
+    for flag in spec.into_iter().flat_map(|s| s.flags.iter()) {
+        if flag.implied_on_the_instance() {
+            flags.set(*flag);
+        }
+    }
+    parse(specs, &format!("{target}@{server}"), args, &flags)
 }
 
 /// Parses a command typed as words, flags among them: `["upgrade-ami@duvel", "--restart"]`.

@@ -98,3 +98,36 @@ fn profile_chooses_the_credentials() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("is not a profile name") && r.stderr.contains("fix:"), "{}", r.stderr);
 }
+
+/// A command without `@SERVER` is about the server of the EC2 instance cellar runs on. Off
+/// EC2 the metadata service does not answer (here: a port that accepts and never answers,
+/// and a closed one): a clear error within seconds, naming the fix.
+#[test]
+fn a_command_without_a_server_off_ec2_says_so() {
+    let c = Cellar::new();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        // Accept and hold the connections without a word, as a black hole would.
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(8).flatten() {
+            held.push(stream);
+        }
+    });
+    for endpoint in [silent_url.as_str(), closed_port().as_str()] {
+        let variables = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)];
+        let (r, took) = bare_aws(&c, &["plan", "stop-auto-scaling"], &variables);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(took < Duration::from_secs(8), "{endpoint}: {took:?}");
+        for needed in
+            ["stop-auto-scaling names no server", "instance metadata service", endpoint, "stop-auto-scaling@NAME"]
+        {
+            assert!(r.stderr.contains(needed), "{needed}:\n{}", r.stderr);
+        }
+    }
+    drop(held);
+    // The simulator has no instance to be on.
+    let r = c.run(&["plan", "stop-auto-scaling"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("names no server") && r.stderr.contains("fix: name the server"), "{}", r.stderr);
+}

@@ -132,7 +132,7 @@ async fn planned_and_confirmed(
     yes: bool,
 ) -> Result<Option<Plan>> {
     let tree = ctx.load_config()?;
-    let plan = make_plan(cloud, &tree, &Invocation { target, args, flags: flags.0 }).await?;
+    let plan = make_plan(ctx, cloud, &tree, &Invocation { target, args, flags: flags.0 }).await?;
     ctx.out.print(&ctx.render_plan(&plan))?;
     if plan.is_empty() {
         return Ok(None);

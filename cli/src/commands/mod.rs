@@ -87,9 +87,17 @@ pub struct Invocation {
     pub flags: command::Flags,
 }
 
-/// Parses the invocation, reads what it needs through `cloud`, and plans it.
-pub async fn make_plan(cloud: &dyn Cloud, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
-    let command = command::parse(planner::COMMANDS, &invocation.target, &invocation.args, &invocation.flags)?;
+/// Parses the invocation, reads what it needs through `cloud`, and plans it. A command
+/// about a server typed without `@SERVER` is about the server of the instance cellar runs
+/// on (`local.rs`).
+pub async fn make_plan(ctx: &Ctx, cloud: &dyn Cloud, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
+    let Invocation { target, args, flags } = invocation;
+    let command = if command::server_from_instance(planner::COMMANDS, target) {
+        let server = crate::local::server_of_this_instance(ctx, cloud, target).await?;
+        command::parse_on_instance(planner::COMMANDS, target, args, flags, &server)?
+    } else {
+        command::parse(planner::COMMANDS, target, args, flags)?
+    };
     let scope = planner::scope(&command, tree)?;
     let inventory = inventory::read(cloud, &scope).await.context("reading the current state")?;
     Ok(planner::plan(&command, tree, &inventory)?)

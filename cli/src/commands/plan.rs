@@ -62,7 +62,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
     let backend = Backend::open(ctx).await?;
     let invocation = Invocation { target: args.target, args: args.args, flags: args.flags.0 };
-    let plan = make_plan(&*backend.cloud(), &tree, &invocation).await?;
+    let plan = make_plan(ctx, &*backend.cloud(), &tree, &invocation).await?;
     drop(backend);
     if let Some(out) = &args.out {
         cellar_engine::files::write_atomically(out, plan.to_ron().as_bytes())?;

@@ -171,3 +171,39 @@ fn origins_name_arguments_that_exist() {
         assert_eq!(command.to_string(), words.join(" "), "{} round-trips", spec.name);
     }
 }
+
+/// On a server's own instance the server comes from the instance (the CLI reads its Name
+/// tag); stop-auto-scaling then keeps the group, as the seed's scripts run locally did.
+#[test]
+fn commands_run_on_the_instance() {
+    let duvel = ServerName::new("duvel");
+    let on_instance = |target: &str, words: &[&str]| {
+        let (mut args, mut flags) = (Vec::new(), Flags::default());
+        for w in words {
+            match Flag::parse(w) {
+                Some(flag) => flags.set(flag),
+                None => args.push(w.to_string()),
+            }
+        }
+        match parse_on_instance(COMMANDS, target, &args, &flags, &duvel) {
+            Ok(command) => format!("ok: {command}"),
+            Err(e) => format!("error: {e}"),
+        }
+    };
+    assert!(server_from_instance(COMMANDS, "stop-auto-scaling"));
+    assert!(server_from_instance(COMMANDS, "bundle-ami"));
+    assert!(!server_from_instance(COMMANDS, "stop-auto-scaling@duvel"));
+    assert!(!server_from_instance(COMMANDS, "create-workspace"), "takes no server");
+    assert!(!server_from_instance(COMMANDS, "mystery"), "unknown: parse says so");
+    assert_eq!(on_instance("stop-auto-scaling", &[]), "ok: stop-auto-scaling@duvel --keep-group");
+    assert_eq!(on_instance("stop-auto-scaling", &["--keep-group"]), "ok: stop-auto-scaling@duvel --keep-group");
+    assert_eq!(on_instance("upgrade-ami", &["--restart"]), "ok: upgrade-ami@duvel --restart");
+    assert_eq!(on_instance("attach-instance", &["m5.large"]), "ok: attach-instance@duvel m5.large");
+    // A server typed explicitly is parsed as typed: nothing is implied.
+    assert_eq!(on_instance("stop-auto-scaling@chimay", &[]), "ok: stop-auto-scaling@chimay");
+    assert_eq!(
+        on_instance("upgrade-ami", &["--keep-group"]),
+        "error: --keep-group does not apply to upgrade-ami: upgrade-ami@NAME [--restart]"
+    );
+    assert!(Flag::ALL.iter().filter(|f| f.implied_on_the_instance()).eq([Flag::KeepGroup].iter()));
+}
