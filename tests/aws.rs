@@ -340,10 +340,13 @@ async fn cellar_aws(endpoint: &str, args: &[&str], extra_env: &[(&str, &str)]) -
 }
 
 fn run_cellar_aws(endpoint: &str, args: &[String], extra_env: &[(String, String)]) -> std::process::Output {
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/config");
+    // The fixtures, unless the test gives its own tree as CELLAR_CONFIG.
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/config").to_string();
+    let given = extra_env.iter().find(|(k, _)| k == "CELLAR_CONFIG").map(|(_, v)| v.clone());
+    let config = given.unwrap_or(fixtures);
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cellar"));
     command
-        .args(["--config", config, "--backend", "aws"])
+        .args(["--config", &config, "--backend", "aws"])
         .args(args)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -522,4 +525,51 @@ async fn cli_commands_without_a_server_act_on_this_instance() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("has no Name tag") && said.contains("upgrade-ami@NAME"), "{said}");
+}
+
+/// `cellar doctor` on an account: whose credentials, the regions, zones and images of the
+/// configured servers, the reads, and the changing calls with DryRun (never carried out).
+/// A broken tree (an AMI type with no image, a zone the account does not offer) and a
+/// missing permission are errors naming the server, the setting's file:line and the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_doctor_checks_the_account() {
+    let Some(upstream) = moto_endpoint("cli_doctor_checks_the_account") else { return };
+    let account = MotoAccount::open_with(&upstream, false).await;
+    let url = account.endpoint.url.clone();
+    let out = cellar_aws(&url, &["doctor"], &[]).await;
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains(&format!("credentials: account {}", account.endpoint.account)), "{said}");
+    assert!(said.contains("ok      duvel: zone (zone at") && said.contains("us-east-1a"), "{said}");
+    assert!(said.contains("web-server-2026-08-04"), "{said}");
+    assert!(said.contains("allowed (DryRun): ec2:RunInstances, ec2:CreateLaunchTemplate, ec2:CreateVolume"), "{said}");
+    assert!(said.contains("Auto Scaling has no DryRun"), "{said}");
+    // Every changing call was sent with DryRun, and nothing was made.
+    let changing = ["RunInstances", "CreateVolume", "AttachVolume", "AllocateAddress", "AssociateAddress"];
+    for seen in account.endpoint.seen().into_iter().filter(|s| changing.contains(&s.action.as_str())) {
+        assert_eq!(seen.params.get("DryRun").map(String::as_str), Some("true"), "{seen:?}");
+    }
+    let cloud = account.cloud();
+    assert!(cloud.describe_instances(&region(), &Filter::All).await.unwrap().is_empty());
+    assert!(cloud.describe_volumes(&region(), &Filter::All).await.unwrap().is_empty());
+    // A broken tree and a missing permission.
+    let broken = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config");
+    for file in ["global.ron", "platforms/debian-web.ron", "servers/duvel.ron"] {
+        std::fs::create_dir_all(broken.path().join(file).parent().unwrap()).unwrap();
+        std::fs::copy(fixtures.join(file), broken.path().join(file)).unwrap();
+    }
+    let duvel = broken.path().join("servers/duvel.ron");
+    let text_of = std::fs::read_to_string(&duvel).unwrap();
+    std::fs::write(&duvel, text_of.replacen("(", "(\n    ami_type: \"db-server\",", 1)).unwrap();
+    account.endpoint.inject(Injection::new("CreateVolume", 100, 403, "UnauthorizedOperation"));
+    let tree = broken.path().to_str().unwrap().to_string();
+    let out = cellar_aws(&url, &["doctor"], &[("CELLAR_CONFIG", &tree)]).await;
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let at = format!("{}/servers/duvel.ron:3:15", tree);
+    assert!(said.contains(&format!("error   duvel: image (ami_type at {at}): no image named db-server-YYYY-MM-DD")), "{said}");
+    assert!(said.contains("fix: bundle one"), "{said}");
+    assert!(said.contains("error   duvel: ec2:CreateVolume") && said.contains("fix: allow ec2:CreateVolume"), "{said}");
+    eprintln!("cellar doctor on a broken tree:\n{said}");
 }

@@ -37,12 +37,14 @@ pub(crate) async fn describe_instances(
     empty_if_missing(filter, result)
 }
 
-pub(crate) async fn run_instance(
+/// The RunInstances call of `request`, unsent: `run_instance` sends it, `cellar doctor`
+/// sends it with DryRun (`dry_run.rs`), so a launch setting added here is checked too.
+pub(crate) fn run_instances_call(
     cloud: &AwsCloud,
     region: &Region,
-    request: RunInstanceRequest,
-) -> CloudResult<Instance> {
-    let out = cloud
+    request: &RunInstanceRequest,
+) -> ec2::operation::run_instances::builders::RunInstancesFluentBuilder {
+    cloud
         .ec2(region)
         .run_instances()
         .image_id(request.image.as_str())
@@ -53,9 +55,14 @@ pub(crate) async fn run_instance(
         .user_data(encode_user_data(&request.user_data))
         .client_token(&request.client_token)
         .tag_specifications(tag_spec(ec2::types::ResourceType::Instance, &request.tags))
-        .send()
-        .await
-        .map_err(|e| from_sdk(Api::RunInstances, e))?;
+}
+
+pub(crate) async fn run_instance(
+    cloud: &AwsCloud,
+    region: &Region,
+    request: RunInstanceRequest,
+) -> CloudResult<Instance> {
+    let out = run_instances_call(cloud, region, &request).send().await.map_err(|e| from_sdk(Api::RunInstances, e))?;
     let launched = out.instances().first().ok_or_else(|| {
         CloudError::new(CloudErrorKind::InternalError, "RunInstances: the response lists no instance")
     })?;

@@ -45,17 +45,27 @@ pub(crate) async fn describe_launch_templates(
     empty_if_missing(filter, result)
 }
 
-pub(crate) async fn create_launch_template(
+/// The CreateLaunchTemplate call of `request`, unsent (sent for real, or with DryRun by
+/// `dry_run.rs`).
+pub(crate) fn create_launch_template_call(
     cloud: &AwsCloud,
     region: &Region,
-    request: CreateLaunchTemplateRequest,
-) -> CloudResult<LaunchTemplate> {
-    let out = cloud
+    request: &CreateLaunchTemplateRequest,
+) -> ec2::operation::create_launch_template::builders::CreateLaunchTemplateFluentBuilder {
+    cloud
         .ec2(region)
         .create_launch_template()
         .launch_template_name(&request.name)
         .launch_template_data(template_data(&request.spec))
         .tag_specifications(tag_spec(ec2::types::ResourceType::LaunchTemplate, &request.tags))
+}
+
+pub(crate) async fn create_launch_template(
+    cloud: &AwsCloud,
+    region: &Region,
+    request: CreateLaunchTemplateRequest,
+) -> CloudResult<LaunchTemplate> {
+    let out = create_launch_template_call(cloud, region, &request)
         .send()
         .await
         .map_err(|e| from_sdk(Api::CreateLaunchTemplate, e))?;

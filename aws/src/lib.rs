@@ -26,6 +26,7 @@
 
 mod addresses;
 mod convert;
+mod dry_run;
 pub mod error;
 mod groups;
 mod images;
@@ -40,6 +41,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_autoscaling as asg;
 use aws_sdk_ec2 as ec2;
+use aws_sdk_sts as sts;
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
 use cellar_engine::model::*;
@@ -125,6 +127,12 @@ impl AwsCloud {
                 Clients { ec2: ec2::Client::from_conf(ec2_config), asg: asg::Client::from_conf(asg_config) }
             })
             .clone()
+    }
+
+    /// An STS client for `region` (made per call: `cellar doctor` asks once).
+    fn sts(&self, region: &Region) -> sts::Client {
+        let config = sts::config::Builder::from(&self.base).region(sts::config::Region::new(region.to_string())).build();
+        sts::Client::from_conf(config)
     }
 
     fn ec2(&self, region: &Region) -> ec2::Client {
@@ -383,6 +391,15 @@ impl Cloud for AwsCloud {
         regions::resolve_dns(host).await
     }
 
+    /// STS GetCallerIdentity, at the region's STS endpoint.
+    async fn caller_identity(&self, region: &Region) -> CloudResult<Option<CallerIdentity>> {
+        dry_run::caller_identity(self, region).await.map(Some)
+    }
+
+    async fn dry_run(&self, region: &Region, request: &DryRun) -> CloudResult<DryRunAnswer> {
+        dry_run::dry_run(self, region, request).await
+    }
+
     async fn now(&self) -> Timestamp {
         Timestamp(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
     }
@@ -431,6 +448,7 @@ mod policy_tests {
         include_str!("images.rs"),
         include_str!("launch.rs"),
         include_str!("groups.rs"),
+        include_str!("dry_run.rs"),
     ];
 
     /// The operation named by every `from_sdk` call of the adapter: every API call it makes.
@@ -445,8 +463,10 @@ mod policy_tests {
                     .map(|(at, m)| {
                         let rest = &source[at + m.len()..];
                         let name = &rest[..rest.find(',').unwrap()];
-                        Api::parse(name).unwrap_or_else(|| panic!("{name} is not an Api")).iam_action().unwrap()
+                        Api::parse(name).unwrap_or_else(|| panic!("{name} is not an Api")).iam_action()
                     })
+                    // GetCallerIdentity needs no permission.
+                    .flatten()
                     .collect::<Vec<_>>()
             })
             .collect()

@@ -24,21 +24,27 @@ pub(crate) async fn describe_volumes(cloud: &AwsCloud, region: &Region, filter: 
     empty_if_missing(filter, result)
 }
 
-pub(crate) async fn create_volume(
+/// The CreateVolume call of `request`, unsent (sent for real, or with DryRun by `dry_run.rs`).
+pub(crate) fn create_volume_call(
     cloud: &AwsCloud,
     region: &Region,
-    request: CreateVolumeRequest,
-) -> CloudResult<Volume> {
-    let out = cloud
+    request: &CreateVolumeRequest,
+) -> ec2::operation::create_volume::builders::CreateVolumeFluentBuilder {
+    cloud
         .ec2(region)
         .create_volume()
         .availability_zone(request.zone.as_str())
         .size(count(request.size_gb))
         .volume_type(ec2::types::VolumeType::Gp3)
         .tag_specifications(tag_spec(ec2::types::ResourceType::Volume, &request.tags))
-        .send()
-        .await
-        .map_err(|e| from_sdk(Api::CreateVolume, e))?;
+}
+
+pub(crate) async fn create_volume(
+    cloud: &AwsCloud,
+    region: &Region,
+    request: CreateVolumeRequest,
+) -> CloudResult<Volume> {
+    let out = create_volume_call(cloud, region, &request).send().await.map_err(|e| from_sdk(Api::CreateVolume, e))?;
     Ok(Volume {
         id: VolumeId::new(out.volume_id().unwrap_or_default()),
         state: VolumeState::Creating,

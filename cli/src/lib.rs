@@ -126,6 +126,10 @@ enum Sub {
     /// Validate the whole configuration tree; report every problem with file:line:column.
     #[command(after_help = check::AFTER_HELP)]
     Check(check::Args),
+    /// Is the account ready for the configured servers: credentials, regions and zones,
+    /// images, reads, and the permissions of the changing calls (EC2 DryRun).
+    #[command(after_help = doctor::AFTER_HELP)]
+    Doctor(doctor::Args),
     /// Print a server's effective configuration, each value with the file:line it came from.
     Config(config::Args),
     /// Run on an instance at boot (its user data does): attach the server's data volume,
@@ -235,6 +239,7 @@ fn run(ctx: &Ctx, command: Sub) -> Result<i32> {
         Sub::Apply(args) => ctx.runtime()?.block_on(apply::run(ctx, args)),
         Sub::Status(args) => ctx.runtime()?.block_on(status::run(ctx, args)),
         Sub::Agent(args) => ctx.runtime()?.block_on(agent::run(ctx, args)),
+        Sub::Doctor(args) => ctx.runtime()?.block_on(doctor::run(ctx, args)),
         Sub::Show(args) => show::run(ctx, args),
         Sub::Graph(args) => graph::run(ctx, args),
         Sub::Diff(args) => diff::run(ctx, args),

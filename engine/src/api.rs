@@ -14,6 +14,8 @@ use std::fmt;
 pub enum Service {
     Ec2,
     AutoScaling,
+    /// STS: who the credentials are (`cellar doctor`).
+    Sts,
     /// Not AWS: the system resolver (DNS lookups of the servers' host names).
     Dns,
 }
@@ -24,6 +26,7 @@ impl Service {
         match self {
             Service::Ec2 => Some("ec2"),
             Service::AutoScaling => Some("autoscaling"),
+            Service::Sts => Some("sts"),
             Service::Dns => None,
         }
     }
@@ -103,6 +106,9 @@ apis! {
     UpdateAutoScalingGroup => AutoScaling, true;
     AttachInstances => AutoScaling, true;
     DeleteAutoScalingGroup => AutoScaling, true;
+    /// Who the credentials are (`cellar doctor`). AWS requires no permission for it: an
+    /// explicit deny does not stop it, so it is in no policy ([`Api::iam_action`] is `None`).
+    GetCallerIdentity => Sts, false;
     /// A DNS lookup of a host name (the system resolver on AWS; the world's table in the simulator).
     DnsLookup => Dns, false;
 }
@@ -121,8 +127,12 @@ impl Api {
         }
     }
 
-    /// The IAM action that allows the call (`ec2:DescribeInstances`); `None` for DNS.
+    /// The IAM action that allows the call (`ec2:DescribeInstances`); `None` for DNS and
+    /// for STS GetCallerIdentity, which needs no permission.
     pub fn iam_action(self) -> Option<String> {
+        if self == Api::GetCallerIdentity {
+            return None;
+        }
         Some(format!("{}:{}", self.service().iam_prefix()?, self.name()))
     }
 
@@ -164,10 +174,13 @@ mod tests {
     fn names_round_trip_and_describes_do_not_mutate() {
         for &api in Api::ALL {
             assert_eq!(Api::parse(api.name()), Some(api));
-            assert_eq!(api.is_mutating(), !api.name().starts_with("Describe") && api != Api::DnsLookup, "{api}");
+            let reads = api.name().starts_with("Describe") || [Api::DnsLookup, Api::GetCallerIdentity].contains(&api);
+            assert_eq!(api.is_mutating(), !reads, "{api}");
         }
         assert_eq!(Api::DescribeInstances.iam_action().as_deref(), Some("ec2:DescribeInstances"));
         assert_eq!(Api::AttachInstances.iam_action().as_deref(), Some("autoscaling:AttachInstances"));
         assert_eq!(Api::DnsLookup.iam_action(), None);
+        assert_eq!(Api::GetCallerIdentity.iam_action(), None);
+        assert_eq!(Api::GetCallerIdentity.service(), Service::Sts);
     }
 }

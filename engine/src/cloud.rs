@@ -236,6 +236,54 @@ pub struct UpdateAutoScalingGroupRequest {
     pub desired: Option<u32>,
 }
 
+/// Who the credentials are (STS GetCallerIdentity).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// A changing call sent with EC2's `DryRun` flag (`cellar doctor`): AWS checks the
+/// permission and answers `DryRunOperation` (allowed) or `UnauthorizedOperation` (not),
+/// changing nothing. Auto Scaling has no such flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DryRun {
+    RunInstances(RunInstanceRequest),
+    CreateVolume(CreateVolumeRequest),
+    AttachVolume { volume: VolumeId, instance: InstanceId, device: String },
+    AllocateAddress { tags: Tags },
+    AssociateAddress { address: AllocationId, instance: InstanceId },
+    CreateLaunchTemplate(CreateLaunchTemplateRequest),
+    CreateTags { resource: String, tags: Tags },
+    TerminateInstances { instance: InstanceId },
+}
+
+impl DryRun {
+    /// The operation tried.
+    pub fn api(&self) -> crate::api::Api {
+        use crate::api::Api;
+        match self {
+            DryRun::RunInstances(_) => Api::RunInstances,
+            DryRun::CreateVolume(_) => Api::CreateVolume,
+            DryRun::AttachVolume { .. } => Api::AttachVolume,
+            DryRun::AllocateAddress { .. } => Api::AllocateAddress,
+            DryRun::AssociateAddress { .. } => Api::AssociateAddress,
+            DryRun::CreateLaunchTemplate(_) => Api::CreateLaunchTemplate,
+            DryRun::CreateTags { .. } => Api::CreateTags,
+            DryRun::TerminateInstances { .. } => Api::TerminateInstances,
+        }
+    }
+}
+
+/// What a backend says to a [`DryRun`] it did not refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DryRunAnswer {
+    /// `DryRunOperation`: the call would have been allowed.
+    Allowed,
+    /// The backend does not model dry runs (the simulator).
+    NotModelled,
+}
+
 /// Everything cellar asks of a cloud. Implemented by the simulator and the AWS adapter.
 #[async_trait]
 pub trait Cloud: Send + Sync {
@@ -345,6 +393,19 @@ pub trait Cloud: Send + Sync {
 
     /// Looks a host name up in DNS (A records).
     async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>>;
+
+    /// Who the credentials are (`cellar doctor`), asked in `region`; `None` for a backend
+    /// that has no credentials or accounts (the simulator, by default).
+    async fn caller_identity(&self, _region: &Region) -> CloudResult<Option<CallerIdentity>> {
+        Ok(None)
+    }
+
+    /// Sends `request` with `DryRun` (`cellar doctor`): `Allowed`, or the error AWS
+    /// answered (`UnauthorizedOperation` names a missing permission). A backend that does
+    /// not model dry runs answers `NotModelled` (the default).
+    async fn dry_run(&self, _region: &Region, _request: &DryRun) -> CloudResult<DryRunAnswer> {
+        Ok(DryRunAnswer::NotModelled)
+    }
 
     /// The backend's current time (virtual in the simulator).
     async fn now(&self) -> Timestamp;

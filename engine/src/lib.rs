@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cloud;
 pub mod command;
 pub mod config;
+pub mod doctor;
 pub mod executor;
 pub mod files;
 pub mod inventory;

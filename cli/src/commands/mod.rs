@@ -8,6 +8,7 @@ pub mod check;
 pub mod completions;
 pub mod config;
 pub mod diff;
+pub mod doctor;
 pub mod graph;
 pub mod man;
 pub mod plan;

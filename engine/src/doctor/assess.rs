@@ -1,0 +1,296 @@
+//! The doctor's decisions: pure functions of what `read` found. Which dry runs to try for
+//! a server ([`dry_runs_for`]) and what every answer means ([`assess`]).
+
+use super::{Finding, Reading, Report, ServerReading, Setting, Severity, Subject};
+use crate::api::{Api, Service};
+use crate::cloud::*;
+use crate::config::{Problem, ServerConfig, Sourced};
+use crate::inventory::ServerResources;
+use crate::model::*;
+
+/// Well-formed ids of nothing, for dry runs of a server that has no such resource yet.
+const NO_INSTANCE: &str = "i-00000000000000000";
+const NO_VOLUME: &str = "vol-00000000000000000";
+const NO_ADDRESS: &str = "eipalloc-00000000000000000";
+
+/// The changing calls cellar makes that the doctor does not try: EC2's that act on a
+/// resource that must exist first (deletes, detach, release, images, snapshots, template
+/// versions), and every Auto Scaling one (Auto Scaling has no DryRun).
+pub const NOT_TRIED: &[Api] = &[
+    Api::DeleteVolume,
+    Api::DetachVolume,
+    Api::ReleaseAddress,
+    Api::DeleteTags,
+    Api::CreateLaunchTemplateVersion,
+    Api::DeleteLaunchTemplate,
+    Api::CreateImage,
+    Api::CopyImage,
+    Api::CreateSnapshot,
+    Api::CreateLaunchConfiguration,
+    Api::DeleteLaunchConfiguration,
+    Api::CreateAutoScalingGroup,
+    Api::UpdateAutoScalingGroup,
+    Api::AttachInstances,
+    Api::DeleteAutoScalingGroup,
+];
+
+/// The dry runs for one server: what its create-server plan sends, with its settings, its
+/// newest image and its resources' ids where it has them (so AWS checks the request as it
+/// will be made), placeholders otherwise. Only calls that would be harmless if carried out
+/// name a real resource: TerminateInstances never does.
+pub fn dry_runs_for(
+    config: &ServerConfig,
+    image: Option<&Image>,
+    resources: &ServerResources,
+    now: Timestamp,
+) -> Vec<DryRun> {
+    let server = &config.name;
+    let mut tags = config.tag_values();
+    tags.insert(NAME_TAG.to_string(), server.to_string());
+    let zone = config.zone_name();
+    let instance = resources.current_instance().map(|i| i.id.clone());
+    let volume = resources.data_volume();
+    let mut out = Vec::new();
+    if let Some(image) = image {
+        out.push(DryRun::RunInstances(RunInstanceRequest {
+            zone: zone.clone(),
+            instance_type: config.instance_type.value.clone(),
+            image: image.id.clone(),
+            user_data: String::new(),
+            tags: tags.clone(),
+            client_token: format!("cellar-doctor-{server}-{}", now.0),
+        }));
+        out.push(DryRun::CreateLaunchTemplate(CreateLaunchTemplateRequest {
+            name: format!("{server}-cellar-doctor"),
+            spec: LaunchSpec {
+                instance_type: config.instance_type.value.clone(),
+                image: image.id.clone(),
+                user_data: String::new(),
+            },
+            tags: tags.clone(),
+        }));
+    }
+    let size_gb = config.ebs_size_gb.as_ref().map_or(crate::catalog::EBS_MIN_GB, |s| s.value);
+    out.push(DryRun::CreateVolume(CreateVolumeRequest { zone, size_gb, tags: tags.clone() }));
+    // Attached where it already is (a no-op), else ids of nothing.
+    let (volume_id, holder) = match volume.and_then(|v| Some((v.id.clone(), v.attached_to.clone()?))) {
+        Some((v, i)) => (v, i),
+        None => (VolumeId::new(NO_VOLUME), InstanceId::new(NO_INSTANCE)),
+    };
+    out.push(DryRun::AttachVolume { volume: volume_id, instance: holder, device: crate::agent::DATA_DEVICE.to_string() });
+    out.push(DryRun::AllocateAddress { tags: tags.clone() });
+    let associated = resources.addresses.iter().find_map(|a| Some((a.allocation_id.clone(), a.associated_to.clone()?)));
+    let (address, on) = associated.unwrap_or((AllocationId::new(NO_ADDRESS), InstanceId::new(NO_INSTANCE)));
+    out.push(DryRun::AssociateAddress { address, instance: on });
+    let tagged = instance.as_ref().map(|i| i.to_string()).or_else(|| volume.map(|v| v.id.to_string()));
+    out.push(DryRun::CreateTags {
+        resource: tagged.unwrap_or_else(|| NO_INSTANCE.to_string()),
+        tags: [(NAME_TAG.to_string(), server.to_string())].into_iter().collect(),
+    });
+    out.push(DryRun::TerminateInstances { instance: InstanceId::new(NO_INSTANCE) });
+    out
+}
+
+/// What the answers mean: every finding, account-wide first, then server by server.
+pub fn assess(reading: &Reading) -> Report {
+    let mut findings = vec![identity(&reading.identity)];
+    for server in &reading.servers {
+        findings.extend(assess_server(reading, server));
+    }
+    if reading.servers.is_empty() {
+        findings.push(finding(Severity::Warning, None, Subject::Config, None, "no servers are configured", None));
+    }
+    findings.push(not_tried(reading));
+    Report { findings }
+}
+
+fn finding(
+    severity: Severity,
+    server: Option<&ServerName>,
+    subject: Subject,
+    setting: Option<Setting>,
+    message: impl Into<String>,
+    fix: Option<String>,
+) -> Finding {
+    Finding { severity, server: server.cloned(), subject, setting, message: message.into(), fix }
+}
+
+fn setting<T>(field: &'static str, value: &Sourced<T>) -> Option<Setting> {
+    Some(Setting { field, source: value.source.clone() })
+}
+
+fn identity(answer: &Result<Option<CallerIdentity>, CloudError>) -> Finding {
+    let (severity, message) = match answer {
+        Ok(Some(id)) => (Severity::Ok, format!("account {} as {} (STS GetCallerIdentity)", id.account, id.arn)),
+        Ok(None) => (Severity::Note, "the simulator needs no credentials (caller identity not modelled by the simulator)".into()),
+        // The adapter's message says where credentials come from and how to fix them.
+        Err(e) => (Severity::Error, e.to_string()),
+    };
+    finding(severity, None, Subject::Credentials, None, message, None)
+}
+
+fn assess_server(reading: &Reading, server: &ServerReading) -> Vec<Finding> {
+    let name = &server.name;
+    let config = match &server.config {
+        Ok(config) => config,
+        Err(errors) => return errors.0.iter().map(|p| config_problem(name, p)).collect(),
+    };
+    let mut out = Vec::new();
+    match &reading.regions {
+        None => {} // the credentials failed: said once, above
+        Some(Err(e)) => out.push(finding(Severity::Error, Some(name), Subject::Region, setting("region", &config.region), e.to_string(), None)),
+        Some(Ok(regions)) => out.extend(region_and_zone(config, regions)),
+    }
+    if let Some(images) = &server.images {
+        out.push(image(config, images));
+    }
+    out.extend(reads(config, &server.reads));
+    out.extend(permissions(config, &server.dry_runs));
+    out.extend(launch_settings(config, server));
+    out
+}
+
+fn config_problem(server: &ServerName, problem: &Problem) -> Finding {
+    let setting = Some(Setting { field: "file", source: problem.source.clone() });
+    finding(Severity::Error, Some(server), Subject::Config, setting, problem.message.clone(), problem.fix.clone())
+}
+
+fn region_and_zone(config: &ServerConfig, regions: &[RegionInfo]) -> Vec<Finding> {
+    let server = Some(&config.name);
+    let region = &config.region.value;
+    let Some(info) = regions.iter().find(|r| r.region == *region) else {
+        let known: Vec<&str> = regions.iter().map(|r| r.region.as_str()).collect();
+        let fix = format!(
+            "enable {region} for the account (opt-in regions: Account settings), or set region to one of: {}",
+            known.join(", ")
+        );
+        let message = format!("{region} is not offered to this account");
+        return vec![finding(Severity::Error, server, Subject::Region, setting("region", &config.region), message, Some(fix))];
+    };
+    let mut out = vec![finding(Severity::Ok, server, Subject::Region, setting("region", &config.region), region.to_string(), None)];
+    let zone = config.zone_name();
+    if info.zones.contains(&zone) {
+        out.push(finding(Severity::Ok, server, Subject::Zone, setting("zone", &config.zone), zone.to_string(), None));
+    } else {
+        let letters: Vec<String> = info.zones.iter().map(|z| z.letter().to_string()).collect();
+        let fix = format!("set zone to a letter of {region}'s zones: {}", letters.join(", "));
+        let message = format!("{zone} does not exist for this account");
+        out.push(finding(Severity::Error, server, Subject::Zone, setting("zone", &config.zone), message, Some(fix)));
+    }
+    out
+}
+
+fn image(config: &ServerConfig, images: &Result<Vec<Image>, CloudError>) -> Finding {
+    let (server, at) = (Some(&config.name), setting("ami_type", &config.ami_type));
+    let (ami_type, arch, region) = (&config.ami_type.value, config.architecture.value, &config.region.value);
+    let images = match images {
+        Ok(images) => images,
+        Err(e) => return finding(Severity::Error, server, Subject::Image, at, e.to_string(), None),
+    };
+    if let Some(found) = super::read::newest_image(images, config) {
+        let message = format!("{} ({}) for {arch} in {region}", found.name, found.id);
+        return finding(Severity::Ok, server, Subject::Image, at, message, None);
+    }
+    let mut families: Vec<String> = images
+        .iter()
+        .filter_map(|i| Some(format!("{} {}", i.type_and_date()?.0, i.architecture)))
+        .collect();
+    families.sort();
+    families.dedup();
+    let there = if families.is_empty() { "none".to_string() } else { families.join(", ") };
+    let message = format!(
+        "no image named {ami_type}-YYYY-MM-DD for {arch} (architecture at {}) among the account's images in {region} (there: {there})",
+        config.architecture.source
+    );
+    let fix = format!(
+        "bundle one: `cellar apply create-workspace {ami_type} {arch} {region} --yes`, set it up, then `cellar apply bundle-ami@workspace-N {ami_type} --yes`; or set ami_type/architecture to a kind listed"
+    );
+    finding(Severity::Error, server, Subject::Image, at, message, Some(fix))
+}
+
+fn reads(config: &ServerConfig, answers: &[(Api, Result<(), CloudError>)]) -> Vec<Finding> {
+    let server = Some(&config.name);
+    let mut out = Vec::new();
+    let mut allowed = Vec::new();
+    for (api, answer) in answers {
+        match answer {
+            Ok(()) => allowed.extend(api.iam_action()),
+            Err(e) => out.push(refused(config, Subject::Read(*api), e)),
+        }
+    }
+    if !allowed.is_empty() {
+        let message = format!("allowed: {}", allowed.join(", "));
+        out.insert(0, finding(Severity::Ok, server, Subject::Reads, setting("region", &config.region), message, None));
+    }
+    out
+}
+
+fn permissions(config: &ServerConfig, answers: &[(Api, Result<DryRunAnswer, CloudError>)]) -> Vec<Finding> {
+    let server = Some(&config.name);
+    let at = setting("region", &config.region);
+    let (mut allowed, mut unmodelled, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    for (api, answer) in answers {
+        match answer {
+            Ok(DryRunAnswer::Allowed) => allowed.extend(api.iam_action()),
+            Ok(DryRunAnswer::NotModelled) => unmodelled.extend(api.iam_action()),
+            Err(e) => out.push(refused(config, Subject::Permission(*api), e)),
+        }
+    }
+    if !allowed.is_empty() {
+        let message = format!("allowed (DryRun): {}", allowed.join(", "));
+        out.insert(0, finding(Severity::Ok, server, Subject::Permissions, at.clone(), message, None));
+    }
+    if !unmodelled.is_empty() {
+        let message = format!("DryRun not modelled by the simulator: {} not checked", unmodelled.join(", "));
+        out.push(finding(Severity::Note, server, Subject::Permissions, at, message, None));
+    }
+    out
+}
+
+/// A refused read or dry run: a missing permission (an error, naming the action), refused
+/// credentials (an error), or an answer that does not settle the question (a warning).
+fn refused(config: &ServerConfig, subject: Subject, e: &CloudError) -> Finding {
+    let (server, at) = (Some(&config.name), setting("region", &config.region));
+    let api = match &subject {
+        Subject::Read(api) | Subject::Permission(api) => *api,
+        _ => Api::DescribeRegions,
+    };
+    let action = api.iam_action().unwrap_or_else(|| api.to_string());
+    if e.kind == CloudErrorKind::UnauthorizedOperation {
+        let message = format!("not allowed in {}: {}", config.region.value, e.code);
+        let fix = format!("allow {action} for these credentials (docs/iam-policy.json lists every action cellar needs)");
+        return finding(Severity::Error, server, subject, at, message, Some(fix));
+    }
+    if e.kind.is_credentials() {
+        return finding(Severity::Error, server, subject, at, e.to_string(), None);
+    }
+    let message = format!(
+        "undecided: AWS answered {} rather than DryRunOperation or UnauthorizedOperation ({})",
+        e.code, e.message
+    );
+    let fix = Some("nothing, if the request's resource just does not exist yet; the first apply checks the permission for real".to_string());
+    finding(Severity::Warning, server, subject, at, message, fix)
+}
+
+/// The calls the doctor does not try, said once.
+fn not_tried(_reading: &Reading) -> Finding {
+    let names = |service: Service| -> Vec<String> {
+        NOT_TRIED.iter().filter(|a| a.service() == service).filter_map(|a| a.iam_action()).collect()
+    };
+    let message = format!(
+        "Auto Scaling has no DryRun, so {} are not checked; nor are EC2's {} (they need an existing resource to act on)",
+        names(Service::AutoScaling).join(", "),
+        names(Service::Ec2).join(", ")
+    );
+    let fix = Some("make sure docs/iam-policy.json (all of it) is attached to these credentials".to_string());
+    finding(Severity::Note, None, Subject::NotTried, None, message, fix)
+}
+
+/// EXTENSION POINT (security groups, subnets or VPC, key pair): once those settings are in
+/// `ServerConfig` (with their `Sourced` file:line) and `read::launch_settings` has read them,
+/// decide here: each security group and subnet exists in the server's region (and VPC),
+/// the subnet is in the server's zone, the key pair exists; each finding with the setting's
+/// source and a fix. Nothing is checked today, and nothing is claimed.
+fn launch_settings(_config: &ServerConfig, _server: &ServerReading) -> Vec<Finding> {
+    Vec::new()
+}

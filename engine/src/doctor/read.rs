@@ -1,0 +1,106 @@
+//! The doctor's questions to the cloud, every one through a [`Caller`] (throttling and 5xx
+//! retried, credentials and permissions never). Nothing here decides anything: the answers
+//! go to `assess`.
+
+use super::{dry_runs_for, Reading, ServerReading};
+use crate::api::Api;
+use crate::caller::{Caller, Policy};
+use crate::cloud::{Cloud, CloudError, CloudResult, Filter};
+use crate::config::{ConfigTree, LaunchKind, ServerConfig};
+use crate::inventory::ServerResources;
+use crate::model::{Image, Region};
+use std::collections::BTreeMap;
+
+/// Where the credentials are asked about when no server is configured.
+const HOME_REGION: &str = "us-east-1";
+
+/// Asks the cloud everything [`super::assess`] needs about every server of `tree`.
+pub async fn read(cloud: &dyn Cloud, tree: &ConfigTree) -> Reading {
+    let caller = Caller::new(&Policy::for_reads());
+    let configs: Vec<_> = tree.server_names().into_iter().map(|name| (tree.server(&name), name)).collect();
+    let mut regions: Vec<Region> = configs.iter().filter_map(|(c, _)| c.as_ref().ok()).map(|c| c.region.value.clone()).collect();
+    regions.sort();
+    regions.dedup();
+    let home = regions.first().cloned().unwrap_or_else(|| Region::new(HOME_REGION));
+    let identity = caller.call(cloud, Api::GetCallerIdentity, || cloud.caller_identity(&home)).await;
+    let mut servers: Vec<ServerReading> = configs
+        .into_iter()
+        .map(|(config, name)| ServerReading { name, config, images: None, reads: Vec::new(), dry_runs: Vec::new() })
+        .collect();
+    if identity.as_ref().is_err_and(|e| e.kind.is_credentials()) {
+        // Every other question would fail the same way.
+        return Reading { identity, regions: None, servers };
+    }
+    let described = caller.call(cloud, Api::DescribeRegions, || cloud.describe_regions(&regions)).await;
+    let mut images: BTreeMap<Region, CloudResult<Vec<Image>>> = BTreeMap::new();
+    for region in &regions {
+        let found = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(region)).await;
+        images.insert(region.clone(), found);
+    }
+    let now = cloud.now().await;
+    for server in &mut servers {
+        let Ok(config) = &server.config else { continue };
+        server.images = images.get(&config.region.value).cloned();
+        let (reads, resources) = read_server(cloud, &caller, config).await;
+        server.reads = reads;
+        let newest = match &server.images {
+            Some(Ok(images)) => newest_image(images, config),
+            _ => None,
+        };
+        for request in dry_runs_for(config, newest.as_ref(), &resources, now) {
+            let region = &config.region.value;
+            let answer = caller.call(cloud, request.api(), || cloud.dry_run(region, &request)).await;
+            server.dry_runs.push((request.api(), answer));
+        }
+    }
+    Reading { identity, regions: Some(described), servers }
+}
+
+/// The newest image of the server's AMI type and architecture, as the planner picks it.
+pub(super) fn newest_image(images: &[Image], config: &ServerConfig) -> Option<Image> {
+    let inventory = crate::inventory::Inventory { images: images.to_vec(), ..Default::default() };
+    inventory.newest_image(&config.ami_type.value, config.architecture.value).cloned()
+}
+
+/// The describes every plan of the server makes, each answer kept, and what they found
+/// (real ids make the dry runs realistic).
+async fn read_server(
+    cloud: &dyn Cloud,
+    caller: &Caller,
+    config: &ServerConfig,
+) -> (Vec<(Api, Result<(), CloudError>)>, ServerResources) {
+    let (region, filter) = (&config.region.value, Filter::Server(config.name.clone()));
+    let mut reads = Vec::new();
+    let mut r = ServerResources::default();
+    let mut keep = |api: Api, answer: Result<(), CloudError>| reads.push((api, answer));
+    let instances = caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &filter)).await;
+    r.instances = instances.as_ref().map_or_else(|_| Vec::new(), Clone::clone);
+    keep(Api::DescribeInstances, instances.map(drop));
+    let volumes = caller.call(cloud, Api::DescribeVolumes, || cloud.describe_volumes(region, &filter)).await;
+    r.volumes = volumes.as_ref().map_or_else(|_| Vec::new(), Clone::clone);
+    keep(Api::DescribeVolumes, volumes.map(drop));
+    let addresses = caller.call(cloud, Api::DescribeAddresses, || cloud.describe_addresses(region, &filter)).await;
+    r.addresses = addresses.as_ref().map_or_else(|_| Vec::new(), Clone::clone);
+    keep(Api::DescribeAddresses, addresses.map(drop));
+    let templates =
+        caller.call(cloud, Api::DescribeLaunchTemplates, || cloud.describe_launch_templates(region, &filter)).await;
+    keep(Api::DescribeLaunchTemplates, templates.map(drop));
+    let groups =
+        caller.call(cloud, Api::DescribeAutoScalingGroups, || cloud.describe_auto_scaling_groups(region, &filter)).await;
+    keep(Api::DescribeAutoScalingGroups, groups.map(drop));
+    if config.launch.value == LaunchKind::Configuration {
+        let configurations =
+            caller.call(cloud, Api::DescribeLaunchConfigurations, || cloud.describe_launch_configurations(region)).await;
+        keep(Api::DescribeLaunchConfigurations, configurations.map(drop));
+    }
+    reads.extend(launch_settings(config));
+    (reads, r)
+}
+
+/// EXTENSION POINT (security groups, subnets or VPC, key pair): once those settings are in
+/// `ServerConfig`, read them here through new `Cloud` describes (DescribeSecurityGroups,
+/// DescribeSubnets, DescribeKeyPairs, each a new `Api` variant) and keep what was found in
+/// `ServerReading` for `assess::launch_settings` to decide on. Reads nothing today.
+fn launch_settings(_config: &ServerConfig) -> Vec<(Api, Result<(), CloudError>)> {
+    Vec::new()
+}

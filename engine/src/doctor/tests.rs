@@ -1,0 +1,169 @@
+//! The doctor's decisions over hand-made readings: each finding names the server, the
+//! setting with its file:line, and the fix.
+
+use super::*;
+use crate::cloud::{CloudErrorKind, DryRun};
+use crate::config::ConfigTree;
+use crate::inventory::ServerResources;
+use crate::model::*;
+
+const GLOBAL: &str = "(\n    region: \"us-east-1\",\n    zone: \"a\",\n    instance_type: \"t3.medium\",\n    ami_type: \"web-server\",\n    architecture: \"x86_64\",\n)\n";
+const SERVER: &str = "(\n    platform: \"web\",\n    zone: \"f\",\n)\n";
+
+fn config() -> ServerConfig {
+    let files = [("global.ron", GLOBAL), ("platforms/web.ron", "()"), ("servers/duvel.ron", SERVER)];
+    ConfigTree::from_files(std::path::Path::new("cfg"), files).server(&ServerName::new("duvel")).unwrap()
+}
+
+fn image(name: &str, architecture: Architecture) -> Image {
+    Image {
+        id: ImageId::new(format!("ami-{name}")),
+        name: name.to_string(),
+        architecture,
+        region: Region::new("us-east-1"),
+        created_at: Timestamp(0),
+        state: ImageState::Available,
+        tags: Tags::new(),
+    }
+}
+
+fn regions() -> Vec<RegionInfo> {
+    let zones = ["a", "b", "c"].iter().map(|l| Zone::new(format!("us-east-1{l}"))).collect();
+    vec![RegionInfo { region: Region::new("us-east-1"), zones }]
+}
+
+fn error(kind: CloudErrorKind) -> CloudError {
+    CloudError::new(kind, "from the test")
+}
+
+/// duvel with zone "f" (not offered to the account), no image of its kind, CreateVolume not allowed,
+/// AttachVolume undecided, the rest allowed.
+fn broken() -> Reading {
+    let dry_runs = vec![
+        (Api::RunInstances, Ok(DryRunAnswer::Allowed)),
+        (Api::CreateVolume, Err(error(CloudErrorKind::UnauthorizedOperation))),
+        (Api::AttachVolume, Err(error(CloudErrorKind::InvalidVolumeNotFound))),
+    ];
+    let reads = vec![(Api::DescribeInstances, Ok(())), (Api::DescribeVolumes, Err(error(CloudErrorKind::UnauthorizedOperation)))];
+    Reading {
+        identity: Ok(Some(CallerIdentity { account: "123456789012".into(), arn: "arn:aws:iam::123456789012:user/ops".into() })),
+        regions: Some(Ok(regions())),
+        servers: vec![ServerReading {
+            name: ServerName::new("duvel"),
+            config: Ok(config()),
+            images: Some(Ok(vec![image("web-server-2026-01-01", Architecture::Arm64)])),
+            reads,
+            dry_runs,
+        }],
+    }
+}
+
+fn find<'a>(report: &'a Report, subject: &Subject) -> &'a Finding {
+    report.findings.iter().find(|f| f.subject == *subject).unwrap_or_else(|| panic!("no {subject} in {report:#?}"))
+}
+
+#[test]
+fn a_broken_server_names_each_setting_its_place_and_the_fix() {
+    let report = assess(&broken());
+    assert!(report.has_errors());
+    let credentials = find(&report, &Subject::Credentials);
+    assert_eq!(credentials.severity, Severity::Ok);
+    assert!(credentials.message.contains("123456789012"), "{credentials}");
+    let zone = find(&report, &Subject::Zone).to_string();
+    assert!(zone.starts_with("error   duvel: zone (zone at cfg/servers/duvel.ron:3:11): us-east-1f does not exist"), "{zone}");
+    assert!(zone.contains("fix: set zone to a letter of us-east-1's zones: a, b, c"), "{zone}");
+    let image = find(&report, &Subject::Image).to_string();
+    assert!(image.contains("(ami_type at cfg/global.ron:5:15)") && image.contains("architecture at cfg/global.ron:6:19"), "{image}");
+    assert!(image.contains("web-server arm64") && image.contains("fix: bundle one"), "{image}");
+    let volume = find(&report, &Subject::Permission(Api::CreateVolume));
+    assert_eq!(volume.severity, Severity::Error);
+    assert!(volume.to_string().contains("fix: allow ec2:CreateVolume"), "{volume}");
+    let read = find(&report, &Subject::Read(Api::DescribeVolumes));
+    assert!(read.severity == Severity::Error && read.to_string().contains("allow ec2:DescribeVolumes"), "{read}");
+    let attach = find(&report, &Subject::Permission(Api::AttachVolume));
+    assert_eq!(attach.severity, Severity::Warning, "{attach}");
+    assert!(find(&report, &Subject::Permissions).message.contains("ec2:RunInstances"));
+    assert!(find(&report, &Subject::NotTried).message.contains("Auto Scaling has no DryRun"));
+    assert_eq!(report.count(Severity::Error), 4, "{:#?}", report.findings);
+}
+
+#[test]
+fn refused_credentials_are_said_once_and_nothing_else_is_asked() {
+    let mut reading = broken();
+    reading.identity = Err(error(CloudErrorKind::NoCredentials));
+    reading.regions = None;
+    reading.servers[0].images = None;
+    reading.servers[0].reads.clear();
+    reading.servers[0].dry_runs.clear();
+    let report = assess(&reading);
+    assert_eq!(report.count(Severity::Error), 1, "{:#?}", report.findings);
+    assert_eq!(find(&report, &Subject::Credentials).severity, Severity::Error);
+}
+
+#[test]
+fn the_simulator_says_what_it_does_not_model() {
+    let mut reading = broken();
+    reading.identity = Ok(None);
+    reading.servers[0].dry_runs = vec![(Api::RunInstances, Ok(DryRunAnswer::NotModelled))];
+    let report = assess(&reading);
+    assert!(find(&report, &Subject::Credentials).message.contains("not modelled by the simulator"));
+    let note = find(&report, &Subject::Permissions);
+    assert_eq!(note.severity, Severity::Note);
+    assert!(note.message.contains("DryRun not modelled by the simulator"), "{note}");
+}
+
+#[test]
+fn a_server_whose_configuration_fails_is_reported_with_its_problems() {
+    let files = [("global.ron", GLOBAL), ("servers/duvel.ron", SERVER)];
+    let tree = ConfigTree::from_files(std::path::Path::new("cfg"), files);
+    let name = ServerName::new("duvel");
+    let reading = Reading {
+        identity: Ok(None),
+        regions: Some(Ok(regions())),
+        servers: vec![ServerReading { name: name.clone(), config: tree.server(&name), images: None, reads: vec![], dry_runs: vec![] }],
+    };
+    let report = assess(&reading);
+    let problem = find(&report, &Subject::Config);
+    assert_eq!(problem.severity, Severity::Error);
+    assert!(problem.to_string().contains("cfg/servers/duvel.ron"), "{problem}");
+}
+
+#[test]
+fn dry_runs_use_real_ids_only_where_harmless() {
+    let config = config();
+    let fresh = dry_runs_for(&config, None, &ServerResources::default(), Timestamp(7));
+    let apis: Vec<Api> = fresh.iter().map(DryRun::api).collect();
+    // No image: nothing to launch from, so no RunInstances or template to try.
+    assert!(!apis.contains(&Api::RunInstances) && apis.contains(&Api::CreateVolume), "{apis:?}");
+    let image = image("web-server-2026-01-01", Architecture::X86_64);
+    let mut resources = ServerResources::default();
+    resources.instances.push(Instance {
+        id: InstanceId::new("i-0abc"),
+        state: InstanceState::Running,
+        zone: Zone::new("us-east-1f"),
+        instance_type: InstanceType::new("t3.medium"),
+        image: image.id.clone(),
+        architecture: Architecture::X86_64,
+        public_ip: None,
+        launched_at: Timestamp(0),
+        tags: Tags::new(),
+        group: None,
+    });
+    for request in dry_runs_for(&config, Some(&image), &resources, Timestamp(7)) {
+        match request {
+            DryRun::RunInstances(r) => {
+                assert_eq!((r.image, r.zone.as_str()), (image.id.clone(), "us-east-1f"));
+                assert_eq!(r.tags.get(NAME_TAG).map(String::as_str), Some("duvel"));
+            }
+            DryRun::TerminateInstances { instance } => assert_ne!(instance.as_str(), "i-0abc", "never a real instance"),
+            DryRun::CreateTags { resource, .. } => assert_eq!(resource, "i-0abc"),
+            DryRun::AttachVolume { volume, .. } => assert!(volume.as_str().starts_with("vol-0000"), "no volume yet"),
+            _ => {}
+        }
+    }
+    // Every changing EC2 call is tried or listed as not tried.
+    let tried: Vec<Api> = dry_runs_for(&config, Some(&image), &resources, Timestamp(7)).iter().map(DryRun::api).collect();
+    for api in Api::ALL.iter().filter(|a| a.is_mutating()) {
+        assert!(tried.contains(api) ^ NOT_TRIED.contains(api), "{api}");
+    }
+}
