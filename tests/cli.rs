@@ -160,7 +160,9 @@ fn plan_save_apply_status_healthy() {
     assert_eq!(s["auto_scaling"]["group"], "ommegang");
     assert_eq!(s["auto_scaling"]["desired"], 1);
 
-    // The instance's agent ran its first boot (persist) and the spawn hook.
+    // The instance's agent runs its first boot (persist) and the spawn hook after its boot
+    // delay, once the apply is done.
+    c.ok(&["sim", "advance", "1m"]);
     let log = c.ok(&["sim", "show"]).stdout;
     assert!(log.contains("persisted"), "{log}");
 }

@@ -178,7 +178,10 @@ fn check_unknown_field(after: &[&str], expected_struct_fields: &str) {
 fn unknown_fields_are_refused_not_dropped() {
     // (where, the fields known there): the simulator's structs ...
     check_unknown_field(&["now:"], "now, millis, rng, faults");
-    check_unknown_field(&["default_capacity:"], "agents_due, log");
+    check_unknown_field(
+        &["default_capacity:"],
+        "agents_due, instance_profiles, default_instance_profile, instance_profile_of, console, log",
+    );
     check_unknown_field(&["throttling:"], "throttling, transient_error_rate");
     check_unknown_field(&["instances:", "launched_at:"], "id, state, zone");
     check_unknown_field(&["instances:", "client_token:"], "user_data, client_token");

@@ -45,6 +45,7 @@ impl Transition {
             }
             Transition::ImageAvailable(id) => format!("image {id} becomes available"),
             Transition::SnapshotCompleted(id) => format!("snapshot {id} completes"),
+            Transition::AgentStart(id) => format!("the agent of {id} starts (cloud-init runs its user data)"),
         }
     }
 }

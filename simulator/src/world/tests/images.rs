@@ -1,6 +1,7 @@
 //! Images (CreateImage, CopyImage), snapshots, and how the summary shows them.
 
 use super::*;
+use cellar_engine::cloud::ImageOptions;
 
 fn image_states(w: &World, region: &Region) -> Vec<(String, String, ImageState)> {
     w.describe_images(region)
@@ -17,7 +18,11 @@ fn create_and_copy_images() {
     let (r, west) = (east(), Region::new("us-west-2"));
     let arm = w.run_instance(&r, run_request("us-east-1a", "t4g.small", "ami-0004", "")).unwrap().id;
     let name = "x-2026-11-25";
-    assert_eq!(kind(w.create_image(&r, &arm, name, Tags::new())), Err(K::IncorrectInstanceState), "still pending");
+    assert_eq!(
+        kind(w.create_image(&r, &arm, name, Tags::new(), &ImageOptions::default())),
+        Err(K::IncorrectInstanceState),
+        "still pending"
+    );
     w.advance_clock_to(Timestamp(T0 + 30));
     let failures: &[(&str, &str, (&str, &str))] = &[
         ("i-ffff", name, ("InvalidInstanceID.NotFound", "The instance ID 'i-ffff' does not exist")),
@@ -37,17 +42,18 @@ fn create_and_copy_images() {
         ),
     ];
     for (instance, image_name, (code, message)) in failures {
-        let got = error(w.create_image(&r, &InstanceId::new(*instance), image_name, Tags::new()));
+        let got =
+            error(w.create_image(&r, &InstanceId::new(*instance), image_name, Tags::new(), &ImageOptions::default()));
         assert_eq!(got, (code.to_string(), message.to_string()), "image {image_name} of {instance}");
     }
-    let image = w.create_image(&r, &arm, name, tags(&[("Name", "x")])).unwrap();
+    let image = w.create_image(&r, &arm, name, tags(&[("Name", "x")]), &ImageOptions::default()).unwrap();
     assert_eq!(
         (image.id.as_str(), image.architecture, image.state, image.created_at, image.region.as_str()),
         ("ami-0009", Architecture::Arm64, Pending, Timestamp(T0 + 30), "us-east-1")
     );
     assert_eq!(image.tags, tags(&[("Name", "x")]));
     assert_eq!(
-        error(w.create_image(&r, &arm, name, Tags::new())),
+        error(w.create_image(&r, &arm, name, Tags::new(), &ImageOptions::default())),
         ("InvalidAMIName.Duplicate".into(), "AMI name x-2026-11-25 is already in use by AMI ami-0009".into()),
         "a pending image holds its name"
     );
@@ -142,7 +148,7 @@ fn summary_shows_configurations_pending_images_and_snapshots() {
     w.create_auto_scaling_group(&r, group_from("x", config_source("x-lc"), 1)).unwrap();
     w.advance_clock_to(Timestamp(T0 + 30));
     let id = live_members(&w, "x")[0].clone();
-    w.create_image(&r, &id, "x-2026-11-25", Tags::new()).unwrap();
+    w.create_image(&r, &id, "x-2026-11-25", Tags::new(), &ImageOptions::default()).unwrap();
     let v = volume(&mut w, "us-east-1a");
     w.advance_clock_to(Timestamp(T0 + 35));
     w.create_snapshot(&r, &v, tags(&[("Name", "x")])).unwrap();

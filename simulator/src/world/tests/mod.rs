@@ -476,4 +476,39 @@ fn hand_edited_worlds_are_checked() {
         },
         Err("address eipalloc-0001 is associated with instance i-0001, which does not exist"),
     );
+    check_consistency(
+        |w| {
+            w.groups.clear();
+            w.volumes.clear();
+            w.addresses.clear();
+            gone(w);
+        },
+        Err("instance_profile_of names instance i-0001, which does not exist"),
+    );
+    check_consistency(
+        |w| {
+            w.instance_profiles.insert("cellar agent".into(), Default::default());
+        },
+        Err("instance_profiles: \"cellar agent\" is not an instance profile name (1-128 letters, digits and + = , . @ _ -)"),
+    );
+    check_consistency(
+        |w| {
+            w.instance_profiles.insert("x".into(), ["AttachVolume".to_string()].into());
+        },
+        Err(
+            "instance_profiles: x: \"AttachVolume\" is not an IAM action (service:Operation, such as ec2:AttachVolume)",
+        ),
+    );
+    check_consistency(
+        |w| {
+            w.console.insert(InstanceId::new("i-0009"), vec!["hello".into()]);
+        },
+        Err("console names instance i-0009, which does not exist"),
+    );
+    check_consistency(
+        |w| {
+            w.image_devices.insert(ImageId::new("ami-0099"), vec![]);
+        },
+        Err("image_devices lists image ami-0099, which does not exist"),
+    );
 }
