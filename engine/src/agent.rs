@@ -530,6 +530,43 @@ mod tests {
         );
     }
 
+    /// The outcome line is one line whatever the messages hold, and reads back from a
+    /// console with other output around it (the last agent line counts).
+    #[test]
+    fn outcome_lines_read_back_from_a_console() {
+        let done = Ok(AgentReport { steps: vec!["attached volume vol-1 as /dev/sdf".into(), "ran spawn hook".into()] });
+        assert_eq!(outcome_line(&done), "cellar agent: done: attached volume vol-1 as /dev/sdf; ran spawn hook");
+        let refused =
+            CloudError::from_code("UnauthorizedOperation", "instance profile p does not allow ec2:AttachVolume");
+        let failed: Result<AgentReport, AgentError> =
+            Err(AgentError::Cloud { step: "attach vol-1".into(), error: refused });
+        let line = outcome_line(&failed);
+        assert_eq!(
+            line,
+            "cellar agent: failed: could not attach vol-1: UnauthorizedOperation (instance profile p does not allow ec2:AttachVolume)"
+        );
+        let wrong: Result<AgentReport, AgentError> = Err(AgentError::WrongServer {
+            instance: InstanceId::new("i-1"),
+            tagged: "a".into(),
+            expected: ServerName::new("b"),
+        });
+        assert!(!outcome_line(&wrong).contains('\n'), "{}", outcome_line(&wrong));
+        let console = format!(
+            "[    3.1] booting\r\ncloud-init[812]: {}\ncloud-init[812]: {line}\r\nlogin: \n",
+            outcome_line(&done)
+        );
+        assert_eq!(
+            parse_outcome(&console),
+            Some(AgentOutcome::Failed(
+                "could not attach vol-1: UnauthorizedOperation (instance profile p does not allow ec2:AttachVolume)"
+                    .into()
+            ))
+        );
+        assert_eq!(parse_outcome("cellar agent: done\n"), Some(AgentOutcome::Done(String::new())));
+        assert_eq!(parse_outcome("cellar agent spawn: instance i-1 in us-east-1a (us-east-1)\n"), None);
+        assert_eq!(parse_outcome(""), None);
+    }
+
     #[test]
     fn foreign_user_data_is_not_an_agent() {
         assert_eq!(parse_user_data("#!/bin/bash\necho hi\n"), None);

@@ -454,6 +454,21 @@ mod tests {
     }
 
     #[test]
+    fn an_agents_failure_is_the_reason() {
+        let i = InstanceId::new("i-1");
+        assert_eq!(
+            agent_reason(&i, "cellar agent: failed: could not attach vol-1: UnauthorizedOperation (x)\n"),
+            Some("agent on i-1 could not attach vol-1: UnauthorizedOperation (x)".to_string())
+        );
+        assert_eq!(
+            agent_reason(&i, "cellar agent: failed: server ale has no Elastic IP\n"),
+            Some("agent on i-1 failed: server ale has no Elastic IP".to_string())
+        );
+        assert_eq!(agent_reason(&i, "cellar agent: done: ran spawn hook\n"), None);
+        assert_eq!(agent_reason(&i, "no agent here\n"), None);
+    }
+
+    #[test]
     fn the_address_is_the_one_on_the_instance() {
         // A second address (a leftover awaiting its DNS record, say) listed first does not
         // make a server whose instance has its address degraded.

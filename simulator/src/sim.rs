@@ -273,4 +273,6 @@ impl AgentHost for SimHost<'_> {
 
 mod cloud;
 #[cfg(test)]
+mod rules;
+#[cfg(test)]
 mod tests;

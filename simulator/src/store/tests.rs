@@ -218,6 +218,23 @@ fn the_default_world_has_the_catalogs_zones() {
     }
 }
 
+/// The default world's `cellar-agent` instance profile allows exactly the actions of
+/// docs/agent-iam-policy.json (what the README tells operators to give the agent's role),
+/// and instances launched without a profile get it.
+#[test]
+fn the_default_worlds_agent_profile_is_the_documented_policy() {
+    let policy: std::collections::BTreeSet<String> = include_str!("../../../docs/agent-iam-policy.json")
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("\"ec2:") || l.starts_with("\"autoscaling:"))
+        .map(|l| l.trim_matches([',', '"']).to_string())
+        .collect();
+    let world = default_world();
+    assert_eq!(world.instance_profiles().get("cellar-agent"), Some(&policy));
+    assert_eq!(world.default_instance_profile(), Some("cellar-agent"));
+    assert_eq!(policy.len(), 6, "{policy:?}");
+}
+
 #[test]
 fn an_empty_path_is_refused_and_locks_nothing() {
     let Err(e) = SimStore::open(Path::new("")) else { panic!("an empty path was accepted") };

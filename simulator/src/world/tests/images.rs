@@ -1,6 +1,7 @@
 //! Images (CreateImage, CopyImage), snapshots, and how the summary shows them.
 
 use super::*;
+use crate::world::ImageDevice;
 use cellar_engine::cloud::ImageOptions;
 
 fn image_states(w: &World, region: &Region) -> Vec<(String, String, ImageState)> {
@@ -165,4 +166,49 @@ fn summary_shows_configurations_pending_images_and_snapshots() {
     }
     let west = summary.split("region us-west-2").nth(1).unwrap();
     assert!(west.contains("launch configurations: none") && west.contains("snapshots: none"), "{west}");
+}
+
+/// CreateImage as AWS documents it: a running instance reboots unless NoReboot; every
+/// attached volume is snapshotted into the image's block-device mappings, tagged as the
+/// image; an excluded device is NoDevice and not snapshotted; a malformed device name is
+/// refused and changes nothing. Today's CreateImage neither reboots nor snapshots.
+#[test]
+fn create_image_reboots_and_snapshots_every_attached_volume_but_the_excluded() {
+    let mut w = default_world();
+    let r = east();
+    let id = launch(&mut w, "us-east-1a");
+    let (data, other) = (volume(&mut w, "us-east-1a"), volume(&mut w, "us-east-1a"));
+    w.advance_clock_to(Timestamp(T0 + 30));
+    w.attach_volume(&r, &data, &id, "/dev/sdf").unwrap();
+    w.attach_volume(&r, &other, &id, "/dev/sdg").unwrap();
+    let rebooted = |w: &World| w.log.iter().filter(|e| e.message.contains("rebooting for CreateImage")).count();
+
+    let bad = ImageOptions { no_reboot: false, exclude_devices: vec!["/dev/sd f".into()] };
+    let before = w.clone_without_log();
+    assert_eq!(kind(w.create_image(&r, &id, "x-bad", Tags::new(), &bad)), Err(K::InvalidParameterValue));
+    assert_eq!(w.clone_without_log(), before, "a refusal changes nothing");
+
+    let image = w.create_image(&r, &id, "x-all", tags(&[("Name", "x")]), &ImageOptions::default()).unwrap();
+    assert_eq!(rebooted(&w), 1, "the instance reboots by default");
+    let devices = w.image_block_devices(&image.id).to_vec();
+    assert_eq!(devices.iter().map(|d| d.device.as_str()).collect::<Vec<_>>(), ["/dev/sdf", "/dev/sdg"]);
+    for d in &devices {
+        let snapshot = &w.snapshots[d.snapshot.as_ref().expect("a snapshot per attached volume")];
+        assert_eq!(snapshot.tags, tags(&[("Name", "x")]), "tagged as the image");
+        assert_eq!(
+            Some(&snapshot.volume),
+            w.volumes.values().find(|v| v.device.as_ref() == Some(&d.device)).map(|v| &v.id)
+        );
+    }
+
+    let options = ImageOptions { no_reboot: true, exclude_devices: vec!["/dev/sdf".into()] };
+    let image = w.create_image(&r, &id, "x-no-data", Tags::new(), &options).unwrap();
+    assert_eq!(rebooted(&w), 1, "NoReboot: no second reboot");
+    let devices = w.image_block_devices(&image.id).to_vec();
+    assert_eq!(devices.len(), 2);
+    assert_eq!(devices[1], ImageDevice { device: "/dev/sdf".into(), snapshot: None }, "NoDevice");
+    let snapshot = &w.snapshots[devices[0].snapshot.as_ref().unwrap()];
+    assert_eq!((devices[0].device.as_str(), &snapshot.volume), ("/dev/sdg", &other));
+    assert_eq!(w.snapshots.len(), 3, "none of the excluded data volume");
+    assert_eq!(parse_world(&render_world(&w)).unwrap(), w);
 }

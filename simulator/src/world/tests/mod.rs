@@ -512,3 +512,34 @@ fn hand_edited_worlds_are_checked() {
         Err("image_devices lists image ami-0099, which does not exist"),
     );
 }
+
+/// Five Elastic IPs per region (AWS's default quota): the sixth AllocateAddress in a region
+/// fails with AddressLimitExceeded and changes nothing; another region has its own five;
+/// a raised quota allows more, and releasing one makes room. Today's simulator has no quota.
+#[test]
+fn elastic_ips_are_limited_per_region() {
+    let mut w = default_world();
+    let r = east();
+    assert_eq!(w.address_limit(), DEFAULT_ADDRESS_LIMIT);
+    for _ in 0..4 {
+        w.allocate_address(&r, Tags::new()).unwrap();
+    }
+    let before = w.clone_without_log();
+    let e = w.allocate_address(&r, Tags::new()).unwrap_err();
+    assert_eq!((e.code.as_str(), e.kind.clone()), ("AddressLimitExceeded", K::Other("AddressLimitExceeded".into())));
+    assert!(!e.retryable(), "a quota does not lift by retrying");
+    assert_eq!(w.clone_without_log(), before, "a refusal changes nothing");
+    for _ in 0..5 {
+        w.allocate_address(&Region::new("us-west-2"), Tags::new()).unwrap();
+    }
+    w.release_address(&r, &AllocationId::new("eipalloc-0001")).unwrap();
+    w.allocate_address(&r, Tags::new()).unwrap();
+    w.set_address_limit(6).unwrap();
+    w.allocate_address(&r, Tags::new()).unwrap();
+    assert!(w.set_address_limit(addresses_max() + 1).is_err());
+    assert_eq!(parse_world(&render_world(&w)).unwrap(), w, "the quota is saved");
+}
+
+fn addresses_max() -> u32 {
+    super::addresses::MAX_ADDRESS_LIMIT
+}
