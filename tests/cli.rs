@@ -537,6 +537,23 @@ fn failed_respawn_shows_down_then_healthy_in_status() {
     assert_eq!(c.status("duvel")["health"], "healthy");
 }
 
+/// `sim address-quota` sets the Elastic IP quota: at 1 (duvel's address is held), the
+/// create-server that must allocate fails with AddressLimitExceeded and leaves nothing;
+/// `sim show` shows the quota; an absurd quota is refused and changes nothing.
+#[test]
+fn the_address_quota_is_a_sim_setting() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    assert!(c.ok(&["sim", "address-quota", "1"]).stdout.contains("1 Elastic IP(s) per region"));
+    let r = c.run(&["apply", "create-server@ommegang", "20", "--yes", "--dns-confirmed"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("AddressLimitExceeded"), "{}", r.stdout);
+    let show = c.ok(&["sim", "show"]).stdout;
+    assert!(show.contains("Elastic IP quota: 1 per region"), "{show}");
+    assert!(!show.contains("Name=ommegang"), "nothing left behind:\n{show}");
+    check_bad_input(&c, &["sim", "address-quota", "100001"], &["sim address-quota", "above the limit of 100000"]);
+}
+
 #[test]
 fn inconsistent_state_file_is_refused_not_a_crash() {
     let c = Cellar::new();
