@@ -391,9 +391,11 @@ fn summary_and_lookup() {
     for needle in [
         "clock: 2026-11-25T00:00:30Z",
         "region us-east-1 (zones a, b, c, d, e, f)",
-        "i-0001  running  us-east-1a  t3.small  ami-0002  [Name=x]",
+        "i-0001  running  us-east-1a  t3.small  ami-0002  profile cellar-agent  [Name=x]",
         "eipalloc-0001  198.51.100.1  unassociated  [Name=duvel]",
         "us-east-1b m5.large: 0 more launches",
+        "Elastic IP quota: 5 per region",
+        "cellar-agent (instances launched without a profile get it): autoscaling:DescribeAutoScalingInstances, ",
         "chimay.imarc.net -> 198.51.100.9",
         "i-0001: pending -> running",
     ] {
