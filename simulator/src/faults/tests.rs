@@ -673,6 +673,10 @@ fn bad_faults_are_refused_naming_the_field() {
         (Faults { latency_ms: (0, MAX_LATENCY_MS + 1), ..Faults::default() }, "latency_ms is 60001, above"),
         (Faults { boot_secs: Some(u64::MAX), ..Faults::default() }, "boot_secs is 18446744073709551615, above"),
         (Faults { boot_secs: Some(MAX_BOOT_SECS + 1), ..Faults::default() }, "boot_secs is 86401, above"),
+        (
+            Faults { agent_delay_secs: Some(u64::MAX), ..Faults::default() },
+            "agent_delay_secs is 18446744073709551615, above",
+        ),
         (at_call(u64::MAX, None), "terminate_at_call.calls is 18446744073709551615, above"),
         (at_call(MAX_CALLS + 1, None), "terminate_at_call.calls is 1000001, above"),
         (at_call(1, Some("../etc")), "terminate_at_call.server: invalid server name \"../etc\""),

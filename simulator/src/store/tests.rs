@@ -233,6 +233,28 @@ fn the_default_worlds_agent_profile_is_the_documented_policy() {
     assert_eq!(world.instance_profiles().get("cellar-agent"), Some(&policy));
     assert_eq!(world.default_instance_profile(), Some("cellar-agent"));
     assert_eq!(policy.len(), 6, "{policy:?}");
+    let actions: std::collections::BTreeSet<String> =
+        crate::world::AGENT_ACTIONS.iter().map(|a| a.to_string()).collect();
+    assert_eq!(actions, policy);
+}
+
+/// A state file from before instance profiles (neither field) gives its instances the
+/// documented agent profile, so its agents keep their rights; a world with no profiles at
+/// all says so in its file and reads back as such.
+#[test]
+fn a_state_file_from_before_instance_profiles_keeps_its_agents_rights() {
+    let text = render_world(&default_world());
+    let start = text.find("    instance_profiles:").unwrap();
+    let end = text.find("    log:").unwrap();
+    let old = format!("{}{}", &text[..start], &text[end..]);
+    assert!(!old.contains("instance_profile"), "{old}");
+    let world = parse_world(&old).unwrap();
+    assert_eq!(world, default_world());
+    let mut none = default_world();
+    none.set_default_instance_profile(None).unwrap();
+    let text = render_world(&none);
+    assert!(text.contains("default_instance_profile: None"), "{text}");
+    assert_eq!(parse_world(&text).unwrap(), none);
 }
 
 #[test]

@@ -6,7 +6,13 @@
 //! never silently dropped on the next save. The [`Scheduler`] is written as the two
 //! top-level fields it always had (`scheduled`, `next_seq`). The engine's model types
 //! inside refuse unknown fields themselves.
+//!
+//! A state file written before instance profiles existed has neither `instance_profiles`
+//! nor `default_instance_profile`: it reads as a world whose instances launch with the
+//! documented `cellar-agent` profile ([`identity::AGENT_ACTIONS`]), so its agents keep the
+//! rights they had. Both fields are therefore always written, `{}` and `None` included.
 
+use super::identity;
 use super::{
     ImageDevice, LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, World,
 };
@@ -35,6 +41,17 @@ fn default_address_limit() -> u32 {
 
 fn is_default_address_limit(n: &u32) -> bool {
     *n == super::DEFAULT_ADDRESS_LIMIT
+}
+
+/// A state file from before instance profiles: the documented agent profile.
+fn agent_profiles() -> BTreeMap<String, BTreeSet<String>> {
+    let actions = identity::AGENT_ACTIONS.iter().map(|a| a.to_string()).collect();
+    BTreeMap::from([(identity::AGENT_PROFILE.to_string(), actions)])
+}
+
+/// A state file from before instance profiles: instances launch with the agent profile.
+fn agent_default_profile() -> Option<String> {
+    Some(identity::AGENT_PROFILE.to_string())
 }
 
 fn default_rng() -> Rng {
@@ -93,9 +110,9 @@ pub(super) struct WorldFile {
     next_seq: u64,
     #[serde(default)]
     agents_due: Vec<InstanceId>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default = "agent_profiles")]
     instance_profiles: BTreeMap<String, BTreeSet<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default = "agent_default_profile")]
     default_instance_profile: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     instance_profile_of: BTreeMap<InstanceId, String>,

@@ -21,6 +21,21 @@ use cellar_engine::cloud::{CloudErrorKind as K, CloudResult};
 use cellar_engine::model::InstanceId;
 use std::collections::BTreeSet;
 
+/// The instance profile the agent's role is documented with (`docs/agent-iam-policy.json`).
+pub const AGENT_PROFILE: &str = "cellar-agent";
+
+/// The actions of `docs/agent-iam-policy.json` (a test keeps them and the default world's
+/// `cellar-agent` equal to the file): what a state file from before instance profiles
+/// gives its instances (see `file.rs`).
+pub const AGENT_ACTIONS: &[&str] = &[
+    "autoscaling:DescribeAutoScalingInstances",
+    "ec2:AssociateAddress",
+    "ec2:AttachVolume",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeInstances",
+    "ec2:DescribeVolumes",
+];
+
 /// Whether `name` is a valid IAM instance profile name.
 pub(super) fn check_profile_name(name: &str) -> Result<(), String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
