@@ -86,8 +86,8 @@ impl Sim {
     }
 
     /// One Cloud call: the world's fault gate ([`World::begin_call`]: latency, throttling,
-    /// transient errors), then, for an agent's call (`agent` names its instance), the
-    /// instance profile's permission, the operation, then [`World::end_call`] — all under
+    /// transient errors), then the caller's permission (an agent's call, `agent` naming its
+    /// instance: the instance profile's; the operator's: its policy), the operation, then [`World::end_call`] — all under
     /// one lock.
     fn call_as<T>(
         &self,
@@ -99,10 +99,7 @@ impl Sim {
     ) -> CloudResult<T> {
         self.with_world(|w| {
             w.begin_call(api, region, unfiltered)?;
-            let result = match agent {
-                Some(instance) => w.authorize(instance, api).and_then(|()| op(w)),
-                None => op(w),
-            };
+            let result = w.authorize_caller(agent, api).and_then(|()| op(w));
             w.end_call(api);
             result
         })
@@ -111,6 +108,11 @@ impl Sim {
     /// Itself as [`Sim`] (what the `Cloud` implementation shared with [`AgentCloud`] asks).
     fn sim(&self) -> &Sim {
         self
+    }
+
+    /// The operator's calls are made by no instance.
+    fn agent(&self) -> Option<&InstanceId> {
+        None
     }
 
     /// Advances virtual time by `duration`, ending on a whole second (rounded up), running
@@ -231,6 +233,11 @@ impl AgentCloud<'_> {
 
     fn sim(&self) -> &Sim {
         self.sim
+    }
+
+    /// The instance whose profile the agent's calls are made with.
+    fn agent(&self) -> Option<&InstanceId> {
+        Some(&self.instance)
     }
 }
 

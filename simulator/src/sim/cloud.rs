@@ -253,6 +253,23 @@ macro_rules! sim_cloud {
                 self.call(Api::DnsLookup, None, false, |w| Ok(w.resolve_dns(host)))
             }
 
+            /// Who the caller is: the operator, or the agent's instance profile's role.
+            async fn caller_identity(&self, _region: &Region) -> CloudResult<Option<CallerIdentity>> {
+                let agent = self.agent();
+                self.call(Api::GetCallerIdentity, None, false, |w| Ok(Some(w.caller_identity(agent))))
+            }
+
+            /// As AWS: `DryRunOperation` if the caller may make the call, else its refusal.
+            async fn dry_run(&self, region: &Region, request: &DryRun) -> CloudResult<DryRunAnswer> {
+                let (agent, api) = (self.agent(), request.api());
+                match self.call(api, Some(region), false, |w| w.dry_run(agent, api)) {
+                    Err(e) if e.kind == CloudErrorKind::DryRunOperation => Ok(DryRunAnswer::Allowed),
+                    Err(e) => Err(e),
+                    // World::dry_run always answers with a code; were it not to, say so.
+                    Ok(()) => Err(CloudError::new(CloudErrorKind::InternalError, "the dry run was not answered")),
+                }
+            }
+
             async fn now(&self) -> Timestamp {
                 self.sim().with_world(|w| w.now())
             }

@@ -123,6 +123,35 @@ async fn an_agents_calls_need_its_profiles_permission() {
     // A profile set by hand, or none.
     sim.with_world(|w| w.set_instance_profile(&instance, None)).unwrap();
     let e = sim.with_world(|w| w.authorize(&instance, Api::DescribeInstances)).unwrap_err();
-    assert_eq!(e.kind, CloudErrorKind::Other("UnauthorizedOperation".into()));
+    assert_eq!(e.kind, CloudErrorKind::UnauthorizedOperation);
     assert!(sim.with_world(|w| w.set_instance_profile(&InstanceId::new("i-0999"), Some("narrow"))).is_err());
+}
+
+/// The operator's policy: a dry run answers DryRunOperation or UnauthorizedOperation naming
+/// the action (changing nothing), a real call it does not allow is refused with the same
+/// code, and the caller's identity is the operator's (or an agent's role).
+#[tokio::test]
+async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
+    let sim = Sim::new(default_world());
+    let r = east();
+    let volume =
+        DryRun::CreateVolume(CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new() });
+    assert_eq!(sim.dry_run(&r, &volume).await, Ok(DryRunAnswer::Allowed), "an administrator by default");
+    let identity = sim.caller_identity(&r).await.unwrap().unwrap();
+    assert_eq!(
+        (identity.account.as_str(), identity.arn.as_str()),
+        (crate::world::SIM_ACCOUNT, crate::world::OPERATOR_ARN)
+    );
+    sim.with_world(|w| w.set_operator_actions(Some(&["ec2:Describe*".to_string()]))).unwrap();
+    let refused = sim.dry_run(&r, &volume).await.unwrap_err();
+    assert_eq!(refused.kind, CloudErrorKind::UnauthorizedOperation);
+    assert!(refused.message.contains("is not authorized to perform: ec2:CreateVolume"), "{}", refused.message);
+    let request = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new() };
+    assert_eq!(sim.create_volume(&r, request).await.unwrap_err().kind, CloudErrorKind::UnauthorizedOperation);
+    assert!(sim.describe_volumes(&r, &Filter::All).await.unwrap().is_empty(), "nothing made, reads allowed");
+    let group = sim.describe_auto_scaling_groups(&r, &Filter::All).await.unwrap_err();
+    assert_eq!(group.code, "AccessDenied", "Auto Scaling's spelling");
+    // The policy survives the state file.
+    let world = parse_world(&render_world(&sim.with_world(|w| w.clone_without_log()))).unwrap();
+    assert_eq!(world.operator_actions().map(|a| a.len()), Some(1));
 }

@@ -180,7 +180,7 @@ fn unknown_fields_are_refused_not_dropped() {
     check_unknown_field(&["now:"], "now, millis, rng, faults");
     check_unknown_field(
         &["default_capacity:"],
-        "agents_due, instance_profiles, default_instance_profile, instance_profile_of, console, log",
+        "agents_due, instance_profiles, default_instance_profile, instance_profile_of, operator_actions, console, log",
     );
     check_unknown_field(&["throttling:"], "throttling, transient_error_rate");
     check_unknown_field(&["instances:", "launched_at:"], "id, state, zone");

@@ -116,6 +116,9 @@ pub(super) struct WorldFile {
     default_instance_profile: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     instance_profile_of: BTreeMap<InstanceId, String>,
+    /// The operator's allowed actions; absent: everything (an administrator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operator_actions: Option<BTreeSet<String>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     console: BTreeMap<InstanceId, Vec<String>>,
     #[serde(default)]
@@ -152,6 +155,7 @@ impl From<WorldFile> for World {
             instance_profiles: f.instance_profiles,
             default_instance_profile: f.default_instance_profile,
             instance_profile_of: f.instance_profile_of,
+            operator_actions: f.operator_actions,
             console: f.console,
             log: f.log,
         }
@@ -190,6 +194,7 @@ impl From<World> for WorldFile {
             instance_profiles: w.instance_profiles,
             default_instance_profile: w.default_instance_profile,
             instance_profile_of: w.instance_profile_of,
+            operator_actions: w.operator_actions,
             console: w.console,
             log: w.log,
         }

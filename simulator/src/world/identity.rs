@@ -46,7 +46,7 @@ pub(super) fn check_profile_name(name: &str) -> Result<(), String> {
 }
 
 /// Whether `action` looks like an IAM action (`ec2:AttachVolume`).
-fn check_action(action: &str) -> Result<(), String> {
+pub(super) fn check_action(action: &str) -> Result<(), String> {
     let valid = action.split_once(':').is_some_and(|(service, op)| {
         !service.is_empty()
             && service.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

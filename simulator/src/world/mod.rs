@@ -55,6 +55,7 @@ mod images;
 mod inject;
 mod instances;
 mod launch;
+mod operator;
 mod render;
 mod scheduler;
 mod tags;
@@ -69,6 +70,7 @@ pub use identity::{AGENT_ACTIONS, AGENT_PROFILE};
 pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
 pub use launch::SimTemplate;
+pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
 pub use volumes::VOLUME_CREATE_SECS;
 
@@ -151,6 +153,9 @@ pub struct World {
     default_instance_profile: Option<String>,
     /// The profile each instance carries (absent: none, so no rights).
     instance_profile_of: BTreeMap<InstanceId, String>,
+    /// What the operator's credentials (cellar's own calls) may do: `None` allows
+    /// everything, as an administrator's would (see `identity.rs`).
+    operator_actions: Option<BTreeSet<String>>,
     /// What each instance printed on its console (see `agents.rs`).
     console: BTreeMap<InstanceId, Vec<String>>,
     log: Vec<LogEntry>,
@@ -187,6 +192,7 @@ impl World {
             instance_profiles: BTreeMap::new(),
             default_instance_profile: None,
             instance_profile_of: BTreeMap::new(),
+            operator_actions: None,
             console: BTreeMap::new(),
             log: Vec::new(),
         }
@@ -416,7 +422,8 @@ impl World {
                 ));
             }
         }
-        self.check_identity()
+        self.check_identity()?;
+        self.check_operator()
     }
 
     /// The part of [`World::check_consistency`] about single values.

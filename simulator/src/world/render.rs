@@ -256,6 +256,12 @@ impl World {
             let _ = writeln!(out, "  {zone} {itype}: {n} more launches");
         }
         let _ = writeln!(out, "Elastic IP quota: {} per region", self.address_limit);
+        // Shown only when set: the default (an administrator's rights) goes without saying.
+        if let Some(actions) = &self.operator_actions {
+            let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+            let allowed = if actions.is_empty() { "nothing".to_string() } else { actions.join(", ") };
+            let _ = writeln!(out, "operator policy (what cellar's own calls may do): {allowed}");
+        }
         if !self.instance_profiles.is_empty() {
             let _ = writeln!(out, "\ninstance profiles:");
             for (name, actions) in &self.instance_profiles {
