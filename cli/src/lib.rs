@@ -123,7 +123,8 @@ enum Sub {
     /// Health of configured servers (healthy, degraded, down or stopped, with the reason) and the workspaces.
     #[command(after_help = status::AFTER_HELP)]
     Status(status::Args),
-    /// Validate the whole configuration tree; report every problem with file:line:column.
+    /// Validate the whole configuration tree; report every problem with file:line:column
+    /// (with --backend aws, then check the account as `doctor` does).
     #[command(after_help = check::AFTER_HELP)]
     Check(check::Args),
     /// Is the account ready for the configured servers: credentials, regions and zones,

@@ -10,7 +10,11 @@ use cellar_engine::config::{self, HookChecker, HookSyntaxError};
 pub struct Args {}
 
 pub const AFTER_HELP: &str =
-    "Exit codes: 0 the configuration is valid, 1 it has problems (each printed with file:line:column).";
+    "Checks the files alone (no cloud is asked). With --backend aws (or CELLAR_BACKEND=aws) it \
+then asks the account too, as `cellar doctor` does: credentials, regions and zones, images, and the permissions of \
+the calls cellar makes (EC2 DryRun).\n\n\
+Exit codes: 0 the configuration is valid (and, with --backend aws, the account ready), 1 it has problems (each \
+printed with file:line:column).";
 
 /// Spawn hooks are checked with `bash -n`.
 struct BashHookChecker;
@@ -22,6 +26,16 @@ impl HookChecker for BashHookChecker {
 }
 
 pub fn run(ctx: &Ctx, _args: Args) -> Result<i32> {
+    let files = check_files(ctx)?;
+    if ctx.backend != crate::backend::BackendKind::Aws {
+        return Ok(files);
+    }
+    let account = ctx.runtime()?.block_on(super::doctor::run(ctx, super::doctor::Args::default()))?;
+    Ok(files.max(account))
+}
+
+/// The configuration tree's problems, on standard error; the exit code.
+fn check_files(ctx: &Ctx) -> Result<i32> {
     ctx.config_dir_exists()?;
     let problems = config::check(&ctx.config, &BashHookChecker);
     if problems.is_empty() {

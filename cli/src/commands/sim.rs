@@ -53,6 +53,27 @@ enum SimCommand {
         /// Addresses per region; AllocateAddress beyond it fails with AddressLimitExceeded.
         count: u32,
     },
+    /// Set what the operator's credentials (cellar's own calls) may do, as an IAM policy
+    /// would: a call it does not allow, or its DryRun, is refused with UnauthorizedOperation
+    /// (AccessDenied for Auto Scaling) naming the action. The default is an administrator's.
+    #[command(
+        after_help = "Examples:\n  cellar sim operator-policy --file docs/iam-policy.json --without ec2:RunInstances\n  \
+cellar sim operator-policy ec2:Describe* autoscaling:Describe*\n  cellar sim operator-policy --admin"
+    )]
+    OperatorPolicy {
+        /// Allowed actions (service:Operation, service:Prefix* or *).
+        #[arg(conflicts_with_all = ["admin", "file"], required_unless_present_any = ["admin", "file"])]
+        actions: Vec<String>,
+        /// Everything allowed (the default world's operator).
+        #[arg(long, conflicts_with_all = ["file", "without"])]
+        admin: bool,
+        /// The actions of an IAM policy document's Allow statements (e.g. docs/iam-policy.json).
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
+        file: Option<PathBuf>,
+        /// An action to leave out (repeatable).
+        #[arg(long, value_name = "ACTION")]
+        without: Vec<String>,
+    },
     /// Point a DNS name at addresses (none: remove the record).
     Dns {
         /// The name, e.g. ommegang.imarc.net.
@@ -98,6 +119,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
             world.set_address_limit(count).map_err(|e| anyhow!("sim address-quota: {e}"))?;
             Ok(format!("The account may now hold {count} Elastic IP(s) per region.\n"))
         })?,
+        SimCommand::OperatorPolicy { actions, admin, file, without } => {
+            let actions = if admin { None } else { Some(policy_actions(actions, file.as_deref(), &without)?) };
+            change_world(ctx, |world| {
+                world.set_operator_actions(actions.as_deref()).map_err(|e| anyhow!("sim operator-policy: {e}"))?;
+                Ok(match &actions {
+                    None => "The operator may now do everything (an administrator).\n".to_string(),
+                    Some(a) if a.is_empty() => "The operator may now do nothing.\n".to_string(),
+                    Some(a) => format!("The operator may now do: {}\n", a.join(", ")),
+                })
+            })?
+        }
         SimCommand::Dns { host, addresses } => change_world(ctx, |world| {
             world.set_dns(&host, addresses.clone()).map_err(|e| anyhow!(e))?;
             let to = if addresses.is_empty() { "(no record)".to_string() } else { addresses.join(", ") };
@@ -167,6 +199,56 @@ fn install_faults(ctx: &Ctx, file: &std::path::Path) -> Result<String> {
     })
 }
 
+/// The operator's allowed actions: those given, or those of the policy file's Allow
+/// statements, less `without` (each of which must be among them, so a typo is not silent).
+fn policy_actions(given: Vec<String>, file: Option<&std::path::Path>, without: &[String]) -> Result<Vec<String>> {
+    let mut actions = match file {
+        None => given,
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read IAM policy {}", path.display()))?;
+            allowed_actions(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+        }
+    };
+    for action in without {
+        let before = actions.len();
+        actions.retain(|a| !a.eq_ignore_ascii_case(action));
+        if actions.len() == before {
+            bail!("sim operator-policy: --without {action}: the policy does not allow {action}\n  fix: name an action the policy lists");
+        }
+    }
+    Ok(actions)
+}
+
+/// The actions of an IAM policy document's Allow statements (`Action`: a string or a
+/// list). Deny statements and `NotAction` are not modelled, and refused rather than ignored.
+pub fn allowed_actions(text: &str) -> Result<Vec<String>, String> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(list)) => list.clone(),
+        Some(one @ serde_json::Value::Object(_)) => vec![one.clone()],
+        _ => return Err("not an IAM policy: no Statement".to_string()),
+    };
+    let mut actions = Vec::new();
+    for (n, statement) in statements.iter().enumerate() {
+        if statement.get("Effect").and_then(|e| e.as_str()) != Some("Allow") || statement.get("NotAction").is_some() {
+            return Err(format!(
+                "statement {n}: only Allow statements with Action are modelled\n  fix: list what the operator may do in Allow statements"
+            ));
+        }
+        match statement.get("Action") {
+            Some(serde_json::Value::String(a)) => actions.push(a.clone()),
+            Some(serde_json::Value::Array(list)) => {
+                for a in list {
+                    actions.push(a.as_str().ok_or(format!("statement {n}: an Action is not a string"))?.to_string());
+                }
+            }
+            _ => return Err(format!("statement {n}: no Action")),
+        }
+    }
+    Ok(actions)
+}
+
 fn terminate(world: &mut World, target: &str) -> Result<String> {
     let id = if target.starts_with("i-") {
         InstanceId::new(target)
@@ -189,6 +271,29 @@ mod tests {
 
     fn check(input: &str, expected: Option<u64>) {
         assert_eq!(parse_advance(input).ok().map(|d| d.as_secs()), expected, "input {input:?}");
+    }
+
+    fn check_policy(text: &str, expected: Result<&[&str], &str>) {
+        let got = allowed_actions(text);
+        match expected {
+            Ok(actions) => {
+                assert_eq!(got.as_deref(), Ok(&actions.iter().map(|a| a.to_string()).collect::<Vec<_>>()[..]))
+            }
+            Err(needle) => assert!(got.as_ref().is_err_and(|e| e.contains(needle)), "{text}: {got:?}"),
+        }
+    }
+
+    #[test]
+    fn policies() {
+        check_policy(r#"{"Statement": [{"Effect": "Allow", "Action": ["ec2:A", "ec2:B"]}]}"#, Ok(&["ec2:A", "ec2:B"]));
+        check_policy(r#"{"Statement": {"Effect": "Allow", "Action": "*"}}"#, Ok(&["*"]));
+        check_policy(r#"{"Statement": [{"Effect": "Deny", "Action": "*"}]}"#, Err("only Allow"));
+        check_policy(r#"{"Statement": [{"Effect": "Allow", "NotAction": "ec2:A"}]}"#, Err("only Allow"));
+        check_policy(r#"{"Statement": [{"Effect": "Allow", "Action": [1]}]}"#, Err("not a string"));
+        check_policy(r#"{"Version": "2012-10-17"}"#, Err("no Statement"));
+        check_policy("{", Err("not JSON"));
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/iam-policy.json")).unwrap();
+        assert!(allowed_actions(&docs).unwrap().contains(&"ec2:RunInstances".to_string()));
     }
 
     #[test]

@@ -77,7 +77,11 @@ pub fn dry_runs_for(
         Some((v, i)) => (v, i),
         None => (VolumeId::new(NO_VOLUME), InstanceId::new(NO_INSTANCE)),
     };
-    out.push(DryRun::AttachVolume { volume: volume_id, instance: holder, device: crate::agent::DATA_DEVICE.to_string() });
+    out.push(DryRun::AttachVolume {
+        volume: volume_id,
+        instance: holder,
+        device: crate::agent::DATA_DEVICE.to_string(),
+    });
     out.push(DryRun::AllocateAddress { tags: tags.clone() });
     let associated = resources.addresses.iter().find_map(|a| Some((a.allocation_id.clone(), a.associated_to.clone()?)));
     let (address, on) = associated.unwrap_or((AllocationId::new(NO_ADDRESS), InstanceId::new(NO_INSTANCE)));
@@ -122,7 +126,7 @@ fn setting<T>(field: &'static str, value: &Sourced<T>) -> Option<Setting> {
 fn identity(answer: &Result<Option<CallerIdentity>, CloudError>) -> Finding {
     let (severity, message) = match answer {
         Ok(Some(id)) => (Severity::Ok, format!("account {} as {} (STS GetCallerIdentity)", id.account, id.arn)),
-        Ok(None) => (Severity::Note, "the simulator needs no credentials (caller identity not modelled by the simulator)".into()),
+        Ok(None) => (Severity::Note, "this backend has no credentials to check".into()),
         // The adapter's message says where credentials come from and how to fix them.
         Err(e) => (Severity::Error, e.to_string()),
     };
@@ -138,7 +142,7 @@ fn assess_server(reading: &Reading, server: &ServerReading) -> Vec<Finding> {
     let mut out = Vec::new();
     match &reading.regions {
         None => {} // the credentials failed: said once, above
-        Some(Err(e)) => out.push(finding(Severity::Error, Some(name), Subject::Region, setting("region", &config.region), e.to_string(), None)),
+        Some(Err(e)) => out.push(refused(config, Subject::Read(Api::DescribeRegions), e)),
         Some(Ok(regions)) => out.extend(region_and_zone(config, regions)),
     }
     if let Some(images) = &server.images {
@@ -165,9 +169,23 @@ fn region_and_zone(config: &ServerConfig, regions: &[RegionInfo]) -> Vec<Finding
             known.join(", ")
         );
         let message = format!("{region} is not offered to this account");
-        return vec![finding(Severity::Error, server, Subject::Region, setting("region", &config.region), message, Some(fix))];
+        return vec![finding(
+            Severity::Error,
+            server,
+            Subject::Region,
+            setting("region", &config.region),
+            message,
+            Some(fix),
+        )];
     };
-    let mut out = vec![finding(Severity::Ok, server, Subject::Region, setting("region", &config.region), region.to_string(), None)];
+    let mut out = vec![finding(
+        Severity::Ok,
+        server,
+        Subject::Region,
+        setting("region", &config.region),
+        region.to_string(),
+        None,
+    )];
     let zone = config.zone_name();
     if info.zones.contains(&zone) {
         out.push(finding(Severity::Ok, server, Subject::Zone, setting("zone", &config.zone), zone.to_string(), None));
@@ -185,16 +203,14 @@ fn image(config: &ServerConfig, images: &Result<Vec<Image>, CloudError>) -> Find
     let (ami_type, arch, region) = (&config.ami_type.value, config.architecture.value, &config.region.value);
     let images = match images {
         Ok(images) => images,
-        Err(e) => return finding(Severity::Error, server, Subject::Image, at, e.to_string(), None),
+        Err(e) => return refused(config, Subject::Read(Api::DescribeImages), e),
     };
     if let Some(found) = super::read::newest_image(images, config) {
         let message = format!("{} ({}) for {arch} in {region}", found.name, found.id);
         return finding(Severity::Ok, server, Subject::Image, at, message, None);
     }
-    let mut families: Vec<String> = images
-        .iter()
-        .filter_map(|i| Some(format!("{} {}", i.type_and_date()?.0, i.architecture)))
-        .collect();
+    let mut families: Vec<String> =
+        images.iter().filter_map(|i| Some(format!("{} {}", i.type_and_date()?.0, i.architecture))).collect();
     families.sort();
     families.dedup();
     let there = if families.is_empty() { "none".to_string() } else { families.join(", ") };
@@ -241,34 +257,40 @@ fn permissions(config: &ServerConfig, answers: &[(Api, Result<DryRunAnswer, Clou
         out.insert(0, finding(Severity::Ok, server, Subject::Permissions, at.clone(), message, None));
     }
     if !unmodelled.is_empty() {
-        let message = format!("DryRun not modelled by the simulator: {} not checked", unmodelled.join(", "));
+        let message = format!("this backend does not model DryRun: {} not checked", unmodelled.join(", "));
         out.push(finding(Severity::Note, server, Subject::Permissions, at, message, None));
     }
     out
 }
 
 /// A refused read or dry run: a missing permission (an error, naming the action), refused
-/// credentials (an error), or an answer that does not settle the question (a warning).
+/// credentials or a failed read (errors), or a dry run whose answer does not settle the
+/// question (a warning).
 fn refused(config: &ServerConfig, subject: Subject, e: &CloudError) -> Finding {
     let (server, at) = (Some(&config.name), setting("region", &config.region));
-    let api = match &subject {
-        Subject::Read(api) | Subject::Permission(api) => *api,
-        _ => Api::DescribeRegions,
+    let (api, dry_run) = match &subject {
+        Subject::Permission(api) => (*api, true),
+        Subject::Read(api) => (*api, false),
+        _ => (Api::DescribeRegions, false),
     };
     let action = api.iam_action().unwrap_or_else(|| api.to_string());
     if e.kind == CloudErrorKind::UnauthorizedOperation {
-        let message = format!("not allowed in {}: {}", config.region.value, e.code);
-        let fix = format!("allow {action} for these credentials (docs/iam-policy.json lists every action cellar needs)");
+        let message = format!("{action} is not allowed in {} ({}: {})", config.region.value, e.code, e.message);
+        let fix =
+            format!("allow {action} for these credentials (docs/iam-policy.json lists every action cellar needs)");
         return finding(Severity::Error, server, subject, at, message, Some(fix));
     }
-    if e.kind.is_credentials() {
+    if e.kind.is_credentials() || !dry_run {
         return finding(Severity::Error, server, subject, at, e.to_string(), None);
     }
     let message = format!(
         "undecided: AWS answered {} rather than DryRunOperation or UnauthorizedOperation ({})",
         e.code, e.message
     );
-    let fix = Some("nothing, if the request's resource just does not exist yet; the first apply checks the permission for real".to_string());
+    let fix = Some(
+        "nothing, if the request's resource just does not exist yet; the first apply checks the permission for real"
+            .to_string(),
+    );
     finding(Severity::Warning, server, subject, at, message, fix)
 }
 

@@ -18,7 +18,8 @@ const HOME_REGION: &str = "us-east-1";
 pub async fn read(cloud: &dyn Cloud, tree: &ConfigTree) -> Reading {
     let caller = Caller::new(&Policy::for_reads());
     let configs: Vec<_> = tree.server_names().into_iter().map(|name| (tree.server(&name), name)).collect();
-    let mut regions: Vec<Region> = configs.iter().filter_map(|(c, _)| c.as_ref().ok()).map(|c| c.region.value.clone()).collect();
+    let mut regions: Vec<Region> =
+        configs.iter().filter_map(|(c, _)| c.as_ref().ok()).map(|c| c.region.value.clone()).collect();
     regions.sort();
     regions.dedup();
     let home = regions.first().cloned().unwrap_or_else(|| Region::new(HOME_REGION));
@@ -85,12 +86,14 @@ async fn read_server(
     let templates =
         caller.call(cloud, Api::DescribeLaunchTemplates, || cloud.describe_launch_templates(region, &filter)).await;
     keep(Api::DescribeLaunchTemplates, templates.map(drop));
-    let groups =
-        caller.call(cloud, Api::DescribeAutoScalingGroups, || cloud.describe_auto_scaling_groups(region, &filter)).await;
+    let groups = caller
+        .call(cloud, Api::DescribeAutoScalingGroups, || cloud.describe_auto_scaling_groups(region, &filter))
+        .await;
     keep(Api::DescribeAutoScalingGroups, groups.map(drop));
     if config.launch.value == LaunchKind::Configuration {
-        let configurations =
-            caller.call(cloud, Api::DescribeLaunchConfigurations, || cloud.describe_launch_configurations(region)).await;
+        let configurations = caller
+            .call(cloud, Api::DescribeLaunchConfigurations, || cloud.describe_launch_configurations(region))
+            .await;
         keep(Api::DescribeLaunchConfigurations, configurations.map(drop));
     }
     reads.extend(launch_settings(config));

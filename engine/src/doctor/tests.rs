@@ -44,9 +44,15 @@ fn broken() -> Reading {
         (Api::CreateVolume, Err(error(CloudErrorKind::UnauthorizedOperation))),
         (Api::AttachVolume, Err(error(CloudErrorKind::InvalidVolumeNotFound))),
     ];
-    let reads = vec![(Api::DescribeInstances, Ok(())), (Api::DescribeVolumes, Err(error(CloudErrorKind::UnauthorizedOperation)))];
+    let reads = vec![
+        (Api::DescribeInstances, Ok(())),
+        (Api::DescribeVolumes, Err(error(CloudErrorKind::UnauthorizedOperation))),
+    ];
     Reading {
-        identity: Ok(Some(CallerIdentity { account: "123456789012".into(), arn: "arn:aws:iam::123456789012:user/ops".into() })),
+        identity: Ok(Some(CallerIdentity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/ops".into(),
+        })),
         regions: Some(Ok(regions())),
         servers: vec![ServerReading {
             name: ServerName::new("duvel"),
@@ -70,10 +76,16 @@ fn a_broken_server_names_each_setting_its_place_and_the_fix() {
     assert_eq!(credentials.severity, Severity::Ok);
     assert!(credentials.message.contains("123456789012"), "{credentials}");
     let zone = find(&report, &Subject::Zone).to_string();
-    assert!(zone.starts_with("error   duvel: zone (zone at cfg/servers/duvel.ron:3:11): us-east-1f does not exist"), "{zone}");
+    assert!(
+        zone.starts_with("error   duvel: zone (zone at cfg/servers/duvel.ron:3:11): us-east-1f does not exist"),
+        "{zone}"
+    );
     assert!(zone.contains("fix: set zone to a letter of us-east-1's zones: a, b, c"), "{zone}");
     let image = find(&report, &Subject::Image).to_string();
-    assert!(image.contains("(ami_type at cfg/global.ron:5:15)") && image.contains("architecture at cfg/global.ron:6:19"), "{image}");
+    assert!(
+        image.contains("(ami_type at cfg/global.ron:5:15)") && image.contains("architecture at cfg/global.ron:6:19"),
+        "{image}"
+    );
     assert!(image.contains("web-server arm64") && image.contains("fix: bundle one"), "{image}");
     let volume = find(&report, &Subject::Permission(Api::CreateVolume));
     assert_eq!(volume.severity, Severity::Error);
@@ -101,15 +113,15 @@ fn refused_credentials_are_said_once_and_nothing_else_is_asked() {
 }
 
 #[test]
-fn the_simulator_says_what_it_does_not_model() {
+fn a_backend_says_what_it_does_not_model() {
     let mut reading = broken();
     reading.identity = Ok(None);
     reading.servers[0].dry_runs = vec![(Api::RunInstances, Ok(DryRunAnswer::NotModelled))];
     let report = assess(&reading);
-    assert!(find(&report, &Subject::Credentials).message.contains("not modelled by the simulator"));
+    assert!(find(&report, &Subject::Credentials).message.contains("no credentials to check"));
     let note = find(&report, &Subject::Permissions);
     assert_eq!(note.severity, Severity::Note);
-    assert!(note.message.contains("DryRun not modelled by the simulator"), "{note}");
+    assert!(note.message.contains("does not model DryRun"), "{note}");
 }
 
 #[test]
@@ -120,7 +132,13 @@ fn a_server_whose_configuration_fails_is_reported_with_its_problems() {
     let reading = Reading {
         identity: Ok(None),
         regions: Some(Ok(regions())),
-        servers: vec![ServerReading { name: name.clone(), config: tree.server(&name), images: None, reads: vec![], dry_runs: vec![] }],
+        servers: vec![ServerReading {
+            name: name.clone(),
+            config: tree.server(&name),
+            images: None,
+            reads: vec![],
+            dry_runs: vec![],
+        }],
     };
     let report = assess(&reading);
     let problem = find(&report, &Subject::Config);
@@ -162,7 +180,8 @@ fn dry_runs_use_real_ids_only_where_harmless() {
         }
     }
     // Every changing EC2 call is tried or listed as not tried.
-    let tried: Vec<Api> = dry_runs_for(&config, Some(&image), &resources, Timestamp(7)).iter().map(DryRun::api).collect();
+    let tried: Vec<Api> =
+        dry_runs_for(&config, Some(&image), &resources, Timestamp(7)).iter().map(DryRun::api).collect();
     for api in Api::ALL.iter().filter(|a| a.is_mutating()) {
         assert!(tried.contains(api) ^ NOT_TRIED.contains(api), "{api}");
     }
