@@ -568,7 +568,10 @@ async fn cli_doctor_checks_the_account() {
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     let at = format!("{}/servers/duvel.ron:3:15", tree);
-    assert!(said.contains(&format!("error   duvel: image (ami_type at {at}): no image named db-server-YYYY-MM-DD")), "{said}");
+    assert!(
+        said.contains(&format!("error   duvel: image (ami_type at {at}): no image named db-server-YYYY-MM-DD")),
+        "{said}"
+    );
     assert!(said.contains("fix: bundle one"), "{said}");
     assert!(said.contains("error   duvel: ec2:CreateVolume") && said.contains("fix: allow ec2:CreateVolume"), "{said}");
     eprintln!("cellar doctor on a broken tree:\n{said}");

@@ -586,3 +586,7 @@ mod front_door;
 #[cfg(feature = "aws")]
 #[path = "cli/first_contact.rs"]
 mod first_contact;
+
+/// `cellar doctor` on the simulator: the operator's policy, DryRun, broken settings, JSON.
+#[path = "cli/doctor.rs"]
+mod doctor;

@@ -30,17 +30,17 @@ pub(crate) async fn dry_run(cloud: &AwsCloud, region: &Region, request: &DryRun)
     let ec2 = cloud.ec2(region);
     let sent = match request {
         DryRun::RunInstances(r) => {
-            crate::instances::run_instances_call(cloud, region, r).dry_run(true).send().await.map(|_| ())
+            { crate::instances::run_instances_call(cloud, region, r).dry_run(true).send().await.map(|_| ()) }
+                .map_err(|e| from_sdk(api, e))
         }
-        .map_err(|e| from_sdk(api, e)),
         DryRun::CreateVolume(r) => {
-            crate::volumes::create_volume_call(cloud, region, r).dry_run(true).send().await.map(|_| ())
+            { crate::volumes::create_volume_call(cloud, region, r).dry_run(true).send().await.map(|_| ()) }
+                .map_err(|e| from_sdk(api, e))
         }
-        .map_err(|e| from_sdk(api, e)),
         DryRun::CreateLaunchTemplate(r) => {
-            crate::launch::create_launch_template_call(cloud, region, r).dry_run(true).send().await.map(|_| ())
+            { crate::launch::create_launch_template_call(cloud, region, r).dry_run(true).send().await.map(|_| ()) }
+                .map_err(|e| from_sdk(api, e))
         }
-        .map_err(|e| from_sdk(api, e)),
         DryRun::AttachVolume { volume, instance, device } => ec2
             .attach_volume()
             .volume_id(volume.as_str())

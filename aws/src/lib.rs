@@ -131,7 +131,8 @@ impl AwsCloud {
 
     /// An STS client for `region` (made per call: `cellar doctor` asks once).
     fn sts(&self, region: &Region) -> sts::Client {
-        let config = sts::config::Builder::from(&self.base).region(sts::config::Region::new(region.to_string())).build();
+        let config =
+            sts::config::Builder::from(&self.base).region(sts::config::Region::new(region.to_string())).build();
         sts::Client::from_conf(config)
     }
 

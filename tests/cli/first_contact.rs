@@ -131,3 +131,37 @@ fn a_command_without_a_server_off_ec2_says_so() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("names no server") && r.stderr.contains("fix: name the server"), "{}", r.stderr);
 }
+
+/// `cellar check --backend aws` checks the files, then the account as `cellar doctor`
+/// does: with no credentials, one error naming the chain, within seconds, and nothing else
+/// asked. A profile that does not exist is named.
+#[test]
+fn check_and_doctor_without_credentials() {
+    let c = Cellar::new();
+    for args in [&["check"][..], &["doctor"], &["doctor", "--format", "json"]] {
+        let (r, took) = bare_aws(&c, args, &[]);
+        assert_eq!(r.code, 1, "{args:?}\n{}{}", r.stdout, r.stderr);
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+        assert!(r.stdout.contains("NoCredentials: GetCallerIdentity"), "{args:?}: {}", r.stdout);
+        says_the_credential_chain(&r.stdout);
+        assert!(!r.stdout.contains("not tried"), "nothing else is asked: {}", r.stdout);
+    }
+    let (r, _) = bare_aws(&c, &["check"], &[]);
+    assert!(
+        r.stdout.contains("configuration OK") && r.stdout.contains("1 error, 0 warnings, 0 notes, 0 ok"),
+        "{}",
+        r.stdout
+    );
+    // A named profile that is not in the config file.
+    let config = c.dir.path().join("aws-config");
+    std::fs::write(&config, "[profile hosting]\nregion = us-east-1\n").unwrap();
+    let config = config.to_str().unwrap();
+    let (r, took) = bare_aws(&c, &["--profile", "nosuch", "status"], &[("AWS_CONFIG_FILE", config)]);
+    assert_eq!(r.code, 1);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        r.stderr.contains("profile `nosuch` was not defined") && r.stderr.contains("--profile NAME"),
+        "{}",
+        r.stderr
+    );
+}

@@ -104,7 +104,10 @@ pub fn assess(reading: &Reading) -> Report {
     if reading.servers.is_empty() {
         findings.push(finding(Severity::Warning, None, Subject::Config, None, "no servers are configured", None));
     }
-    findings.push(not_tried(reading));
+    if reading.regions.is_some() {
+        // Said only when the credentials worked: otherwise nothing was tried at all.
+        findings.push(not_tried(reading));
+    }
     Report { findings }
 }
 

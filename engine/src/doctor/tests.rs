@@ -110,6 +110,7 @@ fn refused_credentials_are_said_once_and_nothing_else_is_asked() {
     let report = assess(&reading);
     assert_eq!(report.count(Severity::Error), 1, "{:#?}", report.findings);
     assert_eq!(find(&report, &Subject::Credentials).severity, Severity::Error);
+    assert!(report.findings.iter().all(|f| f.subject != Subject::NotTried), "nothing was tried: {report:#?}");
 }
 
 #[test]
