@@ -278,7 +278,9 @@ fn refused(config: &ServerConfig, subject: Subject, e: &CloudError) -> Finding {
     };
     let action = api.iam_action().unwrap_or_else(|| api.to_string());
     if e.kind == CloudErrorKind::UnauthorizedOperation {
-        let message = format!("{action} is not allowed in {} ({}: {})", config.region.value, e.code, e.message);
+        // AWS's words, without the fix the adapter appends (the finding has its own).
+        let said = e.message.split("\n  fix:").next().unwrap_or_default();
+        let message = format!("{action} is not allowed in {} ({}: {said})", config.region.value, e.code);
         let fix =
             format!("allow {action} for these credentials (docs/iam-policy.json lists every action cellar needs)");
         return finding(Severity::Error, server, subject, at, message, Some(fix));

@@ -16,7 +16,7 @@ const HOME_REGION: &str = "us-east-1";
 
 /// Asks the cloud everything [`super::assess`] needs about every server of `tree`.
 pub async fn read(cloud: &dyn Cloud, tree: &ConfigTree) -> Reading {
-    let caller = Caller::new(&Policy::for_reads());
+    let caller = Caller::new(&policy());
     let configs: Vec<_> = tree.server_names().into_iter().map(|name| (tree.server(&name), name)).collect();
     let mut regions: Vec<Region> =
         configs.iter().filter_map(|(c, _)| c.as_ref().ok()).map(|c| c.region.value.clone()).collect();
@@ -55,6 +55,14 @@ pub async fn read(cloud: &dyn Cloud, tree: &ConfigTree) -> Reading {
         }
     }
     Reading { identity, regions: Some(described), servers }
+}
+
+/// The reads' policy (throttling and 5xx retried, credentials and permissions never),
+/// but a NotFound is an answer here, not eventual consistency: the dry runs name
+/// placeholder ids where a server has no such resource yet, and AWS may answer
+/// `InvalidInstanceID.NotFound` (moto does) rather than the permission.
+fn policy() -> Policy {
+    Policy { consistency_window: std::time::Duration::ZERO, ..Policy::for_reads() }
 }
 
 /// The newest image of the server's AMI type and architecture, as the planner picks it.
