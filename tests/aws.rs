@@ -593,3 +593,64 @@ async fn cli_doctor_checks_the_account() {
     assert!(said.contains("2 errors, 1 warning"), "{said}");
     eprintln!("cellar doctor on a broken tree:\n{said}");
 }
+
+/// `docs/agent-role.sh` (the README's first step) with the AWS CLI against moto's IAM:
+/// role and instance profile from docs/agent-iam-policy.json, idempotent, and the
+/// operator's policy on request. Skipped (loudly) where the AWS CLI is not installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_agent_role_script_creates_the_role_and_profile() {
+    let Some(upstream) = moto_endpoint("docs_agent_role_script_creates_the_role_and_profile") else { return };
+    if std::process::Command::new("aws").arg("--version").output().is_err() {
+        eprintln!(
+            "SKIPPED: docs_agent_role_script_creates_the_role_and_profile: no `aws` command (the AWS CLI) on PATH"
+        );
+        return;
+    }
+    let account = MotoAccount::open_with(&upstream, false).await;
+    let url = account.endpoint.url.clone();
+    let aws = move |program: &str, args: Vec<String>| {
+        let url = url.clone();
+        let program = program.to_string();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(program)
+                .args(args)
+                .env("AWS_ENDPOINT_URL", &url)
+                .env("AWS_ACCESS_KEY_ID", "testing")
+                .env("AWS_SECRET_ACCESS_KEY", "testing")
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .env_remove("AWS_PROFILE")
+                .output()
+                .unwrap()
+        })
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/agent-role.sh").to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec![script.clone()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        aws("bash", all)
+    };
+    let out = run(&[]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("instance profile cellar-agent now has role cellar-agent"), "{}", text(&out));
+    let again = run(&["web", "--with-operator-policy"]).await.unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    let again = run(&["web", "--with-operator-policy"]).await.unwrap();
+    assert!(
+        text(&again).contains("role web exists") && text(&again).contains("instance profile web has role web"),
+        "{}",
+        text(&again)
+    );
+    let query = |args: &[&str]| aws("aws", args.iter().map(|s| s.to_string()).collect());
+    let policy = query(&["iam", "get-role-policy", "--role-name", "cellar-agent", "--policy-name", "cellar-agent"])
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&policy.stdout).to_string();
+    for action in cellar_sim::world::AGENT_ACTIONS {
+        assert!(said.contains(action), "{action} missing from the role's policy:\n{said}");
+    }
+    let listed = query(&["iam", "list-role-policies", "--role-name", "web", "--output", "text"]).await.unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains("cellar-agent") && listed.contains("cellar-operator"), "{listed}");
+    let bad = run(&["--bogus"]).await.unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}
