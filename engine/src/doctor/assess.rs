@@ -151,6 +151,19 @@ fn assess_server(reading: &Reading, server: &ServerReading) -> Vec<Finding> {
     if let Some(images) = &server.images {
         out.push(image(config, images));
     }
+    let no_image = matches!(&server.images, Some(Ok(images)) if super::read::newest_image(images, config).is_none());
+    if no_image {
+        let message = "ec2:RunInstances and ec2:CreateLaunchTemplate not tried: there is no image to launch from";
+        let fix = Some("fix the image first, then run the doctor again".to_string());
+        out.push(finding(
+            Severity::Note,
+            Some(name),
+            Subject::NotTried,
+            setting("ami_type", &config.ami_type),
+            message,
+            fix,
+        ));
+    }
     out.extend(reads(config, &server.reads));
     out.extend(permissions(config, &server.dry_runs));
     out.extend(launch_settings(config, server));

@@ -37,10 +37,11 @@ fn error(kind: CloudErrorKind) -> CloudError {
 }
 
 /// duvel with zone "f" (not offered to the account), no image of its kind, CreateVolume not allowed,
-/// AttachVolume undecided, the rest allowed.
+/// AttachVolume undecided, AllocateAddress allowed.
 fn broken() -> Reading {
     let dry_runs = vec![
-        (Api::RunInstances, Ok(DryRunAnswer::Allowed)),
+        // No image of duvel's kind: nothing to launch from, so no RunInstances.
+        (Api::AllocateAddress, Ok(DryRunAnswer::Allowed)),
         (Api::CreateVolume, Err(error(CloudErrorKind::UnauthorizedOperation))),
         (Api::AttachVolume, Err(error(CloudErrorKind::InvalidVolumeNotFound))),
     ];
@@ -94,8 +95,12 @@ fn a_broken_server_names_each_setting_its_place_and_the_fix() {
     assert!(read.severity == Severity::Error && read.to_string().contains("allow ec2:DescribeVolumes"), "{read}");
     let attach = find(&report, &Subject::Permission(Api::AttachVolume));
     assert_eq!(attach.severity, Severity::Warning, "{attach}");
-    assert!(find(&report, &Subject::Permissions).message.contains("ec2:RunInstances"));
-    assert!(find(&report, &Subject::NotTried).message.contains("Auto Scaling has no DryRun"));
+    assert!(find(&report, &Subject::Permissions).message.contains("ec2:AllocateAddress"));
+    let not_tried: Vec<&Finding> = report.findings.iter().filter(|f| f.subject == Subject::NotTried).collect();
+    assert!(not_tried.iter().any(|f| f.message.contains("Auto Scaling has no DryRun")), "{not_tried:#?}");
+    // No image of duvel's kind, so no launch was tried: said, not silently skipped.
+    let launch = not_tried.iter().find(|f| f.server.is_some()).expect("a note about duvel's launches");
+    assert!(launch.message.contains("ec2:RunInstances and ec2:CreateLaunchTemplate not tried"), "{launch}");
     assert_eq!(report.count(Severity::Error), 4, "{:#?}", report.findings);
 }
 
