@@ -1,7 +1,7 @@
 //! The doctor's decisions: pure functions of what `read` found. Which dry runs to try for
 //! a server ([`dry_runs_for`]) and what every answer means ([`assess`]).
 
-use super::{Finding, Reading, Report, ServerReading, Setting, Severity, Subject};
+use super::{Finding, NetworkReading, Reading, Report, ServerReading, Setting, Severity, Subject};
 use crate::api::{Api, Service};
 use crate::cloud::*;
 use crate::config::{Problem, ServerConfig, Sourced};
@@ -166,7 +166,7 @@ fn assess_server(reading: &Reading, server: &ServerReading) -> Vec<Finding> {
     }
     out.extend(reads(config, &server.reads));
     out.extend(permissions(config, &server.dry_runs));
-    out.extend(launch_settings(config, server));
+    out.extend(launch_settings(config, server.network.as_ref()));
     out
 }
 
@@ -294,8 +294,12 @@ fn refused(config: &ServerConfig, subject: Subject, e: &CloudError) -> Finding {
         // AWS's words, without the fix the adapter appends (the finding has its own).
         let said = e.message.split("\n  fix:").next().unwrap_or_default();
         let message = format!("{action} is not allowed in {} ({}: {said})", config.region.value, e.code);
-        let fix =
-            format!("allow {action} for these credentials (docs/iam-policy.json lists every action cellar needs)");
+        // A read may make a second call inside it (DescribeInstances asks Auto Scaling for
+        // the instances' groups): then AWS's message names the action actually refused.
+        let also = if dry_run { "" } else { " (or the action AWS's message names)" };
+        let fix = format!(
+            "allow {action}{also} for these credentials (docs/iam-policy.json lists every action cellar needs)"
+        );
         return finding(Severity::Error, server, subject, at, message, Some(fix));
     }
     if e.kind.is_credentials() || !dry_run {
@@ -326,11 +330,17 @@ fn not_tried(_reading: &Reading) -> Finding {
     finding(Severity::Note, None, Subject::NotTried, None, message, fix)
 }
 
-/// EXTENSION POINT (security groups, subnets or VPC, key pair): once those settings are in
-/// `ServerConfig` (with their `Sourced` file:line) and `read::launch_settings` has read them,
-/// decide here: each security group and subnet exists in the server's region (and VPC),
-/// the subnet is in the server's zone, the key pair exists; each finding with the setting's
-/// source and a fix. Nothing is checked today, and nothing is claimed.
-fn launch_settings(_config: &ServerConfig, _server: &ServerReading) -> Vec<Finding> {
-    Vec::new()
+/// EXTENSION POINT (security groups, subnets or VPC, key pair): the findings of the
+/// server's launch settings, from its resolved settings and the network `read::network`
+/// described. Once those settings are in `ServerConfig`: each security group exists (by id,
+/// or by name in the server's VPC) and belongs to that VPC; the subnet of the server's zone
+/// exists (from `subnets` by zone letter, or found in `vpc`, or the default VPC's) and is
+/// in that zone; the key pair exists. Each finding with `setting("security_groups", ...)`
+/// (the field's source) and a fix (`InvalidGroup.NotFound` → "create it or name another";
+/// no subnet in the zone → name the zone and the VPC). Nothing is checked today, and
+/// nothing is claimed.
+fn launch_settings(_config: &ServerConfig, network: Option<&NetworkReading>) -> Vec<Finding> {
+    match network {
+        None | Some(NetworkReading {}) => Vec::new(),
+    }
 }

@@ -9,8 +9,9 @@
 //! the setting and the file:line its value came from, and the fix.
 //!
 //! Extension point for the launch settings being added to the configuration (security
-//! groups, subnets or VPC, key pair): `assess::launch_settings` (decisions) and
-//! `read::launch_settings` (what to read); see their comments.
+//! groups, subnets or VPC, key pair): `read::network(cloud, caller, config)` describes what
+//! the settings name into a [`NetworkReading`], and `assess::launch_settings(config,
+//! network)` turns it into findings; see their comments.
 
 mod assess;
 mod read;
@@ -146,7 +147,16 @@ pub struct ServerReading {
     pub reads: Vec<(Api, Result<(), CloudError>)>,
     /// Each changing call tried with DryRun, and its answer.
     pub dry_runs: Vec<(Api, Result<DryRunAnswer, CloudError>)>,
+    /// What `read::network` described of the server's network (`None`: nothing read).
+    pub network: Option<NetworkReading>,
 }
+
+/// The network a server's launch settings name, as described by the cloud: the slot the
+/// launch settings' checks fill (security groups, subnets or VPC, key pair). Each answer is
+/// kept with its error, as `ServerReading::reads` are, so `assess::launch_settings` can tell
+/// "not found" from "not allowed". Empty until those settings exist in `ServerConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkReading {}
 
 /// Every finding, and whether any is an error.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -26,7 +26,14 @@ pub async fn read(cloud: &dyn Cloud, tree: &ConfigTree) -> Reading {
     let identity = caller.call(cloud, Api::GetCallerIdentity, || cloud.caller_identity(&home)).await;
     let mut servers: Vec<ServerReading> = configs
         .into_iter()
-        .map(|(config, name)| ServerReading { name, config, images: None, reads: Vec::new(), dry_runs: Vec::new() })
+        .map(|(config, name)| ServerReading {
+            name,
+            config,
+            images: None,
+            reads: Vec::new(),
+            dry_runs: Vec::new(),
+            network: None,
+        })
         .collect();
     if identity.as_ref().is_err_and(|e| e.kind.is_credentials()) {
         // Every other question would fail the same way.
@@ -44,6 +51,7 @@ pub async fn read(cloud: &dyn Cloud, tree: &ConfigTree) -> Reading {
         server.images = images.get(&config.region.value).cloned();
         let (reads, resources) = read_server(cloud, &caller, config).await;
         server.reads = reads;
+        server.network = network(cloud, &caller, config).await;
         let newest = match &server.images {
             Some(Ok(images)) => newest_image(images, config),
             _ => None,
@@ -104,14 +112,15 @@ async fn read_server(
             .await;
         keep(Api::DescribeLaunchConfigurations, configurations.map(drop));
     }
-    reads.extend(launch_settings(config));
     (reads, r)
 }
 
 /// EXTENSION POINT (security groups, subnets or VPC, key pair): once those settings are in
-/// `ServerConfig`, read them here through new `Cloud` describes (DescribeSecurityGroups,
-/// DescribeSubnets, DescribeKeyPairs, each a new `Api` variant) and keep what was found in
-/// `ServerReading` for `assess::launch_settings` to decide on. Reads nothing today.
-fn launch_settings(_config: &ServerConfig) -> Vec<(Api, Result<(), CloudError>)> {
-    Vec::new()
+/// `ServerConfig` (each `Sourced`, with its file:line), describe here what they name, in the
+/// server's region, through new `Cloud` describes (DescribeSecurityGroups, DescribeSubnets,
+/// DescribeVpcs, DescribeKeyPairs: each a new `Api` variant, read-only, through `caller`)
+/// and return them, each answer with its error, for `assess::launch_settings`. Describes
+/// nothing today, so it returns `None` and nothing is claimed.
+async fn network(_cloud: &dyn Cloud, _caller: &Caller, _config: &ServerConfig) -> Option<super::NetworkReading> {
+    None
 }

@@ -61,6 +61,7 @@ fn broken() -> Reading {
             images: Some(Ok(vec![image("web-server-2026-01-01", Architecture::Arm64)])),
             reads,
             dry_runs,
+            network: None,
         }],
     }
 }
@@ -93,6 +94,8 @@ fn a_broken_server_names_each_setting_its_place_and_the_fix() {
     assert!(volume.to_string().contains("fix: allow ec2:CreateVolume"), "{volume}");
     let read = find(&report, &Subject::Read(Api::DescribeVolumes));
     assert!(read.severity == Severity::Error && read.to_string().contains("allow ec2:DescribeVolumes"), "{read}");
+    assert!(read.to_string().contains("(or the action AWS's message names)"), "a read may call twice: {read}");
+    assert!(!volume.to_string().contains("or the action"), "a dry run is one call: {volume}");
     let attach = find(&report, &Subject::Permission(Api::AttachVolume));
     assert_eq!(attach.severity, Severity::Warning, "{attach}");
     assert!(find(&report, &Subject::Permissions).message.contains("ec2:AllocateAddress"));
@@ -144,6 +147,7 @@ fn a_server_whose_configuration_fails_is_reported_with_its_problems() {
             images: None,
             reads: vec![],
             dry_runs: vec![],
+            network: None,
         }],
     };
     let report = assess(&reading);
