@@ -592,6 +592,27 @@ async fn cli_doctor_checks_the_account() {
     assert!(said.contains(warning) && said.contains("undecided: AWS answered InvalidInstanceID.NotFound"), "{said}");
     assert!(said.contains("2 errors, 1 warning"), "{said}");
     eprintln!("cellar doctor on a broken tree:\n{said}");
+    // Credentials AWS refuses (expired, unknown, badly signed): one error naming the chain,
+    // at once, and nothing else asked.
+    account.endpoint.clear_injections();
+    for code in ["ExpiredToken", "InvalidClientTokenId", "SignatureDoesNotMatch"] {
+        account.endpoint.inject(Injection::new("GetCallerIdentity", 100, 403, code));
+        let regions_before = account.endpoint.seen_actions("DescribeRegions").len();
+        let asked_before = account.endpoint.seen_actions("GetCallerIdentity").len();
+        let started = std::time::Instant::now();
+        let out = cellar_aws(&url, &["doctor"], &[]).await;
+        let (said, took) = (text(&out), started.elapsed());
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(took < Duration::from_secs(5), "{code}: {took:?}");
+        assert!(said.contains(&format!("error   credentials: {code}: GetCallerIdentity")), "{said}");
+        assert!(
+            said.contains("AWS_PROFILE") && said.contains("aws sso login") && said.contains("1 error, 0 warnings"),
+            "{said}"
+        );
+        assert_eq!(account.endpoint.seen_actions("GetCallerIdentity").len(), asked_before + 1, "{code} was retried");
+        assert_eq!(account.endpoint.seen_actions("DescribeRegions").len(), regions_before, "nothing else is asked");
+        account.endpoint.clear_injections();
+    }
 }
 
 /// `docs/agent-role.sh` (the README's first step) with the AWS CLI against moto's IAM:
