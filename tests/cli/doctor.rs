@@ -39,6 +39,8 @@ fn doctor_reports_what_the_operators_policy_lacks() {
         &[
             "ok      credentials: account 123456789012 as arn:aws:iam::123456789012:user/cellar-operator",
             "allowed (DryRun): ec2:RunInstances, ec2:CreateLaunchTemplate, ec2:CreateVolume",
+            "allowed: ec2:DescribeInstances, ec2:DescribeVolumes, ec2:DescribeAddresses, ec2:DescribeLaunchTemplates, \
+autoscaling:DescribeAutoScalingGroups, ec2:DescribeSnapshots",
             "note    not tried: Auto Scaling has no DryRun",
             "0 errors, 0 warnings, 1 note",
         ],
@@ -144,4 +146,29 @@ fn operator_policy_bad_input() {
     assert!(c.ok(&["sim", "show"]).stdout.contains("operator policy (what cellar's own calls may do): ec2:Describe*"));
     c.ok(&["sim", "operator-policy", "--admin"]);
     assert!(!c.ok(&["sim", "show"]).stdout.contains("operator policy (what"));
+}
+
+/// A server that exists: its console is read too (status reads it), the dry runs name its
+/// resources where harmless, and nothing changes.
+#[test]
+fn doctor_on_a_running_server() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    c.ok(&["apply", "create-server@ommegang", "20", "--yes", "--dns-confirmed"]);
+    let before = std::fs::read(c.state()).unwrap();
+    let r = c.ok(&["doctor"]);
+    assert!(r.stdout.contains("ec2:DescribeSnapshots, ec2:GetConsoleOutput"), "{}", r.stdout);
+    assert_eq!(std::fs::read(c.state()).unwrap(), before, "doctor changed the state file");
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/iam-policy.json");
+    c.ok(&["sim", "operator-policy", "--file", docs.to_str().unwrap(), "--without", "ec2:GetConsoleOutput"]);
+    let r = c.run(&["doctor"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("error   ommegang: ec2:GetConsoleOutput") && r.stdout.contains("1 error,"),
+        "{}",
+        r.stdout
+    );
+    // The policy is saved with the world (and its refusal of real calls is the simulator's
+    // rules test, the_operators_policy_answers_dry_runs_and_refuses_calls).
+    assert_eq!(c.world().operator_actions().map(|a| a.contains("ec2:GetConsoleOutput")), Some(false));
 }

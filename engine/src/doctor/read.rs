@@ -112,6 +112,14 @@ async fn read_server(
             .await;
         keep(Api::DescribeLaunchConfigurations, configurations.map(drop));
     }
+    // destroy-server --delete-data and bundle-ami read snapshots.
+    let snapshots = caller.call(cloud, Api::DescribeSnapshots, || cloud.describe_snapshots(region, &filter)).await;
+    keep(Api::DescribeSnapshots, snapshots.map(drop));
+    // status reads a degraded server's console (its agent's outcome line).
+    if let Some(instance) = r.current_instance().map(|i| i.id.clone()) {
+        let console = caller.call(cloud, Api::GetConsoleOutput, || cloud.get_console_output(region, &instance)).await;
+        keep(Api::GetConsoleOutput, console.map(drop));
+    }
     (reads, r)
 }
 
