@@ -153,7 +153,7 @@ fn assess_server(reading: &Reading, server: &ServerReading) -> Vec<Finding> {
     }
     let no_image = matches!(&server.images, Some(Ok(images)) if super::read::newest_image(images, config).is_none());
     if no_image {
-        let message = "ec2:RunInstances and ec2:CreateLaunchTemplate not tried: there is no image to launch from";
+        let message = "ec2:RunInstances and ec2:CreateLaunchTemplate, for there is no image to launch from";
         let fix = Some("fix the image first, then run the doctor again".to_string());
         out.push(finding(
             Severity::Note,

@@ -103,7 +103,7 @@ fn a_broken_server_names_each_setting_its_place_and_the_fix() {
     assert!(not_tried.iter().any(|f| f.message.contains("Auto Scaling has no DryRun")), "{not_tried:#?}");
     // No image of duvel's kind, so no launch was tried: said, not silently skipped.
     let launch = not_tried.iter().find(|f| f.server.is_some()).expect("a note about duvel's launches");
-    assert!(launch.message.contains("ec2:RunInstances and ec2:CreateLaunchTemplate not tried"), "{launch}");
+    assert!(launch.to_string().contains("not tried (ami_type at cfg/global.ron:5:15): ec2:RunInstances and ec2:CreateLaunchTemplate, for there is no image"), "{launch}");
     assert_eq!(report.count(Severity::Error), 4, "{:#?}", report.findings);
 }
 
