@@ -76,6 +76,9 @@ apis! {
     DescribeSnapshots => Ec2, false;
     DescribeLaunchTemplates => Ec2, false;
     DescribeLaunchTemplateVersions => Ec2, false;
+    DescribeVpcs => Ec2, false;
+    DescribeSubnets => Ec2, false;
+    DescribeSecurityGroups => Ec2, false;
     CreateVolume => Ec2, true;
     DeleteVolume => Ec2, true;
     AttachVolume => Ec2, true;

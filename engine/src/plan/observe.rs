@@ -29,6 +29,12 @@ pub enum ResourceKey {
     },
     /// The A records of a DNS name.
     Dns(String),
+    /// The VPC a launch goes into.
+    Vpc(VpcId),
+    /// A subnet of that VPC, or one the configuration names.
+    Subnet(SubnetId),
+    /// A security group the configuration names (by name in that VPC, or by id).
+    SecurityGroup(SecurityGroupId),
 }
 
 /// What the planner saw of a resource.
@@ -45,6 +51,9 @@ pub enum Observed {
     Image { id: ImageId, name: String },
     NoImage,
     Dns { addresses: Vec<String> },
+    Vpc { default: bool },
+    Subnet { vpc: VpcId, zone: Zone },
+    SecurityGroup { name: String, vpc: VpcId },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +77,9 @@ impl fmt::Display for ResourceKey {
                 write!(f, "newest {ami_type} image for {architecture}")
             }
             ResourceKey::Dns(host) => write!(f, "DNS record {host}"),
+            ResourceKey::Vpc(id) => write!(f, "VPC {id}"),
+            ResourceKey::Subnet(id) => write!(f, "subnet {id}"),
+            ResourceKey::SecurityGroup(id) => write!(f, "security group {id}"),
         }
     }
 }
@@ -101,6 +113,10 @@ impl fmt::Display for Observed {
             Observed::NoImage => f.write_str("none"),
             Observed::Dns { addresses } if addresses.is_empty() => f.write_str("no A record"),
             Observed::Dns { addresses } => f.write_str(&addresses.join(", ")),
+            Observed::Vpc { default: true } => f.write_str("the default VPC"),
+            Observed::Vpc { default: false } => f.write_str("not the default VPC"),
+            Observed::Subnet { vpc, zone } => write!(f, "in {zone} of {vpc}"),
+            Observed::SecurityGroup { name, vpc } => write!(f, "{name} in {vpc}"),
         }
     }
 }

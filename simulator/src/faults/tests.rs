@@ -38,6 +38,7 @@ fn run_request(server: &str, user_data: String, token: &str) -> RunInstanceReque
         user_data,
         tags: tags(&[("Name", server)]),
         client_token: token.to_string(),
+        subnet: None, settings: LaunchSettings::default(),
     }
 }
 
@@ -74,6 +75,7 @@ async fn auto_scaling_server(sim: &Sim, name: &str) -> (VolumeId, AllocationId) 
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", name), (ROLE_TAG, DATA_ROLE)]),
+                ebs: EbsSettings::default(),
             },
         )
         .await
@@ -82,6 +84,7 @@ async fn auto_scaling_server(sim: &Sim, name: &str) -> (VolumeId, AllocationId) 
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: spawn_user_data(name),
+        settings: LaunchSettings::default(),
     };
     let lt = sim
         .create_launch_template(
@@ -105,6 +108,7 @@ fn group_request(name: &str, launch: LaunchSource) -> CreateAutoScalingGroupRequ
         max: 1,
         desired: 1,
         tags: tags(&[("Name", name)]),
+        subnets: vec![],
     }
 }
 
@@ -171,7 +175,7 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
             CreateVolumeRequest {
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
-                tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)])
+                tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]), ebs: EbsSettings::default()
             }
         )
         .await
@@ -183,6 +187,7 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: spawn_user_data("x"),
+        settings: LaunchSettings::default(),
     };
     let name = format!("x{round}");
     let lt = sim
@@ -302,7 +307,7 @@ async fn throttling_bucket_capacities() {
                 Box::pin(async move {
                     s.create_volume(
                         &east(),
-                        CreateVolumeRequest { zone: Zone::new("us-east-1b"), size_gb: 8, tags: Tags::new() },
+                        CreateVolumeRequest { zone: Zone::new("us-east-1b"), size_gb: 8, tags: Tags::new(), ebs: EbsSettings::default() },
                     )
                     .await
                     .map(drop)
@@ -436,7 +441,7 @@ async fn new_instances_are_invisible_for_a_while() {
     let sim = sim_with(seed(), Faults { invisible_secs: 10, boot_secs: Some(5), ..Faults::default() });
     let r = east();
     let volume = sim
-        .create_volume(&r, CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new() })
+        .create_volume(&r, CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new(), ebs: EbsSettings::default() })
         .await
         .unwrap()
         .id;
@@ -455,6 +460,7 @@ async fn new_instances_are_invisible_for_a_while() {
                     instance_type: InstanceType::new("t3.small"),
                     image: ImageId::new("ami-0002"),
                     user_data: String::new(),
+                    settings: LaunchSettings::default(),
                 },
                 tags: Tags::new(),
             },

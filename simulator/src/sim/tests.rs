@@ -37,6 +37,7 @@ async fn server_resources(sim: &Sim) -> (VolumeId, AllocationId) {
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
+                ebs: EbsSettings::default(),
             },
         )
         .await
@@ -51,6 +52,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: agent_user_data(AgentMode::Spawn, &[]),
+        settings: LaunchSettings::default(),
     };
     let lt = sim
         .create_launch_template(
@@ -69,6 +71,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
             max: 1,
             desired: 1,
             tags: tags(&[("Name", "x")]),
+            subnets: vec![],
         },
     )
     .await
@@ -190,6 +193,7 @@ async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
                 user_data: agent_user_data(AgentMode::Persist, &["/etc", "/var/www"]),
                 tags: tags(&[("Name", "x")]),
                 client_token: "create-x".into(),
+                subnet: None, settings: LaunchSettings::default(),
             },
         )
         .await
@@ -224,6 +228,7 @@ async fn agent_failures_are_logged() {
         user_data: agent_user_data(AgentMode::Spawn, &[]),
         tags: tags(&[("Name", "x")]),
         client_token: String::new(),
+        subnet: None, settings: LaunchSettings::default(),
     };
     let id = sim.run_instance(&r, request.clone()).await.unwrap().id;
     // An instance without agent user data boots without an agent.
@@ -265,6 +270,7 @@ async fn new_cloud_calls_through_the_trait() {
         instance_type: InstanceType::new("t3.medium"),
         image: ImageId::new("ami-0001"),
         user_data: agent_user_data(AgentMode::Spawn, &[]),
+        settings: LaunchSettings::default(),
     };
     let lc = cloud.create_launch_configuration(&r, "x-1", spec).await.unwrap();
     assert_eq!(cloud.describe_launch_configurations(&r).await.unwrap(), vec![lc]);
@@ -277,6 +283,7 @@ async fn new_cloud_calls_through_the_trait() {
         max: 1,
         desired: 1,
         tags: tags(&[("Name", "x")]),
+        subnets: vec![],
     };
     cloud.create_auto_scaling_group(&r, request).await.unwrap();
     sim.advance(Duration::from_secs(60)).await;
@@ -304,6 +311,7 @@ async fn new_cloud_calls_through_the_trait() {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: String::new(),
+        settings: LaunchSettings::default(),
     };
     let lt = cloud
         .create_launch_template(

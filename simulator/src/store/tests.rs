@@ -113,6 +113,7 @@ fn busy_world_text() -> String {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: String::new(),
+        settings: LaunchSettings::default(),
     };
     let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
     let lt = w.create_launch_template(&r, request).unwrap();
@@ -124,10 +125,11 @@ fn busy_world_text() -> String {
         max: 1,
         desired: 1,
         tags: Tags::new(),
+        subnets: vec![],
     };
     w.create_auto_scaling_group(&r, group).unwrap();
     w.advance_clock_to(Timestamp(w.now().0 + 1));
-    let volume = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 20, tags: Tags::new() };
+    let volume = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 20, tags: Tags::new(), ebs: EbsSettings::default() };
     let volume = w.create_volume(&r, volume).unwrap();
     w.advance_clock_to(Timestamp(w.now().0 + 10));
     w.create_snapshot(&r, &volume.id, Tags::new()).unwrap();
@@ -135,6 +137,7 @@ fn busy_world_text() -> String {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: String::new(),
+        settings: LaunchSettings::default(),
     };
     w.create_launch_configuration(&r, "x-lc", spec).unwrap();
     w.set_faults(crate::Faults { throttling: true, ..crate::Faults::default() }).unwrap();

@@ -7,13 +7,15 @@
 //! top-level fields it always had (`scheduled`, `next_seq`). The engine's model types
 //! inside refuse unknown fields themselves.
 
-use super::{LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, World};
+use super::{
+    LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, SimVpc, World,
+};
 use crate::faults::Faults;
 use cellar_engine::limits::{Bucket, TokenBucket};
 use cellar_engine::model::*;
 use cellar_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) fn is_zero_u16(n: &u16) -> bool {
     *n == 0
@@ -70,6 +72,16 @@ pub(super) struct WorldFile {
     #[serde(default)]
     groups: BTreeMap<AutoScalingGroupName, SimGroup>,
     #[serde(default)]
+    vpcs: BTreeMap<VpcId, SimVpc>,
+    #[serde(default)]
+    subnets: BTreeMap<SubnetId, Subnet>,
+    #[serde(default)]
+    security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
+    #[serde(default)]
+    instance_profiles: BTreeSet<String>,
+    #[serde(default)]
+    key_pairs: BTreeMap<Region, BTreeSet<String>>,
+    #[serde(default)]
     dns: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     client_tokens: BTreeMap<String, InstanceId>,
@@ -104,6 +116,11 @@ impl From<WorldFile> for World {
             templates: f.templates,
             launch_configurations: f.launch_configurations,
             groups: f.groups,
+            vpcs: f.vpcs,
+            subnets: f.subnets,
+            security_groups: f.security_groups,
+            instance_profiles: f.instance_profiles,
+            key_pairs: f.key_pairs,
             dns: f.dns,
             client_tokens: f.client_tokens,
             scheduler: Scheduler::from_parts(f.scheduled, f.next_seq),
@@ -135,6 +152,11 @@ impl From<World> for WorldFile {
             templates: w.templates,
             launch_configurations: w.launch_configurations,
             groups: w.groups,
+            vpcs: w.vpcs,
+            subnets: w.subnets,
+            security_groups: w.security_groups,
+            instance_profiles: w.instance_profiles,
+            key_pairs: w.key_pairs,
             dns: w.dns,
             client_tokens: w.client_tokens,
             scheduled,

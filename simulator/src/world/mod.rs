@@ -14,6 +14,7 @@
 //! | `images.rs` | images (AMIs) and snapshots |
 //! | `launch.rs` | launch templates and launch configurations |
 //! | `groups.rs` | auto scaling groups and their reconciliation |
+//! | `network.rs` | VPCs, subnets, security groups, instance profiles, key pairs: what a launch names |
 //! | `tags.rs` | CreateTags / DeleteTags by resource id |
 //! | `dns.rs` | the A records the DNS gate reads |
 //! | `inject.rs` | the faults gate every call passes |
@@ -39,7 +40,7 @@ use cellar_engine::limits::{Bucket, TokenBucket};
 use cellar_engine::model::*;
 use cellar_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 mod addresses;
 mod capacity;
@@ -51,6 +52,7 @@ mod images;
 mod inject;
 mod instances;
 mod launch;
+mod network;
 mod render;
 mod scheduler;
 mod tags;
@@ -63,6 +65,7 @@ pub use groups::{SimGroup, GROUP_RETRY_SECS};
 pub use images::{SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
 pub use launch::SimTemplate;
+pub use network::SimVpc;
 pub use scheduler::{Scheduled, Scheduler, Transition};
 pub use volumes::VOLUME_CREATE_SECS;
 
@@ -127,6 +130,13 @@ pub struct World {
     /// Launch configurations per region, by name (they carry no tags and no id).
     launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
     groups: BTreeMap<AutoScalingGroupName, SimGroup>,
+    vpcs: BTreeMap<VpcId, SimVpc>,
+    subnets: BTreeMap<SubnetId, Subnet>,
+    security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
+    /// IAM instance profiles by name (IAM is global).
+    instance_profiles: BTreeSet<String>,
+    /// Key pair names per region.
+    key_pairs: BTreeMap<Region, BTreeSet<String>>,
     /// Host name → A records (valid host names, IPv4 addresses: see `dns.rs`).
     dns: BTreeMap<String, Vec<String>>,
     /// RunInstances client tokens already used.
@@ -160,6 +170,11 @@ impl World {
             templates: BTreeMap::new(),
             launch_configurations: BTreeMap::new(),
             groups: BTreeMap::new(),
+            vpcs: BTreeMap::new(),
+            subnets: BTreeMap::new(),
+            security_groups: BTreeMap::new(),
+            instance_profiles: BTreeSet::new(),
+            key_pairs: BTreeMap::new(),
             dns: BTreeMap::new(),
             client_tokens: BTreeMap::new(),
             scheduler: Scheduler::default(),
@@ -357,6 +372,7 @@ impl World {
     /// one, in words.
     pub fn check_consistency(&self) -> Result<(), String> {
         self.check_clock_and_settings()?;
+        self.check_network()?;
         for t in self.templates.values() {
             if t.versions.is_empty() {
                 return Err(format!("launch template {} has no versions", t.id));

@@ -31,6 +31,7 @@ fn run_request(zone_name: &str, instance_type: &str, image: &str, token: &str) -
         user_data: String::new(),
         tags: tags(&[("Name", "x")]),
         client_token: token.to_string(),
+        subnet: None, settings: LaunchSettings::default(),
     }
 }
 
@@ -40,7 +41,7 @@ fn launch(w: &mut World, zone_name: &str) -> InstanceId {
 
 fn volume(w: &mut World, zone_name: &str) -> VolumeId {
     let request =
-        CreateVolumeRequest { zone: zone(zone_name), size_gb: 20, tags: tags(&[("Name", "x"), (ROLE_TAG, "data")]) };
+        CreateVolumeRequest { zone: zone(zone_name), size_gb: 20, tags: tags(&[("Name", "x"), (ROLE_TAG, "data")]), ebs: EbsSettings::default() };
     w.create_volume(&east(), request).unwrap().id
 }
 
@@ -102,9 +103,9 @@ fn volume_lifecycle() {
     w.delete_volume(&east(), &v).unwrap();
     assert!(w.describe_volumes(&east(), &Filter::All).is_empty());
     assert_eq!(kind(w.delete_volume(&east(), &v)), Err(K::InvalidVolumeNotFound));
-    let bad = CreateVolumeRequest { zone: zone("us-east-1z"), size_gb: 20, tags: Tags::new() };
+    let bad = CreateVolumeRequest { zone: zone("us-east-1z"), size_gb: 20, tags: Tags::new(), ebs: EbsSettings::default() };
     assert_eq!(kind(w.create_volume(&east(), bad)), Err(K::InvalidZoneNotFound));
-    let huge = CreateVolumeRequest { zone: zone("us-east-1a"), size_gb: 20_000, tags: Tags::new() };
+    let huge = CreateVolumeRequest { zone: zone("us-east-1a"), size_gb: 70_000, tags: Tags::new(), ebs: EbsSettings::default() };
     assert_eq!(kind(w.create_volume(&east(), huge)), Err(K::InvalidParameterValue));
 }
 
@@ -281,6 +282,7 @@ fn template(w: &mut World, name: &str) -> LaunchTemplateId {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: "#!/bin/bash\necho not an agent\n".into(),
+        settings: LaunchSettings::default(),
     };
     let request = CreateLaunchTemplateRequest { name: name.into(), spec, tags: tags(&[("Name", name)]) };
     w.create_launch_template(&east(), request).unwrap().id
@@ -295,6 +297,7 @@ fn group_request(name: &str, template: &LaunchTemplateId, desired: u32) -> Creat
         max: 1,
         desired,
         tags: tags(&[("Name", name)]),
+        subnets: vec![],
     }
 }
 
@@ -308,7 +311,7 @@ fn live_members(w: &World, group: &str) -> Vec<InstanceId> {
 }
 
 fn spec(instance_type: &str, image: &str) -> LaunchSpec {
-    LaunchSpec { instance_type: InstanceType::new(instance_type), image: ImageId::new(image), user_data: String::new() }
+    LaunchSpec { instance_type: InstanceType::new(instance_type), image: ImageId::new(image), user_data: String::new(), settings: LaunchSettings::default() }
 }
 
 fn config_source(name: &str) -> LaunchSource {
