@@ -160,7 +160,9 @@ fn plan_save_apply_status_healthy() {
     assert_eq!(s["auto_scaling"]["group"], "ommegang");
     assert_eq!(s["auto_scaling"]["desired"], 1);
 
-    // The instance's agent ran its first boot (persist) and the spawn hook.
+    // The instance's agent runs its first boot (persist) and the spawn hook after its boot
+    // delay, once the apply is done.
+    c.ok(&["sim", "advance", "1m"]);
     let log = c.ok(&["sim", "show"]).stdout;
     assert!(log.contains("persisted"), "{log}");
 }
@@ -533,6 +535,23 @@ fn failed_respawn_shows_down_then_healthy_in_status() {
     c.ok(&["sim", "capacity", "us-east-1a", "m5.large", "5"]);
     c.ok(&["sim", "advance", "5m"]);
     assert_eq!(c.status("duvel")["health"], "healthy");
+}
+
+/// `sim address-quota` sets the Elastic IP quota: at 1 (duvel's address is held), the
+/// create-server that must allocate fails with AddressLimitExceeded and leaves nothing;
+/// `sim show` shows the quota; an absurd quota is refused and changes nothing.
+#[test]
+fn the_address_quota_is_a_sim_setting() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    assert!(c.ok(&["sim", "address-quota", "1"]).stdout.contains("1 Elastic IP(s) per region"));
+    let r = c.run(&["apply", "create-server@ommegang", "20", "--yes", "--dns-confirmed"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("AddressLimitExceeded"), "{}", r.stdout);
+    let show = c.ok(&["sim", "show"]).stdout;
+    assert!(show.contains("Elastic IP quota: 1 per region"), "{show}");
+    assert!(!show.contains("Name=ommegang"), "nothing left behind:\n{show}");
+    check_bad_input(&c, &["sim", "address-quota", "100001"], &["sim address-quota", "above the limit of 100000"]);
 }
 
 #[test]

@@ -81,6 +81,7 @@ const SITUATIONS: &[(&str, &[&str], &str)] = &[
     ("create-workspace-refused-no-image", &[], "create-workspace web-server i386 us-west-2"),
     // bundle-ami
     ("bundle-ami", &["create-workspace"], "bundle-ami@workspace-1 web-server --copy-to us-west-2"),
+    ("bundle-ami-server", &["create-server@ommegang 20"], "bundle-ami@ommegang"),
     ("bundle-ami-refused-name-taken", &["create-workspace", "bundle-ami@workspace-1"], "bundle-ami@workspace-1"),
     ("bundle-ami-refused-no-instance", &[], "bundle-ami@workspace-9"),
     // destroy-server

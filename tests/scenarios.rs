@@ -140,6 +140,8 @@ fn big_apply(client_rate_limit: bool) -> (usize, u64) {
         let (_dir, tree) = support::scenario::config(SERVERS);
         let mut world = cellar_sim::default_world();
         world.reseed(15);
+        // An account running 50 servers has had its Elastic IP quota (5) raised.
+        world.set_address_limit(SERVERS as u32 + 1).unwrap();
         world
             .set_faults(Faults {
                 throttling: true,

@@ -47,7 +47,7 @@ pub(crate) fn encode_user_data(text: &str) -> String {
     base64::encode(text.as_bytes())
 }
 
-pub(crate) fn decode_user_data(encoded: Option<&str>) -> String {
+pub(crate) fn decode_base64_text(encoded: Option<&str>) -> String {
     encoded
         .and_then(|e| base64::decode(e).ok())
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())

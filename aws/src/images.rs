@@ -19,19 +19,33 @@ pub(crate) async fn describe_images(cloud: &AwsCloud, region: &Region) -> CloudR
     Ok(out)
 }
 
+/// CreateImage: `NoReboot` as `options` says (AWS reboots by default), a `NoDevice` mapping
+/// (an empty `NoDevice` string, as the API takes it) for each excluded device, and the tags
+/// on the image and on the snapshots it makes.
 pub(crate) async fn create_image(
     cloud: &AwsCloud,
     region: &Region,
     instance: &InstanceId,
     name: &str,
     tags: Tags,
+    options: &ImageOptions,
 ) -> CloudResult<Image> {
+    let excluded: Vec<ec2::types::BlockDeviceMapping> = options
+        .exclude_devices
+        .iter()
+        .map(|device| ec2::types::BlockDeviceMapping::builder().device_name(device).no_device("").build())
+        .collect();
+    let tag_specs = (!tags.is_empty()).then(|| {
+        vec![tag_spec(ec2::types::ResourceType::Image, &tags), tag_spec(ec2::types::ResourceType::Snapshot, &tags)]
+    });
     let out = cloud
         .ec2(region)
         .create_image()
         .instance_id(instance.as_str())
         .name(name)
-        .set_tag_specifications((!tags.is_empty()).then(|| vec![tag_spec(ec2::types::ResourceType::Image, &tags)]))
+        .no_reboot(options.no_reboot)
+        .set_block_device_mappings((!excluded.is_empty()).then_some(excluded))
+        .set_tag_specifications(tag_specs)
         .send()
         .await
         .map_err(|e| from_sdk(Api::CreateImage, e))?;

@@ -1,4 +1,5 @@
-//! Instances: describe (with their auto scaling group), RunInstances with the plan's client token, TerminateInstances.
+//! Instances: describe (with their auto scaling group), RunInstances with the plan's client
+//! token, TerminateInstances, GetConsoleOutput.
 
 use crate::convert::*;
 use crate::error::from_sdk;
@@ -71,4 +72,22 @@ pub(crate) async fn terminate_instance(cloud: &AwsCloud, region: &Region, instan
         .await
         .map_err(|e| from_sdk(Api::TerminateInstances, e))?;
     Ok(())
+}
+
+/// GetConsoleOutput, base64-decoded (invalid UTF-8 replaced). Without `Latest`, which only
+/// Nitro instance types offer: the buffered output AWS posts after boot, where the agent's
+/// outcome line lands.
+pub(crate) async fn get_console_output(
+    cloud: &AwsCloud,
+    region: &Region,
+    instance: &InstanceId,
+) -> CloudResult<String> {
+    let out = cloud
+        .ec2(region)
+        .get_console_output()
+        .instance_id(instance.as_str())
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::GetConsoleOutput, e))?;
+    Ok(decode_base64_text(out.output()))
 }

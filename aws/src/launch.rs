@@ -124,7 +124,7 @@ pub(crate) async fn describe_launch_configurations(
             spec: LaunchSpec {
                 instance_type: InstanceType::new(c.instance_type().unwrap_or_default()),
                 image: ImageId::new(c.image_id().unwrap_or_default()),
-                user_data: decode_user_data(c.user_data()),
+                user_data: decode_base64_text(c.user_data()),
             },
             created_at: timestamp(c.created_time()),
         }));

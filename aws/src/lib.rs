@@ -43,7 +43,7 @@ use aws_sdk_ec2 as ec2;
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
 use cellar_engine::model::*;
-use convert::decode_user_data;
+use convert::decode_base64_text;
 use error::from_sdk;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -175,7 +175,7 @@ impl AwsCloud {
                 data.and_then(|d| d.instance_type()).map(|t| t.as_str().to_string()).unwrap_or_default(),
             ),
             image: ImageId::new(data.and_then(|d| d.image_id()).unwrap_or_default()),
-            user_data: decode_user_data(data.and_then(|d| d.user_data())),
+            user_data: decode_base64_text(data.and_then(|d| d.user_data())),
         })
     }
 }
@@ -276,6 +276,10 @@ impl Cloud for AwsCloud {
         instances::terminate_instance(self, region, instance).await
     }
 
+    async fn get_console_output(&self, region: &Region, instance: &InstanceId) -> CloudResult<String> {
+        instances::get_console_output(self, region, instance).await
+    }
+
     async fn create_launch_template(
         &self,
         region: &Region,
@@ -353,8 +357,15 @@ impl Cloud for AwsCloud {
         groups::delete_auto_scaling_group(self, region, group, force).await
     }
 
-    async fn create_image(&self, region: &Region, instance: &InstanceId, name: &str, tags: Tags) -> CloudResult<Image> {
-        images::create_image(self, region, instance, name, tags).await
+    async fn create_image(
+        &self,
+        region: &Region,
+        instance: &InstanceId,
+        name: &str,
+        tags: Tags,
+        options: &ImageOptions,
+    ) -> CloudResult<Image> {
+        images::create_image(self, region, instance, name, tags, options).await
     }
 
     /// CopyImage is called in the target region, naming the source region.
@@ -408,11 +419,11 @@ mod tests {
 
     #[test]
     fn user_data_round_trips() {
-        use crate::convert::{decode_user_data, encode_user_data};
+        use crate::convert::{decode_base64_text, encode_user_data};
         for text in ["", "#!/bin/bash\necho hi\n", "ünïcode ✓"] {
-            assert_eq!(decode_user_data(Some(&encode_user_data(text))), text);
+            assert_eq!(decode_base64_text(Some(&encode_user_data(text))), text);
         }
-        assert_eq!(decode_user_data(None), "");
+        assert_eq!(decode_base64_text(None), "");
     }
 }
 

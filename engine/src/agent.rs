@@ -180,12 +180,65 @@ pub enum AgentError {
     Timeout { step: String },
     #[error("{what} failed: {message}")]
     Host { what: &'static str, message: String },
-    #[error("cloud call failed during {step}")]
-    Cloud {
-        step: &'static str,
-        #[source]
-        source: CloudError,
-    },
+    /// A cloud call the agent could not make: `step` says what it was doing ("attach
+    /// vol-0001"); AWS's code and message follow.
+    #[error("could not {step}: {} ({})", error.code, error.message)]
+    Cloud { step: String, error: CloudError },
+}
+
+/// What every agent outcome line starts with (see [`outcome_line`]).
+pub const OUTCOME_PREFIX: &str = "cellar agent: ";
+
+/// The one line the agent prints with its outcome: `cellar agent: done: <steps>` or
+/// `cellar agent: failed: <why>`. On EC2 the agent's standard output reaches the instance's
+/// console (cloud-init sends user data output there), where `status` reads it back with
+/// [`parse_outcome`]; the simulator keeps the same line as the instance's console output.
+pub fn outcome_line(result: &Result<AgentReport, AgentError>) -> String {
+    let text = match result {
+        Ok(report) if report.steps.is_empty() => "done".to_string(),
+        Ok(report) => format!("done: {}", report.steps.join("; ")),
+        Err(e) => format!("failed: {}", error_chain(e)),
+    };
+    // One line, whatever the messages hold.
+    let text: Vec<&str> = text.split(['\r', '\n']).map(str::trim).filter(|l| !l.is_empty()).collect();
+    format!("{OUTCOME_PREFIX}{}", text.join(" "))
+}
+
+/// An error and its sources, joined by `: `.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// What an agent's outcome line said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentOutcome {
+    /// It attached, associated and ran the machine side; the steps it took.
+    Done(String),
+    /// It stopped; why.
+    Failed(String),
+}
+
+/// The outcome the last agent line of a console output tells, if there is one. The line
+/// may carry a prefix (a boot timestamp, `cloud-init[123]: `).
+pub fn parse_outcome(console: &str) -> Option<AgentOutcome> {
+    console.lines().rev().find_map(|line| {
+        let rest = &line[line.find(OUTCOME_PREFIX)? + OUTCOME_PREFIX.len()..];
+        let rest = rest.trim_end();
+        if let Some(why) = rest.strip_prefix("failed: ") {
+            return Some(AgentOutcome::Failed(why.to_string()));
+        }
+        if rest == "done" {
+            return Some(AgentOutcome::Done(String::new()));
+        }
+        rest.strip_prefix("done: ").map(|steps| AgentOutcome::Done(steps.to_string()))
+    })
 }
 
 /// Runs the agent for the instance `host` identifies. Every call, retry and wait goes
@@ -230,8 +283,9 @@ struct Agent<'a> {
     instance_id: InstanceId,
 }
 
-fn cloud_err(step: &'static str) -> impl Fn(CloudError) -> AgentError {
-    move |source| AgentError::Cloud { step, source }
+fn cloud_err(step: impl Into<String>) -> impl FnOnce(CloudError) -> AgentError {
+    let step = step.into();
+    move |error| AgentError::Cloud { step, error }
 }
 
 impl Agent<'_> {
@@ -303,7 +357,7 @@ impl Agent<'_> {
             {
                 Ok(()) => Ok(Some(format!("attached volume {} as {DATA_DEVICE}", volume.id))),
                 Err(e) if attach_not_ready(&e) => Ok(None),
-                Err(e) => Err(cloud_err("attach volume")(e)),
+                Err(e) => Err(cloud_err(format!("attach {}", volume.id))(e)),
             },
             (Some(holder), _) => {
                 let holder_filter = Filter::Id(holder.to_string());
@@ -311,7 +365,7 @@ impl Agent<'_> {
                     .caller
                     .call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &holder_filter))
                     .await
-                    .map_err(cloud_err("describe volume holder"))?
+                    .map_err(cloud_err(format!("describe {holder}, which holds {}", volume.id)))?
                     .iter()
                     .any(|i| i.id == *holder && i.state.is_alive());
                 if holder_alive {
@@ -347,7 +401,7 @@ impl Agent<'_> {
         self.caller
             .call(cloud, Api::AssociateAddress, || cloud.associate_address(region, &address.allocation_id, me))
             .await
-            .map_err(cloud_err("associate address"))?;
+            .map_err(cloud_err(format!("associate {} ({})", address.allocation_id, address.public_ip)))?;
         Ok(format!("associated address {}", address.public_ip))
     }
 }
@@ -474,6 +528,43 @@ mod tests {
             user_data(&invocation).unwrap_err().to_string(),
             "the spawn hook contains a NUL byte, which no shell script can carry"
         );
+    }
+
+    /// The outcome line is one line whatever the messages hold, and reads back from a
+    /// console with other output around it (the last agent line counts).
+    #[test]
+    fn outcome_lines_read_back_from_a_console() {
+        let done = Ok(AgentReport { steps: vec!["attached volume vol-1 as /dev/sdf".into(), "ran spawn hook".into()] });
+        assert_eq!(outcome_line(&done), "cellar agent: done: attached volume vol-1 as /dev/sdf; ran spawn hook");
+        let refused =
+            CloudError::from_code("UnauthorizedOperation", "instance profile p does not allow ec2:AttachVolume");
+        let failed: Result<AgentReport, AgentError> =
+            Err(AgentError::Cloud { step: "attach vol-1".into(), error: refused });
+        let line = outcome_line(&failed);
+        assert_eq!(
+            line,
+            "cellar agent: failed: could not attach vol-1: UnauthorizedOperation (instance profile p does not allow ec2:AttachVolume)"
+        );
+        let wrong: Result<AgentReport, AgentError> = Err(AgentError::WrongServer {
+            instance: InstanceId::new("i-1"),
+            tagged: "a".into(),
+            expected: ServerName::new("b"),
+        });
+        assert!(!outcome_line(&wrong).contains('\n'), "{}", outcome_line(&wrong));
+        let console = format!(
+            "[    3.1] booting\r\ncloud-init[812]: {}\ncloud-init[812]: {line}\r\nlogin: \n",
+            outcome_line(&done)
+        );
+        assert_eq!(
+            parse_outcome(&console),
+            Some(AgentOutcome::Failed(
+                "could not attach vol-1: UnauthorizedOperation (instance profile p does not allow ec2:AttachVolume)"
+                    .into()
+            ))
+        );
+        assert_eq!(parse_outcome("cellar agent: done\n"), Some(AgentOutcome::Done(String::new())));
+        assert_eq!(parse_outcome("cellar agent spawn: instance i-1 in us-east-1a (us-east-1)\n"), None);
+        assert_eq!(parse_outcome(""), None);
     }
 
     #[test]

@@ -79,6 +79,8 @@ apis! {
     DescribeVpcs => Ec2, false;
     DescribeSubnets => Ec2, false;
     DescribeSecurityGroups => Ec2, false;
+    /// An instance's console output (what its agent printed at boot; `status` reads it).
+    GetConsoleOutput => Ec2, false;
     CreateVolume => Ec2, true;
     DeleteVolume => Ec2, true;
     AttachVolume => Ec2, true;
@@ -164,10 +166,11 @@ mod tests {
     }
 
     #[test]
-    fn names_round_trip_and_describes_do_not_mutate() {
+    fn names_round_trip_and_reads_do_not_mutate() {
         for &api in Api::ALL {
             assert_eq!(Api::parse(api.name()), Some(api));
-            assert_eq!(api.is_mutating(), !api.name().starts_with("Describe") && api != Api::DnsLookup, "{api}");
+            let reads = api.name().starts_with("Describe") || api.name().starts_with("Get") || api == Api::DnsLookup;
+            assert_eq!(api.is_mutating(), !reads, "{api}");
         }
         assert_eq!(Api::DescribeInstances.iam_action().as_deref(), Some("ec2:DescribeInstances"));
         assert_eq!(Api::AttachInstances.iam_action().as_deref(), Some("autoscaling:AttachInstances"));

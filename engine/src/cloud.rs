@@ -212,6 +212,17 @@ pub struct UpdateAutoScalingGroupRequest {
     pub desired: Option<u32>,
 }
 
+/// How CreateImage treats the instance and its volumes ([`Cloud::create_image`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageOptions {
+    /// Image without shutting the instance down and rebooting it first (AWS's `NoReboot`;
+    /// by default AWS reboots it, so the snapshots are taken of volumes at rest).
+    pub no_reboot: bool,
+    /// Devices left out of the image (a block-device mapping with `NoDevice` each): a
+    /// server's data volume, which stays the server's and must not be copied into an image.
+    pub exclude_devices: Vec<String>,
+}
+
 /// Everything cellar asks of a cloud. Implemented by the simulator and the AWS adapter.
 #[async_trait]
 pub trait Cloud: Send + Sync {
@@ -259,6 +270,9 @@ pub trait Cloud: Send + Sync {
 
     async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance>;
     async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()>;
+    /// The instance's console output (GetConsoleOutput, decoded): what it printed at boot,
+    /// its agent's outcome line included; empty when there is none yet.
+    async fn get_console_output(&self, region: &Region, instance: &InstanceId) -> CloudResult<String>;
 
     async fn create_launch_template(
         &self,
@@ -311,8 +325,18 @@ pub trait Cloud: Send + Sync {
         force: bool,
     ) -> CloudResult<()>;
 
-    /// Images an instance (CreateImage); the image is `Pending` until it can be launched.
-    async fn create_image(&self, region: &Region, instance: &InstanceId, name: &str, tags: Tags) -> CloudResult<Image>;
+    /// Images an instance (CreateImage): the instance reboots unless `options.no_reboot`;
+    /// every attached EBS volume but `options.exclude_devices` is snapshotted into the
+    /// image (the tags go on the image and its snapshots). The image is `Pending` until it
+    /// can be launched.
+    async fn create_image(
+        &self,
+        region: &Region,
+        instance: &InstanceId,
+        name: &str,
+        tags: Tags,
+        options: &ImageOptions,
+    ) -> CloudResult<Image>;
     /// Copies an image to another region (CopyImage), under `name`; `Pending` there at first.
     async fn copy_image(
         &self,

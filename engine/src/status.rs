@@ -3,6 +3,7 @@
 //!
 //! [`assess`] is pure (resources in, status out); [`read`] fetches the resources.
 
+use crate::agent::AgentOutcome;
 use crate::api::Api;
 use crate::caller::{Caller, Policy};
 use crate::cloud::{Cloud, CloudError, Filter};
@@ -183,11 +184,36 @@ fn why_down(g: &AutoScalingGroup) -> String {
         .unwrap_or_else(|| format!("auto scaling group {} has no running instance", g.name))
 }
 
-/// Reads and assesses one server.
+/// Reads and assesses one server. A degraded or down server whose instance has booted
+/// also has that instance's console output read (one more call, for unhealthy servers
+/// only): if its agent printed a failure, the reason says so ([`agent_reason`]).
 pub async fn read(cloud: &dyn Cloud, name: &ServerName, region: &Region) -> Result<ServerStatus, CloudError> {
     let scope = Scope { server: Some(name.clone()), ..Scope::new(region.clone()) };
     let inventory = inventory::read(cloud, &scope).await?;
-    Ok(assess(name, region, &inventory.resources))
+    let mut status = assess(name, region, &inventory.resources);
+    let booted = status.instance.as_ref().filter(|i| i.state != InstanceState::Pending);
+    if let (Health::Degraded | Health::Down, Some(instance)) = (status.health, booted) {
+        let caller = Caller::new(&Policy::for_reads());
+        let id = instance.id.clone();
+        // The console is a hint: a server is as unhealthy without it, so a failed read
+        // (no permission, say) leaves the reason as it is.
+        if let Ok(console) = caller.call(cloud, Api::GetConsoleOutput, || cloud.get_console_output(region, &id)).await {
+            if let Some(why) = agent_reason(&id, &console) {
+                status.reason = format!("{}; {why}", status.reason);
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// What an instance's console output says of its agent, if it failed: `agent on i-… could
+/// not attach vol-…: UnauthorizedOperation (…)`. Pure.
+pub fn agent_reason(instance: &InstanceId, console: &str) -> Option<String> {
+    match crate::agent::parse_outcome(console)? {
+        AgentOutcome::Failed(why) if why.starts_with("could not ") => Some(format!("agent on {instance} {why}")),
+        AgentOutcome::Failed(why) => Some(format!("agent on {instance} failed: {why}")),
+        AgentOutcome::Done(_) => None,
+    }
 }
 
 /// A workspace (`workspace-N`, made by create-workspace): an instance and nothing else.
@@ -427,6 +453,21 @@ mod tests {
             r(vec![], Some(volume(None)), Some(address(None)), vec![kept]),
             (Health::Stopped, "auto scaling stopped: group ale is kept with desired 0"),
         );
+    }
+
+    #[test]
+    fn an_agents_failure_is_the_reason() {
+        let i = InstanceId::new("i-1");
+        assert_eq!(
+            agent_reason(&i, "cellar agent: failed: could not attach vol-1: UnauthorizedOperation (x)\n"),
+            Some("agent on i-1 could not attach vol-1: UnauthorizedOperation (x)".to_string())
+        );
+        assert_eq!(
+            agent_reason(&i, "cellar agent: failed: server ale has no Elastic IP\n"),
+            Some("agent on i-1 failed: server ale has no Elastic IP".to_string())
+        );
+        assert_eq!(agent_reason(&i, "cellar agent: done: ran spawn hook\n"), None);
+        assert_eq!(agent_reason(&i, "no agent here\n"), None);
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub struct Faults {
     /// How long instances stay `pending` (default: `world::PENDING_SECS`; 1 to
     /// [`MAX_BOOT_SECS`]).
     pub boot_secs: Option<u64>,
+    /// How long after its instance turns running an agent starts, as cloud-init would
+    /// (default: `world::AGENT_DELAY_SECS`; 0 to [`MAX_BOOT_SECS`]).
+    pub agent_delay_secs: Option<u64>,
     /// Capacity changes at given virtual times (each is removed from this list once applied).
     pub capacity: Vec<CapacityChange>,
     /// Terminations at given virtual times (each is removed from this list once applied).
@@ -135,6 +138,7 @@ impl Faults {
             return Err("boot_secs must be at least 1".to_string());
         }
         at_most("boot_secs", self.boot_secs.unwrap_or(0), MAX_BOOT_SECS, " (one day)")?;
+        at_most("agent_delay_secs", self.agent_delay_secs.unwrap_or(0), MAX_BOOT_SECS, " (one day)")?;
         for (i, c) in self.capacity.iter().enumerate() {
             check_time(&format!("capacity[{i}].at"), c.at)?;
         }
@@ -175,6 +179,9 @@ impl Faults {
         }
         if let Some(secs) = self.boot_secs {
             lines.push(format!("boot time: {secs} s"));
+        }
+        if let Some(secs) = self.agent_delay_secs {
+            lines.push(format!("agents start {secs} s after their instance runs"));
         }
         for c in &self.capacity {
             lines.push(format!(

@@ -116,6 +116,8 @@ fn a_hostile_spawn_hook_reaches_the_agent_whole() {
     .unwrap();
     c.ok(&["sim", "init"]);
     c.ok(&["apply", "create-server@chimay", "10", "--yes"]);
+    // The agent starts after its boot delay, once the apply is done.
+    c.ok(&["sim", "advance", "1m"]);
     let log = c.ok(&["sim", "log"]).stdout;
     assert!(log.contains("ran spawn hook (5 lines)"), "{log}");
 }
@@ -127,7 +129,7 @@ fn sim_show_speaks_words_not_debug_text() {
     c.ok(&["apply", "create-server@chimay", "10", "--yes", "--dns-confirmed"]);
     c.ok(&["sim", "terminate", "chimay"]);
     let show = c.ok(&["sim", "show"]).stdout;
-    assert!(show.contains("next at 2026-11-25T00:00:50Z: i-0001 finishes shutting down"), "{show}");
+    assert!(show.contains("next at 2026-11-25T00:00:55Z: i-0001 finishes shutting down"), "{show}");
     c.ok(&["sim", "advance", "30s"]);
     let show = c.ok(&["sim", "show"]).stdout;
     assert!(show.contains("i-0001 disappears from describe"), "{show}");

@@ -423,7 +423,8 @@ fn the_agent_reads_its_identity_from_the_metadata_endpoint() {
     let r = run_command(command);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("cellar agent spawn: instance i-0abc in us-east-1b (us-east-1)"), "{}", r.stdout);
-    assert!(r.stderr.contains("cloud call failed during describe instance"), "{}", r.stderr);
+    assert!(r.stderr.contains("could not describe instance"), "{}", r.stderr);
+    assert!(r.stdout.contains("cellar agent: failed: could not describe instance"), "{}", r.stdout);
 }
 
 /// README's five-minute tour: every `$ cellar ...` line, run in order on a fresh world, must

@@ -89,10 +89,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         out: ctx.out.clone(),
     };
     let invocation = AgentInvocation { mode, server, persist: args.persist, spawn_hook };
-    let report = agent::run(&*cloud, &host, &invocation).await?;
-    for step in &report.steps {
-        ctx.out.line(&format!("  {step}"))?;
+    let outcome = agent::run(&*cloud, &host, &invocation).await;
+    if let Ok(report) = &outcome {
+        for step in &report.steps {
+            ctx.out.line(&format!("  {step}"))?;
+        }
     }
-    ctx.out.line(&format!("cellar agent {mode}: done"))?;
+    // The one line `cellar status` reads back from the instance's console output (cloud-init
+    // sends the user data's output there).
+    ctx.out.line(&agent::outcome_line(&outcome))?;
+    outcome?;
     Ok(0)
 }

@@ -48,6 +48,11 @@ enum SimCommand {
         /// How many more fit (0: launches fail with InsufficientInstanceCapacity).
         count: u32,
     },
+    /// Set how many Elastic IPs the account may hold per region (AWS's default quota: 5).
+    AddressQuota {
+        /// Addresses per region; AllocateAddress beyond it fails with AddressLimitExceeded.
+        count: u32,
+    },
     /// Point a DNS name at addresses (none: remove the record).
     Dns {
         /// The name, e.g. ommegang.imarc.net.
@@ -88,6 +93,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
                 .set_capacity(&Zone::new(zone.clone()), &InstanceType::new(instance_type.clone()), count)
                 .map_err(|e| anyhow!(e))?;
             Ok(format!("{zone} now has room for {count} more {instance_type} instance(s).\n"))
+        })?,
+        SimCommand::AddressQuota { count } => change_world(ctx, |world| {
+            world.set_address_limit(count).map_err(|e| anyhow!("sim address-quota: {e}"))?;
+            Ok(format!("The account may now hold {count} Elastic IP(s) per region.\n"))
         })?,
         SimCommand::Dns { host, addresses } => change_world(ctx, |world| {
             world.set_dns(&host, addresses.clone()).map_err(|e| anyhow!(e))?;

@@ -127,10 +127,16 @@ pub enum Action {
     DeleteVolume {
         volume: VolumeId,
     },
-    /// Images the instance as `name` and waits until the image is available.
+    /// Images the instance as `name` and waits until the image is available. The instance
+    /// reboots (AWS's default) unless `no_reboot`; `exclude_devices` are left out of the
+    /// image (`NoDevice`): a server's data volume.
     CreateImage {
         instance: InstanceId,
         name: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_reboot: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        exclude_devices: Vec<String>,
     },
     /// Copies the image to another region (same name) and waits until it is available there.
     CopyImage {
@@ -375,8 +381,13 @@ impl Action {
             }
             Action::CreateSnapshot { volume, .. } => (Change::Create, format!("snapshot volume {volume}")),
             Action::DeleteVolume { volume, .. } => (Change::Destroy, format!("delete volume {volume}")),
-            Action::CreateImage { instance, name, .. } => {
-                (Change::Create, format!("create image {name} from instance {instance}"))
+            Action::CreateImage { instance, name, no_reboot, exclude_devices } => {
+                let reboot = if *no_reboot { " without rebooting it" } else { " (it reboots)" };
+                let without = match exclude_devices.as_slice() {
+                    [] => String::new(),
+                    devices => format!(", leaving out {}", devices.join(", ")),
+                };
+                (Change::Create, format!("create image {name} from instance {instance}{reboot}{without}"))
             }
             Action::CopyImage { image, to, name, .. } => {
                 (Change::Create, format!("copy {} to {to} as {name}", image.describe("image")))

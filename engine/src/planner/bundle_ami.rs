@@ -52,9 +52,29 @@ fn plan(p: &mut Planning<'_>, settings: &Settings) -> Result<(), PlanError> {
             return Err(PlanError::ImageNameTaken { name, region: target.clone(), image: taken.id.clone() });
         }
     }
+    // A server's data volumes stay out of the image (`NoDevice`): they are the server's
+    // data, not part of what a new instance should boot with.
+    let data: Vec<(String, VolumeId)> = r
+        .volumes
+        .iter()
+        .filter(|v| v.attached_to.as_ref() == Some(&instance.id))
+        .filter(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(crate::agent::DATA_ROLE))
+        .map(|v| (v.device.clone().unwrap_or_else(|| crate::agent::DATA_DEVICE.to_string()), v.id.clone()))
+        .collect();
+    let instance_id = instance.id.clone();
+    if crate::inventory::workspace_number(workspace.as_str()).is_none() {
+        p.note(format!(
+            "Server {workspace}'s instance {instance_id} reboots while it is imaged (AWS's default, so the snapshots \
+             are of volumes at rest): it is unreachable for a minute or two."
+        ));
+    }
+    for (device, volume) in &data {
+        p.note(format!("Data volume {volume} ({device}) is left out of the image: it stays {workspace}'s alone."));
+    }
     p.tag(&workspace, settings.tag_values());
-    let image =
-        p.push(&workspace, Action::CreateImage { instance: instance.id.clone(), name: name.clone() }, vec![], None);
+    let exclude_devices = data.into_iter().map(|(device, _)| device).collect();
+    let action = Action::CreateImage { instance: instance_id, name: name.clone(), no_reboot: false, exclude_devices };
+    let image = p.push(&workspace, action, vec![], None);
     for target in copy_to {
         p.push(
             &workspace,

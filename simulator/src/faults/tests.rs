@@ -139,6 +139,7 @@ fn every_fault() -> Faults {
         invisible_secs: 4,
         latency_ms: (10, 900),
         boot_secs: Some(40),
+        agent_delay_secs: Some(15),
         capacity: vec![
             CapacityChange {
                 at: Timestamp(T0 + 600),
@@ -318,6 +319,7 @@ async fn throttling_bucket_capacities() {
     ];
     for (what, call, capacity) in cases {
         let sim = sim_with(1, Faults { throttling: true, ..Faults::default() });
+        sim.with_world(|w| w.set_address_limit(1000)).unwrap(); // throttling, not the quota
         for k in 0..capacity {
             call(&sim, k).await.unwrap_or_else(|e| panic!("{what}: call {k} failed: {e}"));
         }
@@ -354,6 +356,7 @@ async fn transient_errors_at_rate_one_and_zero() {
     let seed = seed();
     for (rate, expect_all_fail) in [(1.0, true), (0.0, false)] {
         let sim = sim_with(seed, Faults { transient_error_rate: rate, ..Faults::default() });
+        sim.with_world(|w| w.set_address_limit(1000)).unwrap(); // transient errors, not the quota
         let before = sim.world().instances().len();
         let results = assorted_calls(&sim).await;
         if expect_all_fail {
@@ -376,6 +379,7 @@ async fn transient_errors_at_rate_one_and_zero() {
 async fn terminate_at_call_fires_once_after_k_mutating_calls() {
     for k in [1u64, 3] {
         let sim = sim_with(seed(), Faults::default());
+        sim.with_world(|w| w.set_address_limit(1000)).unwrap(); // mutating calls, not the quota
         let r = east();
         let victim = sim.run_instance(&r, run_request("x", String::new(), "v")).await.unwrap().id;
         let bystander = sim.run_instance(&r, run_request("y", String::new(), "b")).await.unwrap().id;
@@ -516,7 +520,7 @@ async fn latency_advances_the_clock_without_running_agents_reentrantly() {
         last = now;
     }
     // Transitions fall due during calls: a spawn instance boots, its agent waits in the queue.
-    let mut w = world_with(7, Faults { latency_ms: (1000, 1000), ..Faults::default() });
+    let mut w = world_with(7, Faults { latency_ms: (1000, 1000), agent_delay_secs: Some(0), ..Faults::default() });
     w.advance_by_ms(250);
     let sim = Sim::new(w);
     let id = sim.run_instance(&r, run_request("x", spawn_user_data("x"), "")).await.unwrap().id;
@@ -644,7 +648,7 @@ fn the_example_fault_schedule_documents_every_field() {
         .filter_map(|l| l.strip_prefix("    ")?.split_once(':').map(|(f, _)| f.to_string()))
         .filter(|f| !f.starts_with(' '))
         .collect();
-    assert_eq!(fields.len(), 9, "{fields:?}");
+    assert_eq!(fields.len(), 10, "{fields:?}");
     for field in fields {
         assert!(header.contains(&format!("//   {field} ")), "the header does not describe {field}:\n{header}");
     }
@@ -675,6 +679,10 @@ fn bad_faults_are_refused_naming_the_field() {
         (Faults { latency_ms: (0, MAX_LATENCY_MS + 1), ..Faults::default() }, "latency_ms is 60001, above"),
         (Faults { boot_secs: Some(u64::MAX), ..Faults::default() }, "boot_secs is 18446744073709551615, above"),
         (Faults { boot_secs: Some(MAX_BOOT_SECS + 1), ..Faults::default() }, "boot_secs is 86401, above"),
+        (
+            Faults { agent_delay_secs: Some(u64::MAX), ..Faults::default() },
+            "agent_delay_secs is 18446744073709551615, above",
+        ),
         (at_call(u64::MAX, None), "terminate_at_call.calls is 18446744073709551615, above"),
         (at_call(MAX_CALLS + 1, None), "terminate_at_call.calls is 1000001, above"),
         (at_call(1, Some("../etc")), "terminate_at_call.server: invalid server name \"../etc\""),

@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::store::{default_world, parse_world, render_world};
+use crate::world::ImageDevice;
 use cellar_engine::agent::{user_data, AgentInvocation, DATA_DEVICE, DATA_ROLE};
+use cellar_engine::cloud::ImageOptions;
 
 const T0: u64 = 1_795_564_800;
 const HOOK: &str = "apt-get update\napt-get install -y nginx\nsystemctl restart nginx\n";
@@ -121,15 +123,16 @@ async fn group_replaces_a_terminated_instance_and_the_agent_reattaches() {
     sim.advance(Duration::from_secs(300)).await;
     assert_eq!(sim.now().await, Timestamp(T0 + 300));
     let first = check_healthy(&sim, &volume, &address);
-    // The agent ran when the instance booted (T0+30), at that virtual time.
+    // The agent ran its boot delay (20 s) after the instance booted (T0+30), at that
+    // virtual time.
     assert_eq!(logged(&sim, &format!("{first}: pending -> running")), Some(30));
-    assert_eq!(logged(&sim, &format!("agent {first}: ran spawn hook (3 lines)")), Some(30));
+    assert_eq!(logged(&sim, &format!("agent {first}: ran spawn hook (3 lines)")), Some(50));
     assert_eq!(
         logged(
             &sim,
             &format!("agent {first}: done: attached volume {volume} as /dev/sdf; associated address 198.51.100.2; ran spawn hook")
         ),
-        Some(30)
+        Some(50)
     );
 
     sim.with_world(|w| w.terminate_instance_by_amazon(&first)).unwrap();
@@ -138,11 +141,11 @@ async fn group_replaces_a_terminated_instance_and_the_agent_reattaches() {
     assert_ne!(first, second);
     assert_eq!(sim.world().instances()[&first].state, InstanceState::Terminated);
     check_roundtrip(&sim);
-    assert_eq!(logged(&sim, &format!("agent {second}: ran spawn hook (3 lines)")), Some(330));
+    assert_eq!(logged(&sim, &format!("agent {second}: ran spawn hook (3 lines)")), Some(350));
     // The volume followed: detached from the old instance when it terminated (+20 s),
-    // attached to the new one by its agent when it booted (+30 s).
+    // attached to the new one by its agent when it started (booted +30 s, agent +20 s).
     assert_eq!(logged(&sim, &format!("detached volume {volume} from terminated {first}")), Some(320));
-    assert_eq!(logged(&sim, &format!("attached volume {volume} to {second} as /dev/sdf")), Some(330));
+    assert_eq!(logged(&sim, &format!("attached volume {volume} to {second} as /dev/sdf")), Some(350));
     let describe = sim.describe_instances(&east(), &Filter::Server(ServerName::new("x"))).await.unwrap();
     let ip = describe.iter().find(|i| i.id == second).and_then(|i| i.public_ip.clone());
     assert_eq!(ip.as_deref(), Some("198.51.100.2"));
@@ -181,7 +184,10 @@ async fn no_capacity_means_no_replacement_until_it_returns() {
 
 #[tokio::test]
 async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
-    let sim = Sim::new(default_world());
+    let mut world = default_world();
+    // The agent starts as its instance boots, so that it finds its volume still creating.
+    world.set_faults(crate::Faults { agent_delay_secs: Some(0), ..Default::default() }).unwrap();
+    let sim = Sim::new(world);
     let r = east();
     let instance = sim
         .run_instance(
@@ -234,10 +240,10 @@ async fn agent_failures_are_logged() {
     // An instance without agent user data boots without an agent.
     let plain =
         sim.run_instance(&r, RunInstanceRequest { user_data: "#!/bin/sh\n".into(), ..request }).await.unwrap().id;
-    sim.advance(Duration::from_secs(40)).await;
+    sim.advance(Duration::from_secs(60)).await;
     assert_eq!(
         logged(&sim, &format!("agent {id}: failed: server x has no data volume (tag cellar:role=data)")),
-        Some(30)
+        Some(50)
     );
     assert!(log_messages(&sim).iter().all(|(_, m)| !m.starts_with(&format!("agent {plain}"))));
 }
@@ -293,9 +299,12 @@ async fn new_cloud_calls_through_the_trait() {
     let e = cloud.delete_launch_configuration(&r, "x-1").await.unwrap_err();
     assert_eq!(e.kind, CloudErrorKind::ResourceInUse);
 
-    // Image the instance and copy the image west.
-    let image = cloud.create_image(&r, &first, "x-2026-11-25", tags(&[("Name", "x")])).await.unwrap();
+    // Image the instance, leaving its data volume out, and copy the image west.
+    let options = ImageOptions { no_reboot: false, exclude_devices: vec![DATA_DEVICE.to_string()] };
+    let image = cloud.create_image(&r, &first, "x-2026-11-25", tags(&[("Name", "x")]), &options).await.unwrap();
     assert_eq!(image.state, ImageState::Pending);
+    let devices = sim.world().image_block_devices(&image.id).to_vec();
+    assert_eq!(devices, vec![ImageDevice { device: DATA_DEVICE.into(), snapshot: None }], "NoDevice, no snapshot");
     sim.advance(Duration::from_secs(300)).await;
     let states: Vec<(ImageId, ImageState)> =
         cloud.describe_images(&r).await.unwrap().into_iter().map(|i| (i.id, i.state)).collect();

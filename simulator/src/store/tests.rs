@@ -181,7 +181,10 @@ fn check_unknown_field(after: &[&str], expected_struct_fields: &str) {
 fn unknown_fields_are_refused_not_dropped() {
     // (where, the fields known there): the simulator's structs ...
     check_unknown_field(&["now:"], "now, millis, rng, faults");
-    check_unknown_field(&["default_capacity:"], "agents_due, log");
+    check_unknown_field(
+        &["default_capacity:"],
+        "agents_due, instance_profiles, default_instance_profile, instance_profile_of, console, log",
+    );
     check_unknown_field(&["throttling:"], "throttling, transient_error_rate");
     check_unknown_field(&["instances:", "launched_at:"], "id, state, zone");
     check_unknown_field(&["instances:", "client_token:"], "user_data, client_token");
@@ -216,6 +219,45 @@ fn the_default_world_has_the_catalogs_zones() {
             info.region
         );
     }
+}
+
+/// The default world's `cellar-agent` instance profile allows exactly the actions of
+/// docs/agent-iam-policy.json (what the README tells operators to give the agent's role),
+/// and instances launched without a profile get it.
+#[test]
+fn the_default_worlds_agent_profile_is_the_documented_policy() {
+    let policy: std::collections::BTreeSet<String> = include_str!("../../../docs/agent-iam-policy.json")
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("\"ec2:") || l.starts_with("\"autoscaling:"))
+        .map(|l| l.trim_matches([',', '"']).to_string())
+        .collect();
+    let world = default_world();
+    assert_eq!(world.instance_profiles().get("cellar-agent"), Some(&policy));
+    assert_eq!(world.default_instance_profile(), Some("cellar-agent"));
+    assert_eq!(policy.len(), 6, "{policy:?}");
+    let actions: std::collections::BTreeSet<String> =
+        crate::world::AGENT_ACTIONS.iter().map(|a| a.to_string()).collect();
+    assert_eq!(actions, policy);
+}
+
+/// A state file from before instance profiles (neither field) gives its instances the
+/// documented agent profile, so its agents keep their rights; a world with no profiles at
+/// all says so in its file and reads back as such.
+#[test]
+fn a_state_file_from_before_instance_profiles_keeps_its_agents_rights() {
+    let text = render_world(&default_world());
+    let start = text.find("    instance_profiles:").unwrap();
+    let end = text.find("    log:").unwrap();
+    let old = format!("{}{}", &text[..start], &text[end..]);
+    assert!(!old.contains("instance_profile"), "{old}");
+    let world = parse_world(&old).unwrap();
+    assert_eq!(world, default_world());
+    let mut none = default_world();
+    none.set_default_instance_profile(None).unwrap();
+    let text = render_world(&none);
+    assert!(text.contains("default_instance_profile: None"), "{text}");
+    assert_eq!(parse_world(&text).unwrap(), none);
 }
 
 #[test]

@@ -1,4 +1,6 @@
-//! Elastic IPs: AllocateAddress, ReleaseAddress, AssociateAddress, DescribeAddresses.
+//! Elastic IPs: AllocateAddress, ReleaseAddress, AssociateAddress, DescribeAddresses,
+//! and the account's quota of them per region (AWS's default is [`DEFAULT_ADDRESS_LIMIT`];
+//! AllocateAddress beyond it fails with `AddressLimitExceeded`).
 //!
 //! Invariants: an address is associated with at most one instance, which exists, and an
 //! instance has at most one address (associating another disassociates the first); an
@@ -10,6 +12,12 @@ use super::{err, tag_suffix, World};
 use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, Filter};
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
+
+/// Elastic IPs an account may hold per region unless its quota was raised (AWS's default).
+pub const DEFAULT_ADDRESS_LIMIT: u32 = 5;
+
+/// The highest quota [`World::set_address_limit`] accepts (far above any account's).
+pub const MAX_ADDRESS_LIMIT: u32 = 100_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,9 +56,35 @@ impl World {
             .collect()
     }
 
+    /// The Elastic IPs the account may hold in each region.
+    pub fn address_limit(&self) -> u32 {
+        self.address_limit
+    }
+
+    /// Sets the Elastic IP quota per region (`cellar sim address-quota`); at most
+    /// [`MAX_ADDRESS_LIMIT`]. Addresses already held above a lowered quota stay.
+    pub fn set_address_limit(&mut self, limit: u32) -> Result<(), String> {
+        if limit > MAX_ADDRESS_LIMIT {
+            return Err(format!("an address quota of {limit} is above the limit of {MAX_ADDRESS_LIMIT}"));
+        }
+        self.address_limit = limit;
+        self.record(format!("Elastic IP quota: {limit} per region"));
+        Ok(())
+    }
+
     pub fn allocate_address(&mut self, region: &Region, tags: Tags) -> CloudResult<Address> {
         self.check_region(region)?;
         super::tags::check_tags(&Tags::new(), &tags)?;
+        let held = self.addresses.values().filter(|a| a.region == *region).count();
+        if held >= self.address_limit as usize {
+            return Err(err(
+                K::Other("AddressLimitExceeded".into()),
+                format!(
+                    "The maximum number of addresses has been reached ({held} of {} in {region}).",
+                    self.address_limit
+                ),
+            ));
+        }
         let id = self.next_id("eipalloc");
         let n = self.counters["eipalloc"];
         let public_ip = format!("198.51.{}.{}", 100 + n / 256, n % 256);

@@ -30,8 +30,8 @@ pub const MAX_ADVANCE_SECS: u64 = 365 * 86_400;
 pub enum Advance {
     /// The clock reached the target.
     Reached,
-    /// An instance with agent user data just reached `running`: its agent is queued in
-    /// [`World::agents_due`] and should run at the current virtual time.
+    /// An instance's agent just started (its boot delay after `running` passed): it is
+    /// queued in [`World::agents_due`] and should run at the current virtual time.
     AgentsDue,
 }
 
@@ -73,8 +73,7 @@ impl World {
 
     /// Moves the clock to `t` (at most [`MAX_CLOCK`]), applying due transitions in (time,
     /// seq) order and letting groups reconcile after each. Returns early
-    /// ([`Advance::AgentsDue`]) right after an instance with agent user data reaches
-    /// `running`; call again to go on.
+    /// ([`Advance::AgentsDue`]) right after an agent starts; call again to go on.
     pub fn advance_to(&mut self, t: Timestamp) -> Advance {
         let t = t.min(MAX_CLOCK);
         // Groups act when time moves on a whole second or something is due (a call's
@@ -128,9 +127,13 @@ impl World {
     /// Applies one transition; true when an agent became due.
     fn apply(&mut self, transition: Transition) -> bool {
         match transition {
-            Transition::InstanceRunning(id) => return self.instance_running(id),
+            Transition::InstanceRunning(id) => self.instance_running(id),
+            Transition::AgentStart(id) => return self.agent_start(id),
             Transition::InstanceTerminated(id) => self.instance_terminated(id),
-            Transition::InstanceRemoved(id) => self.instance_removed(&id),
+            Transition::InstanceRemoved(id) => {
+                self.instance_removed(&id);
+                self.forget_instance(&id);
+            }
             Transition::VolumeAvailable(id) => self.volume_available(&id),
             Transition::ImageAvailable(id) => self.image_available(&id),
             Transition::SnapshotCompleted(id) => self.snapshot_completed(&id),

@@ -6,9 +6,16 @@
 //! never silently dropped on the next save. The [`Scheduler`] is written as the two
 //! top-level fields it always had (`scheduled`, `next_seq`). The engine's model types
 //! inside refuse unknown fields themselves.
+//!
+//! A state file written before instance profiles existed has neither `instance_profiles`
+//! nor `default_instance_profile`: it reads as a world whose instances launch with the
+//! documented `cellar-agent` profile ([`identity::AGENT_ACTIONS`]), so its agents keep the
+//! rights they had. Both fields are therefore always written, `{}` and `None` included.
 
+use super::identity;
 use super::{
-    LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, SimVpc, World,
+    ImageDevice, LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, SimVpc,
+    World,
 };
 use crate::faults::Faults;
 use cellar_engine::limits::{Bucket, TokenBucket};
@@ -27,6 +34,25 @@ fn is_zero_u64(n: &u64) -> bool {
 
 fn default_capacity() -> u32 {
     super::DEFAULT_CAPACITY
+}
+
+fn default_address_limit() -> u32 {
+    super::DEFAULT_ADDRESS_LIMIT
+}
+
+fn is_default_address_limit(n: &u32) -> bool {
+    *n == super::DEFAULT_ADDRESS_LIMIT
+}
+
+/// A state file from before instance profiles: the documented agent profile.
+fn agent_profiles() -> BTreeMap<String, BTreeSet<String>> {
+    let actions = identity::AGENT_ACTIONS.iter().map(|a| a.to_string()).collect();
+    BTreeMap::from([(identity::AGENT_PROFILE.to_string(), actions)])
+}
+
+/// A state file from before instance profiles: instances launch with the agent profile.
+fn agent_default_profile() -> Option<String> {
+    Some(identity::AGENT_PROFILE.to_string())
 }
 
 fn default_rng() -> Rng {
@@ -57,6 +83,8 @@ pub(super) struct WorldFile {
     capacity: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
     #[serde(default)]
     images: BTreeMap<ImageId, Image>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    image_devices: BTreeMap<ImageId, Vec<ImageDevice>>,
     #[serde(default)]
     instances: BTreeMap<InstanceId, SimInstance>,
     #[serde(default)]
@@ -65,6 +93,8 @@ pub(super) struct WorldFile {
     snapshots: BTreeMap<SnapshotId, SimSnapshot>,
     #[serde(default)]
     addresses: BTreeMap<AllocationId, SimAddress>,
+    #[serde(default = "default_address_limit", skip_serializing_if = "is_default_address_limit")]
+    address_limit: u32,
     #[serde(default)]
     templates: BTreeMap<LaunchTemplateId, SimTemplate>,
     #[serde(default)]
@@ -78,8 +108,6 @@ pub(super) struct WorldFile {
     #[serde(default)]
     security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
     #[serde(default)]
-    instance_profiles: BTreeSet<String>,
-    #[serde(default)]
     key_pairs: BTreeMap<Region, BTreeSet<String>>,
     #[serde(default)]
     dns: BTreeMap<String, Vec<String>>,
@@ -91,6 +119,14 @@ pub(super) struct WorldFile {
     next_seq: u64,
     #[serde(default)]
     agents_due: Vec<InstanceId>,
+    #[serde(default = "agent_profiles")]
+    instance_profiles: BTreeMap<String, BTreeSet<String>>,
+    #[serde(default = "agent_default_profile")]
+    default_instance_profile: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    instance_profile_of: BTreeMap<InstanceId, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    console: BTreeMap<InstanceId, Vec<String>>,
     #[serde(default)]
     log: Vec<LogEntry>,
 }
@@ -109,22 +145,27 @@ impl From<WorldFile> for World {
             default_capacity: f.default_capacity,
             capacity: f.capacity,
             images: f.images,
+            image_devices: f.image_devices,
             instances: f.instances,
             volumes: f.volumes,
             snapshots: f.snapshots,
             addresses: f.addresses,
+            address_limit: f.address_limit,
             templates: f.templates,
             launch_configurations: f.launch_configurations,
             groups: f.groups,
             vpcs: f.vpcs,
             subnets: f.subnets,
             security_groups: f.security_groups,
-            instance_profiles: f.instance_profiles,
             key_pairs: f.key_pairs,
             dns: f.dns,
             client_tokens: f.client_tokens,
             scheduler: Scheduler::from_parts(f.scheduled, f.next_seq),
             agents_due: f.agents_due,
+            instance_profiles: f.instance_profiles,
+            default_instance_profile: f.default_instance_profile,
+            instance_profile_of: f.instance_profile_of,
+            console: f.console,
             log: f.log,
         }
     }
@@ -145,23 +186,28 @@ impl From<World> for WorldFile {
             default_capacity: w.default_capacity,
             capacity: w.capacity,
             images: w.images,
+            image_devices: w.image_devices,
             instances: w.instances,
             volumes: w.volumes,
             snapshots: w.snapshots,
             addresses: w.addresses,
+            address_limit: w.address_limit,
             templates: w.templates,
             launch_configurations: w.launch_configurations,
             groups: w.groups,
             vpcs: w.vpcs,
             subnets: w.subnets,
             security_groups: w.security_groups,
-            instance_profiles: w.instance_profiles,
             key_pairs: w.key_pairs,
             dns: w.dns,
             client_tokens: w.client_tokens,
             scheduled,
             next_seq,
             agents_due: w.agents_due,
+            instance_profiles: w.instance_profiles,
+            default_instance_profile: w.default_instance_profile,
+            instance_profile_of: w.instance_profile_of,
+            console: w.console,
             log: w.log,
         }
     }

@@ -2,13 +2,20 @@
 //! CopyImage, DescribeImages, CreateSnapshot, DescribeSnapshots, and their pending →
 //! available / completed transitions.
 //!
+//! CreateImage does what AWS documents: it reboots the instance first unless `NoReboot`,
+//! and snapshots every EBS volume attached to the instance into the image's block-device
+//! mappings ([`ImageDevice`]), except the devices mapped to `NoDevice`; the snapshots are
+//! tagged as the image is. (Instances have no root volume in this world, so an image of an
+//! instance with nothing attached has no snapshot.)
+//!
 //! Invariants: AMI names follow AWS's rules (3-128 characters of a fixed set) and are
 //! unique per region among images that are not `failed`; only an `available` image can be
-//! launched or copied; a snapshot completes even if its volume is deleted meanwhile.
+//! launched or copied; a snapshot completes even if its volume is deleted meanwhile; every
+//! snapshot an image's mapping names was made with the image.
 
 use super::render::image_state;
 use super::{err, tag_suffix, Transition, World};
-use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, Filter};
+use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, Filter, ImageOptions};
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +57,16 @@ impl SimSnapshot {
     }
 }
 
+/// One block-device mapping of an image made by CreateImage: a snapshot of the volume that
+/// was attached at `device`, or `NoDevice` (`snapshot: None`: the device was left out).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageDevice {
+    pub device: String,
+    #[serde(default)]
+    pub snapshot: Option<SnapshotId>,
+}
+
 /// AMI names: 3-128 characters; letters, digits and `( ) [ ] . / - ' @ _` and spaces.
 fn check_image_name(name: &str) -> CloudResult<()> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c);
@@ -64,6 +81,12 @@ fn check_image_name(name: &str) -> CloudResult<()> {
             ),
         ))
     }
+}
+
+/// A device name as EC2 takes them in a block-device mapping (`/dev/sdf`, `xvdh`).
+fn valid_device_name(name: &str) -> bool {
+    let base = name.strip_prefix("/dev/").unwrap_or(name);
+    (2..=32).contains(&base.len()) && base.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 impl World {
@@ -127,7 +150,9 @@ impl World {
         image
     }
 
-    /// CreateImage: images a running or stopped instance. The image is `pending` for
+    /// CreateImage: images a running or stopped instance (see the module doc): a running
+    /// one reboots unless `options.no_reboot`; every attached volume whose device is not in
+    /// `options.exclude_devices` is snapshotted into the image. The image is `pending` for
     /// [`IMAGE_CREATE_SECS`], then `available`.
     pub fn create_image(
         &mut self,
@@ -135,25 +160,74 @@ impl World {
         instance_id: &InstanceId,
         name: &str,
         tags: Tags,
+        options: &ImageOptions,
     ) -> CloudResult<Image> {
         super::tags::check_tags(&Tags::new(), &tags)?;
         let instance = self.instance_in(region, instance_id)?;
         Self::check_running_or_stopped(instance)?;
-        let architecture = instance.architecture;
+        let (architecture, running) = (instance.architecture, instance.state == InstanceState::Running);
         // The root device of the image it runs, at the size it launched with.
         let source = self.images.get(&instance.image);
         let root = (
             source.and_then(|i| i.root_device.clone()),
             instance.root_volume.as_ref().and_then(|r| r.size_gb).or(source.and_then(|i| i.root_size_gb)),
         );
+        if let Some(bad) = options.exclude_devices.iter().find(|d| !valid_device_name(d)) {
+            return Err(err(K::InvalidParameterValue, format!("Invalid device name '{bad}' in BlockDeviceMapping.")));
+        }
         self.check_image_name_free(region, name)?;
-        let image = self.insert_pending_image(region, name, architecture, (tags, root), IMAGE_CREATE_SECS);
+        let image = self.insert_pending_image(region, name, architecture, (tags.clone(), root), IMAGE_CREATE_SECS);
+        if running && !options.no_reboot {
+            self.record(format!("{instance_id}: rebooting for CreateImage (NoReboot not set)"));
+            self.print_to_console(instance_id, "cellar-sim: reboot (CreateImage without NoReboot)");
+        }
+        let devices = self.snapshot_devices(region, instance_id, &tags, &options.exclude_devices);
+        let mapped: Vec<String> = devices
+            .iter()
+            .map(|d| format!("{}={}", d.device, d.snapshot.as_ref().map_or("NoDevice", |s| s.as_str())))
+            .collect();
         self.record(format!(
-            "creating image {} ({name}, {architecture}) from {instance_id} in {region}: pending{}",
+            "creating image {} ({name}, {architecture}) from {instance_id} in {region}: pending, devices [{}]{}",
             image.id,
+            mapped.join(", "),
             tag_suffix(&image.tags)
         ));
+        self.image_devices.insert(image.id.clone(), devices);
         Ok(image)
+    }
+
+    /// The block-device mappings of an image made by CreateImage (empty for others).
+    pub fn image_block_devices(&self, image: &ImageId) -> &[ImageDevice] {
+        self.image_devices.get(image).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// CreateImage's snapshots: one of each volume attached to the instance (tagged
+    /// `tags`), and a `NoDevice` mapping for each excluded device.
+    fn snapshot_devices(
+        &mut self,
+        region: &Region,
+        instance: &InstanceId,
+        tags: &Tags,
+        exclude: &[String],
+    ) -> Vec<ImageDevice> {
+        let attached: Vec<(String, VolumeId)> = self
+            .volumes
+            .values()
+            .filter(|v| v.attached_to.as_ref() == Some(instance))
+            .filter_map(|v| Some((v.device.clone()?, v.id.clone())))
+            .filter(|(device, _)| !exclude.contains(device))
+            .collect();
+        let mut devices = Vec::new();
+        for (device, volume) in attached {
+            // The volume is attached, so it is in use and in this region: this cannot fail.
+            let snapshot = self.create_snapshot(region, &volume, tags.clone()).ok().map(|s| s.id);
+            devices.push(ImageDevice { device, snapshot });
+        }
+        let mut excluded = exclude.to_vec();
+        excluded.sort();
+        excluded.dedup();
+        devices.extend(excluded.into_iter().map(|device| ImageDevice { device, snapshot: None }));
+        devices
     }
 
     /// CopyImage: copies an available image to `target_region` under `name` (tags are not

@@ -252,6 +252,7 @@ impl World {
             tag_suffix(&instance.tags)
         ));
         self.instances.insert(id.clone(), instance);
+        self.launched_with_profile(&id, spec.settings.instance_profile.as_ref().map(|p| p.name().to_string()));
         if let Some(token) = client_token {
             self.client_tokens.insert(token, id.clone());
         }
@@ -282,25 +283,26 @@ impl World {
         let old = instance.state;
         instance.state = InstanceState::ShuttingDown;
         self.agents_due.retain(|a| a != id);
+        self.scheduler.cancel(|t| matches!(t, Transition::AgentStart(a) if a == id));
         self.record(format!("{id}: {old} -> shutting-down ({cause})"));
         self.schedule(SHUTDOWN_SECS, Transition::InstanceTerminated(id.clone()));
     }
 
-    /// [`Transition::InstanceRunning`]: pending → running; true when its agent became due.
-    pub(super) fn instance_running(&mut self, id: InstanceId) -> bool {
+    /// [`Transition::InstanceRunning`]: pending → running; with agent user data, its agent
+    /// starts after the boot delay (`agents.rs`).
+    pub(super) fn instance_running(&mut self, id: InstanceId) {
         let Some(instance) = self.instances.get_mut(&id) else {
-            return false;
+            return;
         };
         if instance.state != InstanceState::Pending {
-            return false;
+            return;
         }
         instance.state = InstanceState::Running;
         let agent = parse_user_data(&instance.user_data).is_some();
         self.record(format!("{id}: pending -> running"));
         if agent {
-            self.agents_due.push(id);
+            self.schedule_agent(&id);
         }
-        agent
     }
 
     /// [`Transition::InstanceTerminated`]: shutting-down → terminated; its volumes detach

@@ -10,13 +10,15 @@
 //! | `instances.rs` | instances: launch, termination, their state machine |
 //! | `capacity.rs` | launch capacity per zone and instance type |
 //! | `volumes.rs` | EBS volumes and attachments |
-//! | `addresses.rs` | Elastic IPs and associations |
-//! | `images.rs` | images (AMIs) and snapshots |
+//! | `addresses.rs` | Elastic IPs and associations, and the per-region address quota |
+//! | `images.rs` | images (AMIs), their block-device mappings, and snapshots |
 //! | `launch.rs` | launch templates and launch configurations |
 //! | `groups.rs` | auto scaling groups and their reconciliation |
 //! | `network.rs` | VPCs, subnets, security groups, instance profiles, key pairs: what a launch names |
 //! | `tags.rs` | CreateTags / DeleteTags by resource id |
 //! | `dns.rs` | the A records the DNS gate reads |
+//! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
+//! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
 //! | `inject.rs` | the faults gate every call passes |
 //! | `render.rs` | `cellar sim show` and `cellar sim log` |
 //!
@@ -43,11 +45,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod addresses;
+mod agents;
 mod capacity;
 mod clock;
 mod dns;
 mod file;
 mod groups;
+mod identity;
 mod images;
 mod inject;
 mod instances;
@@ -58,11 +62,13 @@ mod scheduler;
 mod tags;
 mod volumes;
 
-pub use addresses::SimAddress;
+pub use addresses::{SimAddress, DEFAULT_ADDRESS_LIMIT};
+pub use agents::{AGENT_DELAY_SECS, CONSOLE_LIMIT};
 pub use capacity::DEFAULT_CAPACITY;
 pub use clock::{Advance, LATEST_SETTABLE, MAX_ADVANCE_SECS, MAX_CLOCK};
 pub use groups::{SimGroup, GROUP_RETRY_SECS};
-pub use images::{SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
+pub use identity::{AGENT_ACTIONS, AGENT_PROFILE};
+pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
 pub use launch::SimTemplate;
 pub use network::SimVpc;
@@ -122,10 +128,14 @@ pub struct World {
     /// terminations do not give it back (set it again to restore capacity).
     capacity: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
     images: BTreeMap<ImageId, Image>,
+    /// The block-device mappings of images made by CreateImage (see `images.rs`).
+    image_devices: BTreeMap<ImageId, Vec<ImageDevice>>,
     instances: BTreeMap<InstanceId, SimInstance>,
     volumes: BTreeMap<VolumeId, Volume>,
     snapshots: BTreeMap<SnapshotId, SimSnapshot>,
     addresses: BTreeMap<AllocationId, SimAddress>,
+    /// Elastic IPs an account may hold per region (AWS's default quota is 5).
+    address_limit: u32,
     templates: BTreeMap<LaunchTemplateId, SimTemplate>,
     /// Launch configurations per region, by name (they carry no tags and no id).
     launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
@@ -134,7 +144,6 @@ pub struct World {
     subnets: BTreeMap<SubnetId, Subnet>,
     security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
     /// IAM instance profiles by name (IAM is global).
-    instance_profiles: BTreeSet<String>,
     /// Key pair names per region.
     key_pairs: BTreeMap<Region, BTreeSet<String>>,
     /// Host name → A records (valid host names, IPv4 addresses: see `dns.rs`).
@@ -143,8 +152,16 @@ pub struct World {
     client_tokens: BTreeMap<String, InstanceId>,
     /// Transitions to come.
     scheduler: Scheduler,
-    /// Instances whose agent should run now (they just reached `running`).
+    /// Instances whose agent should run now (their boot delay has passed).
     agents_due: Vec<InstanceId>,
+    /// IAM instance profiles: name → the actions its role allows (see `identity.rs`).
+    instance_profiles: BTreeMap<String, BTreeSet<String>>,
+    /// The profile an instance launched without one gets.
+    default_instance_profile: Option<String>,
+    /// The profile each instance carries (absent: none, so no rights).
+    instance_profile_of: BTreeMap<InstanceId, String>,
+    /// What each instance printed on its console (see `agents.rs`).
+    console: BTreeMap<InstanceId, Vec<String>>,
     log: Vec<LogEntry>,
 }
 
@@ -163,22 +180,27 @@ impl World {
             default_capacity: DEFAULT_CAPACITY,
             capacity: BTreeMap::new(),
             images: BTreeMap::new(),
+            image_devices: BTreeMap::new(),
             instances: BTreeMap::new(),
             volumes: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             addresses: BTreeMap::new(),
+            address_limit: DEFAULT_ADDRESS_LIMIT,
             templates: BTreeMap::new(),
             launch_configurations: BTreeMap::new(),
             groups: BTreeMap::new(),
             vpcs: BTreeMap::new(),
             subnets: BTreeMap::new(),
             security_groups: BTreeMap::new(),
-            instance_profiles: BTreeSet::new(),
             key_pairs: BTreeMap::new(),
             dns: BTreeMap::new(),
             client_tokens: BTreeMap::new(),
             scheduler: Scheduler::default(),
             agents_due: Vec::new(),
+            instance_profiles: BTreeMap::new(),
+            default_instance_profile: None,
+            instance_profile_of: BTreeMap::new(),
+            console: BTreeMap::new(),
             log: Vec::new(),
         }
     }
@@ -397,6 +419,9 @@ impl World {
                 return Err(format!("volume {} is attached to instance {i}, which does not exist", v.id));
             }
         }
+        if let Some(image) = self.image_devices.keys().find(|i| !self.images.contains_key(*i)) {
+            return Err(format!("image_devices lists image {image}, which does not exist"));
+        }
         for a in self.addresses.values() {
             if let Some(i) = a.associated_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
                 return Err(format!(
@@ -405,7 +430,7 @@ impl World {
                 ));
             }
         }
-        Ok(())
+        self.check_identity()
     }
 
     /// The part of [`World::check_consistency`] about single values.

@@ -112,18 +112,6 @@ impl World {
         Ok(id)
     }
 
-    /// Adds an IAM instance profile (IAM is global: every region sees it).
-    pub fn add_instance_profile(&mut self, name: &str) -> Result<(), String> {
-        let valid = (1..=128).contains(&name.len())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-        if !valid {
-            return Err(format!("{name:?} is not an instance profile name"));
-        }
-        self.instance_profiles.insert(name.to_string());
-        self.record(format!("created instance profile {name}"));
-        Ok(())
-    }
-
     /// Adds a key pair to a region.
     pub fn add_key_pair(&mut self, region: &Region, name: &str) -> Result<(), String> {
         self.check_region(region).map_err(|e| e.message)?;
@@ -217,9 +205,9 @@ impl World {
 
     /// The instance profile, key pair and metadata options of a launch (what AWS checks
     /// whatever the network).
-    fn check_identity(&self, region: &Region, settings: &LaunchSettings) -> CloudResult<()> {
+    fn check_launch_identity(&self, region: &Region, settings: &LaunchSettings) -> CloudResult<()> {
         if let Some(profile) = &settings.instance_profile {
-            if !self.instance_profiles.contains(profile.name()) || (profile.is_arn() && !profile_arn_ok(profile)) {
+            if !self.instance_profiles.contains_key(profile.name()) || (profile.is_arn() && !profile_arn_ok(profile)) {
                 let parameter = if profile.is_arn() { "iamInstanceProfile.arn" } else { "iamInstanceProfile.name" };
                 return Err(err(
                     K::InvalidParameterValue,
@@ -293,7 +281,7 @@ impl World {
     ) -> CloudResult<Placement> {
         let subnet = self.launch_subnet(region, zone, subnet)?;
         let security_groups = self.launch_groups(region, Some(&subnet.vpc), &settings.security_groups, "InvalidGroup.NotFound")?;
-        self.check_identity(region, settings)?;
+        self.check_launch_identity(region, settings)?;
         if let Some(root) = &settings.root_volume {
             self.check_root_volume(image, root)?;
         }
@@ -313,7 +301,7 @@ impl World {
     ) -> CloudResult<()> {
         let missing = if auto_scaling { "ValidationError" } else { "InvalidGroup.NotFound" };
         self.launch_groups(region, None, &settings.security_groups, missing)?;
-        self.check_identity(region, settings)
+        self.check_launch_identity(region, settings)
     }
 
     /// A group's subnets: each exists in the region, is in one of the group's zones, and

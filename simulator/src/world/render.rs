@@ -45,6 +45,7 @@ impl Transition {
             }
             Transition::ImageAvailable(id) => format!("image {id} becomes available"),
             Transition::SnapshotCompleted(id) => format!("snapshot {id} completes"),
+            Transition::AgentStart(id) => format!("the agent of {id} starts (cloud-init runs its user data)"),
         }
     }
 }
@@ -109,6 +110,7 @@ impl World {
             let ip = self.public_ip_of(&i.id).map(|ip| format!("  ip {ip}")).unwrap_or_default();
             let group = i.group.as_ref().map(|g| format!("  group {g}")).unwrap_or_default();
             let agent = agent_label(&i.user_data);
+            let profile = self.instance_profile(&i.id).map(|p| format!("  profile {p}")).unwrap_or_default();
             let hidden = match i.visible_at_ms {
                 Some(t) if !i.is_visible(self.now_ms()) => {
                     format!("  invisible until {}", stamp(Timestamp(t / 1000), (t % 1000) as u16, t % 1000 != 0))
@@ -117,7 +119,7 @@ impl World {
             };
             let _ = writeln!(
                 out,
-                "    {}  {}  {}  {}  {}{ip}{group}{agent}{hidden}{}",
+                "    {}  {}  {}  {}  {}{ip}{group}{agent}{profile}{hidden}{}",
                 i.id,
                 i.state,
                 i.zone,
@@ -246,11 +248,25 @@ impl World {
         }
     }
 
-    /// Capacity, DNS, what is scheduled, due agents and the newest log entries.
+    /// Capacity, quotas, instance profiles, DNS, what is scheduled, due agents and the
+    /// newest log entries.
     fn render_footer(&self, out: &mut String) {
         let _ = writeln!(out, "\ncapacity: {} per zone and type unless overridden", self.default_capacity);
         for (zone, itype, n) in self.capacity_overrides() {
             let _ = writeln!(out, "  {zone} {itype}: {n} more launches");
+        }
+        let _ = writeln!(out, "Elastic IP quota: {} per region", self.address_limit);
+        if !self.instance_profiles.is_empty() {
+            let _ = writeln!(out, "\ninstance profiles:");
+            for (name, actions) in &self.instance_profiles {
+                let default = if self.default_instance_profile.as_ref() == Some(name) {
+                    " (instances launched without a profile get it)"
+                } else {
+                    ""
+                };
+                let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+                let _ = writeln!(out, "  {name}{default}: {}", actions.join(", "));
+            }
         }
         if !self.dns.is_empty() {
             let _ = writeln!(out, "\ndns:");

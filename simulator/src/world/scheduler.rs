@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 /// A state change the world will make on its own at a given virtual time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Transition {
-    /// pending → running (and, with agent user data, the agent becomes due).
+    /// pending → running (and, with agent user data, its [`Transition::AgentStart`] is
+    /// scheduled after the boot delay).
     InstanceRunning(InstanceId),
     /// shutting-down → terminated: volumes detach, addresses disassociate.
     InstanceTerminated(InstanceId),
@@ -33,6 +34,8 @@ pub enum Transition {
     ImageAvailable(ImageId),
     /// pending → completed.
     SnapshotCompleted(SnapshotId),
+    /// The instance's agent starts (cloud-init ran its user data), if it still runs.
+    AgentStart(InstanceId),
 }
 
 impl Transition {

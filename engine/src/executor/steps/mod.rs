@@ -10,6 +10,7 @@ mod storage;
 
 use super::ctx::Ctx;
 use super::{Output, StepError};
+use crate::cloud::ImageOptions;
 use crate::model::*;
 use crate::plan::{Action, Ref, Step, StepId};
 use std::collections::BTreeMap;
@@ -128,7 +129,10 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             groups::adopt_instance(ctx, id, group, &inputs.instance(instance)?).await.map(nothing)
         }
         Action::DeleteAutoScalingGroup { group } => ctx.delete_group(id, group).await.map(nothing),
-        Action::CreateImage { instance, name } => images::create_image(ctx, id, server, instance, name).await,
+        Action::CreateImage { instance, name, no_reboot, exclude_devices } => {
+            let options = ImageOptions { no_reboot: *no_reboot, exclude_devices: exclude_devices.clone() };
+            images::create_image(ctx, id, server, instance, name, &options).await
+        }
         Action::CopyImage { image, to, name } => images::copy_image(ctx, id, &inputs.image(image)?, to, name).await,
     }
 }

@@ -1,6 +1,8 @@
 //! Images (CreateImage, CopyImage), snapshots, and how the summary shows them.
 
 use super::*;
+use crate::world::ImageDevice;
+use cellar_engine::cloud::ImageOptions;
 
 fn image_states(w: &World, region: &Region) -> Vec<(String, String, ImageState)> {
     w.describe_images(region)
@@ -17,7 +19,11 @@ fn create_and_copy_images() {
     let (r, west) = (east(), Region::new("us-west-2"));
     let arm = w.run_instance(&r, run_request("us-east-1a", "t4g.small", "ami-0004", "")).unwrap().id;
     let name = "x-2026-11-25";
-    assert_eq!(kind(w.create_image(&r, &arm, name, Tags::new())), Err(K::IncorrectInstanceState), "still pending");
+    assert_eq!(
+        kind(w.create_image(&r, &arm, name, Tags::new(), &ImageOptions::default())),
+        Err(K::IncorrectInstanceState),
+        "still pending"
+    );
     w.advance_clock_to(Timestamp(T0 + 30));
     let failures: &[(&str, &str, (&str, &str))] = &[
         ("i-ffff", name, ("InvalidInstanceID.NotFound", "The instance ID 'i-ffff' does not exist")),
@@ -37,17 +43,18 @@ fn create_and_copy_images() {
         ),
     ];
     for (instance, image_name, (code, message)) in failures {
-        let got = error(w.create_image(&r, &InstanceId::new(*instance), image_name, Tags::new()));
+        let got =
+            error(w.create_image(&r, &InstanceId::new(*instance), image_name, Tags::new(), &ImageOptions::default()));
         assert_eq!(got, (code.to_string(), message.to_string()), "image {image_name} of {instance}");
     }
-    let image = w.create_image(&r, &arm, name, tags(&[("Name", "x")])).unwrap();
+    let image = w.create_image(&r, &arm, name, tags(&[("Name", "x")]), &ImageOptions::default()).unwrap();
     assert_eq!(
         (image.id.as_str(), image.architecture, image.state, image.created_at, image.region.as_str()),
         ("ami-0009", Architecture::Arm64, Pending, Timestamp(T0 + 30), "us-east-1")
     );
     assert_eq!(image.tags, tags(&[("Name", "x")]));
     assert_eq!(
-        error(w.create_image(&r, &arm, name, Tags::new())),
+        error(w.create_image(&r, &arm, name, Tags::new(), &ImageOptions::default())),
         ("InvalidAMIName.Duplicate".into(), "AMI name x-2026-11-25 is already in use by AMI ami-0009".into()),
         "a pending image holds its name"
     );
@@ -142,7 +149,7 @@ fn summary_shows_configurations_pending_images_and_snapshots() {
     w.create_auto_scaling_group(&r, group_from("x", config_source("x-lc"), 1)).unwrap();
     w.advance_clock_to(Timestamp(T0 + 30));
     let id = live_members(&w, "x")[0].clone();
-    w.create_image(&r, &id, "x-2026-11-25", Tags::new()).unwrap();
+    w.create_image(&r, &id, "x-2026-11-25", Tags::new(), &ImageOptions::default()).unwrap();
     let v = volume(&mut w, "us-east-1a");
     w.advance_clock_to(Timestamp(T0 + 35));
     w.create_snapshot(&r, &v, tags(&[("Name", "x")])).unwrap();
@@ -159,4 +166,49 @@ fn summary_shows_configurations_pending_images_and_snapshots() {
     }
     let west = summary.split("region us-west-2").nth(1).unwrap();
     assert!(west.contains("launch configurations: none") && west.contains("snapshots: none"), "{west}");
+}
+
+/// CreateImage as AWS documents it: a running instance reboots unless NoReboot; every
+/// attached volume is snapshotted into the image's block-device mappings, tagged as the
+/// image; an excluded device is NoDevice and not snapshotted; a malformed device name is
+/// refused and changes nothing. Today's CreateImage neither reboots nor snapshots.
+#[test]
+fn create_image_reboots_and_snapshots_every_attached_volume_but_the_excluded() {
+    let mut w = default_world();
+    let r = east();
+    let id = launch(&mut w, "us-east-1a");
+    let (data, other) = (volume(&mut w, "us-east-1a"), volume(&mut w, "us-east-1a"));
+    w.advance_clock_to(Timestamp(T0 + 30));
+    w.attach_volume(&r, &data, &id, "/dev/sdf").unwrap();
+    w.attach_volume(&r, &other, &id, "/dev/sdg").unwrap();
+    let rebooted = |w: &World| w.log.iter().filter(|e| e.message.contains("rebooting for CreateImage")).count();
+
+    let bad = ImageOptions { no_reboot: false, exclude_devices: vec!["/dev/sd f".into()] };
+    let before = w.clone_without_log();
+    assert_eq!(kind(w.create_image(&r, &id, "x-bad", Tags::new(), &bad)), Err(K::InvalidParameterValue));
+    assert_eq!(w.clone_without_log(), before, "a refusal changes nothing");
+
+    let image = w.create_image(&r, &id, "x-all", tags(&[("Name", "x")]), &ImageOptions::default()).unwrap();
+    assert_eq!(rebooted(&w), 1, "the instance reboots by default");
+    let devices = w.image_block_devices(&image.id).to_vec();
+    assert_eq!(devices.iter().map(|d| d.device.as_str()).collect::<Vec<_>>(), ["/dev/sdf", "/dev/sdg"]);
+    for d in &devices {
+        let snapshot = &w.snapshots[d.snapshot.as_ref().expect("a snapshot per attached volume")];
+        assert_eq!(snapshot.tags, tags(&[("Name", "x")]), "tagged as the image");
+        assert_eq!(
+            Some(&snapshot.volume),
+            w.volumes.values().find(|v| v.device.as_ref() == Some(&d.device)).map(|v| &v.id)
+        );
+    }
+
+    let options = ImageOptions { no_reboot: true, exclude_devices: vec!["/dev/sdf".into()] };
+    let image = w.create_image(&r, &id, "x-no-data", Tags::new(), &options).unwrap();
+    assert_eq!(rebooted(&w), 1, "NoReboot: no second reboot");
+    let devices = w.image_block_devices(&image.id).to_vec();
+    assert_eq!(devices.len(), 2);
+    assert_eq!(devices[1], ImageDevice { device: "/dev/sdf".into(), snapshot: None }, "NoDevice");
+    let snapshot = &w.snapshots[devices[0].snapshot.as_ref().unwrap()];
+    assert_eq!((devices[0].device.as_str(), &snapshot.volume), ("/dev/sdg", &other));
+    assert_eq!(w.snapshots.len(), 3, "none of the excluded data volume");
+    assert_eq!(parse_world(&render_world(&w)).unwrap(), w);
 }

@@ -394,9 +394,11 @@ fn summary_and_lookup() {
     for needle in [
         "clock: 2026-11-25T00:00:30Z",
         "region us-east-1 (zones a, b, c, d, e, f)",
-        "i-0001  running  us-east-1a  t3.small  ami-0002  [Name=x]",
+        "i-0001  running  us-east-1a  t3.small  ami-0002  profile cellar-agent  [Name=x]",
         "eipalloc-0001  198.51.100.1  unassociated  [Name=duvel]",
         "us-east-1b m5.large: 0 more launches",
+        "Elastic IP quota: 5 per region",
+        "cellar-agent (instances launched without a profile get it): autoscaling:DescribeAutoScalingInstances, ",
         "chimay.imarc.net -> 198.51.100.9",
         "i-0001: pending -> running",
     ] {
@@ -479,4 +481,70 @@ fn hand_edited_worlds_are_checked() {
         },
         Err("address eipalloc-0001 is associated with instance i-0001, which does not exist"),
     );
+    check_consistency(
+        |w| {
+            w.groups.clear();
+            w.volumes.clear();
+            w.addresses.clear();
+            gone(w);
+        },
+        Err("instance_profile_of names instance i-0001, which does not exist"),
+    );
+    check_consistency(
+        |w| {
+            w.instance_profiles.insert("cellar agent".into(), Default::default());
+        },
+        Err("instance_profiles: \"cellar agent\" is not an instance profile name (1-128 letters, digits and + = , . @ _ -)"),
+    );
+    check_consistency(
+        |w| {
+            w.instance_profiles.insert("x".into(), ["AttachVolume".to_string()].into());
+        },
+        Err(
+            "instance_profiles: x: \"AttachVolume\" is not an IAM action (service:Operation, such as ec2:AttachVolume)",
+        ),
+    );
+    check_consistency(
+        |w| {
+            w.console.insert(InstanceId::new("i-0009"), vec!["hello".into()]);
+        },
+        Err("console names instance i-0009, which does not exist"),
+    );
+    check_consistency(
+        |w| {
+            w.image_devices.insert(ImageId::new("ami-0099"), vec![]);
+        },
+        Err("image_devices lists image ami-0099, which does not exist"),
+    );
+}
+
+/// Five Elastic IPs per region (AWS's default quota): the sixth AllocateAddress in a region
+/// fails with AddressLimitExceeded and changes nothing; another region has its own five;
+/// a raised quota allows more, and releasing one makes room. Today's simulator has no quota.
+#[test]
+fn elastic_ips_are_limited_per_region() {
+    let mut w = default_world();
+    let r = east();
+    assert_eq!(w.address_limit(), DEFAULT_ADDRESS_LIMIT);
+    for _ in 0..4 {
+        w.allocate_address(&r, Tags::new()).unwrap();
+    }
+    let before = w.clone_without_log();
+    let e = w.allocate_address(&r, Tags::new()).unwrap_err();
+    assert_eq!((e.code.as_str(), e.kind.clone()), ("AddressLimitExceeded", K::Other("AddressLimitExceeded".into())));
+    assert!(!e.retryable(), "a quota does not lift by retrying");
+    assert_eq!(w.clone_without_log(), before, "a refusal changes nothing");
+    for _ in 0..5 {
+        w.allocate_address(&Region::new("us-west-2"), Tags::new()).unwrap();
+    }
+    w.release_address(&r, &AllocationId::new("eipalloc-0001")).unwrap();
+    w.allocate_address(&r, Tags::new()).unwrap();
+    w.set_address_limit(6).unwrap();
+    w.allocate_address(&r, Tags::new()).unwrap();
+    assert!(w.set_address_limit(addresses_max() + 1).is_err());
+    assert_eq!(parse_world(&render_world(&w)).unwrap(), w, "the quota is saved");
+}
+
+fn addresses_max() -> u32 {
+    super::addresses::MAX_ADDRESS_LIMIT
 }

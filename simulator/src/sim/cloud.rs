@@ -1,0 +1,280 @@
+//! The simulator's [`Cloud`] implementation, written once for the two callers a world
+//! has: the operator ([`Sim`]: the executor, the inventory, `status`) and an instance's
+//! agent ([`AgentCloud`]: the same calls, each first authorized against the instance
+//! profile of the instance the agent runs on, `world/identity.rs`).
+
+use super::{unfiltered, AgentCloud, Sim};
+use async_trait::async_trait;
+use cellar_engine::api::Api;
+use cellar_engine::cloud::*;
+use cellar_engine::model::*;
+use std::time::Duration;
+
+macro_rules! sim_cloud {
+    ($cloud:ty) => {
+        #[async_trait]
+        impl Cloud for $cloud {
+            /// Every region with its zones (the simulator has them at hand; `_zones_of` is a hint).
+            async fn describe_regions(&self, _zones_of: &[Region]) -> CloudResult<Vec<RegionInfo>> {
+                self.call(Api::DescribeRegions, None, false, |w| Ok(w.regions()))
+            }
+
+            async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>> {
+                self.call(Api::DescribeInstances, Some(region), unfiltered(filter), |w| {
+                    Ok(w.describe_instances(region, filter))
+                })
+            }
+
+            async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>> {
+                self.call(Api::DescribeVolumes, Some(region), unfiltered(filter), |w| {
+                    Ok(w.describe_volumes(region, filter))
+                })
+            }
+
+            async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>> {
+                self.call(Api::DescribeAddresses, Some(region), false, |w| Ok(w.describe_addresses(region, filter)))
+            }
+
+            async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>> {
+                self.call(Api::DescribeImages, Some(region), false, |w| Ok(w.describe_images(region)))
+            }
+
+            async fn describe_launch_templates(
+                &self,
+                region: &Region,
+                filter: &Filter,
+            ) -> CloudResult<Vec<LaunchTemplate>> {
+                self.call(Api::DescribeLaunchTemplates, Some(region), false, |w| {
+                    Ok(w.describe_launch_templates(region, filter))
+                })
+            }
+
+            async fn describe_auto_scaling_groups(
+                &self,
+                region: &Region,
+                filter: &Filter,
+            ) -> CloudResult<Vec<AutoScalingGroup>> {
+                self.call(Api::DescribeAutoScalingGroups, Some(region), false, |w| {
+                    Ok(w.describe_auto_scaling_groups(region, filter))
+                })
+            }
+
+            async fn describe_vpcs(&self, region: &Region) -> CloudResult<Vec<Vpc>> {
+        self.call(Api::DescribeVpcs, Some(region), false, |w| Ok(w.describe_vpcs(region)))
+    }
+
+    async fn describe_subnets(&self, region: &Region) -> CloudResult<Vec<Subnet>> {
+        self.call(Api::DescribeSubnets, Some(region), false, |w| Ok(w.describe_subnets(region)))
+    }
+
+    async fn describe_security_groups(&self, region: &Region) -> CloudResult<Vec<SecurityGroup>> {
+        self.call(Api::DescribeSecurityGroups, Some(region), false, |w| Ok(w.describe_security_groups(region)))
+    }
+
+    async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
+                self.call(Api::CreateVolume, Some(region), false, |w| w.create_volume(region, request))
+            }
+
+            async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()> {
+                self.call(Api::DeleteVolume, Some(region), false, |w| w.delete_volume(region, volume))
+            }
+
+            async fn attach_volume(
+                &self,
+                region: &Region,
+                volume: &VolumeId,
+                instance: &InstanceId,
+                device: &str,
+            ) -> CloudResult<()> {
+                self.call(Api::AttachVolume, Some(region), false, |w| w.attach_volume(region, volume, instance, device))
+            }
+
+            async fn detach_volume(
+                &self,
+                region: &Region,
+                volume: &VolumeId,
+                instance: &InstanceId,
+            ) -> CloudResult<()> {
+                self.call(Api::DetachVolume, Some(region), false, |w| w.detach_volume(region, volume, instance))
+            }
+
+            async fn allocate_address(&self, region: &Region, tags: Tags) -> CloudResult<Address> {
+                self.call(Api::AllocateAddress, Some(region), false, |w| w.allocate_address(region, tags))
+            }
+
+            async fn release_address(&self, region: &Region, address: &AllocationId) -> CloudResult<()> {
+                self.call(Api::ReleaseAddress, Some(region), false, |w| w.release_address(region, address))
+            }
+
+            async fn associate_address(
+                &self,
+                region: &Region,
+                address: &AllocationId,
+                instance: &InstanceId,
+            ) -> CloudResult<()> {
+                self.call(Api::AssociateAddress, Some(region), false, |w| {
+                    w.associate_address(region, address, instance)
+                })
+            }
+
+            async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
+                self.call(Api::CreateTags, Some(region), false, |w| w.create_tags(region, resource, tags))
+            }
+
+            async fn delete_tags(&self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()> {
+                self.call(Api::DeleteTags, Some(region), false, |w| w.delete_tags(region, resource, keys))
+            }
+
+            async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
+                self.call(Api::RunInstances, Some(region), false, |w| w.run_instance(region, request))
+            }
+
+            async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()> {
+                self.call(Api::TerminateInstances, Some(region), false, |w| w.terminate_instance(region, instance))
+            }
+
+            async fn get_console_output(&self, region: &Region, instance: &InstanceId) -> CloudResult<String> {
+                self.call(Api::GetConsoleOutput, Some(region), false, |w| w.get_console_output(region, instance))
+            }
+
+            async fn create_launch_template(
+                &self,
+                region: &Region,
+                request: CreateLaunchTemplateRequest,
+            ) -> CloudResult<LaunchTemplate> {
+                self.call(Api::CreateLaunchTemplate, Some(region), false, |w| w.create_launch_template(region, request))
+            }
+
+            async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()> {
+                self.call(Api::DeleteLaunchTemplate, Some(region), false, |w| {
+                    w.delete_launch_template(region, template)
+                })
+            }
+
+            async fn create_launch_template_version(
+                &self,
+                region: &Region,
+                template: &LaunchTemplateId,
+                spec: LaunchSpec,
+            ) -> CloudResult<LaunchTemplate> {
+                self.call(Api::CreateLaunchTemplateVersion, Some(region), false, |w| {
+                    w.create_launch_template_version(region, template, spec)
+                })
+            }
+
+            async fn describe_launch_configurations(&self, region: &Region) -> CloudResult<Vec<LaunchConfiguration>> {
+                self.call(Api::DescribeLaunchConfigurations, Some(region), false, |w| {
+                    Ok(w.describe_launch_configurations(region))
+                })
+            }
+
+            async fn create_launch_configuration(
+                &self,
+                region: &Region,
+                name: &str,
+                spec: LaunchSpec,
+            ) -> CloudResult<LaunchConfiguration> {
+                self.call(Api::CreateLaunchConfiguration, Some(region), false, |w| {
+                    w.create_launch_configuration(region, name, spec)
+                })
+            }
+
+            async fn delete_launch_configuration(&self, region: &Region, name: &str) -> CloudResult<()> {
+                self.call(Api::DeleteLaunchConfiguration, Some(region), false, |w| {
+                    w.delete_launch_configuration(region, name)
+                })
+            }
+
+            async fn create_auto_scaling_group(
+                &self,
+                region: &Region,
+                request: CreateAutoScalingGroupRequest,
+            ) -> CloudResult<()> {
+                self.call(Api::CreateAutoScalingGroup, Some(region), false, |w| {
+                    w.create_auto_scaling_group(region, request)
+                })
+            }
+
+            async fn attach_instance_to_group(
+                &self,
+                region: &Region,
+                group: &AutoScalingGroupName,
+                instance: &InstanceId,
+            ) -> CloudResult<()> {
+                self.call(Api::AttachInstances, Some(region), false, |w| {
+                    w.attach_instance_to_group(region, group, instance)
+                })
+            }
+
+            async fn update_auto_scaling_group(
+                &self,
+                region: &Region,
+                group: &AutoScalingGroupName,
+                update: UpdateAutoScalingGroupRequest,
+            ) -> CloudResult<()> {
+                self.call(Api::UpdateAutoScalingGroup, Some(region), false, |w| {
+                    w.update_auto_scaling_group(region, group, update)
+                })
+            }
+
+            async fn delete_auto_scaling_group(
+                &self,
+                region: &Region,
+                group: &AutoScalingGroupName,
+                force: bool,
+            ) -> CloudResult<()> {
+                self.call(Api::DeleteAutoScalingGroup, Some(region), false, |w| {
+                    w.delete_auto_scaling_group(region, group, force)
+                })
+            }
+
+            async fn create_image(
+                &self,
+                region: &Region,
+                instance: &InstanceId,
+                name: &str,
+                tags: Tags,
+                options: &ImageOptions,
+            ) -> CloudResult<Image> {
+                self.call(Api::CreateImage, Some(region), false, |w| {
+                    w.create_image(region, instance, name, tags, options)
+                })
+            }
+
+            async fn copy_image(
+                &self,
+                source_region: &Region,
+                image: &ImageId,
+                target_region: &Region,
+                name: &str,
+            ) -> CloudResult<Image> {
+                self.call(Api::CopyImage, Some(target_region), false, |w| {
+                    w.copy_image(source_region, image, target_region, name)
+                })
+            }
+
+            async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
+                self.call(Api::CreateSnapshot, Some(region), false, |w| w.create_snapshot(region, volume, tags))
+            }
+
+            async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
+                self.call(Api::DescribeSnapshots, Some(region), false, |w| Ok(w.describe_snapshots(region, filter)))
+            }
+
+            async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {
+                self.call(Api::DnsLookup, None, false, |w| Ok(w.resolve_dns(host)))
+            }
+
+            async fn now(&self) -> Timestamp {
+                self.sim().with_world(|w| w.now())
+            }
+
+            async fn sleep(&self, duration: Duration) {
+                self.sim().sleep_on_clock(duration).await
+            }
+        }
+    };
+}
+
+sim_cloud!(Sim);
+sim_cloud!(AgentCloud<'_>);

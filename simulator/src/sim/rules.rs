@@ -1,0 +1,131 @@
+//! Tests of the rules that make the simulator as strict as AWS for agents: identity
+//! (`world/identity.rs`), the boot delay and the console (`world/agents.rs`). Each fails on
+//! a simulator without the rule.
+
+use super::*;
+use crate::store::{default_world, parse_world, render_world};
+use crate::Faults;
+use cellar_engine::agent::{user_data, AgentInvocation, DATA_DEVICE, DATA_ROLE};
+
+const T0: u64 = 1_795_564_800;
+
+fn east() -> Region {
+    Region::new("us-east-1")
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Server x in us-east-1a: its data volume and Elastic IP, and an instance running the
+/// agent (`spawn`). Returns (instance, volume, address).
+async fn server_x(sim: &Sim) -> (InstanceId, VolumeId, AllocationId) {
+    let r = east();
+    let address = sim.allocate_address(&r, tags(&[("Name", "x")])).await.unwrap().allocation_id;
+    let request = CreateVolumeRequest {
+        zone: Zone::new("us-east-1a"),
+        size_gb: 8,
+        tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
+        ebs: EbsSettings::default(),
+    };
+    let volume = sim.create_volume(&r, request).await.unwrap().id;
+    let invocation =
+        AgentInvocation { mode: AgentMode::Spawn, server: ServerName::new("x"), persist: vec![], spawn_hook: None };
+    let request = RunInstanceRequest {
+        zone: Zone::new("us-east-1a"),
+        subnet: None,
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: user_data(&invocation).unwrap(),
+        settings: LaunchSettings::default(),
+        tags: tags(&[("Name", "x")]),
+        client_token: String::new(),
+    };
+    let instance = sim.run_instance(&r, request).await.unwrap().id;
+    (instance, volume, address)
+}
+
+fn logged_at(sim: &Sim, message: &str) -> Option<u64> {
+    sim.world().log().iter().find(|e| e.message == message).map(|e| e.at.0 - T0)
+}
+
+/// The agent starts 20 s after its instance runs (T0+30), not at the state change: the
+/// operator's AttachVolume at T0+35 comes first, and the agent finds the volume attached.
+/// A world saved in between keeps the agent's start.
+#[tokio::test]
+async fn the_agent_starts_after_its_boot_delay() {
+    let sim = Sim::new(default_world());
+    let (instance, volume, _) = server_x(&sim).await;
+    sim.sleep(Duration::from_secs(35)).await;
+    assert_eq!(logged_at(&sim, &format!("{instance}: pending -> running")), Some(30));
+    assert!(sim.world().log().iter().all(|e| !e.message.starts_with(&format!("agent {instance}"))));
+    assert_eq!(sim.world().agents_due(), Vec::<InstanceId>::new());
+    let saved = sim.world().clone();
+    assert_eq!(parse_world(&render_world(&saved)).unwrap(), saved, "the pending start is saved");
+    sim.attach_volume(&east(), &volume, &instance, DATA_DEVICE).await.unwrap();
+    sim.sleep(Duration::from_secs(30)).await;
+    assert_eq!(logged_at(&sim, &format!("agent {instance}: spawn for server x")), Some(50));
+    let done = format!("agent {instance}: done: volume {volume} already attached; associated address 198.51.100.2");
+    assert_eq!(logged_at(&sim, &done), Some(50));
+    let console = sim.world().console(&instance).to_vec();
+    assert_eq!(
+        console,
+        [
+            format!("cellar agent spawn: instance {instance} in us-east-1a (us-east-1)"),
+            format!("cellar agent: done: volume {volume} already attached; associated address 198.51.100.2"),
+        ]
+    );
+    let text = sim.get_console_output(&east(), &instance).await.unwrap();
+    assert_eq!(text, format!("{}\n{}\n", console[0], console[1]));
+    // The delay is a fault setting; an instance terminated before its agent starts never
+    // runs it.
+    let mut world = default_world();
+    world.set_faults(Faults { agent_delay_secs: Some(100), ..Faults::default() }).unwrap();
+    let sim = Sim::new(world);
+    let (instance, _, _) = server_x(&sim).await;
+    sim.advance(Duration::from_secs(60)).await;
+    sim.terminate_instance(&east(), &instance).await.unwrap();
+    sim.advance(Duration::from_secs(300)).await;
+    assert!(sim.world().log().iter().all(|e| !e.message.starts_with(&format!("agent {instance}"))));
+}
+
+/// An agent's calls are those of its instance's profile: without ec2:AssociateAddress the
+/// agent attaches the volume but its AssociateAddress is refused with UnauthorizedOperation,
+/// and the console says so; the operator's same call succeeds. Auto Scaling refuses with
+/// AccessDenied.
+#[tokio::test]
+async fn an_agents_calls_need_its_profiles_permission() {
+    let mut world = default_world();
+    let actions = ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:AttachVolume"];
+    world.set_instance_profile_actions("narrow", &actions).unwrap();
+    world.set_default_instance_profile(Some("narrow")).unwrap();
+    let sim = Sim::new(world);
+    let (instance, volume, address) = server_x(&sim).await;
+    assert_eq!(sim.world().instance_profile(&instance), Some("narrow"));
+    sim.advance(Duration::from_secs(60)).await;
+    {
+        let w = sim.world();
+        assert_eq!(w.volumes()[&volume].attached_to.as_ref(), Some(&instance));
+        assert_eq!(w.addresses()[&address].associated_to, None);
+        let line = w.console(&instance).last().cloned().unwrap();
+        assert_eq!(
+            line,
+            format!(
+                "cellar agent: failed: could not associate {address} (198.51.100.2): UnauthorizedOperation \
+                 (instance profile narrow does not allow ec2:AssociateAddress)"
+            )
+        );
+        let e = w.authorize(&instance, Api::DescribeAutoScalingGroups).unwrap_err();
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("AccessDenied", "instance profile narrow does not allow autoscaling:DescribeAutoScalingGroups")
+        );
+        assert_eq!(w.authorize(&instance, Api::DnsLookup), Ok(()), "DNS needs no AWS permission");
+    }
+    sim.associate_address(&east(), &address, &instance).await.unwrap();
+    // A profile set by hand, or none.
+    sim.with_world(|w| w.set_instance_profile(&instance, None)).unwrap();
+    let e = sim.with_world(|w| w.authorize(&instance, Api::DescribeInstances)).unwrap_err();
+    assert_eq!(e.kind, CloudErrorKind::Other("UnauthorizedOperation".into()));
+    assert!(sim.with_world(|w| w.set_instance_profile(&InstanceId::new("i-0999"), Some("narrow"))).is_err());
+}

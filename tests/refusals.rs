@@ -1,0 +1,165 @@
+//! The simulator refuses what AWS refuses, end to end through the executor and `status`:
+//! an agent whose instance profile lacks an action, the Elastic IP quota, and what
+//! bundle-ami of a server does to it (a reboot, its data volume left out of the image).
+//! Each of these tests fails on a simulator without the rule it names.
+
+mod support;
+
+use cellar_engine::agent::DATA_DEVICE;
+use cellar_engine::cloud::{Cloud, Filter};
+use cellar_engine::executor::{self, Outcome, Policy};
+use cellar_engine::model::*;
+use cellar_engine::plan::Action;
+use cellar_engine::status::{self, Health};
+use cellar_sim::world::ImageDevice;
+use cellar_sim::{default_world, Sim};
+use std::sync::Arc;
+use support::Recorder;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn east() -> Region {
+    Region::new("us-east-1")
+}
+
+/// The actions of docs/agent-iam-policy.json but `missing`.
+fn agent_actions_but(missing: &str) -> Vec<&'static str> {
+    [
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeAddresses",
+        "ec2:AttachVolume",
+        "ec2:AssociateAddress",
+        "autoscaling:DescribeAutoScalingInstances",
+    ]
+    .into_iter()
+    .filter(|a| *a != missing)
+    .collect()
+}
+
+/// A replacement instance's agent runs with the instance's profile: with a `cellar-agent`
+/// that lacks `ec2:AttachVolume`, its AttachVolume is refused with UnauthorizedOperation
+/// (the executor's own AttachVolume, at create-server, is not: the operator is not subject
+/// to instance profiles), the server stays degraded, and `status` says why, from the
+/// agent's line on the instance's console — read for the unhealthy server only (one call
+/// more than for the healthy one). Today's simulator runs every agent with every right and
+/// keeps no console output.
+#[test]
+fn an_agent_without_attach_volume_is_refused_and_status_says_why() {
+    rt().block_on(async {
+        let mut world = default_world();
+        world.set_instance_profile_actions("cellar-agent", &agent_actions_but("ec2:AttachVolume")).unwrap();
+        let sim = Arc::new(Sim::new(world));
+        support::apply(&sim, "create-server@ommegang 20").await;
+        sim.advance(std::time::Duration::from_secs(60)).await;
+        let name = ServerName::new("ommegang");
+        let calls = || sim.world().api_calls();
+        let before = calls();
+        let healthy = status::read(&*sim, &name, &east()).await.unwrap();
+        let healthy_calls = calls() - before;
+        assert_eq!(healthy.health, Health::Healthy, "{healthy:?}");
+
+        support::change(&sim, "!terminate ommegang").await;
+        sim.advance(std::time::Duration::from_secs(300)).await;
+        let before = calls();
+        let degraded = status::read(&*sim, &name, &east()).await.unwrap();
+        assert_eq!(calls() - before, healthy_calls + 1, "one GetConsoleOutput, for the unhealthy server only");
+        let instance = degraded.instance.as_ref().unwrap().id.clone();
+        let volume = degraded.volume.as_ref().unwrap().id.clone();
+        assert_eq!(degraded.health, Health::Degraded);
+        assert!(
+            degraded.reason.ends_with(&format!(
+                "; agent on {instance} could not attach {volume}: UnauthorizedOperation \
+                 (instance profile cellar-agent does not allow ec2:AttachVolume)"
+            )),
+            "{}",
+            degraded.reason
+        );
+        let console = sim.world().console(&instance).to_vec();
+        assert!(console.last().unwrap().starts_with("cellar agent: failed: could not attach"), "{console:?}");
+    });
+}
+
+/// An instance launched with no instance profile (the world names no default) has no
+/// credentials: its agent's first call is refused, and nothing is attached or associated.
+#[test]
+fn an_instance_without_a_profile_has_no_rights() {
+    rt().block_on(async {
+        let mut world = default_world();
+        world.set_default_instance_profile(None).unwrap();
+        let sim = Arc::new(Sim::new(world));
+        support::apply(&sim, "create-server@ommegang 20").await;
+        support::change(&sim, "!terminate ommegang").await;
+        sim.advance(std::time::Duration::from_secs(300)).await;
+        let s = status::read(&*sim, &ServerName::new("ommegang"), &east()).await.unwrap();
+        let instance = s.instance.as_ref().unwrap().id.clone();
+        assert_eq!(sim.world().instance_profile(&instance), None);
+        assert!(
+            s.reason.ends_with(&format!(
+                "agent on {instance} could not describe instance: UnauthorizedOperation (instance {instance} has no \
+                 instance profile, so no credentials for ec2:DescribeInstances)"
+            )),
+            "{}",
+            s.reason
+        );
+    });
+}
+
+/// Five Elastic IPs per region: with five held, create-server's AllocateAddress fails with
+/// AddressLimitExceeded (not retried), the rest of the plan is skipped and nothing is left
+/// behind. Today's simulator allocates without limit.
+#[test]
+fn the_address_quota_fails_create_server_and_leaves_nothing() {
+    rt().block_on(async {
+        let sim = Arc::new(Sim::new(default_world()));
+        for _ in 0..4 {
+            sim.allocate_address(&east(), Tags::new()).await.unwrap();
+        }
+        let held = sim.describe_addresses(&east(), &Filter::All).await.unwrap().len();
+        assert_eq!(held, 5, "duvel's and four more");
+        let plan = support::plan(&*sim, "create-server@ommegang 20").await.unwrap();
+        let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &plan, Policy::default()).await;
+        let allocate = plan.steps.iter().find(|s| matches!(s.action, Action::AllocateAddress { .. })).unwrap();
+        match &report.outcomes[&allocate.id] {
+            Outcome::Failed(e) => assert!(e.to_string().contains("AddressLimitExceeded"), "{e}"),
+            other => panic!("AllocateAddress should fail, got {other:?}"),
+        }
+        assert!(!report.succeeded());
+        assert!(report.undone.iter().all(|u| u.result.is_ok()), "{:#?}", report.undone);
+        assert_eq!(support::tagged(&*sim, "ommegang").await, Vec::<String>::new(), "nothing left behind");
+        assert_eq!(sim.describe_addresses(&east(), &Filter::All).await.unwrap().len(), 5);
+        // A raised quota lets the same plan through.
+        sim.with_world(|w| w.set_address_limit(6)).unwrap();
+        support::apply(&sim, "create-server@ommegang 20").await;
+    });
+}
+
+/// bundle-ami of a server: the plan says the server reboots and leaves its data volume out;
+/// applied, the instance reboots and the image maps the data volume's device to NoDevice,
+/// with no snapshot of the data. Today's CreateImage neither reboots nor records devices,
+/// and the plan says neither.
+#[test]
+fn bundle_ami_of_a_server_reboots_it_and_leaves_its_data_out() {
+    rt().block_on(async {
+        let sim = Arc::new(Sim::new(default_world()));
+        support::apply(&sim, "create-server@ommegang 20").await;
+        let plan = support::plan(&*sim, "bundle-ami@ommegang").await.unwrap();
+        let text = plan.render_text();
+        assert!(text.contains("(it reboots), leaving out /dev/sdf"), "{text}");
+        assert!(text.contains("reboots while it is imaged"), "{text}");
+        assert!(text.contains("is left out of the image"), "{text}");
+        let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &plan, Policy::default()).await;
+        assert!(report.succeeded(), "{report:#?}");
+        let w = sim.world();
+        let image = w.images().values().max_by_key(|i| (i.created_at, i.id.clone())).unwrap().id.clone();
+        assert_eq!(w.image_block_devices(&image), [ImageDevice { device: DATA_DEVICE.into(), snapshot: None }]);
+        assert!(w.snapshots().is_empty(), "no snapshot of the data volume");
+        let instance = w.server_instance(&ServerName::new("ommegang")).unwrap();
+        assert!(w
+            .log()
+            .iter()
+            .any(|e| e.message == format!("{instance}: rebooting for CreateImage (NoReboot not set)")));
+    });
+}
