@@ -31,7 +31,7 @@ moto_install_begin() {
         (
             rm -rf "$MOTO_VENV"
             python3 -m venv "$MOTO_VENV" &&
-                "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[ec2,autoscaling,server]==$MOTO_VERSION"
+                "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[ec2,autoscaling,iam,server]==$MOTO_VERSION"
         ) >target/moto-install.log 2>&1 &
         moto_pip_pid=$!
     fi
@@ -44,7 +44,7 @@ moto_start() {
         moto_pip_pid=""
     fi
     if ! moto_installed; then
-        echo "SKIPPED: moto[ec2,autoscaling,server]==$MOTO_VERSION could not be installed (see target/moto-install.log); the AWS-endpoint tests (tests/aws.rs) will not run"
+        echo "SKIPPED: moto[ec2,autoscaling,iam,server]==$MOTO_VERSION could not be installed (see target/moto-install.log); the AWS-endpoint tests (tests/aws.rs) will not run"
         export CELLAR_MOTO=skipped
         return 0
     fi

@@ -79,6 +79,14 @@ pub(crate) async fn describe_auto_scaling_groups(
             name: AutoScalingGroupName::new(name),
             launch,
             zones: g.availability_zones().iter().map(Zone::new).collect(),
+            subnets: g
+                .vpc_zone_identifier()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(SubnetId::new)
+                .collect(),
             min: g.min_size().unwrap_or(0).max(0) as u32,
             max: g.max_size().unwrap_or(0).max(0) as u32,
             desired: g.desired_capacity().unwrap_or(0).max(0) as u32,
@@ -113,6 +121,9 @@ pub(crate) async fn create_auto_scaling_group(
         .set_launch_template(launch_template_spec(&request.launch))
         .set_launch_configuration_name(launch_configuration_name(&request.launch))
         .set_availability_zones(Some(request.zones.iter().map(|z| z.to_string()).collect()))
+        .set_vpc_zone_identifier(
+            Some(request.subnets.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")).filter(|s| !s.is_empty()),
+        )
         .min_size(count(request.min))
         .max_size(count(request.max))
         .desired_capacity(count(request.desired))
