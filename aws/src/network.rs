@@ -200,7 +200,9 @@ pub(crate) fn configuration_settings(
             .encrypted(root.encrypted)
             .delete_on_termination(true)
             .build();
-        b = b.block_device_mappings(asg::types::BlockDeviceMapping::builder().device_name(&root.device).ebs(ebs).build());
+        b = b.block_device_mappings(
+            asg::types::BlockDeviceMapping::builder().device_name(&root.device).ebs(ebs).build(),
+        );
     }
     Ok(b)
 }

@@ -43,7 +43,8 @@ pub struct EbsLimits {
     pub bootable: bool,
 }
 
-const GP3_IOPS: IopsLimits = IopsLimits { min: 3_000, max: 80_000, per_gb: 500, required: false, baseline: Some(3_000) };
+const GP3_IOPS: IopsLimits =
+    IopsLimits { min: 3_000, max: 80_000, per_gb: 500, required: false, baseline: Some(3_000) };
 const GP3_THROUGHPUT: ThroughputLimits = ThroughputLimits { min: 125, max: 2_000, baseline: 125, iops_per_mib: 4 };
 
 /// Every volume type's limits.
@@ -140,9 +141,9 @@ impl EbsProblem {
     pub fn field(&self) -> EbsField {
         match self {
             EbsProblem::SizeOutOfRange { .. } | EbsProblem::IopsPerGbTooHigh { .. } => EbsField::Size,
-            EbsProblem::IopsNotSupported { .. } | EbsProblem::IopsRequired { .. } | EbsProblem::IopsOutOfRange { .. } => {
-                EbsField::Iops
-            }
+            EbsProblem::IopsNotSupported { .. }
+            | EbsProblem::IopsRequired { .. }
+            | EbsProblem::IopsOutOfRange { .. } => EbsField::Iops,
             EbsProblem::ThroughputNotSupported { .. }
             | EbsProblem::ThroughputOutOfRange { .. }
             | EbsProblem::ThroughputPerIopsTooHigh { .. } => EbsField::Throughput,
@@ -153,7 +154,9 @@ impl EbsProblem {
     /// How to fix it, in words.
     pub fn fix(&self) -> String {
         match self {
-            EbsProblem::SizeOutOfRange { min, max, .. } => format!("use a size from {min} to {max} GiB, or another type"),
+            EbsProblem::SizeOutOfRange { min, max, .. } => {
+                format!("use a size from {min} to {max} GiB, or another type")
+            }
             EbsProblem::IopsNotSupported { .. } => "remove iops, or use gp3, io1 or io2".into(),
             EbsProblem::IopsRequired { volume_type } => {
                 let l = ebs_limits(*volume_type).iops.unwrap_or(GP3_IOPS);
@@ -269,9 +272,8 @@ fn throughput_problems(request: &EbsRequest, limits: &EbsLimits) -> Option<EbsPr
         return Some(EbsProblem::ThroughputOutOfRange { throughput, min: l.min, max: l.max });
     }
     let iops = request.iops.or(limits.iops.and_then(|i| i.baseline)).unwrap_or(0);
-    (throughput > l.baseline && u64::from(throughput) * u64::from(l.iops_per_mib) > u64::from(iops)).then_some(
-        EbsProblem::ThroughputPerIopsTooHigh { throughput, iops, iops_per_mib: l.iops_per_mib },
-    )
+    (throughput > l.baseline && u64::from(throughput) * u64::from(l.iops_per_mib) > u64::from(iops))
+        .then_some(EbsProblem::ThroughputPerIopsTooHigh { throughput, iops, iops_per_mib: l.iops_per_mib })
 }
 
 #[cfg(test)]
@@ -299,11 +301,17 @@ mod tests {
             let (min, max) = (l.min_gb, l.max_gb);
             check(
                 request(t, min - 1, iops, None),
-                &[(&format!("a {t} volume of {} GiB is outside {t}'s sizes, {min} to {max} GiB", min - 1), "InvalidParameterValue")],
+                &[(
+                    &format!("a {t} volume of {} GiB is outside {t}'s sizes, {min} to {max} GiB", min - 1),
+                    "InvalidParameterValue",
+                )],
             );
             check(
                 request(t, max + 1, iops, None),
-                &[(&format!("a {t} volume of {} GiB is outside {t}'s sizes, {min} to {max} GiB", max + 1), "InvalidParameterValue")],
+                &[(
+                    &format!("a {t} volume of {} GiB is outside {t}'s sizes, {min} to {max} GiB", max + 1),
+                    "InvalidParameterValue",
+                )],
             );
         }
     }
@@ -315,16 +323,28 @@ mod tests {
         check(request(Gp3, 20, Some(10_000), None), &[]);
         check(
             request(Gp3, 20, Some(10_001), None),
-            &[("10001 IOPS on 20 GiB is more than gp3's maximum of 500 IOPS per GiB (10000 IOPS)", "InvalidParameterValue")],
+            &[(
+                "10001 IOPS on 20 GiB is more than gp3's maximum of 500 IOPS per GiB (10000 IOPS)",
+                "InvalidParameterValue",
+            )],
         );
         // The baseline 3,000 IOPS hold for the smallest gp3 volume.
         check(request(Gp3, 1, Some(3_000), None), &[]);
-        check(request(Gp3, 20, Some(2_999), None), &[("2999 IOPS is outside gp3's range, 3000 to 80000 IOPS", "InvalidParameterValue")]);
-        check(request(Gp3, 200, Some(80_001), None), &[("80001 IOPS is outside gp3's range, 3000 to 80000 IOPS", "InvalidParameterValue")]);
+        check(
+            request(Gp3, 20, Some(2_999), None),
+            &[("2999 IOPS is outside gp3's range, 3000 to 80000 IOPS", "InvalidParameterValue")],
+        );
+        check(
+            request(Gp3, 200, Some(80_001), None),
+            &[("80001 IOPS is outside gp3's range, 3000 to 80000 IOPS", "InvalidParameterValue")],
+        );
         for t in [Gp2, St1, Sc1] {
             check(
                 request(t, 500, Some(3_000), None),
-                &[(&format!("{t} volumes take no provisioned IOPS (only gp3, io1 and io2 do)"), "InvalidParameterCombination")],
+                &[(
+                    &format!("{t} volumes take no provisioned IOPS (only gp3, io1 and io2 do)"),
+                    "InvalidParameterCombination",
+                )],
             );
         }
         for t in [Io1, Io2] {
@@ -336,10 +356,16 @@ mod tests {
         check(request(Io1, 100, Some(5_000), None), &[]);
         check(
             request(Io1, 100, Some(5_001), None),
-            &[("5001 IOPS on 100 GiB is more than io1's maximum of 50 IOPS per GiB (5000 IOPS)", "InvalidParameterValue")],
+            &[(
+                "5001 IOPS on 100 GiB is more than io1's maximum of 50 IOPS per GiB (5000 IOPS)",
+                "InvalidParameterValue",
+            )],
         );
         check(request(Io2, 100, Some(100_000), None), &[]);
-        check(request(Io2, 300, Some(256_001), None), &[("256001 IOPS is outside io2's range, 100 to 256000 IOPS", "InvalidParameterValue")]);
+        check(
+            request(Io2, 300, Some(256_001), None),
+            &[("256001 IOPS is outside io2's range, 100 to 256000 IOPS", "InvalidParameterValue")],
+        );
     }
 
     #[test]
@@ -348,15 +374,27 @@ mod tests {
         check(request(Gp3, 20, None, Some(750)), &[]);
         check(
             request(Gp3, 20, None, Some(751)),
-            &[("751 MiB/s is more than gp3 allows with 3000 IOPS: at most 1 MiB/s per 4 IOPS (750 MiB/s)", "InvalidParameterValue")],
+            &[(
+                "751 MiB/s is more than gp3 allows with 3000 IOPS: at most 1 MiB/s per 4 IOPS (750 MiB/s)",
+                "InvalidParameterValue",
+            )],
         );
         check(request(Gp3, 20, Some(8_000), Some(2_000)), &[]);
-        check(request(Gp3, 20, None, Some(124)), &[("124 MiB/s is outside gp3's throughput range, 125 to 2000 MiB/s", "InvalidParameterValue")]);
-        check(request(Gp3, 200, Some(9_000), Some(2_001)), &[("2001 MiB/s is outside gp3's throughput range, 125 to 2000 MiB/s", "InvalidParameterValue")]);
+        check(
+            request(Gp3, 20, None, Some(124)),
+            &[("124 MiB/s is outside gp3's throughput range, 125 to 2000 MiB/s", "InvalidParameterValue")],
+        );
+        check(
+            request(Gp3, 200, Some(9_000), Some(2_001)),
+            &[("2001 MiB/s is outside gp3's throughput range, 125 to 2000 MiB/s", "InvalidParameterValue")],
+        );
         for t in [Gp2, St1, Sc1] {
             check(
                 request(t, 500, None, Some(250)),
-                &[(&format!("{t} volumes take no provisioned throughput (only gp3 does)"), "InvalidParameterCombination")],
+                &[(
+                    &format!("{t} volumes take no provisioned throughput (only gp3 does)"),
+                    "InvalidParameterCombination",
+                )],
             );
         }
         check(

@@ -207,7 +207,11 @@ fn set_struct(layer: &mut Layer, p: &mut Parser<'_>, v: &Item, name: &str, sette
             continue;
         };
         if seen.contains(sub) {
-            p.problem(field.name_pos, format!("field `{name}.{sub}` is given twice"), Some("remove one of them".into()));
+            p.problem(
+                field.name_pos,
+                format!("field `{name}.{sub}` is given twice"),
+                Some("remove one of them".into()),
+            );
             continue;
         }
         seen.push(sub);
@@ -271,7 +275,12 @@ impl LaunchConfig {
 
     /// `cellar config`'s entries for these settings (see `ServerConfig::entries`).
     pub(crate) fn entries(&self, out: &mut Vec<(String, String, Source)>) {
-        fn some<T>(out: &mut Vec<(String, String, Source)>, name: &str, v: &Option<Sourced<T>>, f: impl Fn(&T) -> String) {
+        fn some<T>(
+            out: &mut Vec<(String, String, Source)>,
+            name: &str,
+            v: &Option<Sourced<T>>,
+            f: impl Fn(&T) -> String,
+        ) {
             match v {
                 Some(v) => out.push((name.to_string(), f(&v.value), v.source.clone())),
                 None => out.push((name.to_string(), "None".to_string(), Source::default_value())),

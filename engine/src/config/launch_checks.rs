@@ -33,9 +33,8 @@ fn is_iam_name(name: &str) -> bool {
 /// Why an instance profile (name or ARN) is not one, if it is not.
 fn profile_problem(value: &str) -> Option<String> {
     let Some(rest) = value.strip_prefix("arn:") else {
-        return (!is_iam_name(value)).then(|| {
-            "an instance profile name is 1 to 128 letters, digits and +=,.@_- (or give its ARN)".to_string()
-        });
+        return (!is_iam_name(value))
+            .then(|| "an instance profile name is 1 to 128 letters, digits and +=,.@_- (or give its ARN)".to_string());
     };
     let parts: Vec<&str> = rest.splitn(5, ':').collect();
     let ok = match parts.as_slice() {
@@ -99,14 +98,22 @@ pub(crate) fn layer_problems(l: &LaunchLayer, out: &mut Vec<Problem>) {
     network_problems(l, out);
     if let Some(Sourced { value, source }) = &l.key_name {
         if value.is_empty() || value.len() > 255 || !value.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
-            out.push(problem(source, format!("invalid key pair name {value:?}: AWS allows 1 to 255 ASCII characters"), None));
+            out.push(problem(
+                source,
+                format!("invalid key pair name {value:?}: AWS allows 1 to 255 ASCII characters"),
+                None,
+            ));
         }
     }
     if let Some(Sourced { value, source }) = &l.hop_limit {
         if !HOP_LIMITS.contains(value) {
             out.push(problem(
                 source,
-                format!("metadata.hop_limit must be between {} and {}, not {value}", HOP_LIMITS.start(), HOP_LIMITS.end()),
+                format!(
+                    "metadata.hop_limit must be between {} and {}, not {value}",
+                    HOP_LIMITS.start(),
+                    HOP_LIMITS.end()
+                ),
                 None,
             ));
         }
@@ -117,7 +124,10 @@ pub(crate) fn layer_problems(l: &LaunchLayer, out: &mut Vec<Problem>) {
             out.push(problem(
                 source,
                 format!("invalid KMS key {value:?}"),
-                Some("give a key id (1234abcd-12ab-34cd-56ef-1234567890ab), an alias (alias/NAME) or the ARN of either".into()),
+                Some(
+                    "give a key id (1234abcd-12ab-34cd-56ef-1234567890ab), an alias (alias/NAME) or the ARN of either"
+                        .into(),
+                ),
             ));
         }
     }
@@ -138,7 +148,11 @@ fn network_problems(l: &LaunchLayer, out: &mut Vec<Problem>) {
                 out.push(problem(source, format!("invalid security group name {value:?}: {why}"), None));
             }
             if seen.contains(&value.as_str()) {
-                out.push(problem(source, format!("security group {value:?} is given twice"), Some("remove one of them".into())));
+                out.push(problem(
+                    source,
+                    format!("security group {value:?} is given twice"),
+                    Some("remove one of them".into()),
+                ));
             }
             seen.push(value);
         }

@@ -49,8 +49,8 @@ mod scan;
 mod tests;
 mod validate;
 
-pub use launch::{EbsConfig, LaunchConfig};
 use crate::model::{AmiType, Architecture, InstanceType, Region, ServerName, Zone};
+pub use launch::{EbsConfig, LaunchConfig};
 use layer::{FileKind, Layer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

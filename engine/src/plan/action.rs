@@ -316,10 +316,9 @@ impl Action {
                 Change::Gate,
                 format!("DNS gate: {host} must point at {} before apply goes on", address.describe("address")),
             ),
-            Action::CreateVolume { zone, size_gb, ebs } => (
-                Change::Create,
-                format!("create data volume of {server}: {size_gb} GiB {} in {zone}", ebs.volume_type),
-            ),
+            Action::CreateVolume { zone, size_gb, ebs } => {
+                (Change::Create, format!("create data volume of {server}: {size_gb} GiB {} in {zone}", ebs.volume_type))
+            }
             Action::RunInstance { zone, instance_type, image_name, .. } => {
                 (Change::Create, format!("launch instance of {server}: {instance_type} from {image_name} in {zone}"))
             }

@@ -116,7 +116,15 @@ pub struct Scope {
 
 impl Scope {
     pub fn new(region: Region) -> Self {
-        Scope { region, server: None, dns_name: None, image: None, image_family: None, workspaces: false, network: None }
+        Scope {
+            region,
+            server: None,
+            dns_name: None,
+            image: None,
+            image_family: None,
+            workspaces: false,
+            network: None,
+        }
     }
 }
 

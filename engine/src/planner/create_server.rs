@@ -53,12 +53,8 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     p.tag(server, config.tag_values());
 
     let (address, gate) = address_by_dns(p, server, config);
-    let volume = p.push(
-        server,
-        Action::CreateVolume { zone: zone.clone(), size_gb, ebs },
-        vec![gate],
-        Some(Undo::DeleteVolume),
-    );
+    let volume =
+        p.push(server, Action::CreateVolume { zone: zone.clone(), size_gb, ebs }, vec![gate], Some(Undo::DeleteVolume));
     let launch = HandLaunch {
         zone: zone.clone(),
         subnet: subnet.clone(),
@@ -70,7 +66,8 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let Attached { instance, attach, associate } =
         launch_attached(p, config, launch, gate, Ref::Output(volume), address.clone());
     let healthy_after = if config.auto_scale_capacity.value >= 1 {
-        let group = Group { zone: &zone, subnet, settings: &settings, gate, ready: vec![Some(attach), Some(associate)] };
+        let group =
+            Group { zone: &zone, subnet, settings: &settings, gate, ready: vec![Some(attach), Some(associate)] };
         vec![Some(auto_scaling(p, config, (&instance_type, image), group, instance))]
     } else {
         p.note(format!(

@@ -84,7 +84,14 @@ pub fn create_launch(
     match config.launch.value {
         LaunchKind::Template => p.push(
             server,
-            Action::CreateLaunchTemplate { name: server.to_string(), instance_type, image, image_name, agent, settings },
+            Action::CreateLaunchTemplate {
+                name: server.to_string(),
+                instance_type,
+                image,
+                image_name,
+                agent,
+                settings,
+            },
             after,
             Some(Undo::DeleteLaunchTemplate),
         ),

@@ -87,8 +87,16 @@ fn subnet(network: &Network, launch: &LaunchConfig, vpc: &VpcId, zone: &Zone) ->
     if let Some(first) = launch.subnets.values().next() {
         let listed: Vec<String> = launch.subnets.keys().map(|k| k.to_string()).collect();
         let fix = match here.first() {
-            Some(s) => format!("add `\"{}\": \"{}\"` to subnets (subnets of {vpc} there: {})", zone.letter(), s.id, names(&here)),
-            None => format!("create a subnet of {vpc} in {zone} and add it to subnets, or use a zone of {}", listed.join(", ")),
+            Some(s) => format!(
+                "add `\"{}\": \"{}\"` to subnets (subnets of {vpc} there: {})",
+                zone.letter(),
+                s.id,
+                names(&here)
+            ),
+            None => format!(
+                "create a subnet of {vpc} in {zone} and add it to subnets, or use a zone of {}",
+                listed.join(", ")
+            ),
         };
         return Err(PlanError::NoSubnet {
             zone: zone.clone(),
@@ -221,7 +229,9 @@ pub fn data_volume(ebs: &EbsConfig, size_gb: u32, size_origin: Origin) -> Result
             let origin = match problem.field() {
                 EbsField::Size => size_origin,
                 EbsField::Iops => ebs.iops.as_ref().map_or_else(|| configured(&ebs.volume_type), configured),
-                EbsField::Throughput => ebs.throughput.as_ref().map_or_else(|| configured(&ebs.volume_type), configured),
+                EbsField::Throughput => {
+                    ebs.throughput.as_ref().map_or_else(|| configured(&ebs.volume_type), configured)
+                }
                 EbsField::KmsKey => ebs.kms_key.as_ref().map_or_else(|| configured(&ebs.encrypted), configured),
             };
             Err(PlanError::EbsSettings { problem: problem.to_string(), origin, fix: problem.fix() })

@@ -20,6 +20,11 @@ fn tags(pairs: &[(&str, &str)]) -> Tags {
 /// Server x in us-east-1a: its data volume and Elastic IP, and an instance running the
 /// agent (`spawn`). Returns (instance, volume, address).
 async fn server_x(sim: &Sim) -> (InstanceId, VolumeId, AllocationId) {
+    server_x_with(sim, Some("cellar-agent")).await
+}
+
+/// [`server_x`] with its instance launched with `profile` (or none).
+async fn server_x_with(sim: &Sim, profile: Option<&str>) -> (InstanceId, VolumeId, AllocationId) {
     let r = east();
     let address = sim.allocate_address(&r, tags(&[("Name", "x")])).await.unwrap().allocation_id;
     let request = CreateVolumeRequest {
@@ -37,7 +42,7 @@ async fn server_x(sim: &Sim) -> (InstanceId, VolumeId, AllocationId) {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: user_data(&invocation).unwrap(),
-        settings: LaunchSettings::default(),
+        settings: LaunchSettings { instance_profile: profile.map(InstanceProfile::new), ..LaunchSettings::default() },
         tags: tags(&[("Name", "x")]),
         client_token: String::new(),
     };
@@ -98,9 +103,8 @@ async fn an_agents_calls_need_its_profiles_permission() {
     let mut world = default_world();
     let actions = ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:AttachVolume"];
     world.set_instance_profile_actions("narrow", &actions).unwrap();
-    world.set_default_instance_profile(Some("narrow")).unwrap();
     let sim = Sim::new(world);
-    let (instance, volume, address) = server_x(&sim).await;
+    let (instance, volume, address) = server_x_with(&sim, Some("narrow")).await;
     assert_eq!(sim.world().instance_profile(&instance), Some("narrow"));
     sim.advance(Duration::from_secs(60)).await;
     {

@@ -54,7 +54,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: agent_user_data(AgentMode::Spawn, &[]),
-        settings: LaunchSettings::default(),
+        settings: agent_settings(),
     };
     let lt = sim
         .create_launch_template(
@@ -199,7 +199,8 @@ async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
                 user_data: agent_user_data(AgentMode::Persist, &["/etc", "/var/www"]),
                 tags: tags(&[("Name", "x")]),
                 client_token: "create-x".into(),
-                subnet: None, settings: LaunchSettings::default(),
+                subnet: None,
+                settings: agent_settings(),
             },
         )
         .await
@@ -234,7 +235,8 @@ async fn agent_failures_are_logged() {
         user_data: agent_user_data(AgentMode::Spawn, &[]),
         tags: tags(&[("Name", "x")]),
         client_token: String::new(),
-        subnet: None, settings: LaunchSettings::default(),
+        subnet: None,
+        settings: agent_settings(),
     };
     let id = sim.run_instance(&r, request.clone()).await.unwrap().id;
     // An instance without agent user data boots without an agent.
@@ -276,7 +278,7 @@ async fn new_cloud_calls_through_the_trait() {
         instance_type: InstanceType::new("t3.medium"),
         image: ImageId::new("ami-0001"),
         user_data: agent_user_data(AgentMode::Spawn, &[]),
-        settings: LaunchSettings::default(),
+        settings: agent_settings(),
     };
     let lc = cloud.create_launch_configuration(&r, "x-1", spec).await.unwrap();
     assert_eq!(cloud.describe_launch_configurations(&r).await.unwrap(), vec![lc]);
@@ -320,7 +322,7 @@ async fn new_cloud_calls_through_the_trait() {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: String::new(),
-        settings: LaunchSettings::default(),
+        settings: agent_settings(),
     };
     let lt = cloud
         .create_launch_template(
@@ -352,4 +354,10 @@ async fn new_cloud_calls_through_the_trait() {
         vec![(&snapshot.id, SnapshotState::Completed)]
     );
     check_roundtrip(&sim);
+}
+
+/// Launch settings naming the default world's agent profile (`cellar-agent`), so the
+/// instance's agent has the rights of docs/agent-iam-policy.json.
+fn agent_settings() -> LaunchSettings {
+    LaunchSettings { instance_profile: Some(InstanceProfile::new("cellar-agent")), ..LaunchSettings::default() }
 }

@@ -254,8 +254,7 @@ impl World {
         let architecture = source.architecture;
         let root = (source.root_device.clone(), source.root_size_gb);
         self.check_image_name_free(target_region, name)?;
-        let image =
-            self.insert_pending_image(target_region, name, architecture, (Tags::new(), root), IMAGE_COPY_SECS);
+        let image = self.insert_pending_image(target_region, name, architecture, (Tags::new(), root), IMAGE_COPY_SECS);
         self.record(format!(
             "copying image {image_id} ({source_region}) to {} ({name}) in {target_region}: pending",
             image.id

@@ -252,7 +252,6 @@ impl World {
             tag_suffix(&instance.tags)
         ));
         self.instances.insert(id.clone(), instance);
-        self.launched_with_profile(&id, spec.settings.instance_profile.as_ref().map(|p| p.name().to_string()));
         if let Some(token) = client_token {
             self.client_tokens.insert(token, id.clone());
         }

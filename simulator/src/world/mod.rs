@@ -143,7 +143,6 @@ pub struct World {
     vpcs: BTreeMap<VpcId, SimVpc>,
     subnets: BTreeMap<SubnetId, Subnet>,
     security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
-    /// IAM instance profiles by name (IAM is global).
     /// Key pair names per region.
     key_pairs: BTreeMap<Region, BTreeSet<String>>,
     /// Host name → A records (valid host names, IPv4 addresses: see `dns.rs`).
@@ -156,10 +155,6 @@ pub struct World {
     agents_due: Vec<InstanceId>,
     /// IAM instance profiles: name → the actions its role allows (see `identity.rs`).
     instance_profiles: BTreeMap<String, BTreeSet<String>>,
-    /// The profile an instance launched without one gets.
-    default_instance_profile: Option<String>,
-    /// The profile each instance carries (absent: none, so no rights).
-    instance_profile_of: BTreeMap<InstanceId, String>,
     /// What each instance printed on its console (see `agents.rs`).
     console: BTreeMap<InstanceId, Vec<String>>,
     log: Vec<LogEntry>,
@@ -198,8 +193,6 @@ impl World {
             scheduler: Scheduler::default(),
             agents_due: Vec::new(),
             instance_profiles: BTreeMap::new(),
-            default_instance_profile: None,
-            instance_profile_of: BTreeMap::new(),
             console: BTreeMap::new(),
             log: Vec::new(),
         }

@@ -139,11 +139,9 @@ impl World {
     /// region and be in `zone`), else the default VPC's default subnet of `zone`.
     fn launch_subnet(&self, region: &Region, zone: &Zone, subnet: Option<&SubnetId>) -> CloudResult<&Subnet> {
         if let Some(id) = subnet {
-            let found = self
-                .subnets
-                .get(id)
-                .filter(|s| s.zone.region() == *region)
-                .ok_or_else(|| err(K::Other("InvalidSubnetID.NotFound".into()), format!("The subnet ID '{id}' does not exist")))?;
+            let found = self.subnets.get(id).filter(|s| s.zone.region() == *region).ok_or_else(|| {
+                err(K::Other("InvalidSubnetID.NotFound".into()), format!("The subnet ID '{id}' does not exist"))
+            })?;
             if found.zone != *zone {
                 return Err(err(
                     K::InvalidParameterValue,
@@ -163,7 +161,10 @@ impl World {
         self.subnets.values().find(|s| s.vpc == vpc.id && s.zone == *zone && s.default_for_zone).ok_or_else(|| {
             err(
                 K::Other("MissingInput".into()),
-                format!("No default subnet for availability zone {zone} in the default VPC {}. Please specify a subnet.", vpc.id),
+                format!(
+                    "No default subnet for availability zone {zone} in the default VPC {}. Please specify a subnet.",
+                    vpc.id
+                ),
             )
         })
     }
@@ -180,13 +181,10 @@ impl World {
     ) -> CloudResult<Vec<SecurityGroupId>> {
         let mut found = Vec::new();
         for id in groups {
-            let group = self
-                .security_groups
-                .get(id)
-                .filter(|g| self.vpc_region(&g.vpc).as_ref() == Some(region))
-                .ok_or_else(|| {
-                    CloudError::from_code(code_for_missing, format!("The security group '{id}' does not exist"))
-                })?;
+            let group =
+                self.security_groups.get(id).filter(|g| self.vpc_region(&g.vpc).as_ref() == Some(region)).ok_or_else(
+                    || CloudError::from_code(code_for_missing, format!("The security group '{id}' does not exist")),
+                )?;
             found.push(group);
         }
         let vpc = vpc.or(found.first().map(|g| &g.vpc));
@@ -211,13 +209,18 @@ impl World {
                 let parameter = if profile.is_arn() { "iamInstanceProfile.arn" } else { "iamInstanceProfile.name" };
                 return Err(err(
                     K::InvalidParameterValue,
-                    format!("Value ({profile}) for parameter {parameter} is invalid. Invalid IAM Instance Profile name"),
+                    format!(
+                        "Value ({profile}) for parameter {parameter} is invalid. Invalid IAM Instance Profile name"
+                    ),
                 ));
             }
         }
         if let Some(key) = &settings.key_name {
             if !self.key_pairs.get(region).is_some_and(|k| k.contains(key.as_str())) {
-                return Err(err(K::Other("InvalidKeyPair.NotFound".into()), format!("The key pair '{key}' does not exist")));
+                return Err(err(
+                    K::Other("InvalidKeyPair.NotFound".into()),
+                    format!("The key pair '{key}' does not exist"),
+                ));
             }
         }
         if let Some(hops) = settings.metadata.hop_limit.filter(|h| !(1..=64).contains(h)) {
@@ -280,7 +283,8 @@ impl World {
         settings: &LaunchSettings,
     ) -> CloudResult<Placement> {
         let subnet = self.launch_subnet(region, zone, subnet)?;
-        let security_groups = self.launch_groups(region, Some(&subnet.vpc), &settings.security_groups, "InvalidGroup.NotFound")?;
+        let security_groups =
+            self.launch_groups(region, Some(&subnet.vpc), &settings.security_groups, "InvalidGroup.NotFound")?;
         self.check_launch_identity(region, settings)?;
         if let Some(root) = &settings.root_volume {
             self.check_root_volume(image, root)?;
@@ -338,6 +342,38 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// `sim show`'s network of a region: each VPC with its subnets and security groups,
+    /// and the key pairs.
+    pub(super) fn render_network(&self, out: &mut String, region: &Region) {
+        use std::fmt::Write;
+        let vpcs: Vec<&SimVpc> = self.vpcs.values().filter(|v| v.region == *region).collect();
+        let keys = self.key_pairs.get(region).filter(|k| !k.is_empty());
+        if vpcs.is_empty() && keys.is_none() {
+            return;
+        }
+        let _ = writeln!(out, "  network:");
+        for v in vpcs {
+            let _ = writeln!(out, "    {}{}", v.id, if v.is_default { " (default VPC)" } else { "" });
+            for s in self.subnets.values().filter(|s| s.vpc == v.id) {
+                let default = if s.default_for_zone { "  default for its zone" } else { "" };
+                let _ = writeln!(out, "      subnet {}  {}{default}", s.id, s.zone);
+            }
+            let groups: Vec<String> = self
+                .security_groups
+                .values()
+                .filter(|g| g.vpc == v.id)
+                .map(|g| format!("{} {}", g.id, g.name))
+                .collect();
+            if !groups.is_empty() {
+                let _ = writeln!(out, "      security groups: {}", groups.join(", "));
+            }
+        }
+        if let Some(keys) = keys {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let _ = writeln!(out, "    key pairs: {}", keys.join(", "));
+        }
     }
 
     /// The invariants of the network a hand-edited state file could break.
