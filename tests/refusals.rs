@@ -1,5 +1,6 @@
 //! The simulator refuses what AWS refuses, end to end through the executor and `status`:
-//! an agent whose instance profile lacks an action, the Elastic IP quota, and what
+//! a launch naming an instance profile the account lacks, an instance with no profile, an
+//! agent whose instance profile lacks an action, the Elastic IP quota, and what
 //! bundle-ami of a server does to it (a reboot, its data volume left out of the image).
 //! Each of these tests fails on a simulator without the rule it names.
 
@@ -82,19 +83,65 @@ fn an_agent_without_attach_volume_is_refused_and_status_says_why() {
     });
 }
 
-/// An instance launched with no instance profile (the world names no default) has no
-/// credentials: its agent's first call is refused, and nothing is attached or associated.
+/// Launches carry the configured instance profile, and one the account does not have is
+/// refused as AWS refuses it (InvalidParameterValue): create-server
+/// fails, compensates, and leaves nothing. Today's simulator launches without a profile.
+#[test]
+fn a_launch_naming_a_missing_instance_profile_is_refused() {
+    rt().block_on(async {
+        let mut world = default_world();
+        world.remove_instance_profile("cellar-agent").unwrap();
+        let sim = Arc::new(Sim::new(world));
+        let plan = support::plan(&*sim, "create-server@ommegang 20").await.unwrap();
+        assert!(plan.render_text().contains("instance profile cellar-agent"), "{}", plan.render_text());
+        let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &plan, Policy::default()).await;
+        let failed: Vec<String> = report
+            .outcomes
+            .values()
+            .filter_map(|o| match o {
+                Outcome::Failed(e) => Some(e.to_string()),
+                _ => None,
+            })
+            .collect();
+        // RunInstances and CreateLaunchTemplate run side by side after the gate; both name it.
+        assert!(!failed.is_empty(), "{report:#?}");
+        for e in &failed {
+            assert!(
+                e.contains("InvalidParameterValue: Value (cellar-agent) for parameter iamInstanceProfile.name"),
+                "{e}"
+            );
+        }
+        assert!(report.undone.iter().all(|u| u.result.is_ok()), "{:#?}", report.undone);
+        let left = support::tagged(&*sim, "ommegang").await;
+        assert!(left.iter().all(|r| r.starts_with("eipalloc")), "only the gated address may stay: {left:?}");
+    });
+}
+
+/// An instance that carries no instance profile has no credentials: its agent's first call
+/// is refused, nothing is attached or associated, and `status` says why.
 #[test]
 fn an_instance_without_a_profile_has_no_rights() {
     rt().block_on(async {
-        let mut world = default_world();
-        world.set_default_instance_profile(None).unwrap();
-        let sim = Arc::new(Sim::new(world));
+        let sim = Arc::new(Sim::new(default_world()));
         support::apply(&sim, "create-server@ommegang 20").await;
+        let name = ServerName::new("ommegang");
+        let first = sim.world().find_server_instance(&name).unwrap().id;
         support::change(&sim, "!terminate ommegang").await;
+        // The group launches a replacement; it loses its profile while it boots, before its
+        // agent starts (20 s after it runs).
+        let mut replacement = None;
+        for _ in 0..120 {
+            sim.advance(std::time::Duration::from_secs(5)).await;
+            replacement = sim.world().find_server_instance(&name).map(|i| i.id).filter(|id| *id != first);
+            if replacement.is_some() {
+                break;
+            }
+        }
+        let instance = replacement.expect("a replacement");
+        sim.with_world(|w| w.set_instance_profile(&instance, None)).unwrap();
         sim.advance(std::time::Duration::from_secs(300)).await;
         let s = status::read(&*sim, &ServerName::new("ommegang"), &east()).await.unwrap();
-        let instance = s.instance.as_ref().unwrap().id.clone();
+        assert_eq!(s.instance.as_ref().map(|i| &i.id), Some(&instance));
         assert_eq!(sim.world().instance_profile(&instance), None);
         assert!(
             s.reason.ends_with(&format!(

@@ -93,6 +93,16 @@ impl World {
         Ok(())
     }
 
+    /// Deletes an instance profile (instances that carry it keep its name, with no rights;
+    /// launches that name it are refused).
+    pub fn remove_instance_profile(&mut self, name: &str) -> Result<(), String> {
+        if self.instance_profiles.remove(name).is_none() {
+            return Err(format!("instance profile {name} does not exist"));
+        }
+        self.record(format!("instance profile {name} deleted"));
+        Ok(())
+    }
+
     /// The name of the instance profile `instance` carries (`None`: no profile, so no rights).
     pub fn instance_profile(&self, instance: &InstanceId) -> Option<&str> {
         self.instances.get(instance)?.instance_profile.as_deref().map(profile_name)
