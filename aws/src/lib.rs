@@ -233,6 +233,10 @@ impl Cloud for AwsCloud {
         network::describe_security_groups(self, region).await
     }
 
+    async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>> {
+        network::describe_key_pairs(self, region).await
+    }
+
     async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
         volumes::create_volume(self, region, request).await
     }

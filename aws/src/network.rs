@@ -1,5 +1,5 @@
-//! The network of a region (DescribeVpcs, DescribeSubnets, DescribeSecurityGroups), each
-//! paged to the end, and the launch settings as the EC2 and Auto Scaling APIs spell them
+//! The network of a region (DescribeVpcs, DescribeSubnets, DescribeSecurityGroups, each
+//! paged to the end; DescribeKeyPairs), and the launch settings as the EC2 and Auto Scaling APIs spell them
 //! (RunInstances, launch template data, launch configurations), both ways.
 
 use crate::convert::*;
@@ -57,6 +57,14 @@ pub(crate) async fn describe_security_groups(cloud: &AwsCloud, region: &Region) 
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+/// The names of every key pair of the region (DescribeKeyPairs is not paginated).
+pub(crate) async fn describe_key_pairs(cloud: &AwsCloud, region: &Region) -> CloudResult<Vec<KeyName>> {
+    let out = cloud.ec2(region).describe_key_pairs().send().await.map_err(|e| from_sdk(Api::DescribeKeyPairs, e))?;
+    let mut names: Vec<KeyName> = out.key_pairs().iter().filter_map(|k| k.key_name()).map(KeyName::new).collect();
+    names.sort();
+    Ok(names)
 }
 
 fn i32_of(n: u32) -> i32 {

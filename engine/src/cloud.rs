@@ -245,6 +245,8 @@ pub trait Cloud: Send + Sync {
     async fn describe_subnets(&self, region: &Region) -> CloudResult<Vec<Subnet>>;
     /// Every security group of the region.
     async fn describe_security_groups(&self, region: &Region) -> CloudResult<Vec<SecurityGroup>>;
+    /// The names of every key pair of the region.
+    async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>>;
 
     async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume>;
     async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()>;

@@ -269,8 +269,13 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         dns.sort();
         inventory.dns = dns;
     }
-    if scope.network.is_some() {
+    if let Some(network) = &scope.network {
         inventory.network = read_network(cloud, &caller, region).await?;
+        if network.key_name.is_some() {
+            let mut keys = caller.call(cloud, Api::DescribeKeyPairs, || cloud.describe_key_pairs(region)).await?;
+            keys.sort();
+            inventory.network.key_pairs = Some(keys);
+        }
     }
     Ok(inventory)
 }
@@ -284,7 +289,7 @@ async fn read_network(cloud: &dyn Cloud, caller: &Caller, region: &Region) -> Re
     vpcs.sort_by(|a, b| a.id.cmp(&b.id));
     subnets.sort_by(|a, b| a.id.cmp(&b.id));
     security_groups.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Network { vpcs, subnets, security_groups })
+    Ok(Network { vpcs, subnets, security_groups, key_pairs: None })
 }
 
 #[cfg(test)]

@@ -270,6 +270,7 @@ impl LaunchConfig {
             vpc: self.vpc.as_ref().map(|v| v.value.clone()),
             subnets: self.subnets.iter().map(|(k, v)| (*k, v.value.clone())).collect(),
             security_groups: self.security_groups.value.iter().map(|g| g.value.clone()).collect(),
+            key_name: self.key_name.as_ref().map(|k| k.value.clone()),
         }
     }
 

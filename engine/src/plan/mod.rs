@@ -139,6 +139,9 @@ pub struct NetworkScope {
     pub subnets: BTreeMap<char, SubnetId>,
     /// Security group names or ids, as configured.
     pub security_groups: Vec<String>,
+    /// The configured key pair (its region's key pairs are read when there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<KeyName>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

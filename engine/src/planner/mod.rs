@@ -115,26 +115,9 @@ pub enum PlanError {
         "workspace {name} has no instance in {region}\n  fix: nothing to destroy; `cellar status` lists the workspaces"
     )]
     NoWorkspace { name: ServerName, region: Region },
-    #[error("{region} has no default VPC, and neither vpc nor subnets is configured\n  fix: set `vpc: \"vpc-...\"` or `subnets: {{\"a\": \"subnet-...\"}}` (global.ron, the platform or the server)")]
-    NoDefaultVpc { region: Region },
-    #[error("VPC {vpc} (from {origin}) does not exist in {region} (VPCs there: {known})\n  fix: name one of them")]
-    UnknownVpc { vpc: VpcId, origin: Origin, region: Region, known: String },
-    #[error("subnet {subnet} (from {origin}) does not exist in {region}\n  fix: name a subnet of the region (aws ec2 describe-subnets)")]
-    UnknownSubnet { subnet: SubnetId, origin: Origin, region: Region },
-    #[error("the subnets configured at {origin} are in several VPCs ({vpcs}); a server launches into one VPC\n  fix: name subnets of one VPC")]
-    SubnetsInSeveralVpcs { origin: Origin, vpcs: String },
-    #[error("subnet {subnet} (from {origin}) is in {subnet_vpc}, not in VPC {vpc}\n  fix: name a subnet of {vpc}, or change vpc")]
-    SubnetOutsideVpc { subnet: SubnetId, origin: Origin, subnet_vpc: VpcId, vpc: VpcId },
-    #[error("subnet {subnet} (from {origin}) is in {subnet_zone}, not in {zone}\n  fix: give zone {letter} a subnet of {zone}", letter = zone.letter())]
-    SubnetInOtherZone { subnet: SubnetId, origin: Origin, subnet_zone: Zone, zone: Zone },
-    #[error("zone {zone} has no subnet in VPC {vpc}{why}\n  fix: {fix}")]
-    NoSubnet { zone: Zone, vpc: VpcId, why: String, fix: String },
-    #[error("VPC {vpc} has {count} subnets in zone {zone} ({subnets}), and none is configured for it\n  fix: choose one: `subnets: {{\"{letter}\": \"{first}\"}}`", count = subnets.len(), letter = zone.letter(), first = subnets.first().map(|s| s.as_str()).unwrap_or(""), subnets = subnets.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))]
-    AmbiguousSubnet { zone: Zone, vpc: VpcId, subnets: Vec<SubnetId> },
-    #[error("security group {group} (from {origin}) does not exist in VPC {vpc} (groups there: {known})\n  fix: create it, or name one of those")]
-    UnknownSecurityGroup { group: String, origin: Origin, vpc: VpcId, known: String },
-    #[error("security group {group} (from {origin}) is in {group_vpc}, not in VPC {vpc} where the server launches\n  fix: name a group of {vpc}")]
-    SecurityGroupOutsideVpc { group: SecurityGroupId, origin: Origin, group_vpc: VpcId, vpc: VpcId },
+    /// The server's network settings do not resolve in its region (see `network::NetworkFinding`).
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkFinding),
     #[error("the data volume: {problem} (from {origin})\n  fix: {fix}")]
     EbsSettings { problem: String, origin: Origin, fix: String },
     #[error("root_volume_gb {size} (from {origin}) is smaller than image {image}'s root snapshot ({image_size} GiB)\n  fix: set root_volume_gb to at least {image_size}, or leave it out")]

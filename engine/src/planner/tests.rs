@@ -81,6 +81,7 @@ pub(super) fn default_network(region: &Region, letters: &str) -> crate::network:
             })
             .collect(),
         security_groups: vec![SecurityGroup { id: SecurityGroupId::new("sg-d"), name: "default".into(), vpc }],
+        key_pairs: None,
     }
 }
 

@@ -71,6 +71,10 @@ macro_rules! sim_cloud {
                 self.call(Api::DescribeSecurityGroups, Some(region), false, |w| Ok(w.describe_security_groups(region)))
             }
 
+            async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>> {
+                self.call(Api::DescribeKeyPairs, Some(region), false, |w| Ok(w.describe_key_pairs(region)))
+            }
+
             async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
                 self.call(Api::CreateVolume, Some(region), false, |w| w.create_volume(region, request))
             }

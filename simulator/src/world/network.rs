@@ -55,6 +55,10 @@ impl World {
         self.security_groups.values().filter(|g| self.vpc_region(&g.vpc).as_ref() == Some(region)).cloned().collect()
     }
 
+    pub fn describe_key_pairs(&self, region: &Region) -> Vec<KeyName> {
+        self.key_pairs.get(region).into_iter().flatten().map(|k| KeyName::new(k.as_str())).collect()
+    }
+
     fn vpc_region(&self, vpc: &VpcId) -> Option<Region> {
         self.vpcs.get(vpc).map(|v| v.region.clone())
     }

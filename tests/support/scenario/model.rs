@@ -66,16 +66,7 @@ pub fn reason(e: &PlanError) -> &'static str {
         PlanError::NothingToDestroy { .. } => "nothing to destroy",
         PlanError::NotAWorkspace { .. } => "not a workspace",
         PlanError::NoWorkspace { .. } => "no workspace",
-        PlanError::NoDefaultVpc { .. }
-        | PlanError::UnknownVpc { .. }
-        | PlanError::UnknownSubnet { .. }
-        | PlanError::SubnetsInSeveralVpcs { .. }
-        | PlanError::SubnetOutsideVpc { .. }
-        | PlanError::SubnetInOtherZone { .. }
-        | PlanError::NoSubnet { .. }
-        | PlanError::AmbiguousSubnet { .. }
-        | PlanError::UnknownSecurityGroup { .. }
-        | PlanError::SecurityGroupOutsideVpc { .. } => "network",
+        PlanError::Network(_) => "network",
         PlanError::EbsSettings { .. } | PlanError::RootVolumeTooSmall { .. } => "EBS settings",
     }
 }
