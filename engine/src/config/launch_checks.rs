@@ -244,6 +244,15 @@ pub(crate) fn combination_problems(
         }
     }
     let l = &layer.settings;
+    if let (Some(kind), Some(key)) = (&layer.launch, &l.kms_key) {
+        if kind.value == super::LaunchKind::Configuration {
+            out.push(problem(
+                &later(&kind.source, &key.source),
+                "ebs.kms_key cannot go with `launch: Configuration`: a launch configuration cannot name a KMS key for the root volume".into(),
+                Some("use `launch: Template`, or leave kms_key out (the account's default EBS key)".into()),
+            ));
+        }
+    }
     if !merged && l.volume_type.is_none() {
         return;
     }

@@ -27,6 +27,18 @@ fn check(server: &str, expected: &[&str]) {
     check_with(GLOBAL, server, expected);
 }
 
+/// Auto Scaling's launch configurations have no KMS key for their block devices.
+#[test]
+fn a_kms_key_needs_a_launch_template() {
+    check(
+        r#"(platform: "web", launch: Configuration, ebs: (kms_key: "alias/ebs"))"#,
+        &["cfg/servers/s.ron:1:27: ebs.kms_key cannot go with `launch: Configuration`: a launch configuration cannot \
+           name a KMS key for the root volume (fix: use `launch: Template`, or leave kms_key out (the account's \
+           default EBS key))"],
+    );
+    check(r#"(platform: "web", launch: Template, ebs: (kms_key: "alias/ebs"))"#, &[]);
+}
+
 #[test]
 fn valid_launch_settings_pass() {
     check(

@@ -309,6 +309,13 @@ impl World {
     ) -> CloudResult<()> {
         let missing = if auto_scaling { "ValidationError" } else { "InvalidGroup.NotFound" };
         self.launch_groups(region, None, &settings.security_groups, missing)?;
+        if auto_scaling && settings.root_volume.as_ref().is_some_and(|r| r.kms_key.is_some()) {
+            // Auto Scaling's `Ebs` has no KmsKeyId: such a request cannot be made.
+            return Err(err(
+                K::Other("ValidationError".into()),
+                "a launch configuration's block device mapping cannot name a KMS key".to_string(),
+            ));
+        }
         self.check_launch_identity(region, settings)
     }
 

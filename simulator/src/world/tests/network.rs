@@ -115,6 +115,26 @@ fn check_settings(l: Launch, expected: Result<(), &str>) {
     assert_eq!(got, expected.map_err(str::to_string), "configuration");
 }
 
+/// A launch configuration cannot carry a KMS key for its root volume (Auto Scaling's `Ebs`
+/// has no KmsKeyId); a launch template can.
+#[test]
+fn a_root_volume_kms_key_needs_a_launch_template() {
+    let mut w = world();
+    let root = RootVolume {
+        device: "/dev/xvda".into(),
+        size_gb: Some(16),
+        volume_type: VolumeType::Gp3,
+        encrypted: true,
+        kms_key: Some("alias/ebs".into()),
+    };
+    let settings = LaunchSettings { root_volume: Some(root), ..settings(&PLAIN) };
+    let spec = LaunchSpec { settings, ..spec("t3.small", "ami-0002") };
+    let e = w.create_launch_configuration(&east(), "x-v1", spec.clone()).unwrap_err();
+    assert_eq!(e.code, "ValidationError", "{}", e.message);
+    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    w.create_launch_template(&east(), request).unwrap();
+}
+
 #[test]
 fn launch_settings_are_checked_when_written() {
     check_settings(PLAIN, Ok(()));
