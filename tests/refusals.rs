@@ -210,3 +210,60 @@ fn bundle_ami_of_a_server_reboots_it_and_leaves_its_data_out() {
             .any(|e| e.message == format!("{instance}: rebooting for CreateImage (NoReboot not set)")));
     });
 }
+
+/// What a doctor does for every server: read each region's network once
+/// (`inventory::read_network`) and resolve each server's settings in it
+/// (`network::resolve_network`), getting every finding at once, typed. The fixture servers
+/// resolve; a server naming a group only another VPC has, a group of another VPC by id and
+/// a missing key pair gets the three findings.
+#[test]
+fn every_servers_network_resolves_or_lists_its_findings() {
+    use cellar_engine::network::{resolve_network, NetworkFinding};
+    rt().block_on(async {
+        let sim = Arc::new(Sim::new(default_world()));
+        // A second VPC of us-east-1 (its default group is sg-00000005) with a `db` group.
+        sim.with_world(|w| {
+            let vpc = w.add_vpc(&east(), false).unwrap();
+            w.add_security_group(&vpc, "db").unwrap();
+        });
+        let tree = support::fixture_config();
+        let network = cellar_engine::inventory::read_network(&*sim, &east(), true).await.unwrap();
+        for name in tree.server_names() {
+            let config = tree.server(&name).unwrap();
+            let zone = Zone::in_region(&config.region.value, config.zone.value);
+            let resolved = resolve_network(&network, &config.launch_settings, &east(), Some(&zone)).unwrap();
+            assert_eq!(resolved.subnet.as_ref().map(|s| sim.world().subnets()[s].zone.clone()), Some(zone), "{name}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("global.ron"),
+            r#"(region: "us-east-1", zone: "a", instance_type: "t3.small", ami_type: "web-server",
+                architecture: "x86_64", instance_profile: "cellar-agent")"#,
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("servers")).unwrap();
+        std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
+        std::fs::write(dir.path().join("platforms/web.ron"), "()").unwrap();
+        std::fs::write(
+            dir.path().join("servers/broken.ron"),
+            "(platform: \"web\", security_groups: [\"db\", \"sg-00000005\"],\n key_name: \"nobody\")",
+        )
+        .unwrap();
+        let tree = cellar_engine::config::ConfigTree::load(dir.path()).unwrap();
+        let config = tree.server(&ServerName::new("broken")).unwrap();
+        let findings =
+            resolve_network(&network, &config.launch_settings, &east(), Some(&Zone::new("us-east-1a"))).unwrap_err();
+        let kinds: Vec<&str> = findings
+            .iter()
+            .map(|f| match f {
+                NetworkFinding::UnknownSecurityGroup { .. } => "unknown group",
+                NetworkFinding::SecurityGroupOutsideVpc { .. } => "group of another VPC",
+                NetworkFinding::UnknownKeyPair { .. } => "unknown key pair",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["unknown group", "group of another VPC", "unknown key pair"], "{findings:#?}");
+        let text = findings[0].to_string();
+        assert!(text.contains("servers/broken.ron:1:37") && text.contains("fix: create it"), "{text}");
+    });
+}

@@ -270,18 +270,25 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         inventory.dns = dns;
     }
     if let Some(network) = &scope.network {
-        inventory.network = read_network(cloud, &caller, region).await?;
-        if network.key_name.is_some() {
-            let mut keys = caller.call(cloud, Api::DescribeKeyPairs, || cloud.describe_key_pairs(region)).await?;
-            keys.sort();
-            inventory.network.key_pairs = Some(keys);
-        }
+        inventory.network = network_with(cloud, &caller, region, network.key_name.is_some()).await?;
     }
     Ok(inventory)
 }
 
-/// The region's VPCs, subnets and security groups, sorted by id.
-async fn read_network(cloud: &dyn Cloud, caller: &Caller, region: &Region) -> Result<Network, CloudError> {
+/// The network of `region` (VPCs, subnets, security groups, and with `key_pairs` its key
+/// pairs), for [`crate::network::resolve_network`]: what a `doctor` reads once per region
+/// before resolving every server's settings in it.
+pub async fn read_network(cloud: &dyn Cloud, region: &Region, key_pairs: bool) -> Result<Network, CloudError> {
+    network_with(cloud, &Caller::new(&Policy::for_reads()), region, key_pairs).await
+}
+
+/// The region's VPCs, subnets and security groups, sorted by id; its key pairs if asked.
+async fn network_with(
+    cloud: &dyn Cloud,
+    caller: &Caller,
+    region: &Region,
+    key_pairs: bool,
+) -> Result<Network, CloudError> {
     let mut vpcs = caller.call(cloud, Api::DescribeVpcs, || cloud.describe_vpcs(region)).await?;
     let mut subnets = caller.call(cloud, Api::DescribeSubnets, || cloud.describe_subnets(region)).await?;
     let mut security_groups =
@@ -289,7 +296,14 @@ async fn read_network(cloud: &dyn Cloud, caller: &Caller, region: &Region) -> Re
     vpcs.sort_by(|a, b| a.id.cmp(&b.id));
     subnets.sort_by(|a, b| a.id.cmp(&b.id));
     security_groups.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Network { vpcs, subnets, security_groups, key_pairs: None })
+    let key_pairs = if key_pairs {
+        let mut keys = caller.call(cloud, Api::DescribeKeyPairs, || cloud.describe_key_pairs(region)).await?;
+        keys.sort();
+        Some(keys)
+    } else {
+        None
+    };
+    Ok(Network { vpcs, subnets, security_groups, key_pairs })
 }
 
 #[cfg(test)]

@@ -125,3 +125,22 @@ fn ebs_combinations_name_the_limit() {
     check_ebs("type: gp3, iops: 3000, throughput: 2001", 1000, "2000");
     check_ebs("type: gp3, encrypted: false, kms_key: \"alias/ebs\"", 20, "encrypt");
 }
+
+#[test]
+fn a_layer_says_which_fields_it_sets() {
+    let every = r#"(platform: "web", region: "us-east-1", zone: "a", instance_type: "m5.large",
+        ami_type: "web-server", architecture: "x86_64", ebs_size_gb: 20, auto_scale_capacity: 1,
+        persist: ["/etc"], dns_name: "s.example.com", tags: {"team": "web"}, spawn: "true",
+        launch: Template, instance_profile: "p", security_groups: [], vpc: "vpc-01234567",
+        subnets: {"a": "subnet-01234567"}, key_name: "k", metadata: (hop_limit: 2), ebs: (iops: 3000),
+        root_volume_gb: 8)"#;
+    let kind = || layer::FileKind::Server("s".into());
+    let (full, problems) = layer::parse("s.ron".into(), kind(), every);
+    assert_eq!(problems, vec![]);
+    let (empty, _) = layer::parse("s.ron".into(), kind(), "(tags: {})");
+    for field in layer::FIELDS {
+        assert!(full.has(field), "{field} is set");
+        assert!(!empty.has(field), "{field} is not set");
+    }
+    assert!(!full.has("colour"));
+}

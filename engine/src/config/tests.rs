@@ -820,22 +820,3 @@ fn user_data_limit_is_inclusive() {
         &["cfg/servers/s.ron:2:9: the user data of server s would be 16385 bytes, over AWS's limit of 16384 bytes"],
     );
 }
-
-#[test]
-fn a_layer_says_which_fields_it_sets() {
-    let every = r#"(platform: "web", region: "us-east-1", zone: "a", instance_type: "m5.large",
-        ami_type: "web-server", architecture: "x86_64", ebs_size_gb: 20, auto_scale_capacity: 1,
-        persist: ["/etc"], dns_name: "s.example.com", tags: {"team": "web"}, spawn: "true",
-        launch: Template, instance_profile: "p", security_groups: [], vpc: "vpc-01234567",
-        subnets: {"a": "subnet-01234567"}, key_name: "k", metadata: (hop_limit: 2), ebs: (iops: 3000),
-        root_volume_gb: 8)"#;
-    let kind = || layer::FileKind::Server("s".into());
-    let (full, problems) = layer::parse("s.ron".into(), kind(), every);
-    assert_eq!(problems, vec![]);
-    let (empty, _) = layer::parse("s.ron".into(), kind(), "(tags: {})");
-    for field in layer::FIELDS {
-        assert!(full.has(field), "{field} is set");
-        assert!(!empty.has(field), "{field} is not set");
-    }
-    assert!(!full.has("colour"));
-}
