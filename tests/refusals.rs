@@ -253,9 +253,10 @@ fn every_servers_network_resolves_or_lists_its_findings() {
         let config = tree.server(&ServerName::new("broken")).unwrap();
         let findings =
             resolve_network(&network, &config.launch_settings, &east(), Some(&Zone::new("us-east-1a"))).unwrap_err();
+        let findings: Vec<&NetworkFinding> = findings.iter().collect();
         let kinds: Vec<&str> = findings
             .iter()
-            .map(|f| match f {
+            .map(|f| match *f {
                 NetworkFinding::UnknownSecurityGroup { .. } => "unknown group",
                 NetworkFinding::SecurityGroupOutsideVpc { .. } => "group of another VPC",
                 NetworkFinding::UnknownKeyPair { .. } => "unknown key pair",

@@ -3,7 +3,7 @@
 //! of the configured `subnets`, else the region's default VPC), and [`resolve_network`]:
 //! a server's network settings resolved in it (the VPC, the subnet of its zone, security
 //! group names turned into ids, the key pair), or every [`NetworkFinding`] that stands in
-//! the way. Pure: the planner refuses with the first finding; a `doctor` can call it for
+//! the way ([`NetworkFindings`], never empty). Pure: the planner refuses with the first finding; a `doctor` can call it for
 //! every server and report them all. The inventory records what it read
 //! ([`Network::observe`]).
 
@@ -128,6 +128,29 @@ pub enum NetworkFinding {
     UnknownKeyPair { key: KeyName, origin: Origin, region: Region },
 }
 
+/// Every finding of [`resolve_network`]: never empty (the first is what the planner
+/// refuses with).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkFindings {
+    pub first: NetworkFinding,
+    pub more: Vec<NetworkFinding>,
+}
+
+impl NetworkFindings {
+    fn from_vec(mut all: Vec<NetworkFinding>) -> Option<NetworkFindings> {
+        if all.is_empty() {
+            return None;
+        }
+        let first = all.remove(0);
+        Some(NetworkFindings { first, more: all })
+    }
+
+    /// The findings in order.
+    pub fn iter(&self) -> impl Iterator<Item = &NetworkFinding> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+}
+
 /// A server's network settings resolved in a region's [`Network`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResolvedNetwork {
@@ -153,8 +176,8 @@ pub fn resolve_network(
     launch: &LaunchConfig,
     region: &Region,
     zone: Option<&Zone>,
-) -> Result<ResolvedNetwork, Vec<NetworkFinding>> {
-    let vpc = find_vpc(network, launch, region).map_err(|f| vec![f])?.clone();
+) -> Result<ResolvedNetwork, NetworkFindings> {
+    let vpc = find_vpc(network, launch, region).map_err(|first| NetworkFindings { first, more: Vec::new() })?.clone();
     let mut findings = Vec::new();
     let subnet = match zone.map(|z| find_subnet(network, launch, &vpc.id, z)).transpose() {
         Ok(s) => s,
@@ -179,7 +202,7 @@ pub fn resolve_network(
             });
         }
     }
-    if !findings.is_empty() {
+    if let Some(findings) = NetworkFindings::from_vec(findings) {
         return Err(findings);
     }
     Ok(ResolvedNetwork { vpc, subnet, security_groups, key_name: launch.key_name.as_ref().map(|k| k.value.clone()) })
@@ -440,7 +463,9 @@ mod tests {
                 let subnet = r.subnet.as_ref().map_or("-", |s| s.as_str());
                 format!("{} {subnet} [{}] {:?}", r.vpc.id, groups.join(" "), r.key_name.map(|k| k.to_string()))
             })
-            .map_err(|fs| fs.iter().map(|f| f.to_string().lines().next().unwrap().to_string()).collect::<Vec<_>>());
+            .map_err(|fs| {
+                fs.iter().map(|f| f.to_string().lines().next().unwrap_or("").to_string()).collect::<Vec<_>>()
+            });
         let expected = expected.map(str::to_string).map_err(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(got, expected);
     }
