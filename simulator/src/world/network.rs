@@ -48,11 +48,12 @@ impl World {
     }
 
     pub fn describe_subnets(&self, region: &Region) -> Vec<Subnet> {
-        self.subnets.values().filter(|s| s.zone.region() == *region).cloned().collect()
+        self.subnets.values().filter(|s| in_region(&s.zone, region)).cloned().collect()
     }
 
     pub fn describe_security_groups(&self, region: &Region) -> Vec<SecurityGroup> {
-        self.security_groups.values().filter(|g| self.vpc_region(&g.vpc).as_ref() == Some(region)).cloned().collect()
+        let vpcs: Vec<&VpcId> = self.vpcs.values().filter(|v| v.region == *region).map(|v| &v.id).collect();
+        self.security_groups.values().filter(|g| vpcs.contains(&&g.vpc)).cloned().collect()
     }
 
     pub fn describe_key_pairs(&self, region: &Region) -> Vec<KeyName> {
@@ -408,6 +409,12 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// Whether `zone` is a zone of `region` (`us-east-1a` of `us-east-1`), without allocating.
+fn in_region(zone: &Zone, region: &Region) -> bool {
+    let (zone, region) = (zone.as_str(), region.as_str());
+    zone.len() == region.len() + 1 && zone.starts_with(region)
 }
 
 /// An instance profile ARN's form: `arn:aws:iam::<12 digits>:instance-profile/...`.
