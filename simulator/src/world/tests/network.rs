@@ -178,3 +178,26 @@ fn the_summary_shows_the_network() {
         assert!(summary.contains(needle), "missing {needle:?} in:\n{summary}");
     }
 }
+
+/// A group launches with its launch settings: when the instance profile they name is
+/// deleted, the group's next launch fails with RunInstances' code (as a scaling activity),
+/// and no instance comes up without a profile.
+#[test]
+fn a_groups_launch_naming_a_deleted_profile_fails() {
+    let mut w = world();
+    let spec = LaunchSpec { settings: settings(&PLAIN), ..spec("t3.small", "ami-0002") };
+    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    let lt = w.create_launch_template(&east(), request).unwrap().id;
+    w.create_auto_scaling_group(&east(), group_request("x", &lt, 1)).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 60));
+    let first = live_members(&w, "x")[0].clone();
+    assert_eq!(w.instance_profile(&first), Some("cellar-agent"));
+    w.remove_instance_profile("cellar-agent").unwrap();
+    w.terminate_instance_by_amazon(&first).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 60 + 150));
+    assert!(live_members(&w, "x").is_empty());
+    let failed = w.groups[&AutoScalingGroupName::new("x")].activities.iter().find(|a| !a.succeeded).cloned();
+    let failed = failed.expect("a failed launch");
+    assert_eq!(failed.error_code.as_deref(), Some("InvalidParameterValue"), "{}", failed.description);
+    assert!(failed.description.contains("iamInstanceProfile.name"), "{}", failed.description);
+}
