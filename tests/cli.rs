@@ -352,6 +352,34 @@ fn bad_config_files() {
     check_bad_input(&c, &["plan", "create-server@ommegang", "20"], &["ommegang.ron:1:"]);
 }
 
+/// The network is resolved at plan time: a zone with no subnet names the zone and the VPC,
+/// an unknown security group names the VPC and its groups, each at its file:line with the
+/// fix; the state file is untouched.
+#[test]
+fn network_settings_are_refused_at_plan_time() {
+    let c = Cellar::with_config_copy();
+    c.ok(&["sim", "init"]);
+    let server = c.config.join("servers/ommegang.ron");
+    let text = std::fs::read_to_string(&server).unwrap();
+    let with = |extra: &str| text.replacen('(', &format!("(\n    {extra}"), 1);
+    std::fs::write(&server, with("subnets: {\"a\": \"subnet-00000001\"},")).unwrap();
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20"],
+        &[
+            "zone us-east-1b has no subnet in VPC vpc-00000001: subnets (",
+            "ommegang.ron:3:15) names zones a only",
+            "fix: add `\"b\": \"subnet-00000002\"` to subnets",
+        ],
+    );
+    std::fs::write(&server, with("security_groups: [\"db\"],")).unwrap();
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20"],
+        &["security group db (from ", "ommegang.ron:3:24) does not exist in VPC vpc-00000001 (groups there: default, web)"],
+    );
+}
+
 #[test]
 fn check_reports_every_problem() {
     let c = Cellar::with_config_copy();
