@@ -554,11 +554,11 @@ async fn launch_settings_reach_the_endpoint() {
         let data = volumes.iter().find(|v| v.tags.get("cellar:role").map(String::as_str) == Some("data")).unwrap();
         assert_eq!((data.ebs.volume_type, data.ebs.iops, data.ebs.encrypted), (VolumeType::Io2, Some(1000), true));
         let groups = cloud.describe_auto_scaling_groups(&region(), &filter).await.unwrap();
-        assert_eq!(groups[0].subnets, [subnet.clone()], "{server}: VPCZoneIdentifier");
+        assert_eq!(groups[0].subnets, std::slice::from_ref(&subnet), "{server}: VPCZoneIdentifier");
     }
     let expected = |settings: &LaunchSettings| {
         assert_eq!(settings.instance_profile.as_ref().map(|p| p.as_str()), Some("cellar-agent"));
-        assert_eq!(settings.security_groups, [web.clone()]);
+        assert_eq!(settings.security_groups, std::slice::from_ref(&web));
         assert_eq!(settings.key_name.as_ref().map(|k| k.as_str()), Some("ops"));
         assert_eq!(settings.metadata, MetadataOptions { http_tokens: HttpTokens::Required, hop_limit: Some(2) });
         let root = settings.root_volume.as_ref().expect("a root volume mapping");

@@ -376,7 +376,10 @@ fn network_settings_are_refused_at_plan_time() {
     check_bad_input(
         &c,
         &["plan", "create-server@ommegang", "20"],
-        &["security group db (from ", "ommegang.ron:3:23) does not exist in VPC vpc-00000001 (groups there: default, web)"],
+        &[
+            "security group db (from ",
+            "ommegang.ron:3:23) does not exist in VPC vpc-00000001 (groups there: default, web)",
+        ],
     );
 }
 

@@ -132,7 +132,7 @@ pub enum NetworkFinding {
 /// refuses with).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetworkFindings {
-    pub first: NetworkFinding,
+    pub first: Box<NetworkFinding>,
     pub more: Vec<NetworkFinding>,
 }
 
@@ -141,13 +141,13 @@ impl NetworkFindings {
         if all.is_empty() {
             return None;
         }
-        let first = all.remove(0);
+        let first = Box::new(all.remove(0));
         Some(NetworkFindings { first, more: all })
     }
 
     /// The findings in order.
     pub fn iter(&self) -> impl Iterator<Item = &NetworkFinding> {
-        std::iter::once(&self.first).chain(&self.more)
+        std::iter::once(&*self.first).chain(&self.more)
     }
 }
 
@@ -177,7 +177,9 @@ pub fn resolve_network(
     region: &Region,
     zone: Option<&Zone>,
 ) -> Result<ResolvedNetwork, NetworkFindings> {
-    let vpc = find_vpc(network, launch, region).map_err(|first| NetworkFindings { first, more: Vec::new() })?.clone();
+    let vpc = find_vpc(network, launch, region)
+        .map_err(|first| NetworkFindings { first: Box::new(first), more: Vec::new() })?
+        .clone();
     let mut findings = Vec::new();
     let subnet = match zone.map(|z| find_subnet(network, launch, &vpc.id, z)).transpose() {
         Ok(s) => s,

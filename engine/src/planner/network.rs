@@ -28,7 +28,7 @@ pub fn resolve(
     with_profile: bool,
 ) -> Result<Resolved, PlanError> {
     let resolved = resolve_network(&p.inventory.network, launch, &p.scope.region, zone)
-        .map_err(|findings| PlanError::Network(findings.first))?;
+        .map_err(|findings| PlanError::Network(*findings.first))?;
     let root_volume = root_volume(launch, image)?;
     let settings = LaunchSettings {
         instance_profile: launch.instance_profile.as_ref().filter(|_| with_profile).map(|p| p.value.clone()),
