@@ -511,8 +511,14 @@ async fn launch_settings_reach_the_endpoint() {
         assert!(report.succeeded(), "{line}: {report:#?}");
     }
 
-    // Sent: RunInstances (the instance create-server adopts) and CreateVolume.
-    let runs = account.endpoint.seen_actions("RunInstances");
+    check_sent(&account.endpoint, &web, &subnet);
+    check_described_back(&account.endpoint, &web, &subnet);
+    check_adapter_reads(&*cloud, &web, &subnet).await;
+}
+
+/// What was sent: RunInstances (the instance create-server adopts) and CreateVolume.
+fn check_sent(endpoint: &support::moto::Endpoint, web: &SecurityGroupId, subnet: &SubnetId) {
+    let runs = endpoint.seen_actions("RunInstances");
     assert_eq!(runs.len(), 2, "{runs:#?}");
     for run in &runs {
         let p = |k: &str| run.params.get(k).map(String::as_str);
@@ -526,13 +532,15 @@ async fn launch_settings_reach_the_endpoint() {
         assert_eq!(p("BlockDeviceMapping.1.Ebs.VolumeType"), Some("gp3"));
         assert_eq!(p("BlockDeviceMapping.1.Ebs.Encrypted"), Some("true"));
     }
-    for create in account.endpoint.seen_actions("CreateVolume") {
+    for create in endpoint.seen_actions("CreateVolume") {
         let p = |k: &str| create.params.get(k).map(String::as_str);
         assert_eq!((p("VolumeType"), p("Iops"), p("Encrypted")), (Some("io2"), Some("1000"), Some("true")));
     }
+}
 
-    // Described back: the instances.
-    let described = account.endpoint.raw_ec2(
+/// The running instances as moto's DescribeInstances reports them.
+fn check_described_back(endpoint: &support::moto::Endpoint, web: &SecurityGroupId, subnet: &SubnetId) {
+    let described = endpoint.raw_ec2(
         REGION,
         &[("Action", "DescribeInstances"), ("Filter.1.Name", "instance-state-name"), ("Filter.1.Value.1", "running")],
     );
@@ -546,19 +554,22 @@ async fn launch_settings_reach_the_endpoint() {
     assert_eq!(xml_values(&described, "httpPutResponseHopLimit"), ["2", "2"], "{described}");
     assert_eq!(xml_values(&described, "keyName"), ["ops", "ops"], "{described}");
     assert!(xml_values(&described, "groupId").iter().filter(|g| **g == web.as_str()).count() >= 2, "{described}");
+}
 
-    // The data volumes, the launch template version, the launch configuration, the groups.
+/// The data volumes, the launch template version, the launch configuration and the groups,
+/// read through the adapter.
+async fn check_adapter_reads(cloud: &dyn Cloud, web: &SecurityGroupId, subnet: &SubnetId) {
     for server in ["gueuze", "lambic"] {
         let filter = Filter::Server(ServerName::new(server));
         let volumes = cloud.describe_volumes(&region(), &filter).await.unwrap();
         let data = volumes.iter().find(|v| v.tags.get("cellar:role").map(String::as_str) == Some("data")).unwrap();
         assert_eq!((data.ebs.volume_type, data.ebs.iops, data.ebs.encrypted), (VolumeType::Io2, Some(1000), true));
         let groups = cloud.describe_auto_scaling_groups(&region(), &filter).await.unwrap();
-        assert_eq!(groups[0].subnets, std::slice::from_ref(&subnet), "{server}: VPCZoneIdentifier");
+        assert_eq!(groups[0].subnets, std::slice::from_ref(subnet), "{server}: VPCZoneIdentifier");
     }
     let expected = |settings: &LaunchSettings| {
         assert_eq!(settings.instance_profile.as_ref().map(|p| p.as_str()), Some("cellar-agent"));
-        assert_eq!(settings.security_groups, std::slice::from_ref(&web));
+        assert_eq!(settings.security_groups, std::slice::from_ref(web));
         assert_eq!(settings.key_name.as_ref().map(|k| k.as_str()), Some("ops"));
         assert_eq!(settings.metadata, MetadataOptions { http_tokens: HttpTokens::Required, hop_limit: Some(2) });
         let root = settings.root_volume.as_ref().expect("a root volume mapping");

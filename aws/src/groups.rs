@@ -79,14 +79,7 @@ pub(crate) async fn describe_auto_scaling_groups(
             name: AutoScalingGroupName::new(name),
             launch,
             zones: g.availability_zones().iter().map(Zone::new).collect(),
-            subnets: g
-                .vpc_zone_identifier()
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(SubnetId::new)
-                .collect(),
+            subnets: subnets_of(g.vpc_zone_identifier()),
             min: g.min_size().unwrap_or(0).max(0) as u32,
             max: g.max_size().unwrap_or(0).max(0) as u32,
             desired: g.desired_capacity().unwrap_or(0).max(0) as u32,
@@ -214,4 +207,15 @@ pub(crate) fn zone_of_details(details: &str) -> Option<Zone> {
     let rest = &details[details.find(key)? + key.len()..];
     let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
     Some(Zone::new(&rest[..rest.find('"')?]))
+}
+
+/// The subnets of a group's `VPCZoneIdentifier` (comma-separated; empty: none).
+fn subnets_of(vpc_zone_identifier: Option<&str>) -> Vec<SubnetId> {
+    vpc_zone_identifier
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(SubnetId::new)
+        .collect()
 }

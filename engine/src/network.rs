@@ -535,6 +535,12 @@ mod tests {
             a,
             Err(&["VPC vpc-9 (from s.ron:1:1) does not exist in us-east-1 (VPCs there: vpc-1, vpc-2)"]),
         );
+    }
+
+    #[test]
+    fn settings_without_a_vpc_or_subnet_or_key_list_why() {
+        let n = network();
+        let a = Some("us-east-1a");
         let no_default = Network { vpcs: vec![Vpc { id: VpcId::new("vpc-2"), is_default: false }], ..n.clone() };
         check(
             &no_default,
