@@ -383,6 +383,40 @@ fn network_settings_are_refused_at_plan_time() {
     );
 }
 
+/// `sim key-pair`, `sim security-group` and `sim vpc` make what a configuration names;
+/// `sim show` lists them; a plan then resolves them. Bad input changes nothing.
+#[test]
+fn sim_network_commands_make_what_configs_name() {
+    let c = Cellar::with_config_copy();
+    c.ok(&["sim", "init"]);
+    let server = c.config.join("servers/ommegang.ron");
+    let text = std::fs::read_to_string(&server).unwrap();
+    std::fs::write(&server, text.replacen('(', "(\n    key_name: \"ops\", security_groups: [\"web\", \"db\"],", 1))
+        .unwrap();
+    check_bad_input(&c, &["plan", "create-server@ommegang", "20"], &["security group db (from "]);
+    assert!(c.ok(&["sim", "security-group", "db"]).stdout.contains("(db) created in vpc-00000001."));
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20"],
+        &["key pair ops (from ", "does not exist in us-east-1"],
+    );
+    assert!(c.ok(&["sim", "key-pair", "ops"]).stdout.contains("Key pair ops created in us-east-1."));
+    let plan = c.ok(&["plan", "create-server@ommegang", "20"]).stdout;
+    assert!(plan.contains("key pair ops") && plan.contains("security group web is sg-00000002, db is sg-"), "{plan}");
+    let made = c.ok(&["sim", "vpc", "b", "c"]).stdout;
+    assert!(made.contains("VPC vpc-") && made.contains("in us-east-1b.") && made.contains("in us-east-1c."), "{made}");
+    let shown = c.ok(&["sim", "show"]).stdout;
+    assert!(shown.contains("    key pairs: ops") && shown.contains(" db"), "{shown}");
+    check_bad_input(&c, &["sim", "key-pair", "ops", "--region", "mars-1"], &["sim key-pair:", "mars-1"]);
+    check_bad_input(
+        &c,
+        &["sim", "security-group", "db"],
+        &["sim security-group:", "already has a security group named db"],
+    );
+    check_bad_input(&c, &["sim", "vpc", "q"], &["sim vpc:", "us-east-1q"]);
+    check_bad_input(&c, &["sim", "vpc", "bb"], &["sim vpc: \"bb\" is not a zone letter"]);
+}
+
 #[test]
 fn check_reports_every_problem() {
     let c = Cellar::with_config_copy();
