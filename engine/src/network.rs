@@ -72,9 +72,14 @@ impl Network {
     }
 
     /// What a plan records of the network (unsorted): the VPC in play, its subnets and
-    /// the configured subnets, and the configured security groups that exist.
+    /// the configured subnets, the configured security groups and key pair that exist.
     pub fn observe(&self, scope: &NetworkScope) -> Vec<Observation> {
         let mut out = Vec::new();
+        if let (Some(key), Some(pairs)) = (&scope.key_name, &self.key_pairs) {
+            if pairs.contains(key) {
+                out.push(Observation { resource: ResourceKey::KeyPair(key.clone()), observed: Observed::KeyPair });
+            }
+        }
         let subnet = |s: &Subnet| Observation {
             resource: ResourceKey::Subnet(s.id.clone()),
             observed: Observed::Subnet { vpc: s.vpc.clone(), zone: s.zone.clone() },
@@ -412,14 +417,13 @@ mod tests {
     #[test]
     fn observes_the_vpc_its_subnets_and_the_named_groups() {
         let n = network();
-        let got: Vec<String> = n
-            .observe(&scope(Some("vpc-2"), &[('a', "subnet-1a")], &["web", "db"]))
-            .iter()
-            .map(|o| format!("{}: {}", o.resource, o.observed))
-            .collect();
+        let mut with_key = scope(Some("vpc-2"), &[('a', "subnet-1a")], &["web", "db"]);
+        with_key.key_name = Some(KeyName::new("ops"));
+        let got: Vec<String> = n.observe(&with_key).iter().map(|o| format!("{}: {}", o.resource, o.observed)).collect();
         assert_eq!(
             got,
             [
+                "key pair ops: exists",
                 "subnet subnet-1a: in us-east-1a of vpc-1",
                 "VPC vpc-2: not the default VPC",
                 "subnet subnet-2a: in us-east-1a of vpc-2",
