@@ -76,7 +76,7 @@ PY
         cat "$MOTO_LOG" >&2
         return 1
     fi
-    echo "moto $MOTO_VERSION serving EC2 and Auto Scaling at $endpoint (pid $moto_pid, log $MOTO_LOG)"
+    echo "moto $MOTO_VERSION serving EC2, Auto Scaling and IAM at $endpoint (pid $moto_pid, log $MOTO_LOG)"
     export CELLAR_MOTO_ENDPOINT="$endpoint"
     # Dummy credentials and a region for the SDK; never a real account.
     export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
