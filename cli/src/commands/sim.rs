@@ -219,31 +219,6 @@ fn terminate(world: &mut World, target: &str) -> Result<String> {
     Ok(format!("Instance {id} is shutting down (terminated by Amazon).\n"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(input: &str, expected: Option<u64>) {
-        assert_eq!(parse_advance(input).ok().map(|d| d.as_secs()), expected, "input {input:?}");
-    }
-
-    #[test]
-    fn durations() {
-        check("90s", Some(90));
-        check("10m", Some(600));
-        check("1h30m", Some(5400));
-        check("2d", Some(172_800));
-        check("365d", Some(365 * 86_400));
-        check("366d", None);
-        check("20000000000000000s", None);
-        check("18446744073709551615h", None);
-        check("10", None);
-        check("m", None);
-        check("", None);
-        check("5x", None);
-    }
-}
-
 /// `sim security-group`: in `vpc`, else the region's default VPC.
 fn security_group(world: &mut World, name: &str, region: &str, vpc: Option<&str>) -> Result<String> {
     let region = Region::new(region);
@@ -277,4 +252,29 @@ fn vpc(world: &mut World, region: &str, zones: &[String]) -> Result<String> {
         said.push_str(&format!("Subnet {subnet} created in {}.\n", Zone::in_region(&region, letter)));
     }
     Ok(said)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Option<u64>) {
+        assert_eq!(parse_advance(input).ok().map(|d| d.as_secs()), expected, "input {input:?}");
+    }
+
+    #[test]
+    fn durations() {
+        check("90s", Some(90));
+        check("10m", Some(600));
+        check("1h30m", Some(5400));
+        check("2d", Some(172_800));
+        check("365d", Some(365 * 86_400));
+        check("366d", None);
+        check("20000000000000000s", None);
+        check("18446744073709551615h", None);
+        check("10", None);
+        check("m", None);
+        check("", None);
+        check("5x", None);
+    }
 }
