@@ -31,7 +31,7 @@ moto_install_begin() {
         (
             rm -rf "$MOTO_VENV"
             python3 -m venv "$MOTO_VENV" &&
-                "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[ec2,autoscaling,server]==$MOTO_VERSION"
+                "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[ec2,autoscaling,iam,server]==$MOTO_VERSION"
         ) >target/moto-install.log 2>&1 &
         moto_pip_pid=$!
     fi
@@ -44,7 +44,7 @@ moto_start() {
         moto_pip_pid=""
     fi
     if ! moto_installed; then
-        echo "SKIPPED: moto[ec2,autoscaling,server]==$MOTO_VERSION could not be installed (see target/moto-install.log); the AWS-endpoint tests (tests/aws.rs) will not run"
+        echo "SKIPPED: moto[ec2,autoscaling,iam,server]==$MOTO_VERSION could not be installed (see target/moto-install.log); the AWS-endpoint tests (tests/aws.rs) will not run"
         export CELLAR_MOTO=skipped
         return 0
     fi
@@ -76,7 +76,7 @@ PY
         cat "$MOTO_LOG" >&2
         return 1
     fi
-    echo "moto $MOTO_VERSION serving EC2 and Auto Scaling at $endpoint (pid $moto_pid, log $MOTO_LOG)"
+    echo "moto $MOTO_VERSION serving EC2, Auto Scaling and IAM at $endpoint (pid $moto_pid, log $MOTO_LOG)"
     export CELLAR_MOTO_ENDPOINT="$endpoint"
     # Dummy credentials and a region for the SDK; never a real account.
     export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true

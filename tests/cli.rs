@@ -292,8 +292,8 @@ fn bad_command_line_input() {
     let c = Cellar::new();
     c.ok(&["sim", "init"]);
     check_bad_input(&c, &["plan", "create-server@westmalle", "20"], &["westmalle", "servers/westmalle.ron"]);
-    check_bad_input(&c, &["plan", "create-server@ommegang", "0"], &["\"0\" is invalid", "between 1 and 16384"]);
-    check_bad_input(&c, &["plan", "create-server@ommegang", "16385"], &["\"16385\" is invalid"]);
+    check_bad_input(&c, &["plan", "create-server@ommegang", "0"], &["\"0\" is invalid", "between 1 and 65536"]);
+    check_bad_input(&c, &["plan", "create-server@ommegang", "65537"], &["\"65537\" is invalid"]);
     check_bad_input(&c, &["plan", "create-server@ommegang", "20", "-", "-", "mars-1"], &["unknown region"]);
     check_bad_input(
         &c,
@@ -324,7 +324,7 @@ fn corrupt_state_and_plan_files() {
     let plan = std::fs::read_to_string(c.dir.path().join("p.ron")).unwrap();
     std::fs::write(c.dir.path().join("broken.ron"), &plan[..plan.len() / 2]).unwrap();
     check_bad_input(&c, &["apply", "broken.ron"], &["broken.ron:", "not a cellar plan", "cellar plan"]);
-    std::fs::write(c.dir.path().join("future.ron"), plan.replacen("format: 2", "format: 99", 1)).unwrap();
+    std::fs::write(c.dir.path().join("future.ron"), plan.replacen("format: 3", "format: 99", 1)).unwrap();
     check_bad_input(&c, &["show", "future.ron"], &["plan format 99 is not supported"]);
     std::fs::write(c.dir.path().join("cycle.ron"), plan.replacen("after: [],", "after: [9],", 1)).unwrap();
     check_bad_input(&c, &["apply", "cycle.ron"], &["cycle.ron: the plan is inconsistent"]);
@@ -350,6 +350,71 @@ fn bad_config_files() {
 
     std::fs::write(&server, "(platform: \"debian-web\", zone: \"b\"").unwrap();
     check_bad_input(&c, &["plan", "create-server@ommegang", "20"], &["ommegang.ron:1:"]);
+}
+
+/// The network is resolved at plan time: a zone with no subnet names the zone and the VPC,
+/// an unknown security group names the VPC and its groups, each at its file:line with the
+/// fix; the state file is untouched.
+#[test]
+fn network_settings_are_refused_at_plan_time() {
+    let c = Cellar::with_config_copy();
+    c.ok(&["sim", "init"]);
+    let server = c.config.join("servers/ommegang.ron");
+    let text = std::fs::read_to_string(&server).unwrap();
+    let with = |extra: &str| text.replacen('(', &format!("(\n    {extra}"), 1);
+    std::fs::write(&server, with("subnets: {\"a\": \"subnet-00000001\"},")).unwrap();
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20"],
+        &[
+            "zone us-east-1b has no subnet in VPC vpc-00000001: subnets (",
+            "ommegang.ron:3:15) names zones a only",
+            "fix: add `\"b\": \"subnet-00000002\"` to subnets",
+        ],
+    );
+    std::fs::write(&server, with("security_groups: [\"db\"],")).unwrap();
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20"],
+        &[
+            "security group db (from ",
+            "ommegang.ron:3:23) does not exist in VPC vpc-00000001 (groups there: default, web)",
+        ],
+    );
+}
+
+/// `sim key-pair`, `sim security-group` and `sim vpc` make what a configuration names;
+/// `sim show` lists them; a plan then resolves them. Bad input changes nothing.
+#[test]
+fn sim_network_commands_make_what_configs_name() {
+    let c = Cellar::with_config_copy();
+    c.ok(&["sim", "init"]);
+    let server = c.config.join("servers/ommegang.ron");
+    let text = std::fs::read_to_string(&server).unwrap();
+    std::fs::write(&server, text.replacen('(', "(\n    key_name: \"ops\", security_groups: [\"web\", \"db\"],", 1))
+        .unwrap();
+    check_bad_input(&c, &["plan", "create-server@ommegang", "20"], &["security group db (from "]);
+    assert!(c.ok(&["sim", "security-group", "db"]).stdout.contains("(db) created in vpc-00000001."));
+    check_bad_input(
+        &c,
+        &["plan", "create-server@ommegang", "20"],
+        &["key pair ops (from ", "does not exist in us-east-1"],
+    );
+    assert!(c.ok(&["sim", "key-pair", "ops"]).stdout.contains("Key pair ops created in us-east-1."));
+    let plan = c.ok(&["plan", "create-server@ommegang", "20"]).stdout;
+    assert!(plan.contains("key pair ops") && plan.contains("security group web is sg-00000002, db is sg-"), "{plan}");
+    let made = c.ok(&["sim", "vpc", "b", "c"]).stdout;
+    assert!(made.contains("VPC vpc-") && made.contains("in us-east-1b.") && made.contains("in us-east-1c."), "{made}");
+    let shown = c.ok(&["sim", "show"]).stdout;
+    assert!(shown.contains("    key pairs: ops") && shown.contains(" db"), "{shown}");
+    check_bad_input(&c, &["sim", "key-pair", "ops", "--region", "mars-1"], &["sim key-pair:", "mars-1"]);
+    check_bad_input(
+        &c,
+        &["sim", "security-group", "db"],
+        &["sim security-group:", "already has a security group named db"],
+    );
+    check_bad_input(&c, &["sim", "vpc", "q"], &["sim vpc:", "us-east-1q"]);
+    check_bad_input(&c, &["sim", "vpc", "bb"], &["sim vpc: \"bb\" is not a zone letter"]);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The simulator refuses what AWS refuses, end to end through the executor and `status`:
-//! an agent whose instance profile lacks an action, the Elastic IP quota, and what
+//! a launch naming an instance profile the account lacks, an instance with no profile, an
+//! agent whose instance profile lacks an action, the Elastic IP quota, and what
 //! bundle-ami of a server does to it (a reboot, its data volume left out of the image).
 //! Each of these tests fails on a simulator without the rule it names.
 
@@ -82,19 +83,65 @@ fn an_agent_without_attach_volume_is_refused_and_status_says_why() {
     });
 }
 
-/// An instance launched with no instance profile (the world names no default) has no
-/// credentials: its agent's first call is refused, and nothing is attached or associated.
+/// Launches carry the configured instance profile, and one the account does not have is
+/// refused as AWS refuses it (InvalidParameterValue): create-server
+/// fails, compensates, and leaves nothing. Today's simulator launches without a profile.
+#[test]
+fn a_launch_naming_a_missing_instance_profile_is_refused() {
+    rt().block_on(async {
+        let mut world = default_world();
+        world.remove_instance_profile("cellar-agent").unwrap();
+        let sim = Arc::new(Sim::new(world));
+        let plan = support::plan(&*sim, "create-server@ommegang 20").await.unwrap();
+        assert!(plan.render_text().contains("instance profile cellar-agent"), "{}", plan.render_text());
+        let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &plan, Policy::default()).await;
+        let failed: Vec<String> = report
+            .outcomes
+            .values()
+            .filter_map(|o| match o {
+                Outcome::Failed(e) => Some(e.to_string()),
+                _ => None,
+            })
+            .collect();
+        // RunInstances and CreateLaunchTemplate run side by side after the gate; both name it.
+        assert!(!failed.is_empty(), "{report:#?}");
+        for e in &failed {
+            assert!(
+                e.contains("InvalidParameterValue: Value (cellar-agent) for parameter iamInstanceProfile.name"),
+                "{e}"
+            );
+        }
+        assert!(report.undone.iter().all(|u| u.result.is_ok()), "{:#?}", report.undone);
+        let left = support::tagged(&*sim, "ommegang").await;
+        assert!(left.iter().all(|r| r.starts_with("eipalloc")), "only the gated address may stay: {left:?}");
+    });
+}
+
+/// An instance that carries no instance profile has no credentials: its agent's first call
+/// is refused, nothing is attached or associated, and `status` says why.
 #[test]
 fn an_instance_without_a_profile_has_no_rights() {
     rt().block_on(async {
-        let mut world = default_world();
-        world.set_default_instance_profile(None).unwrap();
-        let sim = Arc::new(Sim::new(world));
+        let sim = Arc::new(Sim::new(default_world()));
         support::apply(&sim, "create-server@ommegang 20").await;
+        let name = ServerName::new("ommegang");
+        let first = sim.world().find_server_instance(&name).unwrap().id;
         support::change(&sim, "!terminate ommegang").await;
+        // The group launches a replacement; it loses its profile while it boots, before its
+        // agent starts (20 s after it runs).
+        let mut replacement = None;
+        for _ in 0..120 {
+            sim.advance(std::time::Duration::from_secs(5)).await;
+            replacement = sim.world().find_server_instance(&name).map(|i| i.id).filter(|id| *id != first);
+            if replacement.is_some() {
+                break;
+            }
+        }
+        let instance = replacement.expect("a replacement");
+        sim.with_world(|w| w.set_instance_profile(&instance, None)).unwrap();
         sim.advance(std::time::Duration::from_secs(300)).await;
         let s = status::read(&*sim, &ServerName::new("ommegang"), &east()).await.unwrap();
-        let instance = s.instance.as_ref().unwrap().id.clone();
+        assert_eq!(s.instance.as_ref().map(|i| &i.id), Some(&instance));
         assert_eq!(sim.world().instance_profile(&instance), None);
         assert!(
             s.reason.ends_with(&format!(
@@ -161,5 +208,63 @@ fn bundle_ami_of_a_server_reboots_it_and_leaves_its_data_out() {
             .log()
             .iter()
             .any(|e| e.message == format!("{instance}: rebooting for CreateImage (NoReboot not set)")));
+    });
+}
+
+/// What a doctor does for every server: read each region's network once
+/// (`inventory::read_network`) and resolve each server's settings in it
+/// (`network::resolve_network`), getting every finding at once, typed. The fixture servers
+/// resolve; a server naming a group only another VPC has, a group of another VPC by id and
+/// a missing key pair gets the three findings.
+#[test]
+fn every_servers_network_resolves_or_lists_its_findings() {
+    use cellar_engine::network::{resolve_network, NetworkFinding};
+    rt().block_on(async {
+        let sim = Arc::new(Sim::new(default_world()));
+        // A second VPC of us-east-1 (its default group is sg-00000005) with a `db` group.
+        sim.with_world(|w| {
+            let vpc = w.add_vpc(&east(), false).unwrap();
+            w.add_security_group(&vpc, "db").unwrap();
+        });
+        let tree = support::fixture_config();
+        let network = cellar_engine::inventory::read_network(&*sim, &east(), true).await.unwrap();
+        for name in tree.server_names() {
+            let config = tree.server(&name).unwrap();
+            let zone = Zone::in_region(&config.region.value, config.zone.value);
+            let resolved = resolve_network(&network, &config.launch_settings, &east(), Some(&zone)).unwrap();
+            assert_eq!(resolved.subnet.as_ref().map(|s| sim.world().subnets()[s].zone.clone()), Some(zone), "{name}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("global.ron"),
+            r#"(region: "us-east-1", zone: "a", instance_type: "t3.small", ami_type: "web-server",
+                architecture: "x86_64", instance_profile: "cellar-agent")"#,
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("servers")).unwrap();
+        std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
+        std::fs::write(dir.path().join("platforms/web.ron"), "()").unwrap();
+        std::fs::write(
+            dir.path().join("servers/broken.ron"),
+            "(platform: \"web\", security_groups: [\"db\", \"sg-00000005\"],\n key_name: \"nobody\")",
+        )
+        .unwrap();
+        let tree = cellar_engine::config::ConfigTree::load(dir.path()).unwrap();
+        let config = tree.server(&ServerName::new("broken")).unwrap();
+        let findings =
+            resolve_network(&network, &config.launch_settings, &east(), Some(&Zone::new("us-east-1a"))).unwrap_err();
+        let findings: Vec<&NetworkFinding> = findings.iter().collect();
+        let kinds: Vec<&str> = findings
+            .iter()
+            .map(|f| match *f {
+                NetworkFinding::UnknownSecurityGroup { .. } => "unknown group",
+                NetworkFinding::SecurityGroupOutsideVpc { .. } => "group of another VPC",
+                NetworkFinding::UnknownKeyPair { .. } => "unknown key pair",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["unknown group", "group of another VPC", "unknown key pair"], "{findings:#?}");
+        let text = findings[0].to_string();
+        assert!(text.contains("servers/broken.ron:1:37") && text.contains("fix: create it"), "{text}");
     });
 }

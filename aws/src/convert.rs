@@ -100,6 +100,7 @@ pub(crate) fn volume(v: &ec2::types::Volume) -> Volume {
         attached_to: attachment.and_then(|a| a.instance_id()).filter(|i| !i.is_empty()).map(InstanceId::new),
         device: attachment.and_then(|a| a.device()).filter(|d| !d.is_empty()).map(str::to_string),
         tags: ec2_tags(v.tags()),
+        ebs: crate::network::ebs_of_volume(v),
     }
 }
 
@@ -127,7 +128,16 @@ pub(crate) fn image(i: &ec2::types::Image, region: &Region) -> Image {
             _ => ImageState::Failed,
         },
         tags: ec2_tags(i.tags()),
+        root_device: i.root_device_name().map(str::to_string),
+        root_size_gb: root_size_gb(i),
     }
+}
+
+/// The size of the snapshot behind the image's root device mapping.
+pub(crate) fn root_size_gb(i: &ec2::types::Image) -> Option<u32> {
+    let root = i.root_device_name()?;
+    let mapping = i.block_device_mappings().iter().find(|m| m.device_name() == Some(root))?;
+    mapping.ebs()?.volume_size().and_then(|s| u32::try_from(s).ok())
 }
 
 pub(crate) fn snapshot(s: &ec2::types::Snapshot) -> Snapshot {
@@ -201,10 +211,12 @@ pub(crate) fn launch_configuration_name(source: &LaunchSource) -> Option<String>
     }
 }
 
+/// A launch template version's data: image, type, user data and the launch settings
+/// (profile, security groups, key pair, metadata options, root volume).
 pub(crate) fn template_data(spec: &LaunchSpec) -> ec2::types::RequestLaunchTemplateData {
-    ec2::types::RequestLaunchTemplateData::builder()
+    let b = ec2::types::RequestLaunchTemplateData::builder()
         .image_id(spec.image.as_str())
         .instance_type(ec2::types::InstanceType::from(spec.instance_type.as_str()))
-        .user_data(encode_user_data(&spec.user_data))
-        .build()
+        .user_data(encode_user_data(&spec.user_data));
+    crate::network::template_settings(b, &spec.settings).build()
 }

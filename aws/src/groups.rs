@@ -79,6 +79,7 @@ pub(crate) async fn describe_auto_scaling_groups(
             name: AutoScalingGroupName::new(name),
             launch,
             zones: g.availability_zones().iter().map(Zone::new).collect(),
+            subnets: subnets_of(g.vpc_zone_identifier()),
             min: g.min_size().unwrap_or(0).max(0) as u32,
             max: g.max_size().unwrap_or(0).max(0) as u32,
             desired: g.desired_capacity().unwrap_or(0).max(0) as u32,
@@ -113,6 +114,9 @@ pub(crate) async fn create_auto_scaling_group(
         .set_launch_template(launch_template_spec(&request.launch))
         .set_launch_configuration_name(launch_configuration_name(&request.launch))
         .set_availability_zones(Some(request.zones.iter().map(|z| z.to_string()).collect()))
+        .set_vpc_zone_identifier(
+            Some(request.subnets.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")).filter(|s| !s.is_empty()),
+        )
         .min_size(count(request.min))
         .max_size(count(request.max))
         .desired_capacity(count(request.desired))
@@ -203,4 +207,15 @@ pub(crate) fn zone_of_details(details: &str) -> Option<Zone> {
     let rest = &details[details.find(key)? + key.len()..];
     let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
     Some(Zone::new(&rest[..rest.find('"')?]))
+}
+
+/// The subnets of a group's `VPCZoneIdentifier` (comma-separated; empty: none).
+fn subnets_of(vpc_zone_identifier: Option<&str>) -> Vec<SubnetId> {
+    vpc_zone_identifier
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(SubnetId::new)
+        .collect()
 }

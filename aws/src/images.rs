@@ -63,6 +63,9 @@ pub(crate) async fn create_image(
         created_at: cloud.now().await,
         state: ImageState::Pending,
         tags,
+        // Known once the image is available (DescribeImages); a pending image is not launched.
+        root_device: None,
+        root_size_gb: None,
     })
 }
 
@@ -81,7 +84,10 @@ pub(crate) async fn copy_image(
         .send()
         .await
         .map_err(|e| from_sdk(Api::DescribeImages, e))?;
-    let arch = source.images().first().and_then(|i| i.architecture()).map(|a| a.as_str().to_string());
+    let source = source.images().first();
+    let arch = source.and_then(|i| i.architecture()).map(|a| a.as_str().to_string());
+    let (root_device, root_size_gb) =
+        (source.and_then(|i| i.root_device_name()).map(str::to_string), source.and_then(root_size_gb));
     let out = cloud
         .ec2(target_region)
         .copy_image()
@@ -99,5 +105,7 @@ pub(crate) async fn copy_image(
         created_at: cloud.now().await,
         state: ImageState::Pending,
         tags: Tags::new(),
+        root_device,
+        root_size_gb,
     })
 }

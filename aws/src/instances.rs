@@ -1,8 +1,9 @@
 //! Instances: describe (with their auto scaling group), RunInstances with the plan's client
-//! token, TerminateInstances, GetConsoleOutput.
+//! token, subnet and launch settings, TerminateInstances, GetConsoleOutput.
 
 use crate::convert::*;
 use crate::error::from_sdk;
+use crate::network::{ec2_metadata, ec2_profile, ec2_root_mapping};
 use crate::AwsCloud;
 use aws_sdk_ec2 as ec2;
 use cellar_engine::api::Api;
@@ -55,6 +56,15 @@ pub(crate) fn run_instances_call(
         .placement(ec2::types::Placement::builder().availability_zone(request.zone.as_str()).build())
         .user_data(encode_user_data(&request.user_data))
         .client_token(&request.client_token)
+        .set_subnet_id(request.subnet.as_ref().map(|s| s.to_string()))
+        .set_iam_instance_profile(request.settings.instance_profile.as_ref().map(ec2_profile))
+        .set_security_group_ids(
+            Some(request.settings.security_groups.iter().map(|g| g.to_string()).collect::<Vec<_>>())
+                .filter(|g| !g.is_empty()),
+        )
+        .set_key_name(request.settings.key_name.as_ref().map(|k| k.to_string()))
+        .metadata_options(ec2_metadata(&request.settings.metadata))
+        .set_block_device_mappings(request.settings.root_volume.as_ref().map(|r| vec![ec2_root_mapping(r)]))
         .tag_specifications(tag_spec(ec2::types::ResourceType::Instance, &request.tags))
 }
 

@@ -135,6 +135,7 @@ pub(crate) async fn describe_launch_configurations(
                 instance_type: InstanceType::new(c.instance_type().unwrap_or_default()),
                 image: ImageId::new(c.image_id().unwrap_or_default()),
                 user_data: decode_base64_text(c.user_data()),
+                settings: crate::network::settings_of_configuration(c),
             },
             created_at: timestamp(c.created_time()),
         }));
@@ -148,13 +149,14 @@ pub(crate) async fn create_launch_configuration(
     name: &str,
     spec: LaunchSpec,
 ) -> CloudResult<LaunchConfiguration> {
-    cloud
+    let request = cloud
         .asg(region)
         .create_launch_configuration()
         .launch_configuration_name(name)
         .image_id(spec.image.as_str())
         .instance_type(spec.instance_type.as_str())
-        .user_data(encode_user_data(&spec.user_data))
+        .user_data(encode_user_data(&spec.user_data));
+    crate::network::configuration_settings(request, &spec.settings)?
         .send()
         .await
         .map_err(|e| from_sdk(Api::CreateLaunchConfiguration, e))?;

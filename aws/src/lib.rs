@@ -19,7 +19,8 @@
 //!   which here is real time.
 //!
 //! Layout: one module per resource kind (`regions`, `instances`, `volumes`, `addresses`,
-//! `images`, `launch`, `groups`), each holding the calls the `Cloud` impl here delegates to;
+//! `images`, `launch`, `groups`, `network`: VPCs, subnets, security groups and the launch
+//! settings' SDK spellings), each holding the calls the `Cloud` impl here delegates to;
 //! `convert` maps SDK types to the engine's model; [`error`] maps error codes.
 //!
 //! No SDK type appears in this crate's public interface.
@@ -32,6 +33,7 @@ mod groups;
 mod images;
 mod instances;
 mod launch;
+mod network;
 mod regions;
 mod volumes;
 
@@ -185,6 +187,7 @@ impl AwsCloud {
             ),
             image: ImageId::new(data.and_then(|d| d.image_id()).unwrap_or_default()),
             user_data: decode_base64_text(data.and_then(|d| d.user_data())),
+            settings: network::settings_of_template(data),
         })
     }
 }
@@ -225,6 +228,22 @@ impl Cloud for AwsCloud {
         filter: &Filter,
     ) -> CloudResult<Vec<AutoScalingGroup>> {
         groups::describe_auto_scaling_groups(self, region, filter).await
+    }
+
+    async fn describe_vpcs(&self, region: &Region) -> CloudResult<Vec<Vpc>> {
+        network::describe_vpcs(self, region).await
+    }
+
+    async fn describe_subnets(&self, region: &Region) -> CloudResult<Vec<Subnet>> {
+        network::describe_subnets(self, region).await
+    }
+
+    async fn describe_security_groups(&self, region: &Region) -> CloudResult<Vec<SecurityGroup>> {
+        network::describe_security_groups(self, region).await
+    }
+
+    async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>> {
+        network::describe_key_pairs(self, region).await
     }
 
     async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
@@ -461,6 +480,7 @@ mod policy_tests {
         include_str!("launch.rs"),
         include_str!("groups.rs"),
         include_str!("dry_run.rs"),
+        include_str!("network.rs"),
     ];
 
     /// The operation named by every `from_sdk` call of the adapter: every API call it makes.
@@ -501,6 +521,10 @@ mod policy_tests {
         assert_eq!(called, every, "the adapter calls every AWS operation of Api, and only those");
         assert_eq!(actions(include_str!("../../docs/iam-policy.json")), called);
         // The agent's role needs a subset: what `agent::run` reaches.
+        // Launches name an instance profile, whose role EC2 may only take with iam:PassRole.
+        let policy = include_str!("../../docs/iam-policy.json");
+        assert!(policy.contains("\"iam:PassRole\""), "docs/iam-policy.json must allow iam:PassRole");
+        assert!(policy.contains("\"iam:PassedToService\": \"ec2.amazonaws.com\""));
         let agent = actions(include_str!("../../docs/agent-iam-policy.json"));
         assert!(agent.is_subset(&called), "{agent:?}");
     }

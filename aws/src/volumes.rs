@@ -35,7 +35,11 @@ pub(crate) fn create_volume_call(
         .create_volume()
         .availability_zone(request.zone.as_str())
         .size(count(request.size_gb))
-        .volume_type(ec2::types::VolumeType::Gp3)
+        .volume_type(ec2::types::VolumeType::from(request.ebs.volume_type.as_str()))
+        .set_iops(request.ebs.iops.map(count))
+        .set_throughput(request.ebs.throughput.map(count))
+        .encrypted(request.ebs.encrypted)
+        .set_kms_key_id(request.ebs.kms_key.clone())
         .tag_specifications(tag_spec(ec2::types::ResourceType::Volume, &request.tags))
 }
 
@@ -53,6 +57,7 @@ pub(crate) async fn create_volume(
         attached_to: None,
         device: None,
         tags: request.tags,
+        ebs: request.ebs,
     })
 }
 

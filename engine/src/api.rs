@@ -79,6 +79,11 @@ apis! {
     DescribeSnapshots => Ec2, false;
     DescribeLaunchTemplates => Ec2, false;
     DescribeLaunchTemplateVersions => Ec2, false;
+    DescribeVpcs => Ec2, false;
+    DescribeSubnets => Ec2, false;
+    DescribeSecurityGroups => Ec2, false;
+    /// The key pairs of the region (whether a configured `key_name` exists).
+    DescribeKeyPairs => Ec2, false;
     /// An instance's console output (what its agent printed at boot; `status` reads it).
     GetConsoleOutput => Ec2, false;
     CreateVolume => Ec2, true;

@@ -1,14 +1,14 @@
 //! Static AWS knowledge that validation needs without asking a cloud: regions and their
-//! zone letters, instance types and the architectures they run, EBS size limits.
+//! zone letters, instance types and the architectures they run, EBS limits by volume type.
 //!
 //! A backend may still offer less than the catalog (the simulator's default world has
 //! fewer zones); the planner checks zones against the inventory it read.
 
-use crate::model::Architecture;
+mod ebs;
 
-/// Smallest and largest gp3 data volume, in GiB.
-pub const EBS_MIN_GB: u32 = 1;
-pub const EBS_MAX_GB: u32 = 16_384;
+pub use ebs::*;
+
+use crate::model::Architecture;
 
 /// The small instance type of a workspace ("always small instances") for an architecture.
 pub fn workspace_instance_type(architecture: Architecture) -> &'static str {

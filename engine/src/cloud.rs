@@ -196,14 +196,20 @@ pub struct CreateVolumeRequest {
     pub size_gb: u32,
     /// Applied at creation (TagSpecifications): nothing exists untagged even for a moment.
     pub tags: Tags,
+    /// Type, IOPS, throughput, encryption.
+    pub ebs: EbsSettings,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunInstanceRequest {
     pub zone: Zone,
+    /// The subnet of `zone` to launch into; `None`: the default VPC's subnet of the zone.
+    pub subnet: Option<SubnetId>,
     pub instance_type: InstanceType,
     pub image: ImageId,
     pub user_data: String,
+    /// Profile, security groups, key pair, metadata options, root volume.
+    pub settings: LaunchSettings,
     pub tags: Tags,
     /// Idempotency token: a retried call with the same token never launches twice.
     pub client_token: String,
@@ -221,6 +227,8 @@ pub struct CreateAutoScalingGroupRequest {
     pub name: AutoScalingGroupName,
     pub launch: LaunchSource,
     pub zones: Vec<Zone>,
+    /// The subnets of `zones` to launch into (`VPCZoneIdentifier`); empty: the default VPC's.
+    pub subnets: Vec<SubnetId>,
     pub min: u32,
     pub max: u32,
     pub desired: u32,
@@ -311,6 +319,14 @@ pub trait Cloud: Send + Sync {
         region: &Region,
         filter: &Filter,
     ) -> CloudResult<Vec<AutoScalingGroup>>;
+    /// Every VPC of the region.
+    async fn describe_vpcs(&self, region: &Region) -> CloudResult<Vec<Vpc>>;
+    /// Every subnet of the region.
+    async fn describe_subnets(&self, region: &Region) -> CloudResult<Vec<Subnet>>;
+    /// Every security group of the region.
+    async fn describe_security_groups(&self, region: &Region) -> CloudResult<Vec<SecurityGroup>>;
+    /// The names of every key pair of the region.
+    async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>>;
 
     async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume>;
     async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()>;

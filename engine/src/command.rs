@@ -543,16 +543,23 @@ fn parse_architecture(position: usize, value: &str) -> Result<Architecture, Comm
     Architecture::parse(value).ok_or_else(|| bad(position, ArgKind::Architecture, value, "use x86_64, i386 or arm64"))
 }
 
-/// An EBS size in GiB, 1..=16384.
+/// An EBS size in GiB, within what some volume type allows (1..=65536); the planner checks
+/// it against the server's volume type.
 pub fn parse_ebs_size(position: usize, value: &str) -> Result<u32, CommandError> {
     let kind = ArgKind::EbsSizeGb;
-    let limits = || format!("must be between {} and {} GB (the gp3 limits)", catalog::EBS_MIN_GB, catalog::EBS_MAX_GB);
+    let limits = || {
+        format!(
+            "must be between {} and {} GB (the smallest and largest EBS volumes)",
+            catalog::EBS_ANY_MIN_GB,
+            catalog::EBS_ANY_MAX_GB
+        )
+    };
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad(position, kind, value, "not a whole number of GB"));
     }
     // A whole number too big for any integer is still just too big.
     let size: u64 = value.parse().unwrap_or(u64::MAX);
-    if !(u64::from(catalog::EBS_MIN_GB)..=u64::from(catalog::EBS_MAX_GB)).contains(&size) {
+    if !(u64::from(catalog::EBS_ANY_MIN_GB)..=u64::from(catalog::EBS_ANY_MAX_GB)).contains(&size) {
         return Err(bad(position, kind, value, limits()));
     }
     Ok(size as u32)

@@ -7,6 +7,7 @@ use crate::api::Api;
 use crate::caller::{Caller, Policy};
 use crate::cloud::{Cloud, CloudError, Filter};
 use crate::model::*;
+use crate::network::Network;
 use crate::plan::{Observation, Observed, ResourceKey, Scope};
 use std::collections::BTreeMap;
 
@@ -109,6 +110,8 @@ pub struct Inventory {
     pub other_images: BTreeMap<Region, Vec<Image>>,
     /// Workspace instances of the region (when the scope asks for them).
     pub workspaces: Vec<Instance>,
+    /// VPCs, subnets and security groups of the region (when the scope names a network).
+    pub network: Network,
     /// The backend's clock when the inventory was read (bundle-ami dates its image with it).
     pub now: Timestamp,
 }
@@ -169,6 +172,9 @@ impl Inventory {
                 resource: ResourceKey::Dns(host.clone()),
                 observed: Observed::Dns { addresses: self.dns.clone() },
             });
+        }
+        if let Some(network) = &scope.network {
+            out.extend(self.network.observe(network));
         }
         out.sort_by(|a, b| a.resource.cmp(&b.resource));
         out.dedup_by(|a, b| a.resource == b.resource);
@@ -263,7 +269,41 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         dns.sort();
         inventory.dns = dns;
     }
+    if let Some(network) = &scope.network {
+        inventory.network = read_network_with(cloud, &caller, region, network.key_name.is_some()).await?;
+    }
     Ok(inventory)
+}
+
+/// The network of `region` (VPCs, subnets, security groups, and with `key_pairs` its key
+/// pairs), for [`crate::network::resolve_network`]: what a `doctor` reads once per region
+/// before resolving every server's settings in it.
+pub async fn read_network(cloud: &dyn Cloud, region: &Region, key_pairs: bool) -> Result<Network, CloudError> {
+    read_network_with(cloud, &Caller::new(&Policy::for_reads()), region, key_pairs).await
+}
+
+/// The region's VPCs, subnets and security groups, sorted by id; its key pairs if asked.
+pub(crate) async fn read_network_with(
+    cloud: &dyn Cloud,
+    caller: &Caller,
+    region: &Region,
+    key_pairs: bool,
+) -> Result<Network, CloudError> {
+    let mut vpcs = caller.call(cloud, Api::DescribeVpcs, || cloud.describe_vpcs(region)).await?;
+    let mut subnets = caller.call(cloud, Api::DescribeSubnets, || cloud.describe_subnets(region)).await?;
+    let mut security_groups =
+        caller.call(cloud, Api::DescribeSecurityGroups, || cloud.describe_security_groups(region)).await?;
+    vpcs.sort_by(|a, b| a.id.cmp(&b.id));
+    subnets.sort_by(|a, b| a.id.cmp(&b.id));
+    security_groups.sort_by(|a, b| a.id.cmp(&b.id));
+    let key_pairs = if key_pairs {
+        let mut keys = caller.call(cloud, Api::DescribeKeyPairs, || cloud.describe_key_pairs(region)).await?;
+        keys.sort();
+        Some(keys)
+    } else {
+        None
+    };
+    Ok(Network { vpcs, subnets, security_groups, key_pairs })
 }
 
 #[cfg(test)]
@@ -282,6 +322,8 @@ mod tests {
                     created_at: Timestamp(0),
                     state: *state,
                     tags: Tags::new(),
+                    root_device: None,
+                    root_size_gb: None,
                 })
                 .collect(),
             ..Default::default()

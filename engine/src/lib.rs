@@ -14,6 +14,7 @@ pub mod files;
 pub mod inventory;
 pub mod limits;
 pub mod model;
+pub mod network;
 pub mod plan;
 pub mod planner;
 pub mod rng;

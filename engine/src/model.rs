@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod launch;
+pub use launch::*;
+
 macro_rules! string_newtype {
     ($(#[$meta:meta])* $name:ident) => {
         string_newtype!(@define [Deserialize] $(#[$meta])* $name);
@@ -79,6 +82,43 @@ string_newtype!(
     /// The family of images a server boots from (`web-server`); images are named `<type>-<YYYY-MM-DD>`.
     AmiType
 );
+string_newtype!(
+    /// A VPC's id (`vpc-...`).
+    VpcId
+);
+string_newtype!(
+    /// A subnet's id (`subnet-...`): one zone of one VPC.
+    SubnetId
+);
+string_newtype!(
+    /// A security group's id (`sg-...`); names are resolved to ids when planning.
+    SecurityGroupId
+);
+string_newtype!(
+    /// An IAM instance profile, by name (`cellar-agent`) or ARN
+    /// (`arn:aws:iam::123456789012:instance-profile/cellar-agent`).
+    InstanceProfile
+);
+string_newtype!(
+    /// The name of an EC2 key pair.
+    KeyName
+);
+
+impl InstanceProfile {
+    /// Whether the profile is given by ARN (RunInstances' `IamInstanceProfile.Arn`) rather
+    /// than by name (`IamInstanceProfile.Name`).
+    pub fn is_arn(&self) -> bool {
+        self.0.starts_with("arn:")
+    }
+    /// The profile's name: the last part of an ARN's path, or the name itself.
+    pub fn name(&self) -> &str {
+        if self.is_arn() {
+            self.0.rsplit('/').next().unwrap_or(&self.0)
+        } else {
+            &self.0
+        }
+    }
+}
 
 /// Why a server name was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -292,6 +332,9 @@ pub struct Volume {
     pub attached_to: Option<InstanceId>,
     pub device: Option<String>,
     pub tags: Tags,
+    /// Type, IOPS, throughput and encryption.
+    #[serde(default)]
+    pub ebs: EbsSettings,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +358,12 @@ pub struct Image {
     #[serde(default)]
     pub state: ImageState,
     pub tags: Tags,
+    /// The root device's name (`/dev/xvda`), where a launch's root volume mapping goes.
+    #[serde(default)]
+    pub root_device: Option<String>,
+    /// The size of the root device's snapshot: the smallest root volume it can boot.
+    #[serde(default)]
+    pub root_size_gb: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -398,6 +447,9 @@ pub struct LaunchSpec {
     pub instance_type: InstanceType,
     pub image: ImageId,
     pub user_data: String,
+    /// Profile, security groups, key pair, metadata options, root volume.
+    #[serde(default)]
+    pub settings: LaunchSettings,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -447,6 +499,9 @@ pub struct AutoScalingGroup {
     pub name: AutoScalingGroupName,
     pub launch: LaunchSource,
     pub zones: Vec<Zone>,
+    /// The subnets it launches into (`VPCZoneIdentifier`); empty: the default VPC's.
+    #[serde(default)]
+    pub subnets: Vec<SubnetId>,
     pub min: u32,
     pub max: u32,
     pub desired: u32,

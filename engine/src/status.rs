@@ -330,6 +330,7 @@ mod tests {
             attached_to: attached_to.map(InstanceId::new),
             device: None,
             tags: t,
+            ebs: EbsSettings::default(),
         }
     }
 
@@ -347,6 +348,7 @@ mod tests {
             name: AutoScalingGroupName::new("ale"),
             launch: LaunchSource::Template { id: LaunchTemplateId::new("lt-1"), version: None },
             zones: vec![Zone::new("us-east-1a")],
+            subnets: vec![],
             min: 1,
             max: 1,
             desired: 1,

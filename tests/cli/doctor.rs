@@ -98,6 +98,30 @@ fn doctor_names_the_broken_settings() {
     assert!(said.contains("ok      ommegang: image"), "the other servers are fine:\n{said}");
 }
 
+/// The network as the planner resolves it: a VPC with no subnet in the server's zone and a
+/// security group that does not exist are errors at their settings' file:line, with the
+/// fix; the other servers, in the default VPC, resolve.
+#[test]
+fn doctor_names_the_missing_group_and_subnet() {
+    let c = Cellar::with_config_copy();
+    c.ok(&["sim", "init"]);
+    let made = c.ok(&["sim", "vpc", "b"]).stdout;
+    let vpc = made.split_whitespace().nth(1).expect("VPC id").to_string();
+    assert!(vpc.starts_with("vpc-"), "{made}");
+    let duvel = c.config.join("servers/duvel.ron");
+    let text = std::fs::read_to_string(&duvel).unwrap();
+    let settings = format!("    vpc: \"{vpc}\",\n    security_groups: [\"nosuch\"],\n    platform:");
+    std::fs::write(&duvel, text.replacen("    platform:", &settings, 1)).unwrap();
+    let r = c.run(&["doctor"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let said = &r.stdout;
+    let vpc_at = format!("error   duvel: network (vpc at {}:3:10): zone us-east-1", duvel.display());
+    assert!(said.contains(&vpc_at) && said.contains(&format!("has no subnet in VPC {vpc}")), "{said}");
+    let group_at = format!("error   duvel: network (security_groups at {}:4:23): security group nosuch", duvel.display());
+    assert!(said.contains(&group_at) && said.contains("fix: create it, or name one of those"), "{said}");
+    assert!(said.contains("ok      ommegang: network (") && said.contains("security groups web (sg-"), "{said}");
+}
+
 /// `--format json`: the same findings for scripts, and `ready`.
 #[test]
 fn doctor_prints_json() {

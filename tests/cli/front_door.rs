@@ -308,7 +308,7 @@ fn an_ebs_size_beyond_any_integer_names_the_limit() {
     let c = Cellar::new();
     c.ok(&["sim", "init"]);
     for server in ["create-server@x", "create-server@ommegang"] {
-        check_bad_input(&c, &["plan", server, "4294967297"], &["\"4294967297\" is invalid", "16384"]);
+        check_bad_input(&c, &["plan", server, "4294967297"], &["\"4294967297\" is invalid", "65536"]);
     }
 }
 

@@ -106,6 +106,7 @@ impl Endpoint {
         });
         let endpoint = Endpoint { url, account, shared };
         endpoint.seed_images();
+        endpoint.seed_identity_and_network();
         endpoint
     }
 
@@ -137,16 +138,51 @@ impl Endpoint {
         }
     }
 
+    /// What the fixture configuration names, as the simulator's default world has it: the
+    /// `cellar-agent` instance profile (with a role) and a `web` security group in the
+    /// default VPC of us-east-1 and us-west-2.
+    fn seed_identity_and_network(&self) {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        self.raw_iam(&[("Action", "CreateRole"), ("RoleName", "cellar-agent"), ("AssumeRolePolicyDocument", trust)]);
+        self.raw_iam(&[("Action", "CreateInstanceProfile"), ("InstanceProfileName", "cellar-agent")]);
+        self.raw_iam(&[
+            ("Action", "AddRoleToInstanceProfile"),
+            ("InstanceProfileName", "cellar-agent"),
+            ("RoleName", "cellar-agent"),
+        ]);
+        for region in ["us-east-1", "us-west-2"] {
+            self.raw_ec2(
+                region,
+                &[("Action", "CreateSecurityGroup"), ("GroupName", "web"), ("GroupDescription", "web")],
+            );
+        }
+    }
+
+    /// A raw IAM query call (IAM is global: signed for us-east-1).
+    pub fn raw_iam(&self, params: &[(&str, &str)]) -> String {
+        self.raw("iam", "2010-05-08", "us-east-1", params)
+    }
+
+    /// A raw Auto Scaling query call in `region`.
+    pub fn raw_autoscaling(&self, region: &str, params: &[(&str, &str)]) -> String {
+        self.raw("autoscaling", "2011-01-01", region, params)
+    }
+
     /// A raw EC2 query call in `region` (for set-up the Cloud trait has no verb for).
     pub fn raw_ec2(&self, region: &str, params: &[(&str, &str)]) -> String {
-        let mut body = String::from("Version=2016-11-15");
+        self.raw("ec2", "2016-11-15", region, params)
+    }
+
+    /// A raw query-protocol call to `service`.
+    fn raw(&self, service: &str, version: &str, region: &str, params: &[(&str, &str)]) -> String {
+        let mut body = format!("Version={version}");
         for (k, v) in params {
             body.push_str(&format!("&{k}={}", encode(v)));
         }
         let address = self.url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).expect("connect to the proxy");
         let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=testing/20261125/{region}/ec2/aws4_request, SignedHeaders=host, Signature=0"
+            "AWS4-HMAC-SHA256 Credential=testing/20261125/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
         );
         write!(
             stream,

@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use anyhow::{anyhow, bail, Context, Result};
-use cellar_engine::model::{InstanceId, InstanceType, ServerName, Zone};
+use cellar_engine::model::{InstanceId, InstanceType, Region, ServerName, VpcId, Zone};
 use cellar_sim::{Sim, SimStore, World};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,6 +74,34 @@ cellar sim operator-policy ec2:Describe* autoscaling:Describe*\n  cellar sim ope
         #[arg(long, value_name = "ACTION")]
         without: Vec<String>,
     },
+    /// Create a key pair (what a server's `key_name` names).
+    KeyPair {
+        /// Its name, e.g. ops.
+        name: String,
+        /// The region it is created in.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
+    /// Create a security group (what a server's `security_groups` names).
+    SecurityGroup {
+        /// Its name, unique within its VPC, e.g. db.
+        name: String,
+        /// The region whose default VPC gets it (unless --vpc).
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// The VPC (vpc-...) it belongs to.
+        #[arg(long)]
+        vpc: Option<String>,
+    },
+    /// Create a VPC (not the default one) with its `default` security group, and a subnet in
+    /// each of the given zones (what a server's `vpc` or `subnets` names).
+    Vpc {
+        /// The region it is created in.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Zone letters to give a subnet each, e.g. a b.
+        zones: Vec<String>,
+    },
     /// Point a DNS name at addresses (none: remove the record).
     Dns {
         /// The name, e.g. ommegang.imarc.net.
@@ -130,6 +158,14 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
                 })
             })?
         }
+        SimCommand::KeyPair { name, region } => change_world(ctx, |world| {
+            world.add_key_pair(&Region::new(region.clone()), &name).map_err(|e| anyhow!("sim key-pair: {e}"))?;
+            Ok(format!("Key pair {name} created in {region}.\n"))
+        })?,
+        SimCommand::SecurityGroup { name, region, vpc } => {
+            change_world(ctx, |world| security_group(world, &name, &region, vpc.as_deref()))?
+        }
+        SimCommand::Vpc { region, zones } => change_world(ctx, |world| vpc(world, &region, &zones))?,
         SimCommand::Dns { host, addresses } => change_world(ctx, |world| {
             world.set_dns(&host, addresses.clone()).map_err(|e| anyhow!(e))?;
             let to = if addresses.is_empty() { "(no record)".to_string() } else { addresses.join(", ") };
@@ -263,6 +299,41 @@ fn terminate(world: &mut World, target: &str) -> Result<String> {
     }
     world.terminate_instance_by_amazon(&id)?;
     Ok(format!("Instance {id} is shutting down (terminated by Amazon).\n"))
+}
+
+/// `sim security-group`: in `vpc`, else the region's default VPC.
+fn security_group(world: &mut World, name: &str, region: &str, vpc: Option<&str>) -> Result<String> {
+    let region = Region::new(region);
+    let vpc = match vpc {
+        Some(v) => VpcId::new(v),
+        None => world
+            .vpcs()
+            .values()
+            .find(|v| v.region == region && v.is_default)
+            .map(|v| v.id.clone())
+            .ok_or_else(|| anyhow!("sim security-group: {region} has no default VPC in this world; give --vpc"))?,
+    };
+    let id = world.add_security_group(&vpc, name).map_err(|e| anyhow!("sim security-group: {e}"))?;
+    Ok(format!("Security group {id} ({name}) created in {vpc}.\n"))
+}
+
+/// `sim vpc`: a VPC with a subnet in each zone letter given.
+fn vpc(world: &mut World, region: &str, zones: &[String]) -> Result<String> {
+    let region = Region::new(region);
+    let letters: Vec<char> = zones
+        .iter()
+        .map(|z| match z.chars().collect::<Vec<_>>().as_slice() {
+            [c] if c.is_ascii_lowercase() => Ok(*c),
+            _ => Err(anyhow!("sim vpc: {z:?} is not a zone letter (such as a)")),
+        })
+        .collect::<Result<_>>()?;
+    let id = world.add_vpc(&region, false).map_err(|e| anyhow!("sim vpc: {e}"))?;
+    let mut said = format!("VPC {id} created in {region}.\n");
+    for letter in letters {
+        let subnet = world.add_subnet(&id, &Zone::in_region(&region, letter)).map_err(|e| anyhow!("sim vpc: {e}"))?;
+        said.push_str(&format!("Subnet {subnet} created in {}.\n", Zone::in_region(&region, letter)));
+    }
+    Ok(said)
 }
 
 #[cfg(test)]

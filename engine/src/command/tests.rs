@@ -22,11 +22,11 @@ fn create_server() {
     check("create-server@ommegang", "ok: create-server@ommegang");
     check(
         "create-server@ommegang 0",
-        "error: argument 1 (EBS size in GB) \"0\" is invalid: must be between 1 and 16384 GB (the gp3 limits)",
+        "error: argument 1 (EBS size in GB) \"0\" is invalid: must be between 1 and 65536 GB (the smallest and largest EBS volumes)",
     );
     check(
-        "create-server@ommegang 16385",
-        "error: argument 1 (EBS size in GB) \"16385\" is invalid: must be between 1 and 16384 GB (the gp3 limits)",
+        "create-server@ommegang 65537",
+        "error: argument 1 (EBS size in GB) \"65537\" is invalid: must be between 1 and 65536 GB (the smallest and largest EBS volumes)",
     );
     check(
         "create-server@ommegang big",
@@ -101,11 +101,11 @@ fn other_commands() {
 fn sizes_beyond_any_integer_are_too_big_not_malformed() {
     check(
         "create-server@x 4294967297",
-        "error: argument 1 (EBS size in GB) \"4294967297\" is invalid: must be between 1 and 16384 GB (the gp3 limits)",
+        "error: argument 1 (EBS size in GB) \"4294967297\" is invalid: must be between 1 and 65536 GB (the smallest and largest EBS volumes)",
     );
     check(
         "create-server@x 99999999999999999999999",
-        "error: argument 1 (EBS size in GB) \"99999999999999999999999\" is invalid: must be between 1 and 16384 GB (the gp3 limits)",
+        "error: argument 1 (EBS size in GB) \"99999999999999999999999\" is invalid: must be between 1 and 65536 GB (the smallest and largest EBS volumes)",
     );
     check("create-server@x -5", "error: argument 1 (EBS size in GB) \"-5\" is invalid: not a whole number of GB");
     check("create-server@x +5", "error: argument 1 (EBS size in GB) \"+5\" is invalid: not a whole number of GB");

@@ -9,7 +9,7 @@ fn tree_dir() -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("servers")).unwrap();
     std::fs::write(
         dir.path().join("global.ron"),
-        r#"(region: "us-east-1", zone: "a", instance_type: "m5.large", ami_type: "web-server", architecture: "x86_64")"#,
+        r#"(region: "us-east-1", zone: "a", instance_type: "m5.large", ami_type: "web-server", architecture: "x86_64", instance_profile: "p")"#,
     )
     .unwrap();
     std::fs::write(dir.path().join("platforms/web.ron"), "()").unwrap();

@@ -2,6 +2,7 @@
 //! position of its value. Parsing reports syntax and type problems; whether the values
 //! make sense is `validate`'s business.
 
+use super::launch::{self, LaunchLayer};
 use super::scan::{pos_at, ron_offset, Field, Item, Pos, Scanned};
 use super::{LaunchKind, Problem, Source, Sourced};
 use serde::de::DeserializeOwned;
@@ -23,6 +24,14 @@ pub(crate) const FIELDS: &[&str] = &[
     "tags",
     "spawn",
     "launch",
+    "instance_profile",
+    "security_groups",
+    "vpc",
+    "subnets",
+    "key_name",
+    "metadata",
+    "ebs",
+    "root_volume_gb",
 ];
 
 /// Fields a server file must end up with after merging.
@@ -44,6 +53,21 @@ pub(crate) fn example(field: &str) -> &'static str {
         "tags" => "tags: {\"team\": \"web\"}",
         "spawn" => "spawn: r#\"apt-get install -y figlet\"#",
         "launch" => "launch: Template",
+        "instance_profile" => "instance_profile: \"cellar-agent\"",
+        "security_groups" => "security_groups: [\"web\", \"sg-0123456789abcdef0\"]",
+        "vpc" => "vpc: \"vpc-0123456789abcdef0\"",
+        "subnets" => "subnets: {\"a\": \"subnet-0123456789abcdef0\"}",
+        "key_name" => "key_name: \"ops\"",
+        "metadata" => "metadata: (http_tokens: Required, hop_limit: 2)",
+        "metadata.http_tokens" => "http_tokens: Required",
+        "metadata.hop_limit" => "hop_limit: 2",
+        "ebs" => "ebs: (type: gp3, iops: 3000, throughput: 125, encrypted: true)",
+        "ebs.type" => "type: gp3",
+        "ebs.iops" => "iops: 3000",
+        "ebs.throughput" => "throughput: 125",
+        "ebs.encrypted" => "encrypted: true",
+        "ebs.kms_key" => "kms_key: \"alias/aws/ebs\"",
+        "root_volume_gb" => "root_volume_gb: 16",
         _ => "",
     }
 }
@@ -82,6 +106,8 @@ pub(crate) struct Layer {
     /// Where each line of the spawn hook starts in the file.
     pub spawn_lines: Vec<Source>,
     pub launch: Option<Sourced<LaunchKind>>,
+    /// Instance profile, network, key pair, metadata options, EBS settings, root volume.
+    pub settings: LaunchLayer,
 }
 
 impl Layer {
@@ -105,6 +131,7 @@ impl Layer {
             spawn: None,
             spawn_lines: Vec::new(),
             launch: None,
+            settings: LaunchLayer::default(),
         }
     }
 
@@ -124,7 +151,7 @@ impl Layer {
             "tags" => !self.tags.is_empty(),
             "spawn" => self.spawn.is_some(),
             "launch" => self.launch.is_some(),
-            _ => false,
+            other => self.settings.has(other).unwrap_or(false),
         }
     }
 }
@@ -160,29 +187,30 @@ pub(crate) fn merge(file: &Path, kind: FileKind, chain: &[&Layer]) -> Layer {
         for (k, v) in &layer.tags {
             out.tags.insert(k.clone(), v.clone());
         }
+        out.settings.merge_from(&layer.settings);
         out.broken |= layer.broken;
         out.failed.extend(layer.failed.iter().copied());
     }
     out
 }
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     file: &'a Path,
-    scanned: &'a Scanned<'a>,
+    pub scanned: &'a Scanned<'a>,
     problems: Vec<Problem>,
 }
 
 impl<'a> Parser<'a> {
-    fn source(&self, pos: Pos) -> Source {
+    pub fn source(&self, pos: Pos) -> Source {
         Source { file: self.file.to_path_buf(), line: pos.line, column: pos.column }
     }
 
-    fn problem(&mut self, pos: Pos, message: String, fix: Option<String>) {
+    pub fn problem(&mut self, pos: Pos, message: String, fix: Option<String>) {
         self.problems.push(Problem { source: self.source(pos), message, fix });
     }
 
     /// Parses one value with `ron`, mapping an error back into the file.
-    fn value<T: DeserializeOwned>(&mut self, field: &str, item: &Item) -> Option<Sourced<T>> {
+    pub fn value<T: DeserializeOwned>(&mut self, field: &str, item: &Item) -> Option<Sourced<T>> {
         let src = self.scanned.text_of(item);
         match ron::de::from_str::<T>(src) {
             Ok(value) => Some(Sourced { value, source: self.source(item.pos) }),
@@ -190,6 +218,11 @@ impl<'a> Parser<'a> {
                 // Values are single tokens or lists and maps of them: point at the value.
                 let message = match field {
                     "launch" => format!("expected `Template` or `Configuration`, not `{src}`"),
+                    "metadata.http_tokens" => format!("expected `Required` or `Optional`, not `{src}`"),
+                    "ebs.type" => {
+                        let types: Vec<&str> = crate::model::VolumeType::ALL.iter().map(|t| t.as_str()).collect();
+                        format!("expected one of {}, not `{src}`", types.join(", "))
+                    }
                     _ => e.code.to_string(),
                 };
                 self.problem(
@@ -293,6 +326,14 @@ const SETTERS: &[(&str, Setter)] = &[
     ("tags", set_tags),
     ("spawn", set_spawn),
     ("launch", |l, p, v| set(&mut l.launch, p.value("launch", v))),
+    ("instance_profile", launch::set_instance_profile),
+    ("security_groups", launch::set_security_groups),
+    ("vpc", launch::set_vpc),
+    ("subnets", launch::set_subnets),
+    ("key_name", launch::set_key_name),
+    ("metadata", launch::set_metadata),
+    ("ebs", launch::set_ebs),
+    ("root_volume_gb", launch::set_root_volume_gb),
 ];
 
 fn set_spawn(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bool {
@@ -346,7 +387,7 @@ fn set_tags(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bool {
     ok
 }
 
-fn set<T>(slot: &mut Option<Sourced<T>>, value: Option<Sourced<T>>) -> bool {
+pub(super) fn set<T>(slot: &mut Option<Sourced<T>>, value: Option<Sourced<T>>) -> bool {
     let ok = value.is_some();
     *slot = value;
     ok

@@ -18,8 +18,17 @@
 //!     tags: {"team": "web"},
 //!     spawn: r#"apt-get install -y figlet"#,
 //!     launch: Template,              // or Configuration (old accounts)
+//!     instance_profile: "cellar-agent",   // required for every server: its agent's role
+//!     security_groups: ["web"],      // names (resolved in the VPC) or sg- ids
+//!     vpc: "vpc-0123abcd",           // or subnets: {"a": "subnet-...", ...}; neither: the default VPC
+//!     key_name: "ops",
+//!     metadata: (http_tokens: Required, hop_limit: 2),
+//!     ebs: (type: gp3, iops: 3000, throughput: 125, encrypted: true, kms_key: "alias/ebs"),
+//!     root_volume_gb: 16,
 //! )
 //! ```
+//!
+//! The launch settings (from `instance_profile` on) are described in `launch.rs`.
 //!
 //! A server file also names its platform (`platform: "debian-web"`). Later layers
 //! override earlier ones field by field, tags merge key by key, and every effective
@@ -30,6 +39,10 @@
 
 #[cfg(test)]
 mod files_tests;
+mod launch;
+mod launch_checks;
+#[cfg(test)]
+mod launch_tests;
 mod layer;
 mod scan;
 #[cfg(test)]
@@ -37,6 +50,7 @@ mod tests;
 mod validate;
 
 use crate::model::{AmiType, Architecture, InstanceType, Region, ServerName, Zone};
+pub use launch::{EbsConfig, LaunchConfig};
 use layer::{FileKind, Layer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -147,6 +161,8 @@ pub struct ServerConfig {
     pub tags: BTreeMap<String, Sourced<String>>,
     pub spawn: Option<Sourced<String>>,
     pub launch: Sourced<LaunchKind>,
+    /// Instance profile, network, key pair, metadata options, EBS settings, root volume.
+    pub launch_settings: LaunchConfig,
 }
 
 fn quote(s: &str) -> String {
@@ -203,6 +219,7 @@ impl ServerConfig {
         }
         optional(&mut out, "spawn", &self.spawn, |v| raw_string(v));
         entry(&mut out, "launch", &self.launch, self.launch.value.to_string());
+        self.launch_settings.entries(&mut out);
         out
     }
 
@@ -555,6 +572,9 @@ pub struct Defaults {
     pub ami_type: Sourced<AmiType>,
     pub architecture: Sourced<Architecture>,
     pub tags: BTreeMap<String, Sourced<String>>,
+    /// The global layer's launch settings (a workspace launches with them, less the
+    /// instance profile: it runs no agent).
+    pub launch_settings: LaunchConfig,
 }
 
 impl Defaults {
@@ -611,6 +631,7 @@ impl ConfigTree {
                 value: Architecture::parse(&architecture.value).expect("validated architecture"),
                 source: architecture.source,
             },
+            launch_settings: launch::build(&g.settings),
             tags: g.tags.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         })
     }
@@ -644,6 +665,7 @@ fn build(name: &ServerName, m: Layer) -> ServerConfig {
         tags: m.tags.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         spawn: m.spawn,
         launch: m.launch.unwrap_or_else(|| Sourced::default_value(LaunchKind::Template)),
+        launch_settings: launch::build(&m.settings),
     }
 }
 

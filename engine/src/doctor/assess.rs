@@ -7,6 +7,8 @@ use crate::cloud::*;
 use crate::config::{Problem, ServerConfig, Sourced};
 use crate::inventory::ServerResources;
 use crate::model::*;
+use crate::network::{resolve_network, Network, NetworkFinding};
+use crate::planner::Origin;
 
 /// Well-formed ids of nothing, for dry runs of a server that has no such resource yet.
 const NO_INSTANCE: &str = "i-00000000000000000";
@@ -41,6 +43,7 @@ pub const NOT_TRIED: &[Api] = &[
 pub fn dry_runs_for(
     config: &ServerConfig,
     image: Option<&Image>,
+    network: Option<&Network>,
     resources: &ServerResources,
     now: Timestamp,
 ) -> Vec<DryRun> {
@@ -50,13 +53,28 @@ pub fn dry_runs_for(
     let zone = config.zone_name();
     let instance = resources.current_instance().map(|i| i.id.clone());
     let volume = resources.data_volume();
+    let launch = &config.launch_settings;
+    let region = &config.region.value;
+    // The network as the planner resolves it; where it does not resolve (a finding says
+    // why), the settings without it, so the permission is still asked.
+    let resolved = network.and_then(|n| resolve_network(n, launch, region, Some(&zone)).ok());
     let mut out = Vec::new();
     if let Some(image) = image {
+        let settings = resolved
+            .as_ref()
+            .and_then(|r| crate::planner::launch_settings(launch, r, image, true).ok())
+            .unwrap_or_else(|| LaunchSettings {
+                instance_profile: launch.instance_profile.as_ref().map(|p| p.value.clone()),
+                metadata: launch.metadata(),
+                ..LaunchSettings::default()
+            });
         out.push(DryRun::RunInstances(RunInstanceRequest {
             zone: zone.clone(),
+            subnet: resolved.as_ref().and_then(|r| r.subnet.clone()),
             instance_type: config.instance_type.value.clone(),
             image: image.id.clone(),
             user_data: String::new(),
+            settings: settings.clone(),
             tags: tags.clone(),
             client_token: format!("cellar-doctor-{server}-{}", now.0),
         }));
@@ -66,12 +84,19 @@ pub fn dry_runs_for(
                 instance_type: config.instance_type.value.clone(),
                 image: image.id.clone(),
                 user_data: String::new(),
+                settings,
             },
             tags: tags.clone(),
         }));
     }
-    let size_gb = config.ebs_size_gb.as_ref().map_or(crate::catalog::EBS_MIN_GB, |s| s.value);
-    out.push(DryRun::CreateVolume(CreateVolumeRequest { zone, size_gb, tags: tags.clone() }));
+    let volume_type = launch.ebs.volume_type.value;
+    let size_gb = config.ebs_size_gb.as_ref().map_or(crate::catalog::ebs_limits(volume_type).min_gb, |s| s.value);
+    let origin = config.ebs_size_gb.as_ref().map_or(Origin::Config(launch.ebs.volume_type.source.clone()), |s| {
+        Origin::Config(s.source.clone())
+    });
+    // Invalid EBS settings are `cellar check`'s errors; the permission is asked regardless.
+    let ebs = crate::planner::data_volume(&launch.ebs, size_gb, origin).unwrap_or_else(|_| launch.ebs.settings());
+    out.push(DryRun::CreateVolume(CreateVolumeRequest { zone, size_gb, tags: tags.clone(), ebs }));
     // Attached where it already is (a no-op), else ids of nothing.
     let (volume_id, holder) = match volume.and_then(|v| Some((v.id.clone(), v.attached_to.clone()?))) {
         Some((v, i)) => (v, i),
@@ -330,17 +355,66 @@ fn not_tried(_reading: &Reading) -> Finding {
     finding(Severity::Note, None, Subject::NotTried, None, message, fix)
 }
 
-/// EXTENSION POINT (security groups, subnets or VPC, key pair): the findings of the
-/// server's launch settings, from its resolved settings and the network `read::network`
-/// described. Once those settings are in `ServerConfig`: each security group exists (by id,
-/// or by name in the server's VPC) and belongs to that VPC; the subnet of the server's zone
-/// exists (from `subnets` by zone letter, or found in `vpc`, or the default VPC's) and is
-/// in that zone; the key pair exists. Each finding with `setting("security_groups", ...)`
-/// (the field's source) and a fix (`InvalidGroup.NotFound` → "create it or name another";
-/// no subnet in the zone → name the zone and the VPC). Nothing is checked today, and
-/// nothing is claimed.
-fn launch_settings(_config: &ServerConfig, network: Option<&NetworkReading>) -> Vec<Finding> {
-    match network {
-        None | Some(NetworkReading {}) => Vec::new(),
+/// The findings of the server's network settings, resolved in its region's network as the
+/// planner resolves them (`network::resolve_network`): every problem (a missing group or
+/// VPC, no subnet in the server's zone, a subnet of another zone, a missing key pair) with
+/// the setting's file:line and the fix, or one `ok` saying what the settings resolve to.
+pub(super) fn launch_settings(config: &ServerConfig, network: Option<&NetworkReading>) -> Vec<Finding> {
+    let Some(reading) = network else { return Vec::new() };
+    let network = match reading.network.as_ref() {
+        Ok(network) => network,
+        Err(e) => return vec![refused(config, Subject::Read(Api::DescribeVpcs), e)],
+    };
+    let (server, launch, zone) = (Some(&config.name), &config.launch_settings, config.zone_name());
+    match resolve_network(network, launch, &config.region.value, Some(&zone)) {
+        Ok(resolved) => {
+            let groups: Vec<String> = resolved.security_groups.iter().map(|g| format!("{} ({})", g.name, g.id)).collect();
+            let groups = if groups.is_empty() { "the VPC's default group".to_string() } else { groups.join(", ") };
+            let subnet = resolved.subnet.as_ref().map(|s| s.to_string()).unwrap_or_default();
+            let key = resolved.key_name.as_ref().map(|k| format!(", key pair {k}")).unwrap_or_default();
+            let message = format!("subnet {subnet} of {zone} in {}; security groups {groups}{key}", resolved.vpc.id);
+            let at = network_setting(config, None);
+            vec![finding(Severity::Ok, server, Subject::Network, at, message, None)]
+        }
+        Err(findings) => findings
+            .iter()
+            .map(|f| {
+                let text = f.to_string();
+                let (message, fix) = match text.split_once("\n  fix: ") {
+                    Some((m, fix)) => (m.to_string(), Some(fix.to_string())),
+                    None => (text, None),
+                };
+                finding(Severity::Error, server, Subject::Network, network_setting(config, Some(f)), message, fix)
+            })
+            .collect(),
     }
+}
+
+/// The setting a network finding is about, with where it was set: the field the finding
+/// names, else `vpc` or `subnets` if configured, else the server's `zone`.
+fn network_setting(config: &ServerConfig, finding: Option<&NetworkFinding>) -> Option<Setting> {
+    use NetworkFinding as F;
+    let origin = |field: &'static str, origin: &Origin| match origin {
+        Origin::Config(source) => Some(Setting { field, source: source.clone() }),
+        Origin::CommandLine(_) => None,
+    };
+    let launch = &config.launch_settings;
+    let named = match finding {
+        Some(F::UnknownVpc { origin: o, .. }) => origin("vpc", o),
+        Some(
+            F::UnknownSubnet { origin: o, .. }
+            | F::SubnetsInSeveralVpcs { origin: o, .. }
+            | F::SubnetOutsideVpc { origin: o, .. }
+            | F::SubnetInOtherZone { origin: o, .. },
+        ) => origin("subnets", o),
+        Some(F::UnknownSecurityGroup { origin: o, .. } | F::SecurityGroupOutsideVpc { origin: o, .. }) => {
+            origin("security_groups", o)
+        }
+        Some(F::UnknownKeyPair { origin: o, .. }) => origin("key_name", o),
+        Some(F::NoDefaultVpc { .. } | F::NoSubnet { .. } | F::AmbiguousSubnet { .. }) | None => None,
+    };
+    named
+        .or_else(|| launch.vpc.as_ref().and_then(|v| setting("vpc", v)))
+        .or_else(|| launch.subnets.values().next().and_then(|s| setting("subnets", s)))
+        .or_else(|| setting("zone", &config.zone))
 }

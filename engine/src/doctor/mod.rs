@@ -8,10 +8,11 @@
 //! [`assess`] decides, purely, what the answers mean. Every [`Finding`] names its server,
 //! the setting and the file:line its value came from, and the fix.
 //!
-//! Extension point for the launch settings being added to the configuration (security
-//! groups, subnets or VPC, key pair): `read::network(cloud, caller, config)` describes what
-//! the settings name into a [`NetworkReading`], and `assess::launch_settings(config,
-//! network)` turns it into findings; see their comments.
+//! The launch settings' network (security groups, subnets or VPC, key pair) is described
+//! once per region into a [`NetworkReading`] and resolved per server with the planner's own
+//! `network::resolve_network`; the dry runs carry the settings the planner would send
+//! (`planner::launch_settings`), so AWS checks the instance profile's `iam:PassRole`, the
+//! groups and the subnet as the first apply will.
 
 mod assess;
 mod read;
@@ -68,6 +69,8 @@ pub enum Subject {
     Permission(Api),
     /// Calls the doctor cannot try (Auto Scaling has no DryRun, ...).
     NotTried,
+    /// The launch settings' network: VPC, subnet of the zone, security groups, key pair.
+    Network,
 }
 
 impl fmt::Display for Subject {
@@ -84,6 +87,7 @@ impl fmt::Display for Subject {
                 f.write_str(api.iam_action().as_deref().unwrap_or(api.name()))
             }
             Subject::NotTried => f.write_str("not tried"),
+            Subject::Network => f.write_str("network"),
         }
     }
 }
@@ -151,12 +155,13 @@ pub struct ServerReading {
     pub network: Option<NetworkReading>,
 }
 
-/// The network a server's launch settings name, as described by the cloud: the slot the
-/// launch settings' checks fill (security groups, subnets or VPC, key pair). Each answer is
-/// kept with its error, as `ServerReading::reads` are, so `assess::launch_settings` can tell
-/// "not found" from "not allowed". Empty until those settings exist in `ServerConfig`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NetworkReading {}
+/// The network of a server's region (VPCs, subnets, security groups, key pairs), as
+/// described once per region and shared by its servers; the read's error is kept, as
+/// `ServerReading::reads` are, so `assess` can tell "not allowed" from "not found".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkReading {
+    pub network: std::sync::Arc<Result<crate::network::Network, CloudError>>,
+}
 
 /// Every finding, and whether any is an error.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -2,14 +2,16 @@
 //! retried, credentials and permissions never). Nothing here decides anything: the answers
 //! go to `assess`.
 
-use super::{dry_runs_for, Reading, ServerReading};
+use super::{dry_runs_for, NetworkReading, Reading, ServerReading};
 use crate::api::Api;
 use crate::caller::{Caller, Policy};
 use crate::cloud::{Cloud, CloudError, CloudResult, Filter};
 use crate::config::{ConfigTree, LaunchKind, ServerConfig};
 use crate::inventory::ServerResources;
 use crate::model::{Image, Region};
+use crate::network::Network;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Where the credentials are asked about when no server is configured.
 const HOME_REGION: &str = "us-east-1";
@@ -45,18 +47,28 @@ pub async fn read(cloud: &dyn Cloud, tree: &ConfigTree) -> Reading {
         let found = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(region)).await;
         images.insert(region.clone(), found);
     }
+    let mut networks: BTreeMap<Region, Arc<Result<Network, CloudError>>> = BTreeMap::new();
+    for region in &regions {
+        // Key pairs only where a server names one (DescribeKeyPairs is a permission more).
+        let keys = servers.iter().filter_map(|s| s.config.as_ref().ok()).any(|c| {
+            c.region.value == *region && c.launch_settings.key_name.is_some()
+        });
+        let network = crate::inventory::read_network_with(cloud, &caller, region, keys).await;
+        networks.insert(region.clone(), Arc::new(network));
+    }
     let now = cloud.now().await;
     for server in &mut servers {
         let Ok(config) = &server.config else { continue };
         server.images = images.get(&config.region.value).cloned();
         let (reads, resources) = read_server(cloud, &caller, config).await;
         server.reads = reads;
-        server.network = network(cloud, &caller, config).await;
+        server.network = networks.get(&config.region.value).map(|n| NetworkReading { network: n.clone() });
         let newest = match &server.images {
             Some(Ok(images)) => newest_image(images, config),
             _ => None,
         };
-        for request in dry_runs_for(config, newest.as_ref(), &resources, now) {
+        let network = server.network.as_ref().and_then(|n| n.network.as_ref().as_ref().ok());
+        for request in dry_runs_for(config, newest.as_ref(), network, &resources, now) {
             let region = &config.region.value;
             let answer = caller.call(cloud, request.api(), || cloud.dry_run(region, &request)).await;
             server.dry_runs.push((request.api(), answer));
@@ -123,12 +135,3 @@ async fn read_server(
     (reads, r)
 }
 
-/// EXTENSION POINT (security groups, subnets or VPC, key pair): once those settings are in
-/// `ServerConfig` (each `Sourced`, with its file:line), describe here what they name, in the
-/// server's region, through new `Cloud` describes (DescribeSecurityGroups, DescribeSubnets,
-/// DescribeVpcs, DescribeKeyPairs: each a new `Api` variant, read-only, through `caller`)
-/// and return them, each answer with its error, for `assess::launch_settings`. Describes
-/// nothing today, so it returns `None` and nothing is claimed.
-async fn network(_cloud: &dyn Cloud, _caller: &Caller, _config: &ServerConfig) -> Option<super::NetworkReading> {
-    None
-}

@@ -7,7 +7,7 @@ use crate::config::ConfigTree;
 use crate::inventory::ServerResources;
 use crate::model::*;
 
-const GLOBAL: &str = "(\n    region: \"us-east-1\",\n    zone: \"a\",\n    instance_type: \"t3.medium\",\n    ami_type: \"web-server\",\n    architecture: \"x86_64\",\n)\n";
+const GLOBAL: &str = "(\n    region: \"us-east-1\",\n    zone: \"a\",\n    instance_type: \"t3.medium\",\n    ami_type: \"web-server\",\n    architecture: \"x86_64\",\n    instance_profile: \"cellar-agent\",\n)\n";
 const SERVER: &str = "(\n    platform: \"web\",\n    zone: \"f\",\n)\n";
 
 fn config() -> ServerConfig {
@@ -24,6 +24,8 @@ fn image(name: &str, architecture: Architecture) -> Image {
         created_at: Timestamp(0),
         state: ImageState::Available,
         tags: Tags::new(),
+        root_device: None,
+        root_size_gb: None,
     }
 }
 
@@ -159,7 +161,7 @@ fn a_server_whose_configuration_fails_is_reported_with_its_problems() {
 #[test]
 fn dry_runs_use_real_ids_only_where_harmless() {
     let config = config();
-    let fresh = dry_runs_for(&config, None, &ServerResources::default(), Timestamp(7));
+    let fresh = dry_runs_for(&config, None, None, &ServerResources::default(), Timestamp(7));
     let apis: Vec<Api> = fresh.iter().map(DryRun::api).collect();
     // No image: nothing to launch from, so no RunInstances or template to try.
     assert!(!apis.contains(&Api::RunInstances) && apis.contains(&Api::CreateVolume), "{apis:?}");
@@ -177,7 +179,7 @@ fn dry_runs_use_real_ids_only_where_harmless() {
         tags: Tags::new(),
         group: None,
     });
-    for request in dry_runs_for(&config, Some(&image), &resources, Timestamp(7)) {
+    for request in dry_runs_for(&config, Some(&image), None, &resources, Timestamp(7)) {
         match request {
             DryRun::RunInstances(r) => {
                 assert_eq!((r.image, r.zone.as_str()), (image.id.clone(), "us-east-1f"));
@@ -191,8 +193,74 @@ fn dry_runs_use_real_ids_only_where_harmless() {
     }
     // Every changing EC2 call is tried or listed as not tried.
     let tried: Vec<Api> =
-        dry_runs_for(&config, Some(&image), &resources, Timestamp(7)).iter().map(DryRun::api).collect();
+        dry_runs_for(&config, Some(&image), None, &resources, Timestamp(7)).iter().map(DryRun::api).collect();
     for api in Api::ALL.iter().filter(|a| a.is_mutating()) {
         assert!(tried.contains(api) ^ NOT_TRIED.contains(api), "{api}");
     }
+}
+
+/// us-east-1's default VPC with a subnet in zone a only, the groups `default` and `web`,
+/// and the key pair `ops`.
+fn network() -> crate::network::Network {
+    let vpc = VpcId::new("vpc-1");
+    crate::network::Network {
+        vpcs: vec![Vpc { id: vpc.clone(), is_default: true }],
+        subnets: vec![Subnet {
+            id: SubnetId::new("subnet-a"),
+            vpc: vpc.clone(),
+            zone: Zone::new("us-east-1a"),
+            default_for_zone: true,
+        }],
+        security_groups: ["default", "web"]
+            .iter()
+            .map(|n| SecurityGroup { id: SecurityGroupId::new(format!("sg-{n}")), name: n.to_string(), vpc: vpc.clone() })
+            .collect(),
+        key_pairs: Some(vec![KeyName::new("ops")]),
+    }
+}
+
+/// The server's network findings: (severity, field, file:line:column, message part, fix part).
+fn network_findings(server_file: &str) -> Vec<(Severity, String, String, String)> {
+    let files = [("global.ron", GLOBAL), ("platforms/web.ron", "()"), ("servers/duvel.ron", server_file)];
+    let config = ConfigTree::from_files(std::path::Path::new("cfg"), files).server(&ServerName::new("duvel")).unwrap();
+    let reading = NetworkReading { network: std::sync::Arc::new(Ok(network())) };
+    assess::launch_settings(&config, Some(&reading))
+        .into_iter()
+        .map(|f| {
+            let at = f.setting.as_ref().map(|s| format!("{} at {}", s.field, s.source)).unwrap_or_default();
+            (f.severity, at, f.message, f.fix.unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn network_settings_are_resolved_as_the_planner_resolves_them() {
+    let ok = network_findings("(\n    platform: \"web\",\n    security_groups: [\"web\"],\n    key_name: \"ops\",\n)\n");
+    assert_eq!(ok.len(), 1, "{ok:#?}");
+    assert_eq!(ok[0].0, Severity::Ok);
+    assert_eq!(ok[0].2, "subnet subnet-a of us-east-1a in vpc-1; security groups web (sg-web), key pair ops");
+
+    // Zone f has no subnet, `db` is no group of the VPC, `nokey` no key pair: each an
+    // error at its own file:line, with its fix.
+    let broken = "(\n    platform: \"web\",\n    zone: \"f\",\n    security_groups: [\"web\", \"db\"],\n    key_name: \"nokey\",\n)\n";
+    let found = network_findings(broken);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found.iter().all(|f| f.0 == Severity::Error), "{found:#?}");
+    let expect = [
+        ("zone at cfg/servers/duvel.ron:3:11", "zone us-east-1f has no subnet in VPC vpc-1"),
+        ("security_groups at cfg/servers/duvel.ron:4:30", "security group db (from cfg/servers/duvel.ron:4:30) does not exist in VPC vpc-1"),
+        ("key_name at cfg/servers/duvel.ron:5:15", "key pair nokey (from cfg/servers/duvel.ron:5:15) does not exist in us-east-1"),
+    ];
+    for ((at, message), f) in expect.iter().zip(&found) {
+        assert_eq!(&f.1, at, "{f:#?}");
+        assert!(f.2.starts_with(message), "{f:#?}");
+        assert!(!f.3.is_empty() && !f.2.contains("fix:"), "the fix is apart: {f:#?}");
+    }
+
+    // A refused read is said, naming the action.
+    let config = config();
+    let refused = NetworkReading { network: std::sync::Arc::new(Err(error(CloudErrorKind::UnauthorizedOperation))) };
+    let found = assess::launch_settings(&config, Some(&refused));
+    assert_eq!(found.len(), 1);
+    assert!(found[0].to_string().contains("ec2:DescribeVpcs"), "{}", found[0]);
 }

@@ -31,14 +31,20 @@ pub enum Action {
     CreateVolume {
         zone: Zone,
         size_gb: u32,
+        /// Type, IOPS, throughput, encryption.
+        ebs: EbsSettings,
     },
     RunInstance {
         zone: Zone,
+        /// The subnet of `zone` the planner resolved.
+        subnet: Option<SubnetId>,
         instance_type: InstanceType,
         image: ImageId,
         image_name: String,
         /// What the cellar agent does at boot; `None` for a workspace (no agent at all).
         agent: Option<AgentSpec>,
+        /// Profile, security groups (resolved to ids), key pair, metadata, root volume.
+        settings: LaunchSettings,
         /// Idempotency token for RunInstances, derived from the plan (never random).
         client_token: String,
     },
@@ -57,6 +63,7 @@ pub enum Action {
         image: ImageId,
         image_name: String,
         agent: AgentSpec,
+        settings: LaunchSettings,
     },
     CreateLaunchTemplateVersion {
         template: LaunchTemplateId,
@@ -64,6 +71,7 @@ pub enum Action {
         image: ImageId,
         image_name: String,
         agent: AgentSpec,
+        settings: LaunchSettings,
     },
     CreateLaunchConfiguration {
         name: String,
@@ -71,6 +79,7 @@ pub enum Action {
         image: ImageId,
         image_name: String,
         agent: AgentSpec,
+        settings: LaunchSettings,
     },
     /// A group of at most one instance in the volume's zone; `desired` 0 when an instance
     /// is adopted afterwards, 1 when the group launches its own.
@@ -78,6 +87,8 @@ pub enum Action {
         name: AutoScalingGroupName,
         launch: Ref<LaunchSource>,
         zone: Zone,
+        /// The subnet of `zone` the group launches into (`VPCZoneIdentifier`).
+        subnet: Option<SubnetId>,
         desired: u32,
     },
     UpdateAutoScalingGroup {
@@ -305,8 +316,8 @@ impl Action {
                 Change::Gate,
                 format!("DNS gate: {host} must point at {} before apply goes on", address.describe("address")),
             ),
-            Action::CreateVolume { zone, size_gb } => {
-                (Change::Create, format!("create data volume of {server}: {size_gb} GiB gp3 in {zone}"))
+            Action::CreateVolume { zone, size_gb, ebs } => {
+                (Change::Create, format!("create data volume of {server}: {size_gb} GiB {} in {zone}", ebs.volume_type))
             }
             Action::RunInstance { zone, instance_type, image_name, .. } => {
                 (Change::Create, format!("launch instance of {server}: {instance_type} from {image_name} in {zone}"))
@@ -410,22 +421,36 @@ impl Action {
             }
             parts.join("; ")
         };
+        let subnet = |s: &Option<SubnetId>| match s {
+            Some(s) => format!("subnet {s}"),
+            None => "the default VPC's subnet of the zone".to_string(),
+        };
         match self {
             Action::AllocateAddress { awaiting_dns: Some(host), .. } => {
                 vec![format!("tagged {AWAITING_DNS_TAG}={host} until the DNS gate passes")]
             }
-            Action::RunInstance { image, agent: a, client_token, .. } => vec![
-                format!("image {image}; client token {client_token}"),
-                a.as_ref().map(agent).unwrap_or_else(|| "no user data: the image untouched, no agent".to_string()),
-            ],
-            Action::CreateLaunchTemplate { image, agent: a, .. }
-            | Action::CreateLaunchTemplateVersion { image, agent: a, .. }
-            | Action::CreateLaunchConfiguration { image, agent: a, .. } => vec![format!("image {image}"), agent(a)],
-            Action::CreateAutoScalingGroup { desired: 0, .. } => {
-                vec!["min 0, max 1, desired 0 until the instance is adopted".to_string()]
+            Action::CreateVolume { ebs, .. } => vec![ebs.details()],
+            Action::RunInstance { image, agent: a, settings, subnet: s, client_token, .. } => {
+                let mut lines = vec![format!("image {image}; client token {client_token}"), subnet(s)];
+                lines.extend(launch_settings(settings));
+                lines.push(
+                    a.as_ref().map(agent).unwrap_or_else(|| "no user data: the image untouched, no agent".to_string()),
+                );
+                lines
             }
-            Action::CreateAutoScalingGroup { .. } => {
-                vec!["min 1, max 1, desired 1: the group launches the instance; its agent attaches the volume and associates the address".to_string()]
+            Action::CreateLaunchTemplate { image, agent: a, settings, .. }
+            | Action::CreateLaunchTemplateVersion { image, agent: a, settings, .. }
+            | Action::CreateLaunchConfiguration { image, agent: a, settings, .. } => {
+                let mut lines = vec![format!("image {image}")];
+                lines.extend(launch_settings(settings));
+                lines.push(agent(a));
+                lines
+            }
+            Action::CreateAutoScalingGroup { desired: 0, subnet: s, .. } => {
+                vec![subnet(s), "min 0, max 1, desired 0 until the instance is adopted".to_string()]
+            }
+            Action::CreateAutoScalingGroup { subnet: s, .. } => {
+                vec![subnet(s), "min 1, max 1, desired 1: the group launches the instance; its agent attaches the volume and associates the address".to_string()]
             }
             Action::DeleteAutoScalingGroup { .. } => vec!["its instances are terminated with it".to_string()],
             Action::WaitHealthy { .. } => {
@@ -434,4 +459,11 @@ impl Action {
             _ => Vec::new(),
         }
     }
+}
+
+/// The detail lines of launch settings: profile, groups, key and metadata; the root volume.
+fn launch_settings(settings: &LaunchSettings) -> Vec<String> {
+    let mut lines = vec![settings.summary()];
+    lines.extend(settings.root_volume.as_ref().map(|r| r.to_string()));
+    lines
 }

@@ -33,8 +33,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Bumped whenever the saved form changes incompatibly. 2: a step names its server once
-/// (`Step { server, action }`) instead of inside every action.
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+/// (`Step { server, action }`) instead of inside every action. 3: launch settings
+/// (instance profile, security groups, subnet, key pair, metadata options, root volume)
+/// on launches and launch settings, EBS settings on the data volume, the network in the scope.
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// The number of a step within its plan (`#3`), 1-based.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -107,12 +109,39 @@ pub struct Scope {
     pub image_family: Option<(AmiType, Vec<Region>)>,
     /// Every workspace instance of the region (create-workspace picks the next number).
     pub workspaces: bool,
+    /// The network a launch goes into (commands that launch or version launch settings).
+    #[serde(default)]
+    pub network: Option<NetworkScope>,
 }
 
 impl Scope {
     pub fn new(region: Region) -> Self {
-        Scope { region, server: None, dns_name: None, image: None, image_family: None, workspaces: false }
+        Scope {
+            region,
+            server: None,
+            dns_name: None,
+            image: None,
+            image_family: None,
+            workspaces: false,
+            network: None,
+        }
     }
+}
+
+/// The configured network settings a plan resolves (against DescribeVpcs, DescribeSubnets
+/// and DescribeSecurityGroups) and apply reads again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkScope {
+    /// `None`: the VPC of the configured subnets, else the region's default VPC.
+    pub vpc: Option<VpcId>,
+    /// Zone letter → subnet, as configured.
+    pub subnets: BTreeMap<char, SubnetId>,
+    /// Security group names or ids, as configured.
+    pub security_groups: Vec<String>,
+    /// The configured key pair (its region's key pairs are read when there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<KeyName>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -29,22 +29,71 @@ pub enum ResourceKey {
     },
     /// The A records of a DNS name.
     Dns(String),
+    /// The VPC a launch goes into.
+    Vpc(VpcId),
+    /// A subnet of that VPC, or one the configuration names.
+    Subnet(SubnetId),
+    /// A security group the configuration names (by name in that VPC, or by id).
+    SecurityGroup(SecurityGroupId),
+    /// The key pair the configuration names.
+    KeyPair(KeyName),
 }
 
 /// What the planner saw of a resource.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Observed {
-    Instance { state: InstanceState, zone: Zone },
-    Volume { state: VolumeState, attached_to: Option<InstanceId>, size_gb: u32 },
-    Address { public_ip: String, associated_to: Option<InstanceId> },
-    LaunchTemplate { latest_version: u32, image: ImageId, instance_type: InstanceType },
-    LaunchConfiguration { image: ImageId, instance_type: InstanceType },
-    Group { launch: LaunchSource, desired: u32, instances: Vec<InstanceId> },
-    ImageNames { names: Vec<String> },
-    Image { id: ImageId, name: String },
+    Instance {
+        state: InstanceState,
+        zone: Zone,
+    },
+    Volume {
+        state: VolumeState,
+        attached_to: Option<InstanceId>,
+        size_gb: u32,
+    },
+    Address {
+        public_ip: String,
+        associated_to: Option<InstanceId>,
+    },
+    LaunchTemplate {
+        latest_version: u32,
+        image: ImageId,
+        instance_type: InstanceType,
+    },
+    LaunchConfiguration {
+        image: ImageId,
+        instance_type: InstanceType,
+    },
+    Group {
+        launch: LaunchSource,
+        desired: u32,
+        instances: Vec<InstanceId>,
+    },
+    ImageNames {
+        names: Vec<String>,
+    },
+    Image {
+        id: ImageId,
+        name: String,
+    },
     NoImage,
-    Dns { addresses: Vec<String> },
+    Dns {
+        addresses: Vec<String>,
+    },
+    Vpc {
+        default: bool,
+    },
+    Subnet {
+        vpc: VpcId,
+        zone: Zone,
+    },
+    SecurityGroup {
+        name: String,
+        vpc: VpcId,
+    },
+    /// The key pair exists (a missing one is not observed: "gone since plan").
+    KeyPair,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +117,10 @@ impl fmt::Display for ResourceKey {
                 write!(f, "newest {ami_type} image for {architecture}")
             }
             ResourceKey::Dns(host) => write!(f, "DNS record {host}"),
+            ResourceKey::Vpc(id) => write!(f, "VPC {id}"),
+            ResourceKey::Subnet(id) => write!(f, "subnet {id}"),
+            ResourceKey::SecurityGroup(id) => write!(f, "security group {id}"),
+            ResourceKey::KeyPair(name) => write!(f, "key pair {name}"),
         }
     }
 }
@@ -101,6 +154,11 @@ impl fmt::Display for Observed {
             Observed::NoImage => f.write_str("none"),
             Observed::Dns { addresses } if addresses.is_empty() => f.write_str("no A record"),
             Observed::Dns { addresses } => f.write_str(&addresses.join(", ")),
+            Observed::Vpc { default: true } => f.write_str("the default VPC"),
+            Observed::Vpc { default: false } => f.write_str("not the default VPC"),
+            Observed::Subnet { vpc, zone } => write!(f, "in {zone} of {vpc}"),
+            Observed::SecurityGroup { name, vpc } => write!(f, "{name} in {vpc}"),
+            Observed::KeyPair => f.write_str("exists"),
         }
     }
 }

@@ -21,7 +21,7 @@ fn plan_of(steps: Vec<Step>) -> Plan {
 }
 
 fn volume(size: u32) -> Action {
-    Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb: size }
+    Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb: size, ebs: EbsSettings::default() }
 }
 
 fn attach(volume: u32) -> Action {
@@ -103,10 +103,10 @@ fn plan_files() {
         let e = Plan::from_ron("p.ron", text).unwrap_err().to_string();
         assert!(e.starts_with(expected), "got {e}");
     };
-    check_err(&text.replace("format: 2", "format: 3"), "p.ron: plan format 3 is not supported");
+    check_err(&text.replace("format: 3", "format: 4"), "p.ron: plan format 4 is not supported");
     check_err(
-        &text.replace("format: 2", "format: 1"),
-        "p.ron: plan format 1 is not supported (this cellar reads format 2)",
+        &text.replace("format: 3", "format: 2"),
+        "p.ron: plan format 2 is not supported (this cellar reads format 3)",
     );
     check_err(&text[..40], "p.ron:");
     check_err("", "p.ron:1:1: not a cellar plan");
@@ -117,6 +117,10 @@ fn plan_files() {
     let e =
         Plan::from_ron("p.ron", &text.replacen("size_gb: 20,", "size_gb: 20, iops: 3000,", 1)).unwrap_err().to_string();
     assert!(e.contains("iops"), "{e}");
+    let e = Plan::from_ron("p.ron", &text.replacen("encrypted: true,", "encrypted: true, fast: true,", 1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("fast"), "{e}");
     // A server name goes into shell scripts: read from a file it is checked like a typed one.
     let hostile = text.replacen("server: \"ale\"", "server: \"ale\\ntouch /tmp/x\"", 1);
     assert_ne!(hostile, text);

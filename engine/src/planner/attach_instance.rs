@@ -2,6 +2,7 @@
 
 use super::address::address_kept;
 use super::launch::{launch_attached, launch_scope, Attached, HandLaunch, LaunchChoice, LAUNCH_ARGS};
+use super::network::{self, Resolved};
 use super::{configured, wait_healthy, PlanError, Planner, Planning};
 use crate::command::CommandSpec;
 use crate::config::ServerConfig;
@@ -35,11 +36,13 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         return Err(PlanError::GroupKeepsInstance { server: server.clone(), group: group.name.clone() });
     }
     let image = p.image(&choice.ami_type, choice.architecture)?;
+    let zone = volume.zone.clone();
+    let Resolved { subnet, settings, .. } = network::resolve(p, &config.launch_settings, image, Some(&zone), true)?;
     p.tag(server, config.tag_values());
     let (address, gate) = address_kept(p, server, config);
-    let zone = volume.zone.clone();
     p.note(format!("The instance is launched in {zone}, the zone of data volume {}.", volume.id));
-    let launch = HandLaunch { zone, instance_type: choice.instance_type, image, mode: AgentMode::Spawn };
+    let launch =
+        HandLaunch { zone, subnet, settings, instance_type: choice.instance_type, image, mode: AgentMode::Spawn };
     let Attached { instance, attach, associate } =
         launch_attached(p, config, launch, gate, Ref::Existing(volume.id.clone()), address);
     wait_healthy(p, server, Some(Ref::Output(instance)), None, vec![Some(attach), Some(associate)]);

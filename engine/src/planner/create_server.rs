@@ -2,6 +2,7 @@
 
 use super::address::address_by_dns;
 use super::launch::{check_architecture, create_launch, launch_attached, Attached, HandLaunch};
+use super::network::{self, Resolved};
 use super::{configured, pick, wait_healthy, PlanError, Planner, Planning};
 use crate::command::{Arg, ArgKind, Command, CommandSpec};
 use crate::config::ServerConfig;
@@ -28,13 +29,14 @@ fn scope(command: &Command, config: &ServerConfig, scope: &mut Scope) {
     }
     scope.dns_name = config.dns_name.as_ref().map(|d| d.value.clone());
     scope.image = Some((pick(command.ami_type(), &config.ami_type).0, config.architecture.value));
+    scope.network = Some(config.launch_settings.network_scope());
 }
 
 fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let server = &config.name;
-    let size_gb = match (p.command.ebs_size_gb(), &config.ebs_size_gb) {
-        (Some((size, _)), _) => size,
-        (None, Some(sourced)) => sourced.value,
+    let (size_gb, size_origin) = match (p.command.ebs_size_gb(), &config.ebs_size_gb) {
+        (Some(size), _) => size,
+        (None, Some(sourced)) => (sourced.value, configured(sourced)),
         (None, None) => {
             return Err(PlanError::MissingEbsSize { server: server.clone(), file: config.file.display().to_string() })
         }
@@ -46,26 +48,27 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let instance_type = instance_type.0;
     refuse_existing(p, server)?;
     let image = p.image(&pick(p.command.ami_type(), &config.ami_type).0, config.architecture.value)?;
+    let ebs = network::data_volume(&config.launch_settings.ebs, size_gb, size_origin)?;
+    let Resolved { subnet, settings, .. } = network::resolve(p, &config.launch_settings, image, Some(&zone), true)?;
     p.tag(server, config.tag_values());
 
     let (address, gate) = address_by_dns(p, server, config);
     let volume =
-        p.push(server, Action::CreateVolume { zone: zone.clone(), size_gb }, vec![gate], Some(Undo::DeleteVolume));
-    let launch =
-        HandLaunch { zone: zone.clone(), instance_type: instance_type.clone(), image, mode: AgentMode::Persist };
+        p.push(server, Action::CreateVolume { zone: zone.clone(), size_gb, ebs }, vec![gate], Some(Undo::DeleteVolume));
+    let launch = HandLaunch {
+        zone: zone.clone(),
+        subnet: subnet.clone(),
+        settings: settings.clone(),
+        instance_type: instance_type.clone(),
+        image,
+        mode: AgentMode::Persist,
+    };
     let Attached { instance, attach, associate } =
         launch_attached(p, config, launch, gate, Ref::Output(volume), address.clone());
     let healthy_after = if config.auto_scale_capacity.value >= 1 {
-        vec![Some(auto_scaling(
-            p,
-            config,
-            &instance_type,
-            image,
-            &zone,
-            gate,
-            vec![Some(attach), Some(associate)],
-            instance,
-        ))]
+        let group =
+            Group { zone: &zone, subnet, settings: &settings, gate, ready: vec![Some(attach), Some(associate)] };
+        vec![Some(auto_scaling(p, config, (&instance_type, image), group, instance))]
     } else {
         p.note(format!(
             "auto_scale_capacity is 0 ({}): no launch template or auto scaling group; start-auto-scaling adds them later.",
@@ -81,31 +84,39 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// Where the group goes and what it waits for.
+struct Group<'a> {
+    zone: &'a Zone,
+    subnet: Option<SubnetId>,
+    settings: &'a LaunchSettings,
+    /// The DNS gate, if any.
+    gate: Option<StepId>,
+    /// The group is created once these are done (the instance attached and associated).
+    ready: Vec<Option<StepId>>,
+}
+
 /// Launch settings, a group of one (desired 0) once the instance is attached and
 /// associated, and the instance adopted into it. Returns the adoption step.
-#[allow(clippy::too_many_arguments)]
 fn auto_scaling(
     p: &mut Planning<'_>,
     config: &ServerConfig,
-    instance_type: &InstanceType,
-    image: &Image,
-    zone: &Zone,
-    gate: Option<StepId>,
-    ready: Vec<Option<StepId>>,
+    (instance_type, image): (&InstanceType, &Image),
+    g: Group<'_>,
     instance: StepId,
 ) -> StepId {
     let server = &config.name;
-    let launch = create_launch(p, config, instance_type, image, vec![gate]);
+    let launch = create_launch(p, config, (instance_type, image), g.settings, vec![g.gate]);
     let group_name = AutoScalingGroupName::new(server.as_str());
     let group = p.push(
         server,
         Action::CreateAutoScalingGroup {
             name: group_name.clone(),
             launch: Ref::Output(launch),
-            zone: zone.clone(),
+            zone: g.zone.clone(),
+            subnet: g.subnet,
             desired: 0,
         },
-        ready,
+        g.ready,
         Some(Undo::DeleteAutoScalingGroup),
     );
     p.push(

@@ -1,5 +1,6 @@
 //! `create-workspace [ami-type] [arch] [region]`
 
+use super::network::{self, Resolved};
 use super::{pick, PlanError, Planner, Planning};
 use crate::catalog;
 use crate::command::{Arg, ArgKind, Command, CommandSpec};
@@ -21,6 +22,7 @@ fn scope(command: &Command, defaults: &Defaults, scope: &mut Scope) {
     scope.image =
         Some((pick(command.ami_type(), &defaults.ami_type).0, pick(command.architecture(), &defaults.architecture).0));
     scope.workspaces = true;
+    scope.network = Some(defaults.launch_settings.network_scope());
 }
 
 fn plan(p: &mut Planning<'_>, defaults: &Defaults) -> Result<(), PlanError> {
@@ -36,6 +38,7 @@ fn plan(p: &mut Planning<'_>, defaults: &Defaults) -> Result<(), PlanError> {
         &pick(p.command.ami_type(), &defaults.ami_type).0,
         pick(p.command.architecture(), &defaults.architecture).0,
     )?;
+    let Resolved { subnet, settings, .. } = network::resolve(p, &defaults.launch_settings, image, Some(&zone), false)?;
     let architecture = image.architecture;
     let n = p
         .inventory
@@ -57,10 +60,12 @@ fn plan(p: &mut Planning<'_>, defaults: &Defaults) -> Result<(), PlanError> {
         &name,
         Action::RunInstance {
             zone,
+            subnet,
             instance_type,
             image: image.id.clone(),
             image_name: image.name.clone(),
             agent: None,
+            settings,
             client_token,
         },
         vec![],

@@ -43,6 +43,7 @@ pub const LAUNCH_ARGS: &[Arg] =
 pub fn launch_scope(command: &Command, config: &ServerConfig, scope: &mut Scope) {
     scope.dns_name = config.dns_name.as_ref().map(|d| d.value.clone());
     scope.image = Some(LaunchChoice::image_of(command, config));
+    scope.network = Some(config.launch_settings.network_scope());
 }
 
 /// The `[type] [ami-type] [arch]` choice of attach-instance and start-auto-scaling: the
@@ -68,21 +69,29 @@ impl LaunchChoice {
 }
 
 /// A new launch template (or, with `launch: Configuration`, launch configuration) for the
-/// server's group, with agent `spawn` user data.
+/// server's group, with agent `spawn` user data and the resolved launch settings.
 pub fn create_launch(
     p: &mut Planning<'_>,
     config: &ServerConfig,
-    instance_type: &InstanceType,
-    image: &Image,
+    (instance_type, image): (&InstanceType, &Image),
+    settings: &LaunchSettings,
     after: Vec<Option<StepId>>,
 ) -> StepId {
     let server = &config.name;
     let agent = agent_spec(config, AgentMode::Spawn);
     let (image, image_name, instance_type) = (image.id.clone(), image.name.clone(), instance_type.clone());
+    let settings = settings.clone();
     match config.launch.value {
         LaunchKind::Template => p.push(
             server,
-            Action::CreateLaunchTemplate { name: server.to_string(), instance_type, image, image_name, agent },
+            Action::CreateLaunchTemplate {
+                name: server.to_string(),
+                instance_type,
+                image,
+                image_name,
+                agent,
+                settings,
+            },
             after,
             Some(Undo::DeleteLaunchTemplate),
         ),
@@ -94,7 +103,7 @@ pub fn create_launch(
             ));
             p.push(
                 server,
-                Action::CreateLaunchConfiguration { name, instance_type, image, image_name, agent },
+                Action::CreateLaunchConfiguration { name, instance_type, image, image_name, agent, settings },
                 after,
                 Some(Undo::DeleteLaunchConfiguration),
             )
@@ -129,6 +138,8 @@ pub fn delete_launch_settings(p: &mut Planning<'_>, server: &ServerName, after: 
 /// An instance launched by hand (not by a group) for the server.
 pub struct HandLaunch<'a> {
     pub zone: Zone,
+    pub subnet: Option<SubnetId>,
+    pub settings: LaunchSettings,
     pub instance_type: InstanceType,
     pub image: &'a Image,
     /// `persist` on the server's first boot, `spawn` after.
@@ -158,10 +169,12 @@ pub fn launch_attached(
         server,
         Action::RunInstance {
             zone: launch.zone,
+            subnet: launch.subnet,
             instance_type: launch.instance_type,
             image: launch.image.id.clone(),
             image_name: launch.image.name.clone(),
             agent: Some(agent_spec(config, launch.mode)),
+            settings: launch.settings,
             client_token,
         },
         vec![gate],

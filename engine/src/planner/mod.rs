@@ -20,6 +20,7 @@ mod create_workspace;
 mod destroy_server;
 mod destroy_workspace;
 mod launch;
+mod network;
 mod start_auto_scaling;
 mod stop_auto_scaling;
 #[cfg(test)]
@@ -27,6 +28,7 @@ mod tests;
 mod upgrade_ami;
 
 pub use crate::command::Origin;
+pub use network::{data_volume, launch_settings};
 use crate::command::{Command, CommandSpec};
 use crate::config::{ConfigErrors, ConfigTree, Defaults, ServerConfig, Sourced};
 use crate::inventory::{Inventory, ServerResources};
@@ -114,6 +116,13 @@ pub enum PlanError {
         "workspace {name} has no instance in {region}\n  fix: nothing to destroy; `cellar status` lists the workspaces"
     )]
     NoWorkspace { name: ServerName, region: Region },
+    /// The server's network settings do not resolve in its region (see `network::NetworkFinding`).
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkFinding),
+    #[error("the data volume: {problem} (from {origin})\n  fix: {fix}")]
+    EbsSettings { problem: String, origin: Origin, fix: String },
+    #[error("root_volume_gb {size} (from {origin}) is smaller than image {image}'s root snapshot ({image_size} GiB)\n  fix: set root_volume_gb to at least {image_size}, or leave it out")]
+    RootVolumeTooSmall { size: u32, origin: Origin, image: String, image_size: u32 },
 }
 
 /// The configuration a workspace command plans with: a configured server's, or the

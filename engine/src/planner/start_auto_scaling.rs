@@ -2,6 +2,7 @@
 
 use super::address::address_kept;
 use super::launch::{agent_spec, create_launch, launch_scope, LaunchChoice, LAUNCH_ARGS};
+use super::network::{self, Resolved};
 use super::{configured, wait_healthy, PlanError, Planner, Planning};
 use crate::command::CommandSpec;
 use crate::config::{LaunchKind, ServerConfig};
@@ -32,6 +33,8 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         return Err(PlanError::NoVolume { server: server.clone(), region: p.scope.region.clone() });
     };
     let image = p.image(&choice.ami_type, choice.architecture)?;
+    let Resolved { subnet, settings, .. } =
+        network::resolve(p, &config.launch_settings, image, Some(&volume.zone), true)?;
     p.tag(server, config.tag_values());
     if config.auto_scale_capacity.value == 0 {
         p.note(format!(
@@ -40,10 +43,10 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         ));
     }
     let (address, gate) = address_kept(p, server, config);
-    let launch = launch_settings(p, config, &choice, image, gate);
+    let launch = launch_settings(p, config, (&choice, image), &settings, gate);
     let adopt_instance = r.attached_instance().filter(|i| i.state == InstanceState::Running);
     let desired = if adopt_instance.is_some() { 0 } else { 1 };
-    let (group_name, group_step) = group(p, server, launch, &volume.zone, desired);
+    let (group_name, group_step) = group(p, server, launch, (&volume.zone, subnet), desired);
     match adopt_instance {
         Some(instance) => {
             p.note(format!(
@@ -86,8 +89,8 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
 fn launch_settings(
     p: &mut Planning<'_>,
     config: &ServerConfig,
-    choice: &LaunchChoice,
-    image: &Image,
+    (choice, image): (&LaunchChoice, &Image),
+    settings: &LaunchSettings,
     gate: Option<StepId>,
 ) -> StepId {
     let server = &config.name;
@@ -105,6 +108,7 @@ fn launch_settings(
                 image: image.id.clone(),
                 image_name: image.name.clone(),
                 agent: agent_spec(config, AgentMode::Spawn),
+                settings: settings.clone(),
             },
             vec![gate],
             None,
@@ -121,7 +125,7 @@ fn launch_settings(
                     )));
                 }
             }
-            create_launch(p, config, &choice.instance_type, image, after)
+            create_launch(p, config, (&choice.instance_type, image), settings, after)
         }
     }
 }
@@ -132,7 +136,7 @@ fn group(
     p: &mut Planning<'_>,
     server: &ServerName,
     launch: StepId,
-    zone: &Zone,
+    (zone, subnet): (&Zone, Option<SubnetId>),
     desired: u32,
 ) -> (AutoScalingGroupName, StepId) {
     let kept = p.resources().group();
@@ -155,6 +159,7 @@ fn group(
                 name: name.clone(),
                 launch: Ref::Output(launch),
                 zone: zone.clone(),
+                subnet,
                 desired,
             },
             vec![],

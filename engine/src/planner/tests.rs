@@ -12,6 +12,7 @@ instance_type: "m5.large",
 ami_type: "web-server",
 architecture: "x86_64",
 persist: ["/etc", "/var/www"],
+instance_profile: "cellar-agent",
 )"#;
 
 fn config(server_file: &str) -> ConfigTree {
@@ -43,6 +44,8 @@ fn world(resources: ServerResources, dns: &[&str]) -> Inventory {
         created_at: Timestamp(0),
         state: ImageState::Available,
         tags: Tags::new(),
+        root_device: Some("/dev/xvda".into()),
+        root_size_gb: Some(8),
     };
     Inventory {
         regions: vec![RegionInfo {
@@ -57,7 +60,28 @@ fn world(resources: ServerResources, dns: &[&str]) -> Inventory {
             image("ami-4", "base-2026-10-01", Architecture::X86_64),
         ],
         dns: dns.iter().map(|s| s.to_string()).collect(),
+        network: default_network(&region, "abcd"),
         ..Default::default()
+    }
+}
+
+/// A default VPC (`vpc-d`) with a default subnet per zone (`subnet-a`, ...) and its
+/// `default` security group (`sg-d`).
+pub(super) fn default_network(region: &Region, letters: &str) -> crate::network::Network {
+    let vpc = VpcId::new("vpc-d");
+    crate::network::Network {
+        vpcs: vec![Vpc { id: vpc.clone(), is_default: true }],
+        subnets: letters
+            .chars()
+            .map(|c| Subnet {
+                id: SubnetId::new(format!("subnet-{c}")),
+                vpc: vpc.clone(),
+                zone: Zone::in_region(region, c),
+                default_for_zone: true,
+            })
+            .collect(),
+        security_groups: vec![SecurityGroup { id: SecurityGroupId::new("sg-d"), name: "default".into(), vpc }],
+        key_pairs: None,
     }
 }
 
@@ -179,6 +203,7 @@ fn refusals() {
             attached_to: None,
             device: None,
             tags: tags("ale"),
+            ebs: EbsSettings::default(),
         }],
         ..Default::default()
     };
@@ -298,6 +323,7 @@ fn data_volume() -> Volume {
         attached_to: None,
         device: None,
         tags: t,
+        ebs: EbsSettings::default(),
     }
 }
 
@@ -359,6 +385,7 @@ fn group(desired: u32, min: u32, launch: LaunchSource) -> AutoScalingGroup {
         name: AutoScalingGroupName::new("ale"),
         launch,
         zones: vec![Zone::new("us-east-1b")],
+        subnets: vec![SubnetId::new("subnet-b")],
         min,
         max: 1,
         desired,
@@ -378,6 +405,7 @@ fn template(id: &str) -> LaunchTemplate {
             instance_type: InstanceType::new("m5.large"),
             image: ImageId::new("ami-2"),
             user_data: String::new(),
+            settings: LaunchSettings::default(),
         },
         tags: tags("ale"),
     }

@@ -1,6 +1,7 @@
 //! `upgrade-ami@NAME [--restart]`
 
 use super::launch::{agent_spec, next_launch_configuration_name};
+use super::network;
 use super::{configured, wait_healthy, PlanError, Planner, Planning};
 use crate::command::{Command, CommandSpec, Flag};
 use crate::config::ServerConfig;
@@ -18,6 +19,7 @@ pub const SPEC: CommandSpec = CommandSpec {
 
 fn scope(_: &Command, config: &ServerConfig, scope: &mut Scope) {
     scope.image = Some((config.ami_type.value.clone(), config.architecture.value));
+    scope.network = Some(config.launch_settings.network_scope());
 }
 
 fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
@@ -42,6 +44,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     }
     let instance_type = current.instance_type.clone();
     let agent = agent_spec(config, AgentMode::Spawn);
+    let settings = network::resolve(p, &config.launch_settings, image, None, true)?.settings;
     let new_launch = match &group.launch {
         LaunchSource::Template { id, .. } => p.push(
             server,
@@ -51,6 +54,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
                 image: image.id.clone(),
                 image_name: image.name.clone(),
                 agent,
+                settings,
             },
             vec![],
             None,
@@ -65,6 +69,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
                     image: image.id.clone(),
                     image_name: image.name.clone(),
                     agent,
+                    settings,
                 },
                 vec![],
                 Some(Undo::DeleteLaunchConfiguration),

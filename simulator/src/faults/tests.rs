@@ -38,6 +38,8 @@ fn run_request(server: &str, user_data: String, token: &str) -> RunInstanceReque
         user_data,
         tags: tags(&[("Name", server)]),
         client_token: token.to_string(),
+        subnet: None,
+        settings: agent_settings(),
     }
 }
 
@@ -74,6 +76,7 @@ async fn auto_scaling_server(sim: &Sim, name: &str) -> (VolumeId, AllocationId) 
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", name), (ROLE_TAG, DATA_ROLE)]),
+                ebs: EbsSettings::default(),
             },
         )
         .await
@@ -82,6 +85,7 @@ async fn auto_scaling_server(sim: &Sim, name: &str) -> (VolumeId, AllocationId) 
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: spawn_user_data(name),
+        settings: agent_settings(),
     };
     let lt = sim
         .create_launch_template(
@@ -105,6 +109,7 @@ fn group_request(name: &str, launch: LaunchSource) -> CreateAutoScalingGroupRequ
         max: 1,
         desired: 1,
         tags: tags(&[("Name", name)]),
+        subnets: vec![],
     }
 }
 
@@ -172,7 +177,8 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
             CreateVolumeRequest {
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
-                tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)])
+                tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
+                ebs: EbsSettings::default()
             }
         )
         .await
@@ -184,6 +190,7 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: spawn_user_data("x"),
+        settings: agent_settings(),
     };
     let name = format!("x{round}");
     let lt = sim
@@ -303,7 +310,12 @@ async fn throttling_bucket_capacities() {
                 Box::pin(async move {
                     s.create_volume(
                         &east(),
-                        CreateVolumeRequest { zone: Zone::new("us-east-1b"), size_gb: 8, tags: Tags::new() },
+                        CreateVolumeRequest {
+                            zone: Zone::new("us-east-1b"),
+                            size_gb: 8,
+                            tags: Tags::new(),
+                            ebs: EbsSettings::default(),
+                        },
                     )
                     .await
                     .map(drop)
@@ -440,7 +452,15 @@ async fn new_instances_are_invisible_for_a_while() {
     let sim = sim_with(seed(), Faults { invisible_secs: 10, boot_secs: Some(5), ..Faults::default() });
     let r = east();
     let volume = sim
-        .create_volume(&r, CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new() })
+        .create_volume(
+            &r,
+            CreateVolumeRequest {
+                zone: Zone::new("us-east-1a"),
+                size_gb: 8,
+                tags: Tags::new(),
+                ebs: EbsSettings::default(),
+            },
+        )
         .await
         .unwrap()
         .id;
@@ -459,6 +479,7 @@ async fn new_instances_are_invisible_for_a_while() {
                     instance_type: InstanceType::new("t3.small"),
                     image: ImageId::new("ami-0002"),
                     user_data: String::new(),
+                    settings: agent_settings(),
                 },
                 tags: Tags::new(),
             },
@@ -790,4 +811,10 @@ fn the_log_renders_one_line_per_entry() {
     assert_eq!(w.render_log(Some(2)), "2026-11-25T00:00:00.000Z  second\n2026-11-25T00:00:01.042Z  third\n");
     assert_eq!(w.render_log(None).lines().count(), w.log().len());
     assert_eq!(w.render_log(Some(0)), "");
+}
+
+/// Launch settings naming the default world's agent profile (`cellar-agent`), so the
+/// instance's agent has the rights of docs/agent-iam-policy.json.
+fn agent_settings() -> LaunchSettings {
+    LaunchSettings { instance_profile: Some(InstanceProfile::new("cellar-agent")), ..LaunchSettings::default() }
 }

@@ -59,6 +59,22 @@ macro_rules! sim_cloud {
                 })
             }
 
+            async fn describe_vpcs(&self, region: &Region) -> CloudResult<Vec<Vpc>> {
+                self.call(Api::DescribeVpcs, Some(region), false, |w| Ok(w.describe_vpcs(region)))
+            }
+
+            async fn describe_subnets(&self, region: &Region) -> CloudResult<Vec<Subnet>> {
+                self.call(Api::DescribeSubnets, Some(region), false, |w| Ok(w.describe_subnets(region)))
+            }
+
+            async fn describe_security_groups(&self, region: &Region) -> CloudResult<Vec<SecurityGroup>> {
+                self.call(Api::DescribeSecurityGroups, Some(region), false, |w| Ok(w.describe_security_groups(region)))
+            }
+
+            async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>> {
+                self.call(Api::DescribeKeyPairs, Some(region), false, |w| Ok(w.describe_key_pairs(region)))
+            }
+
             async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
                 self.call(Api::CreateVolume, Some(region), false, |w| w.create_volume(region, request))
             }

@@ -20,21 +20,29 @@ fn tags(pairs: &[(&str, &str)]) -> Tags {
 /// Server x in us-east-1a: its data volume and Elastic IP, and an instance running the
 /// agent (`spawn`). Returns (instance, volume, address).
 async fn server_x(sim: &Sim) -> (InstanceId, VolumeId, AllocationId) {
+    server_x_with(sim, Some("cellar-agent")).await
+}
+
+/// [`server_x`] with its instance launched with `profile` (or none).
+async fn server_x_with(sim: &Sim, profile: Option<&str>) -> (InstanceId, VolumeId, AllocationId) {
     let r = east();
     let address = sim.allocate_address(&r, tags(&[("Name", "x")])).await.unwrap().allocation_id;
     let request = CreateVolumeRequest {
         zone: Zone::new("us-east-1a"),
         size_gb: 8,
         tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
+        ebs: EbsSettings::default(),
     };
     let volume = sim.create_volume(&r, request).await.unwrap().id;
     let invocation =
         AgentInvocation { mode: AgentMode::Spawn, server: ServerName::new("x"), persist: vec![], spawn_hook: None };
     let request = RunInstanceRequest {
         zone: Zone::new("us-east-1a"),
+        subnet: None,
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: user_data(&invocation).unwrap(),
+        settings: LaunchSettings { instance_profile: profile.map(InstanceProfile::new), ..LaunchSettings::default() },
         tags: tags(&[("Name", "x")]),
         client_token: String::new(),
     };
@@ -95,9 +103,8 @@ async fn an_agents_calls_need_its_profiles_permission() {
     let mut world = default_world();
     let actions = ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:AttachVolume"];
     world.set_instance_profile_actions("narrow", &actions).unwrap();
-    world.set_default_instance_profile(Some("narrow")).unwrap();
     let sim = Sim::new(world);
-    let (instance, volume, address) = server_x(&sim).await;
+    let (instance, volume, address) = server_x_with(&sim, Some("narrow")).await;
     assert_eq!(sim.world().instance_profile(&instance), Some("narrow"));
     sim.advance(Duration::from_secs(60)).await;
     {
@@ -135,7 +142,7 @@ async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
     let sim = Sim::new(default_world());
     let r = east();
     let volume =
-        DryRun::CreateVolume(CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new() });
+        DryRun::CreateVolume(CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new(), ebs: EbsSettings::default() });
     assert_eq!(sim.dry_run(&r, &volume).await, Ok(DryRunAnswer::Allowed), "an administrator by default");
     let identity = sim.caller_identity(&r).await.unwrap().unwrap();
     assert_eq!(
@@ -146,7 +153,7 @@ async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
     let refused = sim.dry_run(&r, &volume).await.unwrap_err();
     assert_eq!(refused.kind, CloudErrorKind::UnauthorizedOperation);
     assert!(refused.message.contains("is not authorized to perform: ec2:CreateVolume"), "{}", refused.message);
-    let request = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new() };
+    let request = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new(), ebs: EbsSettings::default() };
     assert_eq!(sim.create_volume(&r, request).await.unwrap_err().kind, CloudErrorKind::UnauthorizedOperation);
     assert!(sim.describe_volumes(&r, &Filter::All).await.unwrap().is_empty(), "nothing made, reads allowed");
     let group = sim.describe_auto_scaling_groups(&r, &Filter::All).await.unwrap_err();

@@ -39,6 +39,7 @@ async fn server_resources(sim: &Sim) -> (VolumeId, AllocationId) {
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
+                ebs: EbsSettings::default(),
             },
         )
         .await
@@ -53,6 +54,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: agent_user_data(AgentMode::Spawn, &[]),
+        settings: agent_settings(),
     };
     let lt = sim
         .create_launch_template(
@@ -71,6 +73,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
             max: 1,
             desired: 1,
             tags: tags(&[("Name", "x")]),
+            subnets: vec![],
         },
     )
     .await
@@ -196,6 +199,8 @@ async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
                 user_data: agent_user_data(AgentMode::Persist, &["/etc", "/var/www"]),
                 tags: tags(&[("Name", "x")]),
                 client_token: "create-x".into(),
+                subnet: None,
+                settings: agent_settings(),
             },
         )
         .await
@@ -230,6 +235,8 @@ async fn agent_failures_are_logged() {
         user_data: agent_user_data(AgentMode::Spawn, &[]),
         tags: tags(&[("Name", "x")]),
         client_token: String::new(),
+        subnet: None,
+        settings: agent_settings(),
     };
     let id = sim.run_instance(&r, request.clone()).await.unwrap().id;
     // An instance without agent user data boots without an agent.
@@ -271,6 +278,7 @@ async fn new_cloud_calls_through_the_trait() {
         instance_type: InstanceType::new("t3.medium"),
         image: ImageId::new("ami-0001"),
         user_data: agent_user_data(AgentMode::Spawn, &[]),
+        settings: agent_settings(),
     };
     let lc = cloud.create_launch_configuration(&r, "x-1", spec).await.unwrap();
     assert_eq!(cloud.describe_launch_configurations(&r).await.unwrap(), vec![lc]);
@@ -283,6 +291,7 @@ async fn new_cloud_calls_through_the_trait() {
         max: 1,
         desired: 1,
         tags: tags(&[("Name", "x")]),
+        subnets: vec![],
     };
     cloud.create_auto_scaling_group(&r, request).await.unwrap();
     sim.advance(Duration::from_secs(60)).await;
@@ -313,6 +322,7 @@ async fn new_cloud_calls_through_the_trait() {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: String::new(),
+        settings: agent_settings(),
     };
     let lt = cloud
         .create_launch_template(
@@ -344,4 +354,10 @@ async fn new_cloud_calls_through_the_trait() {
         vec![(&snapshot.id, SnapshotState::Completed)]
     );
     check_roundtrip(&sim);
+}
+
+/// Launch settings naming the default world's agent profile (`cellar-agent`), so the
+/// instance's agent has the rights of docs/agent-iam-policy.json.
+fn agent_settings() -> LaunchSettings {
+    LaunchSettings { instance_profile: Some(InstanceProfile::new("cellar-agent")), ..LaunchSettings::default() }
 }

@@ -113,6 +113,7 @@ fn busy_world_text() -> String {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: String::new(),
+        settings: LaunchSettings::default(),
     };
     let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
     let lt = w.create_launch_template(&r, request).unwrap();
@@ -124,10 +125,16 @@ fn busy_world_text() -> String {
         max: 1,
         desired: 1,
         tags: Tags::new(),
+        subnets: vec![],
     };
     w.create_auto_scaling_group(&r, group).unwrap();
     w.advance_clock_to(Timestamp(w.now().0 + 1));
-    let volume = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 20, tags: Tags::new() };
+    let volume = CreateVolumeRequest {
+        zone: Zone::new("us-east-1a"),
+        size_gb: 20,
+        tags: Tags::new(),
+        ebs: EbsSettings::default(),
+    };
     let volume = w.create_volume(&r, volume).unwrap();
     w.advance_clock_to(Timestamp(w.now().0 + 10));
     w.create_snapshot(&r, &volume.id, Tags::new()).unwrap();
@@ -135,6 +142,7 @@ fn busy_world_text() -> String {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: String::new(),
+        settings: LaunchSettings::default(),
     };
     w.create_launch_configuration(&r, "x-lc", spec).unwrap();
     w.set_faults(crate::Faults { throttling: true, ..crate::Faults::default() }).unwrap();
@@ -219,8 +227,7 @@ fn the_default_world_has_the_catalogs_zones() {
 }
 
 /// The default world's `cellar-agent` instance profile allows exactly the actions of
-/// docs/agent-iam-policy.json (what the README tells operators to give the agent's role),
-/// and instances launched without a profile get it.
+/// docs/agent-iam-policy.json (what the README tells operators to give the agent's role).
 #[test]
 fn the_default_worlds_agent_profile_is_the_documented_policy() {
     let policy: std::collections::BTreeSet<String> = include_str!("../../../docs/agent-iam-policy.json")
@@ -231,30 +238,83 @@ fn the_default_worlds_agent_profile_is_the_documented_policy() {
         .collect();
     let world = default_world();
     assert_eq!(world.instance_profiles().get("cellar-agent"), Some(&policy));
-    assert_eq!(world.default_instance_profile(), Some("cellar-agent"));
     assert_eq!(policy.len(), 6, "{policy:?}");
     let actions: std::collections::BTreeSet<String> =
         crate::world::AGENT_ACTIONS.iter().map(|a| a.to_string()).collect();
     assert_eq!(actions, policy);
 }
 
-/// A state file from before instance profiles (neither field) gives its instances the
-/// documented agent profile, so its agents keep their rights; a world with no profiles at
-/// all says so in its file and reads back as such.
+/// A world with an instance launched without a profile (i-0001) and a launch template
+/// whose settings name none.
+fn world_with_profileless_launches() -> World {
+    use cellar_engine::cloud::{CreateLaunchTemplateRequest, RunInstanceRequest};
+    use cellar_engine::model::*;
+    let mut w = default_world();
+    let east = Region::new("us-east-1");
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: String::new(),
+        settings: LaunchSettings::default(),
+    };
+    let run = RunInstanceRequest {
+        zone: Zone::new("us-east-1a"),
+        subnet: None,
+        instance_type: spec.instance_type.clone(),
+        image: spec.image.clone(),
+        user_data: String::new(),
+        settings: LaunchSettings::default(),
+        tags: Tags::new(),
+        client_token: String::new(),
+    };
+    w.run_instance(&east, run).unwrap();
+    let template = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    w.create_launch_template(&east, template).unwrap();
+    w
+}
+
+fn template_profile(w: &World) -> Option<String> {
+    let t = w
+        .describe_launch_templates(&cellar_engine::model::Region::new("us-east-1"), &cellar_engine::cloud::Filter::All);
+    t[0].latest.settings.instance_profile.as_ref().map(|p| p.to_string())
+}
+
+/// Older state files are migrated (see `world/file.rs`): one from before instance profiles
+/// gives its instances and its launch settings without a profile the documented agent
+/// profile; one from while launches named no profile (`default_instance_profile`,
+/// `instance_profile_of`) keeps each instance's profile and gives launch settings the old
+/// default. Today's form keeps a launch without a profile without one, and writes neither
+/// old field.
 #[test]
-fn a_state_file_from_before_instance_profiles_keeps_its_agents_rights() {
-    let text = render_world(&default_world());
+fn older_state_files_keep_their_agents_rights() {
+    let i = cellar_engine::model::InstanceId::new("i-0001");
+    let world = world_with_profileless_launches();
+    assert_eq!(world.instance_profile(&i), None);
+    assert_eq!(template_profile(&world), None);
+    let text = render_world(&world);
+    assert!(!text.contains("default_instance_profile") && !text.contains("instance_profile_of"), "{text}");
+    assert_eq!(parse_world(&text).unwrap(), world, "today's form reads back as it was");
+
+    // Before instance profiles: no `instance_profiles`, no profile on instances.
     let start = text.find("    instance_profiles:").unwrap();
     let end = text.find("    log:").unwrap();
-    let old = format!("{}{}", &text[..start], &text[end..]);
+    let old = format!("{}{}", &text[..start], &text[end..]).replace("        instance_profile: None,\n", "");
     assert!(!old.contains("instance_profile"), "{old}");
-    let world = parse_world(&old).unwrap();
-    assert_eq!(world, default_world());
-    let mut none = default_world();
-    none.set_default_instance_profile(None).unwrap();
-    let text = render_world(&none);
-    assert!(text.contains("default_instance_profile: None"), "{text}");
-    assert_eq!(parse_world(&text).unwrap(), none);
+    let migrated = parse_world(&old).unwrap();
+    assert_eq!(migrated.instance_profile(&i), Some("cellar-agent"));
+    assert_eq!(template_profile(&migrated).as_deref(), Some("cellar-agent"));
+    assert_eq!(migrated.instance_profiles(), default_world().instance_profiles());
+
+    // While launches named no profile: the world's default and each instance's profile.
+    let middle = text.replace("        instance_profile: None,\n", "").replace(
+        "    log:",
+        "    default_instance_profile: Some(\"cellar-agent\"),\n    instance_profile_of: {\"i-0001\": \"narrow\"},\n    log:",
+    );
+    let migrated = parse_world(&middle).unwrap();
+    assert_eq!(migrated.instance_profile(&i), Some("narrow"));
+    assert_eq!(template_profile(&migrated).as_deref(), Some("cellar-agent"));
+    let saved = render_world(&migrated);
+    assert!(!saved.contains("default_instance_profile") && !saved.contains("instance_profile_of"), "{saved}");
 }
 
 #[test]

@@ -7,14 +7,22 @@
 //! top-level fields it always had (`scheduled`, `next_seq`). The engine's model types
 //! inside refuse unknown fields themselves.
 //!
-//! A state file written before instance profiles existed has neither `instance_profiles`
-//! nor `default_instance_profile`: it reads as a world whose instances launch with the
-//! documented `cellar-agent` profile ([`identity::AGENT_ACTIONS`]), so its agents keep the
-//! rights they had. Both fields are therefore always written, `{}` and `None` included.
+//! Older state files are read and migrated (the next save writes today's form):
+//! - written before instance profiles existed (no `instance_profiles`): the world gets the
+//!   documented `cellar-agent` profile ([`identity::AGENT_ACTIONS`]), and its instances and
+//!   its launch templates' and configurations' settings that name no profile get it, so
+//!   its agents, and those of the instances its groups launch, keep the rights they had.
+//!   `instance_profiles` is therefore always written, `{}` included.
+//! - written while launches named no profile (`default_instance_profile`, the profile such
+//!   launches got, and `instance_profile_of`, each instance's): each instance keeps its
+//!   profile, and launch settings that name none get the old default. Neither field is
+//!   written any more: an instance carries its profile itself, and a launch without one
+//!   has none.
 
 use super::identity;
 use super::{
-    ImageDevice, LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, World,
+    ImageDevice, LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, SimVpc,
+    World,
 };
 use crate::faults::Faults;
 use cellar_engine::limits::{Bucket, TokenBucket};
@@ -49,9 +57,17 @@ fn agent_profiles() -> BTreeMap<String, BTreeSet<String>> {
     BTreeMap::from([(identity::AGENT_PROFILE.to_string(), actions)])
 }
 
-/// A state file from before instance profiles: instances launch with the agent profile.
-fn agent_default_profile() -> Option<String> {
-    Some(identity::AGENT_PROFILE.to_string())
+/// Reads a field that is always written, so its absence marks an older file.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Writes a field read with [`present`] (always `Some` when written).
+fn as_present<S: serde::Serializer, T: Serialize>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => v.serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 fn default_rng() -> Rng {
@@ -101,6 +117,14 @@ pub(super) struct WorldFile {
     #[serde(default)]
     groups: BTreeMap<AutoScalingGroupName, SimGroup>,
     #[serde(default)]
+    vpcs: BTreeMap<VpcId, SimVpc>,
+    #[serde(default)]
+    subnets: BTreeMap<SubnetId, Subnet>,
+    #[serde(default)]
+    security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
+    #[serde(default)]
+    key_pairs: BTreeMap<Region, BTreeSet<String>>,
+    #[serde(default)]
     dns: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     client_tokens: BTreeMap<String, InstanceId>,
@@ -110,11 +134,14 @@ pub(super) struct WorldFile {
     next_seq: u64,
     #[serde(default)]
     agents_due: Vec<InstanceId>,
-    #[serde(default = "agent_profiles")]
-    instance_profiles: BTreeMap<String, BTreeSet<String>>,
-    #[serde(default = "agent_default_profile")]
+    /// Absent only in a file from before instance profiles (see the module doc).
+    #[serde(default, deserialize_with = "present", serialize_with = "as_present")]
+    instance_profiles: Option<BTreeMap<String, BTreeSet<String>>>,
+    /// Read from older files only (see the module doc).
+    #[serde(default, skip_serializing)]
     default_instance_profile: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Read from older files only (see the module doc).
+    #[serde(default, skip_serializing)]
     instance_profile_of: BTreeMap<InstanceId, String>,
     /// The operator's allowed actions; absent: everything (an administrator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,7 +153,28 @@ pub(super) struct WorldFile {
 }
 
 impl From<WorldFile> for World {
-    fn from(f: WorldFile) -> World {
+    fn from(mut f: WorldFile) -> World {
+        let (instance_profiles, old_default) = match f.instance_profiles.take() {
+            Some(profiles) => (profiles, f.default_instance_profile.take()),
+            None => {
+                for i in f.instances.values_mut() {
+                    i.instance_profile.get_or_insert_with(|| identity::AGENT_PROFILE.to_string());
+                }
+                (agent_profiles(), Some(identity::AGENT_PROFILE.to_string()))
+            }
+        };
+        for (id, profile) in std::mem::take(&mut f.instance_profile_of) {
+            if let Some(i) = f.instances.get_mut(&id) {
+                i.instance_profile = Some(profile);
+            }
+        }
+        if let Some(profile) = old_default {
+            let specs = f.templates.values_mut().flat_map(|t| t.versions.iter_mut());
+            let configurations = f.launch_configurations.values_mut().flat_map(|c| c.values_mut()).map(|c| &mut c.spec);
+            for spec in specs.chain(configurations) {
+                spec.settings.instance_profile.get_or_insert_with(|| InstanceProfile::new(profile.as_str()));
+            }
+        }
         World {
             now: f.now,
             millis: f.millis,
@@ -148,13 +196,15 @@ impl From<WorldFile> for World {
             templates: f.templates,
             launch_configurations: f.launch_configurations,
             groups: f.groups,
+            vpcs: f.vpcs,
+            subnets: f.subnets,
+            security_groups: f.security_groups,
+            key_pairs: f.key_pairs,
             dns: f.dns,
             client_tokens: f.client_tokens,
             scheduler: Scheduler::from_parts(f.scheduled, f.next_seq),
             agents_due: f.agents_due,
-            instance_profiles: f.instance_profiles,
-            default_instance_profile: f.default_instance_profile,
-            instance_profile_of: f.instance_profile_of,
+            instance_profiles,
             operator_actions: f.operator_actions,
             console: f.console,
             log: f.log,
@@ -186,14 +236,18 @@ impl From<World> for WorldFile {
             templates: w.templates,
             launch_configurations: w.launch_configurations,
             groups: w.groups,
+            vpcs: w.vpcs,
+            subnets: w.subnets,
+            security_groups: w.security_groups,
+            key_pairs: w.key_pairs,
             dns: w.dns,
             client_tokens: w.client_tokens,
             scheduled,
             next_seq,
             agents_due: w.agents_due,
-            instance_profiles: w.instance_profiles,
-            default_instance_profile: w.default_instance_profile,
-            instance_profile_of: w.instance_profile_of,
+            instance_profiles: Some(w.instance_profiles),
+            default_instance_profile: None,
+            instance_profile_of: BTreeMap::new(),
             operator_actions: w.operator_actions,
             console: w.console,
             log: w.log,

@@ -9,7 +9,7 @@
 use super::render::zone_list;
 use super::{err, Transition, World};
 use cellar_engine::cloud::{
-    CloudErrorKind as K, CloudResult, CreateAutoScalingGroupRequest, Filter, UpdateAutoScalingGroupRequest,
+    CloudError, CloudErrorKind as K, CloudResult, CreateAutoScalingGroupRequest, Filter, UpdateAutoScalingGroupRequest,
 };
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,9 @@ pub struct SimGroup {
     /// The launch template version or launch configuration new instances launch from.
     pub launch: LaunchSource,
     pub zones: Vec<Zone>,
+    /// The subnets it launches into (`VPCZoneIdentifier`); empty: the default VPC's.
+    #[serde(default)]
+    pub subnets: Vec<SubnetId>,
     pub min: u32,
     pub max: u32,
     pub desired: u32,
@@ -47,6 +50,7 @@ impl SimGroup {
             name: self.name.clone(),
             launch: self.launch.clone(),
             zones: self.zones.clone(),
+            subnets: self.subnets.clone(),
             min: self.min,
             max: self.max,
             desired: self.desired,
@@ -91,13 +95,14 @@ impl World {
                 ),
             ));
         }
-        self.launch_spec(region, &request.launch)?;
+        let spec = self.launch_spec(region, &request.launch)?;
         if request.zones.is_empty() {
             return Err(err(K::InvalidParameterValue, "At least one Availability Zone is required"));
         }
         for zone in &request.zones {
             self.check_zone(region, zone)?;
         }
+        self.check_group_subnets(region, &request.zones, &request.subnets, &spec.settings)?;
         if !(request.min <= request.desired && request.desired <= request.max) {
             return Err(err(
                 K::InvalidParameterValue,
@@ -112,6 +117,7 @@ impl World {
             region: region.clone(),
             launch: request.launch,
             zones: request.zones,
+            subnets: request.subnets,
             min: request.min,
             max: request.max,
             desired: request.desired,
@@ -385,13 +391,20 @@ impl World {
         let group = &self.groups[name];
         let region = group.region.clone();
         let zones = group.zones.clone();
+        // Into each of its subnets (`VPCZoneIdentifier`), else the default VPC of each zone.
+        let places: Vec<(Zone, Option<SubnetId>)> = if group.subnets.is_empty() {
+            zones.iter().map(|z| (z.clone(), None)).collect()
+        } else {
+            let zone_of = |s: &SubnetId| self.subnets.get(s).map(|s| s.zone.clone());
+            group.subnets.iter().filter_map(|s| Some((zone_of(s)?, Some(s.clone())))).collect()
+        };
         let tags = group.tags.clone();
         let spec = self.launch_spec(&region, &group.launch);
         let mut failure = None;
         match spec {
             Ok(spec) => {
-                for zone in &zones {
-                    match self.launch(&region, zone, &spec, tags.clone(), Some(name.clone()), None) {
+                for (zone, subnet) in &places {
+                    match self.launch(&region, (zone, subnet.as_ref()), &spec, tags.clone(), Some(name.clone()), None) {
                         Ok(id) => {
                             let group = self.groups.get_mut(name).expect("exists");
                             group.instances.push(id.clone());
@@ -405,7 +418,9 @@ impl World {
             }
             Err(e) => failure = Some(e),
         }
-        let e = failure.expect("a launch failed or there were zones");
+        let e = failure.unwrap_or_else(|| {
+            CloudError::from_code("ValidationError", format!("group {name} has no subnet that exists"))
+        });
         let description = format!(
             "Launching a new EC2 instance. Status Reason: {}: {}. Launching EC2 instance failed in {}.",
             e.kind.code(),

@@ -6,15 +6,18 @@
 //! otherwise. An instance without a profile has no credentials, so no rights. The
 //! operator's calls (the executor's, the inventory's) are not subject to instance profiles.
 //!
-//! An instance launched without a profile gets the world's `default_instance_profile`, if
-//! the world names one (the default world names `cellar-agent`, whose actions are those of
-//! `docs/agent-iam-policy.json`): RunInstances does not carry a profile yet.
+//! An instance carries the profile it was launched with (RunInstances' `IamInstanceProfile`,
+//! or its group's launch template or configuration): [`SimInstance::instance_profile`], the
+//! one place it is kept, as the launch named it (name or ARN). An instance launched
+//! without one has none, as on AWS. A state file from before instance profiles gives its
+//! instances and launch settings the documented `cellar-agent` (see `file.rs`).
 //!
 //! Invariants: profile names are IAM names (1-128 characters of `[A-Za-z0-9+=,.@_-]`);
-//! actions are `service:Operation`; an instance's profile is recorded once, at launch, and
-//! forgotten when the instance disappears ([`World::set_instance_profile`] and
-//! [`World::instance_profile`] are the one place that reads and writes it).
+//! actions are `service:Operation`; an instance's profile is recorded at launch, on the
+//! instance, and disappears with it.
 
+#[cfg(doc)]
+use super::SimInstance;
 use super::{err, World};
 use cellar_engine::api::{Api, Service};
 use cellar_engine::cloud::{CloudErrorKind as K, CloudResult};
@@ -43,6 +46,15 @@ pub(super) fn check_profile_name(name: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!("{name:?} is not an instance profile name (1-128 letters, digits and + = , . @ _ -)"))
+}
+
+/// The name of a profile given by name or ARN (`arn:aws:iam::123456789012:instance-profile/path/NAME`).
+pub(super) fn profile_name(profile: &str) -> &str {
+    if profile.starts_with("arn:") {
+        profile.rsplit('/').next().unwrap_or(profile)
+    } else {
+        profile
+    }
 }
 
 /// Whether `action` looks like an IAM action (`ec2:AttachVolume`).
@@ -81,61 +93,45 @@ impl World {
         Ok(())
     }
 
-    /// The profile an instance launched without one gets, if any.
-    pub fn default_instance_profile(&self) -> Option<&str> {
-        self.default_instance_profile.as_deref()
-    }
-
-    /// Sets (or clears) the profile instances launched without one get.
-    pub fn set_default_instance_profile(&mut self, name: Option<&str>) -> Result<(), String> {
-        if let Some(name) = name {
-            check_profile_name(name)?;
+    /// Deletes an instance profile (instances that carry it keep its name, with no rights;
+    /// launches that name it are refused).
+    pub fn remove_instance_profile(&mut self, name: &str) -> Result<(), String> {
+        if self.instance_profiles.remove(name).is_none() {
+            return Err(format!("instance profile {name} does not exist"));
         }
-        self.default_instance_profile = name.map(str::to_string);
+        self.record(format!("instance profile {name} deleted"));
         Ok(())
     }
 
-    /// The instance profile `instance` carries (`None`: no profile, so no rights).
+    /// The name of the instance profile `instance` carries (`None`: no profile, so no rights).
     pub fn instance_profile(&self, instance: &InstanceId) -> Option<&str> {
-        self.instance_profile_of.get(instance).map(String::as_str)
+        self.instances.get(instance)?.instance_profile.as_deref().map(profile_name)
     }
 
-    /// Sets (or clears) the profile `instance` carries. Refuses an unknown instance or an
-    /// invalid profile name (a profile the world does not hold is allowed: it has no rights).
+    /// Sets (or clears) the profile `instance` carries, by name or ARN. Refuses an unknown
+    /// instance or an invalid profile name (a profile the world does not hold is allowed:
+    /// it has no rights).
     pub fn set_instance_profile(&mut self, instance: &InstanceId, profile: Option<&str>) -> Result<(), String> {
-        if !self.instances.contains_key(instance) {
+        if let Some(p) = profile {
+            check_profile_name(profile_name(p))?;
+        }
+        let Some(i) = self.instances.get_mut(instance) else {
             return Err(format!("instance {instance} does not exist"));
-        }
-        match profile {
-            Some(name) => {
-                check_profile_name(name)?;
-                self.instance_profile_of.insert(instance.clone(), name.to_string());
-            }
-            None => {
-                self.instance_profile_of.remove(instance);
-            }
-        }
+        };
+        i.instance_profile = profile.map(str::to_string);
         Ok(())
     }
 
-    /// At launch: the profile requested, else the world's default (see the module doc).
-    pub(super) fn launched_with_profile(&mut self, instance: &InstanceId, requested: Option<String>) {
-        if let Some(profile) = requested.or_else(|| self.default_instance_profile.clone()) {
-            self.instance_profile_of.insert(instance.clone(), profile);
-        }
-    }
-
-    /// Forgets what the world keeps about an instance that no longer exists (its profile,
-    /// its console output).
+    /// Forgets what the world keeps about an instance that no longer exists (its console
+    /// output; its profile went with it).
     pub(super) fn forget_instance(&mut self, instance: &InstanceId) {
         if !self.instances.contains_key(instance) {
-            self.instance_profile_of.remove(instance);
             self.console.remove(instance);
         }
     }
 
     /// The part of [`World::check_consistency`] about identities: valid profile names and
-    /// actions, and profiles and consoles only of instances that exist.
+    /// actions, and consoles only of instances that exist.
     pub(super) fn check_identity(&self) -> Result<(), String> {
         for (name, actions) in &self.instance_profiles {
             check_profile_name(name).map_err(|e| format!("instance_profiles: {e}"))?;
@@ -143,14 +139,11 @@ impl World {
                 check_action(action).map_err(|e| format!("instance_profiles: {name}: {e}"))?;
             }
         }
-        if let Some(name) = &self.default_instance_profile {
-            check_profile_name(name).map_err(|e| format!("default_instance_profile: {e}"))?;
-        }
-        for (instance, profile) in &self.instance_profile_of {
-            if !self.instances.contains_key(instance) {
-                return Err(format!("instance_profile_of names instance {instance}, which does not exist"));
+        for (id, instance) in &self.instances {
+            if let Some(profile) = &instance.instance_profile {
+                check_profile_name(profile_name(profile))
+                    .map_err(|e| format!("instances: {id}: instance_profile: {e}"))?;
             }
-            check_profile_name(profile).map_err(|e| format!("instance_profile_of: {instance}: {e}"))?;
         }
         if let Some(instance) = self.console.keys().find(|i| !self.instances.contains_key(*i)) {
             return Err(format!("console names instance {instance}, which does not exist"));

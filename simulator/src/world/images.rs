@@ -25,6 +25,10 @@ pub const IMAGE_CREATE_SECS: u64 = 300;
 pub const IMAGE_COPY_SECS: u64 = 600;
 /// pending → completed for a snapshot.
 pub const SNAPSHOT_SECS: u64 = 60;
+/// The root device and root snapshot size of an image registered by hand (`add_image`),
+/// as most Linux AMIs have.
+pub const DEFAULT_ROOT_DEVICE: &str = "/dev/xvda";
+pub const DEFAULT_ROOT_GB: u32 = 8;
 
 /// A snapshot and the region it lives in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +105,8 @@ impl World {
             created_at: self.now,
             state: ImageState::Available,
             tags,
+            root_device: Some(DEFAULT_ROOT_DEVICE.to_string()),
+            root_size_gb: Some(DEFAULT_ROOT_GB),
         };
         self.images.insert(id.clone(), image);
         self.record(format!("registered image {id} ({name}, {architecture}) in {region}"));
@@ -124,7 +130,7 @@ impl World {
         region: &Region,
         name: &str,
         architecture: Architecture,
-        tags: Tags,
+        (tags, root): (Tags, (Option<String>, Option<u32>)),
         available_after: u64,
     ) -> Image {
         let id = ImageId::new(self.next_id("ami"));
@@ -136,6 +142,8 @@ impl World {
             created_at: self.now,
             state: ImageState::Pending,
             tags,
+            root_device: root.0,
+            root_size_gb: root.1,
         };
         self.images.insert(id.clone(), image.clone());
         self.schedule(available_after, Transition::ImageAvailable(id));
@@ -158,11 +166,17 @@ impl World {
         let instance = self.instance_in(region, instance_id)?;
         Self::check_running_or_stopped(instance)?;
         let (architecture, running) = (instance.architecture, instance.state == InstanceState::Running);
+        // The root device of the image it runs, at the size it launched with.
+        let source = self.images.get(&instance.image);
+        let root = (
+            source.and_then(|i| i.root_device.clone()),
+            instance.root_volume.as_ref().and_then(|r| r.size_gb).or(source.and_then(|i| i.root_size_gb)),
+        );
         if let Some(bad) = options.exclude_devices.iter().find(|d| !valid_device_name(d)) {
             return Err(err(K::InvalidParameterValue, format!("Invalid device name '{bad}' in BlockDeviceMapping.")));
         }
         self.check_image_name_free(region, name)?;
-        let image = self.insert_pending_image(region, name, architecture, tags.clone(), IMAGE_CREATE_SECS);
+        let image = self.insert_pending_image(region, name, architecture, (tags.clone(), root), IMAGE_CREATE_SECS);
         if running && !options.no_reboot {
             self.record(format!("{instance_id}: rebooting for CreateImage (NoReboot not set)"));
             self.print_to_console(instance_id, "cellar-sim: reboot (CreateImage without NoReboot)");
@@ -238,8 +252,9 @@ impl World {
             ));
         }
         let architecture = source.architecture;
+        let root = (source.root_device.clone(), source.root_size_gb);
         self.check_image_name_free(target_region, name)?;
-        let image = self.insert_pending_image(target_region, name, architecture, Tags::new(), IMAGE_COPY_SECS);
+        let image = self.insert_pending_image(target_region, name, architecture, (Tags::new(), root), IMAGE_COPY_SECS);
         self.record(format!(
             "copying image {image_id} ({source_region}) to {} ({name}) in {target_region}: pending",
             image.id

@@ -48,6 +48,22 @@ pub struct SimInstance {
     /// instance yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visible_at_ms: Option<u64>,
+    /// The subnet it launched into.
+    #[serde(default)]
+    pub subnet: Option<SubnetId>,
+    /// Its security groups (the VPC's default group when the launch named none).
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroupId>,
+    /// The IAM instance profile it runs with, as the launch named it (name or ARN).
+    #[serde(default)]
+    pub instance_profile: Option<String>,
+    #[serde(default)]
+    pub key_name: Option<String>,
+    #[serde(default)]
+    pub metadata: MetadataOptions,
+    /// The root volume mapping it launched with (`None`: the image's as it is).
+    #[serde(default)]
+    pub root_volume: Option<RootVolume>,
 }
 
 impl SimInstance {
@@ -59,6 +75,17 @@ impl SimInstance {
     /// Whether the API knows the instance at `now_ms` (see [`SimInstance::visible_at_ms`]).
     pub fn is_visible(&self, now_ms: u64) -> bool {
         self.visible_at_ms.is_none_or(|t| now_ms >= t)
+    }
+
+    /// Whether it launched with these settings (for a client token used again): the same
+    /// profile, key pair, metadata options and root volume, and the same security groups
+    /// when the settings name any.
+    fn launched_with(&self, settings: &LaunchSettings) -> bool {
+        self.instance_profile.as_deref() == settings.instance_profile.as_ref().map(|p| p.as_str())
+            && self.key_name.as_deref() == settings.key_name.as_ref().map(|k| k.as_str())
+            && self.metadata == settings.metadata
+            && self.root_volume == settings.root_volume
+            && (settings.security_groups.is_empty() || self.security_groups == settings.security_groups)
     }
 }
 
@@ -112,6 +139,8 @@ impl World {
                 if existing.zone != request.zone
                     || existing.instance_type != request.instance_type
                     || existing.image != request.image
+                    || !existing.launched_with(&request.settings)
+                    || request.subnet.as_ref().is_some_and(|s| existing.subnet.as_ref() != Some(s))
                 {
                     return Err(err(
                         K::Other("IdempotentParameterMismatch".into()),
@@ -125,16 +154,20 @@ impl World {
             }
         }
         super::tags::check_tags(&Tags::new(), &request.tags)?;
-        let spec =
-            LaunchSpec { instance_type: request.instance_type, image: request.image, user_data: request.user_data };
+        let spec = LaunchSpec {
+            instance_type: request.instance_type,
+            image: request.image,
+            user_data: request.user_data,
+            settings: request.settings,
+        };
         let token = Some(request.client_token).filter(|t| !t.is_empty());
-        let id = self.launch(region, &request.zone, &spec, request.tags, None, token)?;
+        let id = self.launch(region, (&request.zone, request.subnet.as_ref()), &spec, request.tags, None, token)?;
         Ok(self.instance_model(&self.instances[&id]))
     }
 
-    /// The image's architecture, if `spec` can launch in the region: the image exists and
-    /// is available, the instance type is known and runs that architecture.
-    fn check_launch_spec(&self, region: &Region, spec: &LaunchSpec) -> CloudResult<Architecture> {
+    /// The image, if `spec` can launch in the region: the image exists and is available,
+    /// the instance type is known and runs the image's architecture.
+    fn check_launch_spec(&self, region: &Region, spec: &LaunchSpec) -> CloudResult<Image> {
         let image = self.image_in(region, &spec.image)?;
         if image.state != ImageState::Available {
             return Err(err(
@@ -158,7 +191,7 @@ impl World {
                 ),
             ));
         }
-        Ok(architecture)
+        Ok(image.clone())
     }
 
     /// Validates and launches one instance (pending; running after [`PENDING_SECS`] or
@@ -167,14 +200,16 @@ impl World {
     pub(super) fn launch(
         &mut self,
         region: &Region,
-        zone: &Zone,
+        (zone, subnet): (&Zone, Option<&SubnetId>),
         spec: &LaunchSpec,
         tags: Tags,
         group: Option<AutoScalingGroupName>,
         client_token: Option<String>,
     ) -> CloudResult<InstanceId> {
         self.check_zone(region, zone)?;
-        let architecture = self.check_launch_spec(region, spec)?;
+        let image = self.check_launch_spec(region, spec)?;
+        let placement = self.check_launch_settings(region, zone, subnet, &image, &spec.settings)?;
+        let architecture = image.architecture;
         let instance_type = &spec.instance_type;
         if self.available_capacity(zone, instance_type) == 0 {
             return Err(err(
@@ -202,15 +237,21 @@ impl World {
                 0 => None,
                 secs => Some(self.now_ms().saturating_add(secs.saturating_mul(1000))),
             },
+            subnet: Some(placement.subnet.clone()),
+            security_groups: placement.security_groups,
+            instance_profile: spec.settings.instance_profile.as_ref().map(|p| p.to_string()),
+            key_name: spec.settings.key_name.as_ref().map(|k| k.to_string()),
+            metadata: spec.settings.metadata,
+            root_volume: spec.settings.root_volume.clone(),
         };
         let by = group.as_ref().map(|g| format!(" by group {g}")).unwrap_or_default();
         self.record(format!(
-            "launched {id} ({instance_type}, {}) in {zone}{by}{}",
+            "launched {id} ({instance_type}, {}) in {zone} ({}){by}{}",
             spec.image,
+            placement.subnet,
             tag_suffix(&instance.tags)
         ));
         self.instances.insert(id.clone(), instance);
-        self.launched_with_profile(&id, None);
         if let Some(token) = client_token {
             self.client_tokens.insert(token, id.clone());
         }

@@ -96,6 +96,7 @@ impl World {
     ) -> CloudResult<LaunchTemplate> {
         self.check_region(region)?;
         super::tags::check_tags(&Tags::new(), &request.tags)?;
+        self.check_launch_spec_settings(region, &request.spec.settings, false)?;
         if self.templates.values().any(|t| t.region == *region && t.name == request.name) {
             return Err(err(K::AlreadyExists, format!("Launch template name already in use: {}", request.name)));
         }
@@ -122,6 +123,7 @@ impl World {
         spec: LaunchSpec,
     ) -> CloudResult<LaunchTemplate> {
         self.template_in(region, id)?;
+        self.check_launch_spec_settings(region, &spec.settings, false)?;
         let template = self.templates.get_mut(id).expect("checked");
         template.versions.push(spec);
         let version = template.latest_version();
@@ -175,6 +177,7 @@ impl World {
         if catalog::instance_type_architectures(spec.instance_type.as_str()).is_none() {
             return Err(validation(format!("Invalid instance type: {}", spec.instance_type)));
         }
+        self.check_launch_spec_settings(region, &spec.settings, true)?;
         let configuration = LaunchConfiguration { name: name.to_string(), spec, created_at: self.now };
         self.record(format!(
             "created launch configuration {name} ({}, {}) in {region}",

@@ -14,6 +14,7 @@
 //! | `images.rs` | images (AMIs), their block-device mappings, and snapshots |
 //! | `launch.rs` | launch templates and launch configurations |
 //! | `groups.rs` | auto scaling groups and their reconciliation |
+//! | `network.rs` | VPCs, subnets, security groups, instance profiles, key pairs: what a launch names |
 //! | `tags.rs` | CreateTags / DeleteTags by resource id |
 //! | `dns.rs` | the A records the DNS gate reads |
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
@@ -56,6 +57,7 @@ mod inject;
 mod instances;
 mod launch;
 mod operator;
+mod network;
 mod render;
 mod scheduler;
 mod tags;
@@ -71,6 +73,7 @@ pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, S
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
 pub use launch::SimTemplate;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
+pub use network::SimVpc;
 pub use scheduler::{Scheduled, Scheduler, Transition};
 pub use volumes::VOLUME_CREATE_SECS;
 
@@ -139,6 +142,11 @@ pub struct World {
     /// Launch configurations per region, by name (they carry no tags and no id).
     launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
     groups: BTreeMap<AutoScalingGroupName, SimGroup>,
+    vpcs: BTreeMap<VpcId, SimVpc>,
+    subnets: BTreeMap<SubnetId, Subnet>,
+    security_groups: BTreeMap<SecurityGroupId, SecurityGroup>,
+    /// Key pair names per region.
+    key_pairs: BTreeMap<Region, BTreeSet<String>>,
     /// Host name → A records (valid host names, IPv4 addresses: see `dns.rs`).
     dns: BTreeMap<String, Vec<String>>,
     /// RunInstances client tokens already used.
@@ -149,12 +157,8 @@ pub struct World {
     agents_due: Vec<InstanceId>,
     /// IAM instance profiles: name → the actions its role allows (see `identity.rs`).
     instance_profiles: BTreeMap<String, BTreeSet<String>>,
-    /// The profile an instance launched without one gets.
-    default_instance_profile: Option<String>,
-    /// The profile each instance carries (absent: none, so no rights).
-    instance_profile_of: BTreeMap<InstanceId, String>,
     /// What the operator's credentials (cellar's own calls) may do: `None` allows
-    /// everything, as an administrator's would (see `identity.rs`).
+    /// everything, as an administrator's would (see `operator.rs`).
     operator_actions: Option<BTreeSet<String>>,
     /// What each instance printed on its console (see `agents.rs`).
     console: BTreeMap<InstanceId, Vec<String>>,
@@ -185,13 +189,15 @@ impl World {
             templates: BTreeMap::new(),
             launch_configurations: BTreeMap::new(),
             groups: BTreeMap::new(),
+            vpcs: BTreeMap::new(),
+            subnets: BTreeMap::new(),
+            security_groups: BTreeMap::new(),
+            key_pairs: BTreeMap::new(),
             dns: BTreeMap::new(),
             client_tokens: BTreeMap::new(),
             scheduler: Scheduler::default(),
             agents_due: Vec::new(),
             instance_profiles: BTreeMap::new(),
-            default_instance_profile: None,
-            instance_profile_of: BTreeMap::new(),
             operator_actions: None,
             console: BTreeMap::new(),
             log: Vec::new(),
@@ -387,6 +393,7 @@ impl World {
     /// one, in words.
     pub fn check_consistency(&self) -> Result<(), String> {
         self.check_clock_and_settings()?;
+        self.check_network()?;
         for t in self.templates.values() {
             if t.versions.is_empty() {
                 return Err(format!("launch template {} has no versions", t.id));

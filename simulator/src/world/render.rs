@@ -67,6 +67,7 @@ impl World {
             self.render_templates(&mut out, r);
             self.render_configurations(&mut out, r);
             self.render_groups(&mut out, r);
+            self.render_network(&mut out, r);
         }
         self.render_footer(&mut out);
         out
@@ -265,13 +266,8 @@ impl World {
         if !self.instance_profiles.is_empty() {
             let _ = writeln!(out, "\ninstance profiles:");
             for (name, actions) in &self.instance_profiles {
-                let default = if self.default_instance_profile.as_ref() == Some(name) {
-                    " (instances launched without a profile get it)"
-                } else {
-                    ""
-                };
                 let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
-                let _ = writeln!(out, "  {name}{default}: {}", actions.join(", "));
+                let _ = writeln!(out, "  {name}: {}", actions.join(", "));
             }
         }
         if !self.dns.is_empty() {

@@ -114,7 +114,12 @@ mod tests {
     fn check(at_creation: Tags, later: Tags, expected: (&str, &str)) {
         let mut w = crate::default_world();
         let region = Region::new("us-east-1");
-        let request = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 1, tags: at_creation };
+        let request = CreateVolumeRequest {
+            zone: Zone::new("us-east-1a"),
+            size_gb: 1,
+            tags: at_creation,
+            ebs: EbsSettings::default(),
+        };
         let created = w.create_volume(&region, request);
         let first = match &created {
             Ok(_) => "ok".to_string(),

@@ -4,11 +4,12 @@
 //! Invariants: a volume is `in-use` exactly when it names the instance it is attached to
 //! (and its device); that instance exists, is in the same zone, and has no other volume
 //! on the same device; a volume detaches when its instance terminates; only an
-//! `available` volume can be deleted. Sizes stay within the catalog's EBS limits.
+//! `available` volume can be deleted. Type, size, IOPS, throughput and encryption stay within
+//! the catalog's EBS limits (`catalog::ebs_problems`), refused with AWS's codes.
 
 use super::{err, tag_suffix, Transition, World};
-use cellar_engine::catalog;
-use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, CreateVolumeRequest, Filter};
+use cellar_engine::catalog::{ebs_problems, EbsRequest};
+use cellar_engine::cloud::{CloudError, CloudErrorKind as K, CloudResult, CreateVolumeRequest, Filter};
 use cellar_engine::model::*;
 
 /// creating → available for a volume.
@@ -26,16 +27,17 @@ impl World {
     pub fn create_volume(&mut self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
         self.check_zone(region, &request.zone)?;
         super::tags::check_tags(&Tags::new(), &request.tags)?;
-        if !(catalog::EBS_MIN_GB..=catalog::EBS_MAX_GB).contains(&request.size_gb) {
-            return Err(err(
-                K::InvalidParameterValue,
-                format!(
-                    "Volume of {}GiB is outside the allowed range {}-{}GiB for gp3",
-                    request.size_gb,
-                    catalog::EBS_MIN_GB,
-                    catalog::EBS_MAX_GB
-                ),
-            ));
+        let ebs = &request.ebs;
+        let limits = EbsRequest {
+            volume_type: ebs.volume_type,
+            size_gb: Some(request.size_gb),
+            iops: ebs.iops,
+            throughput: ebs.throughput,
+            encrypted: ebs.encrypted,
+            kms_key: ebs.kms_key.is_some(),
+        };
+        if let Some(problem) = ebs_problems(&limits).into_iter().next() {
+            return Err(CloudError::from_code(problem.aws_code(), problem.to_string()));
         }
         let id = VolumeId::new(self.next_id("vol"));
         let volume = Volume {
@@ -46,10 +48,13 @@ impl World {
             attached_to: None,
             device: None,
             tags: request.tags,
+            ebs: request.ebs,
         };
         self.record(format!(
-            "created volume {id} ({} GiB) in {}{}",
+            "created volume {id} ({} GiB {}, {}) in {}{}",
             volume.size_gb,
+            volume.ebs.volume_type,
+            volume.ebs.details(),
             volume.zone,
             tag_suffix(&volume.tags)
         ));

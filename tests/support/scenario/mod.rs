@@ -32,7 +32,8 @@ pub fn config(n: usize) -> (tempfile::TempDir, ConfigTree) {
     std::fs::write(
         dir.path().join("global.ron"),
         r#"(region: "us-east-1", zone: "a", instance_type: "t3.medium", ami_type: "web-server",
-            architecture: "x86_64", persist: ["/etc", "/var/www"], tags: {"owner": "ops"})"#,
+            architecture: "x86_64", persist: ["/etc", "/var/www"], tags: {"owner": "ops"},
+            instance_profile: "cellar-agent")"#,
     )
     .unwrap();
     std::fs::write(dir.path().join("platforms/web.ron"), "()").unwrap();

@@ -19,7 +19,7 @@ use super::runner::resources;
 /// What planning a command gave: a failed read (an injected fault outlasted the retries)
 /// is not a refusal.
 pub enum Planned {
-    Plan(Plan),
+    Plan(Box<Plan>),
     Refused(PlanError),
     ReadFailed(CloudError),
 }
@@ -35,7 +35,7 @@ pub async fn plan_command(cloud: &dyn Cloud, tree: &ConfigTree, line: &str) -> P
     match inventory::read(cloud, &scope).await {
         Err(e) => Planned::ReadFailed(e),
         Ok(inventory) => match planner::plan(&command, tree, &inventory) {
-            Ok(plan) => Planned::Plan(plan),
+            Ok(plan) => Planned::Plan(Box::new(plan)),
             Err(e) => Planned::Refused(e),
         },
     }
@@ -66,6 +66,8 @@ pub fn reason(e: &PlanError) -> &'static str {
         PlanError::NothingToDestroy { .. } => "nothing to destroy",
         PlanError::NotAWorkspace { .. } => "not a workspace",
         PlanError::NoWorkspace { .. } => "no workspace",
+        PlanError::Network(_) => "network",
+        PlanError::EbsSettings { .. } | PlanError::RootVolumeTooSmall { .. } => "EBS settings",
     }
 }
 

@@ -170,7 +170,7 @@ impl<'a> Runner<'a> {
                 return Ok(());
             }
             Planned::Refused(ref e) => Err(e.clone()),
-            Planned::Plan(plan) => Ok(plan),
+            Planned::Plan(plan) => Ok(*plan),
         };
         // The model judges the plan only when the server did not change while it was being
         // planned (time passes under latency: boots, terminations).

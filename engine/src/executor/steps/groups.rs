@@ -15,13 +15,14 @@ pub(super) async fn create_group(
     server: &ServerName,
     name: &AutoScalingGroupName,
     launch: &LaunchSource,
-    zone: &Zone,
+    (zone, subnet): (&Zone, Option<&SubnetId>),
     desired: u32,
 ) -> Result<Output, StepError> {
     let request = CreateAutoScalingGroupRequest {
         name: name.clone(),
         launch: launch.clone(),
         zones: vec![zone.clone()],
+        subnets: subnet.into_iter().cloned().collect(),
         min: desired.min(1),
         max: 1,
         desired,

@@ -15,6 +15,7 @@ pub(super) struct Launch<'a> {
     pub image: &'a ImageId,
     /// `None`: no user data at all (a workspace).
     pub agent: Option<&'a AgentSpec>,
+    pub settings: &'a LaunchSettings,
 }
 
 impl Launch<'_> {
@@ -34,6 +35,7 @@ impl Launch<'_> {
             instance_type: self.instance_type.clone(),
             image: self.image.clone(),
             user_data: self.user_data()?,
+            settings: self.settings.clone(),
         })
     }
 }
@@ -43,14 +45,16 @@ pub(super) async fn run_instance(
     ctx: &Ctx,
     id: StepId,
     launch: &Launch<'_>,
-    zone: &Zone,
+    (zone, subnet): (&Zone, Option<&SubnetId>),
     client_token: &str,
 ) -> Result<Output, StepError> {
     let request = RunInstanceRequest {
         zone: zone.clone(),
+        subnet: subnet.cloned(),
         instance_type: launch.instance_type.clone(),
         image: launch.image.clone(),
         user_data: launch.user_data()?,
+        settings: launch.settings.clone(),
         tags: ctx.tags(launch.server),
         client_token: client_token.to_string(),
     };

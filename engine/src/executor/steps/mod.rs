@@ -79,15 +79,17 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             network::associate_address(ctx, id, &inputs.address(address)?, &inputs.instance(instance)?).await
         }
         Action::ReleaseAddress { address, .. } => network::release_address(ctx, id, address).await.map(nothing),
-        Action::CreateVolume { zone, size_gb } => storage::create_volume(ctx, id, server, zone, *size_gb).await,
+        Action::CreateVolume { zone, size_gb, ebs } => {
+            storage::create_volume(ctx, id, server, (zone, *size_gb), ebs).await
+        }
         Action::AttachVolume { volume, instance, device } => {
             storage::attach_volume(ctx, id, &inputs.volume(volume)?, &inputs.instance(instance)?, device).await
         }
         Action::CreateSnapshot { volume } => storage::create_snapshot(ctx, id, server, volume).await,
         Action::DeleteVolume { volume } => ctx.delete_volume(id, volume).await.map(nothing),
-        Action::RunInstance { zone, instance_type, image, agent, client_token, .. } => {
-            let launch = launch::Launch { server, instance_type, image, agent: agent.as_ref() };
-            launch::run_instance(ctx, id, &launch, zone, client_token).await
+        Action::RunInstance { zone, subnet, instance_type, image, agent, settings, client_token, .. } => {
+            let launch = launch::Launch { server, instance_type, image, agent: agent.as_ref(), settings };
+            launch::run_instance(ctx, id, &launch, (zone, subnet.as_ref()), client_token).await
         }
         Action::TerminateInstance { instance } => ctx.terminate(id, instance).await.map(nothing),
         Action::WaitRunning { instance } => {
@@ -97,16 +99,16 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             let instance = instance.as_ref().map(|i| inputs.instance(i)).transpose()?;
             launch::wait_healthy(ctx, id, server, instance, replacing.as_ref()).await
         }
-        Action::CreateLaunchTemplate { name, instance_type, image, agent, .. } => {
-            let launch = launch::Launch { server, instance_type, image, agent: Some(agent) };
+        Action::CreateLaunchTemplate { name, instance_type, image, agent, settings, .. } => {
+            let launch = launch::Launch { server, instance_type, image, agent: Some(agent), settings };
             launch::create_launch_template(ctx, id, &launch, name).await
         }
-        Action::CreateLaunchTemplateVersion { template, instance_type, image, agent, .. } => {
-            let launch = launch::Launch { server, instance_type, image, agent: Some(agent) };
+        Action::CreateLaunchTemplateVersion { template, instance_type, image, agent, settings, .. } => {
+            let launch = launch::Launch { server, instance_type, image, agent: Some(agent), settings };
             launch::create_launch_template_version(ctx, id, &launch, template).await
         }
-        Action::CreateLaunchConfiguration { name, instance_type, image, agent, .. } => {
-            let launch = launch::Launch { server, instance_type, image, agent: Some(agent) };
+        Action::CreateLaunchConfiguration { name, instance_type, image, agent, settings, .. } => {
+            let launch = launch::Launch { server, instance_type, image, agent: Some(agent), settings };
             launch::create_launch_configuration(ctx, id, &launch, name).await
         }
         Action::DeleteLaunchTemplate { template } => {
@@ -115,8 +117,9 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
         Action::DeleteLaunchConfiguration { name } => {
             launch::delete_launch_configuration(ctx, id, name).await.map(nothing)
         }
-        Action::CreateAutoScalingGroup { name, launch, zone, desired } => {
-            groups::create_group(ctx, id, server, name, &inputs.launch(launch)?, zone, *desired).await
+        Action::CreateAutoScalingGroup { name, launch, zone, subnet, desired } => {
+            let placement = (zone, subnet.as_ref());
+            groups::create_group(ctx, id, server, name, &inputs.launch(launch)?, placement, *desired).await
         }
         Action::UpdateAutoScalingGroup { group, launch, min, desired } => {
             let launch = launch.as_ref().map(|l| inputs.launch(l)).transpose()?;

@@ -13,12 +13,12 @@ pub(super) async fn create_volume(
     ctx: &Ctx,
     id: StepId,
     server: &ServerName,
-    zone: &Zone,
-    size_gb: u32,
+    (zone, size_gb): (&Zone, u32),
+    ebs: &EbsSettings,
 ) -> Result<Output, StepError> {
     let mut tags = ctx.tags(server);
     tags.insert(ROLE_TAG.to_string(), DATA_ROLE.to_string());
-    let request = CreateVolumeRequest { zone: zone.clone(), size_gb, tags };
+    let request = CreateVolumeRequest { zone: zone.clone(), size_gb, tags, ebs: ebs.clone() };
     let v = ctx.call(id, Api::CreateVolume, || ctx.cloud.create_volume(&ctx.region, request.clone())).await?;
     ctx.wait(format!("volume {} to become available", v.id), || async {
         Ok(ctx.volume(id, &v.id).await?.filter(|v| v.state == VolumeState::Available).map(|_| ()))

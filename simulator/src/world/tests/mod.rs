@@ -1,6 +1,7 @@
 //! Unit tests of the world, by resource kind: instances, volumes, addresses and tags here;
 //! `groups.rs` (launch templates, configurations, auto scaling groups), `images.rs`
-//! (images, snapshots, their summary).
+//! (images, snapshots, their summary), `network.rs` (what a launch names: subnets,
+//! security groups, instance profiles, key pairs).
 
 use super::*;
 use crate::store::{default_world, parse_world, render_world};
@@ -31,6 +32,11 @@ fn run_request(zone_name: &str, instance_type: &str, image: &str, token: &str) -
         user_data: String::new(),
         tags: tags(&[("Name", "x")]),
         client_token: token.to_string(),
+        subnet: None,
+        settings: LaunchSettings {
+            instance_profile: Some(InstanceProfile::new("cellar-agent")),
+            ..LaunchSettings::default()
+        },
     }
 }
 
@@ -39,8 +45,12 @@ fn launch(w: &mut World, zone_name: &str) -> InstanceId {
 }
 
 fn volume(w: &mut World, zone_name: &str) -> VolumeId {
-    let request =
-        CreateVolumeRequest { zone: zone(zone_name), size_gb: 20, tags: tags(&[("Name", "x"), (ROLE_TAG, "data")]) };
+    let request = CreateVolumeRequest {
+        zone: zone(zone_name),
+        size_gb: 20,
+        tags: tags(&[("Name", "x"), (ROLE_TAG, "data")]),
+        ebs: EbsSettings::default(),
+    };
     w.create_volume(&east(), request).unwrap().id
 }
 
@@ -102,9 +112,15 @@ fn volume_lifecycle() {
     w.delete_volume(&east(), &v).unwrap();
     assert!(w.describe_volumes(&east(), &Filter::All).is_empty());
     assert_eq!(kind(w.delete_volume(&east(), &v)), Err(K::InvalidVolumeNotFound));
-    let bad = CreateVolumeRequest { zone: zone("us-east-1z"), size_gb: 20, tags: Tags::new() };
+    let bad =
+        CreateVolumeRequest { zone: zone("us-east-1z"), size_gb: 20, tags: Tags::new(), ebs: EbsSettings::default() };
     assert_eq!(kind(w.create_volume(&east(), bad)), Err(K::InvalidZoneNotFound));
-    let huge = CreateVolumeRequest { zone: zone("us-east-1a"), size_gb: 20_000, tags: Tags::new() };
+    let huge = CreateVolumeRequest {
+        zone: zone("us-east-1a"),
+        size_gb: 70_000,
+        tags: Tags::new(),
+        ebs: EbsSettings::default(),
+    };
     assert_eq!(kind(w.create_volume(&east(), huge)), Err(K::InvalidParameterValue));
 }
 
@@ -281,6 +297,7 @@ fn template(w: &mut World, name: &str) -> LaunchTemplateId {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),
         user_data: "#!/bin/bash\necho not an agent\n".into(),
+        settings: LaunchSettings::default(),
     };
     let request = CreateLaunchTemplateRequest { name: name.into(), spec, tags: tags(&[("Name", name)]) };
     w.create_launch_template(&east(), request).unwrap().id
@@ -295,6 +312,7 @@ fn group_request(name: &str, template: &LaunchTemplateId, desired: u32) -> Creat
         max: 1,
         desired,
         tags: tags(&[("Name", name)]),
+        subnets: vec![],
     }
 }
 
@@ -308,7 +326,12 @@ fn live_members(w: &World, group: &str) -> Vec<InstanceId> {
 }
 
 fn spec(instance_type: &str, image: &str) -> LaunchSpec {
-    LaunchSpec { instance_type: InstanceType::new(instance_type), image: ImageId::new(image), user_data: String::new() }
+    LaunchSpec {
+        instance_type: InstanceType::new(instance_type),
+        image: ImageId::new(image),
+        user_data: String::new(),
+        settings: LaunchSettings::default(),
+    }
 }
 
 fn config_source(name: &str) -> LaunchSource {
@@ -395,7 +418,7 @@ fn summary_and_lookup() {
         "eipalloc-0001  198.51.100.1  unassociated  [Name=duvel]",
         "us-east-1b m5.large: 0 more launches",
         "Elastic IP quota: 5 per region",
-        "cellar-agent (instances launched without a profile get it): autoscaling:DescribeAutoScalingInstances, ",
+        "cellar-agent: autoscaling:DescribeAutoScalingInstances, ",
         "chimay.imarc.net -> 198.51.100.9",
         "i-0001: pending -> running",
     ] {
@@ -405,6 +428,7 @@ fn summary_and_lookup() {
 
 mod groups;
 mod images;
+mod network;
 
 /// A world with a group, a volume and an address in use, changed by `edit` as a hand-edited
 /// state file could be: `check_consistency` finds the expected problem (or none).
@@ -479,13 +503,8 @@ fn hand_edited_worlds_are_checked() {
         Err("address eipalloc-0001 is associated with instance i-0001, which does not exist"),
     );
     check_consistency(
-        |w| {
-            w.groups.clear();
-            w.volumes.clear();
-            w.addresses.clear();
-            gone(w);
-        },
-        Err("instance_profile_of names instance i-0001, which does not exist"),
+        |w| w.instances.values_mut().for_each(|i| i.instance_profile = Some("cellar agent".into())),
+        Err("instances: i-0001: instance_profile: \"cellar agent\" is not an instance profile name (1-128 letters, digits and + = , . @ _ -)"),
     );
     check_consistency(
         |w| {
