@@ -118,6 +118,7 @@ fn merges_layers_with_provenance() {
             ("ebs.encrypted", "true", "(default)"),
             ("ebs.kms_key", "None", "(default)"),
             ("root_volume_gb", "None", "(default)"),
+            ("volumes", "None", "(default)"),
         ],
     );
 }
@@ -157,6 +158,7 @@ fn server_file_overrides_everything() {
             ("ebs.encrypted", "true", "(default)"),
             ("ebs.kms_key", "None", "(default)"),
             ("root_volume_gb", "None", "(default)"),
+            ("volumes", "None", "(default)"),
         ],
     );
     let t = tree(&[("servers/s.ron", Some(server))]);
@@ -278,7 +280,7 @@ fn unknown_and_misplaced_fields() {
     check_tree(
         &[("servers/s.ron", Some("(platform: \"web\",\n regoin: \"us-east-1\", zone: \"b\", zone: \"c\")"))],
         &[
-            "cfg/servers/s.ron:2:2: unknown field `regoin` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb)",
+            "cfg/servers/s.ron:2:2: unknown field `regoin` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes)",
             "cfg/servers/s.ron:2:34: field `zone` is given twice",
         ],
     );
@@ -288,7 +290,7 @@ fn unknown_and_misplaced_fields() {
         &[("platforms/web.ron", Some("(platform: \"web\", colour: \"red\")"))],
         &[
             "cfg/platforms/web.ron:1:2: field `platform` is only allowed in server files",
-            "cfg/platforms/web.ron:1:19: unknown field `colour` (allowed fields: region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb)",
+            "cfg/platforms/web.ron:1:19: unknown field `colour` (allowed fields: region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes)",
         ],
     );
 }
@@ -805,6 +807,7 @@ fn user_data_limit_is_inclusive() {
                 server: ServerName::new("s"),
                 persist: vec!["/etc".into(), "/var/www".into()],
                 spawn_hook: Some(hook.to_string()),
+                volumes: vec![],
             })
             .unwrap()
             .len()
@@ -828,7 +831,7 @@ fn a_layer_says_which_fields_it_sets() {
         persist: ["/etc"], dns_name: "s.example.com", tags: {"team": "web"}, spawn: "true",
         launch: Template, instance_profile: "p", security_groups: [], vpc: "vpc-01234567",
         subnets: {"a": "subnet-01234567"}, key_name: "k", metadata: (hop_limit: 2), ebs: (iops: 3000),
-        root_volume_gb: 8)"#;
+        root_volume_gb: 8, volumes: [(device: "/dev/sdf", mount: "/data")])"#;
     let kind = || layer::FileKind::Server("s".into());
     let (full, problems) = layer::parse("s.ron".into(), kind(), every);
     assert_eq!(problems, vec![]);
