@@ -58,7 +58,7 @@ fn volumes_are_checked() {
         r#"(platform: "web", volumes: [(device: "/dev/xvdg", mount: "/", persist: ["/etc"]), (device: "/dev/sdh", size_gb: 20, mount: "/srv/a b")])"#,
         &[
             "1:58: mount point \"/\" is the root file system",
-            "1:123: mount point \"/srv/a b\" contains white space, which /etc/fstab cannot hold",
+            "1:124: mount point \"/srv/a b\" contains white space, which /etc/fstab cannot hold",
         ],
     );
 }
