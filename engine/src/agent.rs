@@ -15,11 +15,11 @@ use crate::caller::{attach_not_ready, Caller, Policy, Polled};
 use crate::cloud::{Cloud, CloudError, Filter};
 use crate::model::*;
 
-/// The device a server's first data volume is attached as (unless configured otherwise).
-pub use crate::volumes::DEFAULT_DEVICE as DATA_DEVICE;
+use crate::volumes::script::HostVolume;
 /// The value of [`ROLE_TAG`] on a server's data volumes.
 pub use crate::volumes::DATA_ROLE;
-use crate::volumes::script::HostVolume;
+/// The device a server's first data volume is attached as (unless configured otherwise).
+pub use crate::volumes::DEFAULT_DEVICE as DATA_DEVICE;
 use crate::volumes::{match_volumes, VolumeSpec, DEVICE_TAG};
 /// AWS's limit on user data (before base64 encoding).
 pub const USER_DATA_LIMIT: usize = 16 * 1024;
@@ -186,15 +186,18 @@ pub fn volumes_from_flags(flags: Vec<VolumeFlag>) -> Result<(Vec<String>, Vec<Vo
             (VolumeFlag::Persist(dir), Some(volume)) => volume.persist.push(dir),
             (VolumeFlag::Persist(dir), None) => persist.push(dir),
             (VolumeFlag::Volume(place), _) => {
-                let (device, mount) = place.split_once('=').filter(|(d, m)| !d.is_empty() && !m.is_empty()).ok_or_else(
-                    || format!("--volume {place:?}: expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"),
-                )?;
+                let (device, mount) = place
+                    .split_once('=')
+                    .filter(|(d, m)| !d.is_empty() && !m.is_empty())
+                    .ok_or_else(|| format!("--volume {place:?}: expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"))?;
                 volumes.push(VolumeSpec { device: device.to_string(), mount: mount.to_string(), persist: Vec::new() });
             }
         }
     }
     if !persist.is_empty() && !volumes.is_empty() {
-        return Err("--persist before the first --volume: with --volume, give each volume's directories after it".into());
+        return Err(
+            "--persist before the first --volume: with --volume, give each volume's directories after it".into()
+        );
     }
     Ok((persist, volumes))
 }
@@ -421,13 +424,20 @@ impl Agent<'_> {
             .await?;
         match attached {
             Polled::Ready((done, id)) => Ok((done, HostVolume { id, spec: spec.clone() })),
-            Polled::TimedOut { .. } => Err(AgentError::Timeout { step: format!("attaching the data volume at {}", spec.device) }),
+            Polled::TimedOut { .. } => {
+                Err(AgentError::Timeout { step: format!("attaching the data volume at {}", spec.device) })
+            }
         }
     }
 
     /// One look at the data volume: attached to this instance (done), free (attach), held
     /// by a dying instance (look again) or by a live one (an error).
-    async fn try_attach(&self, server: &ServerName, volume: Volume, device: &str) -> Result<Option<String>, AgentError> {
+    async fn try_attach(
+        &self,
+        server: &ServerName,
+        volume: Volume,
+        device: &str,
+    ) -> Result<Option<String>, AgentError> {
         let (cloud, region, me) = (self.cloud, &self.region, &self.instance_id);
         match (&volume.attached_to, volume.state) {
             (Some(holder), _) if holder == me => Ok(Some(format!("volume {} already attached", volume.id))),
@@ -590,12 +600,23 @@ mod tests {
     fn persisted_directories_belong_to_the_volume_before_them() {
         check_flags(&[("persist", "/etc"), ("persist", "/home")], Ok((&["/etc", "/home"], &[])));
         check_flags(
-            &[("volume", "/dev/sdf=/data"), ("persist", "/etc"), ("volume", "/dev/sdg=/srv/db"), ("persist", "/var/lib/mysql")],
+            &[
+                ("volume", "/dev/sdf=/data"),
+                ("persist", "/etc"),
+                ("volume", "/dev/sdg=/srv/db"),
+                ("persist", "/var/lib/mysql"),
+            ],
             Ok((&[], &["/dev/sdf=/data:/etc", "/dev/sdg=/srv/db:/var/lib/mysql"])),
         );
         check_flags(&[("volume", "/dev/sdg=/a=b")], Ok((&[], &["/dev/sdg=/a=b:"])));
-        check_flags(&[("volume", "/dev/sdg")], Err("--volume \"/dev/sdg\": expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"));
-        check_flags(&[("volume", "=/data")], Err("--volume \"=/data\": expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"));
+        check_flags(
+            &[("volume", "/dev/sdg")],
+            Err("--volume \"/dev/sdg\": expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"),
+        );
+        check_flags(
+            &[("volume", "=/data")],
+            Err("--volume \"=/data\": expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"),
+        );
         check_flags(
             &[("persist", "/etc"), ("volume", "/dev/sdf=/data")],
             Err("--persist before the first --volume: with --volume, give each volume's directories after it"),

@@ -128,8 +128,13 @@ async fn boot_loop(cloud: Arc<AwsCloud>, booted: Arc<Mutex<Vec<String>>>) {
             // moto keeps no user data to read back: the volumes come from the fixture config
             // (none for a one-volume server, whose agent attaches its one volume at /dev/sdf).
             let volumes = configured_volumes(name);
-            let invocation =
-                AgentInvocation { mode, server: ServerName::new(name.as_str()), persist: vec![], spawn_hook: None, volumes };
+            let invocation = AgentInvocation {
+                mode,
+                server: ServerName::new(name.as_str()),
+                persist: vec![],
+                spawn_hook: None,
+                volumes,
+            };
             let host = RecordingHost { instance: instance.id.clone(), region: region.clone() };
             match agent::run(&*cloud, &host, &invocation).await {
                 Ok(report) => {

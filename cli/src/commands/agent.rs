@@ -3,8 +3,8 @@
 
 use super::Ctx;
 use anyhow::Result;
-use cellar_engine::model::AgentMode;
 use cellar_engine::agent::VolumeFlag;
+use cellar_engine::model::AgentMode;
 use clap::ValueEnum;
 use std::path::PathBuf;
 
@@ -21,7 +21,8 @@ impl clap::FromArgMatches for Args {
     fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
         let parsed = Parsed::from_arg_matches(matches)?;
         let mut flags: Vec<(usize, VolumeFlag)> = Vec::new();
-        for (id, make) in [("persist", VolumeFlag::Persist as fn(String) -> VolumeFlag), ("volume", VolumeFlag::Volume)] {
+        for (id, make) in [("persist", VolumeFlag::Persist as fn(String) -> VolumeFlag), ("volume", VolumeFlag::Volume)]
+        {
             if let (Some(at), Some(values)) = (matches.indices_of(id), matches.get_many::<String>(id)) {
                 flags.extend(at.zip(values).map(|(i, v)| (i, make(v.clone()))));
             }
@@ -165,7 +166,17 @@ mod tests {
         use VolumeFlag::{Persist as P, Volume as V};
         check(&["--persist", "/etc", "--persist", "/home"], &[P("/etc".into()), P("/home".into())]);
         check(
-            &["--volume", "/dev/sdf=/data", "--persist", "/etc", "--dry-run", "--volume", "/dev/sdg=/srv/db", "--persist", "/var/lib/mysql"],
+            &[
+                "--volume",
+                "/dev/sdf=/data",
+                "--persist",
+                "/etc",
+                "--dry-run",
+                "--volume",
+                "/dev/sdg=/srv/db",
+                "--persist",
+                "/var/lib/mysql",
+            ],
             &[V("/dev/sdf=/data".into()), P("/etc".into()), V("/dev/sdg=/srv/db".into()), P("/var/lib/mysql".into())],
         );
         check(&["--volume=/dev/sdg=/srv/it's", "--persist=/a b"], &[V("/dev/sdg=/srv/it's".into()), P("/a b".into())]);

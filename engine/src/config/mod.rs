@@ -52,14 +52,14 @@ mod volumes;
 #[cfg(test)]
 mod volumes_tests;
 
-pub use launch::{EbsConfig, LaunchConfig};
-pub use volumes::{agent_volumes, VolumeConfig};
 use crate::model::{AmiType, Architecture, InstanceType, Region, ServerName, Zone};
+pub use launch::{EbsConfig, LaunchConfig};
 use layer::{FileKind, Layer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+pub use volumes::{agent_volumes, VolumeConfig};
 
 /// Where a value came from: a file and a 1-based line and column. Defaults come from
 /// the file `(default)` at line 0, column 0.

@@ -1,10 +1,10 @@
 //! Whether the values make sense: per layer (each value where it is written) and per
 //! server (the merged result: required fields, combinations, user data size).
 
+use super::launch_checks;
 use super::layer::{FileKind, Layer, REQUIRED};
 use super::{HookChecker, Problem, Source, Sourced};
 use crate::agent::{user_data, AgentInvocation, USER_DATA_LIMIT};
-use super::launch_checks;
 use crate::catalog::{self, edit_distance, EBS_ANY_MAX_GB, EBS_ANY_MIN_GB};
 use crate::model::{AgentMode, Architecture, ServerName, NAME_TAG};
 

@@ -45,7 +45,11 @@ pub struct VolumeConfig {
 
 impl VolumeConfig {
     pub fn spec(&self) -> VolumeSpec {
-        VolumeSpec { device: self.device.value.clone(), mount: self.mount.value.clone(), persist: self.persist.value.clone() }
+        VolumeSpec {
+            device: self.device.value.clone(),
+            mount: self.mount.value.clone(),
+            persist: self.persist.value.clone(),
+        }
     }
 }
 
@@ -65,7 +69,8 @@ pub(crate) fn set_volumes(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bo
     let Some(items) = p.scanned.list(v) else {
         p.problem(
             v.pos,
-            "invalid value for `volumes`: expected a list of `(device: ..., size_gb: ..., mount: ..., persist: [...])`".into(),
+            "invalid value for `volumes`: expected a list of `(device: ..., size_gb: ..., mount: ..., persist: [...])`"
+                .into(),
             Some(format!("write it like `{}`", example("volumes"))),
         );
         return false;
@@ -114,7 +119,11 @@ fn entry(p: &mut Parser<'_>, item: &Item) -> Option<VolumeLayer> {
             continue;
         }
         if seen.contains(&name) {
-            p.problem(field.name_pos, format!("field `volumes.{name}` is given twice"), Some("remove one of them".into()));
+            p.problem(
+                field.name_pos,
+                format!("field `volumes.{name}` is given twice"),
+                Some("remove one of them".into()),
+            );
             ok = false;
             continue;
         }
@@ -156,7 +165,9 @@ pub(crate) fn layer_problems(layer: &Layer, out: &mut Vec<Problem>) {
         out.push(problem(
             &volumes.source,
             "`volumes` is empty: a server has at least one data volume".into(),
-            Some(format!("list at least one, or remove `volumes` for one volume at {DEFAULT_DEVICE} and {DEFAULT_MOUNT}")),
+            Some(format!(
+                "list at least one, or remove `volumes` for one volume at {DEFAULT_DEVICE} and {DEFAULT_MOUNT}"
+            )),
         ));
     }
     for (n, v) in volumes.value.iter().enumerate() {
@@ -194,15 +205,27 @@ fn once(seen: &mut BTreeMap<String, Source>, v: &Sourced<String>, what: &str, ou
 
 fn entry_problems(n: usize, v: &VolumeLayer, out: &mut Vec<Problem>) {
     match &v.device {
-        None => out.push(problem(&v.source, format!("volume {} has no `device`", n + 1), Some("add `device: \"/dev/sdg\"` (/dev/sdf to /dev/sdp are EC2's recommended names)".into()))),
+        None => out.push(problem(
+            &v.source,
+            format!("volume {} has no `device`", n + 1),
+            Some("add `device: \"/dev/sdg\"` (/dev/sdf to /dev/sdp are EC2's recommended names)".into()),
+        )),
         Some(d) => {
             if let Some(why) = device_problem(&d.value) {
-                out.push(problem(&d.source, format!("invalid volume device: {why}"), Some("use /dev/sdf to /dev/sdp (EC2's recommended names for EBS volumes on Linux)".into())));
+                out.push(problem(
+                    &d.source,
+                    format!("invalid volume device: {why}"),
+                    Some("use /dev/sdf to /dev/sdp (EC2's recommended names for EBS volumes on Linux)".into()),
+                ));
             }
         }
     }
     match &v.mount {
-        None => out.push(problem(&v.source, format!("volume {} has no `mount`", n + 1), Some("add `mount: \"/srv/db\"`".into()))),
+        None => out.push(problem(
+            &v.source,
+            format!("volume {} has no `mount`", n + 1),
+            Some("add `mount: \"/srv/db\"`".into()),
+        )),
         Some(m) => path_problems(m, "mount point", true, out),
     }
     match &v.size_gb {
@@ -225,13 +248,29 @@ fn entry_problems(n: usize, v: &VolumeLayer, out: &mut Vec<Problem>) {
 fn path_problems(v: &Sourced<String>, what: &str, mount: bool, out: &mut Vec<Problem>) {
     let value = &v.value;
     if !value.starts_with('/') {
-        out.push(problem(&v.source, format!("{what} {value:?} is not an absolute path"), Some(format!("write it as \"/{}\"", value.trim_start_matches("./")))));
+        out.push(problem(
+            &v.source,
+            format!("{what} {value:?} is not an absolute path"),
+            Some(format!("write it as \"/{}\"", value.trim_start_matches("./"))),
+        ));
     } else if value.chars().any(char::is_control) {
-        out.push(problem(&v.source, format!("{what} {value:?} contains a control character (a NUL, tab or line break)"), Some("write the path without it".into())));
+        out.push(problem(
+            &v.source,
+            format!("{what} {value:?} contains a control character (a NUL, tab or line break)"),
+            Some("write the path without it".into()),
+        ));
     } else if mount && value.trim_end_matches('/').is_empty() {
-        out.push(problem(&v.source, format!("{what} {value:?} is the root file system"), Some("mount the volume on a directory of its own, such as \"/srv/db\"".into())));
+        out.push(problem(
+            &v.source,
+            format!("{what} {value:?} is the root file system"),
+            Some("mount the volume on a directory of its own, such as \"/srv/db\"".into()),
+        ));
     } else if mount && value.chars().any(char::is_whitespace) {
-        out.push(problem(&v.source, format!("{what} {value:?} contains white space, which /etc/fstab cannot hold"), Some("choose a mount point without spaces".into())));
+        out.push(problem(
+            &v.source,
+            format!("{what} {value:?} contains white space, which /etc/fstab cannot hold"),
+            Some("choose a mount point without spaces".into()),
+        ));
     }
 }
 
@@ -248,7 +287,10 @@ pub(crate) fn merged_problems(merged: &Layer, out: &mut Vec<Problem>) {
         {
             out.push(problem(
                 &s.source,
-                format!("size_gb {} is outside {volume_type} volumes' {} to {} GiB", s.value, limits.min_gb, limits.max_gb),
+                format!(
+                    "size_gb {} is outside {volume_type} volumes' {} to {} GiB",
+                    s.value, limits.min_gb, limits.max_gb
+                ),
                 Some(format!("give a size from {} to {} GiB, or another `ebs.type`", limits.min_gb, limits.max_gb)),
             ));
         }
@@ -262,7 +304,10 @@ pub(crate) fn merged_problems(merged: &Layer, out: &mut Vec<Problem>) {
         if let Some(at) = inherited.get(dir.value.as_str()) {
             out.push(problem(
                 &dir.source,
-                format!("persisted directory {:?} is on this volume and, through `persist` ({at}), on the first volume", dir.value),
+                format!(
+                    "persisted directory {:?} is on this volume and, through `persist` ({at}), on the first volume",
+                    dir.value
+                ),
                 Some("give the first volume its own `persist` list without it".into()),
             ));
         }
@@ -270,7 +315,11 @@ pub(crate) fn merged_problems(merged: &Layer, out: &mut Vec<Problem>) {
 }
 
 /// The effective volumes of a merged, validated layer.
-pub(crate) fn build(merged: &Layer, ebs_size_gb: &Option<Sourced<u32>>, persist: &Sourced<Vec<String>>) -> Vec<VolumeConfig> {
+pub(crate) fn build(
+    merged: &Layer,
+    ebs_size_gb: &Option<Sourced<u32>>,
+    persist: &Sourced<Vec<String>>,
+) -> Vec<VolumeConfig> {
     let Some(volumes) = &merged.volumes else {
         return vec![VolumeConfig {
             device: Sourced::default_value(DEFAULT_DEVICE.to_string()),

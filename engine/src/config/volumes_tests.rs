@@ -7,7 +7,10 @@ const GLOBAL: &str = r#"(region: "us-east-1", zone: "a", instance_type: "m5.larg
  architecture: "x86_64", instance_profile: "cellar-agent", persist: ["/etc", "/var/lib/mysql"])"#;
 
 fn tree(server: &str) -> ConfigTree {
-    ConfigTree::from_files(Path::new("cfg"), [("global.ron", GLOBAL), ("platforms/web.ron", "()"), ("servers/s.ron", server)])
+    ConfigTree::from_files(
+        Path::new("cfg"),
+        [("global.ron", GLOBAL), ("platforms/web.ron", "()"), ("servers/s.ron", server)],
+    )
 }
 
 struct NoHooks;
@@ -69,12 +72,14 @@ fn volume_entries_are_parsed_with_their_places() {
         r#"(platform: "web", volumes: [(device: "/dev/sdf", mount: "/data", colour: 1)])"#,
         &["1:66: unknown field `colour` in a volume (allowed fields: device, size_gb, mount, persist)"],
     );
-    check(r#"(platform: "web", volumes: ["/dev/sdf"])"#, &[
-        "1:29: invalid entry in `volumes`: expected `(device: ..., size_gb: ..., mount: ..., persist: [...])`",
-    ]);
-    check(r#"(platform: "web", volumes: [(device: 5, mount: "/data")])"#, &[
-        "1:38: invalid value for `volumes.device`: Expected string",
-    ]);
+    check(
+        r#"(platform: "web", volumes: ["/dev/sdf"])"#,
+        &["1:29: invalid entry in `volumes`: expected `(device: ..., size_gb: ..., mount: ..., persist: [...])`"],
+    );
+    check(
+        r#"(platform: "web", volumes: [(device: 5, mount: "/data")])"#,
+        &["1:38: invalid value for `volumes.device`: Expected string"],
+    );
 }
 
 #[test]
@@ -129,15 +134,30 @@ fn effective_volumes_with_origins() {
 fn check_agent(server: &str, expected_persist: &[&str], expected_volumes: &[&str]) {
     let config = tree(server).server(&ServerName::new("s")).unwrap_or_else(|e| panic!("{e}"));
     let (persist, volumes) = agent_volumes(&config.volumes.value);
-    let volumes: Vec<String> = volumes.iter().map(|v| format!("{}={}:{}", v.device, v.mount, v.persist.join(","))).collect();
-    assert_eq!((persist, volumes), (expected_persist.iter().map(|s| s.to_string()).collect(), expected_volumes.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+    let volumes: Vec<String> =
+        volumes.iter().map(|v| format!("{}={}:{}", v.device, v.mount, v.persist.join(","))).collect();
+    assert_eq!(
+        (persist, volumes),
+        (
+            expected_persist.iter().map(|s| s.to_string()).collect(),
+            expected_volumes.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+        )
+    );
 }
 
 #[test]
 fn one_volume_at_the_default_place_is_written_as_before() {
     check_agent(r#"(platform: "web")"#, &["/etc", "/var/lib/mysql"], &[]);
-    check_agent(r#"(platform: "web", volumes: [(device: "/dev/sdf", mount: "/data", persist: ["/etc"])])"#, &["/etc"], &[]);
-    check_agent(r#"(platform: "web", volumes: [(device: "/dev/sdh", mount: "/data", persist: ["/etc"])])"#, &[], &["/dev/sdh=/data:/etc"]);
+    check_agent(
+        r#"(platform: "web", volumes: [(device: "/dev/sdf", mount: "/data", persist: ["/etc"])])"#,
+        &["/etc"],
+        &[],
+    );
+    check_agent(
+        r#"(platform: "web", volumes: [(device: "/dev/sdh", mount: "/data", persist: ["/etc"])])"#,
+        &[],
+        &["/dev/sdh=/data:/etc"],
+    );
     check_agent(
         r#"(platform: "web", volumes: [(device: "/dev/sdf", mount: "/data", persist: ["/etc"]), (device: "/dev/sdg", size_gb: 9, mount: "/db", persist: ["/var/lib/mysql"])])"#,
         &[],

@@ -45,8 +45,14 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     p.note(format!("The instance is launched in {zone}, the zone of data volume {}.", volume.id));
     let launch =
         HandLaunch { zone, subnet, settings, instance_type: choice.instance_type, image, mode: AgentMode::Spawn };
-    let Attached { instance, attach, associate } =
-        launch_attached(p, config, launch, gate, volumes.iter().map(|(v, d)| (Ref::Existing(v.id.clone()), d.clone())).collect(), address);
+    let Attached { instance, attach, associate } = launch_attached(
+        p,
+        config,
+        launch,
+        gate,
+        volumes.iter().map(|(v, d)| (Ref::Existing(v.id.clone()), d.clone())).collect(),
+        address,
+    );
     let mut after: Vec<Option<StepId>> = attach.into_iter().map(Some).collect();
     after.push(Some(associate));
     wait_healthy(p, server, Some(Ref::Output(instance)), None, after);

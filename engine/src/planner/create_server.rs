@@ -64,8 +64,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         image,
         mode: AgentMode::Persist,
     };
-    let Attached { instance, attach, associate } =
-        launch_attached(p, config, launch, gate, volumes, address.clone());
+    let Attached { instance, attach, associate } = launch_attached(p, config, launch, gate, volumes, address.clone());
     let mut ready: Vec<Option<StepId>> = attach.into_iter().map(Some).collect();
     ready.push(Some(associate));
     let healthy_after = if config.auto_scale_capacity.value >= 1 {

@@ -16,11 +16,7 @@ fn agent_volumes(config: &ServerConfig) -> AgentSpec {
 }
 
 pub fn agent_spec(config: &ServerConfig, mode: AgentMode) -> AgentSpec {
-    AgentSpec {
-        mode,
-        spawn_hook: config.spawn.as_ref().map(|h| h.value.clone()),
-        ..agent_volumes(config)
-    }
+    AgentSpec { mode, spawn_hook: config.spawn.as_ref().map(|h| h.value.clone()), ..agent_volumes(config) }
 }
 
 /// Refuses an instance type that cannot run images of `architecture`.
@@ -89,7 +85,14 @@ pub fn create_launch(
     match config.launch.value {
         LaunchKind::Template => p.push(
             server,
-            Action::CreateLaunchTemplate { name: server.to_string(), instance_type, image, image_name, agent, settings },
+            Action::CreateLaunchTemplate {
+                name: server.to_string(),
+                instance_type,
+                image,
+                image_name,
+                agent,
+                settings,
+            },
             after,
             Some(Undo::DeleteLaunchTemplate),
         ),

@@ -32,7 +32,10 @@ pub fn create_all(
             (0, _) => (first_size, first_origin.clone()),
             (_, Some(s)) => (s.value, configured(s)),
             (_, None) => {
-                return Err(PlanError::MissingEbsSize { server: config.name.clone(), file: config.file.display().to_string() })
+                return Err(PlanError::MissingEbsSize {
+                    server: config.name.clone(),
+                    file: config.file.display().to_string(),
+                })
             }
         };
         let ebs = network::data_volume(&config.launch_settings.ebs, size.0, size.1)?;
@@ -59,7 +62,8 @@ pub fn existing<'r>(p: &Planning<'r>, config: &ServerConfig) -> Result<Vec<(&'r 
     let specs = specs(config);
     let r = p.resources();
     let matched = match_volumes(&specs, &r.volumes);
-    let missing: Vec<&str> = matched.pairs.iter().filter(|(_, v)| v.is_none()).map(|(s, _)| s.device.as_str()).collect();
+    let missing: Vec<&str> =
+        matched.pairs.iter().filter(|(_, v)| v.is_none()).map(|(s, _)| s.device.as_str()).collect();
     if matched.pairs.first().is_some_and(|(_, v)| v.is_none()) && specs.len() == 1 {
         return Err(PlanError::NoVolume { server: config.name.clone(), region: p.scope.region.clone() });
     }

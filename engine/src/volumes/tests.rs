@@ -53,7 +53,11 @@ fn spec(device: &str, mount: &str) -> VolumeSpec {
 }
 
 /// (specs, volumes as (id, role, device tag)) → (each spec's volume id, the unclaimed ids).
-fn check_match(specs: &[VolumeSpec], volumes: &[(&str, Option<&str>, Option<&str>)], expected: (&[Option<&str>], &[&str])) {
+fn check_match(
+    specs: &[VolumeSpec],
+    volumes: &[(&str, Option<&str>, Option<&str>)],
+    expected: (&[Option<&str>], &[&str]),
+) {
     let volumes: Vec<Volume> = volumes.iter().map(|(id, role, device)| volume(id, *role, *device)).collect();
     let m = match_volumes(specs, &volumes);
     let pairs: Vec<Option<&str>> = m.pairs.iter().map(|(_, v)| v.map(|v| v.id.as_str())).collect();
@@ -70,12 +74,24 @@ fn volumes_match_their_configuration_by_device_tag() {
     check_match(&one, &[("vol-1", Some("data"), None)], (&[Some("vol-1")], &[]));
     // Not a data volume: ignored.
     check_match(&one, &[("vol-1", None, None)], (&[None], &[]));
-    check_match(&two, &[("vol-2", Some("data"), Some("/dev/sdg")), ("vol-1", Some("data"), None)], (&[Some("vol-1"), Some("vol-2")], &[]));
+    check_match(
+        &two,
+        &[("vol-2", Some("data"), Some("/dev/sdg")), ("vol-1", Some("data"), None)],
+        (&[Some("vol-1"), Some("vol-2")], &[]),
+    );
     // The first volume untagged, whatever device the configuration now gives it.
-    check_match(&moved, &[("vol-1", Some("data"), None), ("vol-2", Some("data"), Some("/dev/sdg"))], (&[Some("vol-1"), Some("vol-2")], &[]));
+    check_match(
+        &moved,
+        &[("vol-1", Some("data"), None), ("vol-2", Some("data"), Some("/dev/sdg"))],
+        (&[Some("vol-1"), Some("vol-2")], &[]),
+    );
     // A second volume missing; a volume the configuration no longer names.
     check_match(&two, &[("vol-1", Some("data"), None)], (&[Some("vol-1"), None], &[]));
-    check_match(&one, &[("vol-1", Some("data"), None), ("vol-3", Some("data"), Some("/dev/sdk"))], (&[Some("vol-1")], &["vol-3"]));
+    check_match(
+        &one,
+        &[("vol-1", Some("data"), None), ("vol-3", Some("data"), Some("/dev/sdk"))],
+        (&[Some("vol-1")], &["vol-3"]),
+    );
     // A tagged first volume is found by its tag.
     check_match(&moved, &[("vol-1", Some("data"), Some("/dev/sdh"))], (&[Some("vol-1"), None], &[]));
 }
@@ -89,7 +105,11 @@ fn devices_come_from_the_tag_or_the_first_volume() {
 fn host(id: &str, device: &str, mount: &str, persist: &[&str]) -> HostVolume {
     HostVolume {
         id: VolumeId::new(id),
-        spec: VolumeSpec { device: device.into(), mount: mount.into(), persist: persist.iter().map(|s| s.to_string()).collect() },
+        spec: VolumeSpec {
+            device: device.into(),
+            mount: mount.into(),
+            persist: persist.iter().map(|s| s.to_string()).collect(),
+        },
     }
 }
 
@@ -161,7 +181,9 @@ fn hostile_names_stay_quoted() {
 
 #[test]
 fn labels_fit_ext4() {
-    for (n, device, expected) in [(0, "/dev/sdh", "cellar-data"), (1, "/dev/sdg", "cellar-sdg"), (2, "/dev/xvdz", "cellar-xvdz")] {
+    for (n, device, expected) in
+        [(0, "/dev/sdh", "cellar-data"), (1, "/dev/sdg", "cellar-sdg"), (2, "/dev/xvdz", "cellar-xvdz")]
+    {
         let l = label(n, &spec(device, "/x"));
         assert_eq!(l, expected);
         assert!(l.len() <= 16);

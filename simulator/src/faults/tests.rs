@@ -38,7 +38,8 @@ fn run_request(server: &str, user_data: String, token: &str) -> RunInstanceReque
         user_data,
         tags: tags(&[("Name", server)]),
         client_token: token.to_string(),
-        subnet: None, settings: LaunchSettings::default(),
+        subnet: None,
+        settings: LaunchSettings::default(),
     }
 }
 
@@ -177,7 +178,8 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
             CreateVolumeRequest {
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
-                tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]), ebs: EbsSettings::default()
+                tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
+                ebs: EbsSettings::default()
             }
         )
         .await
@@ -309,7 +311,12 @@ async fn throttling_bucket_capacities() {
                 Box::pin(async move {
                     s.create_volume(
                         &east(),
-                        CreateVolumeRequest { zone: Zone::new("us-east-1b"), size_gb: 8, tags: Tags::new(), ebs: EbsSettings::default() },
+                        CreateVolumeRequest {
+                            zone: Zone::new("us-east-1b"),
+                            size_gb: 8,
+                            tags: Tags::new(),
+                            ebs: EbsSettings::default(),
+                        },
                     )
                     .await
                     .map(drop)
@@ -446,7 +453,15 @@ async fn new_instances_are_invisible_for_a_while() {
     let sim = sim_with(seed(), Faults { invisible_secs: 10, boot_secs: Some(5), ..Faults::default() });
     let r = east();
     let volume = sim
-        .create_volume(&r, CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new(), ebs: EbsSettings::default() })
+        .create_volume(
+            &r,
+            CreateVolumeRequest {
+                zone: Zone::new("us-east-1a"),
+                size_gb: 8,
+                tags: Tags::new(),
+                ebs: EbsSettings::default(),
+            },
+        )
         .await
         .unwrap()
         .id;

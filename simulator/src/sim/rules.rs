@@ -29,8 +29,13 @@ async fn server_x(sim: &Sim) -> (InstanceId, VolumeId, AllocationId) {
         ebs: EbsSettings::default(),
     };
     let volume = sim.create_volume(&r, request).await.unwrap().id;
-    let invocation =
-        AgentInvocation { mode: AgentMode::Spawn, server: ServerName::new("x"), persist: vec![], spawn_hook: None, volumes: vec![] };
+    let invocation = AgentInvocation {
+        mode: AgentMode::Spawn,
+        server: ServerName::new("x"),
+        persist: vec![],
+        spawn_hook: None,
+        volumes: vec![],
+    };
     let request = RunInstanceRequest {
         zone: Zone::new("us-east-1a"),
         subnet: None,

@@ -200,7 +200,8 @@ async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
                 user_data: agent_user_data(AgentMode::Persist, &["/etc", "/var/www"]),
                 tags: tags(&[("Name", "x")]),
                 client_token: "create-x".into(),
-                subnet: None, settings: LaunchSettings::default(),
+                subnet: None,
+                settings: LaunchSettings::default(),
             },
         )
         .await
@@ -235,7 +236,8 @@ async fn agent_failures_are_logged() {
         user_data: agent_user_data(AgentMode::Spawn, &[]),
         tags: tags(&[("Name", "x")]),
         client_token: String::new(),
-        subnet: None, settings: LaunchSettings::default(),
+        subnet: None,
+        settings: LaunchSettings::default(),
     };
     let id = sim.run_instance(&r, request.clone()).await.unwrap().id;
     // An instance without agent user data boots without an agent.
