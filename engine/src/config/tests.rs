@@ -468,7 +468,7 @@ fn loads_and_checks_the_fixtures() {
     let tree = ConfigTree::load(&dir).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tree.dir(), dir);
     let names: Vec<String> = tree.server_names().iter().map(|s| s.to_string()).collect();
-    assert_eq!(names, ["achel", "chimay", "duvel", "ommegang"]);
+    assert_eq!(names, ["achel", "chimay", "duvel", "kwak", "ommegang"]);
     for name in tree.server_names() {
         let c = tree.server(&name).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.region.value, Region::new("us-east-1"));
