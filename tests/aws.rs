@@ -436,3 +436,38 @@ async fn cli_agent_takes_over_volume_and_address_on_a_replacement() {
         assert!(detach.params.contains_key("InstanceId"), "{detach:?}");
     }
 }
+
+/// A server with two data volumes (fixture kwak) on both backends: created with both,
+/// its instance terminated, the replacement's agent attaches both (each at its device) and
+/// associates the address; then attach-instance and destroy-server --delete-data handle both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_two_data_volumes_follow_the_replacement() {
+    let test = "differential_two_data_volumes_follow_the_replacement";
+    differential(test, "kwak", &["create-server@kwak 40", "!terminate kwak"]).await;
+    let Some(upstream) = moto_endpoint(test) else { return };
+    let account = MotoAccount::open(&upstream).await;
+    for step in ["create-server@kwak 40", "!terminate kwak"] {
+        moto_step(&account, step).await;
+    }
+    let cloud = account.cloud();
+    let kwak = Filter::Server(ServerName::new("kwak"));
+    let live = cloud.describe_instances(&region(), &kwak).await.unwrap().into_iter().find(|i| i.state.is_alive());
+    let live = live.expect("the replacement runs").id;
+    let mut volumes: Vec<(u32, Option<InstanceId>, Option<String>)> = cloud
+        .describe_volumes(&region(), &kwak)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.size_gb, v.attached_to, v.device))
+        .collect();
+    volumes.sort();
+    let on = |device: &str| (Some(live.clone()), Some(device.to_string()));
+    assert_eq!(volumes, [(40, on("/dev/sdf").0, on("/dev/sdf").1), (200, on("/dev/sdg").0, on("/dev/sdg").1)]);
+    let address = cloud.describe_addresses(&region(), &kwak).await.unwrap().remove(0);
+    assert_eq!(address.associated_to.as_ref(), Some(&live), "{address:#?}");
+    for step in ["stop-auto-scaling@kwak", "attach-instance@kwak", "destroy-server@kwak --delete-data"] {
+        moto_step(&account, step).await;
+    }
+    let left = cloud.describe_volumes(&region(), &kwak).await.unwrap();
+    assert!(left.is_empty(), "--delete-data deletes both volumes: {left:#?}");
+}
