@@ -510,6 +510,46 @@ mod tests {
         assert_eq!(s.address.map(|a| a.public_ip), Some("198.51.100.1".to_string()));
     }
 
+    /// A second data volume (tagged with its device): every one must be attached, and each is shown.
+    #[test]
+    fn every_data_volume_counts() {
+        let second = |attached_to: Option<&str>| {
+            let mut v = volume(attached_to);
+            v.id = VolumeId::new("vol-2");
+            v.size_gb = 200;
+            v.tags.insert(crate::volumes::DEVICE_TAG.into(), "/dev/sdg".into());
+            v
+        };
+        let server = |volumes: Vec<Volume>| ServerResources {
+            instances: vec![instance("i-1", InstanceState::Running)],
+            volumes,
+            addresses: vec![address(Some("i-1"))],
+            groups: vec![group(&[])],
+            ..Default::default()
+        };
+        // The untagged volume is the first, whatever order the describe lists them in.
+        check(server(vec![second(Some("i-1")), volume(Some("i-1"))]), (Health::Healthy, ""));
+        check(
+            server(vec![volume(Some("i-1")), second(None)]),
+            (Health::Degraded, "data volume vol-2 is not attached to i-1"),
+        );
+        check(
+            server(vec![second(None), volume(None)]),
+            (Health::Degraded, "data volume vol-1 is not attached to i-1; data volume vol-2 is not attached to i-1"),
+        );
+        let s = assess(
+            &ServerName::new("ale"),
+            &Region::new("us-east-1"),
+            &server(vec![second(Some("i-1")), volume(Some("i-1"))]),
+        );
+        assert_eq!(
+            render_text(&[s.clone()]).lines().filter(|l| l.contains("volume")).collect::<Vec<_>>(),
+            ["  volume    vol-1 20 GiB in-use on i-1", "  volume    vol-2 200 GiB in-use on i-1 (/dev/sdg)"]
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!((json["volume"].get("device"), &json["other_volumes"][0]["device"]), (None, &"/dev/sdg".into()));
+    }
+
     #[test]
     fn text_table() {
         let healthy = ServerResources {
