@@ -543,7 +543,7 @@ mod tests {
             &server(vec![second(Some("i-1")), volume(Some("i-1"))]),
         );
         assert_eq!(
-            render_text(&[s.clone()]).lines().filter(|l| l.contains("volume")).collect::<Vec<_>>(),
+            render_text(std::slice::from_ref(&s)).lines().filter(|l| l.contains("volume")).collect::<Vec<_>>(),
             ["  volume    vol-1 20 GiB in-use on i-1", "  volume    vol-2 200 GiB in-use on i-1 (/dev/sdg)"]
         );
         let json = serde_json::to_value(&s).unwrap();

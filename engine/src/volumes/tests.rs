@@ -129,7 +129,7 @@ fn check_script(volumes: &[HostVolume], copy: bool, expected: &[&str]) {
 fn one_volume_scripts() {
     let v = host("vol-0001", "/dev/sdf", "/data", &["/etc", "/var/www"]);
     check_script(
-        &[v.clone()],
+        std::slice::from_ref(&v),
         true,
         &[
             "dev=$(find_disk 'vol-0001' '/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0001' '/dev/sdf' '/dev/xvdf')",
