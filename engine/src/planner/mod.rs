@@ -27,6 +27,8 @@ mod stop_auto_scaling;
 mod tests;
 mod upgrade_ami;
 mod volumes;
+#[cfg(test)]
+mod volumes_tests;
 
 pub use crate::command::Origin;
 use crate::command::{Command, CommandSpec};
