@@ -206,7 +206,10 @@ pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
             i.tags
         ));
     }
-    for v in cloud.describe_volumes(&region, &filter).await.unwrap() {
+    // DescribeVolumes' order is unspecified (moto's differs from the simulator's): by device.
+    let mut volumes = cloud.describe_volumes(&region, &filter).await.unwrap();
+    volumes.sort_by(|a, b| (&a.device, a.size_gb).cmp(&(&b.device, b.size_gb)));
+    for v in volumes {
         lines.push(format!(
             "volume: {} {} {} GiB attached to {:?} as {:?} tags={:?}",
             v.state,
