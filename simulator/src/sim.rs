@@ -284,3 +284,5 @@ mod cloud;
 mod rules;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod volume_tests;
