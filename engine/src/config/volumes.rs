@@ -187,6 +187,42 @@ pub(crate) fn layer_problems(layer: &Layer, out: &mut Vec<Problem>) {
             once(&mut dirs, dir, "persisted directory", out);
         }
     }
+    nesting_problems(&volumes.value, out);
+}
+
+/// Whether `path` is `dir` or lies under it (`/` is reported on its own, not here).
+fn within(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    !dir.is_empty() && (path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// A mount point inside another volume's (mounted in the wrong order it would be hidden),
+/// or inside a persisted directory (the bind mount would hide it).
+fn nesting_problems(volumes: &[VolumeLayer], out: &mut Vec<Problem>) {
+    let mounts: Vec<&Sourced<String>> = volumes.iter().filter_map(|v| v.mount.as_ref()).collect();
+    for m in &mounts {
+        if let Some(outer) = mounts.iter().find(|o| o.value != m.value && within(&m.value, &o.value)) {
+            out.push(problem(
+                &m.source,
+                format!(
+                    "mount point {:?} is inside another volume's mount point {:?} ({})",
+                    m.value, outer.value, outer.source
+                ),
+                Some("mount each volume on a directory of its own, side by side (such as /data and /srv/db)".into()),
+            ));
+        }
+        let dirs = volumes.iter().flat_map(|v| v.persist.iter().flat_map(|p| &p.value));
+        if let Some(dir) = dirs.into_iter().find(|d| within(&m.value, &d.value)) {
+            out.push(problem(
+                &m.source,
+                format!(
+                    "mount point {:?} is inside persisted directory {:?} ({}), whose bind mount would hide it",
+                    m.value, dir.value, dir.source
+                ),
+                Some("mount the volume outside the persisted directories".into()),
+            ));
+        }
+    }
 }
 
 /// A value given to a second volume: a problem at the second, naming the first.

@@ -67,6 +67,23 @@ fn volumes_are_checked() {
 }
 
 #[test]
+fn mount_points_do_not_hide_each_other() {
+    check(
+        r#"(platform: "web", volumes: [(device: "/dev/sdf", mount: "/data/", persist: ["/etc"]), (device: "/dev/sdg", size_gb: 9, mount: "/data/db")])"#,
+        &["1:127: mount point \"/data/db\" is inside another volume's mount point \"/data/\" (cfg/servers/s.ron:1:57)"],
+    );
+    check(
+        r#"(platform: "web", volumes: [(device: "/dev/sdf", mount: "/data", persist: ["/srv"]), (device: "/dev/sdg", size_gb: 9, mount: "/srv/db")])"#,
+        &["1:126: mount point \"/srv/db\" is inside persisted directory \"/srv\" (cfg/servers/s.ron:1:76), whose bind mount would hide it"],
+    );
+    // Side by side, and a name that only starts like another, are fine.
+    check(
+        r#"(platform: "web", volumes: [(device: "/dev/sdf", mount: "/data", persist: ["/etc"]), (device: "/dev/sdg", size_gb: 9, mount: "/database")])"#,
+        &[],
+    );
+}
+
+#[test]
 fn volume_entries_are_parsed_with_their_places() {
     check(
         r#"(platform: "web", volumes: [(device: "/dev/sdf", mount: "/data", colour: 1)])"#,
