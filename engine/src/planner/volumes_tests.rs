@@ -84,3 +84,28 @@ fn attach_instance_attaches_every_volume_or_refuses() {
         &["error: ale has no data volume for /dev/sdf, which `volumes` (cfg/servers/ale.ron:1:39) names\n  fix: a volume added to the configuration after create-server is not created by cellar: create it in the server's zone and tag it Name=ale cellar:role=data cellar:device=<device>, or remove it from `volumes`"],
     );
 }
+
+#[test]
+fn upgrade_ami_of_a_server_missing_a_configured_volume_is_refused() {
+    let mut r = ServerResources { volumes: vec![data_volume()], ..Default::default() };
+    let mut g = crate::model::AutoScalingGroup {
+        name: AutoScalingGroupName::new("ale"),
+        launch: LaunchSource::Template { id: LaunchTemplateId::new("lt-1"), version: Some(1) },
+        zones: vec![Zone::new("us-east-1b")],
+        subnets: vec![],
+        min: 1,
+        max: 1,
+        desired: 1,
+        instances: vec![],
+        activities: vec![],
+        tags: Default::default(),
+    };
+    g.tags.insert(NAME_TAG.into(), "ale".into());
+    r.groups = vec![g];
+    check(
+        "upgrade-ami@ale",
+        TWO,
+        world(r, &[]),
+        &["error: ale has no data volume for /dev/sdg, which `volumes` (cfg/servers/ale.ron:1:39) names\n  fix: a volume added to the configuration after create-server is not created by cellar: create it in the server's zone and tag it Name=ale cellar:role=data cellar:device=<device>, or remove it from `volumes`"],
+    );
+}
