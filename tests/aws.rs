@@ -463,12 +463,24 @@ async fn differential_two_data_volumes_follow_the_replacement() {
     assert_eq!(address.associated_to.as_ref(), Some(&live), "{address:#?}");
     // The CLI agent on that instance, as its user data runs it: both volumes already
     // attached; the machine side (printed) finds each disk by its volume id.
-    let zone = cloud.describe_instances(&region(), &kwak).await.unwrap().into_iter().find(|i| i.id == live).unwrap().zone;
+    let zone =
+        cloud.describe_instances(&region(), &kwak).await.unwrap().into_iter().find(|i| i.id == live).unwrap().zone;
     let imds = support::moto::imds_stand_in(live.as_str(), zone.as_str());
     let metadata = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str())];
     let args = [
-        "agent", "spawn", "--server", "kwak", "--volume", "/dev/sdf=/data", "--persist", "/etc", "--volume",
-        "/dev/sdg=/srv/mysql", "--persist", "/var/lib/mysql", "--dry-run",
+        "agent",
+        "spawn",
+        "--server",
+        "kwak",
+        "--volume",
+        "/dev/sdf=/data",
+        "--persist",
+        "/etc",
+        "--volume",
+        "/dev/sdg=/srv/mysql",
+        "--persist",
+        "/var/lib/mysql",
+        "--dry-run",
     ];
     let out = cellar_aws(&account.endpoint.url, &args, &metadata).await;
     assert!(out.status.success(), "{}", text(&out));
