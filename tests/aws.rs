@@ -832,3 +832,70 @@ async fn check_adapter_reads(cloud: &dyn Cloud, web: &SecurityGroupId, subnet: &
     let lambic = configurations.iter().find(|c| c.name.starts_with("lambic-v")).expect("lambic's configuration");
     expected(&lambic.spec.settings);
 }
+
+/// A server with two data volumes (fixture kwak) on both backends: created with both,
+/// its instance terminated, the replacement's agent attaches both (each at its device) and
+/// associates the address; then attach-instance and destroy-server --delete-data handle both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_two_data_volumes_follow_the_replacement() {
+    let test = "differential_two_data_volumes_follow_the_replacement";
+    differential(test, "kwak", &["create-server@kwak 40", "!terminate kwak"]).await;
+    let Some(upstream) = moto_endpoint(test) else { return };
+    let account = MotoAccount::open(&upstream).await;
+    for step in ["create-server@kwak 40", "!terminate kwak"] {
+        moto_step(&account, step).await;
+    }
+    let cloud = account.cloud();
+    let kwak = Filter::Server(ServerName::new("kwak"));
+    let live = cloud.describe_instances(&region(), &kwak).await.unwrap().into_iter().find(|i| i.state.is_alive());
+    let live = live.expect("the replacement runs").id;
+    let volumes_now = cloud.describe_volumes(&region(), &kwak).await.unwrap();
+    let mut volumes: Vec<(u32, Option<InstanceId>, Option<String>)> =
+        volumes_now.iter().map(|v| (v.size_gb, v.attached_to.clone(), v.device.clone())).collect();
+    volumes.sort();
+    let on = |device: &str| (Some(live.clone()), Some(device.to_string()));
+    assert_eq!(volumes, [(40, on("/dev/sdf").0, on("/dev/sdf").1), (200, on("/dev/sdg").0, on("/dev/sdg").1)]);
+    let address = cloud.describe_addresses(&region(), &kwak).await.unwrap().remove(0);
+    assert_eq!(address.associated_to.as_ref(), Some(&live), "{address:#?}");
+    // The CLI agent on that instance, as its user data runs it: both volumes already
+    // attached; the machine side (printed) finds each disk by its volume id.
+    let zone =
+        cloud.describe_instances(&region(), &kwak).await.unwrap().into_iter().find(|i| i.id == live).unwrap().zone;
+    let imds = support::moto::imds_stand_in(live.as_str(), zone.as_str());
+    let metadata = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str())];
+    let args = [
+        "agent",
+        "spawn",
+        "--server",
+        "kwak",
+        "--volume",
+        "/dev/sdf=/data",
+        "--persist",
+        "/etc",
+        "--volume",
+        "/dev/sdg=/srv/mysql",
+        "--persist",
+        "/var/lib/mysql",
+        "--dry-run",
+    ];
+    let out = cellar_aws(&account.endpoint.url, &args, &metadata).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    let by_id = |size: u32| {
+        let v = volumes_now.iter().find(|v| v.size_gb == size).expect("the volume");
+        format!("'/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{}'", v.id.as_str().replace('-', ""))
+    };
+    for expected in [
+        by_id(40),
+        by_id(200),
+        "mountpoint -q '/srv/mysql' || mount \"$dev\" '/srv/mysql'".to_string(),
+        "mountpoint -q '/var/lib/mysql' || mount --bind '/srv/mysql/var/lib/mysql' '/var/lib/mysql'".to_string(),
+    ] {
+        assert!(said.contains(&expected), "{expected} in:\n{said}");
+    }
+    for step in ["stop-auto-scaling@kwak", "attach-instance@kwak", "destroy-server@kwak --delete-data"] {
+        moto_step(&account, step).await;
+    }
+    let left = cloud.describe_volumes(&region(), &kwak).await.unwrap();
+    assert!(left.is_empty(), "--delete-data deletes both volumes: {left:#?}");
+}

@@ -389,6 +389,60 @@ fn destroy_server() {
     );
 }
 
+/// A server with two data volumes (fixture kwak): every command handles both.
+#[test]
+fn two_volumes_follow_every_command() {
+    let both_attached = [
+        "volume 40 GiB in-use in us-east-1c, attached to the instance",
+        "volume 200 GiB in-use in us-east-1c, attached to the instance",
+    ];
+    let both_free = [
+        "volume 40 GiB available in us-east-1c, attached to nothing",
+        "volume 200 GiB available in us-east-1c, attached to nothing",
+    ];
+    let created = ["create-server@kwak 40"];
+    let stopped = ["create-server@kwak 40", "stop-auto-scaling@kwak"];
+    let instance = "instance running t3.medium in us-east-1c from web-server-2026-08-04";
+    let in_group = format!("{instance} in group");
+    let template = "launch template v1 t3.medium from web-server-2026-08-04";
+    let group = "group min 1 desired 1 from template v1, 1 instance(s)";
+    let address = "address associated with the instance";
+    let exists = Some(Again::Refused("server kwak already exists in us-east-1"));
+    let listed = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let mut expected = listed(&[&in_group]);
+    expected.extend(listed(&both_attached));
+    expected.extend(listed(&[address, template, group]));
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    check(&[], "create-server@kwak 40", &expected, "healthy", exists);
+    let mut free = listed(&both_free);
+    free.push("address associated with nothing".into());
+    let free: Vec<&str> = free.iter().map(String::as_str).collect();
+    check(
+        &created,
+        "stop-auto-scaling@kwak",
+        &free,
+        "stopped no instance and no auto scaling group (auto scaling stopped)",
+        Some(Again::Refused("kwak has no auto scaling group")),
+    );
+    let mut attached = vec![instance];
+    attached.extend(both_attached);
+    attached.push(address);
+    check(
+        &stopped,
+        "attach-instance@kwak",
+        &attached,
+        "healthy",
+        Some(Again::Refused("is already attached to volume")),
+    );
+    check(
+        &created,
+        "destroy-server@kwak --delete-data",
+        &["snapshot of 40 GiB Completed", "snapshot of 200 GiB Completed"],
+        "stopped nothing exists (no resource is tagged Name=kwak)",
+        Some(Again::Refused("kwak has no resources in us-east-1")),
+    );
+}
+
 /// Plans `command` after `setup`, changes the world with `change`, and expects the plan
 /// to be stale with a message containing `expected`.
 fn check_stale(setup: &[&str], command: &str, change: &str, expected: &str) {

@@ -13,6 +13,7 @@ const SITUATIONS: &[(&str, &[&str], &str)] = &[
     ("create-server-no-auto-scaling", &[], "create-server@chimay 10"),
     ("create-server-launch-configuration", &[], "create-server@achel 15"),
     ("create-server-refused-exists", &["create-server@duvel 30"], "create-server@duvel 30"),
+    ("create-server-two-volumes", &[], "create-server@kwak 40"),
     // stop-auto-scaling
     ("stop-auto-scaling", &["create-server@duvel 30"], "stop-auto-scaling@duvel"),
     ("stop-auto-scaling-keep-group", &["create-server@duvel 30"], "stop-auto-scaling@duvel --keep-group"),
@@ -42,6 +43,7 @@ const SITUATIONS: &[(&str, &[&str], &str)] = &[
         "attach-instance@duvel",
     ),
     ("attach-instance-refused-no-volume", &[], "attach-instance@duvel"),
+    ("attach-instance-two-volumes", &["create-server@kwak 40", "stop-auto-scaling@kwak"], "attach-instance@kwak"),
     // start-auto-scaling
     ("start-auto-scaling-launches", &["create-server@duvel 30", "stop-auto-scaling@duvel"], "start-auto-scaling@duvel"),
     ("start-auto-scaling-adopts-running-instance", &["create-server@chimay 10"], "start-auto-scaling@chimay"),
@@ -87,6 +89,7 @@ const SITUATIONS: &[(&str, &[&str], &str)] = &[
     // destroy-server
     ("destroy-server", &["create-server@duvel 30"], "destroy-server@duvel"),
     ("destroy-server-delete-data", &["create-server@duvel 30"], "destroy-server@duvel --delete-data"),
+    ("destroy-server-two-volumes-delete-data", &["create-server@kwak 40"], "destroy-server@kwak --delete-data"),
     (
         "destroy-server-after-stop",
         &["create-server@duvel 30", "stop-auto-scaling@duvel"],

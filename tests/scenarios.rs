@@ -87,6 +87,43 @@ fn instance_terminated_by_amazon_is_replaced_and_the_agent_reattaches() {
     });
 }
 
+/// Two data volumes (fixture kwak): the replacement's agent attaches both, each at its
+/// device, and associates the address, under the same faults.
+#[test]
+fn a_replacement_gets_both_volumes_back_through_its_agent() {
+    rt().block_on(async {
+        let sim = hostile_world(12);
+        support::apply(&sim, "create-server@kwak 40").await;
+        let old = sim.world().server_instance(&ServerName::new("kwak")).unwrap();
+        sim.with_world(|w| w.terminate_instance_by_amazon(&old)).unwrap();
+        sim.advance(Duration::from_secs(600)).await;
+        sim.with_world(|w| w.set_faults(Faults::default()).unwrap());
+        let (h, reason) = health(&sim, "kwak").await;
+        assert_eq!(h, status::Health::Healthy, "{reason}");
+        let new = sim.world().server_instance(&ServerName::new("kwak")).unwrap();
+        assert_ne!(new, old);
+        let kwak = Filter::Server(ServerName::new("kwak"));
+        let mut volumes: Vec<(u32, Option<InstanceId>, Option<String>)> = sim
+            .describe_volumes(&Region::new("us-east-1"), &kwak)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.size_gb, v.attached_to, v.device))
+            .collect();
+        volumes.sort();
+        let on_new = |device: &str| (Some(new.clone()), Some(device.to_string()));
+        assert_eq!(
+            volumes,
+            [(40, on_new("/dev/sdf").0, on_new("/dev/sdf").1), (200, on_new("/dev/sdg").0, on_new("/dev/sdg").1)]
+        );
+        let log = sim.world().render_log(None);
+        for attached in ["as /dev/sdf", "as /dev/sdg"] {
+            assert!(log.contains(&format!("to {new} {attached}")), "the agent attached {attached}:\n{log}");
+        }
+        assert!(log.contains(&format!("agent {new}: mounted /etc, /home, /root, /var/www, /var/lib/mysql")), "{log}");
+    });
+}
+
 #[test]
 fn attach_instance_in_a_full_zone_fails_clearly_and_leaks_nothing() {
     rt().block_on(async {

@@ -1,20 +1,19 @@
 //! `cellar agent` on a real instance: the machine side of the agent.
 //!
-//! The cloud side (find the data volume and the Elastic IP by tag, attach, associate) is
-//! the engine's `agent::run`, the same code the simulator runs on boot. This module is
-//! what it does to the machine: make the data volume's file system on first boot, mount
-//! it at `/data`, copy (first boot) or bind-mount (every boot) the persisted directories
-//! from it, record the mounts in `/etc/fstab`, and run the spawn hook. Each is a bash
-//! script; `--dry-run` prints the scripts instead of running them.
+//! The cloud side (find the data volumes and the Elastic IP by tag, attach, associate) is
+//! the engine's `agent::run`, the same code the simulator runs on boot. This module runs
+//! what it does to the machine: the engine's `volumes::script` (find each volume's disk by
+//! its volume id, make its file system on first use, mount it, copy (first boot) or
+//! bind-mount (every boot) the persisted directories, record the mounts in `/etc/fstab`),
+//! then the spawn hook. `--dry-run` prints the scripts instead of running them; the
+//! scripts are tested in the engine (`engine/src/volumes/tests.rs`).
 
 use crate::output::Output;
-use cellar_engine::agent::{AgentHost, DATA_DEVICE};
+use cellar_engine::agent::AgentHost;
 use cellar_engine::model::{InstanceId, Region};
+use cellar_engine::volumes::script::{directories_script, HostVolume};
 use std::io::Write;
 use std::process::{Command, Stdio};
-
-/// Where the data volume is mounted.
-pub const DATA_MOUNT: &str = "/data";
 
 pub struct SystemHost {
     pub instance: InstanceId,
@@ -23,50 +22,6 @@ pub struct SystemHost {
     pub dry_run: bool,
     /// Where `--dry-run` prints them.
     pub out: Output,
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// The data volume's device, its file system (made only if it has none) and `/data`.
-fn mount_data_volume() -> String {
-    format!(
-        r#"set -euo pipefail
-# The volume is attached as {DATA_DEVICE}; Xen instances name it /dev/xvdf, Nitro instances
-# expose it as NVMe with a udev link back to {DATA_DEVICE} (Amazon's images ship the rule).
-dev=""
-for _ in $(seq 1 60); do
-  for candidate in {DATA_DEVICE} /dev/xvdf; do
-    if [ -b "$candidate" ]; then dev="$candidate"; break 2; fi
-  done
-  sleep 2
-done
-[ -n "$dev" ] || {{ echo "cellar agent: data volume device {DATA_DEVICE} did not appear" >&2; exit 1; }}
-blkid "$dev" >/dev/null 2>&1 || mkfs.ext4 -q -L cellar-data "$dev"
-mkdir -p {DATA_MOUNT}
-mountpoint -q {DATA_MOUNT} || mount "$dev" {DATA_MOUNT}
-grep -qs ' {DATA_MOUNT} ' /etc/fstab || echo 'LABEL=cellar-data {DATA_MOUNT} ext4 defaults,nofail 0 2' >> /etc/fstab
-"#
-    )
-}
-
-/// The script for `persist` (copy = true, first boot) or `mount` (copy = false).
-pub fn directories_script(directories: &[String], copy: bool) -> String {
-    let mut script = mount_data_volume();
-    for dir in directories {
-        let fstab = quote(&format!("{DATA_MOUNT}{dir} {dir} none bind,nofail 0 0"));
-        let (dir, stored) = (quote(dir), quote(&format!("{DATA_MOUNT}{dir}")));
-        if copy {
-            script.push_str(&format!(
-                "if [ ! -e {stored} ]; then mkdir -p {stored}; if [ -d {dir} ]; then cp -a {dir}/. {stored}/; fi; fi\n"
-            ));
-        }
-        script.push_str(&format!(
-            "mkdir -p {dir}\nmountpoint -q {dir} || mount --bind {stored} {dir}\ngrep -qsxF {fstab} /etc/fstab || echo {fstab} >> /etc/fstab\n"
-        ));
-    }
-    script
 }
 
 impl SystemHost {
@@ -99,33 +54,15 @@ impl AgentHost for SystemHost {
         (self.instance.clone(), self.region.clone())
     }
 
-    fn persist(&self, directories: &[String]) -> Result<(), String> {
-        self.run("persist", &directories_script(directories, true))
+    fn persist(&self, volumes: &[HostVolume]) -> Result<(), String> {
+        self.run("persist", &directories_script(volumes, true))
     }
 
-    fn mount(&self, directories: &[String]) -> Result<(), String> {
-        self.run("mount", &directories_script(directories, false))
+    fn mount(&self, volumes: &[HostVolume]) -> Result<(), String> {
+        self.run("mount", &directories_script(volumes, false))
     }
 
     fn run_hook(&self, script: &str) -> Result<(), String> {
         self.run("spawn hook", script)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The generated scripts are valid bash, for awkward directory names too.
-    #[test]
-    fn scripts_parse() {
-        for (dirs, copy) in
-            [(vec!["/etc".to_string(), "/var/www".into()], true), (vec!["/srv/it's here".into()], false)]
-        {
-            let script = directories_script(&dirs, copy);
-            let out = Command::new("bash").arg("-n").arg("-c").arg(&script).output().expect("bash");
-            assert!(out.status.success(), "{}\n{script}", String::from_utf8_lossy(&out.stderr));
-            assert_eq!(script.contains("cp -a"), copy, "{script}");
-        }
     }
 }

@@ -15,10 +15,12 @@ use crate::caller::{attach_not_ready, Caller, Policy, Polled};
 use crate::cloud::{Cloud, CloudError, Filter};
 use crate::model::*;
 
-/// The device name the data volume is attached as.
-pub const DATA_DEVICE: &str = "/dev/sdf";
-/// The value of [`ROLE_TAG`] on a server's data volume.
-pub const DATA_ROLE: &str = "data";
+use crate::volumes::script::HostVolume;
+/// The value of [`ROLE_TAG`] on a server's data volumes.
+pub use crate::volumes::DATA_ROLE;
+/// The device a server's first data volume is attached as (unless configured otherwise).
+pub use crate::volumes::DEFAULT_DEVICE as DATA_DEVICE;
+use crate::volumes::{match_volumes, VolumeSpec, DEVICE_TAG};
 /// AWS's limit on user data (before base64 encoding).
 pub const USER_DATA_LIMIT: usize = 16 * 1024;
 
@@ -32,8 +34,23 @@ const HOOK_DELIMITER: &str = "CELLAR_SPAWN_HOOK";
 pub struct AgentInvocation {
     pub mode: AgentMode,
     pub server: ServerName,
+    /// The directories persisted on the first volume when `volumes` is empty.
     pub persist: Vec<String>,
     pub spawn_hook: Option<String>,
+    /// Every data volume with its device, mount point and directories; empty: one volume,
+    /// `/dev/sdf` at `/data`, holding `persist` (a server without `volumes`).
+    pub volumes: Vec<VolumeSpec>,
+}
+
+impl AgentInvocation {
+    /// The data volumes, in the configuration's order (the first one first).
+    pub fn volume_specs(&self) -> Vec<VolumeSpec> {
+        if self.volumes.is_empty() {
+            vec![VolumeSpec::legacy(self.persist.clone())]
+        } else {
+            self.volumes.clone()
+        }
+    }
 }
 
 /// Why user data cannot be written.
@@ -75,6 +92,14 @@ pub fn user_data(invocation: &AgentInvocation) -> Result<String, UserDataError> 
     let mut command = format!("exec cellar agent {} --server {server}", invocation.mode);
     for dir in &invocation.persist {
         command.push_str(&format!(" --persist {}", quote(&format!("persisted directory {dir:?}"), dir)?));
+    }
+    // Each volume, then the directories on it: a `--persist` belongs to the `--volume` before it.
+    for v in &invocation.volumes {
+        let place = format!("{}={}", v.device, v.mount);
+        command.push_str(&format!(" --volume {}", quote(&format!("volume {place:?}"), &place)?));
+        for dir in &v.persist {
+            command.push_str(&format!(" --persist {}", quote(&format!("persisted directory {dir:?}"), dir)?));
+        }
     }
     if let Some(hook) = &invocation.spawn_hook {
         if hook.contains('\0') {
@@ -125,31 +150,68 @@ pub fn parse_user_data(text: &str) -> Option<AgentInvocation> {
             _ => return None,
         };
         let mut server = None;
-        let mut persist = Vec::new();
+        let mut flags = Vec::new();
         while let Some(flag) = words.next() {
             match flag.as_str() {
                 "--server" => server = Some(ServerName::new(words.next()?.clone())),
-                "--persist" => persist.push(words.next()?.clone()),
+                "--persist" => flags.push(VolumeFlag::Persist(words.next()?.clone())),
+                "--volume" => flags.push(VolumeFlag::Volume(words.next()?.clone())),
                 "--hook" => {
                     words.next()?;
                 }
                 _ => return None,
             }
         }
-        return Some(AgentInvocation { mode, server: server?, persist, spawn_hook });
+        let (persist, volumes) = volumes_from_flags(flags).ok()?;
+        return Some(AgentInvocation { mode, server: server?, persist, spawn_hook, volumes });
     }
     None
+}
+
+/// A `--volume DEVICE=MOUNT` or `--persist DIR` of the agent's command line, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VolumeFlag {
+    Volume(String),
+    Persist(String),
+}
+
+/// The persisted directories and volumes of the agent's command line: `--persist`s before
+/// any `--volume` are the first volume's (`/dev/sdf` at `/data`, a server without
+/// `volumes`); after one, each `--persist` belongs to the `--volume` before it.
+pub fn volumes_from_flags(flags: Vec<VolumeFlag>) -> Result<(Vec<String>, Vec<VolumeSpec>), String> {
+    let mut persist = Vec::new();
+    let mut volumes: Vec<VolumeSpec> = Vec::new();
+    for flag in flags {
+        match (flag, volumes.last_mut()) {
+            (VolumeFlag::Persist(dir), Some(volume)) => volume.persist.push(dir),
+            (VolumeFlag::Persist(dir), None) => persist.push(dir),
+            (VolumeFlag::Volume(place), _) => {
+                let (device, mount) = place
+                    .split_once('=')
+                    .filter(|(d, m)| !d.is_empty() && !m.is_empty())
+                    .ok_or_else(|| format!("--volume {place:?}: expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"))?;
+                volumes.push(VolumeSpec { device: device.to_string(), mount: mount.to_string(), persist: Vec::new() });
+            }
+        }
+    }
+    if !persist.is_empty() && !volumes.is_empty() {
+        return Err(
+            "--persist before the first --volume: with --volume, give each volume's directories after it".into()
+        );
+    }
+    Ok((persist, volumes))
 }
 
 /// The machine the agent runs on: its identity and the local side effects.
 pub trait AgentHost: Send + Sync {
     /// This instance's id and region (on AWS from the instance metadata service).
     fn identity(&self) -> (InstanceId, Region);
-    /// Copies the directories onto the data volume and mounts them from it (first boot).
-    fn persist(&self, directories: &[String]) -> Result<(), String>;
-    /// Mounts the directories from the data volume, which already holds them (a
+    /// Mounts the data volumes, copies the directories onto them and mounts them from
+    /// there (first boot).
+    fn persist(&self, volumes: &[HostVolume]) -> Result<(), String>;
+    /// Mounts the data volumes and the directories from them, which already hold them (a
     /// replacement instance).
-    fn mount(&self, directories: &[String]) -> Result<(), String>;
+    fn mount(&self, volumes: &[HostVolume]) -> Result<(), String>;
     /// Runs the server's spawn hook script.
     fn run_hook(&self, script: &str) -> Result<(), String>;
 }
@@ -170,6 +232,8 @@ pub enum AgentError {
     WrongServer { instance: InstanceId, tagged: String, expected: ServerName },
     #[error("server {0} has no data volume (tag {ROLE_TAG}={DATA_ROLE})")]
     NoVolume(ServerName),
+    #[error("server {server} has no data volume for {device} (at {mount}): no volume is tagged {ROLE_TAG}={DATA_ROLE} {DEVICE_TAG}={device}\n  fix: create-server makes every configured volume; a volume added to the configuration later must be created and tagged by hand")]
+    MissingVolume { server: ServerName, device: String, mount: String },
     #[error("data volume {volume} of {server} is in {volume_zone}, but this instance is in {instance_zone}")]
     ZoneMismatch { server: ServerName, volume: VolumeId, volume_zone: Zone, instance_zone: Zone },
     #[error("data volume {volume} of {server} is still attached to live instance {other}")]
@@ -269,9 +333,15 @@ pub async fn run(
         }
         None => return Err(AgentError::NoServerTag(agent.instance_id)),
     };
-    report.steps.push(agent.attach_data_volume(&server, &instance.zone).await?);
+    let specs = invocation.volume_specs();
+    let mut volumes = Vec::new();
+    for n in 0..specs.len() {
+        let (done, volume) = agent.attach_data_volume(&server, &instance.zone, &specs, n).await?;
+        report.steps.push(done);
+        volumes.push(volume);
+    }
     report.steps.push(agent.associate_address(&server).await?);
-    machine_side(host, invocation, &mut report)?;
+    machine_side(host, invocation, &volumes, &mut report)?;
     Ok(report)
 }
 
@@ -309,10 +379,18 @@ impl Agent<'_> {
         }
     }
 
-    /// Attaches the server's data volume unless it already is, waiting for a dying
-    /// predecessor to let go of it. Returns what it did.
-    async fn attach_data_volume(&self, server: &ServerName, zone: &Zone) -> Result<String, AgentError> {
+    /// Attaches the `n`-th of the server's data volumes (`specs` in the configuration's
+    /// order) unless it already is, waiting for a dying predecessor to let go of it.
+    /// Returns what it did and the volume.
+    async fn attach_data_volume(
+        &self,
+        server: &ServerName,
+        zone: &Zone,
+        specs: &[VolumeSpec],
+        n: usize,
+    ) -> Result<(String, HostVolume), AgentError> {
         let (cloud, region, filter) = (self.cloud, &self.region, Filter::Server(server.clone()));
+        let spec = &specs[n];
         let attached = self
             .caller
             .poll(cloud, || async {
@@ -321,12 +399,17 @@ impl Agent<'_> {
                     .call(cloud, Api::DescribeVolumes, || cloud.describe_volumes(region, &filter))
                     .await
                     .map_err(cloud_err("describe volumes"))?;
-                let volume = volumes
-                    .into_iter()
-                    .find(|v| {
-                        v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.state != VolumeState::Deleted
-                    })
-                    .ok_or_else(|| AgentError::NoVolume(server.clone()))?;
+                let volume = match match_volumes(specs, &volumes).pairs[n].1 {
+                    Some(v) => v.clone(),
+                    None if specs.len() == 1 => return Err(AgentError::NoVolume(server.clone())),
+                    None => {
+                        return Err(AgentError::MissingVolume {
+                            server: server.clone(),
+                            device: spec.device.clone(),
+                            mount: spec.mount.clone(),
+                        })
+                    }
+                };
                 if volume.zone != *zone {
                     return Err(AgentError::ZoneMismatch {
                         server: server.clone(),
@@ -335,27 +418,35 @@ impl Agent<'_> {
                         instance_zone: zone.clone(),
                     });
                 }
-                self.try_attach(server, volume).await
+                let id = volume.id.clone();
+                Ok(self.try_attach(server, volume, &spec.device).await?.map(|done| (done, id)))
             })
             .await?;
         match attached {
-            Polled::Ready(done) => Ok(done),
-            Polled::TimedOut { .. } => Err(AgentError::Timeout { step: "attaching the data volume".into() }),
+            Polled::Ready((done, id)) => Ok((done, HostVolume { id, spec: spec.clone() })),
+            Polled::TimedOut { .. } => {
+                Err(AgentError::Timeout { step: format!("attaching the data volume at {}", spec.device) })
+            }
         }
     }
 
     /// One look at the data volume: attached to this instance (done), free (attach), held
     /// by a dying instance (look again) or by a live one (an error).
-    async fn try_attach(&self, server: &ServerName, volume: Volume) -> Result<Option<String>, AgentError> {
+    async fn try_attach(
+        &self,
+        server: &ServerName,
+        volume: Volume,
+        device: &str,
+    ) -> Result<Option<String>, AgentError> {
         let (cloud, region, me) = (self.cloud, &self.region, &self.instance_id);
         match (&volume.attached_to, volume.state) {
             (Some(holder), _) if holder == me => Ok(Some(format!("volume {} already attached", volume.id))),
             (None, VolumeState::Available) => match self
                 .caller
-                .call(cloud, Api::AttachVolume, || cloud.attach_volume(region, &volume.id, me, DATA_DEVICE))
+                .call(cloud, Api::AttachVolume, || cloud.attach_volume(region, &volume.id, me, device))
                 .await
             {
-                Ok(()) => Ok(Some(format!("attached volume {} as {DATA_DEVICE}", volume.id))),
+                Ok(()) => Ok(Some(format!("attached volume {} as {device}", volume.id))),
                 Err(e) if attach_not_ready(&e) => Ok(None),
                 Err(e) => Err(cloud_err(format!("attach {}", volume.id))(e)),
             },
@@ -408,18 +499,22 @@ impl Agent<'_> {
 
 /// The machine side: persist (first boot) or mount (replacement) the directories, then
 /// the spawn hook.
+/// With several volumes every one is mounted, even one that holds no persisted directory.
 fn machine_side(
     host: &dyn AgentHost,
     invocation: &AgentInvocation,
+    volumes: &[HostVolume],
     report: &mut AgentReport,
 ) -> Result<(), AgentError> {
-    if invocation.mode == AgentMode::Persist && !invocation.persist.is_empty() {
-        host.persist(&invocation.persist).map_err(|message| AgentError::Host { what: "persist", message })?;
-        report.steps.push(format!("persisted {}", invocation.persist.join(", ")));
-    }
-    if invocation.mode == AgentMode::Spawn && !invocation.persist.is_empty() {
-        host.mount(&invocation.persist).map_err(|message| AgentError::Host { what: "mount", message })?;
-        report.steps.push(format!("mounted {}", invocation.persist.join(", ")));
+    let dirs: Vec<&str> = volumes.iter().flat_map(|v| v.spec.persist.iter().map(String::as_str)).collect();
+    if dirs.is_empty() && invocation.volumes.is_empty() {
+        // One volume and nothing persisted: nothing to do on the machine (as always).
+    } else if invocation.mode == AgentMode::Persist {
+        host.persist(volumes).map_err(|message| AgentError::Host { what: "persist", message })?;
+        report.steps.push(format!("persisted {}", dirs.join(", ")));
+    } else {
+        host.mount(volumes).map_err(|message| AgentError::Host { what: "mount", message })?;
+        report.steps.push(format!("mounted {}", dirs.join(", ")));
     }
     if let Some(hook) = &invocation.spawn_hook {
         host.run_hook(hook).map_err(|message| AgentError::Host { what: "spawn hook", message })?;
@@ -444,13 +539,88 @@ mod tests {
             server: ServerName::new("ommegang"),
             persist: vec!["/etc".into(), "/var/www".into(), "/srv/it's".into()],
             spawn_hook: Some("echo hello\napt-get install -y figlet\n".into()),
+            volumes: vec![],
         });
         check_roundtrip(AgentInvocation {
             mode: AgentMode::Spawn,
             server: ServerName::new("duvel"),
             persist: vec![],
             spawn_hook: None,
+            volumes: vec![],
         });
+    }
+
+    #[test]
+    fn user_data_with_volumes_roundtrips() {
+        let volume = |device: &str, mount: &str, persist: &[&str]| VolumeSpec {
+            device: device.into(),
+            mount: mount.into(),
+            persist: persist.iter().map(|d| d.to_string()).collect(),
+        };
+        let invocation = AgentInvocation {
+            mode: AgentMode::Spawn,
+            server: ServerName::new("ommegang"),
+            persist: vec![],
+            spawn_hook: None,
+            volumes: vec![
+                volume("/dev/sdf", "/data", &["/etc", "/srv/it's"]),
+                volume("/dev/sdg", "/srv/db $(touch x)", &[]),
+                volume("/dev/sdh", "/srv/logs", &["/var/log"]),
+            ],
+        };
+        let text = user_data(&invocation).unwrap();
+        assert!(
+            text.ends_with("exec cellar agent spawn --server ommegang --volume '/dev/sdf=/data' --persist /etc --persist \"/srv/it's\" --volume '/dev/sdg=/srv/db $(touch x)' --volume '/dev/sdh=/srv/logs' --persist /var/log\n"),
+            "{text}"
+        );
+        check_roundtrip(invocation);
+    }
+
+    /// (flags, expected (first volume's directories, volumes as device=mount:dirs) or error).
+    fn check_flags(flags: &[(&str, &str)], expected: Result<(&[&str], &[&str]), &str>) {
+        let parsed = flags
+            .iter()
+            .map(|(f, v)| match *f {
+                "volume" => VolumeFlag::Volume(v.to_string()),
+                _ => VolumeFlag::Persist(v.to_string()),
+            })
+            .collect();
+        let got = volumes_from_flags(parsed).map(|(persist, volumes)| {
+            let volumes: Vec<String> =
+                volumes.iter().map(|v| format!("{}={}:{}", v.device, v.mount, v.persist.join(","))).collect();
+            (persist, volumes)
+        });
+        let want = expected
+            .map(|(p, v)| (p.iter().map(|s| s.to_string()).collect(), v.iter().map(|s| s.to_string()).collect()))
+            .map_err(str::to_string);
+        assert_eq!(got, want, "{flags:?}");
+    }
+
+    #[test]
+    fn persisted_directories_belong_to_the_volume_before_them() {
+        check_flags(&[("persist", "/etc"), ("persist", "/home")], Ok((&["/etc", "/home"], &[])));
+        check_flags(
+            &[
+                ("volume", "/dev/sdf=/data"),
+                ("persist", "/etc"),
+                ("volume", "/dev/sdg=/srv/db"),
+                ("persist", "/var/lib/mysql"),
+            ],
+            Ok((&[], &["/dev/sdf=/data:/etc", "/dev/sdg=/srv/db:/var/lib/mysql"])),
+        );
+        check_flags(&[("volume", "/dev/sdg=/a=b")], Ok((&[], &["/dev/sdg=/a=b:"])));
+        check_flags(
+            &[("volume", "/dev/sdg")],
+            Err("--volume \"/dev/sdg\": expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"),
+        );
+        check_flags(
+            &[("volume", "=/data")],
+            Err("--volume \"=/data\": expected DEVICE=MOUNT, such as /dev/sdg=/srv/db"),
+        );
+        check_flags(
+            &[("persist", "/etc"), ("volume", "/dev/sdf=/data")],
+            Err("--persist before the first --volume: with --volume, give each volume's directories after it"),
+        );
     }
 
     /// A hook that tries to end the heredoc early and run its own commands as root: the
@@ -469,6 +639,7 @@ mod tests {
             server: ServerName::new(server),
             persist: vec!["/srv/it's here".into(), "/srv/$(touch pwned3)".into()],
             spawn_hook: Some(hook.clone()),
+            volumes: vec![],
         };
         let text = user_data(&invocation).unwrap();
         assert_eq!(parse_user_data(&text), Some(invocation), "user data:\n{text}");
@@ -506,6 +677,7 @@ mod tests {
             server: ServerName::new("ale\ntouch /tmp/pwned #"),
             persist: vec![],
             spawn_hook: None,
+            volumes: vec![],
         };
         assert!(user_data(&invocation).unwrap_err().to_string().starts_with("invalid server name"));
     }
@@ -517,6 +689,7 @@ mod tests {
             server: ServerName::new("ale"),
             persist: vec!["/srv/a\0b".into()],
             spawn_hook: None,
+            volumes: vec![],
         };
         assert_eq!(
             user_data(&invocation).unwrap_err().to_string(),

@@ -71,9 +71,11 @@ impl ServerResources {
     pub fn live_instances(&self) -> impl Iterator<Item = &Instance> {
         self.instances.iter().filter(|i| i.state.is_alive())
     }
-    /// The server's data volume (tag `cellar:role=data`).
+    /// The server's (first) data volume: tagged `cellar:role=data` and, where there are
+    /// several, the one without a `cellar:device` tag (see `crate::volumes`).
     pub fn data_volume(&self) -> Option<&Volume> {
-        self.volumes.iter().find(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE))
+        let data = || self.volumes.iter().filter(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE));
+        data().find(|v| !v.tags.contains_key(crate::volumes::DEVICE_TAG)).or_else(|| data().next())
     }
     pub fn group(&self) -> Option<&AutoScalingGroup> {
         self.groups.first()

@@ -19,3 +19,4 @@ pub mod plan;
 pub mod planner;
 pub mod rng;
 pub mod status;
+pub mod volumes;

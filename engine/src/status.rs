@@ -52,6 +52,21 @@ pub struct VolumeStatus {
     pub size_gb: u32,
     pub state: VolumeState,
     pub attached_to: Option<InstanceId>,
+    /// Its `cellar:device` tag: absent on a server's first volume at `/dev/sdf`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+impl VolumeStatus {
+    fn of(v: &Volume) -> Self {
+        VolumeStatus {
+            id: v.id.clone(),
+            size_gb: v.size_gb,
+            state: v.state,
+            attached_to: v.attached_to.clone(),
+            device: v.tags.get(crate::volumes::DEVICE_TAG).cloned(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -80,6 +95,9 @@ pub struct ServerStatus {
     pub reason: String,
     pub instance: Option<InstanceStatus>,
     pub volume: Option<VolumeStatus>,
+    /// The server's other data volumes (a server with `volumes`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_volumes: Vec<VolumeStatus>,
     pub address: Option<AddressStatus>,
     pub auto_scaling: Option<AutoScalingStatus>,
 }
@@ -88,6 +106,8 @@ pub struct ServerStatus {
 pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> ServerStatus {
     let instance = r.current_instance();
     let volume = r.data_volume();
+    let others: Vec<&Volume> =
+        r.volumes.iter().filter(|v| crate::volumes::is_data(v) && Some(&v.id) != volume.map(|v| &v.id)).collect();
     let address = instance
         .and_then(|i| r.addresses.iter().find(|a| a.associated_to.as_ref() == Some(&i.id)))
         .or_else(|| r.addresses.first());
@@ -102,6 +122,9 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
                     missing.push(format!("data volume {} is not attached to {}", v.id, i.id))
                 }
                 Some(_) => {}
+            }
+            for v in others.iter().filter(|v| v.attached_to.as_ref() != Some(&i.id)) {
+                missing.push(format!("data volume {} is not attached to {}", v.id, i.id));
             }
             match address {
                 None => missing.push("no Elastic IP".to_string()),
@@ -143,12 +166,8 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
             instance_type: i.instance_type.clone(),
             ami: i.image.clone(),
         }),
-        volume: volume.map(|v| VolumeStatus {
-            id: v.id.clone(),
-            size_gb: v.size_gb,
-            state: v.state,
-            attached_to: v.attached_to.clone(),
-        }),
+        volume: volume.map(VolumeStatus::of),
+        other_volumes: others.into_iter().map(VolumeStatus::of).collect(),
         address: address
             .map(|a| AddressStatus { public_ip: a.public_ip.clone(), associated_to: a.associated_to.clone() }),
         auto_scaling: group.map(|g| AutoScalingStatus {
@@ -273,9 +292,10 @@ pub fn render_text(statuses: &[ServerStatus]) -> String {
         if let Some(i) = &s.instance {
             out.push_str(&format!("  instance  {} {} {} {} {}\n", i.id, i.state, i.zone, i.instance_type, i.ami));
         }
-        if let Some(v) = &s.volume {
+        for v in s.volume.iter().chain(&s.other_volumes) {
             let on = v.attached_to.as_ref().map(|i| format!(" on {i}")).unwrap_or_default();
-            out.push_str(&format!("  volume    {} {} GiB {}{on}\n", v.id, v.size_gb, v.state));
+            let device = v.device.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
+            out.push_str(&format!("  volume    {} {} GiB {}{on}{device}\n", v.id, v.size_gb, v.state));
         }
         if let Some(a) = &s.address {
             let on = a.associated_to.as_ref().map(|i| format!(" on {i}")).unwrap_or_else(|| " unassociated".into());
@@ -488,6 +508,46 @@ mod tests {
         check(resources.clone(), (Health::Healthy, ""));
         let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);
         assert_eq!(s.address.map(|a| a.public_ip), Some("198.51.100.1".to_string()));
+    }
+
+    /// A second data volume (tagged with its device): every one must be attached, and each is shown.
+    #[test]
+    fn every_data_volume_counts() {
+        let second = |attached_to: Option<&str>| {
+            let mut v = volume(attached_to);
+            v.id = VolumeId::new("vol-2");
+            v.size_gb = 200;
+            v.tags.insert(crate::volumes::DEVICE_TAG.into(), "/dev/sdg".into());
+            v
+        };
+        let server = |volumes: Vec<Volume>| ServerResources {
+            instances: vec![instance("i-1", InstanceState::Running)],
+            volumes,
+            addresses: vec![address(Some("i-1"))],
+            groups: vec![group(&[])],
+            ..Default::default()
+        };
+        // The untagged volume is the first, whatever order the describe lists them in.
+        check(server(vec![second(Some("i-1")), volume(Some("i-1"))]), (Health::Healthy, ""));
+        check(
+            server(vec![volume(Some("i-1")), second(None)]),
+            (Health::Degraded, "data volume vol-2 is not attached to i-1"),
+        );
+        check(
+            server(vec![second(None), volume(None)]),
+            (Health::Degraded, "data volume vol-1 is not attached to i-1; data volume vol-2 is not attached to i-1"),
+        );
+        let s = assess(
+            &ServerName::new("ale"),
+            &Region::new("us-east-1"),
+            &server(vec![second(Some("i-1")), volume(Some("i-1"))]),
+        );
+        assert_eq!(
+            render_text(std::slice::from_ref(&s)).lines().filter(|l| l.contains("volume")).collect::<Vec<_>>(),
+            ["  volume    vol-1 20 GiB in-use on i-1", "  volume    vol-2 200 GiB in-use on i-1 (/dev/sdg)"]
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!((json["volume"].get("device"), &json["other_volumes"][0]["device"]), (None, &"/dev/sdg".into()));
     }
 
     #[test]

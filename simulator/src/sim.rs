@@ -14,6 +14,7 @@ use cellar_engine::agent::{self, AgentHost};
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
 use cellar_engine::model::*;
+use cellar_engine::volumes::script::HostVolume;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -253,19 +254,26 @@ struct SimHost<'a> {
     region: Region,
 }
 
+/// The persisted directories of every volume, in order (what the trace records).
+fn directories(volumes: &[HostVolume]) -> Vec<&str> {
+    volumes.iter().flat_map(|v| v.spec.persist.iter().map(String::as_str)).collect()
+}
+
 impl AgentHost for SimHost<'_> {
     fn identity(&self) -> (InstanceId, Region) {
         (self.instance.clone(), self.region.clone())
     }
 
-    fn persist(&self, directories: &[String]) -> Result<(), String> {
+    fn persist(&self, volumes: &[HostVolume]) -> Result<(), String> {
         let id = &self.instance;
+        let directories = directories(volumes);
         self.sim.with_world(|w| w.record(format!("agent {id}: persisted {}", directories.join(", "))));
         Ok(())
     }
 
-    fn mount(&self, directories: &[String]) -> Result<(), String> {
+    fn mount(&self, volumes: &[HostVolume]) -> Result<(), String> {
         let id = &self.instance;
+        let directories = directories(volumes);
         self.sim.with_world(|w| w.record(format!("agent {id}: mounted {}", directories.join(", "))));
         Ok(())
     }
@@ -283,3 +291,5 @@ mod cloud;
 mod rules;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod volume_tests;

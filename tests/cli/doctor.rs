@@ -58,7 +58,7 @@ autoscaling:DescribeAutoScalingGroups, ec2:DescribeSnapshots",
             "ec2:RunInstances is not allowed in us-east-1 (UnauthorizedOperation: You are not authorized to perform this operation. \
 User: arn:aws:iam::123456789012:user/cellar-operator is not authorized to perform: ec2:RunInstances",
             "fix: allow ec2:RunInstances for these credentials (docs/iam-policy.json lists every action cellar needs)",
-            "4 errors",
+            "5 errors",
             "fix the errors above before the first apply",
         ],
         &["allowed (DryRun): ec2:RunInstances"],

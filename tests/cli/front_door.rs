@@ -236,7 +236,7 @@ fn workspaces_are_listed_by_status_and_destroyed_from_the_cli() {
     let text = c.ok(&["status"]).stdout;
     assert!(text.contains("workspace-1  workspace us-east-1\n  instance  i-"), "{text}");
     let all: Value = serde_json::from_str(&c.ok(&["status", "--format", "json"]).stdout).unwrap();
-    assert_eq!(all["servers"].as_array().map(Vec::len), Some(4), "{all:#}");
+    assert_eq!(all["servers"].as_array().map(Vec::len), Some(5), "{all:#}");
     assert_eq!(all["workspaces"][0]["name"], "workspace-1", "{all:#}");
     assert_eq!(all["workspaces"][0]["instance"]["state"], "running", "{all:#}");
     let one: Value = serde_json::from_str(&c.ok(&["status", "workspace-1", "--format", "json"]).stdout).unwrap();

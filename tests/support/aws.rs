@@ -15,6 +15,8 @@ use cellar_engine::agent::{self, AgentHost, AgentInvocation};
 use cellar_engine::cloud::{Cloud, Filter};
 use cellar_engine::executor::{self, ApplyReport, Policy};
 use cellar_engine::model::*;
+use cellar_engine::volumes::script::HostVolume;
+use cellar_engine::volumes::VolumeSpec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -91,10 +93,10 @@ impl AgentHost for RecordingHost {
     fn identity(&self) -> (InstanceId, Region) {
         (self.instance.clone(), self.region.clone())
     }
-    fn persist(&self, _directories: &[String]) -> Result<(), String> {
+    fn persist(&self, _volumes: &[HostVolume]) -> Result<(), String> {
         Ok(())
     }
-    fn mount(&self, _directories: &[String]) -> Result<(), String> {
+    fn mount(&self, _volumes: &[HostVolume]) -> Result<(), String> {
         Ok(())
     }
     fn run_hook(&self, _script: &str) -> Result<(), String> {
@@ -123,8 +125,16 @@ async fn boot_loop(cloud: Arc<AwsCloud>, booted: Arc<Mutex<Vec<String>>>) {
                 continue; // booting
             }
             let mode = if instance.group.is_some() { AgentMode::Spawn } else { AgentMode::Persist };
-            let invocation =
-                AgentInvocation { mode, server: ServerName::new(name.as_str()), persist: vec![], spawn_hook: None };
+            // moto keeps no user data to read back: the volumes come from the fixture config
+            // (none for a one-volume server, whose agent attaches its one volume at /dev/sdf).
+            let volumes = configured_volumes(name);
+            let invocation = AgentInvocation {
+                mode,
+                server: ServerName::new(name.as_str()),
+                persist: vec![],
+                spawn_hook: None,
+                volumes,
+            };
             let host = RecordingHost { instance: instance.id.clone(), region: region.clone() };
             match agent::run(&*cloud, &host, &invocation).await {
                 Ok(report) => {
@@ -134,6 +144,15 @@ async fn boot_loop(cloud: Arc<AwsCloud>, booted: Arc<Mutex<Vec<String>>>) {
                 Err(e) => booted.lock().unwrap().push(format!("{} {mode} failed (will retry): {e}", instance.id)),
             }
         }
+    }
+}
+
+/// The `volumes` a server's agent is given, from the fixture config.
+fn configured_volumes(name: &str) -> Vec<VolumeSpec> {
+    let tree = super::fixture_config();
+    match ServerName::parse(name).ok().and_then(|n| tree.server(&n).ok()) {
+        Some(config) => cellar_engine::config::agent_volumes(&config.volumes.value).1,
+        None => Vec::new(),
     }
 }
 
@@ -187,7 +206,10 @@ pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
             i.tags
         ));
     }
-    for v in cloud.describe_volumes(&region, &filter).await.unwrap() {
+    // DescribeVolumes' order is unspecified (moto's differs from the simulator's): by device.
+    let mut volumes = cloud.describe_volumes(&region, &filter).await.unwrap();
+    volumes.sort_by(|a, b| (&a.device, a.size_gb).cmp(&(&b.device, b.size_gb)));
+    for v in volumes {
         lines.push(format!(
             "volume: {} {} {} GiB attached to {:?} as {:?} tags={:?}",
             v.state,

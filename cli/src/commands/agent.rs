@@ -3,20 +3,62 @@
 
 use super::Ctx;
 use anyhow::Result;
+use cellar_engine::agent::VolumeFlag;
 use cellar_engine::model::AgentMode;
 use clap::ValueEnum;
 use std::path::PathBuf;
 
-#[derive(clap::Args, Debug)]
+/// The command line: [`Parsed`] and the `--volume`/`--persist` flags in the order given
+/// (a `--persist` belongs to the `--volume` before it, which clap's derive cannot say).
+#[derive(Debug)]
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub struct Args {
+    parsed: Parsed,
+    volume_flags: Vec<VolumeFlag>,
+}
+
+impl clap::FromArgMatches for Args {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let parsed = Parsed::from_arg_matches(matches)?;
+        let mut flags: Vec<(usize, VolumeFlag)> = Vec::new();
+        for (id, make) in [("persist", VolumeFlag::Persist as fn(String) -> VolumeFlag), ("volume", VolumeFlag::Volume)]
+        {
+            if let (Some(at), Some(values)) = (matches.indices_of(id), matches.get_many::<String>(id)) {
+                flags.extend(at.zip(values).map(|(i, v)| (i, make(v.clone()))));
+            }
+        }
+        flags.sort_by_key(|(i, _)| *i);
+        Ok(Args { parsed, volume_flags: flags.into_iter().map(|(_, f)| f).collect() })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for Args {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        Parsed::augment_args(cmd)
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Parsed::augment_args_for_update(cmd)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct Parsed {
     /// persist: first boot of a new server; spawn: a replacement instance.
     mode: ModeArg,
     /// The server this instance belongs to (the instance's Name tag decides; this must match it).
     #[arg(long)]
     server: String,
-    /// A directory kept on the data volume (repeatable).
+    /// A directory kept on the data volume (repeatable); after a --volume, on that volume.
     #[arg(long = "persist", value_name = "DIR")]
     persist: Vec<String>,
+    /// A data volume and its mount point (repeatable; without any: /dev/sdf at /data).
+    #[arg(long = "volume", value_name = "DEVICE=MOUNT")]
+    volume: Vec<String>,
     /// The spawn hook script to run last.
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     hook: Option<PathBuf>,
@@ -65,8 +107,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     use cellar_engine::agent::{self, AgentInvocation};
     use cellar_engine::model::ServerName;
 
+    let (args, volume_flags) = (args.parsed, args.volume_flags);
     let mode = AgentMode::from(args.mode);
     let server = ServerName::parse(&args.server)?;
+    let (persist, volumes) = agent::volumes_from_flags(volume_flags).map_err(anyhow::Error::msg)?;
     let spawn_hook = match &args.hook {
         Some(path) => {
             Some(std::fs::read_to_string(path).with_context(|| format!("cannot read spawn hook {}", path.display()))?)
@@ -88,7 +132,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         dry_run: args.dry_run,
         out: ctx.out.clone(),
     };
-    let invocation = AgentInvocation { mode, server, persist: args.persist, spawn_hook };
+    let invocation = AgentInvocation { mode, server, persist, spawn_hook, volumes };
     let outcome = agent::run(&*cloud, &host, &invocation).await;
     if let Ok(report) = &outcome {
         for step in &report.steps {
@@ -100,4 +144,41 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     ctx.out.line(&agent::outcome_line(&outcome))?;
     outcome?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Cli;
+    use cellar_engine::agent::VolumeFlag;
+    use clap::Parser;
+
+    /// (words after `cellar agent spawn --server x`, the volume flags in order).
+    fn check(words: &[&str], expected: &[VolumeFlag]) {
+        let mut argv = vec!["cellar", "agent", "spawn", "--server", "x"];
+        argv.extend(words);
+        let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{e}"));
+        let crate::Sub::Agent(args) = cli.command else { panic!("not the agent: {argv:?}") };
+        assert_eq!(args.volume_flags, expected, "{argv:?}");
+    }
+
+    #[test]
+    fn persisted_directories_keep_their_place_among_the_volumes() {
+        use VolumeFlag::{Persist as P, Volume as V};
+        check(&["--persist", "/etc", "--persist", "/home"], &[P("/etc".into()), P("/home".into())]);
+        check(
+            &[
+                "--volume",
+                "/dev/sdf=/data",
+                "--persist",
+                "/etc",
+                "--dry-run",
+                "--volume",
+                "/dev/sdg=/srv/db",
+                "--persist",
+                "/var/lib/mysql",
+            ],
+            &[V("/dev/sdf=/data".into()), P("/etc".into()), V("/dev/sdg=/srv/db".into()), P("/var/lib/mysql".into())],
+        );
+        check(&["--volume=/dev/sdg=/srv/it's", "--persist=/a b"], &[V("/dev/sdg=/srv/it's".into()), P("/a b".into())]);
+    }
 }

@@ -32,6 +32,7 @@ pub(crate) const FIELDS: &[&str] = &[
     "metadata",
     "ebs",
     "root_volume_gb",
+    "volumes",
 ];
 
 /// Fields a server file must end up with after merging.
@@ -68,6 +69,11 @@ pub(crate) fn example(field: &str) -> &'static str {
         "ebs.encrypted" => "encrypted: true",
         "ebs.kms_key" => "kms_key: \"alias/aws/ebs\"",
         "root_volume_gb" => "root_volume_gb: 16",
+        "volumes" => "volumes: [(device: \"/dev/sdf\", mount: \"/data\", persist: [\"/etc\"]), (device: \"/dev/sdg\", size_gb: 100, mount: \"/srv/db\", persist: [\"/var/lib/mysql\"])]",
+        "volumes.device" => "device: \"/dev/sdg\"",
+        "volumes.size_gb" => "size_gb: 100",
+        "volumes.mount" => "mount: \"/srv/db\"",
+        "volumes.persist" => "persist: [\"/var/lib/mysql\"]",
         _ => "",
     }
 }
@@ -108,6 +114,8 @@ pub(crate) struct Layer {
     pub launch: Option<Sourced<LaunchKind>>,
     /// Instance profile, network, key pair, metadata options, EBS settings, root volume.
     pub settings: LaunchLayer,
+    /// The data volumes (the list sourced at the list); `None`: one volume, as without it.
+    pub volumes: Option<Sourced<Vec<super::volumes::VolumeLayer>>>,
 }
 
 impl Layer {
@@ -132,6 +140,7 @@ impl Layer {
             spawn_lines: Vec::new(),
             launch: None,
             settings: LaunchLayer::default(),
+            volumes: None,
         }
     }
 
@@ -151,6 +160,7 @@ impl Layer {
             "tags" => !self.tags.is_empty(),
             "spawn" => self.spawn.is_some(),
             "launch" => self.launch.is_some(),
+            "volumes" => self.volumes.is_some(),
             other => self.settings.has(other).unwrap_or(false),
         }
     }
@@ -178,7 +188,8 @@ pub(crate) fn merge(file: &Path, kind: FileKind, chain: &[&Layer]) -> Layer {
             auto_scale_capacity,
             persist,
             dns_name,
-            launch
+            launch,
+            volumes
         );
         if layer.spawn.is_some() {
             out.spawn = layer.spawn.clone();
@@ -334,6 +345,7 @@ const SETTERS: &[(&str, Setter)] = &[
     ("metadata", launch::set_metadata),
     ("ebs", launch::set_ebs),
     ("root_volume_gb", launch::set_root_volume_gb),
+    ("volumes", super::volumes::set_volumes),
 ];
 
 fn set_spawn(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bool {

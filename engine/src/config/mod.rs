@@ -48,6 +48,9 @@ mod scan;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod volumes;
+#[cfg(test)]
+mod volumes_tests;
 
 use crate::model::{AmiType, Architecture, InstanceType, Region, ServerName, Zone};
 pub use launch::{EbsConfig, LaunchConfig};
@@ -56,6 +59,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+pub use volumes::{agent_volumes, VolumeConfig};
 
 /// Where a value came from: a file and a 1-based line and column. Defaults come from
 /// the file `(default)` at line 0, column 0.
@@ -163,6 +167,9 @@ pub struct ServerConfig {
     pub launch: Sourced<LaunchKind>,
     /// Instance profile, network, key pair, metadata options, EBS settings, root volume.
     pub launch_settings: LaunchConfig,
+    /// The data volumes, the first one first (sourced at `volumes`; the default source:
+    /// the field is not set, and the one volume is `/dev/sdf` at `/data` with `persist`).
+    pub volumes: Sourced<Vec<VolumeConfig>>,
 }
 
 fn quote(s: &str) -> String {
@@ -220,6 +227,7 @@ impl ServerConfig {
         optional(&mut out, "spawn", &self.spawn, |v| raw_string(v));
         entry(&mut out, "launch", &self.launch, self.launch.value.to_string());
         self.launch_settings.entries(&mut out);
+        volumes::entries(!self.volumes.source.is_default(), &self.volumes.value, &mut out);
         out
     }
 
@@ -639,6 +647,16 @@ impl ConfigTree {
 
 /// The typed configuration of a merged, validated layer.
 fn build(name: &ServerName, m: Layer) -> ServerConfig {
+    let ebs_size_gb = m.ebs_size_gb.clone().map(|v| Sourced { value: v.value as u32, source: v.source });
+    let persist = m
+        .persist
+        .clone()
+        .map(|p| Sourced { value: p.value.into_iter().map(|e| e.value).collect(), source: p.source })
+        .unwrap_or_else(|| Sourced::default_value(Vec::new()));
+    let volumes = Sourced {
+        value: volumes::build(&m, &ebs_size_gb, &persist),
+        source: m.volumes.as_ref().map_or_else(Source::default_value, |v| v.source.clone()),
+    };
     fn req<T, U>(v: Option<Sourced<T>>, f: impl FnOnce(T) -> U) -> Sourced<U> {
         let v = v.expect("validated: required fields are present");
         Sourced { value: f(v.value), source: v.source }
@@ -652,20 +670,18 @@ fn build(name: &ServerName, m: Layer) -> ServerConfig {
         instance_type: req(m.instance_type, InstanceType::new),
         ami_type: req(m.ami_type, AmiType::new),
         architecture: req(m.architecture, |a| Architecture::parse(&a).expect("validated architecture")),
-        ebs_size_gb: m.ebs_size_gb.map(|v| Sourced { value: v.value as u32, source: v.source }),
+        ebs_size_gb,
         auto_scale_capacity: m
             .auto_scale_capacity
             .map(|v| Sourced { value: v.value as u32, source: v.source })
             .unwrap_or_else(|| Sourced::default_value(1)),
-        persist: m
-            .persist
-            .map(|p| Sourced { value: p.value.into_iter().map(|e| e.value).collect(), source: p.source })
-            .unwrap_or_else(|| Sourced::default_value(Vec::new())),
+        persist,
         dns_name: m.dns_name,
         tags: m.tags.into_iter().map(|(k, (v, _))| (k, v)).collect(),
         spawn: m.spawn,
         launch: m.launch.unwrap_or_else(|| Sourced::default_value(LaunchKind::Template)),
         launch_settings: launch::build(&m.settings),
+        volumes,
     }
 }
 

@@ -118,6 +118,7 @@ fn merges_layers_with_provenance() {
             ("ebs.encrypted", "true", "(default)"),
             ("ebs.kms_key", "None", "(default)"),
             ("root_volume_gb", "None", "(default)"),
+            ("volumes", "None", "(default)"),
         ],
     );
 }
@@ -157,6 +158,7 @@ fn server_file_overrides_everything() {
             ("ebs.encrypted", "true", "(default)"),
             ("ebs.kms_key", "None", "(default)"),
             ("root_volume_gb", "None", "(default)"),
+            ("volumes", "None", "(default)"),
         ],
     );
     let t = tree(&[("servers/s.ron", Some(server))]);
@@ -278,7 +280,7 @@ fn unknown_and_misplaced_fields() {
     check_tree(
         &[("servers/s.ron", Some("(platform: \"web\",\n regoin: \"us-east-1\", zone: \"b\", zone: \"c\")"))],
         &[
-            "cfg/servers/s.ron:2:2: unknown field `regoin` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb)",
+            "cfg/servers/s.ron:2:2: unknown field `regoin` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes)",
             "cfg/servers/s.ron:2:34: field `zone` is given twice",
         ],
     );
@@ -288,7 +290,7 @@ fn unknown_and_misplaced_fields() {
         &[("platforms/web.ron", Some("(platform: \"web\", colour: \"red\")"))],
         &[
             "cfg/platforms/web.ron:1:2: field `platform` is only allowed in server files",
-            "cfg/platforms/web.ron:1:19: unknown field `colour` (allowed fields: region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb)",
+            "cfg/platforms/web.ron:1:19: unknown field `colour` (allowed fields: region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes)",
         ],
     );
 }
@@ -466,7 +468,7 @@ fn loads_and_checks_the_fixtures() {
     let tree = ConfigTree::load(&dir).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tree.dir(), dir);
     let names: Vec<String> = tree.server_names().iter().map(|s| s.to_string()).collect();
-    assert_eq!(names, ["achel", "chimay", "duvel", "ommegang"]);
+    assert_eq!(names, ["achel", "chimay", "duvel", "kwak", "ommegang"]);
     for name in tree.server_names() {
         let c = tree.server(&name).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.region.value, Region::new("us-east-1"));
@@ -805,6 +807,7 @@ fn user_data_limit_is_inclusive() {
                 server: ServerName::new("s"),
                 persist: vec!["/etc".into(), "/var/www".into()],
                 spawn_hook: Some(hook.to_string()),
+                volumes: vec![],
             })
             .unwrap()
             .len()

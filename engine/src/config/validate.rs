@@ -59,6 +59,7 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
     agent_problems(layer, hooks, &mut out);
     tag_problems(layer, &mut out);
     launch_checks::layer_problems(&layer.settings, &mut out);
+    super::volumes::layer_problems(layer, &mut out);
     out.extend(combination_problems(layer, &|_| 0));
     launch_checks::combination_problems(layer, &|_| 0, false, &mut out);
     out
@@ -284,6 +285,7 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
     out.extend(combination_problems(merged, &rank));
     launch_checks::combination_problems(merged, &rank, true, &mut out);
     out.extend(launch_checks::missing_profile(name, chain, merged));
+    super::volumes::merged_problems(merged, &mut out);
     if merged.tags.len() > MAX_CONFIGURED_TAGS {
         // Where the last tag comes from: the layer that pushed the count over.
         let at =
@@ -308,7 +310,9 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
         .map(|s| &s.source)
         .or(merged.persist.as_ref().map(|p| &p.source))
         .unwrap_or(&server_start);
-    match user_data(&AgentInvocation { mode: AgentMode::Persist, server: name.clone(), persist, spawn_hook }) {
+    let (persist, volumes) =
+        super::volumes::agent_volumes(&super::volumes::build(merged, &None, &Sourced::default_value(persist)));
+    match user_data(&AgentInvocation { mode: AgentMode::Persist, server: name.clone(), persist, spawn_hook, volumes }) {
         Ok(text) if text.len() > USER_DATA_LIMIT => out.push(problem(
             at,
             format!(

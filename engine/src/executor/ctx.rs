@@ -2,7 +2,6 @@
 //! through, the operator who hears of progress, and the reads and waits steps share.
 
 use super::{Event, Operator, StepError};
-use crate::agent::DATA_ROLE;
 use crate::api::Api;
 use crate::caller::{Caller, Polled, Retry};
 use crate::cloud::*;
@@ -117,7 +116,8 @@ impl Ctx {
         Ok(all.into_iter().next())
     }
 
-    /// Whether `server` runs on `instance` with its data volume attached and an address associated.
+    /// Whether `server` runs on `instance` with its data volumes (every one) attached and an
+    /// address associated.
     pub async fn healthy_on(
         &self,
         step: StepId,
@@ -128,9 +128,7 @@ impl Ctx {
         let running = self.instance(step, instance).await?.is_some_and(|i| i.state == InstanceState::Running);
         let volumes =
             self.call(step, Api::DescribeVolumes, || self.cloud.describe_volumes(&self.region, &filter)).await?;
-        let attached = volumes.iter().any(|v| {
-            v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE) && v.attached_to.as_ref() == Some(instance)
-        });
+        let attached = all_attached(&volumes, instance);
         let addresses =
             self.call(step, Api::DescribeAddresses, || self.cloud.describe_addresses(&self.region, &filter)).await?;
         let associated = addresses.iter().any(|a| a.associated_to.as_ref() == Some(instance));
@@ -204,4 +202,10 @@ impl Ctx {
         })
         .await
     }
+}
+
+/// Whether the server has a data volume and every one is attached to `instance`.
+fn all_attached(volumes: &[Volume], instance: &InstanceId) -> bool {
+    let data: Vec<&Volume> = volumes.iter().filter(|v| crate::volumes::is_data(v)).collect();
+    !data.is_empty() && data.iter().all(|v| v.attached_to.as_ref() == Some(instance))
 }

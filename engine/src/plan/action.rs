@@ -13,6 +13,10 @@ pub struct AgentSpec {
     pub mode: AgentMode,
     pub persist: Vec<String>,
     pub spawn_hook: Option<String>,
+    /// Every data volume (device, mount point, directories); empty: one volume at
+    /// `/dev/sdf` and `/data` holding `persist`, as a server without `volumes` has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<crate::volumes::VolumeSpec>,
 }
 
 /// One resource action.
@@ -33,6 +37,10 @@ pub enum Action {
         size_gb: u32,
         /// Type, IOPS, throughput, encryption.
         ebs: EbsSettings,
+        /// The device the volume is for, tagged `cellar:device`; `None`: the server's first
+        /// volume at `/dev/sdf`, untagged as every volume was before there were several.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     RunInstance {
         zone: Zone,
@@ -316,9 +324,14 @@ impl Action {
                 Change::Gate,
                 format!("DNS gate: {host} must point at {} before apply goes on", address.describe("address")),
             ),
-            Action::CreateVolume { zone, size_gb, ebs } => {
-                (Change::Create, format!("create data volume of {server}: {size_gb} GiB {} in {zone}", ebs.volume_type))
-            }
+            Action::CreateVolume { zone, size_gb, ebs, device } => (
+                Change::Create,
+                format!(
+                    "create data volume {}of {server}: {size_gb} GiB {} in {zone}",
+                    device.as_ref().map(|d| format!("{d} ")).unwrap_or_default(),
+                    ebs.volume_type
+                ),
+            ),
             Action::RunInstance { zone, instance_type, image_name, .. } => {
                 (Change::Create, format!("launch instance of {server}: {instance_type} from {image_name} in {zone}"))
             }
@@ -416,6 +429,10 @@ impl Action {
                 };
                 parts.push(format!("{verb} {}", a.persist.join(", ")));
             }
+            parts.extend(a.volumes.iter().map(|v| {
+                let dirs = if v.persist.is_empty() { String::new() } else { format!(": {}", v.persist.join(", ")) };
+                format!("volume {} at {}{dirs}", v.device, v.mount)
+            }));
             if let Some(hook) = &a.spawn_hook {
                 parts.push(format!("spawn hook of {} lines", hook.lines().count()));
             }

@@ -21,7 +21,7 @@ fn plan_of(steps: Vec<Step>) -> Plan {
 }
 
 fn volume(size: u32) -> Action {
-    Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb: size, ebs: EbsSettings::default() }
+    Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb: size, ebs: EbsSettings::default(), device: None }
 }
 
 fn attach(volume: u32) -> Action {

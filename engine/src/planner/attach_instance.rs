@@ -3,6 +3,7 @@
 use super::address::address_kept;
 use super::launch::{launch_attached, launch_scope, Attached, HandLaunch, LaunchChoice, LAUNCH_ARGS};
 use super::network::{self, Resolved};
+use super::volumes;
 use super::{configured, wait_healthy, PlanError, Planner, Planning};
 use crate::command::CommandSpec;
 use crate::config::ServerConfig;
@@ -22,15 +23,16 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     p.zones(configured(&config.region))?;
     let choice = LaunchChoice::of(p.command, config)?;
     let r = p.resources();
-    let Some(volume) = r.data_volume() else {
-        return Err(PlanError::NoVolume { server: server.clone(), region: p.scope.region.clone() });
-    };
-    if let Some(holder) = r.attached_instance() {
-        return Err(PlanError::InstanceAttached {
-            server: server.clone(),
-            instance: holder.id.clone(),
-            volume: volume.id.clone(),
-        });
+    let volumes = volumes::existing(p, config)?;
+    let volume = volumes[0].0;
+    for (v, _) in &volumes {
+        if let Some(holder) = v.attached_to.as_ref().and_then(|h| r.live_instances().find(|i| i.id == *h)) {
+            return Err(PlanError::InstanceAttached {
+                server: server.clone(),
+                instance: holder.id.clone(),
+                volume: v.id.clone(),
+            });
+        }
     }
     if let Some(group) = r.group().filter(|g| g.desired > 0) {
         return Err(PlanError::GroupKeepsInstance { server: server.clone(), group: group.name.clone() });
@@ -43,9 +45,17 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     p.note(format!("The instance is launched in {zone}, the zone of data volume {}.", volume.id));
     let launch =
         HandLaunch { zone, subnet, settings, instance_type: choice.instance_type, image, mode: AgentMode::Spawn };
-    let Attached { instance, attach, associate } =
-        launch_attached(p, config, launch, gate, Ref::Existing(volume.id.clone()), address);
-    wait_healthy(p, server, Some(Ref::Output(instance)), None, vec![Some(attach), Some(associate)]);
+    let Attached { instance, attach, associate } = launch_attached(
+        p,
+        config,
+        launch,
+        gate,
+        volumes.iter().map(|(v, d)| (Ref::Existing(v.id.clone()), d.clone())).collect(),
+        address,
+    );
+    let mut after: Vec<Option<StepId>> = attach.into_iter().map(Some).collect();
+    after.push(Some(associate));
+    wait_healthy(p, server, Some(Ref::Output(instance)), None, after);
     p.note(format!(
         "No auto scaling group: nothing replaces this instance if it stops. Terminate it when you are done, or start-auto-scaling@{server} to keep it running. If the zone has no capacity for it, the launch fails and nothing is left behind."
     ));

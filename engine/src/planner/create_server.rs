@@ -3,6 +3,7 @@
 use super::address::address_by_dns;
 use super::launch::{check_architecture, create_launch, launch_attached, Attached, HandLaunch};
 use super::network::{self, Resolved};
+use super::volumes;
 use super::{configured, pick, wait_healthy, PlanError, Planner, Planning};
 use crate::command::{Arg, ArgKind, Command, CommandSpec};
 use crate::config::ServerConfig;
@@ -34,8 +35,10 @@ fn scope(command: &Command, config: &ServerConfig, scope: &mut Scope) {
 
 fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let server = &config.name;
-    let (size_gb, size_origin) = match (p.command.ebs_size_gb(), &config.ebs_size_gb) {
+    let first_size = config.volumes.value.first().and_then(|v| v.size_gb.as_ref());
+    let (size_gb, size_origin) = match (p.command.ebs_size_gb(), first_size) {
         (Some(size), _) => size,
+        // The first volume's `size_gb`, else `ebs_size_gb` (see config/volumes.rs).
         (None, Some(sourced)) => (sourced.value, configured(sourced)),
         (None, None) => {
             return Err(PlanError::MissingEbsSize { server: server.clone(), file: config.file.display().to_string() })
@@ -48,13 +51,11 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let instance_type = instance_type.0;
     refuse_existing(p, server)?;
     let image = p.image(&pick(p.command.ami_type(), &config.ami_type).0, config.architecture.value)?;
-    let ebs = network::data_volume(&config.launch_settings.ebs, size_gb, size_origin)?;
     let Resolved { subnet, settings, .. } = network::resolve(p, &config.launch_settings, image, Some(&zone), true)?;
     p.tag(server, config.tag_values());
 
     let (address, gate) = address_by_dns(p, server, config);
-    let volume =
-        p.push(server, Action::CreateVolume { zone: zone.clone(), size_gb, ebs }, vec![gate], Some(Undo::DeleteVolume));
+    let volumes = volumes::create_all(p, config, &zone, (size_gb, size_origin), gate)?;
     let launch = HandLaunch {
         zone: zone.clone(),
         subnet: subnet.clone(),
@@ -63,22 +64,23 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         image,
         mode: AgentMode::Persist,
     };
-    let Attached { instance, attach, associate } =
-        launch_attached(p, config, launch, gate, Ref::Output(volume), address.clone());
+    let Attached { instance, attach, associate } = launch_attached(p, config, launch, gate, volumes, address.clone());
+    let mut ready: Vec<Option<StepId>> = attach.into_iter().map(Some).collect();
+    ready.push(Some(associate));
     let healthy_after = if config.auto_scale_capacity.value >= 1 {
-        let group =
-            Group { zone: &zone, subnet, settings: &settings, gate, ready: vec![Some(attach), Some(associate)] };
+        let group = Group { zone: &zone, subnet, settings: &settings, gate, ready };
         vec![Some(auto_scaling(p, config, (&instance_type, image), group, instance))]
     } else {
         p.note(format!(
             "auto_scale_capacity is 0 ({}): no launch template or auto scaling group; start-auto-scaling adds them later.",
             config.auto_scale_capacity.source
         ));
-        vec![Some(attach), Some(associate)]
+        ready
     };
     wait_healthy(p, server, Some(Ref::Output(instance)), None, healthy_after);
     p.note(format!(
-        "If the instance cannot launch (for example InsufficientInstanceCapacity in {zone}), everything this apply created is removed again, the new volume{} included.",
+        "If the instance cannot launch (for example InsufficientInstanceCapacity in {zone}), everything this apply created is removed again, the new volume{}{} included.",
+        if config.volumes.value.len() > 1 { "s" } else { "" },
         if address.step().is_some() { " and Elastic IP" } else { "" }
     ));
     Ok(())

@@ -2,7 +2,6 @@
 //! as launch templates or launch configurations for its auto scaling group.
 
 use super::{pick, Origin, PlanError, Planning};
-use crate::agent::DATA_DEVICE;
 use crate::catalog;
 use crate::command::{Arg, ArgKind, Command};
 use crate::config::{LaunchKind, ServerConfig};
@@ -10,12 +9,14 @@ use crate::model::*;
 use crate::plan::*;
 
 /// What the agent of a launched instance is told to do.
+/// The volumes part of an [`AgentSpec`] (`mode` and `spawn_hook` are the caller's).
+fn agent_volumes(config: &ServerConfig) -> AgentSpec {
+    let (persist, volumes) = crate::config::agent_volumes(&config.volumes.value);
+    AgentSpec { mode: AgentMode::Spawn, persist, spawn_hook: None, volumes }
+}
+
 pub fn agent_spec(config: &ServerConfig, mode: AgentMode) -> AgentSpec {
-    AgentSpec {
-        mode,
-        persist: config.persist.value.clone(),
-        spawn_hook: config.spawn.as_ref().map(|h| h.value.clone()),
-    }
+    AgentSpec { mode, spawn_hook: config.spawn.as_ref().map(|h| h.value.clone()), ..agent_volumes(config) }
 }
 
 /// Refuses an instance type that cannot run images of `architecture`.
@@ -149,18 +150,19 @@ pub struct HandLaunch<'a> {
 /// The steps of [`launch_attached`]: the instance, the attach and the associate.
 pub struct Attached {
     pub instance: StepId,
-    pub attach: StepId,
+    /// One attach per data volume.
+    pub attach: Vec<StepId>,
     pub associate: StepId,
 }
 
-/// Launches an instance after `gate`, attaches `volume` to it and associates `address`
+/// Launches an instance after `gate`, attaches each of `volumes` (at its device) to it and associates `address`
 /// with it (each once it runs); an instance that cannot launch is terminated again.
 pub fn launch_attached(
     p: &mut Planning<'_>,
     config: &ServerConfig,
     launch: HandLaunch<'_>,
     gate: Option<StepId>,
-    volume: Ref<VolumeId>,
+    volumes: Vec<(Ref<VolumeId>, String)>,
     address: Ref<AllocationId>,
 ) -> Attached {
     let server = &config.name;
@@ -180,12 +182,12 @@ pub fn launch_attached(
         vec![gate],
         Some(Undo::TerminateInstance),
     );
-    let attach = p.push(
-        server,
-        Action::AttachVolume { volume, instance: Ref::Output(instance), device: DATA_DEVICE.to_string() },
-        vec![],
-        None,
-    );
+    let attach = volumes
+        .into_iter()
+        .map(|(volume, device)| {
+            p.push(server, Action::AttachVolume { volume, instance: Ref::Output(instance), device }, vec![], None)
+        })
+        .collect();
     let associate = p.push(server, Action::AssociateAddress { address, instance: Ref::Output(instance) }, vec![], None);
     Attached { instance, attach, associate }
 }

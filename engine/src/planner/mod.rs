@@ -26,6 +26,9 @@ mod stop_auto_scaling;
 #[cfg(test)]
 mod tests;
 mod upgrade_ami;
+mod volumes;
+#[cfg(test)]
+mod volumes_tests;
 
 pub use crate::command::Origin;
 pub use network::{data_volume, launch_settings};
@@ -94,6 +97,8 @@ pub enum PlanError {
     NoVolume { server: ServerName, region: Region },
     #[error("instance {instance} is already attached to volume {volume} of {server}\n  fix: terminate it first (or use it as it is)")]
     InstanceAttached { server: ServerName, instance: InstanceId, volume: VolumeId },
+    #[error("{server} has no data volume for {devices}, which `volumes` ({origin}) names\n  fix: a volume added to the configuration after create-server is not created by cellar: create it in the server's zone and tag it Name={server} cellar:role=data cellar:device=<device>, or remove it from `volumes`")]
+    MissingVolumes { server: ServerName, devices: String, origin: Origin },
     #[error("{server} is auto-scaling: group {group} keeps its instance running, so an instance cannot be attached by hand\n  fix: stop-auto-scaling@{server} first")]
     GroupKeepsInstance { server: ServerName, group: AutoScalingGroupName },
     #[error("{server} is already auto-scaling (group {group}, desired {desired})\n  fix: nothing to do; upgrade-ami@{server} changes its image")]

@@ -29,9 +29,8 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
             desired: group.desired,
         });
     }
-    let Some(volume) = r.data_volume() else {
-        return Err(PlanError::NoVolume { server: server.clone(), region: p.scope.region.clone() });
-    };
+    // Every configured volume must exist (the agent mounts them all); the first places the group.
+    let volume = super::volumes::existing(p, config)?[0].0;
     let image = p.image(&choice.ami_type, choice.architecture)?;
     let Resolved { subnet, settings, .. } =
         network::resolve(p, &config.launch_settings, image, Some(&volume.zone), true)?;

@@ -57,8 +57,11 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         delete_launch_settings(p, server, Some(deleted));
     }
     let mut kept = Vec::new();
-    if let Some(v) = r.data_volume() {
-        kept.push(format!("data volume {}", v.id));
+    let data: Vec<&str> = r.volumes.iter().filter(|v| crate::volumes::is_data(v)).map(|v| v.id.as_str()).collect();
+    match data.as_slice() {
+        [] => {}
+        [one] => kept.push(format!("data volume {one}")),
+        several => kept.push(format!("data volumes {}", several.join(", "))),
     }
     kept.extend(r.addresses.iter().map(|a| format!("Elastic IP {}", a.public_ip)));
     if !kept.is_empty() {

@@ -22,11 +22,11 @@ fn config(server_file: &str) -> ConfigTree {
     )
 }
 
-fn tags(server: &str) -> Tags {
+pub(super) fn tags(server: &str) -> Tags {
     Tags::from([(NAME_TAG.to_string(), server.to_string())])
 }
 
-fn address(id: &str, ip: &str, extra: &[(&str, &str)]) -> Address {
+pub(super) fn address(id: &str, ip: &str, extra: &[(&str, &str)]) -> Address {
     let mut t = tags("ale");
     for (k, v) in extra {
         t.insert(k.to_string(), v.to_string());
@@ -34,7 +34,7 @@ fn address(id: &str, ip: &str, extra: &[(&str, &str)]) -> Address {
     Address { allocation_id: AllocationId::new(id), public_ip: ip.into(), associated_to: None, tags: t }
 }
 
-fn world(resources: ServerResources, dns: &[&str]) -> Inventory {
+pub(super) fn world(resources: ServerResources, dns: &[&str]) -> Inventory {
     let region = Region::new("us-east-1");
     let image = |id: &str, name: &str, arch| Image {
         id: ImageId::new(id),
@@ -86,7 +86,7 @@ pub(super) fn default_network(region: &Region, letters: &str) -> crate::network:
 }
 
 /// Plans `command` and renders the outcome as one line per step (or the error).
-fn check(command_line: &str, server_file: &str, inventory: Inventory, expected: &[&str]) {
+pub(super) fn check(command_line: &str, server_file: &str, inventory: Inventory, expected: &[&str]) {
     let words: Vec<String> = command_line.split_whitespace().map(String::from).collect();
     let command = command::parse_words(COMMANDS, &words).unwrap();
     let got: Vec<String> = match plan(&command, &config(server_file), &inventory) {
@@ -297,7 +297,7 @@ fn client_tokens_differ_with_the_inputs() {
     }
 }
 
-fn instance(id: &str, state: InstanceState) -> Instance {
+pub(super) fn instance(id: &str, state: InstanceState) -> Instance {
     Instance {
         id: InstanceId::new(id),
         state,
@@ -312,7 +312,7 @@ fn instance(id: &str, state: InstanceState) -> Instance {
     }
 }
 
-fn data_volume() -> Volume {
+pub(super) fn data_volume() -> Volume {
     let mut t = tags("ale");
     t.insert(ROLE_TAG.into(), crate::agent::DATA_ROLE.into());
     Volume {

@@ -32,6 +32,10 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
             return Err(PlanError::NotAutoScaling { server: server.clone(), group: other.map(|g| g.name.clone()) })
         }
     };
+    if config.volumes.value.len() > 1 {
+        // The new launch settings' agent mounts every configured volume: each must exist.
+        super::volumes::existing(p, config)?;
+    }
     let current = current_launch(p, server, group)?;
     let image = p.image(&config.ami_type.value, config.architecture.value)?;
     p.tag(server, config.tag_values());

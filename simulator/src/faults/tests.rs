@@ -49,6 +49,7 @@ fn spawn_user_data(server: &str) -> String {
         server: ServerName::new(server),
         persist: vec![],
         spawn_hook: Some("systemctl restart nginx\n".into()),
+        volumes: vec![],
     })
     .expect("no NUL in the test's user data")
 }

@@ -34,8 +34,13 @@ async fn server_x_with(sim: &Sim, profile: Option<&str>) -> (InstanceId, VolumeI
         ebs: EbsSettings::default(),
     };
     let volume = sim.create_volume(&r, request).await.unwrap().id;
-    let invocation =
-        AgentInvocation { mode: AgentMode::Spawn, server: ServerName::new("x"), persist: vec![], spawn_hook: None };
+    let invocation = AgentInvocation {
+        mode: AgentMode::Spawn,
+        server: ServerName::new("x"),
+        persist: vec![],
+        spawn_hook: None,
+        volumes: vec![],
+    };
     let request = RunInstanceRequest {
         zone: Zone::new("us-east-1a"),
         subnet: None,

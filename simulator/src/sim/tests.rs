@@ -24,6 +24,7 @@ fn agent_user_data(mode: AgentMode, persist: &[&str]) -> String {
         server: ServerName::new("x"),
         persist: persist.iter().map(|p| p.to_string()).collect(),
         spawn_hook: Some(HOOK.into()),
+        volumes: vec![],
     })
     .expect("no NUL in the test's user data")
 }

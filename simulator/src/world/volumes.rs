@@ -129,6 +129,12 @@ impl World {
             }
         }
         Self::check_running_or_stopped(instance)?;
+        if !valid_attach_device(device) {
+            return Err(err(
+                K::InvalidParameterValue,
+                format!("Value ({device}) for parameter device is invalid. {device} is not a valid EBS device name."),
+            ));
+        }
         let device_taken = self
             .volumes
             .values()
@@ -139,6 +145,7 @@ impl World {
         Ok(())
     }
 
+    /// Detaches a volume from the instance it is attached to.
     pub fn detach_volume(
         &mut self,
         region: &Region,
@@ -184,4 +191,14 @@ impl World {
             }
         }
     }
+}
+
+/// A device name AttachVolume takes on Linux: `/dev/sd[a-z]`, `/dev/xvd[a-z]` (AWS's
+/// Linux device naming), optionally with a partition number.
+fn valid_attach_device(device: &str) -> bool {
+    let Some(rest) = device.strip_prefix("/dev/sd").or_else(|| device.strip_prefix("/dev/xvd")) else {
+        return false;
+    };
+    let mut chars = rest.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_digit()) && rest.len() <= 3
 }

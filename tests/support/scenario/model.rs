@@ -55,6 +55,7 @@ pub fn reason(e: &PlanError) -> &'static str {
         PlanError::NoGroup { .. } => "no group",
         PlanError::AlreadyStopped { .. } => "already stopped",
         PlanError::NoVolume { .. } => "no volume",
+        PlanError::MissingVolumes { .. } => "configured volume missing",
         PlanError::InstanceAttached { .. } => "instance attached",
         PlanError::GroupKeepsInstance { .. } => "group keeps its instance",
         PlanError::AlreadyAutoScaling { .. } => "already auto-scaling",

@@ -26,6 +26,7 @@ impl Launch<'_> {
             server: self.server.clone(),
             persist: spec.persist.clone(),
             spawn_hook: spec.spawn_hook.clone(),
+            volumes: spec.volumes.clone(),
         })
         .map_err(|e| StepError::Unexpected { what: format!("the user data of {} cannot be written: {e}", self.server) })
     }

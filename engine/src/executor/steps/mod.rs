@@ -79,8 +79,8 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             network::associate_address(ctx, id, &inputs.address(address)?, &inputs.instance(instance)?).await
         }
         Action::ReleaseAddress { address, .. } => network::release_address(ctx, id, address).await.map(nothing),
-        Action::CreateVolume { zone, size_gb, ebs } => {
-            storage::create_volume(ctx, id, server, (zone, *size_gb), ebs).await
+        Action::CreateVolume { zone, size_gb, ebs, device } => {
+            storage::create_volume(ctx, id, server, (zone, *size_gb), ebs, device.as_deref()).await
         }
         Action::AttachVolume { volume, instance, device } => {
             storage::attach_volume(ctx, id, &inputs.volume(volume)?, &inputs.instance(instance)?, device).await

@@ -2,7 +2,6 @@
 
 use super::super::ctx::Ctx;
 use super::super::{Output, StepError};
-use crate::agent::DATA_ROLE;
 use crate::api::Api;
 use crate::caller::attach_not_ready;
 use crate::cloud::*;
@@ -15,9 +14,10 @@ pub(super) async fn create_volume(
     server: &ServerName,
     (zone, size_gb): (&Zone, u32),
     ebs: &EbsSettings,
+    device: Option<&str>,
 ) -> Result<Output, StepError> {
     let mut tags = ctx.tags(server);
-    tags.insert(ROLE_TAG.to_string(), DATA_ROLE.to_string());
+    tags.extend(crate::volumes::volume_tags(device));
     let request = CreateVolumeRequest { zone: zone.clone(), size_gb, tags, ebs: ebs.clone() };
     let v = ctx.call(id, Api::CreateVolume, || ctx.cloud.create_volume(&ctx.region, request.clone())).await?;
     ctx.wait(format!("volume {} to become available", v.id), || async {

@@ -206,6 +206,7 @@ fn attach_and_detach_volumes() {
     let i_a = launch(&mut w, "us-east-1a");
     let v_a = volume(&mut w, "us-east-1a");
     let v_b = volume(&mut w, "us-east-1b");
+    let v_c = volume(&mut w, "us-east-1a");
     // Volume still creating, instance still pending.
     assert_eq!(kind(w.attach_volume(&r, &v_a, &i_a, "/dev/sdf")), Err(K::IncorrectState));
     w.advance_clock_to(Timestamp(T0 + 10));
@@ -215,6 +216,11 @@ fn attach_and_detach_volumes() {
         (&v_b, "/dev/sdf", Err(K::VolumeZoneMismatch)),
         (&v_a, "/dev/sdf", Ok(())),
         (&v_a, "/dev/sdg", Err(K::VolumeInUse)),
+        // A second volume: not at a device in use, nor at a name EC2 does not take.
+        (&v_c, "/dev/sdf", Err(K::InvalidParameterValue)),
+        (&v_c, "/dev/nvme1n1", Err(K::InvalidParameterValue)),
+        (&v_c, "sdg", Err(K::InvalidParameterValue)),
+        (&v_c, "/dev/sdg", Ok(())),
     ];
     for (v, device, expected) in checks {
         assert_eq!(kind(w.attach_volume(&r, v, &i_a, device)), *expected, "attach {v} as {device}");
