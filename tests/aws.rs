@@ -666,9 +666,14 @@ async fn docs_agent_role_script_creates_the_role_and_profile() {
         all.extend(args.iter().map(|s| s.to_string()));
         aws("bash", all)
     };
+    // The test account already has the fixture's cellar-agent (support::moto seeds it): a
+    // new name shows the script creating everything.
+    let out = run(&["agent-test"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("instance profile agent-test now has role agent-test"), "{}", text(&out));
     let out = run(&[]).await.unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("instance profile cellar-agent now has role cellar-agent"), "{}", text(&out));
+    assert!(text(&out).contains("instance profile cellar-agent has role cellar-agent"), "{}", text(&out));
     let again = run(&["web", "--with-operator-policy"]).await.unwrap();
     assert!(again.status.success(), "{}", text(&again));
     let again = run(&["web", "--with-operator-policy"]).await.unwrap();
@@ -678,7 +683,7 @@ async fn docs_agent_role_script_creates_the_role_and_profile() {
         text(&again)
     );
     let query = |args: &[&str]| aws("aws", args.iter().map(|s| s.to_string()).collect());
-    let policy = query(&["iam", "get-role-policy", "--role-name", "cellar-agent", "--policy-name", "cellar-agent"])
+    let policy = query(&["iam", "get-role-policy", "--role-name", "agent-test", "--policy-name", "cellar-agent"])
         .await
         .unwrap();
     let said = String::from_utf8_lossy(&policy.stdout).to_string();

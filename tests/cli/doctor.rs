@@ -63,6 +63,19 @@ User: arn:aws:iam::123456789012:user/cellar-operator is not authorized to perfor
         ],
         &["allowed (DryRun): ec2:RunInstances"],
     );
+    // Without iam:PassRole: launching with the agent's instance profile is refused for it
+    // (a dependent action), and the fix names it.
+    check(
+        &["--file", docs, "--without", "iam:PassRole"],
+        1,
+        &[
+            "error   duvel: ec2:RunInstances (region at ",
+            "ec2:RunInstances needs iam:PassRole, which is not allowed in us-east-1",
+            "iam:PassRole on resource: arn:aws:iam::123456789012:role/cellar-agent",
+            "fix: allow iam:PassRole for these credentials",
+        ],
+        &["allowed (DryRun): ec2:RunInstances"],
+    );
     // Reads only: every changing call refused; Auto Scaling's reads too, in its own words.
     check(
         &["ec2:Describe*"],

@@ -318,7 +318,20 @@ fn refused(config: &ServerConfig, subject: Subject, e: &CloudError) -> Finding {
     if e.kind == CloudErrorKind::UnauthorizedOperation {
         // AWS's words, without the fix the adapter appends (the finding has its own).
         let said = e.message.split("\n  fix:").next().unwrap_or_default();
-        let message = format!("{action} is not allowed in {} ({}: {said})", config.region.value, e.code);
+        // AWS names the action it refused, which may be a dependent one (iam:PassRole for
+        // a launch with an instance profile): that is the one to allow.
+        let refused_action = said
+            .split("is not authorized to perform: ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|a| a.trim_end_matches([',', '.']))
+            .filter(|a| a.contains(':') && *a != action);
+        let what = match refused_action {
+            Some(dependent) => format!("{action} needs {dependent}, which"),
+            None => action.clone(),
+        };
+        let message = format!("{what} is not allowed in {} ({}: {said})", config.region.value, e.code);
+        let action = refused_action.map(str::to_string).unwrap_or(action);
         // A read may make a second call inside it (DescribeInstances asks Auto Scaling for
         // the instances' groups): then AWS's message names the action actually refused.
         let also = if dry_run { "" } else { " (or the action AWS's message names)" };

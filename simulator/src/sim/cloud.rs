@@ -130,7 +130,12 @@ macro_rules! sim_cloud {
             }
 
             async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
-                self.call(Api::RunInstances, Some(region), false, |w| w.run_instance(region, request))
+                let agent = self.agent();
+                let profile = request.settings.instance_profile.as_ref().map(|p| p.name().to_string());
+                self.call(Api::RunInstances, Some(region), false, |w| {
+                    w.authorize_launch(agent, Api::RunInstances, profile.as_deref(), false)?;
+                    w.run_instance(region, request)
+                })
             }
 
             async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()> {
@@ -178,7 +183,10 @@ macro_rules! sim_cloud {
                 name: &str,
                 spec: LaunchSpec,
             ) -> CloudResult<LaunchConfiguration> {
+                let agent = self.agent();
+                let profile = spec.settings.instance_profile.as_ref().map(|p| p.name().to_string());
                 self.call(Api::CreateLaunchConfiguration, Some(region), false, |w| {
+                    w.authorize_launch(agent, Api::CreateLaunchConfiguration, profile.as_deref(), false)?;
                     w.create_launch_configuration(region, name, spec)
                 })
             }
@@ -194,7 +202,9 @@ macro_rules! sim_cloud {
                 region: &Region,
                 request: CreateAutoScalingGroupRequest,
             ) -> CloudResult<()> {
+                let agent = self.agent();
                 self.call(Api::CreateAutoScalingGroup, Some(region), false, |w| {
+                    w.authorize_group_launch(agent, Api::CreateAutoScalingGroup, region, Some(&request.launch))?;
                     w.create_auto_scaling_group(region, request)
                 })
             }
@@ -216,7 +226,9 @@ macro_rules! sim_cloud {
                 group: &AutoScalingGroupName,
                 update: UpdateAutoScalingGroupRequest,
             ) -> CloudResult<()> {
+                let agent = self.agent();
                 self.call(Api::UpdateAutoScalingGroup, Some(region), false, |w| {
+                    w.authorize_group_launch(agent, Api::UpdateAutoScalingGroup, region, update.launch.as_ref())?;
                     w.update_auto_scaling_group(region, group, update)
                 })
             }
@@ -278,7 +290,15 @@ macro_rules! sim_cloud {
             /// As AWS: `DryRunOperation` if the caller may make the call, else its refusal.
             async fn dry_run(&self, region: &Region, request: &DryRun) -> CloudResult<DryRunAnswer> {
                 let (agent, api) = (self.agent(), request.api());
-                match self.call(api, Some(region), false, |w| w.dry_run(agent, api)) {
+                let profile = match request {
+                    DryRun::RunInstances(r) => r.settings.instance_profile.as_ref().map(|p| p.name().to_string()),
+                    _ => None,
+                };
+                let answer = self.call(api, Some(region), false, |w| {
+                    w.authorize_launch(agent, api, profile.as_deref(), false)?;
+                    w.dry_run(agent, api)
+                });
+                match answer {
                     Err(e) if e.kind == CloudErrorKind::DryRunOperation => Ok(DryRunAnswer::Allowed),
                     Err(e) => Err(e),
                     // World::dry_run always answers with a code; were it not to, say so.

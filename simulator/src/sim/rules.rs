@@ -167,3 +167,65 @@ async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
     let world = parse_world(&render_world(&sim.with_world(|w| w.clone_without_log()))).unwrap();
     assert_eq!(world.operator_actions().map(|a| a.len()), Some(1));
 }
+
+/// iam:PassRole, a dependent action: launching with an instance profile needs it as well as
+/// the call's own action (RunInstances, its DryRun, CreateLaunchConfiguration, a group given
+/// a launch template that names a profile, which also needs ec2:RunInstances); a launch
+/// without a profile does not. Refused in AWS's words, naming the role.
+#[tokio::test]
+async fn launching_with_a_profile_needs_pass_role() {
+    let sim = Sim::new(default_world());
+    let r = east();
+    let policy = |patterns: &[&str]| -> Vec<String> { patterns.iter().map(|p| p.to_string()).collect() };
+    // Everything of EC2 and Auto Scaling, nothing of IAM.
+    sim.with_world(|w| w.set_operator_actions(Some(&policy(&["ec2:*", "autoscaling:*"])))).unwrap();
+    let launch = |profile: Option<&str>| RunInstanceRequest {
+        zone: Zone::new("us-east-1a"),
+        subnet: None,
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: String::new(),
+        settings: LaunchSettings { instance_profile: profile.map(InstanceProfile::new), ..LaunchSettings::default() },
+        tags: tags(&[("Name", "x")]),
+        client_token: String::new(),
+    };
+    let refused = sim.run_instance(&r, launch(Some("cellar-agent"))).await.unwrap_err();
+    assert_eq!(refused.kind, CloudErrorKind::UnauthorizedOperation);
+    let said = "is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/cellar-agent";
+    assert!(refused.message.contains(said), "{}", refused.message);
+    assert!(sim.describe_instances(&r, &Filter::All).await.unwrap().is_empty(), "nothing launched");
+    let dry = sim.dry_run(&r, &DryRun::RunInstances(launch(Some("cellar-agent")))).await.unwrap_err();
+    assert!(dry.message.contains(said), "the dry run says so too: {}", dry.message);
+    assert_eq!(sim.dry_run(&r, &DryRun::RunInstances(launch(None))).await, Ok(DryRunAnswer::Allowed));
+    sim.run_instance(&r, launch(None)).await.expect("no profile, no role to pass");
+
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-0002"),
+        user_data: String::new(),
+        settings: LaunchSettings { instance_profile: Some(InstanceProfile::new("cellar-agent")), ..Default::default() },
+    };
+    let configuration = sim.create_launch_configuration(&r, "x-1", spec.clone()).await.unwrap_err();
+    assert_eq!((configuration.code.as_str(), configuration.message.contains(said)), ("AccessDenied", true));
+    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: tags(&[("Name", "x")]) };
+    let template = sim.create_launch_template(&r, request).await.expect("a template passes no role yet").id;
+    let group = CreateAutoScalingGroupRequest {
+        name: AutoScalingGroupName::new("x"),
+        launch: LaunchSource::Template { id: template, version: None },
+        zones: vec![Zone::new("us-east-1a")],
+        min: 1,
+        max: 1,
+        desired: 1,
+        tags: tags(&[("Name", "x")]),
+        subnets: vec![],
+    };
+    let refused = sim.create_auto_scaling_group(&r, group.clone()).await.unwrap_err();
+    assert_eq!((refused.code.as_str(), refused.message.contains(said)), ("AccessDenied", true));
+    // With PassRole but not RunInstances, the group is refused for that.
+    let no_launch = policy(&["ec2:Describe*", "ec2:CreateTags", "autoscaling:*", "iam:PassRole"]);
+    sim.with_world(|w| w.set_operator_actions(Some(&no_launch))).unwrap();
+    let refused = sim.create_auto_scaling_group(&r, group.clone()).await.unwrap_err();
+    assert!(refused.message.contains("is not authorized to perform: ec2:RunInstances"), "{}", refused.message);
+    sim.with_world(|w| w.set_operator_actions(None)).unwrap();
+    sim.create_auto_scaling_group(&r, group).await.expect("an administrator may");
+}

@@ -7,6 +7,7 @@
 //! unique in its region; neither can be deleted while an auto scaling group uses it.
 
 use super::{err, World};
+use cellar_engine::api::Api;
 use cellar_engine::catalog;
 use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, CreateLaunchTemplateRequest, Filter};
 use cellar_engine::model::*;
@@ -65,6 +66,27 @@ impl World {
 
     /// The instance settings a launch source stands for (the template version, `$Latest`
     /// resolved now, or the launch configuration's); errors if it does not exist.
+    /// [`World::authorize_launch`] for a group given `launch` (CreateAutoScalingGroup,
+    /// UpdateAutoScalingGroup): a launch template's launches need ec2:RunInstances and, if
+    /// it names an instance profile, iam:PassRole of the caller. A launch that does not
+    /// resolve is left to the call to refuse.
+    pub(crate) fn authorize_group_launch(
+        &self,
+        agent: Option<&InstanceId>,
+        api: Api,
+        region: &Region,
+        launch: Option<&LaunchSource>,
+    ) -> CloudResult<()> {
+        let Some(launch @ LaunchSource::Template { .. }) = launch else {
+            return Ok(());
+        };
+        let Ok(spec) = self.launch_spec(region, launch) else {
+            return Ok(());
+        };
+        let profile = spec.settings.instance_profile.as_ref().map(|p| p.name().to_string());
+        self.authorize_launch(agent, api, profile.as_deref(), true)
+    }
+
     pub(super) fn launch_spec(&self, region: &Region, launch: &LaunchSource) -> CloudResult<LaunchSpec> {
         match launch {
             LaunchSource::Template { id, version } => {

@@ -112,6 +112,44 @@ impl World {
         Err(err(K::Other(code.into()), message))
     }
 
+    /// The actions AWS checks with a launch beyond the call's own (its "dependent actions"):
+    /// `iam:PassRole` (on the profile's role) whenever the launch names an instance profile
+    /// (RunInstances, CreateLaunchConfiguration, and a group given a launch template that
+    /// names one); for a group given a launch template, `ec2:RunInstances` too. Refused as
+    /// the call itself would be (`UnauthorizedOperation`, Auto Scaling's `AccessDenied`).
+    pub(crate) fn authorize_launch(
+        &self,
+        agent: Option<&InstanceId>,
+        api: Api,
+        profile: Option<&str>,
+        with_template: bool,
+    ) -> CloudResult<()> {
+        let (None, Some(patterns)) = (agent, &self.operator_actions) else {
+            // An agent makes no launches (its profile allows none); an administrator may.
+            return Ok(());
+        };
+        let mut needed: Vec<(String, Option<String>)> = Vec::new();
+        if let Some(profile) = profile {
+            needed.push(("iam:PassRole".into(), Some(format!("arn:aws:iam::{SIM_ACCOUNT}:role/{profile}"))));
+        }
+        if with_template {
+            needed.push(("ec2:RunInstances".into(), None));
+        }
+        let Some((action, resource)) = needed.into_iter().find(|(a, _)| !patterns.iter().any(|p| allows(p, a))) else {
+            return Ok(());
+        };
+        let on = resource.map(|r| format!(" on resource: {r}")).unwrap_or_default();
+        let message = format!(
+            "You are not authorized to perform this operation. User: {OPERATOR_ARN} is not authorized to perform: \
+{action}{on} because no identity-based policy allows the {action} action"
+        );
+        let code = match api.service() {
+            Service::AutoScaling => "AccessDenied",
+            _ => "UnauthorizedOperation",
+        };
+        Err(err(K::Other(code.into()), message))
+    }
+
     /// The answer to `api` sent with DryRun: `DryRunOperation` if the caller may make it
     /// (an error, as AWS answers it), the refusal otherwise. Nothing changes.
     pub(crate) fn dry_run(&self, agent: Option<&InstanceId>, api: Api) -> CloudResult<()> {
