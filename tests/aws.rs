@@ -604,7 +604,8 @@ async fn cli_doctor_checks_the_account() {
     // The network, resolved as the planner would: each finding at its setting's file:line.
     let no_subnet = format!("error   duvel: network (vpc at {tree}/servers/duvel.ron:4:10): zone us-east-1");
     assert!(said.contains(&no_subnet) && said.contains(&format!("has no subnet in VPC {vpc}")), "{said}");
-    let no_group = format!("error   duvel: network (security_groups at {tree}/servers/duvel.ron:5:23): security group nosuch");
+    let no_group =
+        format!("error   duvel: network (security_groups at {tree}/servers/duvel.ron:5:23): security group nosuch");
     assert!(said.contains(&no_group) && said.contains(&format!("does not exist in VPC {vpc}")), "{said}");
     assert!(said.contains("4 errors, 1 warning"), "{said}");
     eprintln!("cellar doctor on a broken tree:\n{said}");
@@ -683,9 +684,8 @@ async fn docs_agent_role_script_creates_the_role_and_profile() {
         text(&again)
     );
     let query = |args: &[&str]| aws("aws", args.iter().map(|s| s.to_string()).collect());
-    let policy = query(&["iam", "get-role-policy", "--role-name", "agent-test", "--policy-name", "cellar-agent"])
-        .await
-        .unwrap();
+    let policy =
+        query(&["iam", "get-role-policy", "--role-name", "agent-test", "--policy-name", "cellar-agent"]).await.unwrap();
     let said = String::from_utf8_lossy(&policy.stdout).to_string();
     for action in cellar_sim::world::AGENT_ACTIONS {
         assert!(said.contains(action), "{action} missing from the role's policy:\n{said}");

@@ -130,7 +130,8 @@ fn doctor_names_the_missing_group_and_subnet() {
     let said = &r.stdout;
     let vpc_at = format!("error   duvel: network (vpc at {}:3:10): zone us-east-1", duvel.display());
     assert!(said.contains(&vpc_at) && said.contains(&format!("has no subnet in VPC {vpc}")), "{said}");
-    let group_at = format!("error   duvel: network (security_groups at {}:4:23): security group nosuch", duvel.display());
+    let group_at =
+        format!("error   duvel: network (security_groups at {}:4:23): security group nosuch", duvel.display());
     assert!(said.contains(&group_at) && said.contains("fix: create it, or name one of those"), "{said}");
     assert!(said.contains("ok      ommegang: network (") && said.contains("security groups web (sg-"), "{said}");
 }

@@ -91,9 +91,10 @@ pub fn dry_runs_for(
     }
     let volume_type = launch.ebs.volume_type.value;
     let size_gb = config.ebs_size_gb.as_ref().map_or(crate::catalog::ebs_limits(volume_type).min_gb, |s| s.value);
-    let origin = config.ebs_size_gb.as_ref().map_or(Origin::Config(launch.ebs.volume_type.source.clone()), |s| {
-        Origin::Config(s.source.clone())
-    });
+    let origin = config
+        .ebs_size_gb
+        .as_ref()
+        .map_or(Origin::Config(launch.ebs.volume_type.source.clone()), |s| Origin::Config(s.source.clone()));
     // Invalid EBS settings are `cellar check`'s errors; the permission is asked regardless.
     let ebs = crate::planner::data_volume(&launch.ebs, size_gb, origin).unwrap_or_else(|_| launch.ebs.settings());
     out.push(DryRun::CreateVolume(CreateVolumeRequest { zone, size_gb, tags: tags.clone(), ebs }));
@@ -381,7 +382,8 @@ pub(super) fn launch_settings(config: &ServerConfig, network: Option<&NetworkRea
     let (server, launch, zone) = (Some(&config.name), &config.launch_settings, config.zone_name());
     match resolve_network(network, launch, &config.region.value, Some(&zone)) {
         Ok(resolved) => {
-            let groups: Vec<String> = resolved.security_groups.iter().map(|g| format!("{} ({})", g.name, g.id)).collect();
+            let groups: Vec<String> =
+                resolved.security_groups.iter().map(|g| format!("{} ({})", g.name, g.id)).collect();
             let groups = if groups.is_empty() { "the VPC's default group".to_string() } else { groups.join(", ") };
             let subnet = resolved.subnet.as_ref().map(|s| s.to_string()).unwrap_or_default();
             let key = resolved.key_name.as_ref().map(|k| format!(", key pair {k}")).unwrap_or_default();

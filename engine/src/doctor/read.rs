@@ -50,9 +50,10 @@ pub async fn read(cloud: &dyn Cloud, tree: &ConfigTree) -> Reading {
     let mut networks: BTreeMap<Region, Arc<Result<Network, CloudError>>> = BTreeMap::new();
     for region in &regions {
         // Key pairs only where a server names one (DescribeKeyPairs is a permission more).
-        let keys = servers.iter().filter_map(|s| s.config.as_ref().ok()).any(|c| {
-            c.region.value == *region && c.launch_settings.key_name.is_some()
-        });
+        let keys = servers
+            .iter()
+            .filter_map(|s| s.config.as_ref().ok())
+            .any(|c| c.region.value == *region && c.launch_settings.key_name.is_some());
         let network = crate::inventory::read_network_with(cloud, &caller, region, keys).await;
         networks.insert(region.clone(), Arc::new(network));
     }
@@ -134,4 +135,3 @@ async fn read_server(
     }
     (reads, r)
 }
-

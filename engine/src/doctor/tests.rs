@@ -213,7 +213,11 @@ fn network() -> crate::network::Network {
         }],
         security_groups: ["default", "web"]
             .iter()
-            .map(|n| SecurityGroup { id: SecurityGroupId::new(format!("sg-{n}")), name: n.to_string(), vpc: vpc.clone() })
+            .map(|n| SecurityGroup {
+                id: SecurityGroupId::new(format!("sg-{n}")),
+                name: n.to_string(),
+                vpc: vpc.clone(),
+            })
             .collect(),
         key_pairs: Some(vec![KeyName::new("ops")]),
     }
@@ -235,7 +239,8 @@ fn network_findings(server_file: &str) -> Vec<(Severity, String, String, String)
 
 #[test]
 fn network_settings_are_resolved_as_the_planner_resolves_them() {
-    let ok = network_findings("(\n    platform: \"web\",\n    security_groups: [\"web\"],\n    key_name: \"ops\",\n)\n");
+    let ok =
+        network_findings("(\n    platform: \"web\",\n    security_groups: [\"web\"],\n    key_name: \"ops\",\n)\n");
     assert_eq!(ok.len(), 1, "{ok:#?}");
     assert_eq!(ok[0].0, Severity::Ok);
     assert_eq!(ok[0].2, "subnet subnet-a of us-east-1a in vpc-1; security groups web (sg-web), key pair ops");
@@ -248,8 +253,14 @@ fn network_settings_are_resolved_as_the_planner_resolves_them() {
     assert!(found.iter().all(|f| f.0 == Severity::Error), "{found:#?}");
     let expect = [
         ("zone at cfg/servers/duvel.ron:3:11", "zone us-east-1f has no subnet in VPC vpc-1"),
-        ("security_groups at cfg/servers/duvel.ron:4:30", "security group db (from cfg/servers/duvel.ron:4:30) does not exist in VPC vpc-1"),
-        ("key_name at cfg/servers/duvel.ron:5:15", "key pair nokey (from cfg/servers/duvel.ron:5:15) does not exist in us-east-1"),
+        (
+            "security_groups at cfg/servers/duvel.ron:4:30",
+            "security group db (from cfg/servers/duvel.ron:4:30) does not exist in VPC vpc-1",
+        ),
+        (
+            "key_name at cfg/servers/duvel.ron:5:15",
+            "key pair nokey (from cfg/servers/duvel.ron:5:15) does not exist in us-east-1",
+        ),
     ];
     for ((at, message), f) in expect.iter().zip(&found) {
         assert_eq!(&f.1, at, "{f:#?}");

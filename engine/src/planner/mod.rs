@@ -31,12 +31,12 @@ mod volumes;
 mod volumes_tests;
 
 pub use crate::command::Origin;
-pub use network::{data_volume, launch_settings};
 use crate::command::{Command, CommandSpec};
 use crate::config::{ConfigErrors, ConfigTree, Defaults, ServerConfig, Sourced};
 use crate::inventory::{Inventory, ServerResources};
 use crate::model::*;
 use crate::plan::*;
+pub use network::{data_volume, launch_settings};
 use std::collections::BTreeMap;
 
 /// Every command, in the order `cellar plan --help` lists them.

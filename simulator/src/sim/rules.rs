@@ -146,8 +146,12 @@ async fn an_agents_calls_need_its_profiles_permission() {
 async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
     let sim = Sim::new(default_world());
     let r = east();
-    let volume =
-        DryRun::CreateVolume(CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new(), ebs: EbsSettings::default() });
+    let volume = DryRun::CreateVolume(CreateVolumeRequest {
+        zone: Zone::new("us-east-1a"),
+        size_gb: 8,
+        tags: Tags::new(),
+        ebs: EbsSettings::default(),
+    });
     assert_eq!(sim.dry_run(&r, &volume).await, Ok(DryRunAnswer::Allowed), "an administrator by default");
     let identity = sim.caller_identity(&r).await.unwrap().unwrap();
     assert_eq!(
@@ -158,7 +162,12 @@ async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
     let refused = sim.dry_run(&r, &volume).await.unwrap_err();
     assert_eq!(refused.kind, CloudErrorKind::UnauthorizedOperation);
     assert!(refused.message.contains("is not authorized to perform: ec2:CreateVolume"), "{}", refused.message);
-    let request = CreateVolumeRequest { zone: Zone::new("us-east-1a"), size_gb: 8, tags: Tags::new(), ebs: EbsSettings::default() };
+    let request = CreateVolumeRequest {
+        zone: Zone::new("us-east-1a"),
+        size_gb: 8,
+        tags: Tags::new(),
+        ebs: EbsSettings::default(),
+    };
     assert_eq!(sim.create_volume(&r, request).await.unwrap_err().kind, CloudErrorKind::UnauthorizedOperation);
     assert!(sim.describe_volumes(&r, &Filter::All).await.unwrap().is_empty(), "nothing made, reads allowed");
     let group = sim.describe_auto_scaling_groups(&r, &Filter::All).await.unwrap_err();
