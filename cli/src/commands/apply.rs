@@ -109,6 +109,7 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
         );
     }
     let plan = load_plan(Path::new(target))?;
+    refuse_changed_settings(ctx, &plan, target)?;
     let now = inventory::read(cloud, &plan.scope).await.context("re-reading the resources the plan saw")?;
     let changes = plan::staleness(&plan, &now.observe(&plan.scope));
     if !changes.is_empty() {
@@ -120,6 +121,32 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
     }
     ctx.out.print(&ctx.render_plan(&plan))?;
     Ok(plan)
+}
+
+/// Refuses a plan whose servers' effective settings changed since it was made, naming
+/// each changed setting, its old and new value and where each came from.
+fn refuse_changed_settings(ctx: &Ctx, plan: &Plan, target: &str) -> Result<()> {
+    if plan.settings.is_empty() {
+        return Ok(());
+    }
+    let tree = ctx.load_config()?;
+    let mut changes = Vec::new();
+    for (server, recorded) in &plan.settings {
+        let config = tree
+            .server(server)
+            .with_context(|| format!("the plan in {target} was made for {server}, whose configuration cannot be read now"))?;
+        let current = plan::settings_of(&config, tree.dir());
+        changes.extend(plan::changed_settings(recorded, &current).into_iter().map(|c| format!("{server}: {c}")));
+    }
+    if !changes.is_empty() {
+        bail!(
+            "the plan in {target} was made from another configuration: these settings changed since (files in {}):\n  {}\n  fix: make a new plan (cellar plan {} -o {target}) and review it",
+            tree.dir().display(),
+            changes.join("\n  "),
+            plan.command
+        );
+    }
+    Ok(())
 }
 
 /// `cellar apply COMMAND`: plan it, show it, and ask (unless `--yes`). `None`: nothing to do.

@@ -20,11 +20,13 @@ mod action;
 mod file;
 mod observe;
 mod render;
+mod settings;
 
 pub use action::{Action, AgentSpec, Change, Undo};
 pub use file::PlanFileError;
 pub use observe::{staleness, Observation, Observed, ResourceKey};
 pub use render::diff;
+pub use settings::{changed_settings, settings_of, Setting, SettingChange};
 
 use crate::model::*;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -36,7 +38,9 @@ use std::fmt;
 /// (`Step { server, action }`) instead of inside every action. 3: launch settings
 /// (instance profile, security groups, subnet, key pair, metadata options, root volume)
 /// on launches and launch settings, EBS settings on the data volume, the network in the scope.
-pub const PLAN_FORMAT_VERSION: u32 = 3;
+/// 4: a first line with the sha256 of the rest (an edited plan is refused), and the
+/// effective settings of the server planned (`settings`).
+pub const PLAN_FORMAT_VERSION: u32 = 4;
 
 /// The number of a step within its plan (`#3`), 1-based.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -159,6 +163,9 @@ pub struct Plan {
     pub tags: BTreeMap<ServerName, Tags>,
     /// Decisions worth telling the reviewer (why an address is reused, why a gate exists).
     pub notes: Vec<String>,
+    /// The effective settings of each configured server the plan was made for (`cellar
+    /// config SERVER`): apply refuses the plan if they changed since.
+    pub settings: BTreeMap<ServerName, Vec<Setting>>,
 }
 
 impl Plan {
@@ -179,6 +186,7 @@ impl Plan {
             steps: Vec::new(),
             tags: BTreeMap::new(),
             notes: Vec::new(),
+            settings: BTreeMap::new(),
         };
         for plan in plans {
             let by = merged.steps.len() as u32;
@@ -195,6 +203,7 @@ impl Plan {
             merged.observed.extend(plan.observed);
             merged.tags.extend(plan.tags);
             merged.notes.extend(plan.notes);
+            merged.settings.extend(plan.settings);
         }
         merged
     }

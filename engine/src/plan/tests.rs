@@ -17,6 +17,7 @@ fn plan_of(steps: Vec<Step>) -> Plan {
         steps,
         tags: BTreeMap::new(),
         notes: vec![],
+        settings: BTreeMap::new(),
     }
 }
 
@@ -103,10 +104,10 @@ fn plan_files() {
         let e = Plan::from_ron("p.ron", text).unwrap_err().to_string();
         assert!(e.starts_with(expected), "got {e}");
     };
-    check_err(&text.replace("format: 3", "format: 4"), "p.ron: plan format 4 is not supported");
+    check_err(&text.replace("format: 4", "format: 5"), "p.ron: plan format 5 is not supported");
     check_err(
-        &text.replace("format: 3", "format: 2"),
-        "p.ron: plan format 2 is not supported (this cellar reads format 3)",
+        &text.replace("format: 4", "format: 3"),
+        "p.ron: plan format 3 is not supported (this cellar reads format 4)",
     );
     check_err(&text[..40], "p.ron:");
     check_err("", "p.ron:1:1: not a cellar plan");
@@ -126,6 +127,28 @@ fn plan_files() {
     assert_ne!(hostile, text);
     let e = Plan::from_ron("p.ron", &hostile).unwrap_err().to_string();
     assert!(e.contains("invalid server name"), "{e}");
+}
+
+#[test]
+fn edited_plans_are_refused() {
+    let text = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[1])]).to_ron();
+    assert!(text.starts_with(file::DIGEST_PREFIX), "{text}");
+    let edited = "p.ron: the plan was changed after it was made";
+    let no_digest = "p.ron: the plan has no digest line";
+    let (first, rest) = text.split_once('\n').unwrap();
+    let cases: Vec<(String, &str)> = vec![
+        (text.replacen("size_gb: 20,", "size_gb: 99999,", 1), edited),
+        (text.replacen("create-server@ale 20", "create-server@ale 21", 1), edited),
+        (format!("{rest}"), no_digest),
+        (format!("// reviewed\n{rest}"), no_digest),
+        (format!("{}0\n{rest}", &first[..first.len() - 1]), edited),
+        (format!("{first}\n{rest}\n"), edited),
+    ];
+    for (changed, expected) in cases {
+        let e = Plan::from_ron("p.ron", &changed).unwrap_err().to_string();
+        assert!(e.starts_with(expected), "expected {expected:?}, got {e}");
+        assert!(e.contains("fix: make the plan again"), "{e}");
+    }
 }
 
 #[test]

@@ -210,6 +210,7 @@ pub fn plan(command: &Command, tree: &ConfigTree, inventory: &Inventory) -> Resu
             let mut p = Planning::new(command, base_scope(command, &config.region.value), inventory);
             scope(command, &config, &mut p.scope);
             plan(&mut p, &config)?;
+            p.settings.insert(config.name.clone(), crate::plan::settings_of(&config, tree.dir()));
             p
         }
         Planner::Workspace { scope, plan } => {
@@ -240,11 +241,12 @@ pub struct Planning<'a> {
     steps: Vec<Step>,
     notes: Vec<String>,
     tags: BTreeMap<ServerName, Tags>,
+    settings: BTreeMap<ServerName, Vec<crate::plan::Setting>>,
 }
 
 impl<'a> Planning<'a> {
     fn new(command: &'a Command, scope: Scope, inventory: &'a Inventory) -> Self {
-        Planning { command, scope, inventory, steps: Vec::new(), notes: Vec::new(), tags: BTreeMap::new() }
+        Planning { command, scope, inventory, steps: Vec::new(), notes: Vec::new(), tags: BTreeMap::new(), settings: BTreeMap::new() }
     }
 
     /// Adds a step for `server` that runs after the given steps (and after every step whose
@@ -293,6 +295,7 @@ impl<'a> Planning<'a> {
             steps: self.steps,
             tags: self.tags,
             notes: self.notes,
+            settings: self.settings,
         }
     }
 

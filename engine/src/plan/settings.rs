@@ -1,0 +1,160 @@
+//! The effective settings a plan was made from (what `cellar config SERVER` shows, each
+//! with its file:line), and what changed in them since: apply refuses a plan whose
+//! configuration moved on, naming each changed setting.
+
+use crate::config::ServerConfig;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// One effective setting: its name (`ebs_size_gb`, `tags.team`), its value as `cellar
+/// config` renders it, and where it came from, relative to the configuration directory
+/// (`servers/ommegang.ron:5:17`, or `(default)`), so a plan does not depend on where the
+/// configuration was checked out. Saved as one line, as `cellar config` shows it:
+/// `ebs_size_gb = 20 # servers/ommegang.ron:5:17`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Setting {
+    pub name: String,
+    pub value: String,
+    pub source: String,
+}
+
+const VALUE: &str = " = ";
+const SOURCE: &str = " # ";
+
+impl From<Setting> for String {
+    fn from(s: Setting) -> String {
+        format!("{}{VALUE}{}{SOURCE}{}", s.name, s.value, s.source)
+    }
+}
+
+impl TryFrom<String> for Setting {
+    type Error = String;
+    fn try_from(line: String) -> Result<Setting, String> {
+        let bad = || format!("setting {line:?} is not `NAME = VALUE # FILE:LINE:COLUMN`");
+        let (name, rest) = line.split_once(VALUE).ok_or_else(bad)?;
+        let (value, source) = rest.rsplit_once(SOURCE).ok_or_else(bad)?;
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        Ok(Setting { name: name.to_string(), value: value.to_string(), source: source.to_string() })
+    }
+}
+
+/// The settings of `config`, in `cellar config`'s order; `dir` is the configuration's root.
+pub fn settings_of(config: &ServerConfig, dir: &Path) -> Vec<Setting> {
+    config
+        .entries()
+        .into_iter()
+        .map(|(name, value, mut source)| {
+            if let Ok(relative) = source.file.strip_prefix(dir) {
+                source.file = relative.to_path_buf();
+            }
+            Setting { name, value, source: source.to_string() }
+        })
+        .collect()
+}
+
+/// A setting whose value differs between the plan and the configuration now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingChange {
+    pub name: String,
+    /// `None`: the setting did not exist when the plan was made.
+    pub old: Option<Setting>,
+    /// `None`: the setting no longer exists.
+    pub new: Option<Setting>,
+}
+
+/// `ebs_size_gb: 20 (servers/duvel.ron:4:17) → 30 (servers/duvel.ron:4:17)`.
+impl fmt::Display for SettingChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = |s: &Option<Setting>| match s {
+            Some(s) => format!("{} ({})", first_line(&s.value), s.source),
+            None => "(not set)".to_string(),
+        };
+        write!(f, "{}: {} → {}", self.name, side(&self.old), side(&self.new))
+    }
+}
+
+/// A multi-line value (a spawn hook) is shown by its first line and its length.
+fn first_line(value: &str) -> String {
+    let lines = value.lines().count();
+    match value.lines().next() {
+        Some(first) if lines > 1 => format!("{first} … ({lines} lines)"),
+        _ => value.to_string(),
+    }
+}
+
+/// The settings whose values differ, in the plan's order, then the settings added since.
+/// A value that moved to another file but kept its value is no change.
+pub fn changed_settings(recorded: &[Setting], current: &[Setting]) -> Vec<SettingChange> {
+    let find = |list: &[Setting], name: &str| list.iter().find(|s| s.name == name).cloned();
+    let mut changes = Vec::new();
+    for old in recorded {
+        let new = find(current, &old.name);
+        if new.as_ref().map(|n| &n.value) != Some(&old.value) {
+            changes.push(SettingChange { name: old.name.clone(), old: Some(old.clone()), new });
+        }
+    }
+    for new in current.iter().filter(|n| find(recorded, &n.name).is_none()) {
+        changes.push(SettingChange { name: new.name.clone(), old: None, new: Some(new.clone()) });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(name: &str, value: &str, source: &str) -> Setting {
+        Setting { name: name.into(), value: value.into(), source: source.into() }
+    }
+
+    #[test]
+    fn a_setting_is_saved_as_one_line() {
+        for (line, expected) in [
+            ("ebs_size_gb = 20 # servers/a.ron:3:18", Ok(s("ebs_size_gb", "20", "servers/a.ron:3:18"))),
+            ("tags.x = \"a # b\" # global.ron:1:2", Ok(s("tags.x", "\"a # b\"", "global.ron:1:2"))),
+            ("ebs_size_gb = None # (default)", Ok(s("ebs_size_gb", "None", "(default)"))),
+            ("ebs_size_gb 20", Err(())),
+            ("ebs_size_gb = 20", Err(())),
+            (" = 20 # a.ron:1:1", Err(())),
+        ] {
+            let parsed = Setting::try_from(line.to_string());
+            assert_eq!(parsed.clone().map_err(|_| ()), expected, "{line}");
+            if let Ok(setting) = parsed {
+                assert_eq!(String::from(setting), line);
+            } else {
+                assert!(parsed.unwrap_err().contains("NAME = VALUE"), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn changes_are_named_with_both_values_and_sources() {
+        let plan = [s("region", "\"us-east-1\"", "global.ron:2:13"), s("ebs_size_gb", "20", "servers/a.ron:3:18")];
+        let cases: &[(&[Setting], &[&str])] = &[
+            (&plan, &[]),
+            // Moved to another file with the same value: not a change.
+            (&[s("region", "\"us-east-1\"", "platforms/p.ron:2:13"), plan[1].clone()], &[]),
+            (
+                &[plan[0].clone(), s("ebs_size_gb", "99999", "servers/a.ron:3:18")],
+                &["ebs_size_gb: 20 (servers/a.ron:3:18) → 99999 (servers/a.ron:3:18)"],
+            ),
+            (&[plan[1].clone()], &["region: \"us-east-1\" (global.ron:2:13) → (not set)"]),
+            (
+                &[plan[0].clone(), plan[1].clone(), s("tags.team", "\"web\"", "servers/a.ron:6:5")],
+                &["tags.team: (not set) → \"web\" (servers/a.ron:6:5)"],
+            ),
+            (
+                &[plan[0].clone(), plan[1].clone(), s("spawn", "r#\"a\nb\"#", "servers/a.ron:7:5")],
+                &["spawn: (not set) → r#\"a … (2 lines) (servers/a.ron:7:5)"],
+            ),
+        ];
+        for (current, expected) in cases {
+            let got: Vec<String> = changed_settings(&plan, current).iter().map(|c| c.to_string()).collect();
+            assert_eq!(got, *expected, "current {current:?}");
+        }
+    }
+}
