@@ -14,6 +14,7 @@ mod host;
 mod imds;
 mod local;
 mod output;
+mod progress;
 
 use anyhow::Result;
 use backend::BackendKind;

@@ -8,12 +8,11 @@
 //! error (`cellar status > /dev/full`) is returned, and becomes a one-line error and exit 1.
 //! [`stderr`] writes messages and questions; it cannot fail (there is nowhere left to say so).
 //!
-//! Also here: apply progress and the DNS prompt ([`Console`]), the end-of-apply report,
+//! Also here: the end-of-apply report (apply progress and the DNS prompt are `progress.rs`),
 //! colour decisions and `bash -n`.
 
 use cellar_engine::config::HookSyntaxError;
-use cellar_engine::executor::{ApplyReport, Event, Operator, Outcome};
-use cellar_engine::model::Timestamp;
+use cellar_engine::executor::{ApplyReport, Outcome};
 use cellar_engine::plan::Plan;
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
@@ -131,82 +130,6 @@ impl Prompter for TerminalPrompter {
     }
 }
 
-/// Prints progress lines and answers DNS gates (from `--dns-confirmed` or by asking).
-///
-/// Printing never stops an apply: a line that cannot be written is dropped (the apply's
-/// outcome does not depend on anybody reading it; a full disk is reported once it is over).
-pub struct Console {
-    dns_confirmed: bool,
-    started: Timestamp,
-    prompter: Box<dyn Prompter>,
-    out: Output,
-}
-
-impl Console {
-    pub fn new(dns_confirmed: bool, started: Timestamp, prompter: Box<dyn Prompter>, out: Output) -> Self {
-        Console { dns_confirmed, started, prompter, out }
-    }
-
-    fn clock(&self, at: Timestamp) -> String {
-        let s = at.0.saturating_sub(self.started.0);
-        format!("[+{:02}:{:02}]", s / 60, s % 60)
-    }
-
-    fn say(&self, line: &str) {
-        let _ = self.out.line(line);
-    }
-}
-
-impl Operator for Console {
-    fn confirm_dns(&self, host: &str, ip: &str) -> bool {
-        if self.dns_confirmed {
-            self.say(&format!("        DNS gate: {host} → {ip} confirmed by --dns-confirmed"));
-            return true;
-        }
-        let question = format!("\n  Point the DNS record {host} at {ip} now. Type 'yes' once it is updated: ");
-        match self.prompter.ask(&question) {
-            Some(answer) => answer.trim() == "yes",
-            None => {
-                self.say(&format!(
-                    "        DNS gate: {host} does not point at {ip} yet, and there is no terminal to ask"
-                ));
-                false
-            }
-        }
-    }
-
-    fn event(&self, event: &Event) {
-        let line = match event {
-            Event::Started { step, at, summary } => {
-                format!("{} {step} {summary} ...", self.clock(*at))
-            }
-            Event::Done { step, at, output } => {
-                format!("{} {step} done: {output}", self.clock(*at))
-            }
-            Event::Failed { step, at, error } => {
-                format!("{} {step} FAILED: {error}", self.clock(*at))
-            }
-            Event::Blocked { step, at, reason } => {
-                format!("{} {step} stopped: {reason}", self.clock(*at))
-            }
-            Event::Skipped { step, because } => {
-                format!("         {step} skipped (because of {because})")
-            }
-            Event::Retrying { step, at, error, attempt, delay, .. } => {
-                format!("{} {step} retry {attempt} in {}s: {error}", self.clock(*at), delay.as_secs())
-            }
-            Event::Undoing { step, at, what } => {
-                format!("{} {step} undo: {what} ...", self.clock(*at))
-            }
-            Event::Undone { step, at } => format!("{} {step} undone", self.clock(*at)),
-            Event::UndoFailed { step, at, error } => {
-                format!("{} {step} UNDO FAILED: {error}", self.clock(*at))
-            }
-        };
-        self.say(&format!("  {line}"));
-    }
-}
-
 /// The end-of-apply report: a summary line plus what needs attention.
 /// Where an applied plan came from, for the advice after a DNS gate stopped it.
 pub enum Applied<'a> {
@@ -307,14 +230,6 @@ pub fn bash_syntax_check(script: &str) -> Result<(), Vec<HookSyntaxError>> {
 mod tests {
     use super::*;
 
-    struct Scripted(Option<&'static str>);
-
-    impl Prompter for Scripted {
-        fn ask(&self, _question: &str) -> Option<String> {
-            self.0.map(String::from)
-        }
-    }
-
     /// A writer that fails every write with this OS error.
     struct Failing(i32);
 
@@ -325,21 +240,6 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
-    }
-
-    fn check(flag: bool, answer: Option<&'static str>, expected: bool) {
-        let out = Output::new(Box::new(io::sink()));
-        let console = Console::new(flag, Timestamp(0), Box::new(Scripted(answer)), out);
-        assert_eq!(console.confirm_dns("a.example.com", "198.51.100.1"), expected, "flag {flag}, answer {answer:?}");
-    }
-
-    #[test]
-    fn dns_gate_answers() {
-        check(true, None, true);
-        check(false, Some("yes\n"), true);
-        check(false, Some("y\n"), false);
-        check(false, Some("no\n"), false);
-        check(false, None, false);
     }
 
     #[test]

@@ -267,7 +267,22 @@ impl Caller {
 
     /// Looks with `check` until it returns `Some`, sleeping the policy's `poll` between
     /// looks, for at most its `wait_timeout`. An error from `check` ends the poll.
-    pub async fn poll<T, E, F, Fut>(&self, cloud: &dyn Cloud, mut check: F) -> Result<Polled<T>, E>
+    pub async fn poll<T, E, F, Fut>(&self, cloud: &dyn Cloud, check: F) -> Result<Polled<T>, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, E>>,
+    {
+        self.poll_reporting(cloud, &|_, _| {}, check).await
+    }
+
+    /// [`Caller::poll`] that tells `on_wait` the time and how long it has waited, after
+    /// every look that did not find the state.
+    pub async fn poll_reporting<T, E, F, Fut>(
+        &self,
+        cloud: &dyn Cloud,
+        on_wait: &(dyn Fn(Timestamp, Duration) + Send + Sync),
+        mut check: F,
+    ) -> Result<Polled<T>, E>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Option<T>, E>>,
@@ -277,10 +292,12 @@ impl Caller {
             if let Some(v) = check().await? {
                 return Ok(Polled::Ready(v));
             }
-            let waited = Duration::from_secs(cloud.now().await.0.saturating_sub(started.0));
+            let now = cloud.now().await;
+            let waited = Duration::from_secs(now.0.saturating_sub(started.0));
             if waited >= self.policy.wait_timeout {
                 return Ok(Polled::TimedOut { waited });
             }
+            on_wait(now, waited);
             cloud.sleep(self.policy.poll).await;
         }
     }

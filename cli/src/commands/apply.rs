@@ -3,12 +3,15 @@
 
 use super::{commands_help, load_plan, make_plan, CommandFlags, Ctx, Invocation};
 use crate::backend::Backend;
-use crate::output::{self, Console, Prompter, TerminalPrompter};
+use crate::output::{self, Prompter, TerminalPrompter};
+use crate::progress::{Console, JsonEvents};
 use crate::{EXIT_BLOCKED, EXIT_ERROR};
 use anyhow::{anyhow, bail, Context, Result};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::executor::{self, Outcome, Policy};
+use cellar_engine::executor::{ApplyReport, Operator};
 use cellar_engine::inventory;
+use cellar_engine::model::Timestamp;
 use cellar_engine::plan::{self, Plan};
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +33,15 @@ pub struct Args {
     /// At most this many actions at once.
     #[arg(long, default_value_t = 8)]
     parallelism: usize,
+    /// Progress as text lines, or as one JSON object per event and line (docs/apply-events.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 pub fn after_help() -> String {
@@ -42,6 +54,18 @@ Exit codes: 0 applied (or nothing to do), 1 error (refused, stale or failed; a f
 cellar apply upgrade-ami@duvel --restart --yes",
         commands_help()
     )
+}
+
+/// The last JSON event: how the apply ended.
+fn finished_event(ctx: &Ctx, report: &ApplyReport, started: Timestamp, now: Timestamp) {
+    let fields = serde_json::json!({
+        "succeeded": report.succeeded(),
+        "blocked": report.blocked(),
+        "summary": report.summary(),
+        "at": now.0,
+        "elapsed_s": now.0.saturating_sub(started.0),
+    });
+    JsonEvents::emit(&ctx.out, "finished", fields);
 }
 
 fn steps(n: usize) -> String {
@@ -57,10 +81,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let target = args.target.clone();
     let backend = Backend::open(ctx).await?;
     let cloud = backend.cloud();
+    let json = args.format == Format::Json;
+    if json && !looks_like_file && !args.yes {
+        bail!("`apply --format json` of a command cannot show the plan and ask\n  fix: pass --yes, or save the plan with `cellar plan ... -o FILE`, review it, and apply the file");
+    }
     let plan = if looks_like_file {
         saved_plan(ctx, &*cloud, &args).await?
     } else {
-        match planned_and_confirmed(ctx, &*cloud, args.target, args.args, args.flags, args.yes).await? {
+        match planned_and_confirmed(ctx, &*cloud, args.target, args.args, args.flags, args.yes, json).await? {
             Some(plan) => plan,
             None => return Ok(0),
         }
@@ -68,13 +96,22 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     if plan.is_empty() {
         return Ok(0);
     }
-    ctx.out.line(&format!("\nApplying {}:", steps(plan.steps.len())))?;
     let started = cloud.now().await;
-    let console = Console::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone());
+    let operator: Arc<dyn Operator> = if json {
+        JsonEvents::emit(&ctx.out, "apply", serde_json::json!({ "command": plan.command, "steps": plan.steps.len() }));
+        Arc::new(JsonEvents::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone()))
+    } else {
+        ctx.out.line(&format!("\nApplying {}:", steps(plan.steps.len())))?;
+        Arc::new(Console::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone()))
+    };
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
-    let report = executor::apply(cloud, Arc::new(console), &plan, policy).await;
-    let applied = if looks_like_file { output::Applied::SavedPlan(&target) } else { output::Applied::Command };
-    let printed = ctx.out.print(&output::render_report(&plan, &report, applied));
+    let report = executor::apply(cloud.clone(), operator, &plan, policy).await;
+    let printed = if json {
+        Ok(finished_event(ctx, &report, started, cloud.now().await))
+    } else {
+        let applied = if looks_like_file { output::Applied::SavedPlan(&target) } else { output::Applied::Command };
+        ctx.out.print(&output::render_report(&plan, &report, applied))
+    };
     // The report first: if saving the simulated world fails, what the apply did is still said.
     backend.finish().context(
         "the apply ran (its report is above), but the simulator's state could not be saved: its changes are lost",
@@ -119,7 +156,9 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
             plan.command
         );
     }
-    ctx.out.print(&ctx.render_plan(&plan))?;
+    if args.format == Format::Text {
+        ctx.out.print(&ctx.render_plan(&plan))?;
+    }
     Ok(plan)
 }
 
@@ -132,9 +171,9 @@ fn refuse_changed_settings(ctx: &Ctx, plan: &Plan, target: &str) -> Result<()> {
     let tree = ctx.load_config()?;
     let mut changes = Vec::new();
     for (server, recorded) in &plan.settings {
-        let config = tree
-            .server(server)
-            .with_context(|| format!("the plan in {target} was made for {server}, whose configuration cannot be read now"))?;
+        let config = tree.server(server).with_context(|| {
+            format!("the plan in {target} was made for {server}, whose configuration cannot be read now")
+        })?;
         let current = plan::settings_of(&config, tree.dir());
         changes.extend(plan::changed_settings(recorded, &current).into_iter().map(|c| format!("{server}: {c}")));
     }
@@ -157,10 +196,13 @@ async fn planned_and_confirmed(
     args: Vec<String>,
     flags: CommandFlags,
     yes: bool,
+    json: bool,
 ) -> Result<Option<Plan>> {
     let tree = ctx.load_config()?;
     let plan = make_plan(ctx, cloud, &tree, &Invocation { target, args, flags: flags.0 }).await?;
-    ctx.out.print(&ctx.render_plan(&plan))?;
+    if !json {
+        ctx.out.print(&ctx.render_plan(&plan))?;
+    }
     if plan.is_empty() {
         return Ok(None);
     }

@@ -10,6 +10,10 @@ use crate::plan::StepId;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a wait goes unreported: a longer one says what it waits for.
+pub const WAIT_REPORTED_AFTER: Duration = Duration::from_secs(10);
 
 pub(super) struct Ctx {
     pub cloud: Arc<dyn Cloud>,
@@ -44,13 +48,20 @@ impl Ctx {
             .map_err(|source| StepError::Cloud { call: api, source })
     }
 
-    /// Polls `check` until it gives `Some`, for at most the policy's wait timeout.
-    pub async fn wait<T, F, Fut>(&self, what: String, check: F) -> Result<T, StepError>
+    /// Polls `check` until it gives `Some`, for at most the policy's wait timeout. A wait
+    /// longer than [`WAIT_REPORTED_AFTER`] is reported after every look ([`Event::Waiting`]).
+    pub async fn wait<T, F, Fut>(&self, step: StepId, what: String, check: F) -> Result<T, StepError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Option<T>, StepError>>,
     {
-        match self.caller.poll(&*self.cloud, check).await? {
+        let operator = &self.operator;
+        let on_wait = |at: Timestamp, elapsed: Duration| {
+            if elapsed >= WAIT_REPORTED_AFTER {
+                operator.event(&Event::Waiting { step, at, what: what.clone(), elapsed });
+            }
+        };
+        match self.caller.poll_reporting(&*self.cloud, &on_wait, check).await? {
             Polled::Ready(v) => Ok(v),
             Polled::TimedOut { waited } => Err(StepError::Timeout { what, waited }),
         }
@@ -89,7 +100,7 @@ impl Ctx {
 
     /// Waits until the instance runs. A fresh id may not be visible yet (eventual consistency).
     pub async fn wait_running(&self, step: StepId, id: &InstanceId) -> Result<Instance, StepError> {
-        self.wait(format!("instance {id} to run"), || async {
+        self.wait(step, format!("instance {id} to run"), || async {
             match self.instance(step, id).await? {
                 Some(i) if i.state == InstanceState::Running => Ok(Some(i)),
                 Some(i) if !i.state.is_alive() || i.state == InstanceState::Stopped => {
@@ -143,7 +154,7 @@ impl Ctx {
             }
             other => other?,
         }
-        self.wait(format!("instance {id} to terminate"), || async {
+        self.wait(step, format!("instance {id} to terminate"), || async {
             Ok(self.instance(step, id).await?.is_none_or(|i| i.state == InstanceState::Terminated).then_some(()))
         })
         .await
@@ -161,7 +172,7 @@ impl Ctx {
         self.call(step, Api::DeleteAutoScalingGroup, || self.cloud.delete_auto_scaling_group(&self.region, name, true))
             .await?;
         for instance in &group.instances {
-            self.wait(format!("instance {instance} of group {name} to terminate"), || async {
+            self.wait(step, format!("instance {instance} of group {name} to terminate"), || async {
                 Ok(self
                     .instance(step, instance)
                     .await?
@@ -176,7 +187,7 @@ impl Ctx {
     /// Waits until the volume is detached (available), then deletes it; a missing volume is fine.
     pub async fn delete_volume(&self, step: StepId, id: &VolumeId) -> Result<(), StepError> {
         let gone = self
-            .wait(format!("volume {id} to be detached"), || async {
+            .wait(step, format!("volume {id} to be detached"), || async {
                 Ok(match self.volume(step, id).await? {
                     None => Some(true),
                     Some(v) if v.state == VolumeState::Available => Some(false),
@@ -192,7 +203,7 @@ impl Ctx {
 
     /// Waits until the image is available in `region`.
     pub async fn wait_image(&self, step: StepId, region: &Region, id: &ImageId) -> Result<(), StepError> {
-        self.wait(format!("image {id} to become available in {region}"), || async {
+        self.wait(step, format!("image {id} to become available in {region}"), || async {
             let images = self.call(step, Api::DescribeImages, || self.cloud.describe_images(region)).await?;
             match images.iter().find(|i| i.id == *id).map(|i| i.state) {
                 Some(ImageState::Available) => Ok(Some(())),

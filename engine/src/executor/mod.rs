@@ -48,15 +48,60 @@ pub trait Operator: Send + Sync {
 /// Progress of an apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    Started { step: StepId, at: Timestamp, summary: String },
-    Done { step: StepId, at: Timestamp, output: String },
-    Failed { step: StepId, at: Timestamp, error: String },
-    Skipped { step: StepId, because: StepId },
-    Blocked { step: StepId, at: Timestamp, reason: String },
-    Retrying { step: StepId, at: Timestamp, api: Api, error: String, attempt: u32, delay: Duration },
-    Undoing { step: StepId, at: Timestamp, what: String },
-    Undone { step: StepId, at: Timestamp },
-    UndoFailed { step: StepId, at: Timestamp, error: String },
+    Started {
+        step: StepId,
+        at: Timestamp,
+        summary: String,
+    },
+    Done {
+        step: StepId,
+        at: Timestamp,
+        output: String,
+    },
+    Failed {
+        step: StepId,
+        at: Timestamp,
+        error: String,
+    },
+    Skipped {
+        step: StepId,
+        because: StepId,
+    },
+    Blocked {
+        step: StepId,
+        at: Timestamp,
+        reason: String,
+    },
+    Retrying {
+        step: StepId,
+        at: Timestamp,
+        api: Api,
+        error: String,
+        attempt: u32,
+        delay: Duration,
+    },
+    /// A step has waited `elapsed` (more than [`ctx::WAIT_REPORTED_AFTER`]) for `what`
+    /// (`instance i-0007 to run`); sent after every look, so a listener picks its pace.
+    Waiting {
+        step: StepId,
+        at: Timestamp,
+        what: String,
+        elapsed: Duration,
+    },
+    Undoing {
+        step: StepId,
+        at: Timestamp,
+        what: String,
+    },
+    Undone {
+        step: StepId,
+        at: Timestamp,
+    },
+    UndoFailed {
+        step: StepId,
+        at: Timestamp,
+        error: String,
+    },
 }
 
 /// What a step produced, for the steps that refer to it.

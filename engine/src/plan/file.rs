@@ -58,7 +58,8 @@ impl Plan {
         plan.validate().map_err(|problem| PlanFileError::Inconsistent { path: path.to_string(), problem })?;
         // Checked last, so a broken file gets the message that says where it is broken.
         let (first, content) = text.split_once('\n').unwrap_or((text, ""));
-        let digest = first.strip_prefix(DIGEST_PREFIX).ok_or_else(|| PlanFileError::NoDigest { path: path.to_string() })?;
+        let digest =
+            first.strip_prefix(DIGEST_PREFIX).ok_or_else(|| PlanFileError::NoDigest { path: path.to_string() })?;
         if digest.trim_end_matches('\r') != sha256_hex(content) {
             return Err(PlanFileError::Edited { path: path.to_string() });
         }

@@ -246,7 +246,15 @@ pub struct Planning<'a> {
 
 impl<'a> Planning<'a> {
     fn new(command: &'a Command, scope: Scope, inventory: &'a Inventory) -> Self {
-        Planning { command, scope, inventory, steps: Vec::new(), notes: Vec::new(), tags: BTreeMap::new(), settings: BTreeMap::new() }
+        Planning {
+            command,
+            scope,
+            inventory,
+            steps: Vec::new(),
+            notes: Vec::new(),
+            tags: BTreeMap::new(),
+            settings: BTreeMap::new(),
+        }
     }
 
     /// Adds a step for `server` that runs after the given steps (and after every step whose

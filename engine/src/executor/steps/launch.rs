@@ -128,7 +128,7 @@ pub(super) async fn wait_healthy(
     instance: Option<InstanceId>,
     replacing: Option<&InstanceId>,
 ) -> Result<Output, StepError> {
-    ctx.wait(format!("{server} to be healthy"), || async {
+    ctx.wait(id, format!("{server} to be healthy"), || async {
         let target = match &instance {
             Some(i) => Some(i.clone()),
             None => ctx.current_instance(id, server, replacing).await?.map(|i| i.id),

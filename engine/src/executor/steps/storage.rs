@@ -20,7 +20,7 @@ pub(super) async fn create_volume(
     tags.extend(crate::volumes::volume_tags(device));
     let request = CreateVolumeRequest { zone: zone.clone(), size_gb, tags, ebs: ebs.clone() };
     let v = ctx.call(id, Api::CreateVolume, || ctx.cloud.create_volume(&ctx.region, request.clone())).await?;
-    ctx.wait(format!("volume {} to become available", v.id), || async {
+    ctx.wait(id, format!("volume {} to become available", v.id), || async {
         Ok(ctx.volume(id, &v.id).await?.filter(|v| v.state == VolumeState::Available).map(|_| ()))
     })
     .await?;
@@ -37,7 +37,7 @@ pub(super) async fn attach_volume(
     device: &str,
 ) -> Result<Output, StepError> {
     ctx.wait_running(id, instance).await?;
-    ctx.wait(format!("volume {volume} to be attached to {instance}"), || async {
+    ctx.wait(id, format!("volume {volume} to be attached to {instance}"), || async {
         let v = ctx
             .volume(id, volume)
             .await?
@@ -74,7 +74,7 @@ pub(super) async fn create_snapshot(
     let snapshot =
         ctx.call(id, Api::CreateSnapshot, || ctx.cloud.create_snapshot(&ctx.region, volume, tags.clone())).await?;
     let filter = Filter::Id(snapshot.id.to_string());
-    ctx.wait(format!("snapshot {} of {volume} to complete", snapshot.id), || async {
+    ctx.wait(id, format!("snapshot {} of {volume} to complete", snapshot.id), || async {
         let all = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(&ctx.region, &filter)).await?;
         Ok(all.iter().any(|s| s.id == snapshot.id && s.state == SnapshotState::Completed).then_some(()))
     })
