@@ -655,3 +655,8 @@ mod first_contact;
 /// `cellar doctor` on the simulator: the operator's policy, DryRun, broken settings, JSON.
 #[path = "cli/doctor.rs"]
 mod doctor;
+
+/// A plan is what was reviewed (edited plans, configuration changes) and what the person
+/// sees while it is applied (waits, retries, `apply --format json`).
+#[path = "cli/review.rs"]
+mod review;

@@ -106,8 +106,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     };
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
     let report = executor::apply(cloud.clone(), operator, &plan, policy).await;
+    let ended = cloud.now().await;
+    drop(cloud); // the simulator is saved only once nothing else holds it
     let printed = if json {
-        Ok(finished_event(ctx, &report, started, cloud.now().await))
+        Ok(finished_event(ctx, &report, started, ended))
     } else {
         let applied = if looks_like_file { output::Applied::SavedPlan(&target) } else { output::Applied::Command };
         ctx.out.print(&output::render_report(&plan, &report, applied))

@@ -70,6 +70,7 @@ pub struct SettingChange {
 impl fmt::Display for SettingChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let side = |s: &Option<Setting>| match s {
+            Some(s) if s.source == crate::config::DEFAULT_SOURCE => format!("{} (default)", first_line(&s.value)),
             Some(s) => format!("{} ({})", first_line(&s.value), s.source),
             None => "(not set)".to_string(),
         };
@@ -143,6 +144,10 @@ mod tests {
                 &["ebs_size_gb: 20 (servers/a.ron:3:18) → 99999 (servers/a.ron:3:18)"],
             ),
             (&[plan[1].clone()], &["region: \"us-east-1\" (global.ron:2:13) → (not set)"]),
+            (
+                &[plan[0].clone(), s("ebs_size_gb", "None", "(default)")],
+                &["ebs_size_gb: 20 (servers/a.ron:3:18) → None (default)"],
+            ),
             (
                 &[plan[0].clone(), plan[1].clone(), s("tags.team", "\"web\"", "servers/a.ron:6:5")],
                 &["tags.team: (not set) → \"web\" (servers/a.ron:6:5)"],
