@@ -324,7 +324,7 @@ fn corrupt_state_and_plan_files() {
     let plan = std::fs::read_to_string(c.dir.path().join("p.ron")).unwrap();
     std::fs::write(c.dir.path().join("broken.ron"), &plan[..plan.len() / 2]).unwrap();
     check_bad_input(&c, &["apply", "broken.ron"], &["broken.ron:", "not a cellar plan", "cellar plan"]);
-    std::fs::write(c.dir.path().join("future.ron"), plan.replacen("format: 3", "format: 99", 1)).unwrap();
+    std::fs::write(c.dir.path().join("future.ron"), plan.replacen("format: 4", "format: 99", 1)).unwrap();
     check_bad_input(&c, &["show", "future.ron"], &["plan format 99 is not supported"]);
     std::fs::write(c.dir.path().join("cycle.ron"), plan.replacen("after: [],", "after: [9],", 1)).unwrap();
     check_bad_input(&c, &["apply", "cycle.ron"], &["cycle.ron: the plan is inconsistent"]);

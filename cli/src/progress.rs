@@ -36,7 +36,7 @@ pub fn delay(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms} ms")
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{:.1} s", d.as_secs_f64())
@@ -219,15 +219,20 @@ impl JsonEvents {
         JsonEvents { dns_confirmed, started, prompter, out, waits: WaitPace::new(false) }
     }
 
-    /// Prints `{"version": 1, "event": kind, ...fields}` on one line.
-    pub fn emit(out: &Output, kind: &str, fields: Value) {
+    /// `{"version": 1, "event": kind, ...fields}` on one line (no newline).
+    pub fn object(kind: &str, fields: Value) -> String {
         let mut object = serde_json::Map::new();
         object.insert("version".into(), json!(EVENTS_VERSION));
         object.insert("event".into(), json!(kind));
         if let Value::Object(fields) = fields {
             object.extend(fields);
         }
-        let _ = out.line(&Value::Object(object).to_string());
+        Value::Object(object).to_string()
+    }
+
+    /// Prints [`JsonEvents::object`]; like the console, never stops an apply.
+    pub fn emit(out: &Output, kind: &str, fields: Value) {
+        let _ = out.line(&JsonEvents::object(kind, fields));
     }
 
     fn at(&self, at: Timestamp) -> Value {

@@ -57,7 +57,12 @@ cellar apply upgrade-ami@duvel --restart --yes",
 }
 
 /// The last JSON event: how the apply ended.
-fn finished_event(ctx: &Ctx, report: &ApplyReport, started: Timestamp, now: Timestamp) {
+fn finished_event(
+    ctx: &Ctx,
+    report: &ApplyReport,
+    started: Timestamp,
+    now: Timestamp,
+) -> Result<(), output::OutputError> {
     let fields = serde_json::json!({
         "succeeded": report.succeeded(),
         "blocked": report.blocked(),
@@ -65,7 +70,7 @@ fn finished_event(ctx: &Ctx, report: &ApplyReport, started: Timestamp, now: Time
         "at": now.0,
         "elapsed_s": now.0.saturating_sub(started.0),
     });
-    JsonEvents::emit(&ctx.out, "finished", fields);
+    ctx.out.line(&JsonEvents::object("finished", fields))
 }
 
 fn steps(n: usize) -> String {
@@ -109,7 +114,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let ended = cloud.now().await;
     drop(cloud); // the simulator is saved only once nothing else holds it
     let printed = if json {
-        Ok(finished_event(ctx, &report, started, ended))
+        finished_event(ctx, &report, started, ended)
     } else {
         let applied = if looks_like_file { output::Applied::SavedPlan(&target) } else { output::Applied::Command };
         ctx.out.print(&output::render_report(&plan, &report, applied))

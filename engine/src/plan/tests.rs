@@ -139,7 +139,7 @@ fn edited_plans_are_refused() {
     let cases: Vec<(String, &str)> = vec![
         (text.replacen("size_gb: 20,", "size_gb: 99999,", 1), edited),
         (text.replacen("create-server@ale 20", "create-server@ale 21", 1), edited),
-        (format!("{rest}"), no_digest),
+        (rest.to_string(), no_digest),
         (format!("// reviewed\n{rest}"), no_digest),
         (format!("{}0\n{rest}", &first[..first.len() - 1]), edited),
         (format!("{first}\n{rest}\n"), edited),
