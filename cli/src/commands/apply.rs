@@ -49,6 +49,9 @@ pub fn after_help() -> String {
         "{}\nDNS gate: a new Elastic IP's address is only known once it is allocated, and the server's DNS record \
 must point at it before anything else is created. Apply stops there (exit 3) unless you confirm at the prompt \
 or pass --dns-confirmed; the new address is kept, and the next apply reuses it.\n\n\
+A saved plan is refused if it was edited (its first line is the sha256 of the rest), if a setting of its server \
+changed in the configuration since it was made (each is named, old and new, with its file:line), or if the world \
+moved past it. --format json prints one JSON object per event and line (docs/apply-events.md).\n\n\
 Exit codes: 0 applied (or nothing to do), 1 error (refused, stale or failed; a failed server's changes are undone), \
 3 stopped at a DNS gate.\n\nExamples:\n  cellar apply ommegang.plan.ron --dns-confirmed\n  \
 cellar apply upgrade-ami@duvel --restart --yes",
