@@ -9,6 +9,7 @@ use crate::model::*;
 use crate::plan::StepId;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 pub(super) struct Ctx {
@@ -18,6 +19,8 @@ pub(super) struct Ctx {
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
+    /// Each step's idempotency token (`token.rs`).
+    pub tokens: BTreeMap<StepId, String>,
 }
 
 impl Ctx {
@@ -44,6 +47,38 @@ impl Ctx {
             .map_err(|source| StepError::Cloud { call: api, source })
     }
 
+    /// A creating call made exactly once under lost responses: `make` through the
+    /// [`Caller`] (its retries), but every attempt after the first asks `find` first for
+    /// what an earlier attempt of this step made (by its token tag), and takes it.
+    pub async fn create_once<T, Find, FindFut, Make, MakeFut>(
+        &self,
+        step: StepId,
+        api: Api,
+        find: Find,
+        make: Make,
+    ) -> Result<T, StepError>
+    where
+        Find: Fn() -> FindFut,
+        FindFut: Future<Output = CloudResult<Option<T>>>,
+        Make: Fn() -> MakeFut,
+        MakeFut: Future<Output = CloudResult<T>>,
+    {
+        let attempts = AtomicU32::new(0);
+        self.call(step, api, || {
+            let first = attempts.fetch_add(1, Ordering::Relaxed) == 0;
+            let (find, make) = (&find, &make);
+            async move {
+                if !first {
+                    if let Some(found) = find().await? {
+                        return Ok(found);
+                    }
+                }
+                make().await
+            }
+        })
+        .await
+    }
+
     /// Polls `check` until it gives `Some`, for at most the policy's wait timeout.
     pub async fn wait<T, F, Fut>(&self, what: String, check: F) -> Result<T, StepError>
     where
@@ -54,6 +89,11 @@ impl Ctx {
             Polled::Ready(v) => Ok(v),
             Polled::TimedOut { waited } => Err(StepError::Timeout { what, waited }),
         }
+    }
+
+    /// The step's idempotency token.
+    pub fn token(&self, step: StepId) -> String {
+        self.tokens.get(&step).cloned().unwrap_or_else(|| format!("cellar-{}", step.0))
     }
 
     /// The tags of everything created for `server`: the configured extra tags plus `Name`.

@@ -74,6 +74,7 @@ async fn auto_scaling_server(sim: &Sim, name: &str) -> (VolumeId, AllocationId) 
         .create_volume(
             &r,
             CreateVolumeRequest {
+                client_token: None,
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", name), (ROLE_TAG, DATA_ROLE)]),
@@ -176,6 +177,7 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
         sim.create_volume(
             &r,
             CreateVolumeRequest {
+                client_token: None,
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
@@ -312,6 +314,7 @@ async fn throttling_bucket_capacities() {
                     s.create_volume(
                         &east(),
                         CreateVolumeRequest {
+                            client_token: None,
                             zone: Zone::new("us-east-1b"),
                             size_gb: 8,
                             tags: Tags::new(),
@@ -456,6 +459,7 @@ async fn new_instances_are_invisible_for_a_while() {
         .create_volume(
             &r,
             CreateVolumeRequest {
+                client_token: None,
                 zone: Zone::new("us-east-1a"),
                 size_gb: 8,
                 tags: Tags::new(),
