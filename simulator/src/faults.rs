@@ -306,4 +306,6 @@ pub fn render_faults(faults: &Faults) -> String {
 }
 
 #[cfg(test)]
+mod lost_tests;
+#[cfg(test)]
 mod tests;

@@ -158,6 +158,7 @@ fn every_fault() -> Faults {
             },
         ],
         terminations: vec![ScheduledTermination { at: Timestamp(T0 + 3000), target: "x".into() }],
+        lost_responses: Some(LostResponses { rate: 0.1, at_call: Some(2), apis: vec![] }),
     }
 }
 
@@ -668,7 +669,7 @@ fn the_example_fault_schedule_documents_every_field() {
         .filter_map(|l| l.strip_prefix("    ")?.split_once(':').map(|(f, _)| f.to_string()))
         .filter(|f| !f.starts_with(' '))
         .collect();
-    assert_eq!(fields.len(), 10, "{fields:?}");
+    assert_eq!(fields.len(), 11, "{fields:?}");
     for field in fields {
         assert!(header.contains(&format!("//   {field} ")), "the header does not describe {field}:\n{header}");
     }
