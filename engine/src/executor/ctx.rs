@@ -49,11 +49,15 @@ impl Ctx {
 
     /// A creating call made exactly once under lost responses: `make` through the
     /// [`Caller`] (its retries), but every attempt after the first asks `find` first for
-    /// what an earlier attempt of this step made (by its token tag), and takes it.
+    /// what an earlier attempt of this step made (by its token, tag or unique name), and
+    /// takes it. When the call fails after more than one attempt, `find` has the last
+    /// word: what an attempt whose response was lost made is this step's result, so the
+    /// step succeeds (and is compensated like any other) instead of leaking it.
+    /// `(api, find_api)`: the creating call and the describe `find` makes.
     pub async fn create_once<T, Find, FindFut, Make, MakeFut>(
         &self,
         step: StepId,
-        api: Api,
+        (api, find_api): (Api, Api),
         find: Find,
         make: Make,
     ) -> Result<T, StepError>
@@ -64,19 +68,27 @@ impl Ctx {
         MakeFut: Future<Output = CloudResult<T>>,
     {
         let attempts = AtomicU32::new(0);
-        self.call(step, api, || {
-            let first = attempts.fetch_add(1, Ordering::Relaxed) == 0;
-            let (find, make) = (&find, &make);
-            async move {
-                if !first {
-                    if let Some(found) = find().await? {
-                        return Ok(found);
+        let made = self
+            .call(step, api, || {
+                let first = attempts.fetch_add(1, Ordering::Relaxed) == 0;
+                let (find, make) = (&find, &make);
+                async move {
+                    if !first {
+                        if let Some(found) = find().await? {
+                            return Ok(found);
+                        }
                     }
+                    make().await
                 }
-                make().await
-            }
-        })
-        .await
+            })
+            .await;
+        match made {
+            Err(error) if attempts.load(Ordering::Relaxed) > 1 => match self.call(step, find_api, &find).await {
+                Ok(Some(found)) => Ok(found),
+                _ => Err(error),
+            },
+            made => made,
+        }
     }
 
     /// Polls `check` until it gives `Some`, for at most the policy's wait timeout.

@@ -178,13 +178,14 @@ pub async fn apply_cancellable(
     policy: Policy,
     cancel: &Cancel,
 ) -> ApplyReport {
+    let salt = cloud.now().await.0;
     let ctx = Arc::new(Ctx {
         cloud,
         operator,
         caller: Caller::new(&policy),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
-        tokens: token::step_tokens(plan),
+        tokens: token::step_tokens(plan, salt),
     });
     let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
     let tasks: Vec<Task<ServerName>> =

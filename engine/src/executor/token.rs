@@ -2,11 +2,13 @@
 //! made, the answer never received) finds its first result instead of creating twice.
 //!
 //! A step's token is a hash of the plan's inputs (its command and what it observed), the
-//! step's id and the step itself (server, action, parameters), plus the tags configured
-//! for the server: the same plan retried gives the same tokens, and a different plan, or
-//! the same step with other parameters, a different one, so a new plan never collides
-//! with an old one (AWS would answer `IdempotentParameterMismatch`). No randomness, no
-//! clock. Tokens are at most 64 ASCII characters (AWS's ClientToken limit).
+//! apply's salt (the cloud's clock when the apply started), the step's id and the step
+//! itself (server, action, parameters), plus the tags configured for the server: every
+//! retry within an apply sends the same token, while a different plan, the same step with
+//! other parameters, or the same plan applied again after a failed apply was undone gets
+//! a different one, so an apply never collides with an old one (AWS would answer the old
+//! result, or `IdempotentParameterMismatch`). No randomness. Tokens are at most 64 ASCII
+//! characters (AWS's ClientToken limit). An apply that resumes another must reuse its salt.
 
 use crate::plan::{Plan, Step, StepId};
 use std::collections::BTreeMap;
@@ -16,8 +18,9 @@ use std::collections::BTreeMap;
 pub const TOKEN_TAG: &str = "cellar:token";
 
 /// Every step's token, by step.
-pub(super) fn step_tokens(plan: &Plan) -> BTreeMap<StepId, String> {
+pub(super) fn step_tokens(plan: &Plan, salt: u64) -> BTreeMap<StepId, String> {
     let mut base = Fnv::new();
+    base.feed(&salt.to_le_bytes());
     base.feed(plan.command.as_bytes());
     base.feed(ron::to_string(&plan.observed).unwrap_or_default().as_bytes());
     plan.steps.iter().map(|step| (step.id, step_token(&base, plan, step))).collect()
@@ -73,11 +76,13 @@ mod tests {
 
     #[test]
     fn tokens_are_stable_distinct_short_and_cover_the_parameters() {
-        let a = step_tokens(&plan("create-server@ommegang 20", 20));
-        assert_eq!(a, step_tokens(&plan("create-server@ommegang 20", 20)), "same plan, same tokens");
+        let a = step_tokens(&plan("create-server@ommegang 20", 20), 1);
+        assert_eq!(a, step_tokens(&plan("create-server@ommegang 20", 20), 1), "same plan, same tokens");
+        let again = step_tokens(&plan("create-server@ommegang 20", 20), 2);
+        assert!(a.iter().all(|(id, t)| again[id] != *t), "the same plan applied again: other tokens");
         assert_ne!(a[&StepId(1)], a[&StepId(2)], "each step its own token");
-        let other_command = step_tokens(&plan("create-server@ommegang 30", 20));
-        let other_size = step_tokens(&plan("create-server@ommegang 20", 30));
+        let other_command = step_tokens(&plan("create-server@ommegang 30", 20), 1);
+        let other_size = step_tokens(&plan("create-server@ommegang 20", 30), 1);
         for id in [StepId(1), StepId(2)] {
             assert_ne!(a[&id], other_command[&id], "another plan, another token");
             assert!(a[&id].len() <= 64 && a[&id].is_ascii(), "{}", a[&id]);

@@ -58,7 +58,7 @@ pub fn faults() -> Faults {
         terminations_per_hour: 0.2,
         invisible_secs: 5,
         latency_ms: (20, 400),
-        lost_responses: Some(LostResponses { rate: 0.05, at_call: None, apis: lost_response_apis() }),
+        lost_responses: Some(LostResponses { rate: 0.1, at_call: None, apis: lost_response_apis() }),
         ..Faults::default()
     }
 }
@@ -67,7 +67,21 @@ pub fn faults() -> Faults {
 /// creates that are exactly once under lost responses (a ClientToken, or a token tag looked
 /// up before the retry) and the calls whose retry is harmless.
 fn lost_response_apis() -> Vec<String> {
-    ["RunInstances", "CreateVolume", "AllocateAddress", "CreateTags", "DeleteTags"].map(String::from).to_vec()
+    [
+        "RunInstances",
+        "CreateVolume",
+        "AllocateAddress",
+        "CreateLaunchTemplate",
+        "CreateLaunchConfiguration",
+        "CreateAutoScalingGroup",
+        "CreateSnapshot",
+        "CreateImage",
+        "CopyImage",
+        "CreateTags",
+        "DeleteTags",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// What a scenario did, for determinism checks, the counts and the benchmark.

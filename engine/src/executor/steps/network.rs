@@ -28,7 +28,7 @@ pub(super) async fn allocate_address(
         Ok(found.into_iter().find(|a| a.tags.get(TOKEN_TAG) == Some(&token)))
     };
     let make = || ctx.cloud.allocate_address(&ctx.region, tags.clone());
-    let a = ctx.create_once(id, Api::AllocateAddress, find, make).await?;
+    let a = ctx.create_once(id, (Api::AllocateAddress, Api::DescribeAddresses), find, make).await?;
     Ok(Output::Address { allocation_id: a.allocation_id, public_ip: a.public_ip })
 }
 

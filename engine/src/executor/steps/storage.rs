@@ -30,7 +30,7 @@ pub(super) async fn create_volume(
         Ok(found.into_iter().find(|v| v.tags.get(TOKEN_TAG) == Some(&token)))
     };
     let make = || ctx.cloud.create_volume(&ctx.region, request.clone());
-    let v = ctx.create_once(id, Api::CreateVolume, find, make).await?;
+    let v = ctx.create_once(id, (Api::CreateVolume, Api::DescribeVolumes), find, make).await?;
     ctx.wait(format!("volume {} to become available", v.id), || async {
         Ok(ctx.volume(id, &v.id).await?.filter(|v| v.state == VolumeState::Available).map(|_| ()))
     })
@@ -81,9 +81,17 @@ pub(super) async fn create_snapshot(
     server: &ServerName,
     volume: &VolumeId,
 ) -> Result<Output, StepError> {
-    let tags = ctx.tags(server);
-    let snapshot =
-        ctx.call(id, Api::CreateSnapshot, || ctx.cloud.create_snapshot(&ctx.region, volume, tags.clone())).await?;
+    let token = ctx.token(id);
+    let mut tags = ctx.tags(server);
+    tags.insert(TOKEN_TAG.to_string(), token.clone());
+    // CreateSnapshot takes no ClientToken: the token tag, looked up before a retry.
+    let server_filter = Filter::Server(server.clone());
+    let find = || async {
+        let found = ctx.cloud.describe_snapshots(&ctx.region, &server_filter).await?;
+        Ok(found.into_iter().find(|s| s.tags.get(TOKEN_TAG) == Some(&token)))
+    };
+    let make = || ctx.cloud.create_snapshot(&ctx.region, volume, tags.clone());
+    let snapshot = ctx.create_once(id, (Api::CreateSnapshot, Api::DescribeSnapshots), find, make).await?;
     let filter = Filter::Id(snapshot.id.to_string());
     ctx.wait(format!("snapshot {} of {volume} to complete", snapshot.id), || async {
         let all = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(&ctx.region, &filter)).await?;
