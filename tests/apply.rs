@@ -182,7 +182,8 @@ fn run_instances_carries_the_plans_client_token() {
 }
 
 /// A lost response (the call takes effect, the answer never arrives) to each create of
-/// create-server: the apply succeeds and the server has exactly one of each resource.
+/// create-server, once or every time: the apply succeeds and the server has exactly one of
+/// each resource.
 #[test]
 fn lost_responses_create_nothing_twice() {
     let cases: &[(&str, f64, Option<u64>)] = &[
@@ -191,6 +192,10 @@ fn lost_responses_create_nothing_twice() {
         ("AllocateAddress", 0.0, Some(1)),
         ("AllocateAddress", 1.0, None),
         ("RunInstances", 0.0, Some(1)),
+        // Every answer lost, the retries run out: the lookup finds the step's instance.
+        ("RunInstances", 1.0, None),
+        ("CreateLaunchTemplate", 1.0, None),
+        ("CreateAutoScalingGroup", 1.0, None),
     ];
     for (api, rate, at_call) in cases {
         rt().block_on(async {
