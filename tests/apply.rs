@@ -180,3 +180,39 @@ fn run_instances_carries_the_plans_client_token() {
     check_client_token(&["create-server@duvel 30", "stop-auto-scaling@duvel"], "attach-instance@duvel");
     check_client_token(&[], "create-workspace");
 }
+
+/// A lost response (the call takes effect, the answer never arrives) to each create of
+/// create-server, once or every time: the apply succeeds and the server has exactly one of
+/// each resource.
+#[test]
+fn lost_responses_create_nothing_twice() {
+    let cases: &[(&str, f64, Option<u64>)] = &[
+        ("CreateVolume", 0.0, Some(1)),
+        ("CreateVolume", 1.0, None),
+        ("AllocateAddress", 0.0, Some(1)),
+        ("AllocateAddress", 1.0, None),
+        ("RunInstances", 0.0, Some(1)),
+        // Every answer lost, the retries run out: the lookup finds the step's instance.
+        ("RunInstances", 1.0, None),
+        ("CreateLaunchTemplate", 1.0, None),
+        ("CreateAutoScalingGroup", 1.0, None),
+    ];
+    for (api, rate, at_call) in cases {
+        rt().block_on(async {
+            let mut world = default_world();
+            let lost = cellar_sim::LostResponses { rate: *rate, at_call: *at_call, apis: vec![api.to_string()] };
+            world.set_faults(cellar_sim::Faults { lost_responses: Some(lost), ..Default::default() }).unwrap();
+            let (sim, _, _, report) = plan_and_apply(world, "create-server@ommegang 20", true).await;
+            assert!(report.succeeded(), "{api} at rate {rate}, call {at_call:?}: {report:#?}");
+            let lost_logged = sim.world().log().iter().filter(|e| e.message.contains("response lost")).count();
+            assert!(lost_logged > 0, "{api}: no response was lost");
+            let mut kinds: Vec<String> = support::tagged(&*sim, "ommegang")
+                .await
+                .iter()
+                .map(|r| r.split(' ').next().unwrap().to_string())
+                .collect();
+            kinds.sort();
+            assert_eq!(kinds, ["address", "group", "instance", "template", "volume"], "{api}: one of each");
+        });
+    }
+}

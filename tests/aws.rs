@@ -453,6 +453,8 @@ async fn cli_agent_takes_over_volume_and_address_on_a_replacement() {
 mod first_contact;
 #[path = "aws/launch_settings.rs"]
 mod launch_settings;
+#[path = "aws/lost_responses.rs"]
+mod lost_responses;
 
 /// A server with two data volumes (fixture kwak) on both backends: created with both,
 /// its instance terminated, the replacement's agent attaches both (each at its device) and

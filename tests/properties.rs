@@ -2,7 +2,8 @@
 //! workspaces, interleaved with world changes (Amazon terminations, capacity going to 0 and
 //! back, virtual time passing, newer images), all under every fault the simulator injects
 //! (AWS token-bucket throttling, transient 5xx, random terminations, new instances
-//! invisible for a while, latency). `tests/support/scenario/` runs them.
+//! invisible for a while, latency, lost responses: a create or tag call that takes effect
+//! and then fails). `tests/support/scenario/` runs them.
 //!
 //! # The invariants
 //!
@@ -20,7 +21,8 @@
 //!    outcome is reported.
 //! 3. **No data loss.** A data volume disappears only through `destroy-server --delete-data`
 //!    of its own server, and only after a snapshot of it exists.
-//! 4. **One data volume.** No server ever has two data volumes.
+//! 4. **One data volume, one address.** No server ever has two data volumes or two Elastic
+//!    IPs (a CreateVolume or AllocateAddress whose response was lost is not made twice).
 //! 5. **No leaks.** A failed apply leaves nothing it created (volumes, addresses, launch
 //!    templates and configurations, groups, instances outside a group), except what its
 //!    report lists as failed compensations; and a failed apply names a failed step.

@@ -40,6 +40,7 @@ pub(crate) fn create_volume_call(
         .set_throughput(request.ebs.throughput.map(count))
         .encrypted(request.ebs.encrypted)
         .set_kms_key_id(request.ebs.kms_key.clone())
+        .set_client_token(request.client_token.clone())
         .tag_specifications(tag_spec(ec2::types::ResourceType::Volume, &request.tags))
 }
 

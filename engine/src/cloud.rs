@@ -192,6 +192,9 @@ impl Filter {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreateVolumeRequest {
+    /// The idempotency token (AWS's `ClientToken`): the same token with the same parameters
+    /// returns the first volume instead of making another; `None` sends none.
+    pub client_token: Option<String>,
     pub zone: Zone,
     pub size_gb: u32,
     /// Applied at creation (TagSpecifications): nothing exists untagged even for a moment.

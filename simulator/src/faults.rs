@@ -15,6 +15,7 @@
 //! every server name is one `ServerName::parse` accepts.
 
 use crate::world::MAX_CLOCK;
+use cellar_engine::api::Api;
 use cellar_engine::model::{InstanceType, ServerName, Timestamp, Zone};
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,51 @@ pub struct Faults {
     pub capacity: Vec<CapacityChange>,
     /// Terminations at given virtual times (each is removed from this list once applied).
     pub terminations: Vec<ScheduledTermination>,
+    /// Lost responses: a mutating call takes effect, then the caller sees `InternalError`
+    /// or a timeout (`Unavailable`), as when AWS acted and the answer never arrived.
+    pub lost_responses: Option<LostResponses>,
+}
+
+/// See [`Faults::lost_responses`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LostResponses {
+    /// Probability (0..=1) that a mutating call that succeeded loses its response.
+    pub rate: f64,
+    /// The response of the k-th mutating call from now (1 = the next) that succeeds is
+    /// lost, once; calls refused before they run do not count. At most [`MAX_CALLS`].
+    pub at_call: Option<u64>,
+    /// The operations whose responses may be lost, as AWS spells them (`CreateVolume`);
+    /// empty: every mutating operation.
+    pub apis: Vec<String>,
+}
+
+impl LostResponses {
+    /// Whether `api`'s responses may be lost.
+    pub fn covers(&self, api: Api) -> bool {
+        api.is_mutating() && (self.apis.is_empty() || self.apis.iter().any(|a| a == api.name()))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let rate = self.rate;
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("lost_responses.rate must be between 0 and 1, not {rate}"));
+        }
+        if self.at_call == Some(0) {
+            return Err("lost_responses.at_call must be at least 1 (the next mutating call)".to_string());
+        }
+        at_most("lost_responses.at_call", self.at_call.unwrap_or(0), MAX_CALLS, "")?;
+        for (i, name) in self.apis.iter().enumerate() {
+            if !Api::ALL.iter().any(|a| a.is_mutating() && a.name() == name) {
+                let known: Vec<&str> = Api::ALL.iter().filter(|a| a.is_mutating()).map(|a| a.name()).collect();
+                return Err(format!(
+                    "lost_responses.apis[{i}]: {name:?} is not a mutating operation cellar calls (one of {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// See [`Faults::terminate_at_call`].
@@ -139,6 +185,9 @@ impl Faults {
         }
         at_most("boot_secs", self.boot_secs.unwrap_or(0), MAX_BOOT_SECS, " (one day)")?;
         at_most("agent_delay_secs", self.agent_delay_secs.unwrap_or(0), MAX_BOOT_SECS, " (one day)")?;
+        if let Some(lost) = &self.lost_responses {
+            lost.validate()?;
+        }
         for (i, c) in self.capacity.iter().enumerate() {
             check_time(&format!("capacity[{i}].at"), c.at)?;
         }
@@ -182,6 +231,15 @@ impl Faults {
         }
         if let Some(secs) = self.agent_delay_secs {
             lines.push(format!("agents start {secs} s after their instance runs"));
+        }
+        if let Some(lost) = &self.lost_responses {
+            let which = if lost.apis.is_empty() { "mutating calls".to_string() } else { lost.apis.join(", ") };
+            if lost.rate > 0.0 {
+                lines.push(format!("lost responses: {}% of {which} take effect, then fail", lost.rate * 100.0));
+            }
+            if let Some(k) = lost.at_call {
+                lines.push(format!("lost response: the {k}th succeeding call of {which} from now"));
+            }
         }
         for c in &self.capacity {
             lines.push(format!(
@@ -247,5 +305,7 @@ pub fn render_faults(faults: &Faults) -> String {
     text
 }
 
+#[cfg(test)]
+mod lost_tests;
 #[cfg(test)]
 mod tests;

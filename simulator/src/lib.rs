@@ -18,7 +18,9 @@ mod sim;
 pub mod store;
 pub mod world;
 
-pub use faults::{parse_faults, render_faults, CapacityChange, Faults, ScheduledTermination, TerminateAtCall};
+pub use faults::{
+    parse_faults, render_faults, CapacityChange, Faults, LostResponses, ScheduledTermination, TerminateAtCall,
+};
 pub use sim::Sim;
 pub use store::{default_world, parse_world, render_world, SimStore, StoreError};
 pub use world::{Advance, LogEntry, World};

@@ -88,8 +88,9 @@ impl Sim {
 
     /// One Cloud call: the world's fault gate ([`World::begin_call`]: latency, throttling,
     /// transient errors), then the caller's permission (an agent's call, `agent` naming its
-    /// instance: the instance profile's; the operator's: its policy), the operation, then [`World::end_call`] — all under
-    /// one lock.
+    /// instance: the instance profile's; the operator's: its policy), the operation, then
+    /// [`World::end_call`] and [`World::lose_response`] (a lost response: the change stands,
+    /// the caller sees an error) — all under one lock.
     fn call_as<T>(
         &self,
         agent: Option<&InstanceId>,
@@ -102,7 +103,10 @@ impl Sim {
             w.begin_call(api, region, unfiltered)?;
             let result = w.authorize_caller(agent, api).and_then(|()| op(w));
             w.end_call(api);
-            result
+            match result {
+                Ok(v) => w.lose_response(api).map_or(Ok(v), Err),
+                Err(e) => Err(e),
+            }
         })
     }
 

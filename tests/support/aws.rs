@@ -180,6 +180,16 @@ impl std::fmt::Display for Normalized {
 }
 
 pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
+    // The idempotency token tag hashes the apply's start time, which differs between the
+    // two backends: it is compared for presence, not value.
+    let tags = |t: &Tags| -> Tags {
+        t.iter()
+            .map(|(k, v)| {
+                let v = if k == cellar_engine::executor::TOKEN_TAG { "<token>".to_string() } else { v.clone() };
+                (k.clone(), v)
+            })
+            .collect()
+    };
     let region = Region::new(REGION);
     let filter = Filter::Server(ServerName::new(server));
     let images: BTreeMap<ImageId, String> =
@@ -203,7 +213,7 @@ pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
             i.instance_type,
             image(&i.image),
             i.group.as_ref().map(|g| g.to_string()),
-            i.tags
+            tags(&i.tags)
         ));
     }
     // DescribeVolumes' order is unspecified (moto's differs from the simulator's): by device.
@@ -217,7 +227,7 @@ pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
             v.size_gb,
             v.attached_to.as_ref().map(&who),
             v.device,
-            v.tags
+            tags(&v.tags)
         ));
     }
     for a in cloud.describe_addresses(&region, &filter).await.unwrap() {
@@ -225,7 +235,7 @@ pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
         // association to the dead instance. Follow AWS: an address on no live instance is
         // unassociated.
         let on_live = a.associated_to.as_ref().filter(|id| role.contains_key(*id));
-        lines.push(format!("address: associated to {:?} tags={:?}", on_live.map(&who), a.tags));
+        lines.push(format!("address: associated to {:?} tags={:?}", on_live.map(&who), tags(&a.tags)));
     }
     for t in cloud.describe_launch_templates(&region, &filter).await.unwrap() {
         lines.push(format!(
@@ -235,7 +245,7 @@ pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
             t.latest.instance_type,
             image(&t.latest.image),
             agent::parse_user_data(&t.latest.user_data).map(|a| a.mode),
-            t.tags
+            tags(&t.tags)
         ));
     }
     let prefix = format!("{server}-v");
@@ -265,7 +275,7 @@ pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
         .await
         .unwrap()
         .into_iter()
-        .map(|s| format!("snapshot: {} GiB tags={:?}", s.size_gb, s.tags))
+        .map(|s| format!("snapshot: {} GiB tags={:?}", s.size_gb, tags(&s.tags)))
         .collect();
     snapshots.sort();
     lines.extend(snapshots);

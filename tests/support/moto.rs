@@ -42,7 +42,8 @@ pub fn moto_endpoint(test: &str) -> Option<String> {
 }
 
 /// One injected error: the next `times` requests of `action` (whose parameters contain
-/// `when_param`, if given) get this response instead of reaching moto.
+/// `when_param`, if given) get this response instead of reaching moto, or, `lost`, after
+/// moto carried them out (a lost response).
 #[derive(Clone, Debug)]
 pub struct Injection {
     pub action: String,
@@ -50,11 +51,17 @@ pub struct Injection {
     pub times: u32,
     pub status: u16,
     pub code: String,
+    pub lost: bool,
 }
 
 impl Injection {
     pub fn new(action: &str, times: u32, status: u16, code: &str) -> Injection {
-        Injection { action: action.into(), when_param: None, times, status, code: code.into() }
+        Injection { action: action.into(), when_param: None, times, status, code: code.into(), lost: false }
+    }
+    /// The request reaches moto and takes effect; its response is replaced by the error.
+    pub fn after_forwarding(mut self) -> Injection {
+        self.lost = true;
+        self
     }
     /// Only requests with a parameter value equal to `value` (an instance id, say).
     pub fn when(mut self, value: &str) -> Injection {
@@ -68,7 +75,8 @@ impl Injection {
 pub struct Seen {
     pub action: String,
     pub params: BTreeMap<String, String>,
-    /// The response was injected (the request never reached moto).
+    /// The response was injected (the request never reached moto, unless the injection
+    /// was [`Injection::after_forwarding`]).
     pub injected: Option<String>,
 }
 
@@ -309,24 +317,29 @@ fn serve(client: TcpStream, upstream: &str, account: &str, shared: &Mutex<Shared
             });
             let injected = hit.map(|i| {
                 i.times -= 1;
-                (i.status, i.code.clone())
+                (i.status, i.code.clone(), i.lost)
             });
             shared.seen.push(Seen {
                 action: action.clone(),
                 params: params.clone(),
-                injected: injected.as_ref().map(|(_, c)| c.clone()),
+                injected: injected.as_ref().map(|(_, c, _)| c.clone()),
             });
             injected
         };
-        let response = match injected {
-            Some((status, code)) => error_response(status, &code, ec2),
-            None => {
-                request.headers.push(("x-moto-account-id".into(), account.into()));
-                match forward(upstream, &request) {
-                    Some(r) => r,
-                    None => error_response(502, "ProxyUpstreamFailed", ec2),
-                }
+        let mut forwarded = || {
+            request.headers.push(("x-moto-account-id".into(), account.into()));
+            match forward(upstream, &request) {
+                Some(r) => r,
+                None => error_response(502, "ProxyUpstreamFailed", ec2),
             }
+        };
+        let response = match injected {
+            Some((status, code, true)) => {
+                forwarded();
+                error_response(status, &code, ec2)
+            }
+            Some((status, code, false)) => error_response(status, &code, ec2),
+            None => forwarded(),
         };
         if write_message(&mut writer, &response).is_err() || close {
             return;

@@ -9,6 +9,7 @@ use crate::model::*;
 use crate::plan::StepId;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub(super) struct Ctx {
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
+    /// Each step's idempotency token (`token.rs`).
+    pub tokens: BTreeMap<StepId, String>,
 }
 
 impl Ctx {
@@ -48,6 +51,50 @@ impl Ctx {
             .map_err(|source| StepError::Cloud { call: api, source })
     }
 
+    /// A creating call made exactly once under lost responses: `make` through the
+    /// [`Caller`] (its retries), but every attempt after the first asks `find` first for
+    /// what an earlier attempt of this step made (by its token, tag or unique name), and
+    /// takes it. When the call fails after more than one attempt, `find` has the last
+    /// word: what an attempt whose response was lost made is this step's result, so the
+    /// step succeeds (and is compensated like any other) instead of leaking it.
+    /// `(api, find_api)`: the creating call and the describe `find` makes.
+    pub async fn create_once<T, Find, FindFut, Make, MakeFut>(
+        &self,
+        step: StepId,
+        (api, find_api): (Api, Api),
+        find: Find,
+        make: Make,
+    ) -> Result<T, StepError>
+    where
+        Find: Fn() -> FindFut,
+        FindFut: Future<Output = CloudResult<Option<T>>>,
+        Make: Fn() -> MakeFut,
+        MakeFut: Future<Output = CloudResult<T>>,
+    {
+        let attempts = AtomicU32::new(0);
+        let made = self
+            .call(step, api, || {
+                let first = attempts.fetch_add(1, Ordering::Relaxed) == 0;
+                let (find, make) = (&find, &make);
+                async move {
+                    if !first {
+                        if let Some(found) = find().await? {
+                            return Ok(found);
+                        }
+                    }
+                    make().await
+                }
+            })
+            .await;
+        match made {
+            Err(error) if attempts.load(Ordering::Relaxed) > 1 => match self.call(step, find_api, &find).await {
+                Ok(Some(found)) => Ok(found),
+                _ => Err(error),
+            },
+            made => made,
+        }
+    }
+
     /// Polls `check` until it gives `Some`, for at most the policy's wait timeout. A wait
     /// longer than [`WAIT_REPORTED_AFTER`] is reported after every look ([`Event::Waiting`]).
     pub async fn wait<T, F, Fut>(&self, step: StepId, what: String, check: F) -> Result<T, StepError>
@@ -65,6 +112,11 @@ impl Ctx {
             Polled::Ready(v) => Ok(v),
             Polled::TimedOut { waited } => Err(StepError::Timeout { what, waited }),
         }
+    }
+
+    /// The step's idempotency token.
+    pub fn token(&self, step: StepId) -> String {
+        self.tokens.get(&step).cloned().unwrap_or_else(|| format!("cellar-{}", step.0))
     }
 
     /// The tags of everything created for `server`: the configured extra tags plus `Name`.

@@ -14,16 +14,22 @@
 //! A DNS gate that is not confirmed *blocks* instead of failing: its dependents are skipped
 //! and nothing is undone, so the address it waits for survives to the next apply.
 //!
+//! Every creating call is exactly once under lost responses ([`token`]): calls that take
+//! a ClientToken carry the step's token, the others tag what they create with it and look
+//! it up before a retry.
+//!
 //! Every cloud call and every wait goes through the [`Caller`] (retries by one table,
 //! backoff with seeded jitter, client-side token buckets; polls on [`Cloud::sleep`], so on
 //! the simulator minutes pass in virtual time).
 
 mod ctx;
 mod steps;
+mod token;
 mod undo;
 pub mod walk;
 
 pub use crate::caller::Policy;
+pub use token::TOKEN_TAG;
 
 use crate::api::Api;
 use crate::caller::Caller;
@@ -217,12 +223,14 @@ pub async fn apply_cancellable(
     policy: Policy,
     cancel: &Cancel,
 ) -> ApplyReport {
+    let salt = cloud.now().await.0;
     let ctx = Arc::new(Ctx {
         cloud,
         operator,
         caller: Caller::new(&policy),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
+        tokens: token::step_tokens(plan, salt),
     });
     let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
     let tasks: Vec<Task<ServerName>> =

@@ -74,6 +74,7 @@ async fn auto_scaling_server(sim: &Sim, name: &str) -> (VolumeId, AllocationId) 
         .create_volume(
             &r,
             CreateVolumeRequest {
+                client_token: None,
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", name), (ROLE_TAG, DATA_ROLE)]),
@@ -157,6 +158,7 @@ fn every_fault() -> Faults {
             },
         ],
         terminations: vec![ScheduledTermination { at: Timestamp(T0 + 3000), target: "x".into() }],
+        lost_responses: Some(LostResponses { rate: 0.1, at_call: Some(2), apis: vec![] }),
     }
 }
 
@@ -176,6 +178,7 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
         sim.create_volume(
             &r,
             CreateVolumeRequest {
+                client_token: None,
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
@@ -312,6 +315,7 @@ async fn throttling_bucket_capacities() {
                     s.create_volume(
                         &east(),
                         CreateVolumeRequest {
+                            client_token: None,
                             zone: Zone::new("us-east-1b"),
                             size_gb: 8,
                             tags: Tags::new(),
@@ -456,6 +460,7 @@ async fn new_instances_are_invisible_for_a_while() {
         .create_volume(
             &r,
             CreateVolumeRequest {
+                client_token: None,
                 zone: Zone::new("us-east-1a"),
                 size_gb: 8,
                 tags: Tags::new(),
@@ -664,7 +669,7 @@ fn the_example_fault_schedule_documents_every_field() {
         .filter_map(|l| l.strip_prefix("    ")?.split_once(':').map(|(f, _)| f.to_string()))
         .filter(|f| !f.starts_with(' '))
         .collect();
-    assert_eq!(fields.len(), 10, "{fields:?}");
+    assert_eq!(fields.len(), 11, "{fields:?}");
     for field in fields {
         assert!(header.contains(&format!("//   {field} ")), "the header does not describe {field}:\n{header}");
     }

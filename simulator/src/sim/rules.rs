@@ -28,6 +28,7 @@ async fn server_x_with(sim: &Sim, profile: Option<&str>) -> (InstanceId, VolumeI
     let r = east();
     let address = sim.allocate_address(&r, tags(&[("Name", "x")])).await.unwrap().allocation_id;
     let request = CreateVolumeRequest {
+        client_token: None,
         zone: Zone::new("us-east-1a"),
         size_gb: 8,
         tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
@@ -147,6 +148,7 @@ async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
     let sim = Sim::new(default_world());
     let r = east();
     let volume = DryRun::CreateVolume(CreateVolumeRequest {
+        client_token: None,
         zone: Zone::new("us-east-1a"),
         size_gb: 8,
         tags: Tags::new(),
@@ -163,6 +165,7 @@ async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
     assert_eq!(refused.kind, CloudErrorKind::UnauthorizedOperation);
     assert!(refused.message.contains("is not authorized to perform: ec2:CreateVolume"), "{}", refused.message);
     let request = CreateVolumeRequest {
+        client_token: None,
         zone: Zone::new("us-east-1a"),
         size_gb: 8,
         tags: Tags::new(),

@@ -37,6 +37,7 @@ async fn server_resources(sim: &Sim) -> (VolumeId, AllocationId) {
         .create_volume(
             &r,
             CreateVolumeRequest {
+                client_token: None,
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),

@@ -30,6 +30,7 @@ async fn boot(volumes: &[(u32, Option<&str>)], specs: Vec<VolumeSpec>) -> (Sim, 
         let mut t = tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]);
         t.extend(device.map(|d| (DEVICE_TAG.to_string(), d.to_string())));
         let request = CreateVolumeRequest {
+            client_token: None,
             zone: Zone::new("us-east-1a"),
             size_gb: *size_gb,
             tags: t,

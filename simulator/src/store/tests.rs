@@ -130,6 +130,7 @@ fn busy_world_text() -> String {
     w.create_auto_scaling_group(&r, group).unwrap();
     w.advance_clock_to(Timestamp(w.now().0 + 1));
     let volume = CreateVolumeRequest {
+        client_token: None,
         zone: Zone::new("us-east-1a"),
         size_gb: 20,
         tags: Tags::new(),

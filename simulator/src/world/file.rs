@@ -22,7 +22,7 @@
 use super::identity;
 use super::{
     ImageDevice, LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, SimVpc,
-    World,
+    VolumeToken, World,
 };
 use crate::faults::Faults;
 use cellar_engine::limits::{Bucket, TokenBucket};
@@ -128,6 +128,8 @@ pub(super) struct WorldFile {
     dns: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     client_tokens: BTreeMap<String, InstanceId>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    volume_tokens: BTreeMap<String, VolumeToken>,
     #[serde(default)]
     scheduled: Vec<Scheduled>,
     #[serde(default)]
@@ -202,6 +204,7 @@ impl From<WorldFile> for World {
             key_pairs: f.key_pairs,
             dns: f.dns,
             client_tokens: f.client_tokens,
+            volume_tokens: f.volume_tokens,
             scheduler: Scheduler::from_parts(f.scheduled, f.next_seq),
             agents_due: f.agents_due,
             instance_profiles,
@@ -242,6 +245,7 @@ impl From<World> for WorldFile {
             key_pairs: w.key_pairs,
             dns: w.dns,
             client_tokens: w.client_tokens,
+            volume_tokens: w.volume_tokens,
             scheduled,
             next_seq,
             agents_due: w.agents_due,

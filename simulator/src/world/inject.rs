@@ -10,7 +10,7 @@
 use super::{err, Transition, World};
 use crate::faults::{CapacityChange, Faults, ScheduledTermination};
 use cellar_engine::api::Api;
-use cellar_engine::cloud::{CloudErrorKind as K, CloudResult};
+use cellar_engine::cloud::{CloudError, CloudErrorKind as K, CloudResult};
 use cellar_engine::limits::TokenBucket;
 use cellar_engine::model::*;
 
@@ -113,6 +113,37 @@ impl World {
                 self.fire_terminate_at_call();
             }
         }
+    }
+
+    /// After a call that succeeded: whether its response is lost
+    /// ([`Faults::lost_responses`]). The change stands; the caller gets the error returned
+    /// (`InternalError` or `Unavailable`, 50/50) instead of the result. Draws from the
+    /// `Rng` only for a covered call.
+    pub fn lose_response(&mut self, api: Api) -> Option<CloudError> {
+        let lost = self.faults.lost_responses.as_mut().filter(|l| l.covers(api))?;
+        let at_call = match lost.at_call {
+            Some(1) => {
+                lost.at_call = None;
+                true
+            }
+            Some(k) => {
+                lost.at_call = Some(k - 1);
+                false
+            }
+            None => false,
+        };
+        let rate = lost.rate;
+        let lose = at_call || (rate > 0.0 && self.rng.chance(rate));
+        if !lose {
+            return None;
+        }
+        let (kind, message) = if self.rng.next_u64().is_multiple_of(2) {
+            (K::InternalError, "An internal error has occurred.")
+        } else {
+            (K::Unavailable, "The request timed out.")
+        };
+        self.record(format!("{api}: took effect, response lost ({}, injected fault)", kind.code()));
+        Some(err(kind, message))
     }
 
     /// Terminates the instance [`Faults::terminate_at_call`] asks for and clears it.

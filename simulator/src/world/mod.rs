@@ -75,7 +75,7 @@ pub use launch::SimTemplate;
 pub use network::SimVpc;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
-pub use volumes::VOLUME_CREATE_SECS;
+pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
 
 use render::tag_suffix;
 
@@ -151,6 +151,9 @@ pub struct World {
     dns: BTreeMap<String, Vec<String>>,
     /// RunInstances client tokens already used.
     client_tokens: BTreeMap<String, InstanceId>,
+    /// CreateVolume client tokens already used: the first answer, kept after the volume is
+    /// gone (AWS keeps them at least 24 hours; the simulator for good).
+    volume_tokens: BTreeMap<String, VolumeToken>,
     /// Transitions to come.
     scheduler: Scheduler,
     /// Instances whose agent should run now (their boot delay has passed).
@@ -195,6 +198,7 @@ impl World {
             key_pairs: BTreeMap::new(),
             dns: BTreeMap::new(),
             client_tokens: BTreeMap::new(),
+            volume_tokens: BTreeMap::new(),
             scheduler: Scheduler::default(),
             agents_due: Vec::new(),
             instance_profiles: BTreeMap::new(),

@@ -115,6 +115,7 @@ mod tests {
         let mut w = crate::default_world();
         let region = Region::new("us-east-1");
         let request = CreateVolumeRequest {
+            client_token: None,
             zone: Zone::new("us-east-1a"),
             size_gb: 1,
             tags: at_creation,

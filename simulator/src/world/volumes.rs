@@ -11,6 +11,7 @@ use super::{err, tag_suffix, Transition, World};
 use cellar_engine::catalog::{ebs_problems, EbsRequest};
 use cellar_engine::cloud::{CloudError, CloudErrorKind as K, CloudResult, CreateVolumeRequest, Filter};
 use cellar_engine::model::*;
+use serde::{Deserialize, Serialize};
 
 /// creating → available for a volume.
 pub const VOLUME_CREATE_SECS: u64 = 5;
@@ -24,7 +25,33 @@ impl World {
             .collect()
     }
 
+    /// CreateVolume. A client token used before in the region returns the first answer
+    /// when the parameters are the same (even after that volume is gone), and
+    /// `IdempotentParameterMismatch` when they differ, as AWS does.
     pub fn create_volume(&mut self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
+        let token = request.client_token.clone().filter(|t| !t.is_empty());
+        let key = token.map(|t| format!("{region}/{t}"));
+        let params = volume_params(&request);
+        if let Some(earlier) = key.as_ref().and_then(|k| self.volume_tokens.get(k)) {
+            if earlier.params != params {
+                let id = &earlier.volume.id;
+                return Err(err(
+                    K::Other("IdempotentParameterMismatch".into()),
+                    format!("The client token was used for {id} with other parameters."),
+                ));
+            }
+            let volume = earlier.volume.clone();
+            self.record(format!("CreateVolume: client token already used, {} returned again", volume.id));
+            return Ok(volume);
+        }
+        let volume = self.new_volume(region, request)?;
+        if let Some(key) = key {
+            self.volume_tokens.insert(key, VolumeToken { params, volume: volume.clone() });
+        }
+        Ok(volume)
+    }
+
+    fn new_volume(&mut self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
         self.check_zone(region, &request.zone)?;
         super::tags::check_tags(&Tags::new(), &request.tags)?;
         let ebs = &request.ebs;
@@ -201,4 +228,19 @@ fn valid_attach_device(device: &str) -> bool {
     };
     let mut chars = rest.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_digit()) && rest.len() <= 3
+}
+
+/// The first answer to a CreateVolume with a client token, and what it was asked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeToken {
+    /// The request's parameters (all but the token), as compared on a retry.
+    pub params: String,
+    pub volume: Volume,
+}
+
+/// The parameters AWS compares for a repeated client token.
+fn volume_params(request: &CreateVolumeRequest) -> String {
+    let CreateVolumeRequest { client_token: _, zone, size_gb, tags, ebs } = request;
+    format!("{zone} {size_gb} {tags:?} {ebs:?}")
 }

@@ -21,7 +21,7 @@ pub use ops::*;
 use runner::run_async;
 
 use cellar_engine::config::ConfigTree;
-use cellar_sim::Faults;
+use cellar_sim::{Faults, LostResponses};
 use std::path::Path;
 
 /// A configuration tree of `n` servers (`s00`, `s01`, ...) spread over zones a-d, in a temp dir.
@@ -58,8 +58,30 @@ pub fn faults() -> Faults {
         terminations_per_hour: 0.2,
         invisible_secs: 5,
         latency_ms: (20, 400),
+        lost_responses: Some(LostResponses { rate: 0.1, at_call: None, apis: lost_response_apis() }),
         ..Faults::default()
     }
+}
+
+/// The operations whose responses the scenarios lose (taking effect, then failing): the
+/// creates that are exactly once under lost responses (a ClientToken, or a token tag looked
+/// up before the retry) and the calls whose retry is harmless.
+fn lost_response_apis() -> Vec<String> {
+    [
+        "RunInstances",
+        "CreateVolume",
+        "AllocateAddress",
+        "CreateLaunchTemplate",
+        "CreateLaunchConfiguration",
+        "CreateAutoScalingGroup",
+        "CreateSnapshot",
+        "CreateImage",
+        "CopyImage",
+        "CreateTags",
+        "DeleteTags",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// What a scenario did, for determinism checks, the counts and the benchmark.

@@ -247,8 +247,16 @@ impl<'a> Runner<'a> {
                 return Err(self.fail(step, format!("{line}: volume {} of {name} deleted without a snapshot", v.id)));
             }
         }
-        match volumes_after.iter().find(|(_, volumes)| volumes.len() > 1) {
-            Some((name, volumes)) => Err(self.fail(step, format!("{line}: {name} has {} data volumes", volumes.len()))),
+        if let Some((name, volumes)) = volumes_after.iter().find(|(_, volumes)| volumes.len() > 1) {
+            return Err(self.fail(step, format!("{line}: {name} has {} data volumes", volumes.len())));
+        }
+        // A lost AllocateAddress response retried must not allocate a second address.
+        let mut addresses: BTreeMap<String, usize> = BTreeMap::new();
+        for a in self.sim.world().describe_addresses(&self.region, &Filter::All) {
+            *addresses.entry(a.tags.get(NAME_TAG).cloned().unwrap_or_default()).or_default() += 1;
+        }
+        match addresses.iter().find(|(_, n)| **n > 1) {
+            Some((name, n)) => Err(self.fail(step, format!("{line}: {name} has {n} Elastic IPs"))),
             None => Ok(()),
         }
     }

@@ -28,8 +28,15 @@ pub(super) async fn create_group(
         desired,
         tags: ctx.tags(server),
     };
-    ctx.call(id, Api::CreateAutoScalingGroup, || ctx.cloud.create_auto_scaling_group(&ctx.region, request.clone()))
-        .await?;
+    // A group takes no token (and its tags propagate to its instances): the group of this
+    // name, of this server, launching from this source is this step's earlier attempt.
+    let filter = Filter::Server(server.clone());
+    let find = || async {
+        let found = ctx.cloud.describe_auto_scaling_groups(&ctx.region, &filter).await?;
+        Ok(found.into_iter().find(|g| g.name == *name && g.launch == *launch).map(|_| ()))
+    };
+    let make = || ctx.cloud.create_auto_scaling_group(&ctx.region, request.clone());
+    ctx.create_once(id, (Api::CreateAutoScalingGroup, Api::DescribeAutoScalingGroups), find, make).await?;
     Ok(Output::Group(name.clone()))
 }
 

@@ -1,7 +1,7 @@
 //! Instances and the launch settings (templates, configurations) they launch from.
 
 use super::super::ctx::Ctx;
-use super::super::{Output, StepError};
+use super::super::{Output, StepError, TOKEN_TAG};
 use crate::agent::{self, AgentInvocation};
 use crate::api::Api;
 use crate::cloud::*;
@@ -41,7 +41,9 @@ impl Launch<'_> {
     }
 }
 
-/// RunInstances with the plan's client token: a retry never launches twice.
+/// RunInstances with the plan's client token: a retry never launches twice. The instance
+/// carries the token as a tag too, so that a launch whose every answer was lost is found
+/// (and is the step's result) rather than leaked.
 pub(super) async fn run_instance(
     ctx: &Ctx,
     id: StepId,
@@ -56,10 +58,18 @@ pub(super) async fn run_instance(
         image: launch.image.clone(),
         user_data: launch.user_data()?,
         settings: launch.settings.clone(),
-        tags: ctx.tags(launch.server),
+        tags: ctx.tags(launch.server).into_iter().chain([(TOKEN_TAG.to_string(), client_token.to_string())]).collect(),
         client_token: client_token.to_string(),
     };
-    let i = ctx.call(id, Api::RunInstances, || ctx.cloud.run_instance(&ctx.region, request.clone())).await?;
+    let filter = Filter::Server(launch.server.clone());
+    let find = || async {
+        let found = ctx.cloud.describe_instances(&ctx.region, &filter).await?;
+        Ok(found
+            .into_iter()
+            .find(|i| i.state.is_alive() && i.tags.get(TOKEN_TAG).map(String::as_str) == Some(client_token)))
+    };
+    let make = || ctx.cloud.run_instance(&ctx.region, request.clone());
+    let i = ctx.create_once(id, (Api::RunInstances, Api::DescribeInstances), find, make).await?;
     Ok(Output::Instance(i.id))
 }
 
@@ -69,11 +79,18 @@ pub(super) async fn create_launch_template(
     launch: &Launch<'_>,
     name: &str,
 ) -> Result<Output, StepError> {
-    let request =
-        CreateLaunchTemplateRequest { name: name.to_string(), spec: launch.spec()?, tags: ctx.tags(launch.server) };
-    let t = ctx
-        .call(id, Api::CreateLaunchTemplate, || ctx.cloud.create_launch_template(&ctx.region, request.clone()))
-        .await?;
+    let token = ctx.token(id);
+    let mut tags = ctx.tags(launch.server);
+    tags.insert(TOKEN_TAG.to_string(), token.clone());
+    let request = CreateLaunchTemplateRequest { name: name.to_string(), spec: launch.spec()?, tags };
+    // Template names are unique per region; the token tag tells this step's own template.
+    let filter = Filter::Server(launch.server.clone());
+    let find = || async {
+        let found = ctx.cloud.describe_launch_templates(&ctx.region, &filter).await?;
+        Ok(found.into_iter().find(|t| t.name == name && t.tags.get(TOKEN_TAG) == Some(&token)))
+    };
+    let make = || ctx.cloud.create_launch_template(&ctx.region, request.clone());
+    let t = ctx.create_once(id, (Api::CreateLaunchTemplate, Api::DescribeLaunchTemplates), find, make).await?;
     Ok(Output::Launch(LaunchSource::Template { id: t.id, version: Some(t.latest_version) }))
 }
 
@@ -99,11 +116,15 @@ pub(super) async fn create_launch_configuration(
     name: &str,
 ) -> Result<Output, StepError> {
     let spec = launch.spec()?;
-    let c = ctx
-        .call(id, Api::CreateLaunchConfiguration, || {
-            ctx.cloud.create_launch_configuration(&ctx.region, name, spec.clone())
-        })
-        .await?;
+    // Configurations take no tags: the name (unique per region, chosen by the plan) with
+    // this step's settings is this step's earlier attempt.
+    let find = || async {
+        let found = ctx.cloud.describe_launch_configurations(&ctx.region).await?;
+        Ok(found.into_iter().find(|c| c.name == name && c.spec == spec))
+    };
+    let make = || ctx.cloud.create_launch_configuration(&ctx.region, name, spec.clone());
+    let c =
+        ctx.create_once(id, (Api::CreateLaunchConfiguration, Api::DescribeLaunchConfigurations), find, make).await?;
     Ok(Output::Launch(LaunchSource::Configuration { name: c.name }))
 }
 

@@ -1,8 +1,10 @@
 //! Elastic IPs and the DNS gate.
 
 use super::super::ctx::Ctx;
-use super::super::{Output, StepError};
+use super::super::{Output, StepError, TOKEN_TAG};
+
 use crate::api::Api;
+use crate::cloud::Filter;
 use crate::model::*;
 use crate::plan::StepId;
 
@@ -16,7 +18,17 @@ pub(super) async fn allocate_address(
     if let Some(host) = awaiting_dns {
         tags.insert(AWAITING_DNS_TAG.to_string(), host.to_string());
     }
-    let a = ctx.call(id, Api::AllocateAddress, || ctx.cloud.allocate_address(&ctx.region, tags.clone())).await?;
+    // AllocateAddress takes no ClientToken: the address carries the step's token as a tag,
+    // and every attempt after the first looks for it first (a lost response's address).
+    let token = ctx.token(id);
+    tags.insert(TOKEN_TAG.to_string(), token.clone());
+    let filter = Filter::Server(server.clone());
+    let find = || async {
+        let found = ctx.cloud.describe_addresses(&ctx.region, &filter).await?;
+        Ok(found.into_iter().find(|a| a.tags.get(TOKEN_TAG) == Some(&token)))
+    };
+    let make = || ctx.cloud.allocate_address(&ctx.region, tags.clone());
+    let a = ctx.create_once(id, (Api::AllocateAddress, Api::DescribeAddresses), find, make).await?;
     Ok(Output::Address { allocation_id: a.allocation_id, public_ip: a.public_ip })
 }
 

@@ -1,7 +1,7 @@
 //! Data volumes and snapshots.
 
 use super::super::ctx::Ctx;
-use super::super::{Output, StepError};
+use super::super::{Output, StepError, TOKEN_TAG};
 use crate::api::Api;
 use crate::caller::attach_not_ready;
 use crate::cloud::*;
@@ -18,8 +18,19 @@ pub(super) async fn create_volume(
 ) -> Result<Output, StepError> {
     let mut tags = ctx.tags(server);
     tags.extend(crate::volumes::volume_tags(device));
-    let request = CreateVolumeRequest { zone: zone.clone(), size_gb, tags, ebs: ebs.clone() };
-    let v = ctx.call(id, Api::CreateVolume, || ctx.cloud.create_volume(&ctx.region, request.clone())).await?;
+    // The step's token goes as ClientToken and as a tag: an endpoint that ignores the
+    // ClientToken (moto) still gets no second volume after a lost response.
+    let token = ctx.token(id);
+    tags.insert(TOKEN_TAG.to_string(), token.clone());
+    let client_token = Some(token.clone());
+    let request = CreateVolumeRequest { client_token, zone: zone.clone(), size_gb, tags, ebs: ebs.clone() };
+    let filter = Filter::Server(server.clone());
+    let find = || async {
+        let found = ctx.cloud.describe_volumes(&ctx.region, &filter).await?;
+        Ok(found.into_iter().find(|v| v.tags.get(TOKEN_TAG) == Some(&token)))
+    };
+    let make = || ctx.cloud.create_volume(&ctx.region, request.clone());
+    let v = ctx.create_once(id, (Api::CreateVolume, Api::DescribeVolumes), find, make).await?;
     ctx.wait(id, format!("volume {} to become available", v.id), || async {
         Ok(ctx.volume(id, &v.id).await?.filter(|v| v.state == VolumeState::Available).map(|_| ()))
     })
@@ -70,9 +81,17 @@ pub(super) async fn create_snapshot(
     server: &ServerName,
     volume: &VolumeId,
 ) -> Result<Output, StepError> {
-    let tags = ctx.tags(server);
-    let snapshot =
-        ctx.call(id, Api::CreateSnapshot, || ctx.cloud.create_snapshot(&ctx.region, volume, tags.clone())).await?;
+    let token = ctx.token(id);
+    let mut tags = ctx.tags(server);
+    tags.insert(TOKEN_TAG.to_string(), token.clone());
+    // CreateSnapshot takes no ClientToken: the token tag, looked up before a retry.
+    let server_filter = Filter::Server(server.clone());
+    let find = || async {
+        let found = ctx.cloud.describe_snapshots(&ctx.region, &server_filter).await?;
+        Ok(found.into_iter().find(|s| s.tags.get(TOKEN_TAG) == Some(&token)))
+    };
+    let make = || ctx.cloud.create_snapshot(&ctx.region, volume, tags.clone());
+    let snapshot = ctx.create_once(id, (Api::CreateSnapshot, Api::DescribeSnapshots), find, make).await?;
     let filter = Filter::Id(snapshot.id.to_string());
     ctx.wait(id, format!("snapshot {} of {volume} to complete", snapshot.id), || async {
         let all = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(&ctx.region, &filter)).await?;

@@ -46,6 +46,7 @@ fn launch(w: &mut World, zone_name: &str) -> InstanceId {
 
 fn volume(w: &mut World, zone_name: &str) -> VolumeId {
     let request = CreateVolumeRequest {
+        client_token: None,
         zone: zone(zone_name),
         size_gb: 20,
         tags: tags(&[("Name", "x"), (ROLE_TAG, "data")]),
@@ -112,10 +113,16 @@ fn volume_lifecycle() {
     w.delete_volume(&east(), &v).unwrap();
     assert!(w.describe_volumes(&east(), &Filter::All).is_empty());
     assert_eq!(kind(w.delete_volume(&east(), &v)), Err(K::InvalidVolumeNotFound));
-    let bad =
-        CreateVolumeRequest { zone: zone("us-east-1z"), size_gb: 20, tags: Tags::new(), ebs: EbsSettings::default() };
+    let bad = CreateVolumeRequest {
+        client_token: None,
+        zone: zone("us-east-1z"),
+        size_gb: 20,
+        tags: Tags::new(),
+        ebs: EbsSettings::default(),
+    };
     assert_eq!(kind(w.create_volume(&east(), bad)), Err(K::InvalidZoneNotFound));
     let huge = CreateVolumeRequest {
+        client_token: None,
         zone: zone("us-east-1a"),
         size_gb: 70_000,
         tags: Tags::new(),
