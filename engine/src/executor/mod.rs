@@ -19,6 +19,7 @@
 //! the simulator minutes pass in virtual time).
 
 mod ctx;
+pub mod journal;
 mod steps;
 mod undo;
 pub mod walk;
@@ -59,8 +60,9 @@ pub enum Event {
     UndoFailed { step: StepId, at: Timestamp, error: String },
 }
 
-/// What a step produced, for the steps that refer to it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a step produced, for the steps that refer to it (and the journal keeps).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Output {
     Nothing,
     Address { allocation_id: AllocationId, public_ip: String },
@@ -101,6 +103,12 @@ pub enum StepError {
     Unexpected { what: String },
     #[error("{host} does not point at {ip} and the DNS change was not confirmed")]
     DnsNotConfirmed { host: String, ip: String },
+    /// The journal could not keep a record: the step does not go on unrecorded.
+    #[error("the journal could not be written: {0}")]
+    Journal(String),
+    /// Failed in the apply this one resumes (its server's compensation runs again).
+    #[error("failed before the apply was resumed: {0}")]
+    FailedBefore(String),
 }
 
 /// How one step ended.
@@ -163,8 +171,8 @@ pub async fn apply(cloud: Arc<dyn Cloud>, operator: Arc<dyn Operator>, plan: &Pl
 
 /// [`apply`] that starts no further step once `cancel` is cancelled (the steps running
 /// then finish, and the failed servers' compensation still runs). What the cancelled
-/// servers' finished steps created stays, and nothing records it: only a caller that can
-/// find it again (a journal to resume from) should cancel. The CLI does not yet.
+/// servers' finished steps created stays: only a caller that keeps a journal (to resume
+/// from, [`apply_journaled`]) should cancel.
 pub async fn apply_cancellable(
     cloud: Arc<dyn Cloud>,
     operator: Arc<dyn Operator>,
@@ -172,6 +180,29 @@ pub async fn apply_cancellable(
     policy: Policy,
     cancel: &Cancel,
 ) -> ApplyReport {
+    let journal = Journaled { journal: Arc::new(journal::NoJournal), resume: journal::Resume::default() };
+    apply_journaled(cloud, operator, plan, policy, cancel, journal).await
+}
+
+/// Where an apply records what it does, and what an earlier apply of the same plan did.
+pub struct Journaled {
+    pub journal: Arc<dyn journal::Journal>,
+    /// The journal read back ([`journal::Resume::from_records`]); empty for a first apply.
+    pub resume: journal::Resume,
+}
+
+/// [`apply_cancellable`] keeping a journal, and resuming the one given: steps done are
+/// taken from it, steps failed fail again (their server is compensated, steps undone are
+/// not undone twice), every other step runs. The caller records [`journal::Record::Ended`].
+pub async fn apply_journaled(
+    cloud: Arc<dyn Cloud>,
+    operator: Arc<dyn Operator>,
+    plan: &Plan,
+    policy: Policy,
+    cancel: &Cancel,
+    journaled: Journaled,
+) -> ApplyReport {
+    let Journaled { journal, resume } = journaled;
     let ctx = Arc::new(Ctx {
         cloud,
         operator,
@@ -183,8 +214,9 @@ pub async fn apply_cancellable(
     let tasks: Vec<Task<ServerName>> =
         plan.steps.iter().map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone() }).collect();
     let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
-        let (ctx, step) = (ctx.clone(), steps[&id].clone());
-        async move { run_step(&ctx, &step, steps::Inputs(inputs)).await }
+        let (ctx, step, journal) = (ctx.clone(), steps[&id].clone(), journal.clone());
+        let decision = resume.decide(id);
+        async move { resume_step(&ctx, &*journal, &step, decision, steps::Inputs(inputs)).await }
     };
     let on_skip = |step, because| ctx.operator.event(&Event::Skipped { step, because });
     let walked = walk::walk(&tasks, policy.concurrency, cancel, run, &on_skip).await;
@@ -205,8 +237,51 @@ pub async fn apply_cancellable(
         report.outcomes.insert(id, outcome);
     }
     let blocked = |id| matches!(report.outcomes.get(&id), Some(Outcome::Blocked(_)));
-    report.undone = undo::compensate(&ctx, plan, &walked.stopped, blocked, &walked.completed, &outputs).await;
+    let completed: Vec<StepId> = walked.completed.iter().copied().filter(|id| !resume.undone.contains(id)).collect();
+    report.undone = undo::compensate(&ctx, &*journal, plan, &walked.stopped, blocked, &completed, &outputs).await;
     report
+}
+
+/// A step of a resumed apply: taken from the journal, failed again, or run.
+async fn resume_step(
+    ctx: &Ctx,
+    journal: &dyn journal::Journal,
+    step: &Step,
+    decision: journal::Decision,
+    inputs: steps::Inputs,
+) -> Finish<Output, StepError> {
+    let at = ctx.cloud.now().await;
+    match decision {
+        journal::Decision::Take(output) => {
+            ctx.operator.event(&Event::Done { step: step.id, at, output: format!("{output} (from the journal)") });
+            Finish::Done(output)
+        }
+        journal::Decision::FailAgain(error) => {
+            let error = StepError::FailedBefore(error);
+            ctx.operator.event(&Event::Failed { step: step.id, at, error: error.to_string() });
+            Finish::Failed(error)
+        }
+        journal::Decision::Run => {
+            let started = journal::Record::Started { step: step.id, token: journal::token(step) };
+            if let Err(e) = journal.record(&started) {
+                let error = StepError::Journal(e);
+                ctx.operator.event(&Event::Failed { step: step.id, at, error: error.to_string() });
+                return Finish::Failed(error);
+            }
+            let finish = run_step(ctx, step, inputs).await;
+            let record = match &finish {
+                Finish::Done(output) => journal::Record::Done { step: step.id, output: output.clone() },
+                Finish::Failed(e) => journal::Record::Failed { step: step.id, error: e.to_string() },
+                Finish::Blocked(e) => journal::Record::Blocked { step: step.id, reason: e.to_string() },
+            };
+            match (journal.record(&record), finish) {
+                (Ok(()), finish) => finish,
+                // Done but not recorded: failed, so nothing builds on what the journal lacks
+                // (a resume runs the step again and reconciles it).
+                (Err(e), _) => Finish::Failed(StepError::Journal(e)),
+            }
+        }
+    }
 }
 
 /// Runs one step with its progress events.
