@@ -1,14 +1,16 @@
 //! Which cloud a command talks to: the built-in simulator (a state file) or AWS.
 //!
 //! A [`Backend`] hands out the engine's `Arc<dyn Cloud>`; [`Backend::finish`] saves the
-//! simulator's world after a command that changed it (AWS keeps its own state).
+//! simulator's world after a command that changed it (AWS keeps its own state), and a
+//! [`Checkpoint`] saves it in the middle of an apply (before each journal record), so a
+//! killed apply leaves the simulated world as AWS would be: with what was done so far.
 
 use crate::commands::Ctx;
 use anyhow::{anyhow, Result};
 use cellar_engine::cloud::Cloud;
 use cellar_sim::{Sim, SimStore};
 use clap::ValueEnum;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendKind {
@@ -21,7 +23,21 @@ pub enum BackendKind {
 
 pub struct Backend {
     cloud: Arc<dyn Cloud>,
-    sim: Option<(SimStore, Arc<Sim>)>,
+    sim: Option<(Arc<Mutex<SimStore>>, Arc<Sim>)>,
+}
+
+/// Saves the simulator's world as it is now (nothing for AWS, which keeps its own).
+#[derive(Clone)]
+pub struct Checkpoint(Option<(Arc<Mutex<SimStore>>, Arc<Sim>)>);
+
+impl Checkpoint {
+    pub fn save(&self) -> Result<()> {
+        if let Some((store, sim)) = &self.0 {
+            let world = sim.world().clone();
+            store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?.save(&world)?;
+        }
+        Ok(())
+    }
 }
 
 impl Backend {
@@ -32,8 +48,12 @@ impl Backend {
         match ctx.backend {
             BackendKind::Sim => {
                 let store = SimStore::open(&ctx.sim_state)?;
-                let sim = Arc::new(Sim::new(store.world().clone()));
-                Ok(Backend { cloud: sim.clone(), sim: Some((store, sim)) })
+                let sim = Sim::new(store.world().clone());
+                let sim = Arc::new(match ctx.sim_pace {
+                    Some(pace) => sim.paced(pace),
+                    None => sim,
+                });
+                Ok(Backend { cloud: sim.clone(), sim: Some((Arc::new(Mutex::new(store)), sim)) })
             }
             BackendKind::Aws => Ok(Backend { cloud: aws_cloud(ctx.profile.as_deref()).await?, sim: None }),
         }
@@ -43,15 +63,13 @@ impl Backend {
         self.cloud.clone()
     }
 
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint(self.sim.clone())
+    }
+
     /// Saves what the command changed (the simulator's world); nothing to do for AWS.
     pub fn finish(self) -> Result<()> {
-        let Backend { cloud, sim } = self;
-        drop(cloud);
-        if let Some((mut store, sim)) = sim {
-            let sim = Arc::try_unwrap(sim).map_err(|_| anyhow!("internal error: simulator still in use"))?;
-            store.save(&sim.into_world())?;
-        }
-        Ok(())
+        Checkpoint(self.sim).save()
     }
 }
 

@@ -3,14 +3,17 @@
 
 use super::{commands_help, load_plan, make_plan, CommandFlags, Ctx, Invocation};
 use crate::backend::Backend;
+use crate::journal::{self, FileJournal, JournalFile};
 use crate::output::{self, Console, Prompter, TerminalPrompter};
 use crate::{EXIT_BLOCKED, EXIT_ERROR};
 use anyhow::{anyhow, bail, Context, Result};
 use cellar_engine::cloud::Cloud;
-use cellar_engine::executor::{self, Outcome, Policy};
+use cellar_engine::executor::journal::{resumed_staleness, Ending, Journal, Record, Resume};
+use cellar_engine::executor::walk::Cancel;
+use cellar_engine::executor::{self, Journaled, Outcome, Policy};
 use cellar_engine::inventory;
-use cellar_engine::plan::{self, Plan};
-use std::path::Path;
+use cellar_engine::plan::Plan;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
@@ -52,33 +55,65 @@ fn steps(n: usize) -> String {
     }
 }
 
+/// 128 + SIGINT: the apply was interrupted (Ctrl-C) and can be resumed.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// A plan to apply, where its journal goes, and what an earlier apply of it did.
+struct Target {
+    plan: Plan,
+    /// The plan file (`cellar apply PLAN` resumes it).
+    file: PathBuf,
+    journal: JournalFile,
+}
+
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let looks_like_file = Path::new(&args.target).is_file() || args.target.ends_with(".ron");
-    let target = args.target.clone();
     let backend = Backend::open(ctx).await?;
     let cloud = backend.cloud();
-    let plan = if looks_like_file {
+    let target = if looks_like_file {
         saved_plan(ctx, &*cloud, &args).await?
     } else {
-        match planned_and_confirmed(ctx, &*cloud, args.target, args.args, args.flags, args.yes).await? {
-            Some(plan) => plan,
+        match planned_and_confirmed(ctx, &*cloud, args.target.clone(), args.args, args.flags, args.yes).await? {
+            Some(plan) => command_target(ctx, plan)?,
             None => return Ok(0),
         }
     };
+    let Target { plan, file, journal } = target;
     if plan.is_empty() {
         return Ok(0);
     }
-    ctx.out.line(&format!("\nApplying {}:", steps(plan.steps.len())))?;
+    let resume = Resume::from_records(&journal.records);
+    if resume.is_empty() {
+        ctx.out.line(&format!("\nApplying {}:", steps(plan.steps.len())))?;
+    } else {
+        ctx.out.line(&format!(
+            "\nResuming the apply journaled in {} ({} of {} done):",
+            journal::path_for(&file).display(),
+            resume.done.len(),
+            steps(plan.steps.len())
+        ))?;
+    }
     let started = cloud.now().await;
     let console = Console::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone());
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
-    let report = executor::apply(cloud, Arc::new(console), &plan, policy).await;
-    let applied = if looks_like_file { output::Applied::SavedPlan(&target) } else { output::Applied::Command };
+    let sink = Arc::new(FileJournal::new(journal::path_for(&file), journal, backend.checkpoint()));
+    let cancel = Cancel::default();
+    let interrupts = tokio::spawn(on_interrupt(cancel.clone(), ctx.out.clone(), file.clone()));
+    let journaled = Journaled { journal: sink.clone(), resume };
+    let report = executor::apply_journaled(cloud, Arc::new(console), &plan, policy, &cancel, journaled).await;
+    interrupts.abort();
+    let ending = ending(&report);
+    let ended = Record::Ended { how: ending, summary: report.summary() };
+    let recorded = sink.record(&ended).map_err(|e| anyhow!(e));
+    let applied = if looks_like_file { output::Applied::SavedPlan(&args.target) } else { output::Applied::Command };
     let printed = ctx.out.print(&output::render_report(&plan, &report, applied));
     // The report first: if saving the simulated world fails, what the apply did is still said.
     backend.finish().context(
         "the apply ran (its report is above), but the simulator's state could not be saved: its changes are lost",
     )?;
+    recorded.with_context(|| {
+        format!("the apply ran (its report is above), but its end could not be journaled in {}", sink.path().display())
+    })?;
     if let Err(e) = printed {
         let summary = report.summary();
         return Err(anyhow!(e).context(format!("the apply ended ({summary}), but its report could not be printed")));
@@ -87,18 +122,73 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         // Nobody reads the report any more: the outcome must not go unsaid.
         output::stderr(&format!("Apply did not complete: {}.\n", report.summary()));
     }
-    let failed = report.count(|o| matches!(o, Outcome::Failed(_)));
-    Ok(if report.succeeded() {
-        0
-    } else if report.blocked() && failed == 0 {
-        EXIT_BLOCKED
-    } else {
-        EXIT_ERROR
+    Ok(match ending {
+        Ending::Succeeded => 0,
+        Ending::Blocked => EXIT_BLOCKED,
+        Ending::Cancelled => {
+            output::stderr(&format!(
+                "Interrupted: steps running then finished and are journaled; resume with `cellar apply {}`\n",
+                file.display()
+            ));
+            EXIT_INTERRUPTED
+        }
+        Ending::Failed => EXIT_ERROR,
     })
 }
 
-/// `cellar apply FILE`: the saved plan, if the world has not moved past it.
-async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
+/// How the apply ended, for its journal and exit code.
+fn ending(report: &executor::ApplyReport) -> Ending {
+    let failed = report.count(|o| matches!(o, Outcome::Failed(_)));
+    if report.succeeded() {
+        Ending::Succeeded
+    } else if failed > 0 {
+        Ending::Failed
+    } else if report.count(|o| matches!(o, Outcome::Cancelled)) > 0 {
+        Ending::Cancelled
+    } else if report.blocked() {
+        Ending::Blocked
+    } else {
+        Ending::Failed
+    }
+}
+
+/// Ctrl-C once: no new step starts (running ones finish and are journaled). Twice: exit at
+/// once (the journal says what was done; a step cut short runs again on resume).
+async fn on_interrupt(cancel: Cancel, out: output::Output, file: PathBuf) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.cancel();
+    let _ = out.line(&format!(
+        "\nInterrupted: no new step starts; the running ones finish. Ctrl-C again stops at once. Resume with `cellar apply {}`.",
+        file.display()
+    ));
+    if tokio::signal::ctrl_c().await.is_ok() {
+        output::stderr(&format!("Stopped at once; resume with `cellar apply {}`\n", file.display()));
+        std::process::exit(EXIT_INTERRUPTED);
+    }
+}
+
+/// `cellar apply COMMAND`: its plan is saved under `.cellar/journals/` (next to the
+/// simulator's state), so that an interrupted apply resumes like a saved plan's.
+fn command_target(ctx: &Ctx, plan: Plan) -> Result<Target> {
+    let dir = match ctx.sim_state.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join("journals"),
+        _ => PathBuf::from("journals"),
+    };
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let who = plan.scope.server.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "cellar".into());
+    let file = dir.join(format!("{who}-{}-{}.plan.ron", since_epoch.as_secs(), std::process::id()));
+    cellar_engine::files::write_atomically(&file, plan.to_ron().as_bytes())
+        .with_context(|| format!("saving the plan to journal its apply ({})", file.display()))?;
+    let journal =
+        JournalFile { plan: file.display().to_string(), digest: journal::digest(&plan.to_ron()), records: vec![] };
+    Ok(Target { plan, file, journal })
+}
+
+/// `cellar apply FILE`: the saved plan, if the world has not moved past it (but for what
+/// its journal says an earlier, interrupted apply of it did).
+async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Target> {
     let target = &args.target;
     if !args.args.is_empty() || !args.flags.0 .0.is_empty() {
         let mut extra = args.args.clone();
@@ -108,9 +198,12 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
             extra.join(" ")
         );
     }
-    let plan = load_plan(Path::new(target))?;
+    let file = PathBuf::from(target);
+    let plan = load_plan(&file)?;
+    let journal = journal_of(&file, &plan)?;
+    let resume = Resume::from_records(&journal.records);
     let now = inventory::read(cloud, &plan.scope).await.context("re-reading the resources the plan saw")?;
-    let changes = plan::staleness(&plan, &now.observe(&plan.scope));
+    let changes = resumed_staleness(&plan, &now.observe(&plan.scope), &resume);
     if !changes.is_empty() {
         bail!(
             "the plan in {target} is stale: the world changed since it was made:\n  {}\n  fix: make a new plan (cellar plan {} -o {target}) and review it",
@@ -119,7 +212,37 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
         );
     }
     ctx.out.print(&ctx.render_plan(&plan))?;
-    Ok(plan)
+    Ok(Target { plan, file, journal })
+}
+
+/// The journal of the plan in `file`: a new one, or the one of an earlier apply of it to
+/// resume. A finished apply of the same plan is refused; the journal of another plan (made
+/// again over the same file) is replaced if that apply ended, refused if it did not.
+fn journal_of(file: &Path, plan: &Plan) -> Result<JournalFile> {
+    let path = journal::path_for(file);
+    let digest = journal::digest(&plan.to_ron());
+    let fresh = JournalFile { plan: file.display().to_string(), digest: digest.clone(), records: vec![] };
+    let Some(journal) = journal::load(&path)? else { return Ok(fresh) };
+    let resume = Resume::from_records(&journal.records);
+    let summary = journal.records.iter().rev().find_map(|r| match r {
+        Record::Ended { summary, .. } => Some(summary.clone()),
+        _ => None,
+    });
+    let (file, path) = (file.display(), path.display());
+    match resume.ended {
+        _ if journal.digest != digest && resume.ended.is_some() => Ok(fresh),
+        _ if journal.digest != digest => bail!(
+            "the apply journal {path} records an unfinished apply of another plan than the one now in {file}\n  \
+             fix: apply that plan again to finish it, or, once you have checked what it left (cellar status), move {path} away"
+        ),
+        Some(how) if !how.resumable() => bail!(
+            "the plan in {file} was applied already ({}: {}; journaled in {path})\n  fix: make a new plan (cellar plan {} -o {file}) and review it",
+            if how == Ending::Succeeded { "succeeded" } else { "failed, and its changes were undone" },
+            summary.unwrap_or_default(),
+            plan.command
+        ),
+        _ => Ok(journal),
+    }
 }
 
 /// `cellar apply COMMAND`: plan it, show it, and ask (unless `--yes`). `None`: nothing to do.

@@ -193,6 +193,7 @@ pub fn resumed_staleness(plan: &Plan, now: &[Observation], resume: &Resume) -> V
         .filter(|s| resume.interrupted.contains(&s.id))
         .filter_map(|s| created_kind(&s.action))
         .collect();
+    let made_images = resume.done.values().any(|o| matches!(o, Output::Image(_))) || kinds.contains("image");
     let seen: BTreeSet<&ResourceKey> = plan.observed.iter().map(|o| &o.resource).collect();
     let ours = |o: &Observation| {
         let id = key_id(&o.resource);
@@ -200,6 +201,7 @@ pub fn resumed_staleness(plan: &Plan, now: &[Observation], resume: &Resume) -> V
             (ResourceKey::Dns(_), Observed::Dns { addresses }) => {
                 !addresses.is_empty() && addresses.iter().all(|a| ips.contains(a.as_str()))
             }
+            (ResourceKey::ImageFamily { .. } | ResourceKey::NewestImage { .. }, _) => made_images,
             _ if id.as_ref().is_some_and(|id| created.contains(id)) => true,
             _ if id.as_ref().is_some_and(|id| named.iter().any(|text| text.contains(id.as_str()))) => true,
             (key, _) => !seen.contains(key) && kind_of(key).is_some_and(|k| kinds.contains(k)),
@@ -211,8 +213,41 @@ pub fn resumed_staleness(plan: &Plan, now: &[Observation], resume: &Resume) -> V
         now.iter().chain(plan.observed.iter()).filter(|o| ours(o)).map(|o| o.resource.clone()).collect();
     let mut before = plan.clone();
     before.observed.retain(|o| !own.contains(&o.resource));
-    let now: Vec<Observation> = now.iter().filter(|o| !own.contains(&o.resource)).cloned().collect();
-    staleness(&before, &now)
+    let kept: Vec<Observation> = now.iter().filter(|o| !own.contains(&o.resource)).cloned().collect();
+    let mut changes = staleness(&before, &kept);
+    changes.extend(gone_since(plan, now, resume));
+    changes
+}
+
+/// What a journal step made (and no undo removed) that is no longer there.
+fn gone_since(plan: &Plan, now: &[Observation], resume: &Resume) -> Vec<String> {
+    let owner = plan.scope.server.as_ref().map(|s| format!(" of {s}")).unwrap_or_default();
+    let there: BTreeSet<String> = now
+        .iter()
+        .filter(|o| !matches!(o.observed, Observed::Instance { state: InstanceState::Terminated, .. }))
+        .filter_map(|o| key_id(&o.resource))
+        .collect();
+    let mut gone = Vec::new();
+    for (step, output) in resume.done.iter().filter(|(step, _)| !resume.undone.contains(step)) {
+        let Some(kind) = output_kind(output) else { continue };
+        for id in output_ids(output).into_iter().filter(|id| !there.contains(id)) {
+            gone.push(format!("{kind} {id}{owner}, made by step {step} of this apply: gone since"));
+        }
+    }
+    gone
+}
+
+/// The kind of an output the plan's inventory reads back (snapshots and images it does not).
+fn output_kind(output: &Output) -> Option<&'static str> {
+    match output {
+        Output::Address { .. } => Some("address"),
+        Output::Volume(_) => Some("volume"),
+        Output::Instance(_) => Some("instance"),
+        Output::Launch(LaunchSource::Template { .. }) => Some("launch template"),
+        Output::Launch(LaunchSource::Configuration { .. }) => Some("launch configuration"),
+        Output::Group(_) => Some("auto scaling group"),
+        Output::Nothing | Output::Snapshot(_) | Output::Image(_) => None,
+    }
 }
 
 /// The ids an output names, as text.
@@ -264,6 +299,7 @@ fn created_kind(action: &Action) -> Option<&'static str> {
         Action::CreateLaunchTemplate { .. } => Some("launch template"),
         Action::CreateLaunchConfiguration { .. } => Some("launch configuration"),
         Action::CreateAutoScalingGroup { .. } => Some("group"),
+        Action::CreateImage { .. } | Action::CopyImage { .. } => Some("image"),
         _ => None,
     }
 }

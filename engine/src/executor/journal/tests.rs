@@ -159,11 +159,19 @@ fn a_resumed_apply_is_stale_only_by_changes_of_others() {
     );
     // An instance appearing while no step that creates one was interrupted is someone else's.
     check_resumed(
-        gate,
+        gate.clone(),
         vec![],
-        vec![instance("i-0004")],
+        vec![addr(1, None), instance("i-0004")],
         &["instance i-0004 of ale: appeared since plan (pending in us-east-1a)"],
     );
     // An address appearing while the allocation was interrupted is the step's, reconciled when it runs again.
     check_resumed(vec![started(1)], vec![], vec![addr(3, None)], &[]);
+    // What the journal says this apply made must still be there (unless its undo removed it).
+    check_resumed(
+        gate.clone(),
+        vec![],
+        vec![],
+        &["address eipalloc-0001 of ale, made by step #1 of this apply: gone since"],
+    );
+    check_resumed(vec![started(1), done(1, address(1)), Record::Undone { step: StepId(1) }], vec![], vec![], &[]);
 }
