@@ -655,3 +655,8 @@ mod first_contact;
 /// `cellar doctor` on the simulator: the operator's policy, DryRun, broken settings, JSON.
 #[path = "cli/doctor.rs"]
 mod doctor;
+
+/// The apply journal: `kill -9` and Ctrl-C of a running apply, then resuming it; the DNS
+/// gate as a pause; an interrupted compensation finished; a corrupt journal refused.
+#[path = "cli/journal.rs"]
+mod journal;

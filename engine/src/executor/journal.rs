@@ -106,8 +106,11 @@ pub enum Decision {
     Take(Output),
     /// Failed before: fails again without a call, so its server's compensation runs.
     FailAgain(String),
-    /// Never started, started and never finished (run again: reconciled by its token where
-    /// it has one), or blocked at a gate (which checks the record again).
+    /// Started and never finished: what it made is looked for (by tag or name, see
+    /// `reconcile.rs`) and taken if found; otherwise it runs again (RunInstances with the
+    /// same client token, so AWS returns the instance it launched).
+    Reconcile,
+    /// Never started, or blocked at a gate (which checks the record again).
     Run,
 }
 
@@ -163,10 +166,19 @@ impl Resume {
             Decision::Take(output.clone())
         } else if let Some(error) = self.failed.get(&step) {
             Decision::FailAgain(error.clone())
+        } else if self.interrupted.contains(&step) {
+            Decision::Reconcile
         } else {
             Decision::Run
         }
     }
+}
+
+/// The ids (as text) an interrupted step's resource is not: those the plan saw and those
+/// the journal says its steps made.
+pub fn known_ids(plan: &Plan, resume: &Resume) -> BTreeSet<String> {
+    let seen = plan.observed.iter().filter_map(|o| key_id(&o.resource));
+    seen.chain(resume.done.values().flat_map(output_ids)).collect()
 }
 
 /// The stale check of a resumed apply: [`staleness`] without the changes this apply made.

@@ -20,6 +20,7 @@
 
 mod ctx;
 pub mod journal;
+mod reconcile;
 mod steps;
 mod undo;
 pub mod walk;
@@ -213,10 +214,11 @@ pub async fn apply_journaled(
     let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
     let tasks: Vec<Task<ServerName>> =
         plan.steps.iter().map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone() }).collect();
+    let known = Arc::new(journal::known_ids(plan, &resume));
     let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
-        let (ctx, step, journal) = (ctx.clone(), steps[&id].clone(), journal.clone());
+        let (ctx, step, journal, known) = (ctx.clone(), steps[&id].clone(), journal.clone(), known.clone());
         let decision = resume.decide(id);
-        async move { resume_step(&ctx, &*journal, &step, decision, steps::Inputs(inputs)).await }
+        async move { resume_step(&ctx, &*journal, &step, (decision, &known), steps::Inputs(inputs)).await }
     };
     let on_skip = |step, because| ctx.operator.event(&Event::Skipped { step, because });
     let walked = walk::walk(&tasks, policy.concurrency, cancel, run, &on_skip).await;
@@ -242,45 +244,53 @@ pub async fn apply_journaled(
     report
 }
 
-/// A step of a resumed apply: taken from the journal, failed again, or run.
+/// A step of a resumed apply: taken from the journal, failed again, reconciled or run.
+/// `known`: the ids that are not an interrupted step's ([`journal::known_ids`]).
 async fn resume_step(
     ctx: &Ctx,
     journal: &dyn journal::Journal,
     step: &Step,
-    decision: journal::Decision,
+    (decision, known): (journal::Decision, &std::collections::BTreeSet<String>),
     inputs: steps::Inputs,
 ) -> Finish<Output, StepError> {
     let at = ctx.cloud.now().await;
-    match decision {
+    let failed = |error: StepError| {
+        ctx.operator.event(&Event::Failed { step: step.id, at, error: error.to_string() });
+        Finish::Failed(error)
+    };
+    let reconcile = match decision {
         journal::Decision::Take(output) => {
             ctx.operator.event(&Event::Done { step: step.id, at, output: format!("{output} (from the journal)") });
+            return Finish::Done(output);
+        }
+        journal::Decision::FailAgain(error) => return failed(StepError::FailedBefore(error)),
+        journal::Decision::Reconcile => true,
+        journal::Decision::Run => false,
+    };
+    let started = journal::Record::Started { step: step.id, token: journal::token(step) };
+    if let Err(e) = journal.record(&started) {
+        return failed(StepError::Journal(e));
+    }
+    let found = if reconcile { reconcile::find(ctx, step, known).await } else { Ok(None) };
+    let finish = match found {
+        Ok(Some(output)) => {
+            let output_text = format!("{output} (made before the interruption, found again)");
+            ctx.operator.event(&Event::Done { step: step.id, at: ctx.cloud.now().await, output: output_text });
             Finish::Done(output)
         }
-        journal::Decision::FailAgain(error) => {
-            let error = StepError::FailedBefore(error);
-            ctx.operator.event(&Event::Failed { step: step.id, at, error: error.to_string() });
-            Finish::Failed(error)
-        }
-        journal::Decision::Run => {
-            let started = journal::Record::Started { step: step.id, token: journal::token(step) };
-            if let Err(e) = journal.record(&started) {
-                let error = StepError::Journal(e);
-                ctx.operator.event(&Event::Failed { step: step.id, at, error: error.to_string() });
-                return Finish::Failed(error);
-            }
-            let finish = run_step(ctx, step, inputs).await;
-            let record = match &finish {
-                Finish::Done(output) => journal::Record::Done { step: step.id, output: output.clone() },
-                Finish::Failed(e) => journal::Record::Failed { step: step.id, error: e.to_string() },
-                Finish::Blocked(e) => journal::Record::Blocked { step: step.id, reason: e.to_string() },
-            };
-            match (journal.record(&record), finish) {
-                (Ok(()), finish) => finish,
-                // Done but not recorded: failed, so nothing builds on what the journal lacks
-                // (a resume runs the step again and reconciles it).
-                (Err(e), _) => Finish::Failed(StepError::Journal(e)),
-            }
-        }
+        Ok(None) => run_step(ctx, step, inputs).await,
+        Err(e) => failed(e),
+    };
+    let record = match &finish {
+        Finish::Done(output) => journal::Record::Done { step: step.id, output: output.clone() },
+        Finish::Failed(e) => journal::Record::Failed { step: step.id, error: e.to_string() },
+        Finish::Blocked(e) => journal::Record::Blocked { step: step.id, reason: e.to_string() },
+    };
+    match (journal.record(&record), finish) {
+        (Ok(()), finish) => finish,
+        // Done but not recorded: failed, so nothing builds on what the journal lacks
+        // (a resume reconciles the step).
+        (Err(e), _) => Finish::Failed(StepError::Journal(e)),
     }
 }
 

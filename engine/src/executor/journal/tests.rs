@@ -45,7 +45,7 @@ fn resume_decisions() {
     // Done steps are taken with their outputs; one started and never finished runs again.
     check_decisions(
         vec![started(1), done(1, address(1)), started(2), done(2, vol.clone()), started(3)],
-        [Take(address(1)), Take(vol.clone()), Run, Run],
+        [Take(address(1)), Take(vol.clone()), Reconcile, Run],
         None,
     );
     // A blocked gate runs again (it checks the record again); the apply ended blocked.
@@ -70,7 +70,7 @@ fn resume_decisions() {
     // A step started again after an earlier apply ended: that apply is no longer the end.
     check_decisions(
         vec![Record::Ended { how: Ending::Cancelled, summary: String::new() }, started(4)],
-        [Run, Run, Run, Run],
+        [Run, Run, Run, Reconcile],
         None,
     );
 }
