@@ -180,3 +180,7 @@ fn run_instances_carries_the_plans_client_token() {
     check_client_token(&["create-server@duvel 30", "stop-auto-scaling@duvel"], "attach-instance@duvel");
     check_client_token(&[], "create-workspace");
 }
+
+/// Resuming an interrupted apply from its journal, in-process.
+#[path = "apply/journal.rs"]
+mod journal;
