@@ -23,20 +23,48 @@ pub enum BackendKind {
 
 pub struct Backend {
     cloud: Arc<dyn Cloud>,
-    sim: Option<(Arc<Mutex<SimStore>>, Arc<Sim>)>,
+    sim: Option<SimParts>,
 }
+
+/// The locked state file (`None` while [`Checkpoint::released`] lets others in) and the world.
+type SimParts = (Arc<Mutex<Option<SimStore>>>, Arc<Sim>);
 
 /// Saves the simulator's world as it is now (nothing for AWS, which keeps its own).
 #[derive(Clone)]
-pub struct Checkpoint(Option<(Arc<Mutex<SimStore>>, Arc<Sim>)>);
+pub struct Checkpoint(Option<SimParts>);
 
 impl Checkpoint {
     pub fn save(&self) -> Result<()> {
         if let Some((store, sim)) = &self.0 {
             let world = sim.world().clone();
-            store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?.save(&world)?;
+            let mut store = store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?;
+            let store = store.as_mut().ok_or_else(|| {
+                anyhow!(
+                    "the simulator state could not be locked and read again after the DNS prompt (see the error above)"
+                )
+            })?;
+            store.save(&world)?;
         }
         Ok(())
+    }
+
+    /// Runs `f` (a question to a person) with the simulator's state saved and its lock
+    /// released, so other commands (`cellar sim dns`, `status`) run meanwhile; then locks
+    /// and reads it again: what they changed is the world the apply goes on in. The whole
+    /// process waits in `f` (the apply's runtime has one thread), so nothing of this apply
+    /// changes the world meanwhile.
+    pub fn released<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        let Some((store, sim)) = &self.0 else { return Ok(f()) };
+        self.save()?;
+        let poisoned = || anyhow!("internal error: simulator store poisoned");
+        let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
+        let path = path.ok_or_else(|| anyhow!("internal error: simulator state released twice"))?;
+        let answer = f();
+        let reopened = SimStore::open(&path)?;
+        let world = reopened.world().clone();
+        sim.with_world(|w| *w = world);
+        *store.lock().map_err(|_| poisoned())? = Some(reopened);
+        Ok(answer)
     }
 }
 
@@ -53,7 +81,7 @@ impl Backend {
                     Some(pace) => sim.paced(pace),
                     None => sim,
                 });
-                Ok(Backend { cloud: sim.clone(), sim: Some((Arc::new(Mutex::new(store)), sim)) })
+                Ok(Backend { cloud: sim.clone(), sim: Some((Arc::new(Mutex::new(Some(store))), sim)) })
             }
             BackendKind::Aws => Ok(Backend { cloud: aws_cloud(ctx.profile.as_deref()).await?, sim: None }),
         }

@@ -189,3 +189,55 @@ fn apply_of_a_command_journals_it_under_the_state_directory() {
     let shown = c.ok(&["show", &format!("journals/{}", names[0])]).stdout;
     assert!(shown.contains("how: Succeeded"), "{shown}");
 }
+
+/// `script` (util-linux) gives the apply a terminal, so it asks at the DNS gate.
+fn script_available() -> bool {
+    let found = Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "`script` (util-linux) is needed for the prompt tests");
+        eprintln!("SKIPPED: `script` (util-linux) is not installed");
+    }
+    found
+}
+
+#[test]
+fn while_the_apply_asks_at_the_dns_gate_other_commands_run() {
+    use std::io::Write;
+    if !script_available() {
+        return;
+    }
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    c.ok(&["plan", "create-server@ommegang", "20", "-o", "p.ron"]);
+    let apply = c.command(&["apply", "p.ron"]);
+    let line: Vec<String> = std::iter::once(apply.get_program())
+        .chain(apply.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let out = c.dir.path().join("apply.out");
+    let mut child = Command::new("script")
+        .current_dir(c.dir.path())
+        .args(["-qfec", &line.join(" ")])
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&out).unwrap_or_default().contains("Type 'yes'") {
+        assert!(start.elapsed() < Duration::from_secs(30), "no prompt: {}", std::fs::read_to_string(&out).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The prompt asks for `cellar sim dns`: it must not wait for the apply's lock.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let dns = c.command(&["sim", "dns", "ommegang.imarc.net", "198.51.100.2"]);
+    std::thread::spawn(move || sender.send(run_command(dns).code).unwrap());
+    assert_eq!(receiver.recv_timeout(Duration::from_secs(20)), Ok(0), "sim dns waited for the apply's lock");
+    child.stdin.as_mut().unwrap().write_all(b"yes\n").unwrap();
+    assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(&out).unwrap());
+    assert!(std::fs::read_to_string(&out).unwrap().contains("Apply complete"));
+    assert_eq!(kinds(&c, "ommegang"), one_of_each());
+    // The apply went on in the world `sim dns` changed: saved at its end, the record is there.
+    assert!(c.ok(&["sim", "show"]).stdout.contains("ommegang.imarc.net -> 198.51.100.2"));
+}

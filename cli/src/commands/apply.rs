@@ -2,7 +2,7 @@
 //! and apply it.
 
 use super::{commands_help, load_plan, make_plan, CommandFlags, Ctx, Invocation};
-use crate::backend::Backend;
+use crate::backend::{Backend, Checkpoint};
 use crate::journal::{self, FileJournal, JournalFile};
 use crate::output::{self, Console, Prompter, TerminalPrompter};
 use crate::{EXIT_BLOCKED, EXIT_ERROR};
@@ -94,7 +94,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         ))?;
     }
     let started = cloud.now().await;
-    let console = Console::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone());
+    let prompter = ReleasingPrompter(backend.checkpoint());
+    let console = Console::new(args.dns_confirmed, started, Box::new(prompter), ctx.out.clone());
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
     let sink = Arc::new(FileJournal::new(journal::path_for(&file), journal, backend.checkpoint()));
     let cancel = Cancel::default();
@@ -134,6 +135,22 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         }
         Ending::Failed => EXIT_ERROR,
     })
+}
+
+/// Asks at the terminal with the simulator's state saved and unlocked meanwhile, so the
+/// person can run `cellar sim dns` (or `status`) while the apply waits for them.
+struct ReleasingPrompter(Checkpoint);
+
+impl Prompter for ReleasingPrompter {
+    fn ask(&self, question: &str) -> Option<String> {
+        match self.0.released(|| TerminalPrompter.ask(question)) {
+            Ok(answer) => answer,
+            Err(e) => {
+                output::stderr(&format!("error: {e:#}\n"));
+                None
+            }
+        }
+    }
 }
 
 /// How the apply ended, for its journal and exit code.
