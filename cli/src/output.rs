@@ -152,7 +152,7 @@ impl Console {
         format!("[+{:02}:{:02}]", s / 60, s % 60)
     }
 
-    fn say(&self, line: &str) {
+    pub fn say(&self, line: &str) {
         let _ = self.out.line(line);
     }
 }

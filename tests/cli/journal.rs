@@ -241,3 +241,34 @@ fn while_the_apply_asks_at_the_dns_gate_other_commands_run() {
     // The apply went on in the world `sim dns` changed: saved at its end, the record is there.
     assert!(c.ok(&["sim", "show"]).stdout.contains("ommegang.imarc.net -> 198.51.100.2"));
 }
+
+#[test]
+fn wait_dns_goes_on_once_the_record_points_at_the_address() {
+    let c = Cellar::new();
+    c.ok(&["sim", "init"]);
+    c.ok(&["plan", "create-server@ommegang", "20", "-o", "p.ron"]);
+    let out = c.dir.path().join("apply.out");
+    let mut command = c.command(&["apply", "p.ron", "--wait-dns", "2m"]);
+    command.stdout(std::fs::File::create(&out).unwrap()).stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&out).unwrap_or_default().contains("waiting up to 2m for ommegang.imarc.net") {
+        assert!(start.elapsed() < Duration::from_secs(30), "no wait: {}", std::fs::read_to_string(&out).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The simulator's state is not held while the gate waits.
+    c.ok(&["sim", "dns", "ommegang.imarc.net", "198.51.100.2"]);
+    let output = child.wait_with_output().unwrap();
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("Apply complete"), "{stdout}");
+    assert_eq!(kinds(&c, "ommegang"), one_of_each());
+}
+
+#[test]
+fn wait_dns_takes_a_duration() {
+    let c = Cellar::new();
+    let r = c.run(&["apply", "p.ron", "--wait-dns", "soon"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("--wait-dns"), "{}", r.stderr);
+}

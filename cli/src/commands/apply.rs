@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::executor::journal::{resumed_staleness, Ending, Journal, Record, Resume};
 use cellar_engine::executor::walk::Cancel;
-use cellar_engine::executor::{self, Journaled, Outcome, Policy};
+use cellar_engine::executor::{self, Journaled, Operator, Outcome, Policy};
 use cellar_engine::inventory;
 use cellar_engine::plan::Plan;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,10 @@ pub struct Args {
     /// The server's DNS record is (or will be) updated to a newly allocated Elastic IP: pass DNS gates.
     #[arg(long)]
     dns_confirmed: bool,
+    /// At a DNS gate, wait up to this long (e.g. 10m) for the record to point at the new
+    /// address, looking it up every 5 s, before asking.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    wait_dns: Option<std::time::Duration>,
     /// At most this many actions at once.
     #[arg(long, default_value_t = 8)]
     parallelism: usize,
@@ -38,10 +42,12 @@ pub struct Args {
 pub fn after_help() -> String {
     format!(
         "{}\nDNS gate: a new Elastic IP's address is only known once it is allocated, and the server's DNS record \
-must point at it before anything else is created. Apply stops there (exit 3) unless you confirm at the prompt \
-or pass --dns-confirmed; the new address is kept, and the next apply reuses it.\n\n\
+must point at it before anything else is created. Apply stops there (exit 3) unless the record points \
+at the address (--wait-dns waits for it), you confirm at the prompt, or you pass --dns-confirmed; the new address is kept. \
+Update the record and apply the same plan again: it goes on from its journal (PLAN.journal.ron).\n\n\
 Exit codes: 0 applied (or nothing to do), 1 error (refused, stale or failed; a failed server's changes are undone), \
-3 stopped at a DNS gate.\n\nExamples:\n  cellar apply ommegang.plan.ron --dns-confirmed\n  \
+3 stopped at a DNS gate, \
+130 interrupted (Ctrl-C: the steps running then finish; apply the plan again to go on).\n\nExamples:\n  cellar apply ommegang.plan.ron --dns-confirmed\n  \
 cellar apply upgrade-ami@duvel --restart --yes",
         commands_help()
     )
@@ -96,12 +102,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let started = cloud.now().await;
     let prompter = ReleasingPrompter(backend.checkpoint());
     let console = Console::new(args.dns_confirmed, started, Box::new(prompter), ctx.out.clone());
+    let operator = Gate { console, wait: args.wait_dns, checkpoint: backend.checkpoint(), said: Default::default() };
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
     let sink = Arc::new(FileJournal::new(journal::path_for(&file), journal, backend.checkpoint()));
     let cancel = Cancel::default();
     let interrupts = tokio::spawn(on_interrupt(cancel.clone(), ctx.out.clone(), file.clone()));
     let journaled = Journaled { journal: sink.clone(), resume };
-    let report = executor::apply_journaled(cloud, Arc::new(console), &plan, policy, &cancel, journaled).await;
+    let report = executor::apply_journaled(cloud, Arc::new(operator), &plan, policy, &cancel, journaled).await;
     interrupts.abort();
     let ending = ending(&report);
     let ended = Record::Ended { how: ending, summary: report.summary() };
@@ -149,6 +156,36 @@ impl Prompter for ReleasingPrompter {
                 output::stderr(&format!("error: {e:#}\n"));
                 None
             }
+        }
+    }
+}
+
+/// The console, and `--wait-dns`: between two lookups the simulator's state is unlocked
+/// (so `cellar sim dns` can change the record) and read again.
+struct Gate {
+    console: Console,
+    wait: Option<std::time::Duration>,
+    checkpoint: Checkpoint,
+    said: std::sync::atomic::AtomicBool,
+}
+
+impl Operator for Gate {
+    fn confirm_dns(&self, host: &str, ip: &str) -> bool {
+        self.console.confirm_dns(host, ip)
+    }
+    fn event(&self, event: &executor::Event) {
+        self.console.event(event)
+    }
+    fn dns_wait(&self) -> Option<std::time::Duration> {
+        self.wait
+    }
+    fn dns_pause(&self, host: &str, ip: &str, interval: std::time::Duration) {
+        if !self.said.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let limit = humantime::format_duration(self.wait.unwrap_or_default());
+            self.console.say(&format!("        DNS gate: waiting up to {limit} for {host} to point at {ip}"));
+        }
+        if let Err(e) = self.checkpoint.released(|| std::thread::sleep(interval)) {
+            output::stderr(&format!("error: {e:#}\n"));
         }
     }
 }

@@ -45,7 +45,18 @@ pub trait Operator: Send + Sync {
     fn confirm_dns(&self, host: &str, ip: &str) -> bool;
     /// Progress, as it happens.
     fn event(&self, event: &Event);
+    /// How long a DNS gate waits for the record to point at the address before it asks
+    /// (`--wait-dns`); it looks the name up again every [`DNS_POLL`].
+    fn dns_wait(&self) -> Option<Duration> {
+        None
+    }
+    /// Between two lookups of a waiting DNS gate: let `interval` pass (in real time: the
+    /// record is changed outside; the CLI also lets other commands at the simulator's state).
+    fn dns_pause(&self, _host: &str, _ip: &str, _interval: Duration) {}
 }
+
+/// How often a DNS gate that waits ([`Operator::dns_wait`]) looks the name up again.
+pub const DNS_POLL: Duration = Duration::from_secs(5);
 
 /// Progress of an apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
