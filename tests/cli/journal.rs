@@ -272,3 +272,35 @@ fn wait_dns_takes_a_duration() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("--wait-dns"), "{}", r.stderr);
 }
+
+#[test]
+fn ctrl_c_twice_stops_at_once_and_the_journal_still_resumes() {
+    let c = Cellar::new();
+    ommegang_plan(&c);
+    let out = c.dir.path().join("apply.out");
+    let mut command = c.command(&["apply", "p.ron", "--dns-confirmed", "--sim-pace", "10"]);
+    command.stdout(std::fs::File::create(&out).unwrap()).stderr(Stdio::piped());
+    let child = command.spawn().unwrap();
+    let start = Instant::now();
+    let interrupt =
+        || assert!(Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap().success());
+    while !journal(&c, "p.journal.ron").contains("Instance(") {
+        assert!(start.elapsed() < Duration::from_secs(30), "no launch journaled in 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt();
+    while !std::fs::read_to_string(&out).unwrap().contains("Ctrl-C again stops at once") {
+        assert!(start.elapsed() < Duration::from_secs(30), "no interruption said");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("Stopped at once; the journal says what was done: resume with `cellar apply p.ron`"),
+        "{stderr}"
+    );
+    assert!(!journal(&c, "p.journal.ron").contains("Ended("));
+    resume_to_the_end(&c);
+}

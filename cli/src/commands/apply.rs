@@ -106,10 +106,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
     let sink = Arc::new(FileJournal::new(journal::path_for(&file), journal, backend.checkpoint()));
     let cancel = Cancel::default();
-    let interrupts = tokio::spawn(on_interrupt(cancel.clone(), ctx.out.clone(), file.clone()));
+    watch_interrupts(cancel.clone(), ctx.out.clone(), file.clone())?;
     let journaled = Journaled { journal: sink.clone(), resume };
     let report = executor::apply_journaled(cloud, Arc::new(operator), &plan, policy, &cancel, journaled).await;
-    interrupts.abort();
     let ending = ending(&report);
     let ended = Record::Ended { how: ending, summary: report.summary() };
     let recorded = sink.record(&ended).map_err(|e| anyhow!(e));
@@ -207,19 +206,67 @@ fn ending(report: &executor::ApplyReport) -> Ending {
 }
 
 /// Ctrl-C once: no new step starts (running ones finish and are journaled). Twice: exit at
-/// once (the journal says what was done; a step cut short runs again on resume).
-async fn on_interrupt(cancel: Cancel, out: output::Output, file: PathBuf) {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return;
+/// once (the journal says what was done; a step cut short is reconciled on resume). The
+/// signals are watched on a thread of their own, so they are heard while the apply's one
+/// thread waits for a person at the DNS prompt.
+fn watch_interrupts(cancel: Cancel, out: output::Output, file: PathBuf) -> Result<()> {
+    let resume = format!("resume with `cellar apply {}`", file.display());
+    let (ready, installed) = std::sync::mpsc::channel::<Result<()>>();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => return drop(ready.send(Err(anyhow!(e).context("starting the Ctrl-C watcher")))),
+        };
+        runtime.block_on(async move {
+            let mut signals = match Interrupts::install() {
+                Ok(signals) => signals,
+                Err(e) => return drop(ready.send(Err(e))),
+            };
+            let _ = ready.send(Ok(()));
+            if !signals.next().await {
+                return;
+            }
+            cancel.cancel();
+            let _ = out.line(&format!(
+                "\nInterrupted: no new step starts; the running ones finish. Ctrl-C again stops at once. Then {resume}."
+            ));
+            if signals.next().await {
+                output::stderr(&format!("Stopped at once; the journal says what was done: {resume}\n"));
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        })
+    });
+    // The handler is installed before the walk starts.
+    installed.recv().map_err(|_| anyhow!("the Ctrl-C watcher did not start"))?
+}
+
+/// SIGINT (Ctrl-C), its handler installed before the walk starts.
+#[cfg(unix)]
+struct Interrupts(tokio::signal::unix::Signal);
+
+#[cfg(unix)]
+impl Interrupts {
+    /// Within a runtime.
+    fn install() -> Result<Interrupts> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Interrupts(signal(SignalKind::interrupt()).context("watching for Ctrl-C")?))
     }
-    cancel.cancel();
-    let _ = out.line(&format!(
-        "\nInterrupted: no new step starts; the running ones finish. Ctrl-C again stops at once. Resume with `cellar apply {}`.",
-        file.display()
-    ));
-    if tokio::signal::ctrl_c().await.is_ok() {
-        output::stderr(&format!("Stopped at once; resume with `cellar apply {}`\n", file.display()));
-        std::process::exit(EXIT_INTERRUPTED);
+    async fn next(&mut self) -> bool {
+        self.0.recv().await.is_some()
+    }
+}
+
+/// Ctrl-C elsewhere (tokio's `ctrl_c`, installed when first awaited).
+#[cfg(not(unix))]
+struct Interrupts;
+
+#[cfg(not(unix))]
+impl Interrupts {
+    fn install() -> Result<Interrupts> {
+        Ok(Interrupts)
+    }
+    async fn next(&mut self) -> bool {
+        tokio::signal::ctrl_c().await.is_ok()
     }
 }
 
