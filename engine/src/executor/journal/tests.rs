@@ -18,7 +18,7 @@ fn plan_of(steps: Vec<Step>, observed: Vec<Observation>) -> Plan {
 }
 
 fn address(n: u32) -> Output {
-    Output::Address { allocation_id: AllocationId::new(&format!("eipalloc-000{n}")), public_ip: format!("192.0.2.{n}") }
+    Output::Address { allocation_id: AllocationId::new(format!("eipalloc-000{n}")), public_ip: format!("192.0.2.{n}") }
 }
 
 fn started(n: u32) -> Record {
@@ -100,7 +100,7 @@ fn dns(ips: &[&str]) -> Observation {
 
 fn addr(n: u32, on: Option<&str>) -> Observation {
     obs(
-        ResourceKey::Address(AllocationId::new(&format!("eipalloc-000{n}"))),
+        ResourceKey::Address(AllocationId::new(format!("eipalloc-000{n}"))),
         Observed::Address { public_ip: format!("192.0.2.{n}"), associated_to: on.map(InstanceId::new) },
     )
 }
