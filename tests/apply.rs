@@ -216,3 +216,7 @@ fn lost_responses_create_nothing_twice() {
         });
     }
 }
+
+/// Resuming an interrupted apply from its journal, in-process.
+#[path = "apply/journal.rs"]
+mod journal;

@@ -660,3 +660,8 @@ mod doctor;
 /// sees while it is applied (waits, retries, `apply --format json`).
 #[path = "cli/review.rs"]
 mod review;
+
+/// The apply journal: `kill -9` and Ctrl-C of a running apply, then resuming it; the DNS
+/// gate as a pause; an interrupted compensation finished; a corrupt journal refused.
+#[path = "cli/journal.rs"]
+mod journal;

@@ -1,14 +1,16 @@
 //! Which cloud a command talks to: the built-in simulator (a state file) or AWS.
 //!
 //! A [`Backend`] hands out the engine's `Arc<dyn Cloud>`; [`Backend::finish`] saves the
-//! simulator's world after a command that changed it (AWS keeps its own state).
+//! simulator's world after a command that changed it (AWS keeps its own state), and a
+//! [`Checkpoint`] saves it in the middle of an apply (before each journal record), so a
+//! killed apply leaves the simulated world as AWS would be: with what was done so far.
 
 use crate::commands::Ctx;
 use anyhow::{anyhow, Result};
 use cellar_engine::cloud::Cloud;
 use cellar_sim::{Sim, SimStore};
 use clap::ValueEnum;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendKind {
@@ -21,7 +23,49 @@ pub enum BackendKind {
 
 pub struct Backend {
     cloud: Arc<dyn Cloud>,
-    sim: Option<(SimStore, Arc<Sim>)>,
+    sim: Option<SimParts>,
+}
+
+/// The locked state file (`None` while [`Checkpoint::released`] lets others in) and the world.
+type SimParts = (Arc<Mutex<Option<SimStore>>>, Arc<Sim>);
+
+/// Saves the simulator's world as it is now (nothing for AWS, which keeps its own).
+#[derive(Clone)]
+pub struct Checkpoint(Option<SimParts>);
+
+impl Checkpoint {
+    pub fn save(&self) -> Result<()> {
+        if let Some((store, sim)) = &self.0 {
+            let world = sim.world().clone();
+            let mut store = store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?;
+            let store = store.as_mut().ok_or_else(|| {
+                anyhow!(
+                    "the simulator state could not be locked and read again after the DNS prompt (see the error above)"
+                )
+            })?;
+            store.save(&world)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` (a question to a person) with the simulator's state saved and its lock
+    /// released, so other commands (`cellar sim dns`, `status`) run meanwhile; then locks
+    /// and reads it again: what they changed is the world the apply goes on in. The whole
+    /// process waits in `f` (the apply's runtime has one thread), so nothing of this apply
+    /// changes the world meanwhile.
+    pub fn released<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        let Some((store, sim)) = &self.0 else { return Ok(f()) };
+        self.save()?;
+        let poisoned = || anyhow!("internal error: simulator store poisoned");
+        let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
+        let path = path.ok_or_else(|| anyhow!("internal error: simulator state released twice"))?;
+        let answer = f();
+        let reopened = SimStore::open(&path)?;
+        let world = reopened.world().clone();
+        sim.with_world(|w| *w = world);
+        *store.lock().map_err(|_| poisoned())? = Some(reopened);
+        Ok(answer)
+    }
 }
 
 impl Backend {
@@ -32,8 +76,12 @@ impl Backend {
         match ctx.backend {
             BackendKind::Sim => {
                 let store = SimStore::open(&ctx.sim_state)?;
-                let sim = Arc::new(Sim::new(store.world().clone()));
-                Ok(Backend { cloud: sim.clone(), sim: Some((store, sim)) })
+                let sim = Sim::new(store.world().clone());
+                let sim = Arc::new(match ctx.sim_pace {
+                    Some(pace) => sim.paced(pace),
+                    None => sim,
+                });
+                Ok(Backend { cloud: sim.clone(), sim: Some((Arc::new(Mutex::new(Some(store))), sim)) })
             }
             BackendKind::Aws => Ok(Backend { cloud: aws_cloud(ctx.profile.as_deref()).await?, sim: None }),
         }
@@ -43,15 +91,13 @@ impl Backend {
         self.cloud.clone()
     }
 
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint(self.sim.clone())
+    }
+
     /// Saves what the command changed (the simulator's world); nothing to do for AWS.
     pub fn finish(self) -> Result<()> {
-        let Backend { cloud, sim } = self;
-        drop(cloud);
-        if let Some((mut store, sim)) = sim {
-            let sim = Arc::try_unwrap(sim).map_err(|_| anyhow!("internal error: simulator still in use"))?;
-            store.save(&sim.into_world())?;
-        }
-        Ok(())
+        Checkpoint(self.sim).save()
     }
 }
 

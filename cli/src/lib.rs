@@ -12,6 +12,7 @@ mod commands;
 mod host;
 #[cfg(feature = "aws")]
 mod imds;
+mod journal;
 mod local;
 mod output;
 mod progress;
@@ -58,6 +59,11 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Global options", value_name = "FILE", env = "CELLAR_SIM_STATE", default_value = ".cellar/sim.ron",
           value_parser = sim_state_file, value_hint = clap::ValueHint::FilePath)]
     sim_state: PathBuf,
+    /// Let the simulator's virtual time follow the wall clock, N times faster (1: as slow as
+    /// AWS): every wait also takes 1/N of its length in real time. Unset: waits take no time.
+    #[arg(long, global = true, help_heading = "Global options", value_name = "N", env = "CELLAR_SIM_PACE",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    sim_pace: Option<u32>,
     /// Where plan, apply and status look and act: the built-in simulator, or AWS (credentials,
     /// region and endpoint from the AWS chain: AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, instance
     /// role; AWS_ENDPOINT_URL for an AWS-compatible endpoint). Each server's region comes from its config.
@@ -172,6 +178,7 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
     let ctx = Ctx {
         config: cli.config,
         sim_state: cli.sim_state,
+        sim_pace: cli.sim_pace,
         backend: cli.backend,
         profile: cli.profile,
         out: Output::stdout(),

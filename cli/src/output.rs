@@ -156,8 +156,7 @@ pub fn render_report(plan: &Plan, report: &ApplyReport, applied: Applied<'_>) ->
             Outcome::Blocked(e) => {
                 let next = match applied {
                     Applied::SavedPlan(file) => format!(
-                        "Update the record, then make the plan again (cellar plan {} -o {file}): it reuses the new address, and once the record points at it there is no gate; apply that plan (with --dns-confirmed if the record is not updated yet).",
-                        plan.command
+                        "Update the record, then run `cellar apply {file}` again: the gate looks the name up and goes on once it points at the address (--wait-dns waits for it; --dns-confirmed passes a name this machine cannot resolve)."
                     ),
                     Applied::Command => "Update the record, then run the same command again: the new address is kept and reused (--dns-confirmed passes the gate if the record is not updated yet).".to_string(),
                 };

@@ -144,7 +144,7 @@ impl Console {
         format!("[+{:02}:{:02}]", s / 60, s % 60)
     }
 
-    fn say(&self, line: &str) {
+    pub fn say(&self, line: &str) {
         let mut in_place = self.in_place.lock().unwrap_or_else(|e| e.into_inner());
         let end = if std::mem::take(&mut *in_place) { "\n" } else { "" };
         let _ = self.out.line(&format!("{end}{line}"));

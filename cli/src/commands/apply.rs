@@ -2,18 +2,20 @@
 //! and apply it.
 
 use super::{commands_help, load_plan, make_plan, CommandFlags, Ctx, Invocation};
-use crate::backend::Backend;
+use crate::backend::{Backend, Checkpoint};
+use crate::journal::{self, FileJournal, JournalFile};
 use crate::output::{self, Prompter, TerminalPrompter};
 use crate::progress::{Console, JsonEvents};
 use crate::{EXIT_BLOCKED, EXIT_ERROR};
 use anyhow::{anyhow, bail, Context, Result};
 use cellar_engine::cloud::Cloud;
-use cellar_engine::executor::{self, Outcome, Policy};
-use cellar_engine::executor::{ApplyReport, Operator};
+use cellar_engine::executor::journal::{resumed_staleness, Ending, Journal, Record, Resume};
+use cellar_engine::executor::walk::Cancel;
+use cellar_engine::executor::{self, ApplyReport, Journaled, Operator, Outcome, Policy};
 use cellar_engine::inventory;
 use cellar_engine::model::Timestamp;
 use cellar_engine::plan::{self, Plan};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
@@ -30,6 +32,10 @@ pub struct Args {
     /// The server's DNS record is (or will be) updated to a newly allocated Elastic IP: pass DNS gates.
     #[arg(long)]
     dns_confirmed: bool,
+    /// At a DNS gate, wait up to this long (e.g. 10m) for the record to point at the new
+    /// address, looking it up every 5 s, before asking.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    wait_dns: Option<std::time::Duration>,
     /// At most this many actions at once.
     #[arg(long, default_value_t = 8)]
     parallelism: usize,
@@ -47,13 +53,15 @@ pub enum Format {
 pub fn after_help() -> String {
     format!(
         "{}\nDNS gate: a new Elastic IP's address is only known once it is allocated, and the server's DNS record \
-must point at it before anything else is created. Apply stops there (exit 3) unless you confirm at the prompt \
-or pass --dns-confirmed; the new address is kept, and the next apply reuses it.\n\n\
+must point at it before anything else is created. Apply stops there (exit 3) unless the record points \
+at the address (--wait-dns waits for it), you confirm at the prompt, or you pass --dns-confirmed; the new address is kept. \
+Update the record and apply the same plan again: it goes on from its journal (PLAN.journal.ron).\n\n\
 A saved plan is refused if it was edited (its first line is the sha256 of the rest), if a setting of its server \
 changed in the configuration since it was made (each is named, old and new, with its file:line), or if the world \
 moved past it. --format json prints one JSON object per event and line (docs/apply-events.md).\n\n\
 Exit codes: 0 applied (or nothing to do), 1 error (refused, stale or failed; a failed server's changes are undone), \
-3 stopped at a DNS gate.\n\nExamples:\n  cellar apply ommegang.plan.ron --dns-confirmed\n  \
+3 stopped at a DNS gate, \
+130 interrupted (Ctrl-C: the steps running then finish; apply the plan again to go on).\n\nExamples:\n  cellar apply ommegang.plan.ron --dns-confirmed\n  \
 cellar apply upgrade-ami@duvel --restart --yes",
         commands_help()
     )
@@ -84,48 +92,89 @@ fn steps(n: usize) -> String {
     }
 }
 
+/// 128 + SIGINT: the apply was interrupted (Ctrl-C) and can be resumed.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// A plan to apply, where its journal goes, and what an earlier apply of it did.
+struct Target {
+    plan: Plan,
+    /// The plan file (`cellar apply PLAN` resumes it).
+    file: PathBuf,
+    journal: JournalFile,
+}
+
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let looks_like_file = Path::new(&args.target).is_file() || args.target.ends_with(".ron");
-    let target = args.target.clone();
     let backend = Backend::open(ctx).await?;
     let cloud = backend.cloud();
     let json = args.format == Format::Json;
     if json && !looks_like_file && !args.yes {
         bail!("`apply --format json` of a command cannot show the plan and ask\n  fix: pass --yes, or save the plan with `cellar plan ... -o FILE`, review it, and apply the file");
     }
-    let plan = if looks_like_file {
+    let target = if looks_like_file {
         saved_plan(ctx, &*cloud, &args).await?
     } else {
-        match planned_and_confirmed(ctx, &*cloud, args.target, args.args, args.flags, args.yes, json).await? {
-            Some(plan) => plan,
+        match planned_and_confirmed(ctx, &*cloud, args.target.clone(), args.args, args.flags, args.yes, json).await? {
+            Some(plan) => command_target(ctx, plan)?,
             None => return Ok(0),
         }
     };
+    let Target { plan, file, journal } = target;
     if plan.is_empty() {
         return Ok(0);
     }
+    let resume = Resume::from_records(&journal.records);
     let started = cloud.now().await;
-    let operator: Arc<dyn Operator> = if json {
-        JsonEvents::emit(&ctx.out, "apply", serde_json::json!({ "command": plan.command, "steps": plan.steps.len() }));
-        Arc::new(JsonEvents::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone()))
-    } else {
+    if json {
+        let resumed = resume.done.len();
+        JsonEvents::emit(
+            &ctx.out,
+            "apply",
+            serde_json::json!({ "command": plan.command, "steps": plan.steps.len(), "resumed_done": resumed }),
+        );
+    } else if resume.is_empty() {
         ctx.out.line(&format!("\nApplying {}:", steps(plan.steps.len())))?;
-        Arc::new(Console::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone()))
+    } else {
+        ctx.out.line(&format!(
+            "\nResuming the apply journaled in {} ({} of {} done):",
+            journal::path_for(&file).display(),
+            resume.done.len(),
+            steps(plan.steps.len())
+        ))?;
+    }
+    let prompter = Box::new(ReleasingPrompter(backend.checkpoint()));
+    let (inner, say): (Box<dyn Operator>, Option<Console>) = if json {
+        (Box::new(JsonEvents::new(args.dns_confirmed, started, prompter, ctx.out.clone())), None)
+    } else {
+        let console = Console::new(args.dns_confirmed, started, prompter, ctx.out.clone());
+        let say = Console::new(args.dns_confirmed, started, Box::new(TerminalPrompter), ctx.out.clone());
+        (Box::new(console), Some(say))
     };
+    let operator = Gate { inner, say, wait: args.wait_dns, checkpoint: backend.checkpoint(), said: Default::default() };
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
-    let report = executor::apply(cloud.clone(), operator, &plan, policy).await;
+    let sink = Arc::new(FileJournal::new(journal::path_for(&file), journal, backend.checkpoint()));
+    let cancel = Cancel::default();
+    watch_interrupts(cancel.clone(), ctx.out.clone(), file.clone(), json)?;
+    let journaled = Journaled { journal: sink.clone(), resume };
+    let report = executor::apply_journaled(cloud.clone(), Arc::new(operator), &plan, policy, &cancel, journaled).await;
     let ended = cloud.now().await;
     drop(cloud); // the simulator is saved only once nothing else holds it
+    let ending = ending(&report);
+    let ended_record = Record::Ended { how: ending, summary: report.summary() };
+    let recorded = sink.record(&ended_record).map_err(|e| anyhow!(e));
     let printed = if json {
         finished_event(ctx, &report, started, ended)
     } else {
-        let applied = if looks_like_file { output::Applied::SavedPlan(&target) } else { output::Applied::Command };
+        let applied = if looks_like_file { output::Applied::SavedPlan(&args.target) } else { output::Applied::Command };
         ctx.out.print(&output::render_report(&plan, &report, applied))
     };
     // The report first: if saving the simulated world fails, what the apply did is still said.
     backend.finish().context(
         "the apply ran (its report is above), but the simulator's state could not be saved: its changes are lost",
     )?;
+    recorded.with_context(|| {
+        format!("the apply ran (its report is above), but its end could not be journaled in {}", sink.path().display())
+    })?;
     if let Err(e) = printed {
         let summary = report.summary();
         return Err(anyhow!(e).context(format!("the apply ended ({summary}), but its report could not be printed")));
@@ -134,18 +183,177 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         // Nobody reads the report any more: the outcome must not go unsaid.
         output::stderr(&format!("Apply did not complete: {}.\n", report.summary()));
     }
-    let failed = report.count(|o| matches!(o, Outcome::Failed(_)));
-    Ok(if report.succeeded() {
-        0
-    } else if report.blocked() && failed == 0 {
-        EXIT_BLOCKED
-    } else {
-        EXIT_ERROR
+    Ok(match ending {
+        Ending::Succeeded => 0,
+        Ending::Blocked => EXIT_BLOCKED,
+        Ending::Cancelled => {
+            output::stderr(&format!(
+                "Interrupted: steps running then finished and are journaled; resume with `cellar apply {}`\n",
+                file.display()
+            ));
+            EXIT_INTERRUPTED
+        }
+        Ending::Failed => EXIT_ERROR,
     })
 }
 
-/// `cellar apply FILE`: the saved plan, if the world has not moved past it.
-async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
+/// Asks at the terminal with the simulator's state saved and unlocked meanwhile, so the
+/// person can run `cellar sim dns` (or `status`) while the apply waits for them.
+struct ReleasingPrompter(Checkpoint);
+
+impl Prompter for ReleasingPrompter {
+    fn ask(&self, question: &str) -> Option<String> {
+        match self.0.released(|| TerminalPrompter.ask(question)) {
+            Ok(answer) => answer,
+            Err(e) => {
+                output::stderr(&format!("error: {e:#}\n"));
+                None
+            }
+        }
+    }
+}
+
+/// The console (or the JSON events), and `--wait-dns`: between two lookups the
+/// simulator's state is unlocked (so `cellar sim dns` can change the record) and read again.
+struct Gate {
+    inner: Box<dyn Operator>,
+    /// Where the wait is said, in text mode (JSON events carry no free text).
+    say: Option<Console>,
+    wait: Option<std::time::Duration>,
+    checkpoint: Checkpoint,
+    said: std::sync::atomic::AtomicBool,
+}
+
+impl Operator for Gate {
+    fn confirm_dns(&self, host: &str, ip: &str) -> bool {
+        self.inner.confirm_dns(host, ip)
+    }
+    fn event(&self, event: &executor::Event) {
+        self.inner.event(event)
+    }
+    fn dns_wait(&self) -> Option<std::time::Duration> {
+        self.wait
+    }
+    fn dns_pause(&self, host: &str, ip: &str, interval: std::time::Duration) {
+        if !self.said.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let limit = humantime::format_duration(self.wait.unwrap_or_default());
+            if let Some(console) = &self.say {
+                console.say(&format!("        DNS gate: waiting up to {limit} for {host} to point at {ip}"));
+            }
+        }
+        if let Err(e) = self.checkpoint.released(|| std::thread::sleep(interval)) {
+            output::stderr(&format!("error: {e:#}\n"));
+        }
+    }
+}
+
+/// How the apply ended, for its journal and exit code.
+fn ending(report: &executor::ApplyReport) -> Ending {
+    let failed = report.count(|o| matches!(o, Outcome::Failed(_)));
+    if report.succeeded() {
+        Ending::Succeeded
+    } else if failed > 0 {
+        Ending::Failed
+    } else if report.count(|o| matches!(o, Outcome::Cancelled)) > 0 {
+        Ending::Cancelled
+    } else if report.blocked() {
+        Ending::Blocked
+    } else {
+        Ending::Failed
+    }
+}
+
+/// Ctrl-C once: no new step starts (running ones finish and are journaled). Twice: exit at
+/// once (the journal says what was done; a step cut short is reconciled on resume). The
+/// signals are watched on a thread of their own, so they are heard while the apply's one
+/// thread waits for a person at the DNS prompt.
+fn watch_interrupts(cancel: Cancel, out: output::Output, file: PathBuf, json: bool) -> Result<()> {
+    let resume = format!("resume with `cellar apply {}`", file.display());
+    let (ready, installed) = std::sync::mpsc::channel::<Result<()>>();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => return drop(ready.send(Err(anyhow!(e).context("starting the Ctrl-C watcher")))),
+        };
+        runtime.block_on(async move {
+            let mut signals = match Interrupts::install() {
+                Ok(signals) => signals,
+                Err(e) => return drop(ready.send(Err(e))),
+            };
+            let _ = ready.send(Ok(()));
+            if !signals.next().await {
+                return;
+            }
+            cancel.cancel();
+            let said = format!(
+                "Interrupted: no new step starts; the running ones finish. Ctrl-C again stops at once. Then {resume}."
+            );
+            if json {
+                // Standard output carries only JSON events.
+                output::stderr(&format!("{said}\n"));
+            } else {
+                let _ = out.line(&format!("\n{said}"));
+            }
+            if signals.next().await {
+                output::stderr(&format!("Stopped at once; the journal says what was done: {resume}\n"));
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        })
+    });
+    // The handler is installed before the walk starts.
+    installed.recv().map_err(|_| anyhow!("the Ctrl-C watcher did not start"))?
+}
+
+/// SIGINT (Ctrl-C), its handler installed before the walk starts.
+#[cfg(unix)]
+struct Interrupts(tokio::signal::unix::Signal);
+
+#[cfg(unix)]
+impl Interrupts {
+    /// Within a runtime.
+    fn install() -> Result<Interrupts> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Interrupts(signal(SignalKind::interrupt()).context("watching for Ctrl-C")?))
+    }
+    async fn next(&mut self) -> bool {
+        self.0.recv().await.is_some()
+    }
+}
+
+/// Ctrl-C elsewhere (tokio's `ctrl_c`, installed when first awaited).
+#[cfg(not(unix))]
+struct Interrupts;
+
+#[cfg(not(unix))]
+impl Interrupts {
+    fn install() -> Result<Interrupts> {
+        Ok(Interrupts)
+    }
+    async fn next(&mut self) -> bool {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+/// `cellar apply COMMAND`: its plan is saved under `.cellar/journals/` (next to the
+/// simulator's state), so that an interrupted apply resumes like a saved plan's.
+fn command_target(ctx: &Ctx, plan: Plan) -> Result<Target> {
+    let dir = match ctx.sim_state.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join("journals"),
+        _ => PathBuf::from("journals"),
+    };
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let who = plan.scope.server.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "cellar".into());
+    let file = dir.join(format!("{who}-{}-{}.plan.ron", since_epoch.as_secs(), std::process::id()));
+    cellar_engine::files::write_atomically(&file, plan.to_ron().as_bytes())
+        .with_context(|| format!("saving the plan to journal its apply ({})", file.display()))?;
+    let journal =
+        JournalFile { plan: file.display().to_string(), digest: journal::digest(&plan.to_ron()), records: vec![] };
+    Ok(Target { plan, file, journal })
+}
+
+/// `cellar apply FILE`: the saved plan, if the world has not moved past it (but for what
+/// its journal says an earlier, interrupted apply of it did).
+async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Target> {
     let target = &args.target;
     if !args.args.is_empty() || !args.flags.0 .0.is_empty() {
         let mut extra = args.args.clone();
@@ -155,10 +363,13 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
             extra.join(" ")
         );
     }
-    let plan = load_plan(Path::new(target))?;
+    let file = PathBuf::from(target);
+    let plan = load_plan(&file)?;
     refuse_changed_settings(ctx, &plan, target)?;
+    let journal = journal_of(&file, &plan)?;
+    let resume = Resume::from_records(&journal.records);
     let now = inventory::read(cloud, &plan.scope).await.context("re-reading the resources the plan saw")?;
-    let changes = plan::staleness(&plan, &now.observe(&plan.scope));
+    let changes = resumed_staleness(&plan, &now.observe(&plan.scope), &resume);
     if !changes.is_empty() {
         bail!(
             "the plan in {target} is stale: the world changed since it was made:\n  {}\n  fix: make a new plan (cellar plan {} -o {target}) and review it",
@@ -166,10 +377,38 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Plan> {
             plan.command
         );
     }
-    if args.format == Format::Text {
-        ctx.out.print(&ctx.render_plan(&plan))?;
+    ctx.out.print(&ctx.render_plan(&plan))?;
+    Ok(Target { plan, file, journal })
+}
+
+/// The journal of the plan in `file`: a new one, or the one of an earlier apply of it to
+/// resume. A finished apply of the same plan is refused; the journal of another plan (made
+/// again over the same file) is replaced if that apply ended, refused if it did not.
+fn journal_of(file: &Path, plan: &Plan) -> Result<JournalFile> {
+    let path = journal::path_for(file);
+    let digest = journal::digest(&plan.to_ron());
+    let fresh = JournalFile { plan: file.display().to_string(), digest: digest.clone(), records: vec![] };
+    let Some(journal) = journal::load(&path)? else { return Ok(fresh) };
+    let resume = Resume::from_records(&journal.records);
+    let summary = journal.records.iter().rev().find_map(|r| match r {
+        Record::Ended { summary, .. } => Some(summary.clone()),
+        _ => None,
+    });
+    let (file, path) = (file.display(), path.display());
+    match resume.ended {
+        _ if journal.digest != digest && resume.ended.is_some() => Ok(fresh),
+        _ if journal.digest != digest => bail!(
+            "the apply journal {path} records an unfinished apply of another plan than the one now in {file}\n  \
+             fix: apply that plan again to finish it, or, once you have checked what it left (cellar status), move {path} away"
+        ),
+        Some(how) if !how.resumable() => bail!(
+            "the plan in {file} was applied already ({}: {}; journaled in {path})\n  fix: make a new plan (cellar plan {} -o {file}) and review it",
+            if how == Ending::Succeeded { "succeeded" } else { "failed, and its changes were undone" },
+            summary.unwrap_or_default(),
+            plan.command
+        ),
+        _ => Ok(journal),
     }
-    Ok(plan)
 }
 
 /// Refuses a plan whose servers' effective settings changed since it was made, naming

@@ -34,6 +34,8 @@ pub struct Ctx {
     pub config: PathBuf,
     /// `--sim-state` / `CELLAR_SIM_STATE` / `.cellar/sim.ron`.
     pub sim_state: PathBuf,
+    /// `--sim-pace` / `CELLAR_SIM_PACE`: virtual time follows the wall clock, N times faster.
+    pub sim_pace: Option<u32>,
     pub backend: BackendKind,
     /// `--profile`: the AWS profile for `--backend aws` (else aws-config reads `AWS_PROFILE`).
     pub profile: Option<String>,

@@ -23,6 +23,8 @@
 //! the simulator minutes pass in virtual time).
 
 mod ctx;
+pub mod journal;
+mod reconcile;
 mod steps;
 mod token;
 mod undo;
@@ -49,7 +51,18 @@ pub trait Operator: Send + Sync {
     fn confirm_dns(&self, host: &str, ip: &str) -> bool;
     /// Progress, as it happens.
     fn event(&self, event: &Event);
+    /// How long a DNS gate waits for the record to point at the address before it asks
+    /// (`--wait-dns`); it looks the name up again every [`DNS_POLL`].
+    fn dns_wait(&self) -> Option<Duration> {
+        None
+    }
+    /// Between two lookups of a waiting DNS gate: let `interval` pass (in real time: the
+    /// record is changed outside; the CLI also lets other commands at the simulator's state).
+    fn dns_pause(&self, _host: &str, _ip: &str, _interval: Duration) {}
 }
+
+/// How often a DNS gate that waits ([`Operator::dns_wait`]) looks the name up again.
+pub const DNS_POLL: Duration = Duration::from_secs(5);
 
 /// Progress of an apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,8 +123,9 @@ pub enum Event {
     },
 }
 
-/// What a step produced, for the steps that refer to it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a step produced, for the steps that refer to it (and the journal keeps).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Output {
     Nothing,
     Address { allocation_id: AllocationId, public_ip: String },
@@ -152,6 +166,12 @@ pub enum StepError {
     Unexpected { what: String },
     #[error("{host} does not point at {ip} and the DNS change was not confirmed")]
     DnsNotConfirmed { host: String, ip: String },
+    /// The journal could not keep a record: the step does not go on unrecorded.
+    #[error("the journal could not be written: {0}")]
+    Journal(String),
+    /// Failed in the apply this one resumes (its server's compensation runs again).
+    #[error("failed before the apply was resumed: {0}")]
+    FailedBefore(String),
 }
 
 /// How one step ended.
@@ -214,8 +234,8 @@ pub async fn apply(cloud: Arc<dyn Cloud>, operator: Arc<dyn Operator>, plan: &Pl
 
 /// [`apply`] that starts no further step once `cancel` is cancelled (the steps running
 /// then finish, and the failed servers' compensation still runs). What the cancelled
-/// servers' finished steps created stays, and nothing records it: only a caller that can
-/// find it again (a journal to resume from) should cancel. The CLI does not yet.
+/// servers' finished steps created stays: only a caller that keeps a journal (to resume
+/// from, [`apply_journaled`]) should cancel.
 pub async fn apply_cancellable(
     cloud: Arc<dyn Cloud>,
     operator: Arc<dyn Operator>,
@@ -223,6 +243,29 @@ pub async fn apply_cancellable(
     policy: Policy,
     cancel: &Cancel,
 ) -> ApplyReport {
+    let journal = Journaled { journal: Arc::new(journal::NoJournal), resume: journal::Resume::default() };
+    apply_journaled(cloud, operator, plan, policy, cancel, journal).await
+}
+
+/// Where an apply records what it does, and what an earlier apply of the same plan did.
+pub struct Journaled {
+    pub journal: Arc<dyn journal::Journal>,
+    /// The journal read back ([`journal::Resume::from_records`]); empty for a first apply.
+    pub resume: journal::Resume,
+}
+
+/// [`apply_cancellable`] keeping a journal, and resuming the one given: steps done are
+/// taken from it, steps failed fail again (their server is compensated, steps undone are
+/// not undone twice), every other step runs. The caller records [`journal::Record::Ended`].
+pub async fn apply_journaled(
+    cloud: Arc<dyn Cloud>,
+    operator: Arc<dyn Operator>,
+    plan: &Plan,
+    policy: Policy,
+    cancel: &Cancel,
+    journaled: Journaled,
+) -> ApplyReport {
+    let Journaled { journal, resume } = journaled;
     let salt = cloud.now().await.0;
     let ctx = Arc::new(Ctx {
         cloud,
@@ -235,9 +278,11 @@ pub async fn apply_cancellable(
     let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
     let tasks: Vec<Task<ServerName>> =
         plan.steps.iter().map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone() }).collect();
+    let known = Arc::new(journal::known_ids(plan, &resume));
     let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
-        let (ctx, step) = (ctx.clone(), steps[&id].clone());
-        async move { run_step(&ctx, &step, steps::Inputs(inputs)).await }
+        let (ctx, step, journal, known) = (ctx.clone(), steps[&id].clone(), journal.clone(), known.clone());
+        let decision = resume.decide(id);
+        async move { resume_step(&ctx, &*journal, &step, (decision, &known), steps::Inputs(inputs)).await }
     };
     let on_skip = |step, because| ctx.operator.event(&Event::Skipped { step, because });
     let walked = walk::walk(&tasks, policy.concurrency, cancel, run, &on_skip).await;
@@ -258,8 +303,59 @@ pub async fn apply_cancellable(
         report.outcomes.insert(id, outcome);
     }
     let blocked = |id| matches!(report.outcomes.get(&id), Some(Outcome::Blocked(_)));
-    report.undone = undo::compensate(&ctx, plan, &walked.stopped, blocked, &walked.completed, &outputs).await;
+    let completed: Vec<StepId> = walked.completed.iter().copied().filter(|id| !resume.undone.contains(id)).collect();
+    report.undone = undo::compensate(&ctx, &*journal, plan, &walked.stopped, blocked, &completed, &outputs).await;
     report
+}
+
+/// A step of a resumed apply: taken from the journal, failed again, reconciled or run.
+/// `known`: the ids that are not an interrupted step's ([`journal::known_ids`]).
+async fn resume_step(
+    ctx: &Ctx,
+    journal: &dyn journal::Journal,
+    step: &Step,
+    (decision, known): (journal::Decision, &std::collections::BTreeSet<String>),
+    inputs: steps::Inputs,
+) -> Finish<Output, StepError> {
+    let at = ctx.cloud.now().await;
+    let failed = |error: StepError| {
+        ctx.operator.event(&Event::Failed { step: step.id, at, error: error.to_string() });
+        Finish::Failed(error)
+    };
+    let reconcile = match decision {
+        journal::Decision::Take(output) => {
+            ctx.operator.event(&Event::Done { step: step.id, at, output: format!("{output} (from the journal)") });
+            return Finish::Done(output);
+        }
+        journal::Decision::FailAgain(error) => return failed(StepError::FailedBefore(error)),
+        journal::Decision::Reconcile => true,
+        journal::Decision::Run => false,
+    };
+    let started = journal::Record::Started { step: step.id, token: journal::token(step) };
+    if let Err(e) = journal.record(&started) {
+        return failed(StepError::Journal(e));
+    }
+    let found = if reconcile { reconcile::find(ctx, step, known).await } else { Ok(None) };
+    let finish = match found {
+        Ok(Some(output)) => {
+            let output_text = format!("{output} (made before the interruption, found again)");
+            ctx.operator.event(&Event::Done { step: step.id, at: ctx.cloud.now().await, output: output_text });
+            Finish::Done(output)
+        }
+        Ok(None) => run_step(ctx, step, inputs).await,
+        Err(e) => failed(e),
+    };
+    let record = match &finish {
+        Finish::Done(output) => journal::Record::Done { step: step.id, output: output.clone() },
+        Finish::Failed(e) => journal::Record::Failed { step: step.id, error: e.to_string() },
+        Finish::Blocked(e) => journal::Record::Blocked { step: step.id, reason: e.to_string() },
+    };
+    match (journal.record(&record), finish) {
+        (Ok(()), finish) => finish,
+        // Done but not recorded: failed, so nothing builds on what the journal lacks
+        // (a resume reconciles the step).
+        (Err(e), _) => Finish::Failed(StepError::Journal(e)),
+    }
 }
 
 /// Runs one step with its progress events.

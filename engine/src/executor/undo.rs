@@ -1,6 +1,7 @@
 //! Compensation: undoing what a failed server's apply created, newest first.
 
 use super::ctx::Ctx;
+use super::journal::{Journal, Record};
 use super::{Event, Output, StepError, UndoRecord};
 use crate::api::Api;
 use crate::model::*;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 /// to the next apply).
 pub(super) async fn compensate(
     ctx: &Ctx,
+    journal: &dyn Journal,
     plan: &Plan,
     stopped: &BTreeMap<ServerName, StepId>,
     blocked: impl Fn(StepId) -> bool,
@@ -33,9 +35,20 @@ pub(super) async fn compensate(
             ctx.operator.event(&Event::Undoing { step: *id, at: ctx.cloud.now().await, what: undo.describe().into() });
             let result = run(ctx, *id, undo, target).await;
             let at = ctx.cloud.now().await;
-            match &result {
-                Ok(()) => ctx.operator.event(&Event::Undone { step: *id, at }),
-                Err(e) => ctx.operator.event(&Event::UndoFailed { step: *id, at, error: e.to_string() }),
+            let record = match &result {
+                Ok(()) => {
+                    ctx.operator.event(&Event::Undone { step: *id, at });
+                    Record::Undone { step: *id }
+                }
+                Err(e) => {
+                    ctx.operator.event(&Event::UndoFailed { step: *id, at, error: e.to_string() });
+                    Record::UndoFailed { step: *id, error: e.to_string() }
+                }
+            };
+            if let Err(e) = journal.record(&record) {
+                // Said, not hidden: a resume would undo this step again.
+                let error = format!("the journal could not record this undo: {e}");
+                ctx.operator.event(&Event::UndoFailed { step: *id, at, error });
             }
             undone.push(UndoRecord { step: *id, undo, target: target.clone(), result });
         }

@@ -32,11 +32,21 @@ pub(super) async fn allocate_address(
     Ok(Output::Address { allocation_id: a.allocation_id, public_ip: a.public_ip })
 }
 
-/// Passes when `host` points at the address, or the operator confirms it will; then the
-/// address loses its awaiting-DNS tag.
+/// Passes when `host` points at the address (looked up again every
+/// [`DNS_POLL`](crate::executor::DNS_POLL) while the operator waits, `--wait-dns`), or the
+/// operator confirms it will; then the address loses its awaiting-DNS tag.
 pub(super) async fn dns_gate(ctx: &Ctx, id: StepId, host: &str, address: &AllocationId) -> Result<Output, StepError> {
     let ip = ctx.address(id, address).await?.public_ip;
-    let records = ctx.call(id, Api::DnsLookup, || ctx.cloud.resolve_dns(host)).await?;
+    let mut records = ctx.call(id, Api::DnsLookup, || ctx.cloud.resolve_dns(host)).await?;
+    let polls =
+        ctx.operator.dns_wait().map_or(0, |limit| limit.as_secs().div_ceil(crate::executor::DNS_POLL.as_secs()));
+    for _ in 0..polls {
+        if records.contains(&ip) {
+            break;
+        }
+        ctx.operator.dns_pause(host, &ip, crate::executor::DNS_POLL);
+        records = ctx.call(id, Api::DnsLookup, || ctx.cloud.resolve_dns(host)).await?;
+    }
     if !records.contains(&ip) && !ctx.operator.confirm_dns(host, &ip) {
         return Err(StepError::DnsNotConfirmed { host: host.to_string(), ip });
     }
