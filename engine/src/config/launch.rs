@@ -192,12 +192,7 @@ fn set_struct(layer: &mut Layer, p: &mut Parser<'_>, v: &Item, name: &str, sette
     let mut ok = true;
     for field in &fields {
         let Some((sub, setter)) = setters.iter().find(|(f, _)| *f == field.name) else {
-            let suggestion = allowed
-                .iter()
-                .map(|f| (crate::catalog::edit_distance(f, &field.name), *f))
-                .filter(|(d, _)| *d <= 3)
-                .min()
-                .map(|(_, f)| format!("did you mean `{f}`?"));
+            let suggestion = super::layer::did_you_mean(&allowed, &field.name);
             p.problem(
                 field.name_pos,
                 format!("unknown field `{}` in `{name}` (allowed fields: {})", field.name, allowed.join(", ")),

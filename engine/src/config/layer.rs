@@ -310,13 +310,18 @@ fn structure<'t>(file: &Path, text: &'t str) -> Result<Option<(Scanned<'t>, Vec<
 fn unknown_field(p: &mut Parser<'_>, field: &Field, is_server: bool) {
     let name = field.name.as_str();
     let allowed: Vec<&str> = FIELDS.iter().copied().filter(|f| is_server || *f != "platform").collect();
-    let suggestion = allowed
+    let suggestion = did_you_mean(&allowed, name);
+    p.problem(field.name_pos, format!("unknown field `{name}` (allowed fields: {})", allowed.join(", ")), suggestion);
+}
+
+/// "did you mean `f`?" for the allowed field closest to an unknown `name` (within 3 edits).
+pub(crate) fn did_you_mean(allowed: &[&str], name: &str) -> Option<String> {
+    allowed
         .iter()
         .map(|f| (crate::catalog::edit_distance(f, name), *f))
         .filter(|(d, _)| *d <= 3)
         .min()
-        .map(|(_, f)| format!("did you mean `{f}`?"));
-    p.problem(field.name_pos, format!("unknown field `{name}` (allowed fields: {})", allowed.join(", ")), suggestion);
+        .map(|(_, f)| format!("did you mean `{f}`?"))
 }
 
 /// Reads one field's value into the layer; false when the value is invalid (reported).

@@ -104,12 +104,7 @@ fn entry(p: &mut Parser<'_>, item: &Item) -> Option<VolumeLayer> {
     for field in &fields {
         let name = field.name.as_str();
         if !SUB_FIELDS.contains(&name) {
-            let suggestion = SUB_FIELDS
-                .iter()
-                .map(|f| (crate::catalog::edit_distance(f, name), *f))
-                .filter(|(d, _)| *d <= 3)
-                .min()
-                .map(|(_, f)| format!("did you mean `{f}`?"));
+            let suggestion = super::layer::did_you_mean(SUB_FIELDS, name);
             p.problem(
                 field.name_pos,
                 format!("unknown field `{name}` in a volume (allowed fields: {})", SUB_FIELDS.join(", ")),
