@@ -144,38 +144,35 @@ fn report_summary_counts() {
     );
 }
 
-/// Applies `command` after `setup` and checks that the instance it launched carries the
-/// plan's client token: a RunInstances retried after a lost response then returns that
-/// instance instead of launching a second one.
+/// Applies `command` after `setup` and checks that the instance it launched carries its
+/// step's token, as ClientToken and as the token tag: a RunInstances retried after a lost
+/// response then returns that instance instead of launching a second one, and a launch
+/// whose every answer was lost is found by its tag.
 fn check_client_token(setup: &[&str], command: &str) {
     rt().block_on(async {
         let sim = support::world_after(setup).await;
         let plan = support::plan(&*sim, command).await.unwrap();
-        let (run, token) = plan
+        let run = plan
             .steps
             .iter()
-            .find_map(|s| match &s.action {
-                Action::RunInstance { client_token, .. } => Some((s.id, client_token.clone())),
-                _ => None,
-            })
+            .find_map(|s| matches!(s.action, Action::RunInstance { .. }).then_some(s.id))
             .unwrap_or_else(|| panic!("{command} launches no instance"));
-        assert!(token.starts_with("cellar-"), "{command}: token {token:?}");
         let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &plan, Policy::default()).await;
         assert!(report.succeeded(), "{command}: {report:#?}");
         let Outcome::Done(executor::Output::Instance(id)) = &report.outcomes[&run] else {
             panic!("{command}: {:?}", report.outcomes[&run]);
         };
-        let sent = sim.world().instances()[id].client_token.clone();
-        assert_eq!(
-            sent.as_deref(),
-            Some(token.as_str()),
-            "{command}: RunInstances for {id} was sent without the plan's token"
-        );
+        let world = sim.world();
+        let instance = &world.instances()[id];
+        let sent =
+            instance.client_token.clone().unwrap_or_else(|| panic!("{command}: {id} was launched without a token"));
+        assert!(sent.starts_with(&format!("cellar-{}-", run.0)), "{command}: token {sent:?}");
+        assert_eq!(instance.tags.get(executor::TOKEN_TAG), Some(&sent), "{command}: the token tag is the ClientToken");
     });
 }
 
 #[test]
-fn run_instances_carries_the_plans_client_token() {
+fn run_instances_carries_its_steps_client_token() {
     check_client_token(&[], "create-server@ommegang 20");
     check_client_token(&["create-server@duvel 30", "stop-auto-scaling@duvel"], "attach-instance@duvel");
     check_client_token(&[], "create-workspace");
@@ -213,6 +210,47 @@ fn lost_responses_create_nothing_twice() {
                 .collect();
             kinds.sort();
             assert_eq!(kinds, ["address", "group", "instance", "template", "volume"], "{api}: one of each");
+        });
+    }
+}
+
+/// A lost response to the creates that take a ClientToken cellar sends besides
+/// CreateVolume (CreateLaunchTemplateVersion, CopyImage), every answer lost until the
+/// retries run out or only the first: exactly one version, exactly one copy.
+#[test]
+fn lost_responses_to_versions_and_copies_create_nothing_twice() {
+    const NEWER: &str = "!image web-server-2026-12-01 x86_64 us-east-1";
+    // (api, setup, command, rate, at the k-th call)
+    type Case<'a> = (&'a str, &'a [&'a str], &'a str, f64, Option<u64>);
+    let cases: &[Case] = &[
+        ("CreateLaunchTemplateVersion", &["create-server@duvel 30", NEWER], "upgrade-ami@duvel", 0.0, Some(1)),
+        ("CreateLaunchTemplateVersion", &["create-server@duvel 30", NEWER], "upgrade-ami@duvel", 1.0, None),
+        ("CopyImage", &["create-workspace"], "bundle-ami@workspace-1 web-server --copy-to us-west-2", 0.0, Some(1)),
+    ];
+    for (api, setup, command, rate, at_call) in cases {
+        rt().block_on(async {
+            let sim = support::world_after(setup).await;
+            let lost = cellar_sim::LostResponses { rate: *rate, at_call: *at_call, apis: vec![api.to_string()] };
+            sim.with_world(|w| w.set_faults(cellar_sim::Faults { lost_responses: Some(lost), ..Default::default() }))
+                .unwrap();
+            let plan = support::plan(&*sim, command).await.unwrap();
+            let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &plan, Policy::default()).await;
+            let world = sim.world();
+            let lost_logged = world.log().iter().filter(|e| e.message.contains("response lost")).count();
+            assert!(lost_logged > 0, "{api}: no response was lost");
+            match *api {
+                "CreateLaunchTemplateVersion" => {
+                    let versions: Vec<usize> = world.templates().values().map(|t| t.versions.len()).collect();
+                    assert_eq!(versions, [2], "{api} at rate {rate}: one new version: {report:#?}");
+                }
+                _ => {
+                    let copies = world.images().values().filter(|i| i.name.ends_with("2026-11-25")).count();
+                    assert_eq!(copies, 2, "{api}: the image and one copy: {report:#?}");
+                }
+            }
+            if *rate == 0.0 {
+                assert!(report.succeeded(), "{api}: {report:#?}");
+            }
         });
     }
 }

@@ -75,7 +75,7 @@ pub(crate) async fn copy_image(
     source_region: &Region,
     image: &ImageId,
     target_region: &Region,
-    name: &str,
+    (name, client_token): (&str, Option<&str>),
 ) -> CloudResult<Image> {
     let source = cloud
         .ec2(source_region)
@@ -94,6 +94,7 @@ pub(crate) async fn copy_image(
         .source_region(source_region.as_str())
         .source_image_id(image.as_str())
         .name(name)
+        .set_client_token(client_token.map(str::to_string))
         .send()
         .await
         .map_err(|e| from_sdk(Api::CopyImage, e))?;

@@ -56,6 +56,7 @@ pub(crate) fn create_launch_template_call(
         .ec2(region)
         .create_launch_template()
         .launch_template_name(&request.name)
+        .set_client_token(request.client_token.clone())
         .launch_template_data(template_data(&request.spec))
         .tag_specifications(tag_spec(ec2::types::ResourceType::LaunchTemplate, &request.tags))
 }
@@ -102,11 +103,13 @@ pub(crate) async fn create_launch_template_version(
     region: &Region,
     template: &LaunchTemplateId,
     spec: LaunchSpec,
+    client_token: Option<&str>,
 ) -> CloudResult<LaunchTemplate> {
     let out = cloud
         .ec2(region)
         .create_launch_template_version()
         .launch_template_id(template.as_str())
+        .set_client_token(client_token.map(str::to_string))
         .launch_template_data(template_data(&spec))
         .send()
         .await

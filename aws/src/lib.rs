@@ -325,8 +325,9 @@ impl Cloud for AwsCloud {
         region: &Region,
         template: &LaunchTemplateId,
         spec: LaunchSpec,
+        client_token: Option<&str>,
     ) -> CloudResult<LaunchTemplate> {
-        launch::create_launch_template_version(self, region, template, spec).await
+        launch::create_launch_template_version(self, region, template, spec, client_token).await
     }
 
     async fn describe_launch_configurations(&self, region: &Region) -> CloudResult<Vec<LaunchConfiguration>> {
@@ -403,8 +404,9 @@ impl Cloud for AwsCloud {
         image: &ImageId,
         target_region: &Region,
         name: &str,
+        client_token: Option<&str>,
     ) -> CloudResult<Image> {
-        images::copy_image(self, source_region, image, target_region, name).await
+        images::copy_image(self, source_region, image, target_region, (name, client_token)).await
     }
 
     async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {

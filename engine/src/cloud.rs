@@ -223,6 +223,8 @@ pub struct CreateLaunchTemplateRequest {
     pub name: String,
     pub spec: LaunchSpec,
     pub tags: Tags,
+    /// The idempotency token (AWS's `ClientToken`); `None` sends none.
+    pub client_token: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -366,11 +368,13 @@ pub trait Cloud: Send + Sync {
     ) -> CloudResult<LaunchTemplate>;
     async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()>;
     /// Adds a version to a template; returns the template with `latest_version` = the new one.
+    /// `client_token`: AWS's `ClientToken` (the same token and spec: the first answer again).
     async fn create_launch_template_version(
         &self,
         region: &Region,
         template: &LaunchTemplateId,
         spec: LaunchSpec,
+        client_token: Option<&str>,
     ) -> CloudResult<LaunchTemplate>;
 
     /// Launch configurations cannot be tagged: callers find a server's by name.
@@ -423,12 +427,14 @@ pub trait Cloud: Send + Sync {
         options: &ImageOptions,
     ) -> CloudResult<Image>;
     /// Copies an image to another region (CopyImage), under `name`; `Pending` there at first.
+    /// `client_token`: AWS's `ClientToken` (the same token and request: the first copy again).
     async fn copy_image(
         &self,
         source_region: &Region,
         image: &ImageId,
         target_region: &Region,
         name: &str,
+        client_token: Option<&str>,
     ) -> CloudResult<Image>;
 
     async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot>;

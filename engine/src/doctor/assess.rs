@@ -87,6 +87,7 @@ pub fn dry_runs_for(
                 settings,
             },
             tags: tags.clone(),
+            client_token: None,
         }));
     }
     let volume_type = launch.ebs.volume_type.value;

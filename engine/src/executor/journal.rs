@@ -91,14 +91,6 @@ impl Journal for NoJournal {
     }
 }
 
-/// The idempotency token a step's call carries, for its `Started` record.
-pub fn token(step: &Step) -> Option<String> {
-    match &step.action {
-        Action::RunInstance { client_token, .. } => Some(client_token.clone()),
-        _ => None,
-    }
-}
-
 /// What a resumed apply does with a step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -107,8 +99,8 @@ pub enum Decision {
     /// Failed before: fails again without a call, so its server's compensation runs.
     FailAgain(String),
     /// Started and never finished: what it made is looked for (by tag or name, see
-    /// `reconcile.rs`) and taken if found; otherwise it runs again (RunInstances with the
-    /// same client token, so AWS returns the instance it launched).
+    /// `reconcile.rs`) and taken if found; otherwise it runs again with the token it was
+    /// started with ([`Resume::tokens`]), so a ClientToken call gets AWS's first answer.
     Reconcile,
     /// Never started, or blocked at a gate (which checks the record again).
     Run,
@@ -122,6 +114,9 @@ pub struct Resume {
     /// Started and never done, failed or blocked (interrupted mid-step).
     pub interrupted: BTreeSet<StepId>,
     pub undone: BTreeSet<StepId>,
+    /// The token each started step last recorded: a resumed step sends it again (a
+    /// ClientToken AWS answers with the first result; a token tag reconcile finds).
+    pub tokens: BTreeMap<StepId, String>,
     /// The last `Ended`, if the apply got that far.
     pub ended: Option<Ending>,
 }
@@ -131,8 +126,11 @@ impl Resume {
         let mut r = Resume::default();
         for record in records {
             match record {
-                Record::Started { step, .. } => {
+                Record::Started { step, token } => {
                     r.interrupted.insert(*step);
+                    if let Some(token) = token {
+                        r.tokens.insert(*step, token.clone());
+                    }
                     r.ended = None;
                 }
                 Record::Done { step, output } => {

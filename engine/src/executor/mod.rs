@@ -267,13 +267,16 @@ pub async fn apply_journaled(
 ) -> ApplyReport {
     let Journaled { journal, resume } = journaled;
     let salt = cloud.now().await.0;
+    // A step the journal started keeps the token it was started with.
+    let mut tokens = token::step_tokens(plan, salt);
+    tokens.extend(resume.tokens.iter().map(|(step, token)| (*step, token.clone())));
     let ctx = Arc::new(Ctx {
         cloud,
         operator,
         caller: Caller::new(&policy),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
-        tokens: token::step_tokens(plan, salt),
+        tokens,
     });
     let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
     let tasks: Vec<Task<ServerName>> =
@@ -331,7 +334,7 @@ async fn resume_step(
         journal::Decision::Reconcile => true,
         journal::Decision::Run => false,
     };
-    let started = journal::Record::Started { step: step.id, token: journal::token(step) };
+    let started = journal::Record::Started { step: step.id, token: Some(ctx.token(step.id)) };
     if let Err(e) = journal.record(&started) {
         return failed(StepError::Journal(e));
     }

@@ -8,13 +8,15 @@
 //! other parameters, or the same plan applied again after a failed apply was undone gets
 //! a different one, so an apply never collides with an old one (AWS would answer the old
 //! result, or `IdempotentParameterMismatch`). No randomness. Tokens are at most 64 ASCII
-//! characters (AWS's ClientToken limit). An apply that resumes another must reuse its salt.
+//! characters (AWS's ClientToken limit). A resumed apply sends a step its journal started
+//! with the token recorded then (`journal::Resume::tokens`).
 
 use crate::plan::{Plan, Step, StepId};
 use std::collections::BTreeMap;
 
 /// The tag carrying the token of the step that created a resource, for calls that take no
-/// ClientToken (AllocateAddress): looked up before such a call is retried.
+/// ClientToken (AllocateAddress) and for a create whose every answer was lost: looked up
+/// before such a call is retried.
 pub const TOKEN_TAG: &str = "cellar:token";
 
 /// Every step's token, by step.

@@ -92,7 +92,7 @@ async fn auto_scaling_server(sim: &Sim, name: &str) -> (VolumeId, AllocationId) 
     let lt = sim
         .create_launch_template(
             &r,
-            CreateLaunchTemplateRequest { name: name.into(), spec, tags: tags(&[("Name", name)]) },
+            CreateLaunchTemplateRequest { name: name.into(), spec, tags: tags(&[("Name", name)]), client_token: None },
         )
         .await
         .unwrap();
@@ -198,7 +198,10 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
     };
     let name = format!("x{round}");
     let lt = sim
-        .create_launch_template(&r, CreateLaunchTemplateRequest { name: name.clone(), spec, tags: Tags::new() })
+        .create_launch_template(
+            &r,
+            CreateLaunchTemplateRequest { name: name.clone(), spec, tags: Tags::new(), client_token: None },
+        )
         .await;
     note(format!("{:?}", lt.as_ref().map(|t| t.id.clone())));
     if let Ok(lt) = lt {
@@ -488,6 +491,7 @@ async fn new_instances_are_invisible_for_a_while() {
                     settings: agent_settings(),
                 },
                 tags: Tags::new(),
+                client_token: None,
             },
         )
         .await

@@ -165,9 +165,10 @@ macro_rules! sim_cloud {
                 region: &Region,
                 template: &LaunchTemplateId,
                 spec: LaunchSpec,
+                client_token: Option<&str>,
             ) -> CloudResult<LaunchTemplate> {
                 self.call(Api::CreateLaunchTemplateVersion, Some(region), false, |w| {
-                    w.create_launch_template_version(region, template, spec)
+                    w.create_launch_template_version(region, template, spec, client_token)
                 })
             }
 
@@ -263,9 +264,10 @@ macro_rules! sim_cloud {
                 image: &ImageId,
                 target_region: &Region,
                 name: &str,
+                client_token: Option<&str>,
             ) -> CloudResult<Image> {
                 self.call(Api::CopyImage, Some(target_region), false, |w| {
-                    w.copy_image(source_region, image, target_region, name)
+                    w.copy_image(source_region, image, target_region, (name, client_token))
                 })
             }
 

@@ -219,7 +219,8 @@ async fn launching_with_a_profile_needs_pass_role() {
     };
     let configuration = sim.create_launch_configuration(&r, "x-1", spec.clone()).await.unwrap_err();
     assert_eq!((configuration.code.as_str(), configuration.message.contains(said)), ("AccessDenied", true));
-    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: tags(&[("Name", "x")]) };
+    let request =
+        CreateLaunchTemplateRequest { name: "x".into(), spec, tags: tags(&[("Name", "x")]), client_token: None };
     let template = sim.create_launch_template(&r, request).await.expect("a template passes no role yet").id;
     let group = CreateAutoScalingGroupRequest {
         name: AutoScalingGroupName::new("x"),

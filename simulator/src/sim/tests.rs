@@ -61,7 +61,7 @@ async fn auto_scaling_server(sim: &Sim) -> (VolumeId, AllocationId) {
     let lt = sim
         .create_launch_template(
             &r,
-            CreateLaunchTemplateRequest { name: "x".into(), spec, tags: tags(&[("Name", "x")]) },
+            CreateLaunchTemplateRequest { name: "x".into(), spec, tags: tags(&[("Name", "x")]), client_token: None },
         )
         .await
         .unwrap();
@@ -314,7 +314,7 @@ async fn new_cloud_calls_through_the_trait() {
         cloud.describe_images(&r).await.unwrap().into_iter().map(|i| (i.id, i.state)).collect();
     assert!(states.contains(&(image.id.clone(), ImageState::Available)), "{states:?}");
     let west = Region::new("us-west-2");
-    let copy = cloud.copy_image(&r, &image.id, &west, "x-2026-11-25").await.unwrap();
+    let copy = cloud.copy_image(&r, &image.id, &west, "x-2026-11-25", None).await.unwrap();
     sim.advance(Duration::from_secs(600)).await;
     let copied = cloud.describe_images(&west).await.unwrap().into_iter().find(|i| i.id == copy.id).unwrap();
     assert_eq!(copied.state, ImageState::Available);
@@ -329,12 +329,17 @@ async fn new_cloud_calls_through_the_trait() {
     let lt = cloud
         .create_launch_template(
             &r,
-            CreateLaunchTemplateRequest { name: "y".into(), spec: lt_spec.clone(), tags: Tags::new() },
+            CreateLaunchTemplateRequest {
+                name: "y".into(),
+                spec: lt_spec.clone(),
+                tags: Tags::new(),
+                client_token: None,
+            },
         )
         .await
         .unwrap();
     let v2 = cloud
-        .create_launch_template_version(&r, &lt.id, LaunchSpec { image: image.id.clone(), ..lt_spec })
+        .create_launch_template_version(&r, &lt.id, LaunchSpec { image: image.id.clone(), ..lt_spec }, None)
         .await
         .unwrap();
     assert_eq!((v2.latest_version, v2.latest.image.clone()), (2, image.id.clone()));

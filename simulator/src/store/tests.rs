@@ -115,7 +115,7 @@ fn busy_world_text() -> String {
         user_data: String::new(),
         settings: LaunchSettings::default(),
     };
-    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new(), client_token: None };
     let lt = w.create_launch_template(&r, request).unwrap();
     let group = CreateAutoScalingGroupRequest {
         name: AutoScalingGroupName::new("x"),
@@ -269,7 +269,7 @@ fn world_with_profileless_launches() -> World {
         client_token: String::new(),
     };
     w.run_instance(&east, run).unwrap();
-    let template = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    let template = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new(), client_token: None };
     w.create_launch_template(&east, template).unwrap();
     w
 }

@@ -22,7 +22,7 @@
 use super::identity;
 use super::{
     ImageDevice, LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, SimVpc,
-    VolumeToken, World,
+    TokenAnswer, VolumeToken, World,
 };
 use crate::faults::Faults;
 use cellar_engine::limits::{Bucket, TokenBucket};
@@ -130,6 +130,8 @@ pub(super) struct WorldFile {
     client_tokens: BTreeMap<String, InstanceId>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     volume_tokens: BTreeMap<String, VolumeToken>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    tokens: BTreeMap<String, TokenAnswer>,
     #[serde(default)]
     scheduled: Vec<Scheduled>,
     #[serde(default)]
@@ -205,6 +207,7 @@ impl From<WorldFile> for World {
             dns: f.dns,
             client_tokens: f.client_tokens,
             volume_tokens: f.volume_tokens,
+            tokens: f.tokens,
             scheduler: Scheduler::from_parts(f.scheduled, f.next_seq),
             agents_due: f.agents_due,
             instance_profiles,
@@ -246,6 +249,7 @@ impl From<World> for WorldFile {
             dns: w.dns,
             client_tokens: w.client_tokens,
             volume_tokens: w.volume_tokens,
+            tokens: w.tokens,
             scheduled,
             next_seq,
             agents_due: w.agents_due,

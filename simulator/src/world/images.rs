@@ -14,7 +14,9 @@
 //! snapshot an image's mapping names was made with the image.
 
 use super::render::image_state;
+use super::tokens::Answer;
 use super::{err, tag_suffix, Transition, World};
+use cellar_engine::api::Api;
 use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, Filter, ImageOptions};
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
@@ -233,14 +235,22 @@ impl World {
     /// CopyImage: copies an available image to `target_region` under `name` (tags are not
     /// copied, as with AWS's default `CopyImageTags=false`). The copy is `pending` for
     /// [`IMAGE_COPY_SECS`], then `available`.
+    /// CopyImage into `target_region` under `name`; a client token used before in the
+    /// target region returns the first copy (`tokens.rs`).
     pub fn copy_image(
         &mut self,
         source_region: &Region,
         image_id: &ImageId,
         target_region: &Region,
-        name: &str,
+        (name, client_token): (&str, Option<&str>),
     ) -> CloudResult<Image> {
         self.check_region(target_region)?;
+        Self::check_client_token(client_token, 64)?;
+        let params = format!("{source_region} {image_id} {name}");
+        if let Some(Answer::Image(first)) = self.token_answer(Api::CopyImage, target_region, client_token, &params)? {
+            self.record(format!("CopyImage: client token already used, {} returned again", first.id));
+            return Ok(first);
+        }
         let source = self.image_in(source_region, image_id)?;
         if source.state != ImageState::Available {
             return Err(err(
@@ -259,6 +269,8 @@ impl World {
             "copying image {image_id} ({source_region}) to {} ({name}) in {target_region}: pending",
             image.id
         ));
+        let answer = (params, Answer::Image(image.clone()), None);
+        self.keep_token_answer(Api::CopyImage, target_region, client_token, answer);
         Ok(image)
     }
 

@@ -3,7 +3,7 @@
 //! pending → running → shutting-down → terminated → gone from describe.
 //!
 //! Invariants: an instance id is never reused; a client token names at most one
-//! instance, and is forgotten when that instance disappears; only live (pending or running)
+//! instance, and outlives it by a day (`tokens.rs`); only live (pending or running)
 //! instances count for capacity and for their group; a terminated instance holds no
 //! volume and no address; an instance invisible under [`Faults::invisible_secs`] is
 //! unknown to every call naming it.
@@ -11,8 +11,10 @@
 //! [`Faults::invisible_secs`]: crate::Faults::invisible_secs
 
 use super::render::image_state;
-use super::{err, tag_suffix, Transition, World};
+use super::tokens::{Answer, INSTANCE_TOKEN_SECS};
+use super::{err, tag_suffix, Transition, World, MAX_CLOCK};
 use cellar_engine::agent::parse_user_data;
+use cellar_engine::api::Api;
 use cellar_engine::catalog;
 use cellar_engine::cloud::{CloudErrorKind as K, CloudResult, Filter, RunInstanceRequest};
 use cellar_engine::model::*;
@@ -77,9 +79,18 @@ impl SimInstance {
         self.visible_at_ms.is_none_or(|t| now_ms >= t)
     }
 
-    /// Whether it launched with these settings (for a client token used again): the same
-    /// profile, key pair, metadata options and root volume, and the same security groups
-    /// when the settings name any.
+    /// Whether `request` would launch it (for a client token used again): the same zone,
+    /// type, image and subnet (when the request names one) and the same launch settings.
+    fn launched_as(&self, request: &RunInstanceRequest) -> bool {
+        self.zone == request.zone
+            && self.instance_type == request.instance_type
+            && self.image == request.image
+            && self.launched_with(&request.settings)
+            && request.subnet.as_ref().is_none_or(|s| self.subnet.as_ref() == Some(s))
+    }
+
+    /// Whether it launched with these settings: the same profile, key pair, metadata
+    /// options and root volume, and the same security groups when the settings name any.
     fn launched_with(&self, settings: &LaunchSettings) -> bool {
         self.instance_profile.as_deref() == settings.instance_profile.as_ref().map(|p| p.as_str())
             && self.key_name.as_deref() == settings.key_name.as_ref().map(|k| k.as_str())
@@ -132,16 +143,17 @@ impl World {
 
     pub fn run_instance(&mut self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
         if !request.client_token.is_empty() {
-            let earlier = self.client_tokens.get(&request.client_token).and_then(|id| self.instances.get(id));
+            Self::check_client_token(Some(&request.client_token), 64)?;
             // Client tokens are per region; the same token with other parameters is an
-            // error, not a second launch (AWS's IdempotentParameterMismatch).
-            if let Some(existing) = earlier.filter(|i| i.zone.region() == *region) {
-                if existing.zone != request.zone
-                    || existing.instance_type != request.instance_type
-                    || existing.image != request.image
-                    || !existing.launched_with(&request.settings)
-                    || request.subnet.as_ref().is_some_and(|s| existing.subnet.as_ref() != Some(s))
-                {
+            // error, not a second launch (AWS's IdempotentParameterMismatch). The token
+            // outlives the instance (`tokens.rs`).
+            let live = self.client_tokens.get(&request.client_token).and_then(|id| self.instances.get(id));
+            let gone = match self.token_answer(Api::RunInstances, region, Some(&request.client_token), "")? {
+                Some(Answer::Instance(gone)) => Some(*gone),
+                _ => None,
+            };
+            if let Some(existing) = live.filter(|i| i.zone.region() == *region).or(gone.as_ref()) {
+                if !existing.launched_as(&request) {
                     return Err(err(
                         K::Other("IdempotentParameterMismatch".into()),
                         format!(
@@ -320,12 +332,20 @@ impl World {
         self.schedule(TERMINATED_VISIBLE_SECS, Transition::InstanceRemoved(id));
     }
 
-    /// [`Transition::InstanceRemoved`]: a terminated instance disappears (and its client token).
+    /// [`Transition::InstanceRemoved`]: a terminated instance disappears; its client token
+    /// is kept with it for [`INSTANCE_TOKEN_SECS`] more (`tokens.rs`).
     pub(super) fn instance_removed(&mut self, id: &InstanceId) {
-        if self.instances.get(id).is_some_and(|i| i.state == InstanceState::Terminated) {
-            self.instances.remove(id);
-            self.client_tokens.retain(|_, i| i != id);
-            self.record(format!("{id}: no longer visible"));
+        if self.instances.get(id).is_none_or(|i| i.state != InstanceState::Terminated) {
+            return;
         }
+        let Some(instance) = self.instances.remove(id) else { return };
+        self.client_tokens.retain(|_, i| i != id);
+        if let Some(token) = instance.client_token.clone() {
+            let region = instance.zone.region();
+            let expires = Some(self.now.plus_secs(INSTANCE_TOKEN_SECS).min(MAX_CLOCK));
+            let answer = Answer::Instance(Box::new(instance));
+            self.keep_token_answer(Api::RunInstances, &region, Some(&token), (String::new(), answer, expires));
+        }
+        self.record(format!("{id}: no longer visible"));
     }
 }

@@ -6,6 +6,7 @@
 //! its name is unique in its region; a launch configuration is immutable and its name is
 //! unique in its region; neither can be deleted while an auto scaling group uses it.
 
+use super::tokens::Answer;
 use super::{err, World};
 use cellar_engine::api::Api;
 use cellar_engine::catalog;
@@ -111,16 +112,29 @@ impl World {
             .collect()
     }
 
+    /// CreateLaunchTemplate; a client token used before in the region returns the first
+    /// answer (`tokens.rs`).
     pub fn create_launch_template(
         &mut self,
         region: &Region,
         request: CreateLaunchTemplateRequest,
     ) -> CloudResult<LaunchTemplate> {
         self.check_region(region)?;
+        let token = request.client_token.clone();
+        Self::check_client_token(token.as_deref(), 128)?;
+        let params = format!("{} {:?} {:?}", request.name, request.spec, request.tags);
+        if let Some(Answer::LaunchTemplate(first)) =
+            self.token_answer(Api::CreateLaunchTemplate, region, token.as_deref(), &params)?
+        {
+            self.record(format!("CreateLaunchTemplate: client token already used, {} returned again", first.id));
+            return Ok(first);
+        }
         super::tags::check_tags(&Tags::new(), &request.tags)?;
         self.check_launch_spec_settings(region, &request.spec.settings, false)?;
         if self.templates.values().any(|t| t.region == *region && t.name == request.name) {
-            return Err(err(K::AlreadyExists, format!("Launch template name already in use: {}", request.name)));
+            // EC2's own code for it (Auto Scaling's is `AlreadyExists`); the same kind.
+            let code = K::Other("InvalidLaunchTemplateName.AlreadyExistsException".into());
+            return Err(err(code, format!("Launch template name already in use: {}", request.name)));
         }
         let id = LaunchTemplateId::new(self.next_id("lt"));
         let template = SimTemplate {
@@ -134,16 +148,31 @@ impl World {
         self.record(format!("created launch template {id} ({}) version 1", template.name));
         let model = template.to_model();
         self.templates.insert(id, template);
+        let answer = (params, Answer::LaunchTemplate(model.clone()), None);
+        self.keep_token_answer(Api::CreateLaunchTemplate, region, token.as_deref(), answer);
         Ok(model)
     }
 
-    /// Adds a version; returns the template with its new latest version.
+    /// Adds a version; returns the template with its new latest version. A client token
+    /// used before in the region returns the first answer (`tokens.rs`).
     pub fn create_launch_template_version(
         &mut self,
         region: &Region,
         id: &LaunchTemplateId,
         spec: LaunchSpec,
+        client_token: Option<&str>,
     ) -> CloudResult<LaunchTemplate> {
+        Self::check_client_token(client_token, 128)?;
+        let params = format!("{id} {spec:?}");
+        if let Some(Answer::LaunchTemplate(first)) =
+            self.token_answer(Api::CreateLaunchTemplateVersion, region, client_token, &params)?
+        {
+            let version = first.latest_version;
+            self.record(format!(
+                "CreateLaunchTemplateVersion: client token already used, {id} version {version} returned again"
+            ));
+            return Ok(first);
+        }
         self.template_in(region, id)?;
         self.check_launch_spec_settings(region, &spec.settings, false)?;
         let template = self.templates.get_mut(id).expect("checked");
@@ -151,6 +180,8 @@ impl World {
         let version = template.latest_version();
         let model = template.to_model();
         self.record(format!("created launch template {id} version {version}"));
+        let answer = (params, Answer::LaunchTemplate(model.clone()), None);
+        self.keep_token_answer(Api::CreateLaunchTemplateVersion, region, client_token, answer);
         Ok(model)
     }
 

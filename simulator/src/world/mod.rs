@@ -61,6 +61,7 @@ mod operator;
 mod render;
 mod scheduler;
 mod tags;
+mod tokens;
 mod volumes;
 
 pub use addresses::{SimAddress, DEFAULT_ADDRESS_LIMIT};
@@ -75,6 +76,7 @@ pub use launch::SimTemplate;
 pub use network::SimVpc;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
+pub use tokens::{Answer, TokenAnswer, INSTANCE_TOKEN_SECS};
 pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
 
 use render::tag_suffix;
@@ -154,6 +156,8 @@ pub struct World {
     /// CreateVolume client tokens already used: the first answer, kept after the volume is
     /// gone (AWS keeps them at least 24 hours; the simulator for good).
     volume_tokens: BTreeMap<String, VolumeToken>,
+    /// The other client tokens' first answers (see `tokens.rs`).
+    tokens: BTreeMap<String, TokenAnswer>,
     /// Transitions to come.
     scheduler: Scheduler,
     /// Instances whose agent should run now (their boot delay has passed).
@@ -199,6 +203,7 @@ impl World {
             dns: BTreeMap::new(),
             client_tokens: BTreeMap::new(),
             volume_tokens: BTreeMap::new(),
+            tokens: BTreeMap::new(),
             scheduler: Scheduler::default(),
             agents_due: Vec::new(),
             instance_profiles: BTreeMap::new(),

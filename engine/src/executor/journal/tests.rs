@@ -76,6 +76,24 @@ fn resume_decisions() {
     );
 }
 
+/// A resumed step sends the token it was last started with: the ClientToken AWS answers
+/// with its first result, the tag reconcile looks for.
+#[test]
+fn a_resume_keeps_each_started_steps_last_token() {
+    let token = |step: u32, t: Option<&str>| Record::Started { step: StepId(step), token: t.map(str::to_string) };
+    let records = vec![
+        token(1, Some("cellar-1-a")),
+        done(1, address(1)),
+        token(2, Some("cellar-2-a")),
+        token(3, None),
+        token(2, Some("cellar-2-b")),
+    ];
+    let resume = Resume::from_records(&records);
+    let expected: BTreeMap<StepId, String> =
+        [(StepId(1), "cellar-1-a".to_string()), (StepId(2), "cellar-2-b".to_string())].into();
+    assert_eq!(resume.tokens, expected);
+}
+
 #[test]
 fn records_read_back_as_written() {
     let records = vec![

@@ -40,9 +40,11 @@ pub(super) async fn copy_image(
     to: &Region,
     name: &str,
 ) -> Result<Output, StepError> {
-    // The copy's name is unique in the target region (the plan checked it was free).
+    // The copy's name is unique in the target region (the plan checked it was free), and
+    // the step's token is its ClientToken.
     let find = || async { Ok(ctx.cloud.describe_images(to).await?.into_iter().find(|i| i.name == name)) };
-    let make = || ctx.cloud.copy_image(&ctx.region, image, to, name);
+    let token = ctx.token(id);
+    let make = || ctx.cloud.copy_image(&ctx.region, image, to, name, Some(&token));
     let copy = ctx.create_once(id, (Api::CopyImage, Api::DescribeImages), find, make).await?;
     ctx.wait_image(id, to, &copy.id).await?;
     Ok(Output::Image(copy.id))

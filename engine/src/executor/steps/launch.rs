@@ -41,16 +41,19 @@ impl Launch<'_> {
     }
 }
 
-/// RunInstances with the plan's client token: a retry never launches twice. The instance
-/// carries the token as a tag too, so that a launch whose every answer was lost is found
-/// (and is the step's result) rather than leaked.
+/// RunInstances with the step's token as its client token (the plan's `client_token` is
+/// one of the step's parameters the token covers, so each apply of the plan has its own,
+/// and a resumed apply the one its journal recorded): a retry never launches twice. The
+/// instance carries the token as a tag too, so that a launch whose every answer was lost
+/// is found (and is the step's result) rather than leaked.
 pub(super) async fn run_instance(
     ctx: &Ctx,
     id: StepId,
     launch: &Launch<'_>,
     (zone, subnet): (&Zone, Option<&SubnetId>),
-    client_token: &str,
 ) -> Result<Output, StepError> {
+    let client_token = &ctx.token(id);
+    let client_token = client_token.as_str();
     let request = RunInstanceRequest {
         zone: zone.clone(),
         subnet: subnet.cloned(),
@@ -82,7 +85,8 @@ pub(super) async fn create_launch_template(
     let token = ctx.token(id);
     let mut tags = ctx.tags(launch.server);
     tags.insert(TOKEN_TAG.to_string(), token.clone());
-    let request = CreateLaunchTemplateRequest { name: name.to_string(), spec: launch.spec()?, tags };
+    let client_token = Some(token.clone());
+    let request = CreateLaunchTemplateRequest { name: name.to_string(), spec: launch.spec()?, tags, client_token };
     // Template names are unique per region; the token tag tells this step's own template.
     let filter = Filter::Server(launch.server.clone());
     let find = || async {
@@ -101,9 +105,12 @@ pub(super) async fn create_launch_template_version(
     template: &LaunchTemplateId,
 ) -> Result<Output, StepError> {
     let spec = launch.spec()?;
+    // The step's token as ClientToken: a retry after a lost answer gets the version the
+    // first call made instead of making another.
+    let token = ctx.token(id);
     let t = ctx
         .call(id, Api::CreateLaunchTemplateVersion, || {
-            ctx.cloud.create_launch_template_version(&ctx.region, template, spec.clone())
+            ctx.cloud.create_launch_template_version(&ctx.region, template, spec.clone(), Some(&token))
         })
         .await?;
     Ok(Output::Launch(LaunchSource::Template { id: t.id, version: Some(t.latest_version) }))

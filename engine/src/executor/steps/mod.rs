@@ -87,9 +87,9 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
         }
         Action::CreateSnapshot { volume } => storage::create_snapshot(ctx, id, server, volume).await,
         Action::DeleteVolume { volume } => ctx.delete_volume(id, volume).await.map(nothing),
-        Action::RunInstance { zone, subnet, instance_type, image, agent, settings, client_token, .. } => {
+        Action::RunInstance { zone, subnet, instance_type, image, agent, settings, .. } => {
             let launch = launch::Launch { server, instance_type, image, agent: agent.as_ref(), settings };
-            launch::run_instance(ctx, id, &launch, (zone, subnet.as_ref()), client_token).await
+            launch::run_instance(ctx, id, &launch, (zone, subnet.as_ref())).await
         }
         Action::TerminateInstance { instance } => ctx.terminate(id, instance).await.map(nothing),
         Action::WaitRunning { instance } => {

@@ -8,12 +8,16 @@ fn launch_templates_and_versions() {
     let r = east();
     let lt = template(&mut w, "x");
     assert_eq!(lt.as_str(), "lt-0001");
-    let dup =
-        CreateLaunchTemplateRequest { name: "x".into(), spec: w.templates[&lt].versions[0].clone(), tags: Tags::new() };
+    let dup = CreateLaunchTemplateRequest {
+        name: "x".into(),
+        spec: w.templates[&lt].versions[0].clone(),
+        tags: Tags::new(),
+        client_token: None,
+    };
     assert_eq!(kind(w.create_launch_template(&r, dup)), Err(K::AlreadyExists));
     let mut spec = w.templates[&lt].versions[0].clone();
     spec.image = ImageId::new("ami-0001");
-    let model = w.create_launch_template_version(&r, &lt, spec).unwrap();
+    let model = w.create_launch_template_version(&r, &lt, spec, None).unwrap();
     assert_eq!((model.latest_version, model.default_version, model.latest.image.as_str()), (2, 1, "ami-0001"));
     w.create_auto_scaling_group(&r, group_request("x", &lt, 0)).unwrap();
     assert_eq!(kind(w.delete_launch_template(&r, &lt)), Err(K::ResourceInUse));
@@ -205,10 +209,15 @@ fn template_version_pinning_and_latest() {
     let lt = template(&mut w, "x");
     w.create_auto_scaling_group(&r, group_from("pinned", template_source(&lt, Some(1)), 1)).unwrap();
     w.create_auto_scaling_group(&r, group_from("latest", template_source(&lt, None), 1)).unwrap();
-    let model = w.create_launch_template_version(&r, &lt, spec("t3.medium", "ami-0001")).unwrap();
+    let model = w.create_launch_template_version(&r, &lt, spec("t3.medium", "ami-0001"), None).unwrap();
     assert_eq!((model.latest_version, model.latest.instance_type.as_str()), (2, "t3.medium"));
     assert_eq!(
-        kind(w.create_launch_template_version(&r, &LaunchTemplateId::new("lt-ffff"), spec("t3.small", "ami-0002"))),
+        kind(w.create_launch_template_version(
+            &r,
+            &LaunchTemplateId::new("lt-ffff"),
+            spec("t3.small", "ami-0002"),
+            None
+        )),
         Err(K::InvalidLaunchTemplateNotFound)
     );
     w.advance_clock_to(Timestamp(T0 + 30));

@@ -68,7 +68,7 @@ fn create_and_copy_images() {
         Err(K::InvalidAmiIdNotFound),
         "the same kind as the AWS adapter gives this code"
     );
-    assert_eq!(kind(w.copy_image(&r, &image.id, &west, name)), Err(K::IncorrectState));
+    assert_eq!(kind(w.copy_image(&r, &image.id, &west, (name, None))), Err(K::IncorrectState));
 
     let steps: &[(u64, ImageState)] = &[(30 + 299, Pending), (30 + 300, Available)];
     for (secs, expected) in steps {
@@ -85,10 +85,10 @@ fn create_and_copy_images() {
         ("ami-0009", "eu-west-1", name, K::Other("UnknownRegion".into())),
     ];
     for (source, target, copy_name, expected) in copy_failures {
-        let got = kind(w.copy_image(&r, &ImageId::new(*source), &Region::new(*target), copy_name));
+        let got = kind(w.copy_image(&r, &ImageId::new(*source), &Region::new(*target), (copy_name, None)));
         assert_eq!(got, Err(expected.clone()), "copy {source} to {target} as {copy_name}");
     }
-    let copy = w.copy_image(&r, &image.id, &west, name).unwrap();
+    let copy = w.copy_image(&r, &image.id, &west, (name, None)).unwrap();
     let t_copy = 330;
     assert_eq!((copy.id.as_str(), copy.state, copy.architecture), ("ami-000a", Pending, Architecture::Arm64));
     assert!(copy.tags.is_empty(), "CopyImage does not copy tags by default");
@@ -102,7 +102,7 @@ fn create_and_copy_images() {
 
     // A failed image's name is free again.
     w.images.get_mut(&ImageId::new("ami-000a")).unwrap().state = Failed;
-    w.copy_image(&r, &image.id, &west, name).unwrap();
+    w.copy_image(&r, &image.id, &west, (name, None)).unwrap();
 }
 
 #[test]

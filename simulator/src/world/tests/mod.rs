@@ -312,7 +312,8 @@ fn template(w: &mut World, name: &str) -> LaunchTemplateId {
         user_data: "#!/bin/bash\necho not an agent\n".into(),
         settings: LaunchSettings::default(),
     };
-    let request = CreateLaunchTemplateRequest { name: name.into(), spec, tags: tags(&[("Name", name)]) };
+    let request =
+        CreateLaunchTemplateRequest { name: name.into(), spec, tags: tags(&[("Name", name)]), client_token: None };
     w.create_launch_template(&east(), request).unwrap().id
 }
 
@@ -442,6 +443,7 @@ fn summary_and_lookup() {
 mod groups;
 mod images;
 mod network;
+mod tokens;
 
 /// A world with a group, a volume and an address in use, changed by `edit` as a hand-edited
 /// state file could be: `check_consistency` finds the expected problem (or none).

@@ -106,7 +106,8 @@ fn run_instances_checks_the_network_and_what_it_names() {
 fn check_settings(l: Launch, expected: Result<(), &str>) {
     let mut w = world();
     let spec = LaunchSpec { settings: settings(&l), ..spec("t3.small", "ami-0002") };
-    let request = CreateLaunchTemplateRequest { name: "x".into(), spec: spec.clone(), tags: Tags::new() };
+    let request =
+        CreateLaunchTemplateRequest { name: "x".into(), spec: spec.clone(), tags: Tags::new(), client_token: None };
     let got = w.create_launch_template(&east(), request).map(|_| ()).map_err(|e| e.code);
     assert_eq!(got, expected.map_err(str::to_string), "template");
     // Auto Scaling says ValidationError where EC2 names the missing thing.
@@ -131,7 +132,7 @@ fn a_root_volume_kms_key_needs_a_launch_template() {
     let spec = LaunchSpec { settings, ..spec("t3.small", "ami-0002") };
     let e = w.create_launch_configuration(&east(), "x-v1", spec.clone()).unwrap_err();
     assert_eq!(e.code, "ValidationError", "{}", e.message);
-    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new(), client_token: None };
     w.create_launch_template(&east(), request).unwrap();
 }
 
@@ -186,7 +187,7 @@ fn the_summary_shows_the_network() {
 fn a_groups_launch_naming_a_deleted_profile_fails() {
     let mut w = world();
     let spec = LaunchSpec { settings: settings(&PLAIN), ..spec("t3.small", "ami-0002") };
-    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new() };
+    let request = CreateLaunchTemplateRequest { name: "x".into(), spec, tags: Tags::new(), client_token: None };
     let lt = w.create_launch_template(&east(), request).unwrap().id;
     w.create_auto_scaling_group(&east(), group_request("x", &lt, 1)).unwrap();
     w.advance_clock_to(Timestamp(T0 + 60));
