@@ -74,7 +74,7 @@ async fn a_step_interrupted_after_its_create_is_found_not_made_twice() {
     for (step, found) in [
         (1, true),  // AllocateAddress: by the server's tag
         (3, true),  // CreateVolume: by tag (and device)
-        (4, false), // RunInstances: run again with the same client token
+        (4, true),  // RunInstances: by its token tag (the token the journal recorded)
         (7, true),  // CreateLaunchTemplate: by name
         (8, true),  // CreateAutoScalingGroup: by name
         (5, false), // AttachVolume: run again, finds it attached

@@ -3,8 +3,10 @@
 //! as the step names it) that neither the plan saw nor the journal records is the step's,
 //! and is taken as its output instead of creating a second one.
 //!
-//! RunInstances needs no lookup (its client token makes running it again return the same
-//! instance). Steps not listed here run again: their calls either change nothing twice
+//! A resumed step has the token it was started with (`journal::Resume::tokens`), so
+//! RunInstances is found by its token tag (running it again with its ClientToken would
+//! return the same instance on AWS, but not on endpoints that ignore the token, as moto
+//! does). Steps not listed here run again: their calls either change nothing twice
 //! (attach, associate, update, waits) or are found by their tokens (see ARCHITECTURE.md).
 
 use super::ctx::Ctx;
@@ -39,6 +41,17 @@ pub(super) async fn find(ctx: &Ctx, step: &Step, known: &BTreeSet<String>) -> Re
                 .filter(|v| new(v.id.as_str()) && wanted.iter().all(|(k, val)| v.tags.get(k) == Some(val)))
                 .filter(|v| device.is_some() || !v.tags.contains_key(crate::volumes::DEVICE_TAG))
                 .map(|v| Output::Volume(v.id))
+                .collect();
+            pick(step, &mut found)?
+        }
+        Action::RunInstance { .. } => {
+            let token = ctx.token(id);
+            let all = ctx.call(id, Api::DescribeInstances, || cloud.describe_instances(region, &by_tag)).await?;
+            let mut found: Vec<Output> = all
+                .into_iter()
+                .filter(|i| i.state.is_alive() && new(i.id.as_str()))
+                .filter(|i| i.tags.get(super::TOKEN_TAG) == Some(&token))
+                .map(|i| Output::Instance(i.id))
                 .collect();
             pick(step, &mut found)?
         }
