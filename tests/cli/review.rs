@@ -187,3 +187,33 @@ fn json_apply_of_a_command_needs_yes() {
     assert!(r.stderr.contains("fix: pass --yes"), "{}", r.stderr);
     assert_eq!(r.stdout, "");
 }
+
+/// A saved plan applied with `--format json`: standard output is the events and nothing
+/// else (not the plan); an empty plan, saved or a command, still gives `apply` and `finished`.
+#[test]
+fn json_output_is_only_events_for_saved_and_empty_plans() {
+    let c = Cellar::new();
+    let plan = saved_plan(&c);
+    let r = c.ok(&["apply", plan.to_str().unwrap(), "--dns-confirmed", "--format", "json"]);
+    let (objects, kinds) = events(&r.stdout);
+    assert_eq!((kinds.first().unwrap().as_str(), kinds.last().unwrap().as_str()), ("apply", "finished"), "{kinds:?}");
+    assert_eq!(objects.last().unwrap()["succeeded"], true);
+
+    c.ok(&["plan", "upgrade-ami@ommegang", "-o", "empty.plan.ron"]);
+    for args in [
+        &["apply", "empty.plan.ron", "--format", "json"][..],
+        &["apply", "upgrade-ami@ommegang", "--yes", "--format", "json"],
+    ] {
+        let r = c.ok(args);
+        let (objects, kinds) = events(&r.stdout);
+        assert_eq!(kinds, ["apply", "finished"], "{args:?}");
+        assert_eq!(
+            (&objects[0]["command"], &objects[0]["steps"]),
+            (&Value::from("upgrade-ami@ommegang"), &Value::from(0))
+        );
+        assert_eq!(
+            (&objects[1]["succeeded"], &objects[1]["summary"]),
+            (&Value::from(true), &Value::from("no changes"))
+        );
+    }
+}

@@ -84,6 +84,18 @@ fn finished_event(
     ctx.out.line(&JsonEvents::object("finished", fields))
 }
 
+/// An empty plan: nothing to apply (exit 0); in JSON, its `apply` and `finished` events,
+/// so a script reading the events always gets both.
+fn no_changes(ctx: &Ctx, json: bool, command: String) -> Result<i32> {
+    if json {
+        let apply = serde_json::json!({ "command": command, "steps": 0, "resumed_done": 0 });
+        JsonEvents::emit(&ctx.out, "apply", apply);
+        let finished = serde_json::json!({ "succeeded": true, "blocked": false, "summary": "no changes" });
+        ctx.out.line(&JsonEvents::object("finished", finished))?;
+    }
+    Ok(0)
+}
+
 fn steps(n: usize) -> String {
     if n == 1 {
         "1 step".to_string()
@@ -114,14 +126,16 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let target = if looks_like_file {
         saved_plan(ctx, &*cloud, &args).await?
     } else {
-        match planned_and_confirmed(ctx, &*cloud, args.target.clone(), args.args, args.flags, args.yes, json).await? {
-            Some(plan) => command_target(ctx, plan)?,
-            None => return Ok(0),
+        let plan =
+            planned_and_confirmed(ctx, &*cloud, args.target.clone(), args.args, args.flags, args.yes, json).await?;
+        if plan.is_empty() {
+            return no_changes(ctx, json, plan.command);
         }
+        command_target(ctx, plan)?
     };
     let Target { plan, file, journal } = target;
     if plan.is_empty() {
-        return Ok(0);
+        return no_changes(ctx, json, plan.command);
     }
     let resume = Resume::from_records(&journal.records);
     let started = cloud.now().await;
@@ -377,7 +391,10 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Target>
             plan.command
         );
     }
-    ctx.out.print(&ctx.render_plan(&plan))?;
+    if args.format != Format::Json {
+        // In JSON, standard output holds the events and nothing else.
+        ctx.out.print(&ctx.render_plan(&plan))?;
+    }
     Ok(Target { plan, file, journal })
 }
 
@@ -437,7 +454,7 @@ fn refuse_changed_settings(ctx: &Ctx, plan: &Plan, target: &str) -> Result<()> {
     Ok(())
 }
 
-/// `cellar apply COMMAND`: plan it, show it, and ask (unless `--yes`). `None`: nothing to do.
+/// `cellar apply COMMAND`: plan it, show it, and ask (unless `--yes` or the plan is empty).
 async fn planned_and_confirmed(
     ctx: &Ctx,
     cloud: &dyn Cloud,
@@ -446,17 +463,14 @@ async fn planned_and_confirmed(
     flags: CommandFlags,
     yes: bool,
     json: bool,
-) -> Result<Option<Plan>> {
+) -> Result<Plan> {
     let tree = ctx.load_config()?;
     let plan = make_plan(ctx, cloud, &tree, &Invocation { target, args, flags: flags.0 }).await?;
     if !json {
         ctx.out.print(&ctx.render_plan(&plan))?;
     }
-    if plan.is_empty() {
-        return Ok(None);
-    }
-    if yes {
-        return Ok(Some(plan));
+    if plan.is_empty() || yes {
+        return Ok(plan);
     }
     if ctx.out.is_closed() {
         bail!("refusing to apply: the plan could not be shown (standard output is closed), so it cannot be confirmed\n  fix: save the plan with `cellar plan ... -o FILE`, read it, and apply the file");
@@ -465,7 +479,7 @@ async fn planned_and_confirmed(
     let question = if n == 1 { "this step".to_string() } else { format!("these {n} steps") };
     match TerminalPrompter.ask(&format!("\nApply {question}? Only 'yes' is accepted: ")) {
         None => bail!("refusing to apply without confirmation: standard input is not a terminal\n  fix: pass --yes, or save the plan with `cellar plan ... -o FILE` and apply the file"),
-        Some(answer) if answer.trim() == "yes" => Ok(Some(plan)),
+        Some(answer) if answer.trim() == "yes" => Ok(plan),
         Some(_) => bail!("apply cancelled; nothing was changed"),
     }
 }
