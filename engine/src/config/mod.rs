@@ -39,6 +39,8 @@
 
 #[cfg(test)]
 mod files_tests;
+#[cfg(test)]
+mod hooks_tests;
 mod launch;
 mod launch_checks;
 #[cfg(test)]
@@ -289,6 +291,30 @@ pub trait HookChecker {
     fn check(&self, script: &str) -> Result<(), Vec<HookSyntaxError>>;
 }
 
+/// A [`HookChecker`] that checks each distinct script once (a platform's hook is in the
+/// chain of every server on the platform; `bash -n` is a process per call).
+struct OncePerScript<'a> {
+    inner: &'a dyn HookChecker,
+    seen: std::cell::RefCell<std::collections::HashMap<String, Result<(), Vec<HookSyntaxError>>>>,
+}
+
+impl<'a> OncePerScript<'a> {
+    fn new(inner: &'a dyn HookChecker) -> Self {
+        OncePerScript { inner, seen: Default::default() }
+    }
+}
+
+impl HookChecker for OncePerScript<'_> {
+    fn check(&self, script: &str) -> Result<(), Vec<HookSyntaxError>> {
+        if let Some(result) = self.seen.borrow().get(script) {
+            return result.clone();
+        }
+        let result = self.inner.check(script);
+        self.seen.borrow_mut().insert(script.to_string(), result.clone());
+        result
+    }
+}
+
 /// Sorts by file, line, column and drops duplicates.
 fn finish(mut problems: Vec<Problem>) -> Vec<Problem> {
     problems.sort();
@@ -308,9 +334,10 @@ pub struct ConfigTree {
     misnamed: Vec<Layer>,
     /// Problems found while reading and parsing the files.
     problems: Vec<Problem>,
-    /// Each server's effective configuration, worked out on first use (the tree is
-    /// immutable once built, and planning asks for the same server more than once).
-    resolved: std::sync::OnceLock<BTreeMap<ServerName, Result<ServerConfig, ConfigErrors>>>,
+    /// Each server's effective configuration, worked out on first use of that server (the
+    /// tree is immutable once built, planning asks for the same server more than once, and
+    /// a command about one server of many must not pay for the others).
+    resolved: BTreeMap<ServerName, std::sync::OnceLock<Result<ServerConfig, ConfigErrors>>>,
 }
 
 const GLOBAL_FILE: &str = "global.ron";
@@ -397,7 +424,7 @@ impl ConfigTree {
             servers: BTreeMap::new(),
             misnamed: Vec::new(),
             problems: Vec::new(),
-            resolved: std::sync::OnceLock::new(),
+            resolved: BTreeMap::new(),
         };
         for (rel, text) in files {
             let rel = rel.as_ref();
@@ -422,6 +449,7 @@ impl ConfigTree {
                 }
                 FileKind::Server(name) => match ServerName::parse(&name) {
                     Ok(server) => {
+                        tree.resolved.insert(server.clone(), std::sync::OnceLock::new());
                         tree.servers.insert(server, layer);
                     }
                     Err(e) => {
@@ -492,8 +520,11 @@ impl ConfigTree {
         (Some(merged), problems)
     }
 
-    /// Every problem of the tree: parse problems, every file's values, every server.
+    /// Every problem of the tree: parse problems, every file's values, every server. Each
+    /// distinct spawn hook is given to `hooks` once, however many servers share it.
     fn all_problems(&self, hooks: Option<&dyn HookChecker>) -> Vec<Problem> {
+        let once = hooks.map(OncePerScript::new);
+        let hooks = once.as_ref().map(|h| h as &dyn HookChecker);
         let mut problems = self.problems.clone();
         for layer in self.global.iter().chain(self.platforms.values()) {
             problems.extend(validate::layer_problems(layer, hooks));
@@ -513,11 +544,8 @@ impl ConfigTree {
     /// missing platform, missing required field, invalid value (spawn hooks are not
     /// syntax-checked here; [`check`] does that).
     pub fn server(&self, name: &ServerName) -> Result<ServerConfig, ConfigErrors> {
-        let resolved = self
-            .resolved
-            .get_or_init(|| self.servers.keys().map(|name| (name.clone(), self.resolve_server(name))).collect());
-        match resolved.get(name) {
-            Some(result) => result.clone(),
+        match self.resolved.get(name) {
+            Some(once) => once.get_or_init(|| self.resolve_server(name)).clone(),
             None => self.resolve_server(name),
         }
     }
