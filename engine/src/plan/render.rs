@@ -92,19 +92,60 @@ impl Plan {
     }
 }
 
-/// What changed between two saved plans, as a unified diff of their text renderings (one
-/// block per step, so each changed action shows as its own hunk). Empty when they render
-/// the same.
+/// What changed between two saved plans, for review: a unified diff of their text
+/// renderings (one block per step, so each changed action shows as its own hunk), then
+/// each server's settings that differ (old → new, with their file:line), then each spawn
+/// hook that differs as a unified diff of the script (the text says only "spawn hook of N
+/// lines"). Empty when all three are the same.
 pub fn diff(old: &Plan, old_name: &str, new: &Plan, new_name: &str) -> String {
+    let mut out = String::new();
     let (old_text, new_text) = (old.render_text(), new.render_text());
-    if old_text == new_text {
-        return String::new();
+    if old_text != new_text {
+        out.push_str(&unified(&old_text, &new_text, (old_name, new_name)));
     }
-    similar::TextDiff::from_lines(&old_text, &new_text)
-        .unified_diff()
-        .context_radius(3)
-        .header(old_name, new_name)
-        .to_string()
+    let servers: std::collections::BTreeSet<&ServerName> = old.settings.keys().chain(new.settings.keys()).collect();
+    for server in servers {
+        let (was, now) = (old.settings.get(server), new.settings.get(server));
+        let changes = super::changed_settings(was.map_or(&[], Vec::as_slice), now.map_or(&[], Vec::as_slice));
+        if !changes.is_empty() {
+            let _ = writeln!(out, "\nSettings of {server} that differ:");
+            for change in changes {
+                let _ = writeln!(out, "  {change}");
+            }
+        }
+    }
+    let (old_hooks, new_hooks) = (spawn_hooks(old), spawn_hooks(new));
+    let servers: std::collections::BTreeSet<&ServerName> = old_hooks.keys().chain(new_hooks.keys()).copied().collect();
+    for server in servers {
+        let (was, now) = (old_hooks.get(server).copied().flatten(), new_hooks.get(server).copied().flatten());
+        if was != now {
+            let _ = writeln!(out, "\nSpawn hook of {server} (runs as root on every new instance):");
+            let headers = (format!("{old_name} ({server})"), format!("{new_name} ({server})"));
+            out.push_str(&unified(was.unwrap_or(""), now.unwrap_or(""), (&headers.0, &headers.1)));
+        }
+    }
+    out
+}
+
+/// Each server's spawn hook, as the plan's first launching step of it gives it (`None`:
+/// its launches have none); servers the plan launches nothing for are absent.
+fn spawn_hooks(plan: &Plan) -> BTreeMap<&ServerName, Option<&str>> {
+    let mut hooks = BTreeMap::new();
+    for step in &plan.steps {
+        if let Some(agent) = step.action.agent() {
+            hooks.entry(&step.server).or_insert(agent.spawn_hook.as_deref());
+        }
+    }
+    hooks
+}
+
+fn unified(old: &str, new: &str, (old_name, new_name): (&str, &str)) -> String {
+    let mut text =
+        similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(old_name, new_name).to_string();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 /// The ANSI colour of a change sign: green create, red destroy, yellow change, cyan gate,

@@ -163,6 +163,57 @@ fn diff_shows_changed_actions() {
     assert!(!d.contains("-  ~ #2"), "an unchanged step is context, not a change: {d}");
 }
 
+fn version(hook: Option<&str>) -> Action {
+    Action::CreateLaunchTemplateVersion {
+        template: LaunchTemplateId::new("lt-1"),
+        instance_type: InstanceType::new("t3.small"),
+        image: ImageId::new("ami-1"),
+        image_name: "web-server-2026-08-04".into(),
+        agent: AgentSpec {
+            mode: AgentMode::Spawn,
+            persist: vec![],
+            spawn_hook: hook.map(str::to_string),
+            volumes: vec![],
+        },
+        settings: LaunchSettings::default(),
+    }
+}
+
+fn with_settings(mut plan: Plan, settings: &[&str]) -> Plan {
+    let parsed = settings.iter().map(|s| Setting::try_from(s.to_string()).unwrap()).collect();
+    plan.settings.insert(server(), parsed);
+    plan
+}
+
+/// Two plans that read the same but launch another spawn hook, or were made from other
+/// settings: the diff shows the script's unified diff and each setting old → new.
+#[test]
+fn diff_shows_hook_content_and_settings() {
+    let hook_a = "#!/bin/bash\napt-get update\nsystemctl restart nginx\n";
+    let hook_b = "#!/bin/bash\napt-get update\napt-get -y upgrade openssl\nsystemctl restart nginx\n";
+    let old = with_settings(
+        plan_of(vec![step(1, version(Some(hook_a)), &[])]),
+        &["instance_type = \"t3.small\" # global.ron:3:20"],
+    );
+    let new = with_settings(
+        plan_of(vec![step(1, version(Some(hook_b)), &[])]),
+        &["instance_type = \"t3.large\" # servers/ale.ron:2:20"],
+    );
+    assert_eq!(old.render_text().lines().count(), new.render_text().lines().count());
+    let d = diff(&old, "a.ron", &new, "b.ron");
+    let expected_hook = "\nSpawn hook of ale (runs as root on every new instance):\n--- a.ron (ale)\n+++ b.ron (ale)\n@@ -1,3 +1,4 @@\n #!/bin/bash\n apt-get update\n+apt-get -y upgrade openssl\n systemctl restart nginx\n";
+    assert!(d.ends_with(expected_hook), "{d}");
+    assert!(
+        d.contains("\nSettings of ale that differ:\n  instance_type: \"t3.small\" (global.ron:3:20) → \"t3.large\" (servers/ale.ron:2:20)\n"),
+        "{d}"
+    );
+    // A hook added or removed is a diff against nothing.
+    let none = plan_of(vec![step(1, version(None), &[])]);
+    let d = diff(&none, "a.ron", &plan_of(vec![step(1, version(Some(hook_a)), &[])]), "b.ron");
+    assert!(d.contains("@@ -0,0 +1,3 @@\n+#!/bin/bash\n"), "{d}");
+    assert_eq!(diff(&new, "a.ron", &new, "b.ron"), "");
+}
+
 #[test]
 fn merge_renumbers_steps_and_references() {
     let one = plan_of(vec![step(1, volume(20), &[]), step(2, attach(1), &[1])]);
