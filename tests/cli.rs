@@ -665,3 +665,7 @@ mod review;
 /// gate as a pause; an interrupted compensation finished; a corrupt journal refused.
 #[path = "cli/journal.rs"]
 mod journal;
+
+/// Fleets: selectors on the commands that take them.
+#[path = "cli/fleet.rs"]
+mod fleet;

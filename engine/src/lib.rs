@@ -18,5 +18,6 @@ pub mod network;
 pub mod plan;
 pub mod planner;
 pub mod rng;
+pub mod selector;
 pub mod status;
 pub mod volumes;

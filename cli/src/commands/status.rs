@@ -8,6 +8,7 @@ use cellar_engine::cloud::Cloud;
 use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory::workspace_number;
 use cellar_engine::model::{Region, ServerName};
+use cellar_engine::selector::Selector;
 use cellar_engine::status::{self, Health, ServerStatus, WorkspaceStatus};
 use clap::ValueEnum;
 use serde::Serialize;
@@ -15,8 +16,9 @@ use std::collections::BTreeSet;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// One server or workspace (default: every configured server, and every workspace in
-    /// their regions and the global one).
+    /// Which servers: one server or workspace, or a selector (`ommegang,duvel`, `web-*`,
+    /// `all`, `platform=NAME`, `tag:KEY=VALUE`). Default: every configured server, and
+    /// every workspace in their regions and the global one.
     server: Option<String>,
     /// How to print the status.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -36,7 +38,7 @@ degraded (up, but something is missing or it is still booting), down (it should 
 the reason says why, e.g. failed to respawn: InsufficientInstanceCapacity), stopped (not running on purpose).\n\n\
 JSON (--format json): {\"servers\": [{\"name\", \"region\", \"health\", \"reason\", \"instance\", \"volume\", \
 \"address\", \"auto_scaling\"}, ...], \"workspaces\": [{\"name\", \"region\", \"instance\"}, ...]}\n\n\
-Examples:\n  cellar status\n  cellar status ommegang --format json | jq -r '.servers[0].health'";
+Examples:\n  cellar status\n  cellar status 'web-*'\n  cellar status platform=debian-web\n  cellar status ommegang --format json | jq -r '.servers[0].health'";
 
 /// The JSON of `cellar status --format json`.
 #[derive(Serialize)]
@@ -49,9 +51,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
     let backend = Backend::open(ctx).await?;
     let cloud = backend.cloud();
-    let report = match args.server.as_deref() {
+    let report = match args.server.as_deref().map(Selector::parse).transpose()? {
         None => everything(&*cloud, &tree).await?,
-        Some(name) => one(&*cloud, &tree, name).await?,
+        Some(Selector::One(name)) => one(&*cloud, &tree, name).await?,
+        Some(selector) => selected(&*cloud, &tree, &selector).await?,
     };
     drop(cloud);
     drop(backend);
@@ -75,9 +78,18 @@ async fn everything(cloud: &dyn Cloud, tree: &ConfigTree) -> Result<Report> {
     Ok(Report { servers, workspaces: workspaces(cloud, &regions).await? })
 }
 
+/// The servers a selector of several selects (no workspaces: they are not configured).
+async fn selected(cloud: &dyn Cloud, tree: &ConfigTree, selector: &Selector) -> Result<Report> {
+    let mut servers = Vec::new();
+    for name in selector.select(tree)? {
+        let region = tree.server(&name)?.region.value;
+        servers.push(status::read(cloud, &name, &region).await?);
+    }
+    Ok(Report { servers, workspaces: vec![] })
+}
+
 /// One server, or one workspace (`workspace-N`, which has no configuration of its own).
-async fn one(cloud: &dyn Cloud, tree: &ConfigTree, name: &str) -> Result<Report> {
-    let name = ServerName::parse(name)?;
+async fn one(cloud: &dyn Cloud, tree: &ConfigTree, name: ServerName) -> Result<Report> {
     let configured = tree.server_names().contains(&name);
     if configured || workspace_number(name.as_str()).is_none() {
         let region = tree.server(&name)?.region.value;

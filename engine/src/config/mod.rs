@@ -480,6 +480,11 @@ impl ConfigTree {
         self.servers.keys().cloned().collect()
     }
 
+    /// The platform a server's own file names (unresolved: the platform may not exist).
+    pub fn platform_of(&self, server: &ServerName) -> Option<&str> {
+        self.servers.get(server)?.platform.as_ref().map(|p| p.value.as_str())
+    }
+
     /// The platforms that have a file, sorted.
     pub fn platform_names(&self) -> Vec<String> {
         self.platforms.keys().cloned().collect()
