@@ -30,3 +30,93 @@ fn status_takes_a_selector() {
     );
     assert!(r.stderr.contains("fix: write a name, a comma list"), "{}", r.stderr);
 }
+
+/// duvel and ommegang created (auto-scaling), the others not.
+fn two_servers_up() -> Cellar {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes", "--dns-confirmed"]);
+    c.ok(&["apply", "create-server@ommegang", "20", "--yes", "--dns-confirmed"]);
+    c
+}
+
+/// One plan for the fleet: a summary table, refusals that do not stop the others, the
+/// steps grouped by server; the saved plan applies (journaled) and stops both.
+#[test]
+fn a_fleet_plan_lists_refusals_and_applies_the_rest() {
+    let c = two_servers_up();
+    let r = c.ok(&["plan", "stop-auto-scaling@all", "-o", "fleet.plan.ron"]);
+    for needle in [
+        "Plan for `stop-auto-scaling@all` in us-east-1:\n\n5 servers selected by all:\n",
+        "\n  server    steps  restarts  refused\n  achel         0  no        achel has no auto scaling group in us-east-1",
+        "\n  duvel         4  yes       \n",
+        "\n  2 to change, 0 without changes, 3 refused.\n",
+        "\n  refused kwak: kwak has no auto scaling group in us-east-1, so there is no auto scaling to stop\n      fix: ",
+        "\nduvel:\n\n  ~ #1   update auto scaling group duvel: min 0, desired 0\n",
+        "\nommegang:\n\n  ~ #5   update auto scaling group ommegang: min 0, desired 0\n",
+    ] {
+        assert!(r.stdout.contains(needle), "no {needle:?} in:\n{}", r.stdout);
+    }
+    let r = c.ok(&["apply", "fleet.plan.ron"]);
+    assert!(r.stdout.contains("Apply complete: done 8, failed 0"), "{}", r.stdout);
+    assert!(c.dir.path().join("fleet.plan.journal.ron").exists());
+    let status: serde_json::Value =
+        serde_json::from_str(&c.ok(&["status", "duvel,ommegang", "--format", "json"]).stdout).unwrap();
+    let health: Vec<&str> =
+        status["servers"].as_array().unwrap().iter().map(|s| s["health"].as_str().unwrap()).collect();
+    assert_eq!(health, ["stopped", "stopped"]);
+}
+
+#[test]
+fn strict_refuses_a_fleet_plan_with_any_refusal_and_nothing_is_changed() {
+    let c = two_servers_up();
+    let before = std::fs::read(c.state()).unwrap();
+    for args in
+        [&["plan", "stop-auto-scaling@all", "--strict"][..], &["apply", "stop-auto-scaling@all", "--strict", "--yes"]]
+    {
+        let r = c.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(
+                "--strict: stop-auto-scaling@all refuses 3 of 5 servers:\n  achel: achel has no auto scaling group"
+            ),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(std::fs::read(c.state()).unwrap(), before, "nothing changed");
+    let r = c.ok(&["plan", "stop-auto-scaling@duvel,ommegang", "--strict"]);
+    assert!(r.stdout.contains("2 to change, 0 without changes, 0 refused."), "{}", r.stdout);
+}
+
+/// The stale check of a saved fleet plan reads every server again.
+#[test]
+fn a_saved_fleet_plan_is_stale_when_any_of_its_servers_changed() {
+    let c = two_servers_up();
+    c.ok(&["plan", "stop-auto-scaling@duvel,ommegang", "-o", "fleet.plan.ron"]);
+    c.ok(&["sim", "terminate", "ommegang"]);
+    let r = c.run(&["apply", "fleet.plan.ron"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("is stale") && r.stderr.contains("running → shutting-down since plan"), "{}", r.stderr);
+}
+
+#[test]
+fn a_fleet_selector_that_plans_nothing_or_does_not_apply_is_refused() {
+    let c = Cellar::new();
+    let r = c.run(&["plan", "stop-auto-scaling@platform=debian-web"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("stop-auto-scaling@platform=debian-web refuses every server it selects:\n  achel: "),
+        "{}",
+        r.stderr
+    );
+    let r = c.run(&["plan", "bundle-ami@workspace-*"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("selects no server"), "{}", r.stderr);
+    let r = c.run(&["plan", "bundle-ami@all"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("bundle-ami is not about configured servers, so it takes no selector (all)"),
+        "{}",
+        r.stderr
+    );
+}

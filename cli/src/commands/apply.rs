@@ -42,6 +42,9 @@ pub struct Args {
     /// Progress as text lines, or as one JSON object per event and line (docs/apply-events.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// With a selector of several servers: refuse if the command refuses any of them.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,8 +129,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let target = if looks_like_file {
         saved_plan(ctx, &*cloud, &args).await?
     } else {
-        let plan =
-            planned_and_confirmed(ctx, &*cloud, args.target.clone(), args.args, args.flags, args.yes, json).await?;
+        let plan = planned_and_confirmed(ctx, &*cloud, &invocation(&args), (args.yes, json)).await?;
         if plan.is_empty() {
             return no_changes(ctx, json, plan.command);
         }
@@ -382,8 +384,13 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Target>
     refuse_changed_settings(ctx, &plan, target)?;
     let journal = journal_of(&file, &plan)?;
     let resume = Resume::from_records(&journal.records);
-    let now = inventory::read(cloud, &plan.scope).await.context("re-reading the resources the plan saw")?;
-    let changes = resumed_staleness(&plan, &now.observe(&plan.scope), &resume);
+    // Every scope the plan read: its server's, and a fleet plan's other servers'.
+    let mut now = Vec::new();
+    for scope in plan.scopes() {
+        let read = inventory::read(cloud, scope).await.context("re-reading the resources the plan saw")?;
+        now.extend(read.observe(scope));
+    }
+    let changes = resumed_staleness(&plan, &now, &resume);
     if !changes.is_empty() {
         bail!(
             "the plan in {target} is stale: the world changed since it was made:\n  {}\n  fix: make a new plan (cellar plan {} -o {target}) and review it",
@@ -454,18 +461,24 @@ fn refuse_changed_settings(ctx: &Ctx, plan: &Plan, target: &str) -> Result<()> {
     Ok(())
 }
 
+fn invocation(args: &Args) -> Invocation {
+    Invocation {
+        target: args.target.clone(),
+        args: args.args.clone(),
+        flags: args.flags.0.clone(),
+        strict: args.strict,
+    }
+}
+
 /// `cellar apply COMMAND`: plan it, show it, and ask (unless `--yes` or the plan is empty).
 async fn planned_and_confirmed(
     ctx: &Ctx,
     cloud: &dyn Cloud,
-    target: String,
-    args: Vec<String>,
-    flags: CommandFlags,
-    yes: bool,
-    json: bool,
+    invocation: &Invocation,
+    (yes, json): (bool, bool),
 ) -> Result<Plan> {
     let tree = ctx.load_config()?;
-    let plan = make_plan(ctx, cloud, &tree, &Invocation { target, args, flags: flags.0 }).await?;
+    let plan = make_plan(ctx, cloud, &tree, invocation).await?;
     if !json {
         ctx.out.print(&ctx.render_plan(&plan))?;
     }

@@ -9,6 +9,7 @@ pub mod completions;
 pub mod config;
 pub mod diff;
 pub mod doctor;
+mod fleet;
 pub mod graph;
 pub mod man;
 pub mod plan;
@@ -25,6 +26,7 @@ use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory;
 use cellar_engine::plan::Plan;
 use cellar_engine::planner;
+use cellar_engine::selector::Selector;
 use clap::{Arg, ArgAction, ArgMatches};
 use std::path::{Path, PathBuf};
 
@@ -88,13 +90,18 @@ pub struct Invocation {
     pub target: String,
     pub args: Vec<String>,
     pub flags: command::Flags,
+    /// A fleet plan fails when the command refuses any server it selects.
+    pub strict: bool,
 }
 
 /// Parses the invocation, reads what it needs through `cloud`, and plans it. A command
 /// about a server typed without `@SERVER` is about the server of the instance cellar runs
 /// on (`local.rs`).
 pub async fn make_plan(ctx: &Ctx, cloud: &dyn Cloud, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
-    let Invocation { target, args, flags } = invocation;
+    let Invocation { target, args, flags, strict } = invocation;
+    if let Some((name, selector)) = fleet_target(target)? {
+        return fleet::plan(cloud, tree, (name, &selector), (args, flags), *strict).await;
+    }
     let command = if command::server_from_instance(planner::COMMANDS, target) {
         let server = crate::local::server_of_this_instance(ctx, cloud, target).await?;
         command::parse_on_instance(planner::COMMANDS, target, args, flags, &server)?
@@ -104,6 +111,17 @@ pub async fn make_plan(ctx: &Ctx, cloud: &dyn Cloud, tree: &ConfigTree, invocati
     let scope = planner::scope(&command, tree)?;
     let inventory = inventory::read(cloud, &scope).await.context("reading the current state")?;
     Ok(planner::plan(&command, tree, &inventory)?)
+}
+
+/// `command@SELECTOR` with a selector of more than one name (`web-*`, `all`, `a,b`,
+/// `platform=NAME`, `tag:KEY=VALUE`); a lone name is left to the command's own parser
+/// (and its errors).
+fn fleet_target(target: &str) -> Result<Option<(&str, Selector)>> {
+    let Some((name, after)) = target.split_once('@') else { return Ok(None) };
+    if after != "all" && !after.contains([',', '*', '?', '=', ':']) {
+        return Ok(None);
+    }
+    Ok(Some((name, Selector::parse(after)?)))
 }
 
 /// The `after_help` of `plan` and `apply`: every command of [`planner::COMMANDS`] with its

@@ -26,6 +26,10 @@ pub struct Args {
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// With a selector of several servers: fail if the command refuses any of them
+    /// (by default they are listed with the reason, and the others are planned).
+    #[arg(long)]
+    strict: bool,
 }
 
 /// How a plan is printed (`plan`, `show`).
@@ -61,7 +65,7 @@ cellar plan upgrade-ami@duvel --restart\n  cellar plan create-server@ommegang 20
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
     let backend = Backend::open(ctx).await?;
-    let invocation = Invocation { target: args.target, args: args.args, flags: args.flags.0 };
+    let invocation = Invocation { target: args.target, args: args.args, flags: args.flags.0, strict: args.strict };
     let plan = make_plan(ctx, &*backend.cloud(), &tree, &invocation).await?;
     drop(backend);
     if let Some(out) = &args.out {

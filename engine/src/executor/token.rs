@@ -74,6 +74,7 @@ mod tests {
             tags: Default::default(),
             notes: Vec::new(),
             settings: Default::default(),
+            fleet: None,
         }
     }
 

@@ -18,12 +18,14 @@
 
 mod action;
 mod file;
+mod fleet;
 mod observe;
 mod render;
 mod settings;
 
 pub use action::{Action, AgentSpec, Change, Undo};
 pub use file::PlanFileError;
+pub use fleet::{Fleet, FleetRow};
 pub use observe::{staleness, Observation, Observed, ResourceKey};
 pub use render::diff;
 pub use settings::{changed_settings, settings_of, Setting, SettingChange};
@@ -166,6 +168,10 @@ pub struct Plan {
     /// The effective settings of each configured server the plan was made for (`cellar
     /// config SERVER`): apply refuses the plan if they changed since.
     pub settings: BTreeMap<ServerName, Vec<Setting>>,
+    /// A plan for many servers (`upgrade-ami@web-*`): the selector, the servers, their
+    /// scopes and refusals (see `fleet.rs`); absent for one server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<Fleet>,
 }
 
 impl Plan {
@@ -187,6 +193,7 @@ impl Plan {
             tags: BTreeMap::new(),
             notes: Vec::new(),
             settings: BTreeMap::new(),
+            fleet: None,
         };
         for plan in plans {
             let by = merged.steps.len() as u32;
@@ -253,7 +260,7 @@ impl Plan {
         if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
             return Err(format!("steps form a cycle through {}", graph[cycle.node_id()]));
         }
-        Ok(())
+        self.fleet_problem().map_or(Ok(()), Err)
     }
 
     /// Longest chain of dependent steps (1 for a plan of independent steps, 0 when empty).

@@ -20,11 +20,18 @@ impl Plan {
     fn render_text_with(&self, sign_of: &dyn Fn(Change) -> String) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "Plan for `{}` in {}:", self.command, self.scope.region);
+        super::fleet::render_summary(self, &mut out);
         if self.steps.is_empty() {
             out.push_str("\nNo changes.\n");
         }
         let mut counts: BTreeMap<Change, usize> = BTreeMap::new();
+        let mut server = None;
         for step in &self.steps {
+            // A fleet plan's steps are grouped by server (the merge keeps each together).
+            if self.fleet.is_some() && server != Some(&step.server) {
+                server = Some(&step.server);
+                let _ = writeln!(out, "\n{}:", step.server);
+            }
             let (change, text) = step.describe();
             *counts.entry(change).or_default() += 1;
             let _ = writeln!(out, "\n  {} {:<4} {text}", sign_of(change), step.id.to_string());

@@ -18,6 +18,7 @@ fn plan_of(steps: Vec<Step>) -> Plan {
         tags: BTreeMap::new(),
         notes: vec![],
         settings: BTreeMap::new(),
+        fleet: None,
     }
 }
 
@@ -233,4 +234,55 @@ fn dot_marks_compensation_edges() {
     assert!(dot.contains("s1 -> s2;"), "{dot}");
     assert!(dot.contains("s1 -> u1 [style=dashed, color=red"), "{dot}");
     assert!(dot.starts_with("digraph plan {") && dot.ends_with("}\n"));
+}
+
+fn plan_for(server: &str, steps: Vec<Action>) -> Plan {
+    let name = ServerName::new(server);
+    let mut plan = plan_of(vec![]);
+    plan.scope.server = Some(name.clone());
+    plan.steps = steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, action)| Step { id: StepId(i as u32 + 1), server: name.clone(), action, after: vec![], undo: None })
+        .collect();
+    plan
+}
+
+#[test]
+fn a_fleet_plan_merges_servers_and_keeps_their_scopes_and_refusals() {
+    let names = |list: &[&str]| list.iter().map(|n| ServerName::new(*n)).collect::<Vec<_>>();
+    let terminate = || Action::TerminateInstance { instance: InstanceId::new("i-1") };
+    let plans = vec![plan_for("a", vec![volume(20)]), plan_for("b", vec![]), plan_for("c", vec![terminate()])];
+    let refused: BTreeMap<ServerName, String> = [(ServerName::new("d"), "d has no group".to_string())].into();
+    let fleet = Plan::fleet("x@all".into(), "all".into(), names(&["a", "b", "c", "d"]), plans, refused).unwrap();
+    fleet.validate().unwrap();
+    assert_eq!(
+        fleet.steps.iter().map(|s| (s.id.0, s.server.to_string())).collect::<Vec<_>>(),
+        [(1, "a".into()), (2, "c".into())]
+    );
+    let scopes: Vec<String> = fleet.scopes().map(|s| s.server.as_ref().unwrap().to_string()).collect();
+    assert_eq!(scopes, ["a", "c"], "the servers with steps are read again");
+    let rows: Vec<(String, usize, bool, Option<String>)> =
+        fleet.fleet_rows().into_iter().map(|r| (r.server.to_string(), r.steps, r.restarts, r.refused)).collect();
+    assert_eq!(
+        rows,
+        [
+            ("a".into(), 1, false, None),
+            ("b".into(), 0, false, None),
+            ("c".into(), 1, true, None),
+            ("d".into(), 0, false, Some("d has no group".into()))
+        ]
+    );
+    let text = fleet.render_text();
+    assert!(text.contains("\n  2 to change, 1 without changes, 1 refused.\n"), "{text}");
+    // Saved and loaded as it is.
+    assert_eq!(Plan::from_ron("fleet.ron", &fleet.to_ron()).unwrap(), fleet);
+    // A fleet plan is of one region, and lists every server it touches.
+    let mut other = fleet.clone();
+    other.fleet.as_mut().unwrap().scopes[0].region = Region::new("eu-west-1");
+    assert!(other.validate().unwrap_err().contains("a fleet plan is of one region"));
+    let mut stray = fleet.clone();
+    stray.fleet.as_mut().unwrap().servers.retain(|s| s.as_str() != "c");
+    assert_eq!(stray.validate().unwrap_err(), "server c has steps or a refusal but is not among the fleet's servers");
+    assert!(Plan::fleet("x@all".into(), "all".into(), names(&["d"]), vec![], BTreeMap::new()).is_none());
 }

@@ -304,6 +304,7 @@ impl<'a> Planning<'a> {
             tags: self.tags,
             notes: self.notes,
             settings: self.settings,
+            fleet: None,
         }
     }
 

@@ -15,6 +15,7 @@ fn plan_of(steps: Vec<Step>, observed: Vec<Observation>) -> Plan {
         tags: BTreeMap::new(),
         notes: vec![],
         settings: BTreeMap::new(),
+        fleet: None,
     }
 }
 
