@@ -258,3 +258,7 @@ fn lost_responses_to_versions_and_copies_create_nothing_twice() {
 /// Resuming an interrupted apply from its journal, in-process.
 #[path = "apply/journal.rs"]
 mod journal;
+
+/// Rolling fleet plans: waves, health gates, the error budget.
+#[path = "apply/fleet.rs"]
+mod fleet;

@@ -173,6 +173,16 @@ impl Console {
             Event::Undoing { step, at, what } => format!("{} {step} undo: {what} ...", self.clock(*at)),
             Event::Undone { step, at } => format!("{} {step} undone", self.clock(*at)),
             Event::UndoFailed { step, at, error } => format!("{} {step} UNDO FAILED: {error}", self.clock(*at)),
+            Event::WaveStarted { wave, of, servers } => {
+                let names: Vec<&str> = servers.iter().map(|s| s.as_str()).collect();
+                format!("wave {wave}/{of}: {}", names.join(", "))
+            }
+            Event::Unhealthy { reason, .. } => format!("         UNHEALTHY: {reason}"),
+            Event::WaveDone { wave, of, healthy, failed, budget_left, checked } => {
+                let budget = budget_left.map(|b| format!(", budget {b} left")).unwrap_or_default();
+                let passed = if *checked { "healthy" } else { "done" };
+                format!("wave {wave}/{of}: {healthy} {passed}, {failed} failed{budget}")
+            }
         }
     }
 }
@@ -260,6 +270,16 @@ fn json_fields(event: &Event) -> (&'static str, Option<Timestamp>, Value) {
         Event::Undoing { step, at, what } => ("undoing", Some(*at), json!({ "step": step.0, "what": what })),
         Event::Undone { step, at } => ("undone", Some(*at), json!({ "step": step.0 })),
         Event::UndoFailed { step, at, error } => ("undo_failed", Some(*at), json!({ "step": step.0, "error": error })),
+        Event::WaveStarted { wave, of, servers } => {
+            ("wave_started", None, json!({ "wave": wave, "of": of, "servers": servers }))
+        }
+        Event::Unhealthy { server, reason } => ("unhealthy", None, json!({ "server": server, "reason": reason })),
+        Event::WaveDone { wave, of, healthy, failed, budget_left, checked } => (
+            "wave_done",
+            None,
+            json!({ "wave": wave, "of": of, "healthy": healthy, "failed": failed, "budget_left": budget_left,
+                    "health_checked": checked }),
+        ),
     }
 }
 

@@ -120,3 +120,79 @@ fn a_fleet_selector_that_plans_nothing_or_does_not_apply_is_refused() {
         r.stderr
     );
 }
+
+/// Servers that stop or restart change in waves: the plan shows them, the apply says
+/// each wave's result (text and JSON).
+#[test]
+fn a_rolling_fleet_plan_shows_and_reports_its_waves() {
+    let c = two_servers_up();
+    let r = c.ok(&[
+        "plan",
+        "stop-auto-scaling@duvel,ommegang",
+        "--canary",
+        "1",
+        "--stop-after-failures",
+        "1",
+        "-o",
+        "f.plan.ron",
+    ]);
+    assert!(
+        r.stdout.contains("\n  Rolling: 2 waves (at most 1 server at once, the first 1 as canary); each wave starts once the one before is healthy; no new wave starts once 1 server failed.\n    wave 1: duvel\n    wave 2: ommegang\n"),
+        "{}",
+        r.stdout
+    );
+    let graph = c.ok(&["graph", "f.plan.ron"]).stdout;
+    assert!(
+        graph.contains("subgraph cluster_wave_1 {") && graph.contains("[style=bold, label=\"healthy\"]"),
+        "{graph}"
+    );
+    let r = c.ok(&["apply", "f.plan.ron"]);
+    let waves: Vec<&str> =
+        r.stdout.lines().map(str::trim).filter(|l| l.starts_with("wave ") && l.contains('/')).collect();
+    assert_eq!(
+        waves,
+        [
+            "wave 1/2: duvel",
+            "wave 1/2: 1 done, 0 failed, budget 1 left",
+            "wave 2/2: ommegang",
+            "wave 2/2: 1 done, 0 failed, budget 1 left"
+        ],
+        "{}",
+        r.stdout
+    );
+
+    let c = two_servers_up();
+    let r = c.ok(&["apply", "stop-auto-scaling@duvel,ommegang", "--yes", "--format", "json"]);
+    let done: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|o| o["event"] == "wave_done")
+        .collect();
+    assert_eq!(done.len(), 2, "{}", r.stdout);
+    assert_eq!(
+        (&done[1]["wave"], &done[1]["of"], &done[1]["failed"]),
+        (&2.into(), &2.into(), &0.into()),
+        "{}",
+        done[1]
+    );
+}
+
+#[test]
+fn rollout_options_need_a_selector_and_a_new_plan() {
+    let c = two_servers_up();
+    let r = c.run(&["plan", "stop-auto-scaling@duvel", "--canary", "1"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("are for a selector of several servers (`stop-auto-scaling@duvel` names one)"),
+        "{}",
+        r.stderr
+    );
+    c.ok(&["plan", "stop-auto-scaling@duvel,ommegang", "-o", "f.plan.ron"]);
+    let r = c.run(&["apply", "f.plan.ron", "--max-unavailable", "2"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("the waves are in the plan"), "{}", r.stderr);
+    let r = c.run(&["plan", "stop-auto-scaling@all", "--max-unavailable", "0"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("at least 1"), "{}", r.stderr);
+}

@@ -42,9 +42,8 @@ pub struct Args {
     /// Progress as text lines, or as one JSON object per event and line (docs/apply-events.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// With a selector of several servers: refuse if the command refuses any of them.
-    #[arg(long)]
-    strict: bool,
+    #[command(flatten)]
+    fleet: super::FleetArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -379,6 +378,9 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Target>
             extra.join(" ")
         );
     }
+    if args.fleet.strict || args.fleet.rollout() != cellar_engine::plan::RolloutOptions::default() {
+        bail!("`cellar apply FILE` takes no --strict, --max-unavailable, --canary or --stop-after-failures\n  fix: the waves are in the plan; make a new plan with them (cellar plan COMMAND@SELECTOR ... -o {target})");
+    }
     let file = PathBuf::from(target);
     let plan = load_plan(&file)?;
     refuse_changed_settings(ctx, &plan, target)?;
@@ -466,7 +468,8 @@ fn invocation(args: &Args) -> Invocation {
         target: args.target.clone(),
         args: args.args.clone(),
         flags: args.flags.0.clone(),
-        strict: args.strict,
+        strict: args.fleet.strict,
+        rollout: args.fleet.rollout(),
     }
 }
 

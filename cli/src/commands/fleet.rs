@@ -8,7 +8,7 @@ use cellar_engine::cloud::Cloud;
 use cellar_engine::command::{self, Target};
 use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory;
-use cellar_engine::plan::Plan;
+use cellar_engine::plan::{Plan, RolloutOptions};
 use cellar_engine::planner::{self, PlanError};
 use cellar_engine::selector::Selector;
 use std::collections::BTreeMap;
@@ -18,7 +18,7 @@ pub async fn plan(
     tree: &ConfigTree,
     (name, selector): (&str, &Selector),
     (args, flags): (&[String], &command::Flags),
-    strict: bool,
+    (strict, rollout): (bool, &RolloutOptions),
 ) -> Result<Plan> {
     let servers = selector.select(tree)?;
     let (mut plans, mut refused, mut line) = (Vec::new(), BTreeMap::new(), None);
@@ -50,7 +50,7 @@ pub async fn plan(
         );
     }
     let line = line.unwrap_or_else(|| format!("{name}@{selector}"));
-    match Plan::fleet(line, selector.to_string(), servers, plans, refused.clone()) {
+    match Plan::fleet(line, selector.to_string(), servers, plans, refused.clone(), rollout) {
         Some(plan) => Ok(plan),
         None => {
             let reasons: Vec<String> = refused.iter().map(|(s, r)| format!("{s}: {r}")).collect();

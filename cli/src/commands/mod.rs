@@ -24,7 +24,7 @@ use cellar_engine::cloud::Cloud;
 use cellar_engine::command::{self, Flag};
 use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory;
-use cellar_engine::plan::Plan;
+use cellar_engine::plan::{Plan, RolloutOptions, Unavailable};
 use cellar_engine::planner;
 use cellar_engine::selector::Selector;
 use clap::{Arg, ArgAction, ArgMatches};
@@ -92,15 +92,50 @@ pub struct Invocation {
     pub flags: command::Flags,
     /// A fleet plan fails when the command refuses any server it selects.
     pub strict: bool,
+    /// A fleet plan's waves (`--max-unavailable`, `--canary`, `--stop-after-failures`).
+    pub rollout: RolloutOptions,
+}
+
+/// The options of a fleet plan, shared by `plan` and `apply`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FleetArgs {
+    /// With a selector of several servers: fail if the command refuses any of them
+    /// (by default they are listed with the reason, and the others are planned).
+    #[arg(long)]
+    pub strict: bool,
+    /// Rolling change: at most this many servers (3) or this share of them (20%) change at
+    /// once; each wave starts once the one before is healthy. Default 1 when servers restart.
+    #[arg(long, value_name = "N|N%", value_parser = Unavailable::parse)]
+    pub max_unavailable: Option<Unavailable>,
+    /// Rolling change: these many servers first, alone; the rest only once they are healthy.
+    #[arg(long, value_name = "N")]
+    pub canary: Option<u32>,
+    /// Rolling change: once this many servers failed (a step, or unhealthy after their
+    /// steps), no new wave starts; the servers in flight finish or are undone.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub stop_after_failures: Option<u32>,
+}
+
+impl FleetArgs {
+    pub fn rollout(&self) -> RolloutOptions {
+        RolloutOptions {
+            max_unavailable: self.max_unavailable,
+            canary: self.canary,
+            stop_after_failures: self.stop_after_failures,
+        }
+    }
 }
 
 /// Parses the invocation, reads what it needs through `cloud`, and plans it. A command
 /// about a server typed without `@SERVER` is about the server of the instance cellar runs
 /// on (`local.rs`).
 pub async fn make_plan(ctx: &Ctx, cloud: &dyn Cloud, tree: &ConfigTree, invocation: &Invocation) -> Result<Plan> {
-    let Invocation { target, args, flags, strict } = invocation;
+    let Invocation { target, args, flags, strict, rollout } = invocation;
     if let Some((name, selector)) = fleet_target(target)? {
-        return fleet::plan(cloud, tree, (name, &selector), (args, flags), *strict).await;
+        return fleet::plan(cloud, tree, (name, &selector), (args, flags), (*strict, rollout)).await;
+    }
+    if *rollout != RolloutOptions::default() || *strict {
+        bail!("--strict, --max-unavailable, --canary and --stop-after-failures are for a selector of several servers (`{target}` names one)\n  fix: leave them out, or select servers: web-*, all, platform=NAME, tag:KEY=VALUE");
     }
     let command = if command::server_from_instance(planner::COMMANDS, target) {
         let server = crate::local::server_of_this_instance(ctx, cloud, target).await?;

@@ -26,10 +26,8 @@ pub struct Args {
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// With a selector of several servers: fail if the command refuses any of them
-    /// (by default they are listed with the reason, and the others are planned).
-    #[arg(long)]
-    strict: bool,
+    #[command(flatten)]
+    fleet: super::FleetArgs,
 }
 
 /// How a plan is printed (`plan`, `show`).
@@ -65,7 +63,13 @@ cellar plan upgrade-ami@duvel --restart\n  cellar plan create-server@ommegang 20
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
     let backend = Backend::open(ctx).await?;
-    let invocation = Invocation { target: args.target, args: args.args, flags: args.flags.0, strict: args.strict };
+    let invocation = Invocation {
+        target: args.target,
+        args: args.args,
+        flags: args.flags.0,
+        strict: args.fleet.strict,
+        rollout: args.fleet.rollout(),
+    };
     let plan = make_plan(ctx, &*backend.cloud(), &tree, &invocation).await?;
     drop(backend);
     if let Some(out) = &args.out {

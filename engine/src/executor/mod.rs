@@ -39,7 +39,7 @@ use crate::cloud::*;
 use crate::model::*;
 use crate::plan::*;
 use ctx::Ctx;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use walk::{Cancel, Finish, Task};
@@ -120,6 +120,30 @@ pub enum Event {
         step: StepId,
         at: Timestamp,
         error: String,
+    },
+    /// A rolling fleet plan starts wave `wave` of `of` with these servers.
+    WaveStarted {
+        wave: usize,
+        of: usize,
+        servers: Vec<ServerName>,
+    },
+    /// A server whose steps all succeeded is not healthy at its wave's health gate: it
+    /// counts as failed (nothing of it is undone).
+    Unhealthy {
+        server: ServerName,
+        reason: String,
+    },
+    /// Wave `wave` of `of` ended: `healthy` servers passed its health gate, `failed` did not
+    /// (a step failed, or unhealthy); `budget_left`: failures before no new wave starts.
+    /// `checked`: some server of the wave was checked for health (a wave that only stops
+    /// servers passes when its steps did).
+    WaveDone {
+        wave: usize,
+        of: usize,
+        healthy: usize,
+        failed: usize,
+        budget_left: Option<usize>,
+        checked: bool,
     },
 }
 
@@ -278,37 +302,152 @@ pub async fn apply_journaled(
         tags: plan.tags.clone(),
         tokens,
     });
-    let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
-    let tasks: Vec<Task<ServerName>> =
-        plan.steps.iter().map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone() }).collect();
+    let waves = plan.waves();
+    let rolling = plan.fleet.as_ref().and_then(|f| f.rollout.as_ref());
+    let budget = rolling.and_then(|r| r.stop_after_failures);
+    let resume = Arc::new(resume);
     let known = Arc::new(journal::known_ids(plan, &resume));
-    let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
-        let (ctx, step, journal, known) = (ctx.clone(), steps[&id].clone(), journal.clone(), known.clone());
-        let decision = resume.decide(id);
-        async move { resume_step(&ctx, &*journal, &step, (decision, &known), steps::Inputs(inputs)).await }
-    };
-    let on_skip = |step, because| ctx.operator.event(&Event::Skipped { step, because });
-    let walked = walk::walk(&tasks, policy.concurrency, cancel, run, &on_skip).await;
-
     let mut report = ApplyReport::default();
-    let mut outputs = BTreeMap::new();
-    for (id, outcome) in walked.outcomes {
-        let outcome = match outcome {
-            walk::Outcome::Done(output) => {
-                outputs.insert(id, output.clone());
-                Outcome::Done(output)
+    let mut failed: BTreeSet<ServerName> = BTreeSet::new();
+    // Once the error budget is spent: the failure that spent it (later waves are skipped).
+    let mut spent: Option<StepId> = None;
+    for (n, wave) in waves.iter().enumerate() {
+        let members: BTreeSet<&ServerName> = wave.iter().collect();
+        let steps: Vec<&Step> = plan.steps.iter().filter(|s| members.contains(&s.server)).collect();
+        if n > 0 && cancel.is_cancelled() {
+            // Ctrl-C: the waves not started are cancelled (a resume starts them).
+            report.outcomes.extend(steps.iter().map(|s| (s.id, Outcome::Cancelled)));
+            continue;
+        }
+        if let Some(because) = spent {
+            for step in steps {
+                ctx.operator.event(&Event::Skipped { step: step.id, because });
+                report.outcomes.insert(step.id, Outcome::Skipped { because });
             }
-            walk::Outcome::Failed(e) => Outcome::Failed(e),
-            walk::Outcome::Blocked(e) => Outcome::Blocked(e),
-            walk::Outcome::Skipped { because } => Outcome::Skipped { because },
-            walk::Outcome::Cancelled => Outcome::Cancelled,
-        };
-        report.outcomes.insert(id, outcome);
+            continue;
+        }
+        if rolling.is_some() {
+            ctx.operator.event(&Event::WaveStarted { wave: n + 1, of: waves.len(), servers: wave.clone() });
+        }
+        let run = WaveRun { ctx: &ctx, journal: &journal, resume: &resume, known: &known, policy: &policy, cancel };
+        let (stopped, outcomes, undone) = run.walk(plan, &steps).await;
+        report.outcomes.extend(outcomes);
+        report.undone.extend(undone);
+        let Some(rolling) = rolling else { continue };
+        let gate = health_gate(&ctx, wave, &steps, &stopped).await;
+        for (server, last) in &gate.unhealthy {
+            failed.insert(server.clone());
+            if budget.is_some_and(|b| failed.len() >= b as usize) {
+                spent = spent.or(*last);
+            }
+        }
+        let healthy = gate.passed;
+        failed.extend(stopped.keys().cloned());
+        if budget.is_some_and(|b| failed.len() >= b as usize) {
+            spent = spent.or(stopped.values().copied().max());
+        }
+        let budget_left = rolling.stop_after_failures.map(|b| (b as usize).saturating_sub(failed.len()));
+        ctx.operator.event(&Event::WaveDone {
+            wave: n + 1,
+            of: waves.len(),
+            healthy,
+            failed: wave.len() - healthy,
+            budget_left,
+            checked: gate.checked,
+        });
     }
-    let blocked = |id| matches!(report.outcomes.get(&id), Some(Outcome::Blocked(_)));
-    let completed: Vec<StepId> = walked.completed.iter().copied().filter(|id| !resume.undone.contains(id)).collect();
-    report.undone = undo::compensate(&ctx, &*journal, plan, &walked.stopped, blocked, &completed, &outputs).await;
     report
+}
+
+/// The end of a wave's health gate.
+struct Gate {
+    /// Servers that passed: healthy, or (a plan that does not end up) whose steps did.
+    passed: usize,
+    /// Servers whose steps succeeded but that are not healthy, with their last step.
+    unhealthy: Vec<(ServerName, Option<StepId>)>,
+    /// Whether any server of the wave was checked for health.
+    checked: bool,
+}
+
+/// Every server of the wave whose steps all succeeded and whose plan ends with it up
+/// (a `WaitHealthy` step) must be healthy by `cellar status`'s rules, its agent's result
+/// included; the others pass when their steps did.
+async fn health_gate(ctx: &Ctx, wave: &[ServerName], steps: &[&Step], stopped: &BTreeMap<ServerName, StepId>) -> Gate {
+    let wants_health = |server: &ServerName| {
+        steps.iter().any(|s| &s.server == server && matches!(s.action, Action::WaitHealthy { .. }))
+    };
+    let mut gate = Gate { passed: 0, unhealthy: Vec::new(), checked: wave.iter().any(&wants_health) };
+    for server in wave.iter().filter(|s| !stopped.contains_key(*s)) {
+        if !wants_health(server) {
+            gate.passed += 1;
+            continue;
+        }
+        let reason = match crate::status::read(&*ctx.cloud, server, &ctx.region).await {
+            Ok(status) if status.health == crate::status::Health::Healthy => {
+                gate.passed += 1;
+                continue;
+            }
+            Ok(status) => format!("{server} is {} after its steps: {}", status.health.as_str(), status.reason),
+            Err(e) => format!("{server}: its health could not be read: {e}"),
+        };
+        ctx.operator.event(&Event::Unhealthy { server: server.clone(), reason });
+        let last = steps.iter().filter(|s| &s.server == server).map(|s| s.id).max();
+        gate.unhealthy.push((server.clone(), last));
+    }
+    gate
+}
+
+/// What a wave's walk shares.
+struct WaveRun<'a> {
+    ctx: &'a Arc<Ctx>,
+    journal: &'a Arc<dyn journal::Journal>,
+    resume: &'a Arc<journal::Resume>,
+    known: &'a Arc<std::collections::BTreeSet<String>>,
+    policy: &'a Policy,
+    cancel: &'a Cancel,
+}
+
+impl WaveRun<'_> {
+    /// Walks `steps` (one wave's) and compensates its failed servers: the servers stopped
+    /// (and the step that stopped each), every step's outcome, the undos run.
+    async fn walk(
+        &self,
+        plan: &Plan,
+        steps: &[&Step],
+    ) -> (BTreeMap<ServerName, StepId>, BTreeMap<StepId, Outcome>, Vec<UndoRecord>) {
+        let by_id: BTreeMap<StepId, Step> = steps.iter().map(|s| (s.id, (*s).clone())).collect();
+        let tasks: Vec<Task<ServerName>> =
+            steps.iter().map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone() }).collect();
+        let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
+            let (ctx, journal, known) = (self.ctx.clone(), self.journal.clone(), self.known.clone());
+            let step = by_id[&id].clone();
+            let decision = self.resume.decide(id);
+            async move { resume_step(&ctx, &*journal, &step, (decision, &known), steps::Inputs(inputs)).await }
+        };
+        let on_skip = |step, because| self.ctx.operator.event(&Event::Skipped { step, because });
+        let walked = walk::walk(&tasks, self.policy.concurrency, self.cancel, run, &on_skip).await;
+        let mut outcomes = BTreeMap::new();
+        let mut outputs = BTreeMap::new();
+        for (id, outcome) in walked.outcomes {
+            let outcome = match outcome {
+                walk::Outcome::Done(output) => {
+                    outputs.insert(id, output.clone());
+                    Outcome::Done(output)
+                }
+                walk::Outcome::Failed(e) => Outcome::Failed(e),
+                walk::Outcome::Blocked(e) => Outcome::Blocked(e),
+                walk::Outcome::Skipped { because } => Outcome::Skipped { because },
+                walk::Outcome::Cancelled => Outcome::Cancelled,
+            };
+            outcomes.insert(id, outcome);
+        }
+        let blocked = |id| matches!(outcomes.get(&id), Some(Outcome::Blocked(_)));
+        let completed: Vec<StepId> =
+            walked.completed.iter().copied().filter(|id| !self.resume.undone.contains(id)).collect();
+        let undone =
+            undo::compensate(self.ctx, &**self.journal, plan, &walked.stopped, blocked, &completed, &outputs).await;
+        (walked.stopped, outcomes, undone)
+    }
 }
 
 /// A step of a resumed apply: taken from the journal, failed again, reconciled or run.

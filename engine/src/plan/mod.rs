@@ -25,7 +25,7 @@ mod settings;
 
 pub use action::{Action, AgentSpec, Change, Undo};
 pub use file::PlanFileError;
-pub use fleet::{Fleet, FleetRow};
+pub use fleet::{Fleet, FleetRow, Rollout, RolloutOptions, Unavailable};
 pub use observe::{staleness, Observation, Observed, ResourceKey};
 pub use render::diff;
 pub use settings::{changed_settings, settings_of, Setting, SettingChange};

@@ -1,6 +1,6 @@
 //! Renderings of a plan for people: text, Graphviz DOT, and the diff of two plans.
 
-use super::{Change, Plan};
+use super::{Change, Plan, StepId};
 use crate::model::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -76,6 +76,26 @@ impl Plan {
         for step in &self.steps {
             let (change, text) = step.describe();
             let _ = writeln!(out, "  s{} [label={:?}];", step.id.0, format!("{} {change} {text}", step.id));
+        }
+        // A rolling fleet plan's waves: a box each, and an edge from each wave to the next
+        // (the next starts once the one before is healthy).
+        if let Some(rollout) = self.fleet.as_ref().and_then(|f| f.rollout.as_ref()) {
+            let mut previous: Option<StepId> = None;
+            for (n, wave) in rollout.waves.iter().enumerate() {
+                let ids: Vec<StepId> = self.steps.iter().filter(|s| wave.contains(&s.server)).map(|s| s.id).collect();
+                let names: Vec<&str> = wave.iter().map(|s| s.as_str()).collect();
+                let _ = writeln!(out, "  subgraph cluster_wave_{} {{", n + 1);
+                let _ =
+                    writeln!(out, "    label={:?}; style=rounded;", format!("wave {}: {}", n + 1, names.join(", ")));
+                for id in &ids {
+                    let _ = writeln!(out, "    s{};", id.0);
+                }
+                out.push_str("  }\n");
+                if let (Some(from), Some(to)) = (previous, ids.first()) {
+                    let _ = writeln!(out, "  s{} -> s{} [style=bold, label=\"healthy\"];", from.0, to.0);
+                }
+                previous = ids.last().copied().or(previous);
+            }
         }
         for step in &self.steps {
             for dep in &step.after {

@@ -254,7 +254,15 @@ fn a_fleet_plan_merges_servers_and_keeps_their_scopes_and_refusals() {
     let terminate = || Action::TerminateInstance { instance: InstanceId::new("i-1") };
     let plans = vec![plan_for("a", vec![volume(20)]), plan_for("b", vec![]), plan_for("c", vec![terminate()])];
     let refused: BTreeMap<ServerName, String> = [(ServerName::new("d"), "d has no group".to_string())].into();
-    let fleet = Plan::fleet("x@all".into(), "all".into(), names(&["a", "b", "c", "d"]), plans, refused).unwrap();
+    let fleet = Plan::fleet(
+        "x@all".into(),
+        "all".into(),
+        names(&["a", "b", "c", "d"]),
+        plans,
+        refused,
+        &RolloutOptions::default(),
+    )
+    .unwrap();
     fleet.validate().unwrap();
     assert_eq!(
         fleet.steps.iter().map(|s| (s.id.0, s.server.to_string())).collect::<Vec<_>>(),
@@ -275,14 +283,59 @@ fn a_fleet_plan_merges_servers_and_keeps_their_scopes_and_refusals() {
     );
     let text = fleet.render_text();
     assert!(text.contains("\n  2 to change, 1 without changes, 1 refused.\n"), "{text}");
+    // c restarts: a rolling change of one server at a time, drawn as waves.
+    assert!(text.contains("\n  Rolling: 2 waves (at most 1 server at once); each wave starts once the one before is healthy; failed servers do not stop the rollout.\n    wave 1: a\n    wave 2: c\n"), "{text}");
+    let dot = fleet.render_dot();
+    assert!(
+        dot.contains(
+            "subgraph cluster_wave_2 {\n    label=\"wave 2: c\"; style=rounded;\n    s2;\n  }\n  s1 -> s2 [style=bold"
+        ),
+        "{dot}"
+    );
+    assert_eq!(fleet.waves(), [names(&["a"]), names(&["c"])]);
     // Saved and loaded as it is.
     assert_eq!(Plan::from_ron("fleet.ron", &fleet.to_ron()).unwrap(), fleet);
     // A fleet plan is of one region, and lists every server it touches.
     let mut other = fleet.clone();
     other.fleet.as_mut().unwrap().scopes[0].region = Region::new("eu-west-1");
     assert!(other.validate().unwrap_err().contains("a fleet plan is of one region"));
+    let mut unwaved = fleet.clone();
+    unwaved.fleet.as_mut().unwrap().rollout.as_mut().unwrap().waves.pop();
+    assert_eq!(unwaved.validate().unwrap_err(), "its waves must hold every server with steps exactly once");
     let mut stray = fleet.clone();
     stray.fleet.as_mut().unwrap().servers.retain(|s| s.as_str() != "c");
+    stray.fleet.as_mut().unwrap().rollout = None;
     assert_eq!(stray.validate().unwrap_err(), "server c has steps or a refusal but is not among the fleet's servers");
-    assert!(Plan::fleet("x@all".into(), "all".into(), names(&["d"]), vec![], BTreeMap::new()).is_none());
+    assert!(Plan::fleet(
+        "x@all".into(),
+        "all".into(),
+        names(&["d"]),
+        vec![],
+        BTreeMap::new(),
+        &RolloutOptions::default()
+    )
+    .is_none());
+}
+
+#[test]
+fn waves_are_the_canaries_then_max_unavailable_at_a_time() {
+    let servers: Vec<ServerName> = (1..=10).map(|n| ServerName::new(format!("s-{n:02}"))).collect();
+    let check = |unavailable: &str, canary: Option<u32>, expected: &[usize]| {
+        let options = RolloutOptions {
+            max_unavailable: Some(Unavailable::parse(unavailable).unwrap()),
+            canary,
+            stop_after_failures: None,
+        };
+        let sizes: Vec<usize> = Rollout::new(&servers, &options).waves.iter().map(Vec::len).collect();
+        assert_eq!(sizes, expected, "{unavailable} canary {canary:?}");
+    };
+    check("1", None, &[1; 10]);
+    check("3", None, &[3, 3, 3, 1]);
+    check("20%", None, &[2, 2, 2, 2, 2]);
+    check("25%", Some(1), &[1, 3, 3, 3]);
+    check("100%", Some(20), &[10]);
+    check("1%", None, &[1; 10]);
+    for bad in ["0", "0%", "101%", "x", "-1", ""] {
+        assert!(Unavailable::parse(bad).unwrap_err().contains("--max-unavailable"), "{bad}");
+    }
 }

@@ -1,0 +1,100 @@
+//! Rolling fleet plans, in-process: waves run one after the other, each after the one
+//! before passed its health gate; once the error budget is spent no new wave starts.
+
+use super::support::{plan, world_after, Recorder};
+use cellar_engine::executor::{self, Event, Outcome, Policy};
+use cellar_engine::model::*;
+use cellar_engine::plan::{Plan, RolloutOptions, Unavailable};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const SERVERS: [&str; 4] = ["achel", "duvel", "kwak", "ommegang"];
+
+/// The four auto-scaling fixture servers created, a newer image, and no t3.medium capacity
+/// left in us-east-1d (achel's zone): achel's replacement cannot launch.
+async fn upgrade_with_achel_failing(
+    options: RolloutOptions,
+) -> (Arc<cellar_sim::Sim>, Plan, Vec<Event>, executor::ApplyReport) {
+    let sim = world_after(&[
+        "create-server@achel 10",
+        "create-server@duvel 30",
+        "create-server@kwak 10",
+        "create-server@ommegang 20",
+        "!image web-server-2026-12-01 x86_64 us-east-1",
+        "!capacity us-east-1d t3.medium 0",
+    ])
+    .await;
+    let mut plans = Vec::new();
+    for server in SERVERS {
+        plans.push(plan(&*sim, &format!("upgrade-ami@{server} --restart")).await.unwrap());
+    }
+    let names = SERVERS.iter().map(|s| ServerName::new(*s)).collect();
+    let fleet =
+        Plan::fleet("upgrade-ami@all --restart".into(), "all".into(), names, plans, BTreeMap::new(), &options).unwrap();
+    fleet.validate().unwrap();
+    let recorder = Arc::new(Recorder::new(true));
+    let report = executor::apply(sim.clone(), recorder.clone(), &fleet, Policy::default()).await;
+    let events = recorder.events.lock().unwrap().clone();
+    (sim, fleet, events, report)
+}
+
+/// (wave, healthy, failed, budget left) of every wave that ended.
+fn waves_done(events: &[Event]) -> Vec<(usize, usize, usize, Option<usize>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::WaveDone { wave, healthy, failed, budget_left, .. } => {
+                Some((*wave, *healthy, *failed, *budget_left))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn image_of(sim: &cellar_sim::Sim, server: &str) -> String {
+    let world = sim.world();
+    let id = world.server_instance(&ServerName::new(server)).unwrap();
+    world.instances()[&id].image.to_string()
+}
+
+#[tokio::test]
+async fn a_rolling_upgrade_stops_once_its_error_budget_is_spent() {
+    let options =
+        RolloutOptions { max_unavailable: Some(Unavailable::Servers(1)), canary: None, stop_after_failures: Some(1) };
+    let (sim, plan, events, report) = upgrade_with_achel_failing(options).await;
+    assert_eq!(waves_done(&events), [(1, 0, 1, Some(0))], "only achel's wave ran: {events:#?}");
+    for step in &plan.steps {
+        let outcome = &report.outcomes[&step.id];
+        if step.server.as_str() == "achel" {
+            assert!(!matches!(outcome, Outcome::Skipped { .. }), "{} {outcome:?}", step.id);
+        } else {
+            assert!(matches!(outcome, Outcome::Skipped { .. }), "{} of {}: {outcome:?}", step.id, step.server);
+        }
+    }
+    for server in ["duvel", "kwak", "ommegang"] {
+        assert_eq!(image_of(&sim, server), "ami-0002", "{server} was left alone");
+    }
+}
+
+#[tokio::test]
+async fn a_rolling_upgrade_within_its_budget_goes_on_wave_by_wave() {
+    let options = RolloutOptions {
+        max_unavailable: Some(Unavailable::Percent(50)),
+        canary: Some(1),
+        stop_after_failures: Some(2),
+    };
+    let (sim, plan, events, report) = upgrade_with_achel_failing(options).await;
+    let rollout = plan.fleet.as_ref().unwrap().rollout.as_ref().unwrap();
+    let waves: Vec<Vec<&str>> = rollout.waves.iter().map(|w| w.iter().map(|s| s.as_str()).collect()).collect();
+    assert_eq!(waves, [vec!["achel"], vec!["duvel", "kwak"], vec!["ommegang"]], "canary alone, then 50% of 4");
+    assert_eq!(waves_done(&events), [(1, 0, 1, Some(1)), (2, 2, 0, Some(1)), (3, 1, 0, Some(1))]);
+    // Each wave starts only after the one before ended.
+    let position = |wanted: &dyn Fn(&Event) -> bool| events.iter().position(wanted).unwrap();
+    let wave_2 = position(&|e| matches!(e, Event::WaveStarted { wave: 2, .. }));
+    let wave_1_done = position(&|e| matches!(e, Event::WaveDone { wave: 1, .. }));
+    assert!(wave_1_done < wave_2, "{events:#?}");
+    assert!(!report.succeeded());
+    for server in ["duvel", "kwak", "ommegang"] {
+        assert_ne!(image_of(&sim, server), "ami-0002", "{server} was upgraded");
+    }
+}
