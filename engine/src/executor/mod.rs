@@ -416,8 +416,10 @@ impl WaveRun<'_> {
         steps: &[&Step],
     ) -> (BTreeMap<ServerName, StepId>, BTreeMap<StepId, Outcome>, Vec<UndoRecord>) {
         let by_id: BTreeMap<StepId, Step> = steps.iter().map(|s| (s.id, (*s).clone())).collect();
-        let tasks: Vec<Task<ServerName>> =
-            steps.iter().map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone() }).collect();
+        let tasks: Vec<Task<ServerName>> = steps
+            .iter()
+            .map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone(), waits: s.action.only_waits() })
+            .collect();
         let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
             let (ctx, journal, known) = (self.ctx.clone(), self.journal.clone(), self.known.clone());
             let step = by_id[&id].clone();

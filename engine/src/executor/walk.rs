@@ -2,8 +2,8 @@
 //! shape of cargo's dependency queue and Terraform's dag walk).
 //!
 //! 1. Count each task's unfinished dependencies (its in-degree); tasks with none are ready.
-//! 2. Start ready tasks in id order, at most `concurrency` at once; each gets the outputs
-//!    of the tasks it runs after.
+//! 2. Start ready tasks in id order, at most `concurrency` at once (a task that only waits,
+//!    [`Task::waits`], holds no slot); each gets the outputs of the tasks it runs after.
 //! 3. When a task is done, its dependents' in-degrees drop; those reaching zero are ready.
 //! 4. When a task fails (or is blocked), its group is stopped: its dependents, and every
 //!    not yet started task of the same group, are skipped; other groups' tasks go on.
@@ -26,6 +26,10 @@ pub struct Task<G> {
     pub id: StepId,
     pub group: G,
     pub after: Vec<StepId>,
+    /// The task only waits (for a state, polling): it starts as soon as it is ready and
+    /// holds none of the `concurrency` slots, so a thousand servers waiting to be healthy
+    /// do not keep the next ones from starting.
+    pub waits: bool,
 }
 
 /// How a started task ended.
@@ -110,14 +114,19 @@ where
         },
     };
     let mut indegree: BTreeMap<StepId, usize> = tasks.iter().map(|t| (t.id, t.after.len())).collect();
-    let mut ready: BTreeSet<StepId> = indegree.iter().filter(|(_, d)| **d == 0).map(|(id, _)| *id).collect();
+    let mut ready = Ready::default();
+    for (id, _) in indegree.iter().filter(|(_, d)| **d == 0) {
+        ready.insert(graph.tasks[id]);
+    }
     let mut outputs: BTreeMap<StepId, O> = BTreeMap::new();
     let mut walked = Walked { outcomes: BTreeMap::new(), completed: Vec::new(), stopped: BTreeMap::new() };
     let mut running: JoinSet<(StepId, Finish<O, E>)> = JoinSet::new();
+    // Running tasks that hold a slot (all but those that only wait).
+    let mut slots_taken = 0;
 
     loop {
-        while running.len() < concurrency.max(1) && !cancel.is_cancelled() {
-            let Some(id) = ready.pop_first() else { break };
+        while !cancel.is_cancelled() {
+            let Some(id) = ready.next(slots_taken < concurrency.max(1)) else { break };
             let task = graph.tasks[&id];
             if let Some(because) = walked.stopped.get(&task.group).copied() {
                 skip(&graph, &mut walked.outcomes, on_skip, id, because);
@@ -126,6 +135,7 @@ where
             let inputs: BTreeMap<StepId, O> =
                 task.after.iter().filter_map(|dep| Some((*dep, outputs.get(dep)?.clone()))).collect();
             let future = run(id, inputs);
+            slots_taken += usize::from(!task.waits);
             running.spawn(async move { (id, future.await) });
         }
         let Some(joined) = running.join_next().await else { break };
@@ -133,6 +143,7 @@ where
             Ok(r) => r,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
+        slots_taken -= usize::from(!graph.tasks[&id].waits);
         let outcome = match finish {
             Finish::Done(output) => {
                 outputs.insert(id, output.clone());
@@ -142,7 +153,7 @@ where
                     let d = indegree.get_mut(dependent).expect("a dependent is a task");
                     *d -= 1;
                     if *d == 0 && !walked.outcomes.contains_key(dependent) {
-                        ready.insert(*dependent);
+                        ready.insert(graph.tasks[dependent]);
                     }
                 }
                 continue;
@@ -169,6 +180,29 @@ where
         walked.outcomes.insert(task.id, outcome);
     }
     walked
+}
+
+/// The tasks ready to start, in id order: those that only wait apart, as they need no slot.
+#[derive(Default)]
+struct Ready {
+    waiting: BTreeSet<StepId>,
+    working: BTreeSet<StepId>,
+}
+
+impl Ready {
+    fn insert<G>(&mut self, task: &Task<G>) {
+        if task.waits {
+            self.waiting.insert(task.id);
+        } else {
+            self.working.insert(task.id);
+        }
+    }
+
+    /// The next task to start: the first one that only waits, else (if a slot is free)
+    /// the first of the others.
+    fn next(&mut self, slot_free: bool) -> Option<StepId> {
+        self.waiting.pop_first().or_else(|| if slot_free { self.working.pop_first() } else { None })
+    }
 }
 
 /// Skips `id` and, transitively, its dependents that have no outcome yet.
@@ -215,6 +249,7 @@ mod tests {
                 id: StepId(*id),
                 group: *group,
                 after: after.iter().map(|a| StepId(*a)).collect(),
+                waits: false,
             })
             .collect()
     }
@@ -321,6 +356,56 @@ mod tests {
             &["#1 done []", "#2 done []", "#3 done []", "#4 done []", "#5 done []", "#6 done []"],
             &[1, 2, 3, 4, 5, 6],
         );
+    }
+
+    /// Tasks that only wait hold no slot: with one slot, the three waits (each running
+    /// until the working tasks are done) run beside the working tasks, which still take
+    /// turns one at a time.
+    #[test]
+    fn tasks_that_only_wait_hold_no_slot() {
+        let task = |id: u32, waits: bool| Task { id: StepId(id), group: id, after: vec![], waits };
+        let tasks = [task(1, true), task(2, true), task(3, true), task(4, false), task(5, false)];
+        let working_done = Arc::new(AtomicUsize::new(0));
+        let (working, most_working, most) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let all = Arc::new(AtomicUsize::new(0));
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let walked = rt.block_on(walk(
+            &tasks,
+            1,
+            &Cancel::default(),
+            |id, _: BTreeMap<StepId, ()>| {
+                let (working_done, working, most_working) =
+                    (working_done.clone(), working.clone(), most_working.clone());
+                let (all, most) = (all.clone(), most.clone());
+                async move {
+                    most.fetch_max(all.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    if id.0 <= 3 {
+                        // A wait: until both working tasks are done (bounded, so a bug fails the test).
+                        for _ in 0..1000 {
+                            if working_done.load(Ordering::SeqCst) == 2 {
+                                break;
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                    } else {
+                        most_working.fetch_max(working.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                        for _ in 0..5 {
+                            tokio::task::yield_now().await;
+                        }
+                        working.fetch_sub(1, Ordering::SeqCst);
+                        working_done.fetch_add(1, Ordering::SeqCst);
+                    }
+                    all.fetch_sub(1, Ordering::SeqCst);
+                    Finish::<(), ()>::Done(())
+                }
+            },
+            &|_, _| {},
+        ));
+        assert!(walked.outcomes.values().all(|o| matches!(o, Outcome::Done(()))));
+        assert_eq!(most_working.load(Ordering::SeqCst), 1, "the working tasks took turns in the one slot");
+        assert_eq!(most.load(Ordering::SeqCst), 4, "the three waits ran beside a working task");
+        assert_eq!(working_done.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -418,6 +418,12 @@ impl Action {
         }
     }
 
+    /// The action only waits for a state (polling, changing nothing): it needs no slot of
+    /// the apply's concurrency.
+    pub fn only_waits(&self) -> bool {
+        matches!(self, Action::WaitRunning { .. } | Action::WaitHealthy { .. })
+    }
+
     /// What the cellar agent of the instances this action launches is given, if any.
     pub fn agent(&self) -> Option<&AgentSpec> {
         match self {
