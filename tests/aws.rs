@@ -451,6 +451,8 @@ async fn cli_agent_takes_over_volume_and_address_on_a_replacement() {
 
 #[path = "aws/first_contact.rs"]
 mod first_contact;
+#[path = "aws/fleet.rs"]
+mod fleet;
 #[path = "aws/journal.rs"]
 mod journal;
 #[path = "aws/launch_settings.rs"]

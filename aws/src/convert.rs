@@ -162,6 +162,13 @@ pub(crate) fn ec2_filter(filter: &Filter) -> (Option<Vec<ec2::types::Filter>>, O
             Some(vec![ec2::types::Filter::builder().name(format!("tag:{NAME_TAG}")).values(name.as_str()).build()]),
             None,
         ),
+        Filter::Servers(names) => (
+            Some(vec![ec2::types::Filter::builder()
+                .name(format!("tag:{NAME_TAG}"))
+                .set_values(Some(names.iter().map(|n| n.to_string()).collect()))
+                .build()]),
+            None,
+        ),
         Filter::Id(id) => (None, Some(vec![id.clone()])),
     }
 }

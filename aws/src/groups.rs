@@ -20,6 +20,11 @@ pub(crate) async fn describe_auto_scaling_groups(
             request = request
                 .filters(asg::types::Filter::builder().name(format!("tag:{NAME_TAG}")).values(name.as_str()).build())
         }
+        Filter::Servers(names) => {
+            let values = names.iter().map(|n| n.to_string()).collect();
+            request = request
+                .filters(asg::types::Filter::builder().name(format!("tag:{NAME_TAG}")).set_values(Some(values)).build())
+        }
         Filter::Id(name) => request = request.auto_scaling_group_names(name),
     }
     let mut raw = Vec::new();

@@ -167,6 +167,9 @@ impl CloudError {
 
 pub type CloudResult<T> = Result<T, CloudError>;
 
+/// The most values AWS takes in one describe filter (EC2 and Auto Scaling alike).
+pub const MAX_FILTER_VALUES: usize = 200;
+
 /// Which resources a describe call returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Filter {
@@ -174,6 +177,9 @@ pub enum Filter {
     All,
     /// Resources tagged `Name=<server>`.
     Server(ServerName),
+    /// Resources tagged `Name=` one of these (at most [`MAX_FILTER_VALUES`]): one describe
+    /// for many servers.
+    Servers(Vec<ServerName>),
     /// The one resource with this id (`InstanceIds=[...]` and the like). An id that does not
     /// exist (or is not visible yet) gives an empty list, not an error.
     Id(String),
@@ -185,6 +191,7 @@ impl Filter {
         match self {
             Filter::All => true,
             Filter::Server(name) => tags.get(NAME_TAG).map(String::as_str) == Some(name.as_str()),
+            Filter::Servers(names) => tags.get(NAME_TAG).is_some_and(|n| names.iter().any(|s| s.as_str() == n)),
             Filter::Id(wanted) => wanted == id,
         }
     }

@@ -5,7 +5,7 @@
 use crate::agent::DATA_ROLE;
 use crate::api::Api;
 use crate::caller::{Caller, Policy};
-use crate::cloud::{Cloud, CloudError, Filter};
+use crate::cloud::{Cloud, CloudError, Filter, MAX_FILTER_VALUES};
 use crate::model::*;
 use crate::network::Network;
 use crate::plan::{Observation, Observed, ResourceKey, Scope};
@@ -198,41 +198,181 @@ impl Inventory {
 /// Reads the inventory a scope needs. Resources of the server are read by `Name` tag;
 /// throttled and failed reads are retried (through a [`Caller`] with [`Policy::for_reads`]).
 pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudError> {
+    let mut read = read_many(cloud, std::slice::from_ref(scope)).await?;
+    Ok(read.pop().unwrap_or_default())
+}
+
+/// The inventories of many scopes (a fleet plan's servers), in their order, read in
+/// batches: each kind of resource with one describe per region and [`MAX_FILTER_VALUES`]
+/// servers (pages as AWS gives them), the zones once, each region's images, workspaces and
+/// network once; only DNS names are looked up one by one. The calls grow with the pages,
+/// not with the servers.
+pub async fn read_many(cloud: &dyn Cloud, scopes: &[Scope]) -> Result<Vec<Inventory>, CloudError> {
     let caller = Caller::new(&Policy::for_reads());
-    let mut zones_of = vec![scope.region.clone()];
-    if let Some((_, regions)) = &scope.image_family {
-        zones_of.extend(regions.iter().cloned());
+    let mut zones_of: Vec<Region> = Vec::new();
+    for scope in scopes {
+        zones_of.push(scope.region.clone());
+        zones_of.extend(scope.image_family.iter().flat_map(|(_, regions)| regions.iter().cloned()));
     }
+    zones_of.sort();
+    zones_of.dedup();
     let regions = caller.call(cloud, Api::DescribeRegions, || cloud.describe_regions(&zones_of)).await?;
-    let mut inventory = Inventory { regions, now: cloud.now().await, ..Default::default() };
-    if inventory.zones_of(&scope.region).is_none() {
-        // Nothing more can be read; the planner reports the unknown region.
-        return Ok(inventory);
+    let now = cloud.now().await;
+    let base = Inventory { regions, now, ..Default::default() };
+    let mut by_region: BTreeMap<Region, RegionRead> = BTreeMap::new();
+    for scope in scopes.iter().filter(|s| base.zones_of(&s.region).is_some()) {
+        let region = by_region.entry(scope.region.clone()).or_default();
+        region.servers.extend(scope.server.iter().cloned());
+        region.images |= scope.image.is_some() || scope.image_family.is_some();
+        region.workspaces |= scope.workspaces;
+        region.network |= scope.network.is_some();
+        region.key_pairs |= scope.network.as_ref().is_some_and(|n| n.key_name.is_some());
     }
-    let region = &scope.region;
-    if let Some(server) = &scope.server {
-        let filter = Filter::Server(server.clone());
-        let mut r = ServerResources {
-            instances: caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &filter)).await?,
-            volumes: caller.call(cloud, Api::DescribeVolumes, || cloud.describe_volumes(region, &filter)).await?,
-            addresses: caller.call(cloud, Api::DescribeAddresses, || cloud.describe_addresses(region, &filter)).await?,
-            launch_templates: caller
-                .call(cloud, Api::DescribeLaunchTemplates, || cloud.describe_launch_templates(region, &filter))
-                .await?,
-            launch_configurations: Vec::new(),
-            groups: caller
-                .call(cloud, Api::DescribeAutoScalingGroups, || cloud.describe_auto_scaling_groups(region, &filter))
-                .await?,
+    for (region, read) in &mut by_region {
+        read.read(cloud, &caller, region).await?;
+    }
+    let mut other_images: BTreeMap<Region, Vec<Image>> = BTreeMap::new();
+    let mut out = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        let mut inventory = base.clone();
+        // Nothing more can be read of an unknown region; the planner reports it.
+        let Some(read) = by_region.get(&scope.region) else {
+            out.push(inventory);
+            continue;
         };
+        if let Some(server) = &scope.server {
+            inventory.resources = read.resources_of(server);
+        }
+        if scope.image.is_some() || scope.image_family.is_some() {
+            inventory.images = read.images_read.clone();
+        }
+        for other in scope.image_family.iter().flat_map(|(_, r)| r.iter()).filter(|r| **r != scope.region) {
+            if inventory.zones_of(other).is_none() {
+                continue; // the planner reports the unknown region
+            }
+            if !other_images.contains_key(other) {
+                let mut images = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(other)).await?;
+                images.sort_by(|a, b| a.id.cmp(&b.id));
+                other_images.insert(other.clone(), images);
+            }
+            inventory.other_images.insert(other.clone(), other_images[other].clone());
+        }
+        if scope.workspaces {
+            inventory.workspaces = read.workspaces_read.clone();
+        }
+        if let Some(host) = &scope.dns_name {
+            let mut dns = caller.call(cloud, Api::DnsLookup, || cloud.resolve_dns(host)).await?;
+            dns.sort();
+            inventory.dns = dns;
+        }
+        if scope.network.is_some() {
+            inventory.network = read.network_read.clone();
+        }
+        out.push(inventory);
+    }
+    Ok(out)
+}
+
+/// What is read of one region for many scopes, and what was read.
+#[derive(Default)]
+struct RegionRead {
+    servers: std::collections::BTreeSet<ServerName>,
+    images: bool,
+    workspaces: bool,
+    network: bool,
+    key_pairs: bool,
+    /// Every resource tagged with one of `servers`' names, by name.
+    resources: BTreeMap<ServerName, ServerResources>,
+    launch_configurations: Vec<LaunchConfiguration>,
+    images_read: Vec<Image>,
+    workspaces_read: Vec<Instance>,
+    network_read: Network,
+}
+
+impl RegionRead {
+    async fn read(&mut self, cloud: &dyn Cloud, caller: &Caller, region: &Region) -> Result<(), CloudError> {
+        let names: Vec<ServerName> = self.servers.iter().cloned().collect();
+        for chunk in names.chunks(MAX_FILTER_VALUES) {
+            let filter = match chunk {
+                [one] => Filter::Server(one.clone()),
+                many => Filter::Servers(many.to_vec()),
+            };
+            let instances =
+                caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &filter)).await?;
+            let volumes = caller.call(cloud, Api::DescribeVolumes, || cloud.describe_volumes(region, &filter)).await?;
+            let addresses =
+                caller.call(cloud, Api::DescribeAddresses, || cloud.describe_addresses(region, &filter)).await?;
+            let templates = caller
+                .call(cloud, Api::DescribeLaunchTemplates, || cloud.describe_launch_templates(region, &filter))
+                .await?;
+            let groups = caller
+                .call(cloud, Api::DescribeAutoScalingGroups, || cloud.describe_auto_scaling_groups(region, &filter))
+                .await?;
+            let name_of = |tags: &Tags| tags.get(NAME_TAG).and_then(|n| ServerName::parse(n).ok());
+            let resources = &mut self.resources;
+            for i in instances {
+                if let Some(name) = name_of(&i.tags) {
+                    resources.entry(name).or_default().instances.push(i);
+                }
+            }
+            for v in volumes {
+                if let Some(name) = name_of(&v.tags) {
+                    resources.entry(name).or_default().volumes.push(v);
+                }
+            }
+            for a in addresses {
+                if let Some(name) = name_of(&a.tags) {
+                    resources.entry(name).or_default().addresses.push(a);
+                }
+            }
+            for t in templates {
+                if let Some(name) = name_of(&t.tags) {
+                    resources.entry(name).or_default().launch_templates.push(t);
+                }
+            }
+            for g in groups {
+                if let Some(name) = name_of(&g.tags) {
+                    resources.entry(name).or_default().groups.push(g);
+                }
+            }
+        }
+        if !names.is_empty() {
+            self.launch_configurations = caller
+                .call(cloud, Api::DescribeLaunchConfigurations, || cloud.describe_launch_configurations(region))
+                .await?;
+        }
+        if self.images {
+            self.images_read = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(region)).await?;
+            self.images_read.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        if self.workspaces {
+            let all =
+                caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &Filter::All)).await?;
+            self.workspaces_read = all
+                .into_iter()
+                .filter(|i| i.tags.get(NAME_TAG).is_some_and(|n| workspace_number(n).is_some()))
+                .collect();
+            self.workspaces_read.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        if self.network {
+            self.network_read = read_network_with(cloud, caller, region, self.key_pairs).await?;
+        }
+        Ok(())
+    }
+
+    /// One server's resources, sorted, with its launch configurations (`<server>-v<n>`, or
+    /// the one its group uses).
+    fn resources_of(&self, server: &ServerName) -> ServerResources {
+        let mut r = self.resources.get(server).cloned().unwrap_or_default();
         let prefix = format!("{server}-v");
-        r.launch_configurations = caller
-            .call(cloud, Api::DescribeLaunchConfigurations, || cloud.describe_launch_configurations(region))
-            .await?
-            .into_iter()
+        r.launch_configurations = self
+            .launch_configurations
+            .iter()
             .filter(|c| {
                 c.name.strip_prefix(&prefix).is_some_and(|n| n.parse::<u32>().is_ok())
                     || r.groups.iter().any(|g| g.launch == LaunchSource::Configuration { name: c.name.clone() })
             })
+            .cloned()
             .collect();
         r.launch_configurations.sort_by(|a, b| a.name.cmp(&b.name));
         r.instances.sort_by(|a, b| a.id.cmp(&b.id));
@@ -240,41 +380,8 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
         r.addresses.sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
         r.launch_templates.sort_by(|a, b| a.id.cmp(&b.id));
         r.groups.sort_by(|a, b| a.name.cmp(&b.name));
-        inventory.resources = r;
+        r
     }
-    if scope.image.is_some() || scope.image_family.is_some() {
-        inventory.images = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(region)).await?;
-        inventory.images.sort_by(|a, b| a.id.cmp(&b.id));
-    }
-    if let Some((_, regions)) = &scope.image_family {
-        for other in regions.iter().filter(|r| *r != region) {
-            if inventory.zones_of(other).is_none() {
-                continue; // the planner reports the unknown region
-            }
-            let mut images = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(other)).await?;
-            images.sort_by(|a, b| a.id.cmp(&b.id));
-            inventory.other_images.insert(other.clone(), images);
-        }
-    }
-    if scope.workspaces {
-        let mut workspaces: Vec<Instance> = caller
-            .call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &Filter::All))
-            .await?
-            .into_iter()
-            .filter(|i| i.tags.get(NAME_TAG).is_some_and(|n| workspace_number(n).is_some()))
-            .collect();
-        workspaces.sort_by(|a, b| a.id.cmp(&b.id));
-        inventory.workspaces = workspaces;
-    }
-    if let Some(host) = &scope.dns_name {
-        let mut dns = caller.call(cloud, Api::DnsLookup, || cloud.resolve_dns(host)).await?;
-        dns.sort();
-        inventory.dns = dns;
-    }
-    if let Some(network) = &scope.network {
-        inventory.network = read_network_with(cloud, &caller, region, network.key_name.is_some()).await?;
-    }
-    Ok(inventory)
 }
 
 /// The network of `region` (VPCs, subnets, security groups, and with `key_pairs` its key

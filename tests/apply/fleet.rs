@@ -98,3 +98,51 @@ async fn a_rolling_upgrade_within_its_budget_goes_on_wave_by_wave() {
         assert_ne!(image_of(&sim, server), "ami-0002", "{server} was upgraded");
     }
 }
+
+/// A fleet's inventory read in batches is each server's inventory read alone, and its
+/// describes grow with the pages (200 servers a filter), not with the servers.
+#[tokio::test]
+async fn a_fleet_is_read_in_batches_the_same_as_one_by_one() {
+    use cellar_engine::{inventory, planner};
+    let sim = world_after(&["create-server@duvel 30", "create-server@ommegang 20", "create-server@achel 10"]).await;
+    let tree = super::support::fixture_config();
+    let mut scopes = Vec::new();
+    for server in SERVERS {
+        let command = cellar_engine::command::parse(
+            planner::COMMANDS,
+            &format!("upgrade-ami@{server}"),
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
+        scopes.push(planner::scope(&command, &tree).unwrap());
+    }
+    let batched = inventory::read_many(&*sim, &scopes).await.unwrap();
+    for (scope, read) in scopes.iter().zip(&batched) {
+        let alone = inventory::read(&*sim, scope).await.unwrap();
+        assert_eq!(read.resources, alone.resources, "{:?}", scope.server);
+        assert_eq!(read.observe(scope), alone.observe(scope), "{:?}", scope.server);
+    }
+    assert!(!batched[1].resources.is_empty() && batched[2].resources.is_empty(), "duvel has resources, kwak none");
+    // Calls for 4, 200 and 401 servers (the others exist only in name): one more page of
+    // describes for every 200 names, and a DNS lookup per server with a name.
+    let calls = |n: usize| {
+        let sim = sim.clone();
+        let mut scopes = scopes.clone();
+        let first = scopes[0].clone();
+        scopes.extend((0..n.saturating_sub(4)).map(|i| {
+            let mut s = first.clone();
+            s.server = Some(ServerName::new(format!("web-{i}")));
+            s.dns_name = None;
+            s
+        }));
+        async move {
+            let before = sim.world().api_calls();
+            inventory::read_many(&*sim, &scopes).await.unwrap();
+            sim.world().api_calls() - before
+        }
+    };
+    let (four, two_hundred, four_hundred_one) = (calls(4).await, calls(200).await, calls(401).await);
+    assert_eq!(two_hundred, four, "200 servers are one page");
+    assert_eq!(four_hundred_one, four + 2 * 5, "401 servers: two more pages of the five kinds");
+}

@@ -387,11 +387,9 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Target>
     let journal = journal_of(&file, &plan)?;
     let resume = Resume::from_records(&journal.records);
     // Every scope the plan read: its server's, and a fleet plan's other servers'.
-    let mut now = Vec::new();
-    for scope in plan.scopes() {
-        let read = inventory::read(cloud, scope).await.context("re-reading the resources the plan saw")?;
-        now.extend(read.observe(scope));
-    }
+    let scopes: Vec<_> = plan.scopes().cloned().collect();
+    let read = inventory::read_many(cloud, &scopes).await.context("re-reading the resources the plan saw")?;
+    let now: Vec<_> = scopes.iter().zip(&read).flat_map(|(scope, read)| read.observe(scope)).collect();
     let changes = resumed_staleness(&plan, &now, &resume);
     if !changes.is_empty() {
         bail!(

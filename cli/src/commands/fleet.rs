@@ -9,7 +9,7 @@ use cellar_engine::command::{self, Target};
 use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory;
 use cellar_engine::plan::{Plan, RolloutOptions};
-use cellar_engine::planner::{self, PlanError};
+use cellar_engine::planner;
 use cellar_engine::selector::Selector;
 use std::collections::BTreeMap;
 
@@ -21,7 +21,7 @@ pub async fn plan(
     (strict, rollout): (bool, &RolloutOptions),
 ) -> Result<Plan> {
     let servers = selector.select(tree)?;
-    let (mut plans, mut refused, mut line) = (Vec::new(), BTreeMap::new(), None);
+    let (mut commands, mut scopes, mut refused, mut line) = (Vec::new(), Vec::new(), BTreeMap::new(), None);
     for server in &servers {
         let command = command::parse(planner::COMMANDS, &format!("{name}@{server}"), args, flags)?;
         if command.spec().target() != Target::Server {
@@ -33,7 +33,21 @@ pub async fn plan(
         // The canonical command line, with the selector where the server was.
         let text = command.to_string();
         line.get_or_insert_with(|| text.replacen(&format!("@{server}"), &format!("@{selector}"), 1));
-        match plan_one(cloud, tree, &command).await? {
+        match planner::scope(&command, tree) {
+            Ok(scope) => {
+                scopes.push(scope);
+                commands.push((server.clone(), command));
+            }
+            Err(refusal) => {
+                refused.insert(server.clone(), refusal.to_string());
+            }
+        }
+    }
+    // One batched read for every server (describes by region and kind, not per server).
+    let inventories = inventory::read_many(cloud, &scopes).await.context("reading the current state")?;
+    let mut plans = Vec::new();
+    for ((server, command), inventory) in commands.iter().zip(&inventories) {
+        match planner::plan(command, tree, inventory) {
             Ok(plan) => plans.push(plan),
             Err(refusal) => {
                 refused.insert(server.clone(), refusal.to_string());
@@ -60,20 +74,4 @@ pub async fn plan(
             )
         }
     }
-}
-
-/// One server's plan, or the command's refusal of it; a failed read is an error.
-async fn plan_one(
-    cloud: &dyn Cloud,
-    tree: &ConfigTree,
-    command: &command::Command,
-) -> Result<std::result::Result<Plan, PlanError>> {
-    let scope = match planner::scope(command, tree) {
-        Ok(scope) => scope,
-        Err(refusal) => return Ok(Err(refusal)),
-    };
-    let inventory = inventory::read(cloud, &scope).await.with_context(|| {
-        format!("reading the current state of {}", command.server().map(|s| s.as_str()).unwrap_or(""))
-    })?;
-    Ok(planner::plan(command, tree, &inventory))
 }
