@@ -207,22 +207,39 @@ fn why_down(g: &AutoScalingGroup) -> String {
 /// also has that instance's console output read (one more call, for unhealthy servers
 /// only): if its agent printed a failure, the reason says so ([`agent_reason`]).
 pub async fn read(cloud: &dyn Cloud, name: &ServerName, region: &Region) -> Result<ServerStatus, CloudError> {
-    let scope = Scope { server: Some(name.clone()), ..Scope::new(region.clone()) };
-    let inventory = inventory::read(cloud, &scope).await?;
-    let mut status = assess(name, region, &inventory.resources);
-    let booted = status.instance.as_ref().filter(|i| i.state != InstanceState::Pending);
-    if let (Health::Degraded | Health::Down, Some(instance)) = (status.health, booted) {
-        let caller = Caller::new(&Policy::for_reads());
-        let id = instance.id.clone();
-        // The console is a hint: a server is as unhealthy without it, so a failed read
-        // (no permission, say) leaves the reason as it is.
-        if let Ok(console) = caller.call(cloud, Api::GetConsoleOutput, || cloud.get_console_output(region, &id)).await {
-            if let Some(why) = agent_reason(&id, &console) {
-                status.reason = format!("{}; {why}", status.reason);
+    let mut read = read_many(cloud, &[(name.clone(), region.clone())]).await?;
+    read.pop().ok_or_else(|| CloudError::new(crate::cloud::CloudErrorKind::InternalError, "no status was read"))
+}
+
+/// The status of many servers, in their order, read in batches
+/// ([`inventory::read_many`]: describes grow with the pages, not the servers), plus one
+/// console output per degraded or down server.
+pub async fn read_many(cloud: &dyn Cloud, servers: &[(ServerName, Region)]) -> Result<Vec<ServerStatus>, CloudError> {
+    let scopes: Vec<Scope> = servers
+        .iter()
+        .map(|(name, region)| Scope { server: Some(name.clone()), ..Scope::new(region.clone()) })
+        .collect();
+    let inventories = inventory::read_many(cloud, &scopes).await?;
+    let caller = Caller::new(&Policy::for_reads());
+    let mut out = Vec::with_capacity(servers.len());
+    for ((name, region), inventory) in servers.iter().zip(&inventories) {
+        let mut status = assess(name, region, &inventory.resources);
+        let booted = status.instance.as_ref().filter(|i| i.state != InstanceState::Pending);
+        if let (Health::Degraded | Health::Down, Some(instance)) = (status.health, booted) {
+            let id = instance.id.clone();
+            // The console is a hint: a server is as unhealthy without it, so a failed read
+            // (no permission, say) leaves the reason as it is.
+            if let Ok(console) =
+                caller.call(cloud, Api::GetConsoleOutput, || cloud.get_console_output(region, &id)).await
+            {
+                if let Some(why) = agent_reason(&id, &console) {
+                    status.reason = format!("{}; {why}", status.reason);
+                }
             }
         }
+        out.push(status);
     }
-    Ok(status)
+    Ok(out)
 }
 
 /// What an instance's console output says of its agent, if it failed: `agent on i-… could

@@ -69,23 +69,24 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
 /// Every configured server, and the workspaces of their regions and the global region.
 async fn everything(cloud: &dyn Cloud, tree: &ConfigTree) -> Result<Report> {
     let mut regions = BTreeSet::from([tree.defaults()?.region.value]);
-    let mut servers = Vec::new();
+    let mut asked = Vec::new();
     for name in tree.server_names() {
         let region = tree.server(&name)?.region.value;
-        servers.push(status::read(cloud, &name, &region).await?);
-        regions.insert(region);
+        regions.insert(region.clone());
+        asked.push((name, region));
     }
+    let servers = status::read_many(cloud, &asked).await?;
     Ok(Report { servers, workspaces: workspaces(cloud, &regions).await? })
 }
 
 /// The servers a selector of several selects (no workspaces: they are not configured).
 async fn selected(cloud: &dyn Cloud, tree: &ConfigTree, selector: &Selector) -> Result<Report> {
-    let mut servers = Vec::new();
+    let mut asked = Vec::new();
     for name in selector.select(tree)? {
         let region = tree.server(&name)?.region.value;
-        servers.push(status::read(cloud, &name, &region).await?);
+        asked.push((name, region));
     }
-    Ok(Report { servers, workspaces: vec![] })
+    Ok(Report { servers: status::read_many(cloud, &asked).await?, workspaces: vec![] })
 }
 
 /// One server, or one workspace (`workspace-N`, which has no configuration of its own).
