@@ -169,20 +169,18 @@ impl Plan {
     /// The summary of a fleet plan, one row per selected server; empty for one server.
     pub fn fleet_rows(&self) -> Vec<FleetRow> {
         let Some(fleet) = &self.fleet else { return Vec::new() };
+        let mut by_server: BTreeMap<&ServerName, (usize, bool)> = BTreeMap::new();
+        for step in &self.steps {
+            let row = by_server.entry(&step.server).or_default();
+            row.0 += 1;
+            row.1 |= matches!(step.action, Action::TerminateInstance { .. } | Action::DeleteAutoScalingGroup { .. });
+        }
         fleet
             .servers
             .iter()
             .map(|server| {
-                let steps: Vec<&Action> =
-                    self.steps.iter().filter(|s| &s.server == server).map(|s| &s.action).collect();
-                FleetRow {
-                    server: server.clone(),
-                    steps: steps.len(),
-                    restarts: steps
-                        .iter()
-                        .any(|a| matches!(a, Action::TerminateInstance { .. } | Action::DeleteAutoScalingGroup { .. })),
-                    refused: fleet.refused.get(server).cloned(),
-                }
+                let (steps, restarts) = by_server.get(server).copied().unwrap_or_default();
+                FleetRow { server: server.clone(), steps, restarts, refused: fleet.refused.get(server).cloned() }
             })
             .collect()
     }

@@ -1,0 +1,138 @@
+//! Benchmark: planning a fleet command for many servers, from inventory in memory to the
+//! plan (issue 12's target: 10,000 servers in at most 50 ms; ten times the servers at most
+//! eleven times the time), and loading a configuration of that many servers.
+//!
+//! Every server is a copy of the fixture's duvel (its own name, DNS name, group, launch
+//! template and resources' Name tags), created once on the simulator by create-server and
+//! read once; a newer image makes `upgrade-ami@… --restart` plan four steps per server and
+//! a rolling change of 10% at a time. The time covers, per server, the command's parse, its
+//! scope and its plan, then the fleet plan's merge, summary and waves (`Plan::fleet`).
+//!
+//! Run: `cargo bench -p cellar --no-default-features --bench fleet`
+//! (`CELLAR_BENCH_FLEET=1000,10000` for the fleet sizes; each is run 5 times, the median
+//! is reported).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use cellar_engine::command;
+use cellar_engine::config::ConfigTree;
+use cellar_engine::inventory::{self, Inventory};
+use cellar_engine::model::*;
+use cellar_engine::plan::{Plan, RolloutOptions, Unavailable};
+use cellar_engine::planner;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("CELLAR_BENCH_FLEET")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1000, 10_000]);
+    let base = base_inventory();
+    let mut medians = Vec::new();
+    for &n in &sizes {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        write_config(dir.path(), n);
+        let started = Instant::now();
+        let tree = ConfigTree::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let inventories: Vec<Inventory> = (0..n).map(|i| renamed(&base, &name(i))).collect();
+        let mut times = Vec::new();
+        let mut steps = 0;
+        for _ in 0..5 {
+            let started = Instant::now();
+            let plan = plan_fleet(&tree, &inventories);
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            steps = plan.steps.len();
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        let median = times[times.len() / 2];
+        println!(
+            "{n} servers: plan {median:.1} ms median of 5 ({:.1}–{:.1}), {:.2} µs a server, {steps} steps; config load {load_ms:.0} ms",
+            times[0],
+            times[times.len() - 1],
+            median * 1000.0 / n as f64
+        );
+        medians.push((n, median));
+    }
+    for pair in medians.windows(2) {
+        let ((n1, t1), (n2, t2)) = (pair[0], pair[1]);
+        println!("{n2}/{n1} servers: {:.1}× the servers, {:.2}× the time", n2 as f64 / n1 as f64, t2 / t1);
+    }
+}
+
+fn name(i: usize) -> String {
+    format!("web-{i:05}")
+}
+
+/// duvel created and read on the simulator, with a newer image to upgrade to.
+fn base_inventory() -> Inventory {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    rt.block_on(async {
+        let sim =
+            support::world_after(&["create-server@duvel 30", "!image web-server-2026-12-01 x86_64 us-east-1"]).await;
+        let tree = support::fixture_config();
+        let command =
+            command::parse(planner::COMMANDS, "upgrade-ami@duvel", &["".into(); 0], &Default::default()).unwrap();
+        let scope = planner::scope(&command, &tree).unwrap();
+        inventory::read(&*sim, &scope).await.unwrap()
+    })
+}
+
+/// The fixture's global and platform files, and `n` servers like duvel.
+fn write_config(dir: &Path, n: usize) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/config");
+    std::fs::create_dir_all(dir.join("platforms")).unwrap();
+    std::fs::create_dir_all(dir.join("servers")).unwrap();
+    std::fs::copy(fixtures.join("global.ron"), dir.join("global.ron")).unwrap();
+    std::fs::copy(fixtures.join("platforms/debian-web.ron"), dir.join("platforms/debian-web.ron")).unwrap();
+    for i in 0..n {
+        let text = format!(
+            "(\n    platform: \"debian-web\",\n    dns_name: \"{}.example.net\",\n    instance_type: \"m5.large\",\n    tags: {{\"team\": \"web\", \"environment\": \"staging\"}},\n)\n",
+            name(i)
+        );
+        std::fs::write(dir.join(format!("servers/{}.ron", name(i))), text).unwrap();
+    }
+}
+
+/// duvel's inventory as server `name`'s: its group, template and tags renamed.
+fn renamed(base: &Inventory, name: &str) -> Inventory {
+    let mut inventory = base.clone();
+    let server = name.to_string();
+    let r = &mut inventory.resources;
+    let retag = |tags: &mut Tags| {
+        tags.insert(NAME_TAG.to_string(), server.clone());
+    };
+    r.instances.iter_mut().for_each(|i| retag(&mut i.tags));
+    r.volumes.iter_mut().for_each(|v| retag(&mut v.tags));
+    r.addresses.iter_mut().for_each(|a| retag(&mut a.tags));
+    for t in &mut r.launch_templates {
+        retag(&mut t.tags);
+        t.name = server.clone();
+    }
+    for g in &mut r.groups {
+        retag(&mut g.tags);
+        g.name = AutoScalingGroupName::new(server.clone());
+    }
+    inventory
+}
+
+/// `upgrade-ami@all --restart` for every server of `tree`, 10% at a time.
+fn plan_fleet(tree: &ConfigTree, inventories: &[Inventory]) -> Plan {
+    let servers = tree.server_names();
+    let flags = command::Flags(BTreeMap::from([(command::Flag::Restart, vec![])]));
+    let mut plans = Vec::with_capacity(servers.len());
+    for (server, inventory) in servers.iter().zip(inventories) {
+        let command = command::parse(planner::COMMANDS, &format!("upgrade-ami@{server}"), &[], &flags).unwrap();
+        let _scope = planner::scope(&command, tree).unwrap();
+        plans.push(planner::plan(&command, tree, inventory).unwrap_or_else(|e| panic!("{server}: {e}")));
+    }
+    let options = RolloutOptions {
+        max_unavailable: Some(Unavailable::Percent(10)),
+        canary: Some(1),
+        stop_after_failures: Some(10),
+    };
+    Plan::fleet("upgrade-ami@all --restart".into(), "all".into(), servers, plans, BTreeMap::new(), &options).unwrap()
+}
