@@ -74,8 +74,7 @@ fn base_inventory() -> Inventory {
         let sim =
             support::world_after(&["create-server@duvel 30", "!image web-server-2026-12-01 x86_64 us-east-1"]).await;
         let tree = support::fixture_config();
-        let command =
-            command::parse(planner::COMMANDS, "upgrade-ami@duvel", &["".into(); 0], &Default::default()).unwrap();
+        let command = command::parse(planner::COMMANDS, "upgrade-ami@duvel", &[], &Default::default()).unwrap();
         let scope = planner::scope(&command, &tree).unwrap();
         inventory::read(&*sim, &scope).await.unwrap()
     })
