@@ -217,6 +217,69 @@ fn lost_responses_create_nothing_twice() {
     }
 }
 
+/// Group deletion is asynchronous (the group stays, deleting, until its instances are
+/// terminated): a command right after one that deleted the server's group succeeds, and so
+/// does one planned and applied while the old group is still being deleted (`!delete-group`:
+/// its name is taken, its launch template or configuration in use, until it is gone).
+#[test]
+fn commands_right_after_a_group_deletion_succeed() {
+    let cases: &[(&str, &[&str])] = &[
+        ("ommegang", &["create-server@ommegang 20", "stop-auto-scaling@ommegang", "start-auto-scaling@ommegang"]),
+        (
+            "ommegang",
+            &["create-server@ommegang 20", "destroy-server@ommegang --delete-data", "create-server@ommegang 20"],
+        ),
+        ("achel", &["create-server@achel 10", "stop-auto-scaling@achel", "start-auto-scaling@achel"]),
+        ("achel", &["create-server@achel 10", "destroy-server@achel --delete-data", "create-server@achel 10"]),
+        // The old group still deleting when the next command is planned and applied: the
+        // template server's DeleteLaunchTemplate and the configuration server's
+        // CreateAutoScalingGroup are refused until it is gone, and wait.
+        ("ommegang", &["create-server@ommegang 20", "!delete-group ommegang", "start-auto-scaling@ommegang"]),
+        ("achel", &["create-server@achel 10", "!delete-group achel", "start-auto-scaling@achel"]),
+    ];
+    // A step deleting a group waits until it is gone, not only its instances.
+    for lines in [
+        &["create-server@ommegang 20", "stop-auto-scaling@ommegang"],
+        &["create-server@achel 10", "destroy-server@achel"],
+    ] {
+        rt().block_on(async {
+            let sim = support::world_after(lines).await;
+            let region = Region::new("us-east-1");
+            let groups = sim.describe_auto_scaling_groups(&region, &cellar_engine::cloud::Filter::All).await.unwrap();
+            assert_eq!(groups, vec![], "{lines:?}: the group is gone when the apply ends");
+        });
+    }
+    for (server, lines) in cases {
+        rt().block_on(async {
+            let sim = support::world_after(lines).await;
+            let what = lines.join(", then ");
+            let groups = sim
+                .describe_auto_scaling_groups(&Region::new("us-east-1"), &cellar_engine::cloud::Filter::All)
+                .await
+                .unwrap();
+            assert_eq!(
+                groups.iter().map(|g| (g.name.as_str(), g.deleting)).collect::<Vec<_>>(),
+                vec![(*server, false)],
+                "{what}: one group, not deleting"
+            );
+            let log: Vec<String> = sim.world().log().iter().map(|e| e.message.clone()).collect();
+            let created = log.iter().rposition(|m| m.starts_with(&format!("created auto scaling group {server} ")));
+            let deleted = log.iter().rposition(|m| *m == format!("deleted auto scaling group {server}"));
+            assert!(
+                deleted < created && deleted.is_some(),
+                "{what}: the old group was gone before the new one: {log:#?}"
+            );
+            let mut kinds: Vec<String> =
+                support::tagged(&*sim, server).await.iter().map(|r| r.split(' ').next().unwrap().to_string()).collect();
+            kinds.sort();
+            let launch = if *server == "achel" { vec![] } else { vec!["template"] };
+            let expected: Vec<&str> =
+                ["address", "group", "instance"].into_iter().chain(launch).chain(["volume"]).collect();
+            assert_eq!(kinds, expected, "{what}: one of each");
+        });
+    }
+}
+
 /// Resuming an interrupted apply from its journal, in-process.
 #[path = "apply/journal.rs"]
 mod journal;

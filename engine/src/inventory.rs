@@ -224,6 +224,11 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
                 .call(cloud, Api::DescribeAutoScalingGroups, || cloud.describe_auto_scaling_groups(region, &filter))
                 .await?,
         };
+        // A group being deleted (its instances terminating) is gone for planning and status:
+        // it is not the server's group, nor observed (its disappearance makes no plan stale).
+        // Its name stays taken until it is gone: the executor's CreateAutoScalingGroup and
+        // deletes of its launch settings wait for it (`executor/deleting.rs`).
+        r.groups.retain(|g| !g.deleting);
         let prefix = format!("{server}-v");
         r.launch_configurations = caller
             .call(cloud, Api::DescribeLaunchConfigurations, || cloud.describe_launch_configurations(region))

@@ -384,6 +384,7 @@ mod tests {
                 })
                 .collect(),
             tags: tags(),
+            deleting: false,
         }
     }
 

@@ -212,30 +212,6 @@ impl Ctx {
         .await
     }
 
-    /// Deletes a group with its instances and waits until they are terminated.
-    pub async fn delete_group(&self, step: StepId, name: &AutoScalingGroupName) -> Result<(), StepError> {
-        let filter = Filter::Id(name.to_string());
-        let groups = self
-            .call(step, Api::DescribeAutoScalingGroups, || {
-                self.cloud.describe_auto_scaling_groups(&self.region, &filter)
-            })
-            .await?;
-        let Some(group) = groups.into_iter().find(|g| g.name == *name) else { return Ok(()) };
-        self.call(step, Api::DeleteAutoScalingGroup, || self.cloud.delete_auto_scaling_group(&self.region, name, true))
-            .await?;
-        for instance in &group.instances {
-            self.wait(step, format!("instance {instance} of group {name} to terminate"), || async {
-                Ok(self
-                    .instance(step, instance)
-                    .await?
-                    .is_none_or(|i| i.state == InstanceState::Terminated)
-                    .then_some(()))
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
     /// Waits until the volume is detached (available), then deletes it; a missing volume is fine.
     pub async fn delete_volume(&self, step: StepId, id: &VolumeId) -> Result<(), StepError> {
         let gone = self

@@ -67,7 +67,7 @@ pub use addresses::{SimAddress, DEFAULT_ADDRESS_LIMIT};
 pub use agents::{AGENT_DELAY_SECS, CONSOLE_LIMIT};
 pub use capacity::DEFAULT_CAPACITY;
 pub use clock::{Advance, LATEST_SETTABLE, MAX_ADVANCE_SECS, MAX_CLOCK};
-pub use groups::{SimGroup, GROUP_RETRY_SECS};
+pub use groups::{SimGroup, GROUP_DELETE_SECS, GROUP_RETRY_SECS};
 pub use identity::{AGENT_ACTIONS, AGENT_PROFILE};
 pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};

@@ -29,14 +29,23 @@ pub(super) async fn create_group(
         tags: ctx.tags(server),
     };
     // A group takes no token (and its tags propagate to its instances): the group of this
-    // name, of this server, launching from this source is this step's earlier attempt.
+    // name, of this server, launching from this source, not being deleted, is this step's
+    // earlier attempt.
     let filter = Filter::Server(server.clone());
     let find = || async {
         let found = ctx.cloud.describe_auto_scaling_groups(&ctx.region, &filter).await?;
-        Ok(found.into_iter().find(|g| g.name == *name && g.launch == *launch).map(|_| ()))
+        Ok(found.into_iter().find(|g| g.name == *name && g.launch == *launch && !g.deleting).map(|_| ()))
     };
     let make = || ctx.cloud.create_auto_scaling_group(&ctx.region, request.clone());
-    ctx.create_once(id, (Api::CreateAutoScalingGroup, Api::DescribeAutoScalingGroups), find, make).await?;
+    // The name stays taken while an older group of that name is being deleted: wait for it.
+    let apis = (Api::CreateAutoScalingGroup, Api::DescribeAutoScalingGroups);
+    ctx.past_deleting_groups(
+        id,
+        CloudErrorKind::AlreadyExists,
+        |g| g.name == *name,
+        || ctx.create_once(id, apis, &find, &make),
+    )
+    .await?;
     Ok(Output::Group(name.clone()))
 }
 
