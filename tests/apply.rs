@@ -280,6 +280,68 @@ fn commands_right_after_a_group_deletion_succeed() {
     }
 }
 
+/// Eventual consistency of every kind (`Faults::invisible_secs`: a new volume, address,
+/// launch template or version, group, image or snapshot is missing from its describe and
+/// refused by id for a while; Auto Scaling refuses a new launch template with a generic
+/// ValidationError): create-server, then upgrade-ami --restart, apply with exactly one of
+/// each resource, also when every response of a create is lost (what the lost attempt made
+/// is still invisible when the retry looks for it).
+#[test]
+fn eventual_consistency_of_every_kind_is_waited_out() {
+    let cases: &[(&str, Option<&str>)] = &[
+        ("duvel", None),
+        ("achel", None),
+        ("duvel", Some("CreateVolume")),
+        ("duvel", Some("AllocateAddress")),
+        ("duvel", Some("CreateLaunchTemplate")),
+        ("duvel", Some("CreateAutoScalingGroup")),
+        ("achel", Some("CreateLaunchConfiguration")),
+    ];
+    for (server, lost) in cases {
+        rt().block_on(async {
+            let mut world = default_world();
+            let lost_responses =
+                lost.map(|api| cellar_sim::LostResponses { rate: 1.0, at_call: None, apis: vec![api.to_string()] });
+            let faults = cellar_sim::Faults { invisible_secs: 20, lost_responses, ..Default::default() };
+            world.set_faults(faults).unwrap();
+            let sim = Arc::new(Sim::new(world));
+            let operator = Arc::new(Recorder::new(true));
+            let what = format!("{server}, lost responses of {lost:?}");
+            for command in [format!("create-server@{server} 20"), format!("upgrade-ami@{server} --restart")] {
+                if command.starts_with("upgrade") {
+                    let region = Region::new("us-east-1");
+                    sim.with_world(|w| {
+                        w.add_image("web-server-2026-12-01", Architecture::X86_64, &region, Tags::new())
+                    });
+                }
+                let plan = support::plan(&*sim, &command).await.unwrap_or_else(|e| panic!("{what}: {command}: {e}"));
+                let report = executor::apply(sim.clone(), operator.clone(), &plan, Policy::default()).await;
+                assert!(report.succeeded(), "{what}: {command}: {report:#?}");
+                let mut kinds: Vec<String> = support::tagged(&*sim, server)
+                    .await
+                    .iter()
+                    .map(|r| r.split(' ').next().unwrap().to_string())
+                    .collect();
+                kinds.sort();
+                let launch = if *server == "achel" { vec![] } else { vec!["template"] };
+                let expected: Vec<&str> =
+                    ["address", "group", "instance"].into_iter().chain(launch).chain(["volume"]).collect();
+                assert_eq!(kinds, expected, "{what}: {command}: one of each");
+            }
+            let configurations = sim.with_world(|w| w.launch_configurations_in(&Region::new("us-east-1")).count());
+            assert_eq!(configurations, usize::from(*server == "achel"), "{what}: one launch configuration for achel");
+            // The apply met what it made before it was visible, and waited it out.
+            let events = operator.events.lock().unwrap();
+            let met = events.iter().any(|e| match e {
+                Event::Retrying { error, .. } => error.contains(".NotFound"),
+                Event::Waiting { what, .. } => what.contains("visible"),
+                _ => false,
+            });
+            assert!(met, "{what}: no resource was met before it was visible: {events:#?}");
+        });
+    }
+}
+
 /// Resuming an interrupted apply from its journal, in-process.
 #[path = "apply/journal.rs"]
 mod journal;

@@ -54,7 +54,8 @@ impl Ctx {
     /// refused delete that finds the group deleting or gone (a retry after a lost
     /// response: `ScalingActivityInProgress`, or not found) took effect.
     pub async fn delete_group(&self, step: StepId, name: &AutoScalingGroupName) -> Result<(), StepError> {
-        let Some(group) = self.group(step, name).await? else { return Ok(()) };
+        // A group this apply just created may not be visible yet: gone only after the window.
+        let Some(group) = self.seen(|| self.group(step, name)).await? else { return Ok(()) };
         if !group.deleting {
             let deleted = self
                 .call(step, Api::DeleteAutoScalingGroup, || {

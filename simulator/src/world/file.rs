@@ -134,6 +134,9 @@ pub(super) struct WorldFile {
     scheduled: Vec<Scheduled>,
     #[serde(default)]
     next_seq: u64,
+    /// Resources not visible yet (eventual consistency); absent in older files: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    invisible: BTreeMap<String, u64>,
     #[serde(default)]
     agents_due: Vec<InstanceId>,
     /// Absent only in a file from before instance profiles (see the module doc).
@@ -206,6 +209,7 @@ impl From<WorldFile> for World {
             client_tokens: f.client_tokens,
             volume_tokens: f.volume_tokens,
             scheduler: Scheduler::from_parts(f.scheduled, f.next_seq),
+            invisible: f.invisible,
             agents_due: f.agents_due,
             instance_profiles,
             operator_actions: f.operator_actions,
@@ -248,6 +252,7 @@ impl From<World> for WorldFile {
             volume_tokens: w.volume_tokens,
             scheduled,
             next_seq,
+            invisible: w.invisible,
             agents_due: w.agents_due,
             instance_profiles: Some(w.instance_profiles),
             default_instance_profile: None,

@@ -79,7 +79,8 @@ impl SimGroup {
 
 impl World {
     fn group_in(&self, region: &Region, name: &AutoScalingGroupName) -> CloudResult<&SimGroup> {
-        self.groups.get(name).filter(|g| g.region == *region).ok_or_else(|| {
+        let visible = self.visible(&Self::group_key(name));
+        self.groups.get(name).filter(|g| g.region == *region && visible).ok_or_else(|| {
             err(
                 K::AutoScalingGroupNotFound,
                 format!("AutoScalingGroup name not found - AutoScalingGroup '{name}' not found"),
@@ -104,6 +105,7 @@ impl World {
         self.groups
             .values()
             .filter(|g| g.region == *region && filter.matches(g.name.as_str(), &g.tags))
+            .filter(|g| self.visible(&Self::group_key(&g.name)))
             .map(SimGroup::to_model)
             .collect()
     }
@@ -124,7 +126,7 @@ impl World {
                 ),
             ));
         }
-        let spec = self.launch_spec(region, &request.launch)?;
+        let spec = self.group_launch_spec(region, &request.launch)?;
         if request.zones.is_empty() {
             return Err(err(K::InvalidParameterValue, "At least one Availability Zone is required"));
         }
@@ -165,6 +167,7 @@ impl World {
             zone_list(&group.zones),
             group.launch
         ));
+        self.hide_new(Self::group_key(&request.name));
         self.groups.insert(request.name, group);
         Ok(())
     }
@@ -270,7 +273,7 @@ impl World {
             None => group.desired.clamp(min, max),
         };
         if let Some(launch) = &update.launch {
-            self.launch_spec(region, launch)?;
+            self.group_launch_spec(region, launch)?;
         }
         let group = self.groups.get_mut(name).expect("checked");
         let before = (group.min, group.max, group.desired);

@@ -261,6 +261,13 @@ impl World {
             let _ = writeln!(out, "  {zone} {itype}: {n} more launches");
         }
         let _ = writeln!(out, "Elastic IP quota: {} per region", self.address_limit);
+        let invisible: Vec<String> = self
+            .invisible()
+            .map(|(key, at)| format!("{key} until {}", stamp(Timestamp(at / 1000), (at % 1000) as u16, at % 1000 != 0)))
+            .collect();
+        if !invisible.is_empty() {
+            let _ = writeln!(out, "not visible yet (eventual consistency): {}", invisible.join(", "));
+        }
         // Shown only when set: the default (an administrator's rights) goes without saying.
         if let Some(actions) = &self.operator_actions {
             let actions: Vec<&str> = actions.iter().map(String::as_str).collect();

@@ -31,7 +31,8 @@ fn group_validation() {
     let r = east();
     let lt = template(&mut w, "x");
     let cases: Vec<(CreateAutoScalingGroupRequest, K)> = vec![
-        (group_request("x", &LaunchTemplateId::new("lt-ffff"), 1), K::InvalidLaunchTemplateNotFound),
+        // Auto Scaling's word for a launch template that does not exist: ValidationError.
+        (group_request("x", &LaunchTemplateId::new("lt-ffff"), 1), K::InvalidParameterValue),
         (
             CreateAutoScalingGroupRequest { zones: vec![zone("us-east-1z")], ..group_request("x", &lt, 1) },
             K::InvalidZoneNotFound,
@@ -340,8 +341,8 @@ fn update_group_refuses_invalid_changes() {
                 ..Default::default()
             },
             (
-                "InvalidLaunchTemplateId.NotFound",
-                "The specified launch template, with template ID lt-ffff, does not exist.",
+                "ValidationError",
+                "You must use a valid fully-formed launch template. The specified launch template, with template ID lt-ffff, does not exist.",
             ),
         ),
     ];

@@ -442,6 +442,7 @@ fn summary_and_lookup() {
 mod groups;
 mod images;
 mod network;
+mod visibility;
 
 /// A world with a group, a volume and an address in use, changed by `edit` as a hand-edited
 /// state file could be: `check_consistency` finds the expected problem (or none).
