@@ -255,6 +255,131 @@ fn lost_responses_to_versions_and_copies_create_nothing_twice() {
     }
 }
 
+/// Group deletion is asynchronous (the group stays, deleting, until its instances are
+/// terminated): a command right after one that deleted the server's group succeeds, and so
+/// does one planned and applied while the old group is still being deleted (`!delete-group`:
+/// its name is taken, its launch template or configuration in use, until it is gone).
+#[test]
+fn commands_right_after_a_group_deletion_succeed() {
+    let cases: &[(&str, &[&str])] = &[
+        ("ommegang", &["create-server@ommegang 20", "stop-auto-scaling@ommegang", "start-auto-scaling@ommegang"]),
+        (
+            "ommegang",
+            &["create-server@ommegang 20", "destroy-server@ommegang --delete-data", "create-server@ommegang 20"],
+        ),
+        ("achel", &["create-server@achel 10", "stop-auto-scaling@achel", "start-auto-scaling@achel"]),
+        ("achel", &["create-server@achel 10", "destroy-server@achel --delete-data", "create-server@achel 10"]),
+        // The old group still deleting when the next command is planned and applied: the
+        // template server's DeleteLaunchTemplate and the configuration server's
+        // CreateAutoScalingGroup are refused until it is gone, and wait.
+        ("ommegang", &["create-server@ommegang 20", "!delete-group ommegang", "start-auto-scaling@ommegang"]),
+        ("achel", &["create-server@achel 10", "!delete-group achel", "start-auto-scaling@achel"]),
+    ];
+    // A step deleting a group waits until it is gone, not only its instances.
+    for lines in [
+        &["create-server@ommegang 20", "stop-auto-scaling@ommegang"],
+        &["create-server@achel 10", "destroy-server@achel"],
+    ] {
+        rt().block_on(async {
+            let sim = support::world_after(lines).await;
+            let region = Region::new("us-east-1");
+            let groups = sim.describe_auto_scaling_groups(&region, &cellar_engine::cloud::Filter::All).await.unwrap();
+            assert_eq!(groups, vec![], "{lines:?}: the group is gone when the apply ends");
+        });
+    }
+    for (server, lines) in cases {
+        rt().block_on(async {
+            let sim = support::world_after(lines).await;
+            let what = lines.join(", then ");
+            let groups = sim
+                .describe_auto_scaling_groups(&Region::new("us-east-1"), &cellar_engine::cloud::Filter::All)
+                .await
+                .unwrap();
+            assert_eq!(
+                groups.iter().map(|g| (g.name.as_str(), g.deleting)).collect::<Vec<_>>(),
+                vec![(*server, false)],
+                "{what}: one group, not deleting"
+            );
+            let log: Vec<String> = sim.world().log().iter().map(|e| e.message.clone()).collect();
+            let created = log.iter().rposition(|m| m.starts_with(&format!("created auto scaling group {server} ")));
+            let deleted = log.iter().rposition(|m| *m == format!("deleted auto scaling group {server}"));
+            assert!(
+                deleted < created && deleted.is_some(),
+                "{what}: the old group was gone before the new one: {log:#?}"
+            );
+            let mut kinds: Vec<String> =
+                support::tagged(&*sim, server).await.iter().map(|r| r.split(' ').next().unwrap().to_string()).collect();
+            kinds.sort();
+            let launch = if *server == "achel" { vec![] } else { vec!["template"] };
+            let expected: Vec<&str> =
+                ["address", "group", "instance"].into_iter().chain(launch).chain(["volume"]).collect();
+            assert_eq!(kinds, expected, "{what}: one of each");
+        });
+    }
+}
+
+/// Eventual consistency of every kind (`Faults::invisible_secs`: a new volume, address,
+/// launch template or version, group, image or snapshot is missing from its describe and
+/// refused by id for a while; Auto Scaling refuses a new launch template with a generic
+/// ValidationError): create-server, then upgrade-ami --restart, apply with exactly one of
+/// each resource, also when every response of a create is lost (what the lost attempt made
+/// is still invisible when the retry looks for it).
+#[test]
+fn eventual_consistency_of_every_kind_is_waited_out() {
+    let cases: &[(&str, Option<&str>)] = &[
+        ("duvel", None),
+        ("achel", None),
+        ("duvel", Some("CreateVolume")),
+        ("duvel", Some("AllocateAddress")),
+        ("duvel", Some("CreateLaunchTemplate")),
+        ("duvel", Some("CreateAutoScalingGroup")),
+        ("achel", Some("CreateLaunchConfiguration")),
+    ];
+    for (server, lost) in cases {
+        rt().block_on(async {
+            let mut world = default_world();
+            let lost_responses =
+                lost.map(|api| cellar_sim::LostResponses { rate: 1.0, at_call: None, apis: vec![api.to_string()] });
+            let faults = cellar_sim::Faults { invisible_secs: 20, lost_responses, ..Default::default() };
+            world.set_faults(faults).unwrap();
+            let sim = Arc::new(Sim::new(world));
+            let operator = Arc::new(Recorder::new(true));
+            let what = format!("{server}, lost responses of {lost:?}");
+            for command in [format!("create-server@{server} 20"), format!("upgrade-ami@{server} --restart")] {
+                if command.starts_with("upgrade") {
+                    let region = Region::new("us-east-1");
+                    sim.with_world(|w| {
+                        w.add_image("web-server-2026-12-01", Architecture::X86_64, &region, Tags::new())
+                    });
+                }
+                let plan = support::plan(&*sim, &command).await.unwrap_or_else(|e| panic!("{what}: {command}: {e}"));
+                let report = executor::apply(sim.clone(), operator.clone(), &plan, Policy::default()).await;
+                assert!(report.succeeded(), "{what}: {command}: {report:#?}");
+                let mut kinds: Vec<String> = support::tagged(&*sim, server)
+                    .await
+                    .iter()
+                    .map(|r| r.split(' ').next().unwrap().to_string())
+                    .collect();
+                kinds.sort();
+                let launch = if *server == "achel" { vec![] } else { vec!["template"] };
+                let expected: Vec<&str> =
+                    ["address", "group", "instance"].into_iter().chain(launch).chain(["volume"]).collect();
+                assert_eq!(kinds, expected, "{what}: {command}: one of each");
+            }
+            let configurations = sim.with_world(|w| w.launch_configurations_in(&Region::new("us-east-1")).count());
+            assert_eq!(configurations, usize::from(*server == "achel"), "{what}: one launch configuration for achel");
+            // The apply met what it made before it was visible, and waited it out.
+            let events = operator.events.lock().unwrap();
+            let met = events.iter().any(|e| match e {
+                Event::Retrying { error, .. } => error.contains(".NotFound"),
+                Event::Waiting { what, .. } => what.contains("visible"),
+                _ => false,
+            });
+            assert!(met, "{what}: no resource was met before it was visible: {events:#?}");
+        });
+    }
+}
+
 /// Resuming an interrupted apply from its journal, in-process.
 #[path = "apply/journal.rs"]
 mod journal;

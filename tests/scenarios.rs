@@ -130,7 +130,11 @@ fn attach_instance_in_a_full_zone_fails_clearly_and_leaks_nothing() {
         let sim = hostile_world(13);
         support::apply(&sim, "create-server@duvel 30").await;
         support::apply(&sim, "stop-auto-scaling@duvel").await;
+        // Read without faults (this read has no retries), then the faults are back on.
+        let faults = sim.world().faults().clone();
+        sim.with_world(|w| w.set_faults(Faults::default()).unwrap());
         let before = support::tagged(&*sim, "duvel").await;
+        sim.with_world(|w| w.set_faults(faults).unwrap());
         sim.with_world(|w| w.set_capacity(&Zone::new("us-east-1a"), &InstanceType::new("m5.large"), 0)).unwrap();
         let plan = support::plan(&*sim, "attach-instance@duvel").await.unwrap();
         let report =

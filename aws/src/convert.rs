@@ -189,6 +189,7 @@ pub(crate) fn is_missing(kind: &CloudErrorKind) -> bool {
         | K::InvalidVolumeNotFound
         | K::InvalidAddressNotFound
         | K::InvalidAmiIdNotFound
+        | K::InvalidSnapshotNotFound
         | K::InvalidLaunchTemplateNotFound => true,
         K::Other(code) => code.ends_with(".NotFound") || code.ends_with(".Malformed"),
         _ => false,

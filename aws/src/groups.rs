@@ -91,6 +91,9 @@ pub(crate) async fn describe_auto_scaling_groups(
             instances: g.instances().iter().filter_map(|i| i.instance_id()).map(InstanceId::new).collect(),
             activities,
             tags: to_tags(g.tags().iter().map(|t| (t.key(), t.value()))),
+            // `Status` is set only while DeleteAutoScalingGroup is in progress
+            // ("Delete in progress").
+            deleting: g.status().is_some_and(|s| !s.is_empty()),
         });
     }
     Ok(out)

@@ -31,8 +31,9 @@ pub struct Policy {
     /// How long to keep retrying InsufficientInstanceCapacity before failing (then the
     /// server's apply fails and is compensated; it is never moved to another zone).
     pub capacity_window: Duration,
-    /// How long InvalidInstanceID.NotFound is taken for eventual consistency (a fresh
-    /// instance not visible yet) rather than a missing instance.
+    /// How long a NotFound (`InvalidInstanceID.NotFound`, `InvalidVolume.NotFound`, ...) is
+    /// taken for eventual consistency (a fresh resource not visible yet) rather than a
+    /// missing one; also how long a create's lookup after a lost response keeps looking.
     pub consistency_window: Duration,
     /// Time between two looks while polling for a state.
     pub poll: Duration,
@@ -88,7 +89,7 @@ impl Policy {
     /// |---|---|
     /// | InsufficientInstanceCapacity | within `capacity_window` |
     /// | RequestLimitExceeded (EC2) / Throttling (Auto Scaling) | within `throttle_window` |
-    /// | InvalidInstanceID.NotFound (a fresh instance not visible yet) | within `consistency_window` |
+    /// | NotFound of an instance, volume, address, image, snapshot, launch template or group (a fresh one not visible yet) | within `consistency_window` |
     /// | InternalError, Unavailable (5xx, no response) | `max_attempts` times |
     /// | NoCredentials, AuthFailure, ExpiredToken, UnauthorizedOperation | never: the fix is the credentials or the policy |
     /// | anything else | never |
@@ -96,7 +97,13 @@ impl Policy {
         match kind {
             CloudErrorKind::InsufficientInstanceCapacity => RetryFor::Within(self.capacity_window),
             CloudErrorKind::RequestLimitExceeded => RetryFor::Within(self.throttle_window),
-            CloudErrorKind::InvalidInstanceIdNotFound => RetryFor::Within(self.consistency_window),
+            CloudErrorKind::InvalidInstanceIdNotFound
+            | CloudErrorKind::InvalidVolumeNotFound
+            | CloudErrorKind::InvalidAddressNotFound
+            | CloudErrorKind::InvalidAmiIdNotFound
+            | CloudErrorKind::InvalidSnapshotNotFound
+            | CloudErrorKind::InvalidLaunchTemplateNotFound
+            | CloudErrorKind::AutoScalingGroupNotFound => RetryFor::Within(self.consistency_window),
             CloudErrorKind::Unavailable | CloudErrorKind::InternalError => RetryFor::Attempts(self.max_attempts),
             CloudErrorKind::NoCredentials
             | CloudErrorKind::AuthFailure

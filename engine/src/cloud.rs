@@ -30,6 +30,7 @@ pub enum CloudErrorKind {
     InvalidVolumeNotFound,
     InvalidAddressNotFound,
     InvalidAmiIdNotFound,
+    InvalidSnapshotNotFound,
     InvalidLaunchTemplateNotFound,
     InvalidParameterValue,
     InvalidZoneNotFound,
@@ -71,6 +72,7 @@ impl CloudErrorKind {
             CloudErrorKind::InvalidVolumeNotFound => "InvalidVolume.NotFound",
             CloudErrorKind::InvalidAddressNotFound => "InvalidAddress.NotFound",
             CloudErrorKind::InvalidAmiIdNotFound => "InvalidAMIID.NotFound",
+            CloudErrorKind::InvalidSnapshotNotFound => "InvalidSnapshot.NotFound",
             CloudErrorKind::InvalidLaunchTemplateNotFound => "InvalidLaunchTemplateId.NotFound",
             CloudErrorKind::InvalidParameterValue => "InvalidParameterValue",
             CloudErrorKind::InvalidZoneNotFound => "InvalidZone.NotFound",
@@ -106,6 +108,7 @@ impl CloudErrorKind {
             "InvalidVolume.NotFound" => K::InvalidVolumeNotFound,
             "InvalidAddress.NotFound" | "InvalidAllocationID.NotFound" => K::InvalidAddressNotFound,
             "InvalidAMIID.NotFound" | "InvalidAMIID.Unavailable" => K::InvalidAmiIdNotFound,
+            "InvalidSnapshot.NotFound" => K::InvalidSnapshotNotFound,
             "InvalidLaunchTemplateId.NotFound" | "InvalidLaunchTemplateName.NotFoundException" => {
                 K::InvalidLaunchTemplateNotFound
             }
@@ -489,7 +492,18 @@ mod tests {
         check("InternalError", K::InternalError, true);
         check("InvalidInstanceID.NotFound", K::InvalidInstanceIdNotFound, true); // eventual consistency, for a while
         check("InvalidVolume.ZoneMismatch", K::VolumeZoneMismatch, false);
-        check("InvalidAMIID.Unavailable", K::InvalidAmiIdNotFound, false);
+        // Every NotFound is retried within the consistency window (a new resource not
+        // visible yet), an image not available yet too.
+        check("InvalidAMIID.Unavailable", K::InvalidAmiIdNotFound, true);
+        check("InvalidVolume.NotFound", K::InvalidVolumeNotFound, true);
+        check("InvalidAllocationID.NotFound", K::InvalidAddressNotFound, true);
+        check("InvalidSnapshot.NotFound", K::InvalidSnapshotNotFound, true);
+        check("InvalidLaunchTemplateId.NotFound", K::InvalidLaunchTemplateNotFound, true);
+        check("InvalidLaunchTemplateName.NotFoundException", K::InvalidLaunchTemplateNotFound, true);
+        check("AutoScalingGroup.NotFound", K::AutoScalingGroupNotFound, true);
+        // Auto Scaling's generic refusal (also of a launch template not visible yet) is
+        // retried only by the step that made that template (`executor/steps/groups.rs`).
+        check("ValidationError", K::InvalidParameterValue, false);
         check("AlreadyExists", K::AlreadyExists, false);
         check("InvalidLaunchTemplateName.AlreadyExistsException", K::AlreadyExists, false);
         check("ResourceInUse", K::ResourceInUse, false);
@@ -521,6 +535,7 @@ mod tests {
             K::InvalidVolumeNotFound,
             K::InvalidAddressNotFound,
             K::InvalidAmiIdNotFound,
+            K::InvalidSnapshotNotFound,
             K::InvalidLaunchTemplateNotFound,
             K::InvalidParameterValue,
             K::InvalidZoneNotFound,

@@ -364,6 +364,11 @@ impl RegionRead {
     /// the one its group uses).
     fn resources_of(&self, server: &ServerName) -> ServerResources {
         let mut r = self.resources.get(server).cloned().unwrap_or_default();
+        // A group being deleted (its instances terminating) is gone for planning and status:
+        // it is not the server's group, nor observed (its disappearance makes no plan stale).
+        // Its name stays taken until it is gone: the executor's CreateAutoScalingGroup and
+        // deletes of its launch settings wait for it (`executor/deleting.rs`).
+        r.groups.retain(|g| !g.deleting);
         let prefix = format!("{server}-v");
         r.launch_configurations = self
             .launch_configurations

@@ -509,6 +509,11 @@ pub struct AutoScalingGroup {
     /// Most recent scaling activities, newest last (e.g. a failed launch and why).
     pub activities: Vec<ScalingActivity>,
     pub tags: Tags,
+    /// DeleteAutoScalingGroup is in progress (AWS's `Status: "Delete in progress"`): the
+    /// group's instances are terminating; it refuses changes and its name stays taken until
+    /// it is gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -401,6 +401,7 @@ mod tests {
                 })
                 .collect(),
             tags: tags(),
+            deleting: false,
         }
     }
 

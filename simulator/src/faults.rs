@@ -48,11 +48,17 @@ pub struct Faults {
     /// "At step k of the next apply": after this many more mutating Cloud calls, Amazon
     /// terminates a live instance (of the given server, or any). Cleared once it fires.
     pub terminate_at_call: Option<TerminateAtCall>,
-    /// Eventual consistency: for this many seconds after it launches (by RunInstances or
-    /// by an auto scaling group), an instance is missing from DescribeInstances, and
-    /// calls naming it (AttachVolume, AssociateAddress, TerminateInstances,
-    /// AttachInstances) fail with `InvalidInstanceID.NotFound`. At most
-    /// [`MAX_INVISIBLE_SECS`].
+    /// Eventual consistency, for every kind the world models: for this many seconds after
+    /// it launches (by RunInstances or by an auto scaling group), an instance is missing
+    /// from DescribeInstances, and calls naming it (AttachVolume, AssociateAddress,
+    /// TerminateInstances, AttachInstances) fail with `InvalidInstanceID.NotFound`; so is a
+    /// new volume (`InvalidVolume.NotFound`), address (`InvalidAllocationID.NotFound`),
+    /// launch template (`InvalidLaunchTemplateId.NotFound`; named by a group, or a new
+    /// version of it: `ValidationError`), auto scaling group (left out of
+    /// DescribeAutoScalingGroups; `AutoScalingGroup.NotFound`), image (`InvalidAMIID.NotFound`)
+    /// and snapshot (`InvalidSnapshot.NotFound`) after it is created (see
+    /// `world/visibility.rs`). One setting for all: AWS's consistency is not per kind. At
+    /// most [`MAX_INVISIBLE_SECS`].
     pub invisible_secs: u64,
     /// Each Cloud call takes a uniform draw of `[min, max]` milliseconds of virtual time
     /// (`max` at most [`MAX_LATENCY_MS`]).
@@ -221,7 +227,10 @@ impl Faults {
             lines.push(format!("terminate {whom} after {} more mutating call(s)", t.calls));
         }
         if self.invisible_secs > 0 {
-            lines.push(format!("eventual consistency: new instances invisible for {} s", self.invisible_secs));
+            lines.push(format!(
+                "eventual consistency: new resources of every kind invisible for {} s",
+                self.invisible_secs
+            ));
         }
         if self.latency_ms != (0, 0) {
             lines.push(format!("latency: {}-{} ms per call", self.latency_ms.0, self.latency_ms.1));

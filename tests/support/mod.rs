@@ -101,7 +101,8 @@ pub async fn apply(sim: &std::sync::Arc<cellar_sim::Sim>, command_line: &str) ->
 
 /// A simulator whose default world has seen `setup` applied in order. A line starting
 /// with `!` is a world change instead of a command: `!terminate SERVER`, `!advance SECONDS`,
-/// `!capacity ZONE TYPE N`, `!dns HOST IP...`, `!image NAME ARCH REGION` (a new available image).
+/// `!capacity ZONE TYPE N`, `!dns HOST IP...`, `!image NAME ARCH REGION` (a new available image),
+/// `!delete-group SERVER` (DeleteAutoScalingGroup with ForceDelete, not waited for).
 pub async fn world_after(setup: &[&str]) -> std::sync::Arc<cellar_sim::Sim> {
     let sim = std::sync::Arc::new(cellar_sim::Sim::new(cellar_sim::default_world()));
     for line in setup {
@@ -128,6 +129,11 @@ pub async fn change(sim: &std::sync::Arc<cellar_sim::Sim>, line: &str) {
             let arch = Architecture::parse(arch).unwrap();
             sim.with_world(|w| w.add_image(name, arch, &Region::new(*region), Tags::new()));
         }
+        ["!delete-group", server] => sim
+            .with_world(|w| {
+                w.delete_auto_scaling_group(&Region::new("us-east-1"), &AutoScalingGroupName::new(*server), true)
+            })
+            .unwrap(),
         [bang, ..] if bang.starts_with('!') => panic!("unknown world change {line}"),
         _ => {
             apply(sim, line).await;

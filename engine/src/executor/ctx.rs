@@ -9,7 +9,7 @@ use crate::model::*;
 use crate::plan::StepId;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +58,14 @@ impl Ctx {
     /// word: what an attempt whose response was lost made is this step's result, so the
     /// step succeeds (and is compensated like any other) instead of leaking it.
     /// `(api, find_api)`: the creating call and the describe `find` makes.
+    ///
+    /// What a lost attempt made may not be visible yet (eventual consistency): after an
+    /// attempt whose outcome is unknown (a 5xx or no response), `find` answering nothing is
+    /// only believed once the policy's consistency window has passed since that attempt
+    /// ([`Ctx::settled_find`]); until then it looks again. So a lost response and
+    /// an invisible result never make a second resource, at the price of waiting out the
+    /// window after a 5xx that made nothing. After a refusal (capacity, throttling) one
+    /// look is enough: nothing was made.
     pub async fn create_once<T, Find, FindFut, Make, MakeFut>(
         &self,
         step: StepId,
@@ -72,26 +80,107 @@ impl Ctx {
         MakeFut: Future<Output = CloudResult<T>>,
     {
         let attempts = AtomicU32::new(0);
+        // When the latest attempt whose outcome is unknown (it may have made something)
+        // ended, in the cloud's seconds; `u64::MAX`: none so far.
+        let unknown = AtomicU64::new(u64::MAX);
         let made = self
             .call(step, api, || {
                 let first = attempts.fetch_add(1, Ordering::Relaxed) == 0;
-                let (find, make) = (&find, &make);
+                let (find, make, unknown) = (&find, &make, &unknown);
                 async move {
                     if !first {
-                        if let Some(found) = find().await? {
+                        let found = match unknown.load(Ordering::Relaxed) {
+                            u64::MAX => find().await?,
+                            since => self.settled_find(find, Timestamp(since)).await?,
+                        };
+                        if let Some(found) = found {
                             return Ok(found);
                         }
                     }
-                    make().await
+                    let made = make().await;
+                    let outcome_unknown =
+                        |e: &CloudError| matches!(e.kind, CloudErrorKind::InternalError | CloudErrorKind::Unavailable);
+                    if made.as_ref().is_err_and(outcome_unknown) {
+                        unknown.store(self.cloud.now().await.0, Ordering::Relaxed);
+                    }
+                    made
                 }
             })
             .await;
         match made {
-            Err(error) if attempts.load(Ordering::Relaxed) > 1 => match self.call(step, find_api, &find).await {
-                Ok(Some(found)) => Ok(found),
-                _ => Err(error),
-            },
+            Err(error) if attempts.load(Ordering::Relaxed) > 1 => {
+                let since = unknown.load(Ordering::Relaxed);
+                let look = || async {
+                    match since {
+                        u64::MAX => find().await,
+                        since => self.settled_find(&find, Timestamp(since)).await,
+                    }
+                };
+                match self.call(step, find_api, look).await {
+                    Ok(Some(found)) => Ok(found),
+                    _ => Err(error),
+                }
+            }
             made => made,
+        }
+    }
+
+    /// `find`, looked at again every poll interval while it finds nothing and the
+    /// consistency window since `since` (when the latest attempt of unknown outcome ended)
+    /// has not passed (a new resource may not be visible yet); nothing found after that is
+    /// nothing.
+    async fn settled_find<T, Find, FindFut>(&self, find: &Find, since: Timestamp) -> CloudResult<Option<T>>
+    where
+        Find: Fn() -> FindFut,
+        FindFut: Future<Output = CloudResult<Option<T>>>,
+    {
+        let window = self.caller.policy().consistency_window.as_secs();
+        loop {
+            if let Some(found) = find().await? {
+                return Ok(Some(found));
+            }
+            if self.cloud.now().await.0.saturating_sub(since.0) >= window {
+                return Ok(None);
+            }
+            self.cloud.sleep(self.caller.policy().poll).await;
+        }
+    }
+
+    /// `call`, made again every poll interval while it fails with an error of `kind` and the
+    /// consistency window has not passed: for a refusal that means "not visible yet" but
+    /// comes in a generic code (Auto Scaling's `ValidationError` for a launch template
+    /// created a moment before). Only for calls naming what this apply just made: the
+    /// caller decides that, never the message. A wait past [`WAIT_REPORTED_AFTER`] is reported.
+    pub async fn settle<T, F, Fut>(
+        &self,
+        step: StepId,
+        kind: CloudErrorKind,
+        what: String,
+        mut call: F,
+    ) -> Result<T, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StepError>>,
+    {
+        let since = self.cloud.now().await;
+        let window = self.caller.policy().consistency_window.as_secs();
+        loop {
+            match call().await {
+                Err(e @ StepError::Cloud { .. }) if matches!(&e, StepError::Cloud { source, .. } if source.kind == kind) =>
+                {
+                    let at = self.cloud.now().await;
+                    let elapsed = at.0.saturating_sub(since.0);
+                    if elapsed >= window {
+                        return Err(e);
+                    }
+                    let elapsed = Duration::from_secs(elapsed);
+                    if elapsed >= WAIT_REPORTED_AFTER {
+                        self.operator.event(&Event::Waiting { step, at, what: what.clone(), elapsed });
+                    }
+                    self.cloud.sleep(self.caller.policy().poll).await;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -140,14 +229,45 @@ impl Ctx {
         Ok(found.into_iter().find(|v| v.id == *id))
     }
 
+    /// The address (one allocated a moment before may not be visible yet: looked at again
+    /// within the consistency window).
     pub async fn address(&self, step: StepId, id: &AllocationId) -> Result<Address, StepError> {
         let filter = Filter::Id(id.to_string());
-        let found =
-            self.call(step, Api::DescribeAddresses, || self.cloud.describe_addresses(&self.region, &filter)).await?;
-        found
-            .into_iter()
-            .find(|a| a.allocation_id == *id)
-            .ok_or_else(|| StepError::Unexpected { what: format!("address {id} no longer exists") })
+        let look = || async {
+            let found = self
+                .call(step, Api::DescribeAddresses, || self.cloud.describe_addresses(&self.region, &filter))
+                .await?;
+            Ok(found.into_iter().find(|a| a.allocation_id == *id))
+        };
+        self.seen(look).await?.ok_or_else(|| StepError::Unexpected { what: format!("address {id} no longer exists") })
+    }
+
+    /// The volume, looked at again within the consistency window while it is not found
+    /// (one created a moment before may not be visible yet); `None` after that.
+    pub async fn volume_seen(&self, step: StepId, id: &VolumeId) -> Result<Option<Volume>, StepError> {
+        self.seen(|| self.volume(step, id)).await
+    }
+
+    /// `look` (a describe of one resource this apply made or names), made again every poll
+    /// interval while it finds nothing and the consistency window has not passed: a new
+    /// resource may not be visible yet (eventual consistency). Nothing found after the
+    /// window is nothing: a resource that truly does not exist is still reported missing.
+    pub async fn seen<T, F, Fut>(&self, mut look: F) -> Result<Option<T>, StepError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, StepError>>,
+    {
+        let since = self.cloud.now().await;
+        let window = self.caller.policy().consistency_window.as_secs();
+        loop {
+            if let Some(found) = look().await? {
+                return Ok(Some(found));
+            }
+            if self.cloud.now().await.0.saturating_sub(since.0) >= window {
+                return Ok(None);
+            }
+            self.cloud.sleep(self.caller.policy().poll).await;
+        }
     }
 
     /// Waits until the instance runs. A fresh id may not be visible yet (eventual consistency).
@@ -212,32 +332,12 @@ impl Ctx {
         .await
     }
 
-    /// Deletes a group with its instances and waits until they are terminated.
-    pub async fn delete_group(&self, step: StepId, name: &AutoScalingGroupName) -> Result<(), StepError> {
-        let filter = Filter::Id(name.to_string());
-        let groups = self
-            .call(step, Api::DescribeAutoScalingGroups, || {
-                self.cloud.describe_auto_scaling_groups(&self.region, &filter)
-            })
-            .await?;
-        let Some(group) = groups.into_iter().find(|g| g.name == *name) else { return Ok(()) };
-        self.call(step, Api::DeleteAutoScalingGroup, || self.cloud.delete_auto_scaling_group(&self.region, name, true))
-            .await?;
-        for instance in &group.instances {
-            self.wait(step, format!("instance {instance} of group {name} to terminate"), || async {
-                Ok(self
-                    .instance(step, instance)
-                    .await?
-                    .is_none_or(|i| i.state == InstanceState::Terminated)
-                    .then_some(()))
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
     /// Waits until the volume is detached (available), then deletes it; a missing volume is fine.
     pub async fn delete_volume(&self, step: StepId, id: &VolumeId) -> Result<(), StepError> {
+        // A volume this apply just created may not be visible yet: gone only after the window.
+        if self.volume_seen(step, id).await?.is_none() {
+            return Ok(());
+        }
         let gone = self
             .wait(step, format!("volume {id} to be detached"), || async {
                 Ok(match self.volume(step, id).await? {

@@ -23,6 +23,7 @@
 //! the simulator minutes pass in virtual time).
 
 mod ctx;
+mod deleting;
 pub mod journal;
 mod reconcile;
 mod steps;

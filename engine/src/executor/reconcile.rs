@@ -71,7 +71,7 @@ pub(super) async fn find(ctx: &Ctx, step: &Step, known: &BTreeSet<String>) -> Re
                 .await?;
             let mut found: Vec<Output> = all
                 .into_iter()
-                .filter(|g| &g.name == name && new(g.name.as_str()))
+                .filter(|g| &g.name == name && !g.deleting && new(g.name.as_str()))
                 .map(|g| Output::Group(g.name))
                 .collect();
             pick(step, &mut found)?

@@ -63,10 +63,10 @@ async fn run(ctx: &Ctx, step: StepId, undo: Undo, target: &Output) -> Result<(),
         (Undo::DeleteAutoScalingGroup, Output::Group(name)) => ctx.delete_group(step, name).await,
         (Undo::TerminateInstance, Output::Instance(id)) => ctx.terminate(step, id).await,
         (Undo::DeleteLaunchTemplate, Output::Launch(LaunchSource::Template { id, .. })) => {
-            ctx.call(step, Api::DeleteLaunchTemplate, || cloud.delete_launch_template(region, id)).await
+            ctx.delete_launch_template(step, id).await
         }
         (Undo::DeleteLaunchConfiguration, Output::Launch(LaunchSource::Configuration { name })) => {
-            ctx.call(step, Api::DeleteLaunchConfiguration, || cloud.delete_launch_configuration(region, name)).await
+            ctx.delete_launch_configuration(step, name).await
         }
         (Undo::DeleteVolume, Output::Volume(id)) => ctx.delete_volume(step, id).await,
         (Undo::ReleaseAddress, Output::Address { allocation_id, .. }) => {

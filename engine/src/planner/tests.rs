@@ -392,6 +392,7 @@ fn group(desired: u32, min: u32, launch: LaunchSource) -> AutoScalingGroup {
         instances: vec![],
         activities: vec![],
         tags: tags("ale"),
+        deleting: false,
     }
 }
 

@@ -99,6 +99,7 @@ fn upgrade_ami_of_a_server_missing_a_configured_volume_is_refused() {
         instances: vec![],
         activities: vec![],
         tags: Default::default(),
+        deleting: false,
     };
     g.tags.insert(NAME_TAG.into(), "ale".into());
     r.groups = vec![g];

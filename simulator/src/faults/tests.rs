@@ -457,7 +457,9 @@ async fn random_terminations_kill_instances_and_the_group_replaces_them() {
 
 #[tokio::test]
 async fn new_instances_are_invisible_for_a_while() {
-    let sim = sim_with(seed(), Faults { invisible_secs: 10, boot_secs: Some(5), ..Faults::default() });
+    // What the instance is used with is made before the fault is on (every new resource
+    // is invisible under it: `new_resources_of_every_kind_are_invisible_for_a_while`).
+    let sim = sim_with(seed(), Faults { boot_secs: Some(5), ..Faults::default() });
     let r = east();
     let volume = sim
         .create_volume(
@@ -474,9 +476,6 @@ async fn new_instances_are_invisible_for_a_while() {
         .unwrap()
         .id;
     let address = sim.allocate_address(&r, Tags::new()).await.unwrap().allocation_id;
-    let id = sim.run_instance(&r, run_request("x", String::new(), "inv")).await.unwrap().id;
-    // RunInstances returned it; a retry with the same token does too.
-    assert_eq!(sim.run_instance(&r, run_request("x", String::new(), "inv")).await.unwrap().id, id);
     let not_found = |e: cellar_engine::cloud::CloudError| e.kind == CloudErrorKind::InvalidInstanceIdNotFound;
     let group = AutoScalingGroupName::new("g");
     let lt = sim
@@ -499,6 +498,10 @@ async fn new_instances_are_invisible_for_a_while() {
     let mut request = group_request("g", LaunchSource::Template { id: lt.id, version: None });
     (request.min, request.desired) = (0, 0);
     sim.create_auto_scaling_group(&r, request).await.unwrap();
+    sim.with_world(|w| w.set_faults(Faults { invisible_secs: 10, boot_secs: Some(5), ..Faults::default() })).unwrap();
+    let id = sim.run_instance(&r, run_request("x", String::new(), "inv")).await.unwrap().id;
+    // RunInstances returned it; a retry with the same token does too.
+    assert_eq!(sim.run_instance(&r, run_request("x", String::new(), "inv")).await.unwrap().id, id);
     for wait_ms in [0, 6_000, 3_999] {
         sim.with_world(|w| w.advance_by_ms(wait_ms));
         let all = sim.describe_instances(&r, &Filter::All).await.unwrap();

@@ -52,6 +52,7 @@ impl World {
         self.addresses
             .values()
             .filter(|a| a.region == *region && filter.matches(a.allocation_id.as_str(), &a.tags))
+            .filter(|a| self.visible(a.allocation_id.as_str()))
             .map(SimAddress::to_model)
             .collect()
     }
@@ -97,6 +98,7 @@ impl World {
         };
         self.record(format!("allocated address {id} ({public_ip}) in {region}{}", tag_suffix(&address.tags)));
         let model = address.to_model();
+        self.hide_new(address.allocation_id.to_string());
         self.addresses.insert(address.allocation_id.clone(), address);
         Ok(model)
     }

@@ -138,6 +138,7 @@ impl World {
             Transition::ImageAvailable(id) => self.image_available(&id),
             Transition::SnapshotCompleted(id) => self.snapshot_completed(&id),
             Transition::GroupRetry(name) => self.group_retry(&name),
+            Transition::GroupDeleted(name) => self.group_deleted(&name),
             Transition::RandomTermination => self.random_termination(),
             Transition::FaultCapacity(change) => self.scheduled_capacity_change(change),
             Transition::FaultTermination(termination) => self.scheduled_termination(termination),

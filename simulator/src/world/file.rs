@@ -136,6 +136,9 @@ pub(super) struct WorldFile {
     scheduled: Vec<Scheduled>,
     #[serde(default)]
     next_seq: u64,
+    /// Resources not visible yet (eventual consistency); absent in older files: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    invisible: BTreeMap<String, u64>,
     #[serde(default)]
     agents_due: Vec<InstanceId>,
     /// Absent only in a file from before instance profiles (see the module doc).
@@ -209,6 +212,7 @@ impl From<WorldFile> for World {
             volume_tokens: f.volume_tokens,
             tokens: f.tokens,
             scheduler: Scheduler::from_parts(f.scheduled, f.next_seq),
+            invisible: f.invisible,
             agents_due: f.agents_due,
             instance_profiles,
             operator_actions: f.operator_actions,
@@ -252,6 +256,7 @@ impl From<World> for WorldFile {
             tokens: w.tokens,
             scheduled,
             next_seq,
+            invisible: w.invisible,
             agents_due: w.agents_due,
             instance_profiles: Some(w.instance_profiles),
             default_instance_profile: None,

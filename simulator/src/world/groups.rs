@@ -5,6 +5,14 @@
 //! Invariants: min <= desired <= max; members are live instances of this group, listed
 //! once; after a failed launch the group waits [`GROUP_RETRY_SECS`] before trying again;
 //! at most `MAX_ACTIVITIES` activities are kept (newest last).
+//!
+//! Deletion is asynchronous, as on AWS: DeleteAutoScalingGroup marks the group deleting
+//! (`Status: "Delete in progress"`) and terminates its members; the group launches nothing
+//! more, keeps its name (CreateAutoScalingGroup: `AlreadyExists`) and its launch
+//! configuration (DeleteLaunchConfiguration: `ResourceInUse`), refuses changes
+//! (`ValidationError`) and a second delete (`ScalingActivityInProgress`), and disappears
+//! ([`Transition::GroupDeleted`], looked at every [`GROUP_DELETE_SECS`]) once every member
+//! is terminated.
 
 use super::render::zone_list;
 use super::{err, Transition, World};
@@ -18,6 +26,9 @@ use serde::{Deserialize, Serialize};
 pub const GROUP_RETRY_SECS: u64 = 60;
 /// Scaling activities kept per group (newest last).
 const MAX_ACTIVITIES: usize = 20;
+/// A deleting group is looked at this long after DeleteAutoScalingGroup, and again as long
+/// as a member is not terminated yet; it disappears at the first look that finds none.
+pub const GROUP_DELETE_SECS: u64 = 15;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +53,10 @@ pub struct SimGroup {
     /// After a failed launch: no new attempt before this time.
     #[serde(default)]
     pub retry_at: Option<Timestamp>,
+    /// DeleteAutoScalingGroup was called: the group waits for its members to terminate
+    /// (see the module doc). Absent in older state files: not deleting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 impl SimGroup {
@@ -57,13 +72,15 @@ impl SimGroup {
             instances: self.instances.clone(),
             activities: self.activities.clone(),
             tags: self.tags.clone(),
+            deleting: self.deleting,
         }
     }
 }
 
 impl World {
     fn group_in(&self, region: &Region, name: &AutoScalingGroupName) -> CloudResult<&SimGroup> {
-        self.groups.get(name).filter(|g| g.region == *region).ok_or_else(|| {
+        let visible = self.visible(&Self::group_key(name));
+        self.groups.get(name).filter(|g| g.region == *region && visible).ok_or_else(|| {
             err(
                 K::AutoScalingGroupNotFound,
                 format!("AutoScalingGroup name not found - AutoScalingGroup '{name}' not found"),
@@ -71,10 +88,24 @@ impl World {
         })
     }
 
+    /// The group, refused while it is being deleted (as UpdateAutoScalingGroup and
+    /// AttachInstances are on AWS).
+    fn group_to_change(&self, region: &Region, name: &AutoScalingGroupName) -> CloudResult<&SimGroup> {
+        let group = self.group_in(region, name)?;
+        if group.deleting {
+            return Err(CloudError::from_code(
+                "ValidationError",
+                "The AutoScaling group may not be modified while it is pending delete",
+            ));
+        }
+        Ok(group)
+    }
+
     pub fn describe_auto_scaling_groups(&self, region: &Region, filter: &Filter) -> Vec<AutoScalingGroup> {
         self.groups
             .values()
             .filter(|g| g.region == *region && filter.matches(g.name.as_str(), &g.tags))
+            .filter(|g| self.visible(&Self::group_key(&g.name)))
             .map(SimGroup::to_model)
             .collect()
     }
@@ -95,7 +126,7 @@ impl World {
                 ),
             ));
         }
-        let spec = self.launch_spec(region, &request.launch)?;
+        let spec = self.group_launch_spec(region, &request.launch)?;
         if request.zones.is_empty() {
             return Err(err(K::InvalidParameterValue, "At least one Availability Zone is required"));
         }
@@ -125,6 +156,7 @@ impl World {
             activities: Vec::new(),
             tags: request.tags,
             retry_at: None,
+            deleting: false,
         };
         self.record(format!(
             "created auto scaling group {} (min {} max {} desired {}) in {} from {}",
@@ -135,6 +167,7 @@ impl World {
             zone_list(&group.zones),
             group.launch
         ));
+        self.hide_new(Self::group_key(&request.name));
         self.groups.insert(request.name, group);
         Ok(())
     }
@@ -169,7 +202,7 @@ impl World {
         name: &AutoScalingGroupName,
         instance_id: &InstanceId,
     ) -> CloudResult<Option<u32>> {
-        let group = self.group_in(region, name)?;
+        let group = self.group_to_change(region, name)?;
         let instance = self.instance_in(region, instance_id)?;
         if !instance.is_live() {
             return Err(err(
@@ -220,7 +253,7 @@ impl World {
         name: &AutoScalingGroupName,
         update: UpdateAutoScalingGroupRequest,
     ) -> CloudResult<()> {
-        let group = self.group_in(region, name)?;
+        let group = self.group_to_change(region, name)?;
         let min = update.min.unwrap_or(group.min);
         let max = update.max.unwrap_or(group.max);
         if min > max {
@@ -240,7 +273,7 @@ impl World {
             None => group.desired.clamp(min, max),
         };
         if let Some(launch) = &update.launch {
-            self.launch_spec(region, launch)?;
+            self.group_launch_spec(region, launch)?;
         }
         let group = self.groups.get_mut(name).expect("checked");
         let before = (group.min, group.max, group.desired);
@@ -270,6 +303,12 @@ impl World {
         force: bool,
     ) -> CloudResult<()> {
         let group = self.group_in(region, name)?;
+        if group.deleting {
+            return Err(CloudError::from_code(
+                "ScalingActivityInProgress",
+                "You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group.",
+            ));
+        }
         let members: Vec<InstanceId> = group
             .instances
             .iter()
@@ -283,11 +322,37 @@ impl World {
             ));
         }
         for id in &members {
+            self.push_activity(
+                name,
+                true,
+                format!("Terminating EC2 instance: {id} (the group is being deleted)"),
+                None,
+            );
             self.begin_termination(id, &format!("force-deleting group {name}"));
+        }
+        let group = self.groups.get_mut(name).expect("checked");
+        group.deleting = true;
+        group.retry_at = None;
+        self.scheduler.cancel(|t| matches!(t, Transition::GroupRetry(g) if g == name));
+        self.record(format!("auto scaling group {name}: delete in progress"));
+        self.schedule(GROUP_DELETE_SECS, Transition::GroupDeleted(name.clone()));
+        Ok(())
+    }
+
+    /// [`Transition::GroupDeleted`]: a deleting group disappears once every member is
+    /// terminated (or gone); otherwise it is looked at again later.
+    pub(super) fn group_deleted(&mut self, name: &AutoScalingGroupName) {
+        let Some(group) = self.groups.get(name).filter(|g| g.deleting) else {
+            return;
+        };
+        let terminating =
+            group.instances.iter().any(|i| self.instances.get(i).is_some_and(|i| i.state != InstanceState::Terminated));
+        if terminating {
+            self.schedule(GROUP_DELETE_SECS, Transition::GroupDeleted(name.clone()));
+            return;
         }
         self.groups.remove(name);
         self.record(format!("deleted auto scaling group {name}"));
-        Ok(())
     }
 
     fn push_activity(
@@ -322,8 +387,8 @@ impl World {
     /// Drops members that are no longer pending/running, terminates extras above the
     /// desired capacity and launches replacements.
     fn reconcile_group(&mut self, name: &AutoScalingGroupName) {
-        if !self.groups.contains_key(name) {
-            return;
+        if self.groups.get(name).is_none_or(|g| g.deleting) {
+            return; // gone, or being deleted: it launches and scales nothing more
         }
         self.drop_lost_members(name);
         self.scale_in(name);

@@ -93,7 +93,7 @@ fn valid_device_name(name: &str) -> bool {
 
 impl World {
     pub fn describe_images(&self, region: &Region) -> Vec<Image> {
-        self.images.values().filter(|i| i.region == *region).cloned().collect()
+        self.images.values().filter(|i| i.region == *region && self.visible(i.id.as_str())).cloned().collect()
     }
 
     /// Registers an image (what bundle-ami will do); returns its id.
@@ -148,6 +148,7 @@ impl World {
             root_size_gb: root.1,
         };
         self.images.insert(id.clone(), image.clone());
+        self.hide_new(id.to_string());
         self.schedule(available_after, Transition::ImageAvailable(id));
         image
     }
@@ -302,6 +303,7 @@ impl World {
         ));
         let model = snapshot.to_model();
         self.snapshots.insert(id.clone(), snapshot);
+        self.hide_new(id.to_string());
         self.schedule(SNAPSHOT_SECS, Transition::SnapshotCompleted(id));
         Ok(model)
     }
@@ -310,6 +312,7 @@ impl World {
         self.snapshots
             .values()
             .filter(|s| s.region == *region && filter.matches(s.id.as_str(), &s.tags))
+            .filter(|s| self.visible(s.id.as_str()))
             .map(SimSnapshot::to_model)
             .collect()
     }

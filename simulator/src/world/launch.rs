@@ -48,12 +48,37 @@ impl SimTemplate {
 
 impl World {
     pub(super) fn template_in(&self, region: &Region, id: &LaunchTemplateId) -> CloudResult<&SimTemplate> {
-        self.templates.get(id).filter(|t| t.region == *region).ok_or_else(|| {
+        self.templates.get(id).filter(|t| t.region == *region && self.visible(id.as_str())).ok_or_else(|| {
             err(
                 K::InvalidLaunchTemplateNotFound,
                 format!("The specified launch template, with template ID {id}, does not exist."),
             )
         })
+    }
+
+    /// What CreateAutoScalingGroup and UpdateAutoScalingGroup launch from. A launch
+    /// template, or version, that does not exist or is not visible yet is refused as AWS's
+    /// Auto Scaling refuses it: `ValidationError`, "You must use a valid fully-formed
+    /// launch template".
+    pub(super) fn group_launch_spec(&self, region: &Region, launch: &LaunchSource) -> CloudResult<LaunchSpec> {
+        if let LaunchSource::Template { id, version } = launch {
+            let template = self.template_in(region, id).map_err(|_| {
+                cellar_engine::cloud::CloudError::from_code(
+                    "ValidationError",
+                    format!("You must use a valid fully-formed launch template. The specified launch template, with template ID {id}, does not exist."),
+                )
+            })?;
+            // A version named (cellar pins one) must be visible; `$Latest` resolves to the
+            // latest version there is.
+            let _ = template;
+            if let Some(version) = version.filter(|v| !self.visible(&Self::version_key(id, *v))) {
+                return Err(cellar_engine::cloud::CloudError::from_code(
+                    "ValidationError",
+                    format!("You must use a valid fully-formed launch template. The specified launch template version {version} of {id} does not exist."),
+                ));
+            }
+        }
+        self.launch_spec(region, launch)
     }
 
     fn launch_configuration_in(&self, region: &Region, name: &str) -> CloudResult<&LaunchConfiguration> {
@@ -108,6 +133,7 @@ impl World {
         self.templates
             .values()
             .filter(|t| t.region == *region && filter.matches(t.id.as_str(), &t.tags))
+            .filter(|t| self.visible(t.id.as_str()))
             .map(SimTemplate::to_model)
             .collect()
     }
@@ -147,6 +173,7 @@ impl World {
         };
         self.record(format!("created launch template {id} ({}) version 1", template.name));
         let model = template.to_model();
+        self.hide_new(id.to_string());
         self.templates.insert(id, template);
         let answer = (params, Answer::LaunchTemplate(model.clone()), None);
         self.keep_token_answer(Api::CreateLaunchTemplate, region, token.as_deref(), answer);
@@ -179,6 +206,7 @@ impl World {
         template.versions.push(spec);
         let version = template.latest_version();
         let model = template.to_model();
+        self.hide_new(Self::version_key(id, version));
         self.record(format!("created launch template {id} version {version}"));
         let answer = (params, Answer::LaunchTemplate(model.clone()), None);
         self.keep_token_answer(Api::CreateLaunchTemplateVersion, region, client_token, answer);

@@ -20,6 +20,7 @@
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
 //! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
 //! | `inject.rs` | the faults gate every call passes |
+//! | `visibility.rs` | eventual consistency of every kind but instances: what is invisible until when |
 //! | `render.rs` | `cellar sim show` and `cellar sim log` |
 //!
 //! Invariants (every operation keeps them; [`World::check_consistency`] checks the ones a
@@ -62,13 +63,14 @@ mod render;
 mod scheduler;
 mod tags;
 mod tokens;
+mod visibility;
 mod volumes;
 
 pub use addresses::{SimAddress, DEFAULT_ADDRESS_LIMIT};
 pub use agents::{AGENT_DELAY_SECS, CONSOLE_LIMIT};
 pub use capacity::DEFAULT_CAPACITY;
 pub use clock::{Advance, LATEST_SETTABLE, MAX_ADVANCE_SECS, MAX_CLOCK};
-pub use groups::{SimGroup, GROUP_RETRY_SECS};
+pub use groups::{SimGroup, GROUP_DELETE_SECS, GROUP_RETRY_SECS};
 pub use identity::{AGENT_ACTIONS, AGENT_PROFILE};
 pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
@@ -160,6 +162,9 @@ pub struct World {
     tokens: BTreeMap<String, TokenAnswer>,
     /// Transitions to come.
     scheduler: Scheduler,
+    /// Resources of every kind but instances not visible to the API yet, by key, with the
+    /// virtual millisecond each becomes visible (see `visibility.rs`).
+    invisible: BTreeMap<String, u64>,
     /// Instances whose agent should run now (their boot delay has passed).
     agents_due: Vec<InstanceId>,
     /// IAM instance profiles: name → the actions its role allows (see `identity.rs`).
@@ -205,6 +210,7 @@ impl World {
             volume_tokens: BTreeMap::new(),
             tokens: BTreeMap::new(),
             scheduler: Scheduler::default(),
+            invisible: BTreeMap::new(),
             agents_due: Vec::new(),
             instance_profiles: BTreeMap::new(),
             operator_actions: None,
@@ -375,21 +381,20 @@ impl World {
     fn volume_in(&self, region: &Region, id: &VolumeId) -> CloudResult<&Volume> {
         self.volumes
             .get(id)
-            .filter(|v| v.zone.region() == *region)
+            .filter(|v| v.zone.region() == *region && self.visible(id.as_str()))
             .ok_or_else(|| err(K::InvalidVolumeNotFound, format!("The volume '{id}' does not exist.")))
     }
 
     fn address_in(&self, region: &Region, id: &AllocationId) -> CloudResult<&SimAddress> {
-        self.addresses
-            .get(id)
-            .filter(|a| a.region == *region)
-            .ok_or_else(|| err(K::InvalidAddressNotFound, format!("The allocation ID '{id}' does not exist")))
+        self.addresses.get(id).filter(|a| a.region == *region && self.visible(id.as_str())).ok_or_else(|| {
+            CloudError::from_code("InvalidAllocationID.NotFound", format!("The allocation ID '{id}' does not exist"))
+        })
     }
 
     fn image_in(&self, region: &Region, id: &ImageId) -> CloudResult<&Image> {
         self.images
             .get(id)
-            .filter(|i| i.region == *region)
+            .filter(|i| i.region == *region && self.visible(id.as_str()))
             .ok_or_else(|| err(K::InvalidAmiIdNotFound, format!("The image id '[{id}]' does not exist")))
     }
 

@@ -36,6 +36,9 @@ impl Transition {
             Transition::InstanceRemoved(id) => format!("{id} disappears from describe"),
             Transition::VolumeAvailable(id) => format!("volume {id} becomes available"),
             Transition::GroupRetry(name) => format!("auto scaling group {name} may retry its failed launch"),
+            Transition::GroupDeleted(name) => {
+                format!("auto scaling group {name} disappears if its instances are terminated (delete in progress)")
+            }
             Transition::RandomTermination => "random termination fault: Amazon terminates a live instance".to_string(),
             Transition::FaultCapacity(CapacityChange { zone, instance_type, count, .. }) => {
                 format!("capacity change (fault schedule): {instance_type} in {zone} set to {count}")
@@ -231,9 +234,10 @@ impl World {
                 format!("instances {}", g.instances.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", "))
             };
             let retry = g.retry_at.map(|t| format!("  retry at {}", t.rfc3339())).unwrap_or_default();
+            let deleting = if g.deleting { "  DELETE IN PROGRESS" } else { "" };
             let _ = writeln!(
                 out,
-                "    {}  {}  {}  min {} max {} desired {}  {members}{retry}{}",
+                "    {}  {}  {}  min {} max {} desired {}  {members}{retry}{deleting}{}",
                 g.name,
                 launch_label(&g.launch),
                 zone_list(&g.zones),
@@ -257,6 +261,13 @@ impl World {
             let _ = writeln!(out, "  {zone} {itype}: {n} more launches");
         }
         let _ = writeln!(out, "Elastic IP quota: {} per region", self.address_limit);
+        let invisible: Vec<String> = self
+            .invisible()
+            .map(|(key, at)| format!("{key} until {}", stamp(Timestamp(at / 1000), (at % 1000) as u16, at % 1000 != 0)))
+            .collect();
+        if !invisible.is_empty() {
+            let _ = writeln!(out, "not visible yet (eventual consistency): {}", invisible.join(", "));
+        }
         // Shown only when set: the default (an administrator's rights) goes without saying.
         if let Some(actions) = &self.operator_actions {
             let actions: Vec<&str> = actions.iter().map(String::as_str).collect();

@@ -23,6 +23,9 @@ pub enum Transition {
     VolumeAvailable(VolumeId),
     /// A group whose launch failed may try again.
     GroupRetry(AutoScalingGroupName),
+    /// A deleting group disappears if its instances are terminated (else it is looked at
+    /// again later).
+    GroupDeleted(AutoScalingGroupName),
     /// Fault: Amazon terminates a random live instance; the next one is then scheduled
     /// ([`Faults::terminations_per_hour`](crate::Faults::terminations_per_hour)).
     RandomTermination,

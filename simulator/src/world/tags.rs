@@ -63,16 +63,15 @@ impl World {
             Ok(&mut self.templates.get_mut(&id).expect("checked").tags)
         } else if resource.starts_with("snap-") {
             let id = SnapshotId::new(resource);
-            match self.snapshots.get_mut(&id).filter(|s| s.region == *region) {
+            let visible = self.visible(resource);
+            match self.snapshots.get_mut(&id).filter(|s| s.region == *region && visible) {
                 Some(snapshot) => Ok(&mut snapshot.tags),
-                None => Err(err(
-                    K::Other("InvalidSnapshot.NotFound".into()),
-                    format!("The snapshot '{resource}' does not exist."),
-                )),
+                None => Err(err(K::InvalidSnapshotNotFound, format!("The snapshot '{resource}' does not exist."))),
             }
         } else if resource.starts_with("ami-") {
             let id = ImageId::new(resource);
-            match self.images.get_mut(&id).filter(|i| i.region == *region) {
+            let visible = self.visible(resource);
+            match self.images.get_mut(&id).filter(|i| i.region == *region && visible) {
                 Some(image) => Ok(&mut image.tags),
                 None => Err(not_found(K::InvalidAmiIdNotFound, "image id")),
             }

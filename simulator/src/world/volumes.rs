@@ -21,6 +21,7 @@ impl World {
         self.volumes
             .values()
             .filter(|v| v.zone.region() == *region && filter.matches(v.id.as_str(), &v.tags))
+            .filter(|v| self.visible(v.id.as_str()))
             .cloned()
             .collect()
     }
@@ -86,6 +87,7 @@ impl World {
             tag_suffix(&volume.tags)
         ));
         self.volumes.insert(id.clone(), volume.clone());
+        self.hide_new(id.to_string());
         self.schedule(VOLUME_CREATE_SECS, Transition::VolumeAvailable(id));
         Ok(volume)
     }

@@ -8,13 +8,14 @@ use crate::model::*;
 use crate::plan::StepId;
 
 /// A group of at most one instance in `zone`; `desired` 0 when an instance is adopted
-/// afterwards, 1 when the group launches its own.
+/// afterwards, 1 when the group launches its own. `fresh`: the launch template or
+/// configuration was made by this apply (see [`settle_launch`]).
 pub(super) async fn create_group(
     ctx: &Ctx,
     id: StepId,
     server: &ServerName,
     name: &AutoScalingGroupName,
-    launch: &LaunchSource,
+    (launch, fresh): (&LaunchSource, bool),
     (zone, subnet): (&Zone, Option<&SubnetId>),
     desired: u32,
 ) -> Result<Output, StepError> {
@@ -29,30 +30,70 @@ pub(super) async fn create_group(
         tags: ctx.tags(server),
     };
     // A group takes no token (and its tags propagate to its instances): the group of this
-    // name, of this server, launching from this source is this step's earlier attempt.
+    // name, of this server, launching from this source, not being deleted, is this step's
+    // earlier attempt.
     let filter = Filter::Server(server.clone());
     let find = || async {
         let found = ctx.cloud.describe_auto_scaling_groups(&ctx.region, &filter).await?;
-        Ok(found.into_iter().find(|g| g.name == *name && g.launch == *launch).map(|_| ()))
+        Ok(found.into_iter().find(|g| g.name == *name && g.launch == *launch && !g.deleting).map(|_| ()))
     };
     let make = || ctx.cloud.create_auto_scaling_group(&ctx.region, request.clone());
-    ctx.create_once(id, (Api::CreateAutoScalingGroup, Api::DescribeAutoScalingGroups), find, make).await?;
+    // The name stays taken while an older group of that name is being deleted: wait for it.
+    let apis = (Api::CreateAutoScalingGroup, Api::DescribeAutoScalingGroups);
+    settle_launch(ctx, id, launch, fresh, || {
+        ctx.past_deleting_groups(
+            id,
+            CloudErrorKind::AlreadyExists,
+            |g| g.name == *name,
+            || ctx.create_once(id, apis, &find, &make),
+        )
+    })
+    .await?;
     Ok(Output::Group(name.clone()))
+}
+
+/// Auto Scaling refuses a launch template (or version) EC2 created a moment before and has
+/// not made visible to it yet with a generic `ValidationError` ("You must use a valid
+/// fully-formed launch template"), which cellar does not tell apart by its message. When
+/// the launch was made by this apply (`fresh`: the step takes it from an earlier step's
+/// output), that refusal is taken for eventual consistency and the call made again within
+/// the consistency window; for a launch the apply did not make, it fails at once.
+async fn settle_launch<T, F, Fut>(
+    ctx: &Ctx,
+    id: StepId,
+    launch: &LaunchSource,
+    fresh: bool,
+    mut call: F,
+) -> Result<T, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StepError>>,
+{
+    if !fresh {
+        return call().await;
+    }
+    let what = format!("{launch} to be visible to Auto Scaling");
+    ctx.settle(id, CloudErrorKind::InvalidParameterValue, what, call).await
 }
 
 pub(super) async fn update_group(
     ctx: &Ctx,
     id: StepId,
     group: &AutoScalingGroupName,
-    launch: Option<LaunchSource>,
+    (launch, fresh): (Option<LaunchSource>, bool),
     min: Option<u32>,
     desired: Option<u32>,
 ) -> Result<(), StepError> {
-    let update = UpdateAutoScalingGroupRequest { launch, min, max: None, desired };
-    ctx.call(id, Api::UpdateAutoScalingGroup, || {
-        ctx.cloud.update_auto_scaling_group(&ctx.region, group, update.clone())
-    })
-    .await
+    let update = UpdateAutoScalingGroupRequest { launch: launch.clone(), min, max: None, desired };
+    let call = || {
+        ctx.call(id, Api::UpdateAutoScalingGroup, || {
+            ctx.cloud.update_auto_scaling_group(&ctx.region, group, update.clone())
+        })
+    };
+    match &launch {
+        Some(launch) => settle_launch(ctx, id, launch, fresh, call).await,
+        None => call().await,
+    }
 }
 
 /// Puts the running instance under the group's care, once it runs.

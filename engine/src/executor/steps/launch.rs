@@ -140,11 +140,11 @@ pub(super) async fn delete_launch_template(
     id: StepId,
     template: &LaunchTemplateId,
 ) -> Result<(), StepError> {
-    ctx.call(id, Api::DeleteLaunchTemplate, || ctx.cloud.delete_launch_template(&ctx.region, template)).await
+    ctx.delete_launch_template(id, template).await
 }
 
 pub(super) async fn delete_launch_configuration(ctx: &Ctx, id: StepId, name: &str) -> Result<(), StepError> {
-    ctx.call(id, Api::DeleteLaunchConfiguration, || ctx.cloud.delete_launch_configuration(&ctx.region, name)).await
+    ctx.delete_launch_configuration(id, name).await
 }
 
 /// Waits until the server is healthy on `instance`, or (when `None`) on whichever instance

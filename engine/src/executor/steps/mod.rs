@@ -119,11 +119,13 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
         }
         Action::CreateAutoScalingGroup { name, launch, zone, subnet, desired } => {
             let placement = (zone, subnet.as_ref());
-            groups::create_group(ctx, id, server, name, &inputs.launch(launch)?, placement, *desired).await
+            let fresh = matches!(launch, Ref::Output(_));
+            groups::create_group(ctx, id, server, name, (&inputs.launch(launch)?, fresh), placement, *desired).await
         }
         Action::UpdateAutoScalingGroup { group, launch, min, desired } => {
+            let fresh = matches!(launch, Some(Ref::Output(_)));
             let launch = launch.as_ref().map(|l| inputs.launch(l)).transpose()?;
-            groups::update_group(ctx, id, group, launch, *min, *desired).await.map(nothing)
+            groups::update_group(ctx, id, group, (launch, fresh), *min, *desired).await.map(nothing)
         }
         Action::AdoptInstance { group, instance } => {
             groups::adopt_instance(ctx, id, group, &inputs.instance(instance)?).await.map(nothing)

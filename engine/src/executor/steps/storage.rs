@@ -50,7 +50,7 @@ pub(super) async fn attach_volume(
     ctx.wait_running(id, instance).await?;
     ctx.wait(id, format!("volume {volume} to be attached to {instance}"), || async {
         let v = ctx
-            .volume(id, volume)
+            .volume_seen(id, volume)
             .await?
             .ok_or_else(|| StepError::Unexpected { what: format!("volume {volume} no longer exists") })?;
         match (&v.attached_to, v.state) {

@@ -22,6 +22,8 @@ fn launch_templates_and_versions() {
     w.create_auto_scaling_group(&r, group_request("x", &lt, 0)).unwrap();
     assert_eq!(kind(w.delete_launch_template(&r, &lt)), Err(K::ResourceInUse));
     w.delete_auto_scaling_group(&r, &AutoScalingGroupName::new("x"), false).unwrap();
+    assert_eq!(kind(w.delete_launch_template(&r, &lt)), Err(K::ResourceInUse), "the group is still being deleted");
+    w.advance_clock_to(Timestamp(T0 + GROUP_DELETE_SECS));
     w.delete_launch_template(&r, &lt).unwrap();
     assert!(w.describe_launch_templates(&r, &Filter::All).is_empty());
     assert_eq!(kind(w.delete_launch_template(&r, &lt)), Err(K::InvalidLaunchTemplateNotFound));
@@ -33,7 +35,8 @@ fn group_validation() {
     let r = east();
     let lt = template(&mut w, "x");
     let cases: Vec<(CreateAutoScalingGroupRequest, K)> = vec![
-        (group_request("x", &LaunchTemplateId::new("lt-ffff"), 1), K::InvalidLaunchTemplateNotFound),
+        // Auto Scaling's word for a launch template that does not exist: ValidationError.
+        (group_request("x", &LaunchTemplateId::new("lt-ffff"), 1), K::InvalidParameterValue),
         (
             CreateAutoScalingGroupRequest { zones: vec![zone("us-east-1z")], ..group_request("x", &lt, 1) },
             K::InvalidZoneNotFound,
@@ -107,6 +110,9 @@ fn group_keeps_one_instance_and_retries_without_capacity() {
     assert_eq!(kind(w.delete_auto_scaling_group(&r, &name, false)), Err(K::ResourceInUse));
     w.delete_auto_scaling_group(&r, &name, true).unwrap();
     assert_eq!(w.instances[&members[0]].state, InstanceState::ShuttingDown);
+    assert!(w.describe_auto_scaling_groups(&r, &Filter::All)[0].deleting, "until its instance is terminated");
+    let now = w.now().0;
+    w.advance_clock_to(Timestamp(now + SHUTDOWN_SECS.max(GROUP_DELETE_SECS) + GROUP_DELETE_SECS));
     assert!(w.describe_auto_scaling_groups(&r, &Filter::All).is_empty());
 }
 
@@ -188,6 +194,8 @@ fn launch_configuration_lifecycle() {
     );
     assert_eq!(error(w.delete_launch_configuration(&r, "x-2026-11-25")), in_use);
     w.delete_auto_scaling_group(&r, &AutoScalingGroupName::new("x"), true).unwrap();
+    assert_eq!(error(w.delete_launch_configuration(&r, "x-2026-11-25")), in_use, "the group is being deleted");
+    w.advance_clock_to(Timestamp(T0 + 30 + SHUTDOWN_SECS + GROUP_DELETE_SECS));
     w.delete_launch_configuration(&r, "x-2026-11-25").unwrap();
     assert!(names(&w, &r).is_empty());
     assert_eq!(names(&w, &west), vec!["x-2026-11-25"], "the other region's is untouched");
@@ -342,8 +350,8 @@ fn update_group_refuses_invalid_changes() {
                 ..Default::default()
             },
             (
-                "InvalidLaunchTemplateId.NotFound",
-                "The specified launch template, with template ID lt-ffff, does not exist.",
+                "ValidationError",
+                "You must use a valid fully-formed launch template. The specified launch template, with template ID lt-ffff, does not exist.",
             ),
         ),
     ];
@@ -362,4 +370,100 @@ fn update_group_refuses_invalid_changes() {
 
 fn to_zero() -> UpdateAutoScalingGroupRequest {
     UpdateAutoScalingGroupRequest { desired: Some(0), ..Default::default() }
+}
+
+/// DeleteAutoScalingGroup is asynchronous, as on AWS: the group stays, deleting, while its
+/// instances terminate, refusing what AWS refuses (each with AWS's code), then disappears.
+#[test]
+fn group_deletion_is_asynchronous() {
+    let mut w = default_world();
+    let r = east();
+    let lc = "x-v1";
+    w.create_launch_configuration(&r, lc, spec("t3.small", "ami-0001")).unwrap();
+    w.create_auto_scaling_group(&r, group_from("x", config_source(lc), 1)).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 30));
+    let member = live_members(&w, "x")[0].clone();
+    let name = AutoScalingGroupName::new("x");
+    w.delete_auto_scaling_group(&r, &name, true).unwrap();
+    let deleted_at = T0 + 30;
+
+    let described = w.describe_auto_scaling_groups(&r, &Filter::All);
+    assert_eq!(
+        described.iter().map(|g| (g.name.as_str(), g.deleting, g.instances.clone())).collect::<Vec<_>>(),
+        vec![("x", true, vec![member.clone()])],
+        "described, delete in progress, with its terminating member"
+    );
+    assert_eq!(state(&w, &member), Some(InstanceState::ShuttingDown));
+    let refusals: Vec<(&str, CloudResult<()>, (&str, &str))> = vec![
+        (
+            "a group of the same name",
+            w.clone().create_auto_scaling_group(&r, group_from("x", config_source(lc), 1)),
+            ("AlreadyExists", "AutoScalingGroup by this name already exists - A group with the name x already exists"),
+        ),
+        (
+            "an update",
+            w.clone().update_auto_scaling_group(&r, &name, to_zero()),
+            ("ValidationError", "The AutoScaling group may not be modified while it is pending delete"),
+        ),
+        (
+            "an attach",
+            {
+                let mut w = w.clone();
+                let other = launch(&mut w, "us-east-1a");
+                w.attach_instance_to_group(&r, &name, &other)
+            },
+            ("ValidationError", "The AutoScaling group may not be modified while it is pending delete"),
+        ),
+        (
+            "deleting its launch configuration",
+            w.clone().delete_launch_configuration(&r, lc),
+            ("ResourceInUse", "Cannot delete launch configuration x-v1 because it is attached to AutoScalingGroup x"),
+        ),
+        (
+            "a second delete",
+            w.clone().delete_auto_scaling_group(&r, &name, true),
+            (
+                "ScalingActivityInProgress",
+                "You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group.",
+            ),
+        ),
+    ];
+    for (what, result, (code, message)) in refusals {
+        assert_eq!(error(result), (code.to_string(), message.to_string()), "{what}");
+    }
+    assert_eq!(K::from_code("ScalingActivityInProgress"), K::ResourceInUse);
+    assert_eq!(K::from_code("ValidationError"), K::InvalidParameterValue);
+
+    // Saved and loaded, the deleting state stays.
+    assert_eq!(parse_world(&render_world(&w)).unwrap(), w);
+    assert!(w.render_summary().contains("DELETE IN PROGRESS"), "{}", w.render_summary());
+
+    // Nothing is launched in its place while it is deleting; it is looked at every
+    // GROUP_DELETE_SECS and disappears at the first look after its member terminated.
+    w.advance_clock_to(Timestamp(deleted_at + GROUP_DELETE_SECS));
+    assert_eq!(state(&w, &member), Some(InstanceState::ShuttingDown));
+    assert!(w.groups.contains_key(&name), "its member still shuts down");
+    w.advance_clock_to(Timestamp(deleted_at + 2 * GROUP_DELETE_SECS - 1));
+    assert_eq!(state(&w, &member), Some(InstanceState::Terminated));
+    assert!(w.groups.contains_key(&name), "not looked at again yet");
+    w.advance_clock_to(Timestamp(deleted_at + 2 * GROUP_DELETE_SECS));
+    assert!(w.describe_auto_scaling_groups(&r, &Filter::All).is_empty(), "gone");
+    assert_eq!(w.instances.keys().cloned().collect::<Vec<_>>(), vec![member], "nothing launched in its place");
+    assert_eq!(kind(w.delete_auto_scaling_group(&r, &name, true)), Err(K::AutoScalingGroupNotFound));
+    w.delete_launch_configuration(&r, lc).unwrap();
+    w.create_launch_configuration(&r, lc, spec("t3.small", "ami-0001")).unwrap();
+    w.create_auto_scaling_group(&r, group_from("x", config_source(lc), 1)).unwrap();
+    assert!(!w.groups[&name].deleting, "the name is free again");
+}
+
+#[test]
+fn state_files_without_the_deleting_field_load() {
+    let mut w = default_world();
+    let r = east();
+    let lt = template(&mut w, "x");
+    w.create_auto_scaling_group(&r, group_request("x", &lt, 0)).unwrap();
+    let text = render_world(&w);
+    assert!(!text.contains("deleting"), "not written while false: {text}");
+    let loaded = parse_world(&text).unwrap();
+    assert!(!loaded.groups[&AutoScalingGroupName::new("x")].deleting);
 }

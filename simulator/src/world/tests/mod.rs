@@ -444,6 +444,7 @@ mod groups;
 mod images;
 mod network;
 mod tokens;
+mod visibility;
 
 /// A world with a group, a volume and an address in use, changed by `edit` as a hand-edited
 /// state file could be: `check_consistency` finds the expected problem (or none).
