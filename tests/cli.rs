@@ -665,3 +665,8 @@ mod review;
 /// gate as a pause; an interrupted compensation finished; a corrupt journal refused.
 #[path = "cli/journal.rs"]
 mod journal;
+
+/// One operator at a time: a second apply to a server is refused naming the holder; a
+/// killed apply's lock, `cellar unlock`, and the same plan taking its own lock over.
+#[path = "cli/locks.rs"]
+mod locks;

@@ -119,7 +119,8 @@ impl World {
         self.check_region(region)?;
         super::tags::check_tags(&Tags::new(), &request.tags)?;
         self.check_launch_spec_settings(region, &request.spec.settings, false)?;
-        if self.templates.values().any(|t| t.region == *region && t.name == request.name) {
+        let taken = self.templates.values().any(|t| t.region == *region && t.name == request.name);
+        if taken || self.lock_named(region, &request.name) {
             return Err(err(K::AlreadyExists, format!("Launch template name already in use: {}", request.name)));
         }
         let id = LaunchTemplateId::new(self.next_id("lt"));
