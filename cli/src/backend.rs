@@ -60,7 +60,7 @@ impl Checkpoint {
         let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
         let path = path.ok_or_else(|| anyhow!("internal error: simulator state released twice"))?;
         let answer = f();
-        let reopened = SimStore::open(&path)?;
+        let reopened = open_store(&path)?;
         let world = reopened.world().clone();
         sim.with_world(|w| *w = world);
         *store.lock().map_err(|_| poisoned())? = Some(reopened);
@@ -75,7 +75,7 @@ impl Backend {
     pub async fn open(ctx: &Ctx) -> Result<Backend> {
         match ctx.backend {
             BackendKind::Sim => {
-                let store = SimStore::open(&ctx.sim_state)?;
+                let store = open_store(&ctx.sim_state)?;
                 let sim = Sim::new(store.world().clone());
                 let sim = Arc::new(match ctx.sim_pace {
                     Some(pace) => sim.paced(pace),
@@ -99,6 +99,22 @@ impl Backend {
     pub fn finish(self) -> Result<()> {
         Checkpoint(self.sim).save()
     }
+}
+
+/// Locks and reads the simulator's state; a wait for another process's lock is said once
+/// on stderr, after a second: `waiting for the simulator state, held by pid 4242: cellar
+/// apply ommegang.plan.ron`.
+pub fn open_store(path: &std::path::Path) -> Result<SimStore, cellar_sim::StoreError> {
+    SimStore::open_reporting(path, &say_waiting)
+}
+
+/// [`SimStore::init`], saying a wait as [`open_store`] does.
+pub fn init_store(path: &std::path::Path, world: cellar_sim::World) -> Result<SimStore, cellar_sim::StoreError> {
+    SimStore::init_reporting(path, world, &say_waiting)
+}
+
+fn say_waiting(holder: &str) {
+    crate::output::stderr(&format!("waiting for the simulator state, held by {holder}\n"));
 }
 
 /// The AWS backend: aws-config's chain, with `profile` (`--profile`) instead of

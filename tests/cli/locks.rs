@@ -1,7 +1,8 @@
 //! Server locks end to end: two `cellar apply` processes on one server (the first waiting
 //! at its DNS gate with `--wait-dns`), the second refused naming the first; the lock a
 //! `kill -9` leaves, refused to other plans, taken over by the same plan's resumption,
-//! removed by `cellar unlock` (which refuses without a terminal and without `--yes`).
+//! removed by `cellar unlock` (which refuses without a terminal and without `--yes`); a
+//! command waiting for the simulator's state names the process holding it.
 
 use super::*;
 use std::time::{Duration, Instant};
@@ -132,3 +133,24 @@ fn unlock_names_a_server() {
     assert!(r.stderr.contains("Not_A_Server"), "{}", r.stderr);
 }
 
+/// A command that finds the simulator's state locked says once, after a second, who holds
+/// it, and goes on when it is free.
+#[test]
+fn a_command_waiting_for_the_simulator_state_says_who_holds_it() {
+    let c = Cellar::new();
+    two_plans(&c, true);
+    let first = apply_until(&c, &["--dns-confirmed", "--sim-pace", "3"], "Instance(");
+    let pid = first.id();
+    let r = c.ok(&["status", "ommegang"]);
+    let waits: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("waiting for the simulator state")).collect();
+    assert_eq!(waits.len(), 1, "{}", r.stderr);
+    assert!(
+        waits[0].starts_with(&format!("waiting for the simulator state, held by pid {pid}: cellar ")),
+        "{}",
+        waits[0]
+    );
+    assert!(waits[0].contains(" apply p.ron --dns-confirmed --sim-pace 3"), "{}", waits[0]);
+    let output = first.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(r.stdout.contains("healthy"), "status read the world the apply left: {}", r.stdout);
+}
