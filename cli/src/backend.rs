@@ -48,6 +48,30 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// From now on, saves the world after every mutating call that returned and every move
+    /// of the clock ([`Sim::after_every_change`]), and once now: the state file is never
+    /// behind what a caller was told, so a `kill -9` leaves the simulated world as AWS
+    /// would be (per call). While [`Checkpoint::released`] lets others in, nothing is saved
+    /// (nothing of this apply runs meanwhile). A failed save is said once on stderr; the
+    /// next journal record's save fails its step.
+    pub fn save_every_change(&self) -> Result<()> {
+        let Some((store, sim)) = &self.0 else { return Ok(()) };
+        let store = store.clone();
+        let said = std::sync::atomic::AtomicBool::new(false);
+        sim.after_every_change(Some(Box::new(move |world| {
+            let saved = match store.lock() {
+                Ok(guard) => guard.as_ref().map_or(Ok(()), |s| s.write(world).map_err(|e| anyhow!(e))),
+                Err(_) => Err(anyhow!("internal error: simulator store poisoned")),
+            };
+            if let Err(e) = saved {
+                if !said.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    crate::output::stderr(&format!("error: saving the simulator's state after a call: {e:#}\n"));
+                }
+            }
+        })));
+        self.save()
+    }
+
     /// Runs `f` (a question to a person) with the simulator's state saved and its lock
     /// released, so other commands (`cellar sim dns`, `status`) run meanwhile; then locks
     /// and reads it again: what they changed is the world the apply goes on in. The whole

@@ -178,6 +178,12 @@ impl SimStore {
         Ok(())
     }
 
+    /// Writes `world` to the state file atomically, leaving the store's world as it was
+    /// (no copy: for saving often).
+    pub fn write(&self, world: &World) -> Result<(), StoreError> {
+        write_atomically(&self.path, render_world(world).as_bytes())
+    }
+
     /// Writes the store's own world.
     pub fn flush(&self) -> Result<(), StoreError> {
         write_atomically(&self.path, render_world(&self.world).as_bytes())

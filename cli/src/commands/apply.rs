@@ -126,17 +126,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         return Ok(0);
     }
     let held = lock_and_recheck(ctx, &*cloud, &target, looks_like_file.then_some(args.target.as_str())).await?;
-    if !looks_like_file {
-        if let Err(e) = save_command_plan(&target) {
-            held.release(&*cloud).await;
-            return Err(e);
-        }
-    }
     let Target { plan, file, journal } = target;
     let resume = Resume::from_records(&journal.records);
     let started = cloud.now().await;
     let cancel = Cancel::default();
-    let ready = announce(ctx, json, &plan, &resume, &file)
+    // From here on a refusal is no longer possible: every change is saved as it is made.
+    let ready = backend
+        .checkpoint()
+        .save_every_change()
+        .and_then(|()| announce(ctx, json, &plan, &resume, &file))
         .and_then(|()| watch_interrupts(cancel.clone(), ctx.out.clone(), file.clone(), json));
     if let Err(e) = ready {
         held.release(&*cloud).await;
@@ -399,7 +397,8 @@ fn saved_plan(ctx: &Ctx, args: &Args) -> Result<Target> {
 /// Takes the lock of every server the plan touches (`locks.rs`), then re-reads the world:
 /// a plan the world moved past (but for what its journal says an earlier, interrupted
 /// apply of it did) is refused, its locks released. An apply of the same plan resuming its
-/// unfinished journal on this host takes over the lock its dead predecessor left.
+/// unfinished journal on this host takes over the lock its dead predecessor left. Then a
+/// saved plan (`saved`: its file) is shown, and a command's plan saved.
 async fn lock_and_recheck(ctx: &Ctx, cloud: &dyn Cloud, target: &Target, saved: Option<&str>) -> Result<Held> {
     let Target { plan, journal, .. } = target;
     let servers: BTreeSet<ServerName> = plan.steps.iter().map(|s| s.server.clone()).collect();
@@ -418,11 +417,14 @@ async fn lock_and_recheck(ctx: &Ctx, cloud: &dyn Cloud, target: &Target, saved: 
         }
     };
     if changes.is_empty() {
-        if saved.is_some() {
-            if let Err(e) = ctx.out.print(&ctx.render_plan(plan)) {
-                held.release(cloud).await;
-                return Err(e.into());
-            }
+        // A saved plan is shown; a command's (shown before the question) is saved to journal it.
+        let ready = match saved {
+            Some(_) => ctx.out.print(&ctx.render_plan(plan)).map_err(anyhow::Error::from),
+            None => save_command_plan(target),
+        };
+        if let Err(e) = ready {
+            held.release(cloud).await;
+            return Err(e);
         }
         return Ok(held);
     }
