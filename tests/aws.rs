@@ -11,6 +11,7 @@
 //!   server's own instance, `cellar doctor`, `docs/agent-role.sh`.
 //! - `launch_settings` (`tests/aws/launch_settings.rs`): what launches send and moto
 //!   describes back.
+//! - `locks` (`tests/aws/locks.rs`): server locks, their AlreadyExists, `apply` refused and `unlock`.
 //!
 //! Where moto differs from AWS's documented behaviour, the test follows AWS and says so:
 //! - moto replaces a terminated group instance inside the TerminateInstances call; AWS
@@ -457,6 +458,8 @@ mod fleet;
 mod journal;
 #[path = "aws/launch_settings.rs"]
 mod launch_settings;
+#[path = "aws/locks.rs"]
+mod locks;
 #[path = "aws/lost_responses.rs"]
 mod lost_responses;
 

@@ -669,3 +669,8 @@ mod journal;
 /// Fleets: selectors on the commands that take them.
 #[path = "cli/fleet.rs"]
 mod fleet;
+
+/// One operator at a time: a second apply to a server is refused naming the holder; a
+/// killed apply's lock, `cellar unlock`, and the same plan taking its own lock over.
+#[path = "cli/locks.rs"]
+mod locks;

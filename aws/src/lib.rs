@@ -33,6 +33,7 @@ mod groups;
 mod images;
 mod instances;
 mod launch;
+mod locks;
 mod network;
 mod regions;
 mod volumes;
@@ -46,6 +47,7 @@ use aws_sdk_ec2 as ec2;
 use aws_sdk_sts as sts;
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
+use cellar_engine::lock::LockHolder;
 use cellar_engine::model::*;
 use convert::decode_base64_text;
 use error::from_sdk;
@@ -320,6 +322,18 @@ impl Cloud for AwsCloud {
         launch::delete_launch_template(self, region, template).await
     }
 
+    async fn create_server_lock(&self, region: &Region, server: &ServerName, holder: &LockHolder) -> CloudResult<()> {
+        locks::create_server_lock(self, region, server, holder).await
+    }
+
+    async fn describe_server_lock(&self, region: &Region, server: &ServerName) -> CloudResult<Option<LockHolder>> {
+        locks::describe_server_lock(self, region, server).await
+    }
+
+    async fn delete_server_lock(&self, region: &Region, server: &ServerName) -> CloudResult<()> {
+        locks::delete_server_lock(self, region, server).await
+    }
+
     async fn create_launch_template_version(
         &self,
         region: &Region,
@@ -480,6 +494,7 @@ mod policy_tests {
         include_str!("addresses.rs"),
         include_str!("images.rs"),
         include_str!("launch.rs"),
+        include_str!("locks.rs"),
         include_str!("groups.rs"),
         include_str!("dry_run.rs"),
         include_str!("network.rs"),

@@ -48,6 +48,30 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// From now on, saves the world after every mutating call that returned and every move
+    /// of the clock ([`Sim::after_every_change`]), and once now: the state file is never
+    /// behind what a caller was told, so a `kill -9` leaves the simulated world as AWS
+    /// would be (per call). While [`Checkpoint::released`] lets others in, nothing is saved
+    /// (nothing of this apply runs meanwhile). A failed save is said once on stderr; the
+    /// next journal record's save fails its step.
+    pub fn save_every_change(&self) -> Result<()> {
+        let Some((store, sim)) = &self.0 else { return Ok(()) };
+        let store = store.clone();
+        let said = std::sync::atomic::AtomicBool::new(false);
+        sim.after_every_change(Some(Box::new(move |world| {
+            let saved = match store.lock() {
+                Ok(guard) => guard.as_ref().map_or(Ok(()), |s| s.write(world).map_err(|e| anyhow!(e))),
+                Err(_) => Err(anyhow!("internal error: simulator store poisoned")),
+            };
+            if let Err(e) = saved {
+                if !said.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    crate::output::stderr(&format!("error: saving the simulator's state after a call: {e:#}\n"));
+                }
+            }
+        })));
+        self.save()
+    }
+
     /// Runs `f` (a question to a person) with the simulator's state saved and its lock
     /// released, so other commands (`cellar sim dns`, `status`) run meanwhile; then locks
     /// and reads it again: what they changed is the world the apply goes on in. The whole
@@ -60,7 +84,7 @@ impl Checkpoint {
         let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
         let path = path.ok_or_else(|| anyhow!("internal error: simulator state released twice"))?;
         let answer = f();
-        let reopened = SimStore::open(&path)?;
+        let reopened = open_store(&path)?;
         let world = reopened.world().clone();
         sim.with_world(|w| *w = world);
         *store.lock().map_err(|_| poisoned())? = Some(reopened);
@@ -75,7 +99,7 @@ impl Backend {
     pub async fn open(ctx: &Ctx) -> Result<Backend> {
         match ctx.backend {
             BackendKind::Sim => {
-                let store = SimStore::open(&ctx.sim_state)?;
+                let store = open_store(&ctx.sim_state)?;
                 let sim = Sim::new(store.world().clone());
                 let sim = Arc::new(match ctx.sim_pace {
                     Some(pace) => sim.paced(pace),
@@ -99,6 +123,22 @@ impl Backend {
     pub fn finish(self) -> Result<()> {
         Checkpoint(self.sim).save()
     }
+}
+
+/// Locks and reads the simulator's state; a wait for another process's lock is said once
+/// on stderr, after a second: `waiting for the simulator state, held by pid 4242: cellar
+/// apply ommegang.plan.ron`.
+pub fn open_store(path: &std::path::Path) -> Result<SimStore, cellar_sim::StoreError> {
+    SimStore::open_reporting(path, &say_waiting)
+}
+
+/// [`SimStore::init`], saying a wait as [`open_store`] does.
+pub fn init_store(path: &std::path::Path, world: cellar_sim::World) -> Result<SimStore, cellar_sim::StoreError> {
+    SimStore::init_reporting(path, world, &say_waiting)
+}
+
+fn say_waiting(holder: &str) {
+    crate::output::stderr(&format!("waiting for the simulator state, held by {holder}\n"));
 }
 
 /// The AWS backend: aws-config's chain, with `profile` (`--profile`) instead of

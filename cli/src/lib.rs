@@ -14,6 +14,7 @@ mod host;
 mod imds;
 mod journal;
 mod local;
+mod locks;
 mod output;
 mod progress;
 
@@ -146,6 +147,9 @@ enum Sub {
     Agent(agent::Args),
     /// The built-in simulator's world.
     Sim(sim::Args),
+    /// Remove a server lock an apply left behind (shows the holder, asks first).
+    #[command(after_help = unlock::AFTER_HELP)]
+    Unlock(unlock::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = completions::AFTER_HELP)]
     Completions(completions::Args),
@@ -249,6 +253,7 @@ fn run(ctx: &Ctx, command: Sub) -> Result<i32> {
         Sub::Status(args) => ctx.runtime()?.block_on(status::run(ctx, args)),
         Sub::Agent(args) => ctx.runtime()?.block_on(agent::run(ctx, args)),
         Sub::Doctor(args) => ctx.runtime()?.block_on(doctor::run(ctx, args)),
+        Sub::Unlock(args) => ctx.runtime()?.block_on(unlock::run(ctx, args)),
         Sub::Show(args) => show::run(ctx, args),
         Sub::Graph(args) => graph::run(ctx, args),
         Sub::Diff(args) => diff::run(ctx, args),

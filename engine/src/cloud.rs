@@ -7,6 +7,7 @@
 //! [`Cloud::sleep`] let the simulator run on a virtual clock while the AWS backend sleeps
 //! for real.
 
+use crate::lock::LockHolder;
 use crate::model::*;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -449,6 +450,16 @@ pub trait Cloud: Send + Sync {
 
     async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot>;
     async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>>;
+
+    /// Takes `server`'s lock in `region` ([`crate::lock`]): one atomic create of the lock
+    /// object (a launch template named `cellar-lock.<server>` on AWS), tagged with the
+    /// holder. `AlreadyExists` if the lock is taken.
+    async fn create_server_lock(&self, region: &Region, server: &ServerName, holder: &LockHolder) -> CloudResult<()>;
+    /// Who holds `server`'s lock in `region`; `None` if nobody does.
+    async fn describe_server_lock(&self, region: &Region, server: &ServerName) -> CloudResult<Option<LockHolder>>;
+    /// Deletes `server`'s lock object; `InvalidLaunchTemplateName.NotFoundException` (kind
+    /// `InvalidLaunchTemplateNotFound`) if there is none.
+    async fn delete_server_lock(&self, region: &Region, server: &ServerName) -> CloudResult<()>;
 
     /// Looks a host name up in DNS (A records).
     async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>>;

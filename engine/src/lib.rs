@@ -13,6 +13,7 @@ pub mod executor;
 pub mod files;
 pub mod inventory;
 pub mod limits;
+pub mod lock;
 pub mod model;
 pub mod network;
 pub mod plan;

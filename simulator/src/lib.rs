@@ -21,6 +21,6 @@ pub mod world;
 pub use faults::{
     parse_faults, render_faults, CapacityChange, Faults, LostResponses, ScheduledTermination, TerminateAtCall,
 };
-pub use sim::Sim;
+pub use sim::{AfterChange, Sim};
 pub use store::{default_world, parse_world, render_world, SimStore, StoreError};
 pub use world::{Advance, LogEntry, World};

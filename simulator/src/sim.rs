@@ -33,7 +33,13 @@ pub struct Sim {
     next_sleeper: AtomicU64,
     /// [`Sim::paced`]: each sleep also waits `1/pace` of its length in real time.
     pace: Option<u32>,
+    /// [`Sim::after_every_change`]: called with the world after every change a caller may
+    /// have been told of.
+    after_change: Mutex<Option<AfterChange>>,
 }
+
+/// What [`Sim::after_every_change`] calls (the CLI saves the world through its store).
+pub type AfterChange = Box<dyn Fn(&World) + Send + Sync>;
 
 /// Removes a sleeper from [`Sim::sleepers`] when its sleep ends or is dropped.
 struct SleeperGuard<'a>(&'a Mutex<BTreeSet<(u64, u64)>>, (u64, u64));
@@ -61,6 +67,22 @@ impl Sim {
             sleepers: Mutex::new(BTreeSet::new()),
             next_sleeper: AtomicU64::new(0),
             pace: None,
+            after_change: Mutex::new(None),
+        }
+    }
+
+    /// Calls `hook` with the world (locked) after every mutating call that returned,
+    /// whether its answer reached the caller or was lost (the change stands either way),
+    /// and after every move of the clock (instances boot, groups replace, agents act), so a
+    /// caller that saves there is never behind what any caller was told; `None` stops it.
+    pub fn after_every_change(&self, hook: Option<AfterChange>) {
+        *self.after_change.lock().unwrap_or_else(|e| e.into_inner()) = hook;
+    }
+
+    /// Runs the [`Sim::after_every_change`] hook, if any, with the world `w`.
+    fn changed(&self, w: &World) {
+        if let Some(hook) = self.after_change.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            hook(w);
         }
     }
 
@@ -115,10 +137,15 @@ impl Sim {
             w.begin_call(api, region, unfiltered)?;
             let result = w.authorize_caller(agent, api).and_then(|()| op(w));
             w.end_call(api);
-            match result {
+            let changed = result.is_ok() && api.is_mutating();
+            let answer = match result {
                 Ok(v) => w.lose_response(api).map_or(Ok(v), Err),
                 Err(e) => Err(e),
+            };
+            if changed {
+                self.changed(w);
             }
+            answer
         })
     }
 
@@ -164,6 +191,7 @@ impl Sim {
                 break;
             }
         }
+        self.with_world(|w| self.changed(w));
     }
 
     async fn run_agent(&self, id: &InstanceId) {

@@ -2,13 +2,23 @@
 //!
 //! [`SimStore::open`] takes an exclusive lock on `<path>.lock` and holds it until the store
 //! is dropped, so two processes doing load → modify → save never lose each other's
-//! updates. Saves are atomic (temporary file in the same directory, fsync, rename): a
+//! updates. The holder writes who it is into the lock file (`pid 4242: cellar apply
+//! ommegang.plan.ron`); a process that finds the lock taken polls for it and, after
+//! [`WAIT_REPORTED_AFTER`], tells its caller once who it waits for
+//! ([`SimStore::open_reporting`]). Saves are atomic (temporary file in the same directory, fsync, rename): a
 //! crash leaves either the old or the new world, never half of one.
 
 use crate::world::World;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a wait for the state lock lasts before it is reported.
+pub const WAIT_REPORTED_AFTER: Duration = Duration::from_secs(1);
+
+/// How often a waiting process tries the lock again.
+const POLL: Duration = Duration::from_millis(50);
 
 /// The default world's RON text (`fixtures/worlds/default.ron`).
 pub const DEFAULT_WORLD_RON: &str = include_str!("../../fixtures/worlds/default.ron");
@@ -113,7 +123,15 @@ impl SimStore {
     /// Locks the state file and loads it; a missing file means the default world.
     /// A file that does not parse is reported (and left untouched).
     pub fn open(path: &Path) -> Result<SimStore, StoreError> {
-        let lock = lock(path)?;
+        Self::open_reporting(path, &|_| {})
+    }
+
+    /// [`SimStore::open`]; if the lock is held by another process for more than
+    /// [`WAIT_REPORTED_AFTER`], `waiting` is called once with who holds it (`pid 4242:
+    /// cellar apply ommegang.plan.ron`, or `another process` if it did not say), and the
+    /// wait goes on.
+    pub fn open_reporting(path: &Path, waiting: &dyn Fn(&str)) -> Result<SimStore, StoreError> {
+        let lock = lock(path, waiting)?;
         let world = match fs::read_to_string(path) {
             Ok(text) => parse_world(&text).map_err(|e| parse_error(path, e))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => default_world(),
@@ -125,7 +143,12 @@ impl SimStore {
 
     /// Locks the state file and overwrites it with `world` (atomically), whatever it held.
     pub fn init(path: &Path, world: World) -> Result<SimStore, StoreError> {
-        let lock = lock(path)?;
+        Self::init_reporting(path, world, &|_| {})
+    }
+
+    /// [`SimStore::init`], reporting a wait as [`SimStore::open_reporting`] does.
+    pub fn init_reporting(path: &Path, world: World, waiting: &dyn Fn(&str)) -> Result<SimStore, StoreError> {
+        let lock = lock(path, waiting)?;
         let store = SimStore { path: path.to_path_buf(), world, _lock: lock };
         store.flush()?;
         Ok(store)
@@ -155,6 +178,12 @@ impl SimStore {
         Ok(())
     }
 
+    /// Writes `world` to the state file atomically, leaving the store's world as it was
+    /// (no copy: for saving often).
+    pub fn write(&self, world: &World) -> Result<(), StoreError> {
+        write_atomically(&self.path, render_world(world).as_bytes())
+    }
+
     /// Writes the store's own world.
     pub fn flush(&self) -> Result<(), StoreError> {
         write_atomically(&self.path, render_world(&self.world).as_bytes())
@@ -174,9 +203,22 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Creates the directory, opens `<path>.lock` and blocks until it holds the exclusive lock.
-/// An empty path is refused (it would lock `.lock` in the working directory).
-fn lock(path: &Path) -> Result<fd_lock::RwLock<File>, StoreError> {
+/// This process, as the lock file names its holder: `pid 4242: cellar apply x.plan.ron`.
+fn holder() -> String {
+    let mut words = std::env::args();
+    let program = words.next().map(|p| match Path::new(&p).file_name() {
+        Some(name) => name.to_string_lossy().into_owned(),
+        None => p,
+    });
+    let command: Vec<String> = program.into_iter().chain(words).collect();
+    format!("pid {}: {}", std::process::id(), command.join(" "))
+}
+
+/// Creates the directory, opens `<path>.lock` and waits until it holds the exclusive lock
+/// (trying every [`POLL`], reporting a wait once, after [`WAIT_REPORTED_AFTER`], to
+/// `waiting`), then writes [`holder`] into it. An empty path is refused (it would lock
+/// `.lock` in the working directory).
+fn lock(path: &Path, waiting: &dyn Fn(&str)) -> Result<fd_lock::RwLock<File>, StoreError> {
     if path.as_os_str().is_empty() {
         let source = io::Error::new(io::ErrorKind::InvalidInput, "the state file's path is empty");
         return Err(StoreError::Io { path: path.to_path_buf(), source });
@@ -192,10 +234,29 @@ fn lock(path: &Path) -> Result<fd_lock::RwLock<File>, StoreError> {
         .open(&lock_file)
         .map_err(io_err(&lock_file))?;
     let mut lock = fd_lock::RwLock::new(file);
-    let guard = lock.write().map_err(|source| StoreError::Lock { path: lock_file.clone(), source })?;
-    // The lock (flock / LockFileEx) belongs to the open file: it stays held until the
-    // file is closed when the store drops, so the guard need not be kept.
-    std::mem::forget(guard);
+    let (started, mut said) = (Instant::now(), false);
+    loop {
+        match lock.try_write() {
+            Ok(guard) => {
+                // The lock (flock / LockFileEx) belongs to the open file: it stays held
+                // until the file is closed when the store drops, so the guard need not be kept.
+                std::mem::forget(guard);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if !said && started.elapsed() >= WAIT_REPORTED_AFTER {
+                    let text = fs::read_to_string(&lock_file).unwrap_or_default();
+                    let held_by = text.lines().next().map(str::trim).filter(|l| !l.is_empty());
+                    waiting(held_by.unwrap_or("another process"));
+                    said = true;
+                }
+                std::thread::sleep(POLL);
+            }
+            Err(source) => return Err(StoreError::Lock { path: lock_file, source }),
+        }
+    }
+    // Who holds it, for those who wait (advisory: the lock does not keep this write out).
+    let _ = fs::write(&lock_file, format!("{}\n", holder()));
     Ok(lock)
 }
 

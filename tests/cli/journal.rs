@@ -304,3 +304,34 @@ fn ctrl_c_twice_stops_at_once_and_the_journal_still_resumes() {
     assert!(!journal(&c, "p.journal.ron").contains("Ended("));
     resume_to_the_end(&c);
 }
+
+/// The simulator keeps every call that returned, as AWS would: an apply killed while it
+/// waits for the volume it just created (one step at a time, so no other step's record
+/// saved the world since the volume's `Started`) leaves the volume in the state file, and
+/// the resumed apply takes it instead of making a second one.
+#[test]
+fn kill_9_right_after_a_create_returned_leaves_what_it_created() {
+    let c = Cellar::new();
+    ommegang_plan(&c);
+    let args = ["apply", "p.ron", "--dns-confirmed", "--sim-pace", "2", "--parallelism", "1"];
+    let mut command = c.command(&args);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("cellar starts");
+    let start = Instant::now();
+    // Step 3 creates the volume, then waits 5 virtual seconds (2.5 s here) for it.
+    while !journal(&c, "p.journal.ron").contains("step: 3,") {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the apply ended ({status}) too early:\n{}", journal(&c, "p.journal.ron"));
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the volume's step never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    let written = journal(&c, "p.journal.ron");
+    assert!(!written.contains("Volume("), "killed before the volume's step was done:\n{written}");
+    let volumes: Vec<String> = c.tagged("ommegang").into_iter().filter(|t| t.starts_with("volume ")).collect();
+    assert_eq!(volumes.len(), 1, "the created volume is in the state file: {:?}", c.tagged("ommegang"));
+    resume_to_the_end(&c);
+}

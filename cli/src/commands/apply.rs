@@ -4,6 +4,7 @@
 use super::{commands_help, load_plan, make_plan, CommandFlags, Ctx, Invocation};
 use crate::backend::{Backend, Checkpoint};
 use crate::journal::{self, FileJournal, JournalFile};
+use crate::locks::{self, Held, Liveness};
 use crate::output::{self, Prompter, TerminalPrompter};
 use crate::progress::{Console, JsonEvents};
 use crate::{EXIT_BLOCKED, EXIT_ERROR};
@@ -13,8 +14,10 @@ use cellar_engine::executor::journal::{resumed_staleness, Ending, Journal, Recor
 use cellar_engine::executor::walk::Cancel;
 use cellar_engine::executor::{self, ApplyReport, Journaled, Operator, Outcome, Policy};
 use cellar_engine::inventory;
-use cellar_engine::model::Timestamp;
+use cellar_engine::lock::LockHolder;
+use cellar_engine::model::{ServerName, Timestamp};
 use cellar_engine::plan::{self, Plan};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -126,36 +129,32 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         bail!("`apply --format json` of a command cannot show the plan and ask\n  fix: pass --yes, or save the plan with `cellar plan ... -o FILE`, review it, and apply the file");
     }
     let target = if looks_like_file {
-        saved_plan(ctx, &*cloud, &args).await?
+        saved_plan(ctx, &args)?
     } else {
         let plan = planned_and_confirmed(ctx, &*cloud, &invocation(&args), (args.yes, json)).await?;
         if plan.is_empty() {
             return no_changes(ctx, json, plan.command);
         }
-        command_target(ctx, plan)?
+        command_target(ctx, plan)
     };
-    let Target { plan, file, journal } = target;
-    if plan.is_empty() {
-        return no_changes(ctx, json, plan.command);
+    if target.plan.is_empty() {
+        return no_changes(ctx, json, target.plan.command);
     }
+    let saved = looks_like_file.then_some(args.target.as_str());
+    let held = lock_and_recheck(ctx, &*cloud, &target, (saved, json)).await?;
+    let Target { plan, file, journal } = target;
     let resume = Resume::from_records(&journal.records);
     let started = cloud.now().await;
-    if json {
-        let resumed = resume.done.len();
-        JsonEvents::emit(
-            &ctx.out,
-            "apply",
-            serde_json::json!({ "command": plan.command, "steps": plan.steps.len(), "resumed_done": resumed }),
-        );
-    } else if resume.is_empty() {
-        ctx.out.line(&format!("\nApplying {}:", steps(plan.steps.len())))?;
-    } else {
-        ctx.out.line(&format!(
-            "\nResuming the apply journaled in {} ({} of {} done):",
-            journal::path_for(&file).display(),
-            resume.done.len(),
-            steps(plan.steps.len())
-        ))?;
+    let cancel = Cancel::default();
+    // From here on a refusal is no longer possible: every change is saved as it is made.
+    let ready = backend
+        .checkpoint()
+        .save_every_change()
+        .and_then(|()| announce(ctx, json, &plan, &resume, &file))
+        .and_then(|()| watch_interrupts(cancel.clone(), ctx.out.clone(), file.clone(), json));
+    if let Err(e) = ready {
+        held.release(&*cloud).await;
+        return Err(e);
     }
     let prompter = Box::new(ReleasingPrompter(backend.checkpoint()));
     let (inner, say): (Box<dyn Operator>, Option<Console>) = if json {
@@ -168,10 +167,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let operator = Gate { inner, say, wait: args.wait_dns, checkpoint: backend.checkpoint(), said: Default::default() };
     let policy = Policy { concurrency: args.parallelism.max(1), ..Policy::default() };
     let sink = Arc::new(FileJournal::new(journal::path_for(&file), journal, backend.checkpoint()));
-    let cancel = Cancel::default();
-    watch_interrupts(cancel.clone(), ctx.out.clone(), file.clone(), json)?;
     let journaled = Journaled { journal: sink.clone(), resume };
     let report = executor::apply_journaled(cloud.clone(), Arc::new(operator), &plan, policy, &cancel, journaled).await;
+    held.release(&*cloud).await;
     let ended = cloud.now().await;
     drop(cloud); // the simulator is saved only once nothing else holds it
     let ending = ending(&report);
@@ -210,6 +208,28 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         }
         Ending::Failed => EXIT_ERROR,
     })
+}
+
+/// The line (or JSON event) that starts an apply or its resumption.
+fn announce(ctx: &Ctx, json: bool, plan: &Plan, resume: &Resume, file: &Path) -> Result<()> {
+    if json {
+        let resumed = resume.done.len();
+        JsonEvents::emit(
+            &ctx.out,
+            "apply",
+            serde_json::json!({ "command": plan.command, "steps": plan.steps.len(), "resumed_done": resumed }),
+        );
+    } else if resume.is_empty() {
+        ctx.out.line(&format!("\nApplying {}:", steps(plan.steps.len())))?;
+    } else {
+        ctx.out.line(&format!(
+            "\nResuming the apply journaled in {} ({} of {} done):",
+            journal::path_for(file).display(),
+            resume.done.len(),
+            steps(plan.steps.len())
+        ))?;
+    }
+    Ok(())
 }
 
 /// Asks at the terminal with the simulator's state saved and unlocked meanwhile, so the
@@ -349,9 +369,10 @@ impl Interrupts {
     }
 }
 
-/// `cellar apply COMMAND`: its plan is saved under `.cellar/journals/` (next to the
-/// simulator's state), so that an interrupted apply resumes like a saved plan's.
-fn command_target(ctx: &Ctx, plan: Plan) -> Result<Target> {
+/// `cellar apply COMMAND`: its plan is to be saved under `.cellar/journals/` (next to the
+/// simulator's state; [`save_command_plan`], once its servers are locked), so that an
+/// interrupted apply resumes like a saved plan's.
+fn command_target(ctx: &Ctx, plan: Plan) -> Target {
     let dir = match ctx.sim_state.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.join("journals"),
         _ => PathBuf::from("journals"),
@@ -359,16 +380,20 @@ fn command_target(ctx: &Ctx, plan: Plan) -> Result<Target> {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let who = plan.scope.server.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "cellar".into());
     let file = dir.join(format!("{who}-{}-{}.plan.ron", since_epoch.as_secs(), std::process::id()));
-    cellar_engine::files::write_atomically(&file, plan.to_ron().as_bytes())
-        .with_context(|| format!("saving the plan to journal its apply ({})", file.display()))?;
     let journal =
         JournalFile { plan: file.display().to_string(), digest: journal::digest(&plan.to_ron()), records: vec![] };
-    Ok(Target { plan, file, journal })
+    Target { plan, file, journal }
 }
 
-/// `cellar apply FILE`: the saved plan, if the world has not moved past it (but for what
-/// its journal says an earlier, interrupted apply of it did).
-async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Target> {
+fn save_command_plan(target: &Target) -> Result<()> {
+    cellar_engine::files::write_atomically(&target.file, target.plan.to_ron().as_bytes())
+        .with_context(|| format!("saving the plan to journal its apply ({})", target.file.display()))
+}
+
+/// `cellar apply FILE`: the saved plan, unless it was edited or made from another
+/// configuration, and its journal (the world is re-read under the servers' locks, in
+/// [`lock_and_recheck`]).
+fn saved_plan(ctx: &Ctx, args: &Args) -> Result<Target> {
     let target = &args.target;
     if !args.args.is_empty() || !args.flags.0 .0.is_empty() {
         let mut extra = args.args.clone();
@@ -385,24 +410,67 @@ async fn saved_plan(ctx: &Ctx, cloud: &dyn Cloud, args: &Args) -> Result<Target>
     let plan = load_plan(&file)?;
     refuse_changed_settings(ctx, &plan, target)?;
     let journal = journal_of(&file, &plan)?;
+    Ok(Target { plan, file, journal })
+}
+
+/// Takes the lock of every server the plan touches (`locks.rs`), then re-reads the world:
+/// a plan the world moved past (but for what its journal says an earlier, interrupted
+/// apply of it did) is refused, its locks released. An apply of the same plan resuming its
+/// unfinished journal on this host takes over the lock its dead predecessor left. Then a
+/// saved plan (`saved`: its file) is shown, and a command's plan saved.
+async fn lock_and_recheck(
+    ctx: &Ctx,
+    cloud: &dyn Cloud,
+    target: &Target,
+    (saved, json): (Option<&str>, bool),
+) -> Result<Held> {
+    let Target { plan, journal, .. } = target;
+    let servers: BTreeSet<ServerName> = plan.steps.iter().map(|s| s.server.clone()).collect();
+    let holder = locks::this_process(Some(journal.digest.clone()));
+    let unfinished = !journal.records.is_empty();
+    let own_predecessor = |other: &LockHolder| {
+        unfinished && other.plan.as_ref() == Some(&journal.digest) && locks::liveness(other) == Liveness::Gone
+    };
+    let held = locks::take(cloud, &plan.scope.region, &servers, &holder, &own_predecessor).await?;
     let resume = Resume::from_records(&journal.records);
     // Every scope the plan read: its server's, and a fleet plan's other servers'.
     let scopes: Vec<_> = plan.scopes().cloned().collect();
-    let read = inventory::read_many(cloud, &scopes).await.context("re-reading the resources the plan saw")?;
-    let now: Vec<_> = scopes.iter().zip(&read).flat_map(|(scope, read)| read.observe(scope)).collect();
-    let changes = resumed_staleness(&plan, &now, &resume);
-    if !changes.is_empty() {
-        bail!(
-            "the plan in {target} is stale: the world changed since it was made:\n  {}\n  fix: make a new plan (cellar plan {} -o {target}) and review it",
+    let changes = match inventory::read_many(cloud, &scopes).await {
+        Ok(read) => {
+            let now: Vec<_> = scopes.iter().zip(&read).flat_map(|(scope, read)| read.observe(scope)).collect();
+            resumed_staleness(plan, &now, &resume)
+        }
+        Err(e) => {
+            held.release(cloud).await;
+            return Err(anyhow!(e).context("re-reading the resources the plan saw"));
+        }
+    };
+    if changes.is_empty() {
+        // A saved plan is shown; a command's (shown before the question) is saved to journal it.
+        let ready = match saved {
+            // In JSON, standard output holds the events and nothing else.
+            Some(_) if json => Ok(()),
+            Some(_) => ctx.out.print(&ctx.render_plan(plan)).map_err(anyhow::Error::from),
+            None => save_command_plan(target),
+        };
+        if let Err(e) = ready {
+            held.release(cloud).await;
+            return Err(e);
+        }
+        return Ok(held);
+    }
+    held.release(cloud).await;
+    match saved {
+        Some(file) => bail!(
+            "the plan in {file} is stale: the world changed since it was made:\n  {}\n  fix: make a new plan (cellar plan {} -o {file}) and review it",
             changes.join("\n  "),
             plan.command
-        );
+        ),
+        None => bail!(
+            "the world changed while the plan was being confirmed:\n  {}\n  fix: apply the command again and review its new plan",
+            changes.join("\n  ")
+        ),
     }
-    if args.format != Format::Json {
-        // In JSON, standard output holds the events and nothing else.
-        ctx.out.print(&ctx.render_plan(&plan))?;
-    }
-    Ok(Target { plan, file, journal })
 }
 
 /// The journal of the plan in `file`: a new one, or the one of an earlier apply of it to

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod show;
 pub mod sim;
 pub mod status;
+pub mod unlock;
 
 use crate::backend::BackendKind;
 use crate::output::Output;

@@ -5,7 +5,7 @@
 use super::Ctx;
 use anyhow::{anyhow, bail, Context, Result};
 use cellar_engine::model::{InstanceId, InstanceType, Region, ServerName, VpcId, Zone};
-use cellar_sim::{Sim, SimStore, World};
+use cellar_sim::{Sim, World};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -129,7 +129,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         SimCommand::Init { seed } => {
             let mut world = cellar_sim::default_world();
             world.reseed(seed);
-            SimStore::init(&ctx.sim_state, world)?;
+            crate::backend::init_store(&ctx.sim_state, world)?;
             format!("Simulator world reset to the default (seed {seed}) in {}\n", ctx.sim_state.display())
         }
         SimCommand::Show => read_world(ctx, |world| world.render_summary())?,
@@ -179,7 +179,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
 /// Opens the state file (locked), applies `change` to a copy of its world, and saves the
 /// copy only if `change` succeeds. Returns what `change` says.
 fn change_world(ctx: &Ctx, change: impl FnOnce(&mut World) -> Result<String>) -> Result<String> {
-    let mut store = SimStore::open(&ctx.sim_state)?;
+    let mut store = crate::backend::open_store(&ctx.sim_state)?;
     let mut world = store.world().clone();
     let said = change(&mut world)?;
     store.save(&world)?;
@@ -188,7 +188,7 @@ fn change_world(ctx: &Ctx, change: impl FnOnce(&mut World) -> Result<String>) ->
 
 /// Opens the state file (locked) to read it; nothing is saved.
 fn read_world(ctx: &Ctx, read: impl FnOnce(&World) -> String) -> Result<String> {
-    Ok(read(SimStore::open(&ctx.sim_state)?.world()))
+    Ok(read(crate::backend::open_store(&ctx.sim_state)?.world()))
 }
 
 /// `sim advance DURATION`: parsed and bounded before the state file is opened.

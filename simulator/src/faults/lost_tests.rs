@@ -108,3 +108,31 @@ fn lost_responses_are_validated() {
     assert_eq!(ok.validate(), Ok(()));
     assert_eq!(parse_faults(&render_faults(&ok)).unwrap(), ok, "the schedule file round-trips");
 }
+
+/// [`Sim::after_every_change`] sees every change a caller may have been told of: each
+/// mutating call that returned (a lost response too: its change stands), each move of
+/// the clock; never a describe or a refused call.
+#[tokio::test]
+async fn every_change_is_seen_after_the_call_that_made_it() {
+    use std::sync::{Arc, Mutex};
+    let sim = sim_losing(LostResponses { rate: 0.0, at_call: Some(1), apis: vec!["CreateVolume".into()] });
+    let seen: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let log = seen.clone();
+    // What the hook sees: the number of volumes in the world it is handed.
+    sim.after_every_change(Some(Box::new(move |w| log.lock().unwrap().push(w.volumes().len()))));
+    let r = east();
+    let lost = sim.create_volume(&r, volume(None, 10)).await.unwrap_err();
+    assert!(is_lost(&lost.kind), "{lost}");
+    sim.create_volume(&r, volume(None, 10)).await.unwrap();
+    sim.describe_volumes(&r, &Filter::All).await.unwrap();
+    let refused = sim.delete_volume(&r, &VolumeId::new("vol-ffff")).await.unwrap_err();
+    assert_eq!(refused.kind, CloudErrorKind::InvalidVolumeNotFound);
+    sim.sleep(std::time::Duration::from_secs(10)).await;
+    sim.after_every_change(None);
+    sim.create_volume(&r, volume(None, 10)).await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![1, 2, 2],
+        "lost create, create, the clock; not the describe nor the refusal"
+    );
+}

@@ -7,6 +7,7 @@ use super::{unfiltered, AgentCloud, Sim};
 use async_trait::async_trait;
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
+use cellar_engine::lock::LockHolder;
 use cellar_engine::model::*;
 use std::time::Duration;
 
@@ -277,6 +278,31 @@ macro_rules! sim_cloud {
 
             async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
                 self.call(Api::DescribeSnapshots, Some(region), false, |w| Ok(w.describe_snapshots(region, filter)))
+            }
+
+            async fn create_server_lock(
+                &self,
+                region: &Region,
+                server: &ServerName,
+                holder: &LockHolder,
+            ) -> CloudResult<()> {
+                self.call(Api::CreateLaunchTemplate, Some(region), false, |w| {
+                    w.create_server_lock(region, server, holder)
+                })
+            }
+
+            async fn describe_server_lock(
+                &self,
+                region: &Region,
+                server: &ServerName,
+            ) -> CloudResult<Option<LockHolder>> {
+                self.call(Api::DescribeLaunchTemplates, Some(region), false, |w| {
+                    Ok(w.describe_server_lock(region, server))
+                })
+            }
+
+            async fn delete_server_lock(&self, region: &Region, server: &ServerName) -> CloudResult<()> {
+                self.call(Api::DeleteLaunchTemplate, Some(region), false, |w| w.delete_server_lock(region, server))
             }
 
             async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {

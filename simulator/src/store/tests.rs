@@ -325,3 +325,29 @@ fn an_empty_path_is_refused_and_locks_nothing() {
     assert!(e.contains("the state file's path is empty"), "{e}");
     assert!(SimStore::init(Path::new(""), default_world()).is_err());
 }
+
+/// The holder writes who it is into the lock file; a wait longer than a second is said once,
+/// naming it; a shorter one is not said.
+#[test]
+fn a_wait_for_the_lock_says_once_who_holds_it() {
+    for (held_ms, expected_reports) in [(200u64, 0usize), (1600, 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("world.ron");
+        let held = SimStore::open(&path).unwrap();
+        let written = fs::read_to_string(lock_path(&path)).unwrap();
+        assert_eq!(written, format!("{}\n", holder()));
+        assert!(written.starts_with(&format!("pid {}: ", std::process::id())), "{written}");
+        let said = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let (waiter_path, waiter_said) = (path.clone(), said.clone());
+        let waiter = std::thread::spawn(move || {
+            let report = |h: &str| waiter_said.lock().unwrap().push(h.to_string());
+            SimStore::open_reporting(&waiter_path, &report).map(drop)
+        });
+        std::thread::sleep(Duration::from_millis(held_ms));
+        drop(held);
+        waiter.join().unwrap().unwrap();
+        let said = said.lock().unwrap().clone();
+        assert_eq!(said.len(), expected_reports, "held {held_ms} ms: {said:?}");
+        assert!(said.iter().all(|h| *h == written.trim()), "{said:?}");
+    }
+}

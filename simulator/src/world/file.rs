@@ -112,6 +112,8 @@ pub(super) struct WorldFile {
     address_limit: u32,
     #[serde(default)]
     templates: BTreeMap<LaunchTemplateId, SimTemplate>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    locks: BTreeMap<Region, BTreeMap<String, Tags>>,
     #[serde(default)]
     launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
     #[serde(default)]
@@ -201,6 +203,7 @@ impl From<WorldFile> for World {
             addresses: f.addresses,
             address_limit: f.address_limit,
             templates: f.templates,
+            locks: f.locks,
             launch_configurations: f.launch_configurations,
             groups: f.groups,
             vpcs: f.vpcs,
@@ -244,6 +247,7 @@ impl From<World> for WorldFile {
             addresses: w.addresses,
             address_limit: w.address_limit,
             templates: w.templates,
+            locks: w.locks,
             launch_configurations: w.launch_configurations,
             groups: w.groups,
             vpcs: w.vpcs,

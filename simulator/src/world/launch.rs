@@ -157,7 +157,8 @@ impl World {
         }
         super::tags::check_tags(&Tags::new(), &request.tags)?;
         self.check_launch_spec_settings(region, &request.spec.settings, false)?;
-        if self.templates.values().any(|t| t.region == *region && t.name == request.name) {
+        let taken = self.templates.values().any(|t| t.region == *region && t.name == request.name);
+        if taken || self.lock_named(region, &request.name) {
             // EC2's own code for it (Auto Scaling's is `AlreadyExists`); the same kind.
             let code = K::Other("InvalidLaunchTemplateName.AlreadyExistsException".into());
             return Err(err(code, format!("Launch template name already in use: {}", request.name)));

@@ -13,6 +13,7 @@
 //! | `addresses.rs` | Elastic IPs and associations, and the per-region address quota |
 //! | `images.rs` | images (AMIs), their block-device mappings, and snapshots |
 //! | `launch.rs` | launch templates and launch configurations |
+//! | `locks.rs` | server locks (`cellar-lock.<server>`, in the launch templates' namespace) |
 //! | `groups.rs` | auto scaling groups and their reconciliation |
 //! | `network.rs` | VPCs, subnets, security groups, instance profiles, key pairs: what a launch names |
 //! | `tags.rs` | CreateTags / DeleteTags by resource id |
@@ -57,6 +58,7 @@ mod images;
 mod inject;
 mod instances;
 mod launch;
+mod locks;
 mod network;
 mod operator;
 mod render;
@@ -143,6 +145,8 @@ pub struct World {
     /// Elastic IPs an account may hold per region (AWS's default quota is 5).
     address_limit: u32,
     templates: BTreeMap<LaunchTemplateId, SimTemplate>,
+    /// Server locks per region: object name → tags (see `locks.rs`).
+    locks: BTreeMap<Region, BTreeMap<String, Tags>>,
     /// Launch configurations per region, by name (they carry no tags and no id).
     launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
     groups: BTreeMap<AutoScalingGroupName, SimGroup>,
@@ -199,6 +203,7 @@ impl World {
             addresses: BTreeMap::new(),
             address_limit: DEFAULT_ADDRESS_LIMIT,
             templates: BTreeMap::new(),
+            locks: BTreeMap::new(),
             launch_configurations: BTreeMap::new(),
             groups: BTreeMap::new(),
             vpcs: BTreeMap::new(),
@@ -443,6 +448,7 @@ impl World {
                 ));
             }
         }
+        self.check_locks()?;
         self.check_identity()?;
         self.check_operator()
     }

@@ -214,6 +214,15 @@ impl World {
                 tag_suffix(&t.tags)
             );
         }
+        // Server locks (launch templates on AWS), listed only when there are any.
+        let locks: Vec<_> = self.locks().filter(|(region, _, _)| *region == r).collect();
+        if !locks.is_empty() {
+            section(out, "server locks", locks.len());
+        }
+        for (_, name, tags) in locks {
+            let holder = cellar_engine::lock::LockHolder::from_tags(tags);
+            let _ = writeln!(out, "    {name}  held by {holder}");
+        }
     }
 
     fn render_configurations(&self, out: &mut String, r: &Region) {

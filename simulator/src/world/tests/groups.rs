@@ -467,3 +467,48 @@ fn state_files_without_the_deleting_field_load() {
     let loaded = parse_world(&text).unwrap();
     assert!(!loaded.groups[&AutoScalingGroupName::new("x")].deleting);
 }
+
+/// Server locks share the launch templates' namespace (a name is taken once per region),
+/// survive the state file, and a broken one is caught by the consistency check.
+#[test]
+fn server_locks() {
+    use cellar_engine::lock::{object_name, LockHolder};
+    let mut w = default_world();
+    let r = east();
+    let server = ServerName::new("ommegang");
+    let holder = LockHolder { pid: Some(42), command: Some("cellar apply p.ron".into()), ..LockHolder::default() };
+    assert_eq!(w.describe_server_lock(&r, &server), None);
+    w.create_server_lock(&r, &server, &holder).unwrap();
+    let again = w.create_server_lock(&r, &server, &LockHolder::default()).unwrap_err();
+    assert_eq!(
+        (again.kind, again.code.as_str()),
+        (K::AlreadyExists, "InvalidLaunchTemplateName.AlreadyExistsException")
+    );
+    assert_eq!(w.describe_server_lock(&r, &server), Some(holder.clone()));
+    assert_eq!(w.describe_server_lock(&Region::new("us-west-2"), &server), None, "per region");
+    let spec = LaunchSpec {
+        instance_type: InstanceType::new("t3.micro"),
+        image: ImageId::new("ami-0001"),
+        user_data: String::new(),
+        settings: LaunchSettings::default(),
+    };
+    let same_name = CreateLaunchTemplateRequest {
+        name: object_name(&server),
+        spec: spec.clone(),
+        tags: Tags::new(),
+        client_token: None,
+    };
+    assert_eq!(kind(w.create_launch_template(&r, same_name)), Err(K::AlreadyExists), "one namespace");
+    assert!(w.describe_launch_templates(&r, &Filter::Server(server.clone())).is_empty(), "no server's resource");
+    let reloaded = parse_world(&render_world(&w)).unwrap();
+    assert_eq!(reloaded.describe_server_lock(&r, &server), Some(holder));
+    assert_eq!(reloaded.check_consistency(), Ok(()));
+    w.delete_server_lock(&r, &server).unwrap();
+    assert_eq!(kind(w.delete_server_lock(&r, &server)), Err(K::InvalidLaunchTemplateNotFound));
+    assert_eq!(render_world(&w), render_world(&parse_world(&render_world(&w)).unwrap()));
+    assert!(!render_world(&w).contains("locks:"), "no locks, no field: older state files stay as they were");
+    // A hand-edited lock under another server's name is refused.
+    let text = render_world(&reloaded).replace("\"cellar:lock\": \"ommegang\"", "\"cellar:lock\": \"duvel\"");
+    let edited = parse_world(&text).unwrap();
+    assert!(edited.check_consistency().unwrap_err().contains("cellar-lock.ommegang"), "{text}");
+}
