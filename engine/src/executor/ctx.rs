@@ -7,7 +7,7 @@ use crate::caller::{Caller, Polled, Retry};
 use crate::cloud::*;
 use crate::model::*;
 use crate::plan::StepId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -23,8 +23,12 @@ pub(super) struct Ctx {
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
-    /// Each step's idempotency token (`token.rs`).
+    /// Each step's idempotency token (`token.rs`; a resumed apply's interrupted steps keep
+    /// the one their journal recorded).
     pub tokens: BTreeMap<StepId, String>,
+    /// The steps a resumed apply's journal says were started and never finished: their
+    /// first attempt may have made its resource already.
+    pub interrupted: BTreeSet<StepId>,
 }
 
 impl Ctx {
@@ -52,9 +56,9 @@ impl Ctx {
     }
 
     /// A creating call made exactly once under lost responses: `make` through the
-    /// [`Caller`] (its retries), but every attempt after the first asks `find` first for
-    /// what an earlier attempt of this step made (by its token, tag or unique name), and
-    /// takes it. When the call fails after more than one attempt, `find` has the last
+    /// [`Caller`] (its retries), but every attempt after the first (and the first of a step
+    /// interrupted in an earlier apply, [`Ctx::interrupted`]) asks `find` first for what an
+    /// earlier attempt of this step made (by its token, tag or unique name), and takes it. When the call fails after more than one attempt, `find` has the last
     /// word: what an attempt whose response was lost made is this step's result, so the
     /// step succeeds (and is compensated like any other) instead of leaking it.
     /// `(api, find_api)`: the creating call and the describe `find` makes.
@@ -72,9 +76,10 @@ impl Ctx {
         MakeFut: Future<Output = CloudResult<T>>,
     {
         let attempts = AtomicU32::new(0);
+        let resumed = self.interrupted.contains(&step);
         let made = self
             .call(step, api, || {
-                let first = attempts.fetch_add(1, Ordering::Relaxed) == 0;
+                let first = attempts.fetch_add(1, Ordering::Relaxed) == 0 && !resumed;
                 let (find, make) = (&find, &make);
                 async move {
                     if !first {
@@ -87,10 +92,12 @@ impl Ctx {
             })
             .await;
         match made {
-            Err(error) if attempts.load(Ordering::Relaxed) > 1 => match self.call(step, find_api, &find).await {
-                Ok(Some(found)) => Ok(found),
-                _ => Err(error),
-            },
+            Err(error) if attempts.load(Ordering::Relaxed) > 1 || resumed => {
+                match self.call(step, find_api, &find).await {
+                    Ok(Some(found)) => Ok(found),
+                    _ => Err(error),
+                }
+            }
             made => made,
         }
     }

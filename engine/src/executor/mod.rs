@@ -273,7 +273,8 @@ pub async fn apply_journaled(
         caller: Caller::new(&policy),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
-        tokens: token::step_tokens(plan, salt),
+        tokens: token::step_tokens(plan, salt).into_iter().chain(resume.tokens.clone()).collect(),
+        interrupted: resume.interrupted.clone(),
     });
     let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
     let tasks: Vec<Task<ServerName>> =
@@ -331,7 +332,7 @@ async fn resume_step(
         journal::Decision::Reconcile => true,
         journal::Decision::Run => false,
     };
-    let started = journal::Record::Started { step: step.id, token: journal::token(step) };
+    let started = journal::Record::Started { step: step.id, token: journal::token(step, &ctx.token(step.id)) };
     if let Err(e) = journal.record(&started) {
         return failed(StepError::Journal(e));
     }
