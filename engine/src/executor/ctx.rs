@@ -1,12 +1,13 @@
 //! What every step handler works with: the cloud, the [`Caller`] every call and poll goes
 //! through, the operator who hears of progress, and the reads and waits steps share.
 
+use super::token::Tokens;
 use super::{Event, Operator, StepError};
 use crate::api::Api;
 use crate::caller::{Caller, Polled, Retry};
 use crate::cloud::*;
 use crate::model::*;
-use crate::plan::StepId;
+use crate::plan::{Step, StepId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,9 +24,11 @@ pub(super) struct Ctx {
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
+    /// The plan's steps, by id.
+    pub steps: BTreeMap<StepId, Arc<Step>>,
     /// Each step's idempotency token (`token.rs`; a resumed apply's interrupted steps keep
     /// the one their journal recorded).
-    pub tokens: BTreeMap<StepId, String>,
+    pub tokens: Tokens,
     /// The steps a resumed apply's journal says were started and never finished: their
     /// first attempt may have made its resource already.
     pub interrupted: BTreeSet<StepId>,
@@ -123,7 +126,10 @@ impl Ctx {
 
     /// The step's idempotency token.
     pub fn token(&self, step: StepId) -> String {
-        self.tokens.get(&step).cloned().unwrap_or_else(|| format!("cellar-{}", step.0))
+        match self.steps.get(&step) {
+            Some(s) => self.tokens.get(s, self.tags.get(&s.server)),
+            None => format!("cellar-{}", step.0),
+        }
     }
 
     /// The tags of everything created for `server`: the configured extra tags plus `Name`.

@@ -80,6 +80,11 @@ impl Ending {
 /// an error stops the step that asked (nothing unrecorded is done).
 pub trait Journal: Send + Sync {
     fn record(&self, record: &Record) -> Result<(), String>;
+
+    /// Does it keep anything? When not, the executor builds no records for it.
+    fn keeps(&self) -> bool {
+        true
+    }
 }
 
 /// A journal that keeps nothing (library callers and tests that do not resume).
@@ -88,6 +93,10 @@ pub struct NoJournal;
 impl Journal for NoJournal {
     fn record(&self, _: &Record) -> Result<(), String> {
         Ok(())
+    }
+
+    fn keeps(&self) -> bool {
+        false
     }
 }
 

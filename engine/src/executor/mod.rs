@@ -267,19 +267,22 @@ pub async fn apply_journaled(
 ) -> ApplyReport {
     let Journaled { journal, resume } = journaled;
     let salt = cloud.now().await.0;
+    let steps: BTreeMap<StepId, Arc<Step>> = plan.steps.iter().map(|s| (s.id, Arc::new(s.clone()))).collect();
     let ctx = Arc::new(Ctx {
         cloud,
         operator,
         caller: Caller::new(&policy),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
-        tokens: token::step_tokens(plan, salt).into_iter().chain(resume.tokens.clone()).collect(),
+        steps: steps.clone(),
+        tokens: token::Tokens::new(plan, salt, resume.tokens.clone()),
         interrupted: resume.interrupted.clone(),
     });
-    let steps: BTreeMap<StepId, Step> = plan.steps.iter().map(|s| (s.id, s.clone())).collect();
     let tasks: Vec<Task<ServerName>> =
         plan.steps.iter().map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone() }).collect();
-    let known = Arc::new(journal::known_ids(plan, &resume));
+    // Only an interrupted step is reconciled, against the ids known to be not its own.
+    let known =
+        Arc::new(if resume.interrupted.is_empty() { Default::default() } else { journal::known_ids(plan, &resume) });
     let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
         let (ctx, step, journal, known) = (ctx.clone(), steps[&id].clone(), journal.clone(), known.clone());
         let decision = resume.decide(id);
@@ -332,9 +335,12 @@ async fn resume_step(
         journal::Decision::Reconcile => true,
         journal::Decision::Run => false,
     };
-    let started = journal::Record::Started { step: step.id, token: journal::token(step, &ctx.token(step.id)) };
-    if let Err(e) = journal.record(&started) {
-        return failed(StepError::Journal(e));
+    let keeps = journal.keeps();
+    if keeps {
+        let started = journal::Record::Started { step: step.id, token: journal::token(step, &ctx.token(step.id)) };
+        if let Err(e) = journal.record(&started) {
+            return failed(StepError::Journal(e));
+        }
     }
     let found = if reconcile { reconcile::find(ctx, step, known).await } else { Ok(None) };
     let finish = match found {
@@ -346,6 +352,9 @@ async fn resume_step(
         Ok(None) => run_step(ctx, step, inputs).await,
         Err(e) => failed(e),
     };
+    if !keeps {
+        return finish;
+    }
     let record = match &finish {
         Finish::Done(output) => journal::Record::Done { step: step.id, output: output.clone() },
         Finish::Failed(e) => journal::Record::Failed { step: step.id, error: e.to_string() },
