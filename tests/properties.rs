@@ -67,8 +67,9 @@
 //! `tests/properties.proptest-regressions` and replayed first.
 //!
 //! `CELLAR_PROPTEST_CASES=N` sets the number of cases (default 1,000: about 4 s in a debug build).
-//! The 100,000-case run with crashes (BENCHMARKS.md): `CELLAR_PROPTEST_CASES=100000 cargo test
-//! --release -p cellar --no-default-features --test properties invariants_hold_under_faults`.
+//! The 100,000-case run with crashes (BENCHMARKS.md), optimised as the benchmark is:
+//! `CELLAR_PROPTEST_CASES=100000 cargo test --profile bench -p cellar --no-default-features
+//! --test properties invariants_hold_under_faults`.
 
 mod support;
 
