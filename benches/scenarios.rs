@@ -4,6 +4,7 @@
 //! the suite's proptest strategy (seed commands, workspace ones included, planned, judged by
 //! the model and applied; terminations, capacity shortages, time passing), every fault on
 //! (throttling, transient errors, random terminations, eventual consistency, latency),
+//! applies killed at a mutating call and resumed from their journal (`!crash` steps),
 //! the invariants checked after every step and convergence at the end. One thread (a
 //! current-thread tokio runtime), so the figure is per core.
 //!

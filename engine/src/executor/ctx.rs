@@ -1,13 +1,14 @@
 //! What every step handler works with: the cloud, the [`Caller`] every call and poll goes
 //! through, the operator who hears of progress, and the reads and waits steps share.
 
+use super::token::Tokens;
 use super::{Event, Operator, StepError};
 use crate::api::Api;
 use crate::caller::{Caller, Polled, Retry};
 use crate::cloud::*;
 use crate::model::*;
-use crate::plan::StepId;
-use std::collections::BTreeMap;
+use crate::plan::{Step, StepId};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,8 +24,14 @@ pub(super) struct Ctx {
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
-    /// Each step's idempotency token (`token.rs`).
-    pub tokens: BTreeMap<StepId, String>,
+    /// The plan's steps, by id.
+    pub steps: BTreeMap<StepId, Arc<Step>>,
+    /// Each step's idempotency token (`token.rs`; a resumed apply's interrupted steps keep
+    /// the one their journal recorded).
+    pub tokens: Tokens,
+    /// The steps a resumed apply's journal says were started and never finished: their
+    /// first attempt may have made its resource already.
+    pub interrupted: BTreeSet<StepId>,
 }
 
 impl Ctx {
@@ -52,9 +59,9 @@ impl Ctx {
     }
 
     /// A creating call made exactly once under lost responses: `make` through the
-    /// [`Caller`] (its retries), but every attempt after the first asks `find` first for
-    /// what an earlier attempt of this step made (by its token, tag or unique name), and
-    /// takes it. When the call fails after more than one attempt, `find` has the last
+    /// [`Caller`] (its retries), but every attempt after the first (and the first of a step
+    /// interrupted in an earlier apply, [`Ctx::interrupted`]) asks `find` first for what an
+    /// earlier attempt of this step made (by its token, tag or unique name), and takes it. When the call fails after more than one attempt, `find` has the last
     /// word: what an attempt whose response was lost made is this step's result, so the
     /// step succeeds (and is compensated like any other) instead of leaking it.
     /// `(api, find_api)`: the creating call and the describe `find` makes.
@@ -80,12 +87,17 @@ impl Ctx {
         MakeFut: Future<Output = CloudResult<T>>,
     {
         let attempts = AtomicU32::new(0);
+        // A step a killed apply started may have made its resource already: look first, and
+        // as after a call of unknown outcome (which the killed apply's last call was): what
+        // it made may not be visible yet, so nothing found counts only once the consistency
+        // window since the resume has passed.
+        let resumed = self.interrupted.contains(&step);
         // When the latest attempt whose outcome is unknown (it may have made something)
         // ended, in the cloud's seconds; `u64::MAX`: none so far.
-        let unknown = AtomicU64::new(u64::MAX);
+        let unknown = AtomicU64::new(if resumed { self.cloud.now().await.0 } else { u64::MAX });
         let made = self
             .call(step, api, || {
-                let first = attempts.fetch_add(1, Ordering::Relaxed) == 0;
+                let first = attempts.fetch_add(1, Ordering::Relaxed) == 0 && !resumed;
                 let (find, make, unknown) = (&find, &make, &unknown);
                 async move {
                     if !first {
@@ -108,7 +120,7 @@ impl Ctx {
             })
             .await;
         match made {
-            Err(error) if attempts.load(Ordering::Relaxed) > 1 => {
+            Err(error) if attempts.load(Ordering::Relaxed) > 1 || resumed => {
                 let since = unknown.load(Ordering::Relaxed);
                 let look = || async {
                     match since {
@@ -205,7 +217,10 @@ impl Ctx {
 
     /// The step's idempotency token.
     pub fn token(&self, step: StepId) -> String {
-        self.tokens.get(&step).cloned().unwrap_or_else(|| format!("cellar-{}", step.0))
+        match self.steps.get(&step) {
+            Some(s) => self.tokens.get(s, self.tags.get(&s.server)),
+            None => format!("cellar-{}", step.0),
+        }
     }
 
     /// The tags of everything created for `server`: the configured extra tags plus `Name`.

@@ -80,6 +80,11 @@ impl Ending {
 /// an error stops the step that asked (nothing unrecorded is done).
 pub trait Journal: Send + Sync {
     fn record(&self, record: &Record) -> Result<(), String>;
+
+    /// Does it keep anything? When not, the executor builds no records for it.
+    fn keeps(&self) -> bool {
+        true
+    }
 }
 
 /// A journal that keeps nothing (library callers and tests that do not resume).
@@ -88,6 +93,10 @@ pub struct NoJournal;
 impl Journal for NoJournal {
     fn record(&self, _: &Record) -> Result<(), String> {
         Ok(())
+    }
+
+    fn keeps(&self) -> bool {
+        false
     }
 }
 
@@ -205,9 +214,17 @@ pub fn resumed_staleness(plan: &Plan, now: &[Observation], resume: &Resume) -> V
         .collect();
     let made_images = resume.done.values().any(|o| matches!(o, Output::Image(_))) || kinds.contains("image");
     let seen: BTreeSet<&ResourceKey> = plan.observed.iter().map(|o| &o.resource).collect();
+    let stopped = stopped_instances(plan, &started, &named);
+    let on_stopped = |i: &Option<InstanceId>| i.as_ref().is_some_and(|i| stopped.contains(i));
     let ours = |o: &Observation| {
         let id = key_id(&o.resource);
         match (&o.resource, &o.observed) {
+            // What a started step terminates (by id, or as a member of a group it scales
+            // down or deletes), and the volume and address on it, which AWS detaches and
+            // disassociates as the instance goes.
+            (ResourceKey::Instance(i), _) if stopped.contains(i) => true,
+            (_, Observed::Volume { attached_to, .. }) if on_stopped(attached_to) => true,
+            (_, Observed::Address { associated_to, .. }) if on_stopped(associated_to) => true,
             (ResourceKey::Dns(_), Observed::Dns { addresses }) => {
                 !addresses.is_empty() && addresses.iter().all(|a| ips.contains(a.as_str()))
             }
@@ -229,6 +246,36 @@ pub fn resumed_staleness(plan: &Plan, now: &[Observation], resume: &Resume) -> V
     changes
 }
 
+/// The instances the plan saw that may have terminated by this apply's doing: those a
+/// started step names, the members of a group it scales or deletes, and those already
+/// shutting down.
+fn stopped_instances(plan: &Plan, started: &[&Step], named: &[String]) -> BTreeSet<InstanceId> {
+    let groups: BTreeSet<&AutoScalingGroupName> = started
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::UpdateAutoScalingGroup { group, .. } | Action::DeleteAutoScalingGroup { group } => Some(group),
+            _ => None,
+        })
+        .collect();
+    let mut out = BTreeSet::new();
+    for o in &plan.observed {
+        match (&o.resource, &o.observed) {
+            (ResourceKey::Instance(id), _) if named.iter().any(|text| text.contains(id.as_str())) => {
+                out.insert(id.clone());
+            }
+            // Already going when the plan was made: it can only end terminated.
+            (ResourceKey::Instance(id), Observed::Instance { state: InstanceState::ShuttingDown, .. }) => {
+                out.insert(id.clone());
+            }
+            (ResourceKey::Group(name), Observed::Group { instances, .. }) if groups.contains(name) => {
+                out.extend(instances.iter().cloned());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// What a journal step made (and no undo removed) that is no longer there.
 fn gone_since(plan: &Plan, now: &[Observation], resume: &Resume) -> Vec<String> {
     let owner = plan.scope.server.as_ref().map(|s| format!(" of {s}")).unwrap_or_default();
@@ -237,8 +284,16 @@ fn gone_since(plan: &Plan, now: &[Observation], resume: &Resume) -> Vec<String> 
         .filter(|o| !matches!(o.observed, Observed::Instance { state: InstanceState::Terminated, .. }))
         .filter_map(|o| key_id(&o.resource))
         .collect();
+    // A server with a failed step was being compensated: its undos may have run without
+    // their `Undone` being kept yet (the resume finishes the compensation).
+    let compensating: BTreeSet<&ServerName> =
+        plan.steps.iter().filter(|s| resume.failed.contains_key(&s.id)).map(|s| &s.server).collect();
+    let server_of = |id: &StepId| plan.steps.iter().find(|s| s.id == *id).map(|s| &s.server);
     let mut gone = Vec::new();
     for (step, output) in resume.done.iter().filter(|(step, _)| !resume.undone.contains(step)) {
+        if server_of(step).is_some_and(|server| compensating.contains(server)) {
+            continue;
+        }
         let Some(kind) = output_kind(output) else { continue };
         for id in output_ids(output).into_iter().filter(|id| !there.contains(id)) {
             gone.push(format!("{kind} {id}{owner}, made by step {step} of this apply: gone since"));

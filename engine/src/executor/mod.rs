@@ -292,22 +292,25 @@ pub async fn apply_journaled(
 ) -> ApplyReport {
     let Journaled { journal, resume } = journaled;
     let salt = cloud.now().await.0;
-    // A step the journal started keeps the token it was started with.
-    let mut tokens = token::step_tokens(plan, salt);
-    tokens.extend(resume.tokens.iter().map(|(step, token)| (*step, token.clone())));
+    let steps: BTreeMap<StepId, Arc<Step>> = plan.steps.iter().map(|s| (s.id, Arc::new(s.clone()))).collect();
     let ctx = Arc::new(Ctx {
         cloud,
         operator,
         caller: Caller::new(&policy),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
-        tokens,
+        steps,
+        // A step the journal started keeps the token it was started with.
+        tokens: token::Tokens::new(plan, salt, resume.tokens.clone()),
+        interrupted: resume.interrupted.clone(),
     });
     let waves = plan.waves();
     let rolling = plan.fleet.as_ref().and_then(|f| f.rollout.as_ref());
     let budget = rolling.and_then(|r| r.stop_after_failures);
+    // Only an interrupted step is reconciled, against the ids known to be not its own.
+    let known =
+        Arc::new(if resume.interrupted.is_empty() { Default::default() } else { journal::known_ids(plan, &resume) });
     let resume = Arc::new(resume);
-    let known = Arc::new(journal::known_ids(plan, &resume));
     let mut report = ApplyReport::default();
     let mut failed: BTreeSet<ServerName> = BTreeSet::new();
     // Once the error budget is spent: the failure that spent it (later waves are skipped).
@@ -416,16 +419,21 @@ impl WaveRun<'_> {
         plan: &Plan,
         steps: &[&Step],
     ) -> (BTreeMap<ServerName, StepId>, BTreeMap<StepId, Outcome>, Vec<UndoRecord>) {
-        let by_id: BTreeMap<StepId, Step> = steps.iter().map(|s| (s.id, (*s).clone())).collect();
         let tasks: Vec<Task<ServerName>> = steps
             .iter()
             .map(|s| Task { id: s.id, group: s.server.clone(), after: s.after.clone(), waits: s.action.only_waits() })
             .collect();
         let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
             let (ctx, journal, known) = (self.ctx.clone(), self.journal.clone(), self.known.clone());
-            let step = by_id[&id].clone();
+            // Every step of the plan is in the context (shared, not cloned per run).
+            let step = self.ctx.steps.get(&id).cloned();
             let decision = self.resume.decide(id);
-            async move { resume_step(&ctx, &*journal, &step, (decision, &known), steps::Inputs(inputs)).await }
+            async move {
+                match step {
+                    Some(step) => resume_step(&ctx, &*journal, &step, (decision, &known), steps::Inputs(inputs)).await,
+                    None => Finish::Failed(StepError::Unexpected { what: format!("step {id} is not in the plan") }),
+                }
+            }
         };
         let on_skip = |step, because| self.ctx.operator.event(&Event::Skipped { step, because });
         let walked = walk::walk(&tasks, self.policy.concurrency, self.cancel, run, &on_skip).await;
@@ -476,9 +484,12 @@ async fn resume_step(
         journal::Decision::Reconcile => true,
         journal::Decision::Run => false,
     };
-    let started = journal::Record::Started { step: step.id, token: Some(ctx.token(step.id)) };
-    if let Err(e) = journal.record(&started) {
-        return failed(StepError::Journal(e));
+    let keeps = journal.keeps();
+    if keeps {
+        let started = journal::Record::Started { step: step.id, token: Some(ctx.token(step.id)) };
+        if let Err(e) = journal.record(&started) {
+            return failed(StepError::Journal(e));
+        }
     }
     let found = if reconcile { reconcile::find(ctx, step, known).await } else { Ok(None) };
     let finish = match found {
@@ -490,6 +501,9 @@ async fn resume_step(
         Ok(None) => run_step(ctx, step, inputs).await,
         Err(e) => failed(e),
     };
+    if !keeps {
+        return finish;
+    }
     let record = match &finish {
         Finish::Done(output) => journal::Record::Done { step: step.id, output: output.clone() },
         Finish::Failed(e) => journal::Record::Failed { step: step.id, error: e.to_string() },

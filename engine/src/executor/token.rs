@@ -11,28 +11,53 @@
 //! characters (AWS's ClientToken limit). A resumed apply sends a step its journal started
 //! with the token recorded then (`journal::Resume::tokens`).
 
+use crate::model::Tags;
 use crate::plan::{Plan, Step, StepId};
+use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// The tag carrying the token of the step that created a resource, for calls that take no
 /// ClientToken (AllocateAddress) and for a create whose every answer was lost: looked up
 /// before such a call is retried.
 pub const TOKEN_TAG: &str = "cellar:token";
 
-/// Every step's token, by step.
-pub(super) fn step_tokens(plan: &Plan, salt: u64) -> BTreeMap<StepId, String> {
-    let mut base = Fnv::new();
-    base.feed(&salt.to_le_bytes());
-    base.feed(plan.command.as_bytes());
-    base.feed(ron::to_string(&plan.observed).unwrap_or_default().as_bytes());
-    plan.steps.iter().map(|step| (step.id, step_token(&base, plan, step))).collect()
+/// The steps' tokens of one apply, each hashed when first asked for (most steps create
+/// nothing and never ask), then kept: every retry of a step reads it back.
+pub(super) struct Tokens {
+    base: Fnv,
+    known: Mutex<BTreeMap<StepId, String>>,
 }
 
-fn step_token(base: &Fnv, plan: &Plan, step: &Step) -> String {
+impl Tokens {
+    /// The tokens of `plan`'s steps under `salt`; `given` (a resumed journal's) are kept as they are.
+    pub fn new(plan: &Plan, salt: u64, given: BTreeMap<StepId, String>) -> Self {
+        let mut base = Fnv::new();
+        base.feed(&salt.to_le_bytes());
+        base.feed(plan.command.as_bytes());
+        base.feed_ron(&plan.observed);
+        Tokens { base, known: Mutex::new(given) }
+    }
+
+    /// `step`'s token (`tags`: its server's configured tags).
+    pub fn get(&self, step: &Step, tags: Option<&Tags>) -> String {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.entry(step.id).or_insert_with(|| step_token(&self.base, step, tags)).clone()
+    }
+}
+
+/// Every step's token, by step.
+#[cfg(test)]
+fn step_tokens(plan: &Plan, salt: u64) -> BTreeMap<StepId, String> {
+    let tokens = Tokens::new(plan, salt, BTreeMap::new());
+    plan.steps.iter().map(|step| (step.id, tokens.get(step, plan.tags.get(&step.server)))).collect()
+}
+
+fn step_token(base: &Fnv, step: &Step, tags: Option<&Tags>) -> String {
     let mut hash = base.clone();
     hash.feed(&step.id.0.to_le_bytes());
-    hash.feed(ron::to_string(step).unwrap_or_default().as_bytes());
-    hash.feed(ron::to_string(&plan.tags.get(&step.server)).unwrap_or_default().as_bytes());
+    hash.feed_ron(step);
+    hash.feed_ron(&tags);
     format!("cellar-{}-{:016x}", step.id.0, hash.0)
 }
 
@@ -50,6 +75,22 @@ impl Fnv {
             self.0 ^= u64::from(*b);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
+    }
+
+    /// Feeds `value`'s RON text (as `ron::to_string` writes it) without building the string.
+    fn feed_ron<T: Serialize + ?Sized>(&mut self, value: &T) {
+        let _ = ron::ser::to_writer(&mut *self, value);
+    }
+}
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.feed(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -75,6 +116,31 @@ mod tests {
             notes: Vec::new(),
             settings: Default::default(),
             fleet: None,
+        }
+    }
+
+    /// The tokens hash the RON text of the plan's parts: fed as it is written, not built
+    /// first, they must stay what they were (a resumed journal's tokens must still match).
+    #[test]
+    fn streamed_ron_hashes_as_the_ron_string() {
+        let p = plan("create-server@ommegang 20", 20);
+        for step in &p.steps {
+            let (mut streamed, mut built) = (Fnv::new(), Fnv::new());
+            streamed.feed_ron(step);
+            built.feed(ron::to_string(step).unwrap().as_bytes());
+            assert_eq!(streamed.0, built.0);
+        }
+        // The tokens as they were hashed before, from the built strings.
+        let mut base = Fnv::new();
+        base.feed(&7u64.to_le_bytes());
+        base.feed(p.command.as_bytes());
+        base.feed(ron::to_string(&p.observed).unwrap().as_bytes());
+        for step in &p.steps {
+            let mut hash = base.clone();
+            hash.feed(&step.id.0.to_le_bytes());
+            hash.feed(ron::to_string(step).unwrap().as_bytes());
+            hash.feed(ron::to_string(&p.tags.get(&step.server)).unwrap().as_bytes());
+            assert_eq!(step_tokens(&p, 7)[&step.id], format!("cellar-{}-{:016x}", step.id.0, hash.0));
         }
     }
 

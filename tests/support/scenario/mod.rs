@@ -12,10 +12,12 @@
 //! for seeded replays and the benchmark, from [`generate`]: the same strategy driven by a
 //! generator seeded from one `u64`.
 
+mod crash;
 mod model;
 mod ops;
 mod runner;
 
+pub use crash::CrashPoint;
 pub use model::*;
 pub use ops::*;
 use runner::run_async;

@@ -179,6 +179,10 @@ pub struct Counts {
     pub read_failed: u64,
     /// Plans the model could not judge: the server changed while it was being planned.
     pub unjudged: u64,
+    /// Applies killed mid-way (`!crash`), each then resumed or found stale.
+    pub crashed: u64,
+    /// Killed applies resumed from their journal (the rest were refused as stale).
+    pub resumed: u64,
 }
 
 /// [`Counts`] per kind of command ([`KINDS`]).
@@ -199,10 +203,17 @@ impl Tally {
             t.failed += c.failed;
             t.read_failed += c.read_failed;
             t.unjudged += c.unjudged;
+            t.crashed += c.crashed;
+            t.resumed += c.resumed;
             for (why, n) in &c.refused {
                 *t.refused.entry(why).or_default() += n;
             }
         }
+    }
+
+    /// Killed applies and resumed ones, over every kind.
+    pub fn crashes(&self) -> (u64, u64) {
+        self.0.values().fold((0, 0), |(c, r), k| (c + k.crashed, r + k.resumed))
     }
 
     /// One line per kind: `create-server planned 41 (empty 0) applied 38 failed 3 refused 12
@@ -220,6 +231,9 @@ impl Tally {
             ));
             if c.unjudged > 0 {
                 out.push_str(&format!(" unjudged {}", c.unjudged));
+            }
+            if c.crashed > 0 {
+                out.push_str(&format!(" crashed {} resumed {}", c.crashed, c.resumed));
             }
             out.push('\n');
         }

@@ -2,6 +2,7 @@
 //! are written and read back (for replays), and how they are generated: [`op_strategy`]
 //! for proptest, [`generate`] for seeded replays and the benchmark.
 
+use super::crash::CrashPoint;
 use proptest::prelude::*;
 use proptest::strategy::{Union, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -112,10 +113,14 @@ pub enum Op {
     Advance(u64),
     /// A newer web-server image appears (so upgrade-ami has work).
     NewImage,
+    /// The next apply is killed at its `at`-th mutating call (before it is sent, or after
+    /// it took effect with its response lost), then resumed from its journal.
+    Crash(CrashPoint),
 }
 
 /// The text form, one op: a command line, or `!terminate s01`, `!capacity us-east-1b
-/// t3.medium 0`, `!advance 600`, `!new-image`. [`parse_ops`] reads it back.
+/// t3.medium 0`, `!advance 600`, `!new-image`, `!crash 3 before`, `!crash 5 after`.
+/// [`parse_ops`] reads it back.
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -124,6 +129,9 @@ impl fmt::Display for Op {
             Op::Capacity { zone, count } => write!(f, "!capacity us-east-1{zone} t3.medium {count}"),
             Op::Advance(secs) => write!(f, "!advance {secs}"),
             Op::NewImage => f.write_str("!new-image"),
+            Op::Crash(CrashPoint { at, after }) => {
+                write!(f, "!crash {at} {}", if *after { "after" } else { "before" })
+            }
         }
     }
 }
@@ -160,6 +168,14 @@ fn parse_op(text: &str) -> Result<Op, String> {
         }),
         ("!advance", [secs]) => Ok(Op::Advance(secs.parse().map_err(|_| bad())?)),
         ("!new-image", []) => Ok(Op::NewImage),
+        ("!crash", [at, when]) => Ok(Op::Crash(CrashPoint {
+            at: at.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+            after: match *when {
+                "before" => false,
+                "after" => true,
+                _ => return Err(bad()),
+            },
+        })),
         ("create-server", [gb]) => {
             cmd(Cmd::CreateServer { server: server(target)?, gb: gb.parse().map_err(|_| bad())? })
         }
@@ -179,8 +195,12 @@ fn parse_op(text: &str) -> Result<Op, String> {
     }
 }
 
+/// The latest mutating call a crash is drawn at (create-server makes about a dozen).
+pub const MAX_CRASH_AT: u32 = 16;
+
 /// One random step over `servers` servers. Each part shrinks towards the simplest value
-/// (server `s00`, 1 GiB, no flag, zone a, capacity 0, 10 s).
+/// (server `s00`, 1 GiB, no flag, zone a, capacity 0, 10 s, a crash at the first mutating
+/// call, before it).
 pub fn op_strategy(servers: usize) -> BoxedStrategy<Op> {
     let s = 0..servers;
     let command = |c: BoxedStrategy<Cmd>| c.prop_map(Op::Command).boxed();
@@ -222,6 +242,7 @@ pub fn op_strategy(servers: usize) -> BoxedStrategy<Op> {
         ),
         (9, (10u64..1800).prop_map(Op::Advance).boxed()),
         (4, Just(Op::NewImage).boxed()),
+        (12, (1u32..=MAX_CRASH_AT, any::<bool>()).prop_map(|(at, after)| Op::Crash(CrashPoint { at, after })).boxed()),
     ])
     .boxed()
 }

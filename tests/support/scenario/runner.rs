@@ -1,10 +1,16 @@
 //! Running a scenario: every step, and the invariants (listed at the top of
 //! `tests/properties.rs`) checked after it.
 
+use super::crash::{race, Crashing, MemJournal};
 use super::*;
+use crate::support::Recorder;
 use cellar_engine::cloud::{Cloud, Filter};
 use cellar_engine::config::ConfigTree;
+use cellar_engine::executor::journal::{resumed_staleness, Resume};
+use cellar_engine::executor::walk::Cancel;
 use cellar_engine::executor::{self, ApplyReport, Outcome, Policy};
+use cellar_engine::executor::{apply_journaled, Journaled};
+use cellar_engine::inventory;
 use cellar_engine::inventory::ServerResources;
 use cellar_engine::model::*;
 use cellar_engine::plan::Plan;
@@ -13,6 +19,17 @@ use cellar_sim::{Faults, Sim};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Reads a resumed apply tries (each through the faults) before the resume is a violation.
+const RESUME_READS: usize = 20;
+
+/// Times a killed apply is resumed before a stale refusal is taken as final, and the
+/// virtual time between two tries (more than the simulator's invisibility of new instances).
+const RESUME_ATTEMPTS: usize = 3;
+const RESUME_AGAIN_AFTER: Duration = Duration::from_secs(10);
+
+/// Mixed into the resumed apply's policy seed (its retries' jitter differs from the first's).
+const RESUME_SEED: u64 = 0x7e5_u64 << 32;
 
 /// A server's resources, read from the world directly (the checker is not subject to faults).
 pub(super) fn resources(sim: &Sim, server: &str) -> ServerResources {
@@ -88,6 +105,8 @@ pub(super) struct Runner<'a> {
     sim: Arc<Sim>,
     region: Region,
     images: usize,
+    /// Armed by `!crash`: where the next apply is killed.
+    crash: Option<CrashPoint>,
     pub applies: usize,
     pub tally: Tally,
 }
@@ -96,6 +115,7 @@ pub(super) struct Runner<'a> {
 struct Before {
     volumes: BTreeMap<String, Vec<Volume>>,
     ids: BTreeSet<String>,
+    snapshots: BTreeSet<String>,
 }
 
 impl<'a> Runner<'a> {
@@ -110,6 +130,7 @@ impl<'a> Runner<'a> {
             sim: Arc::new(Sim::new(world)),
             region: Region::new("us-east-1"),
             images: 0,
+            crash: None,
             applies: 0,
             tally: Tally::default(),
         }
@@ -149,6 +170,7 @@ impl<'a> Runner<'a> {
                     let region = self.region.clone();
                     self.sim.with_world(|w| w.add_image(&name, Architecture::X86_64, &region, Tags::new()));
                 }
+                Op::Crash(point) => self.crash = Some(*point),
             }
         }
         self.converges(servers).await
@@ -160,7 +182,11 @@ impl<'a> Runner<'a> {
         let line = cmd.line();
         let target = cmd.target();
         let model_before = target.as_deref().map(|t| model(&self.sim, t));
-        let before = Before { volumes: volumes_by_server(&self.sim), ids: created_ids(&self.sim) };
+        let before = Before {
+            volumes: volumes_by_server(&self.sim),
+            ids: created_ids(&self.sim),
+            snapshots: self.snapshots().into_iter().map(|s| s.id.to_string()).collect(),
+        };
         let planned = plan_command(&*self.sim, self.tree, &line).await;
         let model_after = target.as_deref().map(|t| model(&self.sim, t));
         let counts = self.tally.0.entry(cmd.kind()).or_default();
@@ -203,8 +229,13 @@ impl<'a> Runner<'a> {
         }
         self.applies += 1;
         let policy = Policy { seed: self.seed.wrapping_add(step as u64), ..Policy::default() };
-        let operator = Arc::new(crate::support::Recorder::new(true));
-        let report = executor::apply(self.sim.clone(), operator, &plan, policy).await;
+        let report = match self.crash.take() {
+            None => executor::apply(self.sim.clone(), Arc::new(Recorder::new(true)), &plan, policy).await,
+            Some(point) => match self.crash_and_resume(step, cmd, &plan, policy, point).await? {
+                Some(report) => report,
+                None => return Ok(()), // refused as stale on resume (counted)
+            },
+        };
         self.check_apply(step, cmd, &plan, &report, &before)?;
         let counts = self.tally.0.entry(cmd.kind()).or_default();
         if !report.succeeded() {
@@ -216,6 +247,75 @@ impl<'a> Runner<'a> {
             return Ok(()); // planning it again plans the next workspace
         }
         self.check_idempotent(step, cmd).await
+    }
+
+    /// The apply killed at `point`, then resumed as `cellar apply PLAN` would: the journal
+    /// read back, the resumed stale check, the rest applied. `None`: the resume was refused
+    /// as stale (someone else changed the world meanwhile: Amazon, time). An apply that
+    /// never reached its crash point ends as usual.
+    async fn crash_and_resume(
+        &mut self,
+        step: usize,
+        cmd: &Cmd,
+        plan: &Plan,
+        policy: Policy,
+        point: CrashPoint,
+    ) -> Result<Option<ApplyReport>, String> {
+        let journal = Arc::new(MemJournal::default());
+        let crashing = Arc::new(Crashing::new(self.sim.clone(), point));
+        let died = crashing.died();
+        let first = Journaled { journal: journal.clone(), resume: Resume::default() };
+        let (operator, cancel) = (Arc::new(Recorder::new(true)), Cancel::default());
+        let applied = apply_journaled(crashing, operator, plan, policy.clone(), &cancel, first);
+        if let Some(report) = race(applied, died).await {
+            return Ok(Some(report));
+        }
+        self.tally.0.entry(cmd.kind()).or_default().crashed += 1;
+        let resume = Resume::from_records(&journal.records());
+        // The person runs `cellar apply PLAN` again; refused as stale (an instance the
+        // killed apply launched is not visible yet, as on AWS), again a little later.
+        let mut stale = Vec::new();
+        for attempt in 0..RESUME_ATTEMPTS {
+            if attempt > 0 {
+                self.sim.advance(RESUME_AGAIN_AFTER).await;
+            }
+            stale = self.resume_staleness(step, cmd, plan, &resume).await?;
+            if stale.is_empty() {
+                break;
+            }
+        }
+        if !stale.is_empty() {
+            if std::env::var_os("CELLAR_SHOW_STALE").is_some() {
+                eprintln!("stale on resume ({}, {point:?}): {stale:?}", cmd.line());
+            }
+            return Ok(None);
+        }
+        self.tally.0.entry(cmd.kind()).or_default().resumed += 1;
+        let policy = Policy { seed: policy.seed ^ RESUME_SEED, ..policy };
+        let resumed = Journaled { journal, resume };
+        let operator = Arc::new(Recorder::new(true));
+        Ok(Some(apply_journaled(self.sim.clone(), operator, plan, policy, &Cancel::default(), resumed).await))
+    }
+
+    /// The stale check of `cellar apply PLAN` resuming `resume`: what changed since the plan
+    /// that the journal does not account for. Its reads go through the faults (each tried
+    /// again, as a person would).
+    async fn resume_staleness(
+        &self,
+        step: usize,
+        cmd: &Cmd,
+        plan: &Plan,
+        resume: &Resume,
+    ) -> Result<Vec<String>, String> {
+        let mut read = Err(String::new());
+        for _ in 0..RESUME_READS {
+            read = inventory::read(&*self.sim, &plan.scope).await.map_err(|e| e.to_string());
+            if read.is_ok() {
+                break;
+            }
+        }
+        let now = read.map_err(|e| self.fail(step, format!("{}: reading for the resume failed: {e}", cmd.line())))?;
+        Ok(resumed_staleness(plan, &now.observe(&plan.scope), resume))
     }
 
     /// Plan honesty, no data loss, one data volume per server.
@@ -234,7 +334,16 @@ impl<'a> Runner<'a> {
             return Err(self.fail(step, format!("{line}: outcomes {reported:?} for steps {planned:?}")));
         }
         let volumes_after = volumes_by_server(&self.sim);
-        let snapshots = self.sim.world().describe_snapshots(&self.region, &Filter::All);
+        let snapshots = self.snapshots();
+        // A CreateSnapshot retried after a lost response, or resumed after a crash, must not
+        // snapshot the same volume twice.
+        let mut new_per_volume: BTreeMap<String, usize> = BTreeMap::new();
+        for snap in snapshots.iter().filter(|s| !before.snapshots.contains(s.id.as_str())) {
+            *new_per_volume.entry(snap.volume.to_string()).or_default() += 1;
+        }
+        if let Some((volume, n)) = new_per_volume.iter().find(|(_, n)| **n > 1) {
+            return Err(self.fail(step, format!("{line}: {n} snapshots of {volume} made")));
+        }
         for (name, volumes) in &before.volumes {
             let now = volumes_after.get(name).map(Vec::as_slice).unwrap_or_default();
             let lost: Vec<&Volume> = volumes.iter().filter(|v| !now.iter().any(|w| w.id == v.id)).collect();
@@ -259,6 +368,10 @@ impl<'a> Runner<'a> {
             Some((name, n)) => Err(self.fail(step, format!("{line}: {name} has {n} Elastic IPs"))),
             None => Ok(()),
         }
+    }
+
+    fn snapshots(&self) -> Vec<Snapshot> {
+        self.sim.world().describe_snapshots(&self.region, &Filter::All)
     }
 
     /// No leaks: a failed apply leaves nothing it created, except what its report lists as

@@ -77,24 +77,6 @@ fn resume_decisions() {
     );
 }
 
-/// A resumed step sends the token it was last started with: the ClientToken AWS answers
-/// with its first result, the tag reconcile looks for.
-#[test]
-fn a_resume_keeps_each_started_steps_last_token() {
-    let token = |step: u32, t: Option<&str>| Record::Started { step: StepId(step), token: t.map(str::to_string) };
-    let records = vec![
-        token(1, Some("cellar-1-a")),
-        done(1, address(1)),
-        token(2, Some("cellar-2-a")),
-        token(3, None),
-        token(2, Some("cellar-2-b")),
-    ];
-    let resume = Resume::from_records(&records);
-    let expected: BTreeMap<StepId, String> =
-        [(StepId(1), "cellar-1-a".to_string()), (StepId(2), "cellar-2-b".to_string())].into();
-    assert_eq!(resume.tokens, expected);
-}
-
 #[test]
 fn records_read_back_as_written() {
     let records = vec![
@@ -194,4 +176,114 @@ fn a_resumed_apply_is_stale_only_by_changes_of_others() {
         &["address eipalloc-0001 of ale, made by step #1 of this apply: gone since"],
     );
     check_resumed(vec![started(1), done(1, address(1)), Record::Undone { step: StepId(1) }], vec![], vec![], &[]);
+}
+
+fn vol(n: u32, on: Option<&str>) -> Observation {
+    let state = if on.is_some() { VolumeState::InUse } else { VolumeState::Available };
+    obs(
+        ResourceKey::Volume(VolumeId::new(format!("vol-000{n}"))),
+        Observed::Volume { state, attached_to: on.map(InstanceId::new), size_gb: 20 },
+    )
+}
+
+fn instance_in(id: &str, state: InstanceState) -> Observation {
+    obs(ResourceKey::Instance(InstanceId::new(id)), Observed::Instance { state, zone: Zone::new("us-east-1a") })
+}
+
+/// Found by the property suite's crashes (a destroy-server or stop-auto-scaling killed once
+/// it had terminated the instance or scaled the group to 0): AWS detaches the volume and
+/// disassociates the address of an instance as it terminates, and those changes are this
+/// apply's too, or the apply could never be resumed.
+#[test]
+fn what_a_started_step_terminates_takes_its_volume_and_address_with_it() {
+    let group = AutoScalingGroupName::new("ale");
+    let scale_down =
+        Action::UpdateAutoScalingGroup { group: group.clone(), launch: None, min: Some(0), desired: Some(0) };
+    let terminate = Action::TerminateInstance { instance: InstanceId::new("i-0008") };
+    let group_of = |instances: &[&str]| {
+        obs(
+            ResourceKey::Group(group.clone()),
+            Observed::Group {
+                launch: LaunchSource::Configuration { name: "ale-v1".into() },
+                desired: 1,
+                instances: instances.iter().map(|i| InstanceId::new(*i)).collect(),
+            },
+        )
+    };
+    let check =
+        |action: Action, before: Vec<Observation>, now: Vec<Observation>, records: &[Record], expected: &[&str]| {
+            let plan = plan_of(vec![step(1, action)], before);
+            assert_eq!(resumed_staleness(&plan, &now, &Resume::from_records(records)), expected);
+        };
+    let before = |i: &str| vec![instance_in(i, InstanceState::Running), vol(1, Some(i)), addr(1, Some(i))];
+    let after = |i: &str| vec![instance_in(i, InstanceState::Terminated), vol(1, None), addr(1, None)];
+    // The group scaled to 0 (its instance i-0009 going) or the instance terminated by id.
+    let mut scaled_before = before("i-0009");
+    scaled_before.push(group_of(&["i-0009"]));
+    let mut scaled_after = after("i-0009");
+    scaled_after.push(group_of(&[]));
+    check(scale_down.clone(), scaled_before.clone(), scaled_after.clone(), &[started(1)], &[]);
+    check(terminate.clone(), before("i-0008"), after("i-0008"), &[started(1)], &[]);
+    // An instance the plan saw shutting down ends terminated, whoever applies.
+    let going = |state| vec![instance_in("i-0006", state), vol(1, Some("i-0006"))];
+    check(
+        scale_down.clone(),
+        going(InstanceState::ShuttingDown),
+        vec![instance_in("i-0006", InstanceState::Terminated), vol(1, None)],
+        &[],
+        &[],
+    );
+    // Without the journal it is someone else's doing.
+    let stale = check_stale_count(&scale_down, &scaled_before, &scaled_after);
+    assert_eq!(stale, 4, "instance, volume, address and group changed");
+    // Another instance's volume detached meanwhile is still someone else's.
+    let mut other_before = before("i-0008");
+    other_before.push(vol(2, Some("i-0007")));
+    let mut other_now = after("i-0008");
+    other_now.push(vol(2, None));
+    check(
+        terminate,
+        other_before,
+        other_now,
+        &[started(1)],
+        &["volume vol-0002 of ale: in-use, 20 GiB, attached to i-0007 → available, 20 GiB since plan"],
+    );
+}
+
+/// Found by the property suite's crashes (an apply killed while it undid a failed
+/// create-server, after its DeleteVolume and before the `Undone` was kept): what the
+/// journal's steps made is gone, by the compensation the resume is to finish.
+#[test]
+fn a_compensation_under_way_is_not_stale_by_what_it_removed() {
+    let vol_out = Output::Volume(VolumeId::new("vol-0001"));
+    let failed = Record::Failed { step: StepId(2), error: "InsufficientInstanceCapacity".into() };
+    let records = vec![started(1), done(1, vol_out.clone()), started(2), failed];
+    let create =
+        Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb: 20, ebs: EbsSettings::default(), device: None };
+    let plan = plan_of(vec![step(1, create.clone()), step(2, Action::AllocateAddress { awaiting_dns: None })], vec![]);
+    assert_eq!(resumed_staleness(&plan, &[], &Resume::from_records(&records)), Vec::<String>::new());
+    // Without a failed step, what the apply made must still be there.
+    let plan = plan_of(vec![step(1, create)], vec![]);
+    let gone = resumed_staleness(&plan, &[], &Resume::from_records(&records[..2]));
+    assert_eq!(gone, ["volume vol-0001 of ale, made by step #1 of this apply: gone since"]);
+}
+
+fn check_stale_count(action: &Action, before: &[Observation], now: &[Observation]) -> usize {
+    let plan = plan_of(vec![step(1, action.clone())], before.to_vec());
+    resumed_staleness(&plan, now, &Resume::default()).len()
+}
+
+/// A resumed apply must reuse the tokens of the steps it interrupted: its own salt (the
+/// clock when it starts) gives other tokens, under which a snapshot, image or address the
+/// killed apply made would not be found, and would be made a second time.
+#[test]
+fn resume_keeps_the_tokens_the_killed_apply_used() {
+    let token = |n: u32, t: &str| Record::Started { step: StepId(n), token: Some(t.into()) };
+    let resume =
+        Resume::from_records(&[token(1, "cellar-1-a"), done(1, address(1)), token(2, "cellar-2-b"), started(3)]);
+    let expected = BTreeMap::from([(StepId(1), "cellar-1-a".to_string()), (StepId(2), "cellar-2-b".to_string())]);
+    assert_eq!(resume.tokens, expected);
+    // A step started again (by an apply that resumed) keeps its last token.
+    let resume = Resume::from_records(&[token(2, "cellar-2-b"), token(2, "cellar-2-c")]);
+    assert_eq!(resume.tokens.get(&StepId(2)).map(String::as_str), Some("cellar-2-c"));
 }
