@@ -233,18 +233,36 @@ pub async fn read_many(cloud: &dyn Cloud, scopes: &[Scope]) -> Result<Vec<Invent
     }
     let mut other_images: BTreeMap<Region, Vec<Image>> = BTreeMap::new();
     let mut out = Vec::with_capacity(scopes.len());
+    // How many scopes still want each region's reads: the last one takes them (no copy).
+    let mut wanting: BTreeMap<&Region, usize> = BTreeMap::new();
+    let mut servers_left: BTreeMap<&ServerName, usize> = BTreeMap::new();
+    for scope in scopes {
+        *wanting.entry(&scope.region).or_default() += 1;
+        if let Some(server) = &scope.server {
+            *servers_left.entry(server).or_default() += 1;
+        }
+    }
     for scope in scopes {
         let mut inventory = base.clone();
         // Nothing more can be read of an unknown region; the planner reports it.
-        let Some(read) = by_region.get(&scope.region) else {
+        let Some(read) = by_region.get_mut(&scope.region) else {
             out.push(inventory);
             continue;
         };
+        let left = wanting.get_mut(&scope.region).map(|n| {
+            *n -= 1;
+            *n
+        });
+        let last = left == Some(0);
         if let Some(server) = &scope.server {
-            inventory.resources = read.resources_of(server);
+            let left = servers_left.get_mut(server).map(|n| {
+                *n -= 1;
+                *n
+            });
+            inventory.resources = read.resources_of(server, left == Some(0));
         }
         if scope.image.is_some() || scope.image_family.is_some() {
-            inventory.images = read.images_read.clone();
+            inventory.images = take_or_clone(&mut read.images_read, last);
         }
         for other in scope.image_family.iter().flat_map(|(_, r)| r.iter()).filter(|r| **r != scope.region) {
             if inventory.zones_of(other).is_none() {
@@ -258,7 +276,7 @@ pub async fn read_many(cloud: &dyn Cloud, scopes: &[Scope]) -> Result<Vec<Invent
             inventory.other_images.insert(other.clone(), other_images[other].clone());
         }
         if scope.workspaces {
-            inventory.workspaces = read.workspaces_read.clone();
+            inventory.workspaces = take_or_clone(&mut read.workspaces_read, last);
         }
         if let Some(host) = &scope.dns_name {
             let mut dns = caller.call(cloud, Api::DnsLookup, || cloud.resolve_dns(host)).await?;
@@ -266,11 +284,20 @@ pub async fn read_many(cloud: &dyn Cloud, scopes: &[Scope]) -> Result<Vec<Invent
             inventory.dns = dns;
         }
         if scope.network.is_some() {
-            inventory.network = read.network_read.clone();
+            inventory.network = take_or_clone(&mut read.network_read, last);
         }
         out.push(inventory);
     }
     Ok(out)
+}
+
+/// The value itself for its last user, a copy for the others.
+fn take_or_clone<T: Clone + Default>(value: &mut T, last: bool) -> T {
+    if last {
+        std::mem::take(value)
+    } else {
+        value.clone()
+    }
 }
 
 /// What is read of one region for many scopes, and what was read.
@@ -360,10 +387,13 @@ impl RegionRead {
         Ok(())
     }
 
-    /// One server's resources, sorted, with its launch configurations (`<server>-v<n>`, or
+    /// One server's resources (taken by its `last` scope), sorted, with its launch configurations (`<server>-v<n>`, or
     /// the one its group uses).
-    fn resources_of(&self, server: &ServerName) -> ServerResources {
-        let mut r = self.resources.get(server).cloned().unwrap_or_default();
+    fn resources_of(&mut self, server: &ServerName, last: bool) -> ServerResources {
+        let mut r = match last {
+            true => self.resources.remove(server).unwrap_or_default(),
+            false => self.resources.get(server).cloned().unwrap_or_default(),
+        };
         // A group being deleted (its instances terminating) is gone for planning and status:
         // it is not the server's group, nor observed (its disappearance makes no plan stale).
         // Its name stays taken until it is gone: the executor's CreateAutoScalingGroup and
