@@ -349,8 +349,11 @@ fn run_cellar_aws(endpoint: &str, args: &[String], extra_env: &[(String, String)
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/config").to_string();
     let given = extra_env.iter().find(|(k, _)| k == "CELLAR_CONFIG").map(|(_, v)| v.clone());
     let config = given.unwrap_or(fixtures);
+    // Its own working directory: `apply COMMAND` journals under `./.cellar/journals` on AWS.
+    let cwd = tempfile::tempdir().expect("a temporary directory");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cellar"));
     command
+        .current_dir(cwd.path())
         .args(["--config", &config, "--backend", "aws"])
         .args(args)
         .env("AWS_ENDPOINT_URL", endpoint)
