@@ -137,31 +137,33 @@ impl Ctx {
         }
     }
 
-    /// `find`, looked at again every poll interval while it finds nothing and the
-    /// consistency window since `since` (when the latest attempt of unknown outcome ended)
-    /// has not passed (a new resource may not be visible yet); nothing found after that is
-    /// nothing.
+    /// `find`, looked at again (soon at first, then less often) while it finds nothing and
+    /// the consistency window since `since` (when the latest attempt of unknown outcome
+    /// ended) has not passed (a new resource may not be visible yet); nothing found after
+    /// that is nothing.
     async fn settled_find<T, Find, FindFut>(&self, find: &Find, since: Timestamp) -> CloudResult<Option<T>>
     where
         Find: Fn() -> FindFut,
         FindFut: Future<Output = CloudResult<Option<T>>>,
     {
         let window = self.caller.policy().consistency_window.as_secs();
+        let mut interval = self.caller.policy().poll;
         loop {
             if let Some(found) = find().await? {
                 return Ok(Some(found));
             }
-            if self.cloud.now().await.0.saturating_sub(since.0) >= window {
+            let waited = self.cloud.now().await.0.saturating_sub(since.0);
+            if waited >= window {
                 return Ok(None);
             }
-            self.cloud.sleep(self.caller.policy().poll).await;
+            self.cloud.sleep(next_look(&mut interval, window - waited)).await;
         }
     }
 
-    /// `call`, made again every poll interval while it fails with an error of `kind` and the
-    /// consistency window has not passed: for a refusal that means "not visible yet" but
-    /// comes in a generic code (Auto Scaling's `ValidationError` for a launch template
-    /// created a moment before). Only for calls naming what this apply just made: the
+    /// `call`, made again (soon at first, then less often) while it fails with an error of
+    /// `kind` and the consistency window has not passed: for a refusal that means "not
+    /// visible yet" but comes in a generic code (Auto Scaling's `ValidationError` for a launch
+    /// template created a moment before). Only for calls naming what this apply just made: the
     /// caller decides that, never the message. A wait past [`WAIT_REPORTED_AFTER`] is reported.
     pub async fn settle<T, F, Fut>(
         &self,
@@ -176,6 +178,7 @@ impl Ctx {
     {
         let since = self.cloud.now().await;
         let window = self.caller.policy().consistency_window.as_secs();
+        let mut interval = self.caller.policy().poll;
         loop {
             match call().await {
                 Err(e @ StepError::Cloud { .. }) if matches!(&e, StepError::Cloud { source, .. } if source.kind == kind) =>
@@ -189,7 +192,8 @@ impl Ctx {
                     if elapsed >= WAIT_REPORTED_AFTER {
                         self.operator.event(&Event::Waiting { step, at, what: what.clone(), elapsed });
                     }
-                    self.cloud.sleep(self.caller.policy().poll).await;
+                    let left = window - elapsed.as_secs();
+                    self.cloud.sleep(next_look(&mut interval, left)).await;
                 }
                 other => return other,
             }
@@ -263,8 +267,8 @@ impl Ctx {
         self.seen(|| self.volume(step, id)).await
     }
 
-    /// `look` (a describe of one resource this apply made or names), made again every poll
-    /// interval while it finds nothing and the consistency window has not passed: a new
+    /// `look` (a describe of one resource this apply made or names), made again (soon at
+    /// first, then less often) while it finds nothing and the consistency window has not passed: a new
     /// resource may not be visible yet (eventual consistency). Nothing found after the
     /// window is nothing: a resource that truly does not exist is still reported missing.
     pub async fn seen<T, F, Fut>(&self, mut look: F) -> Result<Option<T>, StepError>
@@ -274,14 +278,16 @@ impl Ctx {
     {
         let since = self.cloud.now().await;
         let window = self.caller.policy().consistency_window.as_secs();
+        let mut interval = self.caller.policy().poll;
         loop {
             if let Some(found) = look().await? {
                 return Ok(Some(found));
             }
-            if self.cloud.now().await.0.saturating_sub(since.0) >= window {
+            let waited = self.cloud.now().await.0.saturating_sub(since.0);
+            if waited >= window {
                 return Ok(None);
             }
-            self.cloud.sleep(self.caller.policy().poll).await;
+            self.cloud.sleep(next_look(&mut interval, window - waited)).await;
         }
     }
 
@@ -386,4 +392,13 @@ impl Ctx {
 fn all_attached(volumes: &[Volume], instance: &InstanceId) -> bool {
     let data: Vec<&Volume> = volumes.iter().filter(|v| crate::volumes::is_data(v)).collect();
     !data.is_empty() && data.iter().all(|v| v.attached_to.as_ref() == Some(instance))
+}
+
+/// The wait before the next look within the consistency window: short at first (a new
+/// resource shows within seconds), each twice the last up to 30 s, never past the window's
+/// end (`left` seconds away), so the last look is at the end.
+fn next_look(interval: &mut Duration, left: u64) -> Duration {
+    let wait = (*interval).min(Duration::from_secs(left));
+    *interval = (*interval * 2).min(Duration::from_secs(30));
+    wait
 }
