@@ -294,6 +294,24 @@ pub(crate) fn unfiltered(filter: &Filter) -> bool {
     matches!(filter, Filter::All)
 }
 
+/// EC2 refuses a describe whose filter has more than 200 values (`FilterLimitExceeded`),
+/// and so does the simulator.
+pub(crate) fn ec2_filter_values(filter: &Filter) -> cellar_engine::cloud::CloudResult<()> {
+    match filter {
+        Filter::Servers(names) if names.len() > cellar_engine::cloud::MAX_FILTER_VALUES => {
+            Err(cellar_engine::cloud::CloudError::from_code(
+                "FilterLimitExceeded",
+                format!(
+                    "The request uses too many filters or too many filter values: {} values for tag:Name, at most {}.",
+                    names.len(),
+                    cellar_engine::cloud::MAX_FILTER_VALUES
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The simulated machine an agent runs on: its side effects become log entries.
 struct SimHost<'a> {
     sim: &'a Sim,

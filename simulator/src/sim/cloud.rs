@@ -3,7 +3,7 @@
 //! agent ([`AgentCloud`]: the same calls, each first authorized against the instance
 //! profile of the instance the agent runs on, `world/identity.rs`).
 
-use super::{unfiltered, AgentCloud, Sim};
+use super::{ec2_filter_values, unfiltered, AgentCloud, Sim};
 use async_trait::async_trait;
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
@@ -22,18 +22,23 @@ macro_rules! sim_cloud {
 
             async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>> {
                 self.call(Api::DescribeInstances, Some(region), unfiltered(filter), |w| {
+                    ec2_filter_values(filter)?;
                     Ok(w.describe_instances(region, filter))
                 })
             }
 
             async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>> {
                 self.call(Api::DescribeVolumes, Some(region), unfiltered(filter), |w| {
+                    ec2_filter_values(filter)?;
                     Ok(w.describe_volumes(region, filter))
                 })
             }
 
             async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>> {
-                self.call(Api::DescribeAddresses, Some(region), false, |w| Ok(w.describe_addresses(region, filter)))
+                self.call(Api::DescribeAddresses, Some(region), false, |w| {
+                    ec2_filter_values(filter)?;
+                    Ok(w.describe_addresses(region, filter))
+                })
             }
 
             async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>> {
@@ -46,6 +51,7 @@ macro_rules! sim_cloud {
                 filter: &Filter,
             ) -> CloudResult<Vec<LaunchTemplate>> {
                 self.call(Api::DescribeLaunchTemplates, Some(region), false, |w| {
+                    ec2_filter_values(filter)?;
                     Ok(w.describe_launch_templates(region, filter))
                 })
             }
@@ -277,7 +283,10 @@ macro_rules! sim_cloud {
             }
 
             async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
-                self.call(Api::DescribeSnapshots, Some(region), false, |w| Ok(w.describe_snapshots(region, filter)))
+                self.call(Api::DescribeSnapshots, Some(region), false, |w| {
+                    ec2_filter_values(filter)?;
+                    Ok(w.describe_snapshots(region, filter))
+                })
             }
 
             async fn create_server_lock(

@@ -373,3 +373,15 @@ async fn new_cloud_calls_through_the_trait() {
 fn agent_settings() -> LaunchSettings {
     LaunchSettings { instance_profile: Some(InstanceProfile::new("cellar-agent")), ..LaunchSettings::default() }
 }
+
+/// EC2 takes at most 200 values in a filter; a describe with more is refused, as on AWS.
+#[tokio::test]
+async fn describes_refuse_more_than_200_filter_values() {
+    let sim = Sim::new(default_world());
+    let r = Region::new("us-east-1");
+    let names = |n: usize| Filter::Servers((0..n).map(|i| ServerName::new(format!("s-{i}"))).collect());
+    assert_eq!(sim.describe_instances(&r, &names(200)).await.unwrap(), vec![]);
+    let refused = sim.describe_instances(&r, &names(201)).await.unwrap_err();
+    assert_eq!(refused.code, "FilterLimitExceeded", "{refused:?}");
+    assert_eq!(sim.describe_volumes(&r, &names(201)).await.unwrap_err().code, "FilterLimitExceeded");
+}
