@@ -1,6 +1,6 @@
 //! Benchmark: planning a fleet command for many servers, from inventory in memory to the
-//! plan (issue 12's target: 10,000 servers in at most 50 ms; ten times the servers at most
-//! eleven times the time), and loading a configuration of that many servers.
+//! plan (target: 10,000 servers in at most 50 ms; ten times the servers at most eleven
+//! times the time), and loading a configuration of that many servers.
 //!
 //! Every server is a copy of the fixture's duvel (its own name, DNS name, group, launch
 //! template and resources' Name tags), created once on the simulator by create-server and

@@ -291,6 +291,20 @@ pub async fn read_many(cloud: &dyn Cloud, scopes: &[Scope]) -> Result<Vec<Invent
     Ok(out)
 }
 
+/// Puts each of `items` into the resources of the server its `Name` tag names.
+fn file_by_name<T>(
+    resources: &mut BTreeMap<ServerName, ServerResources>,
+    items: Vec<T>,
+    tags: impl Fn(&T) -> &Tags,
+    list: impl Fn(&mut ServerResources) -> &mut Vec<T>,
+) {
+    for item in items {
+        if let Some(name) = tags(&item).get(NAME_TAG).and_then(|n| ServerName::parse(n).ok()) {
+            list(resources.entry(name).or_default()).push(item);
+        }
+    }
+}
+
 /// The value itself for its last user, a copy for the others.
 fn take_or_clone<T: Clone + Default>(value: &mut T, last: bool) -> T {
     if last {
@@ -335,33 +349,12 @@ impl RegionRead {
             let groups = caller
                 .call(cloud, Api::DescribeAutoScalingGroups, || cloud.describe_auto_scaling_groups(region, &filter))
                 .await?;
-            let name_of = |tags: &Tags| tags.get(NAME_TAG).and_then(|n| ServerName::parse(n).ok());
-            let resources = &mut self.resources;
-            for i in instances {
-                if let Some(name) = name_of(&i.tags) {
-                    resources.entry(name).or_default().instances.push(i);
-                }
-            }
-            for v in volumes {
-                if let Some(name) = name_of(&v.tags) {
-                    resources.entry(name).or_default().volumes.push(v);
-                }
-            }
-            for a in addresses {
-                if let Some(name) = name_of(&a.tags) {
-                    resources.entry(name).or_default().addresses.push(a);
-                }
-            }
-            for t in templates {
-                if let Some(name) = name_of(&t.tags) {
-                    resources.entry(name).or_default().launch_templates.push(t);
-                }
-            }
-            for g in groups {
-                if let Some(name) = name_of(&g.tags) {
-                    resources.entry(name).or_default().groups.push(g);
-                }
-            }
+            let r = &mut self.resources;
+            file_by_name(r, instances, |i| &i.tags, |s| &mut s.instances);
+            file_by_name(r, volumes, |v| &v.tags, |s| &mut s.volumes);
+            file_by_name(r, addresses, |a| &a.tags, |s| &mut s.addresses);
+            file_by_name(r, templates, |t| &t.tags, |s| &mut s.launch_templates);
+            file_by_name(r, groups, |g| &g.tags, |s| &mut s.groups);
         }
         if !names.is_empty() {
             self.launch_configurations = caller

@@ -46,6 +46,17 @@ fn apply_until(c: &Cellar, args: &[&str], marker: &str) -> std::process::Child {
 
 /// The refusal of an apply of q.ron while `holder` holds ommegang; with `still`, the
 /// holder is gone, so the state file must be left byte-identical.
+/// An apply of `p.ron` killed (`kill -9`) once its instance was launched: its pid, whose
+/// lock now refuses others.
+fn killed_after_its_launch(c: &Cellar) -> u32 {
+    let mut first = apply_until(c, &["--dns-confirmed"], "Instance(");
+    let pid = first.id();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    check_refused_by(c, pid, true);
+    pid
+}
+
 fn check_refused_by(c: &Cellar, holder: u32, still: bool) {
     let before = std::fs::read(c.state()).unwrap();
     let r = c.run(&["apply", "q.ron"]);
@@ -81,11 +92,7 @@ fn a_second_apply_to_a_server_is_refused_naming_the_first() {
 fn a_killed_apply_s_lock_is_refused_to_others_taken_over_by_its_plan_or_removed() {
     let c = Cellar::new();
     two_plans(&c, true);
-    let mut first = apply_until(&c, &["--dns-confirmed"], "Instance(");
-    let pid = first.id();
-    first.kill().unwrap();
-    first.wait().unwrap();
-    check_refused_by(&c, pid, true);
+    let pid = killed_after_its_launch(&c);
 
     // unlock shows the holder, says it looks stale, and asks: no terminal, no --yes: refused.
     let r = c.run(&["unlock", "ommegang"]);
@@ -110,11 +117,7 @@ fn a_killed_apply_s_lock_is_refused_to_others_taken_over_by_its_plan_or_removed(
 fn unlock_yes_removes_a_killed_apply_s_lock_and_its_plan_resumes() {
     let c = Cellar::new();
     two_plans(&c, true);
-    let mut first = apply_until(&c, &["--dns-confirmed"], "Instance(");
-    let pid = first.id();
-    first.kill().unwrap();
-    first.wait().unwrap();
-    check_refused_by(&c, pid, true);
+    killed_after_its_launch(&c);
     let r = c.ok(&["unlock", "ommegang", "--yes"]);
     assert!(r.stdout.contains("Removed the lock of ommegang."), "{}", r.stdout);
     assert!(c.world().locks().next().is_none());

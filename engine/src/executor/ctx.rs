@@ -139,12 +139,12 @@ impl Ctx {
 
     /// `find`, looked at again (soon at first, then less often) while it finds nothing and
     /// the consistency window since `since` (when the latest attempt of unknown outcome
-    /// ended) has not passed (a new resource may not be visible yet); nothing found after
-    /// that is nothing.
-    async fn settled_find<T, Find, FindFut>(&self, find: &Find, since: Timestamp) -> CloudResult<Option<T>>
+    /// ended, or the look began) has not passed (a new resource may not be visible yet);
+    /// nothing found after that is nothing.
+    async fn settled_find<T, E, Find, FindFut>(&self, find: Find, since: Timestamp) -> Result<Option<T>, E>
     where
         Find: Fn() -> FindFut,
-        FindFut: Future<Output = CloudResult<Option<T>>>,
+        FindFut: Future<Output = Result<Option<T>, E>>,
     {
         let window = self.caller.policy().consistency_window.as_secs();
         let mut interval = self.caller.policy().poll;
@@ -268,27 +268,16 @@ impl Ctx {
     }
 
     /// `look` (a describe of one resource this apply made or names), made again (soon at
-    /// first, then less often) while it finds nothing and the consistency window has not passed: a new
-    /// resource may not be visible yet (eventual consistency). Nothing found after the
-    /// window is nothing: a resource that truly does not exist is still reported missing.
-    pub async fn seen<T, F, Fut>(&self, mut look: F) -> Result<Option<T>, StepError>
+    /// first, then less often) while it finds nothing and the consistency window has not
+    /// passed: a new resource may not be visible yet (eventual consistency). Nothing found
+    /// after the window is nothing: a resource that truly does not exist is still reported
+    /// missing.
+    pub async fn seen<T, F, Fut>(&self, look: F) -> Result<Option<T>, StepError>
     where
-        F: FnMut() -> Fut,
+        F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<T>, StepError>>,
     {
-        let since = self.cloud.now().await;
-        let window = self.caller.policy().consistency_window.as_secs();
-        let mut interval = self.caller.policy().poll;
-        loop {
-            if let Some(found) = look().await? {
-                return Ok(Some(found));
-            }
-            let waited = self.cloud.now().await.0.saturating_sub(since.0);
-            if waited >= window {
-                return Ok(None);
-            }
-            self.cloud.sleep(next_look(&mut interval, window - waited)).await;
-        }
+        self.settled_find(look, self.cloud.now().await).await
     }
 
     /// Waits until the instance runs. A fresh id may not be visible yet (eventual consistency).
