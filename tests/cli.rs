@@ -674,3 +674,7 @@ mod fleet;
 /// killed apply's lock, `cellar unlock`, and the same plan taking its own lock over.
 #[path = "cli/locks.rs"]
 mod locks;
+
+/// The configuration as desired state: `sync` finds drift, shows it and makes it go away.
+#[path = "cli/sync.rs"]
+mod sync;

@@ -192,6 +192,31 @@ pub(crate) async fn update_auto_scaling_group(
     Ok(())
 }
 
+pub(crate) async fn create_or_update_group_tags(
+    cloud: &AwsCloud,
+    region: &Region,
+    group: &AutoScalingGroupName,
+    tags: Tags,
+) -> CloudResult<()> {
+    let tags = tags.iter().map(|(k, v)| {
+        asg::types::Tag::builder()
+            .resource_id(group.as_str())
+            .resource_type("auto-scaling-group")
+            .key(k)
+            .value(v)
+            .propagate_at_launch(true)
+            .build()
+    });
+    cloud
+        .asg(region)
+        .create_or_update_tags()
+        .set_tags(Some(tags.collect()))
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::CreateOrUpdateTags, e))?;
+    Ok(())
+}
+
 pub(crate) async fn delete_auto_scaling_group(
     cloud: &AwsCloud,
     region: &Region,

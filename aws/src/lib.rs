@@ -382,6 +382,15 @@ impl Cloud for AwsCloud {
         groups::attach_instance_to_group(self, region, group, instance).await
     }
 
+    async fn create_or_update_group_tags(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        tags: Tags,
+    ) -> CloudResult<()> {
+        groups::create_or_update_group_tags(self, region, group, tags).await
+    }
+
     async fn update_auto_scaling_group(
         &self,
         region: &Region,

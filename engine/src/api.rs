@@ -111,6 +111,7 @@ apis! {
     DeleteLaunchConfiguration => AutoScaling, true;
     CreateAutoScalingGroup => AutoScaling, true;
     UpdateAutoScalingGroup => AutoScaling, true;
+    CreateOrUpdateTags => AutoScaling, true;
     AttachInstances => AutoScaling, true;
     DeleteAutoScalingGroup => AutoScaling, true;
     /// Who the credentials are (`cellar doctor`). AWS requires no permission for it: an

@@ -417,6 +417,14 @@ pub trait Cloud: Send + Sync {
         group: &AutoScalingGroupName,
         update: UpdateAutoScalingGroupRequest,
     ) -> CloudResult<()>;
+    /// Sets tags on the group (Auto Scaling's CreateOrUpdateTags), propagated to the
+    /// instances it launches from then on; a key it has is overwritten.
+    async fn create_or_update_group_tags(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        tags: Tags,
+    ) -> CloudResult<()>;
     /// Deletes the group; with `force`, its instances are terminated too.
     async fn delete_auto_scaling_group(
         &self,

@@ -32,6 +32,7 @@ pub const NOT_TRIED: &[Api] = &[
     Api::DeleteLaunchConfiguration,
     Api::CreateAutoScalingGroup,
     Api::UpdateAutoScalingGroup,
+    Api::CreateOrUpdateTags,
     Api::AttachInstances,
     Api::DeleteAutoScalingGroup,
 ];

@@ -116,6 +116,7 @@ mod tests {
             notes: Vec::new(),
             settings: Default::default(),
             fleet: None,
+            drift: Vec::new(),
         }
     }
 

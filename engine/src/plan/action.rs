@@ -152,6 +152,13 @@ pub enum Action {
         to: Region,
         name: String,
     },
+    /// Sets `tags` (the configured tags that are missing or differ) on an existing resource of
+    /// the server: CreateTags for EC2's, Auto Scaling's CreateOrUpdateTags for a group (whose
+    /// tags its next instances inherit). Tags the configuration does not name are left alone.
+    TagResource {
+        resource: TagTarget,
+        tags: Tags,
+    },
     /// Waits until the instance runs.
     WaitRunning {
         instance: Ref<InstanceId>,
@@ -162,6 +169,28 @@ pub enum Action {
         instance: Option<Ref<InstanceId>>,
         replacing: Option<InstanceId>,
     },
+}
+
+/// A resource whose tags a plan may change.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TagTarget {
+    Instance(InstanceId),
+    Volume(VolumeId),
+    Address(AllocationId),
+    LaunchTemplate(LaunchTemplateId),
+    Group(AutoScalingGroupName),
+}
+
+impl fmt::Display for TagTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TagTarget::Instance(id) => write!(f, "instance {id}"),
+            TagTarget::Volume(id) => write!(f, "volume {id}"),
+            TagTarget::Address(id) => write!(f, "address {id}"),
+            TagTarget::LaunchTemplate(id) => write!(f, "launch template {id}"),
+            TagTarget::Group(name) => write!(f, "auto scaling group {name}"),
+        }
+    }
 }
 
 /// How a completed step is undone when the apply fails (applied to the step's output).
@@ -310,6 +339,7 @@ reference_fields! {
     DeleteVolume {}
     CreateImage {}
     CopyImage { image }
+    TagResource {}
     WaitRunning { instance }
     WaitHealthy { instance }
 }
@@ -406,6 +436,10 @@ impl Action {
             }
             Action::WaitRunning { instance, .. } => {
                 (Change::Wait, format!("wait until {} runs", instance.describe("instance")))
+            }
+            Action::TagResource { resource, tags } => {
+                let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                (Change::Modify, format!("tag {resource} of {server}: {}", tags.join(", ")))
             }
             Action::WaitHealthy { instance, replacing } => {
                 let on = match (instance, replacing) {

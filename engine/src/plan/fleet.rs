@@ -146,7 +146,10 @@ impl Plan {
         let (changing, unchanged): (Vec<Plan>, Vec<Plan>) = plans.into_iter().partition(|p| !p.is_empty());
         let others: Vec<Scope> = changing.iter().skip(1).map(|p| p.scope.clone()).collect();
         let mut merged = Plan::merge(changing);
-        merged.notes.extend(unchanged.into_iter().flat_map(|p| p.notes));
+        for plan in unchanged {
+            merged.notes.extend(plan.notes);
+            merged.drift.extend(plan.drift);
+        }
         merged.command = command;
         merged.scope = base;
         merged.fleet = Some(Fleet { selector, servers: selected, scopes: others, refused, rollout: None });

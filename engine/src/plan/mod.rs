@@ -17,13 +17,15 @@
 //! (observations and the stale check), `file` (the saved form), `render` (text, DOT, diff).
 
 mod action;
+mod drift;
 mod file;
 mod fleet;
 mod observe;
 mod render;
 mod settings;
 
-pub use action::{Action, AgentSpec, Change, Undo};
+pub use action::{Action, AgentSpec, Change, TagTarget, Undo};
+pub use drift::Drift;
 pub use file::PlanFileError;
 pub use fleet::{Fleet, FleetRow, Rollout, RolloutOptions, Unavailable};
 pub use observe::{staleness, Observation, Observed, ResourceKey};
@@ -172,6 +174,9 @@ pub struct Plan {
     /// scopes and refusals (see `fleet.rs`); absent for one server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<Fleet>,
+    /// How the servers differ from their configuration (`sync`); empty for other commands.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
 }
 
 impl Plan {
@@ -181,7 +186,7 @@ impl Plan {
 
     /// Combines plans of different servers in one region into one, to apply them at once
     /// (independent servers carry on when one fails). Steps are renumbered; observations,
-    /// tags and notes are concatenated; the first plan's scope is kept, so a merged plan is
+    /// tags, notes and drift are concatenated; the first plan's scope is kept, so a merged plan is
     /// applied directly, not saved for a later stale check.
     pub fn merge(plans: Vec<Plan>) -> Plan {
         let mut merged = Plan {
@@ -194,6 +199,7 @@ impl Plan {
             notes: Vec::new(),
             settings: BTreeMap::new(),
             fleet: None,
+            drift: Vec::new(),
         };
         for plan in plans {
             let by = merged.steps.len() as u32;
@@ -211,6 +217,7 @@ impl Plan {
             merged.tags.extend(plan.tags);
             merged.notes.extend(plan.notes);
             merged.settings.extend(plan.settings);
+            merged.drift.extend(plan.drift);
         }
         merged
     }

@@ -24,6 +24,7 @@ impl Plan {
         if self.steps.is_empty() {
             out.push_str("\nNo changes.\n");
         }
+        super::drift::render_drift(&self.drift, &mut out);
         let mut counts: BTreeMap<Change, usize> = BTreeMap::new();
         let mut server = None;
         for step in &self.steps {

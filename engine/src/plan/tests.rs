@@ -19,6 +19,7 @@ fn plan_of(steps: Vec<Step>) -> Plan {
         notes: vec![],
         settings: BTreeMap::new(),
         fleet: None,
+        drift: Vec::new(),
     }
 }
 

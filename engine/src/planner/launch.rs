@@ -1,9 +1,9 @@
 //! Launch settings: what a server's instances launch with (instance type, image, agent),
 //! as launch templates or launch configurations for its auto scaling group.
 
-use super::{pick, Origin, PlanError, Planning};
+use super::{pick, wait_healthy, Origin, PlanError, Planning};
 use crate::catalog;
-use crate::command::{Arg, ArgKind, Command};
+use crate::command::{Arg, ArgKind, Command, Flag};
 use crate::config::{LaunchKind, ServerConfig};
 use crate::model::*;
 use crate::plan::*;
@@ -190,4 +190,106 @@ pub fn launch_attached(
         .collect();
     let associate = p.push(server, Action::AssociateAddress { address, instance: Ref::Output(instance) }, vec![], None);
     Attached { instance, attach, associate }
+}
+
+/// Launch settings a group is to launch from (a new version of its template, or a new
+/// launch configuration).
+pub struct NewLaunch<'a> {
+    pub instance_type: InstanceType,
+    pub image: &'a Image,
+    pub agent: AgentSpec,
+    pub settings: LaunchSettings,
+}
+
+/// Makes the group launch from `new`: a new version of its launch template, or a new
+/// launch configuration (the old one deleted after the switch); returns the group update's
+/// step.
+pub fn relaunch(p: &mut Planning<'_>, server: &ServerName, group: &AutoScalingGroup, new: NewLaunch<'_>) -> StepId {
+    let NewLaunch { instance_type, image, agent, settings } = new;
+    let new_launch = match &group.launch {
+        LaunchSource::Template { id, .. } => p.push(
+            server,
+            Action::CreateLaunchTemplateVersion {
+                template: id.clone(),
+                instance_type,
+                image: image.id.clone(),
+                image_name: image.name.clone(),
+                agent,
+                settings,
+            },
+            vec![],
+            None,
+        ),
+        LaunchSource::Configuration { .. } => {
+            let name = next_launch_configuration_name(p, server);
+            p.push(
+                server,
+                Action::CreateLaunchConfiguration {
+                    name,
+                    instance_type,
+                    image: image.id.clone(),
+                    image_name: image.name.clone(),
+                    agent,
+                    settings,
+                },
+                vec![],
+                Some(Undo::DeleteLaunchConfiguration),
+            )
+        }
+    };
+    let update = p.push(
+        server,
+        Action::UpdateAutoScalingGroup {
+            group: group.name.clone(),
+            launch: Some(Ref::Output(new_launch)),
+            min: None,
+            desired: None,
+        },
+        vec![],
+        None,
+    );
+    if let LaunchSource::Configuration { name } = &group.launch {
+        p.push(server, Action::DeleteLaunchConfiguration { name: name.clone() }, vec![Some(update)], None);
+    }
+    update
+}
+
+/// What the group launches now (its template's latest version, or its launch configuration).
+pub fn current_launch<'a>(
+    p: &Planning<'a>,
+    server: &ServerName,
+    group: &AutoScalingGroup,
+) -> Result<&'a LaunchSpec, PlanError> {
+    let r = p.resources();
+    let spec = match &group.launch {
+        LaunchSource::Template { id, .. } => r.launch_templates.iter().find(|t| t.id == *id).map(|t| &t.latest),
+        LaunchSource::Configuration { name } => {
+            r.launch_configurations.iter().find(|c| c.name == *name).map(|c| &c.spec)
+        }
+    };
+    spec.ok_or_else(|| PlanError::MissingLaunchSettings {
+        server: server.clone(),
+        group: group.name.clone(),
+        launch: group.launch.clone(),
+    })
+}
+
+/// With --restart, the current instance is terminated after the group update and the
+/// group replaces it; without, a note says the upgrade completes at the next replacement.
+pub fn restart(p: &mut Planning<'_>, server: &ServerName, update: Option<StepId>) {
+    match (p.command.has(Flag::Restart), p.resources().current_instance()) {
+        (true, Some(old)) => {
+            let terminate = p.push(server, Action::TerminateInstance { instance: old.id.clone() }, vec![update], None);
+            wait_healthy(p, server, None, Some(old.id.clone()), vec![Some(terminate)]);
+            p.note(format!(
+                "--restart: instance {} is terminated now; the group replaces it from the new image and the agent re-attaches the data volume and the address.",
+                old.id
+            ));
+        }
+        (false, Some(old)) => p.note(format!(
+            "The upgrade is not complete until instance {} is terminated (pass --restart to replace it now).",
+            old.id
+        )),
+        (_, None) => p.note("No instance runs now; the group's next launch uses the new image."),
+    }
 }

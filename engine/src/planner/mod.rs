@@ -23,6 +23,7 @@ mod launch;
 mod network;
 mod start_auto_scaling;
 mod stop_auto_scaling;
+mod sync;
 #[cfg(test)]
 mod tests;
 mod upgrade_ami;
@@ -46,6 +47,7 @@ pub const COMMANDS: &[&CommandSpec] = &[
     &attach_instance::SPEC,
     &start_auto_scaling::SPEC,
     &upgrade_ami::SPEC,
+    &sync::SPEC,
     &create_workspace::SPEC,
     &bundle_ami::SPEC,
     &destroy_server::SPEC,
@@ -115,6 +117,10 @@ pub enum PlanError {
     BadCopyRegion { region: Region, reason: String },
     #[error("{server} has no resources in {region} (nothing is tagged Name={server})\n  fix: nothing to destroy")]
     NothingToDestroy { server: ServerName, region: Region },
+    #[error("{server} has no resources in {region} (nothing is tagged Name={server}), so there is nothing to match to its configuration\n  fix: create it first (create-server@{server} <ebs-gb>)")]
+    NothingToSync { server: ServerName, region: Region },
+    #[error("{server}: sync cannot change {what} in place (configured at {configured_at})\n  fix: stop-auto-scaling@{server} then start-auto-scaling@{server} launches with the configured settings; or change the configuration back")]
+    SyncCannotChange { server: ServerName, what: String, configured_at: String },
     #[error("{name} is not a workspace: workspaces are named workspace-N (create-workspace makes them)\n  fix: destroy-server@{name} retires a server")]
     NotAWorkspace { name: ServerName },
     #[error(
@@ -242,6 +248,7 @@ pub struct Planning<'a> {
     notes: Vec<String>,
     tags: BTreeMap<ServerName, Tags>,
     settings: BTreeMap<ServerName, Vec<crate::plan::Setting>>,
+    drift: Vec<crate::plan::Drift>,
 }
 
 impl<'a> Planning<'a> {
@@ -254,6 +261,7 @@ impl<'a> Planning<'a> {
             notes: Vec::new(),
             tags: BTreeMap::new(),
             settings: BTreeMap::new(),
+            drift: Vec::new(),
         }
     }
 
@@ -284,6 +292,11 @@ impl<'a> Planning<'a> {
         self.steps.is_empty()
     }
 
+    /// A setting of the server that differs from its configuration (`sync`).
+    pub fn drift(&mut self, drift: crate::plan::Drift) {
+        self.drift.push(drift);
+    }
+
     /// The extra tags put on everything created for `server`.
     pub fn tag(&mut self, server: &ServerName, tags: Tags) {
         self.tags.insert(server.clone(), tags);
@@ -305,6 +318,7 @@ impl<'a> Planning<'a> {
             notes: self.notes,
             settings: self.settings,
             fleet: None,
+            drift: self.drift,
         }
     }
 

@@ -1,8 +1,8 @@
 //! `upgrade-ami@NAME [--restart]`
 
-use super::launch::{agent_spec, next_launch_configuration_name};
+use super::launch::{agent_spec, current_launch, relaunch, restart, NewLaunch};
 use super::network;
-use super::{configured, wait_healthy, PlanError, Planner, Planning};
+use super::{configured, PlanError, Planner, Planning};
 use crate::command::{Command, CommandSpec, Flag};
 use crate::config::ServerConfig;
 use crate::model::*;
@@ -49,96 +49,11 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let instance_type = current.instance_type.clone();
     let agent = agent_spec(config, AgentMode::Spawn);
     let settings = network::resolve(p, &config.launch_settings, image, None, true)?.settings;
-    let new_launch = match &group.launch {
-        LaunchSource::Template { id, .. } => p.push(
-            server,
-            Action::CreateLaunchTemplateVersion {
-                template: id.clone(),
-                instance_type,
-                image: image.id.clone(),
-                image_name: image.name.clone(),
-                agent,
-                settings,
-            },
-            vec![],
-            None,
-        ),
-        LaunchSource::Configuration { .. } => {
-            let name = next_launch_configuration_name(p, server);
-            p.push(
-                server,
-                Action::CreateLaunchConfiguration {
-                    name,
-                    instance_type,
-                    image: image.id.clone(),
-                    image_name: image.name.clone(),
-                    agent,
-                    settings,
-                },
-                vec![],
-                Some(Undo::DeleteLaunchConfiguration),
-            )
-        }
-    };
-    let update = p.push(
-        server,
-        Action::UpdateAutoScalingGroup {
-            group: group.name.clone(),
-            launch: Some(Ref::Output(new_launch)),
-            min: None,
-            desired: None,
-        },
-        vec![],
-        None,
-    );
-    if let LaunchSource::Configuration { name } = &group.launch {
-        p.push(server, Action::DeleteLaunchConfiguration { name: name.clone() }, vec![Some(update)], None);
-    }
+    let update = relaunch(p, server, group, NewLaunch { instance_type, image, agent, settings });
     p.note(format!(
         "The group launches {} ({}) from now on; it launched {} before.",
         image.name, image.id, current.image
     ));
-    restart(p, server, update);
+    restart(p, server, Some(update));
     Ok(())
-}
-
-/// What the group launches now (its template's latest version, or its launch configuration).
-fn current_launch<'a>(
-    p: &Planning<'a>,
-    server: &ServerName,
-    group: &AutoScalingGroup,
-) -> Result<&'a LaunchSpec, PlanError> {
-    let r = p.resources();
-    let spec = match &group.launch {
-        LaunchSource::Template { id, .. } => r.launch_templates.iter().find(|t| t.id == *id).map(|t| &t.latest),
-        LaunchSource::Configuration { name } => {
-            r.launch_configurations.iter().find(|c| c.name == *name).map(|c| &c.spec)
-        }
-    };
-    spec.ok_or_else(|| PlanError::MissingLaunchSettings {
-        server: server.clone(),
-        group: group.name.clone(),
-        launch: group.launch.clone(),
-    })
-}
-
-/// With --restart, the current instance is terminated after the group update and the
-/// group replaces it; without, a note says the upgrade completes at the next replacement.
-fn restart(p: &mut Planning<'_>, server: &ServerName, update: StepId) {
-    match (p.command.has(Flag::Restart), p.resources().current_instance()) {
-        (true, Some(old)) => {
-            let terminate =
-                p.push(server, Action::TerminateInstance { instance: old.id.clone() }, vec![Some(update)], None);
-            wait_healthy(p, server, None, Some(old.id.clone()), vec![Some(terminate)]);
-            p.note(format!(
-                "--restart: instance {} is terminated now; the group replaces it from the new image and the agent re-attaches the data volume and the address.",
-                old.id
-            ));
-        }
-        (false, Some(old)) => p.note(format!(
-            "The upgrade is not complete until instance {} is terminated (pass --restart to replace it now).",
-            old.id
-        )),
-        (_, None) => p.note("No instance runs now; the group's next launch uses the new image."),
-    }
 }

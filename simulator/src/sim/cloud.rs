@@ -241,6 +241,17 @@ macro_rules! sim_cloud {
                 })
             }
 
+            async fn create_or_update_group_tags(
+                &self,
+                region: &Region,
+                group: &AutoScalingGroupName,
+                tags: Tags,
+            ) -> CloudResult<()> {
+                self.call(Api::CreateOrUpdateTags, Some(region), false, |w| {
+                    w.create_or_update_group_tags(region, group, tags)
+                })
+            }
+
             async fn delete_auto_scaling_group(
                 &self,
                 region: &Region,

@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 pub const GROUP_RETRY_SECS: u64 = 60;
 /// Scaling activities kept per group (newest last).
 const MAX_ACTIVITIES: usize = 20;
+/// Auto Scaling's tags per group.
+const MAX_GROUP_TAGS: usize = 50;
 /// A deleting group is looked at this long after DeleteAutoScalingGroup, and again as long
 /// as a member is not terminated yet; it disappears at the first look that finds none.
 pub const GROUP_DELETE_SECS: u64 = 15;
@@ -247,6 +249,29 @@ impl World {
     /// below the live instances terminates the newest extras right away; raising it launches
     /// on the next reconciliation (when time advances). A new launch source applies to
     /// later launches only.
+    /// CreateOrUpdateTags: refused while the group is being deleted, and past Auto Scaling's
+    /// 50 tags a group (`LimitExceeded`); a key the group has is overwritten.
+    pub fn create_or_update_group_tags(
+        &mut self,
+        region: &Region,
+        name: &AutoScalingGroupName,
+        tags: Tags,
+    ) -> CloudResult<()> {
+        let group = self.group_to_change(region, name)?;
+        super::tags::check_tags(&Tags::new(), &tags)?;
+        let distinct = group.tags.keys().chain(tags.keys()).collect::<std::collections::BTreeSet<_>>().len();
+        if distinct > MAX_GROUP_TAGS {
+            return Err(CloudError::from_code(
+                "LimitExceeded",
+                format!("The number of tags on Auto Scaling group {name} would exceed the limit of {MAX_GROUP_TAGS}"),
+            ));
+        }
+        let text: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.groups.get_mut(name).expect("checked").tags.extend(tags);
+        self.record(format!("tagged auto scaling group {name}: {}", text.join(", ")));
+        Ok(())
+    }
+
     pub fn update_auto_scaling_group(
         &mut self,
         region: &Region,

@@ -258,6 +258,14 @@ impl Cloud for Crashing {
     ) -> CloudResult<()> {
         self.call(Api::UpdateAutoScalingGroup, self.sim.update_auto_scaling_group(region, group, update)).await
     }
+    async fn create_or_update_group_tags(
+        &self,
+        region: &Region,
+        group: &AutoScalingGroupName,
+        tags: Tags,
+    ) -> CloudResult<()> {
+        self.call(Api::CreateOrUpdateTags, self.sim.create_or_update_group_tags(region, group, tags)).await
+    }
     async fn delete_auto_scaling_group(
         &self,
         region: &Region,

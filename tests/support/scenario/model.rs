@@ -65,6 +65,8 @@ pub fn reason(e: &PlanError) -> &'static str {
         PlanError::ImageNameTaken { .. } => "image name taken",
         PlanError::BadCopyRegion { .. } => "bad copy region",
         PlanError::NothingToDestroy { .. } => "nothing to destroy",
+        PlanError::NothingToSync { .. } => "nothing to sync",
+        PlanError::SyncCannotChange { .. } => "sync cannot change",
         PlanError::NotAWorkspace { .. } => "not a workspace",
         PlanError::NoWorkspace { .. } => "no workspace",
         PlanError::Network(_) => "network",
@@ -150,6 +152,12 @@ pub fn expect(cmd: &Cmd, m: &Model) -> Result<(), &'static str> {
             Some((d, true)) if d > 0 => Ok(()),
             Some((d, false)) if d > 0 => Err("launch settings gone"),
             _ => Err("not auto-scaling"),
+        },
+        // One-volume servers launched with their configured type: nothing sync cannot change.
+        Cmd::Sync { .. } if !m.anything => Err("nothing to sync"),
+        Cmd::Sync { .. } => match m.group {
+            Some((_, false)) => Err("launch settings gone"),
+            _ => Ok(()),
         },
         Cmd::DestroyServer { .. } if m.anything => Ok(()),
         Cmd::DestroyServer { .. } => Err("nothing to destroy"),

@@ -16,6 +16,7 @@ pub enum Cmd {
     AttachInstance { server: usize },
     StartAutoScaling { server: usize },
     UpgradeAmi { server: usize, restart: bool },
+    Sync { server: usize, restart: bool },
     DestroyServer { server: usize, delete_data: bool },
     CreateWorkspace,
     BundleAmi { workspace: u32 },
@@ -31,6 +32,8 @@ pub const KINDS: &[&str] = &[
     "start-auto-scaling",
     "upgrade-ami",
     "upgrade-ami --restart",
+    "sync",
+    "sync --restart",
     "destroy-server",
     "destroy-server --delete-data",
     "create-workspace",
@@ -56,6 +59,7 @@ impl Cmd {
             Cmd::UpgradeAmi { server, restart } => {
                 format!("upgrade-ami@{}{}", server_name(*server), flag(*restart, "--restart"))
             }
+            Cmd::Sync { server, restart } => format!("sync@{}{}", server_name(*server), flag(*restart, "--restart")),
             Cmd::DestroyServer { server, delete_data } => {
                 format!("destroy-server@{}{}", server_name(*server), flag(*delete_data, "--delete-data"))
             }
@@ -75,6 +79,8 @@ impl Cmd {
             Cmd::StartAutoScaling { .. } => "start-auto-scaling",
             Cmd::UpgradeAmi { restart: false, .. } => "upgrade-ami",
             Cmd::UpgradeAmi { restart: true, .. } => "upgrade-ami --restart",
+            Cmd::Sync { restart: false, .. } => "sync",
+            Cmd::Sync { restart: true, .. } => "sync --restart",
             Cmd::DestroyServer { delete_data: false, .. } => "destroy-server",
             Cmd::DestroyServer { delete_data: true, .. } => "destroy-server --delete-data",
             Cmd::CreateWorkspace => "create-workspace",
@@ -91,6 +97,7 @@ impl Cmd {
             | Cmd::AttachInstance { server }
             | Cmd::StartAutoScaling { server }
             | Cmd::UpgradeAmi { server, .. }
+            | Cmd::Sync { server, .. }
             | Cmd::DestroyServer { server, .. } => Some(server_name(*server)),
             Cmd::CreateWorkspace => None,
             Cmd::BundleAmi { workspace } | Cmd::DestroyWorkspace { workspace } => {
@@ -185,6 +192,7 @@ fn parse_op(text: &str) -> Result<Op, String> {
         ("attach-instance", _) => none(Op::Command(Cmd::AttachInstance { server: server(target)? })),
         ("start-auto-scaling", _) => none(Op::Command(Cmd::StartAutoScaling { server: server(target)? })),
         ("upgrade-ami", _) => cmd(Cmd::UpgradeAmi { server: server(target)?, restart: flag("--restart")? }),
+        ("sync", _) => cmd(Cmd::Sync { server: server(target)?, restart: flag("--restart")? }),
         ("destroy-server", _) => {
             cmd(Cmd::DestroyServer { server: server(target)?, delete_data: flag("--delete-data")? })
         }
@@ -222,6 +230,7 @@ pub fn op_strategy(servers: usize) -> BoxedStrategy<Op> {
                 (s.clone(), any::<bool>()).prop_map(|(server, restart)| Cmd::UpgradeAmi { server, restart }).boxed(),
             ),
         ),
+        (6, command((s.clone(), any::<bool>()).prop_map(|(server, restart)| Cmd::Sync { server, restart }).boxed())),
         (
             8,
             command(

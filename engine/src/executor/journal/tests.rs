@@ -16,6 +16,7 @@ fn plan_of(steps: Vec<Step>, observed: Vec<Observation>) -> Plan {
         notes: vec![],
         settings: BTreeMap::new(),
         fleet: None,
+        drift: Vec::new(),
     }
 }
 

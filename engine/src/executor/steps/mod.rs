@@ -1,12 +1,14 @@
 //! One handler per [`Action`]: what applying a step does through the cloud, by resource
 //! kind: [`network`] (addresses, the DNS gate), [`storage`] (volumes, snapshots),
-//! [`launch`] (instances and launch settings), [`groups`] (auto scaling), [`images`].
+//! [`launch`] (instances and launch settings), [`groups`] (auto scaling), [`images`],
+//! [`tags`] (tags on existing resources).
 
 mod groups;
 mod images;
 mod launch;
 mod network;
 mod storage;
+mod tags;
 
 use super::ctx::Ctx;
 use super::{Output, StepError};
@@ -92,6 +94,7 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             launch::run_instance(ctx, id, &launch, (zone, subnet.as_ref())).await
         }
         Action::TerminateInstance { instance } => ctx.terminate(id, instance).await.map(nothing),
+        Action::TagResource { resource, tags } => tags::tag_resource(ctx, id, resource, tags).await.map(nothing),
         Action::WaitRunning { instance } => {
             ctx.wait_running(id, &inputs.instance(instance)?).await.map(|_| Output::Nothing)
         }
