@@ -76,6 +76,21 @@ const SITUATIONS: &[(&str, &[&str], &str)] = &[
         &["create-server@duvel 30", "stop-auto-scaling@duvel"],
         "upgrade-ami@duvel",
     ),
+    // sync
+    ("sync-tags-of-a-reused-address", &["create-server@duvel 30"], "sync@duvel"),
+    ("sync-matches", &["create-server@duvel 30", "sync@duvel"], "sync@duvel"),
+    (
+        "sync-newer-image-restart",
+        &["create-server@duvel 30", "sync@duvel", "!image web-server-2026-12-01 x86_64 us-east-1"],
+        "sync@duvel --restart",
+    ),
+    (
+        "sync-launch-configuration",
+        &["create-server@achel 15", "!image web-server-2026-12-01 x86_64 us-east-1"],
+        "sync@achel --restart",
+    ),
+    ("sync-no-group", &["create-server@chimay 10"], "sync@chimay"),
+    ("sync-refused-nothing", &[], "sync@ommegang"),
     // create-workspace
     ("create-workspace", &[], "create-workspace"),
     ("create-workspace-second", &["create-workspace"], "create-workspace"),

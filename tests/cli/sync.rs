@@ -127,3 +127,53 @@ fn a_newer_image_is_drift_and_a_missing_server_is_refused() {
     assert!(r.stderr.contains("ommegang has no resources in us-east-1"), "{}", r.stderr);
     assert!(r.stderr.contains("fix: create it first (create-server@ommegang <ebs-gb>)"), "{}", r.stderr);
 }
+
+/// The security-patch runbook: a platform's spawn hook changes; one fleet plan shows the
+/// hook's diff for every server it reaches (not one with its own hook) and replaces their
+/// instances in waves; afterwards the fleet matches; a server that does not exist is a
+/// refusal in the table.
+#[test]
+fn a_platform_hook_change_rolls_through_the_fleet() {
+    let c = Cellar::with_config_copy();
+    for (server, gb) in [("duvel", "30"), ("ommegang", "20")] {
+        c.ok(&["apply", &format!("create-server@{server}"), gb, "--yes", "--dns-confirmed"]);
+    }
+    c.ok(&["apply", "sync@duvel,ommegang", "--yes"]);
+    edit(
+        &c,
+        "platforms/debian-web.ron",
+        r#"ami_type: "web-server","#,
+        "ami_type: \"web-server\",\n    spawn: r#\"apt-get -y upgrade openssl\n\"#,",
+    );
+    let r = c.run(&[
+        "plan",
+        "sync@all",
+        "--restart",
+        "--max-unavailable",
+        "50%",
+        "--detailed-exitcode",
+        "-o",
+        "patch.plan",
+    ]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    for needle in [
+        "\n  duvel         4  yes       \n",
+        // ommegang's own hook overrides the platform's: it matches.
+        "\n  ommegang      0  no        \n",
+        "\n  1 to change, 1 without changes, 3 refused.\n",
+        "\n  refused kwak: kwak has no resources in us-east-1",
+        "  duvel: spawn differs (platforms/debian-web.ron:",
+        "      -(no spawn hook)\n      +apt-get -y upgrade openssl\n",
+    ] {
+        assert!(r.stdout.contains(needle), "no {needle:?} in:\n{}", r.stdout);
+    }
+    let r = c.ok(&["apply", "patch.plan"]);
+    assert!(r.stdout.contains("Apply complete: done 4, failed 0"), "{}", r.stdout);
+    let r = c.run(&["plan", "sync@duvel,ommegang", "--restart", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("duvel matches its configuration.") && r.stdout.contains("ommegang matches"),
+        "{}",
+        r.stdout
+    );
+}

@@ -151,7 +151,7 @@ fn launch_drift(found: &Found<'_>, current: &LaunchSpec, desired: &NewLaunch<'_>
 
 /// The agent's part: the spawn hook (compared as a script), persisted directories, volumes.
 fn agent_drift(launched: &AgentInvocation, desired: &AgentSpec, differ: &mut impl FnMut(&str, String, String)) {
-    let hook = |h: &Option<String>| h.clone().unwrap_or_else(|| "(no spawn hook)".to_string());
+    let hook = |h: &Option<String>| h.clone().unwrap_or_else(|| "(no spawn hook)\n".to_string());
     differ("spawn", hook(&launched.spawn_hook), hook(&desired.spawn_hook));
     differ("persist", format!("{:?}", launched.persist), format!("{:?}", desired.persist));
     let volumes = |v: &[crate::volumes::VolumeSpec]| {
