@@ -3,6 +3,7 @@
 //! applied, and is a drift check with `--detailed-exitcode`.
 
 use super::*;
+use serde_json::json;
 
 /// A copy of the fixtures with duvel created and synced once (its reused address gets the
 /// configured tags), so the next sync has nothing to do.
@@ -102,6 +103,24 @@ fn each_kind_of_drift_is_found_shown_and_synced() {
     );
     let r = c.ok(&["status", "duvel", "--format", "json"]);
     assert!(r.stdout.contains(r#""health": "healthy""#), "{}", r.stdout);
+    // `cellar status` says whether each server matches its configuration.
+    let r = c.ok(&["status", "duvel"]);
+    assert!(r.stdout.contains("\n  config    matches\n"), "{}", r.stdout);
+    edit(&c, "servers/duvel.ron", r#"instance_type: "t3.large","#, r#"instance_type: "t3.xlarge","#);
+    let r = c.ok(&["status", "duvel"]);
+    assert!(
+        r.stdout.contains("\n  config    differs: instance_type (cellar plan sync@duvel --restart)\n"),
+        "{}",
+        r.stdout
+    );
+    let report: Value = serde_json::from_str(&c.ok(&["status", "duvel", "--format", "json"]).stdout).unwrap();
+    let drift = &report["servers"][0]["drift"][0];
+    assert_eq!(
+        (&drift["setting"], &drift["launched"], &drift["configured"]),
+        (&json!("instance_type"), &json!("t3.large"), &json!("t3.xlarge"))
+    );
+    let r = c.ok(&["status", "duvel", "--no-drift"]);
+    assert!(!r.stdout.contains("config "), "{}", r.stdout);
 }
 
 /// A newer image is drift too; a server that does not exist is refused with the fix.

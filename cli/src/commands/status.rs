@@ -3,16 +3,19 @@
 use super::Ctx;
 use crate::backend::Backend;
 use crate::output::paint;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use cellar_engine::cloud::Cloud;
+use cellar_engine::command;
 use cellar_engine::config::ConfigTree;
-use cellar_engine::inventory::workspace_number;
+use cellar_engine::inventory::{self, workspace_number};
 use cellar_engine::model::{Region, ServerName};
+use cellar_engine::plan::Drift;
+use cellar_engine::planner;
 use cellar_engine::selector::Selector;
 use cellar_engine::status::{self, Health, ServerStatus, WorkspaceStatus};
 use clap::ValueEnum;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,6 +26,11 @@ pub struct Args {
     /// How to print the status.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Leave out the comparison with the configuration (what `sync` would change: an
+    /// outdated image, a changed hook or setting), which reads the images and network of
+    /// each region too.
+    #[arg(long)]
+    no_drift: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,26 +44,47 @@ enum Format {
 pub const AFTER_HELP: &str = "Health: healthy (instance running, data volume attached, Elastic IP associated), \
 degraded (up, but something is missing or it is still booting), down (it should run but has no instance; \
 the reason says why, e.g. failed to respawn: InsufficientInstanceCapacity), stopped (not running on purpose).\n\n\
+Config: `matches`, or `differs:` and the settings `sync@NAME --restart` would change (an image older than \
+the newest of the server's type, a changed spawn hook, instance type, tag or launch setting); --no-drift \
+leaves the comparison out.\n\n\
 JSON (--format json): {\"servers\": [{\"name\", \"region\", \"health\", \"reason\", \"instance\", \"volume\", \
-\"address\", \"auto_scaling\"}, ...], \"workspaces\": [{\"name\", \"region\", \"instance\"}, ...]}\n\n\
+\"address\", \"auto_scaling\", \"drift\": [{\"setting\", \"launched\", \"configured\", \"source\"}, ...]}, ...], \"workspaces\": [{\"name\", \"region\", \"instance\"}, ...]}\n\n\
 Examples:\n  cellar status\n  cellar status 'web-*'\n  cellar status platform=debian-web\n  cellar status ommegang --format json | jq -r '.servers[0].health'";
 
 /// The JSON of `cellar status --format json`.
 #[derive(Serialize)]
 struct Report {
-    servers: Vec<ServerStatus>,
+    servers: Vec<ServerReport>,
     workspaces: Vec<WorkspaceStatus>,
+}
+
+/// A server's status and how it differs from its configuration.
+#[derive(Serialize)]
+struct ServerReport {
+    #[serde(flatten)]
+    status: ServerStatus,
+    /// What `sync@NAME --restart` would change (the same [`Drift`] records a sync plan
+    /// carries); absent with `--no-drift`, and for a server sync refuses (not created).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<Vec<Drift>>,
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
     let backend = Backend::open(ctx).await?;
     let cloud = backend.cloud();
-    let report = match args.server.as_deref().map(Selector::parse).transpose()? {
+    let (servers, workspaces) = match args.server.as_deref().map(Selector::parse).transpose()? {
         None => everything(&*cloud, &tree).await?,
         Some(Selector::One(name)) => one(&*cloud, &tree, name).await?,
         Some(selector) => selected(&*cloud, &tree, &selector).await?,
     };
+    let mut drift = match args.no_drift {
+        true => BTreeMap::new(),
+        false => drift_of(&*cloud, &tree, &servers).await?,
+    };
+    let servers =
+        servers.into_iter().map(|status| ServerReport { drift: drift.remove(&status.name), status }).collect();
+    let report = Report { servers, workspaces };
     drop(cloud);
     drop(backend);
     let text = match args.format {
@@ -66,8 +95,40 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     Ok(0)
 }
 
+/// The servers' and the workspaces' status.
+type Found = (Vec<ServerStatus>, Vec<WorkspaceStatus>);
+
+/// How each configured server differs from its configuration: what `sync@NAME --restart`
+/// finds, with one batched read for all of them (as a fleet plan reads). A server sync
+/// refuses (nothing created) has no entry.
+async fn drift_of(
+    cloud: &dyn Cloud,
+    tree: &ConfigTree,
+    servers: &[ServerStatus],
+) -> Result<BTreeMap<ServerName, Vec<Drift>>> {
+    let configured = tree.server_names();
+    let mut commands = Vec::new();
+    let mut scopes = Vec::new();
+    for server in servers.iter().filter(|s| configured.contains(&s.name)) {
+        let words = [format!("sync@{}", server.name), "--restart".to_string()];
+        let command = command::parse_words(planner::COMMANDS, &words)?;
+        if let Ok(scope) = planner::scope(&command, tree) {
+            scopes.push(scope);
+            commands.push((server.name.clone(), command));
+        }
+    }
+    let inventories = inventory::read_many(cloud, &scopes).await.context("reading what the servers launch")?;
+    let mut out = BTreeMap::new();
+    for ((name, command), inventory) in commands.into_iter().zip(&inventories) {
+        if let Ok(plan) = planner::plan(&command, tree, inventory) {
+            out.insert(name, plan.drift);
+        }
+    }
+    Ok(out)
+}
+
 /// Every configured server, and the workspaces of their regions and the global region.
-async fn everything(cloud: &dyn Cloud, tree: &ConfigTree) -> Result<Report> {
+async fn everything(cloud: &dyn Cloud, tree: &ConfigTree) -> Result<Found> {
     let mut regions = BTreeSet::from([tree.defaults()?.region.value]);
     let mut asked = Vec::new();
     for name in tree.server_names() {
@@ -76,26 +137,26 @@ async fn everything(cloud: &dyn Cloud, tree: &ConfigTree) -> Result<Report> {
         asked.push((name, region));
     }
     let servers = status::read_many(cloud, &asked).await?;
-    Ok(Report { servers, workspaces: workspaces(cloud, &regions).await? })
+    Ok((servers, workspaces(cloud, &regions).await?))
 }
 
 /// The servers a selector of several selects (no workspaces: they are not configured).
-async fn selected(cloud: &dyn Cloud, tree: &ConfigTree, selector: &Selector) -> Result<Report> {
+async fn selected(cloud: &dyn Cloud, tree: &ConfigTree, selector: &Selector) -> Result<Found> {
     let mut asked = Vec::new();
     for name in selector.select(tree)? {
         let region = tree.server(&name)?.region.value;
         asked.push((name, region));
     }
-    Ok(Report { servers: status::read_many(cloud, &asked).await?, workspaces: vec![] })
+    Ok((status::read_many(cloud, &asked).await?, vec![]))
 }
 
 /// One server, or one workspace (`workspace-N`, which has no configuration of its own).
-async fn one(cloud: &dyn Cloud, tree: &ConfigTree, name: ServerName) -> Result<Report> {
+async fn one(cloud: &dyn Cloud, tree: &ConfigTree, name: ServerName) -> Result<Found> {
     let configured = tree.server_names().contains(&name);
     if configured || workspace_number(name.as_str()).is_none() {
         let region = tree.server(&name)?.region.value;
         let server = status::read(cloud, &name, &region).await?;
-        return Ok(Report { servers: vec![server], workspaces: vec![] });
+        return Ok((vec![server], vec![]));
     }
     let regions: BTreeSet<Region> = std::iter::once(Ok(tree.defaults()?.region.value))
         .chain(tree.server_names().iter().map(|n| tree.server(n).map(|c| c.region.value)))
@@ -108,7 +169,7 @@ async fn one(cloud: &dyn Cloud, tree: &ConfigTree, name: ServerName) -> Result<R
             regions.join(", ")
         );
     }
-    Ok(Report { servers: vec![], workspaces: found })
+    Ok((vec![], found))
 }
 
 async fn workspaces(cloud: &dyn Cloud, regions: &BTreeSet<Region>) -> Result<Vec<WorkspaceStatus>> {
@@ -123,8 +184,21 @@ async fn workspaces(cloud: &dyn Cloud, regions: &BTreeSet<Region>) -> Result<Vec
 fn render_text(report: &Report, tree: &ConfigTree, color: bool) -> String {
     let mut out = String::new();
     for server in &report.servers {
-        let text = status::render_text(std::slice::from_ref(server));
-        out.push_str(&if color { colour_health(&text, server) } else { text });
+        let text = status::render_text(std::slice::from_ref(&server.status));
+        out.push_str(&if color { colour_health(&text, &server.status) } else { text });
+        match server.drift.as_deref() {
+            Some([]) => out.push_str("  config    matches\n"),
+            Some(drift) => {
+                let mut settings: Vec<&str> = drift.iter().map(|d| d.setting.split(' ').next().unwrap_or("")).collect();
+                settings.dedup();
+                let name = &server.status.name;
+                out.push_str(&format!(
+                    "  config    differs: {} (cellar plan sync@{name} --restart)\n",
+                    settings.join(", ")
+                ));
+            }
+            None => {}
+        }
     }
     out.push_str(&status::render_workspaces_text(&report.workspaces));
     if out.is_empty() {
