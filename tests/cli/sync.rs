@@ -196,3 +196,48 @@ fn a_platform_hook_change_rolls_through_the_fleet() {
         r.stdout
     );
 }
+
+/// A fleet apply killed (`kill -9`) in its first wave resumes from its journal: the first
+/// server's replacement is not made twice, the second wave runs, both end on the new type.
+#[test]
+fn a_half_done_fleet_apply_resumes_per_server() {
+    let c = Cellar::with_config_copy();
+    for (server, gb) in [("duvel", "30"), ("ommegang", "20")] {
+        c.ok(&["apply", &format!("create-server@{server}"), gb, "--yes", "--dns-confirmed"]);
+    }
+    c.ok(&["apply", "sync@duvel,ommegang", "--yes"]);
+    edit(&c, "platforms/debian-web.ron", r#"instance_type: "t3.medium","#, r#"instance_type: "t3.large","#);
+    edit(&c, "servers/duvel.ron", r#"instance_type: "m5.large","#, r#"instance_type: "t3.large","#);
+    c.ok(&["plan", "sync@duvel,ommegang", "--restart", "-o", "p.ron"]);
+    let journal = c.dir.path().join("p.journal.ron");
+    let mut command = c.command(&["apply", "p.ron", "--sim-pace", "10"]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("cellar starts");
+    let start = std::time::Instant::now();
+    // duvel's steps are #1-#4 (version, update, terminate, wait): killed once its old
+    // instance is terminated, while the first wave waits for the replacement.
+    while !std::fs::read_to_string(&journal).unwrap_or_default().contains("Done(\n            step: 3,") {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the apply ended ({status}) before it was killed");
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "duvel's terminate not journaled in 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    let r = c.ok(&["apply", "p.ron"]);
+    assert!(r.stdout.contains("Resuming the apply journaled in p.journal.ron"), "{}", r.stdout);
+    assert!(r.stdout.contains("Apply complete: done 8, failed 0"), "{}", r.stdout);
+    for server in ["duvel", "ommegang"] {
+        let status = c.status(server);
+        assert_eq!(
+            (&status["health"], &status["instance"]["type"]),
+            (&json!("healthy"), &json!("t3.large")),
+            "{server}"
+        );
+        let instances = c.tagged(server).iter().filter(|t| t.starts_with("instance ")).count();
+        assert_eq!(instances, 1, "{server}: {:?}", c.tagged(server));
+    }
+    let r = c.run(&["plan", "sync@duvel,ommegang", "--restart", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}

@@ -192,7 +192,8 @@ pub fn known_ids(plan: &Plan, resume: &Resume) -> BTreeSet<String> {
 /// Its own are: every resource a journal step created (by id, from the outputs); a
 /// resource the plan saw that a step the journal started names; a DNS record that now
 /// points at an address the journal allocated; and, for a step interrupted mid-call, a
-/// resource of the kind it creates that appeared (it is reconciled when the step runs again).
+/// resource of the kind it creates that appeared (it is reconciled when the step runs again);
+/// and an instance that appeared after a started step made a group launch one.
 pub fn resumed_staleness(plan: &Plan, now: &[Observation], resume: &Resume) -> Vec<String> {
     let created: BTreeSet<String> = resume.done.values().flat_map(output_ids).collect();
     let ips: BTreeSet<&str> = resume
@@ -206,12 +207,17 @@ pub fn resumed_staleness(plan: &Plan, now: &[Observation], resume: &Resume) -> V
     let started: Vec<&Step> =
         plan.steps.iter().filter(|s| resume.done.contains_key(&s.id) || resume.interrupted.contains(&s.id)).collect();
     let named: Vec<String> = started.iter().map(|s| ron::to_string(&s.action).unwrap_or_default()).collect();
-    let kinds: BTreeSet<&str> = plan
+    let mut kinds: BTreeSet<&str> = plan
         .steps
         .iter()
         .filter(|s| resume.interrupted.contains(&s.id))
         .filter_map(|s| created_kind(&s.action))
         .collect();
+    // A group launches an instance when a started step terminates its member, updates it
+    // or creates it: an instance that appeared since is the group's doing for this apply.
+    if started.iter().any(|s| makes_a_group_launch(&s.action)) {
+        kinds.insert("instance");
+    }
     let made_images = resume.done.values().any(|o| matches!(o, Output::Image(_))) || kinds.contains("image");
     let seen: BTreeSet<&ResourceKey> = plan.observed.iter().map(|o| &o.resource).collect();
     let stopped = stopped_instances(plan, &started, &named);
@@ -356,6 +362,16 @@ fn kind_of(key: &ResourceKey) -> Option<&'static str> {
 }
 
 /// The kind of resource an action creates, if it creates one the plan observes.
+fn makes_a_group_launch(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::TerminateInstance { .. }
+            | Action::UpdateAutoScalingGroup { .. }
+            | Action::CreateAutoScalingGroup { .. }
+            | Action::AdoptInstance { .. }
+    )
+}
+
 fn created_kind(action: &Action) -> Option<&'static str> {
     match action {
         Action::RunInstance { .. } => Some("instance"),

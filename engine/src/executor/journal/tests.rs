@@ -243,11 +243,28 @@ fn what_a_started_step_terminates_takes_its_volume_and_address_with_it() {
     let mut other_now = after("i-0008");
     other_now.push(vol(2, None));
     check(
-        terminate,
+        terminate.clone(),
         other_before,
         other_now,
         &[started(1)],
         &["volume vol-0002 of ale: in-use, 20 GiB, attached to i-0007 → available, 20 GiB since plan"],
+    );
+    // The group's replacement of the instance a started step terminated (killed before
+    // the wait started) is this apply's doing; without the journal it is someone else's.
+    let mut replaced = after("i-0008");
+    replaced.push(instance_in("i-0010", InstanceState::Pending));
+    check(terminate.clone(), before("i-0008"), replaced.clone(), &[started(1), done(1, Output::Nothing)], &[]);
+    check(
+        terminate,
+        before("i-0008"),
+        replaced,
+        &[],
+        &[
+            "instance i-0008 of ale: running → terminated since plan",
+            "volume vol-0001 of ale: in-use, 20 GiB, attached to i-0008 → available, 20 GiB since plan",
+            "address eipalloc-0001 of ale: 192.0.2.1 on i-0008 → 192.0.2.1, unassociated since plan",
+            "instance i-0010 of ale: appeared since plan (pending in us-east-1a)",
+        ],
     );
 }
 
