@@ -79,7 +79,16 @@ pub(crate) fn instance(i: &ec2::types::Instance, groups: &HashMap<String, String
         launched_at: timestamp(i.launch_time()),
         tags: ec2_tags(i.tags()),
         group: groups.get(id).map(|g| AutoScalingGroupName::new(g.as_str())),
+        launched_from: launched_from(i.tags()),
     }
+}
+
+/// The launch template version AWS tagged the instance with (`aws:ec2launchtemplate:id`
+/// and `aws:ec2launchtemplate:version`, which `ec2_tags` leaves out as AWS's own).
+fn launched_from(tags: &[ec2::types::Tag]) -> Option<(LaunchTemplateId, u32)> {
+    let tag = |key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
+    let version = tag("aws:ec2launchtemplate:version")?.parse().ok()?;
+    Some((LaunchTemplateId::new(tag("aws:ec2launchtemplate:id")?), version))
 }
 
 pub(crate) fn volume(v: &ec2::types::Volume) -> Volume {

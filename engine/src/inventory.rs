@@ -529,6 +529,7 @@ mod tests {
             launched_at: Timestamp(0),
             tags: Tags::new(),
             group: None,
+            launched_from: None,
         }
     }
 

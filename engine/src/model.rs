@@ -320,6 +320,10 @@ pub struct Instance {
     pub tags: Tags,
     /// The auto scaling group the instance belongs to, if any.
     pub group: Option<AutoScalingGroupName>,
+    /// The launch template version it was launched from (AWS's `aws:ec2launchtemplate:id`
+    /// and `aws:ec2launchtemplate:version` tags), if it was launched from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launched_from: Option<(LaunchTemplateId, u32)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -353,6 +353,7 @@ mod tests {
             launched_at: Timestamp(0),
             tags: tags(),
             group: None,
+            launched_from: None,
         }
     }
 

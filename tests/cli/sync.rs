@@ -75,6 +75,19 @@ fn each_kind_of_drift_is_found_shown_and_synced() {
             "      -apt-get -y upgrade openssl\n      +apt-get -y upgrade openssl libssl3\n",
         ],
     );
+    // A sync without --restart changes the group only; the instance it launched with the old
+    // hook is found by its launch template version and replaced by the next sync --restart.
+    edit(&c, duvel, "upgrade openssl libssl3", "upgrade openssl libssl3 curl");
+    c.ok(&["apply", "sync@duvel", "--yes"]);
+    let r = c.run(&["plan", "sync@duvel", "--restart", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("  duvel: instance lt-0001 version 4 → lt-0001 version 5 (what group duvel launches)\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("terminate instance i-"), "{}", r.stdout);
+    c.ok(&["apply", "sync@duvel", "--restart", "--yes"]);
     check(
         &c,
         ("platforms/debian-web.ron", r#""/var/log/apache2"]"#, r#""/var/log/apache2", "/srv"]"#),

@@ -178,6 +178,7 @@ fn dry_runs_use_real_ids_only_where_harmless() {
         launched_at: Timestamp(0),
         tags: Tags::new(),
         group: None,
+        launched_from: None,
     });
     for request in dry_runs_for(&config, Some(&image), None, &resources, Timestamp(7)) {
         match request {

@@ -75,7 +75,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let drift = launch_drift(&found, current, &desired, &p.inventory.images);
     let tagged = tag_drift(p, config, r);
     if drift.is_empty() {
-        instance_behind(p, &found, current);
+        instance_behind(p, &found, group, current);
         if tagged == 0 {
             p.note(format!("{server} matches its configuration."));
         }
@@ -183,23 +183,37 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 }
 
 /// The group's launch settings match, but the instance still runs what it launched with
-/// before (a sync without --restart): with --restart it is replaced.
-fn instance_behind(p: &mut Planning<'_>, found: &Found<'_>, current: &LaunchSpec) {
+/// before (a sync without --restart, or a replacement launched before the group's update):
+/// with --restart it is replaced. An instance launched from a template version is compared
+/// by version (AWS's `aws:ec2launchtemplate:version` tag: a hook or setting change shows);
+/// one launched otherwise (adopted by the group) by its type and image.
+fn instance_behind(p: &mut Planning<'_>, found: &Found<'_>, group: &AutoScalingGroup, current: &LaunchSpec) {
     let Some(instance) = p.resources().current_instance() else { return };
     let (image, instance_type) = (&instance.image, &instance.instance_type);
-    if *image == current.image && *instance_type == current.instance_type {
-        return;
-    }
+    let (launched, configured) = match (&instance.launched_from, launched_version(p.resources(), group)) {
+        (Some((template, version)), Some((now, latest))) if (template, *version) != (&now, latest) => {
+            (format!("{template} version {version}"), format!("{now} version {latest}"))
+        }
+        (Some(_), Some(_)) => return,
+        _ if *image == current.image && *instance_type == current.instance_type => return,
+        _ => (format!("{instance_type} from {image}"), format!("{} from {}", current.instance_type, current.image)),
+    };
     let (id, server) = (instance.id.clone(), found.server);
-    let launched = format!("{instance_type} from {image}");
-    let configured = format!("{} from {}", current.instance_type, current.image);
-    p.drift(found.drift("instance", launched, configured));
+    let source = format!("what group {} launches", group.name);
+    p.drift(Drift { source, ..found.drift("instance", launched, configured) });
     match p.command.has(Flag::Restart) {
         true => restart(p, server, None),
         false => p.note(format!(
-            "{server}'s group launches its configured settings, but instance {id} still runs {instance_type} from {image} (pass --restart to replace it)."
+            "{server}'s group launches its configured settings, but instance {id} was launched with older ones (pass --restart to replace it)."
         )),
     }
+}
+
+/// The template version the group launches now (`$Latest`: the template's latest).
+fn launched_version(r: &ServerResources, group: &AutoScalingGroup) -> Option<(LaunchTemplateId, u32)> {
+    let LaunchSource::Template { id, version } = &group.launch else { return None };
+    let latest = r.launch_templates.iter().find(|t| t.id == *id)?.latest_version;
+    Some((id.clone(), version.unwrap_or(latest)))
 }
 
 /// A server whose instance was attached by hand (no group): its launch cannot change in

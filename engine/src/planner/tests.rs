@@ -309,6 +309,7 @@ pub(super) fn instance(id: &str, state: InstanceState) -> Instance {
         launched_at: Timestamp(0),
         tags: tags("ale"),
         group: None,
+        launched_from: None,
     }
 }
 

@@ -496,6 +496,10 @@ impl World {
                 for (zone, subnet) in &places {
                     match self.launch(&region, (zone, subnet.as_ref()), &spec, tags.clone(), Some(name.clone()), None) {
                         Ok(id) => {
+                            let from = self.launched_version(&region, &self.groups[name].launch);
+                            if let Some(instance) = self.instances.get_mut(&id) {
+                                instance.launched_from = from;
+                            }
                             let group = self.groups.get_mut(name).expect("exists");
                             group.instances.push(id.clone());
                             group.retry_at = None;

@@ -41,6 +41,10 @@ pub struct SimInstance {
     pub tags: Tags,
     #[serde(default)]
     pub group: Option<AutoScalingGroupName>,
+    /// The launch template version a group launched it from (AWS tags the instance
+    /// `aws:ec2launchtemplate:id` and `aws:ec2launchtemplate:version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launched_from: Option<(LaunchTemplateId, u32)>,
     #[serde(default)]
     pub user_data: String,
     #[serde(default)]
@@ -113,6 +117,7 @@ impl World {
             launched_at: i.launched_at,
             tags: i.tags.clone(),
             group: i.group.clone(),
+            launched_from: i.launched_from.clone(),
         }
     }
 
@@ -243,6 +248,7 @@ impl World {
             launched_at: self.now,
             tags,
             group: group.clone(),
+            launched_from: None,
             user_data: spec.user_data.clone(),
             client_token: client_token.clone(),
             visible_at_ms: match self.faults.invisible_secs {

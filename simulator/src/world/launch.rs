@@ -113,6 +113,13 @@ impl World {
         self.authorize_launch(agent, api, profile.as_deref(), true)
     }
 
+    /// The template version `launch` resolves to now (`$Latest`: the latest one).
+    pub(super) fn launched_version(&self, region: &Region, launch: &LaunchSource) -> Option<(LaunchTemplateId, u32)> {
+        let LaunchSource::Template { id, version } = launch else { return None };
+        let template = self.template_in(region, id).ok()?;
+        Some((id.clone(), version.unwrap_or_else(|| template.latest_version())))
+    }
+
     pub(super) fn launch_spec(&self, region: &Region, launch: &LaunchSource) -> CloudResult<LaunchSpec> {
         match launch {
             LaunchSource::Template { id, version } => {

@@ -39,6 +39,7 @@ pub const KINDS: &[&str] = &[
     "create-workspace",
     "bundle-ami",
     "destroy-workspace",
+    "fleet",
 ];
 
 pub(super) fn server_name(i: usize) -> String {
@@ -123,6 +124,32 @@ pub enum Op {
     /// The next apply is killed at its `at`-th mutating call (before it is sent, or after
     /// it took effect with its response lost), then resumed from its journal.
     Crash(CrashPoint),
+    /// One command for several servers (`sync@s01,s03 --restart`): one fleet plan, as
+    /// `cellar plan` makes it, applied in waves of `max_unavailable` servers.
+    Fleet { cmds: Vec<Cmd>, max_unavailable: u32 },
+}
+
+/// The commands a fleet op is made of, by index: one kind for every server of the op.
+fn fleet_cmd(kind: u8, server: usize, flag: bool) -> Cmd {
+    match kind {
+        0 => Cmd::Sync { server, restart: flag },
+        1 => Cmd::UpgradeAmi { server, restart: flag },
+        2 => Cmd::StopAutoScaling { server, keep_group: flag },
+        _ => Cmd::StartAutoScaling { server },
+    }
+}
+
+/// `sync@s01,s03 --restart [--max-unavailable 2]`: the first command's line with every
+/// server where its one was.
+pub fn fleet_line(cmds: &[Cmd], max_unavailable: u32) -> String {
+    let Some(first) = cmds.first() else { return String::new() };
+    let names: Vec<String> = cmds.iter().filter_map(Cmd::target).collect();
+    let one = format!("@{}", first.target().unwrap_or_default());
+    let mut line = first.line().replacen(&one, &format!("@{}", names.join(",")), 1);
+    if max_unavailable != 1 {
+        line.push_str(&format!(" --max-unavailable {max_unavailable}"));
+    }
+    line
 }
 
 /// The text form, one op: a command line, or `!terminate s01`, `!capacity us-east-1b
@@ -139,6 +166,7 @@ impl fmt::Display for Op {
             Op::Crash(CrashPoint { at, after }) => {
                 write!(f, "!crash {at} {}", if *after { "after" } else { "before" })
             }
+            Op::Fleet { cmds, max_unavailable } => f.write_str(&fleet_line(cmds, *max_unavailable)),
         }
     }
 }
@@ -155,6 +183,25 @@ pub fn parse_ops(text: &str) -> Result<Vec<Op>, String> {
 
 fn parse_op(text: &str) -> Result<Op, String> {
     let bad = || format!("cannot read the scenario step {text:?}");
+    if let Some((head, rest)) = text.split_once(' ').filter(|(h, _)| h.contains(',')).or_else(|| {
+        let head = text.split_whitespace().next()?;
+        head.contains(',').then_some((head, ""))
+    }) {
+        // A fleet: each server's command read as one, the wave size after `--max-unavailable`.
+        let (name, targets) = head.split_once('@').ok_or_else(bad)?;
+        let (flags, max_unavailable) = match rest.split_once("--max-unavailable") {
+            Some((flags, n)) => (flags.trim(), n.trim().parse().map_err(|_| bad())?),
+            None => (rest.trim(), 1),
+        };
+        let cmds = targets
+            .split(',')
+            .map(|t| match parse_op(&format!("{name}@{t} {flags}"))? {
+                Op::Command(cmd) => Ok(cmd),
+                _ => Err(bad()),
+            })
+            .collect::<Result<Vec<Cmd>, String>>()?;
+        return Ok(Op::Fleet { cmds, max_unavailable });
+    }
     let server = |s: &str| s.strip_prefix('s').and_then(|n| n.parse::<usize>().ok()).ok_or_else(bad);
     let workspace = |s: &str| s.strip_prefix("workspace-").and_then(|n| n.parse::<u32>().ok()).ok_or_else(bad);
     let words: Vec<&str> = text.split_whitespace().collect();
@@ -212,7 +259,7 @@ pub const MAX_CRASH_AT: u32 = 16;
 pub fn op_strategy(servers: usize) -> BoxedStrategy<Op> {
     let s = 0..servers;
     let command = |c: BoxedStrategy<Cmd>| c.prop_map(Op::Command).boxed();
-    Union::new_weighted(vec![
+    let mut ops = vec![
         (20, command((s.clone(), 1u32..=64).prop_map(|(server, gb)| Cmd::CreateServer { server, gb }).boxed())),
         (
             15,
@@ -252,8 +299,17 @@ pub fn op_strategy(servers: usize) -> BoxedStrategy<Op> {
         (9, (10u64..1800).prop_map(Op::Advance).boxed()),
         (4, Just(Op::NewImage).boxed()),
         (12, (1u32..=MAX_CRASH_AT, any::<bool>()).prop_map(|(at, after)| Op::Crash(CrashPoint { at, after })).boxed()),
-    ])
-    .boxed()
+    ];
+    if servers >= 2 {
+        let fleet =
+            (0u8..4, prop::sample::subsequence((0..servers).collect::<Vec<_>>(), 2..=servers), any::<bool>(), 1u32..=2)
+                .prop_map(|(kind, servers, flag, max_unavailable)| Op::Fleet {
+                    cmds: servers.into_iter().map(|s| fleet_cmd(kind, s, flag)).collect(),
+                    max_unavailable,
+                });
+        ops.push((8, fleet.boxed()));
+    }
+    Union::new_weighted(ops).boxed()
 }
 
 /// `len` steps over `servers` servers drawn from [`op_strategy`] by a generator seeded

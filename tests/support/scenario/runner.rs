@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod fleet;
+
 /// Reads a resumed apply tries (each through the faults) before the resume is a violation.
 const RESUME_READS: usize = 20;
 
@@ -73,6 +75,36 @@ fn created_ids(sim: &Sim) -> BTreeSet<String> {
             .filter(|i| i.state.is_alive() && i.group.is_none())
             .map(|i| i.id.to_string()),
     );
+    out
+}
+
+/// What [`created_ids`] lists that belongs to one of `servers` (by its `Name` tag; a
+/// launch configuration `<server>-v<n>` and a group by their names).
+fn ids_of_servers(sim: &Sim, servers: &BTreeSet<String>) -> BTreeSet<String> {
+    let region = Region::new("us-east-1");
+    let w = sim.world();
+    let of = |tags: &Tags| tags.get(NAME_TAG).is_some_and(|n| servers.contains(n));
+    let mut out = BTreeSet::new();
+    out.extend(w.describe_volumes(&region, &Filter::All).iter().filter(|v| of(&v.tags)).map(|v| v.id.to_string()));
+    out.extend(
+        w.describe_addresses(&region, &Filter::All).iter().filter(|a| of(&a.tags)).map(|a| a.allocation_id.to_string()),
+    );
+    out.extend(
+        w.describe_launch_templates(&region, &Filter::All).iter().filter(|t| of(&t.tags)).map(|t| t.id.to_string()),
+    );
+    out.extend(
+        w.describe_launch_configurations(&region)
+            .into_iter()
+            .map(|c| c.name)
+            .filter(|n| n.rsplit_once("-v").is_some_and(|(server, _)| servers.contains(server))),
+    );
+    out.extend(
+        w.describe_auto_scaling_groups(&region, &Filter::All)
+            .iter()
+            .map(|g| g.name.to_string())
+            .filter(|n| servers.contains(n)),
+    );
+    out.extend(w.describe_instances(&region, &Filter::All).iter().filter(|i| of(&i.tags)).map(|i| i.id.to_string()));
     out
 }
 
@@ -137,6 +169,15 @@ impl<'a> Runner<'a> {
     }
 
     /// The violation at `step`, with what to run to see it again.
+    /// What the invariants compare an apply's outcome with.
+    fn before(&self) -> Before {
+        Before {
+            volumes: volumes_by_server(&self.sim),
+            ids: created_ids(&self.sim),
+            snapshots: self.snapshots().into_iter().map(|s| s.id.to_string()).collect(),
+        }
+    }
+
     fn fail(&self, step: usize, what: String) -> String {
         let ops = self.ops;
         let at = ops.get(step).map(|op| format!(" ({op})")).unwrap_or_else(|| " (after the last step)".into());
@@ -171,6 +212,7 @@ impl<'a> Runner<'a> {
                     self.sim.with_world(|w| w.add_image(&name, Architecture::X86_64, &region, Tags::new()));
                 }
                 Op::Crash(point) => self.crash = Some(*point),
+                Op::Fleet { cmds, max_unavailable } => self.fleet(step, cmds, *max_unavailable).await?,
             }
         }
         self.converges(servers).await
@@ -182,11 +224,7 @@ impl<'a> Runner<'a> {
         let line = cmd.line();
         let target = cmd.target();
         let model_before = target.as_deref().map(|t| model(&self.sim, t));
-        let before = Before {
-            volumes: volumes_by_server(&self.sim),
-            ids: created_ids(&self.sim),
-            snapshots: self.snapshots().into_iter().map(|s| s.id.to_string()).collect(),
-        };
+        let before = self.before();
         let planned = plan_command(&*self.sim, self.tree, &line).await;
         let model_after = target.as_deref().map(|t| model(&self.sim, t));
         let counts = self.tally.0.entry(cmd.kind()).or_default();
@@ -236,11 +274,11 @@ impl<'a> Runner<'a> {
                 None => return Ok(()), // refused as stale on resume (counted)
             },
         };
-        self.check_apply(step, cmd, &plan, &report, &before)?;
+        self.check_apply(step, &line, std::slice::from_ref(cmd), &plan, &report, &before)?;
         let counts = self.tally.0.entry(cmd.kind()).or_default();
         if !report.succeeded() {
             counts.failed += 1;
-            return self.check_no_leaks(step, &line, &report, &before);
+            return self.check_no_leaks(step, &line, &report, &before, None);
         }
         counts.applied += 1;
         if matches!(cmd, Cmd::CreateWorkspace) {
@@ -322,12 +360,12 @@ impl<'a> Runner<'a> {
     fn check_apply(
         &self,
         step: usize,
-        cmd: &Cmd,
+        line: &str,
+        cmds: &[Cmd],
         plan: &Plan,
         report: &ApplyReport,
         before: &Before,
     ) -> Result<(), String> {
-        let line = cmd.line();
         let planned: BTreeSet<_> = plan.steps.iter().map(|s| s.id).collect();
         let reported: BTreeSet<_> = report.outcomes.keys().copied().collect();
         if planned != reported {
@@ -347,8 +385,10 @@ impl<'a> Runner<'a> {
         for (name, volumes) in &before.volumes {
             let now = volumes_after.get(name).map(Vec::as_slice).unwrap_or_default();
             let lost: Vec<&Volume> = volumes.iter().filter(|v| !now.iter().any(|w| w.id == v.id)).collect();
-            let allowed = matches!(cmd, Cmd::DestroyServer { delete_data: true, .. })
-                && cmd.target().as_deref() == Some(name.as_str());
+            let allowed = cmds.iter().any(|cmd| {
+                matches!(cmd, Cmd::DestroyServer { delete_data: true, .. })
+                    && cmd.target().as_deref() == Some(name.as_str())
+            });
             if !lost.is_empty() && !allowed {
                 return Err(self.fail(step, format!("{line}: data volume(s) {lost:?} of {name} lost")));
             }
@@ -376,7 +416,17 @@ impl<'a> Runner<'a> {
 
     /// No leaks: a failed apply leaves nothing it created, except what its report lists as
     /// failed compensations; and it names a failed step.
-    fn check_no_leaks(&self, step: usize, line: &str, report: &ApplyReport, before: &Before) -> Result<(), String> {
+    /// A failed apply left nothing it created but what its compensation lists as left;
+    /// for a fleet (`failed`: the servers that failed), only the failed servers' creations
+    /// are undone, the others' stay.
+    fn check_no_leaks(
+        &self,
+        step: usize,
+        line: &str,
+        report: &ApplyReport,
+        before: &Before,
+        failed: Option<&BTreeSet<String>>,
+    ) -> Result<(), String> {
         let left_listed: BTreeSet<String> = report
             .undone
             .iter()
@@ -388,7 +438,11 @@ impl<'a> Runner<'a> {
                 other => other.to_string(),
             })
             .collect();
-        let created: Vec<String> = created_ids(&self.sim).difference(&before.ids).cloned().collect();
+        let mut created: Vec<String> = created_ids(&self.sim).difference(&before.ids).cloned().collect();
+        if let Some(failed) = failed {
+            let theirs = ids_of_servers(&self.sim, failed);
+            created.retain(|id| theirs.contains(id));
+        }
         let leaked: Vec<&String> = created.iter().filter(|id| !left_listed.contains(*id)).collect();
         if !leaked.is_empty() {
             return Err(self.fail(step, format!("{line} failed ({}) and leaked {leaked:?}", report.summary())));
@@ -486,7 +540,11 @@ pub(super) async fn run_async(
 /// The race [`Runner::check_idempotent`] lets through: the applied sync replaced no
 /// instance, and the next one finds only an instance running the old settings.
 fn sync_race(cmd: &Cmd, applied: &Plan, again: &Plan) -> bool {
-    let replaced = applied.steps.iter().any(|s| matches!(s.action, Action::TerminateInstance { .. }));
+    let target = cmd.target().unwrap_or_default();
+    let replaced = applied
+        .steps
+        .iter()
+        .any(|s| s.server.as_str() == target && matches!(s.action, Action::TerminateInstance { .. }));
     matches!(cmd, Cmd::Sync { .. })
         && !replaced
         && !again.drift.is_empty()
