@@ -145,6 +145,8 @@ async fn differential_server_lifecycle_with_launch_template() {
             "start-auto-scaling@duvel",
             "!image web-server-2026-12-01",
             "upgrade-ami@duvel --restart",
+            "!image web-server-2026-12-02",
+            "sync@duvel --restart",
             "!terminate duvel",
             "destroy-server@duvel --delete-data",
         ],
@@ -465,6 +467,8 @@ mod launch_settings;
 mod locks;
 #[path = "aws/lost_responses.rs"]
 mod lost_responses;
+#[path = "aws/sync.rs"]
+mod sync;
 
 /// A server with two data volumes (fixture kwak) on both backends: created with both,
 /// its instance terminated, the replacement's agent attaches both (each at its device) and
