@@ -75,8 +75,8 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let drift = launch_drift(&found, current, &desired, &p.inventory.images);
     let tagged = tag_drift(p, config, r);
     if drift.is_empty() {
-        instance_behind(p, &found, group, current);
-        if tagged == 0 {
+        let behind = instance_behind(p, &found, group, current);
+        if tagged == 0 && !behind {
             p.note(format!("{server} matches its configuration."));
         }
         return Ok(());
@@ -187,15 +187,15 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 /// with --restart it is replaced. An instance launched from a template version is compared
 /// by version (AWS's `aws:ec2launchtemplate:version` tag: a hook or setting change shows);
 /// one launched otherwise (adopted by the group) by its type and image.
-fn instance_behind(p: &mut Planning<'_>, found: &Found<'_>, group: &AutoScalingGroup, current: &LaunchSpec) {
-    let Some(instance) = p.resources().current_instance() else { return };
+fn instance_behind(p: &mut Planning<'_>, found: &Found<'_>, group: &AutoScalingGroup, current: &LaunchSpec) -> bool {
+    let Some(instance) = p.resources().current_instance() else { return false };
     let (image, instance_type) = (&instance.image, &instance.instance_type);
     let (launched, configured) = match (&instance.launched_from, launched_version(p.resources(), group)) {
         (Some((template, version)), Some((now, latest))) if (template, *version) != (&now, latest) => {
             (format!("{template} version {version}"), format!("{now} version {latest}"))
         }
-        (Some(_), Some(_)) => return,
-        _ if *image == current.image && *instance_type == current.instance_type => return,
+        (Some(_), Some(_)) => return false,
+        _ if *image == current.image && *instance_type == current.instance_type => return false,
         _ => (format!("{instance_type} from {image}"), format!("{} from {}", current.instance_type, current.image)),
     };
     let (id, server) = (instance.id.clone(), found.server);
@@ -207,6 +207,7 @@ fn instance_behind(p: &mut Planning<'_>, found: &Found<'_>, group: &AutoScalingG
             "{server}'s group launches its configured settings, but instance {id} was launched with older ones (pass --restart to replace it)."
         )),
     }
+    true
 }
 
 /// The template version the group launches now (`$Latest`: the template's latest).
