@@ -184,7 +184,7 @@ impl From<WorldFile> for World {
                 spec.settings.instance_profile.get_or_insert_with(|| InstanceProfile::new(profile.as_str()));
             }
         }
-        World {
+        let mut world = World {
             now: f.now,
             millis: f.millis,
             rng: f.rng,
@@ -221,7 +221,10 @@ impl From<WorldFile> for World {
             operator_actions: f.operator_actions,
             console: f.console,
             log: f.log,
-        }
+            index: super::index::Index::default(),
+        };
+        world.index = super::index::Index::build(&world);
+        world
     }
 }
 

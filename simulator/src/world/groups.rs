@@ -102,8 +102,7 @@ impl World {
     }
 
     pub fn describe_auto_scaling_groups(&self, region: &Region, filter: &Filter) -> Vec<AutoScalingGroup> {
-        self.groups
-            .values()
+        super::index::select(&self.groups, &self.index.groups, filter)
             .filter(|g| g.region == *region && filter.matches(g.name.as_str(), &g.tags))
             .filter(|g| self.visible(&Self::group_key(&g.name)))
             .map(SimGroup::to_model)
@@ -168,6 +167,7 @@ impl World {
             group.launch
         ));
         self.hide_new(Self::group_key(&request.name));
+        self.index.groups.add(&group.tags, &request.name);
         self.groups.insert(request.name, group);
         Ok(())
     }
@@ -351,7 +351,9 @@ impl World {
             self.schedule(GROUP_DELETE_SECS, Transition::GroupDeleted(name.clone()));
             return;
         }
-        self.groups.remove(name);
+        if let Some(group) = self.groups.remove(name) {
+            self.index.groups.remove(&group.tags, name);
+        }
         self.record(format!("deleted auto scaling group {name}"));
     }
 

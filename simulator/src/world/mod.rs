@@ -20,6 +20,7 @@
 //! | `dns.rs` | the A records the DNS gate reads |
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
 //! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
+//! | `index.rs` | derived lookups (resources by Name tag, addresses by instance), rebuilt on load |
 //! | `inject.rs` | the faults gate every call passes |
 //! | `visibility.rs` | eventual consistency of every kind but instances: what is invisible until when |
 //! | `render.rs` | `cellar sim show` and `cellar sim log` |
@@ -55,6 +56,7 @@ mod file;
 mod groups;
 mod identity;
 mod images;
+mod index;
 mod inject;
 mod instances;
 mod launch;
@@ -179,6 +181,8 @@ pub struct World {
     /// What each instance printed on its console (see `agents.rs`).
     console: BTreeMap<InstanceId, Vec<String>>,
     log: Vec<LogEntry>,
+    /// Derived lookups (by Name tag, by association), not saved: see `index.rs`.
+    index: index::Index,
 }
 
 impl World {
@@ -221,6 +225,7 @@ impl World {
             operator_actions: None,
             console: BTreeMap::new(),
             log: Vec::new(),
+            index: index::Index::default(),
         }
     }
 

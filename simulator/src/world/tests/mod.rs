@@ -442,6 +442,7 @@ fn summary_and_lookup() {
 
 mod groups;
 mod images;
+mod index;
 mod network;
 mod tokens;
 mod visibility;
