@@ -97,9 +97,23 @@ impl Backend {
     /// `--profile`); for the simulator this takes the state file's lock until
     /// [`Backend::finish`] or drop.
     pub async fn open(ctx: &Ctx) -> Result<Backend> {
+        Self::open_with(ctx, false).await
+    }
+
+    /// [`Backend::open`] for a command that never saves the simulator's world (`status`,
+    /// `plan`, `doctor`): the state file is locked shared, so such commands run together
+    /// (a writer waits for them, they for a writer). What the command's calls do to the
+    /// world in memory (the virtual clock a retry's backoff moves, the faults' random
+    /// draws, throttling buckets, `api_calls`) is dropped with it, as it always was for
+    /// these commands: [`Backend::finish`] and a [`Checkpoint`] of it refuse to save.
+    pub async fn open_read_only(ctx: &Ctx) -> Result<Backend> {
+        Self::open_with(ctx, true).await
+    }
+
+    async fn open_with(ctx: &Ctx, read_only: bool) -> Result<Backend> {
         match ctx.backend {
             BackendKind::Sim => {
-                let store = open_store(&ctx.sim_state)?;
+                let store = if read_only { open_store_shared(&ctx.sim_state)? } else { open_store(&ctx.sim_state)? };
                 let sim = Sim::new(store.world().clone());
                 let sim = Arc::new(match ctx.sim_pace {
                     Some(pace) => sim.paced(pace),
@@ -130,6 +144,11 @@ impl Backend {
 /// apply ommegang.plan.ron`.
 pub fn open_store(path: &std::path::Path) -> Result<SimStore, cellar_sim::StoreError> {
     SimStore::open_reporting(path, &say_waiting)
+}
+
+/// [`open_store`] with a shared lock, for reading only ([`SimStore::open_shared`]).
+pub fn open_store_shared(path: &std::path::Path) -> Result<SimStore, cellar_sim::StoreError> {
+    SimStore::open_shared(path, &say_waiting)
 }
 
 /// [`SimStore::init`], saying a wait as [`open_store`] does.
