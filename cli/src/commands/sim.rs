@@ -116,7 +116,7 @@ cellar sim operator-policy ec2:Describe* autoscaling:Describe*\n  cellar sim ope
         #[arg(value_hint = clap::ValueHint::FilePath)]
         file: PathBuf,
     },
-    /// The event trace with virtual timestamps.
+    /// The event trace with virtual timestamps (the world keeps its last 10,000 events).
     Log {
         /// Only the last N entries.
         #[arg(long)]
@@ -186,9 +186,9 @@ fn change_world(ctx: &Ctx, change: impl FnOnce(&mut World) -> Result<String>) ->
     Ok(said)
 }
 
-/// Opens the state file (locked) to read it; nothing is saved.
+/// Opens the state file (shared lock: other readers run meanwhile) to read it; nothing is saved.
 fn read_world(ctx: &Ctx, read: impl FnOnce(&World) -> String) -> Result<String> {
-    Ok(read(crate::backend::open_store(&ctx.sim_state)?.world()))
+    Ok(read(crate::backend::open_store_shared(&ctx.sim_state)?.world()))
 }
 
 /// `sim advance DURATION`: parsed and bounded before the state file is opened.

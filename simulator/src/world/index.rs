@@ -60,6 +60,30 @@ impl<K: Ord + Clone> ByName<K> {
     }
 }
 
+/// The auto scaling groups whose next reconciliation may do something (see
+/// [`World::reconcile_groups`]): `None` (a world just made or loaded) means every group.
+/// A cache, like the index: not saved, and left out of a world's `==` (a loaded world
+/// looks at every group once, then only at these).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Unsettled(pub(super) Option<BTreeSet<AutoScalingGroupName>>);
+
+impl PartialEq for Unsettled {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Unsettled {}
+
+impl Unsettled {
+    /// The group may have something to do at its next reconciliation.
+    pub(super) fn mark(&mut self, group: &AutoScalingGroupName) {
+        if let Some(set) = &mut self.0 {
+            set.insert(group.clone());
+        }
+    }
+}
+
 /// Every index of a world (see the module doc).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Index {
@@ -71,6 +95,8 @@ pub(super) struct Index {
     pub(super) snapshots: ByName<SnapshotId>,
     /// The addresses associated with each instance.
     pub(super) associated: BTreeMap<InstanceId, BTreeSet<AllocationId>>,
+    /// The groups to look at when the clock moves.
+    pub(super) unsettled: Unsettled,
 }
 
 impl Index {

@@ -293,6 +293,9 @@ impl World {
         }
         let old = instance.state;
         instance.state = InstanceState::ShuttingDown;
+        if let Some(group) = &instance.group {
+            self.index.unsettled.mark(group);
+        }
         self.agents_due.retain(|a| a != id);
         self.scheduler.cancel(|t| matches!(t, Transition::AgentStart(a) if a == id));
         self.record(format!("{id}: {old} -> shutting-down ({cause})"));
@@ -340,6 +343,9 @@ impl World {
         }
         let Some(instance) = self.instances.remove(id) else { return };
         self.index.instances.remove(&instance.tags, id);
+        if let Some(group) = &instance.group {
+            self.index.unsettled.mark(group);
+        }
         self.client_tokens.retain(|_, i| i != id);
         if let Some(token) = instance.client_token.clone() {
             let region = instance.zone.region();
