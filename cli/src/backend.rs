@@ -36,14 +36,15 @@ pub struct Checkpoint(Option<SimParts>);
 impl Checkpoint {
     pub fn save(&self) -> Result<()> {
         if let Some((store, sim)) = &self.0 {
-            let world = sim.world().clone();
-            let mut store = store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?;
-            let store = store.as_mut().ok_or_else(|| {
+            // The world's lock, then the store's: the order `save_every_change`'s hook takes them in.
+            let world = sim.world();
+            let store = store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?;
+            let store = store.as_ref().ok_or_else(|| {
                 anyhow!(
                     "the simulator state could not be locked and read again after the DNS prompt (see the error above)"
                 )
             })?;
-            store.save(&world)?;
+            store.write(&world)?;
         }
         Ok(())
     }
@@ -84,8 +85,8 @@ impl Checkpoint {
         let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
         let path = path.ok_or_else(|| anyhow!("internal error: simulator state released twice"))?;
         let answer = f();
-        let reopened = open_store(&path)?;
-        let world = reopened.world().clone();
+        let mut reopened = open_store(&path)?;
+        let world = reopened.take_world();
         sim.with_world(|w| *w = world);
         *store.lock().map_err(|_| poisoned())? = Some(reopened);
         Ok(answer)
@@ -113,8 +114,9 @@ impl Backend {
     async fn open_with(ctx: &Ctx, read_only: bool) -> Result<Backend> {
         match ctx.backend {
             BackendKind::Sim => {
-                let store = if read_only { open_store_shared(&ctx.sim_state)? } else { open_store(&ctx.sim_state)? };
-                let sim = Sim::new(store.world().clone());
+                let mut store =
+                    if read_only { open_store_shared(&ctx.sim_state)? } else { open_store(&ctx.sim_state)? };
+                let sim = Sim::new(store.take_world());
                 let sim = Arc::new(match ctx.sim_pace {
                     Some(pace) => sim.paced(pace),
                     None => sim,

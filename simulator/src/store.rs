@@ -201,6 +201,13 @@ impl SimStore {
         self.world
     }
 
+    /// Takes the loaded world out (no copy: a 10,000-server world is tens of MB), leaving
+    /// an empty one in the store, which stays locked; [`SimStore::write`] still writes
+    /// whatever world it is given.
+    pub fn take_world(&mut self) -> World {
+        std::mem::replace(&mut self.world, World::new(cellar_engine::model::Timestamp(0), Vec::new()))
+    }
+
     /// Writes `world` to the state file atomically and makes it the store's world.
     pub fn save(&mut self, world: &World) -> Result<(), StoreError> {
         self.write(world)?;
