@@ -36,14 +36,15 @@ pub struct Checkpoint(Option<SimParts>);
 impl Checkpoint {
     pub fn save(&self) -> Result<()> {
         if let Some((store, sim)) = &self.0 {
-            let world = sim.world().clone();
-            let mut store = store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?;
-            let store = store.as_mut().ok_or_else(|| {
+            // The world's lock, then the store's: the order `save_every_change`'s hook takes them in.
+            let world = sim.world();
+            let store = store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?;
+            let store = store.as_ref().ok_or_else(|| {
                 anyhow!(
                     "the simulator state could not be locked and read again after the DNS prompt (see the error above)"
                 )
             })?;
-            store.save(&world)?;
+            store.write(&world)?;
         }
         Ok(())
     }
@@ -84,8 +85,8 @@ impl Checkpoint {
         let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
         let path = path.ok_or_else(|| anyhow!("internal error: simulator state released twice"))?;
         let answer = f();
-        let reopened = open_store(&path)?;
-        let world = reopened.world().clone();
+        let mut reopened = open_store(&path)?;
+        let world = reopened.take_world();
         sim.with_world(|w| *w = world);
         *store.lock().map_err(|_| poisoned())? = Some(reopened);
         Ok(answer)
@@ -97,10 +98,25 @@ impl Backend {
     /// `--profile`); for the simulator this takes the state file's lock until
     /// [`Backend::finish`] or drop.
     pub async fn open(ctx: &Ctx) -> Result<Backend> {
+        Self::open_with(ctx, false).await
+    }
+
+    /// [`Backend::open`] for a command that never saves the simulator's world (`status`,
+    /// `plan`, `doctor`): the state file is locked shared, so such commands run together
+    /// (a writer waits for them, they for a writer). What the command's calls do to the
+    /// world in memory (the virtual clock a retry's backoff moves, the faults' random
+    /// draws, throttling buckets, `api_calls`) is dropped with it, as it always was for
+    /// these commands: [`Backend::finish`] and a [`Checkpoint`] of it refuse to save.
+    pub async fn open_read_only(ctx: &Ctx) -> Result<Backend> {
+        Self::open_with(ctx, true).await
+    }
+
+    async fn open_with(ctx: &Ctx, read_only: bool) -> Result<Backend> {
         match ctx.backend {
             BackendKind::Sim => {
-                let store = open_store(&ctx.sim_state)?;
-                let sim = Sim::new(store.world().clone());
+                let mut store =
+                    if read_only { open_store_shared(&ctx.sim_state)? } else { open_store(&ctx.sim_state)? };
+                let sim = Sim::new(store.take_world());
                 let sim = Arc::new(match ctx.sim_pace {
                     Some(pace) => sim.paced(pace),
                     None => sim,
@@ -130,6 +146,11 @@ impl Backend {
 /// apply ommegang.plan.ron`.
 pub fn open_store(path: &std::path::Path) -> Result<SimStore, cellar_sim::StoreError> {
     SimStore::open_reporting(path, &say_waiting)
+}
+
+/// [`open_store`] with a shared lock, for reading only ([`SimStore::open_shared`]).
+pub fn open_store_shared(path: &std::path::Path) -> Result<SimStore, cellar_sim::StoreError> {
+    SimStore::open_shared(path, &say_waiting)
 }
 
 /// [`SimStore::init`], saying a wait as [`open_store`] does.

@@ -137,6 +137,10 @@ impl Sim {
             w.begin_call(api, region, unfiltered)?;
             let result = w.authorize_caller(agent, api).and_then(|()| op(w));
             w.end_call(api);
+            #[cfg(test)]
+            if let Err(e) = w.check_index() {
+                panic!("after {api:?}: {e}");
+            }
             let changed = result.is_ok() && api.is_mutating();
             let answer = match result {
                 Ok(v) => w.lose_response(api).map_or(Ok(v), Err),

@@ -2,7 +2,10 @@
 //!
 //! [`SimStore::open`] takes an exclusive lock on `<path>.lock` and holds it until the store
 //! is dropped, so two processes doing load → modify → save never lose each other's
-//! updates. The holder writes who it is into the lock file (`pid 4242: cellar apply
+//! updates. [`SimStore::open_shared`] takes a shared lock instead, for commands that
+//! never save (`status`, `plan`, `doctor`, `sim show`, `sim log`): readers run together,
+//! a writer waits for them and they for it; such a store refuses to save
+//! ([`StoreError::ReadOnly`]). The holder writes who it is into the lock file (`pid 4242: cellar apply
 //! ommegang.plan.ron`); a process that finds the lock taken polls for it and, after
 //! [`WAIT_REPORTED_AFTER`], tells its caller once who it waits for
 //! ([`SimStore::open_reporting`]). Saves are atomic (temporary file in the same directory, fsync, rename): a
@@ -82,6 +85,9 @@ pub enum StoreError {
         #[source]
         source: cellar_engine::files::WriteError,
     },
+    /// A save through a store opened with [`SimStore::open_shared`] (a bug of the caller).
+    #[error("internal error: simulator state {} was opened read-only (shared lock) and cannot be saved", path.display())]
+    ReadOnly { path: PathBuf },
     #[error("cannot lock simulator state {}: {source}", path.display())]
     Lock {
         path: PathBuf,
@@ -111,6 +117,17 @@ pub struct SimStore {
     world: World,
     /// The locked lock file; closing it (on drop) releases the lock.
     _lock: fd_lock::RwLock<File>,
+    /// Opened with a shared lock ([`SimStore::open_shared`]): saving is refused.
+    shared: bool,
+}
+
+/// Which lock a store holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// One holder: it may save.
+    Exclusive,
+    /// Any number of readers at once, never with a writer: nothing is saved.
+    Shared,
 }
 
 impl std::fmt::Debug for SimStore {
@@ -131,14 +148,27 @@ impl SimStore {
     /// cellar apply ommegang.plan.ron`, or `another process` if it did not say), and the
     /// wait goes on.
     pub fn open_reporting(path: &Path, waiting: &dyn Fn(&str)) -> Result<SimStore, StoreError> {
-        let lock = lock(path, waiting)?;
+        Self::open_with(path, waiting, Access::Exclusive)
+    }
+
+    /// Takes a shared lock on the state file and loads it, for a command that never saves:
+    /// other readers may hold it at the same time, a writer ([`SimStore::open`]) waits for
+    /// all of them to finish. [`SimStore::save`], [`SimStore::write`] and
+    /// [`SimStore::flush`] refuse ([`StoreError::ReadOnly`]). A wait is reported as
+    /// [`SimStore::open_reporting`] does.
+    pub fn open_shared(path: &Path, waiting: &dyn Fn(&str)) -> Result<SimStore, StoreError> {
+        Self::open_with(path, waiting, Access::Shared)
+    }
+
+    fn open_with(path: &Path, waiting: &dyn Fn(&str), access: Access) -> Result<SimStore, StoreError> {
+        let lock = lock(path, waiting, access)?;
         let world = match fs::read_to_string(path) {
             Ok(text) => parse_world(&text).map_err(|e| parse_error(path, e))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => default_world(),
             Err(e) => return Err(io_err(path)(e)),
         };
         world.check_consistency().map_err(|problem| StoreError::Inconsistent { path: path.to_path_buf(), problem })?;
-        Ok(SimStore { path: path.to_path_buf(), world, _lock: lock })
+        Ok(SimStore { path: path.to_path_buf(), world, _lock: lock, shared: access == Access::Shared })
     }
 
     /// Locks the state file and overwrites it with `world` (atomically), whatever it held.
@@ -148,8 +178,8 @@ impl SimStore {
 
     /// [`SimStore::init`], reporting a wait as [`SimStore::open_reporting`] does.
     pub fn init_reporting(path: &Path, world: World, waiting: &dyn Fn(&str)) -> Result<SimStore, StoreError> {
-        let lock = lock(path, waiting)?;
-        let store = SimStore { path: path.to_path_buf(), world, _lock: lock };
+        let lock = lock(path, waiting, Access::Exclusive)?;
+        let store = SimStore { path: path.to_path_buf(), world, _lock: lock, shared: false };
         store.flush()?;
         Ok(store)
     }
@@ -171,9 +201,16 @@ impl SimStore {
         self.world
     }
 
+    /// Takes the loaded world out (no copy: a 10,000-server world is tens of MB), leaving
+    /// an empty one in the store, which stays locked; [`SimStore::write`] still writes
+    /// whatever world it is given.
+    pub fn take_world(&mut self) -> World {
+        std::mem::replace(&mut self.world, World::new(cellar_engine::model::Timestamp(0), Vec::new()))
+    }
+
     /// Writes `world` to the state file atomically and makes it the store's world.
     pub fn save(&mut self, world: &World) -> Result<(), StoreError> {
-        write_atomically(&self.path, render_world(world).as_bytes())?;
+        self.write(world)?;
         self.world = world.clone();
         Ok(())
     }
@@ -181,12 +218,20 @@ impl SimStore {
     /// Writes `world` to the state file atomically, leaving the store's world as it was
     /// (no copy: for saving often).
     pub fn write(&self, world: &World) -> Result<(), StoreError> {
+        if self.shared {
+            return Err(StoreError::ReadOnly { path: self.path.clone() });
+        }
         write_atomically(&self.path, render_world(world).as_bytes())
     }
 
     /// Writes the store's own world.
     pub fn flush(&self) -> Result<(), StoreError> {
-        write_atomically(&self.path, render_world(&self.world).as_bytes())
+        self.write(&self.world)
+    }
+
+    /// Whether this store was opened with a shared lock ([`SimStore::open_shared`]).
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 }
 
@@ -214,11 +259,11 @@ fn holder() -> String {
     format!("pid {}: {}", std::process::id(), command.join(" "))
 }
 
-/// Creates the directory, opens `<path>.lock` and waits until it holds the exclusive lock
-/// (trying every [`POLL`], reporting a wait once, after [`WAIT_REPORTED_AFTER`], to
-/// `waiting`), then writes [`holder`] into it. An empty path is refused (it would lock
-/// `.lock` in the working directory).
-fn lock(path: &Path, waiting: &dyn Fn(&str)) -> Result<fd_lock::RwLock<File>, StoreError> {
+/// Creates the directory, opens `<path>.lock` and waits until it holds the lock `access`
+/// asks for (trying every [`POLL`], reporting a wait once, after [`WAIT_REPORTED_AFTER`], to
+/// `waiting`), then writes [`holder`] into it (a reader among several: the last one to
+/// arrive). An empty path is refused (it would lock `.lock` in the working directory).
+fn lock(path: &Path, waiting: &dyn Fn(&str), access: Access) -> Result<fd_lock::RwLock<File>, StoreError> {
     if path.as_os_str().is_empty() {
         let source = io::Error::new(io::ErrorKind::InvalidInput, "the state file's path is empty");
         return Err(StoreError::Io { path: path.to_path_buf(), source });
@@ -236,13 +281,14 @@ fn lock(path: &Path, waiting: &dyn Fn(&str)) -> Result<fd_lock::RwLock<File>, St
     let mut lock = fd_lock::RwLock::new(file);
     let (started, mut said) = (Instant::now(), false);
     loop {
-        match lock.try_write() {
-            Ok(guard) => {
-                // The lock (flock / LockFileEx) belongs to the open file: it stays held
-                // until the file is closed when the store drops, so the guard need not be kept.
-                std::mem::forget(guard);
-                break;
-            }
+        // The lock (flock / LockFileEx) belongs to the open file: it stays held until the
+        // file is closed when the store drops, so the guard need not be kept.
+        let taken = match access {
+            Access::Exclusive => lock.try_write().map(std::mem::forget),
+            Access::Shared => lock.try_read().map(std::mem::forget),
+        };
+        match taken {
+            Ok(()) => break,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if !said && started.elapsed() >= WAIT_REPORTED_AFTER {
                     let text = fs::read_to_string(&lock_file).unwrap_or_default();

@@ -112,7 +112,7 @@ fn text(ctx: &Ctx, report: &Report) -> String {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
-    let backend = Backend::open(ctx).await?;
+    let backend = Backend::open_read_only(ctx).await?;
     let reading = doctor::read(&*backend.cloud(), &tree).await;
     drop(backend); // read only: the simulator's state stays as it was
     let report = doctor::assess(&reading);

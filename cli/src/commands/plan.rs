@@ -62,7 +62,7 @@ cellar plan upgrade-ami@duvel --restart\n  cellar plan create-server@ommegang 20
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
-    let backend = Backend::open(ctx).await?;
+    let backend = Backend::open_read_only(ctx).await?;
     let invocation = Invocation {
         target: args.target,
         args: args.args,

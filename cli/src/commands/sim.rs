@@ -1,6 +1,6 @@
 //! `cellar sim ...`: the built-in simulator's world. Every change goes through
-//! [`change_world`]: open the state file (locked), change a copy of the world, save it only
-//! if the change succeeded, so a refused change leaves the file byte-identical.
+//! [`change_world`]: open the state file (locked), change the world, save it only if the
+//! change succeeded, so a refused change leaves the file byte-identical.
 
 use super::Ctx;
 use anyhow::{anyhow, bail, Context, Result};
@@ -116,7 +116,7 @@ cellar sim operator-policy ec2:Describe* autoscaling:Describe*\n  cellar sim ope
         #[arg(value_hint = clap::ValueHint::FilePath)]
         file: PathBuf,
     },
-    /// The event trace with virtual timestamps.
+    /// The event trace with virtual timestamps (the world keeps its last 10,000 events).
     Log {
         /// Only the last N entries.
         #[arg(long)]
@@ -176,19 +176,20 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     Ok(0)
 }
 
-/// Opens the state file (locked), applies `change` to a copy of its world, and saves the
-/// copy only if `change` succeeds. Returns what `change` says.
+/// Opens the state file (locked), applies `change` to its world (taken out of the store, not
+/// copied), and saves it only if `change` succeeds: a refused change is never written.
+/// Returns what `change` says.
 fn change_world(ctx: &Ctx, change: impl FnOnce(&mut World) -> Result<String>) -> Result<String> {
     let mut store = crate::backend::open_store(&ctx.sim_state)?;
-    let mut world = store.world().clone();
+    let mut world = store.take_world();
     let said = change(&mut world)?;
-    store.save(&world)?;
+    store.write(&world)?;
     Ok(said)
 }
 
-/// Opens the state file (locked) to read it; nothing is saved.
+/// Opens the state file (shared lock: other readers run meanwhile) to read it; nothing is saved.
 fn read_world(ctx: &Ctx, read: impl FnOnce(&World) -> String) -> Result<String> {
-    Ok(read(crate::backend::open_store(&ctx.sim_state)?.world()))
+    Ok(read(crate::backend::open_store_shared(&ctx.sim_state)?.world()))
 }
 
 /// `sim advance DURATION`: parsed and bounded before the state file is opened.
@@ -197,7 +198,8 @@ fn advance(ctx: &Ctx, text: &str) -> Result<String> {
     let runtime = ctx.runtime()?;
     change_world(ctx, |world| {
         world.check_advance(duration).map_err(|e| anyhow!("sim advance: {e}"))?;
-        let sim = Sim::new(world.clone());
+        let empty = World::new(cellar_engine::model::Timestamp(0), Vec::new());
+        let sim = Sim::new(std::mem::replace(world, empty));
         runtime.block_on(sim.advance(duration));
         *world = sim.into_world();
         Ok(format!("Virtual clock now {}\n", world.now().rfc3339()))

@@ -71,7 +71,7 @@ struct ServerReport {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
-    let backend = Backend::open(ctx).await?;
+    let backend = Backend::open_read_only(ctx).await?;
     let cloud = backend.cloud();
     let (servers, workspaces) = match args.server.as_deref().map(Selector::parse).transpose()? {
         None => everything(&*cloud, &tree).await?,

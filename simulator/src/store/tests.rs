@@ -351,3 +351,63 @@ fn a_wait_for_the_lock_says_once_who_holds_it() {
         assert!(said.iter().all(|h| *h == written.trim()), "{said:?}");
     }
 }
+
+/// Opens the store at `path` with `access`.
+fn open_as(path: &Path, access: Access) -> Result<SimStore, StoreError> {
+    match access {
+        Access::Exclusive => SimStore::open(path),
+        Access::Shared => SimStore::open_shared(path, &|_| {}),
+    }
+}
+
+/// While a store opened with `first` is held, whether an open with `second` waits (and,
+/// if it does, that it gets the lock once the first is dropped).
+fn check_waits(first: Access, second: Access, expected_wait: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.ron");
+    SimStore::init(&path, default_world()).unwrap();
+    let held = open_as(&path, first).unwrap();
+    let opened = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (other_path, other_opened) = (path.clone(), opened.clone());
+    let other = std::thread::spawn(move || {
+        let store = open_as(&other_path, second);
+        other_opened.store(true, std::sync::atomic::Ordering::SeqCst);
+        store.map(drop)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let waited = !opened.load(std::sync::atomic::Ordering::SeqCst);
+    drop(held);
+    other.join().unwrap().unwrap();
+    assert_eq!(waited, expected_wait, "{first:?} held, then {second:?}");
+}
+
+/// Read-only commands (`status`, `plan`, `sim show`) share the lock; a writer waits for
+/// every reader, and readers wait for a writer.
+#[test]
+fn readers_share_the_lock_and_a_writer_waits_for_them() {
+    check_waits(Access::Shared, Access::Shared, false);
+    check_waits(Access::Shared, Access::Exclusive, true);
+    check_waits(Access::Exclusive, Access::Shared, true);
+    check_waits(Access::Exclusive, Access::Exclusive, true);
+}
+
+/// A store opened shared reads the world as a writer would, and refuses to save it; the
+/// file stays byte-identical.
+#[test]
+fn a_shared_store_reads_and_never_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.ron");
+    let mut world = default_world();
+    world.record("something happened");
+    SimStore::init(&path, world.clone()).unwrap();
+    let before = fs::read(&path).unwrap();
+    let mut store = SimStore::open_shared(&path, &|_| {}).unwrap();
+    assert!(store.is_shared());
+    assert_eq!(store.world(), &world);
+    for refused in [store.flush(), store.write(&world), store.save(&world)] {
+        assert!(matches!(refused, Err(StoreError::ReadOnly { .. })), "{refused:?}");
+    }
+    drop(store);
+    assert_eq!(fs::read(&path).unwrap(), before);
+    assert!(!SimStore::open(&path).unwrap().is_shared());
+}

@@ -45,12 +45,12 @@ impl SimAddress {
 impl World {
     /// The public IP of the address associated with the instance, if any.
     pub(super) fn public_ip_of(&self, id: &InstanceId) -> Option<String> {
-        self.addresses.values().find(|a| a.associated_to.as_ref() == Some(id)).map(|a| a.public_ip.clone())
+        let allocation = self.index.associated.get(id)?.first()?;
+        self.addresses.get(allocation).map(|a| a.public_ip.clone())
     }
 
     pub fn describe_addresses(&self, region: &Region, filter: &Filter) -> Vec<Address> {
-        self.addresses
-            .values()
+        super::index::select(&self.addresses, &self.index.addresses, filter)
             .filter(|a| a.region == *region && filter.matches(a.allocation_id.as_str(), &a.tags))
             .filter(|a| self.visible(a.allocation_id.as_str()))
             .map(SimAddress::to_model)
@@ -99,6 +99,7 @@ impl World {
         self.record(format!("allocated address {id} ({public_ip}) in {region}{}", tag_suffix(&address.tags)));
         let model = address.to_model();
         self.hide_new(address.allocation_id.to_string());
+        self.index.addresses.add(&address.tags, &address.allocation_id);
         self.addresses.insert(address.allocation_id.clone(), address);
         Ok(model)
     }
@@ -115,7 +116,9 @@ impl World {
             ));
         }
         let ip = address.public_ip.clone();
-        self.addresses.remove(id);
+        if let Some(address) = self.addresses.remove(id) {
+            self.index.addresses.remove(&address.tags, id);
+        }
         self.record(format!("released address {id} ({ip})"));
         Ok(())
     }
@@ -130,19 +133,20 @@ impl World {
         let instance = self.instance_in(region, instance_id)?;
         Self::check_running_or_stopped(instance)?;
         // An instance has one public address: another EIP on it is disassociated.
-        let displaced: Vec<AllocationId> = self
-            .addresses
-            .values()
-            .filter(|a| a.associated_to.as_ref() == Some(instance_id) && a.allocation_id != *id)
-            .map(|a| a.allocation_id.clone())
-            .collect();
+        let displaced: Vec<AllocationId> =
+            self.index.associated.get(instance_id).into_iter().flatten().filter(|a| *a != id).cloned().collect();
         for other in displaced {
             self.addresses.get_mut(&other).expect("listed above").associated_to = None;
+            self.index.disassociate(instance_id, &other);
             self.record(format!("disassociated address {other} from {instance_id} (replaced)"));
         }
         let address = self.addresses.get_mut(id).expect("checked above");
         let previous = address.associated_to.replace(instance_id.clone());
         let ip = address.public_ip.clone();
+        if let Some(prev) = &previous {
+            self.index.disassociate(prev, id);
+        }
+        self.index.associate(instance_id, id);
         match previous {
             Some(prev) if prev == *instance_id => {}
             Some(prev) => self.record(format!("moved address {id} ({ip}) from {prev} to {instance_id}")),
@@ -153,12 +157,7 @@ impl World {
 
     /// Disassociates every address of a terminated instance.
     pub(super) fn release_addresses_of(&mut self, id: &InstanceId) {
-        let addresses: Vec<AllocationId> = self
-            .addresses
-            .values()
-            .filter(|a| a.associated_to.as_ref() == Some(id))
-            .map(|a| a.allocation_id.clone())
-            .collect();
+        let addresses: Vec<AllocationId> = self.index.associated.remove(id).into_iter().flatten().collect();
         for address in addresses {
             self.addresses.get_mut(&address).expect("listed").associated_to = None;
             self.record(format!("disassociated address {address} from terminated {id}"));

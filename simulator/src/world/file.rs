@@ -29,7 +29,7 @@ use cellar_engine::limits::{Bucket, TokenBucket};
 use cellar_engine::model::*;
 use cellar_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub(super) fn is_zero_u16(n: &u16) -> bool {
     *n == 0
@@ -158,7 +158,7 @@ pub(super) struct WorldFile {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     console: BTreeMap<InstanceId, Vec<String>>,
     #[serde(default)]
-    log: Vec<LogEntry>,
+    log: VecDeque<LogEntry>,
 }
 
 impl From<WorldFile> for World {
@@ -184,7 +184,7 @@ impl From<WorldFile> for World {
                 spec.settings.instance_profile.get_or_insert_with(|| InstanceProfile::new(profile.as_str()));
             }
         }
-        World {
+        let mut world = World {
             now: f.now,
             millis: f.millis,
             rng: f.rng,
@@ -220,54 +220,141 @@ impl From<WorldFile> for World {
             instance_profiles,
             operator_actions: f.operator_actions,
             console: f.console,
-            log: f.log,
-        }
+            log: {
+                let mut log = f.log;
+                log.drain(..log.len().saturating_sub(super::LOG_KEEP));
+                log
+            },
+            index: super::index::Index::default(),
+        };
+        world.index = super::index::Index::build(&world);
+        world
     }
 }
 
-impl From<World> for WorldFile {
-    fn from(w: World) -> WorldFile {
-        let (scheduled, next_seq) = w.scheduler.into_parts();
-        WorldFile {
-            now: w.now,
-            millis: w.millis,
-            rng: w.rng,
-            faults: w.faults,
-            api_calls: w.api_calls,
-            buckets: w.buckets,
-            counters: w.counters,
-            regions: w.regions,
-            default_capacity: w.default_capacity,
-            capacity: w.capacity,
-            images: w.images,
-            image_devices: w.image_devices,
-            instances: w.instances,
-            volumes: w.volumes,
-            snapshots: w.snapshots,
-            addresses: w.addresses,
-            address_limit: w.address_limit,
-            templates: w.templates,
-            locks: w.locks,
-            launch_configurations: w.launch_configurations,
-            groups: w.groups,
-            vpcs: w.vpcs,
-            subnets: w.subnets,
-            security_groups: w.security_groups,
-            key_pairs: w.key_pairs,
-            dns: w.dns,
-            client_tokens: w.client_tokens,
-            volume_tokens: w.volume_tokens,
-            tokens: w.tokens,
+/// A world as its state file is written: [`WorldFile`]'s fields, in its order and with its
+/// rules for leaving one out, borrowed from the world (saving copies nothing).
+#[derive(Serialize)]
+#[serde(rename = "WorldFile")]
+struct WorldFileRef<'a> {
+    now: &'a Timestamp,
+    #[serde(skip_serializing_if = "ref_zero_u16")]
+    millis: &'a u16,
+    rng: &'a Rng,
+    #[serde(skip_serializing_if = "ref_no_faults")]
+    faults: &'a Faults,
+    #[serde(skip_serializing_if = "ref_zero_u64")]
+    api_calls: &'a u64,
+    #[serde(skip_serializing_if = "ref_empty_map")]
+    buckets: &'a BTreeMap<Region, BTreeMap<Bucket, TokenBucket>>,
+    counters: &'a BTreeMap<String, u64>,
+    regions: &'a Vec<RegionInfo>,
+    default_capacity: &'a u32,
+    capacity: &'a BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
+    images: &'a BTreeMap<ImageId, Image>,
+    #[serde(skip_serializing_if = "ref_empty_map")]
+    image_devices: &'a BTreeMap<ImageId, Vec<ImageDevice>>,
+    instances: &'a BTreeMap<InstanceId, SimInstance>,
+    volumes: &'a BTreeMap<VolumeId, Volume>,
+    snapshots: &'a BTreeMap<SnapshotId, SimSnapshot>,
+    addresses: &'a BTreeMap<AllocationId, SimAddress>,
+    #[serde(skip_serializing_if = "ref_default_address_limit")]
+    address_limit: &'a u32,
+    templates: &'a BTreeMap<LaunchTemplateId, SimTemplate>,
+    #[serde(skip_serializing_if = "ref_empty_map")]
+    locks: &'a BTreeMap<Region, BTreeMap<String, Tags>>,
+    launch_configurations: &'a BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
+    groups: &'a BTreeMap<AutoScalingGroupName, SimGroup>,
+    vpcs: &'a BTreeMap<VpcId, SimVpc>,
+    subnets: &'a BTreeMap<SubnetId, Subnet>,
+    security_groups: &'a BTreeMap<SecurityGroupId, SecurityGroup>,
+    key_pairs: &'a BTreeMap<Region, BTreeSet<String>>,
+    dns: &'a BTreeMap<String, Vec<String>>,
+    client_tokens: &'a BTreeMap<String, InstanceId>,
+    #[serde(skip_serializing_if = "ref_empty_map")]
+    volume_tokens: &'a BTreeMap<String, VolumeToken>,
+    #[serde(skip_serializing_if = "ref_empty_map")]
+    tokens: &'a BTreeMap<String, TokenAnswer>,
+    scheduled: &'a Vec<Scheduled>,
+    next_seq: &'a u64,
+    #[serde(skip_serializing_if = "ref_empty_map")]
+    invisible: &'a BTreeMap<String, u64>,
+    agents_due: &'a Vec<InstanceId>,
+    instance_profiles: &'a BTreeMap<String, BTreeSet<String>>,
+    #[serde(skip_serializing_if = "ref_none")]
+    operator_actions: &'a Option<BTreeSet<String>>,
+    #[serde(skip_serializing_if = "ref_empty_map")]
+    console: &'a BTreeMap<InstanceId, Vec<String>>,
+    log: &'a VecDeque<LogEntry>,
+}
+
+fn ref_zero_u16(n: &&u16) -> bool {
+    **n == 0
+}
+
+fn ref_zero_u64(n: &&u64) -> bool {
+    **n == 0
+}
+
+fn ref_no_faults(f: &&Faults) -> bool {
+    f.is_none()
+}
+
+fn ref_empty_map<K, V>(m: &&BTreeMap<K, V>) -> bool {
+    m.is_empty()
+}
+
+fn ref_default_address_limit(n: &&u32) -> bool {
+    is_default_address_limit(n)
+}
+
+fn ref_none<T>(o: &&Option<T>) -> bool {
+    o.is_none()
+}
+
+impl Serialize for World {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let w = self;
+        let (scheduled, next_seq) = w.scheduler.parts();
+        WorldFileRef {
+            now: &w.now,
+            millis: &w.millis,
+            rng: &w.rng,
+            faults: &w.faults,
+            api_calls: &w.api_calls,
+            buckets: &w.buckets,
+            counters: &w.counters,
+            regions: &w.regions,
+            default_capacity: &w.default_capacity,
+            capacity: &w.capacity,
+            images: &w.images,
+            image_devices: &w.image_devices,
+            instances: &w.instances,
+            volumes: &w.volumes,
+            snapshots: &w.snapshots,
+            addresses: &w.addresses,
+            address_limit: &w.address_limit,
+            templates: &w.templates,
+            locks: &w.locks,
+            launch_configurations: &w.launch_configurations,
+            groups: &w.groups,
+            vpcs: &w.vpcs,
+            subnets: &w.subnets,
+            security_groups: &w.security_groups,
+            key_pairs: &w.key_pairs,
+            dns: &w.dns,
+            client_tokens: &w.client_tokens,
+            volume_tokens: &w.volume_tokens,
+            tokens: &w.tokens,
             scheduled,
             next_seq,
-            invisible: w.invisible,
-            agents_due: w.agents_due,
-            instance_profiles: Some(w.instance_profiles),
-            default_instance_profile: None,
-            instance_profile_of: BTreeMap::new(),
-            operator_actions: w.operator_actions,
-            console: w.console,
-            log: w.log,
+            invisible: &w.invisible,
+            agents_due: &w.agents_due,
+            instance_profiles: &w.instance_profiles,
+            operator_actions: &w.operator_actions,
+            console: &w.console,
+            log: &w.log,
         }
+        .serialize(serializer)
     }
 }

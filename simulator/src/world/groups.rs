@@ -104,8 +104,7 @@ impl World {
     }
 
     pub fn describe_auto_scaling_groups(&self, region: &Region, filter: &Filter) -> Vec<AutoScalingGroup> {
-        self.groups
-            .values()
+        super::index::select(&self.groups, &self.index.groups, filter)
             .filter(|g| g.region == *region && filter.matches(g.name.as_str(), &g.tags))
             .filter(|g| self.visible(&Self::group_key(&g.name)))
             .map(SimGroup::to_model)
@@ -170,6 +169,8 @@ impl World {
             group.launch
         ));
         self.hide_new(Self::group_key(&request.name));
+        self.index.groups.add(&group.tags, &request.name);
+        self.index.unsettled.mark(&request.name);
         self.groups.insert(request.name, group);
         Ok(())
     }
@@ -190,6 +191,7 @@ impl World {
         }
         group.instances.push(instance_id.clone());
         let (min, desired) = (group.min, group.desired);
+        self.index.unsettled.mark(name);
         self.instances.get_mut(instance_id).expect("checked").group = Some(name.clone());
         self.push_activity(name, true, format!("Attaching an existing EC2 instance: {instance_id}"), None);
         self.record(format!("attached {instance_id} to group {name} (min {min}, desired {desired})"));
@@ -300,6 +302,7 @@ impl World {
         if let Some(launch) = &update.launch {
             self.group_launch_spec(region, launch)?;
         }
+        self.index.unsettled.mark(name);
         let group = self.groups.get_mut(name).expect("checked");
         let before = (group.min, group.max, group.desired);
         (group.min, group.max, group.desired) = (min, max, desired);
@@ -376,7 +379,9 @@ impl World {
             self.schedule(GROUP_DELETE_SECS, Transition::GroupDeleted(name.clone()));
             return;
         }
-        self.groups.remove(name);
+        if let Some(group) = self.groups.remove(name) {
+            self.index.groups.remove(&group.tags, name);
+        }
         self.record(format!("deleted auto scaling group {name}"));
     }
 
@@ -402,10 +407,25 @@ impl World {
         }
     }
 
+    ///
+    /// Only the groups that may have something to do are looked at (`index.rs`'s
+    /// `Unsettled`, in name order as before): one whose member stopped being live, whose
+    /// capacity or membership changed, that was created or may retry, or that is still
+    /// short of its desired capacity; a settled group's reconciliation would do nothing.
+    /// So a clock move costs the groups in motion, not every group of the world.
     pub(super) fn reconcile_groups(&mut self) {
-        let names: Vec<AutoScalingGroupName> = self.groups.keys().cloned().collect();
+        let names: Vec<AutoScalingGroupName> = match self.index.unsettled.0.replace(std::collections::BTreeSet::new()) {
+            None => self.groups.keys().cloned().collect(),
+            Some(set) => set.into_iter().collect(),
+        };
         for name in names {
             self.reconcile_group(&name);
+            let unsettled = self.groups.get(&name).is_some_and(|g| {
+                !g.deleting && (g.retry_at.is_some() || (g.instances.len() as u64) < u64::from(g.desired))
+            });
+            if unsettled {
+                self.index.unsettled.mark(&name);
+            }
         }
     }
 
@@ -535,6 +555,7 @@ impl World {
             if group.retry_at.is_some_and(|t| t <= self.now) {
                 group.retry_at = None;
             }
+            self.index.unsettled.mark(name);
         }
     }
 }

@@ -302,6 +302,7 @@ impl World {
             tag_suffix(&snapshot.tags)
         ));
         let model = snapshot.to_model();
+        self.index.snapshots.add(&snapshot.tags, &id);
         self.snapshots.insert(id.clone(), snapshot);
         self.hide_new(id.to_string());
         self.schedule(SNAPSHOT_SECS, Transition::SnapshotCompleted(id));
@@ -309,8 +310,7 @@ impl World {
     }
 
     pub fn describe_snapshots(&self, region: &Region, filter: &Filter) -> Vec<Snapshot> {
-        self.snapshots
-            .values()
+        super::index::select(&self.snapshots, &self.index.snapshots, filter)
             .filter(|s| s.region == *region && filter.matches(s.id.as_str(), &s.tags))
             .filter(|s| self.visible(s.id.as_str()))
             .map(SimSnapshot::to_model)

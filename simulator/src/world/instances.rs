@@ -125,8 +125,7 @@ impl World {
     /// [`Faults::invisible_secs`](crate::Faults::invisible_secs) are left out).
     pub fn describe_instances(&self, region: &Region, filter: &Filter) -> Vec<Instance> {
         let now_ms = self.now_ms();
-        self.instances
-            .values()
+        super::index::select(&self.instances, &self.index.instances, filter)
             .filter(|i| i.zone.region() == *region && i.is_visible(now_ms) && filter.matches(i.id.as_str(), &i.tags))
             .map(|i| self.instance_model(i))
             .collect()
@@ -269,6 +268,7 @@ impl World {
             placement.subnet,
             tag_suffix(&instance.tags)
         ));
+        self.index.instances.add(&instance.tags, &id);
         self.instances.insert(id.clone(), instance);
         if let Some(token) = client_token {
             self.client_tokens.insert(token, id.clone());
@@ -299,6 +299,9 @@ impl World {
         }
         let old = instance.state;
         instance.state = InstanceState::ShuttingDown;
+        if let Some(group) = &instance.group {
+            self.index.unsettled.mark(group);
+        }
         self.agents_due.retain(|a| a != id);
         self.scheduler.cancel(|t| matches!(t, Transition::AgentStart(a) if a == id));
         self.record(format!("{id}: {old} -> shutting-down ({cause})"));
@@ -345,6 +348,10 @@ impl World {
             return;
         }
         let Some(instance) = self.instances.remove(id) else { return };
+        self.index.instances.remove(&instance.tags, id);
+        if let Some(group) = &instance.group {
+            self.index.unsettled.mark(group);
+        }
         self.client_tokens.retain(|_, i| i != id);
         if let Some(token) = instance.client_token.clone() {
             let region = instance.zone.region();

@@ -137,8 +137,7 @@ impl World {
     }
 
     pub fn describe_launch_templates(&self, region: &Region, filter: &Filter) -> Vec<LaunchTemplate> {
-        self.templates
-            .values()
+        super::index::select(&self.templates, &self.index.templates, filter)
             .filter(|t| t.region == *region && filter.matches(t.id.as_str(), &t.tags))
             .filter(|t| self.visible(t.id.as_str()))
             .map(SimTemplate::to_model)
@@ -182,6 +181,7 @@ impl World {
         self.record(format!("created launch template {id} ({}) version 1", template.name));
         let model = template.to_model();
         self.hide_new(id.to_string());
+        self.index.templates.add(&template.tags, &id);
         self.templates.insert(id, template);
         let answer = (params, Answer::LaunchTemplate(model.clone()), None);
         self.keep_token_answer(Api::CreateLaunchTemplate, region, token.as_deref(), answer);
@@ -230,7 +230,9 @@ impl World {
                 format!("Launch template {id} is in use by auto scaling group {}", group.name),
             ));
         }
-        self.templates.remove(id);
+        if let Some(template) = self.templates.remove(id) {
+            self.index.templates.remove(&template.tags, id);
+        }
         self.record(format!("deleted launch template {id}"));
         Ok(())
     }

@@ -20,6 +20,7 @@
 //! | `dns.rs` | the A records the DNS gate reads |
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
 //! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
+//! | `index.rs` | derived lookups (resources by Name tag, addresses by instance), rebuilt on load |
 //! | `inject.rs` | the faults gate every call passes |
 //! | `visibility.rs` | eventual consistency of every kind but instances: what is invisible until when |
 //! | `render.rs` | `cellar sim show` and `cellar sim log` |
@@ -44,7 +45,7 @@ use cellar_engine::limits::{Bucket, TokenBucket};
 use cellar_engine::model::*;
 use cellar_engine::rng::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 mod addresses;
 mod agents;
@@ -55,6 +56,7 @@ mod file;
 mod groups;
 mod identity;
 mod images;
+mod index;
 mod inject;
 mod instances;
 mod launch;
@@ -85,6 +87,14 @@ pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
 
 use render::tag_suffix;
 
+/// How many events the world's log keeps: the most recent ones, older ones are dropped as
+/// new ones come (and a state file with more keeps its last this many when loaded). A
+/// count, not a span of virtual time: a span is unbounded under a burst (a fleet apply
+/// logs tens of events per server within minutes) and empty after a long `sim advance`.
+/// 10,000 events are the traces of the last few hundred server commands, about 1 MB of
+/// state file; `cellar sim log --last N` shows fewer.
+pub const LOG_KEEP: usize = 10_000;
+
 /// The seed of a world that never called [`World::reseed`].
 pub const DEFAULT_SEED: u64 = 0;
 
@@ -112,8 +122,8 @@ pub struct LogEntry {
 }
 
 /// The whole simulated account: saved as RON between CLI runs (see `file.rs` for its form).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "file::WorldFile", into = "file::WorldFile")]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "file::WorldFile")]
 pub struct World {
     /// The virtual clock, whole seconds (see [`World::now`]; `millis` holds the rest).
     now: Timestamp,
@@ -178,7 +188,10 @@ pub struct World {
     operator_actions: Option<BTreeSet<String>>,
     /// What each instance printed on its console (see `agents.rs`).
     console: BTreeMap<InstanceId, Vec<String>>,
-    log: Vec<LogEntry>,
+    /// The most recent [`LOG_KEEP`] events, oldest first.
+    log: VecDeque<LogEntry>,
+    /// Derived lookups (by Name tag, by association), not saved: see `index.rs`.
+    index: index::Index,
 }
 
 impl World {
@@ -220,7 +233,8 @@ impl World {
             instance_profiles: BTreeMap::new(),
             operator_actions: None,
             console: BTreeMap::new(),
-            log: Vec::new(),
+            log: VecDeque::new(),
+            index: index::Index::default(),
         }
     }
 
@@ -228,7 +242,10 @@ impl World {
 
     /// Appends a log entry at the current virtual time.
     pub fn record(&mut self, message: impl Into<String>) {
-        self.log.push(LogEntry { at: self.now, millis: self.millis, message: message.into() });
+        if self.log.len() >= LOG_KEEP {
+            self.log.pop_front();
+        }
+        self.log.push_back(LogEntry { at: self.now, millis: self.millis, message: message.into() });
     }
 
     /// Restarts the world's random number generator from `seed` (faults drawn from now on
@@ -321,8 +338,8 @@ impl World {
         std::mem::take(&mut self.agents_due)
     }
 
-    /// The event log, oldest first.
-    pub fn log(&self) -> &[LogEntry] {
+    /// The event log, oldest first: the last [`LOG_KEEP`] events.
+    pub fn log(&self) -> &VecDeque<LogEntry> {
         &self.log
     }
 

@@ -81,10 +81,10 @@ impl World {
     /// only the newest entries.
     pub fn render_log(&self, last: Option<usize>) -> String {
         let start = last.map_or(0, |n| self.log.len().saturating_sub(n));
-        let entries = &self.log[start..];
-        let millis = entries.iter().any(|e| e.millis != 0);
+        let entries = || self.log.iter().skip(start);
+        let millis = entries().any(|e| e.millis != 0);
         let mut out = String::new();
-        for entry in entries {
+        for entry in entries() {
             let _ = writeln!(out, "{}  {}", entry.stamp(millis), entry.message);
         }
         out

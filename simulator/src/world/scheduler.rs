@@ -75,8 +75,8 @@ impl Scheduler {
     }
 
     /// The state file's `scheduled` and `next_seq`.
-    pub(super) fn into_parts(self) -> (Vec<Scheduled>, u64) {
-        (self.events, self.next_seq)
+    pub(super) fn parts(&self) -> (&Vec<Scheduled>, &u64) {
+        (&self.events, &self.next_seq)
     }
 
     /// Schedules a transition at an absolute time (one in the past applies at the next advance).

@@ -80,20 +80,40 @@ impl World {
         }
     }
 
+    /// Moves `resource` in the Name index if its tags (formerly `before`) changed its name.
+    fn reindex(&mut self, resource: &str, before: &Tags) {
+        let index = &mut self.index;
+        if let Some(i) = self.instances.get(&InstanceId::new(resource)) {
+            index.instances.retag(before, &i.tags, &i.id);
+        } else if let Some(v) = self.volumes.get(&VolumeId::new(resource)) {
+            index.volumes.retag(before, &v.tags, &v.id);
+        } else if let Some(a) = self.addresses.get(&AllocationId::new(resource)) {
+            index.addresses.retag(before, &a.tags, &a.allocation_id);
+        } else if let Some(t) = self.templates.get(&LaunchTemplateId::new(resource)) {
+            index.templates.retag(before, &t.tags, &t.id);
+        } else if let Some(s) = self.snapshots.get(&SnapshotId::new(resource)) {
+            index.snapshots.retag(before, &s.tags, &s.id);
+        }
+    }
+
     pub fn create_tags(&mut self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
         let target = self.tags_of_mut(region, resource)?;
         check_tags(target, &tags)?;
         let text = tag_suffix(&tags);
+        let before = target.clone();
         target.extend(tags);
+        self.reindex(resource, &before);
         self.record(format!("tagged {resource}{text}"));
         Ok(())
     }
 
     pub fn delete_tags(&mut self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()> {
         let target = self.tags_of_mut(region, resource)?;
+        let before = target.clone();
         for key in &keys {
             target.remove(key);
         }
+        self.reindex(resource, &before);
         self.record(format!("removed tags {} from {resource}", keys.join(", ")));
         Ok(())
     }

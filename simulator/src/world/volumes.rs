@@ -18,8 +18,7 @@ pub const VOLUME_CREATE_SECS: u64 = 5;
 
 impl World {
     pub fn describe_volumes(&self, region: &Region, filter: &Filter) -> Vec<Volume> {
-        self.volumes
-            .values()
+        super::index::select(&self.volumes, &self.index.volumes, filter)
             .filter(|v| v.zone.region() == *region && filter.matches(v.id.as_str(), &v.tags))
             .filter(|v| self.visible(v.id.as_str()))
             .cloned()
@@ -86,6 +85,7 @@ impl World {
             volume.zone,
             tag_suffix(&volume.tags)
         ));
+        self.index.volumes.add(&volume.tags, &id);
         self.volumes.insert(id.clone(), volume.clone());
         self.hide_new(id.to_string());
         self.schedule(VOLUME_CREATE_SECS, Transition::VolumeAvailable(id));
@@ -104,7 +104,9 @@ impl World {
                 return Err(err(K::IncorrectState, format!("The volume '{id}' is '{other}'")));
             }
         }
-        self.volumes.remove(id);
+        if let Some(volume) = self.volumes.remove(id) {
+            self.index.volumes.remove(&volume.tags, id);
+        }
         self.record(format!("deleted volume {id}"));
         Ok(())
     }

@@ -442,6 +442,7 @@ fn summary_and_lookup() {
 
 mod groups;
 mod images;
+mod index;
 mod network;
 mod tokens;
 mod visibility;
@@ -579,4 +580,32 @@ fn elastic_ips_are_limited_per_region() {
 
 fn addresses_max() -> u32 {
     super::addresses::MAX_ADDRESS_LIMIT
+}
+
+/// The log keeps the last [`LOG_KEEP`] events, in memory and through the state file; a
+/// file with more (written before the limit) loads with its last ones.
+#[test]
+fn the_log_keeps_the_most_recent_events() {
+    let check = |w: &World, first: usize, last: usize| {
+        let messages: Vec<&str> = w.log().iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages.len(), last + 1 - first);
+        assert_eq!(
+            (messages[0], messages[messages.len() - 1]),
+            (&*format!("event {first}"), &*format!("event {last}"))
+        );
+    };
+    let mut w = World::new(Timestamp(T0), Vec::new());
+    for n in 0..LOG_KEEP + 5 {
+        w.record(format!("event {n}"));
+    }
+    check(&w, 5, LOG_KEEP + 4);
+    let loaded = parse_world(&render_world(&w)).unwrap();
+    assert_eq!(loaded, w);
+    // An older file with more entries than the window.
+    let mut text = render_world(&w);
+    let extra: String = (LOG_KEEP + 5..LOG_KEEP + 8).map(|n| format!("(at: {T0}, message: \"event {n}\"),")).collect();
+    let at = text.rfind(']').expect("the log's closing bracket");
+    text.insert_str(at, &extra);
+    let loaded = parse_world(&text).unwrap();
+    check(&loaded, 8, LOG_KEEP + 7);
 }
