@@ -269,7 +269,10 @@ impl World {
             ));
         }
         let text: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        self.groups.get_mut(name).expect("checked").tags.extend(tags);
+        let group = self.groups.get_mut(name).expect("checked");
+        let before = group.tags.clone();
+        group.tags.extend(tags);
+        self.index.groups.retag(&before, &group.tags, name);
         self.record(format!("tagged auto scaling group {name}: {}", text.join(", ")));
         Ok(())
     }

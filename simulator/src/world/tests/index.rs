@@ -129,3 +129,36 @@ fn the_index_is_rebuilt_on_load_and_follows_associations() {
     assert!(w.describe_instances(&r, &Filter::Id(i2.to_string())).is_empty(), "gone after an hour");
     w.check_index().unwrap();
 }
+
+/// Auto Scaling's CreateOrUpdateTags: overwrites a key, moves the group in the index when
+/// its Name changes, refuses past 50 tags (`LimitExceeded`) and while the group is being
+/// deleted (`ValidationError`), and a group that does not exist (as UpdateAutoScalingGroup).
+#[test]
+fn group_tags_are_created_or_updated_as_auto_scaling_does() {
+    let mut w = default_world();
+    let r = east();
+    let t = template(&mut w, "x");
+    w.create_auto_scaling_group(&r, group_request("x", &t, 0)).unwrap();
+    let name = AutoScalingGroupName::new("x");
+    let code = |result: cellar_engine::cloud::CloudResult<()>| match result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.code,
+    };
+    assert_eq!(code(w.create_or_update_group_tags(&r, &name, tags(&[("team", "web")]))), "ok");
+    assert_eq!(code(w.create_or_update_group_tags(&r, &name, tags(&[("team", "ops")]))), "ok");
+    let group = |w: &World| w.describe_auto_scaling_groups(&r, &Filter::All).into_iter().find(|g| g.name == name);
+    assert_eq!(group(&w).unwrap().tags.get("team").map(String::as_str), Some("ops"));
+    w.create_or_update_group_tags(&r, &name, tags(&[("Name", "y")])).unwrap();
+    w.check_index().unwrap();
+    assert_eq!(w.describe_auto_scaling_groups(&r, &server("y")).len(), 1);
+    assert!(w.describe_auto_scaling_groups(&r, &server("x")).is_empty());
+    let many: Tags = (0..50).map(|i| (format!("k{i:02}"), "v".to_string())).collect();
+    assert_eq!(code(w.create_or_update_group_tags(&r, &name, many)), "LimitExceeded");
+    let missing = AutoScalingGroupName::new("nope");
+    // A group that does not exist: refused as UpdateAutoScalingGroup refuses it.
+    let update = w.update_auto_scaling_group(&r, &missing, Default::default());
+    assert_eq!(code(w.create_or_update_group_tags(&r, &missing, tags(&[("k", "v")]))), code(update));
+    w.delete_auto_scaling_group(&r, &name, true).unwrap();
+    assert!(group(&w).is_some_and(|g| g.deleting), "a deleted group stays while it is being deleted");
+    assert_eq!(code(w.create_or_update_group_tags(&r, &name, tags(&[("k", "v")]))), "ValidationError");
+}
