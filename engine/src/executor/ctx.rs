@@ -4,7 +4,7 @@
 use super::token::Tokens;
 use super::{Event, Operator, StepError};
 use crate::api::Api;
-use crate::caller::{Caller, Polled, Retry};
+use crate::caller::{Caller, Polled, Request, Retry};
 use crate::cloud::*;
 use crate::model::*;
 use crate::plan::{Step, StepId};
@@ -21,6 +21,8 @@ pub(super) struct Ctx {
     pub cloud: Arc<dyn Cloud>,
     pub operator: Arc<dyn Operator>,
     pub caller: Caller,
+    /// The `--parallelism` slots steps work in (sleeping, they hold none).
+    pub slots: crate::caller::Slots,
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
@@ -36,11 +38,13 @@ pub(super) struct Ctx {
 
 impl Ctx {
     /// Calls the cloud through the [`Caller`]; retries are reported as the step's events.
-    pub async fn call<T, F, Fut>(&self, step: StepId, api: Api, f: F) -> Result<T, StepError>
+    pub async fn call<T, F, Fut>(&self, step: StepId, request: impl Into<Request>, f: F) -> Result<T, StepError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = CloudResult<T>>,
     {
+        let request = request.into();
+        let api = request.api;
         let operator = &self.operator;
         let on_retry = move |r: &Retry<'_>| {
             operator.event(&Event::Retrying {
@@ -53,7 +57,7 @@ impl Ctx {
             });
         };
         self.caller
-            .call_reporting(&*self.cloud, api, &on_retry, f)
+            .call_reporting(&*self.cloud, request, &on_retry, f)
             .await
             .map_err(|source| StepError::Cloud { call: api, source })
     }
@@ -156,7 +160,7 @@ impl Ctx {
             if waited >= window {
                 return Ok(None);
             }
-            self.cloud.sleep(next_look(&mut interval, window - waited)).await;
+            crate::caller::sleep(&*self.cloud, next_look(&mut interval, window - waited)).await;
         }
     }
 
@@ -193,7 +197,7 @@ impl Ctx {
                         self.operator.event(&Event::Waiting { step, at, what: what.clone(), elapsed });
                     }
                     let left = window - elapsed.as_secs();
-                    self.cloud.sleep(next_look(&mut interval, left)).await;
+                    crate::caller::sleep(&*self.cloud, next_look(&mut interval, left)).await;
                 }
                 other => return other,
             }

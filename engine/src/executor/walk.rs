@@ -39,6 +39,9 @@ pub enum Finish<O, E> {
     Failed(E),
     /// Stopped by something outside (a gate nobody passed): stops the group like a failure.
     Blocked(E),
+    /// Did nothing: the walk was cancelled before the task's turn came (a runner that
+    /// waits for a slot of its own); its outcome is [`Outcome::Cancelled`].
+    Cancelled,
 }
 
 /// What became of a task.
@@ -160,6 +163,10 @@ where
             }
             Finish::Failed(e) => Outcome::Failed(e),
             Finish::Blocked(e) => Outcome::Blocked(e),
+            Finish::Cancelled => {
+                walked.outcomes.insert(id, Outcome::Cancelled);
+                continue;
+            }
         };
         walked.outcomes.insert(id, outcome);
         walked.stopped.entry(graph.tasks[&id].group.clone()).or_insert(id);
