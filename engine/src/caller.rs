@@ -50,6 +50,13 @@ impl Slots {
 /// Sleeps on the cloud's clock; a step running under [`Slots::run`] gives its slot up
 /// meanwhile and takes one again (waiting its turn) before it goes on.
 pub async fn sleep(cloud: &dyn Cloud, duration: Duration) {
+    unslotted(cloud.sleep(duration)).await
+}
+
+/// Runs `wait` (a sleep, or a wait for what another step holds) without the current
+/// step's slot, and takes a slot again after it: a step never waits for another while
+/// holding a slot that other one may need.
+pub async fn unslotted<F: Future>(wait: F) -> F::Output {
     let semaphore = SLOT
         .try_with(|slot| {
             slot.permit.borrow_mut().take().map(drop)?;
@@ -57,11 +64,12 @@ pub async fn sleep(cloud: &dyn Cloud, duration: Duration) {
         })
         .ok()
         .flatten();
-    cloud.sleep(duration).await;
+    let out = wait.await;
     if let Some(semaphore) = semaphore {
         let permit = semaphore.acquire_owned().await.ok();
         let _ = SLOT.try_with(|slot| *slot.permit.borrow_mut() = permit);
     }
+    out
 }
 
 /// Concurrency, retry and wait settings.

@@ -22,6 +22,7 @@
 //! backoff with seeded jitter, client-side token buckets; polls on [`Cloud::sleep`], so on
 //! the simulator minutes pass in virtual time).
 
+mod board;
 mod ctx;
 mod deleting;
 pub mod journal;
@@ -298,6 +299,7 @@ pub async fn apply_journaled(
         operator,
         caller: Caller::new(&policy),
         slots: crate::caller::Slots::new(policy.concurrency),
+        board: Default::default(),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
         steps,
