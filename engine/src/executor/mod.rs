@@ -3,8 +3,9 @@
 //! Outline:
 //!
 //! 1. [`walk`] walks the plan's graph (knowing nothing of what steps do): ready steps in
-//!    id order, at most `concurrency` at once; a failed step's dependents and its
-//!    server's unstarted steps are skipped while other servers' steps go on.
+//!    id order, each working in one of the policy's `concurrency` slots
+//!    ([`crate::caller::Slots`]; a step sleeping holds none); a failed step's dependents
+//!    and its server's unstarted steps are skipped while other servers' steps go on.
 //! 2. Each step runs its handler ([`steps`]) with the outputs of the steps it runs after
 //!    ([`Ref::Output`](crate::plan::Ref) inputs).
 //! 3. When the walk ends, the completed steps of each failed server that name an
