@@ -387,3 +387,7 @@ mod journal;
 /// Rolling fleet plans: waves, health gates, the error budget.
 #[path = "apply/fleet.rs"]
 mod fleet;
+
+/// Which client-side token bucket paces which call.
+#[path = "apply/buckets.rs"]
+mod buckets;

@@ -122,16 +122,26 @@ apis! {
 }
 
 impl Api {
-    /// The token bucket the call draws from; `unfiltered` marks a describe of everything.
-    pub fn bucket(self, unfiltered: bool) -> Bucket {
+    /// The token buckets the call draws from (a token from each; see [`crate::limits`]):
+    /// an EC2 action's own request bucket, or for a describe of instances, volumes,
+    /// snapshots or security groups sent without a filter (`unfiltered`: cellar's
+    /// `Filter::All`, or a describe that takes none) its smaller unfiltered bucket;
+    /// RunInstances and TerminateInstances also a resource bucket (one instance a call);
+    /// every Auto Scaling action the one Auto Scaling bucket; STS and DNS none.
+    pub fn buckets(self, unfiltered: bool) -> Vec<Bucket> {
+        match self.service() {
+            Service::Sts | Service::Dns => return Vec::new(),
+            Service::AutoScaling => return vec![Bucket::AutoScaling],
+            Service::Ec2 => {}
+        }
         match self {
-            Api::DescribeInstances | Api::DescribeVolumes if unfiltered => Bucket::UnfilteredDescribe,
-            Api::RunInstances => Bucket::RunInstances,
-            Api::TerminateInstances => Bucket::TerminateInstances,
-            Api::CreateVolume | Api::DeleteVolume => Bucket::VolumeCreateDelete,
-            Api::CreateTags | Api::DeleteTags => Bucket::Tags,
-            api if !api.is_mutating() => Bucket::NonMutating,
-            _ => Bucket::Mutating,
+            Api::DescribeInstances | Api::DescribeVolumes | Api::DescribeSnapshots | Api::DescribeSecurityGroups
+                if unfiltered =>
+            {
+                vec![Bucket::Unfiltered(self)]
+            }
+            Api::RunInstances | Api::TerminateInstances => vec![Bucket::Request(self), Bucket::Resource(self)],
+            _ => vec![Bucket::Request(self)],
         }
     }
 
@@ -160,22 +170,41 @@ impl fmt::Display for Api {
 mod tests {
     use super::*;
 
-    fn check(api: Api, unfiltered: bool, expected: Bucket) {
-        assert_eq!(api.bucket(unfiltered), expected, "{api} unfiltered={unfiltered}");
-    }
-
     #[test]
     fn calls_map_to_buckets() {
-        check(Api::DescribeInstances, true, Bucket::UnfilteredDescribe);
-        check(Api::DescribeInstances, false, Bucket::NonMutating);
-        check(Api::DescribeAddresses, true, Bucket::NonMutating);
-        check(Api::RunInstances, false, Bucket::RunInstances);
-        check(Api::TerminateInstances, false, Bucket::TerminateInstances);
-        check(Api::CreateVolume, false, Bucket::VolumeCreateDelete);
-        check(Api::DeleteTags, false, Bucket::Tags);
-        check(Api::AttachVolume, false, Bucket::Mutating);
-        check(Api::DeleteAutoScalingGroup, false, Bucket::Mutating);
-        check(Api::DnsLookup, false, Bucket::NonMutating);
+        use Bucket::*;
+        // (call, sent unfiltered, the buckets it draws from)
+        let table: &[(Api, bool, &[Bucket])] = &[
+            (Api::DescribeInstances, true, &[Unfiltered(Api::DescribeInstances)]),
+            (Api::DescribeInstances, false, &[Request(Api::DescribeInstances)]),
+            (Api::DescribeVolumes, true, &[Unfiltered(Api::DescribeVolumes)]),
+            (Api::DescribeVolumes, false, &[Request(Api::DescribeVolumes)]),
+            (Api::DescribeSecurityGroups, true, &[Unfiltered(Api::DescribeSecurityGroups)]),
+            (Api::DescribeSnapshots, false, &[Request(Api::DescribeSnapshots)]),
+            // Not in the unfiltered category: its own request bucket either way.
+            (Api::DescribeAddresses, true, &[Request(Api::DescribeAddresses)]),
+            (Api::DescribeImages, true, &[Request(Api::DescribeImages)]),
+            (Api::RunInstances, false, &[Request(Api::RunInstances), Resource(Api::RunInstances)]),
+            (Api::TerminateInstances, false, &[Request(Api::TerminateInstances), Resource(Api::TerminateInstances)]),
+            (Api::CreateVolume, false, &[Request(Api::CreateVolume)]),
+            (Api::DeleteTags, false, &[Request(Api::DeleteTags)]),
+            (Api::AttachVolume, false, &[Request(Api::AttachVolume)]),
+            (Api::CreateLaunchTemplateVersion, false, &[Request(Api::CreateLaunchTemplateVersion)]),
+            // Auto Scaling's calls share one bucket, not EC2's.
+            (Api::DescribeAutoScalingGroups, true, &[AutoScaling]),
+            (Api::UpdateAutoScalingGroup, false, &[AutoScaling]),
+            (Api::CreateLaunchConfiguration, false, &[AutoScaling]),
+            (Api::DeleteAutoScalingGroup, false, &[AutoScaling]),
+            (Api::GetCallerIdentity, false, &[]),
+            (Api::DnsLookup, false, &[]),
+        ];
+        for (api, unfiltered, expected) in table {
+            assert_eq!(api.buckets(*unfiltered), expected.to_vec(), "{api} unfiltered={unfiltered}");
+        }
+        // Every EC2 call has its own request bucket (limits are per action).
+        for &api in Api::ALL.iter().filter(|a| a.service() == Service::Ec2) {
+            assert!(api.buckets(false).contains(&Request(api)), "{api}");
+        }
     }
 
     #[test]

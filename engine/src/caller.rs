@@ -8,14 +8,69 @@
 //! Waiting is on the cloud's clock ([`Cloud::sleep`]), virtual in the simulator.
 
 use crate::api::Api;
-use crate::cloud::{Cloud, CloudError, CloudErrorKind, CloudResult};
+use crate::cloud::{Cloud, CloudError, CloudErrorKind, CloudResult, Filter};
 use crate::limits::{Bucket, TokenBucket};
 use crate::model::Timestamp;
 use crate::rng::Rng;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+tokio::task_local! {
+    /// The slot the current step holds, if it runs under [`Slots::run`].
+    static SLOT: Slot;
+}
+
+struct Slot {
+    semaphore: Arc<tokio::sync::Semaphore>,
+    permit: std::cell::RefCell<Option<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+/// The executor's `--parallelism`: at most this many steps work at once, where a step
+/// sleeping (a poll's interval, a retry's backoff, a wait for a client-side token: every
+/// sleep through [`sleep`]) holds no slot, so steps that wait do not keep others from
+/// working (a hundred instances booting, a hundred terminations being waited for).
+#[derive(Clone, Debug)]
+pub struct Slots(Arc<tokio::sync::Semaphore>);
+
+impl Slots {
+    pub fn new(concurrency: usize) -> Self {
+        Slots(Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))))
+    }
+
+    /// Runs `work` holding a slot, except while it sleeps through [`sleep`]. Slots are
+    /// handed out first come, first served.
+    pub async fn run<F: Future>(&self, work: F) -> F::Output {
+        let permit = self.0.clone().acquire_owned().await.ok();
+        SLOT.scope(Slot { semaphore: self.0.clone(), permit: std::cell::RefCell::new(permit) }, work).await
+    }
+}
+
+/// Sleeps on the cloud's clock; a step running under [`Slots::run`] gives its slot up
+/// meanwhile and takes one again (waiting its turn) before it goes on.
+pub async fn sleep(cloud: &dyn Cloud, duration: Duration) {
+    unslotted(cloud.sleep(duration)).await
+}
+
+/// Runs `wait` (a sleep, or a wait for what another step holds) without the current
+/// step's slot, and takes a slot again after it: a step never waits for another while
+/// holding a slot that other one may need.
+pub async fn unslotted<F: Future>(wait: F) -> F::Output {
+    let semaphore = SLOT
+        .try_with(|slot| {
+            slot.permit.borrow_mut().take().map(drop)?;
+            Some(slot.semaphore.clone())
+        })
+        .ok()
+        .flatten();
+    let out = wait.await;
+    if let Some(semaphore) = semaphore {
+        let permit = semaphore.acquire_owned().await.ok();
+        let _ = SLOT.try_with(|slot| *slot.permit.borrow_mut() = permit);
+    }
+    out
+}
 
 /// Concurrency, retry and wait settings.
 #[derive(Clone, Debug)]
@@ -43,6 +98,8 @@ pub struct Policy {
     pub client_rate_limit: bool,
     /// Seeds the backoff jitter (runs replay exactly from a seed).
     pub seed: u64,
+    /// Where the calls are counted, if anywhere (benchmarks, tests).
+    pub counts: Option<Arc<CallCounts>>,
 }
 
 impl Default for Policy {
@@ -59,6 +116,7 @@ impl Default for Policy {
             wait_timeout: Duration::from_secs(900),
             client_rate_limit: true,
             seed: 0,
+            counts: None,
         }
     }
 }
@@ -72,6 +130,68 @@ pub enum RetryFor {
     Within(Duration),
     /// Retried until this many errors of the kind (5xx: bounded by count, not time).
     Attempts(u32),
+}
+
+/// A call as AWS's buckets see it: its operation, and whether it is sent without a filter
+/// (an unfiltered describe draws from a smaller bucket, [`Api::buckets`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Request {
+    pub api: Api,
+    pub unfiltered: bool,
+}
+
+impl Request {
+    /// A describe sent with `filter` (unfiltered when it is `Filter::All`).
+    pub fn describe(api: Api, filter: &Filter) -> Request {
+        Request { api, unfiltered: matches!(filter, Filter::All) }
+    }
+
+    /// The buckets the call draws from.
+    pub fn buckets(self) -> Vec<Bucket> {
+        self.api.buckets(self.unfiltered)
+    }
+}
+
+impl From<Api> for Request {
+    /// A call with a filter or ids, or that takes none: cellar describes a region's
+    /// security groups whole (no filter), every other describe it names by filter or id
+    /// unless it says otherwise ([`Request::describe`]).
+    fn from(api: Api) -> Request {
+        Request { api, unfiltered: api == Api::DescribeSecurityGroups }
+    }
+}
+
+/// Calls counted by request: every attempt, and those the cloud throttled.
+#[derive(Debug, Default)]
+pub struct CallCounts {
+    counts: Mutex<BTreeMap<Request, (u64, u64)>>,
+}
+
+impl CallCounts {
+    fn add(&self, request: Request, throttled: bool) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = counts.entry(request).or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(throttled);
+    }
+
+    /// (attempts, throttled attempts) of each request made.
+    pub fn by_request(&self) -> BTreeMap<Request, (u64, u64)> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// (attempts, throttled attempts) of each bucket drawn from.
+    pub fn by_bucket(&self) -> BTreeMap<Bucket, (u64, u64)> {
+        let mut out: BTreeMap<Bucket, (u64, u64)> = BTreeMap::new();
+        for (request, (made, throttled)) in self.by_request() {
+            for bucket in request.buckets() {
+                let entry = out.entry(bucket).or_default();
+                entry.0 += made;
+                entry.1 += throttled;
+            }
+        }
+        out
+    }
 }
 
 impl Policy {
@@ -173,35 +293,52 @@ impl Caller {
         half + half.mul_f64(jitter)
     }
 
-    /// Takes a token from the client-side bucket of `api`, sleeping until there is one.
-    ///
-    /// Describes of instances and volumes draw from the smaller unfiltered-describe bucket
-    /// even when filtered: half of AWS's non-mutating rate, which leaves the other half to
-    /// what shares the account's buckets (the instances' agents, other operators). Pacing
-    /// at the full rate got the 50-server apply of `tests/scenarios.rs`
-    /// (`big_throttled_apply_completes_without_duplicate_instances`) throttled more than not
-    /// pacing at all.
-    async fn take_token(&self, cloud: &dyn Cloud, api: Api) {
+    /// Takes a token from each client-side bucket of `request` (one per action, as AWS
+    /// limits each action on its own; Auto Scaling's shared one), sleeping until each has
+    /// one. The mirror starts full and follows the cloud's clock; a throttled answer empties
+    /// it ([`Caller::throttled`]), since others (the instances' agents, other operators)
+    /// draw from the same account buckets.
+    async fn take_token(&self, cloud: &dyn Cloud, request: Request) {
         if !self.policy.client_rate_limit {
             return;
         }
-        let bucket = api.bucket(true);
+        let wanted = request.buckets();
+        if wanted.is_empty() {
+            return;
+        }
         loop {
             let now_ms = cloud.now().await.0 * 1000;
             let wait = {
                 let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-                let b = buckets.entry(bucket).or_insert_with(|| TokenBucket::full(bucket, now_ms));
-                if b.try_take(bucket, now_ms) {
-                    0
-                } else {
-                    b.wait_ms(bucket, now_ms).max(1)
+                let mut wait = 0;
+                for &bucket in &wanted {
+                    let b = buckets.entry(bucket).or_insert_with(|| TokenBucket::full(bucket, now_ms));
+                    wait = wait.max(b.wait_ms(bucket, now_ms));
                 }
+                if wait == 0 {
+                    for &bucket in &wanted {
+                        if let Some(b) = buckets.get_mut(&bucket) {
+                            b.try_take(bucket, now_ms);
+                        }
+                    }
+                }
+                wait
             };
             if wait == 0 {
                 return;
             }
-            cloud.sleep(Duration::from_millis(wait)).await;
+            sleep(cloud, Duration::from_millis(wait)).await;
         }
+    }
+
+    /// The cloud throttled `request`: its request bucket (the first) is empty there, so the
+    /// mirror empties it too and the next calls wait for its refill instead of each being
+    /// refused.
+    async fn throttled(&self, cloud: &dyn Cloud, request: Request) {
+        let Some(&bucket) = request.buckets().first() else { return };
+        let now_ms = cloud.now().await.0 * 1000;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets.entry(bucket).or_insert_with(|| TokenBucket::full(bucket, now_ms)).drain(bucket, now_ms);
     }
 
     /// Calls `f` (the operation `api`) until it succeeds or its error is final by
@@ -209,7 +346,7 @@ impl Caller {
     pub async fn call_reporting<T, F, Fut>(
         &self,
         cloud: &dyn Cloud,
-        api: Api,
+        api: impl Into<Request>,
         on_retry: &(dyn Fn(&Retry<'_>) + Send + Sync),
         f: F,
     ) -> CloudResult<T>
@@ -217,23 +354,23 @@ impl Caller {
         F: FnMut() -> Fut,
         Fut: Future<Output = CloudResult<T>>,
     {
-        self.call_inner(cloud, api, on_retry, f).await
+        self.call_inner(cloud, api.into(), on_retry, f).await
     }
 
     /// [`Caller::call_reporting`] without progress reports (reads for a plan or a status,
     /// the agent).
-    pub async fn call<T, F, Fut>(&self, cloud: &dyn Cloud, api: Api, f: F) -> CloudResult<T>
+    pub async fn call<T, F, Fut>(&self, cloud: &dyn Cloud, api: impl Into<Request>, f: F) -> CloudResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = CloudResult<T>>,
     {
-        self.call_inner(cloud, api, &|_| {}, f).await
+        self.call_inner(cloud, api.into(), &|_| {}, f).await
     }
 
     async fn call_inner<T, F, Fut>(
         &self,
         cloud: &dyn Cloud,
-        api: Api,
+        request: Request,
         on_retry: &(dyn Fn(&Retry<'_>) + Send + Sync),
         mut f: F,
     ) -> CloudResult<T>
@@ -241,17 +378,26 @@ impl Caller {
         F: FnMut() -> Fut,
         Fut: Future<Output = CloudResult<T>>,
     {
+        let api = request.api;
         let started = cloud.now().await;
         let mut attempt = 1;
         // Errors bounded by count (5xx) are counted on their own, so a few of them between
         // capacity retries do not end the capacity window early.
         let mut counted = 0;
         loop {
-            self.take_token(cloud, api).await;
-            let error = match f().await {
+            self.take_token(cloud, request).await;
+            let result = f().await;
+            let throttled = result.as_ref().is_err_and(|e| e.kind == CloudErrorKind::RequestLimitExceeded);
+            if let Some(counts) = &self.policy.counts {
+                counts.add(request, throttled);
+            }
+            let error = match result {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
+            if throttled && self.policy.client_rate_limit {
+                self.throttled(cloud, request).await;
+            }
             let delay = self.backoff(attempt);
             let now = cloud.now().await;
             let waited = Duration::from_secs(now.0.saturating_sub(started.0));
@@ -267,7 +413,7 @@ impl Caller {
                 return Err(error);
             }
             on_retry(&Retry { api, at: now, attempt, error: &error, delay });
-            cloud.sleep(delay).await;
+            sleep(cloud, delay).await;
             attempt += 1;
         }
     }
@@ -305,7 +451,7 @@ impl Caller {
                 return Ok(Polled::TimedOut { waited });
             }
             on_wait(now, waited);
-            cloud.sleep(self.policy.poll).await;
+            sleep(cloud, self.policy.poll).await;
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::agent::DATA_ROLE;
 use crate::api::Api;
-use crate::caller::{Caller, Policy};
+use crate::caller::{Caller, Policy, Request};
 use crate::cloud::{Cloud, CloudError, Filter, MAX_FILTER_VALUES};
 use crate::model::*;
 use crate::network::Network;
@@ -366,8 +366,11 @@ impl RegionRead {
             self.images_read.sort_by(|a, b| a.id.cmp(&b.id));
         }
         if self.workspaces {
-            let all =
-                caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &Filter::All)).await?;
+            let all = caller
+                .call(cloud, Request::describe(Api::DescribeInstances, &Filter::All), || {
+                    cloud.describe_instances(region, &Filter::All)
+                })
+                .await?;
             self.workspaces_read = all
                 .into_iter()
                 .filter(|i| i.tags.get(NAME_TAG).is_some_and(|n| workspace_number(n).is_some()))

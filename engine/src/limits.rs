@@ -1,39 +1,118 @@
-//! AWS's API rate limits as token buckets (the EC2 throttling guide): the buckets and
-//! their arithmetic; [`crate::api::Api::bucket`] says which bucket a call draws from. The
-//! simulator enforces them server-side (`RequestLimitExceeded`); the executor mirrors them
-//! client-side so a big apply slows down instead of failing.
+//! AWS's API rate limits as token buckets, and their arithmetic.
+//!
+//! EC2 (the "Request throttling for the Amazon EC2 API" guide) limits each API action on
+//! its own ("limits are applied to individual API actions, not API action categories"):
+//! every action has a request bucket of its category's size (non-mutating 100, refill
+//! 20/s; mutating 50, 5/s) or of its own (the guide's "uncategorized actions": RunInstances
+//! 5, 2/s; TerminateInstances, CreateVolume, DeleteVolume, CreateSnapshot,
+//! CreateLaunchTemplateVersion 100, 5/s; CreateTags, DeleteTags 100, 10/s; CopyImage 100,
+//! 1/s). A describe of instances, volumes, snapshots or security groups sent with neither a
+//! filter nor pagination draws from that action's smaller unfiltered bucket (50, 10/s)
+//! instead. RunInstances and TerminateInstances also draw one token per instance from a
+//! resource bucket (1000, 2/s and 1000, 20/s). Amazon EC2 Auto Scaling has one bucket
+//! shared by all its actions, separate from EC2's; AWS publishes no figure for it, so
+//! cellar assumes a small one ([`AUTO_SCALING_RATE`]). STS and the DNS resolver are not
+//! limited here.
+//!
+//! [`crate::api::Api::buckets`] says which buckets a call draws from. The simulator
+//! enforces them server-side (`RequestLimitExceeded`, Auto Scaling's `Throttling`); the
+//! [`crate::caller::Caller`] mirrors them client-side so a big apply slows down instead of
+//! failing.
 
-use serde::{Deserialize, Serialize};
+use crate::api::Api;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 
-/// The buckets, per account and region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Amazon EC2 Auto Scaling's shared bucket: (capacity, refill per second). Not published
+/// by AWS; chosen small (stricter than what accounts see) so nothing relies on more.
+pub const AUTO_SCALING_RATE: (f64, f64) = (40.0, 8.0);
+
+/// One token bucket, per account and region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bucket {
-    /// Describe* and other reads.
-    NonMutating,
-    /// DescribeInstances / DescribeVolumes without a filter (cellar's `Filter::All`).
-    UnfilteredDescribe,
-    /// Other changes.
-    Mutating,
-    RunInstances,
-    TerminateInstances,
-    /// CreateVolume and DeleteVolume.
-    VolumeCreateDelete,
-    /// CreateTags and DeleteTags.
-    Tags,
+    /// The request bucket of one EC2 action.
+    Request(Api),
+    /// The smaller bucket of an unfiltered, unpaginated describe (DescribeInstances,
+    /// DescribeVolumes, DescribeSnapshots, DescribeSecurityGroups).
+    Unfiltered(Api),
+    /// The resource bucket of RunInstances or TerminateInstances: a token per instance.
+    Resource(Api),
+    /// Every Amazon EC2 Auto Scaling action.
+    AutoScaling,
 }
 
 impl Bucket {
-    /// (capacity, refill per second).
+    /// (capacity, refill per second), as the EC2 guide's tables give them.
     pub fn rate(self) -> (f64, f64) {
         match self {
-            Bucket::NonMutating => (100.0, 20.0),
-            Bucket::UnfilteredDescribe => (50.0, 10.0),
-            Bucket::Mutating => (50.0, 5.0),
-            Bucket::RunInstances => (5.0, 2.0),
-            Bucket::TerminateInstances => (100.0, 5.0),
-            Bucket::VolumeCreateDelete => (100.0, 5.0),
-            Bucket::Tags => (100.0, 10.0),
+            Bucket::Request(api) => match api {
+                Api::RunInstances => (5.0, 2.0),
+                Api::TerminateInstances
+                | Api::CreateVolume
+                | Api::DeleteVolume
+                | Api::CreateSnapshot
+                | Api::CreateLaunchTemplateVersion => (100.0, 5.0),
+                Api::CreateTags | Api::DeleteTags => (100.0, 10.0),
+                Api::CopyImage => (100.0, 1.0),
+                api if api.is_mutating() => (50.0, 5.0),
+                _ => (100.0, 20.0),
+            },
+            Bucket::Unfiltered(_) => (50.0, 10.0),
+            Bucket::Resource(Api::TerminateInstances) => (1000.0, 20.0),
+            Bucket::Resource(_) => (1000.0, 2.0),
+            Bucket::AutoScaling => AUTO_SCALING_RATE,
         }
+    }
+
+    /// `DescribeInstances`, `DescribeInstances unfiltered`, `RunInstances instances`,
+    /// `AutoScaling` (log lines and the simulator's state file).
+    pub fn name(self) -> String {
+        match self {
+            Bucket::Request(api) => api.name().to_string(),
+            Bucket::Unfiltered(api) => format!("{api} unfiltered"),
+            Bucket::Resource(api) => format!("{api} instances"),
+            Bucket::AutoScaling => "AutoScaling".to_string(),
+        }
+    }
+
+    /// Reads [`Bucket::name`] back.
+    pub fn parse(name: &str) -> Option<Bucket> {
+        if name == "AutoScaling" {
+            return Some(Bucket::AutoScaling);
+        }
+        if let Some(api) = name.strip_suffix(" unfiltered") {
+            return Api::parse(api).map(Bucket::Unfiltered);
+        }
+        if let Some(api) = name.strip_suffix(" instances") {
+            return Api::parse(api).map(Bucket::Resource);
+        }
+        Api::parse(name).map(Bucket::Request)
+    }
+
+    /// The tokens a burst of `calls` needs beyond what a full bucket holds, in seconds of
+    /// refill: the least time `calls` calls from a full bucket take.
+    pub fn least_seconds(self, calls: u64) -> f64 {
+        let (capacity, per_second) = self.rate();
+        (calls as f64 - capacity).max(0.0) / per_second
+    }
+}
+
+impl fmt::Display for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for Bucket {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Bucket {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Bucket::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown token bucket `{name}`")))
     }
 }
 
@@ -57,15 +136,25 @@ impl TokenBucket {
         self.updated_ms = self.updated_ms.max(now_ms);
     }
 
+    /// Whether a token is there now (taking none).
+    pub fn has_token(&mut self, bucket: Bucket, now_ms: u64) -> bool {
+        self.refill(bucket, now_ms);
+        self.tokens >= 1.0
+    }
+
     /// Takes a token if there is one.
     pub fn try_take(&mut self, bucket: Bucket, now_ms: u64) -> bool {
-        self.refill(bucket, now_ms);
-        if self.tokens >= 1.0 {
+        let there = self.has_token(bucket, now_ms);
+        if there {
             self.tokens -= 1.0;
-            true
-        } else {
-            false
         }
+        there
+    }
+
+    /// Empties the bucket (the cloud said it is empty: a throttled answer).
+    pub fn drain(&mut self, bucket: Bucket, now_ms: u64) {
+        self.refill(bucket, now_ms);
+        self.tokens = self.tokens.min(0.0);
     }
 
     /// Milliseconds until a token is available (0 if one is).
@@ -85,7 +174,7 @@ mod tests {
 
     #[test]
     fn buckets_empty_and_refill() {
-        let b = Bucket::RunInstances;
+        let b = Bucket::Request(Api::RunInstances);
         let mut t = TokenBucket::full(b, 0);
         for _ in 0..5 {
             assert!(t.try_take(b, 0));
@@ -95,5 +184,37 @@ mod tests {
         assert!(t.try_take(b, 500));
         assert!(!t.try_take(b, 500));
         assert!(t.try_take(b, 100_000));
+        t.drain(b, 100_000);
+        assert_eq!(t.wait_ms(b, 100_000), 500, "drained: a token in 500 ms");
+    }
+
+    #[test]
+    fn rates_follow_the_ec2_guide() {
+        // (bucket, capacity, refill per second)
+        let table = [
+            (Bucket::Request(Api::DescribeInstances), 100.0, 20.0),
+            (Bucket::Request(Api::DescribeAutoScalingGroups), 100.0, 20.0),
+            (Bucket::Unfiltered(Api::DescribeVolumes), 50.0, 10.0),
+            (Bucket::Request(Api::AttachVolume), 50.0, 5.0),
+            (Bucket::Request(Api::AllocateAddress), 50.0, 5.0),
+            (Bucket::Request(Api::RunInstances), 5.0, 2.0),
+            (Bucket::Resource(Api::RunInstances), 1000.0, 2.0),
+            (Bucket::Request(Api::TerminateInstances), 100.0, 5.0),
+            (Bucket::Resource(Api::TerminateInstances), 1000.0, 20.0),
+            (Bucket::Request(Api::CreateVolume), 100.0, 5.0),
+            (Bucket::Request(Api::DeleteVolume), 100.0, 5.0),
+            (Bucket::Request(Api::CreateTags), 100.0, 10.0),
+            (Bucket::Request(Api::CreateLaunchTemplateVersion), 100.0, 5.0),
+            (Bucket::Request(Api::CreateLaunchTemplate), 50.0, 5.0),
+            (Bucket::Request(Api::CopyImage), 100.0, 1.0),
+            (Bucket::AutoScaling, AUTO_SCALING_RATE.0, AUTO_SCALING_RATE.1),
+        ];
+        for (bucket, capacity, refill) in table {
+            assert_eq!(bucket.rate(), (capacity, refill), "{bucket}");
+            assert_eq!(Bucket::parse(&bucket.name()), Some(bucket), "{bucket} round trips");
+        }
+        assert_eq!(Bucket::parse("Nothing"), None);
+        assert_eq!(Bucket::Request(Api::RunInstances).least_seconds(25), 10.0);
+        assert_eq!(Bucket::Request(Api::RunInstances).least_seconds(3), 0.0);
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::agent::AgentOutcome;
 use crate::api::Api;
-use crate::caller::{Caller, Policy};
+use crate::caller::{Caller, Policy, Request};
 use crate::cloud::{Cloud, CloudError, Filter};
 use crate::inventory::{self, ServerResources};
 use crate::model::*;
@@ -264,8 +264,11 @@ pub struct WorkspaceStatus {
 /// The live workspaces of `region` (one unfiltered DescribeInstances), by number.
 pub async fn workspaces(cloud: &dyn Cloud, region: &Region) -> Result<Vec<WorkspaceStatus>, CloudError> {
     let caller = Caller::new(&Policy::for_reads());
-    let instances =
-        caller.call(cloud, Api::DescribeInstances, || cloud.describe_instances(region, &Filter::All)).await?;
+    let instances = caller
+        .call(cloud, Request::describe(Api::DescribeInstances, &Filter::All), || {
+            cloud.describe_instances(region, &Filter::All)
+        })
+        .await?;
     let mut out: Vec<(u32, WorkspaceStatus)> = instances
         .into_iter()
         .filter(|i| i.state.is_alive())

@@ -146,3 +146,43 @@ async fn a_fleet_is_read_in_batches_the_same_as_one_by_one() {
     assert_eq!(two_hundred, four, "200 servers are one page");
     assert_eq!(four_hundred_one, four + 2 * 5, "401 servers: two more pages of the five kinds");
 }
+
+/// Four servers replaced in one wave at `--parallelism 1`: a step sleeping (the wait for
+/// its instance to terminate, the wait for the new one to be healthy) holds no slot, so the
+/// four replacements overlap and the wave takes about one replacement's time, not four.
+#[tokio::test]
+async fn steps_that_sleep_hold_no_parallelism_slot() {
+    let sim = world_after(&[
+        "create-server@achel 10",
+        "create-server@duvel 30",
+        "create-server@kwak 10",
+        "create-server@ommegang 20",
+        "!image web-server-2026-12-01 x86_64 us-east-1",
+    ])
+    .await;
+    let mut plans = Vec::new();
+    for server in SERVERS {
+        plans.push(plan(&*sim, &format!("upgrade-ami@{server} --restart")).await.unwrap());
+    }
+    let one_took = {
+        let alone = world_after(&["create-server@duvel 30", "!image web-server-2026-12-01 x86_64 us-east-1"]).await;
+        let upgrade = plan(&*alone, "upgrade-ami@duvel --restart").await.unwrap();
+        let started = alone.world().now().0;
+        let report = executor::apply(alone.clone(), Arc::new(Recorder::new(true)), &upgrade, Policy::default()).await;
+        assert!(report.succeeded(), "{}", report.summary());
+        let ended = alone.world().now().0;
+        ended - started
+    };
+    let names = SERVERS.iter().map(|s| ServerName::new(*s)).collect();
+    let options = RolloutOptions { max_unavailable: Some(Unavailable::Percent(100)), ..RolloutOptions::default() };
+    let fleet =
+        Plan::fleet("upgrade-ami@all --restart".into(), "all".into(), names, plans, BTreeMap::new(), &options).unwrap();
+    assert_eq!(fleet.waves().len(), 1);
+    let started = sim.world().now().0;
+    let policy = Policy { concurrency: 1, ..Policy::default() };
+    let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &fleet, policy).await;
+    assert!(report.succeeded(), "{}", report.summary());
+    let took = sim.world().now().0 - started;
+    assert!(one_took > 20, "a replacement waits for a termination and a boot ({one_took} s)");
+    assert!(took * 2 < one_took * 3, "4 replacements at parallelism 1 took {took} s; one alone {one_took} s");
+}

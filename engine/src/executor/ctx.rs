@@ -4,7 +4,7 @@
 use super::token::Tokens;
 use super::{Event, Operator, StepError};
 use crate::api::Api;
-use crate::caller::{Caller, Polled, Retry};
+use crate::caller::{Caller, Polled, Request, Retry};
 use crate::cloud::*;
 use crate::model::*;
 use crate::plan::{Step, StepId};
@@ -21,6 +21,10 @@ pub(super) struct Ctx {
     pub cloud: Arc<dyn Cloud>,
     pub operator: Arc<dyn Operator>,
     pub caller: Caller,
+    /// The `--parallelism` slots steps work in (sleeping, they hold none).
+    pub slots: crate::caller::Slots,
+    /// The servers waiting to be healthy, looked at together (`board.rs`).
+    pub board: super::board::Board,
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
@@ -36,11 +40,13 @@ pub(super) struct Ctx {
 
 impl Ctx {
     /// Calls the cloud through the [`Caller`]; retries are reported as the step's events.
-    pub async fn call<T, F, Fut>(&self, step: StepId, api: Api, f: F) -> Result<T, StepError>
+    pub async fn call<T, F, Fut>(&self, step: StepId, request: impl Into<Request>, f: F) -> Result<T, StepError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = CloudResult<T>>,
     {
+        let request = request.into();
+        let api = request.api;
         let operator = &self.operator;
         let on_retry = move |r: &Retry<'_>| {
             operator.event(&Event::Retrying {
@@ -53,7 +59,7 @@ impl Ctx {
             });
         };
         self.caller
-            .call_reporting(&*self.cloud, api, &on_retry, f)
+            .call_reporting(&*self.cloud, request, &on_retry, f)
             .await
             .map_err(|source| StepError::Cloud { call: api, source })
     }
@@ -156,7 +162,7 @@ impl Ctx {
             if waited >= window {
                 return Ok(None);
             }
-            self.cloud.sleep(next_look(&mut interval, window - waited)).await;
+            crate::caller::sleep(&*self.cloud, next_look(&mut interval, window - waited)).await;
         }
     }
 
@@ -193,7 +199,7 @@ impl Ctx {
                         self.operator.event(&Event::Waiting { step, at, what: what.clone(), elapsed });
                     }
                     let left = window - elapsed.as_secs();
-                    self.cloud.sleep(next_look(&mut interval, left)).await;
+                    crate::caller::sleep(&*self.cloud, next_look(&mut interval, left)).await;
                 }
                 other => return other,
             }
@@ -294,40 +300,6 @@ impl Ctx {
         .await
     }
 
-    /// The server's instance that is current now (running first), other than `except`.
-    pub async fn current_instance(
-        &self,
-        step: StepId,
-        server: &ServerName,
-        except: Option<&InstanceId>,
-    ) -> Result<Option<Instance>, StepError> {
-        let filter = Filter::Server(server.clone());
-        let mut all =
-            self.call(step, Api::DescribeInstances, || self.cloud.describe_instances(&self.region, &filter)).await?;
-        all.retain(|i| i.state.is_alive() && Some(&i.id) != except);
-        all.sort_by_key(|i| (i.state != InstanceState::Running, i.id.clone()));
-        Ok(all.into_iter().next())
-    }
-
-    /// Whether `server` runs on `instance` with its data volumes (every one) attached and an
-    /// address associated.
-    pub async fn healthy_on(
-        &self,
-        step: StepId,
-        server: &ServerName,
-        instance: &InstanceId,
-    ) -> Result<bool, StepError> {
-        let filter = Filter::Server(server.clone());
-        let running = self.instance(step, instance).await?.is_some_and(|i| i.state == InstanceState::Running);
-        let volumes =
-            self.call(step, Api::DescribeVolumes, || self.cloud.describe_volumes(&self.region, &filter)).await?;
-        let attached = all_attached(&volumes, instance);
-        let addresses =
-            self.call(step, Api::DescribeAddresses, || self.cloud.describe_addresses(&self.region, &filter)).await?;
-        let associated = addresses.iter().any(|a| a.associated_to.as_ref() == Some(instance));
-        Ok(running && attached && associated)
-    }
-
     /// Terminates an instance (a missing one counts as terminated) and waits until it is.
     pub async fn terminate(&self, step: StepId, id: &InstanceId) -> Result<(), StepError> {
         match self.call(step, Api::TerminateInstances, || self.cloud.terminate_instance(&self.region, id)).await {
@@ -378,7 +350,7 @@ impl Ctx {
 }
 
 /// Whether the server has a data volume and every one is attached to `instance`.
-fn all_attached(volumes: &[Volume], instance: &InstanceId) -> bool {
+pub(super) fn all_attached(volumes: &[Volume], instance: &InstanceId) -> bool {
     let data: Vec<&Volume> = volumes.iter().filter(|v| crate::volumes::is_data(v)).collect();
     !data.is_empty() && data.iter().all(|v| v.attached_to.as_ref() == Some(instance))
 }

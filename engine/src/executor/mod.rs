@@ -3,8 +3,9 @@
 //! Outline:
 //!
 //! 1. [`walk`] walks the plan's graph (knowing nothing of what steps do): ready steps in
-//!    id order, at most `concurrency` at once; a failed step's dependents and its
-//!    server's unstarted steps are skipped while other servers' steps go on.
+//!    id order, each working in one of the policy's `concurrency` slots
+//!    ([`crate::caller::Slots`]; a step sleeping holds none); a failed step's dependents
+//!    and its server's unstarted steps are skipped while other servers' steps go on.
 //! 2. Each step runs its handler ([`steps`]) with the outputs of the steps it runs after
 //!    ([`Ref::Output`](crate::plan::Ref) inputs).
 //! 3. When the walk ends, the completed steps of each failed server that name an
@@ -22,6 +23,7 @@
 //! backoff with seeded jitter, client-side token buckets; polls on [`Cloud::sleep`], so on
 //! the simulator minutes pass in virtual time).
 
+mod board;
 mod ctx;
 mod deleting;
 pub mod journal;
@@ -297,6 +299,8 @@ pub async fn apply_journaled(
         cloud,
         operator,
         caller: Caller::new(&policy),
+        slots: crate::caller::Slots::new(policy.concurrency),
+        board: Default::default(),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
         steps,
@@ -333,7 +337,7 @@ pub async fn apply_journaled(
         if rolling.is_some() {
             ctx.operator.event(&Event::WaveStarted { wave: n + 1, of: waves.len(), servers: wave.clone() });
         }
-        let run = WaveRun { ctx: &ctx, journal: &journal, resume: &resume, known: &known, policy: &policy, cancel };
+        let run = WaveRun { ctx: &ctx, journal: &journal, resume: &resume, known: &known, cancel };
         let (stopped, outcomes, undone) = run.walk(plan, &steps).await;
         report.outcomes.extend(outcomes);
         report.undone.extend(undone);
@@ -375,23 +379,33 @@ struct Gate {
 
 /// Every server of the wave whose steps all succeeded and whose plan ends with it up
 /// (a `WaitHealthy` step) must be healthy by `cellar status`'s rules, its agent's result
-/// included; the others pass when their steps did.
+/// included; the others pass when their steps did. The servers checked are read together
+/// (`status::read_many`: a describe per kind and 200 servers, not per server).
 async fn health_gate(ctx: &Ctx, wave: &[ServerName], steps: &[&Step], stopped: &BTreeMap<ServerName, StepId>) -> Gate {
     let wants_health = |server: &ServerName| {
         steps.iter().any(|s| &s.server == server && matches!(s.action, Action::WaitHealthy { .. }))
     };
     let mut gate = Gate { passed: 0, unhealthy: Vec::new(), checked: wave.iter().any(&wants_health) };
+    let mut checked = Vec::new();
     for server in wave.iter().filter(|s| !stopped.contains_key(*s)) {
-        if !wants_health(server) {
+        if wants_health(server) {
+            checked.push((server.clone(), ctx.region.clone()));
+        } else {
             gate.passed += 1;
-            continue;
         }
-        let reason = match crate::status::read(&*ctx.cloud, server, &ctx.region).await {
-            Ok(status) if status.health == crate::status::Health::Healthy => {
+    }
+    if checked.is_empty() {
+        return gate;
+    }
+    let read = crate::status::read_many(&*ctx.cloud, &checked).await;
+    for (k, (server, _)) in checked.iter().enumerate() {
+        let reason = match read.as_ref().map(|statuses| statuses.get(k)) {
+            Ok(Some(status)) if status.health == crate::status::Health::Healthy => {
                 gate.passed += 1;
                 continue;
             }
-            Ok(status) => format!("{server} is {} after its steps: {}", status.health.as_str(), status.reason),
+            Ok(Some(status)) => format!("{server} is {} after its steps: {}", status.health.as_str(), status.reason),
+            Ok(None) => format!("{server}: its health was not read"),
             Err(e) => format!("{server}: its health could not be read: {e}"),
         };
         ctx.operator.event(&Event::Unhealthy { server: server.clone(), reason });
@@ -407,7 +421,6 @@ struct WaveRun<'a> {
     journal: &'a Arc<dyn journal::Journal>,
     resume: &'a Arc<journal::Resume>,
     known: &'a Arc<std::collections::BTreeSet<String>>,
-    policy: &'a Policy,
     cancel: &'a Cancel,
 }
 
@@ -425,18 +438,33 @@ impl WaveRun<'_> {
             .collect();
         let run = |id: StepId, inputs: BTreeMap<StepId, Output>| {
             let (ctx, journal, known) = (self.ctx.clone(), self.journal.clone(), self.known.clone());
+            let cancel = self.cancel.clone();
             // Every step of the plan is in the context (shared, not cloned per run).
             let step = self.ctx.steps.get(&id).cloned();
             let decision = self.resume.decide(id);
             async move {
-                match step {
-                    Some(step) => resume_step(&ctx, &*journal, &step, (decision, &known), steps::Inputs(inputs)).await,
-                    None => Finish::Failed(StepError::Unexpected { what: format!("step {id} is not in the plan") }),
-                }
+                // The walk starts every ready step; each works in one of the `--parallelism`
+                // slots (first come, first served), and gives it up while it sleeps.
+                let slots = ctx.slots.clone();
+                slots
+                    .run(async {
+                        if cancel.is_cancelled() {
+                            return Finish::Cancelled;
+                        }
+                        match step {
+                            Some(step) => {
+                                resume_step(&ctx, &*journal, &step, (decision, &known), steps::Inputs(inputs)).await
+                            }
+                            None => {
+                                Finish::Failed(StepError::Unexpected { what: format!("step {id} is not in the plan") })
+                            }
+                        }
+                    })
+                    .await
             }
         };
         let on_skip = |step, because| self.ctx.operator.event(&Event::Skipped { step, because });
-        let walked = walk::walk(&tasks, self.policy.concurrency, self.cancel, run, &on_skip).await;
+        let walked = walk::walk(&tasks, usize::MAX, self.cancel, run, &on_skip).await;
         let mut outcomes = BTreeMap::new();
         let mut outputs = BTreeMap::new();
         for (id, outcome) in walked.outcomes {
@@ -508,6 +536,7 @@ async fn resume_step(
         Finish::Done(output) => journal::Record::Done { step: step.id, output: output.clone() },
         Finish::Failed(e) => journal::Record::Failed { step: step.id, error: e.to_string() },
         Finish::Blocked(e) => journal::Record::Blocked { step: step.id, reason: e.to_string() },
+        Finish::Cancelled => return finish,
     };
     match (journal.record(&record), finish) {
         (Ok(()), finish) => finish,

@@ -39,6 +39,9 @@ pub enum Finish<O, E> {
     Failed(E),
     /// Stopped by something outside (a gate nobody passed): stops the group like a failure.
     Blocked(E),
+    /// Did nothing: the walk was cancelled before the task's turn came (a runner that
+    /// waits for a slot of its own); its outcome is [`Outcome::Cancelled`].
+    Cancelled,
 }
 
 /// What became of a task.
@@ -160,6 +163,10 @@ where
             }
             Finish::Failed(e) => Outcome::Failed(e),
             Finish::Blocked(e) => Outcome::Blocked(e),
+            Finish::Cancelled => {
+                walked.outcomes.insert(id, Outcome::Cancelled);
+                continue;
+            }
         };
         walked.outcomes.insert(id, outcome);
         walked.stopped.entry(graph.tasks[&id].group.clone()).or_insert(id);
@@ -241,6 +248,8 @@ mod tests {
         DoneAndCancel,
         /// Done, after the other tasks running with it have had a few turns.
         DoneLate,
+        /// Cancels the walk and did nothing (a runner that found it cancelled at its turn).
+        CancelledAtItsTurn,
     }
 
     fn tasks(spec: &[(u32, &'static str, &[u32])]) -> Vec<Task<&'static str>> {
@@ -296,6 +305,10 @@ mod tests {
                         }
                         Fake::Fail => Finish::Failed("boom".to_string()),
                         Fake::Block => Finish::Blocked("gate".to_string()),
+                        Fake::CancelledAtItsTurn => {
+                            cancel.cancel();
+                            Finish::Cancelled
+                        }
                     }
                 }
             },
@@ -355,6 +368,20 @@ mod tests {
             2,
             &["#1 done []", "#2 done []", "#3 done []", "#4 done []", "#5 done []", "#6 done []"],
             &[1, 2, 3, 4, 5, 6],
+        );
+    }
+
+    /// A runner that finds the walk cancelled when its turn comes did nothing: the task is
+    /// cancelled (not failed: nothing is skipped because of it), like every task not
+    /// started after it; the tasks done before stay done.
+    #[test]
+    fn a_task_cancelled_at_its_turn_is_cancelled_not_failed() {
+        check(
+            &[(1, "a", &[]), (2, "a", &[1]), (3, "b", &[]), (4, "b", &[3])],
+            &[(3, Fake::CancelledAtItsTurn)],
+            1,
+            &["#1 done []", "#2 done [#1]", "#3 cancelled", "#4 cancelled"],
+            &[1, 2, 3],
         );
     }
 

@@ -75,7 +75,7 @@ macro_rules! sim_cloud {
             }
 
             async fn describe_security_groups(&self, region: &Region) -> CloudResult<Vec<SecurityGroup>> {
-                self.call(Api::DescribeSecurityGroups, Some(region), false, |w| Ok(w.describe_security_groups(region)))
+                self.call(Api::DescribeSecurityGroups, Some(region), true, |w| Ok(w.describe_security_groups(region)))
             }
 
             async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>> {

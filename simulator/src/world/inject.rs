@@ -9,7 +9,7 @@
 
 use super::{err, Transition, World};
 use crate::faults::{CapacityChange, Faults, ScheduledTermination};
-use cellar_engine::api::Api;
+use cellar_engine::api::{Api, Service};
 use cellar_engine::cloud::{CloudError, CloudErrorKind as K, CloudResult};
 use cellar_engine::limits::TokenBucket;
 use cellar_engine::model::*;
@@ -74,17 +74,28 @@ impl World {
         }
         if self.faults.throttling {
             if let Some(region) = region {
-                let bucket = api.bucket(unfiltered);
                 let now_ms = self.now_ms();
-                let tokens = self
-                    .buckets
-                    .entry(region.clone())
-                    .or_default()
-                    .entry(bucket)
-                    .or_insert_with(|| TokenBucket::full(bucket, now_ms));
-                if !tokens.try_take(bucket, now_ms) {
-                    self.record(format!("{api} in {region}: RequestLimitExceeded (throttled, {bucket:?} bucket)"));
-                    return Err(err(K::RequestLimitExceeded, "Request limit exceeded."));
+                let buckets = self.buckets.entry(region.clone()).or_default();
+                let wanted = api.buckets(unfiltered);
+                // A token from each of the call's buckets, or none from any.
+                let empty = wanted.iter().copied().find(|&bucket| {
+                    !buckets
+                        .entry(bucket)
+                        .or_insert_with(|| TokenBucket::full(bucket, now_ms))
+                        .has_token(bucket, now_ms)
+                });
+                if let Some(bucket) = empty {
+                    self.record(format!("{api} in {region}: RequestLimitExceeded (throttled, {bucket} bucket)"));
+                    return Err(match api.service() {
+                        // Auto Scaling's spelling of it.
+                        Service::AutoScaling => CloudError::from_code("Throttling", "Rate exceeded"),
+                        _ => err(K::RequestLimitExceeded, "Request limit exceeded."),
+                    });
+                }
+                for bucket in wanted {
+                    if let Some(tokens) = buckets.get_mut(&bucket) {
+                        tokens.try_take(bucket, now_ms);
+                    }
                 }
             }
         }

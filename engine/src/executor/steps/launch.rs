@@ -148,7 +148,9 @@ pub(super) async fn delete_launch_configuration(ctx: &Ctx, id: StepId, name: &st
 }
 
 /// Waits until the server is healthy on `instance`, or (when `None`) on whichever instance
-/// is current other than `replacing`.
+/// is current other than `replacing` (running first): running, with its data volumes (every
+/// one) attached and an address associated. Every poll reads the apply's batched look at
+/// the servers waiting (`board.rs`), not four describes of its own.
 pub(super) async fn wait_healthy(
     ctx: &Ctx,
     id: StepId,
@@ -156,15 +158,22 @@ pub(super) async fn wait_healthy(
     instance: Option<InstanceId>,
     replacing: Option<&InstanceId>,
 ) -> Result<Output, StepError> {
+    let _waiting = ctx.board.enter(server);
     ctx.wait(id, format!("{server} to be healthy"), || async {
+        let look = ctx.board_look(id, server).await?;
         let target = match &instance {
-            Some(i) => Some(i.clone()),
-            None => ctx.current_instance(id, server, replacing).await?.map(|i| i.id),
+            Some(i) => look.instances(server).find(|x| x.id == *i),
+            None => {
+                let mut current: Vec<&Instance> =
+                    look.instances(server).filter(|i| i.state.is_alive() && Some(&i.id) != replacing).collect();
+                current.sort_by_key(|i| (i.state != InstanceState::Running, i.id.clone()));
+                current.first().copied()
+            }
         };
-        match target {
-            Some(i) if ctx.healthy_on(id, server, &i).await? => Ok(Some(())),
-            _ => Ok(None),
-        }
+        let Some(target) = target.filter(|i| i.state == InstanceState::Running) else { return Ok(None) };
+        let attached = super::super::ctx::all_attached(&look.volumes(server), &target.id);
+        let associated = look.addresses(server).any(|a| a.associated_to.as_ref() == Some(&target.id));
+        Ok((attached && associated).then_some(()))
     })
     .await?;
     Ok(Output::Nothing)

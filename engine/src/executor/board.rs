@@ -1,0 +1,118 @@
+//! The servers waiting to be healthy, looked at together: every `WaitHealthy` poll of an
+//! apply reads its server's instances, volumes and addresses from one batched look (a
+//! describe of each kind per [`MAX_FILTER_VALUES`] waiting servers, `Filter::Servers`)
+//! shared by every poll within the same second, instead of four describes per server and
+//! poll. A hundred servers waiting in a wave so cost three describes a poll, not four
+//! hundred, and do not exhaust the describe buckets.
+
+use super::ctx::Ctx;
+use super::StepError;
+use crate::api::Api;
+use crate::cloud::{Filter, MAX_FILTER_VALUES};
+use crate::model::*;
+use crate::plan::StepId;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+/// The servers waiting and the latest look at them.
+#[derive(Default)]
+pub(super) struct Board {
+    /// Each waiting server and how many of its steps wait.
+    waiting: Mutex<BTreeMap<ServerName, usize>>,
+    latest: tokio::sync::Mutex<Option<Arc<Look>>>,
+}
+
+/// What one batched look saw.
+pub(super) struct Look {
+    /// When (the cloud's second it began).
+    at: u64,
+    servers: BTreeSet<ServerName>,
+    pub instances: Vec<Instance>,
+    pub volumes: Vec<Volume>,
+    pub addresses: Vec<Address>,
+}
+
+impl Look {
+    fn of<'a, T>(
+        items: &'a [T],
+        server: &'a ServerName,
+        tags: impl Fn(&T) -> &Tags + 'a,
+    ) -> impl Iterator<Item = &'a T> {
+        items.iter().filter(move |i| tags(i).get(NAME_TAG).map(String::as_str) == Some(server.as_str()))
+    }
+
+    /// The server's instances.
+    pub fn instances<'a>(&'a self, server: &'a ServerName) -> impl Iterator<Item = &'a Instance> {
+        Look::of(&self.instances, server, |i| &i.tags)
+    }
+
+    /// The server's volumes.
+    pub fn volumes(&self, server: &ServerName) -> Vec<Volume> {
+        Look::of(&self.volumes, server, |v| &v.tags).cloned().collect()
+    }
+
+    /// The server's addresses.
+    pub fn addresses<'a>(&'a self, server: &'a ServerName) -> impl Iterator<Item = &'a Address> {
+        Look::of(&self.addresses, server, |a| &a.tags)
+    }
+}
+
+/// A server's place on the board while one of its steps waits (left when dropped).
+pub(super) struct Waiting<'a> {
+    board: &'a Board,
+    server: ServerName,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.board.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = waiting.get_mut(&self.server) {
+            *n -= 1;
+            if *n == 0 {
+                waiting.remove(&self.server);
+            }
+        }
+    }
+}
+
+impl Board {
+    /// Puts `server` on the board until the guard is dropped.
+    pub fn enter(&self, server: &ServerName) -> Waiting<'_> {
+        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()).entry(server.clone()).or_default() += 1;
+        Waiting { board: self, server: server.clone() }
+    }
+}
+
+impl Ctx {
+    /// A look at `server` (on the board) no older than the current second: the latest one
+    /// if it is that fresh and covers the server, else a new look at every waiting server
+    /// (the other polls of the moment wait for it and share it).
+    pub async fn board_look(&self, step: StepId, server: &ServerName) -> Result<Arc<Look>, StepError> {
+        // Waiting for the look another poll is making holds no slot: that poll may need one.
+        let mut latest = crate::caller::unslotted(self.board.latest.lock()).await;
+        let now = self.cloud.now().await.0;
+        if let Some(look) = latest.as_ref().filter(|l| l.at >= now && l.servers.contains(server)) {
+            return Ok(look.clone());
+        }
+        let mut servers: BTreeSet<ServerName> =
+            self.board.waiting.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        servers.insert(server.clone());
+        let names: Vec<ServerName> = servers.iter().cloned().collect();
+        let mut look = Look { at: now, servers, instances: Vec::new(), volumes: Vec::new(), addresses: Vec::new() };
+        for chunk in names.chunks(MAX_FILTER_VALUES) {
+            let filter = Filter::Servers(chunk.to_vec());
+            let region = &self.region;
+            look.instances.extend(
+                self.call(step, Api::DescribeInstances, || self.cloud.describe_instances(region, &filter)).await?,
+            );
+            look.volumes
+                .extend(self.call(step, Api::DescribeVolumes, || self.cloud.describe_volumes(region, &filter)).await?);
+            look.addresses.extend(
+                self.call(step, Api::DescribeAddresses, || self.cloud.describe_addresses(region, &filter)).await?,
+            );
+        }
+        let look = Arc::new(look);
+        *latest = Some(look.clone());
+        Ok(look)
+    }
+}
