@@ -6,7 +6,10 @@
 //! template and resources' Name tags), created once on the simulator by create-server and
 //! read once; a newer image makes `upgrade-ami@… --restart` plan four steps per server and
 //! a rolling change of 10% at a time. The time covers, per server, the command's parse, its
-//! scope and its plan, then the fleet plan's merge, summary and waves (`Plan::fleet`).
+//! scope, its plan and its move into the fleet plan (`FleetPlanning::add`), then the fleet
+//! plan's summary and waves (`FleetPlanning::finish`). Loading the configuration and working
+//! out every server's configuration and settings (once per tree, as a command does on first
+//! use) are timed apart: "config load" and "resolve".
 //!
 //! Run: `cargo bench -p cellar --no-default-features --bench fleet`
 //! (`CELLAR_BENCH_FLEET=1000,10000` for the fleet sizes; each is run 5 times, the median
@@ -19,7 +22,7 @@ use cellar_engine::command;
 use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory::{self, Inventory};
 use cellar_engine::model::*;
-use cellar_engine::plan::{Plan, RolloutOptions, Unavailable};
+use cellar_engine::plan::{FleetPlanning, Plan, RolloutOptions, Unavailable};
 use cellar_engine::planner;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,6 +41,13 @@ fn main() {
         let started = Instant::now();
         let tree = ConfigTree::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // Every server's effective configuration and settings, worked out once per tree (as
+        // a command does on first use), outside the planning time.
+        let started = Instant::now();
+        for server in tree.server_names() {
+            tree.settings(&server).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let resolve_ms = started.elapsed().as_secs_f64() * 1000.0;
         let inventories: Vec<Inventory> = (0..n).map(|i| renamed(&base, &name(i))).collect();
         let mut times = Vec::new();
         let mut steps = 0;
@@ -50,7 +60,7 @@ fn main() {
         times.sort_by(|a, b| a.total_cmp(b));
         let median = times[times.len() / 2];
         println!(
-            "{n} servers: plan {median:.1} ms median of 5 ({:.1}–{:.1}), {:.2} µs a server, {steps} steps; config load {load_ms:.0} ms",
+            "{n} servers: plan {median:.1} ms median of 5 ({:.1}–{:.1}), {:.2} µs a server, {steps} steps; config load {load_ms:.0} ms, resolve {resolve_ms:.0} ms",
             times[0],
             times[times.len() - 1],
             median * 1000.0 / n as f64
@@ -122,16 +132,16 @@ fn renamed(base: &Inventory, name: &str) -> Inventory {
 fn plan_fleet(tree: &ConfigTree, inventories: &[Inventory]) -> Plan {
     let servers = tree.server_names();
     let flags = command::Flags(BTreeMap::from([(command::Flag::Restart, vec![])]));
-    let mut plans = Vec::with_capacity(servers.len());
+    let mut fleet = FleetPlanning::new(servers.len());
     for (server, inventory) in servers.iter().zip(inventories) {
         let command = command::parse(planner::COMMANDS, &format!("upgrade-ami@{server}"), &[], &flags).unwrap();
         let _scope = planner::scope(&command, tree).unwrap();
-        plans.push(planner::plan(&command, tree, inventory).unwrap_or_else(|e| panic!("{server}: {e}")));
+        fleet.add(planner::plan(&command, tree, inventory).unwrap_or_else(|e| panic!("{server}: {e}")));
     }
     let options = RolloutOptions {
         max_unavailable: Some(Unavailable::Percent(10)),
         canary: Some(1),
         stop_after_failures: Some(10),
     };
-    Plan::fleet("upgrade-ami@all --restart".into(), "all".into(), servers, plans, BTreeMap::new(), &options).unwrap()
+    fleet.finish("upgrade-ami@all --restart".into(), "all".into(), servers, &options).unwrap()
 }

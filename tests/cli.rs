@@ -670,6 +670,10 @@ mod journal;
 #[path = "cli/fleet.rs"]
 mod fleet;
 
+/// The CLI on a generated configuration of 1,000 servers.
+#[path = "cli/fleet_large.rs"]
+mod fleet_large;
+
 /// One operator at a time: a second apply to a server is refused naming the holder; a
 /// killed apply's lock, `cellar unlock`, and the same plan taking its own lock over.
 #[path = "cli/locks.rs"]

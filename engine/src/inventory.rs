@@ -128,8 +128,10 @@ impl Inventory {
         self.images
             .iter()
             .filter(|i| i.architecture == architecture && i.state == ImageState::Available)
-            .filter_map(|i| i.type_and_date().filter(|(t, _)| t == ami_type).map(|(_, date)| (date, i)))
-            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)))
+            .filter_map(|i| {
+                split_image_name_str(&i.name).filter(|(t, _)| *t == ami_type.as_str()).map(|(_, date)| (date, i))
+            })
+            .max_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.id.cmp(&b.1.id)))
             .map(|(_, i)| i)
     }
 

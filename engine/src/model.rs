@@ -407,7 +407,13 @@ impl Image {
 
 /// Splits `web-server-2026-08-03` into (`web-server`, `2026-08-03`).
 pub fn split_image_name(name: &str) -> Option<(AmiType, String)> {
-    if name.len() < 12 {
+    split_image_name_str(name).map(|(ami_type, date)| (AmiType::new(ami_type), date.to_string()))
+}
+
+/// [`split_image_name`] without copying (the planner looks at every image of the region
+/// for every server).
+pub fn split_image_name_str(name: &str) -> Option<(&str, &str)> {
+    if name.len() < 12 || !name.is_char_boundary(name.len() - 10) {
         return None;
     }
     let (head, date) = name.split_at(name.len() - 10);
@@ -417,7 +423,7 @@ pub fn split_image_name(name: &str) -> Option<(AmiType, String)> {
     if ami_type.is_empty() || !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10)) {
         return None;
     }
-    Some((AmiType::new(ami_type), date.to_string()))
+    Some((ami_type, date))
 }
 
 /// What an instance runs at first boot (from its user data).

@@ -1,14 +1,16 @@
 //! Planning a command for a selector of servers (`upgrade-ami@web-*`): each selected
 //! server is planned as the command alone would plan it (its scope read, its plan made),
-//! then the plans become one fleet plan (`Plan::fleet`). A server the command refuses is
-//! listed with its reason and does not stop the others, unless `--strict`.
+//! and its plan moved into the fleet plan as soon as it is made (`FleetPlanning`). A
+//! server the command refuses is listed with its reason and does not stop the others,
+//! unless `--strict`.
 
 use anyhow::{bail, Context, Result};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::command::{self, Target};
 use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory;
-use cellar_engine::plan::{Plan, RolloutOptions};
+use cellar_engine::model::ServerName;
+use cellar_engine::plan::{FleetPlanning, Plan, RolloutOptions};
 use cellar_engine::planner;
 use cellar_engine::selector::Selector;
 use std::collections::BTreeMap;
@@ -21,7 +23,8 @@ pub async fn plan(
     (strict, rollout): (bool, &RolloutOptions),
 ) -> Result<Plan> {
     let servers = selector.select(tree)?;
-    let (mut commands, mut scopes, mut refused, mut line) = (Vec::new(), Vec::new(), BTreeMap::new(), None);
+    let mut fleet = FleetPlanning::new(servers.len());
+    let (mut commands, mut scopes, mut line) = (Vec::new(), Vec::new(), None);
     for server in &servers {
         let command = command::parse(planner::COMMANDS, &format!("{name}@{server}"), args, flags)?;
         if command.spec().target() != Target::Server {
@@ -38,40 +41,34 @@ pub async fn plan(
                 scopes.push(scope);
                 commands.push((server.clone(), command));
             }
-            Err(refusal) => {
-                refused.insert(server.clone(), refusal.to_string());
-            }
+            Err(refusal) => fleet.refuse(server.clone(), refusal.to_string()),
         }
     }
     // One batched read for every server (describes by region and kind, not per server).
     let inventories = inventory::read_many(cloud, &scopes).await.context("reading the current state")?;
-    let mut plans = Vec::new();
-    for ((server, command), inventory) in commands.iter().zip(&inventories) {
-        match planner::plan(command, tree, inventory) {
-            Ok(plan) => plans.push(plan),
-            Err(refusal) => {
-                refused.insert(server.clone(), refusal.to_string());
-            }
+    drop(scopes);
+    // Each server's plan goes into the fleet's as soon as it is made.
+    for ((server, command), inventory) in commands.iter().zip(inventories) {
+        match planner::plan(command, tree, &inventory) {
+            Ok(plan) => fleet.add(plan),
+            Err(refusal) => fleet.refuse(server.clone(), refusal.to_string()),
         }
     }
-    if strict && !refused.is_empty() {
+    let reasons = |refused: &BTreeMap<ServerName, String>| {
         let reasons: Vec<String> = refused.iter().map(|(s, r)| format!("{s}: {r}")).collect();
+        reasons.join("\n  ").replace('\n', "\n  ")
+    };
+    if strict && !fleet.refused().is_empty() {
         bail!(
             "--strict: {name}@{selector} refuses {} of {} servers:\n  {}",
-            refused.len(),
+            fleet.refused().len(),
             servers.len(),
-            reasons.join("\n  ").replace('\n', "\n  ")
+            reasons(fleet.refused())
         );
     }
-    let line = line.unwrap_or_else(|| format!("{name}@{selector}"));
-    match Plan::fleet(line, selector.to_string(), servers, plans, refused.clone(), rollout) {
-        Some(plan) => Ok(plan),
-        None => {
-            let reasons: Vec<String> = refused.iter().map(|(s, r)| format!("{s}: {r}")).collect();
-            bail!(
-                "{name}@{selector} refuses every server it selects:\n  {}",
-                reasons.join("\n  ").replace('\n', "\n  ")
-            )
-        }
+    if fleet.is_empty() {
+        bail!("{name}@{selector} refuses every server it selects:\n  {}", reasons(fleet.refused()));
     }
+    let line = line.unwrap_or_else(|| format!("{name}@{selector}"));
+    fleet.finish(line, selector.to_string(), servers, rollout).context("a fleet plan without servers")
 }

@@ -62,6 +62,7 @@ fn one_server_is_resolved_alone() {
     let tree = fleet(100, "echo ok", &[]);
     let one = ServerName::parse("web-42").unwrap();
     assert_eq!(tree.server(&one).unwrap().name, one);
-    let resolved: Vec<&ServerName> = tree.resolved.iter().filter(|(_, r)| r.get().is_some()).map(|(n, _)| n).collect();
+    let resolved: Vec<&ServerName> =
+        tree.resolved.iter().filter(|(_, r)| r.config.get().is_some()).map(|(n, _)| n).collect();
     assert_eq!(resolved, [&one], "only the server asked for");
 }

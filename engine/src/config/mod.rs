@@ -47,6 +47,7 @@ mod launch_checks;
 mod launch_tests;
 mod layer;
 mod scan;
+mod settings;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -58,9 +59,11 @@ use crate::model::{AmiType, Architecture, InstanceType, Region, ServerName, Zone
 pub use launch::{EbsConfig, LaunchConfig};
 use layer::{FileKind, Layer};
 use serde::{Deserialize, Serialize};
+pub use settings::{settings_of, Setting};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 pub use volumes::{agent_volumes, VolumeConfig};
 
 /// Where a value came from: a file and a 1-based line and column. Defaults come from
@@ -337,7 +340,15 @@ pub struct ConfigTree {
     /// Each server's effective configuration, worked out on first use of that server (the
     /// tree is immutable once built, planning asks for the same server more than once, and
     /// a command about one server of many must not pay for the others).
-    resolved: BTreeMap<ServerName, std::sync::OnceLock<Result<ServerConfig, ConfigErrors>>>,
+    resolved: BTreeMap<ServerName, Resolved>,
+}
+
+/// A server's effective configuration and its settings as a plan records them, each
+/// worked out on first use (`cellar status` needs no settings).
+#[derive(Clone, Debug, Default)]
+struct Resolved {
+    config: OnceLock<Result<ServerConfig, ConfigErrors>>,
+    settings: OnceLock<Arc<[Setting]>>,
 }
 
 const GLOBAL_FILE: &str = "global.ron";
@@ -449,7 +460,7 @@ impl ConfigTree {
                 }
                 FileKind::Server(name) => match ServerName::parse(&name) {
                     Ok(server) => {
-                        tree.resolved.insert(server.clone(), std::sync::OnceLock::new());
+                        tree.resolved.insert(server.clone(), Resolved::default());
                         tree.servers.insert(server, layer);
                     }
                     Err(e) => {
@@ -549,22 +560,43 @@ impl ConfigTree {
     /// missing platform, missing required field, invalid value (spawn hooks are not
     /// syntax-checked here; [`check`] does that).
     pub fn server(&self, name: &ServerName) -> Result<ServerConfig, ConfigErrors> {
-        match self.resolved.get(name) {
-            Some(once) => once.get_or_init(|| self.resolve_server(name)).clone(),
-            None => self.resolve_server(name),
-        }
+        self.server_ref(name).cloned()
+    }
+
+    /// [`ConfigTree::server`] without the copy: the tree keeps each server's
+    /// configuration once worked out (planning a fleet asks for every server twice).
+    pub fn server_ref(&self, name: &ServerName) -> Result<&ServerConfig, ConfigErrors> {
+        self.resolved(name).map(|(config, _)| config)
+    }
+
+    /// The settings of one server as a plan records them ([`settings_of`]), worked out
+    /// once per tree and shared by the plans that record them. Errors: those of
+    /// [`ConfigTree::server`].
+    pub fn settings(&self, name: &ServerName) -> Result<&Arc<[Setting]>, ConfigErrors> {
+        let (config, resolved) = self.resolved(name)?;
+        Ok(resolved.settings.get_or_init(|| settings_of(config, &self.dir).into()))
+    }
+
+    fn resolved(&self, name: &ServerName) -> Result<(&ServerConfig, &Resolved), ConfigErrors> {
+        let resolved = self.resolved.get(name).ok_or_else(|| self.unknown_server(name))?;
+        let config = resolved.config.get_or_init(|| self.resolve_server(name)).as_ref().map_err(Clone::clone)?;
+        Ok((config, resolved))
+    }
+
+    fn unknown_server(&self, name: &ServerName) -> ConfigErrors {
+        let path = self.dir.join(SERVERS_DIR).join(format!("{name}.ron"));
+        let known: Vec<String> = self.servers.keys().map(|s| s.to_string()).collect();
+        let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+        ConfigErrors(vec![Problem {
+            source: Source::file(&path),
+            message: format!("unknown server {name} (known servers: {known})"),
+            fix: Some(format!("add {} with at least `platform: \"<platform>\"`", path.display())),
+        }])
     }
 
     fn resolve_server(&self, name: &ServerName) -> Result<ServerConfig, ConfigErrors> {
         let Some(server) = self.servers.get(name) else {
-            let path = self.dir.join(SERVERS_DIR).join(format!("{name}.ron"));
-            let known: Vec<String> = self.servers.keys().map(|s| s.to_string()).collect();
-            let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-            return Err(ConfigErrors(vec![Problem {
-                source: Source::file(&path),
-                message: format!("unknown server {name} (known servers: {known})"),
-                fix: Some(format!("add {} with at least `platform: \"<platform>\"`", path.display())),
-            }]));
+            return Err(self.unknown_server(name));
         };
         let (merged, problems) = self.server_problems(name, server, None);
         match merged {

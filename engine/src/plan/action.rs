@@ -296,20 +296,22 @@ macro_rules! reference_fields {
         impl Action {
             /// Steps whose outputs this action uses.
             pub fn references(&self) -> Vec<StepId> {
+                let mut steps = Vec::new();
                 match self {
                     $(Action::$variant { $($field,)* .. } => {
-                        let steps: Vec<Option<StepId>> = vec![$(RefField::output_step($field)),*];
-                        steps.into_iter().flatten().collect()
+                        $(steps.extend(RefField::output_step($field));)*
                     })*
                 }
+                steps
             }
 
-            /// The step ids this action refers to, to renumber them ([`super::Plan::merge`]).
-            pub(super) fn references_mut(&mut self) -> Vec<&mut StepId> {
+            /// Adds `by` to every step id this action refers to ([`super::Plan::merge`]).
+            pub(super) fn shift_references(&mut self, by: u32) {
                 match self {
                     $(Action::$variant { $($field,)* .. } => {
-                        let steps: Vec<Option<&mut StepId>> = vec![$(RefField::output_step_mut($field)),*];
-                        steps.into_iter().flatten().collect()
+                        $(if let Some(step) = RefField::output_step_mut($field) {
+                            step.0 += by;
+                        })*
                     })*
                 }
             }

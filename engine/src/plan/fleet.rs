@@ -8,10 +8,10 @@
 //! sorted and holds every server with steps and every refused one; its text starts with a
 //! summary table (server, steps, whether it restarts, refusal).
 
-use super::{Action, Plan, Scope};
+use super::{Action, Drift, Plan, Scope, Step, PLAN_FORMAT_VERSION};
 use crate::model::*;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 /// What makes a plan a fleet plan.
@@ -129,11 +129,114 @@ pub struct FleetRow {
     pub refused: Option<String>,
 }
 
+/// A fleet plan made one server at a time: each server's plan is moved into the fleet's as
+/// soon as it is made ([`FleetPlanning::add`]: steps renumbered, nothing copied), so no
+/// server's plan outlives its merge, and what the summary and the waves need is noted on
+/// the way. [`FleetPlanning::finish`] gives what [`Plan::fleet`] gives for the same plans.
+#[derive(Debug, Default)]
+pub struct FleetPlanning {
+    /// The merge of the plans with steps, in the order they were added; its scope is the
+    /// first one's.
+    merged: Option<Plan>,
+    /// The scope of the first plan added (the fleet's when no server has steps).
+    first_scope: Option<Scope>,
+    /// The scopes of the plans with steps but the first.
+    scopes: Vec<Scope>,
+    /// The notes and drift of the plans without steps.
+    unchanged_notes: Vec<String>,
+    unchanged_drift: Vec<Drift>,
+    /// Each server with steps, and whether its running instance is replaced or stopped.
+    changing: HashMap<ServerName, bool>,
+    refused: BTreeMap<ServerName, String>,
+    /// How many plans are expected (room is made for that many like the first).
+    expected: usize,
+}
+
+impl FleetPlanning {
+    /// A fleet plan of up to `servers` servers' plans.
+    pub fn new(servers: usize) -> FleetPlanning {
+        FleetPlanning { changing: HashMap::with_capacity(servers), expected: servers, ..FleetPlanning::default() }
+    }
+
+    /// The plan the command made for one server (one without steps too: its notes are kept).
+    pub fn add(&mut self, mut plan: Plan) {
+        if self.first_scope.is_none() {
+            self.first_scope = Some(plan.scope.clone());
+        }
+        if plan.is_empty() {
+            self.unchanged_notes.append(&mut plan.notes);
+            self.unchanged_drift.append(&mut plan.drift);
+            return;
+        }
+        for run in plan.steps.chunk_by(|a, b| a.server == b.server) {
+            *self.changing.entry(run[0].server.clone()).or_default() |= run.iter().any(restarts);
+        }
+        match &mut self.merged {
+            Some(merged) => self.scopes.push(merged.append(plan)),
+            None => {
+                // Room for the other servers' plans like this one, so the fleet's lists
+                // are not copied as they grow.
+                let others = self.expected.saturating_sub(1);
+                plan.steps.reserve(plan.steps.len() * others);
+                plan.observed.reserve(plan.observed.len() * others);
+                plan.notes.reserve(plan.notes.len() * others);
+                self.scopes.reserve(others);
+                self.merged = Some(Plan { format: PLAN_FORMAT_VERSION, fleet: None, ..plan });
+            }
+        }
+    }
+
+    /// A server the command refused, and why.
+    pub fn refuse(&mut self, server: ServerName, reason: String) {
+        self.refused.insert(server, reason);
+    }
+
+    /// Whether no plan was added yet (every server so far was refused).
+    pub fn is_empty(&self) -> bool {
+        self.first_scope.is_none()
+    }
+
+    /// The servers refused so far, and why.
+    pub fn refused(&self) -> &BTreeMap<ServerName, String> {
+        &self.refused
+    }
+
+    /// The fleet plan of `command` (the command line with the selector) for the servers
+    /// `selected`, with waves when servers restart or `options` were given. `None` when no
+    /// plan was added (every server was refused): the caller reports the refusals.
+    pub fn finish(
+        self,
+        command: String,
+        selector: String,
+        selected: Vec<ServerName>,
+        options: &RolloutOptions,
+    ) -> Option<Plan> {
+        let first_scope = self.first_scope?;
+        let mut merged = self.merged.unwrap_or_else(|| Plan::merge(Vec::new()));
+        if merged.is_empty() {
+            merged.scope = first_scope;
+        }
+        merged.notes.extend(self.unchanged_notes);
+        merged.drift.extend(self.unchanged_drift);
+        merged.command = command;
+        let changing: Vec<ServerName> = selected.iter().filter(|s| self.changing.contains_key(*s)).cloned().collect();
+        let restarts = changing.iter().any(|s| self.changing.get(s) == Some(&true));
+        let rollout = (restarts || options.given()).then(|| Rollout::new(&changing, options));
+        merged.fleet = Some(Fleet { selector, servers: selected, scopes: self.scopes, refused: self.refused, rollout });
+        Some(merged)
+    }
+}
+
+/// Whether a step replaces or stops the server's running instance.
+fn restarts(step: &Step) -> bool {
+    matches!(step.action, Action::TerminateInstance { .. } | Action::DeleteAutoScalingGroup { .. })
+}
+
 impl Plan {
     /// The fleet plan of `command` (the command line with the selector) from the plans of
     /// the servers `selected` that the command did not refuse (empty ones included: their
     /// notes are kept) and the refusals of the others. `None` when every server was
-    /// refused: the caller reports the refusals.
+    /// refused: the caller reports the refusals. See [`FleetPlanning`], which this is.
     pub fn fleet(
         command: String,
         selector: String,
@@ -142,26 +245,10 @@ impl Plan {
         refused: BTreeMap<ServerName, String>,
         options: &RolloutOptions,
     ) -> Option<Plan> {
-        let base = plans.iter().find(|p| !p.is_empty()).or(plans.first())?.scope.clone();
-        let (changing, unchanged): (Vec<Plan>, Vec<Plan>) = plans.into_iter().partition(|p| !p.is_empty());
-        let others: Vec<Scope> = changing.iter().skip(1).map(|p| p.scope.clone()).collect();
-        let mut merged = Plan::merge(changing);
-        for plan in unchanged {
-            merged.notes.extend(plan.notes);
-            merged.drift.extend(plan.drift);
-        }
-        merged.command = command;
-        merged.scope = base;
-        merged.fleet = Some(Fleet { selector, servers: selected, scopes: others, refused, rollout: None });
-        let restarts = merged.fleet_rows().iter().any(|r| r.restarts);
-        if restarts || options.given() {
-            let changing: Vec<ServerName> =
-                merged.fleet_rows().into_iter().filter(|r| r.steps > 0).map(|r| r.server).collect();
-            if let Some(fleet) = merged.fleet.as_mut() {
-                fleet.rollout = Some(Rollout::new(&changing, options));
-            }
-        }
-        Some(merged)
+        let mut fleet = FleetPlanning::new(plans.len());
+        plans.into_iter().for_each(|plan| fleet.add(plan));
+        refused.into_iter().for_each(|(server, reason)| fleet.refuse(server, reason));
+        fleet.finish(command, selector, selected, options)
     }
 
     /// Every scope the plan read: its own, and a fleet's other servers'.
@@ -173,10 +260,11 @@ impl Plan {
     pub fn fleet_rows(&self) -> Vec<FleetRow> {
         let Some(fleet) = &self.fleet else { return Vec::new() };
         let mut by_server: BTreeMap<&ServerName, (usize, bool)> = BTreeMap::new();
-        for step in &self.steps {
-            let row = by_server.entry(&step.server).or_default();
-            row.0 += 1;
-            row.1 |= matches!(step.action, Action::TerminateInstance { .. } | Action::DeleteAutoScalingGroup { .. });
+        // A server's steps are together: one look-up per server, not per step.
+        for run in self.steps.chunk_by(|a, b| a.server == b.server) {
+            let row = by_server.entry(&run[0].server).or_default();
+            row.0 += run.len();
+            row.1 |= run.iter().any(restarts);
         }
         fleet
             .servers

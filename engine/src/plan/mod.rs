@@ -27,7 +27,7 @@ mod settings;
 pub use action::{Action, AgentSpec, Change, TagTarget, Undo};
 pub use drift::Drift;
 pub use file::PlanFileError;
-pub use fleet::{Fleet, FleetRow, Rollout, RolloutOptions, Unavailable};
+pub use fleet::{Fleet, FleetPlanning, FleetRow, Rollout, RolloutOptions, Unavailable};
 pub use observe::{staleness, Observation, Observed, ResourceKey};
 pub use render::diff;
 pub use settings::{changed_settings, settings_of, Setting, SettingChange};
@@ -168,8 +168,9 @@ pub struct Plan {
     /// Decisions worth telling the reviewer (why an address is reused, why a gate exists).
     pub notes: Vec<String>,
     /// The effective settings of each configured server the plan was made for (`cellar
-    /// config SERVER`): apply refuses the plan if they changed since.
-    pub settings: BTreeMap<ServerName, Vec<Setting>>,
+    /// config SERVER`): apply refuses the plan if they changed since. Shared with the
+    /// configuration they come from (`ConfigTree::settings`), not copied per plan.
+    pub settings: BTreeMap<ServerName, std::sync::Arc<[Setting]>>,
     /// A plan for many servers (`upgrade-ami@web-*`): the selector, the servers, their
     /// scopes and refusals (see `fleet.rs`); absent for one server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,24 +203,30 @@ impl Plan {
             drift: Vec::new(),
         };
         for plan in plans {
-            let by = merged.steps.len() as u32;
-            for mut step in plan.steps {
-                step.id.0 += by;
-                for dep in &mut step.after {
-                    dep.0 += by;
-                }
-                for reference in step.action.references_mut() {
-                    reference.0 += by;
-                }
-                merged.steps.push(step);
-            }
-            merged.observed.extend(plan.observed);
-            merged.tags.extend(plan.tags);
-            merged.notes.extend(plan.notes);
-            merged.settings.extend(plan.settings);
-            merged.drift.extend(plan.drift);
+            merged.append(plan);
         }
         merged
+    }
+
+    /// Moves `plan`'s steps in after this plan's (renumbered, nothing copied), then its
+    /// observations, tags, notes and settings; returns its scope.
+    fn append(&mut self, plan: Plan) -> Scope {
+        let by = self.steps.len() as u32;
+        self.steps.reserve(plan.steps.len());
+        for mut step in plan.steps {
+            step.id.0 += by;
+            for dep in &mut step.after {
+                dep.0 += by;
+            }
+            step.action.shift_references(by);
+            self.steps.push(step);
+        }
+        self.observed.extend(plan.observed);
+        self.tags.extend(plan.tags);
+        self.notes.extend(plan.notes);
+        self.settings.extend(plan.settings);
+        self.drift.extend(plan.drift);
+        plan.scope
     }
 
     pub fn step(&self, id: StepId) -> Option<&Step> {

@@ -134,7 +134,7 @@ pub fn diff(old: &Plan, old_name: &str, new: &Plan, new_name: &str) -> String {
     let servers: std::collections::BTreeSet<&ServerName> = old.settings.keys().chain(new.settings.keys()).collect();
     for server in servers {
         let (was, now) = (old.settings.get(server), new.settings.get(server));
-        let changes = super::changed_settings(was.map_or(&[], Vec::as_slice), now.map_or(&[], Vec::as_slice));
+        let changes = super::changed_settings(was.map_or(&[], |s| &s[..]), now.map_or(&[], |s| &s[..]));
         if !changes.is_empty() {
             let _ = writeln!(out, "\nSettings of {server} that differ:");
             for change in changes {

@@ -2,59 +2,8 @@
 //! with its file:line), and what changed in them since: apply refuses a plan whose
 //! configuration moved on, naming each changed setting.
 
-use crate::config::ServerConfig;
-use serde::{Deserialize, Serialize};
+pub use crate::config::{settings_of, Setting};
 use std::fmt;
-use std::path::Path;
-
-/// One effective setting: its name (`ebs_size_gb`, `tags.team`), its value as `cellar
-/// config` renders it, and where it came from, relative to the configuration directory
-/// (`servers/ommegang.ron:5:17`, or `(default)`), so a plan does not depend on where the
-/// configuration was checked out. Saved as one line, as `cellar config` shows it:
-/// `ebs_size_gb = 20 # servers/ommegang.ron:5:17`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Setting {
-    pub name: String,
-    pub value: String,
-    pub source: String,
-}
-
-const VALUE: &str = " = ";
-const SOURCE: &str = " # ";
-
-impl From<Setting> for String {
-    fn from(s: Setting) -> String {
-        format!("{}{VALUE}{}{SOURCE}{}", s.name, s.value, s.source)
-    }
-}
-
-impl TryFrom<String> for Setting {
-    type Error = String;
-    fn try_from(line: String) -> Result<Setting, String> {
-        let bad = || format!("setting {line:?} is not `NAME = VALUE # FILE:LINE:COLUMN`");
-        let (name, rest) = line.split_once(VALUE).ok_or_else(bad)?;
-        let (value, source) = rest.rsplit_once(SOURCE).ok_or_else(bad)?;
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(bad());
-        }
-        Ok(Setting { name: name.to_string(), value: value.to_string(), source: source.to_string() })
-    }
-}
-
-/// The settings of `config`, in `cellar config`'s order; `dir` is the configuration's root.
-pub fn settings_of(config: &ServerConfig, dir: &Path) -> Vec<Setting> {
-    config
-        .entries()
-        .into_iter()
-        .map(|(name, value, mut source)| {
-            if let Ok(relative) = source.file.strip_prefix(dir) {
-                source.file = relative.to_path_buf();
-            }
-            Setting { name, value, source: source.to_string() }
-        })
-        .collect()
-}
 
 /// A setting whose value differs between the plan and the configuration now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,26 +59,6 @@ mod tests {
 
     fn s(name: &str, value: &str, source: &str) -> Setting {
         Setting { name: name.into(), value: value.into(), source: source.into() }
-    }
-
-    #[test]
-    fn a_setting_is_saved_as_one_line() {
-        for (line, expected) in [
-            ("ebs_size_gb = 20 # servers/a.ron:3:18", Ok(s("ebs_size_gb", "20", "servers/a.ron:3:18"))),
-            ("tags.x = \"a # b\" # global.ron:1:2", Ok(s("tags.x", "\"a # b\"", "global.ron:1:2"))),
-            ("ebs_size_gb = None # (default)", Ok(s("ebs_size_gb", "None", "(default)"))),
-            ("ebs_size_gb 20", Err(())),
-            ("ebs_size_gb = 20", Err(())),
-            (" = 20 # a.ron:1:1", Err(())),
-        ] {
-            let parsed = Setting::try_from(line.to_string());
-            assert_eq!(parsed.clone().map_err(|_| ()), expected, "{line}");
-            if let Ok(setting) = parsed {
-                assert_eq!(String::from(setting), line);
-            } else {
-                assert!(parsed.unwrap_err().contains("NAME = VALUE"), "{line}");
-            }
-        }
     }
 
     #[test]

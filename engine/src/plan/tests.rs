@@ -318,6 +318,32 @@ fn a_fleet_plan_merges_servers_and_keeps_their_scopes_and_refusals() {
     .is_none());
 }
 
+/// No server has steps: the fleet plan reads the first server's scope, keeps every note
+/// in order, and has no waves; servers added one at a time give the same plan.
+#[test]
+fn a_fleet_plan_without_steps_keeps_the_first_scope_and_every_note() {
+    let unchanged = |name: &str| Plan { notes: vec![format!("{name} is current")], ..plan_for(name, vec![]) };
+    let names: Vec<ServerName> = ["b", "c"].iter().map(|n| ServerName::new(*n)).collect();
+    let options = RolloutOptions::default();
+    let fleet = Plan::fleet(
+        "x@all".into(),
+        "all".into(),
+        names.clone(),
+        vec![unchanged("b"), unchanged("c")],
+        BTreeMap::new(),
+        &options,
+    )
+    .unwrap();
+    fleet.validate().unwrap();
+    assert_eq!(fleet.scope.server, Some(ServerName::new("b")));
+    assert_eq!(fleet.notes, ["b is current", "c is current"]);
+    assert!(fleet.steps.is_empty() && fleet.fleet.as_ref().unwrap().rollout.is_none());
+    let mut planning = FleetPlanning::new(1);
+    planning.add(unchanged("b"));
+    planning.add(unchanged("c"));
+    assert_eq!(planning.finish("x@all".into(), "all".into(), names, &options).unwrap(), fleet);
+}
+
 #[test]
 fn waves_are_the_canaries_then_max_unavailable_at_a_time() {
     let servers: Vec<ServerName> = (1..=10).map(|n| ServerName::new(format!("s-{n:02}"))).collect();

@@ -188,9 +188,9 @@ fn base_scope(command: &Command, region: &Region) -> Scope {
 pub fn scope(command: &Command, tree: &ConfigTree) -> Result<Scope, PlanError> {
     Ok(match command.spec().planner {
         Planner::Server { scope, .. } => {
-            let config = tree.server(target(command)?)?;
+            let config = tree.server_ref(target(command)?)?;
             let mut s = base_scope(command, &config.region.value);
-            scope(command, &config, &mut s);
+            scope(command, config, &mut s);
             s
         }
         Planner::Workspace { scope, .. } => {
@@ -212,11 +212,11 @@ pub fn scope(command: &Command, tree: &ConfigTree) -> Result<Scope, PlanError> {
 pub fn plan(command: &Command, tree: &ConfigTree, inventory: &Inventory) -> Result<Plan, PlanError> {
     let planning = match command.spec().planner {
         Planner::Server { scope, plan } => {
-            let config = tree.server(target(command)?)?;
+            let config = tree.server_ref(target(command)?)?;
             let mut p = Planning::new(command, base_scope(command, &config.region.value), inventory);
-            scope(command, &config, &mut p.scope);
-            plan(&mut p, &config)?;
-            p.settings.insert(config.name.clone(), crate::plan::settings_of(&config, tree.dir()));
+            scope(command, config, &mut p.scope);
+            plan(&mut p, config)?;
+            p.settings.insert(config.name.clone(), tree.settings(&config.name)?.clone());
             p
         }
         Planner::Workspace { scope, plan } => {
@@ -247,7 +247,7 @@ pub struct Planning<'a> {
     steps: Vec<Step>,
     notes: Vec<String>,
     tags: BTreeMap<ServerName, Tags>,
-    settings: BTreeMap<ServerName, Vec<crate::plan::Setting>>,
+    settings: BTreeMap<ServerName, std::sync::Arc<[crate::plan::Setting]>>,
     drift: Vec<crate::plan::Drift>,
 }
 
