@@ -10,10 +10,15 @@
 //! real `cellar` binary (this package's, `CARGO_BIN_EXE_cellar`) is run, one process per
 //! command, several times each, under `/usr/bin/time -f %M` for its peak RSS:
 //!
-//! - `status web-00000`, `plan upgrade-ami@web-00000 --restart`, `status` (all);
+//! - `status web-00000`, `plan upgrade-ami@web-00000 --restart`, `status` (all, and with
+//!   `--no-drift`: without the comparison with the configuration, which reads and plans
+//!   `sync` for every server);
 //! - `apply create-server@new-0 30 --yes --dns-confirmed` (on a fresh copy of the state
 //!   file each run; the copy is not timed);
 //! - `sim show | head` is not timed (its output is the whole world by design).
+//!
+//! In-process, before the processes: the API calls of reading 10, 100, 1,000, ... servers
+//! at once (a fleet plan's inventory, and `status`), which grow with the number of pages.
 //!
 //! Run: `cargo bench -p cellar --no-default-features --bench world`
 //! (`CELLAR_BENCH_WORLD=1000,10000` for the sizes, `CELLAR_BENCH_RUNS=5` for the runs;
@@ -62,10 +67,11 @@ fn main() {
         );
         phases(&state);
         let one = name(0);
-        let cases: [(&str, Vec<String>); 4] = [
+        let cases: [(&str, Vec<String>); 5] = [
             ("status ONE", vec!["status".into(), one.clone()]),
             ("plan upgrade-ami@ONE", vec!["plan".into(), format!("upgrade-ami@{one}"), "--restart".into()]),
             ("status (all)", vec!["status".into()]),
+            ("status (all) --no-drift", vec!["status".into(), "--no-drift".into()]),
             (
                 "apply create-server@NEW",
                 ["apply", "create-server@new-0", "30", "--yes", "--dns-confirmed"].map(String::from).to_vec(),
@@ -198,8 +204,39 @@ fn build_world(config: &Path, state: &Path, n: usize) {
             Tags::new(),
         )
     });
+    rt.block_on(count_reads(&sim, &tree, n));
     let world = Arc::try_unwrap(sim).ok().expect("the simulator is not shared any more").into_world();
     cellar_sim::SimStore::init(state, world).expect("save the world");
+}
+
+/// The API calls of reading 10, 100, 1,000, ... of the `n` servers at once (a fleet plan's
+/// `inventory::read_many` for `upgrade-ami@…`, and `status::read_many`), counted by the
+/// simulator: they grow with the pages (200 servers a describe), not with the servers.
+async fn count_reads(sim: &cellar_sim::Sim, tree: &ConfigTree, n: usize) {
+    let mut m = 10;
+    while m <= n {
+        let scopes: Vec<_> = (0..m)
+            .map(|i| {
+                let words = [format!("upgrade-ami@{}", name(i)), "--restart".to_string()];
+                let command = command::parse_words(planner::COMMANDS, &words).unwrap();
+                planner::scope(&command, tree).unwrap()
+            })
+            .collect();
+        let before = sim.world().api_calls();
+        inventory::read_many(sim, &scopes).await.unwrap();
+        let plan_reads = sim.world().api_calls() - before;
+        let asked: Vec<_> = (0..m).map(|i| (ServerName::new(name(i)), Region::new("us-east-1"))).collect();
+        let before = sim.world().api_calls();
+        let statuses = cellar_engine::status::read_many(sim, &asked).await.unwrap();
+        let status_reads = sim.world().api_calls() - before;
+        assert_eq!(statuses.len(), m);
+        println!(
+            "  reads for {m:>6} servers: plan's inventory {plan_reads:>4} calls, status {status_reads:>4} calls ({:.2} and {:.2} a server)",
+            plan_reads as f64 / m as f64,
+            status_reads as f64 / m as f64
+        );
+        m *= 10;
+    }
 }
 
 /// Runs `cellar WORDS` on `config` and `state`: wall milliseconds and peak RSS in KiB.
