@@ -106,7 +106,7 @@ async fn drift_of(
     tree: &ConfigTree,
     servers: &[ServerStatus],
 ) -> Result<BTreeMap<ServerName, Vec<Drift>>> {
-    let configured = tree.server_names();
+    let configured: BTreeSet<ServerName> = tree.server_names().into_iter().collect();
     let mut commands = Vec::new();
     let mut scopes = Vec::new();
     for server in servers.iter().filter(|s| configured.contains(&s.name)) {

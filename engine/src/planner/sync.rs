@@ -91,25 +91,32 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     Ok(())
 }
 
-/// The configured value's source of each setting, relative to the configuration directory.
-struct Sources(BTreeMap<String, String>);
+/// The configured value's source of each setting, relative to the configuration directory;
+/// worked out on the first look-up (a server that matches its configuration needs none).
+struct Sources<'c> {
+    config: &'c ServerConfig,
+    by_setting: std::cell::OnceCell<BTreeMap<String, String>>,
+}
 
-impl Sources {
-    fn of(config: &ServerConfig) -> Sources {
-        // `servers/<name>.ron` is in the configuration directory's `servers/`.
-        let dir = config.file.parent().and_then(Path::parent).unwrap_or(Path::new(""));
-        Sources(settings_of(config, dir).into_iter().map(|s| (s.name, s.source)).collect())
+impl<'c> Sources<'c> {
+    fn of(config: &'c ServerConfig) -> Sources<'c> {
+        Sources { config, by_setting: std::cell::OnceCell::new() }
     }
 
     fn get(&self, setting: &str) -> String {
-        self.0.get(setting).cloned().unwrap_or_else(|| DEFAULT_SOURCE.to_string())
+        let by_setting = self.by_setting.get_or_init(|| {
+            // `servers/<name>.ron` is in the configuration directory's `servers/`.
+            let dir = self.config.file.parent().and_then(Path::parent).unwrap_or(Path::new(""));
+            settings_of(self.config, dir).into_iter().map(|s| (s.name, s.source)).collect()
+        });
+        by_setting.get(setting).cloned().unwrap_or_else(|| DEFAULT_SOURCE.to_string())
     }
 }
 
 /// What a comparison found, for one server.
 struct Found<'a> {
     server: &'a ServerName,
-    sources: &'a Sources,
+    sources: &'a Sources<'a>,
 }
 
 impl Found<'_> {
