@@ -442,7 +442,9 @@ impl WaveRun<'_> {
             // Every step of the plan is in the context (shared, not cloned per run).
             let step = self.ctx.steps.get(&id).cloned();
             let decision = self.resume.decide(id);
-            async move {
+            // Boxed: a step's future holds every handler's state (tens of KB), and the walk
+            // moves it twice before it runs; a box moves as a pointer.
+            Box::pin(async move {
                 // The walk starts every ready step; each works in one of the `--parallelism`
                 // slots (first come, first served), and gives it up while it sleeps.
                 let slots = ctx.slots.clone();
@@ -461,7 +463,7 @@ impl WaveRun<'_> {
                         }
                     })
                     .await
-            }
+            })
         };
         let on_skip = |step, because| self.ctx.operator.event(&Event::Skipped { step, because });
         let walked = walk::walk(&tasks, usize::MAX, self.cancel, run, &on_skip).await;

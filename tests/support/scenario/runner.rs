@@ -224,7 +224,6 @@ impl<'a> Runner<'a> {
         let line = cmd.line();
         let target = cmd.target();
         let model_before = target.as_deref().map(|t| model(&self.sim, t));
-        let before = self.before();
         let planned = plan_command(&*self.sim, self.tree, &line).await;
         let model_after = target.as_deref().map(|t| model(&self.sim, t));
         let counts = self.tally.0.entry(cmd.kind()).or_default();
@@ -265,6 +264,8 @@ impl<'a> Runner<'a> {
             counts.empty += 1;
             return Ok(());
         }
+        // What the apply's outcome is compared with (planning only read the world).
+        let before = self.before();
         self.applies += 1;
         let policy = Policy { seed: self.seed.wrapping_add(step as u64), ..Policy::default() };
         let report = match self.crash.take() {

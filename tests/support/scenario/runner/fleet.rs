@@ -14,7 +14,6 @@ impl Runner<'_> {
         let line = fleet_line(cmds, max_unavailable);
         let targets: Vec<String> = cmds.iter().filter_map(Cmd::target).collect();
         let models_before: Vec<Model> = targets.iter().map(|t| model(&self.sim, t)).collect();
-        let before = self.before();
         let Some(results) = self.plan_each(cmds).await else {
             self.tally.0.entry("fleet").or_default().read_failed += 1;
             return Ok(());
@@ -58,6 +57,8 @@ impl Runner<'_> {
             counts.empty += 1;
             return Ok(());
         }
+        // What the apply's outcome is compared with (planning only read the world).
+        let before = self.before();
         self.applies += 1;
         let policy = Policy { seed: self.seed.wrapping_add(step as u64), ..Policy::default() };
         let report = executor::apply(self.sim.clone(), Arc::new(Recorder::new(true)), &plan, policy).await;
