@@ -1,4 +1,4 @@
-//! The CLI on a generated configuration of 1,000 servers (issue 12's proof): one fleet
+//! The CLI on a generated configuration of 1,000 servers: one fleet
 //! plan for all of them, saved and shown again, and `cellar status` of all of them, each in
 //! one process of the real binary against the simulator.
 
