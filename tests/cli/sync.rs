@@ -132,6 +132,13 @@ fn each_kind_of_drift_is_found_shown_and_synced() {
         (&drift["setting"], &drift["launched"], &drift["configured"]),
         (&json!("instance_type"), &json!("t3.large"), &json!("t3.xlarge"))
     );
+    edit(&c, "servers/duvel.ron", r#""team": "web","#, r#""team": "ops","#);
+    let r = c.ok(&["status", "duvel"]);
+    assert!(
+        r.stdout.contains("\n  config    differs: tags.team, instance_type (cellar plan sync@duvel --restart)\n"),
+        "{}",
+        r.stdout
+    );
     let r = c.ok(&["status", "duvel", "--no-drift"]);
     assert!(!r.stdout.contains("config "), "{}", r.stdout);
 }

@@ -189,8 +189,13 @@ fn render_text(report: &Report, tree: &ConfigTree, color: bool) -> String {
         match server.drift.as_deref() {
             Some([]) => out.push_str("  config    matches\n"),
             Some(drift) => {
-                let mut settings: Vec<&str> = drift.iter().map(|d| d.setting.split(' ').next().unwrap_or("")).collect();
-                settings.dedup();
+                // Each setting once (a tag differs on every resource: `tags.team on volume …`).
+                let mut settings: Vec<&str> = Vec::new();
+                for setting in drift.iter().map(|d| d.setting.split(' ').next().unwrap_or("")) {
+                    if !settings.contains(&setting) {
+                        settings.push(setting);
+                    }
+                }
                 let name = &server.status.name;
                 out.push_str(&format!(
                     "  config    differs: {} (cellar plan sync@{name} --restart)\n",
