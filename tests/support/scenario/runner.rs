@@ -455,10 +455,10 @@ impl<'a> Runner<'a> {
     }
 
     /// Idempotence: the same command again, on the world exactly as the apply left it, is
-    /// empty or refused for the reason the model gives. One known race is let through: a
-    /// sync planned while the server had no instance (an Amazon termination) replaces none;
-    /// the group may launch the replacement from the old settings before the apply updates
-    /// it, and the next sync (`instance` drift) replaces that instance.
+    /// empty or refused for the reason the model gives. One known race is let through: an
+    /// instance the group launches during a sync, before the apply's group update (after an
+    /// Amazon termination), runs the old settings; the sync's wait accepts it as the new
+    /// one, and the next sync (`instance` drift) replaces it ([`sync_race`]).
     async fn check_idempotent(&self, step: usize, cmd: &Cmd, applied: &Plan) -> Result<(), String> {
         let line = cmd.line();
         let Some(target) = cmd.target() else { return Ok(()) };
@@ -538,16 +538,24 @@ pub(super) async fn run_async(
     Ok(runner.finish(trace))
 }
 
-/// The race [`Runner::check_idempotent`] lets through: the applied sync replaced no
-/// instance, and the next one finds only an instance running the old settings.
+/// The race [`Runner::check_idempotent`] lets through: the next sync finds only an
+/// instance running the old settings, and it is not one the applied sync saw and replaced:
+/// the group launched it during the apply, before the apply's group update (after an
+/// Amazon termination of the instance the plan saw, or while it had none).
 fn sync_race(cmd: &Cmd, applied: &Plan, again: &Plan) -> bool {
     let target = cmd.target().unwrap_or_default();
-    let replaced = applied
-        .steps
-        .iter()
-        .any(|s| s.server.as_str() == target && matches!(s.action, Action::TerminateInstance { .. }));
+    let terminated = |plan: &Plan| -> BTreeSet<InstanceId> {
+        plan.steps
+            .iter()
+            .filter(|s| s.server.as_str() == target)
+            .filter_map(|s| match &s.action {
+                Action::TerminateInstance { instance } => Some(instance.clone()),
+                _ => None,
+            })
+            .collect()
+    };
     matches!(cmd, Cmd::Sync { .. })
-        && !replaced
+        && terminated(applied).is_disjoint(&terminated(again))
         && !again.drift.is_empty()
         && again.drift.iter().all(|d| d.setting == "instance")
 }
