@@ -99,6 +99,19 @@ pub(crate) async fn describe_auto_scaling_groups(
     Ok(out)
 }
 
+/// Tags of `group` as Auto Scaling takes them, each propagated to the instances it launches.
+fn group_tags<'a>(group: &'a AutoScalingGroupName, tags: &'a Tags) -> impl Iterator<Item = asg::types::Tag> + 'a {
+    tags.iter().map(move |(k, v)| {
+        asg::types::Tag::builder()
+            .resource_id(group.as_str())
+            .resource_type("auto-scaling-group")
+            .key(k)
+            .value(v)
+            .propagate_at_launch(true)
+            .build()
+    })
+}
+
 /// The group's tags propagate to the instances it launches, so a replacement is
 /// tagged `Name=<server>` from its first moment.
 pub(crate) async fn create_auto_scaling_group(
@@ -106,15 +119,7 @@ pub(crate) async fn create_auto_scaling_group(
     region: &Region,
     request: CreateAutoScalingGroupRequest,
 ) -> CloudResult<()> {
-    let tags = request.tags.iter().map(|(k, v)| {
-        asg::types::Tag::builder()
-            .resource_id(request.name.as_str())
-            .resource_type("auto-scaling-group")
-            .key(k)
-            .value(v)
-            .propagate_at_launch(true)
-            .build()
-    });
+    let tags = group_tags(&request.name, &request.tags);
     cloud
         .asg(region)
         .create_auto_scaling_group()
@@ -198,19 +203,10 @@ pub(crate) async fn create_or_update_group_tags(
     group: &AutoScalingGroupName,
     tags: Tags,
 ) -> CloudResult<()> {
-    let tags = tags.iter().map(|(k, v)| {
-        asg::types::Tag::builder()
-            .resource_id(group.as_str())
-            .resource_type("auto-scaling-group")
-            .key(k)
-            .value(v)
-            .propagate_at_launch(true)
-            .build()
-    });
     cloud
         .asg(region)
         .create_or_update_tags()
-        .set_tags(Some(tags.collect()))
+        .set_tags(Some(group_tags(group, &tags).collect()))
         .send()
         .await
         .map_err(|e| from_sdk(Api::CreateOrUpdateTags, e))?;

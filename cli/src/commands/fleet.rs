@@ -6,12 +6,12 @@
 
 use anyhow::{bail, Context, Result};
 use cellar_engine::cloud::Cloud;
-use cellar_engine::command::{self, Target};
+use cellar_engine::command::{self, Command, Target};
 use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory;
 use cellar_engine::model::ServerName;
 use cellar_engine::plan::{FleetPlanning, Plan, RolloutOptions};
-use cellar_engine::planner;
+use cellar_engine::planner::{self, PlanError};
 use cellar_engine::selector::Selector;
 use std::collections::BTreeMap;
 
@@ -24,7 +24,7 @@ pub async fn plan(
 ) -> Result<Plan> {
     let servers = selector.select(tree)?;
     let mut fleet = FleetPlanning::new(servers.len());
-    let (mut commands, mut scopes, mut line) = (Vec::new(), Vec::new(), None);
+    let (mut commands, mut line) = (Vec::new(), None);
     for server in &servers {
         let command = command::parse(planner::COMMANDS, &format!("{name}@{server}"), args, flags)?;
         if command.spec().target() != Target::Server {
@@ -36,24 +36,14 @@ pub async fn plan(
         // The canonical command line, with the selector where the server was.
         let text = command.to_string();
         line.get_or_insert_with(|| text.replacen(&format!("@{server}"), &format!("@{selector}"), 1));
-        match planner::scope(&command, tree) {
-            Ok(scope) => {
-                scopes.push(scope);
-                commands.push((server.clone(), command));
-            }
-            Err(refusal) => fleet.refuse(server.clone(), refusal.to_string()),
-        }
+        commands.push((server.clone(), command));
     }
-    // One batched read for every server (describes by region and kind, not per server).
-    let inventories = inventory::read_many(cloud, &scopes).await.context("reading the current state")?;
-    drop(scopes);
     // Each server's plan goes into the fleet's as soon as it is made.
-    for ((server, command), inventory) in commands.iter().zip(inventories) {
-        match planner::plan(command, tree, &inventory) {
-            Ok(plan) => fleet.add(plan),
-            Err(refusal) => fleet.refuse(server.clone(), refusal.to_string()),
-        }
-    }
+    plan_each(cloud, tree, commands, |server, planned| match planned {
+        Ok(plan) => fleet.add(plan),
+        Err(refusal) => fleet.refuse(server, refusal.to_string()),
+    })
+    .await?;
     let reasons = |refused: &BTreeMap<ServerName, String>| {
         let reasons: Vec<String> = refused.iter().map(|(s, r)| format!("{s}: {r}")).collect();
         reasons.join("\n  ").replace('\n', "\n  ")
@@ -71,4 +61,31 @@ pub async fn plan(
     }
     let line = line.unwrap_or_else(|| format!("{name}@{selector}"));
     fleet.finish(line, selector.to_string(), servers, rollout).context("a fleet plan without servers")
+}
+
+/// Plans each of `commands` (one per server) as it would be planned alone, with one batched
+/// read of every scope (describes by region and kind, not per server); `each` gets each
+/// server's plan or refusal as soon as it is made.
+pub async fn plan_each(
+    cloud: &dyn Cloud,
+    tree: &ConfigTree,
+    commands: Vec<(ServerName, Command)>,
+    mut each: impl FnMut(ServerName, Result<Plan, PlanError>),
+) -> Result<()> {
+    let (mut scoped, mut scopes) = (Vec::new(), Vec::new());
+    for (server, command) in commands {
+        match planner::scope(&command, tree) {
+            Ok(scope) => {
+                scopes.push(scope);
+                scoped.push((server, command));
+            }
+            Err(refusal) => each(server, Err(refusal)),
+        }
+    }
+    let inventories = inventory::read_many(cloud, &scopes).await.context("reading the current state")?;
+    drop(scopes);
+    for ((server, command), inventory) in scoped.into_iter().zip(inventories) {
+        each(server, planner::plan(&command, tree, &inventory));
+    }
+    Ok(())
 }

@@ -3,11 +3,11 @@
 use super::Ctx;
 use crate::backend::Backend;
 use crate::output::paint;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::command;
 use cellar_engine::config::ConfigTree;
-use cellar_engine::inventory::{self, workspace_number};
+use cellar_engine::inventory::workspace_number;
 use cellar_engine::model::{Region, ServerName};
 use cellar_engine::plan::Drift;
 use cellar_engine::planner;
@@ -108,22 +108,17 @@ async fn drift_of(
 ) -> Result<BTreeMap<ServerName, Vec<Drift>>> {
     let configured: BTreeSet<ServerName> = tree.server_names().into_iter().collect();
     let mut commands = Vec::new();
-    let mut scopes = Vec::new();
     for server in servers.iter().filter(|s| configured.contains(&s.name)) {
         let words = [format!("sync@{}", server.name), "--restart".to_string()];
-        let command = command::parse_words(planner::COMMANDS, &words)?;
-        if let Ok(scope) = planner::scope(&command, tree) {
-            scopes.push(scope);
-            commands.push((server.name.clone(), command));
-        }
+        commands.push((server.name.clone(), command::parse_words(planner::COMMANDS, &words)?));
     }
-    let inventories = inventory::read_many(cloud, &scopes).await.context("reading what the servers launch")?;
     let mut out = BTreeMap::new();
-    for ((name, command), inventory) in commands.into_iter().zip(&inventories) {
-        if let Ok(plan) = planner::plan(&command, tree, inventory) {
-            out.insert(name, plan.drift);
+    super::fleet::plan_each(cloud, tree, commands, |server, planned| {
+        if let Ok(plan) = planned {
+            out.insert(server, plan.drift);
         }
-    }
+    })
+    .await?;
     Ok(out)
 }
 

@@ -47,6 +47,13 @@ pub fn launch_scope(command: &Command, config: &ServerConfig, scope: &mut Scope)
     scope.network = Some(config.launch_settings.network_scope());
 }
 
+/// What upgrade-ami and sync read besides the server: the newest image of its configured
+/// type and architecture, and its network.
+pub fn configured_launch_scope(_: &Command, config: &ServerConfig, scope: &mut Scope) {
+    scope.image = Some((config.ami_type.value.clone(), config.architecture.value));
+    scope.network = Some(config.launch_settings.network_scope());
+}
+
 /// The `[type] [ami-type] [arch]` choice of attach-instance and start-auto-scaling: the
 /// command line over the configuration.
 pub struct LaunchChoice {

@@ -215,8 +215,9 @@ pub fn plan(command: &Command, tree: &ConfigTree, inventory: &Inventory) -> Resu
             let config = tree.server_ref(target(command)?)?;
             let mut p = Planning::new(command, base_scope(command, &config.region.value), inventory);
             scope(command, config, &mut p.scope);
-            plan(&mut p, config)?;
+            // Recorded first: a planner names where a setting comes from (`source_of`).
             p.settings.insert(config.name.clone(), tree.settings(&config.name)?.clone());
+            plan(&mut p, config)?;
             p
         }
         Planner::Workspace { scope, plan } => {
@@ -290,6 +291,12 @@ impl<'a> Planning<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// The effective settings the plan records for `server` (each with its file:line,
+    /// relative to the configuration directory); empty for a command without a server.
+    pub fn recorded_settings(&self, server: &ServerName) -> std::sync::Arc<[crate::plan::Setting]> {
+        self.settings.get(server).cloned().unwrap_or_else(|| Vec::new().into())
     }
 
     /// A setting of the server that differs from its configuration (`sync`).

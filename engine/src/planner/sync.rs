@@ -12,29 +12,25 @@
 //! What sync cannot change in place (the group's subnet, a server without a group whose
 //! instance was attached by hand) is refused with the command that does change it.
 
-use super::launch::{agent_spec, check_architecture, current_launch, relaunch, restart, NewLaunch};
+use super::launch::{
+    agent_spec, check_architecture, configured_launch_scope, current_launch, relaunch, restart, NewLaunch,
+};
 use super::{configured, network, PlanError, Planner, Planning};
 use crate::agent::{parse_user_data, AgentInvocation};
-use crate::command::{Command, CommandSpec, Flag};
+use crate::command::{CommandSpec, Flag};
 use crate::config::{ServerConfig, DEFAULT_SOURCE};
 use crate::inventory::ServerResources;
 use crate::model::*;
 use crate::plan::*;
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::sync::Arc;
 
 pub const SPEC: CommandSpec = CommandSpec {
     name: "sync",
     args: &[],
     flags: &[Flag::Restart],
     help: "makes the server match its configuration: a new launch settings version when the instance type, newest image, spawn hook, volumes or launch settings differ, and the configured tags on every resource; --restart replaces the instance now",
-    planner: Planner::Server { scope, plan },
+    planner: Planner::Server { scope: configured_launch_scope, plan },
 };
-
-fn scope(_: &Command, config: &ServerConfig, scope: &mut Scope) {
-    scope.image = Some((config.ami_type.value.clone(), config.architecture.value));
-    scope.network = Some(config.launch_settings.network_scope());
-}
 
 fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let server = &config.name;
@@ -48,8 +44,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         super::volumes::existing(p, config)?;
     }
     p.tag(server, config.tag_values());
-    let sources = Sources::of(config);
-    let found = Found { server, sources: &sources };
+    let found = Found::of(p, server);
     let Some(group) = r.group() else {
         return hand_launched(p, config, r);
     };
@@ -62,7 +57,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         return Err(PlanError::SyncCannotChange {
             server: server.clone(),
             what: format!("the subnet of group {} ({} → {})", group.name, list(&group.subnets), list(&subnets)),
-            configured_at: sources.get(&format!("subnets.{}", config.zone.value)),
+            configured_at: found.source(&format!("subnets.{}", config.zone.value)),
         });
     }
     let current = current_launch(p, server, group)?;
@@ -91,42 +86,31 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     Ok(())
 }
 
-/// The configured value's source of each setting, relative to the configuration directory;
-/// worked out on the first look-up (a server that matches its configuration needs none).
-struct Sources<'c> {
-    config: &'c ServerConfig,
-    by_setting: std::cell::OnceCell<BTreeMap<String, String>>,
-}
-
-impl<'c> Sources<'c> {
-    fn of(config: &'c ServerConfig) -> Sources<'c> {
-        Sources { config, by_setting: std::cell::OnceCell::new() }
-    }
-
-    fn get(&self, setting: &str) -> String {
-        let by_setting = self.by_setting.get_or_init(|| {
-            // `servers/<name>.ron` is in the configuration directory's `servers/`.
-            let dir = self.config.file.parent().and_then(Path::parent).unwrap_or(Path::new(""));
-            settings_of(self.config, dir).into_iter().map(|s| (s.name, s.source)).collect()
-        });
-        by_setting.get(setting).cloned().unwrap_or_else(|| DEFAULT_SOURCE.to_string())
-    }
-}
-
 /// What a comparison found, for one server.
 struct Found<'a> {
     server: &'a ServerName,
-    sources: &'a Sources<'a>,
+    /// The server's settings as the plan records them (with their sources).
+    settings: Arc<[Setting]>,
 }
 
 impl Found<'_> {
+    fn of<'a>(p: &Planning<'_>, server: &'a ServerName) -> Found<'a> {
+        Found { server, settings: p.recorded_settings(server) }
+    }
+
+    /// Where the configured value of `setting` comes from (`servers/duvel.ron:5:20`).
+    fn source(&self, setting: &str) -> String {
+        let recorded = self.settings.iter().find(|s| s.name == setting);
+        recorded.map_or_else(|| DEFAULT_SOURCE.to_string(), |s| s.source.clone())
+    }
+
     fn drift(&self, setting: &str, launched: String, configured: String) -> Drift {
         Drift {
             server: self.server.clone(),
             setting: setting.to_string(),
             launched,
             configured,
-            source: self.sources.get(setting),
+            source: self.source(setting),
         }
     }
 }
@@ -236,7 +220,7 @@ fn hand_launched(p: &mut Planning<'_>, config: &ServerConfig, r: &ServerResource
                     "the instance type of instance {} ({} → {}), which was attached by hand",
                     instance.id, instance.instance_type, config.instance_type.value
                 ),
-                configured_at: Sources::of(config).get("instance_type"),
+                configured_at: Found::of(p, &config.name).source("instance_type"),
             });
         }
     }
@@ -260,7 +244,7 @@ fn tag_drift(p: &mut Planning<'_>, config: &ServerConfig, r: &ServerResources) -
     targets.extend(r.addresses.iter().map(|a| (TagTarget::Address(a.allocation_id.clone()), missing(&a.tags))));
     targets.extend(r.launch_templates.iter().map(|t| (TagTarget::LaunchTemplate(t.id.clone()), missing(&t.tags))));
     targets.extend(r.groups.iter().map(|g| (TagTarget::Group(g.name.clone()), missing(&g.tags))));
-    let sources = Sources::of(config);
+    let found = Found::of(p, &config.name);
     let mut count = 0;
     for (resource, tags) in targets.into_iter().filter(|(_, tags)| !tags.is_empty()) {
         for (key, value) in &tags {
@@ -271,7 +255,7 @@ fn tag_drift(p: &mut Planning<'_>, config: &ServerConfig, r: &ServerResources) -
                 setting: format!("{setting} on {resource}"),
                 launched,
                 configured: format!("{value:?}"),
-                source: sources.get(&setting),
+                source: found.source(&setting),
             });
         }
         p.push(&config.name, Action::TagResource { resource, tags }, vec![], None);

@@ -1,12 +1,11 @@
 //! `upgrade-ami@NAME [--restart]`
 
-use super::launch::{agent_spec, current_launch, relaunch, restart, NewLaunch};
+use super::launch::{agent_spec, configured_launch_scope, current_launch, relaunch, restart, NewLaunch};
 use super::network;
 use super::{configured, PlanError, Planner, Planning};
-use crate::command::{Command, CommandSpec, Flag};
+use crate::command::{CommandSpec, Flag};
 use crate::config::ServerConfig;
 use crate::model::*;
-use crate::plan::*;
 
 pub const SPEC: CommandSpec = CommandSpec {
     name: "upgrade-ami",
@@ -14,13 +13,8 @@ pub const SPEC: CommandSpec = CommandSpec {
     flags: &[Flag::Restart],
     help:
         "the group launches the newest image of the server's type and architecture; --restart replaces the instance now",
-    planner: Planner::Server { scope, plan },
+    planner: Planner::Server { scope: configured_launch_scope, plan },
 };
-
-fn scope(_: &Command, config: &ServerConfig, scope: &mut Scope) {
-    scope.image = Some((config.ami_type.value.clone(), config.architecture.value));
-    scope.network = Some(config.launch_settings.network_scope());
-}
 
 fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let server = &config.name;
