@@ -3,14 +3,17 @@
 //! `ommegang` (one name), `ommegang,duvel` (a list; each item a name or a glob), `all`,
 //! `web-*` (a glob: `*` any run of characters, `?` one), `platform=debian-web`,
 //! `tag:team=web` (the effective tag, as `cellar config` shows it). Pure: a selector is
-//! matched against a [`ConfigTree`], never against the cloud.
+//! matched against a [`ConfigTree`], never against the cloud. Names, lists, globs and
+//! `all` need only the listing of the server files; `platform=` reads every server file as
+//! far as its platform, `tag:` every server's files as far as their tags, and refuses when
+//! a file does not say (a broken file might be a server it selects).
 //!
 //! Invariants: a selection is sorted and without duplicates; a selector that selects no
 //! server is an error naming what exists (a typo must not become a no-op on the fleet);
 //! a name in a list that is not configured is an error, except a lone name, which the
 //! command resolves itself (a workspace has no configuration).
 
-use crate::config::ConfigTree;
+use crate::config::{ConfigErrors, ConfigTree};
 use crate::model::ServerName;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -45,7 +48,7 @@ pub enum SelectorError {
     Empty { selector: String, known: String, fix: String },
     #[error("selector {selector}: {name} is not a configured server (known: {known})\n  fix: add servers/{name}.ron, or correct the name")]
     Unknown { selector: String, name: ServerName, known: String },
-    #[error("selector {selector}: the configuration of {server} does not resolve: {problem}")]
+    #[error("selector {selector}: cannot tell whether {server} is selected, its files have problems:\n  {problem}")]
     Config { selector: String, server: ServerName, problem: String },
 }
 
@@ -134,16 +137,16 @@ impl Selector {
                 }
             }
             Selector::Platform(platform) => {
-                selected.extend(configured.iter().filter(|n| tree.platform_of(n) == Some(platform)).cloned())
+                for name in &configured {
+                    if tree.platform_of(name).map_err(|e| self.unreadable(name, e))? == Some(platform.as_str()) {
+                        selected.insert(name.clone());
+                    }
+                }
             }
             Selector::Tag { key, value } => {
                 for name in &configured {
-                    let config = tree.server(name).map_err(|e| SelectorError::Config {
-                        selector: self.to_string(),
-                        server: name.clone(),
-                        problem: e.to_string(),
-                    })?;
-                    if config.tags.get(key).is_some_and(|v| &v.value == value) {
+                    let tags = tree.tags_of(name).map_err(|e| self.unreadable(name, e))?;
+                    if tags.get(key) == Some(value) {
                         selected.insert(name.clone());
                     }
                 }
@@ -159,6 +162,15 @@ impl Selector {
             return Err(SelectorError::Empty { selector: self.to_string(), known, fix });
         }
         Ok(selected.into_iter().collect())
+    }
+
+    /// A server whose files do not say whether the selector selects it.
+    fn unreadable(&self, server: &ServerName, e: ConfigErrors) -> SelectorError {
+        SelectorError::Config {
+            selector: self.to_string(),
+            server: server.clone(),
+            problem: e.to_string().replace('\n', "\n  "),
+        }
     }
 }
 

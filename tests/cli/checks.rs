@@ -149,3 +149,51 @@ fn the_fault_example_installs_as_its_header_says() {
     let show = c.ok(&["sim", "show"]).stdout;
     assert!(show.contains("throttling") && !show.contains("faults: none"), "{show}");
 }
+
+/// A mistake in one server's file stops the commands that use that file, with its
+/// file:line:column, and no other: an emergency change to another server goes through.
+/// A misnamed server file is warned about (no command but `check` reads it). Each row:
+/// (arguments, exit code, texts expected in the output, texts that must not be there).
+#[test]
+fn a_broken_server_file_stops_only_the_commands_that_use_it() {
+    let c = Cellar::with_config_copy();
+    std::fs::write(c.config.join("servers/kwak.ron"), "(\n    platform: \"debian-web\"\n    zone: \"c\",\n)\n")
+        .unwrap();
+    std::fs::write(c.config.join("servers/Achel_2.ron"), "(platform: \"debian-web\")\n").unwrap();
+    let kwak = "servers/kwak.ron:3:5: malformed RON: Expected comma";
+    let misnamed = "warning: ";
+    type Case<'a> = (&'a [&'a str], i32, &'a [&'a str], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            &["config", "duvel"],
+            0,
+            &["instance_type", misnamed, "Achel_2.ron:1:1: the file name is not a valid server name"],
+            &[kwak],
+        ),
+        (&["plan", "create-server@duvel", "30"], 0, &["create-server@duvel"], &[kwak]),
+        (&["status", "duvel"], 0, &["duvel"], &[kwak]),
+        (&["status", "o*,duvel"], 0, &["ommegang"], &[kwak]),
+        (&["status", "tag:team=web"], 1, &["cannot tell whether kwak is selected", kwak], &[]),
+        (&["status", "platform=debian-web"], 1, &["cannot tell whether kwak is selected", kwak], &[]),
+        (&["config", "kwak"], 1, &[kwak], &[]),
+        (&["plan", "upgrade-ami@kwak"], 1, &[kwak], &[]),
+        (&["status"], 1, &[kwak], &[]),
+        (
+            &["check"],
+            1,
+            &[kwak, "Achel_2.ron:1:1: the file name is not a valid server name", "2 problems found"],
+            &[misnamed],
+        ),
+    ];
+    for (args, code, expected, unexpected) in cases {
+        let r = c.run(args);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert_eq!(r.code, *code, "cellar {args:?}:\n{all}");
+        for e in *expected {
+            assert!(all.contains(e), "cellar {args:?}: expected {e:?} in:\n{all}");
+        }
+        for e in *unexpected {
+            assert!(!all.contains(e), "cellar {args:?}: unexpected {e:?} in:\n{all}");
+        }
+    }
+}

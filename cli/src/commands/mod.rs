@@ -49,9 +49,19 @@ pub struct Ctx {
 
 impl Ctx {
     /// The configuration tree, or an error saying where it was looked for and how to fix it.
+    /// Server files are read when a command uses them: a problem in a file the command
+    /// does not use does not stop it (`cellar check` finds every one). A server file
+    /// whose name is not a server name is warned about on standard error, as the listing
+    /// shows it for free and a server meant to be there would be left out of `all`.
     pub fn load_config(&self) -> Result<ConfigTree> {
         self.config_dir_exists()?;
-        ConfigTree::load(&self.config).map_err(|e| anyhow!("{e}\n  run `cellar check` to see every problem"))
+        let tree =
+            ConfigTree::load(&self.config).map_err(|e| anyhow!("{e}\n  run `cellar check` to see every problem"))?;
+        for problem in tree.misnamed_files() {
+            let problem = problem.to_string().replace('\n', "\n  ");
+            crate::output::stderr(&format!("warning: {problem}\n  (no command but `cellar check` reads it)\n"));
+        }
+        Ok(tree)
     }
 
     /// Refuses a configuration directory that does not exist, saying where it was looked for.

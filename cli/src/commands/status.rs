@@ -147,7 +147,7 @@ async fn selected(cloud: &dyn Cloud, tree: &ConfigTree, selector: &Selector) -> 
 
 /// One server, or one workspace (`workspace-N`, which has no configuration of its own).
 async fn one(cloud: &dyn Cloud, tree: &ConfigTree, name: ServerName) -> Result<Found> {
-    let configured = tree.server_names().contains(&name);
+    let configured = tree.has_server(&name);
     if configured || workspace_number(name.as_str()).is_none() {
         let region = tree.server(&name)?.region.value;
         let server = status::read(cloud, &name, &region).await?;

@@ -86,7 +86,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
 /// The server's configured region; for a workspace or an unconfigured name, the global one.
 fn region_of(ctx: &Ctx, server: &ServerName) -> Result<Region> {
     let tree = ctx.load_config()?;
-    if tree.server_names().contains(server) {
+    if tree.has_server(server) {
         return Ok(tree.server(server)?.region.value);
     }
     Ok(tree.defaults()?.region.value)

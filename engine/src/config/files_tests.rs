@@ -89,3 +89,33 @@ fn too_many_tags_for_aws() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_server_file_is_read_on_first_use_and_only_its_own() {
+    let dir = tree_dir();
+    std::os::unix::fs::symlink("gone.ron", dir.path().join("servers/ghost.ron")).unwrap();
+    std::fs::write(dir.path().join("servers/typo.ron"), "(platform: \"web\" zone: \"b\")").unwrap();
+    std::fs::write(dir.path().join("servers/Typo_2.ron"), "(platform: \"web\")").unwrap();
+    let tree = ConfigTree::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tree.server_names(), ["ghost", "ok", "typo"].map(ServerName::new));
+    assert_eq!(tree.misnamed_files().len(), 1);
+    assert!(tree.parsed_servers().is_empty());
+    // Read when first used, not when listed.
+    std::fs::write(dir.path().join("servers/ok.ron"), r#"(platform: "web", zone: "c")"#).unwrap();
+    assert_eq!(tree.server(&ServerName::new("ok")).unwrap().zone.value, 'c');
+    assert_eq!(tree.parsed_servers(), ["ok"]);
+    // The broken ones are refused for their own problems when they are used.
+    let ghost = tree.server(&ServerName::new("ghost")).unwrap_err().to_string();
+    assert!(ghost.ends_with("servers/ghost.ron: is a symbolic link to gone.ron, which does not exist\n  fix: point the link at an existing file, or remove it"), "{ghost}");
+    let typo = tree.server(&ServerName::new("typo")).unwrap_err().to_string();
+    assert!(typo.ends_with("servers/typo.ron:1:18: malformed RON: Expected comma"), "{typo}");
+}
+
+#[test]
+fn an_unlistable_servers_directory_stops_every_command() {
+    let dir = tree_dir();
+    std::fs::remove_dir_all(dir.path().join("servers")).unwrap();
+    std::fs::write(dir.path().join("servers"), "not a directory").unwrap();
+    // No server can be found, so no command runs (not even one that names none).
+    check(dir.path(), &["servers: cannot read the file: Not a directory (os error 20)"]);
+}

@@ -34,9 +34,12 @@
 //! override earlier ones field by field, tags merge key by key, and every effective
 //! value remembers the file and line:column it came from ([`Source`]).
 //!
-//! [`ConfigTree::load`] parses a directory; [`ConfigTree::server`] merges and validates
-//! one server; [`check`] (`cellar check`) validates everything and reports every problem.
+//! [`ConfigTree::load`] parses global.ron and the platform files of a directory and lists
+//! its server files; [`ConfigTree::server`] reads, merges and validates one server (a
+//! command is refused for the problems of the files it uses, and never reads the others);
+//! [`check`] (`cellar check`) reads and validates everything and reports every problem.
 
+mod defaults;
 #[cfg(test)]
 mod files_tests;
 #[cfg(test)]
@@ -46,6 +49,9 @@ mod launch_checks;
 #[cfg(test)]
 mod launch_tests;
 mod layer;
+mod listing;
+#[cfg(test)]
+mod reading_tests;
 mod scan;
 mod settings;
 #[cfg(test)]
@@ -56,8 +62,10 @@ mod volumes;
 mod volumes_tests;
 
 use crate::model::{AmiType, Architecture, InstanceType, Region, ServerName, Zone};
+pub use defaults::Defaults;
 pub use launch::{EbsConfig, LaunchConfig};
 use layer::{FileKind, Layer};
+use listing::{Parsed, ServerFile};
 use serde::{Deserialize, Serialize};
 pub use settings::{settings_of, Setting};
 use std::collections::BTreeMap;
@@ -325,18 +333,26 @@ fn finish(mut problems: Vec<Problem>) -> Vec<Problem> {
     problems
 }
 
-/// The parsed files of one configuration directory.
+/// One configuration directory: global.ron and the platform files parsed, the server
+/// files listed, each read and parsed on first use.
+///
+/// A command is refused for the problems of the files it uses (its servers' files, their
+/// platforms' files, global.ron), with the same messages `cellar check` gives for them;
+/// the other server files are not read, so a mistake in one server's file never blocks a
+/// command about another. [`check`] reads and validates every file.
 #[derive(Clone, Debug)]
 pub struct ConfigTree {
     dir: PathBuf,
     /// `None` when there is no `global.ron`.
     global: Option<Layer>,
     platforms: BTreeMap<String, Layer>,
-    servers: BTreeMap<ServerName, Layer>,
-    /// Server files whose name is not a valid server name (still checked for `cellar check`).
-    misnamed: Vec<Layer>,
-    /// Problems found while reading and parsing the files.
+    servers: BTreeMap<ServerName, ServerFile>,
+    /// Server files whose name is not a valid server name (only `cellar check` reads them).
+    misnamed: Vec<ServerFile>,
+    /// Problems found while listing the directory and parsing global.ron and the platforms.
     problems: Vec<Problem>,
+    /// A subdirectory (`platforms`, `servers`) that cannot be listed: no command runs.
+    unlisted: Vec<Problem>,
     /// Each server's effective configuration, worked out on first use of that server (the
     /// tree is immutable once built, planning asks for the same server more than once, and
     /// a command about one server of many must not pay for the others).
@@ -347,7 +363,8 @@ pub struct ConfigTree {
 /// worked out on first use (`cellar status` needs no settings).
 #[derive(Clone, Debug, Default)]
 struct Resolved {
-    config: OnceLock<Result<ServerConfig, ConfigErrors>>,
+    /// Boxed: a configuration is a few kilobytes, reserved for every listed server.
+    config: OnceLock<Box<Result<ServerConfig, ConfigErrors>>>,
     settings: OnceLock<Arc<[Setting]>>,
 }
 
@@ -356,18 +373,20 @@ const PLATFORMS_DIR: &str = "platforms";
 const SERVERS_DIR: &str = "servers";
 
 impl ConfigTree {
-    /// Reads and parses DIR. `Err` lists every problem found (not just the first).
+    /// Reads global.ron and the platform files of DIR and lists its server files. `Err`
+    /// when DIR or one of its subdirectories cannot be read; the problems of the files are
+    /// those of the servers that use them ([`ConfigTree::server`]) and [`check`]'s.
     pub fn load(dir: &Path) -> Result<ConfigTree, ConfigErrors> {
         let tree = Self::read(dir)?;
-        if tree.problems.is_empty() {
+        if tree.unlisted.is_empty() {
             Ok(tree)
         } else {
-            Err(ConfigErrors(finish(tree.problems)))
+            Err(ConfigErrors(finish(tree.unlisted)))
         }
     }
 
-    /// Reads DIR's files and parses them, keeping the problems in the tree; `Err` only
-    /// when DIR cannot be read at all.
+    /// Reads DIR's global and platform files, lists its server files, and keeps the
+    /// problems in the tree; `Err` only when DIR cannot be read at all.
     fn read(dir: &Path) -> Result<ConfigTree, ConfigErrors> {
         if !dir.is_dir() {
             return Err(ConfigErrors(vec![Problem {
@@ -383,47 +402,43 @@ impl ConfigTree {
         }
         let mut files = Vec::new();
         let mut problems = Vec::new();
-        let mut dir_problems = Vec::new();
         let mut read = |rel: PathBuf| {
             let path = dir.join(&rel);
             match std::fs::read_to_string(&path) {
                 Ok(text) => files.push((rel, text)),
-                Err(e) => problems.push(unreadable(&path, &e)),
+                Err(e) => problems.push(listing::unreadable(&path, &e)),
             }
         };
         // `symlink_metadata`: a dangling global.ron link is reported, not taken for absent.
         if std::fs::symlink_metadata(dir.join(GLOBAL_FILE)).is_ok() {
             read(PathBuf::from(GLOBAL_FILE));
         }
-        for sub in [PLATFORMS_DIR, SERVERS_DIR] {
-            let entries = match std::fs::read_dir(dir.join(sub)) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    dir_problems.push(unreadable(&dir.join(sub), &e));
-                    continue;
-                }
-            };
-            // Every `*.ron` entry, whatever it is: a dangling link, a link loop or a
-            // directory is a problem to report, not a file to skip silently.
-            let mut names: Vec<_> = entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name())
-                .filter(|n| Path::new(n).extension().is_some_and(|x| x == "ron"))
-                .collect();
-            names.sort();
-            for name in names {
-                read(Path::new(sub).join(name));
-            }
+        let mut unlisted = Vec::new();
+        let mut listed = |sub: &str| {
+            listing::ron_entries(&dir.join(sub)).unwrap_or_else(|p| {
+                unlisted.push(p);
+                None
+            })
+        };
+        let platforms = listed(PLATFORMS_DIR);
+        let servers = listed(SERVERS_DIR);
+        for name in platforms.unwrap_or_default() {
+            read(Path::new(PLATFORMS_DIR).join(name));
         }
         let mut tree = Self::from_files(dir, files);
         tree.problems.extend(problems);
-        tree.problems.extend(dir_problems);
+        tree.unlisted = unlisted;
+        for name in servers.unwrap_or_default() {
+            let path = dir.join(SERVERS_DIR).join(&name);
+            let stem = Path::new(&name).file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+            tree.add_server(ServerFile::on_disk(path, stem));
+        }
         Ok(tree)
     }
 
     /// Builds a tree from (path relative to DIR, text) pairs: `global.ron`,
-    /// `platforms/<platform>.ron`, `servers/<name>.ron`; other paths are ignored.
+    /// `platforms/<platform>.ron`, `servers/<name>.ron`; other paths are ignored. Server
+    /// files are parsed on first use, as [`ConfigTree::load`]'s.
     pub(crate) fn from_files<P: AsRef<Path>, T: AsRef<str>>(
         dir: &Path,
         files: impl IntoIterator<Item = (P, T)>,
@@ -435,6 +450,7 @@ impl ConfigTree {
             servers: BTreeMap::new(),
             misnamed: Vec::new(),
             problems: Vec::new(),
+            unlisted: Vec::new(),
             resolved: BTreeMap::new(),
         };
         for (rel, text) in files {
@@ -448,7 +464,10 @@ impl ConfigTree {
             let kind = match parent {
                 "" if stem == "global" => FileKind::Global,
                 PLATFORMS_DIR => FileKind::Platform(stem.clone()),
-                SERVERS_DIR => FileKind::Server(stem.clone()),
+                SERVERS_DIR => {
+                    tree.add_server(ServerFile::in_memory(file, stem, text.as_ref().to_string()));
+                    continue;
+                }
                 _ => continue,
             };
             let (layer, problems) = layer::parse(file.clone(), kind.clone(), text.as_ref());
@@ -458,27 +477,42 @@ impl ConfigTree {
                 FileKind::Platform(name) => {
                     tree.platforms.insert(name, layer);
                 }
-                FileKind::Server(name) => match ServerName::parse(&name) {
-                    Ok(server) => {
-                        tree.resolved.insert(server.clone(), Resolved::default());
-                        tree.servers.insert(server, layer);
-                    }
-                    Err(e) => {
-                        let lower = name.to_ascii_lowercase().replace(['_', ' ', '.'], "-");
-                        let fix = ServerName::parse(&lower).ok().map(|n| {
-                            format!("rename it to {}", dir.join(SERVERS_DIR).join(format!("{n}.ron")).display())
-                        });
-                        tree.problems.push(Problem {
-                            source: Source { file, line: 1, column: 1 },
-                            message: format!("the file name is not a valid server name: {e}"),
-                            fix,
-                        });
-                        tree.misnamed.push(layer);
-                    }
-                },
+                FileKind::Server(_) => unreachable!("server files are added above"),
             }
         }
         tree
+    }
+
+    /// A listed server file: a server when its name is a valid server name, else a
+    /// misnamed file (a problem, known from the listing alone).
+    fn add_server(&mut self, file: ServerFile) {
+        let stem = file.stem.as_str();
+        match ServerName::parse(stem) {
+            Ok(server) => {
+                self.resolved.insert(server.clone(), Resolved::default());
+                self.servers.insert(server, file);
+            }
+            Err(e) => {
+                let lower = stem.to_ascii_lowercase().replace(['_', ' ', '.'], "-");
+                let fix = ServerName::parse(&lower)
+                    .ok()
+                    .map(|n| format!("rename it to {}", self.dir.join(SERVERS_DIR).join(format!("{n}.ron")).display()));
+                self.problems.push(Problem {
+                    source: Source { file: file.path.clone(), line: 1, column: 1 },
+                    message: format!("the file name is not a valid server name: {e}"),
+                    fix,
+                });
+                self.misnamed.push(file);
+            }
+        }
+    }
+
+    /// The server files that no command but [`check`] reads, because their name is not a
+    /// valid server name (known from the listing alone; the CLI warns about them, as a
+    /// server the operator meant to have would otherwise be missing from `all` silently).
+    pub fn misnamed_files(&self) -> Vec<Problem> {
+        let misnamed: Vec<&Path> = self.misnamed.iter().map(|f| f.path.as_path()).collect();
+        self.problems.iter().filter(|p| misnamed.contains(&p.source.file.as_path())).cloned().collect()
     }
 
     /// The configuration directory.
@@ -491,14 +525,67 @@ impl ConfigTree {
         self.servers.keys().cloned().collect()
     }
 
-    /// The platform a server's own file names (unresolved: the platform may not exist).
-    pub fn platform_of(&self, server: &ServerName) -> Option<&str> {
-        self.servers.get(server)?.platform.as_ref().map(|p| p.value.as_str())
+    /// The server files read so far (tests: what a command reads).
+    #[cfg(test)]
+    fn parsed_servers(&self) -> Vec<&str> {
+        let servers = self.servers.iter().filter(|(_, f)| f.is_parsed()).map(|(n, _)| n.as_str());
+        servers.chain(self.misnamed.iter().filter(|f| f.is_parsed()).map(|f| f.stem.as_str())).collect()
+    }
+
+    /// Whether `name` has a server file (read or not).
+    pub fn has_server(&self, name: &ServerName) -> bool {
+        self.servers.contains_key(name)
+    }
+
+    /// The platform a server's own file names (unresolved: the platform may not exist);
+    /// `Ok(None)` when it names none. Reads the server's file. Errors: an unknown server,
+    /// or a file that cannot be read or parsed far enough to tell (its problems).
+    pub fn platform_of(&self, server: &ServerName) -> Result<Option<&str>, ConfigErrors> {
+        let parsed = self.parsed(server)?;
+        match &parsed.layer {
+            Some(layer) if !layer.broken && !layer.failed.contains("platform") => {
+                Ok(layer.platform.as_ref().map(|p| p.value.as_str()))
+            }
+            _ => Err(ConfigErrors(finish(parsed.problems.clone()))),
+        }
+    }
+
+    /// A server's effective tags (global.ron's, its platform's, its own, merged key by
+    /// key), from its files alone: what `tag:KEY=VALUE` selects by, without validating
+    /// the rest. Errors: an unknown server, or the problems that keep the tags from being
+    /// known (a file of the chain that cannot be read, or parsed as far as its tags, an
+    /// unknown or missing platform).
+    pub fn tags_of(&self, server: &ServerName) -> Result<BTreeMap<String, String>, ConfigErrors> {
+        let parsed = self.parsed(server)?;
+        let Some(layer) = &parsed.layer else { return Err(ConfigErrors(finish(parsed.problems.clone()))) };
+        let (chain, resolved, mut problems) = self.chain(layer);
+        let unknown = |l: &Layer| l.broken || l.failed.contains("tags");
+        if !resolved || chain.iter().any(|l| unknown(l)) {
+            for l in chain.iter().filter(|l| unknown(l) || l.file == layer.file) {
+                problems.extend(self.parse_problems(l, parsed));
+            }
+            return Err(ConfigErrors(finish(problems)));
+        }
+        Ok(chain.iter().flat_map(|l| &l.tags).map(|(k, (v, _))| (k.clone(), v.value.clone())).collect())
     }
 
     /// The platforms that have a file, sorted.
     pub fn platform_names(&self) -> Vec<String> {
         self.platforms.keys().cloned().collect()
+    }
+
+    /// A server's file, read and parsed on first use. Errors: an unknown server.
+    fn parsed(&self, name: &ServerName) -> Result<&Parsed, ConfigErrors> {
+        Ok(self.servers.get(name).ok_or_else(|| self.unknown_server(name))?.parsed())
+    }
+
+    /// The reading and parsing problems of a layer of a server's chain (`server`: the
+    /// server file's own, which it keeps).
+    fn parse_problems(&self, layer: &Layer, server: &Parsed) -> Vec<Problem> {
+        if matches!(layer.kind, FileKind::Server(_)) {
+            return server.problems.clone();
+        }
+        self.problems.iter().filter(|p| p.source.file == layer.file).cloned().collect()
     }
 
     /// The layers of a server in order, and the problems of resolving its platform.
@@ -515,17 +602,19 @@ impl ConfigTree {
         (chain, platform.is_some(), problems)
     }
 
-    /// Problems of one server: its platform, its layers' values (without hook checks
-    /// unless `hooks`), its merged configuration. Returns the merge when the platform resolved.
+    /// Problems of one server: its files' reading and parsing, its platform, its layers'
+    /// values (without hook checks unless `hooks`), its merged configuration. Returns the
+    /// merge when the file was read and the platform resolved.
     fn server_problems(
         &self,
         name: &ServerName,
-        server: &Layer,
+        parsed: &Parsed,
         hooks: Option<&dyn HookChecker>,
     ) -> (Option<Layer>, Vec<Problem>) {
+        let Some(server) = &parsed.layer else { return (None, parsed.problems.clone()) };
         let (chain, resolved, mut problems) = self.chain(server);
         for layer in &chain {
-            problems.extend(self.problems.iter().filter(|p| p.source.file == layer.file).cloned());
+            problems.extend(self.parse_problems(layer, parsed));
             problems.extend(validate::layer_problems(layer, hooks));
         }
         if !resolved {
@@ -536,28 +625,35 @@ impl ConfigTree {
         (Some(merged), problems)
     }
 
-    /// Every problem of the tree: parse problems, every file's values, every server. Each
-    /// distinct spawn hook is given to `hooks` once, however many servers share it.
+    /// Every problem of the tree: every file read and parsed, every file's values, every
+    /// server. Each distinct spawn hook is given to `hooks` once, however many servers
+    /// share it.
     fn all_problems(&self, hooks: Option<&dyn HookChecker>) -> Vec<Problem> {
         let once = hooks.map(OncePerScript::new);
         let hooks = once.as_ref().map(|h| h as &dyn HookChecker);
         let mut problems = self.problems.clone();
+        problems.extend(self.unlisted.iter().cloned());
         for layer in self.global.iter().chain(self.platforms.values()) {
             problems.extend(validate::layer_problems(layer, hooks));
         }
-        for layer in &self.misnamed {
-            problems.extend(self.chain(layer).2);
-            problems.extend(validate::layer_problems(layer, hooks));
+        for file in &self.misnamed {
+            let parsed = file.parsed();
+            problems.extend(parsed.problems.iter().cloned());
+            if let Some(layer) = &parsed.layer {
+                problems.extend(self.chain(layer).2);
+                problems.extend(validate::layer_problems(layer, hooks));
+            }
         }
-        for (name, server) in &self.servers {
+        for (name, file) in &self.servers {
             // Layer problems of the chain were added above or are added here; `finish` dedups.
-            problems.extend(self.server_problems(name, server, hooks).1);
+            problems.extend(self.server_problems(name, file.parsed(), hooks).1);
         }
         finish(problems)
     }
 
-    /// The effective configuration of one server. Errors: unknown server, unknown or
-    /// missing platform, missing required field, invalid value (spawn hooks are not
+    /// The effective configuration of one server. Errors: unknown server, a server file
+    /// that cannot be read or parsed, unknown or missing platform, a problem in global.ron
+    /// or the platform's file, missing required field, invalid value (spawn hooks are not
     /// syntax-checked here; [`check`] does that).
     pub fn server(&self, name: &ServerName) -> Result<ServerConfig, ConfigErrors> {
         self.server_ref(name).cloned()
@@ -579,134 +675,37 @@ impl ConfigTree {
 
     fn resolved(&self, name: &ServerName) -> Result<(&ServerConfig, &Resolved), ConfigErrors> {
         let resolved = self.resolved.get(name).ok_or_else(|| self.unknown_server(name))?;
-        let config = resolved.config.get_or_init(|| self.resolve_server(name)).as_ref().map_err(Clone::clone)?;
+        let config = resolved
+            .config
+            .get_or_init(|| Box::new(self.resolve_server(name)))
+            .as_ref()
+            .as_ref()
+            .map_err(Clone::clone)?;
         Ok((config, resolved))
     }
 
+    /// An unknown server, the known ones (the first ten of many) and how to add it.
     fn unknown_server(&self, name: &ServerName) -> ConfigErrors {
         let path = self.dir.join(SERVERS_DIR).join(format!("{name}.ron"));
-        let known: Vec<String> = self.servers.keys().map(|s| s.to_string()).collect();
-        let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+        let mut known: Vec<&str> = self.servers.keys().take(10).map(|s| s.as_str()).collect();
+        let more = self.servers.len().saturating_sub(known.len());
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        if known.is_empty() {
+            known.push("none");
+        }
         ConfigErrors(vec![Problem {
             source: Source::file(&path),
-            message: format!("unknown server {name} (known servers: {known})"),
+            message: format!("unknown server {name} (known servers: {}{more})", known.join(", ")),
             fix: Some(format!("add {} with at least `platform: \"<platform>\"`", path.display())),
         }])
     }
 
     fn resolve_server(&self, name: &ServerName) -> Result<ServerConfig, ConfigErrors> {
-        let Some(server) = self.servers.get(name) else {
-            return Err(self.unknown_server(name));
-        };
-        let (merged, problems) = self.server_problems(name, server, None);
+        let (merged, problems) = self.server_problems(name, self.parsed(name)?, None);
         match merged {
             Some(m) if problems.is_empty() => Ok(build(name, m)),
             _ => Err(ConfigErrors(finish(problems))),
         }
-    }
-}
-
-/// The problem of a configuration file that cannot be read, saying why in words: a
-/// dangling symbolic link, a loop of links, a directory, or the system's reason.
-fn unreadable(path: &Path, e: &std::io::Error) -> Problem {
-    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    let (message, fix) = match e.kind() {
-        _ if link && link_loops(path) => (
-            "is a symbolic link that leads round in a loop".to_string(),
-            Some("point the link at a real file, or remove it".to_string()),
-        ),
-        std::io::ErrorKind::NotFound if link => {
-            let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
-            (
-                format!("is a symbolic link to {target}, which does not exist"),
-                Some("point the link at an existing file, or remove it".to_string()),
-            )
-        }
-        std::io::ErrorKind::IsADirectory => (
-            "is a directory, not a configuration file".to_string(),
-            Some("rename it so it does not end in .ron".to_string()),
-        ),
-        _ => (format!("cannot read the file: {e}"), None),
-    };
-    Problem { source: Source::file(path), message, fix }
-}
-
-/// Whether following `path`'s symbolic links never reaches a non-link.
-fn link_loops(path: &Path) -> bool {
-    matches!(crate::files::follow_links(path), Err(crate::files::LinkError::Loop { .. }))
-}
-
-/// The global settings alone, for commands that have no server file: create-workspace,
-/// and bundle-ami of a workspace.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Defaults {
-    pub region: Sourced<Region>,
-    pub zone: Sourced<char>,
-    pub ami_type: Sourced<AmiType>,
-    pub architecture: Sourced<Architecture>,
-    pub tags: BTreeMap<String, Sourced<String>>,
-    /// The global layer's launch settings (a workspace launches with them, less the
-    /// instance profile: it runs no agent).
-    pub launch_settings: LaunchConfig,
-}
-
-impl Defaults {
-    pub fn tag_values(&self) -> crate::model::Tags {
-        self.tags.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect()
-    }
-}
-
-impl ConfigTree {
-    /// The global layer's region, zone, AMI type, architecture and tags. Errors: a missing
-    /// global.ron or field, or an invalid value in it.
-    pub fn defaults(&self) -> Result<Defaults, ConfigErrors> {
-        let path = self.dir.join(GLOBAL_FILE);
-        let Some(global) = &self.global else {
-            return Err(ConfigErrors(vec![Problem {
-                source: Source::file(&path),
-                message:
-                    "there is no global.ron, and this command takes its region, zone, AMI type and architecture from it"
-                        .into(),
-                fix: Some(format!("create {} with region, zone, ami_type and architecture", path.display())),
-            }]));
-        };
-        let mut problems: Vec<Problem> =
-            self.problems.iter().filter(|p| p.source.file == global.file).cloned().collect();
-        problems.extend(validate::layer_problems(global, None));
-        let mut missing = |field: &str, present: bool| {
-            if !present {
-                problems.push(Problem {
-                    source: Source { file: path.clone(), line: 1, column: 1 },
-                    message: format!("{field} is not set in global.ron, and this command needs it"),
-                    fix: Some(format!("add `{field}: {}` to {}", layer::example(field), path.display())),
-                });
-            }
-        };
-        missing("region", global.region.is_some());
-        missing("zone", global.zone.is_some());
-        missing("ami_type", global.ami_type.is_some());
-        missing("architecture", global.architecture.is_some());
-        if !problems.is_empty() {
-            return Err(ConfigErrors(finish(problems)));
-        }
-        let g = global.clone();
-        let req = |v: Option<Sourced<String>>| v.expect("checked above");
-        let zone = req(g.zone);
-        let architecture = req(g.architecture);
-        Ok(Defaults {
-            region: req(g.region).map(Region::new),
-            zone: Sourced {
-                value: validate::zone_letter(&zone.value).expect("validated zone letter"),
-                source: zone.source,
-            },
-            ami_type: req(g.ami_type).map(AmiType::new),
-            architecture: Sourced {
-                value: Architecture::parse(&architecture.value).expect("validated architecture"),
-                source: architecture.source,
-            },
-            launch_settings: launch::build(&g.settings),
-            tags: g.tags.into_iter().map(|(k, (v, _))| (k, v)).collect(),
-        })
     }
 }
 
