@@ -138,7 +138,7 @@ impl Sim {
             let result = w.authorize_caller(agent, api).and_then(|()| op(w));
             w.end_call(api);
             #[cfg(test)]
-            if let Err(e) = w.check_index() {
+            if let Err(e) = w.check_index().and_then(|()| w.check_shards()) {
                 panic!("after {api:?}: {e}");
             }
             let changed = result.is_ok() && api.is_mutating();

@@ -21,6 +21,7 @@
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
 //! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
 //! | `index.rs` | derived lookups (resources by Name tag, addresses by instance), rebuilt on load |
+//! | `shards.rs` | the world split by server: each [`Shard`] closed under references, the rest the core |
 //! | `inject.rs` | the faults gate every call passes |
 //! | `visibility.rs` | eventual consistency of every kind but instances: what is invisible until when |
 //! | `render.rs` | `cellar sim show` and `cellar sim log` |
@@ -65,6 +66,7 @@ mod network;
 mod operator;
 mod render;
 mod scheduler;
+mod shards;
 mod tags;
 mod tokens;
 mod visibility;
@@ -82,6 +84,7 @@ pub use launch::SimTemplate;
 pub use network::SimVpc;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
+pub use shards::{Shard, ShardKey, ShardKeys};
 pub use tokens::{Answer, TokenAnswer, INSTANCE_TOKEN_SECS};
 pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
 

@@ -1,0 +1,95 @@
+//! Splitting a world into shards: which resources go together, and that absorbing the
+//! shards gives the world back.
+
+use super::*;
+
+fn named_volume(w: &mut World, name: Option<&str>) -> VolumeId {
+    let request = CreateVolumeRequest {
+        client_token: None,
+        zone: zone("us-east-1a"),
+        size_gb: 20,
+        tags: name.map(|n| tags(&[("Name", n)])).unwrap_or_default(),
+        ebs: EbsSettings::default(),
+    };
+    w.create_volume(&east(), request).unwrap().id
+}
+
+/// Each shard's key and the ids it holds (instances, volumes, addresses), and the
+/// core's volumes; then absorbing every shard gives the world back.
+fn check(w: &World, expected: &[(&str, &[&str])], core_volumes: &[&str]) {
+    let mut split = w.clone();
+    let keys = split.shard_keys();
+    let shards = split.take_shards(&keys);
+    let got: Vec<(String, Vec<String>)> = shards
+        .iter()
+        .map(|(key, s)| {
+            let mut ids: Vec<String> = s.instances.keys().map(|i| i.to_string()).collect();
+            ids.extend(s.volumes.keys().map(|v| v.to_string()));
+            ids.extend(s.addresses.keys().map(|a| a.to_string()));
+            (key.clone(), ids)
+        })
+        .collect();
+    let want: Vec<(String, Vec<String>)> =
+        expected.iter().map(|(k, ids)| (k.to_string(), ids.iter().map(|i| i.to_string()).collect())).collect();
+    assert_eq!(got, want);
+    let core: Vec<String> = split.volumes.keys().map(|v| v.to_string()).collect();
+    assert_eq!(core, core_volumes);
+    assert!(split.instances.is_empty() || expected.is_empty());
+    for shard in shards.into_values() {
+        split.absorb(shard);
+    }
+    assert!(split == *w, "absorbing the shards gives the world back");
+    split.check_index().unwrap();
+}
+
+#[test]
+fn resources_that_refer_to_each_other_share_a_shard() {
+    let mut w = default_world();
+    let instance = launch(&mut w, "us-east-1a"); // Name x
+    w.advance_clock_to(Timestamp(T0 + 120));
+    let own = named_volume(&mut w, Some("x"));
+    let other = named_volume(&mut w, Some("y"));
+    let untagged = named_volume(&mut w, None);
+    let alone = named_volume(&mut w, Some("z"));
+    let address = w.allocate_address(&east(), tags(&[("Name", "x")])).unwrap().allocation_id;
+    w.advance_clock_to(Timestamp(T0 + 240));
+    // The default world holds duvel's address.
+    let a = address.to_string();
+    check(
+        &w,
+        &[
+            ("duvel", &["eipalloc-0001"]),
+            ("x", &["i-0001", "vol-0001", &a]),
+            ("y", &["vol-0002"]),
+            ("z", &["vol-0004"]),
+        ],
+        &["vol-0003"],
+    );
+    w.associate_address(&east(), &address, &instance).unwrap();
+    // y's volume on x's instance: one shard, named by the smaller name.
+    w.attach_volume(&east(), &other, &instance, "/dev/sdg").unwrap();
+    // An untagged volume attached to x's instance goes with it.
+    w.attach_volume(&east(), &untagged, &instance, "/dev/sdh").unwrap();
+    let _ = (own, alone);
+    check(
+        &w,
+        &[
+            ("duvel", &["eipalloc-0001"]),
+            ("x", &["i-0001", "vol-0001", "vol-0002", "vol-0003", &a]),
+            ("z", &["vol-0004"]),
+        ],
+        &[],
+    );
+    w.detach_volume(&east(), &other, &instance).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 300));
+    check(
+        &w,
+        &[
+            ("duvel", &["eipalloc-0001"]),
+            ("x", &["i-0001", "vol-0001", "vol-0003", &a]),
+            ("y", &["vol-0002"]),
+            ("z", &["vol-0004"]),
+        ],
+        &[],
+    );
+}
