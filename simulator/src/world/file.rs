@@ -226,6 +226,7 @@ impl From<WorldFile> for World {
                 log
             },
             index: super::index::Index::default(),
+            lazy: super::lazy::Lazy::default(),
         };
         world.index = super::index::Index::build(&world);
         world

@@ -21,6 +21,7 @@
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
 //! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
 //! | `index.rs` | derived lookups (resources by Name tag, addresses by instance), rebuilt on load |
+//! | `lazy.rs` | a world loaded a shard at a time: what a call needs, loaded before it looks |
 //! | `shards.rs` | the world split by server: each [`Shard`] closed under references, the rest the core |
 //! | `inject.rs` | the faults gate every call passes |
 //! | `visibility.rs` | eventual consistency of every kind but instances: what is invisible until when |
@@ -61,6 +62,7 @@ mod index;
 mod inject;
 mod instances;
 mod launch;
+mod lazy;
 mod locks;
 mod network;
 mod operator;
@@ -81,6 +83,7 @@ pub use identity::{AGENT_ACTIONS, AGENT_PROFILE};
 pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
 pub use launch::SimTemplate;
+pub use lazy::{directory_keys, Need, ShardSource, Totals};
 pub use network::SimVpc;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
@@ -195,6 +198,8 @@ pub struct World {
     log: VecDeque<LogEntry>,
     /// Derived lookups (by Name tag, by association), not saved: see `index.rs`.
     index: index::Index,
+    /// The shards still in the store, for a world loaded a shard at a time (`lazy.rs`).
+    lazy: lazy::Lazy,
 }
 
 impl World {
@@ -238,6 +243,7 @@ impl World {
             console: BTreeMap::new(),
             log: VecDeque::new(),
             index: index::Index::default(),
+            lazy: lazy::Lazy::default(),
         }
     }
 

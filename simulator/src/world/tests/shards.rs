@@ -2,6 +2,7 @@
 //! shards gives the world back.
 
 use super::*;
+use std::collections::BTreeMap;
 
 fn named_volume(w: &mut World, name: Option<&str>) -> VolumeId {
     let request = CreateVolumeRequest {
@@ -92,4 +93,58 @@ fn resources_that_refer_to_each_other_share_a_shard() {
         ],
         &[],
     );
+}
+
+/// Shards kept in memory, as the store keeps them on disk.
+struct InMemory(BTreeMap<ShardKey, Shard>);
+
+impl ShardSource for InMemory {
+    fn locate(&self, key: &str) -> Result<Option<ShardKey>, String> {
+        Ok(self.0.iter().find(|(_, s)| directory_keys(s).contains(key)).map(|(k, _)| k.clone()))
+    }
+    fn load(&self, shard: &str) -> Result<Shard, String> {
+        self.0.get(shard).cloned().ok_or_else(|| format!("no shard {shard}"))
+    }
+    fn shards(&self) -> Result<Vec<ShardKey>, String> {
+        Ok(self.0.keys().cloned().collect())
+    }
+}
+
+#[test]
+fn a_lazy_world_loads_the_shards_it_needs() {
+    let mut w = default_world();
+    launch(&mut w, "us-east-1a"); // Name x
+    named_volume(&mut w, Some("y"));
+    w.allocate_address(&east(), tags(&[("Name", "y")])).unwrap();
+    let whole = w.clone();
+    let keys = w.shard_keys();
+    let shards = w.take_shards(&keys);
+    let totals = shards.values().fold(Totals::default(), |mut t, s| {
+        let of = Totals::of(s);
+        for (r, n) in of.addresses {
+            *t.addresses.entry(r).or_default() += n;
+        }
+        for (z, types) in of.live {
+            for (ty, n) in types {
+                *t.live.entry(z.clone()).or_default().entry(ty).or_default() += n;
+            }
+        }
+        t
+    });
+    w.load_lazily(std::sync::Arc::new(InMemory(shards)), totals);
+    let loaded = |w: &World| w.loaded_shards().map(|s| s.iter().cloned().collect::<Vec<_>>());
+    assert_eq!(loaded(&w), Some(vec![]));
+    // Counted across shards not loaded: duvel's and y's addresses, x's live instance.
+    assert_eq!(w.unloaded_addresses(&east()), 2);
+    assert_eq!(w.unloaded_live(&zone("us-east-1a"), &InstanceType::new("t3.small")), 1);
+    w.ensure(&[Need::Name("y".into())]);
+    assert_eq!(loaded(&w), Some(vec!["y".to_string()]));
+    assert_eq!(w.unloaded_addresses(&east()), 1);
+    w.ensure(&[Need::Id("i-0001".into()), Need::Name("nobody".into())]);
+    assert_eq!(loaded(&w), Some(vec!["x".to_string(), "y".to_string()]));
+    assert_eq!(w.unloaded_live(&zone("us-east-1a"), &InstanceType::new("t3.small")), 0);
+    w.ensure(&[Need::All]);
+    assert_eq!(loaded(&w), None, "whole");
+    assert!(w == whole, "every shard loaded gives the world back");
+    assert_eq!((w.unloaded_addresses(&east()), w.load_failure()), (0, None));
 }

@@ -1,0 +1,288 @@
+//! A world loaded a shard at a time: what a command about one server of 10,000 reads.
+//!
+//! A world opened from a sharded store starts with its core only (`shards.rs`) and a
+//! [`ShardSource`] that finds and reads the rest. Before anything looks at resources, the
+//! caller says what it needs ([`Need`]); [`World::ensure`] loads the shards that hold them.
+//!
+//! Invariants (work in progress: not used by the store yet):
+//! - **Ensure before looking.** Every `Cloud` call ensures what its request names (ids,
+//!   server names, group, template and configuration names, its client token; every shard
+//!   for an unfiltered describe); a clock move ensures what each due transition and each
+//!   unsettled group names before applying it; what picks among every instance (random
+//!   terminations) ensures every shard. Since shards are closed under references, an
+//!   operation on what it ensured never meets a reference to a shard not loaded.
+//! - **Counts across shards.** What AWS counts over the whole account (Elastic IPs per
+//!   region, live instances per zone and type for capacity) adds the counts of the shards
+//!   not loaded ([`Totals`], kept by the store with the core); a shard not loaded does not
+//!   change (its transitions load it first), so its counts stand.
+//! - **A failed load poisons the world.** A shard that cannot be read or does not parse is
+//!   recorded ([`World::load_failure`]); the call fails with the store's words, and the
+//!   store refuses to save a poisoned world, so nothing half-loaded is written back.
+
+use super::{Shard, ShardKey, World};
+use cellar_engine::model::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Where the shards of a lazily loaded world come from (the store).
+pub trait ShardSource: Send + Sync {
+    /// The shard that holds what the directory key names (see [`Need::directory_key`]).
+    fn locate(&self, key: &str) -> Result<Option<ShardKey>, String>;
+    /// Reads one shard.
+    fn load(&self, shard: &str) -> Result<Shard, String>;
+    /// Every shard.
+    fn shards(&self) -> Result<Vec<ShardKey>, String>;
+}
+
+/// What an operation is about to look at.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    /// Everything (an unfiltered describe, `sim show`, a random termination).
+    All,
+    /// The resources whose `Name` tag has this value.
+    Name(String),
+    /// A resource by id: instance, volume, snapshot, allocation or launch template.
+    Id(String),
+    /// An auto scaling group by name.
+    Group(String),
+    /// A launch template or server lock by name, in a region.
+    TemplateName(Region, String),
+    /// A launch configuration by name, in a region.
+    Configuration(Region, String),
+    /// A client token's first answer, by the token map's key.
+    Token(String),
+}
+
+impl Need {
+    /// The key the store's directory files it under.
+    pub fn directory_key(&self) -> Option<String> {
+        Some(match self {
+            Need::All => return None,
+            Need::Name(name) => format!("name/{name}"),
+            Need::Id(id) => format!("id/{id}"),
+            Need::Group(name) => format!("group/{name}"),
+            Need::TemplateName(region, name) => format!("template/{region}/{name}"),
+            Need::Configuration(region, name) => format!("configuration/{region}/{name}"),
+            Need::Token(key) => format!("token/{key}"),
+        })
+    }
+}
+
+/// Every directory key under which a shard is found.
+pub fn directory_keys(shard: &Shard) -> BTreeSet<String> {
+    let mut needs = Vec::new();
+    let named = |tags: &Tags, needs: &mut Vec<Need>| {
+        if let Some(name) = tags.get(NAME_TAG) {
+            needs.push(Need::Name(name.clone()));
+        }
+    };
+    for (id, i) in &shard.instances {
+        needs.push(Need::Id(id.to_string()));
+        named(&i.tags, &mut needs);
+    }
+    for (id, v) in &shard.volumes {
+        needs.push(Need::Id(id.to_string()));
+        named(&v.tags, &mut needs);
+    }
+    for (id, s) in &shard.snapshots {
+        needs.push(Need::Id(id.to_string()));
+        named(&s.tags, &mut needs);
+    }
+    for (id, a) in &shard.addresses {
+        needs.push(Need::Id(id.to_string()));
+        named(&a.tags, &mut needs);
+    }
+    for (id, t) in &shard.templates {
+        needs.push(Need::Id(id.to_string()));
+        needs.push(Need::TemplateName(t.region.clone(), t.name.clone()));
+        named(&t.tags, &mut needs);
+    }
+    for (region, locks) in &shard.locks {
+        for (name, tags) in locks {
+            needs.push(Need::TemplateName(region.clone(), name.clone()));
+            named(tags, &mut needs);
+        }
+    }
+    for (region, configurations) in &shard.launch_configurations {
+        needs.extend(configurations.keys().map(|name| Need::Configuration(region.clone(), name.clone())));
+    }
+    for (name, g) in &shard.groups {
+        needs.push(Need::Group(name.to_string()));
+        named(&g.tags, &mut needs);
+    }
+    let tokens = shard.client_tokens.keys().chain(shard.volume_tokens.keys()).chain(shard.tokens.keys());
+    needs.extend(tokens.map(|t| Need::Token(t.clone())));
+    needs.iter().filter_map(Need::directory_key).collect()
+}
+
+/// What AWS counts over the whole account, for the shards not loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Totals {
+    /// Elastic IPs held, per region.
+    #[serde(default)]
+    pub addresses: BTreeMap<Region, u32>,
+    /// Live (pending or running) instances per zone and instance type.
+    #[serde(default)]
+    pub live: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
+}
+
+impl Totals {
+    /// A shard's counts.
+    pub fn of(shard: &Shard) -> Totals {
+        let mut totals = Totals::default();
+        for a in shard.addresses.values() {
+            *totals.addresses.entry(a.region.clone()).or_default() += 1;
+        }
+        for i in shard.instances.values().filter(|i| i.is_live()) {
+            *totals.live.entry(i.zone.clone()).or_default().entry(i.instance_type.clone()).or_default() += 1;
+        }
+        totals
+    }
+
+    /// Takes `other`'s counts away (saturating: a store's totals are never trusted to
+    /// go below zero).
+    pub fn subtract(&mut self, other: &Totals) {
+        for (region, n) in &other.addresses {
+            if let Some(held) = self.addresses.get_mut(region) {
+                *held = held.saturating_sub(*n);
+            }
+        }
+        for (zone, types) in &other.live {
+            for (instance_type, n) in types {
+                if let Some(live) = self.live.get_mut(zone).and_then(|t| t.get_mut(instance_type)) {
+                    *live = live.saturating_sub(*n);
+                }
+            }
+        }
+    }
+}
+
+/// The lazily loaded part of a world: `None` for a world that is whole (made in memory,
+/// or read whole).
+#[derive(Clone, Default)]
+pub(super) struct Lazy(pub(super) Option<Box<LazyState>>);
+
+pub(super) struct LazyState {
+    source: Arc<dyn ShardSource>,
+    loaded: BTreeSet<ShardKey>,
+    /// Every shard is loaded.
+    whole: bool,
+    /// Counts of the shards not loaded.
+    unloaded: Totals,
+    /// Why a shard could not be loaded (the world is then poisoned: see the module doc).
+    failure: Option<String>,
+}
+
+impl Clone for LazyState {
+    fn clone(&self) -> Self {
+        LazyState {
+            source: Arc::clone(&self.source),
+            loaded: self.loaded.clone(),
+            whole: self.whole,
+            unloaded: self.unloaded.clone(),
+            failure: self.failure.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Lazy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            None => f.write_str("whole"),
+            Some(s) => write!(f, "lazy: {} shard(s) loaded", s.loaded.len()),
+        }
+    }
+}
+
+/// Like the index: derived, left out of a world's `==`.
+impl PartialEq for Lazy {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl World {
+    /// Makes this (core-only) world load its shards from `source` as they are needed;
+    /// `totals` are the counts of every shard (kept by the store with the core).
+    pub fn load_lazily(&mut self, source: Arc<dyn ShardSource>, totals: Totals) {
+        self.lazy = Lazy(Some(Box::new(LazyState {
+            source,
+            loaded: BTreeSet::new(),
+            whole: false,
+            unloaded: totals,
+            failure: None,
+        })));
+    }
+
+    /// Loads the shards that hold what `needs` names (nothing for a whole world).
+    pub fn ensure(&mut self, needs: &[Need]) {
+        let Some(state) = self.lazy.0.as_ref() else {
+            return;
+        };
+        if state.whole || state.failure.is_some() {
+            return;
+        }
+        let source = Arc::clone(&state.source);
+        let mut wanted = BTreeSet::new();
+        for need in needs {
+            let found = match need.directory_key() {
+                None => source.shards(),
+                Some(key) => source.locate(&key).map(|s| s.into_iter().collect()),
+            };
+            match found {
+                Ok(shards) => wanted.extend(shards),
+                Err(e) => return self.poison(e),
+            }
+            if *need == Need::All {
+                if let Some(state) = self.lazy.0.as_mut() {
+                    state.whole = true;
+                }
+            }
+        }
+        for shard in wanted {
+            if self.lazy.0.as_ref().is_some_and(|s| s.loaded.contains(&shard)) {
+                continue;
+            }
+            match source.load(&shard) {
+                Ok(loaded) => {
+                    let totals = Totals::of(&loaded);
+                    self.absorb(loaded);
+                    if let Some(state) = self.lazy.0.as_mut() {
+                        state.unloaded.subtract(&totals);
+                        state.loaded.insert(shard);
+                    }
+                }
+                Err(e) => return self.poison(e),
+            }
+        }
+    }
+
+    fn poison(&mut self, failure: String) {
+        if let Some(state) = self.lazy.0.as_mut() {
+            state.failure.get_or_insert(failure);
+        }
+    }
+
+    /// Why a shard could not be loaded, if one could not.
+    pub fn load_failure(&self) -> Option<&str> {
+        self.lazy.0.as_ref().and_then(|s| s.failure.as_deref())
+    }
+
+    /// The shards loaded so far (`None`: the world is whole).
+    pub fn loaded_shards(&self) -> Option<&BTreeSet<ShardKey>> {
+        self.lazy.0.as_ref().filter(|s| !s.whole).map(|s| &s.loaded)
+    }
+
+    /// Elastic IPs held in `region` by the shards not loaded (0 for a whole world).
+    pub(super) fn unloaded_addresses(&self, region: &Region) -> usize {
+        let held = self.lazy.0.as_ref().and_then(|s| s.unloaded.addresses.get(region).copied());
+        held.unwrap_or(0) as usize
+    }
+
+    /// Live instances of the type in the zone in the shards not loaded (0 for a whole world).
+    pub(super) fn unloaded_live(&self, zone: &Zone, instance_type: &InstanceType) -> u32 {
+        let live = self.lazy.0.as_ref().and_then(|s| s.unloaded.live.get(zone)?.get(instance_type).copied());
+        live.unwrap_or(0)
+    }
+}
