@@ -12,14 +12,15 @@
 //!   terminations) ensures every shard. Since shards are closed under references, an
 //!   operation on what it ensured never meets a reference to a shard not loaded.
 //! - **Counts across shards.** What AWS counts over the whole account (Elastic IPs per
-//!   region, live instances per zone and type for capacity) adds the counts of the shards
+//!   region, live instances per zone and type for capacity, the groups that use a launch
+//!   configuration) adds the counts of the shards
 //!   not loaded ([`Totals`], kept by the store with the core); a shard not loaded does not
 //!   change (its transitions load it first), so its counts stand.
 //! - **A failed load poisons the world.** A shard that cannot be read or does not parse is
 //!   recorded ([`World::load_failure`]); the call fails with the store's words, and the
 //!   store refuses to save a poisoned world, so nothing half-loaded is written back.
 
-use super::{Shard, ShardKey, World};
+use super::{Shard, ShardKey, Transition, World};
 use cellar_engine::model::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -32,6 +33,40 @@ pub trait ShardSource: Send + Sync {
     fn load(&self, shard: &str) -> Result<Shard, String>;
     /// Every shard.
     fn shards(&self) -> Result<Vec<ShardKey>, String>;
+}
+
+/// Shards held in memory: the source of [`World::reload_lazily`] (and a model of the
+/// store's, which keeps them on disk).
+pub struct MemoryShards(BTreeMap<ShardKey, (Shard, BTreeSet<String>)>);
+
+impl MemoryShards {
+    pub fn new(shards: BTreeMap<ShardKey, Shard>) -> Self {
+        MemoryShards(
+            shards.into_iter().map(|(k, s)| (k, (directory_keys(&s), s))).map(|(k, (d, s))| (k, (s, d))).collect(),
+        )
+    }
+
+    /// The counts of every shard.
+    pub fn totals(&self) -> Totals {
+        self.0.values().fold(Totals::default(), |mut t, (s, _)| {
+            t.add(&Totals::of(s));
+            t
+        })
+    }
+}
+
+impl ShardSource for MemoryShards {
+    fn locate(&self, key: &str) -> Result<Option<ShardKey>, String> {
+        Ok(self.0.iter().find(|(_, (_, keys))| keys.contains(key)).map(|(k, _)| k.clone()))
+    }
+
+    fn load(&self, shard: &str) -> Result<Shard, String> {
+        self.0.get(shard).map(|(s, _)| s.clone()).ok_or_else(|| format!("no shard {shard}"))
+    }
+
+    fn shards(&self) -> Result<Vec<ShardKey>, String> {
+        Ok(self.0.keys().cloned().collect())
+    }
 }
 
 /// What an operation is about to look at.
@@ -47,8 +82,6 @@ pub enum Need {
     Group(String),
     /// A launch template or server lock by name, in a region.
     TemplateName(Region, String),
-    /// A launch configuration by name, in a region.
-    Configuration(Region, String),
     /// A client token's first answer, by the token map's key.
     Token(String),
 }
@@ -62,9 +95,35 @@ impl Need {
             Need::Id(id) => format!("id/{id}"),
             Need::Group(name) => format!("group/{name}"),
             Need::TemplateName(region, name) => format!("template/{region}/{name}"),
-            Need::Configuration(region, name) => format!("configuration/{region}/{name}"),
             Need::Token(key) => format!("token/{key}"),
         })
+    }
+}
+
+impl Transition {
+    /// What applying it looks at.
+    pub fn needs(&self) -> Vec<Need> {
+        match self {
+            Transition::InstanceRunning(id)
+            | Transition::InstanceTerminated(id)
+            | Transition::InstanceRemoved(id)
+            | Transition::AgentStart(id) => vec![Need::Id(id.to_string())],
+            Transition::VolumeAvailable(id) => vec![Need::Id(id.to_string())],
+            Transition::SnapshotCompleted(id) => vec![Need::Id(id.to_string())],
+            Transition::GroupRetry(name) | Transition::GroupDeleted(name) => vec![Need::Group(name.to_string())],
+            // Picks among every live instance.
+            Transition::RandomTermination => vec![Need::All],
+            Transition::FaultTermination(t) => {
+                let target = t.target.trim();
+                if target.starts_with("i-") {
+                    vec![Need::Id(target.to_string())]
+                } else {
+                    vec![Need::Name(target.to_string())]
+                }
+            }
+            // Images (and their snapshots) and capacity are the core's.
+            Transition::ImageAvailable(_) | Transition::FaultCapacity(_) => vec![],
+        }
     }
 }
 
@@ -103,9 +162,6 @@ pub fn directory_keys(shard: &Shard) -> BTreeSet<String> {
             named(tags, &mut needs);
         }
     }
-    for (region, configurations) in &shard.launch_configurations {
-        needs.extend(configurations.keys().map(|name| Need::Configuration(region.clone(), name.clone())));
-    }
     for (name, g) in &shard.groups {
         needs.push(Need::Group(name.to_string()));
         named(&g.tags, &mut needs);
@@ -125,6 +181,9 @@ pub struct Totals {
     /// Live (pending or running) instances per zone and instance type.
     #[serde(default)]
     pub live: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
+    /// The groups using each launch configuration (which stay in the core), per region.
+    #[serde(default)]
+    pub configuration_users: BTreeMap<Region, BTreeMap<String, BTreeSet<AutoScalingGroupName>>>,
 }
 
 impl Totals {
@@ -137,7 +196,31 @@ impl Totals {
         for i in shard.instances.values().filter(|i| i.is_live()) {
             *totals.live.entry(i.zone.clone()).or_default().entry(i.instance_type.clone()).or_default() += 1;
         }
+        for g in shard.groups.values() {
+            if let LaunchSource::Configuration { name } = &g.launch {
+                let users = totals.configuration_users.entry(g.region.clone()).or_default();
+                users.entry(name.clone()).or_default().insert(g.name.clone());
+            }
+        }
         totals
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &Totals) {
+        for (region, n) in &other.addresses {
+            *self.addresses.entry(region.clone()).or_default() += n;
+        }
+        for (zone, types) in &other.live {
+            for (instance_type, n) in types {
+                *self.live.entry(zone.clone()).or_default().entry(instance_type.clone()).or_default() += n;
+            }
+        }
+        for (region, configurations) in &other.configuration_users {
+            for (name, groups) in configurations {
+                let users = self.configuration_users.entry(region.clone()).or_default();
+                users.entry(name.clone()).or_default().extend(groups.iter().cloned());
+            }
+        }
     }
 
     /// Takes `other`'s counts away (saturating: a store's totals are never trusted to
@@ -155,6 +238,22 @@ impl Totals {
                 }
             }
         }
+        for (region, configurations) in &other.configuration_users {
+            for (name, groups) in configurations {
+                if let Some(users) = self.configuration_users.get_mut(region).and_then(|c| c.get_mut(name)) {
+                    users.retain(|g| !groups.contains(g));
+                }
+            }
+        }
+        self.addresses.retain(|_, n| *n > 0);
+        self.live.retain(|_, types| {
+            types.retain(|_, n| *n > 0);
+            !types.is_empty()
+        });
+        self.configuration_users.retain(|_, c| {
+            c.retain(|_, groups| !groups.is_empty());
+            !c.is_empty()
+        });
     }
 }
 
@@ -213,6 +312,26 @@ impl World {
             unloaded: totals,
             failure: None,
         })));
+    }
+
+    /// Puts every shard away and loads them again as they are needed, from memory: what
+    /// the simulator's tests do before every call and clock move ([`crate::Sim::reloading`]),
+    /// so a call that does not ensure what it looks at fails them.
+    pub fn reload_lazily(&mut self) {
+        self.make_whole();
+        let keys = self.shard_keys();
+        let shards = MemoryShards::new(self.take_shards(&keys));
+        let totals = shards.totals();
+        self.load_lazily(Arc::new(shards), totals);
+    }
+
+    /// Loads every shard not loaded yet and forgets where they came from.
+    /// (A world whose load failed stays as it is: poisoned.)
+    pub fn make_whole(&mut self) {
+        self.ensure(&[Need::All]);
+        if self.load_failure().is_none() {
+            self.lazy = Lazy(None);
+        }
     }
 
     /// Loads the shards that hold what `needs` names (nothing for a whole world).
@@ -278,6 +397,12 @@ impl World {
     pub(super) fn unloaded_addresses(&self, region: &Region) -> usize {
         let held = self.lazy.0.as_ref().and_then(|s| s.unloaded.addresses.get(region).copied());
         held.unwrap_or(0) as usize
+    }
+
+    /// A group in the shards not loaded that uses the launch configuration, if any.
+    pub(super) fn unloaded_configuration_user(&self, region: &Region, name: &str) -> Option<AutoScalingGroupName> {
+        let users = self.lazy.0.as_ref()?.unloaded.configuration_users.get(region)?.get(name)?;
+        users.first().cloned()
     }
 
     /// Live instances of the type in the zone in the shards not loaded (0 for a whole world).

@@ -83,11 +83,12 @@ pub use identity::{AGENT_ACTIONS, AGENT_PROFILE};
 pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
 pub use launch::SimTemplate;
-pub use lazy::{directory_keys, Need, ShardSource, Totals};
+pub use lazy::{directory_keys, MemoryShards, Need, ShardSource, Totals};
 pub use network::SimVpc;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
 pub use shards::{Shard, ShardKey, ShardKeys};
+pub(crate) use tokens::key as tokens_key;
 pub use tokens::{Answer, TokenAnswer, INSTANCE_TOKEN_SECS};
 pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
 

@@ -2,16 +2,17 @@
 //! server's part of the world, not all of it.
 //!
 //! A [`Shard`] holds every resource of one group of servers: the instances, volumes,
-//! snapshots, Elastic IPs, launch templates, server locks, launch configurations and
-//! auto scaling groups whose `Name` tag names one of them, the console output of those
-//! instances and the client tokens whose answer is one of those resources. What is left
-//! (the clock, the faults, the network, images, the scheduler, the log, untagged
-//! resources) is the *core*.
+//! snapshots, Elastic IPs, launch templates, server locks and auto scaling groups whose
+//! `Name` tag names one of them, the console output of those instances and the client
+//! tokens whose answer is one of those resources. What is left (the clock, the faults,
+//! the network, images, the scheduler, the log, untagged resources, and launch
+//! configurations, which carry no tags and of which AWS allows 200 a region) is the
+//! *core*.
 //!
 //! Invariants:
 //! - **Shards are closed under references.** Resources that refer to each other are in
 //!   one shard, whatever their `Name`: a volume attached to an instance, an address
-//!   associated with it, a group and its members, its launch template or configuration, an
+//!   associated with it, a group and its members, its launch template, an
 //!   instance and the template version it was launched from, a token and its answer. So an
 //!   operation on a loaded shard never follows a reference into one that is not loaded.
 //!   A shard's key is the smallest `Name` among its resources ([`World::shard_keys`]);
@@ -45,8 +46,6 @@ pub struct Shard {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) locks: BTreeMap<Region, BTreeMap<String, Tags>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(super) launch_configurations: BTreeMap<Region, BTreeMap<String, LaunchConfiguration>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) groups: BTreeMap<AutoScalingGroupName, SimGroup>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) client_tokens: BTreeMap<String, InstanceId>,
@@ -75,7 +74,6 @@ enum Node {
     Address(String),
     Template(String),
     Lock(String, String),
-    Configuration(String, String),
     Group(String),
     Token(String),
     /// Pinned to the core (the snapshots of images).
@@ -233,22 +231,14 @@ impl World {
                 c.named(Node::Lock(region.to_string(), name.clone()), tags);
             }
         }
-        for (region, configurations) in &self.launch_configurations {
-            for name in configurations.keys() {
-                c.node(Node::Configuration(region.to_string(), name.clone()));
-            }
-        }
         for (name, g) in &self.groups {
             let node = Node::Group(name.to_string());
             c.named(node.clone(), &g.tags);
             for i in &g.instances {
                 c.join(node.clone(), Node::Instance(i.to_string()));
             }
-            match &g.launch {
-                LaunchSource::Template { id, .. } => c.join(node, Node::Template(id.to_string())),
-                LaunchSource::Configuration { name } => {
-                    c.join(node, Node::Configuration(g.region.to_string(), name.clone()))
-                }
+            if let LaunchSource::Template { id, .. } = &g.launch {
+                c.join(node, Node::Template(id.to_string()));
             }
         }
         for (token, id) in &self.client_tokens {
@@ -309,15 +299,6 @@ impl World {
                 target.entry(region.clone()).or_default().insert(name, tags);
             }
         }
-        for (region, configurations) in std::mem::take(&mut self.launch_configurations) {
-            for (name, configuration) in configurations {
-                let target = match keys.of(&Node::Configuration(region.to_string(), name.clone())) {
-                    Some(key) => &mut shards.entry(key.clone()).or_default().launch_configurations,
-                    None => &mut self.launch_configurations,
-                };
-                target.entry(region.clone()).or_default().insert(name, configuration);
-            }
-        }
         self.index = super::index::Index::build(self);
         shards
     }
@@ -331,7 +312,6 @@ impl World {
             addresses,
             templates,
             locks,
-            launch_configurations,
             groups,
             client_tokens,
             volume_tokens,
@@ -340,7 +320,8 @@ impl World {
         } = shard;
         for (id, i) in instances {
             self.index.instances.add(&i.tags, &id);
-            self.instances.insert(id, i);
+            let before = self.instances.insert(id, i);
+            debug_assert!(before.is_none(), "absorbed an instance the world already held");
         }
         for (id, v) in volumes {
             self.index.volumes.add(&v.tags, &id);
@@ -368,9 +349,11 @@ impl World {
         for (region, locks) in locks {
             self.locks.entry(region).or_default().extend(locks);
         }
-        for (region, configurations) in launch_configurations {
-            self.launch_configurations.entry(region).or_default().extend(configurations);
-        }
+        debug_assert!(
+            console.keys().all(|i| !self.console.contains_key(i)),
+            "absorbed console output of an instance the world already had output for: a call printed to \
+             the console of an instance it did not ensure"
+        );
         self.client_tokens.extend(client_tokens);
         self.volume_tokens.extend(volume_tokens);
         self.tokens.extend(tokens);

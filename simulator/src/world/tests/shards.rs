@@ -120,15 +120,7 @@ fn a_lazy_world_loads_the_shards_it_needs() {
     let keys = w.shard_keys();
     let shards = w.take_shards(&keys);
     let totals = shards.values().fold(Totals::default(), |mut t, s| {
-        let of = Totals::of(s);
-        for (r, n) in of.addresses {
-            *t.addresses.entry(r).or_default() += n;
-        }
-        for (z, types) in of.live {
-            for (ty, n) in types {
-                *t.live.entry(z.clone()).or_default().entry(ty).or_default() += n;
-            }
-        }
+        t.add(&Totals::of(s));
         t
     });
     w.load_lazily(std::sync::Arc::new(InMemory(shards)), totals);
