@@ -383,6 +383,43 @@ impl World {
         }
     }
 
+    /// How many log entries the world recorded in its whole history: its log holds the
+    /// last of them, the one at `i` being number `log_seq - log.len() + i` (a store
+    /// appends the ones it does not have yet).
+    pub fn log_seq(&self) -> u64 {
+        self.log_seq
+    }
+
+    /// Takes the log out (a store writes it apart from the core); put it back with
+    /// [`World::restore_log`].
+    pub fn take_log(&mut self) -> std::collections::VecDeque<super::LogEntry> {
+        std::mem::take(&mut self.log)
+    }
+
+    pub fn restore_log(&mut self, log: std::collections::VecDeque<super::LogEntry>) {
+        self.log = log;
+    }
+
+    /// Puts log entries read from a store in front of what was recorded since (keeping the
+    /// last [`super::LOG_KEEP`]).
+    pub fn prepend_log(&mut self, mut older: std::collections::VecDeque<super::LogEntry>) {
+        older.append(&mut self.log);
+        older.drain(..older.len().saturating_sub(super::LOG_KEEP));
+        self.log = older;
+    }
+
+    /// The shards a store should hold for this world: the world's sharded resources are
+    /// moved out (see [`World::take_shards`]); put them back with [`World::absorb`].
+    pub fn split_for_save(&mut self) -> BTreeMap<ShardKey, Shard> {
+        let keys = self.shard_keys();
+        self.take_shards(&keys)
+    }
+
+    /// Counts of the shards not loaded (zero for a whole world).
+    pub fn unloaded_totals(&self) -> Totals {
+        self.lazy.0.as_ref().filter(|s| !s.whole).map(|s| s.unloaded.clone()).unwrap_or_default()
+    }
+
     /// Why a shard could not be loaded, if one could not.
     pub fn load_failure(&self) -> Option<&str> {
         self.lazy.0.as_ref().and_then(|s| s.failure.as_deref())

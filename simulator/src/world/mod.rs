@@ -201,6 +201,8 @@ pub struct World {
     index: index::Index,
     /// The shards still in the store, for a world loaded a shard at a time (`lazy.rs`).
     lazy: lazy::Lazy,
+    /// How many log entries the world recorded in its history ([`World::log_seq`]).
+    log_seq: u64,
 }
 
 impl World {
@@ -245,6 +247,7 @@ impl World {
             log: VecDeque::new(),
             index: index::Index::default(),
             lazy: lazy::Lazy::default(),
+            log_seq: 0,
         }
     }
 
@@ -256,6 +259,7 @@ impl World {
             self.log.pop_front();
         }
         self.log.push_back(LogEntry { at: self.now, millis: self.millis, message: message.into() });
+        self.log_seq += 1;
     }
 
     /// Restarts the world's random number generator from `seed` (faults drawn from now on

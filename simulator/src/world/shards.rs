@@ -299,7 +299,10 @@ impl World {
                 target.entry(region.clone()).or_default().insert(name, tags);
             }
         }
+        // Rebuilt for the core; which groups may act is kept (it is not derived).
+        let unsettled = std::mem::take(&mut self.index.unsettled);
         self.index = super::index::Index::build(self);
+        self.index.unsettled = unsettled;
         shards
     }
 
