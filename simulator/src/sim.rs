@@ -41,7 +41,7 @@ pub struct Sim {
 }
 
 /// What [`Sim::after_every_change`] calls (the CLI saves the world through its store).
-pub type AfterChange = Box<dyn Fn(&World) + Send + Sync>;
+pub type AfterChange = Box<dyn Fn(&mut World) + Send + Sync>;
 
 /// Removes a sleeper from [`Sim::sleepers`] when its sleep ends or is dropped.
 struct SleeperGuard<'a>(&'a Mutex<BTreeSet<(u64, u64)>>, (u64, u64));

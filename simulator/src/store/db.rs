@@ -179,6 +179,10 @@ impl ShardSource for DbSource {
     fn shards(&self) -> Result<Vec<ShardKey>, String> {
         self.with_db(shard_keys)
     }
+
+    fn name(&self) -> String {
+        format!("simulator state file {}", self.path.display())
+    }
 }
 
 /// One save: the core, the shards the world holds now (by key, as RON), the shards it had
@@ -199,6 +203,9 @@ pub(super) struct Save<'a> {
 pub(super) fn write(db: &Database, seen: &mut Seen, save: &Save<'_>) -> Result<(), String> {
     let mut tx = db.begin_write().map_err(words)?;
     tx.set_durability(redb::Durability::Immediate).map_err(words)?;
+    // The allocator state is saved with every commit: after a `kill -9` the file opens at
+    // once, for reading too, without a repair that would rewrite it.
+    tx.set_quick_repair(true);
     {
         let mut meta = tx.open_table(META).map_err(words)?;
         let mut shards = tx.open_table(SHARDS).map_err(words)?;

@@ -33,6 +33,8 @@ pub trait ShardSource: Send + Sync {
     fn load(&self, shard: &str) -> Result<Shard, String>;
     /// Every shard.
     fn shards(&self) -> Result<Vec<ShardKey>, String>;
+    /// Where the shards are, for messages (`simulator state file .cellar/sim.db`).
+    fn name(&self) -> String;
 }
 
 /// Shards held in memory: the source of [`World::reload_lazily`] (and a model of the
@@ -66,6 +68,10 @@ impl ShardSource for MemoryShards {
 
     fn shards(&self) -> Result<Vec<ShardKey>, String> {
         Ok(self.0.keys().cloned().collect())
+    }
+
+    fn name(&self) -> String {
+        "shards in memory".to_string()
     }
 }
 
@@ -359,10 +365,12 @@ impl World {
                 }
             }
         }
+        let mut loaded_any = false;
         for shard in wanted {
             if self.lazy.0.as_ref().is_some_and(|s| s.loaded.contains(&shard)) {
                 continue;
             }
+            loaded_any = true;
             match source.load(&shard) {
                 Ok(loaded) => {
                     let totals = Totals::of(&loaded);
@@ -373,6 +381,15 @@ impl World {
                     }
                 }
                 Err(e) => return self.poison(e),
+            }
+        }
+        // What a hand-edited or damaged shard could break (see `check_consistency`).
+        if loaded_any {
+            if let Err(problem) = self.check_consistency() {
+                self.poison(format!(
+                    "{} is inconsistent: {problem}; run `cellar sim init` to reset it to the default world",
+                    source.name()
+                ));
             }
         }
     }

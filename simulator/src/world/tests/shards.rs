@@ -108,6 +108,9 @@ impl ShardSource for InMemory {
     fn shards(&self) -> Result<Vec<ShardKey>, String> {
         Ok(self.0.keys().cloned().collect())
     }
+    fn name(&self) -> String {
+        "test shards".into()
+    }
 }
 
 #[test]
