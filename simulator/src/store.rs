@@ -237,6 +237,9 @@ impl SimStore {
         let source =
             Arc::new(db::DbSource { db: Arc::clone(&self.db), seen: Arc::clone(&self.seen), path: path.clone() });
         world.load_lazily(source, core.totals);
+        if let Some(unsettled) = core.unsettled.filter(|_| log.is_none()) {
+            world.set_unsettled_groups(unsettled);
+        }
         if let Some(log) = log {
             world.make_whole();
             if let Some(failure) = world.load_failure() {
@@ -330,10 +333,12 @@ impl SimStore {
         }
         let mut database = self.db.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = database.is_none();
+        let unsettled = world.unsettled_groups();
         let save = db::Save {
             core: &core,
             shards: &texts,
             totals: &totals,
+            unsettled: &unsettled,
             log: &log,
             log_seq: world.log_seq(),
             whole: fresh,

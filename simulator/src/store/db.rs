@@ -6,7 +6,8 @@
 //! `cellar sim show` alike show what is there):
 //! - `meta`: `format` ([`FORMAT`]), `core` (the world without its shards and its log, in
 //!   the RON form of a whole world), `totals` (what AWS counts account-wide, over every
-//!   shard: see `world/lazy.rs`), `log_next` (the sequence number of the next log entry);
+//!   shard: see `world/lazy.rs`), `unsettled` (the auto scaling groups that may act at the
+//!   next move of the clock), `log_next` (the sequence number of the next log entry);
 //! - `shards`: shard key → the shard's RON;
 //! - `directory`: what a call names (`name/web-1`, `id/i-0001`, `group/…`, `template/…`,
 //!   `token/…`) → the key of the shard that holds it;
@@ -17,6 +18,7 @@
 //! key of every stored shard to that shard and nothing else.
 
 use crate::world::{directory_keys, LogEntry, Shard, ShardKey, ShardSource, Totals, LOG_KEEP};
+use cellar_engine::model::AutoScalingGroupName;
 use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
@@ -69,10 +71,11 @@ pub(super) struct Seen {
     pub(super) shards: BTreeMap<ShardKey, (String, BTreeSet<String>)>,
 }
 
-/// The core of a stored world: its RON and the totals.
+/// The core of a stored world: its RON, the totals and the groups that may act.
 pub(super) struct Core {
     pub(super) text: String,
     pub(super) totals: Totals,
+    pub(super) unsettled: Option<BTreeSet<AutoScalingGroupName>>,
 }
 
 pub(super) fn read_core(db: &Db) -> Result<Core, String> {
@@ -91,7 +94,11 @@ pub(super) fn read_core(db: &Db) -> Result<Core, String> {
         Some(t) => ron::de::from_str(&t).map_err(|e| format!("its totals do not parse: {e}"))?,
         None => Totals::default(),
     };
-    Ok(Core { text, totals })
+    let unsettled = match get("unsettled")? {
+        Some(t) => Some(ron::de::from_str(&t).map_err(|e| format!("its unsettled groups do not parse: {e}"))?),
+        None => None,
+    };
+    Ok(Core { text, totals, unsettled })
 }
 
 /// Every stored shard's key.
@@ -162,17 +169,39 @@ impl ShardSource for DbSource {
     }
 
     fn load(&self, shard: &str) -> Result<Shard, String> {
+        let mut loaded = self.load_many(&[shard.to_string()])?;
+        loaded.pop().ok_or_else(|| format!("shard {shard} is missing"))
+    }
+
+    fn locate_many(&self, keys: &[String]) -> Result<Vec<Option<ShardKey>>, String> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(words)?;
+            let directory = tx.open_table(DIRECTORY).map_err(words)?;
+            let mut found = Vec::with_capacity(keys.len());
+            for key in keys {
+                found.push(directory.get(key.as_str()).map_err(words)?.map(|v| v.value().to_string()));
+            }
+            Ok(found)
+        })
+    }
+
+    fn load_many(&self, keys: &[ShardKey]) -> Result<Vec<Shard>, String> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(words)?;
             let shards = tx.open_table(SHARDS).map_err(words)?;
-            let text = shards.get(shard).map_err(words)?.ok_or_else(|| format!("shard {shard} is missing"))?;
-            let text = text.value().to_string();
-            let parsed: Shard = ron::de::from_str(&text).map_err(|e| {
-                format!("shard {shard} is not valid (line {}, column {}: {})", e.position.line, e.position.col, e.code)
-            })?;
-            let keys = directory_keys(&parsed);
-            self.seen.lock().unwrap_or_else(|e| e.into_inner()).shards.insert(shard.to_string(), (text, keys));
-            Ok(parsed)
+            let mut loaded = Vec::with_capacity(keys.len());
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            for shard in keys {
+                let text = shards.get(shard.as_str()).map_err(words)?.ok_or_else(|| format!("shard {shard} is missing"))?;
+                let text = text.value().to_string();
+                let parsed: Shard = ron::de::from_str(&text).map_err(|e| {
+                    format!("shard {shard} is not valid (line {}, column {}: {})", e.position.line, e.position.col, e.code)
+                })?;
+                let directory = directory_keys(&parsed);
+                seen.shards.insert(shard.clone(), (text, directory));
+                loaded.push(parsed);
+            }
+            Ok(loaded)
         })
     }
 
@@ -191,6 +220,7 @@ pub(super) struct Save<'a> {
     pub(super) core: &'a str,
     pub(super) shards: &'a BTreeMap<ShardKey, String>,
     pub(super) totals: &'a Totals,
+    pub(super) unsettled: &'a BTreeSet<AutoScalingGroupName>,
     /// The world's log and how many entries it ever recorded (see `World::log_seq`): the
     /// entries the database does not have yet are appended.
     pub(super) log: &'a VecDeque<LogEntry>,
@@ -259,6 +289,8 @@ pub(super) fn write(db: &Database, seen: &mut Seen, save: &Save<'_>) -> Result<(
         meta.insert("core", save.core).map_err(words)?;
         let totals = ron::ser::to_string(save.totals).map_err(words)?;
         meta.insert("totals", totals.as_str()).map_err(words)?;
+        let unsettled = ron::ser::to_string(save.unsettled).map_err(words)?;
+        meta.insert("unsettled", unsettled.as_str()).map_err(words)?;
         let stored_next = match meta.get("log_next").map_err(words)? {
             Some(n) => n.value().parse::<u64>().map_err(words)?,
             None => 0,

@@ -31,6 +31,14 @@ pub trait ShardSource: Send + Sync {
     fn locate(&self, key: &str) -> Result<Option<ShardKey>, String>;
     /// Reads one shard.
     fn load(&self, shard: &str) -> Result<Shard, String>;
+    /// [`ShardSource::locate`] of several keys (a store answers them in one read).
+    fn locate_many(&self, keys: &[String]) -> Result<Vec<Option<ShardKey>>, String> {
+        keys.iter().map(|k| self.locate(k)).collect()
+    }
+    /// [`ShardSource::load`] of several shards (a store reads them in one go).
+    fn load_many(&self, shards: &[ShardKey]) -> Result<Vec<Shard>, String> {
+        shards.iter().map(|s| self.load(s)).collect()
+    }
     /// Every shard.
     fn shards(&self) -> Result<Vec<ShardKey>, String>;
     /// Where the shards are, for messages (`simulator state file .cellar/sim.db`).
@@ -271,6 +279,8 @@ pub(super) struct Lazy(pub(super) Option<Box<LazyState>>);
 pub(super) struct LazyState {
     source: Arc<dyn ShardSource>,
     loaded: BTreeSet<ShardKey>,
+    /// Directory keys already looked up.
+    located: std::collections::HashSet<String>,
     /// Every shard is loaded.
     whole: bool,
     /// Counts of the shards not loaded.
@@ -284,6 +294,7 @@ impl Clone for LazyState {
         LazyState {
             source: Arc::clone(&self.source),
             loaded: self.loaded.clone(),
+            located: self.located.clone(),
             whole: self.whole,
             unloaded: self.unloaded.clone(),
             failure: self.failure.clone(),
@@ -314,6 +325,7 @@ impl World {
         self.lazy = Lazy(Some(Box::new(LazyState {
             source,
             loaded: BTreeSet::new(),
+            located: Default::default(),
             whole: false,
             unloaded: totals,
             failure: None,
@@ -350,46 +362,64 @@ impl World {
         }
         let source = Arc::clone(&state.source);
         let mut wanted = BTreeSet::new();
+        let mut keys = Vec::new();
         for need in needs {
-            let found = match need.directory_key() {
-                None => source.shards(),
-                Some(key) => source.locate(&key).map(|s| s.into_iter().collect()),
-            };
-            match found {
-                Ok(shards) => wanted.extend(shards),
-                Err(e) => return self.poison(e),
-            }
-            if *need == Need::All {
-                if let Some(state) = self.lazy.0.as_mut() {
-                    state.whole = true;
-                }
-            }
-        }
-        let mut loaded_any = false;
-        for shard in wanted {
-            if self.lazy.0.as_ref().is_some_and(|s| s.loaded.contains(&shard)) {
-                continue;
-            }
-            loaded_any = true;
-            match source.load(&shard) {
-                Ok(loaded) => {
-                    let totals = Totals::of(&loaded);
-                    self.absorb(loaded);
-                    if let Some(state) = self.lazy.0.as_mut() {
-                        state.unloaded.subtract(&totals);
-                        state.loaded.insert(shard);
+            match need.directory_key() {
+                // A key found once needs no second look: its shard is loaded, or no shard
+                // held it, and what this world made since is in memory.
+                Some(key) => {
+                    if self.lazy.0.as_ref().is_some_and(|s| !s.located.contains(&key)) {
+                        keys.push(key);
                     }
                 }
-                Err(e) => return self.poison(e),
+                None => match source.shards() {
+                    Ok(all) => {
+                        wanted.extend(all);
+                        if let Some(state) = self.lazy.0.as_mut() {
+                            state.whole = true;
+                        }
+                    }
+                    Err(e) => return self.poison(e),
+                },
             }
         }
-        // What a hand-edited or damaged shard could break (see `check_consistency`).
-        if loaded_any {
-            if let Err(problem) = self.check_consistency() {
+        if !keys.is_empty() {
+            match source.locate_many(&keys) {
+                Ok(found) => wanted.extend(found.into_iter().flatten()),
+                Err(e) => return self.poison(e),
+            }
+            if let Some(state) = self.lazy.0.as_mut() {
+                state.located.extend(keys);
+            }
+        }
+        let wanted: Vec<ShardKey> =
+            wanted.into_iter().filter(|s| self.lazy.0.as_ref().is_some_and(|l| !l.loaded.contains(s))).collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let loaded = match source.load_many(&wanted) {
+            Ok(loaded) => loaded,
+            Err(e) => return self.poison(e),
+        };
+        let mut absorbed = Vec::new();
+        for (key, shard) in wanted.into_iter().zip(loaded) {
+            let totals = Totals::of(&shard);
+            absorbed.push(shard.ids());
+            self.absorb(shard);
+            if let Some(state) = self.lazy.0.as_mut() {
+                state.unloaded.subtract(&totals);
+                state.loaded.insert(key);
+            }
+        }
+        // What a hand-edited or damaged shard could break (see `check_consistency`), in
+        // the shards just loaded (so loading many costs what they hold).
+        for ids in &absorbed {
+            if let Err(problem) = self.check_absorbed(ids) {
                 self.poison(format!(
                     "{} is inconsistent: {problem}; run `cellar sim init` to reset it to the default world",
                     source.name()
                 ));
+                return;
             }
         }
     }
@@ -430,6 +460,30 @@ impl World {
     pub fn split_for_save(&mut self) -> BTreeMap<ShardKey, Shard> {
         let keys = self.shard_keys();
         self.take_shards(&keys)
+    }
+
+    /// The auto scaling groups that may act at the next move of the clock, for a store to
+    /// keep with the core (a world loaded lazily then looks at those, not at every group,
+    /// which would load every shard). A world that has not looked at its groups since it
+    /// was loaded whole gives those short of or beyond their capacity, retrying, or with a
+    /// member that stopped being live: a superset of what its first look would act on.
+    pub fn unsettled_groups(&self) -> std::collections::BTreeSet<AutoScalingGroupName> {
+        if let Some(set) = &self.index.unsettled.0 {
+            return set.clone();
+        }
+        let acts = |g: &super::SimGroup| {
+            !g.deleting
+                && (g.retry_at.is_some()
+                    || g.instances.len() as u64 != u64::from(g.desired)
+                    || g.instances.iter().any(|i| self.instances.get(i).is_none_or(|i| !i.is_live())))
+        };
+        self.groups.values().filter(|g| acts(g)).map(|g| g.name.clone()).collect()
+    }
+
+    /// Sets the groups that may act at the next move of the clock (see
+    /// [`World::unsettled_groups`]).
+    pub fn set_unsettled_groups(&mut self, groups: std::collections::BTreeSet<AutoScalingGroupName>) {
+        self.index.unsettled.0 = Some(groups);
     }
 
     /// Counts of the shards not loaded (zero for a whole world).

@@ -88,6 +88,7 @@ pub use network::SimVpc;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
 pub use shards::{Shard, ShardKey, ShardKeys};
+use shards::ShardIds;
 pub(crate) use tokens::key as tokens_key;
 pub use tokens::{Answer, TokenAnswer, INSTANCE_TOKEN_SECS};
 pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
@@ -444,12 +445,31 @@ impl World {
     pub fn check_consistency(&self) -> Result<(), String> {
         self.check_clock_and_settings()?;
         self.check_network()?;
-        for t in self.templates.values() {
+        self.check_resources(self.templates.values(), self.groups.values(), self.volumes.values(), self.addresses.values())?;
+        if let Some(image) = self.image_devices.keys().find(|i| !self.images.contains_key(*i)) {
+            return Err(format!("image_devices lists image {image}, which does not exist"));
+        }
+        self.check_locks()?;
+        self.check_identity()?;
+        self.check_operator()
+    }
+
+    /// The part of [`World::check_consistency`] about the given resources (a shard's, when
+    /// a lazily loaded world loads it): templates with versions, groups with zones, sizes
+    /// in order and existing members, attachments and associations naming instances.
+    fn check_resources<'a>(
+        &self,
+        templates: impl Iterator<Item = &'a SimTemplate>,
+        groups: impl Iterator<Item = &'a SimGroup>,
+        volumes: impl Iterator<Item = &'a Volume>,
+        addresses: impl Iterator<Item = &'a SimAddress>,
+    ) -> Result<(), String> {
+        for t in templates {
             if t.versions.is_empty() {
                 return Err(format!("launch template {} has no versions", t.id));
             }
         }
-        for g in self.groups.values() {
+        for g in groups {
             if g.zones.is_empty() {
                 return Err(format!("auto scaling group {} has no zones", g.name));
             }
@@ -463,15 +483,12 @@ impl World {
                 return Err(format!("auto scaling group {} lists instance {missing}, which does not exist", g.name));
             }
         }
-        for v in self.volumes.values() {
+        for v in volumes {
             if let Some(i) = v.attached_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
                 return Err(format!("volume {} is attached to instance {i}, which does not exist", v.id));
             }
         }
-        if let Some(image) = self.image_devices.keys().find(|i| !self.images.contains_key(*i)) {
-            return Err(format!("image_devices lists image {image}, which does not exist"));
-        }
-        for a in self.addresses.values() {
+        for a in addresses {
             if let Some(i) = a.associated_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
                 return Err(format!(
                     "address {} is associated with instance {i}, which does not exist",
@@ -479,9 +496,17 @@ impl World {
                 ));
             }
         }
-        self.check_locks()?;
-        self.check_identity()?;
-        self.check_operator()
+        Ok(())
+    }
+
+    /// [`World::check_resources`] of what `shard` held, once absorbed.
+    fn check_absorbed(&self, shard: &ShardIds) -> Result<(), String> {
+        self.check_resources(
+            shard.templates.iter().filter_map(|id| self.templates.get(id)),
+            shard.groups.iter().filter_map(|name| self.groups.get(name)),
+            shard.volumes.iter().filter_map(|id| self.volumes.get(id)),
+            shard.addresses.iter().filter_map(|id| self.addresses.get(id)),
+        )
     }
 
     /// The part of [`World::check_consistency`] about single values.

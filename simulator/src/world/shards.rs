@@ -57,7 +57,24 @@ pub struct Shard {
     pub(super) console: BTreeMap<InstanceId, Vec<String>>,
 }
 
+/// The ids of what a shard holds that [`World::check_absorbed`] checks.
+pub(super) struct ShardIds {
+    pub(super) templates: Vec<LaunchTemplateId>,
+    pub(super) groups: Vec<AutoScalingGroupName>,
+    pub(super) volumes: Vec<VolumeId>,
+    pub(super) addresses: Vec<AllocationId>,
+}
+
 impl Shard {
+    pub(super) fn ids(&self) -> ShardIds {
+        ShardIds {
+            templates: self.templates.keys().cloned().collect(),
+            groups: self.groups.keys().cloned().collect(),
+            volumes: self.volumes.keys().cloned().collect(),
+            addresses: self.addresses.keys().cloned().collect(),
+        }
+    }
+
     /// Whether it holds nothing.
     pub fn is_empty(&self) -> bool {
         *self == Shard::default()
