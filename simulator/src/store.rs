@@ -465,9 +465,9 @@ fn open_reader(
     }
 }
 
-/// A shard's RON (as the database keeps it).
+/// A shard's JSON (as the database keeps it).
 fn render_shard(shard: &Shard) -> String {
-    ron::ser::to_string(shard).expect("a shard always serializes")
+    serde_json::to_string(shard).expect("a shard always serializes")
 }
 
 fn lock_path(path: &Path) -> PathBuf {

@@ -87,8 +87,8 @@ pub use lazy::{directory_keys, MemoryShards, Need, ShardSource, Totals};
 pub use network::SimVpc;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
-pub use shards::{Shard, ShardKey, ShardKeys};
 use shards::ShardIds;
+pub use shards::{Shard, ShardKey, ShardKeys};
 pub(crate) use tokens::key as tokens_key;
 pub use tokens::{Answer, TokenAnswer, INSTANCE_TOKEN_SECS};
 pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
@@ -445,7 +445,12 @@ impl World {
     pub fn check_consistency(&self) -> Result<(), String> {
         self.check_clock_and_settings()?;
         self.check_network()?;
-        self.check_resources(self.templates.values(), self.groups.values(), self.volumes.values(), self.addresses.values())?;
+        self.check_resources(
+            self.templates.values(),
+            self.groups.values(),
+            self.volumes.values(),
+            self.addresses.values(),
+        )?;
         if let Some(image) = self.image_devices.keys().find(|i| !self.images.contains_key(*i)) {
             return Err(format!("image_devices lists image {image}, which does not exist"));
         }

@@ -143,3 +143,45 @@ fn a_lazy_world_loads_the_shards_it_needs() {
     assert!(w == whole, "every shard loaded gives the world back");
     assert_eq!((w.unloaded_addresses(&east()), w.load_failure()), (0, None));
 }
+
+/// A world with a group of one (its template, its instance), a volume attached and an
+/// address associated, saved in a state file and read back whole and a server at a time.
+#[test]
+fn a_stored_world_reads_back_whole_and_a_server_at_a_time() {
+    use crate::store::SimStore;
+    let mut w = default_world();
+    let lt = template(&mut w, "x");
+    w.create_auto_scaling_group(&east(), group_request("x", &lt, 1)).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 120));
+    let instance = w.server_instance(&ServerName::new("x")).expect("the group launched one");
+    let volume = named_volume(&mut w, Some("x"));
+    named_volume(&mut w, Some("y"));
+    w.advance_clock_to(Timestamp(T0 + 240));
+    w.attach_volume(&east(), &volume, &instance, "/dev/sdf").unwrap();
+    let address = w.allocate_address(&east(), tags(&[("Name", "x")])).unwrap().allocation_id;
+    w.associate_address(&east(), &address, &instance).unwrap();
+    w.record("stored");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.db");
+    drop(SimStore::init(&path, w.clone()).unwrap());
+    let whole = SimStore::open(&path).unwrap().into_world();
+    assert!(whole == w, "read back whole, equal");
+    assert_eq!(whole.log(), w.log());
+
+    let mut store = SimStore::open_lazily(&path, &|_| {}, false).unwrap();
+    let mut lazy = store.take_world();
+    assert!(lazy.instances().is_empty() && lazy.volumes().is_empty());
+    lazy.ensure(&[Need::Id(address.to_string())]);
+    let loaded: Vec<&String> = lazy.loaded_shards().unwrap().iter().collect();
+    assert_eq!(loaded, ["x"], "the address's shard, with the group, instance and volume");
+    assert_eq!(lazy.instances().len(), 1);
+    assert_eq!(lazy.volumes().keys().collect::<Vec<_>>(), [&volume]);
+    // A change to x and a save write x's shard; y's stays as it was.
+    lazy.terminate_instance(&east(), &instance).unwrap();
+    store.write(&mut lazy).unwrap();
+    drop(store);
+    let reread = SimStore::open(&path).unwrap().into_world();
+    assert_eq!(reread.instances()[&instance].state, InstanceState::ShuttingDown);
+    assert_eq!(reread.volumes().len(), 2, "y's volume kept");
+    assert_eq!(reread.log().back().map(|e| e.message.as_str()), lazy.log().back().map(|e| e.message.as_str()));
+}
