@@ -56,7 +56,7 @@ fn main() {
         };
         let config = dir.path().join("config");
         write_config(&config, n);
-        let state = dir.path().join("sim.ron");
+        let state = dir.path().join("sim.db");
         let started = Instant::now();
         build_world(&config, &state, n);
         let bytes = std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0);
@@ -82,7 +82,7 @@ fn main() {
             let mut samples = Vec::new();
             for _ in 0..runs {
                 let run_state = if mutating {
-                    let copy = dir.path().join("run.ron");
+                    let copy = dir.path().join("run.db");
                     std::fs::copy(&state, &copy).expect("copy the state file");
                     copy
                 } else {
@@ -104,8 +104,9 @@ fn main() {
     }
 }
 
-/// The state file's phases in-process, each the median of 3: read, parse, consistency
-/// check, render, atomic write (what every command pays before and after its own work).
+/// The state file's phases in-process, each the median of 3: opening it whole (every
+/// shard and the log, what `sim show` does), opening its core only (what a command that
+/// talks to the simulator as a cloud does first), and that plus one server's shard.
 fn phases(state: &Path) {
     let median = |f: &mut dyn FnMut()| {
         let mut times: Vec<f64> = (0..3)
@@ -118,19 +119,15 @@ fn phases(state: &Path) {
         times.sort_by(|a, b| a.total_cmp(b));
         times[1]
     };
-    let text = std::fs::read_to_string(state).unwrap();
-    let read = median(&mut || drop(std::fs::read_to_string(state).unwrap()));
-    let parse = median(&mut || drop(cellar_sim::parse_world(&text).unwrap()));
-    let world = cellar_sim::parse_world(&text).unwrap();
-    let check = median(&mut || world.check_consistency().unwrap());
-    let render = median(&mut || drop(cellar_sim::render_world(&world)));
-    let copy = state.with_extension("phases");
-    let write = median(&mut || cellar_engine::files::write_atomically(&copy, text.as_bytes()).unwrap());
-    let clone = median(&mut || drop(world.clone()));
-    println!(
-        "  state file phases (ms, median of 3): read {read:.1}, parse {parse:.1}, check {check:.1}, render {render:.1}, \
-         write+fsync {write:.1}, clone {clone:.1}"
-    );
+    let quiet = |_: &str| {};
+    let whole = median(&mut || drop(cellar_sim::SimStore::open_shared(state, &quiet).unwrap().into_world()));
+    let core = median(&mut || drop(cellar_sim::SimStore::open_lazily(state, &quiet, true).unwrap()));
+    let one = median(&mut || {
+        let mut store = cellar_sim::SimStore::open_lazily(state, &quiet, true).unwrap();
+        store.world_mut().ensure(&[cellar_sim::world::Need::Name(name(0))]);
+        assert_eq!(store.world().loaded_shards().map(|s| s.len()), Some(1));
+    });
+    println!("  state file phases (ms, median of 3): open whole {whole:.1}, open the core {core:.1}, core and one server {one:.1}");
 }
 
 /// A size's directory: removed at the end, or kept (`CELLAR_BENCH_KEEP`).

@@ -66,9 +66,9 @@ impl Cellar {
         all["servers"][0].clone()
     }
 
+    /// The saved world, whole.
     fn world(&self) -> cellar_sim::World {
-        let text = std::fs::read_to_string(self.state()).expect("state file exists");
-        ron::from_str(&text).expect("state file parses")
+        cellar_sim::SimStore::open_shared(&self.state(), &|_| {}).expect("state file opens").into_world()
     }
 
     /// Resources tagged for a server in the saved world, as `kind id` strings.

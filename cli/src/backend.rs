@@ -37,14 +37,14 @@ impl Checkpoint {
     pub fn save(&self) -> Result<()> {
         if let Some((store, sim)) = &self.0 {
             // The world's lock, then the store's: the order `save_every_change`'s hook takes them in.
-            let world = sim.world();
+            let mut world = sim.world();
             let store = store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?;
             let store = store.as_ref().ok_or_else(|| {
                 anyhow!(
                     "the simulator state could not be locked and read again after the DNS prompt (see the error above)"
                 )
             })?;
-            store.write(&world)?;
+            store.write(&mut world)?;
         }
         Ok(())
     }
@@ -85,7 +85,7 @@ impl Checkpoint {
         let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
         let path = path.ok_or_else(|| anyhow!("internal error: simulator state released twice"))?;
         let answer = f();
-        let mut reopened = open_store(&path)?;
+        let mut reopened = open_store_lazily(&path, false)?;
         let world = reopened.take_world();
         sim.with_world(|w| *w = world);
         *store.lock().map_err(|_| poisoned())? = Some(reopened);
@@ -114,8 +114,7 @@ impl Backend {
     async fn open_with(ctx: &Ctx, read_only: bool) -> Result<Backend> {
         match ctx.backend {
             BackendKind::Sim => {
-                let mut store =
-                    if read_only { open_store_shared(&ctx.sim_state)? } else { open_store(&ctx.sim_state)? };
+                let mut store = open_store_lazily(&ctx.sim_state, read_only)?;
                 let sim = Sim::new(store.take_world());
                 let sim = Arc::new(match ctx.sim_pace {
                     Some(pace) => sim.paced(pace),
@@ -151,6 +150,13 @@ pub fn open_store(path: &std::path::Path) -> Result<SimStore, cellar_sim::StoreE
 /// [`open_store`] with a shared lock, for reading only ([`SimStore::open_shared`]).
 pub fn open_store_shared(path: &std::path::Path) -> Result<SimStore, cellar_sim::StoreError> {
     SimStore::open_shared(path, &say_waiting)
+}
+
+/// [`open_store`] (or, `shared`, [`open_store_shared`]) loading the world a server at a
+/// time, as the command's calls need it ([`SimStore::open_lazily`]): what a command that
+/// talks to the simulator as to a cloud uses.
+pub fn open_store_lazily(path: &std::path::Path, shared: bool) -> Result<SimStore, cellar_sim::StoreError> {
+    SimStore::open_lazily(path, &say_waiting, shared)
 }
 
 /// [`SimStore::init`], saying a wait as [`open_store`] does.

@@ -9,7 +9,7 @@
 //! the clock is moved only through the world's clock (`world/clock.rs`), which saturates
 //! at its limits.
 
-use crate::world::{Advance, World};
+use crate::world::{Advance, Need, World};
 use cellar_engine::agent::{self, AgentHost};
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
@@ -33,13 +33,15 @@ pub struct Sim {
     next_sleeper: AtomicU64,
     /// [`Sim::paced`]: each sleep also waits `1/pace` of its length in real time.
     pace: Option<u32>,
+    /// [`Sim::reloading`]: the world is put away in shards before every use.
+    reloading: bool,
     /// [`Sim::after_every_change`]: called with the world after every change a caller may
     /// have been told of.
     after_change: Mutex<Option<AfterChange>>,
 }
 
 /// What [`Sim::after_every_change`] calls (the CLI saves the world through its store).
-pub type AfterChange = Box<dyn Fn(&World) + Send + Sync>;
+pub type AfterChange = Box<dyn Fn(&mut World) + Send + Sync>;
 
 /// Removes a sleeper from [`Sim::sleepers`] when its sleep ends or is dropped.
 struct SleeperGuard<'a>(&'a Mutex<BTreeSet<(u64, u64)>>, (u64, u64));
@@ -67,6 +69,7 @@ impl Sim {
             sleepers: Mutex::new(BTreeSet::new()),
             next_sleeper: AtomicU64::new(0),
             pace: None,
+            reloading: cfg!(test),
             after_change: Mutex::new(None),
         }
     }
@@ -80,7 +83,11 @@ impl Sim {
     }
 
     /// Runs the [`Sim::after_every_change`] hook, if any, with the world `w`.
-    fn changed(&self, w: &World) {
+    fn changed(&self, w: &mut World) {
+        if self.reloading {
+            // The hook sees the world as it would without the check: whole.
+            w.make_whole();
+        }
         if let Some(hook) = self.after_change.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             hook(w);
         }
@@ -104,9 +111,32 @@ impl Sim {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A check for tests: before every use of the world (a call, a move of the clock, a
+    /// look), its shards are put away and loaded again only as the use ensures them
+    /// ([`World::reload_lazily`]), and after it the world is made whole again. A call or
+    /// transition that looks at what it did not ensure then misbehaves, and the tests
+    /// that check its outcome fail. On in the simulator's own tests.
+    pub fn reloading(mut self) -> Self {
+        self.reloading = true;
+        self
+    }
+
     /// Runs `f` with the world locked.
     pub fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
         f(&mut self.world())
+    }
+
+    /// [`Sim::with_world`] for what a lazily loaded world runs: a `Cloud` call, a move of
+    /// the clock, an agent's start; with [`Sim::reloading`], on a world put away first.
+    fn use_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        let mut world = self.world();
+        if !self.reloading {
+            return f(&mut world);
+        }
+        world.reload_lazily();
+        let result = f(&mut world);
+        world.make_whole();
+        result
     }
 
     /// One Cloud call by the operator (see [`Sim::call_as`]).
@@ -115,9 +145,10 @@ impl Sim {
         api: Api,
         region: Option<&Region>,
         unfiltered: bool,
+        needs: Vec<Need>,
         op: impl FnOnce(&mut World) -> CloudResult<T>,
     ) -> CloudResult<T> {
-        self.call_as(None, api, region, unfiltered, op)
+        self.call_as(None, api, region, unfiltered, needs, op)
     }
 
     /// One Cloud call: the world's fault gate ([`World::begin_call`]: latency, throttling,
@@ -131,14 +162,20 @@ impl Sim {
         api: Api,
         region: Option<&Region>,
         unfiltered: bool,
+        mut needs: Vec<Need>,
         op: impl FnOnce(&mut World) -> CloudResult<T>,
     ) -> CloudResult<T> {
-        self.with_world(|w| {
+        self.use_world(|w| {
+            needs.extend(agent.map(needs::id));
+            w.ensure(&needs);
+            if let Some(failure) = w.load_failure() {
+                return Err(CloudError::new(CloudErrorKind::Other("SimulatorStateUnreadable".into()), failure));
+            }
             w.begin_call(api, region, unfiltered)?;
             let result = w.authorize_caller(agent, api).and_then(|()| op(w));
             w.end_call(api);
             #[cfg(test)]
-            if let Err(e) = w.check_index() {
+            if let Err(e) = w.check_index().and_then(|()| w.check_shards()) {
                 panic!("after {api:?}: {e}");
             }
             let changed = result.is_ok() && api.is_mutating();
@@ -177,7 +214,7 @@ impl Sim {
     pub async fn advance_until(&self, target: Timestamp) {
         if self.agents_running.swap(true, Ordering::SeqCst) {
             // Nested (an agent sleeping): move the clock only.
-            self.with_world(|w| w.advance_clock_to(target));
+            self.use_world(|w| w.advance_clock_to(target));
             return;
         }
         let _guard = RunningGuard(&self.agents_running);
@@ -189,7 +226,7 @@ impl Sim {
                 }
                 continue;
             }
-            if self.with_world(|w| w.advance_to(target)) == Advance::Reached
+            if self.use_world(|w| w.advance_to(target)) == Advance::Reached
                 && self.with_world(|w| w.agents_due().is_empty())
             {
                 break;
@@ -199,7 +236,8 @@ impl Sim {
     }
 
     async fn run_agent(&self, id: &InstanceId) {
-        let prepared = self.with_world(|w| {
+        let prepared = self.use_world(|w| {
+            w.ensure(&[Need::Id(id.to_string())]);
             let Some(instance) = w.instances().get(id) else {
                 w.record(format!("agent {id}: skipped (instance is gone)"));
                 return None;
@@ -223,7 +261,7 @@ impl Sim {
         let cloud = AgentCloud { sim: self, instance: id.clone() };
         let outcome = agent::run(&cloud, &host, &invocation).await;
         let line = agent::outcome_line(&outcome);
-        self.with_world(|w| {
+        self.use_world(|w| {
             match &outcome {
                 Ok(report) => w.record(format!("agent {id}: done: {}", report.steps.join("; "))),
                 Err(e) => w.record(format!("agent {id}: failed: {}", agent::error_chain(e))),
@@ -278,9 +316,10 @@ impl AgentCloud<'_> {
         api: Api,
         region: Option<&Region>,
         unfiltered: bool,
+        needs: Vec<Need>,
         op: impl FnOnce(&mut World) -> CloudResult<T>,
     ) -> CloudResult<T> {
-        self.sim.call_as(Some(&self.instance), api, region, unfiltered, op)
+        self.sim.call_as(Some(&self.instance), api, region, unfiltered, needs, op)
     }
 
     fn sim(&self) -> &Sim {
@@ -356,6 +395,7 @@ impl AgentHost for SimHost<'_> {
 }
 
 mod cloud;
+mod needs;
 #[cfg(test)]
 mod rules;
 #[cfg(test)]

@@ -11,10 +11,12 @@
 //! ([`SimStore::open_reporting`]). Saves are atomic (temporary file in the same directory, fsync, rename): a
 //! crash leaves either the old or the new world, never half of one.
 
-use crate::world::World;
+use crate::world::{Need, Shard, ShardKey, Totals, World};
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a wait for the state lock lasts before it is reported.
@@ -119,6 +121,13 @@ pub struct SimStore {
     _lock: fd_lock::RwLock<File>,
     /// Opened with a shared lock ([`SimStore::open_shared`]): saving is refused.
     shared: bool,
+    /// The open database, shared with the world's shard source; `None` while there is no
+    /// state file, or it holds a world in RON (written by hand, or by an older cellar): the
+    /// first save makes the database. Opened for reading until the first save, which
+    /// reopens it for writing, so a command that changes nothing changes no byte of it.
+    db: db::Shared,
+    /// What was read from or written to the database, per shard.
+    seen: Arc<Mutex<db::Seen>>,
 }
 
 /// Which lock a store holds.
@@ -128,6 +137,15 @@ enum Access {
     Exclusive,
     /// Any number of readers at once, never with a writer: nothing is saved.
     Shared,
+}
+
+/// How much of the world a store loads when it opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Load {
+    /// All of it.
+    Whole,
+    /// The core; the shards as the world's calls need them (`world/lazy.rs`).
+    Lazily,
 }
 
 impl std::fmt::Debug for SimStore {
@@ -148,7 +166,7 @@ impl SimStore {
     /// cellar apply ommegang.plan.ron`, or `another process` if it did not say), and the
     /// wait goes on.
     pub fn open_reporting(path: &Path, waiting: &dyn Fn(&str)) -> Result<SimStore, StoreError> {
-        Self::open_with(path, waiting, Access::Exclusive)
+        Self::open_with(path, waiting, Access::Exclusive, Load::Whole)
     }
 
     /// Takes a shared lock on the state file and loads it, for a command that never saves:
@@ -157,18 +175,80 @@ impl SimStore {
     /// [`SimStore::flush`] refuse ([`StoreError::ReadOnly`]). A wait is reported as
     /// [`SimStore::open_reporting`] does.
     pub fn open_shared(path: &Path, waiting: &dyn Fn(&str)) -> Result<SimStore, StoreError> {
-        Self::open_with(path, waiting, Access::Shared)
+        Self::open_with(path, waiting, Access::Shared, Load::Whole)
     }
 
-    fn open_with(path: &Path, waiting: &dyn Fn(&str), access: Access) -> Result<SimStore, StoreError> {
+    /// [`SimStore::open_reporting`] (or, `shared`, [`SimStore::open_shared`]), loading the
+    /// world's core only: its shards load as the world's calls need them, so a command
+    /// about one server of 10,000 reads that server's (`world/lazy.rs`). What the world
+    /// changed is saved with [`SimStore::write`].
+    pub fn open_lazily(path: &Path, waiting: &dyn Fn(&str), shared: bool) -> Result<SimStore, StoreError> {
+        let access = if shared { Access::Shared } else { Access::Exclusive };
+        Self::open_with(path, waiting, access, Load::Lazily)
+    }
+
+    fn open_with(path: &Path, waiting: &dyn Fn(&str), access: Access, load: Load) -> Result<SimStore, StoreError> {
         let lock = lock(path, waiting, access)?;
-        let world = match fs::read_to_string(path) {
-            Ok(text) => parse_world(&text).map_err(|e| parse_error(path, e))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => default_world(),
+        let is_db = match db::is_database(path) {
+            Ok(is_db) => is_db,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
             Err(e) => return Err(io_err(path)(e)),
         };
-        world.check_consistency().map_err(|problem| StoreError::Inconsistent { path: path.to_path_buf(), problem })?;
-        Ok(SimStore { path: path.to_path_buf(), world, _lock: lock, shared: access == Access::Shared })
+        let (lock, reader) = if is_db {
+            let (lock, reader) = open_reader(path, waiting, access, lock)?;
+            (lock, Some(reader))
+        } else {
+            (lock, None)
+        };
+        let mut store = SimStore {
+            path: path.to_path_buf(),
+            world: World::new(cellar_engine::model::Timestamp(0), Vec::new()),
+            _lock: lock,
+            shared: access == Access::Shared,
+            db: Arc::default(),
+            seen: Arc::default(),
+        };
+        match reader {
+            Some(reader) => store.load_database(reader, load)?,
+            None => {
+                store.world = match fs::read_to_string(path) {
+                    Ok(text) => parse_world(&text).map_err(|e| parse_error(path, e))?,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => default_world(),
+                    Err(e) => return Err(io_err(path)(e)),
+                };
+            }
+        }
+        store
+            .world
+            .check_consistency()
+            .map_err(|problem| StoreError::Inconsistent { path: path.to_path_buf(), problem })?;
+        Ok(store)
+    }
+
+    /// Loads the world from the open database (see [`Load`]).
+    fn load_database(&mut self, reader: redb::ReadOnlyDatabase, load: Load) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let corrupt = |message: String| StoreError::Corrupt { path: path.clone(), line: 0, column: 0, message };
+        let database = db::Db::Read(reader);
+        let core = db::read_core(&database).map_err(corrupt)?;
+        let log = if load == Load::Whole { Some(db::read_log(&database).map_err(corrupt)?) } else { None };
+        *self.db.lock().unwrap_or_else(|e| e.into_inner()) = Some(database);
+        let mut world = parse_world(&core.text).map_err(|e| parse_error(&path, e))?;
+        let source =
+            Arc::new(db::DbSource { db: Arc::clone(&self.db), seen: Arc::clone(&self.seen), path: path.clone() });
+        world.load_lazily(source, core.totals);
+        if let Some(unsettled) = core.unsettled.filter(|_| log.is_none()) {
+            world.set_unsettled_groups(unsettled);
+        }
+        if let Some(log) = log {
+            world.make_whole();
+            if let Some(failure) = world.load_failure() {
+                return Err(corrupt(failure.to_string()));
+            }
+            world.prepend_log(log);
+        }
+        self.world = world;
+        Ok(())
     }
 
     /// Locks the state file and overwrites it with `world` (atomically), whatever it held.
@@ -179,7 +259,14 @@ impl SimStore {
     /// [`SimStore::init`], reporting a wait as [`SimStore::open_reporting`] does.
     pub fn init_reporting(path: &Path, world: World, waiting: &dyn Fn(&str)) -> Result<SimStore, StoreError> {
         let lock = lock(path, waiting, Access::Exclusive)?;
-        let store = SimStore { path: path.to_path_buf(), world, _lock: lock, shared: false };
+        let mut store = SimStore {
+            path: path.to_path_buf(),
+            world,
+            _lock: lock,
+            shared: false,
+            db: Arc::default(),
+            seen: Arc::default(),
+        };
         store.flush()?;
         Ok(store)
     }
@@ -197,8 +284,8 @@ impl SimStore {
         &mut self.world
     }
 
-    pub fn into_world(self) -> World {
-        self.world
+    pub fn into_world(mut self) -> World {
+        self.take_world()
     }
 
     /// Takes the loaded world out (no copy: a 10,000-server world is tens of MB), leaving
@@ -208,31 +295,179 @@ impl SimStore {
         std::mem::replace(&mut self.world, World::new(cellar_engine::model::Timestamp(0), Vec::new()))
     }
 
-    /// Writes `world` to the state file atomically and makes it the store's world.
+    /// Writes `world` to the state file and makes it the store's world.
     pub fn save(&mut self, world: &World) -> Result<(), StoreError> {
-        self.write(world)?;
-        self.world = world.clone();
+        let mut world = world.clone();
+        self.write(&mut world)?;
+        self.world = world;
         Ok(())
     }
 
-    /// Writes `world` to the state file atomically, leaving the store's world as it was
-    /// (no copy: for saving often).
-    pub fn write(&self, world: &World) -> Result<(), StoreError> {
+    /// Writes what `world` changed since the last write, in one transaction (a crash keeps
+    /// the last one whole): the core, the shards whose content changed, the log entries
+    /// recorded since. The first write to a file that held no database (none, or a RON
+    /// world) writes the whole world into a new database and puts it in place atomically.
+    /// `world` comes back as it was (its shards are taken out to be written and put back).
+    pub fn write(&self, world: &mut World) -> Result<(), StoreError> {
         if self.shared {
             return Err(StoreError::ReadOnly { path: self.path.clone() });
         }
-        write_atomically(&self.path, render_world(world).as_bytes())
+        if let Some(failure) = world.load_failure() {
+            let message = format!("the world could not be loaded whole and is not saved: {failure}");
+            return Err(StoreError::Corrupt { path: self.path.clone(), line: 0, column: 0, message });
+        }
+        self.load_what_a_save_touches(world);
+        let shards = world.split_for_save();
+        let log = world.take_log();
+        let core = render_world(world);
+        let mut totals = world.unloaded_totals();
+        let texts: BTreeMap<ShardKey, String> = shards
+            .iter()
+            .map(|(key, shard)| {
+                totals.add(&Totals::of(shard));
+                (key.clone(), render_shard(shard))
+            })
+            .collect();
+        for shard in shards.into_values() {
+            world.absorb(shard);
+        }
+        let mut database = self.db.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = database.is_none();
+        let unsettled = world.unsettled_groups();
+        let save = db::Save {
+            core: &core,
+            shards: &texts,
+            totals: &totals,
+            unsettled: &unsettled,
+            log: &log,
+            log_seq: world.log_seq(),
+            whole: fresh,
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let fail = |message: String| StoreError::Corrupt { path: self.path.clone(), line: 0, column: 0, message };
+        if let Some(db::Db::Read(_)) = database.as_ref() {
+            // The first write of this store: the reader gives way to a writer (the store
+            // holds the exclusive lock, so no other process has the file open).
+            *database = None;
+            *database = Some(db::Db::Write(redb::Database::open(&self.path).map_err(|e| fail(db::words(e)))?));
+        }
+        match database.as_ref() {
+            Some(db::Db::Write(d)) => db::write(d, &mut seen, &save).map_err(fail)?,
+            Some(db::Db::Read(_)) => unreachable!("reopened for writing above"),
+            None => {
+                *seen = db::Seen::default();
+                *database = Some(self.create_database(&mut seen, &save)?);
+            }
+        }
+        drop(seen);
+        world.restore_log(log);
+        Ok(())
+    }
+
+    /// A lazily loaded world about to be saved: a shard it would write under a key it never
+    /// read, while the state file holds one by that name, would lose that one. Every call
+    /// ensures what it names (`sim/needs.rs`), so this loads nothing; were one missed, the
+    /// shard is loaded and written together rather than lost (debug builds stop on it).
+    fn load_what_a_save_touches(&self, world: &mut World) {
+        if world.loaded_shards().is_none() {
+            return;
+        }
+        loop {
+            let keys = world.shard_keys();
+            let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            let unseen: Vec<Need> = keys
+                .shards()
+                .into_iter()
+                .filter(|k| !seen.shards.contains_key(*k))
+                .map(|k| Need::Name(k.clone()))
+                .collect();
+            drop(seen);
+            let before = world.loaded_shards().map(|s| s.len());
+            world.ensure(&unseen);
+            if world.loaded_shards().map(|s| s.len()) == before {
+                return;
+            }
+            debug_assert!(false, "a save found a shard no call ensured: {unseen:?}");
+        }
+    }
+
+    /// Writes `save` into a new database beside the state file, then puts it in place.
+    fn create_database(&self, seen: &mut db::Seen, save: &db::Save<'_>) -> Result<db::Db, StoreError> {
+        let dir = parent_dir(&self.path);
+        let mut name = self.path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(format!(".new.{}", std::process::id()));
+        let fresh = dir.join(name);
+        let fail = |message: String| StoreError::Corrupt { path: self.path.clone(), line: 0, column: 0, message };
+        let _ = fs::remove_file(&fresh);
+        {
+            let created = redb::Database::create(&fresh).map_err(|e| fail(db::words(e)))?;
+            db::write(&created, seen, save).map_err(fail)?;
+        }
+        fs::rename(&fresh, &self.path).map_err(io_err(&self.path))?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        redb::Database::open(&self.path).map(db::Db::Write).map_err(|e| fail(db::words(e)))
     }
 
     /// Writes the store's own world.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.write(&self.world)
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        let mut world = self.take_world();
+        let result = self.write(&mut world);
+        self.world = world;
+        result
     }
 
     /// Whether this store was opened with a shared lock ([`SimStore::open_shared`]).
     pub fn is_shared(&self) -> bool {
         self.shared
     }
+}
+
+impl Drop for SimStore {
+    /// Closes the database before the lock is released (the lock field drops after this),
+    /// so the next holder of the lock can open it. A world that outlives its store can
+    /// load no more shards (its loads fail, and the world is poisoned: never saved).
+    fn drop(&mut self) {
+        self.db.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+/// Opens the database at `path` for reading, holding `lock`. A database not closed cleanly
+/// (its writer was killed) is repaired first, by opening it for writing: a reader gives up
+/// its shared lock for the exclusive one while it does, then takes a shared one again.
+fn open_reader(
+    path: &Path,
+    waiting: &dyn Fn(&str),
+    access: Access,
+    mut lock: fd_lock::RwLock<File>,
+) -> Result<(fd_lock::RwLock<File>, redb::ReadOnlyDatabase), StoreError> {
+    let corrupt = |e: redb::DatabaseError| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: db::words(e),
+    };
+    match redb::ReadOnlyDatabase::open(path) {
+        Err(redb::DatabaseError::RepairAborted) => {
+            if access == Access::Shared {
+                drop(lock);
+                let exclusive = self::lock(path, waiting, Access::Exclusive)?;
+                drop(redb::Database::open(path).map_err(corrupt)?);
+                drop(exclusive);
+                lock = self::lock(path, waiting, Access::Shared)?;
+            } else {
+                drop(redb::Database::open(path).map_err(corrupt)?);
+            }
+            Ok((lock, redb::ReadOnlyDatabase::open(path).map_err(corrupt)?))
+        }
+        other => Ok((lock, other.map_err(corrupt)?)),
+    }
+}
+
+/// A shard's JSON (as the database keeps it).
+fn render_shard(shard: &Shard) -> String {
+    serde_json::to_string(shard).expect("a shard always serializes")
 }
 
 fn lock_path(path: &Path) -> PathBuf {
@@ -306,10 +541,6 @@ fn lock(path: &Path, waiting: &dyn Fn(&str), access: Access) -> Result<fd_lock::
     Ok(lock)
 }
 
-/// The engine's atomic replace (temporary file, fsync, rename, directory fsync).
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    cellar_engine::files::write_atomically(path, bytes).map_err(|source| StoreError::Write { source })
-}
-
+mod db;
 #[cfg(test)]
 mod tests;

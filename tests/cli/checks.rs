@@ -92,7 +92,8 @@ fn fault_files_with_absurd_numbers_or_hostile_names_are_refused() {
 fn a_state_file_with_a_field_this_version_does_not_know_is_refused_and_kept() {
     let c = Cellar::new();
     c.ok(&["sim", "init"]);
-    let text = std::fs::read_to_string(c.state()).unwrap();
+    // The world in RON, as a person writes one (the state file reads it as such).
+    let text = cellar_sim::render_world(&c.world());
     let edited = text.replacen("(\n", "(\n    quota: 5,\n", 1);
     assert_ne!(edited, text);
     std::fs::write(c.state(), &edited).unwrap();

@@ -183,7 +183,7 @@ fn change_world(ctx: &Ctx, change: impl FnOnce(&mut World) -> Result<String>) ->
     let mut store = crate::backend::open_store(&ctx.sim_state)?;
     let mut world = store.take_world();
     let said = change(&mut world)?;
-    store.write(&world)?;
+    store.write(&mut world)?;
     Ok(said)
 }
 

@@ -3,7 +3,7 @@
 //! agent ([`AgentCloud`]: the same calls, each first authorized against the instance
 //! profile of the instance the agent runs on, `world/identity.rs`).
 
-use super::{ec2_filter_values, unfiltered, AgentCloud, Sim};
+use super::{ec2_filter_values, needs, unfiltered, AgentCloud, Sim};
 use async_trait::async_trait;
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
@@ -17,32 +17,32 @@ macro_rules! sim_cloud {
         impl Cloud for $cloud {
             /// Every region with its zones (the simulator has them at hand; `_zones_of` is a hint).
             async fn describe_regions(&self, _zones_of: &[Region]) -> CloudResult<Vec<RegionInfo>> {
-                self.call(Api::DescribeRegions, None, false, |w| Ok(w.regions()))
+                self.call(Api::DescribeRegions, None, false, vec![], |w| Ok(w.regions()))
             }
 
             async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>> {
-                self.call(Api::DescribeInstances, Some(region), unfiltered(filter), |w| {
+                self.call(Api::DescribeInstances, Some(region), unfiltered(filter), needs::by_filter(filter), |w| {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_instances(region, filter))
                 })
             }
 
             async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>> {
-                self.call(Api::DescribeVolumes, Some(region), unfiltered(filter), |w| {
+                self.call(Api::DescribeVolumes, Some(region), unfiltered(filter), needs::by_filter(filter), |w| {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_volumes(region, filter))
                 })
             }
 
             async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>> {
-                self.call(Api::DescribeAddresses, Some(region), false, |w| {
+                self.call(Api::DescribeAddresses, Some(region), false, needs::by_filter(filter), |w| {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_addresses(region, filter))
                 })
             }
 
             async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>> {
-                self.call(Api::DescribeImages, Some(region), false, |w| Ok(w.describe_images(region)))
+                self.call(Api::DescribeImages, Some(region), false, vec![], |w| Ok(w.describe_images(region)))
             }
 
             async fn describe_launch_templates(
@@ -50,7 +50,7 @@ macro_rules! sim_cloud {
                 region: &Region,
                 filter: &Filter,
             ) -> CloudResult<Vec<LaunchTemplate>> {
-                self.call(Api::DescribeLaunchTemplates, Some(region), false, |w| {
+                self.call(Api::DescribeLaunchTemplates, Some(region), false, needs::by_filter(filter), |w| {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_launch_templates(region, filter))
                 })
@@ -61,33 +61,39 @@ macro_rules! sim_cloud {
                 region: &Region,
                 filter: &Filter,
             ) -> CloudResult<Vec<AutoScalingGroup>> {
-                self.call(Api::DescribeAutoScalingGroups, Some(region), false, |w| {
+                self.call(Api::DescribeAutoScalingGroups, Some(region), false, needs::groups_by_filter(filter), |w| {
                     Ok(w.describe_auto_scaling_groups(region, filter))
                 })
             }
 
             async fn describe_vpcs(&self, region: &Region) -> CloudResult<Vec<Vpc>> {
-                self.call(Api::DescribeVpcs, Some(region), false, |w| Ok(w.describe_vpcs(region)))
+                self.call(Api::DescribeVpcs, Some(region), false, vec![], |w| Ok(w.describe_vpcs(region)))
             }
 
             async fn describe_subnets(&self, region: &Region) -> CloudResult<Vec<Subnet>> {
-                self.call(Api::DescribeSubnets, Some(region), false, |w| Ok(w.describe_subnets(region)))
+                self.call(Api::DescribeSubnets, Some(region), false, vec![], |w| Ok(w.describe_subnets(region)))
             }
 
             async fn describe_security_groups(&self, region: &Region) -> CloudResult<Vec<SecurityGroup>> {
-                self.call(Api::DescribeSecurityGroups, Some(region), true, |w| Ok(w.describe_security_groups(region)))
+                self.call(Api::DescribeSecurityGroups, Some(region), true, vec![], |w| {
+                    Ok(w.describe_security_groups(region))
+                })
             }
 
             async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>> {
-                self.call(Api::DescribeKeyPairs, Some(region), false, |w| Ok(w.describe_key_pairs(region)))
+                self.call(Api::DescribeKeyPairs, Some(region), false, vec![], |w| Ok(w.describe_key_pairs(region)))
             }
 
             async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
-                self.call(Api::CreateVolume, Some(region), false, |w| w.create_volume(region, request))
+                self.call(Api::CreateVolume, Some(region), false, needs::create_volume(region, &request), |w| {
+                    w.create_volume(region, request)
+                })
             }
 
             async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()> {
-                self.call(Api::DeleteVolume, Some(region), false, |w| w.delete_volume(region, volume))
+                self.call(Api::DeleteVolume, Some(region), false, vec![needs::id(volume)], |w| {
+                    w.delete_volume(region, volume)
+                })
             }
 
             async fn attach_volume(
@@ -97,7 +103,9 @@ macro_rules! sim_cloud {
                 instance: &InstanceId,
                 device: &str,
             ) -> CloudResult<()> {
-                self.call(Api::AttachVolume, Some(region), false, |w| w.attach_volume(region, volume, instance, device))
+                self.call(Api::AttachVolume, Some(region), false, vec![needs::id(volume), needs::id(instance)], |w| {
+                    w.attach_volume(region, volume, instance, device)
+                })
             }
 
             async fn detach_volume(
@@ -106,15 +114,21 @@ macro_rules! sim_cloud {
                 volume: &VolumeId,
                 instance: &InstanceId,
             ) -> CloudResult<()> {
-                self.call(Api::DetachVolume, Some(region), false, |w| w.detach_volume(region, volume, instance))
+                self.call(Api::DetachVolume, Some(region), false, vec![needs::id(volume), needs::id(instance)], |w| {
+                    w.detach_volume(region, volume, instance)
+                })
             }
 
             async fn allocate_address(&self, region: &Region, tags: Tags) -> CloudResult<Address> {
-                self.call(Api::AllocateAddress, Some(region), false, |w| w.allocate_address(region, tags))
+                self.call(Api::AllocateAddress, Some(region), false, needs::named(&tags), |w| {
+                    w.allocate_address(region, tags)
+                })
             }
 
             async fn release_address(&self, region: &Region, address: &AllocationId) -> CloudResult<()> {
-                self.call(Api::ReleaseAddress, Some(region), false, |w| w.release_address(region, address))
+                self.call(Api::ReleaseAddress, Some(region), false, vec![needs::id(address)], |w| {
+                    w.release_address(region, address)
+                })
             }
 
             async fn associate_address(
@@ -123,34 +137,46 @@ macro_rules! sim_cloud {
                 address: &AllocationId,
                 instance: &InstanceId,
             ) -> CloudResult<()> {
-                self.call(Api::AssociateAddress, Some(region), false, |w| {
-                    w.associate_address(region, address, instance)
-                })
+                self.call(
+                    Api::AssociateAddress,
+                    Some(region),
+                    false,
+                    vec![needs::id(address), needs::id(instance)],
+                    |w| w.associate_address(region, address, instance),
+                )
             }
 
             async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
-                self.call(Api::CreateTags, Some(region), false, |w| w.create_tags(region, resource, tags))
+                self.call(Api::CreateTags, Some(region), false, needs::tagging(resource, &tags), |w| {
+                    w.create_tags(region, resource, tags)
+                })
             }
 
             async fn delete_tags(&self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()> {
-                self.call(Api::DeleteTags, Some(region), false, |w| w.delete_tags(region, resource, keys))
+                self.call(Api::DeleteTags, Some(region), false, vec![needs::id(resource)], |w| {
+                    w.delete_tags(region, resource, keys)
+                })
             }
 
             async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
                 let agent = self.agent();
                 let profile = request.settings.instance_profile.as_ref().map(|p| p.name().to_string());
-                self.call(Api::RunInstances, Some(region), false, |w| {
+                self.call(Api::RunInstances, Some(region), false, needs::run_instance(region, &request), |w| {
                     w.authorize_launch(agent, Api::RunInstances, profile.as_deref(), false)?;
                     w.run_instance(region, request)
                 })
             }
 
             async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()> {
-                self.call(Api::TerminateInstances, Some(region), false, |w| w.terminate_instance(region, instance))
+                self.call(Api::TerminateInstances, Some(region), false, vec![needs::id(instance)], |w| {
+                    w.terminate_instance(region, instance)
+                })
             }
 
             async fn get_console_output(&self, region: &Region, instance: &InstanceId) -> CloudResult<String> {
-                self.call(Api::GetConsoleOutput, Some(region), false, |w| w.get_console_output(region, instance))
+                self.call(Api::GetConsoleOutput, Some(region), false, vec![needs::id(instance)], |w| {
+                    w.get_console_output(region, instance)
+                })
             }
 
             async fn create_launch_template(
@@ -158,11 +184,17 @@ macro_rules! sim_cloud {
                 region: &Region,
                 request: CreateLaunchTemplateRequest,
             ) -> CloudResult<LaunchTemplate> {
-                self.call(Api::CreateLaunchTemplate, Some(region), false, |w| w.create_launch_template(region, request))
+                self.call(
+                    Api::CreateLaunchTemplate,
+                    Some(region),
+                    false,
+                    needs::create_template(region, &request),
+                    |w| w.create_launch_template(region, request),
+                )
             }
 
             async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()> {
-                self.call(Api::DeleteLaunchTemplate, Some(region), false, |w| {
+                self.call(Api::DeleteLaunchTemplate, Some(region), false, vec![needs::id(template)], |w| {
                     w.delete_launch_template(region, template)
                 })
             }
@@ -174,13 +206,17 @@ macro_rules! sim_cloud {
                 spec: LaunchSpec,
                 client_token: Option<&str>,
             ) -> CloudResult<LaunchTemplate> {
-                self.call(Api::CreateLaunchTemplateVersion, Some(region), false, |w| {
-                    w.create_launch_template_version(region, template, spec, client_token)
-                })
+                self.call(
+                    Api::CreateLaunchTemplateVersion,
+                    Some(region),
+                    false,
+                    needs::template_version(region, template, client_token),
+                    |w| w.create_launch_template_version(region, template, spec, client_token),
+                )
             }
 
             async fn describe_launch_configurations(&self, region: &Region) -> CloudResult<Vec<LaunchConfiguration>> {
-                self.call(Api::DescribeLaunchConfigurations, Some(region), false, |w| {
+                self.call(Api::DescribeLaunchConfigurations, Some(region), false, vec![], |w| {
                     Ok(w.describe_launch_configurations(region))
                 })
             }
@@ -193,14 +229,14 @@ macro_rules! sim_cloud {
             ) -> CloudResult<LaunchConfiguration> {
                 let agent = self.agent();
                 let profile = spec.settings.instance_profile.as_ref().map(|p| p.name().to_string());
-                self.call(Api::CreateLaunchConfiguration, Some(region), false, |w| {
+                self.call(Api::CreateLaunchConfiguration, Some(region), false, vec![], |w| {
                     w.authorize_launch(agent, Api::CreateLaunchConfiguration, profile.as_deref(), false)?;
                     w.create_launch_configuration(region, name, spec)
                 })
             }
 
             async fn delete_launch_configuration(&self, region: &Region, name: &str) -> CloudResult<()> {
-                self.call(Api::DeleteLaunchConfiguration, Some(region), false, |w| {
+                self.call(Api::DeleteLaunchConfiguration, Some(region), false, vec![], |w| {
                     w.delete_launch_configuration(region, name)
                 })
             }
@@ -211,7 +247,7 @@ macro_rules! sim_cloud {
                 request: CreateAutoScalingGroupRequest,
             ) -> CloudResult<()> {
                 let agent = self.agent();
-                self.call(Api::CreateAutoScalingGroup, Some(region), false, |w| {
+                self.call(Api::CreateAutoScalingGroup, Some(region), false, needs::create_group(&request), |w| {
                     w.authorize_group_launch(agent, Api::CreateAutoScalingGroup, region, Some(&request.launch))?;
                     w.create_auto_scaling_group(region, request)
                 })
@@ -223,9 +259,13 @@ macro_rules! sim_cloud {
                 group: &AutoScalingGroupName,
                 instance: &InstanceId,
             ) -> CloudResult<()> {
-                self.call(Api::AttachInstances, Some(region), false, |w| {
-                    w.attach_instance_to_group(region, group, instance)
-                })
+                self.call(
+                    Api::AttachInstances,
+                    Some(region),
+                    false,
+                    vec![needs::group(group), needs::id(instance)],
+                    |w| w.attach_instance_to_group(region, group, instance),
+                )
             }
 
             async fn update_auto_scaling_group(
@@ -235,7 +275,7 @@ macro_rules! sim_cloud {
                 update: UpdateAutoScalingGroupRequest,
             ) -> CloudResult<()> {
                 let agent = self.agent();
-                self.call(Api::UpdateAutoScalingGroup, Some(region), false, |w| {
+                self.call(Api::UpdateAutoScalingGroup, Some(region), false, needs::update_group(group, &update), |w| {
                     w.authorize_group_launch(agent, Api::UpdateAutoScalingGroup, region, update.launch.as_ref())?;
                     w.update_auto_scaling_group(region, group, update)
                 })
@@ -247,7 +287,7 @@ macro_rules! sim_cloud {
                 group: &AutoScalingGroupName,
                 tags: Tags,
             ) -> CloudResult<()> {
-                self.call(Api::CreateOrUpdateTags, Some(region), false, |w| {
+                self.call(Api::CreateOrUpdateTags, Some(region), false, needs::group_tagging(group, &tags), |w| {
                     w.create_or_update_group_tags(region, group, tags)
                 })
             }
@@ -258,7 +298,7 @@ macro_rules! sim_cloud {
                 group: &AutoScalingGroupName,
                 force: bool,
             ) -> CloudResult<()> {
-                self.call(Api::DeleteAutoScalingGroup, Some(region), false, |w| {
+                self.call(Api::DeleteAutoScalingGroup, Some(region), false, vec![needs::group(group)], |w| {
                     w.delete_auto_scaling_group(region, group, force)
                 })
             }
@@ -271,7 +311,7 @@ macro_rules! sim_cloud {
                 tags: Tags,
                 options: &ImageOptions,
             ) -> CloudResult<Image> {
-                self.call(Api::CreateImage, Some(region), false, |w| {
+                self.call(Api::CreateImage, Some(region), false, vec![needs::id(instance)], |w| {
                     w.create_image(region, instance, name, tags, options)
                 })
             }
@@ -284,17 +324,19 @@ macro_rules! sim_cloud {
                 name: &str,
                 client_token: Option<&str>,
             ) -> CloudResult<Image> {
-                self.call(Api::CopyImage, Some(target_region), false, |w| {
+                self.call(Api::CopyImage, Some(target_region), false, vec![], |w| {
                     w.copy_image(source_region, image, target_region, (name, client_token))
                 })
             }
 
             async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
-                self.call(Api::CreateSnapshot, Some(region), false, |w| w.create_snapshot(region, volume, tags))
+                self.call(Api::CreateSnapshot, Some(region), false, needs::snapshot(volume, &tags), |w| {
+                    w.create_snapshot(region, volume, tags)
+                })
             }
 
             async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
-                self.call(Api::DescribeSnapshots, Some(region), false, |w| {
+                self.call(Api::DescribeSnapshots, Some(region), false, needs::by_filter(filter), |w| {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_snapshots(region, filter))
                 })
@@ -306,7 +348,7 @@ macro_rules! sim_cloud {
                 server: &ServerName,
                 holder: &LockHolder,
             ) -> CloudResult<()> {
-                self.call(Api::CreateLaunchTemplate, Some(region), false, |w| {
+                self.call(Api::CreateLaunchTemplate, Some(region), false, needs::lock(region, server), |w| {
                     w.create_server_lock(region, server, holder)
                 })
             }
@@ -316,23 +358,25 @@ macro_rules! sim_cloud {
                 region: &Region,
                 server: &ServerName,
             ) -> CloudResult<Option<LockHolder>> {
-                self.call(Api::DescribeLaunchTemplates, Some(region), false, |w| {
+                self.call(Api::DescribeLaunchTemplates, Some(region), false, needs::lock(region, server), |w| {
                     Ok(w.describe_server_lock(region, server))
                 })
             }
 
             async fn delete_server_lock(&self, region: &Region, server: &ServerName) -> CloudResult<()> {
-                self.call(Api::DeleteLaunchTemplate, Some(region), false, |w| w.delete_server_lock(region, server))
+                self.call(Api::DeleteLaunchTemplate, Some(region), false, needs::lock(region, server), |w| {
+                    w.delete_server_lock(region, server)
+                })
             }
 
             async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {
-                self.call(Api::DnsLookup, None, false, |w| Ok(w.resolve_dns(host)))
+                self.call(Api::DnsLookup, None, false, vec![], |w| Ok(w.resolve_dns(host)))
             }
 
             /// Who the caller is: the operator, or the agent's instance profile's role.
             async fn caller_identity(&self, _region: &Region) -> CloudResult<Option<CallerIdentity>> {
                 let agent = self.agent();
-                self.call(Api::GetCallerIdentity, None, false, |w| Ok(Some(w.caller_identity(agent))))
+                self.call(Api::GetCallerIdentity, None, false, vec![], |w| Ok(Some(w.caller_identity(agent))))
             }
 
             /// As AWS: `DryRunOperation` if the caller may make the call, else its refusal.
@@ -342,7 +386,7 @@ macro_rules! sim_cloud {
                     DryRun::RunInstances(r) => r.settings.instance_profile.as_ref().map(|p| p.name().to_string()),
                     _ => None,
                 };
-                let answer = self.call(api, Some(region), false, |w| {
+                let answer = self.call(api, Some(region), false, vec![], |w| {
                     w.authorize_launch(agent, api, profile.as_deref(), false)?;
                     w.dry_run(agent, api)
                 });

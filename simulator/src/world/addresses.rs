@@ -76,7 +76,7 @@ impl World {
     pub fn allocate_address(&mut self, region: &Region, tags: Tags) -> CloudResult<Address> {
         self.check_region(region)?;
         super::tags::check_tags(&Tags::new(), &tags)?;
-        let held = self.addresses.values().filter(|a| a.region == *region).count();
+        let held = self.addresses.values().filter(|a| a.region == *region).count() + self.unloaded_addresses(region);
         if held >= self.address_limit as usize {
             return Err(err(
                 K::Other("AddressLimitExceeded".into()),

@@ -49,6 +49,7 @@ impl World {
     /// Appends a line to the instance's console output (what its agent prints), keeping
     /// the last [`CONSOLE_LIMIT`] bytes.
     pub fn print_to_console(&mut self, id: &InstanceId, line: &str) {
+        self.ensure(&[super::Need::Id(id.to_string())]);
         if !self.instances.contains_key(id) {
             return;
         }

@@ -17,7 +17,7 @@ impl World {
     fn live_count(&self, zone: &Zone, instance_type: &InstanceType) -> u32 {
         let live =
             self.instances.values().filter(|i| i.is_live() && i.zone == *zone && i.instance_type == *instance_type);
-        u32::try_from(live.count()).unwrap_or(u32::MAX)
+        u32::try_from(live.count()).unwrap_or(u32::MAX).saturating_add(self.unloaded_live(zone, instance_type))
     }
 
     /// How many more instances of the type can launch in the zone.

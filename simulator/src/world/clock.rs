@@ -86,6 +86,7 @@ impl World {
                 self.now = next.at;
                 self.millis = 0;
             }
+            self.ensure(&next.transition.needs());
             let agent_due = self.apply(next.transition);
             self.reconcile_groups();
             if agent_due {

@@ -159,6 +159,9 @@ pub(super) struct WorldFile {
     console: BTreeMap<InstanceId, Vec<String>>,
     #[serde(default)]
     log: VecDeque<LogEntry>,
+    /// How many entries were ever recorded; absent (older files): as many as `log` holds.
+    #[serde(default, deserialize_with = "present")]
+    log_seq: Option<u64>,
 }
 
 impl From<WorldFile> for World {
@@ -184,6 +187,7 @@ impl From<WorldFile> for World {
                 spec.settings.instance_profile.get_or_insert_with(|| InstanceProfile::new(profile.as_str()));
             }
         }
+        let log_seq = f.log_seq.unwrap_or(f.log.len() as u64).max(f.log.len() as u64);
         let mut world = World {
             now: f.now,
             millis: f.millis,
@@ -226,6 +230,8 @@ impl From<WorldFile> for World {
                 log
             },
             index: super::index::Index::default(),
+            lazy: super::lazy::Lazy::default(),
+            log_seq,
         };
         world.index = super::index::Index::build(&world);
         world
@@ -286,6 +292,7 @@ struct WorldFileRef<'a> {
     #[serde(skip_serializing_if = "ref_empty_map")]
     console: &'a BTreeMap<InstanceId, Vec<String>>,
     log: &'a VecDeque<LogEntry>,
+    log_seq: &'a u64,
 }
 
 fn ref_zero_u16(n: &&u16) -> bool {
@@ -354,6 +361,7 @@ impl Serialize for World {
             operator_actions: &w.operator_actions,
             console: &w.console,
             log: &w.log,
+            log_seq: &w.log_seq,
         }
         .serialize(serializer)
     }

@@ -418,9 +418,14 @@ impl World {
     /// So a clock move costs the groups in motion, not every group of the world.
     pub(super) fn reconcile_groups(&mut self) {
         let names: Vec<AutoScalingGroupName> = match self.index.unsettled.0.replace(std::collections::BTreeSet::new()) {
-            None => self.groups.keys().cloned().collect(),
+            None => {
+                self.ensure(&[super::Need::All]);
+                self.groups.keys().cloned().collect()
+            }
             Some(set) => set.into_iter().collect(),
         };
+        let needs: Vec<super::Need> = names.iter().map(|n| super::Need::Group(n.to_string())).collect();
+        self.ensure(&needs);
         for name in names {
             self.reconcile_group(&name);
             let unsettled = self.groups.get(&name).is_some_and(|g| {

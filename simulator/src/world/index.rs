@@ -173,4 +173,21 @@ impl World {
             Err(format!("the index drifted:\n kept: {:?}\n built: {built:?}", self.index))
         }
     }
+
+    /// Whether splitting the world into its shards and putting them back gives it back
+    /// (the simulator's tests call this after every `Cloud` call).
+    #[cfg(test)]
+    pub(crate) fn check_shards(&self) -> Result<(), String> {
+        let mut split = self.clone();
+        let keys = split.shard_keys();
+        let shards = split.take_shards(&keys);
+        for shard in shards.into_values() {
+            split.absorb(shard);
+        }
+        if split == *self && split.index == self.index {
+            Ok(())
+        } else {
+            Err("splitting the world into shards and absorbing them did not give it back".to_string())
+        }
+    }
 }

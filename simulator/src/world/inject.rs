@@ -162,6 +162,9 @@ impl World {
         let Some(t) = self.faults.terminate_at_call.take() else {
             return;
         };
+        // Picks among the live instances of the server, or of the whole account.
+        let need = t.server.as_ref().map_or(super::Need::All, |s| super::Need::Name(s.to_string()));
+        self.ensure(&[need]);
         let live: Vec<InstanceId> = self
             .instances
             .values()

@@ -284,13 +284,11 @@ impl World {
         let uses = |g: &&super::SimGroup| {
             g.region == *region && matches!(&g.launch, LaunchSource::Configuration { name: n } if n == name)
         };
-        if let Some(group) = self.groups.values().find(uses) {
+        let user = self.groups.values().find(uses).map(|g| g.name.clone());
+        if let Some(group) = user.or_else(|| self.unloaded_configuration_user(region, name)) {
             return Err(err(
                 K::ResourceInUse,
-                format!(
-                    "Cannot delete launch configuration {name} because it is attached to AutoScalingGroup {}",
-                    group.name
-                ),
+                format!("Cannot delete launch configuration {name} because it is attached to AutoScalingGroup {group}"),
             ));
         }
         if let Some(m) = self.launch_configurations.get_mut(region) {

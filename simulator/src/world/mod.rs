@@ -21,6 +21,8 @@
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
 //! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
 //! | `index.rs` | derived lookups (resources by Name tag, addresses by instance), rebuilt on load |
+//! | `lazy.rs` | a world loaded a shard at a time: what a call needs, loaded before it looks |
+//! | `shards.rs` | the world split by server: each [`Shard`] closed under references, the rest the core |
 //! | `inject.rs` | the faults gate every call passes |
 //! | `visibility.rs` | eventual consistency of every kind but instances: what is invisible until when |
 //! | `render.rs` | `cellar sim show` and `cellar sim log` |
@@ -60,11 +62,13 @@ mod index;
 mod inject;
 mod instances;
 mod launch;
+mod lazy;
 mod locks;
 mod network;
 mod operator;
 mod render;
 mod scheduler;
+mod shards;
 mod tags;
 mod tokens;
 mod visibility;
@@ -79,9 +83,13 @@ pub use identity::{AGENT_ACTIONS, AGENT_PROFILE};
 pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
 pub use launch::SimTemplate;
+pub use lazy::{directory_keys, MemoryShards, Need, ShardSource, Totals};
 pub use network::SimVpc;
 pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
+use shards::ShardIds;
+pub use shards::{Shard, ShardKey, ShardKeys};
+pub(crate) use tokens::key as tokens_key;
 pub use tokens::{Answer, TokenAnswer, INSTANCE_TOKEN_SECS};
 pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
 
@@ -192,6 +200,10 @@ pub struct World {
     log: VecDeque<LogEntry>,
     /// Derived lookups (by Name tag, by association), not saved: see `index.rs`.
     index: index::Index,
+    /// The shards still in the store, for a world loaded a shard at a time (`lazy.rs`).
+    lazy: lazy::Lazy,
+    /// How many log entries the world recorded in its history ([`World::log_seq`]).
+    log_seq: u64,
 }
 
 impl World {
@@ -235,6 +247,8 @@ impl World {
             console: BTreeMap::new(),
             log: VecDeque::new(),
             index: index::Index::default(),
+            lazy: lazy::Lazy::default(),
+            log_seq: 0,
         }
     }
 
@@ -246,6 +260,7 @@ impl World {
             self.log.pop_front();
         }
         self.log.push_back(LogEntry { at: self.now, millis: self.millis, message: message.into() });
+        self.log_seq += 1;
     }
 
     /// Restarts the world's random number generator from `seed` (faults drawn from now on
@@ -430,12 +445,36 @@ impl World {
     pub fn check_consistency(&self) -> Result<(), String> {
         self.check_clock_and_settings()?;
         self.check_network()?;
-        for t in self.templates.values() {
+        self.check_resources(
+            self.templates.values(),
+            self.groups.values(),
+            self.volumes.values(),
+            self.addresses.values(),
+        )?;
+        if let Some(image) = self.image_devices.keys().find(|i| !self.images.contains_key(*i)) {
+            return Err(format!("image_devices lists image {image}, which does not exist"));
+        }
+        self.check_locks()?;
+        self.check_identity()?;
+        self.check_operator()
+    }
+
+    /// The part of [`World::check_consistency`] about the given resources (a shard's, when
+    /// a lazily loaded world loads it): templates with versions, groups with zones, sizes
+    /// in order and existing members, attachments and associations naming instances.
+    fn check_resources<'a>(
+        &self,
+        templates: impl Iterator<Item = &'a SimTemplate>,
+        groups: impl Iterator<Item = &'a SimGroup>,
+        volumes: impl Iterator<Item = &'a Volume>,
+        addresses: impl Iterator<Item = &'a SimAddress>,
+    ) -> Result<(), String> {
+        for t in templates {
             if t.versions.is_empty() {
                 return Err(format!("launch template {} has no versions", t.id));
             }
         }
-        for g in self.groups.values() {
+        for g in groups {
             if g.zones.is_empty() {
                 return Err(format!("auto scaling group {} has no zones", g.name));
             }
@@ -449,15 +488,12 @@ impl World {
                 return Err(format!("auto scaling group {} lists instance {missing}, which does not exist", g.name));
             }
         }
-        for v in self.volumes.values() {
+        for v in volumes {
             if let Some(i) = v.attached_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
                 return Err(format!("volume {} is attached to instance {i}, which does not exist", v.id));
             }
         }
-        if let Some(image) = self.image_devices.keys().find(|i| !self.images.contains_key(*i)) {
-            return Err(format!("image_devices lists image {image}, which does not exist"));
-        }
-        for a in self.addresses.values() {
+        for a in addresses {
             if let Some(i) = a.associated_to.as_ref().filter(|i| !self.instances.contains_key(*i)) {
                 return Err(format!(
                     "address {} is associated with instance {i}, which does not exist",
@@ -465,9 +501,17 @@ impl World {
                 ));
             }
         }
-        self.check_locks()?;
-        self.check_identity()?;
-        self.check_operator()
+        Ok(())
+    }
+
+    /// [`World::check_resources`] of what `shard` held, once absorbed.
+    fn check_absorbed(&self, shard: &ShardIds) -> Result<(), String> {
+        self.check_resources(
+            shard.templates.iter().filter_map(|id| self.templates.get(id)),
+            shard.groups.iter().filter_map(|name| self.groups.get(name)),
+            shard.volumes.iter().filter_map(|id| self.volumes.get(id)),
+            shard.addresses.iter().filter_map(|id| self.addresses.get(id)),
+        )
     }
 
     /// The part of [`World::check_consistency`] about single values.

@@ -45,7 +45,7 @@ pub enum Answer {
     Instance(Box<SimInstance>),
 }
 
-fn key(api: Api, region: &Region, token: &str) -> String {
+pub(crate) fn key(api: Api, region: &Region, token: &str) -> String {
     format!("{}/{region}/{token}", api.name())
 }
 

@@ -114,7 +114,7 @@ fn ids_of_servers(sim: &Sim, servers: &BTreeSet<String>) -> BTreeSet<String> {
 fn quiet_copy(sim: &Sim) -> Sim {
     let mut copy = sim.world().clone_without_log();
     copy.set_faults(Faults::default()).expect("no faults are valid faults");
-    Sim::new(copy)
+    Sim::new(copy).reloading()
 }
 
 /// Every server's data volumes (by `Name` tag), in one pass.
@@ -159,7 +159,7 @@ impl<'a> Runner<'a> {
             seed,
             tree,
             ops,
-            sim: Arc::new(Sim::new(world)),
+            sim: Arc::new(Sim::new(world).reloading()),
             region: Region::new("us-east-1"),
             images: 0,
             crash: None,

@@ -444,6 +444,7 @@ mod groups;
 mod images;
 mod index;
 mod network;
+mod shards;
 mod tokens;
 mod visibility;
 

@@ -1,0 +1,521 @@
+//! A world loaded a shard at a time: what a command about one server of 10,000 reads.
+//!
+//! A world opened from a sharded store starts with its core only (`shards.rs`) and a
+//! [`ShardSource`] that finds and reads the rest. Before anything looks at resources, the
+//! caller says what it needs ([`Need`]); [`World::ensure`] loads the shards that hold them.
+//!
+//! Invariants (work in progress: not used by the store yet):
+//! - **Ensure before looking.** Every `Cloud` call ensures what its request names (ids,
+//!   server names, group, template and configuration names, its client token; every shard
+//!   for an unfiltered describe); a clock move ensures what each due transition and each
+//!   unsettled group names before applying it; what picks among every instance (random
+//!   terminations) ensures every shard. Since shards are closed under references, an
+//!   operation on what it ensured never meets a reference to a shard not loaded.
+//! - **Counts across shards.** What AWS counts over the whole account (Elastic IPs per
+//!   region, live instances per zone and type for capacity, the groups that use a launch
+//!   configuration) adds the counts of the shards
+//!   not loaded ([`Totals`], kept by the store with the core); a shard not loaded does not
+//!   change (its transitions load it first), so its counts stand.
+//! - **A failed load poisons the world.** A shard that cannot be read or does not parse is
+//!   recorded ([`World::load_failure`]); the call fails with the store's words, and the
+//!   store refuses to save a poisoned world, so nothing half-loaded is written back.
+
+use super::{Shard, ShardKey, Transition, World};
+use cellar_engine::model::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Where the shards of a lazily loaded world come from (the store).
+pub trait ShardSource: Send + Sync {
+    /// The shard that holds what the directory key names (see [`Need::directory_key`]).
+    fn locate(&self, key: &str) -> Result<Option<ShardKey>, String>;
+    /// Reads one shard.
+    fn load(&self, shard: &str) -> Result<Shard, String>;
+    /// [`ShardSource::locate`] of several keys (a store answers them in one read).
+    fn locate_many(&self, keys: &[String]) -> Result<Vec<Option<ShardKey>>, String> {
+        keys.iter().map(|k| self.locate(k)).collect()
+    }
+    /// [`ShardSource::load`] of several shards (a store reads them in one go).
+    fn load_many(&self, shards: &[ShardKey]) -> Result<Vec<Shard>, String> {
+        shards.iter().map(|s| self.load(s)).collect()
+    }
+    /// Every shard.
+    fn shards(&self) -> Result<Vec<ShardKey>, String>;
+    /// Where the shards are, for messages (`simulator state file .cellar/sim.db`).
+    fn name(&self) -> String;
+}
+
+/// Shards held in memory: the source of [`World::reload_lazily`] (and a model of the
+/// store's, which keeps them on disk).
+pub struct MemoryShards(BTreeMap<ShardKey, (Shard, BTreeSet<String>)>);
+
+impl MemoryShards {
+    pub fn new(shards: BTreeMap<ShardKey, Shard>) -> Self {
+        MemoryShards(
+            shards.into_iter().map(|(k, s)| (k, (directory_keys(&s), s))).map(|(k, (d, s))| (k, (s, d))).collect(),
+        )
+    }
+
+    /// The counts of every shard.
+    pub fn totals(&self) -> Totals {
+        self.0.values().fold(Totals::default(), |mut t, (s, _)| {
+            t.add(&Totals::of(s));
+            t
+        })
+    }
+}
+
+impl ShardSource for MemoryShards {
+    fn locate(&self, key: &str) -> Result<Option<ShardKey>, String> {
+        Ok(self.0.iter().find(|(_, (_, keys))| keys.contains(key)).map(|(k, _)| k.clone()))
+    }
+
+    fn load(&self, shard: &str) -> Result<Shard, String> {
+        self.0.get(shard).map(|(s, _)| s.clone()).ok_or_else(|| format!("no shard {shard}"))
+    }
+
+    fn shards(&self) -> Result<Vec<ShardKey>, String> {
+        Ok(self.0.keys().cloned().collect())
+    }
+
+    fn name(&self) -> String {
+        "shards in memory".to_string()
+    }
+}
+
+/// What an operation is about to look at.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    /// Everything (an unfiltered describe, `sim show`, a random termination).
+    All,
+    /// The resources whose `Name` tag has this value.
+    Name(String),
+    /// A resource by id: instance, volume, snapshot, allocation or launch template.
+    Id(String),
+    /// An auto scaling group by name.
+    Group(String),
+    /// A launch template or server lock by name, in a region.
+    TemplateName(Region, String),
+    /// A client token's first answer, by the token map's key.
+    Token(String),
+}
+
+impl Need {
+    /// The key the store's directory files it under.
+    pub fn directory_key(&self) -> Option<String> {
+        Some(match self {
+            Need::All => return None,
+            Need::Name(name) => format!("name/{name}"),
+            Need::Id(id) => format!("id/{id}"),
+            Need::Group(name) => format!("group/{name}"),
+            Need::TemplateName(region, name) => format!("template/{region}/{name}"),
+            Need::Token(key) => format!("token/{key}"),
+        })
+    }
+}
+
+impl Transition {
+    /// What applying it looks at.
+    pub fn needs(&self) -> Vec<Need> {
+        match self {
+            Transition::InstanceRunning(id)
+            | Transition::InstanceTerminated(id)
+            | Transition::InstanceRemoved(id)
+            | Transition::AgentStart(id) => vec![Need::Id(id.to_string())],
+            Transition::VolumeAvailable(id) => vec![Need::Id(id.to_string())],
+            Transition::SnapshotCompleted(id) => vec![Need::Id(id.to_string())],
+            Transition::GroupRetry(name) | Transition::GroupDeleted(name) => vec![Need::Group(name.to_string())],
+            // Picks among every live instance.
+            Transition::RandomTermination => vec![Need::All],
+            Transition::FaultTermination(t) => {
+                let target = t.target.trim();
+                if target.starts_with("i-") {
+                    vec![Need::Id(target.to_string())]
+                } else {
+                    vec![Need::Name(target.to_string())]
+                }
+            }
+            // Images (and their snapshots) and capacity are the core's.
+            Transition::ImageAvailable(_) | Transition::FaultCapacity(_) => vec![],
+        }
+    }
+}
+
+/// Every directory key under which a shard is found.
+pub fn directory_keys(shard: &Shard) -> BTreeSet<String> {
+    let mut needs = Vec::new();
+    let named = |tags: &Tags, needs: &mut Vec<Need>| {
+        if let Some(name) = tags.get(NAME_TAG) {
+            needs.push(Need::Name(name.clone()));
+        }
+    };
+    for (id, i) in &shard.instances {
+        needs.push(Need::Id(id.to_string()));
+        named(&i.tags, &mut needs);
+    }
+    for (id, v) in &shard.volumes {
+        needs.push(Need::Id(id.to_string()));
+        named(&v.tags, &mut needs);
+    }
+    for (id, s) in &shard.snapshots {
+        needs.push(Need::Id(id.to_string()));
+        named(&s.tags, &mut needs);
+    }
+    for (id, a) in &shard.addresses {
+        needs.push(Need::Id(id.to_string()));
+        named(&a.tags, &mut needs);
+    }
+    for (id, t) in &shard.templates {
+        needs.push(Need::Id(id.to_string()));
+        needs.push(Need::TemplateName(t.region.clone(), t.name.clone()));
+        named(&t.tags, &mut needs);
+    }
+    for (region, locks) in &shard.locks {
+        for (name, tags) in locks {
+            needs.push(Need::TemplateName(region.clone(), name.clone()));
+            named(tags, &mut needs);
+        }
+    }
+    for (name, g) in &shard.groups {
+        needs.push(Need::Group(name.to_string()));
+        named(&g.tags, &mut needs);
+    }
+    let tokens = shard.client_tokens.keys().chain(shard.volume_tokens.keys()).chain(shard.tokens.keys());
+    needs.extend(tokens.map(|t| Need::Token(t.clone())));
+    needs.iter().filter_map(Need::directory_key).collect()
+}
+
+/// What AWS counts over the whole account, for the shards not loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Totals {
+    /// Elastic IPs held, per region.
+    #[serde(default)]
+    pub addresses: BTreeMap<Region, u32>,
+    /// Live (pending or running) instances per zone and instance type.
+    #[serde(default)]
+    pub live: BTreeMap<Zone, BTreeMap<InstanceType, u32>>,
+    /// The groups using each launch configuration (which stay in the core), per region.
+    #[serde(default)]
+    pub configuration_users: BTreeMap<Region, BTreeMap<String, BTreeSet<AutoScalingGroupName>>>,
+}
+
+impl Totals {
+    /// A shard's counts.
+    pub fn of(shard: &Shard) -> Totals {
+        let mut totals = Totals::default();
+        for a in shard.addresses.values() {
+            *totals.addresses.entry(a.region.clone()).or_default() += 1;
+        }
+        for i in shard.instances.values().filter(|i| i.is_live()) {
+            *totals.live.entry(i.zone.clone()).or_default().entry(i.instance_type.clone()).or_default() += 1;
+        }
+        for g in shard.groups.values() {
+            if let LaunchSource::Configuration { name } = &g.launch {
+                let users = totals.configuration_users.entry(g.region.clone()).or_default();
+                users.entry(name.clone()).or_default().insert(g.name.clone());
+            }
+        }
+        totals
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &Totals) {
+        for (region, n) in &other.addresses {
+            *self.addresses.entry(region.clone()).or_default() += n;
+        }
+        for (zone, types) in &other.live {
+            for (instance_type, n) in types {
+                *self.live.entry(zone.clone()).or_default().entry(instance_type.clone()).or_default() += n;
+            }
+        }
+        for (region, configurations) in &other.configuration_users {
+            for (name, groups) in configurations {
+                let users = self.configuration_users.entry(region.clone()).or_default();
+                users.entry(name.clone()).or_default().extend(groups.iter().cloned());
+            }
+        }
+    }
+
+    /// Takes `other`'s counts away (saturating: a store's totals are never trusted to
+    /// go below zero).
+    pub fn subtract(&mut self, other: &Totals) {
+        for (region, n) in &other.addresses {
+            if let Some(held) = self.addresses.get_mut(region) {
+                *held = held.saturating_sub(*n);
+            }
+        }
+        for (zone, types) in &other.live {
+            for (instance_type, n) in types {
+                if let Some(live) = self.live.get_mut(zone).and_then(|t| t.get_mut(instance_type)) {
+                    *live = live.saturating_sub(*n);
+                }
+            }
+        }
+        for (region, configurations) in &other.configuration_users {
+            for (name, groups) in configurations {
+                if let Some(users) = self.configuration_users.get_mut(region).and_then(|c| c.get_mut(name)) {
+                    users.retain(|g| !groups.contains(g));
+                }
+            }
+        }
+        self.addresses.retain(|_, n| *n > 0);
+        self.live.retain(|_, types| {
+            types.retain(|_, n| *n > 0);
+            !types.is_empty()
+        });
+        self.configuration_users.retain(|_, c| {
+            c.retain(|_, groups| !groups.is_empty());
+            !c.is_empty()
+        });
+    }
+}
+
+/// The lazily loaded part of a world: `None` for a world that is whole (made in memory,
+/// or read whole).
+#[derive(Clone, Default)]
+pub(super) struct Lazy(pub(super) Option<Box<LazyState>>);
+
+pub(super) struct LazyState {
+    source: Arc<dyn ShardSource>,
+    loaded: BTreeSet<ShardKey>,
+    /// Directory keys already looked up.
+    located: std::collections::HashSet<String>,
+    /// Every shard is loaded.
+    whole: bool,
+    /// Counts of the shards not loaded.
+    unloaded: Totals,
+    /// Why a shard could not be loaded (the world is then poisoned: see the module doc).
+    failure: Option<String>,
+}
+
+impl Clone for LazyState {
+    fn clone(&self) -> Self {
+        LazyState {
+            source: Arc::clone(&self.source),
+            loaded: self.loaded.clone(),
+            located: self.located.clone(),
+            whole: self.whole,
+            unloaded: self.unloaded.clone(),
+            failure: self.failure.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Lazy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            None => f.write_str("whole"),
+            Some(s) => write!(f, "lazy: {} shard(s) loaded", s.loaded.len()),
+        }
+    }
+}
+
+/// Like the index: derived, left out of a world's `==`.
+impl PartialEq for Lazy {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl World {
+    /// Makes this (core-only) world load its shards from `source` as they are needed;
+    /// `totals` are the counts of every shard (kept by the store with the core).
+    pub fn load_lazily(&mut self, source: Arc<dyn ShardSource>, totals: Totals) {
+        self.lazy = Lazy(Some(Box::new(LazyState {
+            source,
+            loaded: BTreeSet::new(),
+            located: Default::default(),
+            whole: false,
+            unloaded: totals,
+            failure: None,
+        })));
+    }
+
+    /// Puts every shard away and loads them again as they are needed, from memory: what
+    /// the simulator's tests do before every call and clock move ([`crate::Sim::reloading`]),
+    /// so a call that does not ensure what it looks at fails them.
+    pub fn reload_lazily(&mut self) {
+        self.make_whole();
+        let keys = self.shard_keys();
+        let shards = MemoryShards::new(self.take_shards(&keys));
+        let totals = shards.totals();
+        self.load_lazily(Arc::new(shards), totals);
+    }
+
+    /// Loads every shard not loaded yet and forgets where they came from.
+    /// (A world whose load failed stays as it is: poisoned.)
+    pub fn make_whole(&mut self) {
+        self.ensure(&[Need::All]);
+        if self.load_failure().is_none() {
+            self.lazy = Lazy(None);
+        }
+    }
+
+    /// Loads the shards that hold what `needs` names (nothing for a whole world).
+    pub fn ensure(&mut self, needs: &[Need]) {
+        let Some(state) = self.lazy.0.as_ref() else {
+            return;
+        };
+        if state.whole || state.failure.is_some() {
+            return;
+        }
+        let source = Arc::clone(&state.source);
+        let mut wanted = BTreeSet::new();
+        let mut keys = Vec::new();
+        for need in needs {
+            match need.directory_key() {
+                // A key found once needs no second look: its shard is loaded, or no shard
+                // held it, and what this world made since is in memory.
+                Some(key) => {
+                    if self.lazy.0.as_ref().is_some_and(|s| !s.located.contains(&key)) {
+                        keys.push(key);
+                    }
+                }
+                None => match source.shards() {
+                    Ok(all) => {
+                        wanted.extend(all);
+                        if let Some(state) = self.lazy.0.as_mut() {
+                            state.whole = true;
+                        }
+                    }
+                    Err(e) => return self.poison(e),
+                },
+            }
+        }
+        if !keys.is_empty() {
+            match source.locate_many(&keys) {
+                Ok(found) => wanted.extend(found.into_iter().flatten()),
+                Err(e) => return self.poison(e),
+            }
+            if let Some(state) = self.lazy.0.as_mut() {
+                state.located.extend(keys);
+            }
+        }
+        let wanted: Vec<ShardKey> =
+            wanted.into_iter().filter(|s| self.lazy.0.as_ref().is_some_and(|l| !l.loaded.contains(s))).collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let loaded = match source.load_many(&wanted) {
+            Ok(loaded) => loaded,
+            Err(e) => return self.poison(e),
+        };
+        let mut absorbed = Vec::new();
+        for (key, shard) in wanted.into_iter().zip(loaded) {
+            let totals = Totals::of(&shard);
+            absorbed.push(shard.ids());
+            self.absorb(shard);
+            if let Some(state) = self.lazy.0.as_mut() {
+                state.unloaded.subtract(&totals);
+                state.loaded.insert(key);
+            }
+        }
+        // What a hand-edited or damaged shard could break (see `check_consistency`), in
+        // the shards just loaded (so loading many costs what they hold).
+        for ids in &absorbed {
+            if let Err(problem) = self.check_absorbed(ids) {
+                self.poison(format!(
+                    "{} is inconsistent: {problem}; run `cellar sim init` to reset it to the default world",
+                    source.name()
+                ));
+                return;
+            }
+        }
+    }
+
+    fn poison(&mut self, failure: String) {
+        if let Some(state) = self.lazy.0.as_mut() {
+            state.failure.get_or_insert(failure);
+        }
+    }
+
+    /// How many log entries the world recorded in its whole history: its log holds the
+    /// last of them, the one at `i` being number `log_seq - log.len() + i` (a store
+    /// appends the ones it does not have yet).
+    pub fn log_seq(&self) -> u64 {
+        self.log_seq
+    }
+
+    /// Takes the log out (a store writes it apart from the core); put it back with
+    /// [`World::restore_log`].
+    pub fn take_log(&mut self) -> std::collections::VecDeque<super::LogEntry> {
+        std::mem::take(&mut self.log)
+    }
+
+    pub fn restore_log(&mut self, log: std::collections::VecDeque<super::LogEntry>) {
+        self.log = log;
+    }
+
+    /// Puts log entries read from a store in front of what was recorded since (keeping the
+    /// last [`super::LOG_KEEP`]).
+    pub fn prepend_log(&mut self, mut older: std::collections::VecDeque<super::LogEntry>) {
+        older.append(&mut self.log);
+        older.drain(..older.len().saturating_sub(super::LOG_KEEP));
+        self.log = older;
+    }
+
+    /// The shards a store should hold for this world: the world's sharded resources are
+    /// moved out (see [`World::take_shards`]); put them back with [`World::absorb`].
+    pub fn split_for_save(&mut self) -> BTreeMap<ShardKey, Shard> {
+        let keys = self.shard_keys();
+        self.take_shards(&keys)
+    }
+
+    /// The auto scaling groups that may act at the next move of the clock, for a store to
+    /// keep with the core (a world loaded lazily then looks at those, not at every group,
+    /// which would load every shard). A world that has not looked at its groups since it
+    /// was loaded whole gives those short of or beyond their capacity, retrying, or with a
+    /// member that stopped being live: a superset of what its first look would act on.
+    pub fn unsettled_groups(&self) -> std::collections::BTreeSet<AutoScalingGroupName> {
+        if let Some(set) = &self.index.unsettled.0 {
+            return set.clone();
+        }
+        let acts = |g: &super::SimGroup| {
+            !g.deleting
+                && (g.retry_at.is_some()
+                    || g.instances.len() as u64 != u64::from(g.desired)
+                    || g.instances.iter().any(|i| self.instances.get(i).is_none_or(|i| !i.is_live())))
+        };
+        self.groups.values().filter(|g| acts(g)).map(|g| g.name.clone()).collect()
+    }
+
+    /// Sets the groups that may act at the next move of the clock (see
+    /// [`World::unsettled_groups`]).
+    pub fn set_unsettled_groups(&mut self, groups: std::collections::BTreeSet<AutoScalingGroupName>) {
+        self.index.unsettled.0 = Some(groups);
+    }
+
+    /// Counts of the shards not loaded (zero for a whole world).
+    pub fn unloaded_totals(&self) -> Totals {
+        self.lazy.0.as_ref().filter(|s| !s.whole).map(|s| s.unloaded.clone()).unwrap_or_default()
+    }
+
+    /// Why a shard could not be loaded, if one could not.
+    pub fn load_failure(&self) -> Option<&str> {
+        self.lazy.0.as_ref().and_then(|s| s.failure.as_deref())
+    }
+
+    /// The shards loaded so far (`None`: the world is whole).
+    pub fn loaded_shards(&self) -> Option<&BTreeSet<ShardKey>> {
+        self.lazy.0.as_ref().filter(|s| !s.whole).map(|s| &s.loaded)
+    }
+
+    /// Elastic IPs held in `region` by the shards not loaded (0 for a whole world).
+    pub(super) fn unloaded_addresses(&self, region: &Region) -> usize {
+        let held = self.lazy.0.as_ref().and_then(|s| s.unloaded.addresses.get(region).copied());
+        held.unwrap_or(0) as usize
+    }
+
+    /// A group in the shards not loaded that uses the launch configuration, if any.
+    pub(super) fn unloaded_configuration_user(&self, region: &Region, name: &str) -> Option<AutoScalingGroupName> {
+        let users = self.lazy.0.as_ref()?.unloaded.configuration_users.get(region)?.get(name)?;
+        users.first().cloned()
+    }
+
+    /// Live instances of the type in the zone in the shards not loaded (0 for a whole world).
+    pub(super) fn unloaded_live(&self, zone: &Zone, instance_type: &InstanceType) -> u32 {
+        let live = self.lazy.0.as_ref().and_then(|s| s.unloaded.live.get(zone)?.get(instance_type).copied());
+        live.unwrap_or(0)
+    }
+}
