@@ -39,7 +39,7 @@ impl Cellar {
     }
 
     fn state(&self) -> PathBuf {
-        self.dir.path().join("sim.ron")
+        self.dir.path().join("sim.db")
     }
 
     /// `cellar --config ... --sim-state ... ARGS` in the scratch directory, with no
@@ -316,8 +316,8 @@ fn bad_command_line_input() {
 fn corrupt_state_and_plan_files() {
     let c = Cellar::new();
     std::fs::write(c.state(), "(now: 12, instances: {oops").unwrap();
-    check_bad_input(&c, &["status", "ommegang"], &["sim.ron", "cellar sim init"]);
-    check_bad_input(&c, &["plan", "create-server@ommegang", "20"], &["sim.ron"]);
+    check_bad_input(&c, &["status", "ommegang"], &["sim.db", "cellar sim init"]);
+    check_bad_input(&c, &["plan", "create-server@ommegang", "20"], &["sim.db"]);
 
     let c = Cellar::new();
     c.ok(&["plan", "create-server@ommegang", "20", "-o", "p.ron"]);
@@ -632,7 +632,7 @@ fn inconsistent_state_file_is_refused_not_a_crash() {
     check_bad_input(
         &c,
         &["status", "duvel"],
-        &["sim.ron is inconsistent: auto scaling group duvel has no zones", "cellar sim init"],
+        &["sim.db is inconsistent: auto scaling group duvel has no zones", "cellar sim init"],
     );
     check_bad_input(&c, &["sim", "advance", "1m"], &["is inconsistent"]);
 }

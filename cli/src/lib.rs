@@ -57,7 +57,7 @@ pub struct Cli {
           value_parser = config_dir, value_hint = clap::ValueHint::DirPath)]
     config: PathBuf,
     /// The simulator's state file (created from the default world on first use).
-    #[arg(long, global = true, help_heading = "Global options", value_name = "FILE", env = "CELLAR_SIM_STATE", default_value = ".cellar/sim.ron",
+    #[arg(long, global = true, help_heading = "Global options", value_name = "FILE", env = "CELLAR_SIM_STATE", default_value = ".cellar/sim.db",
           value_parser = sim_state_file, value_hint = clap::ValueHint::FilePath)]
     sim_state: PathBuf,
     /// Let the simulator's virtual time follow the wall clock, N times faster (1: as slow as

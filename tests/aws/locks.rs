@@ -64,7 +64,7 @@ async fn cli_apply_is_refused_while_another_holds_the_server() {
     let cloud = account.cloud();
     // `apply COMMAND` keeps its plan and journal next to the simulator's state file.
     let scratch = tempfile::tempdir().unwrap();
-    let state = scratch.path().join("sim.ron").display().to_string();
+    let state = scratch.path().join("sim.db").display().to_string();
     let env = [("CELLAR_SIM_STATE", state.as_str())];
     let (r, server) = (region(), ServerName::new("chimay"));
     cloud.create_server_lock(&r, &server, &holder(4242)).await.unwrap();

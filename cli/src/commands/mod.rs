@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 pub struct Ctx {
     /// `--config` / `CELLAR_CONFIG` / `./config`.
     pub config: PathBuf,
-    /// `--sim-state` / `CELLAR_SIM_STATE` / `.cellar/sim.ron`.
+    /// `--sim-state` / `CELLAR_SIM_STATE` / `.cellar/sim.db`.
     pub sim_state: PathBuf,
     /// `--sim-pace` / `CELLAR_SIM_PACE`: virtual time follows the wall clock, N times faster.
     pub sim_pace: Option<u32>,

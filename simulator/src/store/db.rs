@@ -70,6 +70,8 @@ pub(super) fn words(e: impl std::fmt::Display) -> String {
 #[derive(Default)]
 pub(super) struct Seen {
     pub(super) shards: BTreeMap<ShardKey, u64>,
+    /// A hash of the last save's core, totals, unsettled groups and log position.
+    last_core: Option<u64>,
 }
 
 /// A hash of a shard's text (the same in every process of one build; only compared
@@ -238,13 +240,27 @@ pub(super) struct Save<'a> {
     pub(super) whole: bool,
 }
 
-/// Writes a save in one transaction; updates `seen` to what is stored now.
+/// Writes a save in one transaction; updates `seen` to what is stored now. A save that
+/// would change nothing (an apply saves before each journal record, often just after the
+/// call that changed the world was saved) commits nothing.
 pub(super) fn write(db: &Database, seen: &mut Seen, save: &Save<'_>) -> Result<(), String> {
+    let totals = ron::ser::to_string(save.totals).map_err(words)?;
+    let unsettled = ron::ser::to_string(save.unsettled).map_err(words)?;
+    let core_hash = hash(&format!("{}\n{totals}\n{unsettled}\n{}", save.core, save.log_seq));
+    let unchanged = !save.whole
+        && seen.last_core == Some(core_hash)
+        && seen.shards.len() == save.shards.len()
+        && save.shards.iter().all(|(k, text)| seen.shards.get(k) == Some(&hash(text)));
+    if unchanged {
+        return Ok(());
+    }
     let mut tx = db.begin_write().map_err(words)?;
     tx.set_durability(redb::Durability::Immediate).map_err(words)?;
-    // The allocator state is saved with every commit: after a `kill -9` the file opens at
-    // once, for reading too, without a repair that would rewrite it.
-    tx.set_quick_repair(true);
+    // No quick repair: it saves the allocator state with every commit, two more syncs per
+    // save (an apply saves some twenty times). A file left by a `kill -9` is repaired by
+    // the next process that opens it instead (115 ms for a 10,000-server world), readers
+    // included (`store.rs`, `open_reader`).
+    tx.set_quick_repair(false);
     {
         let mut meta = tx.open_table(META).map_err(words)?;
         let mut shards = tx.open_table(SHARDS).map_err(words)?;
@@ -294,9 +310,7 @@ pub(super) fn write(db: &Database, seen: &mut Seen, save: &Save<'_>) -> Result<(
         }
         meta.insert("format", FORMAT).map_err(words)?;
         meta.insert("core", save.core).map_err(words)?;
-        let totals = ron::ser::to_string(save.totals).map_err(words)?;
         meta.insert("totals", totals.as_str()).map_err(words)?;
-        let unsettled = ron::ser::to_string(save.unsettled).map_err(words)?;
         meta.insert("unsettled", unsettled.as_str()).map_err(words)?;
         let stored_next = match meta.get("log_next").map_err(words)? {
             Some(n) => n.value().parse::<u64>().map_err(words)?,
@@ -323,7 +337,9 @@ pub(super) fn write(db: &Database, seen: &mut Seen, save: &Save<'_>) -> Result<(
             log.remove(seq).map_err(words)?;
         }
     }
-    tx.commit().map_err(words)
+    tx.commit().map_err(words)?;
+    seen.last_core = Some(core_hash);
+    Ok(())
 }
 
 /// The directory keys of a stored shard (none if it is not stored).

@@ -1,4 +1,4 @@
-//! The state file's form of a [`World`] (`.cellar/sim.ron`, `fixtures/worlds/default.ron`).
+//! The RON form of a [`World`]: the core of a state file (`store/db.rs`), a world written by a person or an older cellar, `fixtures/worlds/default.ron`.
 //!
 //! Invariants: the field names, their order and when each is left out are the state file
 //! format, so a world saved by this version reads back identical and byte-identical when
