@@ -12,8 +12,8 @@
 //! use) are timed apart: "config load" and "resolve".
 //!
 //! Run: `cargo bench -p cellar --no-default-features --bench fleet`
-//! (`CELLAR_BENCH_FLEET=1000,10000` for the fleet sizes; each is run 5 times, the median
-//! is reported).
+//! (`CELLAR_BENCH_FLEET=1000,10000` for the fleet sizes; each is run
+//! `CELLAR_BENCH_RUNS` times, 5 unless told, and the median is reported).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -33,6 +33,7 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1000, 10_000]);
+    let runs: usize = std::env::var("CELLAR_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1);
     let base = base_inventory();
     let mut medians = Vec::new();
     for &n in &sizes {
@@ -51,7 +52,7 @@ fn main() {
         let inventories: Vec<Inventory> = (0..n).map(|i| renamed(&base, &name(i))).collect();
         let mut times = Vec::new();
         let mut steps = 0;
-        for _ in 0..5 {
+        for _ in 0..runs {
             let started = Instant::now();
             let plan = plan_fleet(&tree, &inventories);
             times.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -60,7 +61,7 @@ fn main() {
         times.sort_by(|a, b| a.total_cmp(b));
         let median = times[times.len() / 2];
         println!(
-            "{n} servers: plan {median:.1} ms median of 5 ({:.1}–{:.1}), {:.2} µs a server, {steps} steps; config load {load_ms:.0} ms, resolve {resolve_ms:.0} ms",
+            "{n} servers: plan {median:.1} ms median of {runs} ({:.1}–{:.1}), {:.2} µs a server, {steps} steps; config load {load_ms:.0} ms, resolve {resolve_ms:.0} ms",
             times[0],
             times[times.len() - 1],
             median * 1000.0 / n as f64
@@ -133,10 +134,13 @@ fn plan_fleet(tree: &ConfigTree, inventories: &[Inventory]) -> Plan {
     let servers = tree.server_names();
     let flags = command::Flags(BTreeMap::from([(command::Flag::Restart, vec![])]));
     let mut fleet = FleetPlanning::new(servers.len());
+    // As `cellar plan upgrade-ami@all` plans (`commands/fleet.rs`, `plan_each`).
+    let mut shared = planner::Shared::default();
     for (server, inventory) in servers.iter().zip(inventories) {
         let command = command::parse(planner::COMMANDS, &format!("upgrade-ami@{server}"), &[], &flags).unwrap();
         let _scope = planner::scope(&command, tree).unwrap();
-        fleet.add(planner::plan(&command, tree, inventory).unwrap_or_else(|e| panic!("{server}: {e}")));
+        let plan = planner::plan_shared(&command, tree, inventory, Some(&mut shared));
+        fleet.add(plan.unwrap_or_else(|e| panic!("{server}: {e}")));
     }
     let options = RolloutOptions {
         max_unavailable: Some(Unavailable::Percent(10)),

@@ -170,3 +170,97 @@ fn refusal_situations_are_refused_and_others_planned() {
         assert_eq!(planned.is_err(), name.contains("-refused"), "{name}: {planned:?}");
     }
 }
+
+/// A fleet planned as `cellar plan upgrade-ami@all` plans it (`planner::plan_shared`) is
+/// the plan of its servers planned alone, but for the observations of their region (the
+/// newest image, the VPC, subnets and security group): recorded once, not once per
+/// server. The stale check still sees a change there.
+#[test]
+fn a_fleet_plan_records_its_region_once() {
+    use cellar_engine::executor::journal::{resumed_staleness, Resume};
+    use cellar_engine::plan::{Plan, ResourceKey, RolloutOptions};
+    use cellar_engine::{command, inventory, model::ServerName, planner};
+    const SERVERS: [&str; 4] = ["achel", "duvel", "kwak", "ommegang"];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let sim = support::world_after(&[
+            "create-server@achel 10",
+            "create-server@duvel 30",
+            "create-server@kwak 10",
+            "create-server@ommegang 20",
+            "!image web-server-2026-12-01 x86_64 us-east-1",
+        ])
+        .await;
+        let tree = support::fixture_config();
+        let (mut alone, mut together) = (Vec::new(), Vec::new());
+        let mut shared = planner::Shared::default();
+        for server in SERVERS {
+            let words = [format!("upgrade-ami@{server}"), "--restart".to_string()];
+            let command = command::parse_words(planner::COMMANDS, &words).unwrap();
+            let scope = planner::scope(&command, &tree).unwrap();
+            let inventory = inventory::read(&*sim, &scope).await.unwrap();
+            alone.push(planner::plan(&command, &tree, &inventory).unwrap());
+            together.push(planner::plan_shared(&command, &tree, &inventory, Some(&mut shared)).unwrap());
+        }
+        let regional = |key: &ResourceKey| {
+            matches!(
+                key,
+                ResourceKey::NewestImage { .. }
+                    | ResourceKey::Vpc(_)
+                    | ResourceKey::Subnet(_)
+                    | ResourceKey::SecurityGroup(_)
+                    | ResourceKey::KeyPair(_)
+            )
+        };
+        for (i, (alone, together)) in alone.iter().zip(&together).enumerate() {
+            assert!(!alone.is_empty(), "{}", alone.render_text());
+            let mut expected = alone.clone();
+            if i > 0 {
+                expected.observed.retain(|o| !regional(&o.resource));
+            }
+            assert_eq!(*together, expected, "server {i}: its plan, without the region's observations after the first");
+            assert!(alone.observed.iter().filter(|o| regional(&o.resource)).count() >= 3);
+        }
+        let names: Vec<ServerName> = SERVERS.iter().map(|s| ServerName::new(*s)).collect();
+        let fleet = |plans| {
+            let options = RolloutOptions::default();
+            Plan::fleet(
+                "upgrade-ami@all --restart".into(),
+                "all".into(),
+                names.clone(),
+                plans,
+                Default::default(),
+                &options,
+            )
+            .unwrap()
+        };
+        let (each, shared) = (fleet(alone), fleet(together));
+        // Every resource once; the same observations as the servers' own plans together.
+        let keys: std::collections::BTreeSet<_> = shared.observed.iter().map(|o| &o.resource).collect();
+        assert_eq!(keys.len(), shared.observed.len(), "{:?}", shared.observed);
+        let mut distinct = each.observed.clone();
+        distinct.sort_by(|a, b| a.resource.cmp(&b.resource));
+        distinct.dedup();
+        let mut recorded = shared.observed.clone();
+        recorded.sort_by(|a, b| a.resource.cmp(&b.resource));
+        assert_eq!(recorded, distinct);
+        assert!(each.observed.len() > shared.observed.len());
+        assert_eq!((&shared.steps, &shared.notes, &shared.fleet), (&each.steps, &each.notes, &each.fleet));
+        // The saved form reads back, and apply's stale check (every scope read again) passes...
+        let saved = Plan::from_ron("fleet.ron", &shared.to_ron()).unwrap();
+        assert_eq!(saved, shared);
+        let scopes: Vec<_> = saved.scopes().cloned().collect();
+        assert_eq!(scopes.len(), SERVERS.len());
+        let now = |read: Vec<inventory::Inventory>| -> Vec<_> {
+            scopes.iter().zip(&read).flat_map(|(scope, read)| read.observe(scope)).collect()
+        };
+        let read = inventory::read_many(&*sim, &scopes).await.unwrap();
+        assert_eq!(resumed_staleness(&saved, &now(read), &Resume::default()), Vec::<String>::new());
+        // ...until the region changes: a newer image makes the plan stale.
+        support::change(&sim, "!image web-server-2026-12-02 x86_64 us-east-1").await;
+        let read = inventory::read_many(&*sim, &scopes).await.unwrap();
+        let stale = resumed_staleness(&saved, &now(read), &Resume::default());
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].starts_with("newest web-server image for x86_64"), "{stale:?}");
+    });
+}

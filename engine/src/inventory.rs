@@ -10,6 +10,7 @@ use crate::model::*;
 use crate::network::Network;
 use crate::plan::{Observation, Observed, ResourceKey, Scope};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The number of a workspace name (`workspace-3` → 3).
 pub fn workspace_number(name: &str) -> Option<u32> {
@@ -104,16 +105,17 @@ impl ServerResources {
 pub struct Inventory {
     pub regions: Vec<RegionInfo>,
     pub resources: ServerResources,
-    /// Images in the scope's region.
-    pub images: Vec<Image>,
+    /// Images in the scope's region (shared by the inventories of one read).
+    pub images: Arc<Vec<Image>>,
     /// A records of the scope's DNS name (empty when it has none or there is no name).
     pub dns: Vec<String>,
     /// Images of the scope's image-family regions other than the scope's region.
     pub other_images: BTreeMap<Region, Vec<Image>>,
     /// Workspace instances of the region (when the scope asks for them).
     pub workspaces: Vec<Instance>,
-    /// VPCs, subnets and security groups of the region (when the scope names a network).
-    pub network: Network,
+    /// VPCs, subnets and security groups of the region (when the scope names a network),
+    /// shared by the inventories of one read.
+    pub network: Arc<Network>,
     /// The backend's clock when the inventory was read (bundle-ami dates its image with it).
     pub now: Timestamp,
 }
@@ -138,7 +140,29 @@ impl Inventory {
     /// What the plan records of this inventory, sorted: everything of the server, the newest
     /// image the scope asks about, and the DNS record.
     pub fn observe(&self, scope: &Scope) -> Vec<Observation> {
+        let mut out = self.observe_server(scope);
+        out.extend(self.observe_region(scope));
+        sort_observations(&mut out);
+        out
+    }
+
+    /// What the plan records of the scope's server alone: its resources and its DNS record
+    /// (unsorted).
+    pub fn observe_server(&self, scope: &Scope) -> Vec<Observation> {
         let mut out = self.resources.observe();
+        if let Some(host) = &scope.dns_name {
+            out.push(Observation {
+                resource: ResourceKey::Dns(host.clone()),
+                observed: Observed::Dns { addresses: self.dns.clone() },
+            });
+        }
+        out
+    }
+
+    /// What the plan records of the scope's region, the same for every server of a fleet
+    /// read together: workspaces, image names, the newest image and the network (unsorted).
+    pub fn observe_region(&self, scope: &Scope) -> Vec<Observation> {
+        let mut out = Vec::new();
         for i in &self.workspaces {
             out.push(Observation {
                 resource: ResourceKey::Instance(i.id.clone()),
@@ -171,17 +195,9 @@ impl Inventory {
                 observed,
             });
         }
-        if let Some(host) = &scope.dns_name {
-            out.push(Observation {
-                resource: ResourceKey::Dns(host.clone()),
-                observed: Observed::Dns { addresses: self.dns.clone() },
-            });
-        }
         if let Some(network) = &scope.network {
             out.extend(self.network.observe(network));
         }
-        out.sort_by(|a, b| a.resource.cmp(&b.resource));
-        out.dedup_by(|a, b| a.resource == b.resource);
         out
     }
 
@@ -195,6 +211,12 @@ impl Inventory {
         let images = if self.other_images.contains_key(region) { self.images_in(region) } else { &self.images[..] };
         images.iter().find(|i| i.name == name && i.state != ImageState::Failed)
     }
+}
+
+/// Sorts observations by resource, each resource once (the plan's order).
+pub fn sort_observations(observations: &mut Vec<Observation>) {
+    observations.sort_by(|a, b| a.resource.cmp(&b.resource));
+    observations.dedup_by(|a, b| a.resource == b.resource);
 }
 
 /// Reads the inventory a scope needs. Resources of the server are read by `Name` tag;
@@ -327,9 +349,9 @@ struct RegionRead {
     /// Every resource tagged with one of `servers`' names, by name.
     resources: BTreeMap<ServerName, ServerResources>,
     launch_configurations: Vec<LaunchConfiguration>,
-    images_read: Vec<Image>,
+    images_read: Arc<Vec<Image>>,
     workspaces_read: Vec<Instance>,
-    network_read: Network,
+    network_read: Arc<Network>,
 }
 
 impl RegionRead {
@@ -364,8 +386,9 @@ impl RegionRead {
                 .await?;
         }
         if self.images {
-            self.images_read = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(region)).await?;
-            self.images_read.sort_by(|a, b| a.id.cmp(&b.id));
+            let mut images = caller.call(cloud, Api::DescribeImages, || cloud.describe_images(region)).await?;
+            images.sort_by(|a, b| a.id.cmp(&b.id));
+            self.images_read = Arc::new(images);
         }
         if self.workspaces {
             let all = caller
@@ -380,7 +403,7 @@ impl RegionRead {
             self.workspaces_read.sort_by(|a, b| a.id.cmp(&b.id));
         }
         if self.network {
-            self.network_read = read_network_with(cloud, caller, region, self.key_pairs).await?;
+            self.network_read = Arc::new(read_network_with(cloud, caller, region, self.key_pairs).await?);
         }
         Ok(())
     }
@@ -467,7 +490,8 @@ mod tests {
                     root_device: None,
                     root_size_gb: None,
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
             ..Default::default()
         };
         let got = inventory.newest_image(&AmiType::new(query.0), query.1).map(|i| i.id.as_str());

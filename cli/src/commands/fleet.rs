@@ -65,7 +65,9 @@ pub async fn plan(
 
 /// Plans each of `commands` (one per server) as it would be planned alone, with one batched
 /// read of every scope (describes by region and kind, not per server); `each` gets each
-/// server's plan or refusal as soon as it is made.
+/// server's plan or refusal as soon as it is made. The plans are for one fleet plan: the
+/// observations of their region are in the first plan with steps only
+/// (`planner::plan_shared`).
 pub async fn plan_each(
     cloud: &dyn Cloud,
     tree: &ConfigTree,
@@ -84,8 +86,11 @@ pub async fn plan_each(
     }
     let inventories = inventory::read_many(cloud, &scopes).await.context("reading the current state")?;
     drop(scopes);
+    // What the servers share (their region's observations, the resolution of the same
+    // launch settings) is worked out once: every plan with steps goes into one fleet plan.
+    let mut shared = planner::Shared::default();
     for ((server, command), inventory) in scoped.into_iter().zip(inventories) {
-        each(server, planner::plan(&command, tree, &inventory));
+        each(server, planner::plan_shared(&command, tree, &inventory, Some(&mut shared)));
     }
     Ok(())
 }

@@ -58,7 +58,10 @@ impl VolumeConfig {
 /// one-volume server's plans and user data do not change.
 pub fn agent_volumes(volumes: &[VolumeConfig]) -> (Vec<String>, Vec<VolumeSpec>) {
     match volumes {
-        [one] if one.spec().is_default_place() => (one.persist.value.clone(), Vec::new()),
+        // Checked in place: this runs once per server planned.
+        [one] if one.device.value == DEFAULT_DEVICE && one.mount.value == DEFAULT_MOUNT => {
+            (one.persist.value.clone(), Vec::new())
+        }
         _ => (Vec::new(), volumes.iter().map(VolumeConfig::spec).collect()),
     }
 }

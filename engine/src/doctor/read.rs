@@ -88,7 +88,7 @@ fn policy() -> Policy {
 
 /// The newest image of the server's AMI type and architecture, as the planner picks it.
 pub(super) fn newest_image(images: &[Image], config: &ServerConfig) -> Option<Image> {
-    let inventory = crate::inventory::Inventory { images: images.to_vec(), ..Default::default() };
+    let inventory = crate::inventory::Inventory { images: images.to_vec().into(), ..Default::default() };
     inventory.newest_image(&config.ami_type.value, config.architecture.value).cloned()
 }
 

@@ -21,6 +21,7 @@ mod destroy_server;
 mod destroy_workspace;
 mod launch;
 mod network;
+mod shared;
 mod start_auto_scaling;
 mod stop_auto_scaling;
 mod sync;
@@ -38,6 +39,7 @@ use crate::inventory::{Inventory, ServerResources};
 use crate::model::*;
 use crate::plan::*;
 pub use network::{data_volume, launch_settings};
+pub use shared::Shared;
 use std::collections::BTreeMap;
 
 /// Every command, in the order `cellar plan --help` lists them.
@@ -210,10 +212,23 @@ pub fn scope(command: &Command, tree: &ConfigTree) -> Result<Scope, PlanError> {
 
 /// Makes the plan. Pure.
 pub fn plan(command: &Command, tree: &ConfigTree, inventory: &Inventory) -> Result<Plan, PlanError> {
+    plan_shared(command, tree, inventory, None)
+}
+
+/// [`plan`] for one server of a fleet plan: with `shared`, what the fleet's servers share
+/// is worked out once (see [`Shared`], whose plans with steps must all go into one fleet
+/// plan). The same plan as [`plan`] makes, but for the region's observations once recorded.
+pub fn plan_shared(
+    command: &Command,
+    tree: &ConfigTree,
+    inventory: &Inventory,
+    shared: Option<&mut Shared>,
+) -> Result<Plan, PlanError> {
     let planning = match command.spec().planner {
         Planner::Server { scope, plan } => {
             let config = tree.server_ref(target(command)?)?;
             let mut p = Planning::new(command, base_scope(command, &config.region.value), inventory);
+            p.shared = shared;
             scope(command, config, &mut p.scope);
             // Recorded first: a planner names where a setting comes from (`source_of`).
             p.settings.insert(config.name.clone(), tree.settings(&config.name)?.clone());
@@ -223,6 +238,7 @@ pub fn plan(command: &Command, tree: &ConfigTree, inventory: &Inventory) -> Resu
         Planner::Workspace { scope, plan } => {
             let settings = workspace_settings(command, tree)?;
             let mut p = Planning::new(command, base_scope(command, &settings.region().value), inventory);
+            p.shared = shared;
             scope(command, &settings, &mut p.scope);
             plan(&mut p, &settings)?;
             p
@@ -230,6 +246,7 @@ pub fn plan(command: &Command, tree: &ConfigTree, inventory: &Inventory) -> Resu
         Planner::Defaults { scope, plan } => {
             let defaults = tree.defaults()?;
             let mut p = Planning::new(command, base_scope(command, &defaults.region.value), inventory);
+            p.shared = shared;
             scope(command, &defaults, &mut p.scope);
             plan(&mut p, &defaults)?;
             p
@@ -250,11 +267,14 @@ pub struct Planning<'a> {
     tags: BTreeMap<ServerName, Tags>,
     settings: BTreeMap<ServerName, std::sync::Arc<[crate::plan::Setting]>>,
     drift: Vec<crate::plan::Drift>,
+    /// What a fleet's servers share, when planning one of them.
+    shared: Option<&'a mut Shared>,
 }
 
 impl<'a> Planning<'a> {
     fn new(command: &'a Command, scope: Scope, inventory: &'a Inventory) -> Self {
         Planning {
+            shared: None,
             command,
             scope,
             inventory,
@@ -315,10 +335,14 @@ impl<'a> Planning<'a> {
     }
 
     fn finish(self) -> Plan {
+        let observed = match self.shared {
+            Some(shared) => shared.observe(&self.scope, self.inventory, !self.steps.is_empty()),
+            None => self.inventory.observe(&self.scope),
+        };
         Plan {
             format: PLAN_FORMAT_VERSION,
             command: self.command.to_string(),
-            observed: self.inventory.observe(&self.scope),
+            observed,
             scope: self.scope,
             steps: self.steps,
             tags: self.tags,

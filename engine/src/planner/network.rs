@@ -6,10 +6,12 @@
 use super::{configured, Origin, PlanError, Planning};
 use crate::catalog::{ebs_problems, EbsField, EbsRequest};
 use crate::config::{EbsConfig, LaunchConfig};
+use crate::inventory::Inventory;
 use crate::model::*;
 use crate::network::{resolve_network, ResolvedNetwork};
 
 /// Where and with what an instance (or a group's instances) launches.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
     /// The subnet of the zone asked for (`None` when no zone was asked for).
     pub subnet: Option<SubnetId>,
@@ -19,7 +21,8 @@ pub struct Resolved {
 /// Resolves the launch settings of `launch` for `image`, and the subnet of `zone` if
 /// given ([`resolve_network`]; its first finding is the refusal); `with_profile` is false
 /// for a workspace (no agent, so no instance profile). Adds a note saying what the names
-/// resolved to.
+/// resolved to. In a fleet, servers with the same settings share one resolution
+/// ([`super::Shared`]).
 pub fn resolve(
     p: &mut Planning<'_>,
     launch: &LaunchConfig,
@@ -27,7 +30,26 @@ pub fn resolve(
     zone: Option<&Zone>,
     with_profile: bool,
 ) -> Result<Resolved, PlanError> {
-    let resolved = resolve_network(&p.inventory.network, launch, &p.scope.region, zone)
+    let (scope, inventory) = (&p.scope, p.inventory);
+    let resolve = || resolve_alone(inventory, &scope.region, launch, image, zone, with_profile);
+    let (resolved, note) = match p.shared.as_deref_mut() {
+        Some(shared) => shared.resolution((scope, inventory), launch, (image, zone, with_profile), resolve)?,
+        None => resolve()?,
+    };
+    p.note(note);
+    Ok(resolved)
+}
+
+/// [`resolve`] for one server, with its note.
+fn resolve_alone(
+    inventory: &Inventory,
+    region: &Region,
+    launch: &LaunchConfig,
+    image: &Image,
+    zone: Option<&Zone>,
+    with_profile: bool,
+) -> Result<(Resolved, String), PlanError> {
+    let resolved = resolve_network(&inventory.network, launch, region, zone)
         .map_err(|findings| PlanError::Network(*findings.first))?;
     let settings = launch_settings(launch, &resolved, image, with_profile)?;
     let vpc = &resolved.vpc.id;
@@ -42,8 +64,7 @@ pub fn resolve(
         let named: Vec<String> = resolved.security_groups.iter().map(|g| format!("{} is {}", g.name, g.id)).collect();
         format!("security group {}", named.join(", "))
     };
-    p.note(format!("Launches go into {into}; {groups}."));
-    Ok(Resolved { subnet: resolved.subnet, settings })
+    Ok((Resolved { subnet: resolved.subnet, settings }, format!("Launches go into {into}; {groups}.")))
 }
 
 /// The settings an instance of `image` launches with, once its network is resolved (the

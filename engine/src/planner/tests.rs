@@ -58,9 +58,10 @@ pub(super) fn world(resources: ServerResources, dns: &[&str]) -> Inventory {
             image("ami-2", "web-server-2026-08-04", Architecture::X86_64),
             image("ami-3", "web-server-2026-11-01", Architecture::Arm64),
             image("ami-4", "base-2026-10-01", Architecture::X86_64),
-        ],
+        ]
+        .into(),
         dns: dns.iter().map(|s| s.to_string()).collect(),
-        network: default_network(&region, "abcd"),
+        network: default_network(&region, "abcd").into(),
         ..Default::default()
     }
 }
