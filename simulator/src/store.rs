@@ -82,6 +82,12 @@ pub enum StoreError {
         path.display()
     )]
     Inconsistent { path: PathBuf, problem: String },
+    /// The database could not be read or written, or holds what this version cannot use.
+    #[error(
+        "simulator state file {}: {message}; run `cellar sim init` to reset it to the default world",
+        path.display()
+    )]
+    Database { path: PathBuf, message: String },
     #[error("simulator state: {source}")]
     Write {
         #[source]
@@ -228,7 +234,7 @@ impl SimStore {
     /// Loads the world from the open database (see [`Load`]).
     fn load_database(&mut self, reader: redb::ReadOnlyDatabase, load: Load) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let corrupt = |message: String| StoreError::Corrupt { path: path.clone(), line: 0, column: 0, message };
+        let corrupt = |message: String| StoreError::Database { path: path.clone(), message };
         let database = db::Db::Read(reader);
         let core = db::read_core(&database).map_err(corrupt)?;
         let log = if load == Load::Whole { Some(db::read_log(&database).map_err(corrupt)?) } else { None };
@@ -314,7 +320,7 @@ impl SimStore {
         }
         if let Some(failure) = world.load_failure() {
             let message = format!("the world could not be loaded whole and is not saved: {failure}");
-            return Err(StoreError::Corrupt { path: self.path.clone(), line: 0, column: 0, message });
+            return Err(StoreError::Database { path: self.path.clone(), message });
         }
         self.load_what_a_save_touches(world);
         let shards = world.split_for_save();
@@ -344,7 +350,7 @@ impl SimStore {
             whole: fresh,
         };
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let fail = |message: String| StoreError::Corrupt { path: self.path.clone(), line: 0, column: 0, message };
+        let fail = |message: String| StoreError::Database { path: self.path.clone(), message };
         if let Some(db::Db::Read(_)) = database.as_ref() {
             // The first write of this store: the reader gives way to a writer (the store
             // holds the exclusive lock, so no other process has the file open).
@@ -397,7 +403,7 @@ impl SimStore {
         let mut name = self.path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         name.push(format!(".new.{}", std::process::id()));
         let fresh = dir.join(name);
-        let fail = |message: String| StoreError::Corrupt { path: self.path.clone(), line: 0, column: 0, message };
+        let fail = |message: String| StoreError::Database { path: self.path.clone(), message };
         let _ = fs::remove_file(&fresh);
         {
             let created = redb::Database::create(&fresh).map_err(|e| fail(db::words(e)))?;
@@ -442,12 +448,7 @@ fn open_reader(
     access: Access,
     mut lock: fd_lock::RwLock<File>,
 ) -> Result<(fd_lock::RwLock<File>, redb::ReadOnlyDatabase), StoreError> {
-    let corrupt = |e: redb::DatabaseError| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        message: db::words(e),
-    };
+    let corrupt = |e: redb::DatabaseError| StoreError::Database { path: path.to_path_buf(), message: db::words(e) };
     match redb::ReadOnlyDatabase::open(path) {
         Err(redb::DatabaseError::RepairAborted) => {
             if access == Access::Shared {

@@ -52,7 +52,13 @@ pub struct MemoryShards(BTreeMap<ShardKey, (Shard, BTreeSet<String>)>);
 impl MemoryShards {
     pub fn new(shards: BTreeMap<ShardKey, Shard>) -> Self {
         MemoryShards(
-            shards.into_iter().map(|(k, s)| (k, (directory_keys(&s), s))).map(|(k, (d, s))| (k, (s, d))).collect(),
+            shards
+                .into_iter()
+                .map(|(key, shard)| {
+                    let keys = directory_keys(&shard);
+                    (key, (shard, keys))
+                })
+                .collect(),
         )
     }
 

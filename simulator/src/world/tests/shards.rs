@@ -2,7 +2,6 @@
 //! shards gives the world back.
 
 use super::*;
-use std::collections::BTreeMap;
 
 fn named_volume(w: &mut World, name: Option<&str>) -> VolumeId {
     let request = CreateVolumeRequest {
@@ -95,24 +94,6 @@ fn resources_that_refer_to_each_other_share_a_shard() {
     );
 }
 
-/// Shards kept in memory, as the store keeps them on disk.
-struct InMemory(BTreeMap<ShardKey, Shard>);
-
-impl ShardSource for InMemory {
-    fn locate(&self, key: &str) -> Result<Option<ShardKey>, String> {
-        Ok(self.0.iter().find(|(_, s)| directory_keys(s).contains(key)).map(|(k, _)| k.clone()))
-    }
-    fn load(&self, shard: &str) -> Result<Shard, String> {
-        self.0.get(shard).cloned().ok_or_else(|| format!("no shard {shard}"))
-    }
-    fn shards(&self) -> Result<Vec<ShardKey>, String> {
-        Ok(self.0.keys().cloned().collect())
-    }
-    fn name(&self) -> String {
-        "test shards".into()
-    }
-}
-
 #[test]
 fn a_lazy_world_loads_the_shards_it_needs() {
     let mut w = default_world();
@@ -122,11 +103,9 @@ fn a_lazy_world_loads_the_shards_it_needs() {
     let whole = w.clone();
     let keys = w.shard_keys();
     let shards = w.take_shards(&keys);
-    let totals = shards.values().fold(Totals::default(), |mut t, s| {
-        t.add(&Totals::of(s));
-        t
-    });
-    w.load_lazily(std::sync::Arc::new(InMemory(shards)), totals);
+    let shards = MemoryShards::new(shards);
+    let totals = shards.totals();
+    w.load_lazily(std::sync::Arc::new(shards), totals);
     let loaded = |w: &World| w.loaded_shards().map(|s| s.iter().cloned().collect::<Vec<_>>());
     assert_eq!(loaded(&w), Some(vec![]));
     // Counted across shards not loaded: duvel's and y's addresses, x's live instance.
