@@ -1,8 +1,10 @@
 //! [`Sim`]: the [`World`] behind a mutex, implementing the engine's `Cloud` trait, and
 //! running the instance agent when a simulated instance boots.
 //!
-//! Invariants: the world lock is never held across an `.await`; every Cloud call passes
-//! the world's fault gate once, under one lock with its operation; an agent runs at the
+//! Invariants: the world lock is never held across an `.await`; every Cloud call first
+//! sleeps its latency on the shared virtual clock (outside the lock, so concurrent calls
+//! overlap), then passes the world's fault gate once, under one lock with its operation
+//! (a call takes effect at the end of its latency); an agent runs at the
 //! virtual time it starts (its instance's boot delay after `running`, `world/agents.rs`),
 //! never re-entrantly, through an [`AgentCloud`] whose every call its instance's profile
 //! must allow (`world/identity.rs`), and prints its outcome line on the instance's console;
@@ -27,7 +29,8 @@ pub struct Sim {
     /// sleeps, or other tasks sleeping meanwhile) then only move the clock and leave newly
     /// due agents queued for the outer loop.
     agents_running: AtomicBool,
-    /// Tasks sleeping on the virtual clock, by (wake-up second, arrival): the earliest one
+    /// Tasks sleeping on the virtual clock (a [`Cloud::sleep`] or a call's latency), by
+    /// (wake-up time in milliseconds since the epoch, arrival): the earliest one
     /// moves the clock once every runnable task has had its turn (see [`Cloud::sleep`]).
     sleepers: Mutex<BTreeSet<(u64, u64)>>,
     next_sleeper: AtomicU64,
@@ -140,31 +143,38 @@ impl Sim {
     }
 
     /// One Cloud call by the operator (see [`Sim::call_as`]).
-    fn call<T>(
+    async fn call<T>(
         &self,
         api: Api,
         region: Option<&Region>,
         unfiltered: bool,
         needs: Vec<Need>,
-        op: impl FnOnce(&mut World) -> CloudResult<T>,
+        op: impl FnOnce(&mut World) -> CloudResult<T> + Send,
     ) -> CloudResult<T> {
-        self.call_as(None, api, region, unfiltered, needs, op)
+        self.call_as(None, api, region, unfiltered, needs, op).await
     }
 
-    /// One Cloud call: the world's fault gate ([`World::begin_call`]: latency, throttling,
-    /// transient errors), then the caller's permission (an agent's call, `agent` naming its
-    /// instance: the instance profile's; the operator's: its policy), the operation, then
-    /// [`World::end_call`] and [`World::lose_response`] (a lost response: the change stands,
-    /// the caller sees an error) — all under one lock.
-    fn call_as<T>(
+    /// One Cloud call: its latency ([`World::draw_latency_ms`]) passes as a sleep of this
+    /// caller on the shared virtual clock ([`Sim::pass_latency`]), then, under one lock, the
+    /// world's fault gate ([`World::begin_call`]: throttling, transient errors), the
+    /// caller's permission (an agent's call, `agent` naming its instance: the instance
+    /// profile's; the operator's: its policy), the operation, [`World::end_call`] and
+    /// [`World::lose_response`] (a lost response: the change stands, the caller sees an
+    /// error). So the call takes effect, and sees the world, at the end of its latency; a
+    /// caller dropped during it never reached AWS.
+    async fn call_as<T>(
         &self,
         agent: Option<&InstanceId>,
         api: Api,
         region: Option<&Region>,
         unfiltered: bool,
         mut needs: Vec<Need>,
-        op: impl FnOnce(&mut World) -> CloudResult<T>,
+        op: impl FnOnce(&mut World) -> CloudResult<T> + Send,
     ) -> CloudResult<T> {
+        let latency = self.with_world(World::draw_latency_ms);
+        if latency > 0 {
+            self.pass_latency(latency).await;
+        }
         self.use_world(|w| {
             needs.extend(agent.map(needs::id));
             w.ensure(&needs);
@@ -212,27 +222,44 @@ impl Sim {
     /// Advances virtual time to `target` (see [`Sim::advance`]; the clock stops at
     /// [`MAX_CLOCK`](crate::world::MAX_CLOCK)).
     pub async fn advance_until(&self, target: Timestamp) {
+        self.advance_until_ms(target.0.saturating_mul(1000), true).await;
+    }
+
+    /// Advances virtual time to `target_ms` (milliseconds since the epoch), running the
+    /// agent of every instance that boots meanwhile at the virtual time it boots, then
+    /// calls the [`Sim::after_every_change`] hook: always if `always_hook`, else only if
+    /// something may have changed (the clock reached another second, where transitions
+    /// fall due and groups act, or an agent ran), so a call's sub-second latency does not
+    /// save the world.
+    async fn advance_until_ms(&self, target_ms: u64, always_hook: bool) {
         if self.agents_running.swap(true, Ordering::SeqCst) {
             // Nested (an agent sleeping): move the clock only.
-            self.use_world(|w| w.advance_clock_to(target));
+            self.use_world(|w| w.advance_clock_to_ms(target_ms));
             return;
         }
         let _guard = RunningGuard(&self.agents_running);
+        let before = self.with_world(|w| w.now());
+        let mut agents_ran = false;
         loop {
             let due = self.with_world(World::take_agents_due);
             if !due.is_empty() {
+                agents_ran = true;
                 for id in due {
                     self.run_agent(&id).await;
                 }
                 continue;
             }
-            if self.use_world(|w| w.advance_to(target)) == Advance::Reached
+            if self.use_world(|w| w.advance_to_ms(target_ms)) == Advance::Reached
                 && self.with_world(|w| w.agents_due().is_empty())
             {
                 break;
             }
         }
-        self.with_world(|w| self.changed(w));
+        self.with_world(|w| {
+            if always_hook || agents_ran || w.now() != before {
+                self.changed(w);
+            }
+        });
     }
 
     async fn run_agent(&self, id: &InstanceId) {
@@ -270,11 +297,9 @@ impl Sim {
         });
     }
 
-    /// [`Cloud::sleep`]: sleeps on the virtual clock. Concurrent sleepers share it, as real time is shared:
-    /// each registers its wake-up second; a sleeper that is the earliest once every other
-    /// runnable task has had a turn (one `yield_now` round of the current-thread runtime)
-    /// moves the clock to its wake-up time. So two tasks sleeping 5 s at once wake after
-    /// 5 s, not 10. Agents sleeping inside an advance only move the clock.
+    /// [`Cloud::sleep`]: sleeps on the virtual clock until the whole second `duration`
+    /// from now (rounded up), see [`Sim::sleep_until_ms`]. Agents sleeping inside an
+    /// advance only move the clock.
     pub(crate) async fn sleep_on_clock(&self, duration: Duration) {
         if self.agents_running.load(Ordering::SeqCst) {
             return self.advance(duration).await;
@@ -282,21 +307,45 @@ impl Sim {
         if let Some(pace) = self.pace {
             tokio::time::sleep(duration / pace).await;
         }
-        let wake = self.with_world(|w| w.advance_target(duration).0);
+        let wake = self.with_world(|w| w.advance_target(duration).0.saturating_mul(1000));
+        self.sleep_until_ms(wake).await;
+    }
+
+    /// A call's latency of `ms` milliseconds: the caller sleeps on the shared virtual clock
+    /// (to the millisecond), so calls made at once overlap. An agent's call (inside an
+    /// advance, where nothing else runs) only moves the clock, as it always did.
+    async fn pass_latency(&self, ms: u64) {
+        if self.agents_running.load(Ordering::SeqCst) {
+            return self.use_world(|w| w.advance_by_ms(ms));
+        }
+        if let Some(pace) = self.pace {
+            tokio::time::sleep(Duration::from_millis(ms) / pace).await;
+        }
+        let wake = self.with_world(|w| w.now_ms().saturating_add(ms));
+        self.sleep_until_ms(wake).await;
+    }
+
+    /// Sleeps until the virtual clock reads `wake` (milliseconds since the epoch).
+    /// Concurrent sleepers share the clock, as real time is shared: each registers its
+    /// wake-up time; a sleeper that is the earliest once every other runnable task has had
+    /// a turn (one `yield_now` round of the current-thread runtime) moves the clock to its
+    /// wake-up time. So two tasks sleeping 5 s at once wake after 5 s, not 10, and two
+    /// calls of 100 ms made at once both return 100 ms later.
+    async fn sleep_until_ms(&self, wake: u64) {
         let key = (wake, self.next_sleeper.fetch_add(1, Ordering::SeqCst));
         self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
         let _guard = SleeperGuard(&self.sleepers, key);
         loop {
-            if self.with_world(|w| w.now_ms() >= wake * 1000) {
+            if self.with_world(|w| w.now_ms() >= wake) {
                 return;
             }
             tokio::task::yield_now().await;
-            if self.with_world(|w| w.now_ms() >= wake * 1000) {
+            if self.with_world(|w| w.now_ms() >= wake) {
                 return;
             }
             let earliest = self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).first() == Some(&key);
             if earliest {
-                self.advance_until(Timestamp(wake)).await;
+                self.advance_until_ms(wake, false).await;
             }
         }
     }
@@ -311,15 +360,15 @@ pub(crate) struct AgentCloud<'a> {
 
 impl AgentCloud<'_> {
     /// One Cloud call by the agent (see [`Sim::call_as`]).
-    fn call<T>(
+    async fn call<T>(
         &self,
         api: Api,
         region: Option<&Region>,
         unfiltered: bool,
         needs: Vec<Need>,
-        op: impl FnOnce(&mut World) -> CloudResult<T>,
+        op: impl FnOnce(&mut World) -> CloudResult<T> + Send,
     ) -> CloudResult<T> {
-        self.sim.call_as(Some(&self.instance), api, region, unfiltered, needs, op)
+        self.sim.call_as(Some(&self.instance), api, region, unfiltered, needs, op).await
     }
 
     fn sim(&self) -> &Sim {

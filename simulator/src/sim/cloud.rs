@@ -17,7 +17,7 @@ macro_rules! sim_cloud {
         impl Cloud for $cloud {
             /// Every region with its zones (the simulator has them at hand; `_zones_of` is a hint).
             async fn describe_regions(&self, _zones_of: &[Region]) -> CloudResult<Vec<RegionInfo>> {
-                self.call(Api::DescribeRegions, None, false, vec![], |w| Ok(w.regions()))
+                self.call(Api::DescribeRegions, None, false, vec![], |w| Ok(w.regions())).await
             }
 
             async fn describe_instances(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Instance>> {
@@ -25,6 +25,7 @@ macro_rules! sim_cloud {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_instances(region, filter))
                 })
+                .await
             }
 
             async fn describe_volumes(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Volume>> {
@@ -32,6 +33,7 @@ macro_rules! sim_cloud {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_volumes(region, filter))
                 })
+                .await
             }
 
             async fn describe_addresses(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Address>> {
@@ -39,10 +41,11 @@ macro_rules! sim_cloud {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_addresses(region, filter))
                 })
+                .await
             }
 
             async fn describe_images(&self, region: &Region) -> CloudResult<Vec<Image>> {
-                self.call(Api::DescribeImages, Some(region), false, vec![], |w| Ok(w.describe_images(region)))
+                self.call(Api::DescribeImages, Some(region), false, vec![], |w| Ok(w.describe_images(region))).await
             }
 
             async fn describe_launch_templates(
@@ -54,6 +57,7 @@ macro_rules! sim_cloud {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_launch_templates(region, filter))
                 })
+                .await
             }
 
             async fn describe_auto_scaling_groups(
@@ -64,36 +68,41 @@ macro_rules! sim_cloud {
                 self.call(Api::DescribeAutoScalingGroups, Some(region), false, needs::groups_by_filter(filter), |w| {
                     Ok(w.describe_auto_scaling_groups(region, filter))
                 })
+                .await
             }
 
             async fn describe_vpcs(&self, region: &Region) -> CloudResult<Vec<Vpc>> {
-                self.call(Api::DescribeVpcs, Some(region), false, vec![], |w| Ok(w.describe_vpcs(region)))
+                self.call(Api::DescribeVpcs, Some(region), false, vec![], |w| Ok(w.describe_vpcs(region))).await
             }
 
             async fn describe_subnets(&self, region: &Region) -> CloudResult<Vec<Subnet>> {
-                self.call(Api::DescribeSubnets, Some(region), false, vec![], |w| Ok(w.describe_subnets(region)))
+                self.call(Api::DescribeSubnets, Some(region), false, vec![], |w| Ok(w.describe_subnets(region))).await
             }
 
             async fn describe_security_groups(&self, region: &Region) -> CloudResult<Vec<SecurityGroup>> {
                 self.call(Api::DescribeSecurityGroups, Some(region), true, vec![], |w| {
                     Ok(w.describe_security_groups(region))
                 })
+                .await
             }
 
             async fn describe_key_pairs(&self, region: &Region) -> CloudResult<Vec<KeyName>> {
                 self.call(Api::DescribeKeyPairs, Some(region), false, vec![], |w| Ok(w.describe_key_pairs(region)))
+                    .await
             }
 
             async fn create_volume(&self, region: &Region, request: CreateVolumeRequest) -> CloudResult<Volume> {
                 self.call(Api::CreateVolume, Some(region), false, needs::create_volume(region, &request), |w| {
                     w.create_volume(region, request)
                 })
+                .await
             }
 
             async fn delete_volume(&self, region: &Region, volume: &VolumeId) -> CloudResult<()> {
                 self.call(Api::DeleteVolume, Some(region), false, vec![needs::id(volume)], |w| {
                     w.delete_volume(region, volume)
                 })
+                .await
             }
 
             async fn attach_volume(
@@ -106,6 +115,7 @@ macro_rules! sim_cloud {
                 self.call(Api::AttachVolume, Some(region), false, vec![needs::id(volume), needs::id(instance)], |w| {
                     w.attach_volume(region, volume, instance, device)
                 })
+                .await
             }
 
             async fn detach_volume(
@@ -117,18 +127,21 @@ macro_rules! sim_cloud {
                 self.call(Api::DetachVolume, Some(region), false, vec![needs::id(volume), needs::id(instance)], |w| {
                     w.detach_volume(region, volume, instance)
                 })
+                .await
             }
 
             async fn allocate_address(&self, region: &Region, tags: Tags) -> CloudResult<Address> {
                 self.call(Api::AllocateAddress, Some(region), false, needs::named(&tags), |w| {
                     w.allocate_address(region, tags)
                 })
+                .await
             }
 
             async fn release_address(&self, region: &Region, address: &AllocationId) -> CloudResult<()> {
                 self.call(Api::ReleaseAddress, Some(region), false, vec![needs::id(address)], |w| {
                     w.release_address(region, address)
                 })
+                .await
             }
 
             async fn associate_address(
@@ -144,18 +157,21 @@ macro_rules! sim_cloud {
                     vec![needs::id(address), needs::id(instance)],
                     |w| w.associate_address(region, address, instance),
                 )
+                .await
             }
 
             async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
                 self.call(Api::CreateTags, Some(region), false, needs::tagging(resource, &tags), |w| {
                     w.create_tags(region, resource, tags)
                 })
+                .await
             }
 
             async fn delete_tags(&self, region: &Region, resource: &str, keys: Vec<String>) -> CloudResult<()> {
                 self.call(Api::DeleteTags, Some(region), false, vec![needs::id(resource)], |w| {
                     w.delete_tags(region, resource, keys)
                 })
+                .await
             }
 
             async fn run_instance(&self, region: &Region, request: RunInstanceRequest) -> CloudResult<Instance> {
@@ -165,18 +181,21 @@ macro_rules! sim_cloud {
                     w.authorize_launch(agent, Api::RunInstances, profile.as_deref(), false)?;
                     w.run_instance(region, request)
                 })
+                .await
             }
 
             async fn terminate_instance(&self, region: &Region, instance: &InstanceId) -> CloudResult<()> {
                 self.call(Api::TerminateInstances, Some(region), false, vec![needs::id(instance)], |w| {
                     w.terminate_instance(region, instance)
                 })
+                .await
             }
 
             async fn get_console_output(&self, region: &Region, instance: &InstanceId) -> CloudResult<String> {
                 self.call(Api::GetConsoleOutput, Some(region), false, vec![needs::id(instance)], |w| {
                     w.get_console_output(region, instance)
                 })
+                .await
             }
 
             async fn create_launch_template(
@@ -191,12 +210,14 @@ macro_rules! sim_cloud {
                     needs::create_template(region, &request),
                     |w| w.create_launch_template(region, request),
                 )
+                .await
             }
 
             async fn delete_launch_template(&self, region: &Region, template: &LaunchTemplateId) -> CloudResult<()> {
                 self.call(Api::DeleteLaunchTemplate, Some(region), false, vec![needs::id(template)], |w| {
                     w.delete_launch_template(region, template)
                 })
+                .await
             }
 
             async fn create_launch_template_version(
@@ -213,12 +234,14 @@ macro_rules! sim_cloud {
                     needs::template_version(region, template, client_token),
                     |w| w.create_launch_template_version(region, template, spec, client_token),
                 )
+                .await
             }
 
             async fn describe_launch_configurations(&self, region: &Region) -> CloudResult<Vec<LaunchConfiguration>> {
                 self.call(Api::DescribeLaunchConfigurations, Some(region), false, vec![], |w| {
                     Ok(w.describe_launch_configurations(region))
                 })
+                .await
             }
 
             async fn create_launch_configuration(
@@ -233,12 +256,14 @@ macro_rules! sim_cloud {
                     w.authorize_launch(agent, Api::CreateLaunchConfiguration, profile.as_deref(), false)?;
                     w.create_launch_configuration(region, name, spec)
                 })
+                .await
             }
 
             async fn delete_launch_configuration(&self, region: &Region, name: &str) -> CloudResult<()> {
                 self.call(Api::DeleteLaunchConfiguration, Some(region), false, vec![], |w| {
                     w.delete_launch_configuration(region, name)
                 })
+                .await
             }
 
             async fn create_auto_scaling_group(
@@ -251,6 +276,7 @@ macro_rules! sim_cloud {
                     w.authorize_group_launch(agent, Api::CreateAutoScalingGroup, region, Some(&request.launch))?;
                     w.create_auto_scaling_group(region, request)
                 })
+                .await
             }
 
             async fn attach_instance_to_group(
@@ -266,6 +292,7 @@ macro_rules! sim_cloud {
                     vec![needs::group(group), needs::id(instance)],
                     |w| w.attach_instance_to_group(region, group, instance),
                 )
+                .await
             }
 
             async fn update_auto_scaling_group(
@@ -279,6 +306,7 @@ macro_rules! sim_cloud {
                     w.authorize_group_launch(agent, Api::UpdateAutoScalingGroup, region, update.launch.as_ref())?;
                     w.update_auto_scaling_group(region, group, update)
                 })
+                .await
             }
 
             async fn create_or_update_group_tags(
@@ -290,6 +318,7 @@ macro_rules! sim_cloud {
                 self.call(Api::CreateOrUpdateTags, Some(region), false, needs::group_tagging(group, &tags), |w| {
                     w.create_or_update_group_tags(region, group, tags)
                 })
+                .await
             }
 
             async fn delete_auto_scaling_group(
@@ -301,6 +330,7 @@ macro_rules! sim_cloud {
                 self.call(Api::DeleteAutoScalingGroup, Some(region), false, vec![needs::group(group)], |w| {
                     w.delete_auto_scaling_group(region, group, force)
                 })
+                .await
             }
 
             async fn create_image(
@@ -314,6 +344,7 @@ macro_rules! sim_cloud {
                 self.call(Api::CreateImage, Some(region), false, vec![needs::id(instance)], |w| {
                     w.create_image(region, instance, name, tags, options)
                 })
+                .await
             }
 
             async fn copy_image(
@@ -327,12 +358,14 @@ macro_rules! sim_cloud {
                 self.call(Api::CopyImage, Some(target_region), false, vec![], |w| {
                     w.copy_image(source_region, image, target_region, (name, client_token))
                 })
+                .await
             }
 
             async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
                 self.call(Api::CreateSnapshot, Some(region), false, needs::snapshot(volume, &tags), |w| {
                     w.create_snapshot(region, volume, tags)
                 })
+                .await
             }
 
             async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
@@ -340,6 +373,7 @@ macro_rules! sim_cloud {
                     ec2_filter_values(filter)?;
                     Ok(w.describe_snapshots(region, filter))
                 })
+                .await
             }
 
             async fn create_server_lock(
@@ -351,6 +385,7 @@ macro_rules! sim_cloud {
                 self.call(Api::CreateLaunchTemplate, Some(region), false, needs::lock(region, server), |w| {
                     w.create_server_lock(region, server, holder)
                 })
+                .await
             }
 
             async fn describe_server_lock(
@@ -361,22 +396,24 @@ macro_rules! sim_cloud {
                 self.call(Api::DescribeLaunchTemplates, Some(region), false, needs::lock(region, server), |w| {
                     Ok(w.describe_server_lock(region, server))
                 })
+                .await
             }
 
             async fn delete_server_lock(&self, region: &Region, server: &ServerName) -> CloudResult<()> {
                 self.call(Api::DeleteLaunchTemplate, Some(region), false, needs::lock(region, server), |w| {
                     w.delete_server_lock(region, server)
                 })
+                .await
             }
 
             async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {
-                self.call(Api::DnsLookup, None, false, vec![], |w| Ok(w.resolve_dns(host)))
+                self.call(Api::DnsLookup, None, false, vec![], |w| Ok(w.resolve_dns(host))).await
             }
 
             /// Who the caller is: the operator, or the agent's instance profile's role.
             async fn caller_identity(&self, _region: &Region) -> CloudResult<Option<CallerIdentity>> {
                 let agent = self.agent();
-                self.call(Api::GetCallerIdentity, None, false, vec![], |w| Ok(Some(w.caller_identity(agent))))
+                self.call(Api::GetCallerIdentity, None, false, vec![], |w| Ok(Some(w.caller_identity(agent)))).await
             }
 
             /// As AWS: `DryRunOperation` if the caller may make the call, else its refusal.
@@ -386,10 +423,12 @@ macro_rules! sim_cloud {
                     DryRun::RunInstances(r) => r.settings.instance_profile.as_ref().map(|p| p.name().to_string()),
                     _ => None,
                 };
-                let answer = self.call(api, Some(region), false, vec![], |w| {
-                    w.authorize_launch(agent, api, profile.as_deref(), false)?;
-                    w.dry_run(agent, api)
-                });
+                let answer = self
+                    .call(api, Some(region), false, vec![], |w| {
+                        w.authorize_launch(agent, api, profile.as_deref(), false)?;
+                        w.dry_run(agent, api)
+                    })
+                    .await;
                 match answer {
                     Err(e) if e.kind == CloudErrorKind::DryRunOperation => Ok(DryRunAnswer::Allowed),
                     Err(e) => Err(e),

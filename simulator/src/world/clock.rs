@@ -121,8 +121,13 @@ impl World {
     /// Moves the clock `ms` milliseconds on without running agents (they stay queued in
     /// [`World::agents_due`]).
     pub fn advance_by_ms(&mut self, ms: u64) {
-        let target = self.now_ms().saturating_add(ms);
-        while self.advance_to_ms(target) == Advance::AgentsDue {}
+        self.advance_clock_to_ms(self.now_ms().saturating_add(ms));
+    }
+
+    /// Moves the clock to `target_ms` (milliseconds since the epoch) without running agents
+    /// (they stay queued in [`World::agents_due`]).
+    pub fn advance_clock_to_ms(&mut self, target_ms: u64) {
+        while self.advance_to_ms(target_ms) == Advance::AgentsDue {}
     }
 
     /// Applies one transition; true when an agent became due.

@@ -2,7 +2,8 @@
 //! through ([`World::begin_call`] / [`World::end_call`]), and the fault transitions.
 //!
 //! Invariants: every random draw comes from the world's one `Rng`, in a fixed order per
-//! call (latency, throttling, transient error), so a seed replays; installed faults are
+//! call (latency when it is sent, throttling and transient error when it arrives), so a
+//! seed replays the same calls made in the same order; installed faults are
 //! always valid ([`Faults::validate`], zones and instance types of this world), and
 //! installing them replaces every fault transition scheduled before; a call refused here
 //! changes nothing but the clock, the call count, the token buckets and the log.
@@ -60,18 +61,24 @@ impl World {
         Ok(())
     }
 
-    /// The gate in front of every Cloud call (`api` is the AWS operation name, `region`
-    /// the region it is sent to, `unfiltered` marks a describe of everything): counts the
-    /// call, lets its latency pass on the virtual clock (agents that become due stay
-    /// queued), then applies throttling and transient errors. An error here means the
-    /// call must not run.
+    /// A call's latency, drawn when it is sent ([`Faults::latency_ms`]; 0 without): the
+    /// caller sleeps that long on the virtual clock (`Sim`, outside the world lock, so
+    /// concurrent calls overlap as AWS's do), then passes [`World::begin_call`]. The call
+    /// reaches AWS and takes effect at the end of its latency; its answer returns at once.
+    pub fn draw_latency_ms(&mut self) -> u64 {
+        let (min, max) = self.faults.latency_ms;
+        if max == 0 {
+            return 0;
+        }
+        self.rng.range(min, max)
+    }
+
+    /// The gate in front of every Cloud call, when it arrives (after its latency, see
+    /// [`World::draw_latency_ms`]; `api` is the AWS operation name, `region` the region it
+    /// is sent to, `unfiltered` marks a describe of everything): counts the call, then
+    /// applies throttling and transient errors. An error here means the call must not run.
     pub fn begin_call(&mut self, api: Api, region: Option<&Region>, unfiltered: bool) -> CloudResult<()> {
         self.api_calls += 1;
-        let (min, max) = self.faults.latency_ms;
-        if max > 0 {
-            let ms = self.rng.range(min, max);
-            self.advance_by_ms(ms);
-        }
         if self.faults.throttling {
             if let Some(region) = region {
                 let now_ms = self.now_ms();
