@@ -4,6 +4,11 @@
 //! shared by every poll within the same second, instead of four describes per server and
 //! poll. A hundred servers waiting in a wave so cost three describes a poll, not four
 //! hundred, and do not exhaust the describe buckets.
+//!
+//! A second board ([`Board::instances_only`]) serves the waits for an instance to run or
+//! to terminate: one DescribeInstances of the waiting servers' instances a poll, shared,
+//! instead of one describe by id per instance (an instance the look does not show, say
+//! one without its server's `Name` tag, is described by id as before).
 
 use super::ctx::Ctx;
 use super::StepError;
@@ -20,6 +25,8 @@ pub(super) struct Board {
     /// Each waiting server and how many of its steps wait.
     waiting: Mutex<BTreeMap<ServerName, usize>>,
     latest: tokio::sync::Mutex<Option<Arc<Look>>>,
+    /// A look describes instances only (not volumes and addresses).
+    instances_only: bool,
 }
 
 /// What one batched look saw.
@@ -76,6 +83,11 @@ impl Drop for Waiting<'_> {
 }
 
 impl Board {
+    /// A board whose looks describe the waiting servers' instances only.
+    pub fn instances_only() -> Self {
+        Board { instances_only: true, ..Board::default() }
+    }
+
     /// Puts `server` on the board until the guard is dropped.
     pub fn enter(&self, server: &ServerName) -> Waiting<'_> {
         *self.waiting.lock().unwrap_or_else(|e| e.into_inner()).entry(server.clone()).or_default() += 1;
@@ -88,14 +100,36 @@ impl Ctx {
     /// if it is that fresh and covers the server, else a new look at every waiting server
     /// (the other polls of the moment wait for it and share it).
     pub async fn board_look(&self, step: StepId, server: &ServerName) -> Result<Arc<Look>, StepError> {
+        self.look_on(&self.board, step, server).await
+    }
+
+    /// The instance `id` of `server` (on [`Ctx::instance_board`]) as a look no older than
+    /// the current second saw it; described by id when the look does not show it (it may
+    /// not carry its server's `Name` tag).
+    pub async fn instance_on_board(
+        &self,
+        step: StepId,
+        server: &ServerName,
+        id: &InstanceId,
+    ) -> Result<Option<Instance>, StepError> {
+        let look = self.look_on(&self.instance_board, step, server).await?;
+        let seen = look.instances.iter().find(|i| i.id == *id).cloned();
+        match seen {
+            Some(found) => Ok(Some(found)),
+            None => self.instance(step, id).await,
+        }
+    }
+
+    /// [`Ctx::board_look`] on `board`.
+    async fn look_on(&self, board: &Board, step: StepId, server: &ServerName) -> Result<Arc<Look>, StepError> {
         // Waiting for the look another poll is making holds no slot: that poll may need one.
-        let mut latest = crate::caller::unslotted(self.board.latest.lock()).await;
+        let mut latest = crate::caller::unslotted(board.latest.lock()).await;
         let now = self.cloud.now().await.0;
         if let Some(look) = latest.as_ref().filter(|l| l.at >= now && l.servers.contains(server)) {
             return Ok(look.clone());
         }
         let mut servers: BTreeSet<ServerName> =
-            self.board.waiting.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+            board.waiting.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         servers.insert(server.clone());
         let names: Vec<ServerName> = servers.iter().cloned().collect();
         let mut look = Look { at: now, servers, instances: Vec::new(), volumes: Vec::new(), addresses: Vec::new() };
@@ -105,6 +139,9 @@ impl Ctx {
             look.instances.extend(
                 self.call(step, Api::DescribeInstances, || self.cloud.describe_instances(region, &filter)).await?,
             );
+            if board.instances_only {
+                continue;
+            }
             look.volumes
                 .extend(self.call(step, Api::DescribeVolumes, || self.cloud.describe_volumes(region, &filter)).await?);
             look.addresses.extend(

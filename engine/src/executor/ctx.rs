@@ -25,6 +25,9 @@ pub(super) struct Ctx {
     pub slots: crate::caller::Slots,
     /// The servers waiting to be healthy, looked at together (`board.rs`).
     pub board: super::board::Board,
+    /// The servers waiting for an instance to run or terminate, their instances looked at
+    /// together (`board.rs`).
+    pub instance_board: super::board::Board,
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
@@ -286,10 +289,27 @@ impl Ctx {
         self.settled_find(look, self.cloud.now().await).await
     }
 
-    /// Waits until the instance runs. A fresh id may not be visible yet (eventual consistency).
+    /// The instance `id`, polled by `step`: from the apply's batched look at the instances
+    /// of the servers waiting ([`Ctx::instance_board`], which the caller has entered the
+    /// step's server on), or described by id for a step of no server.
+    async fn polled_instance(&self, step: StepId, id: &InstanceId) -> Result<Option<Instance>, StepError> {
+        match self.steps.get(&step) {
+            Some(s) => self.instance_on_board(step, &s.server, id).await,
+            None => self.instance(step, id).await,
+        }
+    }
+
+    /// Puts the step's server on [`Ctx::instance_board`] while it waits.
+    fn waiting_for_instances(&self, step: StepId) -> Option<super::board::Waiting<'_>> {
+        self.steps.get(&step).map(|s| self.instance_board.enter(&s.server))
+    }
+
+    /// Waits until the instance runs. A fresh id may not be visible yet (eventual
+    /// consistency). Polls share one describe with the other instance waits (`board.rs`).
     pub async fn wait_running(&self, step: StepId, id: &InstanceId) -> Result<Instance, StepError> {
+        let _waiting = self.waiting_for_instances(step);
         self.wait(step, format!("instance {id} to run"), || async {
-            match self.instance(step, id).await? {
+            match self.polled_instance(step, id).await? {
                 Some(i) if i.state == InstanceState::Running => Ok(Some(i)),
                 Some(i) if !i.state.is_alive() || i.state == InstanceState::Stopped => {
                     Err(StepError::Unexpected { what: format!("instance {id} is {} instead of running", i.state) })
@@ -308,8 +328,15 @@ impl Ctx {
             }
             other => other?,
         }
-        self.wait(step, format!("instance {id} to terminate"), || async {
-            Ok(self.instance(step, id).await?.is_none_or(|i| i.state == InstanceState::Terminated).then_some(()))
+        self.wait_terminated(step, id, format!("instance {id} to terminate")).await
+    }
+
+    /// Waits until the instance is terminated (or gone). Polls share one describe with the
+    /// other instance waits (`board.rs`).
+    pub async fn wait_terminated(&self, step: StepId, id: &InstanceId, what: String) -> Result<(), StepError> {
+        let _waiting = self.waiting_for_instances(step);
+        self.wait(step, what, || async {
+            Ok(self.polled_instance(step, id).await?.is_none_or(|i| i.state == InstanceState::Terminated).then_some(()))
         })
         .await
     }

@@ -69,14 +69,7 @@ impl Ctx {
             }
         }
         for instance in &group.instances {
-            self.wait(step, format!("instance {instance} of group {name} to terminate"), || async {
-                Ok(self
-                    .instance(step, instance)
-                    .await?
-                    .is_none_or(|i| i.state == InstanceState::Terminated)
-                    .then_some(()))
-            })
-            .await?;
+            self.wait_terminated(step, instance, format!("instance {instance} of group {name} to terminate")).await?;
         }
         self.wait_group_gone(step, name).await
     }

@@ -301,6 +301,7 @@ pub async fn apply_journaled(
         caller: Caller::new(&policy),
         slots: crate::caller::Slots::new(policy.concurrency),
         board: Default::default(),
+        instance_board: board::Board::instances_only(),
         region: plan.scope.region.clone(),
         tags: plan.tags.clone(),
         steps,
