@@ -174,6 +174,16 @@ async fn measured(sim: &Arc<Sim>, plan: &Plan, parallelism: usize) -> Measured {
         steps_timeline(plan, &operator.events.lock().unwrap(), started);
     }
     sim.with_world(|w| w.set_faults(Faults::default())).unwrap();
+    if !report.succeeded() {
+        let failed: Vec<String> = report
+            .outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, executor::Outcome::Failed(_)))
+            .take(5)
+            .map(|(step, o)| format!("{step:?}: {o:?}"))
+            .collect();
+        eprintln!("failed steps (the first five):\n{}", failed.join("\n"));
+    }
     assert!(report.succeeded(), "{}: {}", plan.command.chars().take(80).collect::<String>(), report.summary());
     Measured { took, counts }
 }

@@ -295,9 +295,12 @@ impl Caller {
 
     /// Takes a token from each client-side bucket of `request` (one per action, as AWS
     /// limits each action on its own; Auto Scaling's shared one), sleeping until each has
-    /// one. The mirror starts full and follows the cloud's clock; a throttled answer empties
-    /// it ([`Caller::throttled`]), since others (the instances' agents, other operators)
-    /// draw from the same account buckets.
+    /// one. A token not there yet is reserved (the bucket goes into debt) and the call waits
+    /// until it has refilled: callers are served in the order they asked, so none starves
+    /// behind later ones. The mirror starts full and follows the cloud's clock (to the
+    /// millisecond, [`Cloud::now_ms`]); a throttled answer empties it
+    /// ([`Caller::throttled`]), since others (the instances' agents, other operators) draw
+    /// from the same account buckets.
     async fn take_token(&self, cloud: &dyn Cloud, request: Request) {
         if !self.policy.client_rate_limit {
             return;
@@ -306,27 +309,17 @@ impl Caller {
         if wanted.is_empty() {
             return;
         }
-        loop {
-            let now_ms = cloud.now().await.0 * 1000;
-            let wait = {
-                let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-                let mut wait = 0;
-                for &bucket in &wanted {
-                    let b = buckets.entry(bucket).or_insert_with(|| TokenBucket::full(bucket, now_ms));
-                    wait = wait.max(b.wait_ms(bucket, now_ms));
-                }
-                if wait == 0 {
-                    for &bucket in &wanted {
-                        if let Some(b) = buckets.get_mut(&bucket) {
-                            b.try_take(bucket, now_ms);
-                        }
-                    }
-                }
-                wait
-            };
-            if wait == 0 {
-                return;
+        let now_ms = cloud.now_ms().await;
+        let wait = {
+            let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            let mut wait = 0;
+            for &bucket in &wanted {
+                let b = buckets.entry(bucket).or_insert_with(|| TokenBucket::full(bucket, now_ms));
+                wait = wait.max(b.reserve(bucket, now_ms));
             }
+            wait
+        };
+        if wait > 0 {
             sleep(cloud, Duration::from_millis(wait)).await;
         }
     }
@@ -336,7 +329,7 @@ impl Caller {
     /// refused.
     async fn throttled(&self, cloud: &dyn Cloud, request: Request) {
         let Some(&bucket) = request.buckets().first() else { return };
-        let now_ms = cloud.now().await.0 * 1000;
+        let now_ms = cloud.now_ms().await;
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         buckets.entry(bucket).or_insert_with(|| TokenBucket::full(bucket, now_ms)).drain(bucket, now_ms);
     }

@@ -487,6 +487,12 @@ pub trait Cloud: Send + Sync {
 
     /// The backend's current time (virtual in the simulator).
     async fn now(&self) -> Timestamp;
+    /// The backend's current time in milliseconds since the epoch (the client-side token
+    /// buckets pace calls on it: whole seconds would let a call made at 10.9 s and one at
+    /// 11.0 s look a second apart). Defaults to [`Cloud::now`]'s whole seconds.
+    async fn now_ms(&self) -> u64 {
+        self.now().await.0.saturating_mul(1000)
+    }
     /// Waits `duration` on the backend's clock (the simulator advances its virtual clock).
     async fn sleep(&self, duration: Duration);
 }

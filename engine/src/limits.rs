@@ -157,6 +157,15 @@ impl TokenBucket {
         self.tokens = self.tokens.min(0.0);
     }
 
+    /// Takes a token now or, if there is none, reserves the next one (the bucket goes into
+    /// debt, so later callers queue behind): the milliseconds until the token is there (0:
+    /// at once).
+    pub fn reserve(&mut self, bucket: Bucket, now_ms: u64) -> u64 {
+        let wait = self.wait_ms(bucket, now_ms);
+        self.tokens -= 1.0;
+        wait
+    }
+
     /// Milliseconds until a token is available (0 if one is).
     pub fn wait_ms(&mut self, bucket: Bucket, now_ms: u64) -> u64 {
         self.refill(bucket, now_ms);
@@ -186,6 +195,18 @@ mod tests {
         assert!(t.try_take(b, 100_000));
         t.drain(b, 100_000);
         assert_eq!(t.wait_ms(b, 100_000), 500, "drained: a token in 500 ms");
+    }
+
+    #[test]
+    fn reservations_queue_in_order() {
+        let b = Bucket::Request(Api::RunInstances);
+        let mut t = TokenBucket::full(b, 0);
+        let waits: Vec<u64> = (0..8).map(|_| t.reserve(b, 0)).collect();
+        assert_eq!(waits, [0, 0, 0, 0, 0, 500, 1000, 1500], "5 at once, then one every 500 ms");
+        // Half a second on, one reservation has matured; the next caller queues behind the rest.
+        assert_eq!(t.reserve(b, 500), 1500);
+        t.drain(b, 500);
+        assert_eq!(t.reserve(b, 500), 2000, "a throttled answer keeps the queue");
     }
 
     #[test]

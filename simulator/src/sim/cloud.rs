@@ -441,6 +441,10 @@ macro_rules! sim_cloud {
                 self.sim().with_world(|w| w.now())
             }
 
+            async fn now_ms(&self) -> u64 {
+                self.sim().with_world(|w| w.now_ms())
+            }
+
             async fn sleep(&self, duration: Duration) {
                 self.sim().sleep_on_clock(duration).await
             }

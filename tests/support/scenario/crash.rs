@@ -314,6 +314,10 @@ impl Cloud for Crashing {
         self.dead().await;
         self.sim.now().await
     }
+    async fn now_ms(&self) -> u64 {
+        self.dead().await;
+        self.sim.now_ms().await
+    }
     async fn sleep(&self, duration: Duration) {
         self.dead().await;
         self.sim.sleep(duration).await;
