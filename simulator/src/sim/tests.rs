@@ -209,7 +209,7 @@ async fn persist_agent_waits_for_its_volume_through_nested_sleeps() {
         .unwrap();
     // The volume is created late: still `creating` when the instance boots at +30, so the
     // agent polls (calling sleep from inside an advance) until it is available at +34.
-    sim.sleep(Duration::from_millis(28_500)).await;
+    sim.sleep(Duration::from_millis(29_000)).await;
     assert_eq!(sim.now().await, Timestamp(T0 + 29));
     let (volume, address) = server_resources(&sim).await;
     sim.sleep(Duration::from_secs(60)).await;
@@ -269,7 +269,8 @@ async fn cloud_calls_map_errors_and_time() {
     );
     assert_eq!(sim.now().await, Timestamp(T0));
     sim.sleep(Duration::from_millis(1)).await;
-    assert_eq!(sim.now().await, Timestamp(T0 + 1), "sleep rounds up to whole seconds");
+    assert_eq!(sim.now_ms().await, T0 * 1000 + 1, "sleep is to the millisecond");
+    sim.sleep(Duration::from_millis(999)).await;
     let world = sim.into_world();
     assert_eq!(world.now(), Timestamp(T0 + 1));
 }

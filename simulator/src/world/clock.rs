@@ -64,6 +64,13 @@ impl World {
         Ok(())
     }
 
+    /// The millisecond `duration` from now (since the epoch), cut short at the limits of
+    /// [`World::check_advance`]: where a caller's sleep ends.
+    pub fn sleep_target_ms(&self, duration: Duration) -> u64 {
+        let ms = duration_ms(duration).min(MAX_ADVANCE_SECS * 1000);
+        self.now_ms().saturating_add(ms).min(MAX_CLOCK.0.saturating_mul(1000))
+    }
+
     /// The whole second `duration` from now (rounded up), cut short at the limits of
     /// [`World::check_advance`].
     pub fn advance_target(&self, duration: Duration) -> Timestamp {
