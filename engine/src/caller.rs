@@ -17,60 +17,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-tokio::task_local! {
-    /// The slot the current step holds, if it runs under [`Slots::run`].
-    static SLOT: Slot;
-}
+mod slots;
 
-struct Slot {
-    semaphore: Arc<tokio::sync::Semaphore>,
-    permit: std::cell::RefCell<Option<tokio::sync::OwnedSemaphorePermit>>,
-}
-
-/// The executor's `--parallelism`: at most this many steps work at once, where a step
-/// sleeping (a poll's interval, a retry's backoff, a wait for a client-side token: every
-/// sleep through [`sleep`]) holds no slot, so steps that wait do not keep others from
-/// working (a hundred instances booting, a hundred terminations being waited for).
-#[derive(Clone, Debug)]
-pub struct Slots(Arc<tokio::sync::Semaphore>);
-
-impl Slots {
-    pub fn new(concurrency: usize) -> Self {
-        Slots(Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))))
-    }
-
-    /// Runs `work` holding a slot, except while it sleeps through [`sleep`]. Slots are
-    /// handed out first come, first served.
-    pub async fn run<F: Future>(&self, work: F) -> F::Output {
-        let permit = self.0.clone().acquire_owned().await.ok();
-        SLOT.scope(Slot { semaphore: self.0.clone(), permit: std::cell::RefCell::new(permit) }, work).await
-    }
-}
-
-/// Sleeps on the cloud's clock; a step running under [`Slots::run`] gives its slot up
-/// meanwhile and takes one again (waiting its turn) before it goes on.
-pub async fn sleep(cloud: &dyn Cloud, duration: Duration) {
-    unslotted(cloud.sleep(duration)).await
-}
-
-/// Runs `wait` (a sleep, or a wait for what another step holds) without the current
-/// step's slot, and takes a slot again after it: a step never waits for another while
-/// holding a slot that other one may need.
-pub async fn unslotted<F: Future>(wait: F) -> F::Output {
-    let semaphore = SLOT
-        .try_with(|slot| {
-            slot.permit.borrow_mut().take().map(drop)?;
-            Some(slot.semaphore.clone())
-        })
-        .ok()
-        .flatten();
-    let out = wait.await;
-    if let Some(semaphore) = semaphore {
-        let permit = semaphore.acquire_owned().await.ok();
-        let _ = SLOT.try_with(|slot| *slot.permit.borrow_mut() = permit);
-    }
-    out
-}
+pub use slots::{sleep, unslotted, Slots};
 
 /// Concurrency, retry and wait settings.
 #[derive(Clone, Debug)]
@@ -301,13 +250,13 @@ impl Caller {
     /// millisecond, [`Cloud::now_ms`]); a throttled answer empties it
     /// ([`Caller::throttled`]), since others (the instances' agents, other operators) draw
     /// from the same account buckets.
-    async fn take_token(&self, cloud: &dyn Cloud, request: Request) {
+    async fn take_token(&self, cloud: &dyn Cloud, request: Request) -> Duration {
         if !self.policy.client_rate_limit {
-            return;
+            return Duration::ZERO;
         }
         let wanted = request.buckets();
         if wanted.is_empty() {
-            return;
+            return Duration::ZERO;
         }
         let now_ms = cloud.now_ms().await;
         let wait = {
@@ -319,9 +268,11 @@ impl Caller {
             }
             wait
         };
-        if wait > 0 {
-            sleep(cloud, Duration::from_millis(wait)).await;
+        if wait == 0 {
+            return Duration::ZERO;
         }
+        slots::sleep_for_token(cloud, Duration::from_millis(wait)).await;
+        Duration::from_millis(cloud.now_ms().await.saturating_sub(now_ms))
     }
 
     /// The cloud throttled `request`: its request bucket (the first) is empty there, so the
@@ -377,8 +328,13 @@ impl Caller {
         // Errors bounded by count (5xx) are counted on their own, so a few of them between
         // capacity retries do not end the capacity window early.
         let mut counted = 0;
+        // Time spent queued for the client-side buckets: the client's own pacing, not AWS
+        // refusing, so it does not count towards a retry window (a call throttled once
+        // re-queues behind the calls reserved before it, which at 10,000 servers can be
+        // minutes away).
+        let mut paced = Duration::ZERO;
         loop {
-            self.take_token(cloud, request).await;
+            paced += self.take_token(cloud, request).await;
             let result = f().await;
             let throttled = result.as_ref().is_err_and(|e| e.kind == CloudErrorKind::RequestLimitExceeded);
             if let Some(counts) = &self.policy.counts {
@@ -393,7 +349,7 @@ impl Caller {
             }
             let delay = self.backoff(attempt);
             let now = cloud.now().await;
-            let waited = Duration::from_secs(now.0.saturating_sub(started.0));
+            let waited = Duration::from_secs(now.0.saturating_sub(started.0)).saturating_sub(paced);
             let give_up = match self.policy.retry_for(&error.kind) {
                 RetryFor::Never => true,
                 RetryFor::Within(window) => waited + delay > window,

@@ -116,6 +116,10 @@ impl<'de> Deserialize<'de> for Bucket {
     }
 }
 
+/// The spread of AWS's API latencies a client allows for when it paces its calls (see
+/// [`TokenBucket::margin`]).
+const JITTER_ALLOWANCE_SECS: f64 = 0.25;
+
 /// A token bucket on a clock of milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,11 +163,24 @@ impl TokenBucket {
 
     /// Takes a token now or, if there is none, reserves the next one (the bucket goes into
     /// debt, so later callers queue behind): the milliseconds until the token is there (0:
-    /// at once).
+    /// at once). A client's reservations keep [`TokenBucket::margin`] tokens in hand: calls
+    /// sent the refill interval apart can arrive closer together (their latencies differ),
+    /// and AWS counts them when they arrive.
     pub fn reserve(&mut self, bucket: Bucket, now_ms: u64) -> u64 {
-        let wait = self.wait_ms(bucket, now_ms);
+        self.refill(bucket, now_ms);
+        let wanted = 1.0 + Self::margin(bucket);
+        let wait =
+            if self.tokens >= wanted { 0 } else { ((wanted - self.tokens) / bucket.rate().1 * 1000.0).ceil() as u64 };
         self.tokens -= 1.0;
         wait
+    }
+
+    /// The tokens a client keeps in hand for calls that arrive sooner after each other than
+    /// they were sent: a quarter of a second of refill (at least one, less than the bucket
+    /// holds). It costs the burst that many calls, not the rate.
+    pub fn margin(bucket: Bucket) -> f64 {
+        let (capacity, per_second) = bucket.rate();
+        (per_second * JITTER_ALLOWANCE_SECS).ceil().max(1.0).min(capacity - 1.0).max(0.0)
     }
 
     /// Milliseconds until a token is available (0 if one is).
@@ -202,11 +219,12 @@ mod tests {
         let b = Bucket::Request(Api::RunInstances);
         let mut t = TokenBucket::full(b, 0);
         let waits: Vec<u64> = (0..8).map(|_| t.reserve(b, 0)).collect();
-        assert_eq!(waits, [0, 0, 0, 0, 0, 500, 1000, 1500], "5 at once, then one every 500 ms");
+        assert_eq!(TokenBucket::margin(b), 1.0, "a quarter second of 2 a second, rounded up");
+        assert_eq!(waits, [0, 0, 0, 0, 500, 1000, 1500, 2000], "4 at once (one kept in hand), then one every 500 ms");
         // Half a second on, one reservation has matured; the next caller queues behind the rest.
-        assert_eq!(t.reserve(b, 500), 1500);
+        assert_eq!(t.reserve(b, 500), 2000);
         t.drain(b, 500);
-        assert_eq!(t.reserve(b, 500), 2000, "a throttled answer keeps the queue");
+        assert_eq!(t.reserve(b, 500), 2500, "a throttled answer keeps the queue");
     }
 
     #[test]
