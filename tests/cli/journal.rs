@@ -141,10 +141,10 @@ fn a_resumed_apply_finishes_an_interrupted_compensation() {
     // As if step #8 (the group, which cannot have started yet) had failed and the process
     // had died before undoing anything.
     let path = c.dir.path().join("p.journal.ron");
-    let written = journal(&c, "p.journal.ron");
-    let cut = written.rfind(']').unwrap();
-    let failed = "        Failed(step: 8, error: \"CreateAutoScalingGroup failed: injected\"),\n    ";
-    std::fs::write(&path, format!("{}{failed}{}", &written[..cut], &written[cut..])).unwrap();
+    let mut written = journal(&c, "p.journal.ron");
+    assert!(written.ends_with('\n'), "{written}");
+    written.push_str("Failed(step: 8, error: \"CreateAutoScalingGroup failed: injected\")\n");
+    std::fs::write(&path, written).unwrap();
     let r = c.run(&["apply", "p.ron"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(

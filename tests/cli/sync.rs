@@ -236,7 +236,7 @@ fn a_half_done_fleet_apply_resumes_per_server() {
     let start = std::time::Instant::now();
     // duvel's steps are #1-#4 (version, update, terminate, wait): killed once its old
     // instance is terminated, while the first wave waits for the replacement.
-    while !std::fs::read_to_string(&journal).unwrap_or_default().contains("Done(\n            step: 3,") {
+    while !std::fs::read_to_string(&journal).unwrap_or_default().contains("Done( step: 3,") {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the apply ended ({status}) before it was killed");
         }
