@@ -391,3 +391,7 @@ mod fleet;
 /// Which client-side token bucket paces which call.
 #[path = "apply/buckets.rs"]
 mod buckets;
+
+/// A restart's wait refuses a replacement launched before the group's update.
+#[path = "apply/restart.rs"]
+mod restart;

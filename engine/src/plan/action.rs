@@ -168,7 +168,19 @@ pub enum Action {
     WaitHealthy {
         instance: Option<Ref<InstanceId>>,
         replacing: Option<InstanceId>,
+        /// What the group's replacement must be launched as (after a group update): one the
+        /// group launched before its update (the old instance gone early) is refused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        launched_as: Option<LaunchedAs>,
     },
+}
+
+/// The instance type and image a replacement instance must have.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchedAs {
+    pub instance_type: InstanceType,
+    pub image: ImageId,
 }
 
 /// A resource whose tags a plan may change.
@@ -443,7 +455,7 @@ impl Action {
                 let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 (Change::Modify, format!("tag {resource} of {server}: {}", tags.join(", ")))
             }
-            Action::WaitHealthy { instance, replacing } => {
+            Action::WaitHealthy { instance, replacing, .. } => {
                 let on = match (instance, replacing) {
                     (Some(i), _) => format!(" on {}", i.describe("instance")),
                     (None, Some(old)) => format!(" on a new instance (not {old})"),
@@ -523,8 +535,12 @@ impl Action {
                 vec![subnet(s), "min 1, max 1, desired 1: the group launches the instance; its agent attaches the volume and associates the address".to_string()]
             }
             Action::DeleteAutoScalingGroup { .. } => vec!["its instances are terminated with it".to_string()],
-            Action::WaitHealthy { .. } => {
-                vec!["instance running, data volume attached, Elastic IP associated".to_string()]
+            Action::WaitHealthy { launched_as, .. } => {
+                let mut details = vec!["instance running, data volume attached, Elastic IP associated".to_string()];
+                if let Some(LaunchedAs { instance_type, image }) = launched_as {
+                    details.push(format!("the new instance: {instance_type} from {image} (one the group launched before its update fails the step)"));
+                }
+                details
             }
             _ => Vec::new(),
         }

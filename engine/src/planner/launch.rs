@@ -1,7 +1,7 @@
 //! Launch settings: what a server's instances launch with (instance type, image, agent),
 //! as launch templates or launch configurations for its auto scaling group.
 
-use super::{pick, wait_healthy, Origin, PlanError, Planning};
+use super::{pick, Origin, PlanError, Planning};
 use crate::catalog;
 use crate::command::{Arg, ArgKind, Command, Flag};
 use crate::config::{LaunchKind, ServerConfig};
@@ -282,12 +282,16 @@ pub fn current_launch<'a>(
 }
 
 /// With --restart, the current instance is terminated after the group update and the
-/// group replaces it; without, a note says the upgrade completes at the next replacement.
-pub fn restart(p: &mut Planning<'_>, server: &ServerName, update: Option<StepId>) {
+/// group replaces it with one `launched_as` what the group now launches (the wait refuses
+/// a replacement the group launched before its update, the old instance gone early);
+/// without, a note says the upgrade completes at the next replacement.
+pub fn restart(p: &mut Planning<'_>, server: &ServerName, update: Option<StepId>, launched_as: LaunchedAs) {
     match (p.command.has(Flag::Restart), p.resources().current_instance()) {
         (true, Some(old)) => {
             let terminate = p.push(server, Action::TerminateInstance { instance: old.id.clone() }, vec![update], None);
-            wait_healthy(p, server, None, Some(old.id.clone()), vec![Some(terminate)]);
+            let wait =
+                Action::WaitHealthy { instance: None, replacing: Some(old.id.clone()), launched_as: Some(launched_as) };
+            p.push(server, wait, vec![Some(terminate)], None);
             p.note(format!(
                 "--restart: instance {} is terminated now; the group replaces it from the new image and the agent re-attaches the data volume and the address.",
                 old.id

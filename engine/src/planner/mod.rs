@@ -428,5 +428,5 @@ pub fn wait_healthy(
     replacing: Option<InstanceId>,
     after: Vec<Option<StepId>>,
 ) -> StepId {
-    p.push(server, Action::WaitHealthy { instance, replacing }, after, None)
+    p.push(server, Action::WaitHealthy { instance, replacing, launched_as: None }, after, None)
 }

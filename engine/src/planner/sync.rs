@@ -81,8 +81,9 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     for d in drift {
         p.drift(d);
     }
+    let launched_as = LaunchedAs { instance_type: desired.instance_type.clone(), image: desired.image.id.clone() };
     let update = relaunch(p, server, group, desired);
-    restart(p, server, Some(update));
+    restart(p, server, Some(update), launched_as);
     Ok(())
 }
 
@@ -193,7 +194,10 @@ fn instance_behind(p: &mut Planning<'_>, found: &Found<'_>, group: &AutoScalingG
     let source = format!("what group {} launches", group.name);
     p.drift(Drift { source, ..found.drift("instance", launched, configured) });
     match p.command.has(Flag::Restart) {
-        true => restart(p, server, None),
+        true => {
+            let launched_as = LaunchedAs { instance_type: current.instance_type.clone(), image: current.image.clone() };
+            restart(p, server, None, launched_as)
+        }
         false => p.note(format!(
             "{server}'s group launches its configured settings, but instance {id} was launched with older ones (pass --restart to replace it)."
         )),

@@ -6,6 +6,7 @@ use super::{configured, PlanError, Planner, Planning};
 use crate::command::{CommandSpec, Flag};
 use crate::config::ServerConfig;
 use crate::model::*;
+use crate::plan::LaunchedAs;
 
 pub const SPEC: CommandSpec = CommandSpec {
     name: "upgrade-ami",
@@ -38,16 +39,23 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
             "{server} already launches from {} ({}), the newest {} image for {} in {}.",
             image.name, image.id, config.ami_type.value, config.architecture.value, p.scope.region
         ));
+        // The instance may still run an older image (an upgrade without --restart, or a
+        // replacement the group launched before its update): --restart replaces it.
+        if p.resources().current_instance().is_some_and(|i| i.image != image.id) {
+            let launched_as = LaunchedAs { instance_type: current.instance_type.clone(), image: image.id.clone() };
+            restart(p, server, None, launched_as);
+        }
         return Ok(());
     }
     let instance_type = current.instance_type.clone();
     let agent = agent_spec(config, AgentMode::Spawn);
     let settings = network::resolve(p, &config.launch_settings, image, None, true)?.settings;
+    let launched_as = LaunchedAs { instance_type: instance_type.clone(), image: image.id.clone() };
     let update = relaunch(p, server, group, NewLaunch { instance_type, image, agent, settings });
     p.note(format!(
         "The group launches {} ({}) from now on; it launched {} before.",
         image.name, image.id, current.image
     ));
-    restart(p, server, Some(update));
+    restart(p, server, Some(update), launched_as);
     Ok(())
 }

@@ -6,7 +6,7 @@ use crate::agent::{self, AgentInvocation};
 use crate::api::Api;
 use crate::cloud::*;
 use crate::model::*;
-use crate::plan::{AgentSpec, StepId};
+use crate::plan::{AgentSpec, LaunchedAs, StepId};
 
 /// What an instance of `server` launches with.
 pub(super) struct Launch<'a> {
@@ -147,17 +147,26 @@ pub(super) async fn delete_launch_configuration(ctx: &Ctx, id: StepId, name: &st
     ctx.delete_launch_configuration(id, name).await
 }
 
-/// Waits until the server is healthy on `instance`, or (when `None`) on whichever instance
-/// is current other than `replacing` (running first): running, with its data volumes (every
-/// one) attached and an address associated. Every poll reads the apply's batched look at
-/// the servers waiting (`board.rs`), not four describes of its own.
+/// What a `WaitHealthy` waits for: the server healthy on `instance`, or (when `None`) on
+/// whichever instance is current other than `replacing`, launched as `launched_as`.
+pub(super) struct Waited<'a> {
+    pub instance: Option<InstanceId>,
+    pub replacing: Option<&'a InstanceId>,
+    pub launched_as: Option<&'a LaunchedAs>,
+}
+
+/// Waits until the server is healthy (see [`Waited`]; running first): running, with its
+/// data volumes (every one) attached and an address associated. A running replacement of
+/// another type or image than `launched_as` fails the step at once (the group launched it
+/// before its update: waiting would not change it). Every poll reads the apply's batched
+/// look at the servers waiting (`board.rs`), not four describes of its own.
 pub(super) async fn wait_healthy(
     ctx: &Ctx,
     id: StepId,
     server: &ServerName,
-    instance: Option<InstanceId>,
-    replacing: Option<&InstanceId>,
+    waited: Waited<'_>,
 ) -> Result<Output, StepError> {
+    let Waited { instance, replacing, launched_as } = waited;
     let _waiting = ctx.board.enter(server);
     ctx.wait(id, format!("{server} to be healthy"), || async {
         let look = ctx.board_look(id, server).await?;
@@ -171,6 +180,14 @@ pub(super) async fn wait_healthy(
             }
         };
         let Some(target) = target.filter(|i| i.state == InstanceState::Running) else { return Ok(None) };
+        if let Some(wanted) = launched_as.filter(|w| (&target.instance_type, &target.image) != (&w.instance_type, &w.image)) {
+            return Err(StepError::Unexpected {
+                what: format!(
+                    "instance {} of {server} runs {} from {}, not {} from {}: its group launched it before the group's update (the old instance gone early)\n  fix: plan the command again; it replaces the instance",
+                    target.id, target.instance_type, target.image, wanted.instance_type, wanted.image
+                ),
+            });
+        }
         let attached = super::super::ctx::all_attached(&look.volumes(server), &target.id);
         let associated = look.addresses(server).any(|a| a.associated_to.as_ref() == Some(&target.id));
         Ok((attached && associated).then_some(()))

@@ -98,9 +98,10 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
         Action::WaitRunning { instance } => {
             ctx.wait_running(id, &inputs.instance(instance)?).await.map(|_| Output::Nothing)
         }
-        Action::WaitHealthy { instance, replacing } => {
+        Action::WaitHealthy { instance, replacing, launched_as } => {
             let instance = instance.as_ref().map(|i| inputs.instance(i)).transpose()?;
-            launch::wait_healthy(ctx, id, server, instance, replacing.as_ref()).await
+            let waited = launch::Waited { instance, replacing: replacing.as_ref(), launched_as: launched_as.as_ref() };
+            launch::wait_healthy(ctx, id, server, waited).await
         }
         Action::CreateLaunchTemplate { name, instance_type, image, agent, settings, .. } => {
             let launch = launch::Launch { server, instance_type, image, agent: Some(agent), settings };
