@@ -302,7 +302,7 @@ pub async fn apply_journaled(
         slots: crate::caller::Slots::new(policy.concurrency),
         board: Default::default(),
         region: plan.scope.region.clone(),
-        tags: plan.tags.clone(),
+        tags: plan.tags.iter().map(|(server, tags)| (server.clone(), Tags::clone(tags))).collect(),
         steps,
         // A step the journal started keeps the token it was started with.
         tokens: token::Tokens::new(plan, salt, resume.tokens.clone()),
