@@ -8,8 +8,9 @@
 //! a rolling change of 10% at a time. The time covers, per server, the command's parse, its
 //! scope, its plan and its move into the fleet plan (`FleetPlanning::add`), then the fleet
 //! plan's summary and waves (`FleetPlanning::finish`). Loading the configuration and working
-//! out every server's configuration and settings (once per tree, as a command does on first
-//! use) are timed apart: "config load" and "resolve".
+//! out every server's configuration, settings and extra tags (`ConfigTree::planned`, once per
+//! tree, as a command does on first use) are timed apart: "config load" and "resolve"; a
+//! real command pays "resolve" once, inside its planning.
 //!
 //! Run: `cargo bench -p cellar --no-default-features --bench fleet`
 //! (`CELLAR_BENCH_FLEET=1000,10000` for the fleet sizes; each is run
@@ -42,11 +43,11 @@ fn main() {
         let started = Instant::now();
         let tree = ConfigTree::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let load_ms = started.elapsed().as_secs_f64() * 1000.0;
-        // Every server's effective configuration and settings, worked out once per tree (as
-        // a command does on first use), outside the planning time.
+        // Every server's effective configuration, settings and extra tags, worked out once
+        // per tree (as a command does on first use), outside the planning time.
         let started = Instant::now();
         for server in tree.server_names() {
-            tree.settings(&server).unwrap_or_else(|e| panic!("{e}"));
+            tree.planned(&server).unwrap_or_else(|e| panic!("{e}"));
         }
         let resolve_ms = started.elapsed().as_secs_f64() * 1000.0;
         let inventories: Vec<Inventory> = (0..n).map(|i| renamed(&base, &name(i))).collect();

@@ -303,7 +303,7 @@ pub async fn apply_journaled(
         board: Default::default(),
         instance_board: board::Board::instances_only(),
         region: plan.scope.region.clone(),
-        tags: plan.tags.clone(),
+        tags: plan.tags.iter().map(|(server, tags)| (server.clone(), Tags::clone(tags))).collect(),
         steps,
         // A step the journal started keeps the token it was started with.
         tokens: token::Tokens::new(plan, salt, resume.tokens.clone()),

@@ -50,7 +50,7 @@ impl Tokens {
 #[cfg(test)]
 fn step_tokens(plan: &Plan, salt: u64) -> BTreeMap<StepId, String> {
     let tokens = Tokens::new(plan, salt, BTreeMap::new());
-    plan.steps.iter().map(|step| (step.id, tokens.get(step, plan.tags.get(&step.server)))).collect()
+    plan.steps.iter().map(|step| (step.id, tokens.get(step, plan.tags.get(&step.server).map(|t| &**t)))).collect()
 }
 
 fn step_token(base: &Fnv, step: &Step, tags: Option<&Tags>) -> String {

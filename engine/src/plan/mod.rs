@@ -163,8 +163,9 @@ pub struct Plan {
     pub observed: Vec<Observation>,
     pub steps: Vec<Step>,
     /// Extra tags (from the configuration) put on everything created for each server,
-    /// besides `Name`.
-    pub tags: BTreeMap<ServerName, Tags>,
+    /// besides `Name`. Shared with the configuration they come from
+    /// (`ConfigTree::tag_values`), not copied per plan; the saved form is the map's.
+    pub tags: BTreeMap<ServerName, std::sync::Arc<Tags>>,
     /// Decisions worth telling the reviewer (why an address is reused, why a gate exists).
     pub notes: Vec<String>,
     /// The effective settings of each configured server the plan was made for (`cellar

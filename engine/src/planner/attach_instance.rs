@@ -40,7 +40,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let image = p.image(&choice.ami_type, choice.architecture)?;
     let zone = volume.zone.clone();
     let Resolved { subnet, settings, .. } = network::resolve(p, &config.launch_settings, image, Some(&zone), true)?;
-    p.tag(server, config.tag_values());
+    p.tag_configured(config);
     let (address, gate) = address_kept(p, server, config);
     p.note(format!("The instance is launched in {zone}, the zone of data volume {}.", volume.id));
     let launch =

@@ -52,7 +52,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     refuse_existing(p, server)?;
     let image = p.image(&pick(p.command.ami_type(), &config.ami_type).0, config.architecture.value)?;
     let Resolved { subnet, settings, .. } = network::resolve(p, &config.launch_settings, image, Some(&zone), true)?;
-    p.tag(server, config.tag_values());
+    p.tag_configured(config);
 
     let (address, gate) = address_by_dns(p, server, config);
     let volumes = volumes::create_all(p, config, &zone, (size_gb, size_origin), gate)?;

@@ -24,7 +24,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     if r.is_empty() {
         return Err(PlanError::NothingToDestroy { server: server.clone(), region: p.scope.region.clone() });
     }
-    p.tag(server, config.tag_values());
+    p.tag_configured(config);
     let group =
         r.group().map(|g| p.push(server, Action::DeleteAutoScalingGroup { group: g.name.clone() }, vec![], None));
     let terminated: Vec<Option<StepId>> = r

@@ -41,6 +41,7 @@ use crate::plan::*;
 pub use network::{data_volume, launch_settings};
 pub use shared::Shared;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Every command, in the order `cellar plan --help` lists them.
 pub const COMMANDS: &[&CommandSpec] = &[
@@ -226,12 +227,14 @@ pub fn plan_shared(
 ) -> Result<Plan, PlanError> {
     let planning = match command.spec().planner {
         Planner::Server { scope, plan } => {
-            let config = tree.server_ref(target(command)?)?;
+            let planned = tree.planned(target(command)?)?;
+            let config = planned.config;
             let mut p = Planning::new(command, base_scope(command, &config.region.value), inventory);
             p.shared = shared;
             scope(command, config, &mut p.scope);
             // Recorded first: a planner names where a setting comes from (`source_of`).
-            p.settings.insert(config.name.clone(), tree.settings(&config.name)?.clone());
+            p.settings.insert(config.name.clone(), planned.settings.clone());
+            p.configured_tags = Some((&config.name, planned.tags.clone()));
             plan(&mut p, config)?;
             p
         }
@@ -264,17 +267,21 @@ pub struct Planning<'a> {
     pub inventory: &'a Inventory,
     steps: Vec<Step>,
     notes: Vec<String>,
-    tags: BTreeMap<ServerName, Tags>,
-    settings: BTreeMap<ServerName, std::sync::Arc<[crate::plan::Setting]>>,
+    tags: BTreeMap<ServerName, Arc<Tags>>,
+    settings: BTreeMap<ServerName, Arc<[crate::plan::Setting]>>,
     drift: Vec<crate::plan::Drift>,
     /// What a fleet's servers share, when planning one of them.
     shared: Option<&'a mut Shared>,
+    /// The planned server's extra tags as the configuration tree keeps them
+    /// (`ConfigTree::tag_values`), shared instead of copied into every plan.
+    configured_tags: Option<(&'a ServerName, Arc<Tags>)>,
 }
 
 impl<'a> Planning<'a> {
     fn new(command: &'a Command, scope: Scope, inventory: &'a Inventory) -> Self {
         Planning {
             shared: None,
+            configured_tags: None,
             command,
             scope,
             inventory,
@@ -325,8 +332,18 @@ impl<'a> Planning<'a> {
     }
 
     /// The extra tags put on everything created for `server`.
-    pub fn tag(&mut self, server: &ServerName, tags: Tags) {
-        self.tags.insert(server.clone(), tags);
+    pub fn tag(&mut self, server: &ServerName, tags: impl Into<Arc<Tags>>) {
+        self.tags.insert(server.clone(), tags.into());
+    }
+
+    /// The configured extra tags of `config`'s server, put on everything created for it:
+    /// the tree's shared copy when it is the server planned, else worked out.
+    pub fn tag_configured(&mut self, config: &ServerConfig) {
+        let tags = match &self.configured_tags {
+            Some((server, tags)) if **server == config.name => tags.clone(),
+            _ => Arc::new(config.tag_values()),
+        };
+        self.tags.insert(config.name.clone(), tags);
     }
 
     /// The resources of the scope's server.

@@ -34,7 +34,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let image = p.image(&choice.ami_type, choice.architecture)?;
     let Resolved { subnet, settings, .. } =
         network::resolve(p, &config.launch_settings, image, Some(&volume.zone), true)?;
-    p.tag(server, config.tag_values());
+    p.tag_configured(config);
     if config.auto_scale_capacity.value == 0 {
         p.note(format!(
             "auto_scale_capacity is 0 ({}), but start-auto-scaling enables auto scaling regardless.",

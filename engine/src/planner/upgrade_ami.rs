@@ -33,7 +33,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     }
     let current = current_launch(p, server, group)?;
     let image = p.image(&config.ami_type.value, config.architecture.value)?;
-    p.tag(server, config.tag_values());
+    p.tag_configured(config);
     if current.image == image.id {
         p.note(format!(
             "{server} already launches from {} ({}), the newest {} image for {} in {}.",
