@@ -283,8 +283,9 @@ pub fn current_launch<'a>(
 
 /// With --restart, the current instance is terminated after the group update and the
 /// group replaces it with one `launched_as` what the group now launches (the wait refuses
-/// a replacement the group launched before its update, the old instance gone early);
-/// without, a note says the upgrade completes at the next replacement.
+/// a replacement the group launched before its update, the old instance gone early); with
+/// no instance, the apply waits for the group's own launch; without --restart, a note says
+/// the upgrade completes at the next replacement.
 pub fn restart(p: &mut Planning<'_>, server: &ServerName, update: Option<StepId>, launched_as: LaunchedAs) {
     match (p.command.has(Flag::Restart), p.resources().current_instance()) {
         (true, Some(old)) => {
@@ -301,6 +302,14 @@ pub fn restart(p: &mut Planning<'_>, server: &ServerName, update: Option<StepId>
             "The upgrade is not complete until instance {} is terminated (pass --restart to replace it now).",
             old.id
         )),
-        (_, None) => p.note("No instance runs now; the group's next launch uses the new image."),
+        (true, None) => {
+            // The group launches one of its own: --restart still ends with the server
+            // healthy on what the group now launches (one launched before the update, the
+            // race this wait is for, fails the step).
+            let wait = Action::WaitHealthy { instance: None, replacing: None, launched_as: Some(launched_as) };
+            p.push(server, wait, vec![update], None);
+            p.note("No instance runs now; the group's next launch uses the new image, and --restart waits for it to be healthy.");
+        }
+        (false, None) => p.note("No instance runs now; the group's next launch uses the new image."),
     }
 }
