@@ -211,35 +211,54 @@ pub async fn read(cloud: &dyn Cloud, name: &ServerName, region: &Region) -> Resu
     read.pop().ok_or_else(|| CloudError::new(crate::cloud::CloudErrorKind::InternalError, "no status was read"))
 }
 
-/// The status of many servers, in their order, read in batches
+/// How many servers [`read_many`] reads at once: five pages of names (a describe names
+/// [`crate::cloud::MAX_FILTER_VALUES`]), so the inventories held at a time stay small
+/// beside the world while the describes still grow with the pages (one DescribeRegions
+/// more per batch).
+const READ_BATCH: usize = 5 * crate::cloud::MAX_FILTER_VALUES;
+
+/// The status of many servers, in their order, read in batches of [`READ_BATCH`]
 /// ([`inventory::read_many`]: describes grow with the pages, not the servers), plus one
-/// console output per degraded or down server.
+/// console output per degraded or down server. Each batch's inventories are assessed and
+/// dropped before the next is read (holding them all would be a copy of the world).
 pub async fn read_many(cloud: &dyn Cloud, servers: &[(ServerName, Region)]) -> Result<Vec<ServerStatus>, CloudError> {
-    let scopes: Vec<Scope> = servers
-        .iter()
-        .map(|(name, region)| Scope { server: Some(name.clone()), ..Scope::new(region.clone()) })
-        .collect();
-    let inventories = inventory::read_many(cloud, &scopes).await?;
     let caller = Caller::new(&Policy::for_reads());
     let mut out = Vec::with_capacity(servers.len());
-    for ((name, region), inventory) in servers.iter().zip(&inventories) {
-        let mut status = assess(name, region, &inventory.resources);
-        let booted = status.instance.as_ref().filter(|i| i.state != InstanceState::Pending);
-        if let (Health::Degraded | Health::Down, Some(instance)) = (status.health, booted) {
-            let id = instance.id.clone();
-            // The console is a hint: a server is as unhealthy without it, so a failed read
-            // (no permission, say) leaves the reason as it is.
-            if let Ok(console) =
-                caller.call(cloud, Api::GetConsoleOutput, || cloud.get_console_output(region, &id)).await
-            {
-                if let Some(why) = agent_reason(&id, &console) {
-                    status.reason = format!("{}; {why}", status.reason);
-                }
-            }
+    for batch in servers.chunks(READ_BATCH) {
+        let scopes: Vec<Scope> = batch
+            .iter()
+            .map(|(name, region)| Scope { server: Some(name.clone()), ..Scope::new(region.clone()) })
+            .collect();
+        let inventories = inventory::read_many(cloud, &scopes).await?;
+        for ((name, region), inventory) in batch.iter().zip(&inventories) {
+            out.push(assess_with_console(cloud, &caller, name, region, &inventory.resources).await);
         }
-        out.push(status);
     }
     Ok(out)
+}
+
+/// A server's status, with its agent's failure from the console output of a degraded or
+/// down instance that has booted.
+async fn assess_with_console(
+    cloud: &dyn Cloud,
+    caller: &Caller,
+    name: &ServerName,
+    region: &Region,
+    resources: &ServerResources,
+) -> ServerStatus {
+    let mut status = assess(name, region, resources);
+    let booted = status.instance.as_ref().filter(|i| i.state != InstanceState::Pending);
+    if let (Health::Degraded | Health::Down, Some(instance)) = (status.health, booted) {
+        let id = instance.id.clone();
+        // The console is a hint: a server is as unhealthy without it, so a failed read
+        // (no permission, say) leaves the reason as it is.
+        if let Ok(console) = caller.call(cloud, Api::GetConsoleOutput, || cloud.get_console_output(region, &id)).await {
+            if let Some(why) = agent_reason(&id, &console) {
+                status.reason = format!("{}; {why}", status.reason);
+            }
+        }
+    }
+    status
 }
 
 /// What an instance's console output says of its agent, if it failed: `agent on i-… could

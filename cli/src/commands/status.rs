@@ -98,27 +98,35 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
 /// The servers' and the workspaces' status.
 type Found = (Vec<ServerStatus>, Vec<WorkspaceStatus>);
 
+/// How many servers [`drift_of`] plans at once: the inventories and plans of a batch are
+/// dropped before the next is read (all at once they would be a copy of the world); five
+/// pages of names a batch, so the describes still grow with the pages.
+const DRIFT_BATCH: usize = 5 * cellar_engine::cloud::MAX_FILTER_VALUES;
+
 /// How each configured server differs from its configuration: what `sync@NAME --restart`
-/// finds, with one batched read for all of them (as a fleet plan reads). A server sync
-/// refuses (nothing created) has no entry.
+/// finds, with batched reads (as a fleet plan reads, [`DRIFT_BATCH`] servers at a time).
+/// A server sync refuses (nothing created) has no entry.
 async fn drift_of(
     cloud: &dyn Cloud,
     tree: &ConfigTree,
     servers: &[ServerStatus],
 ) -> Result<BTreeMap<ServerName, Vec<Drift>>> {
     let configured: BTreeSet<ServerName> = tree.server_names().into_iter().collect();
-    let mut commands = Vec::new();
-    for server in servers.iter().filter(|s| configured.contains(&s.name)) {
-        let words = [format!("sync@{}", server.name), "--restart".to_string()];
-        commands.push((server.name.clone(), command::parse_words(planner::COMMANDS, &words)?));
-    }
+    let wanted: Vec<&ServerStatus> = servers.iter().filter(|s| configured.contains(&s.name)).collect();
     let mut out = BTreeMap::new();
-    super::fleet::plan_each(cloud, tree, commands, |server, planned| {
-        if let Ok(plan) = planned {
-            out.insert(server, plan.drift);
+    for batch in wanted.chunks(DRIFT_BATCH) {
+        let mut commands = Vec::with_capacity(batch.len());
+        for server in batch {
+            let words = [format!("sync@{}", server.name), "--restart".to_string()];
+            commands.push((server.name.clone(), command::parse_words(planner::COMMANDS, &words)?));
         }
-    })
-    .await?;
+        super::fleet::plan_each(cloud, tree, commands, |server, planned| {
+            if let Ok(plan) = planned {
+                out.insert(server, plan.drift);
+            }
+        })
+        .await?;
+    }
     Ok(out)
 }
 

@@ -25,6 +25,11 @@ use cellar_engine::model::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+/// How many shards [`World::ensure`] reads from its source at once (one read transaction
+/// each): few enough that the shards parsed but not yet absorbed stay small beside the
+/// world, many enough that a transaction's cost is spread.
+const LOAD_BATCH: usize = 256;
+
 /// Where the shards of a lazily loaded world come from (the store).
 pub trait ShardSource: Send + Sync {
     /// The shard that holds what the directory key names (see [`Need::directory_key`]).
@@ -403,18 +408,22 @@ impl World {
         if wanted.is_empty() {
             return;
         }
-        let loaded = match source.load_many(&wanted) {
-            Ok(loaded) => loaded,
-            Err(e) => return self.poison(e),
-        };
+        // A batch at a time, each absorbed before the next is read: loading every shard
+        // then holds the world and one batch, not the world twice (parsed, then absorbed).
         let mut absorbed = Vec::new();
-        for (key, shard) in wanted.into_iter().zip(loaded) {
-            let totals = Totals::of(&shard);
-            absorbed.push(shard.ids());
-            self.absorb(shard);
-            if let Some(state) = self.lazy.0.as_mut() {
-                state.unloaded.subtract(&totals);
-                state.loaded.insert(key);
+        for batch in wanted.chunks(LOAD_BATCH) {
+            let loaded = match source.load_many(batch) {
+                Ok(loaded) => loaded,
+                Err(e) => return self.poison(e),
+            };
+            for (key, shard) in batch.iter().zip(loaded) {
+                let totals = Totals::of(&shard);
+                absorbed.push(shard.ids());
+                self.absorb(shard);
+                if let Some(state) = self.lazy.0.as_mut() {
+                    state.unloaded.subtract(&totals);
+                    state.loaded.insert(key.clone());
+                }
             }
         }
         // What a hand-edited or damaged shard could break (see `check_consistency`), in
