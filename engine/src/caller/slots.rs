@@ -42,13 +42,15 @@ struct Queue {
     waiting: VecDeque<oneshot::Sender<Permit>>,
 }
 
-/// One slot held; dropping it hands the slot on.
+/// One slot held; dropping it hands the slot on (`None`: a permit never handed out).
 #[derive(Debug)]
-struct Permit(Slots);
+struct Permit(Option<Slots>);
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.0.release();
+        if let Some(slots) = self.0.take() {
+            slots.release();
+        }
     }
 }
 
@@ -74,7 +76,7 @@ impl Slots {
                 let mut queue = self.queue();
                 if queue.free > 0 {
                     queue.free -= 1;
-                    return Permit(self.clone());
+                    return Permit(Some(self.clone()));
                 }
                 let (sender, receiver) = oneshot::channel();
                 if due {
@@ -100,11 +102,11 @@ impl Slots {
                 queue.free += 1;
                 return;
             };
-            match sender.send(Permit(self.clone())) {
+            match sender.send(Permit(Some(self.clone()))) {
                 Ok(()) => return,
-                // The waiter is gone: the permit comes back unsent. Forget it rather than
-                // drop it (its drop would release again under this lock) and serve the next.
-                Err(permit) => std::mem::forget(permit),
+                // The waiter is gone: the permit comes back unsent. Disarm it (its drop
+                // would release again under this lock) and serve the next.
+                Err(mut permit) => permit.0 = None,
             }
         }
     }
