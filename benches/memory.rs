@@ -19,9 +19,11 @@
 //! where DIR holds `config/` and `sim.db` (what `CELLAR_BENCH_KEEP=1` prints for a size);
 //! the command's own output goes to stdout, the figures to stderr.
 
+#[path = "timed_cellar.rs"]
+mod timed_cellar;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The system allocator, counting the bytes live and the most live at once.
@@ -159,21 +161,8 @@ fn main() {
 
 /// The bytes `cellar WORDS` prints, and the process's peak RSS in bytes.
 fn text_bytes(config: &Path, state: &Path, words: &[String]) -> (usize, usize) {
-    let rss_file = state.with_extension("memory-rss");
-    let output = Command::new("/usr/bin/time")
-        .args(["-f", "%M", "-o"])
-        .arg(&rss_file)
-        .arg(env!("CARGO_BIN_EXE_cellar"))
-        .arg("--config")
-        .arg(config)
-        .arg("--sim-state")
-        .arg(state)
-        .args(words)
-        .output()
-        .expect("run /usr/bin/time cellar");
-    assert!(output.status.success(), "cellar {} failed: {}", words.join(" "), String::from_utf8_lossy(&output.stderr));
-    let kib: usize = std::fs::read_to_string(&rss_file).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    (output.stdout.len(), kib * 1024)
+    let timed = timed_cellar::run(config, state, words);
+    (timed.output.stdout.len(), timed.rss_kib as usize * 1024)
 }
 
 /// Runs `cellar WORDS` in-process and prints its data, peak heap, peak RSS and the ratio.

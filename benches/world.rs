@@ -27,6 +27,8 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "timed_cellar.rs"]
+mod timed_cellar;
 
 use cellar_engine::command;
 use cellar_engine::config::ConfigTree;
@@ -35,7 +37,6 @@ use cellar_engine::inventory;
 use cellar_engine::model::*;
 use cellar_engine::planner;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -240,31 +241,7 @@ async fn count_reads(sim: &cellar_sim::Sim, tree: &ConfigTree, n: usize) {
 }
 
 /// Runs `cellar WORDS` on `config` and `state`: wall milliseconds and peak RSS in KiB.
-fn run(config: &Path, state: &PathBuf, words: &[String]) -> (f64, u64) {
-    let rss_file = state.with_extension("rss");
-    let started = Instant::now();
-    let output = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&rss_file)
-        .arg(env!("CARGO_BIN_EXE_cellar"))
-        .arg("--config")
-        .arg(config)
-        .arg("--sim-state")
-        .arg(state)
-        .args(words)
-        .output()
-        .expect("run /usr/bin/time cellar");
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    assert!(
-        output.status.success(),
-        "cellar {} failed ({}): {}\n{}",
-        words.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout).lines().take(20).collect::<Vec<_>>().join("\n")
-    );
-    let rss = std::fs::read_to_string(&rss_file).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    (ms, rss)
+fn run(config: &Path, state: &Path, words: &[String]) -> (f64, u64) {
+    let timed = timed_cellar::run(config, state, words);
+    (timed.ms, timed.rss_kib)
 }
