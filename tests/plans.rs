@@ -264,3 +264,70 @@ fn a_fleet_plan_records_its_region_once() {
         assert!(stale[0].starts_with("newest web-server image for x86_64"), "{stale:?}");
     });
 }
+
+/// A fleet planned on several threads (`planner::plan_fleet`, as `cellar plan` plans on a
+/// machine with several cores) is the plan made on one, byte for byte: each part records
+/// its region's observations with its first plan with steps, and the fleet keeps the first
+/// part's only. The fleet mixes servers with steps, one already on the newest image
+/// (no steps) and refusals (chimay has no auto scaling, ommegang was never created).
+#[test]
+fn a_fleet_plan_is_the_same_on_any_number_of_threads() {
+    use cellar_engine::plan::{FleetPlanning, Plan, RolloutOptions};
+    use cellar_engine::{command, inventory, model::ServerName, planner};
+    const SERVERS: [&str; 5] = ["achel", "chimay", "duvel", "kwak", "ommegang"];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let sim = support::world_after(&[
+            "create-server@achel 10",
+            "create-server@chimay 10",
+            "create-server@duvel 30",
+            "!image web-server-2026-12-01 x86_64 us-east-1",
+            "create-server@kwak 10",
+        ])
+        .await;
+        let tree = support::fixture_config();
+        let (mut commands, mut scopes) = (Vec::new(), Vec::new());
+        for server in SERVERS {
+            let words = [format!("upgrade-ami@{server}"), "--restart".to_string()];
+            let command = command::parse_words(planner::COMMANDS, &words).unwrap();
+            scopes.push(planner::scope(&command, &tree).unwrap());
+            commands.push((ServerName::new(server), command));
+        }
+        let inventories = inventory::read_many(&*sim, &scopes).await.unwrap();
+        let names: Vec<ServerName> = SERVERS.iter().map(|s| ServerName::new(*s)).collect();
+        let plan_on = |threads: usize| -> Plan {
+            let mut fleet = FleetPlanning::new(SERVERS.len());
+            planner::plan_fleet(&mut fleet, &tree, &commands, &inventories, threads);
+            let options = RolloutOptions::default();
+            fleet.finish("upgrade-ami@all --restart".into(), "all".into(), names.clone(), &options).unwrap()
+        };
+        let one = plan_on(1);
+        // Two with steps, one without, two refused.
+        let rows = one.fleet_rows();
+        let steps: Vec<(&str, usize, bool)> =
+            rows.iter().map(|r| (r.server.as_str(), r.steps, r.refused.is_some())).collect();
+        assert_eq!(
+            steps,
+            [("achel", 5, false), ("chimay", 0, true), ("duvel", 4, false), ("kwak", 0, false), ("ommegang", 0, true)],
+            "{}",
+            one.render_text()
+        );
+        // As the servers' plans made one after the other with one `Shared` (`plan_each`).
+        let mut shared = planner::Shared::default();
+        let (mut plans, mut refused) = (Vec::new(), std::collections::BTreeMap::new());
+        for ((server, command), inventory) in commands.iter().zip(&inventories) {
+            match planner::plan_shared(command, &tree, inventory, Some(&mut shared)) {
+                Ok(plan) => plans.push(plan),
+                Err(refusal) => drop(refused.insert(server.clone(), refusal.to_string())),
+            }
+        }
+        let options = RolloutOptions::default();
+        let sequential =
+            Plan::fleet("upgrade-ami@all --restart".into(), "all".into(), names.clone(), plans, refused, &options)
+                .unwrap();
+        assert_eq!(one.to_ron(), sequential.to_ron());
+        for threads in 2..=SERVERS.len() + 1 {
+            assert_eq!(plan_on(threads).to_ron(), one.to_ron(), "on {threads} threads");
+        }
+    });
+}

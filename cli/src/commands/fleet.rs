@@ -1,6 +1,7 @@
 //! Planning a command for a selector of servers (`upgrade-ami@web-*`): each selected
-//! server is planned as the command alone would plan it (its scope read, its plan made),
-//! and its plan moved into the fleet plan as soon as it is made (`FleetPlanning`). A
+//! server is planned as the command alone would plan it (its scope read in one batched
+//! read of all, its plan made), and its plan moved into the fleet plan as soon as it is
+//! made (`FleetPlanning`), on every core (`planner::plan_fleet`). A
 //! server the command refuses is listed with its reason and does not stop the others,
 //! unless `--strict`.
 
@@ -8,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::command::{self, Command, Target};
 use cellar_engine::config::ConfigTree;
-use cellar_engine::inventory;
+use cellar_engine::inventory::{self, Inventory};
 use cellar_engine::model::ServerName;
 use cellar_engine::plan::{FleetPlanning, Plan, RolloutOptions};
 use cellar_engine::planner::{self, PlanError};
@@ -38,12 +39,11 @@ pub async fn plan(
         line.get_or_insert_with(|| text.replacen(&format!("@{server}"), &format!("@{selector}"), 1));
         commands.push((server.clone(), command));
     }
-    // Each server's plan goes into the fleet's as soon as it is made.
-    plan_each(cloud, tree, commands, |server, planned| match planned {
-        Ok(plan) => fleet.add(plan),
-        Err(refusal) => fleet.refuse(server, refusal.to_string()),
-    })
-    .await?;
+    let (commands, inventories) =
+        read_scoped(cloud, tree, commands, |server, refusal| fleet.refuse(server, refusal.to_string())).await?;
+    // Planned on every core; the plan is the same with any number of threads.
+    planner::plan_fleet(&mut fleet, tree, &commands, &inventories, planner::threads_for(commands.len()));
+    drop((commands, inventories));
     let reasons = |refused: &BTreeMap<ServerName, String>| {
         let reasons: Vec<String> = refused.iter().map(|(s, r)| format!("{s}: {r}")).collect();
         reasons.join("\n  ").replace('\n', "\n  ")
@@ -64,16 +64,35 @@ pub async fn plan(
 }
 
 /// Plans each of `commands` (one per server) as it would be planned alone, with one batched
-/// read of every scope (describes by region and kind, not per server); `each` gets each
-/// server's plan or refusal as soon as it is made. The plans are for one fleet plan: the
-/// observations of their region are in the first plan with steps only
-/// (`planner::plan_shared`).
+/// read of every scope ([`read_scoped`]); `each` gets each server's plan or refusal as soon
+/// as it is made. The plans are for one fleet plan: the observations of their region are in
+/// the first plan with steps only (`planner::plan_shared`).
 pub async fn plan_each(
     cloud: &dyn Cloud,
     tree: &ConfigTree,
     commands: Vec<(ServerName, Command)>,
     mut each: impl FnMut(ServerName, Result<Plan, PlanError>),
 ) -> Result<()> {
+    let (commands, inventories) =
+        read_scoped(cloud, tree, commands, |server, refusal| each(server, Err(refusal))).await?;
+    // What the servers share (their region's observations, the resolution of the same
+    // launch settings) is worked out once: every plan with steps goes into one fleet plan.
+    let mut shared = planner::Shared::default();
+    for ((server, command), inventory) in commands.into_iter().zip(inventories) {
+        each(server, planner::plan_shared(&command, tree, &inventory, Some(&mut shared)));
+    }
+    Ok(())
+}
+
+/// The commands of `commands` (one per server) whose scope the command does not refuse
+/// (`refuse` gets the others), and the inventory of each scope, read in one batched read
+/// (describes by region and kind, not per server).
+async fn read_scoped(
+    cloud: &dyn Cloud,
+    tree: &ConfigTree,
+    commands: Vec<(ServerName, Command)>,
+    mut refuse: impl FnMut(ServerName, PlanError),
+) -> Result<(Vec<(ServerName, Command)>, Vec<Inventory>)> {
     let (mut scoped, mut scopes) = (Vec::new(), Vec::new());
     for (server, command) in commands {
         match planner::scope(&command, tree) {
@@ -81,16 +100,9 @@ pub async fn plan_each(
                 scopes.push(scope);
                 scoped.push((server, command));
             }
-            Err(refusal) => each(server, Err(refusal)),
+            Err(refusal) => refuse(server, refusal),
         }
     }
     let inventories = inventory::read_many(cloud, &scopes).await.context("reading the current state")?;
-    drop(scopes);
-    // What the servers share (their region's observations, the resolution of the same
-    // launch settings) is worked out once: every plan with steps goes into one fleet plan.
-    let mut shared = planner::Shared::default();
-    for ((server, command), inventory) in scoped.into_iter().zip(inventories) {
-        each(server, planner::plan_shared(&command, tree, &inventory, Some(&mut shared)));
-    }
-    Ok(())
+    Ok((scoped, inventories))
 }

@@ -186,6 +186,45 @@ impl FleetPlanning {
         }
     }
 
+    /// Moves the plans `other` holds in after this one's, as if they had been added here
+    /// one by one (a fleet planned in parts, one per thread: `planner::plan_fleet`).
+    pub fn absorb(&mut self, other: FleetPlanning) {
+        if self.first_scope.is_none() {
+            self.first_scope = other.first_scope;
+        }
+        self.unchanged_notes.extend(other.unchanged_notes);
+        self.unchanged_drift.extend(other.unchanged_drift);
+        if self.changing.is_empty() {
+            self.changing = other.changing;
+        } else {
+            self.changing.extend(other.changing);
+        }
+        let mut refused = other.refused;
+        self.refused.append(&mut refused);
+        let Some(plan) = other.merged else { return };
+        match &mut self.merged {
+            Some(merged) => self.scopes.push(merged.append(plan)),
+            None => self.merged = Some(plan),
+        }
+        if self.scopes.is_empty() {
+            self.scopes = other.scopes;
+        } else {
+            self.scopes.extend(other.scopes);
+        }
+    }
+
+    /// How many observations the plans with steps added so far hold.
+    pub fn observation_count(&self) -> usize {
+        self.merged.as_ref().map_or(0, |m| m.observed.len())
+    }
+
+    /// Replaces the observations at `range` (one added plan's) with `observations`.
+    pub fn replace_observations(&mut self, range: std::ops::Range<usize>, observations: Vec<super::Observation>) {
+        if let Some(merged) = &mut self.merged {
+            merged.observed.splice(range, observations);
+        }
+    }
+
     /// A server the command refused, and why.
     pub fn refuse(&mut self, server: ServerName, reason: String) {
         self.refused.insert(server, reason);

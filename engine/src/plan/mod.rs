@@ -223,10 +223,21 @@ impl Plan {
             self.steps.push(step);
         }
         self.observed.extend(plan.observed);
-        self.tags.extend(plan.tags);
         self.notes.extend(plan.notes);
-        self.settings.extend(plan.settings);
         self.drift.extend(plan.drift);
+        // One server's entry is inserted; many (a fleet planned in parts) are merged in
+        // one pass over both maps.
+        let (mut tags, mut settings) = (plan.tags, plan.settings);
+        if tags.len() > 1 {
+            self.tags.append(&mut tags);
+        } else {
+            self.tags.extend(tags);
+        }
+        if settings.len() > 1 {
+            self.settings.append(&mut settings);
+        } else {
+            self.settings.extend(settings);
+        }
         plan.scope
     }
 

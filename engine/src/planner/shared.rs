@@ -28,10 +28,13 @@ use std::sync::Arc;
 pub struct Shared {
     regions: Vec<RegionRead>,
     resolutions: Vec<Resolution>,
+    /// The region the last plan recorded, with that plan's observations without it (see
+    /// [`Shared::take_recording`]).
+    recording: Option<(usize, Vec<Observation>)>,
 }
 
 /// A region as a fleet's servers read it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct RegionRead {
     scope: RegionScope,
     images: Arc<Vec<Image>>,
@@ -43,7 +46,7 @@ struct RegionRead {
 }
 
 /// The part of a scope about its region rather than its server.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct RegionScope {
     region: Region,
     image: Option<(AmiType, Architecture)>,
@@ -80,6 +83,16 @@ impl RegionRead {
             && (Arc::ptr_eq(&self.images, &inventory.images) || self.images == inventory.images)
             && self.workspaces == inventory.workspaces
             && self.other_images == inventory.other_images
+    }
+
+    /// Whether `other` is the same read of the same region (another thread's, see
+    /// `planner::fleet`).
+    fn same(&self, other: &RegionRead) -> bool {
+        self.scope == other.scope
+            && (Arc::ptr_eq(&self.network, &other.network) || self.network == other.network)
+            && (Arc::ptr_eq(&self.images, &other.images) || self.images == other.images)
+            && self.workspaces == other.workspaces
+            && self.other_images == other.other_images
     }
 }
 
@@ -118,12 +131,35 @@ impl Shared {
     pub(super) fn observe(&mut self, scope: &Scope, inventory: &Inventory, with_steps: bool) -> Vec<Observation> {
         let region = self.region(scope, inventory);
         let mut out = inventory.observe_server(scope);
+        self.recording = None;
         if !self.regions[region].recorded {
+            if with_steps {
+                let mut alone = out.clone();
+                crate::inventory::sort_observations(&mut alone);
+                self.recording = Some((region, alone));
+            }
             out.extend(inventory.observe_region(scope));
             self.regions[region].recorded = with_steps;
         }
         crate::inventory::sort_observations(&mut out);
         out
+    }
+
+    /// Whether the last plan made with `self` recorded its region's observations: the
+    /// region, and what that plan would have recorded had the region been recorded before.
+    pub(super) fn take_recording(&mut self) -> Option<(usize, Vec<Observation>)> {
+        self.recording.take()
+    }
+
+    /// Whether a plan made with `self` recorded the observations of `other`'s region
+    /// `region`; if none did, the region counts as recorded from now on.
+    pub(super) fn recorded_before(&mut self, other: &Shared, region: usize) -> bool {
+        let read = &other.regions[region];
+        if self.regions.iter().any(|r| r.recorded && r.same(read)) {
+            return true;
+        }
+        self.regions.push(RegionRead { recorded: true, ..read.clone() });
+        false
     }
 
     /// The resolution of `launch` for `image` and `zone` in `scope`'s region as `inventory`
