@@ -6,6 +6,8 @@
 //! 2 changes present (`plan --detailed-exitcode`), 3 apply stopped at a DNS gate; `diff`
 //! exits as diff(1) does: 0 the same, 1 different, 2 trouble.
 
+#[doc(hidden)]
+pub mod allocator;
 mod backend;
 mod commands;
 #[cfg(feature = "aws")]
