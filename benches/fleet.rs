@@ -14,7 +14,12 @@
 //!
 //! Run: `cargo bench -p cellar --no-default-features --bench fleet`
 //! (`CELLAR_BENCH_FLEET=1000,10000` for the fleet sizes; each is run
-//! `CELLAR_BENCH_RUNS` times, 5 unless told, and the median is reported).
+//! `CELLAR_BENCH_RUNS` times, 5 unless told, and the median is reported; `CELLAR_BENCH_COLD=1`
+//! empties the CPU's caches before each run; `CELLAR_BENCH_TIMES=1` prints every run's time).
+//!
+//! The servers are planned on as many threads as `cellar plan` uses on this machine
+//! (`planner::threads_for`), then again on one thread, with the allocator of the `cellar`
+//! binary.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -29,12 +34,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+// The allocator the `cellar` binary runs with.
+cellar_cli::cellar_allocator!();
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("CELLAR_BENCH_FLEET")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1000, 10_000]);
     let runs: usize = std::env::var("CELLAR_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1);
+    // Caches emptied before each run: the servers' configurations and inventories are not
+    // left in the CPU's caches by the run before (1,000 servers' fit in them, 10,000 do not).
+    let cold = std::env::var_os("CELLAR_BENCH_COLD").is_some();
     let base = base_inventory();
     let mut medians = Vec::new();
     for &n in &sizes {
@@ -51,20 +62,31 @@ fn main() {
         }
         let resolve_ms = started.elapsed().as_secs_f64() * 1000.0;
         let inventories: Vec<Inventory> = (0..n).map(|i| renamed(&base, &name(i))).collect();
-        let mut times = Vec::new();
         let mut steps = 0;
-        for _ in 0..runs {
-            let started = Instant::now();
-            let plan = plan_fleet(&tree, &inventories);
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
-            steps = plan.steps.len();
-        }
-        times.sort_by(|a, b| a.total_cmp(b));
-        let median = times[times.len() / 2];
+        let mut median_of = |threads: usize| {
+            let mut times = Vec::new();
+            for _ in 0..runs {
+                if cold {
+                    evict_caches();
+                }
+                let started = Instant::now();
+                let plan = plan_fleet(&tree, &inventories, threads);
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+                steps = plan.steps.len();
+            }
+            if std::env::var_os("CELLAR_BENCH_TIMES").is_some() {
+                println!("  on {threads} thread(s), in order: {times:.1?} ms");
+            }
+            times.sort_by(|a, b| a.total_cmp(b));
+            (times[times.len() / 2], times[0], times[times.len() - 1])
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = planner::threads_for(n, cores);
+        let (median, fastest, slowest) = median_of(threads);
+        let (alone, ..) = if threads > 1 { median_of(1) } else { (median, 0.0, 0.0) };
         println!(
-            "{n} servers: plan {median:.1} ms median of {runs} ({:.1}–{:.1}), {:.2} µs a server, {steps} steps; config load {load_ms:.0} ms, resolve {resolve_ms:.0} ms",
-            times[0],
-            times[times.len() - 1],
+            "{n} servers: plan {median:.1} ms median of {runs} ({fastest:.1}–{slowest:.1}) on {threads} thread{}, {:.2} µs a server, {steps} steps; on one thread {alone:.1} ms; config load {load_ms:.0} ms, resolve {resolve_ms:.0} ms",
+            if threads == 1 { "" } else { "s" },
             median * 1000.0 / n as f64
         );
         medians.push((n, median));
@@ -73,6 +95,16 @@ fn main() {
         let ((n1, t1), (n2, t2)) = (pair[0], pair[1]);
         println!("{n2}/{n1} servers: {:.1}× the servers, {:.2}× the time", n2 as f64 / n1 as f64, t2 / t1);
     }
+}
+
+/// Reads and writes 128 MiB, four times this machine's last-level cache, so that what a
+/// run reads comes from memory as in a fresh process.
+fn evict_caches() {
+    let mut buffer = vec![1u8; 128 << 20];
+    for i in (0..buffer.len()).step_by(64) {
+        buffer[i] = buffer[i].wrapping_add(1);
+    }
+    std::hint::black_box(&buffer);
 }
 
 fn name(i: usize) -> String {
@@ -130,19 +162,21 @@ fn renamed(base: &Inventory, name: &str) -> Inventory {
     inventory
 }
 
-/// `upgrade-ami@all --restart` for every server of `tree`, 10% at a time.
-fn plan_fleet(tree: &ConfigTree, inventories: &[Inventory]) -> Plan {
+/// `upgrade-ami@all --restart` for every server of `tree`, 10% at a time, as `cellar plan
+/// upgrade-ami@all` plans it (`commands/fleet.rs`): each server's command parsed and
+/// scoped, then the servers planned on `threads` threads (`planner::plan_fleet`).
+fn plan_fleet(tree: &ConfigTree, inventories: &[Inventory], threads: usize) -> Plan {
     let servers = tree.server_names();
     let flags = command::Flags(BTreeMap::from([(command::Flag::Restart, vec![])]));
     let mut fleet = FleetPlanning::new(servers.len());
-    // As `cellar plan upgrade-ami@all` plans (`commands/fleet.rs`, `plan_each`).
-    let mut shared = planner::Shared::default();
-    for (server, inventory) in servers.iter().zip(inventories) {
+    let mut commands = Vec::with_capacity(servers.len());
+    for server in &servers {
         let command = command::parse(planner::COMMANDS, &format!("upgrade-ami@{server}"), &[], &flags).unwrap();
         let _scope = planner::scope(&command, tree).unwrap();
-        let plan = planner::plan_shared(&command, tree, inventory, Some(&mut shared));
-        fleet.add(plan.unwrap_or_else(|e| panic!("{server}: {e}")));
+        commands.push((server.clone(), command));
     }
+    planner::plan_fleet(&mut fleet, tree, &commands, inventories, threads);
+    assert!(fleet.refused().is_empty(), "refused: {:?}", fleet.refused());
     let options = RolloutOptions {
         max_unavailable: Some(Unavailable::Percent(10)),
         canary: Some(1),

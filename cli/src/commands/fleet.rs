@@ -42,7 +42,8 @@ pub async fn plan(
     let (commands, inventories) =
         read_scoped(cloud, tree, commands, |server, refusal| fleet.refuse(server, refusal.to_string())).await?;
     // Planned on every core; the plan is the same with any number of threads.
-    planner::plan_fleet(&mut fleet, tree, &commands, &inventories, planner::threads_for(commands.len()));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    planner::plan_fleet(&mut fleet, tree, &commands, &inventories, planner::threads_for(commands.len(), cores));
     drop((commands, inventories));
     let reasons = |refused: &BTreeMap<ServerName, String>| {
         let reasons: Vec<String> = refused.iter().map(|(s, r)| format!("{s}: {r}")).collect();

@@ -22,10 +22,10 @@ use std::ops::Range;
 /// Fewer servers than this in a part are not worth a thread of their own.
 pub const SERVERS_PER_THREAD: usize = 500;
 
-/// The number of parts to plan `servers` servers in on this machine: one per core, each of
-/// at least [`SERVERS_PER_THREAD`] servers.
-pub fn threads_for(servers: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+/// The number of parts to plan `servers` servers in on a machine of `cores` cores (the
+/// caller asks the machine; the planner does not): one per core, each of at least
+/// [`SERVERS_PER_THREAD`] servers.
+pub fn threads_for(servers: usize, cores: usize) -> usize {
     cores.min(servers / SERVERS_PER_THREAD).max(1)
 }
 
@@ -39,10 +39,11 @@ pub fn plan_fleet(
     inventories: &[Inventory],
     threads: usize,
 ) {
-    let total = commands.len().min(inventories.len());
+    assert_eq!(commands.len(), inventories.len(), "one inventory per command");
+    let total = commands.len();
     let per_part = total.div_ceil(threads.max(1)).max(1);
     let planned: Vec<Part> = std::thread::scope(|scope| {
-        let mut parts = commands[..total].chunks(per_part).zip(inventories[..total].chunks(per_part));
+        let mut parts = commands.chunks(per_part).zip(inventories.chunks(per_part));
         let first = parts.next().unwrap_or_default();
         let others: Vec<_> = parts.map(|part| scope.spawn(move || plan_part(tree, part, part.0.len()))).collect();
         // The first part makes room for the whole fleet: the others move in without a copy
@@ -107,4 +108,24 @@ fn plan_part(
         }
     }
     part
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(servers: usize, cores: usize, expected: usize) {
+        assert_eq!(threads_for(servers, cores), expected, "{servers} servers on {cores} cores");
+    }
+
+    #[test]
+    fn a_part_per_core_of_at_least_its_share_of_servers() {
+        check(0, 8, 1);
+        check(SERVERS_PER_THREAD - 1, 8, 1);
+        check(2 * SERVERS_PER_THREAD, 8, 2);
+        check(2 * SERVERS_PER_THREAD, 1, 1);
+        check(10_000, 2, 2);
+        check(10_000, 64, 10_000 / SERVERS_PER_THREAD);
+    }
 }
