@@ -70,17 +70,17 @@ struct ServerReport {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
-    let tree = ctx.load_config()?;
+    let mut tree = ctx.load_config()?;
     let backend = Backend::open_read_only(ctx).await?;
     let cloud = backend.cloud();
     let (servers, workspaces) = match args.server.as_deref().map(Selector::parse).transpose()? {
-        None => everything(&*cloud, &tree).await?,
+        None => everything(&*cloud, &mut tree).await?,
         Some(Selector::One(name)) => one(&*cloud, &tree, name).await?,
         Some(selector) => selected(&*cloud, &tree, &selector).await?,
     };
     let mut drift = match args.no_drift {
         true => BTreeMap::new(),
-        false => drift_of(&*cloud, &tree, &servers).await?,
+        false => drift_of(&*cloud, &mut tree, &servers).await?,
     };
     let servers =
         servers.into_iter().map(|status| ServerReport { drift: drift.remove(&status.name), status }).collect();
@@ -108,7 +108,7 @@ const DRIFT_BATCH: usize = 5 * cellar_engine::cloud::MAX_FILTER_VALUES;
 /// A server sync refuses (nothing created) has no entry.
 async fn drift_of(
     cloud: &dyn Cloud,
-    tree: &ConfigTree,
+    tree: &mut ConfigTree,
     servers: &[ServerStatus],
 ) -> Result<BTreeMap<ServerName, Vec<Drift>>> {
     let configured: BTreeSet<ServerName> = tree.server_names().into_iter().collect();
@@ -120,22 +120,27 @@ async fn drift_of(
             let words = [format!("sync@{}", server.name), "--restart".to_string()];
             commands.push((server.name.clone(), command::parse_words(planner::COMMANDS, &words)?));
         }
+        let names: Vec<ServerName> = commands.iter().map(|(name, _)| name.clone()).collect();
         super::fleet::plan_each(cloud, tree, commands, |server, planned| {
             if let Ok(plan) = planned {
                 out.insert(server, plan.drift);
             }
         })
         .await?;
+        // The batch's configurations, settings and tags are not needed again.
+        tree.forget(&names);
     }
     Ok(out)
 }
 
 /// Every configured server, and the workspaces of their regions and the global region.
-async fn everything(cloud: &dyn Cloud, tree: &ConfigTree) -> Result<Found> {
+async fn everything(cloud: &dyn Cloud, tree: &mut ConfigTree) -> Result<Found> {
     let mut regions = BTreeSet::from([tree.defaults()?.region.value]);
     let mut asked = Vec::new();
     for name in tree.server_names() {
         let region = tree.server(&name)?.region.value;
+        // Worked out again, a batch at a time, for the drift.
+        tree.forget(std::slice::from_ref(&name));
         regions.insert(region.clone());
         asked.push((name, region));
     }

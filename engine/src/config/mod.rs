@@ -705,6 +705,17 @@ impl ConfigTree {
         })
     }
 
+    /// Drops what was worked out for `names` (configuration, settings, tags): a command
+    /// that goes through a big fleet a batch at a time (`cellar status`) holds one batch's,
+    /// not every server's. Asked again, they are worked out again.
+    pub fn forget(&mut self, names: &[ServerName]) {
+        for name in names {
+            if let Some(resolved) = self.resolved.get_mut(name) {
+                *resolved = Resolved::default();
+            }
+        }
+    }
+
     fn resolved(&self, name: &ServerName) -> Result<(&ServerConfig, &Resolved), ConfigErrors> {
         let resolved = self.resolved.get(name).ok_or_else(|| self.unknown_server(name))?;
         let config = resolved

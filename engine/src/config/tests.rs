@@ -823,3 +823,20 @@ fn user_data_limit_is_inclusive() {
         &["cfg/servers/s.ron:2:9: the user data of server s would be 16385 bytes, over AWS's limit of 16384 bytes"],
     );
 }
+
+/// What `forget` drops is worked out again, the same, on the next ask; an unknown name is
+/// ignored.
+#[test]
+fn a_forgotten_server_is_worked_out_again() {
+    let mut t = tree(&[]);
+    let name = ServerName::parse("s").unwrap();
+    let (config, settings, tags) = {
+        let planned = t.planned(&name).unwrap();
+        (planned.config.clone(), planned.settings.clone(), planned.tags.clone())
+    };
+    let first = Arc::as_ptr(t.settings(&name).unwrap());
+    t.forget(&[name.clone(), ServerName::parse("unknown").unwrap()]);
+    let planned = t.planned(&name).unwrap();
+    assert_eq!((planned.config, planned.settings, planned.tags), (&config, &settings, &tags));
+    assert_ne!(Arc::as_ptr(planned.settings), first, "worked out again, not kept");
+}
