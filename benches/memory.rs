@@ -1,9 +1,10 @@
 //! Benchmark: the peak memory of a command against what its own data needs (target: ≤ 2×),
 //! on a world the world bench kept (`benches/world.rs` with `CELLAR_BENCH_KEEP=1`).
 //!
-//! A counting global allocator (live and peak heap bytes) runs the command in-process
-//! through the CLI's own entry point (`cellar_cli::main_with_args`, the code path of the
-//! binary), and measures the data the command must hold, each part on its own:
+//! A counting global allocator (live and peak heap bytes, over the binary's mimalloc) runs
+//! the command in-process through the CLI's own entry point (`cellar_cli::main_with_args`,
+//! the code path of the binary), and measures the data the command must hold, each part on
+//! its own:
 //!
 //! - every command: the configuration it loads (`ConfigTree::load`, every server's file);
 //! - `status` (all): the world (every shard, as the in-memory `World`), the servers'
@@ -22,11 +23,13 @@
 #[path = "timed_cellar.rs"]
 mod timed_cellar;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use cellar_cli::allocator::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The system allocator, counting the bytes live and the most live at once.
+/// The `cellar` binary's allocator (mimalloc), counting the bytes live and the most live at
+/// once.
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -37,28 +40,28 @@ fn grew(bytes: usize) {
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
 
-// SAFETY: every call is passed to `System` unchanged; only counters are updated.
+// SAFETY: every call is passed to mimalloc unchanged; only counters are updated.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { MiMalloc.alloc(layout) };
         if !p.is_null() {
             grew(layout.size());
         }
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { MiMalloc.alloc_zeroed(layout) };
         if !p.is_null() {
             grew(layout.size());
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { MiMalloc.dealloc(ptr, layout) };
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
             grew(new_size);
