@@ -597,9 +597,27 @@ fn failed_respawn_shows_down_then_healthy_in_status() {
     assert_eq!(s["reason"], "failed to respawn: InsufficientInstanceCapacity in us-east-1a");
     let text = c.ok(&["status", "duvel"]).stdout;
     assert!(text.contains("down") && text.contains("failed to respawn"), "{text}");
+    // The other servers were never created: absent, which --fail-on never counts.
+    assert_eq!(c.status("ommegang")["health"], "absent");
+    check_fail_on(
+        &c,
+        &[(&["--fail-on", "down"], 2), (&["--fail-on", "degraded"], 2), (&["ommegang", "--fail-on", "down"], 0)],
+    );
     c.ok(&["sim", "capacity", "us-east-1a", "m5.large", "5"]);
     c.ok(&["sim", "advance", "5m"]);
     assert_eq!(c.status("duvel")["health"], "healthy");
+    check_fail_on(&c, &[(&["--fail-on", "down"], 0), (&["--fail-on", "degraded"], 0), (&[], 0)]);
+}
+
+/// `cellar status ARGS` exits with each code, and prints the status either way.
+#[track_caller]
+fn check_fail_on(c: &Cellar, cases: &[(&[&str], i32)]) {
+    for (args, code) in cases {
+        let words: Vec<&str> = ["status", "--no-drift"].into_iter().chain(args.iter().copied()).collect();
+        let r = c.run(&words);
+        assert_eq!(r.code, *code, "cellar {}: {}{}", words.join(" "), r.stdout, r.stderr);
+        assert!(r.stdout.contains("duvel") || r.stdout.contains("ommegang"), "{}", r.stdout);
+    }
 }
 
 /// `sim address-quota` sets the Elastic IP quota: at 1 (duvel's address is held), the

@@ -370,21 +370,23 @@ fn destroy_server() {
         &["create-server@duvel 30"],
         "destroy-server@duvel",
         &["volume 30 GiB available in us-east-1a, attached to nothing"],
-        "stopped no instance and no auto scaling group (auto scaling stopped)",
+        // Only the data volume is kept: not stopped (its address is gone), not absent.
+        "incomplete no Elastic IP; no instance; no auto scaling group",
         Some(Again::Empty),
     );
     check(
         &["create-server@duvel 30"],
         "destroy-server@duvel --delete-data",
         &["snapshot of 30 GiB Completed"],
-        "stopped nothing exists (no resource is tagged Name=duvel)",
+        "absent nothing exists (no resource is tagged Name=duvel)",
         Some(Again::Refused("duvel has no resources in us-east-1 (nothing is tagged Name=duvel)")),
     );
     check(
         &["create-server@achel 15", "stop-auto-scaling@achel --keep-group"],
         "destroy-server@achel",
         &["volume 15 GiB available in us-east-1d, attached to nothing"],
-        "stopped no instance and no auto scaling group (auto scaling stopped)",
+        // Only the data volume is kept: not stopped (its address is gone), not absent.
+        "incomplete no Elastic IP; no instance; no auto scaling group",
         Some(Again::Empty),
     );
 }
@@ -438,7 +440,7 @@ fn two_volumes_follow_every_command() {
         &created,
         "destroy-server@kwak --delete-data",
         &["snapshot of 40 GiB Completed", "snapshot of 200 GiB Completed"],
-        "stopped nothing exists (no resource is tagged Name=kwak)",
+        "absent nothing exists (no resource is tagged Name=kwak)",
         Some(Again::Refused("kwak has no resources in us-east-1")),
     );
 }

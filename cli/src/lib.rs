@@ -3,7 +3,8 @@
 //!
 //! Everything here is a thin layer over `cellar-engine` (planning, applying, status) and
 //! `cellar-sim` (the built-in backend). Exit codes: 0 success (or no changes), 1 error,
-//! 2 changes present (`plan --detailed-exitcode`), 3 apply stopped at a DNS gate; `diff`
+//! 2 changes present (`plan --detailed-exitcode`) or a server at or past the health
+//! `status --fail-on` names, 3 apply stopped at a DNS gate; `diff`
 //! exits as diff(1) does: 0 the same, 1 different, 2 trouble.
 
 #[doc(hidden)]
@@ -30,12 +31,14 @@ use std::path::PathBuf;
 
 pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_CHANGES: i32 = 2;
+/// `status --fail-on HEALTH`: a server shown is at or past that health.
+pub const EXIT_UNHEALTHY: i32 = 2;
 pub const EXIT_BLOCKED: i32 = 3;
 
 const AFTER_HELP: &str = "Exit codes:\n  \
 0  success, or no changes\n  \
 1  error: bad input, a refused or stale plan, a failed apply (each message says where and how to fix it)\n  \
-2  changes present (plan --detailed-exitcode)\n  \
+2  changes present (plan --detailed-exitcode), or a server at or past the health status --fail-on names\n  \
 3  apply stopped at a DNS gate\n  \
 diff exits as diff(1): 0 the plans are the same, 1 they differ, 2 trouble.\n\
 A closed output pipe (cellar status | head -1) is not an error: output stops quietly and the exit code is the command's own.\n\n\

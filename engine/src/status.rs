@@ -21,8 +21,15 @@ pub enum Health {
     Degraded,
     /// The server should run (it has an auto scaling group) but has no instance.
     Down,
-    /// Not running on purpose: no auto scaling group and no instance (or a stopped one).
+    /// Not running on purpose: auto scaling stopped (no group, or one kept with desired 0)
+    /// and no running instance, its data volume and Elastic IP kept.
     Stopped,
+    /// Configured, but nothing of it exists (never created, or destroyed).
+    Absent,
+    /// Not running and not whole either: some of its resources exist, but not its data
+    /// volume or its Elastic IP (a half-created or half-destroyed server); the reason
+    /// names what is missing.
+    Incomplete,
 }
 
 impl Health {
@@ -32,6 +39,19 @@ impl Health {
             Health::Degraded => "degraded",
             Health::Down => "down",
             Health::Stopped => "stopped",
+            Health::Absent => "absent",
+            Health::Incomplete => "incomplete",
+        }
+    }
+
+    /// How bad it is, for `cellar status --fail-on`: 0 fine or as intended (healthy,
+    /// stopped, absent), 1 needs a look (degraded, incomplete), 2 not serving when it
+    /// should (down).
+    pub fn severity(self) -> u8 {
+        match self {
+            Health::Healthy | Health::Stopped | Health::Absent => 0,
+            Health::Degraded | Health::Incomplete => 1,
+            Health::Down => 2,
         }
     }
 }
@@ -102,6 +122,19 @@ pub struct ServerStatus {
     pub auto_scaling: Option<AutoScalingStatus>,
 }
 
+/// A server not running on purpose: stopped with `why` when its data volume and Elastic IP
+/// are kept, else incomplete, naming what is missing (then `why`).
+fn stopped_or_incomplete(volume: Option<&Volume>, address: Option<&Address>, why: String) -> (Health, String) {
+    let missing: String = [(volume.is_none(), "no data volume; "), (address.is_none(), "no Elastic IP; ")]
+        .into_iter()
+        .filter_map(|(missing, what)| missing.then_some(what))
+        .collect();
+    match missing.is_empty() {
+        true => (Health::Stopped, why),
+        false => (Health::Incomplete, format!("{missing}{why}")),
+    }
+}
+
 /// Decides a server's health from its resources. Pure.
 pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> ServerStatus {
     let instance = r.current_instance();
@@ -141,16 +174,23 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
         }
         Some(i) if i.state == InstanceState::Pending => (Health::Degraded, format!("instance {} is starting", i.id)),
         Some(i) if group.is_none_or(|g| g.desired == 0) => {
-            (Health::Stopped, format!("instance {} is {}", i.id, i.state))
+            stopped_or_incomplete(volume, address, format!("instance {} is {}", i.id, i.state))
         }
         Some(i) => (Health::Down, format!("instance {} is {}", i.id, i.state)),
         None => match group {
-            Some(g) if g.desired == 0 => {
-                (Health::Stopped, format!("auto scaling stopped: group {} is kept with desired 0", g.name))
-            }
+            Some(g) if g.desired == 0 => stopped_or_incomplete(
+                volume,
+                address,
+                format!("auto scaling stopped: group {} is kept with desired 0", g.name),
+            ),
             Some(g) => (Health::Down, why_down(g)),
-            None if r.is_empty() => (Health::Stopped, format!("nothing exists (no resource is tagged Name={name})")),
-            None => (Health::Stopped, "no instance and no auto scaling group (auto scaling stopped)".to_string()),
+            None if r.is_empty() => (Health::Absent, format!("nothing exists (no resource is tagged Name={name})")),
+            None => match stopped_or_incomplete(volume, address, String::new()) {
+                (Health::Stopped, _) => {
+                    (Health::Stopped, "no instance and no auto scaling group (auto scaling stopped)".to_string())
+                }
+                (health, missing) => (health, format!("{missing}no instance; no auto scaling group")),
+            },
         },
     };
 
@@ -507,7 +547,25 @@ mod tests {
             r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), Some(address(Some("i-1"))), vec![kept]),
             (Health::Stopped, "instance i-1 is stopped"),
         );
-        check(r(vec![], None, None, vec![]), (Health::Stopped, "nothing exists (no resource is tagged Name=ale)"));
+        check(r(vec![], None, None, vec![]), (Health::Absent, "nothing exists (no resource is tagged Name=ale)"));
+        // Half there: not stopped on purpose, and the reason says what is missing.
+        check(
+            r(vec![], None, Some(address(None)), vec![]),
+            (Health::Incomplete, "no data volume; no instance; no auto scaling group"),
+        );
+        check(
+            r(vec![instance("i-1", Stopped)], Some(volume(Some("i-1"))), None, vec![]),
+            (Health::Incomplete, "no Elastic IP; instance i-1 is stopped"),
+        );
+        let mut kept = group(&[]);
+        kept.desired = 0;
+        check(
+            r(vec![], None, None, vec![kept]),
+            (
+                Health::Incomplete,
+                "no data volume; no Elastic IP; auto scaling stopped: group ale is kept with desired 0",
+            ),
+        );
         let mut kept = group(&[]);
         kept.desired = 0;
         check(

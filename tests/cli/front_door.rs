@@ -183,7 +183,7 @@ fn colour_only_on_a_terminal_or_when_asked() {
     c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
     let status = c.ok(&["status", "--color", "always"]).stdout;
     assert!(status.contains("duvel        \x1b[32mhealthy\x1b[0m   us-east-1"), "{status}");
-    assert!(status.contains("chimay       \x1b[2mstopped\x1b[0m   us-east-1"), "{status}");
+    assert!(status.contains("chimay       \x1b[2mabsent\x1b[0m    us-east-1"), "{status}");
     assert!(!c.ok(&["status"]).stdout.contains(ANSI));
 }
 

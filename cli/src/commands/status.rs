@@ -31,6 +31,31 @@ pub struct Args {
     /// each region too.
     #[arg(long)]
     no_drift: bool,
+    /// Exit with 2 (after printing the status) when any server shown is at or past this
+    /// health: `degraded` (degraded, incomplete or down) or `down`; for cron, CI and
+    /// monitoring checks. Healthy, stopped and absent servers never fail it.
+    #[arg(long, value_enum, value_name = "HEALTH")]
+    fail_on: Option<FailOn>,
+}
+
+/// The health `--fail-on` fails at.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum FailOn {
+    /// Degraded, incomplete or down.
+    Degraded,
+    /// Down.
+    Down,
+}
+
+impl FailOn {
+    /// Whether a server of `health` fails the check.
+    fn fails(self, health: Health) -> bool {
+        let at = match self {
+            FailOn::Degraded => Health::Degraded.severity(),
+            FailOn::Down => Health::Down.severity(),
+        };
+        health.severity() >= at
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,13 +68,18 @@ enum Format {
 
 pub const AFTER_HELP: &str = "Health: healthy (instance running, data volume attached, Elastic IP associated), \
 degraded (up, but something is missing or it is still booting), down (it should run but has no instance; \
-the reason says why, e.g. failed to respawn: InsufficientInstanceCapacity), stopped (not running on purpose).\n\n\
+the reason says why, e.g. failed to respawn: InsufficientInstanceCapacity), stopped (not running on purpose: \
+auto scaling stopped, data volume and Elastic IP kept), absent (configured, nothing exists), incomplete \
+(not running, and its data volume or Elastic IP is missing: half created or half destroyed; the reason \
+names what).\n\n\
+Exit codes: 0, or 2 with --fail-on when a server shown is at or past that health (degraded: degraded, \
+incomplete or down; down: down); 1 on error.\n\n\
 Config: `matches`, or `differs:` and the settings `sync@NAME --restart` would change (an image older than \
 the newest of the server's type, a changed spawn hook, instance type, tag or launch setting); --no-drift \
 leaves the comparison out.\n\n\
 JSON (--format json): {\"servers\": [{\"name\", \"region\", \"health\", \"reason\", \"instance\", \"volume\", \
 \"address\", \"auto_scaling\", \"drift\": [{\"setting\", \"launched\", \"configured\", \"source\"}, ...]}, ...], \"workspaces\": [{\"name\", \"region\", \"instance\"}, ...]}\n\n\
-Examples:\n  cellar status\n  cellar status 'web-*'\n  cellar status platform=debian-web\n  cellar status ommegang --format json | jq -r '.servers[0].health'";
+Examples:\n  cellar status\n  cellar status 'web-*'\n  cellar status --fail-on down --no-drift > /dev/null || alert\n  cellar status platform=debian-web\n  cellar status ommegang --format json | jq -r '.servers[0].health'";
 
 /// The JSON of `cellar status --format json`.
 #[derive(Serialize)]
@@ -82,6 +112,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         true => BTreeMap::new(),
         false => drift_of(&*cloud, &mut tree, &servers).await?,
     };
+    let failing = args.fail_on.map(|level| servers.iter().filter(|s| level.fails(s.health)).count());
     let servers =
         servers.into_iter().map(|status| ServerReport { drift: drift.remove(&status.name), status }).collect();
     let report = Report { servers, workspaces };
@@ -92,7 +123,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         Format::Text => render_text(&report, &tree, ctx.color),
     };
     ctx.out.print(&text)?;
-    Ok(0)
+    Ok(match failing {
+        Some(1..) => crate::EXIT_UNHEALTHY,
+        _ => 0,
+    })
 }
 
 /// The servers' and the workspaces' status.
@@ -226,7 +260,8 @@ fn colour_health(text: &str, server: &ServerStatus) -> String {
         Health::Healthy => "32",
         Health::Degraded => "33",
         Health::Down => "31",
-        Health::Stopped => "2",
+        Health::Stopped | Health::Absent => "2",
+        Health::Incomplete => "35",
     };
     let prefix = format!("{:<12} ", server.name.as_str());
     let health = server.health.as_str();
