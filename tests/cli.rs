@@ -609,6 +609,34 @@ fn failed_respawn_shows_down_then_healthy_in_status() {
     check_fail_on(&c, &[(&["--fail-on", "down"], 0), (&["--fail-on", "degraded"], 0), (&[], 0)]);
 }
 
+/// `status --format json` is versioned (docs/status-json.md) and says each health by its
+/// name: a half-created server (only its address, kept at a DNS gate) is incomplete.
+#[test]
+fn status_json_is_versioned_and_names_each_health() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    assert_eq!(c.run(&["apply", "create-server@ommegang", "20", "--yes"]).code, 3);
+    let all: Value = serde_json::from_str(&c.ok(&["status", "--format", "json", "--no-drift"]).stdout).unwrap();
+    assert_eq!(all["version"], 1);
+    let health: Vec<(&str, &str)> = all["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["health"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        health,
+        [
+            ("achel", "absent"),
+            ("chimay", "absent"),
+            ("duvel", "healthy"),
+            ("kwak", "absent"),
+            ("ommegang", "incomplete")
+        ]
+    );
+    assert_eq!(c.status("ommegang")["reason"], "no data volume; no instance; no auto scaling group");
+}
+
 /// `cellar status ARGS` exits with each code, and prints the status either way.
 #[track_caller]
 fn check_fail_on(c: &Cellar, cases: &[(&[&str], i32)]) {

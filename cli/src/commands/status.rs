@@ -38,6 +38,10 @@ pub struct Args {
     fail_on: Option<FailOn>,
 }
 
+/// The version of `cellar status --format json`'s schema (docs/status-json.md): changed
+/// when a field changes meaning or disappears, not when one is added.
+const STATUS_JSON_VERSION: u32 = 1;
+
 /// The health `--fail-on` fails at.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum FailOn {
@@ -77,13 +81,15 @@ incomplete or down; down: down); 1 on error.\n\n\
 Config: `matches`, or `differs:` and the settings `sync@NAME --restart` would change (an image older than \
 the newest of the server's type, a changed spawn hook, instance type, tag or launch setting); --no-drift \
 leaves the comparison out.\n\n\
-JSON (--format json): {\"servers\": [{\"name\", \"region\", \"health\", \"reason\", \"instance\", \"volume\", \
+JSON (--format json; docs/status-json.md): {\"version\": 1, \"servers\": [{\"name\", \"region\", \"health\", \"reason\", \"instance\", \"volume\", \
 \"address\", \"auto_scaling\", \"drift\": [{\"setting\", \"launched\", \"configured\", \"source\"}, ...]}, ...], \"workspaces\": [{\"name\", \"region\", \"instance\"}, ...]}\n\n\
 Examples:\n  cellar status\n  cellar status 'web-*'\n  cellar status --fail-on down --no-drift > /dev/null || alert\n  cellar status platform=debian-web\n  cellar status ommegang --format json | jq -r '.servers[0].health'";
 
-/// The JSON of `cellar status --format json`.
+/// The JSON of `cellar status --format json` (docs/status-json.md).
 #[derive(Serialize)]
 struct Report {
+    /// [`STATUS_JSON_VERSION`].
+    version: u32,
     servers: Vec<ServerReport>,
     workspaces: Vec<WorkspaceStatus>,
 }
@@ -115,7 +121,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let failing = args.fail_on.map(|level| servers.iter().filter(|s| level.fails(s.health)).count());
     let servers =
         servers.into_iter().map(|status| ServerReport { drift: drift.remove(&status.name), status }).collect();
-    let report = Report { servers, workspaces };
+    let report = Report { version: STATUS_JSON_VERSION, servers, workspaces };
     drop(cloud);
     drop(backend);
     let text = match args.format {
