@@ -637,6 +637,40 @@ fn status_json_is_versioned_and_names_each_health() {
     assert_eq!(c.status("ommegang")["reason"], "no data volume; no instance; no auto scaling group");
 }
 
+/// Several servers are a table, a line each; one server is its details. The image is named
+/// with its age, and flagged once a newer one of its type exists; `-o wide` adds volumes and
+/// what the group launches from.
+#[test]
+fn status_of_several_servers_is_a_table_a_line_each() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    assert_eq!(c.run(&["apply", "create-server@ommegang", "20", "--yes"]).code, 3);
+    c.ok(&["sim", "advance", "2h"]);
+    let line = |text: &str, name: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{text}"));
+        line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect()
+    };
+    let table = c.ok(&["status", "--no-drift"]).stdout;
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    let columns = ["NAME", "HEALTH", "SINCE", "INSTANCE", "TYPE", "IMAGE", "AGE", "ZONE", "ADDRESS", "GROUP", "CONFIG"];
+    assert_eq!(header, [&columns[..], &["REASON"]].concat(), "{table}");
+    assert_eq!(table.lines().count(), 6, "a header and a line per server:\n{table}");
+    let duvel = line(&table, "duvel");
+    assert_eq!(duvel[..6], ["duvel", "healthy", "2h", "i-0001", "m5.large", "web-server-2026-08-04"], "{table}");
+    assert_eq!(line(&table, "ommegang")[1], "incomplete", "{table}");
+    assert_eq!(line(&table, "achel")[1..3], ["absent", "-"], "{table}");
+    // A newer image of the type: duvel's is outdated.
+    c.ok(&["apply", "create-workspace", "--yes"]);
+    c.ok(&["apply", "bundle-ami@workspace-1", "--yes"]);
+    let table = c.ok(&["status", "duvel,ommegang", "-o", "wide"]).stdout;
+    let duvel = line(&table, "duvel");
+    assert_eq!(duvel[5], "web-server-2026-08-04 (outdated)", "{table}");
+    assert!(duvel.contains(&"vol-0001 30GiB".to_string()) && duvel.contains(&"template v1".to_string()), "{table}");
+    assert!(duvel.contains(&"differs".to_string()), "{table}");
+    // One server: its details, as before.
+    assert!(c.ok(&["status", "duvel"]).stdout.starts_with("duvel        healthy   us-east-1\n  instance  i-0001"));
+}
+
 /// `cellar status ARGS` exits with each code, and prints the status either way.
 #[track_caller]
 fn check_fail_on(c: &Cellar, cases: &[(&[&str], i32)]) {

@@ -64,6 +64,21 @@ pub struct InstanceStatus {
     #[serde(rename = "type")]
     pub instance_type: InstanceType,
     pub ami: ImageId,
+    /// When it was launched (seconds since the Unix epoch, the backend's clock).
+    pub launched_at: Timestamp,
+}
+
+impl InstanceStatus {
+    fn of(i: &Instance) -> Self {
+        InstanceStatus {
+            id: i.id.clone(),
+            state: i.state,
+            zone: i.zone.clone(),
+            instance_type: i.instance_type.clone(),
+            ami: i.image.clone(),
+            launched_at: i.launched_at,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -199,13 +214,7 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
         region: region.clone(),
         health,
         reason,
-        instance: instance.map(|i| InstanceStatus {
-            id: i.id.clone(),
-            state: i.state,
-            zone: i.zone.clone(),
-            instance_type: i.instance_type.clone(),
-            ami: i.image.clone(),
-        }),
+        instance: instance.map(InstanceStatus::of),
         volume: volume.map(VolumeStatus::of),
         other_volumes: others.into_iter().map(VolumeStatus::of).collect(),
         address: address
@@ -337,13 +346,7 @@ pub async fn workspaces(cloud: &dyn Cloud, region: &Region) -> Result<Vec<Worksp
             let status = WorkspaceStatus {
                 name: ServerName::new(name.clone()),
                 region: region.clone(),
-                instance: InstanceStatus {
-                    id: i.id.clone(),
-                    state: i.state,
-                    zone: i.zone.clone(),
-                    instance_type: i.instance_type.clone(),
-                    ami: i.image.clone(),
-                },
+                instance: InstanceStatus::of(&i),
             };
             Some((n, status))
         })

@@ -182,8 +182,10 @@ fn colour_only_on_a_terminal_or_when_asked() {
     // status colours the health.
     c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
     let status = c.ok(&["status", "--color", "always"]).stdout;
-    assert!(status.contains("duvel        \x1b[32mhealthy\x1b[0m   us-east-1"), "{status}");
-    assert!(status.contains("chimay       \x1b[2mabsent\x1b[0m    us-east-1"), "{status}");
+    assert!(status.contains("\nduvel     \x1b[32mhealthy\x1b[0m  "), "{status}");
+    assert!(status.contains("\nchimay    \x1b[2mabsent\x1b[0m   "), "{status}");
+    let one = c.ok(&["status", "duvel", "--color", "always"]).stdout;
+    assert!(one.starts_with("duvel        \x1b[32mhealthy\x1b[0m   us-east-1"), "{one}");
     assert!(!c.ok(&["status"]).stdout.contains(ANSI));
 }
 

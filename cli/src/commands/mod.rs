@@ -16,6 +16,7 @@ pub mod plan;
 pub mod show;
 pub mod sim;
 pub mod status;
+mod status_table;
 pub mod unlock;
 
 use crate::backend::BackendKind;

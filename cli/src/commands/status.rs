@@ -1,14 +1,17 @@
 //! `cellar status`: the health of configured servers, and the workspaces that exist.
 
+use super::status_table;
 use super::Ctx;
 use crate::backend::Backend;
 use crate::output::paint;
 use anyhow::{bail, Result};
+use cellar_engine::api::Api;
+use cellar_engine::caller::{Caller, Policy};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::command;
 use cellar_engine::config::ConfigTree;
 use cellar_engine::inventory::workspace_number;
-use cellar_engine::model::{Region, ServerName};
+use cellar_engine::model::{Image, Region, ServerName, Timestamp};
 use cellar_engine::plan::Drift;
 use cellar_engine::planner;
 use cellar_engine::selector::Selector;
@@ -36,6 +39,17 @@ pub struct Args {
     /// monitoring checks. Healthy, stopped and absent servers never fail it.
     #[arg(long, value_enum, value_name = "HEALTH")]
     fail_on: Option<FailOn>,
+    /// `wide`: the table of several servers adds each server's data volumes and what its
+    /// group launches from.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "LAYOUT")]
+    output: Option<Layout>,
+}
+
+/// More columns in the table (`-o wide`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// The data volumes and the launch settings version, too.
+    Wide,
 }
 
 /// The version of `cellar status --format json`'s schema (docs/status-json.md): changed
@@ -70,7 +84,11 @@ enum Format {
     Json,
 }
 
-pub const AFTER_HELP: &str = "Health: healthy (instance running, data volume attached, Elastic IP associated), \
+pub const AFTER_HELP: &str = "Several servers (no argument, or a selector) print a table, a line each: name, health, \
+how long the current instance has run, instance, type, image name and age (\"outdated\" when a newer image of its \
+type exists), zone, address, group (desired), config (matches, differs, or - when not compared) and the reason; \
+-o wide adds the data volumes and what the group launches from. One server prints its details.\n\n\
+Health: healthy (instance running, data volume attached, Elastic IP associated), \
 degraded (up, but something is missing or it is still booting), down (it should run but has no instance; \
 the reason says why, e.g. failed to respawn: InsufficientInstanceCapacity), stopped (not running on purpose: \
 auto scaling stopped, data volume and Elastic IP kept), absent (configured, nothing exists), incomplete \
@@ -109,7 +127,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let mut tree = ctx.load_config()?;
     let backend = Backend::open_read_only(ctx).await?;
     let cloud = backend.cloud();
-    let (servers, workspaces) = match args.server.as_deref().map(Selector::parse).transpose()? {
+    let selector = args.server.as_deref().map(Selector::parse).transpose()?;
+    // One server's details, or a table of many.
+    let table = !matches!(selector, Some(Selector::One(_))) && args.format == Format::Text;
+    let (servers, workspaces) = match selector {
         None => everything(&*cloud, &mut tree).await?,
         Some(Selector::One(name)) => one(&*cloud, &tree, name).await?,
         Some(selector) => selected(&*cloud, &tree, &selector).await?,
@@ -122,11 +143,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let servers =
         servers.into_iter().map(|status| ServerReport { drift: drift.remove(&status.name), status }).collect();
     let report = Report { version: STATUS_JSON_VERSION, servers, workspaces };
+    let images = match table {
+        true => Some((images_of(&*cloud, &report.servers).await?, cloud.now().await)),
+        false => None,
+    };
     drop(cloud);
     drop(backend);
-    let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Format::Text => render_text(&report, &tree, ctx.color),
+    let text = match (args.format, images) {
+        (Format::Json, _) => serde_json::to_string_pretty(&report)? + "\n",
+        (Format::Text, Some((images, now))) => {
+            render_table(&report, &tree, (&images, now), args.output == Some(Layout::Wide), ctx.color)
+        }
+        (Format::Text, None) => render_text(&report, &tree, ctx.color),
     };
     ctx.out.print(&text)?;
     Ok(match failing {
@@ -228,6 +256,45 @@ async fn workspaces(cloud: &dyn Cloud, regions: &BTreeSet<Region>) -> Result<Vec
     Ok(all)
 }
 
+/// The images of the servers' regions (one DescribeImages a region), for the table's image
+/// names and ages.
+async fn images_of(cloud: &dyn Cloud, servers: &[ServerReport]) -> Result<Vec<Image>> {
+    let regions: BTreeSet<&Region> = servers.iter().map(|s| &s.status.region).collect();
+    let caller = Caller::new(&Policy::for_reads());
+    let mut images = Vec::new();
+    for region in regions {
+        images.extend(caller.call(cloud, Api::DescribeImages, || cloud.describe_images(region)).await?);
+    }
+    Ok(images)
+}
+
+/// The table of several servers (`status_table`), then the workspaces.
+fn render_table(
+    report: &Report,
+    tree: &ConfigTree,
+    (images, now): (&[Image], Timestamp),
+    wide: bool,
+    color: bool,
+) -> String {
+    let rows: Vec<status_table::Row<'_>> = report.servers.iter().map(|s| (&s.status, s.drift.as_deref())).collect();
+    let mut out = String::new();
+    if !rows.is_empty() {
+        let paint = |s: &ServerStatus| paint(s.health.as_str(), health_colour(s.health), color);
+        out.push_str(&status_table::render(&rows, images, now, wide, paint));
+    }
+    let workspaces = status::render_workspaces_text(&report.workspaces);
+    if !workspaces.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&workspaces);
+    }
+    if out.is_empty() {
+        out = format!("No servers are configured in {} and no workspace exists.\n", tree.dir().display());
+    }
+    out
+}
+
 /// The engine's text, with each server's health coloured on a colour terminal.
 fn render_text(report: &Report, tree: &ConfigTree, color: bool) -> String {
     let mut out = String::new();
@@ -262,17 +329,22 @@ fn render_text(report: &Report, tree: &ConfigTree, color: bool) -> String {
 
 /// Colours the health word of a server's first line (`ommegang     healthy   us-east-1`).
 fn colour_health(text: &str, server: &ServerStatus) -> String {
-    let code = match server.health {
-        Health::Healthy => "32",
-        Health::Degraded => "33",
-        Health::Down => "31",
-        Health::Stopped | Health::Absent => "2",
-        Health::Incomplete => "35",
-    };
+    let code = health_colour(server.health);
     let prefix = format!("{:<12} ", server.name.as_str());
     let health = server.health.as_str();
     match text.strip_prefix(&prefix).and_then(|rest| rest.strip_prefix(health)) {
         Some(rest) => format!("{prefix}{}{rest}", paint(health, code, true)),
         None => text.to_string(),
+    }
+}
+
+/// The terminal colour of a health word.
+fn health_colour(health: Health) -> &'static str {
+    match health {
+        Health::Healthy => "32",
+        Health::Degraded => "33",
+        Health::Down => "31",
+        Health::Stopped | Health::Absent => "2",
+        Health::Incomplete => "35",
     }
 }
