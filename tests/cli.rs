@@ -667,8 +667,11 @@ fn status_of_several_servers_is_a_table_a_line_each() {
     assert_eq!(duvel[5], "web-server-2026-08-04 (outdated)", "{table}");
     assert!(duvel.contains(&"vol-0001 30GiB".to_string()) && duvel.contains(&"template v1".to_string()), "{table}");
     assert!(duvel.contains(&"differs".to_string()), "{table}");
-    // One server: its details, as before.
-    assert!(c.ok(&["status", "duvel"]).stdout.starts_with("duvel        healthy   us-east-1\n  instance  i-0001"));
+    // One server: its details, with its group's last scaling activity.
+    let details = c.ok(&["status", "duvel"]).stdout;
+    assert!(details.starts_with("duvel        healthy   us-east-1\n  instance  i-0001"), "{details}");
+    let activity = details.lines().find(|l| l.starts_with("  activity  ")).unwrap_or_else(|| panic!("{details}"));
+    assert!(activity.contains(" succeeded: "), "{details}");
 }
 
 /// `cellar status ARGS` exits with each code, and prints the status either way.

@@ -118,6 +118,19 @@ pub struct AutoScalingStatus {
     pub template_version: Option<u32>,
     /// The launch configuration the group launches from, if it uses one.
     pub launch_configuration: Option<String>,
+    /// The group's most recent scaling activity (a launch, a termination, a failed launch
+    /// and why), if AWS still lists one.
+    pub last_activity: Option<ActivityStatus>,
+}
+
+/// A scaling activity of a server's group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActivityStatus {
+    /// When it started (seconds since the Unix epoch, the backend's clock).
+    pub at: Timestamp,
+    pub succeeded: bool,
+    /// AWS's description (`Launching a new EC2 instance: i-0002`).
+    pub description: String,
 }
 
 /// One server's status; this is also the JSON schema of each element of `servers` in `cellar status --format json`.
@@ -230,6 +243,11 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
                 LaunchSource::Configuration { name } => Some(name.clone()),
                 LaunchSource::Template { .. } => None,
             },
+            last_activity: g.activities.last().map(|a| ActivityStatus {
+                at: a.at,
+                succeeded: a.succeeded,
+                description: a.description.clone(),
+            }),
         }),
     }
 }
@@ -390,6 +408,10 @@ pub fn render_text(statuses: &[ServerStatus]) -> String {
                 (None, None) => "template version $Latest".to_string(),
             };
             out.push_str(&format!("  group     {} desired {} {from}\n", g.group, g.desired));
+            if let Some(a) = &g.last_activity {
+                let outcome = if a.succeeded { "succeeded" } else { "failed" };
+                out.push_str(&format!("  activity  {} {outcome}: {}\n", a.at.rfc3339(), a.description));
+            }
         }
         if !s.reason.is_empty() {
             out.push_str(&format!("  reason    {}\n", s.reason));

@@ -87,7 +87,8 @@ enum Format {
 pub const AFTER_HELP: &str = "Several servers (no argument, or a selector) print a table, a line each: name, health, \
 how long the current instance has run, instance, type, image name and age (\"outdated\" when a newer image of its \
 type exists), zone, address, group (desired), config (matches, differs, or - when not compared) and the reason; \
--o wide adds the data volumes and what the group launches from. One server prints its details.\n\n\
+-o wide adds the data volumes and what the group launches from. One server prints its details, with its \
+group's last scaling activity.\n\n\
 Health: healthy (instance running, data volume attached, Elastic IP associated), \
 degraded (up, but something is missing or it is still booting), down (it should run but has no instance; \
 the reason says why, e.g. failed to respawn: InsufficientInstanceCapacity), stopped (not running on purpose: \
