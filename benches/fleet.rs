@@ -5,9 +5,11 @@
 //! Every server is a copy of the fixture's duvel (its own name, DNS name, group, launch
 //! template and resources' Name tags), created once on the simulator by create-server and
 //! read once; a newer image makes `upgrade-ami@… --restart` plan four steps per server and
-//! a rolling change of 10% at a time. The time covers, per server, the command's parse, its
-//! scope, its plan and its move into the fleet plan (`FleetPlanning::add`), then the fleet
-//! plan's summary and waves (`FleetPlanning::finish`). Loading the configuration and working
+//! a rolling change of 10% at a time. The time covers, per server, the command's parse and
+//! its scope (one thread, as `cellar plan` does them before its batched read), then its plan
+//! and its move into its part of the fleet plan (`FleetPlanning::add`, one part per thread),
+//! the parts moved in (`FleetPlanning::absorb`), and the fleet plan's summary and waves
+//! (`FleetPlanning::finish`). Loading the configuration and working
 //! out every server's configuration, settings and extra tags (`ConfigTree::planned`, once per
 //! tree, as a command does on first use) are timed apart: "config load" and "resolve"; a
 //! real command pays "resolve" once, inside its planning.
