@@ -150,16 +150,22 @@ pub struct ServerStatus {
     pub auto_scaling: Option<AutoScalingStatus>,
 }
 
-/// A server not running on purpose: stopped with `why` when its data volume and Elastic IP
-/// are kept, else incomplete, naming what is missing (then `why`).
-fn stopped_or_incomplete(volume: Option<&Volume>, address: Option<&Address>, why: String) -> (Health, String) {
+/// A server not running on purpose: stopped, with `stopped` as the reason, when its data
+/// volume and Elastic IP are kept; else incomplete, naming what is missing, then
+/// `incomplete` (`stopped` when not given).
+fn stopped_or_incomplete(
+    volume: Option<&Volume>,
+    address: Option<&Address>,
+    stopped: String,
+    incomplete: Option<&str>,
+) -> (Health, String) {
     let missing: String = [(volume.is_none(), "no data volume; "), (address.is_none(), "no Elastic IP; ")]
         .into_iter()
         .filter_map(|(missing, what)| missing.then_some(what))
         .collect();
     match missing.is_empty() {
-        true => (Health::Stopped, why),
-        false => (Health::Incomplete, format!("{missing}{why}")),
+        true => (Health::Stopped, stopped),
+        false => (Health::Incomplete, format!("{missing}{}", incomplete.unwrap_or(&stopped))),
     }
 }
 
@@ -202,7 +208,7 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
         }
         Some(i) if i.state == InstanceState::Pending => (Health::Degraded, format!("instance {} is starting", i.id)),
         Some(i) if group.is_none_or(|g| g.desired == 0) => {
-            stopped_or_incomplete(volume, address, format!("instance {} is {}", i.id, i.state))
+            stopped_or_incomplete(volume, address, format!("instance {} is {}", i.id, i.state), None)
         }
         Some(i) => (Health::Down, format!("instance {} is {}", i.id, i.state)),
         None => match group {
@@ -210,15 +216,16 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
                 volume,
                 address,
                 format!("auto scaling stopped: group {} is kept with desired 0", g.name),
+                None,
             ),
             Some(g) => (Health::Down, why_down(g)),
             None if r.is_empty() => (Health::Absent, format!("nothing exists (no resource is tagged Name={name})")),
-            None => match stopped_or_incomplete(volume, address, String::new()) {
-                (Health::Stopped, _) => {
-                    (Health::Stopped, "no instance and no auto scaling group (auto scaling stopped)".to_string())
-                }
-                (health, missing) => (health, format!("{missing}no instance; no auto scaling group")),
-            },
+            None => stopped_or_incomplete(
+                volume,
+                address,
+                "no instance and no auto scaling group (auto scaling stopped)".to_string(),
+                Some("no instance; no auto scaling group"),
+            ),
         },
     };
 
