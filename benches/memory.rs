@@ -99,35 +99,17 @@ fn main() {
 
     // What `status` (all) must hold: the whole world, every server's status, the text.
     let quiet = |_: &str| {};
-    let before = sample().0;
-    let world = cellar_sim::SimStore::open_shared(&state, &quiet).expect("open the state").into_world();
-    let (after, load_peak) = sample();
-    let world_bytes = after - before;
-    eprintln!(
-        "the whole world: {:.1} MiB, peak while loading it {:.1} MiB",
-        world_bytes as f64 / MIB,
-        (load_peak - before) as f64 / MIB
-    );
-    let before = sample().0;
-    let tree = cellar_engine::config::ConfigTree::load(&config).expect("the configuration");
-    let (after, config_peak) = sample();
-    let config_bytes = after - before;
-    eprintln!(
-        "the configuration (every command loads it): {:.1} MiB, peak while loading it {:.1} MiB",
-        config_bytes as f64 / MIB,
-        (config_peak - before) as f64 / MIB
-    );
+    let (world, world_bytes) = measured("the whole world", "while loading it", || {
+        cellar_sim::SimStore::open_shared(&state, &quiet).expect("open the state").into_world()
+    });
+    let (tree, config_bytes) = measured("the configuration (every command loads it)", "while loading it", || {
+        cellar_engine::config::ConfigTree::load(&config).expect("the configuration")
+    });
     let names: Vec<String> = tree.server_names().iter().map(|n| n.as_str().to_string()).collect();
     let sim = cellar_sim::Sim::new(world);
-    let before = sample().0;
-    let statuses = rt.block_on(cellar_engine::status::read_many(&sim, &asked(names))).expect("read the status");
-    let (after, read_peak) = sample();
-    let status_bytes = after - before;
-    eprintln!(
-        "every server's status: {:.1} MiB, peak while reading it {:.1} MiB above the world",
-        status_bytes as f64 / MIB,
-        (read_peak - before) as f64 / MIB
-    );
+    let (statuses, status_bytes) = measured("every server's status", "above the world while reading it", || {
+        rt.block_on(cellar_engine::status::read_many(&sim, &asked(names))).expect("read the status")
+    });
     drop((statuses, sim));
     let all = ["status".to_string()];
     let all_text = text_bytes(&config, &state, &all);
@@ -160,6 +142,20 @@ fn main() {
         (world_bytes + status_bytes + one_text.0) as f64 / MIB
     );
     report("status ONE", config_bytes + world_bytes + status_bytes + one_text.0, &config, &state, &words, one_text.1);
+}
+
+/// What `make` returns, and the heap it holds once made; prints that and the peak above the
+/// heap before, as `LABEL: X MiB, peak WHILE Y MiB`.
+fn measured<T>(label: &str, while_: &str, make: impl FnOnce() -> T) -> (T, usize) {
+    let before = sample().0;
+    let made = make();
+    let (after, peak) = sample();
+    eprintln!(
+        "{label}: {:.1} MiB, peak {while_} {:.1} MiB",
+        (after - before) as f64 / MIB,
+        (peak - before) as f64 / MIB
+    );
+    (made, after - before)
 }
 
 /// The bytes `cellar WORDS` prints, and the process's peak RSS in bytes.
