@@ -86,6 +86,8 @@ apis! {
     DescribeKeyPairs => Ec2, false;
     /// An instance's console output (what its agent printed at boot; `status` reads it).
     GetConsoleOutput => Ec2, false;
+    /// EC2's status checks and scheduled events of running instances (`cellar watch`).
+    DescribeInstanceStatus => Ec2, false;
     CreateVolume => Ec2, true;
     DeleteVolume => Ec2, true;
     AttachVolume => Ec2, true;

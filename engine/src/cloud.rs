@@ -371,6 +371,20 @@ pub trait Cloud: Send + Sync {
     /// The instance's console output (GetConsoleOutput, decoded): what it printed at boot,
     /// its agent's outcome line included; empty when there is none yet.
     async fn get_console_output(&self, region: &Region, instance: &InstanceId) -> CloudResult<String>;
+    /// EC2's status checks and scheduled events of `instances` (DescribeInstanceStatus by
+    /// `InstanceIds`, at most [`crate::monitoring::MAX_STATUS_IDS`]): only the running
+    /// ones are listed (AWS's default, without `IncludeAllInstances`); an id that does
+    /// not exist fails the call with `InvalidInstanceID.NotFound`, as on AWS.
+    async fn describe_instance_status(
+        &self,
+        _region: &Region,
+        _instances: &[InstanceId],
+    ) -> CloudResult<Vec<crate::monitoring::InstanceChecks>> {
+        Err(CloudError::new(
+            CloudErrorKind::Other("NotImplemented".into()),
+            "DescribeInstanceStatus is not implemented yet",
+        ))
+    }
 
     async fn create_launch_template(
         &self,

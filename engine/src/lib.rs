@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod limits;
 pub mod lock;
 pub mod model;
+pub mod monitoring;
 pub mod network;
 pub mod plan;
 pub mod planner;

@@ -183,6 +183,10 @@ pub struct ServerConfig {
     /// The data volumes, the first one first (sourced at `volumes`; the default source:
     /// the field is not set, and the one volume is `/dev/sdf` at `/data` with `persist`).
     pub volumes: Sourced<Vec<VolumeConfig>>,
+    /// The outside probe `cellar watch` sends (`health_check`); `None`: EC2's status checks only.
+    pub health_check: Option<Sourced<crate::monitoring::HealthCheck>>,
+    /// Where `cellar watch` sends the server's incidents besides its output (`notify`).
+    pub notify: Option<Sourced<crate::monitoring::Notify>>,
 }
 
 fn quote(s: &str) -> String {
@@ -789,6 +793,8 @@ fn build(name: &ServerName, m: Layer) -> ServerConfig {
         launch: m.launch.unwrap_or_else(|| Sourced::default_value(LaunchKind::Template)),
         launch_settings: launch::build(&m.settings),
         volumes,
+        health_check: None,
+        notify: None,
     }
 }
 
