@@ -23,3 +23,4 @@ pub mod rng;
 pub mod selector;
 pub mod status;
 pub mod volumes;
+pub mod watch;

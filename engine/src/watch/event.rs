@@ -1,0 +1,296 @@
+//! What the watch reports: a [`WatchEvent`], its text line and its JSON (the schema of
+//! docs/watch-events.md, versioned by [`WATCH_EVENT_VERSION`]).
+
+use crate::model::{InstanceId, Region, ServerName, Timestamp};
+use crate::monitoring::ScheduledEvent;
+use crate::status::Health;
+use serde::Serialize;
+
+/// The version of the event JSON (docs/watch-events.md): changed when a field changes
+/// meaning or disappears, not when one is added.
+pub const WATCH_EVENT_VERSION: u32 = 1;
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// An incident began, or got worse, at `down`: the server should serve and does not.
+    Down,
+    /// An incident began at `degraded` (or `incomplete`): up, but something is missing.
+    Degraded,
+    /// An incident still lasts ([`crate::monitoring::Notify::remind_every`] after its last
+    /// notification).
+    Reminder,
+    /// The incident ended: the server is healthy again.
+    Recovered,
+    /// The incident ended because the server is now stopped or absent on purpose.
+    Resolved,
+    /// A change of health outside any incident (healthy → stopped, absent → healthy): said
+    /// on the watch's output, not notified.
+    Changed,
+    /// AWS scheduled an event (retirement, reboot, maintenance) for the server's instance.
+    Scheduled,
+    /// The watch cannot read the cloud: its own incident (no server's health is judged meanwhile).
+    ConnectionLost,
+    /// The watch reads the cloud again.
+    ConnectionRestored,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Down => "down",
+            EventKind::Degraded => "degraded",
+            EventKind::Reminder => "reminder",
+            EventKind::Recovered => "recovered",
+            EventKind::Resolved => "resolved",
+            EventKind::Changed => "changed",
+            EventKind::Scheduled => "scheduled",
+            EventKind::ConnectionLost => "connection-lost",
+            EventKind::ConnectionRestored => "connection-restored",
+        }
+    }
+
+    /// Whether the event goes to the notification targets (webhooks, commands); every
+    /// event goes to the watch's output.
+    pub fn notifies(self) -> bool {
+        self != EventKind::Changed
+    }
+}
+
+/// The incident an event belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IncidentRef {
+    /// `<server>-<unix time it began>` (`connection-<time>` for a lost connection): the same
+    /// for every event of the incident, so a receiver can thread them.
+    pub id: String,
+    pub started: Timestamp,
+}
+
+/// One event of the watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchEvent {
+    pub kind: EventKind,
+    /// When the watch saw it (the backend's clock: virtual on the simulator).
+    pub at: Timestamp,
+    /// `None` for the connection's events.
+    pub server: Option<ServerName>,
+    pub region: Option<Region>,
+    /// The server's health now.
+    pub health: Option<Health>,
+    /// Its health before (`None` at the first look).
+    pub previous: Option<Health>,
+    /// Why (the status reason, the probe's error, AWS's words); empty when healthy.
+    pub reason: String,
+    pub instance: Option<InstanceId>,
+    pub incident: Option<IncidentRef>,
+    /// The scheduled event, for [`EventKind::Scheduled`].
+    pub scheduled: Option<ScheduledEvent>,
+}
+
+/// The JSON of an event (docs/watch-events.md).
+#[derive(Serialize)]
+struct EventJson<'a> {
+    version: u32,
+    kind: EventKind,
+    at: String,
+    at_unix: u64,
+    server: Option<&'a ServerName>,
+    region: Option<&'a Region>,
+    health: Option<Health>,
+    previous: Option<Health>,
+    reason: &'a str,
+    instance: Option<&'a InstanceId>,
+    incident: Option<IncidentJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scheduled: Option<ScheduledJson<'a>>,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct IncidentJson<'a> {
+    id: &'a str,
+    started: String,
+    /// Seconds from its start to this event.
+    duration_secs: u64,
+}
+
+#[derive(Serialize)]
+struct ScheduledJson<'a> {
+    id: &'a str,
+    code: &'a str,
+    description: &'a str,
+    not_before: String,
+    not_after: Option<String>,
+}
+
+impl WatchEvent {
+    /// How long the incident has lasted at this event.
+    pub fn incident_duration(&self) -> Option<u64> {
+        self.incident.as_ref().map(|i| self.at.0.saturating_sub(i.started.0))
+    }
+
+    /// The event as one line of JSON (no newline).
+    pub fn to_json(&self) -> String {
+        let json = EventJson {
+            version: WATCH_EVENT_VERSION,
+            kind: self.kind,
+            at: self.at.rfc3339(),
+            at_unix: self.at.0,
+            server: self.server.as_ref(),
+            region: self.region.as_ref(),
+            health: self.health,
+            previous: self.previous,
+            reason: &self.reason,
+            instance: self.instance.as_ref(),
+            incident: self.incident.as_ref().map(|i| IncidentJson {
+                id: &i.id,
+                started: i.started.rfc3339(),
+                duration_secs: self.at.0.saturating_sub(i.started.0),
+            }),
+            scheduled: self.scheduled.as_ref().map(|s| ScheduledJson {
+                id: &s.id,
+                code: s.code.as_str(),
+                description: &s.description,
+                not_before: s.not_before.rfc3339(),
+                not_after: s.not_after.map(Timestamp::rfc3339),
+            }),
+            text: self.summary(),
+        };
+        serde_json::to_string(&json).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The event in a sentence, without its time: `ommegang is down (was healthy): …`.
+    pub fn summary(&self) -> String {
+        let server = self.server.as_ref().map_or("", |s| s.as_str());
+        let was = self.previous.map(|p| format!(" (was {})", p.as_str())).unwrap_or_default();
+        let why = |reason: &str| if reason.is_empty() { String::new() } else { format!(": {reason}") };
+        let lasted = self.incident_duration().map(duration_text).unwrap_or_default();
+        match self.kind {
+            EventKind::Down | EventKind::Degraded => {
+                let health = self.health.map_or("down", Health::as_str);
+                format!("{server} is {health}{was}{}", why(&self.reason))
+            }
+            EventKind::Reminder => {
+                let health = self.health.map_or("down", Health::as_str);
+                format!("{server} is still {health}, for {lasted}{}", why(&self.reason))
+            }
+            EventKind::Recovered => format!("{server} recovered after {lasted}{was}"),
+            EventKind::Resolved => {
+                let health = self.health.map_or("stopped", Health::as_str);
+                format!("{server} is {health}{was}, which ends the incident after {lasted}{}", why(&self.reason))
+            }
+            EventKind::Changed => {
+                let health = self.health.map_or("", Health::as_str);
+                format!("{server} is {health}{was}{}", why(&self.reason))
+            }
+            EventKind::Scheduled => match &self.scheduled {
+                Some(s) => {
+                    let instance = self.instance.as_ref().map(|i| format!(" of {i}")).unwrap_or_default();
+                    format!(
+                        "{server}: AWS scheduled {}{instance}, not before {}: {}",
+                        s.code,
+                        s.not_before.rfc3339(),
+                        s.description
+                    )
+                }
+                None => format!("{server}: AWS scheduled an event"),
+            },
+            EventKind::ConnectionLost => format!("cannot read the cloud{}", why(&self.reason)),
+            EventKind::ConnectionRestored => format!("reading the cloud again after {lasted}"),
+        }
+    }
+
+    /// The event's text line: its time, its kind in capitals and [`WatchEvent::summary`].
+    pub fn to_text(&self) -> String {
+        format!("{} {:<19} {}", self.at.rfc3339(), self.kind.as_str().to_uppercase(), self.summary())
+    }
+}
+
+/// `4m30s`, `1h0m`, `45s`.
+pub fn duration_text(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{}s", secs / 60, secs % 60),
+        _ => format!("{}h{}m", secs / 3600, secs / 60 % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitoring::EventCode;
+
+    fn event(kind: EventKind) -> WatchEvent {
+        WatchEvent {
+            kind,
+            at: Timestamp(1_800_000_270),
+            server: Some(ServerName::new("ale")),
+            region: Some(Region::new("us-east-1")),
+            health: Some(Health::Down),
+            previous: Some(Health::Healthy),
+            reason: "failed to respawn: InsufficientInstanceCapacity in us-east-1a".into(),
+            instance: None,
+            incident: Some(IncidentRef { id: "ale-1800000000".into(), started: Timestamp(1_800_000_000) }),
+            scheduled: None,
+        }
+    }
+
+    #[test]
+    fn text_lines() {
+        let check = |e: WatchEvent, expected: &str| assert_eq!(e.to_text(), expected);
+        check(
+            event(EventKind::Down),
+            "2027-01-15T08:04:30Z DOWN                ale is down (was healthy): failed to respawn: InsufficientInstanceCapacity in us-east-1a",
+        );
+        check(
+            WatchEvent {
+                health: Some(Health::Healthy),
+                previous: Some(Health::Down),
+                reason: String::new(),
+                ..event(EventKind::Recovered)
+            },
+            "2027-01-15T08:04:30Z RECOVERED           ale recovered after 4m30s (was down)",
+        );
+        check(
+            event(EventKind::Reminder),
+            "2027-01-15T08:04:30Z REMINDER            ale is still down, for 4m30s: failed to respawn: InsufficientInstanceCapacity in us-east-1a",
+        );
+        let scheduled = WatchEvent {
+            instance: Some(InstanceId::new("i-0003")),
+            scheduled: Some(ScheduledEvent {
+                id: "instance-event-1".into(),
+                code: EventCode::InstanceRetirement,
+                description: "The instance is running on degraded hardware".into(),
+                not_before: Timestamp(1_800_600_000),
+                not_after: None,
+            }),
+            incident: None,
+            ..event(EventKind::Scheduled)
+        };
+        check(
+            scheduled.clone(),
+            "2027-01-15T08:04:30Z SCHEDULED           ale: AWS scheduled instance-retirement of i-0003, not before 2027-01-22T06:40:00Z: The instance is running on degraded hardware",
+        );
+        let json: serde_json::Value = serde_json::from_str(&scheduled.to_json()).unwrap();
+        assert_eq!(json["version"], 1);
+        assert_eq!(json["kind"], "scheduled");
+        assert_eq!(json["scheduled"]["code"], "instance-retirement");
+        assert_eq!(json["scheduled"]["not_before"], "2027-01-22T06:40:00Z");
+        assert_eq!(json["incident"], serde_json::Value::Null);
+        let json: serde_json::Value = serde_json::from_str(&event(EventKind::Down).to_json()).unwrap();
+        assert_eq!(json["incident"]["duration_secs"], 270);
+        assert_eq!(json["at"], "2027-01-15T08:04:30Z");
+        assert_eq!(json["health"], "down");
+        assert_eq!(json["previous"], "healthy");
+        assert!(json.get("scheduled").is_none());
+    }
+
+    #[test]
+    fn durations() {
+        for (secs, text) in [(0, "0s"), (59, "59s"), (60, "1m0s"), (3599, "59m59s"), (3600, "1h0m"), (90_061, "25h1m")]
+        {
+            assert_eq!(duration_text(secs), text);
+        }
+    }
+}
