@@ -36,15 +36,26 @@ pub(crate) struct HealthCheckLayer {
     pub tcp: Option<Sourced<String>>,
     pub expect_status: Option<Sourced<i64>>,
     pub timeout_secs: Option<Sourced<i64>>,
+    /// False when a sub-field could not be read (that is reported): the values read are
+    /// still checked, but not what seems to be missing.
+    pub complete: bool,
 }
 
 /// `notify` as a file writes it.
 #[derive(Clone, Debug)]
 pub(crate) struct NotifyLayer {
     pub webhooks: Vec<WebhookLayer>,
-    /// Each command (sourced at its list) and each of its strings.
-    pub commands: Vec<Sourced<Vec<Sourced<String>>>>,
+    pub commands: Vec<CommandLayer>,
     pub remind_every_mins: Option<Sourced<i64>>,
+}
+
+/// One entry of `notify.commands`.
+#[derive(Clone, Debug)]
+pub(crate) struct CommandLayer {
+    /// The program and its arguments (sourced at the list), each sourced at its string.
+    pub words: Sourced<Vec<Sourced<String>>>,
+    /// As [`HealthCheckLayer::complete`].
+    pub complete: bool,
 }
 
 /// One entry of `notify.webhooks`.
@@ -54,6 +65,8 @@ pub(crate) struct WebhookLayer {
     pub source: Source,
     pub url: Option<Sourced<String>>,
     pub body: Option<Sourced<WebhookBody>>,
+    /// As [`HealthCheckLayer::complete`].
+    pub complete: bool,
 }
 
 const HEALTH_CHECK_FIELDS: &[&str] = &["http", "tcp", "expect_status", "timeout_secs"];
@@ -122,7 +135,7 @@ pub(crate) fn set_health_check(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) 
     let not_struct = "invalid value for `health_check`: expected `(http: \"...\", ...)` or `(tcp: \"...\", ...)`";
     let Some(fields) = struct_fields(p, v, "health_check", not_struct) else { return false };
     let (fields, mut ok) = known_fields(p, fields, "health_check", "in `health_check`", HEALTH_CHECK_FIELDS);
-    let mut hc = HealthCheckLayer { http: None, tcp: None, expect_status: None, timeout_secs: None };
+    let mut hc = HealthCheckLayer { http: None, tcp: None, expect_status: None, timeout_secs: None, complete: true };
     for field in &fields {
         let value = &field.value;
         let set = match field.name.as_str() {
@@ -133,9 +146,10 @@ pub(crate) fn set_health_check(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) 
         };
         ok &= set.is_some();
     }
-    if ok {
-        layer.health_check = Some(Box::new(Sourced::new(hc, p.source(v.pos))));
-    }
+    // Kept even when not all of it could be read, so that `cellar check` reports the
+    // problems of the rest too; the layer's problems keep it from being used.
+    hc.complete = ok;
+    layer.health_check = Some(Box::new(Sourced::new(hc, p.source(v.pos))));
     ok
 }
 
@@ -147,26 +161,34 @@ pub(crate) fn set_notify(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> boo
     for field in &fields {
         let value = &field.value;
         let set = match field.name.as_str() {
-            "webhooks" => webhooks(p, value).map(|w| n.webhooks = w),
-            "commands" => commands(p, value).map(|c| n.commands = c),
-            _ => p.value("notify.remind_every_mins", value).map(|m| n.remind_every_mins = Some(m)),
+            "webhooks" => {
+                let (webhooks, read) = webhooks(p, value);
+                n.webhooks = webhooks;
+                read
+            }
+            "commands" => {
+                let (commands, read) = commands(p, value);
+                n.commands = commands;
+                read
+            }
+            _ => p.value("notify.remind_every_mins", value).map(|m| n.remind_every_mins = Some(m)).is_some(),
         };
-        ok &= set.is_some();
+        ok &= set;
     }
-    if ok {
-        layer.notify = Some(Box::new(Sourced::new(n, p.source(v.pos))));
-    }
+    // Kept whole or not, as `health_check` is.
+    layer.notify = Some(Box::new(Sourced::new(n, p.source(v.pos))));
     ok
 }
 
-fn webhooks(p: &mut Parser<'_>, v: &Item) -> Option<Vec<WebhookLayer>> {
+/// The webhooks, and whether all of them could be read.
+fn webhooks(p: &mut Parser<'_>, v: &Item) -> (Vec<WebhookLayer>, bool) {
     let Some(items) = p.scanned.list(v) else {
         p.problem(
             v.pos,
             "invalid value for `notify.webhooks`: expected a list of `(url: \"...\", body: Json)`".into(),
             Some(format!("write it like `{}`", example("notify.webhooks"))),
         );
-        return None;
+        return (Vec::new(), false);
     };
     let mut out = Vec::new();
     let mut ok = true;
@@ -176,29 +198,31 @@ fn webhooks(p: &mut Parser<'_>, v: &Item) -> Option<Vec<WebhookLayer>> {
             ok = false;
             continue;
         };
-        let (fields, fine) = known_fields(p, fields, "notify.webhooks", "in a webhook", WEBHOOK_FIELDS);
-        let mut w = WebhookLayer { source: p.source(item.pos), url: None, body: None };
-        ok &= fine;
+        let (fields, mut complete) = known_fields(p, fields, "notify.webhooks", "in a webhook", WEBHOOK_FIELDS);
+        let mut w = WebhookLayer { source: p.source(item.pos), url: None, body: None, complete: true };
         for field in &fields {
             let set = match field.name.as_str() {
                 "url" => p.value("notify.webhooks.url", &field.value).map(|u| w.url = Some(u)),
                 _ => p.value("notify.webhooks.body", &field.value).map(|b| w.body = Some(b)),
             };
-            ok &= set.is_some();
+            complete &= set.is_some();
         }
+        w.complete = complete;
+        ok &= complete;
         out.push(w);
     }
-    ok.then_some(out)
+    (out, ok)
 }
 
-fn commands(p: &mut Parser<'_>, v: &Item) -> Option<Vec<Sourced<Vec<Sourced<String>>>>> {
+/// The commands, and whether all of them could be read.
+fn commands(p: &mut Parser<'_>, v: &Item) -> (Vec<CommandLayer>, bool) {
     let Some(items) = p.scanned.list(v) else {
         p.problem(
             v.pos,
             "invalid value for `notify.commands`: expected a list of commands, each a list of strings".into(),
             Some(format!("write it like `{}`", example("notify.commands"))),
         );
-        return None;
+        return (Vec::new(), false);
     };
     let mut out = Vec::new();
     let mut ok = true;
@@ -210,14 +234,16 @@ fn commands(p: &mut Parser<'_>, v: &Item) -> Option<Vec<Sourced<Vec<Sourced<Stri
                     .into(),
                 Some(format!("write it like `{}`", example("notify.commands"))),
             );
+            out.push(CommandLayer { words: Sourced::new(Vec::new(), p.source(item.pos)), complete: false });
             ok = false;
             continue;
         };
         let parsed: Vec<Sourced<String>> = words.iter().filter_map(|w| p.value("notify.commands", w)).collect();
-        ok &= parsed.len() == words.len();
-        out.push(Sourced::new(parsed, p.source(item.pos)));
+        let complete = parsed.len() == words.len();
+        ok &= complete;
+        out.push(CommandLayer { words: Sourced::new(parsed, p.source(item.pos)), complete });
     }
-    ok.then_some(out)
+    (out, ok)
 }
 
 fn problem(source: &Source, message: String, fix: Option<String>) -> Problem {
@@ -237,6 +263,7 @@ pub(crate) fn layer_problems(layer: &Layer, out: &mut Vec<Problem>) {
 fn health_check_problems(hc: &Sourced<HealthCheckLayer>, out: &mut Vec<Problem>) {
     let h = &hc.value;
     match (&h.http, &h.tcp) {
+        (None, None) if !h.complete => {}
         (None, None) => out.push(problem(
             &hc.source,
             "`health_check` has neither `http` nor `tcp`".into(),
@@ -256,7 +283,7 @@ fn health_check_problems(hc: &Sourced<HealthCheckLayer>, out: &mut Vec<Problem>)
         tcp_problems(tcp, out);
     }
     if let Some(Sourced { value, source }) = &h.expect_status {
-        if h.http.is_none() && h.tcp.is_some() {
+        if h.http.is_none() && h.tcp.is_some() && h.complete {
             out.push(problem(
                 source,
                 "`expect_status` goes with `http` only: a TCP check has no HTTP status".into(),
@@ -473,6 +500,7 @@ fn tcp_problems(v: &Sourced<String>, out: &mut Vec<Problem>) {
 fn notify_problems(n: &NotifyLayer, out: &mut Vec<Problem>) {
     for (i, w) in n.webhooks.iter().enumerate() {
         match &w.url {
+            None if !w.complete => {}
             None => out.push(problem(
                 &w.source,
                 format!("webhook {} has no `url`", i + 1),
@@ -499,7 +527,11 @@ fn notify_problems(n: &NotifyLayer, out: &mut Vec<Problem>) {
     }
 }
 
-fn command_problems(n: usize, command: &Sourced<Vec<Sourced<String>>>, out: &mut Vec<Problem>) {
+fn command_problems(n: usize, command: &CommandLayer, out: &mut Vec<Problem>) {
+    let CommandLayer { words: command, complete } = command;
+    if !complete {
+        return; // a string that could not be read is reported; the others' places are unknown
+    }
     let Some(program) = command.value.first() else {
         out.push(problem(
             &command.source,
@@ -598,7 +630,7 @@ pub(crate) fn build_notify(merged: &Layer) -> Option<Sourced<Notify>> {
                 body: w.body.as_ref().map_or_else(WebhookBody::default, |b| b.value),
             })
             .collect(),
-        commands: n.value.commands.iter().map(|c| c.value.iter().map(|w| w.value.clone()).collect()).collect(),
+        commands: n.value.commands.iter().map(|c| c.words.value.iter().map(|w| w.value.clone()).collect()).collect(),
         remind_every: match n.value.remind_every_mins.as_ref().map(|m| m.value) {
             None => Some(DEFAULT_REMIND_EVERY),
             Some(0) => None,

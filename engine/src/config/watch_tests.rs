@@ -530,3 +530,31 @@ fn plans_do_not_record_health_checks_or_notifications() {
     let shown: Vec<String> = with.server(&s).unwrap().entries().into_iter().map(|(n, _, _)| n).collect();
     assert_eq!(shown[shown.len() - 2..], ["health_check", "notify"]);
 }
+
+/// A value that cannot be read is reported, and so are the problems of the rest of the
+/// field; what seems missing because it could not be read is not.
+#[test]
+fn what_can_be_read_is_checked_too() {
+    check(
+        r#"health_check: (http: 80, timeout_secs: 0)"#,
+        &[
+            "cfg/servers/s.ron:1:40: invalid value for `health_check.http`: Expected string (fix: write it like `http: \"https://{dns_name}/health\"`)",
+            "cfg/servers/s.ron:1:58: health_check.timeout_secs must be between 1 and 60 (seconds), not 0 (fix: leave it out for 5 seconds)",
+        ],
+    );
+    check(
+        r#"health_check: (htp: "http://{address}/")"#,
+        &["cfg/servers/s.ron:1:34: unknown field `htp` in `health_check` (allowed fields: http, tcp, expect_status, timeout_secs) (fix: did you mean `http`?)"],
+    );
+    check(
+        r#"notify: (webhooks: [(url: 7), (url: "https://a:b@hooks.example.com/", body: Teams)], commands: [[7, "x"], ["bin/x"]], remind_every_mins: 20000)"#,
+        &[
+            "cfg/servers/s.ron:1:45: invalid value for `notify.webhooks.url`: Expected string (fix: write it like `url: \"https://hooks.example.com/cellar\"`)",
+            "cfg/servers/s.ron:1:55: invalid webhook URL \"https://a:b@hooks.example.com/\": it has a user name or password in it (`user:password@`) (fix: leave them out: `cellar config` and the watch's output show the URL)",
+            "cfg/servers/s.ron:1:95: invalid value for `notify.webhooks.body`: expected `Json` or `Slack`, not `Teams` (fix: write it like `body: Slack`)",
+            "cfg/servers/s.ron:1:116: invalid value for `notify.commands`: Expected string (fix: write it like `commands: [[\"/usr/local/bin/page-oncall\", \"--team\", \"web\"]]`)",
+            "cfg/servers/s.ron:1:126: program \"bin/x\" is a relative path, which would depend on the directory the watch runs in (fix: give the program's absolute path (/usr/local/bin/page-oncall) or its name on the watch's PATH (page-oncall))",
+            "cfg/servers/s.ron:1:156: notify.remind_every_mins must be between 0 (never remind) and 10080 (a week), not 20000 (fix: leave it out to be reminded every 60 minutes)",
+        ],
+    );
+}
