@@ -198,3 +198,50 @@ fn a_broken_server_file_stops_only_the_commands_that_use_it() {
         }
     }
 }
+
+/// `health_check` and `notify`: `cellar check` reports every problem at its value, with
+/// the `{dns_name}` of a server without one; `cellar config` shows both, defaults written
+/// out.
+#[test]
+fn check_reports_health_check_and_notify_problems() {
+    check_reports(
+        |config| {
+            std::fs::write(
+                config.join("servers/westy.ron"),
+                r#"(
+    platform: "debian-web",
+    health_check: (tcp: "{dns_name}:22", timeout_secs: 90),
+    notify: (
+        webhooks: [(url: "https://ops:secret@hooks.example.com/cellar"), (url: "https://hooks.example.com/x", body: Teams)],
+        commands: [["bin/page-oncall", "--team", "web"]],
+        remind_every_mins: 20000,
+    ),
+)
+"#,
+            )
+            .unwrap()
+        },
+        &[
+            "servers/westy.ron:3:25: the health check uses {dns_name}, and server westy has no `dns_name`",
+            "servers/westy.ron:3:56: health_check.timeout_secs must be between 1 and 60 (seconds), not 90",
+            "servers/westy.ron:5:26: invalid webhook URL \"https://ops:secret@hooks.example.com/cellar\": it has a user \
+             name or password in it (`user:password@`)",
+            "servers/westy.ron:5:117: invalid value for `notify.webhooks.body`: expected `Json` or `Slack`, not `Teams`",
+            "fix: write it like `body: Slack`",
+            "servers/westy.ron:6:21: program \"bin/page-oncall\" is a relative path",
+            "servers/westy.ron:7:28: notify.remind_every_mins must be between 0 (never remind) and 10080 (a week), not \
+             20000",
+            "6 problems found",
+        ],
+    );
+    let c = Cellar::new();
+    let shown = c.ok(&["config", "ommegang"]).stdout;
+    for expected in [
+        "  health_check         = (http: \"https://{dns_name}/\", expect_status: 200, timeout_secs: 5) # ",
+        "servers/ommegang.ron:27:19\n",
+        "  notify               = (webhooks: [], commands: [], remind_every_mins: 60) # ",
+        "servers/ommegang.ron:30:13\n",
+    ] {
+        assert!(shown.contains(expected), "expected {expected:?} in:\n{shown}");
+    }
+}

@@ -85,6 +85,19 @@ fn an_unchanged_plan_applies() {
     c.ok(&["apply", plan.to_str().unwrap(), "--dns-confirmed"]);
 }
 
+/// `health_check` and `notify` say how `cellar watch` looks at the server, not what the
+/// cloud holds: a plan made before they changed still applies.
+#[test]
+fn a_plan_outlives_changes_to_what_the_watch_reads() {
+    let c = Cellar::with_config_copy();
+    let plan = saved_plan(&c);
+    let server = c.config.join("servers/ommegang.ron");
+    replace_in(&server, "(http: \"https://{dns_name}/\", expect_status: 200,", "(tcp: \"{address}:22\",");
+    replace_in(&server, "remind_every_mins: 60,", "commands: [[\"/usr/local/bin/page-oncall\"]],");
+    c.ok(&["check"]);
+    c.ok(&["apply", plan.to_str().unwrap(), "--dns-confirmed"]);
+}
+
 /// Installs a fault schedule written in `c`'s directory.
 fn faults(c: &Cellar, schedule: &str) {
     let path = c.dir.path().join("faults.ron");

@@ -33,6 +33,8 @@ pub(crate) const FIELDS: &[&str] = &[
     "ebs",
     "root_volume_gb",
     "volumes",
+    "health_check",
+    "notify",
 ];
 
 /// Fields a server file must end up with after merging.
@@ -74,6 +76,17 @@ pub(crate) fn example(field: &str) -> &'static str {
         "volumes.size_gb" => "size_gb: 100",
         "volumes.mount" => "mount: \"/srv/db\"",
         "volumes.persist" => "persist: [\"/var/lib/mysql\"]",
+        "health_check" => "health_check: (http: \"https://{dns_name}/health\", expect_status: 200, timeout_secs: 5)",
+        "health_check.http" => "http: \"https://{dns_name}/health\"",
+        "health_check.tcp" => "tcp: \"{address}:22\"",
+        "health_check.expect_status" => "expect_status: 200",
+        "health_check.timeout_secs" => "timeout_secs: 5",
+        "notify" => "notify: (webhooks: [(url: \"https://hooks.example.com/cellar\")], commands: [[\"/usr/local/bin/page-oncall\", \"--team\", \"web\"]], remind_every_mins: 60)",
+        "notify.webhooks" => "webhooks: [(url: \"https://hooks.example.com/cellar\"), (url: \"https://hooks.slack.com/services/T0/B0/x\", body: Slack)]",
+        "notify.webhooks.url" => "url: \"https://hooks.example.com/cellar\"",
+        "notify.webhooks.body" => "body: Slack",
+        "notify.commands" => "commands: [[\"/usr/local/bin/page-oncall\", \"--team\", \"web\"]]",
+        "notify.remind_every_mins" => "remind_every_mins: 60",
         _ => "",
     }
 }
@@ -116,6 +129,11 @@ pub(crate) struct Layer {
     pub settings: LaunchLayer,
     /// The data volumes (the list sourced at the list); `None`: one volume, as without it.
     pub volumes: Option<Sourced<Vec<super::volumes::VolumeLayer>>>,
+    /// What `cellar watch` probes (sourced at the value). Boxed, as `notify`: most layers
+    /// set neither, and a layer is kept for every server file read.
+    pub health_check: Option<Box<Sourced<super::watch::HealthCheckLayer>>>,
+    /// Whom `cellar watch` tells (sourced at the value).
+    pub notify: Option<Box<Sourced<super::watch::NotifyLayer>>>,
 }
 
 impl Layer {
@@ -141,6 +159,8 @@ impl Layer {
             launch: None,
             settings: LaunchLayer::default(),
             volumes: None,
+            health_check: None,
+            notify: None,
         }
     }
 
@@ -161,6 +181,8 @@ impl Layer {
             "spawn" => self.spawn.is_some(),
             "launch" => self.launch.is_some(),
             "volumes" => self.volumes.is_some(),
+            "health_check" => self.health_check.is_some(),
+            "notify" => self.notify.is_some(),
             other => self.settings.has(other).unwrap_or(false),
         }
     }
@@ -189,7 +211,9 @@ pub(crate) fn merge(file: &Path, kind: FileKind, chain: &[&Layer]) -> Layer {
             persist,
             dns_name,
             launch,
-            volumes
+            volumes,
+            health_check,
+            notify
         );
         if layer.spawn.is_some() {
             out.spawn = layer.spawn.clone();
@@ -230,6 +254,7 @@ impl<'a> Parser<'a> {
                 let message = match field {
                     "launch" => format!("expected `Template` or `Configuration`, not `{src}`"),
                     "metadata.http_tokens" => format!("expected `Required` or `Optional`, not `{src}`"),
+                    "notify.webhooks.body" => format!("expected `Json` or `Slack`, not `{src}`"),
                     "ebs.type" => {
                         let types: Vec<&str> = crate::model::VolumeType::ALL.iter().map(|t| t.as_str()).collect();
                         format!("expected one of {}, not `{src}`", types.join(", "))
@@ -351,6 +376,8 @@ const SETTERS: &[(&str, Setter)] = &[
     ("ebs", launch::set_ebs),
     ("root_volume_gb", launch::set_root_volume_gb),
     ("volumes", super::volumes::set_volumes),
+    ("health_check", super::watch::set_health_check),
+    ("notify", super::watch::set_notify),
 ];
 
 fn set_spawn(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bool {

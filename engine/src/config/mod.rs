@@ -25,10 +25,19 @@
 //!     metadata: (http_tokens: Required, hop_limit: 2),
 //!     ebs: (type: gp3, iops: 3000, throughput: 125, encrypted: true, kms_key: "alias/ebs"),
 //!     root_volume_gb: 16,
+//!     volumes: [(device: "/dev/sdf", mount: "/data", persist: ["/etc"])],
+//!     health_check: (http: "https://{dns_name}/health", expect_status: 200, timeout_secs: 5),
+//!                                    // or (tcp: "{address}:22", timeout_secs: 3)
+//!     notify: (webhooks: [(url: "https://hooks.example.com/cellar", body: Json)],   // or Slack
+//!              commands: [["/usr/local/bin/page-oncall", "--team", "web"]],
+//!              remind_every_mins: 60),   // 0: never remind
 //! )
 //! ```
 //!
-//! The launch settings (from `instance_profile` on) are described in `launch.rs`.
+//! The launch settings (from `instance_profile` to `root_volume_gb`) are described in
+//! `launch.rs`, `volumes` in `volumes.rs`, and `health_check` and `notify` (what `cellar
+//! watch` probes and whom it tells; not launch settings, so no plan records them) in
+//! `watch.rs`.
 //!
 //! A server file also names its platform (`platform: "debian-web"`). Later layers
 //! override earlier ones field by field, tags merge key by key, and every effective
@@ -60,6 +69,9 @@ mod validate;
 mod volumes;
 #[cfg(test)]
 mod volumes_tests;
+mod watch;
+#[cfg(test)]
+mod watch_tests;
 
 use crate::model::{AmiType, Architecture, InstanceType, Region, ServerName, Zone};
 pub use defaults::Defaults;
@@ -207,8 +219,18 @@ impl ServerConfig {
     /// `cellar config SERVER`: (field name, value rendered as RON-ish text, source).
     /// Each tag is its own entry (`tags.team`); with no tags there is one `tags` entry
     /// `{}`. Absent optional values render as `None` with the default source. The spawn
-    /// hook renders as a raw string `r#"..."#` (several lines).
+    /// hook renders as a raw string `r#"..."#` (several lines). `health_check` and
+    /// `notify` come last, each one line of RON with its defaults written out.
     pub fn entries(&self) -> Vec<(String, String, Source)> {
+        let mut out = self.setting_entries();
+        watch::entries(&self.health_check, &self.notify, &mut out);
+        out
+    }
+
+    /// [`ServerConfig::entries`] but `health_check` and `notify`: what a plan records
+    /// ([`settings_of`]). Those two say how `cellar watch` looks at the server, not what
+    /// the cloud holds, so changing them must not make a saved plan stale.
+    pub(crate) fn setting_entries(&self) -> Vec<(String, String, Source)> {
         fn entry<T>(out: &mut Vec<(String, String, Source)>, name: &str, v: &Sourced<T>, text: String) {
             out.push((name.to_string(), text, v.source.clone()));
         }
@@ -768,6 +790,7 @@ fn build(name: &ServerName, m: Layer) -> ServerConfig {
         value: volumes::build(&m, &ebs_size_gb, &persist),
         source: m.volumes.as_ref().map_or_else(Source::default_value, |v| v.source.clone()),
     };
+    let (health_check, notify) = (watch::build_health_check(&m), watch::build_notify(&m));
     fn req<T, U>(v: Option<Sourced<T>>, f: impl FnOnce(T) -> U) -> Sourced<U> {
         let v = v.expect("validated: required fields are present");
         Sourced { value: f(v.value), source: v.source }
@@ -793,8 +816,8 @@ fn build(name: &ServerName, m: Layer) -> ServerConfig {
         launch: m.launch.unwrap_or_else(|| Sourced::default_value(LaunchKind::Template)),
         launch_settings: launch::build(&m.settings),
         volumes,
-        health_check: None,
-        notify: None,
+        health_check,
+        notify,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The effective settings of a server as `cellar config SERVER` shows them, one
 //! `NAME = VALUE # SOURCE` line each: what a plan records of the configuration it was made
-//! from (`Plan::settings`), so apply can refuse a plan whose configuration moved on.
+//! from (`Plan::settings`), so apply can refuse a plan whose configuration moved on. All
+//! but `health_check` and `notify`, which only `cellar watch` reads: changing whom to
+//! notify does not make a saved plan stale.
 
 use super::ServerConfig;
 use serde::{Deserialize, Serialize};
@@ -41,12 +43,13 @@ impl TryFrom<String> for Setting {
     }
 }
 
-/// The settings of `config`, in `cellar config`'s order; `dir` is the configuration's root.
+/// The settings of `config`, in `cellar config`'s order (without `health_check` and
+/// `notify`); `dir` is the configuration's root.
 pub fn settings_of(config: &ServerConfig, dir: &Path) -> Vec<Setting> {
     // A server's values come from a few files: each one's relative name is worked out once.
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let mut out = Vec::new();
-    for (name, value, source) in config.entries() {
+    for (name, value, source) in config.setting_entries() {
         let at = match files.iter().position(|(file, _)| *file == source.file) {
             Some(at) => at,
             None => {

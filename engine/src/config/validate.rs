@@ -29,7 +29,7 @@ pub(crate) fn zone_letter(zone: &str) -> Option<char> {
     }
 }
 
-fn valid_dns_name(name: &str) -> bool {
+pub(crate) fn valid_dns_name(name: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
     !name.is_empty()
         && name.len() <= 253
@@ -60,6 +60,7 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
     tag_problems(layer, &mut out);
     launch_checks::layer_problems(&layer.settings, &mut out);
     super::volumes::layer_problems(layer, &mut out);
+    super::watch::layer_problems(layer, &mut out);
     out.extend(combination_problems(layer, &|_| 0));
     launch_checks::combination_problems(layer, &|_| 0, false, &mut out);
     out
@@ -286,6 +287,7 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
     launch_checks::combination_problems(merged, &rank, true, &mut out);
     out.extend(launch_checks::missing_profile(name, chain, merged));
     super::volumes::merged_problems(merged, &mut out);
+    super::watch::merged_problems(name, merged, &mut out);
     if merged.tags.len() > MAX_CONFIGURED_TAGS {
         // Where the last tag comes from: the layer that pushed the count over.
         let at =
