@@ -11,6 +11,7 @@ use cellar_engine::cloud::{
     RunInstanceRequest,
 };
 use cellar_engine::model::*;
+use cellar_engine::monitoring::EventCode;
 use std::time::Duration;
 
 const T0: u64 = 1_795_564_800;
@@ -159,6 +160,21 @@ fn every_fault() -> Faults {
         ],
         terminations: vec![ScheduledTermination { at: Timestamp(T0 + 3000), target: "x".into() }],
         lost_responses: Some(LostResponses { rate: 0.1, at_call: Some(2), apis: vec![] }),
+        impairments: vec![Impairment {
+            at: Timestamp(T0 + 5),
+            target: "x".into(),
+            check: StatusCheck::System,
+            secs: Some(30),
+        }],
+        unreachable: vec![Unreachable { at: Timestamp(T0 + 2), server: ServerName::new("x"), secs: 60 }],
+        scheduled_events: vec![EventAnnouncement {
+            at: Timestamp(T0 + 1),
+            target: "x".into(),
+            code: EventCode::InstanceReboot,
+            not_before: Timestamp(T0 + 10),
+            not_after: None,
+        }],
+        outages: vec![Outage { at: Timestamp(T0 + 8), secs: 2 }],
     }
 }
 
@@ -683,6 +699,10 @@ fn the_example_fault_schedule_parses_and_installs() {
     assert_eq!(faults.capacity.len(), 2);
     assert_eq!(faults.capacity[0].zone, Zone::new("us-east-1a"));
     assert_eq!(faults.terminations[1].target, "i-0001");
+    assert_eq!(faults.impairments[0].check, StatusCheck::System);
+    assert_eq!(faults.unreachable[0].server, ServerName::new("duvel"));
+    assert_eq!(faults.scheduled_events[0].code, EventCode::InstanceRetirement);
+    assert_eq!(faults.outages[0], Outage { at: Timestamp(1_795_582_800), secs: 120 });
     assert_eq!(parse_faults(&render_faults(&faults)).unwrap(), faults);
     let mut w = default_world();
     w.set_faults(faults.clone()).unwrap();
@@ -706,7 +726,7 @@ fn the_example_fault_schedule_documents_every_field() {
         .filter_map(|l| l.strip_prefix("    ")?.split_once(':').map(|(f, _)| f.to_string()))
         .filter(|f| !f.starts_with(' '))
         .collect();
-    assert_eq!(fields.len(), 11, "{fields:?}");
+    assert_eq!(fields.len(), 15, "{fields:?}");
     for field in fields {
         assert!(header.contains(&format!("//   {field} ")), "the header does not describe {field}:\n{header}");
     }
