@@ -451,6 +451,9 @@ impl AgentHost for SimHost<'_> {
 
 mod cloud;
 mod needs;
+mod probe;
+#[cfg(test)]
+mod probe_tests;
 #[cfg(test)]
 mod rules;
 #[cfg(test)]

@@ -74,10 +74,19 @@ pub(super) async fn standalone_server(sim: &Sim, name: &str) -> (InstanceId, Str
     (instance.id, address.public_ip)
 }
 
-/// Server `name` as an auto scaling group of one launching with the spawn agent.
+/// Server `name` as an auto scaling group of one launching with the spawn agent, with its
+/// data volume and Elastic IP in us-east-1a.
 pub(super) async fn group_server(sim: &Sim, name: &str) {
     let r = east();
     sim.allocate_address(&r, tags(&[("Name", name)])).await.unwrap();
+    let request = CreateVolumeRequest {
+        client_token: None,
+        zone: Zone::new("us-east-1a"),
+        size_gb: 20,
+        tags: tags(&[("Name", name), (ROLE_TAG, DATA_ROLE)]),
+        ebs: EbsSettings::default(),
+    };
+    sim.create_volume(&r, request).await.unwrap();
     let spec = LaunchSpec {
         instance_type: InstanceType::new("t3.small"),
         image: ImageId::new("ami-0002"),

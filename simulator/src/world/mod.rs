@@ -20,6 +20,7 @@
 //! | `dns.rs` | the A records the DNS gate reads |
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
 //! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
+//! | `probes.rs` | what an outside probe of a server's service finds (not an AWS call) |
 //! | `status.rs` | DescribeInstanceStatus: status checks, scheduled events and what they do, a group's EC2 health check |
 //! | `index.rs` | derived lookups (resources by Name tag, addresses by instance), rebuilt on load |
 //! | `lazy.rs` | a world loaded a shard at a time: what a call needs, loaded before it looks |
@@ -67,6 +68,7 @@ mod lazy;
 mod locks;
 mod network;
 mod operator;
+pub mod probes;
 mod render;
 mod scheduler;
 mod shards;
