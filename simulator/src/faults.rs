@@ -324,10 +324,10 @@ impl Faults {
                 ));
             }
             at_most(
-                &format!("scheduled_events[{i}].not_before"),
+                &format!("scheduled_events[{i}].not_before - at"),
                 e.not_before.0 - e.at.0,
                 MAX_EVENT_NOTICE_SECS,
-                " seconds after its announcement (365 days)",
+                " s (365 days)",
             )?;
             if let Some(not_after) = e.not_after {
                 check_time(&format!("scheduled_events[{i}].not_after"), not_after)?;
@@ -338,10 +338,10 @@ impl Faults {
                     ));
                 }
                 at_most(
-                    &format!("scheduled_events[{i}].not_after"),
+                    &format!("scheduled_events[{i}].not_after - not_before"),
                     not_after.0 - e.not_before.0,
                     MAX_EVENT_NOTICE_SECS,
-                    " seconds after its not_before (365 days)",
+                    " s (365 days)",
                 )?;
             }
         }
