@@ -12,6 +12,7 @@
 //! - `launch_settings` (`tests/aws/launch_settings.rs`): what launches send and moto
 //!   describes back.
 //! - `locks` (`tests/aws/locks.rs`): server locks, their AlreadyExists, `apply` refused and `unlock`.
+//! - `instance_status` (`tests/aws/instance_status.rs`): DescribeInstanceStatus through the adapter.
 //!
 //! Where moto differs from AWS's documented behaviour, the test follows AWS and says so:
 //! - moto replaces a terminated group instance inside the TerminateInstances call; AWS
@@ -459,6 +460,8 @@ async fn cli_agent_takes_over_volume_and_address_on_a_replacement() {
 mod first_contact;
 #[path = "aws/fleet.rs"]
 mod fleet;
+#[path = "aws/instance_status.rs"]
+mod instance_status;
 #[path = "aws/journal.rs"]
 mod journal;
 #[path = "aws/launch_settings.rs"]

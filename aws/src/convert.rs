@@ -1,11 +1,12 @@
 //! Conversions between the SDK's types and the engine's model: tags, times, user data,
-//! instances, volumes, addresses, images, snapshots, filters, launch settings.
+//! instances, volumes, addresses, images, snapshots, filters, launch settings, status checks.
 
 use aws_sdk_autoscaling as asg;
 use aws_sdk_ec2 as ec2;
 use aws_smithy_types::base64;
 use cellar_engine::cloud::*;
 use cellar_engine::model::*;
+use cellar_engine::monitoring::{CheckStatus, EventCode, InstanceChecks, ScheduledEvent};
 use std::collections::HashMap;
 
 pub(crate) fn to_tags<'a>(tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Tags {
@@ -236,4 +237,39 @@ pub(crate) fn template_data(spec: &LaunchSpec) -> ec2::types::RequestLaunchTempl
         .instance_type(ec2::types::InstanceType::from(spec.instance_type.as_str()))
         .user_data(encode_user_data(&spec.user_data));
     crate::network::template_settings(b, &spec.settings).build()
+}
+
+/// A status check's summary (`ok`, `impaired`, ...); one this version does not know is
+/// `insufficient-data`.
+fn check_status(summary: Option<&ec2::types::InstanceStatusSummary>) -> CheckStatus {
+    summary
+        .and_then(|s| s.status())
+        .and_then(|s| CheckStatus::parse(s.as_str()))
+        .unwrap_or(CheckStatus::InsufficientData)
+}
+
+/// One instance of DescribeInstanceStatus: its checks and its scheduled events (an event
+/// of a kind this version does not know is left out).
+pub(crate) fn instance_checks(s: &ec2::types::InstanceStatus) -> InstanceChecks {
+    let events = s
+        .events()
+        .iter()
+        .filter_map(|e| {
+            Some(ScheduledEvent {
+                id: e.instance_event_id().unwrap_or_default().to_string(),
+                code: EventCode::parse(e.code()?.as_str())?,
+                description: e.description().unwrap_or_default().to_string(),
+                not_before: timestamp(e.not_before()),
+                not_after: e.not_after().map(|t| timestamp(Some(t))),
+            })
+        })
+        .collect();
+    InstanceChecks {
+        instance: InstanceId::new(s.instance_id().unwrap_or_default()),
+        zone: Zone::new(s.availability_zone().unwrap_or_default()),
+        state: instance_state(s.instance_state()),
+        system: check_status(s.system_status()),
+        instance_check: check_status(s.instance_status()),
+        events,
+    }
 }

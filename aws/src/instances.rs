@@ -1,5 +1,6 @@
 //! Instances: describe (with their auto scaling group), RunInstances with the plan's client
-//! token, subnet and launch settings, TerminateInstances, GetConsoleOutput.
+//! token, subnet and launch settings, TerminateInstances, GetConsoleOutput,
+//! DescribeInstanceStatus (status checks and scheduled events).
 
 use crate::convert::*;
 use crate::error::from_sdk;
@@ -9,6 +10,7 @@ use aws_sdk_ec2 as ec2;
 use cellar_engine::api::Api;
 use cellar_engine::cloud::*;
 use cellar_engine::model::*;
+use cellar_engine::monitoring::InstanceChecks;
 use std::collections::HashMap;
 
 pub(crate) async fn describe_instances(
@@ -107,4 +109,28 @@ pub(crate) async fn get_console_output(
         .await
         .map_err(|e| from_sdk(Api::GetConsoleOutput, e))?;
     Ok(decode_base64_text(out.output()))
+}
+
+/// DescribeInstanceStatus by `InstanceIds` (none: every running instance of the region),
+/// without `IncludeAllInstances`, every page. AWS refuses more than 100 ids
+/// (`InvalidRequest`) and an id it does not know (`InvalidInstanceID.NotFound`); both reach
+/// the caller as AWS's errors.
+pub(crate) async fn describe_instance_status(
+    cloud: &AwsCloud,
+    region: &Region,
+    instances: &[InstanceId],
+) -> CloudResult<Vec<InstanceChecks>> {
+    let ids: Vec<String> = instances.iter().map(|i| i.to_string()).collect();
+    let mut pages = cloud
+        .ec2(region)
+        .describe_instance_status()
+        .set_instance_ids(Some(ids).filter(|ids| !ids.is_empty()))
+        .into_paginator()
+        .send();
+    let mut checks = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk(Api::DescribeInstanceStatus, e))?;
+        checks.extend(page.instance_statuses().iter().map(instance_checks));
+    }
+    Ok(checks)
 }

@@ -310,6 +310,14 @@ impl Cloud for AwsCloud {
         instances::get_console_output(self, region, instance).await
     }
 
+    async fn describe_instance_status(
+        &self,
+        region: &Region,
+        instances: &[InstanceId],
+    ) -> CloudResult<Vec<cellar_engine::monitoring::InstanceChecks>> {
+        instances::describe_instance_status(self, region, instances).await
+    }
+
     async fn create_launch_template(
         &self,
         region: &Region,

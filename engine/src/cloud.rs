@@ -375,16 +375,13 @@ pub trait Cloud: Send + Sync {
     /// `InstanceIds`, at most [`crate::monitoring::MAX_STATUS_IDS`]): only the running
     /// ones are listed (AWS's default, without `IncludeAllInstances`); an id that does
     /// not exist fails the call with `InvalidInstanceID.NotFound`, as on AWS.
+    /// More than that many ids is refused with `InvalidRequest`; an empty list describes
+    /// every running instance of the region (AWS's default).
     async fn describe_instance_status(
         &self,
-        _region: &Region,
-        _instances: &[InstanceId],
-    ) -> CloudResult<Vec<crate::monitoring::InstanceChecks>> {
-        Err(CloudError::new(
-            CloudErrorKind::Other("NotImplemented".into()),
-            "DescribeInstanceStatus is not implemented yet",
-        ))
-    }
+        region: &Region,
+        instances: &[InstanceId],
+    ) -> CloudResult<Vec<crate::monitoring::InstanceChecks>>;
 
     async fn create_launch_template(
         &self,

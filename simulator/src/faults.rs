@@ -17,6 +17,7 @@
 use crate::world::MAX_CLOCK;
 use cellar_engine::api::Api;
 use cellar_engine::model::{InstanceType, ServerName, Timestamp, Zone};
+use cellar_engine::monitoring::EventCode;
 use serde::{Deserialize, Serialize};
 
 /// The most [`Faults::invisible_secs`] may be: one day.
@@ -29,6 +30,11 @@ pub const MAX_BOOT_SECS: u64 = 86_400;
 pub const MAX_TERMINATIONS_PER_HOUR: f64 = 3600.0;
 /// The most [`TerminateAtCall::calls`] may be.
 pub const MAX_CALLS: u64 = 1_000_000;
+/// The longest an impairment, an unreachable service or an outage may last (`secs`): 30 days.
+pub const MAX_FAULT_SECS: u64 = 30 * 86_400;
+/// How far after its announcement a scheduled event may fall due (`not_before - at`), and
+/// its window (`not_after - not_before`) may last: 365 days.
+pub const MAX_EVENT_NOTICE_SECS: u64 = 365 * 86_400;
 
 /// The faults a world injects. Every field is optional in RON (missing = no such fault).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -76,6 +82,100 @@ pub struct Faults {
     /// Lost responses: a mutating call takes effect, then the caller sees `InternalError`
     /// or a timeout (`Unavailable`), as when AWS acted and the answer never arrived.
     pub lost_responses: Option<LostResponses>,
+    /// At given virtual times, an instance's system or instance status check turns
+    /// `impaired` (DescribeInstanceStatus) for a while; an auto scaling group replaces a
+    /// member whose check is impaired (see `world/status.rs`). Each is removed from this
+    /// list once applied.
+    pub impairments: Vec<Impairment>,
+    /// Windows during which a server's service answers no outside probe (the simulator's
+    /// `Prober`), whatever its instance; EC2 sees nothing wrong.
+    pub unreachable: Vec<Unreachable>,
+    /// Events AWS announces for an instance (DescribeInstanceStatus lists them) and carries
+    /// out at their `not_before` (see `world/status.rs`). Each is removed from this list
+    /// once announced.
+    pub scheduled_events: Vec<EventAnnouncement>,
+    /// Windows during which every call of the operator (cellar's own, not an agent's)
+    /// fails with `Unavailable` before reaching AWS, as when the connection to AWS is lost.
+    pub outages: Vec<Outage>,
+}
+
+/// Which of EC2's two status checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusCheck {
+    /// The system status check: AWS's hardware, power and network under the instance.
+    System,
+    /// The instance status check: the instance's own reachability (its operating system).
+    Instance,
+}
+
+impl StatusCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCheck::System => "system",
+            StatusCheck::Instance => "instance",
+        }
+    }
+}
+
+/// At `at`, `target` (an instance id, or a server name: its live instance) gets its `check`
+/// impaired, for `secs` seconds (`None`: until the instance is gone).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Impairment {
+    pub at: Timestamp,
+    pub target: String,
+    pub check: StatusCheck,
+    #[serde(default)]
+    pub secs: Option<u64>,
+}
+
+/// From `at`, for `secs` seconds, `server`'s service answers no outside probe (as a broken
+/// service, a full disk or a firewall rule would): a probe times out. Status checks stay
+/// `ok` and no auto scaling group notices. The window is the server's, not its instance's:
+/// a replacement instance is unreachable too until the window ends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unreachable {
+    pub at: Timestamp,
+    pub server: ServerName,
+    pub secs: u64,
+}
+
+/// At `at`, AWS announces an event of kind `code` for `target` (an instance id, or a
+/// server name: its live instance), due at `not_before` (at or after `at`), `not_after`
+/// the end of its window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventAnnouncement {
+    pub at: Timestamp,
+    pub target: String,
+    pub code: EventCode,
+    pub not_before: Timestamp,
+    #[serde(default)]
+    pub not_after: Option<Timestamp>,
+}
+
+/// From `at`, for `secs` seconds, the operator's calls fail with `Unavailable`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub at: Timestamp,
+    pub secs: u64,
+}
+
+impl Outage {
+    /// Whether the outage covers the virtual time `now`: `[at, at + secs)`.
+    pub fn covers(&self, now: Timestamp) -> bool {
+        self.at <= now && now.0 < self.at.0.saturating_add(self.secs)
+    }
+}
+
+impl Unreachable {
+    /// Whether the window covers the virtual time `now`: `[at, at + secs)`.
+    pub fn covers(&self, now: Timestamp) -> bool {
+        self.at <= now && now.0 < self.at.0.saturating_add(self.secs)
+    }
 }
 
 /// See [`Faults::lost_responses`].
@@ -201,7 +301,65 @@ impl Faults {
             check_time(&format!("terminations[{i}].at"), t.at)?;
             check_target(&t.target).map_err(|e| format!("terminations[{i}].target: {e}"))?;
         }
+        for (i, f) in self.impairments.iter().enumerate() {
+            check_time(&format!("impairments[{i}].at"), f.at)?;
+            check_target(&f.target).map_err(|e| format!("impairments[{i}].target: {e}"))?;
+            if let Some(secs) = f.secs {
+                check_secs(&format!("impairments[{i}].secs"), secs)?;
+            }
+        }
+        for (i, u) in self.unreachable.iter().enumerate() {
+            check_time(&format!("unreachable[{i}].at"), u.at)?;
+            ServerName::parse(u.server.as_str()).map_err(|e| format!("unreachable[{i}].server: {e}"))?;
+            check_secs(&format!("unreachable[{i}].secs"), u.secs)?;
+        }
+        for (i, e) in self.scheduled_events.iter().enumerate() {
+            check_time(&format!("scheduled_events[{i}].at"), e.at)?;
+            check_target(&e.target).map_err(|err| format!("scheduled_events[{i}].target: {err}"))?;
+            check_time(&format!("scheduled_events[{i}].not_before"), e.not_before)?;
+            if e.not_before < e.at {
+                return Err(format!(
+                    "scheduled_events[{i}].not_before ({}) is before its announcement at ({}); AWS announces an event before it is due",
+                    e.not_before.0, e.at.0
+                ));
+            }
+            at_most(
+                &format!("scheduled_events[{i}].not_before - at"),
+                e.not_before.0 - e.at.0,
+                MAX_EVENT_NOTICE_SECS,
+                " s (365 days)",
+            )?;
+            if let Some(not_after) = e.not_after {
+                check_time(&format!("scheduled_events[{i}].not_after"), not_after)?;
+                if not_after < e.not_before {
+                    return Err(format!(
+                        "scheduled_events[{i}].not_after ({}) is before its not_before ({}); the window ends after it starts",
+                        not_after.0, e.not_before.0
+                    ));
+                }
+                at_most(
+                    &format!("scheduled_events[{i}].not_after - not_before"),
+                    not_after.0 - e.not_before.0,
+                    MAX_EVENT_NOTICE_SECS,
+                    " s (365 days)",
+                )?;
+            }
+        }
+        for (i, o) in self.outages.iter().enumerate() {
+            check_time(&format!("outages[{i}].at"), o.at)?;
+            check_secs(&format!("outages[{i}].secs"), o.secs)?;
+        }
         Ok(())
+    }
+
+    /// Whether an outage covers the virtual time `now` (the operator's calls fail).
+    pub fn outage_at(&self, now: Timestamp) -> Option<&Outage> {
+        self.outages.iter().find(|o| o.covers(now))
+    }
+
+    /// Whether an `unreachable` window covers `server` at the virtual time `now`.
+    pub fn unreachable_at(&self, server: &ServerName, now: Timestamp) -> Option<&Unreachable> {
+        self.unreachable.iter().find(|u| u.server == *server && u.covers(now))
     }
 
     /// One line per active fault (for `cellar sim show`); empty when there are none.
@@ -262,6 +420,34 @@ impl Faults {
         for t in &self.terminations {
             lines.push(format!("at {}: terminate {}", t.at.rfc3339(), t.target));
         }
+        for f in &self.impairments {
+            let how_long = f.secs.map_or_else(|| "until it is gone".to_string(), |s| format!("for {s} s"));
+            lines.push(format!(
+                "at {}: the {} status check of {} impaired {how_long}",
+                f.at.rfc3339(),
+                f.check.as_str(),
+                f.target
+            ));
+        }
+        for u in &self.unreachable {
+            lines.push(format!("at {}: {}'s service unreachable for {} s", u.at.rfc3339(), u.server, u.secs));
+        }
+        for e in &self.scheduled_events {
+            lines.push(format!(
+                "at {}: AWS announces {} for {}, not before {}",
+                e.at.rfc3339(),
+                e.code,
+                e.target,
+                e.not_before.rfc3339()
+            ));
+        }
+        for o in &self.outages {
+            lines.push(format!(
+                "at {}: connection to AWS lost for {} s (every call Unavailable)",
+                o.at.rfc3339(),
+                o.secs
+            ));
+        }
         lines
     }
 }
@@ -272,6 +458,14 @@ fn at_most(field: &str, value: u64, max: u64, what: &str) -> Result<(), String> 
         return Err(format!("{field} is {value}, above the limit of {max}{what}; use a smaller value"));
     }
     Ok(())
+}
+
+/// A fault's duration: 1 to [`MAX_FAULT_SECS`].
+fn check_secs(field: &str, secs: u64) -> Result<(), String> {
+    if secs == 0 {
+        return Err(format!("{field} must be at least 1"));
+    }
+    at_most(field, secs, MAX_FAULT_SECS, " (30 days)")
 }
 
 /// A fault's time must be before the end of virtual time.

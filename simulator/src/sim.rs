@@ -181,6 +181,9 @@ impl Sim {
             if let Some(failure) = w.load_failure() {
                 return Err(CloudError::new(CloudErrorKind::Other("SimulatorStateUnreadable".into()), failure));
             }
+            if agent.is_none() && api != Api::DnsLookup {
+                w.check_outage(api, region)?;
+            }
             w.begin_call(api, region, unfiltered)?;
             let result = w.authorize_caller(agent, api).and_then(|()| op(w));
             w.end_call(api);
@@ -448,8 +451,13 @@ impl AgentHost for SimHost<'_> {
 
 mod cloud;
 mod needs;
+mod probe;
+#[cfg(test)]
+mod probe_tests;
 #[cfg(test)]
 mod rules;
+#[cfg(test)]
+mod status_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -132,6 +132,11 @@ async fn read_server(
     if let Some(instance) = r.current_instance().map(|i| i.id.clone()) {
         let console = caller.call(cloud, Api::GetConsoleOutput, || cloud.get_console_output(region, &instance)).await;
         keep(Api::GetConsoleOutput, console.map(drop));
+        // cellar watch reads its status checks and scheduled events.
+        let ids = [instance];
+        let checks =
+            caller.call(cloud, Api::DescribeInstanceStatus, || cloud.describe_instance_status(region, &ids)).await;
+        keep(Api::DescribeInstanceStatus, checks.map(drop));
     }
     (reads, r)
 }

@@ -11,6 +11,7 @@ use cellar_engine::cloud::{
     RunInstanceRequest,
 };
 use cellar_engine::model::*;
+use cellar_engine::monitoring::EventCode;
 use std::time::Duration;
 
 const T0: u64 = 1_795_564_800;
@@ -159,6 +160,21 @@ fn every_fault() -> Faults {
         ],
         terminations: vec![ScheduledTermination { at: Timestamp(T0 + 3000), target: "x".into() }],
         lost_responses: Some(LostResponses { rate: 0.1, at_call: Some(2), apis: vec![] }),
+        impairments: vec![Impairment {
+            at: Timestamp(T0 + 5),
+            target: "x".into(),
+            check: StatusCheck::System,
+            secs: Some(30),
+        }],
+        unreachable: vec![Unreachable { at: Timestamp(T0 + 2), server: ServerName::new("x"), secs: 60 }],
+        scheduled_events: vec![EventAnnouncement {
+            at: Timestamp(T0 + 1),
+            target: "x".into(),
+            code: EventCode::InstanceReboot,
+            not_before: Timestamp(T0 + 10),
+            not_after: None,
+        }],
+        outages: vec![Outage { at: Timestamp(T0 + 8), secs: 2 }],
     }
 }
 
@@ -683,6 +699,10 @@ fn the_example_fault_schedule_parses_and_installs() {
     assert_eq!(faults.capacity.len(), 2);
     assert_eq!(faults.capacity[0].zone, Zone::new("us-east-1a"));
     assert_eq!(faults.terminations[1].target, "i-0001");
+    assert_eq!(faults.impairments[0].check, StatusCheck::System);
+    assert_eq!(faults.unreachable[0].server, ServerName::new("duvel"));
+    assert_eq!(faults.scheduled_events[0].code, EventCode::InstanceRetirement);
+    assert_eq!(faults.outages[0], Outage { at: Timestamp(1_795_582_800), secs: 120 });
     assert_eq!(parse_faults(&render_faults(&faults)).unwrap(), faults);
     let mut w = default_world();
     w.set_faults(faults.clone()).unwrap();
@@ -706,7 +726,7 @@ fn the_example_fault_schedule_documents_every_field() {
         .filter_map(|l| l.strip_prefix("    ")?.split_once(':').map(|(f, _)| f.to_string()))
         .filter(|f| !f.starts_with(' '))
         .collect();
-    assert_eq!(fields.len(), 11, "{fields:?}");
+    assert_eq!(fields.len(), 15, "{fields:?}");
     for field in fields {
         assert!(header.contains(&format!("//   {field} ")), "the header does not describe {field}:\n{header}");
     }
@@ -765,6 +785,27 @@ fn bad_faults_are_refused_naming_the_field() {
             },
             "capacity[0].instance_type: t3.mediun is not an instance type cellar knows (did you mean t3.medium?)",
         ),
+        (impair(T0, "duvel", Some(0)), "impairments[0].secs must be at least 1"),
+        (impair(T0, "duvel", Some(MAX_FAULT_SECS + 1)), "impairments[0].secs is 2592001, above the limit"),
+        (impair(T0, "Duvel", None), "impairments[0].target: invalid server name"),
+        (impair(T0, "i-zz", None), "impairments[0].target: \"i-zz\" is not an instance id"),
+        (impair(u64::MAX, "duvel", None), "impairments[0].at is 18446744073709551615, after"),
+        (unreachable(T0, "../etc", 60), "unreachable[0].server: invalid server name"),
+        (unreachable(T0, "duvel", 0), "unreachable[0].secs must be at least 1"),
+        (unreachable(T0, "duvel", u64::MAX), "unreachable[0].secs is 18446744073709551615, above"),
+        (unreachable(u64::MAX, "duvel", 1), "unreachable[0].at"),
+        (announce(T0, "duvel", T0 - 1, None), "scheduled_events[0].not_before (1795564799) is before its announcement"),
+        (
+            announce(T0, "duvel", T0 + MAX_EVENT_NOTICE_SECS + 1, None),
+            "scheduled_events[0].not_before - at is 31536001, above the limit of 31536000 s (365 days)",
+        ),
+        (announce(T0, "duvel", u64::MAX, None), "scheduled_events[0].not_before is 18446744073709551615, after"),
+        (announce(T0, "duvel", T0 + 10, Some(T0 + 9)), "scheduled_events[0].not_after (1795564809) is before"),
+        (announce(T0, "duvel", T0, Some(u64::MAX)), "scheduled_events[0].not_after is 18446744073709551615, after"),
+        (announce(T0, "Duvel", T0, None), "scheduled_events[0].target: invalid server name"),
+        (outage(T0, 0), "outages[0].secs must be at least 1"),
+        (outage(T0, MAX_FAULT_SECS + 1), "outages[0].secs is 2592001, above"),
+        (outage(u64::MAX, 1), "outages[0].at"),
     ];
     for (faults, field) in cases {
         let mut w = default_world();
@@ -780,6 +821,33 @@ fn at_call(calls: u64, server: Option<&str>) -> Faults {
         terminate_at_call: Some(TerminateAtCall { calls, server: server.map(ServerName::new) }),
         ..Faults::default()
     }
+}
+
+fn impair(at: u64, target: &str, secs: Option<u64>) -> Faults {
+    let impairment = Impairment { at: Timestamp(at), target: target.into(), check: StatusCheck::Instance, secs };
+    Faults { impairments: vec![impairment], ..Faults::default() }
+}
+
+fn unreachable(at: u64, server: &str, secs: u64) -> Faults {
+    Faults {
+        unreachable: vec![Unreachable { at: Timestamp(at), server: ServerName::new(server), secs }],
+        ..Faults::default()
+    }
+}
+
+fn announce(at: u64, target: &str, not_before: u64, not_after: Option<u64>) -> Faults {
+    let event = EventAnnouncement {
+        at: Timestamp(at),
+        target: target.into(),
+        code: EventCode::InstanceStop,
+        not_before: Timestamp(not_before),
+        not_after: not_after.map(Timestamp),
+    };
+    Faults { scheduled_events: vec![event], ..Faults::default() }
+}
+
+fn outage(at: u64, secs: u64) -> Faults {
+    Faults { outages: vec![Outage { at: Timestamp(at), secs }], ..Faults::default() }
 }
 
 fn terminate(at: u64, target: &str) -> Faults {

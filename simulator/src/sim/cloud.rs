@@ -198,6 +198,17 @@ macro_rules! sim_cloud {
                 .await
             }
 
+            async fn describe_instance_status(
+                &self,
+                region: &Region,
+                instances: &[InstanceId],
+            ) -> CloudResult<Vec<cellar_engine::monitoring::InstanceChecks>> {
+                self.call(Api::DescribeInstanceStatus, Some(region), false, needs::instance_status(instances), |w| {
+                    w.describe_instance_status(region, instances)
+                })
+                .await
+            }
+
             async fn create_launch_template(
                 &self,
                 region: &Region,

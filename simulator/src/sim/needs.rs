@@ -36,6 +36,14 @@ pub(crate) fn by_filter(filter: &Filter) -> Vec<Need> {
     }
 }
 
+/// DescribeInstanceStatus of `ids`; no id: every instance of the region.
+pub(crate) fn instance_status(ids: &[InstanceId]) -> Vec<Need> {
+    if ids.is_empty() {
+        return vec![Need::All];
+    }
+    ids.iter().map(id).collect()
+}
+
 /// A describe of auto scaling groups (whose "id" is their name).
 pub(crate) fn groups_by_filter(filter: &Filter) -> Vec<Need> {
     match filter {

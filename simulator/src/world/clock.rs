@@ -155,6 +155,13 @@ impl World {
             Transition::RandomTermination => self.random_termination(),
             Transition::FaultCapacity(change) => self.scheduled_capacity_change(change),
             Transition::FaultTermination(termination) => self.scheduled_termination(termination),
+            Transition::FaultImpairment(fault) => self.fault_impairment(fault),
+            Transition::FaultEvent(fault) => self.fault_event(fault),
+            Transition::ImpairmentEnded(id) => self.impairment_ended(&id),
+            Transition::EventDue(id, event) => self.event_due(&id, &event),
+            Transition::EventExpired(id, event) => self.event_expired(&id, &event),
+            Transition::InstanceStopped(id) => self.instance_stopped(&id),
+            Transition::GroupHealthCheck(name) => self.group_health_check(&name),
         }
         false
     }

@@ -388,7 +388,7 @@ impl World {
         self.record(format!("deleted auto scaling group {name}"));
     }
 
-    fn push_activity(
+    pub(super) fn push_activity(
         &mut self,
         name: &AutoScalingGroupName,
         succeeded: bool,

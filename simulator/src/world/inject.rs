@@ -42,6 +42,12 @@ impl World {
         for termination in self.faults.terminations.clone() {
             self.scheduler.schedule_at(termination.at, Transition::FaultTermination(termination));
         }
+        for impairment in self.faults.impairments.clone() {
+            self.scheduler.schedule_at(impairment.at, Transition::FaultImpairment(impairment));
+        }
+        for event in self.faults.scheduled_events.clone() {
+            self.scheduler.schedule_at(event.at, Transition::FaultEvent(event));
+        }
         self.schedule_random_termination();
         if self.faults.terminate_at_call.as_ref().is_some_and(|t| t.calls == 0) {
             self.fire_terminate_at_call();
@@ -117,6 +123,19 @@ impl World {
             return Err(err(kind, message));
         }
         Ok(())
+    }
+
+    /// Before the gate, for the operator's calls (not an agent's, not a DNS lookup): an
+    /// outage ([`Faults::outages`]) fails the call with `Unavailable`, as a connection to
+    /// AWS that is lost: it never reached AWS, so it is not counted and takes no token.
+    pub fn check_outage(&mut self, api: Api, region: Option<&Region>) -> CloudResult<()> {
+        let Some(outage) = self.faults.outage_at(self.now) else {
+            return Ok(());
+        };
+        let until = Timestamp(outage.at.0.saturating_add(outage.secs));
+        let place = region.map(|r| format!(" in {r}")).unwrap_or_default();
+        self.record(format!("{api}{place}: Unavailable (outage fault until {})", until.rfc3339()));
+        Err(err(K::Unavailable, "Could not connect to the endpoint URL: the connection to AWS was lost."))
     }
 
     /// After a call that passed [`World::begin_call`] ran (whatever its result): counts
@@ -228,12 +247,7 @@ impl World {
             self.faults.terminations.remove(pos);
         }
         let target = termination.target.trim();
-        let id = if target.starts_with("i-") {
-            Some(InstanceId::new(target)).filter(|id| self.instances.get(id).is_some_and(|i| i.state.is_alive()))
-        } else {
-            self.find_server_instance(&ServerName::new(target)).map(|i| i.id)
-        };
-        match id {
+        match self.fault_target(target) {
             Some(id) => self.begin_termination(&id, "terminated by Amazon (scheduled fault)"),
             None => self.record(format!("scheduled termination fault: no live instance for {target}")),
         }

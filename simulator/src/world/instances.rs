@@ -70,6 +70,16 @@ pub struct SimInstance {
     /// The root volume mapping it launched with (`None`: the image's as it is).
     #[serde(default)]
     pub root_volume: Option<RootVolume>,
+    /// When its status checks started: it turned running, or rebooted (`status.rs`).
+    /// `None` (pending, or an older state file): no boot to initialize from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booted_at: Option<Timestamp>,
+    /// Its impaired status checks (`status.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub impairments: Vec<super::status::SimImpairment>,
+    /// The events AWS scheduled for it, pending and completed (`status.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<cellar_engine::monitoring::ScheduledEvent>,
 }
 
 impl SimInstance {
@@ -260,6 +270,9 @@ impl World {
             key_name: spec.settings.key_name.as_ref().map(|k| k.to_string()),
             metadata: spec.settings.metadata,
             root_volume: spec.settings.root_volume.clone(),
+            booted_at: None,
+            impairments: Vec::new(),
+            events: Vec::new(),
         };
         let by = group.as_ref().map(|g| format!(" by group {g}")).unwrap_or_default();
         self.record(format!(
@@ -318,6 +331,7 @@ impl World {
             return;
         }
         instance.state = InstanceState::Running;
+        instance.booted_at = Some(self.now);
         let agent = parse_user_data(&instance.user_data).is_some();
         self.record(format!("{id}: pending -> running"));
         if agent {

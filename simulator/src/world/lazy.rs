@@ -138,17 +138,27 @@ impl Transition {
             Transition::GroupRetry(name) | Transition::GroupDeleted(name) => vec![Need::Group(name.to_string())],
             // Picks among every live instance.
             Transition::RandomTermination => vec![Need::All],
-            Transition::FaultTermination(t) => {
-                let target = t.target.trim();
-                if target.starts_with("i-") {
-                    vec![Need::Id(target.to_string())]
-                } else {
-                    vec![Need::Name(target.to_string())]
-                }
-            }
+            Transition::FaultTermination(t) => target_needs(&t.target),
+            Transition::FaultImpairment(f) => target_needs(&f.target),
+            Transition::FaultEvent(e) => target_needs(&e.target),
+            Transition::ImpairmentEnded(id)
+            | Transition::EventDue(id, _)
+            | Transition::EventExpired(id, _)
+            | Transition::InstanceStopped(id) => vec![Need::Id(id.to_string())],
+            Transition::GroupHealthCheck(name) => vec![Need::Group(name.to_string())],
             // Images (and their snapshots) and capacity are the core's.
             Transition::ImageAvailable(_) | Transition::FaultCapacity(_) => vec![],
         }
+    }
+}
+
+/// A fault's target: an instance id, or a server name (its live instance).
+fn target_needs(target: &str) -> Vec<Need> {
+    let target = target.trim();
+    if target.starts_with("i-") {
+        vec![Need::Id(target.to_string())]
+    } else {
+        vec![Need::Name(target.to_string())]
     }
 }
 

@@ -20,6 +20,8 @@
 //! | `dns.rs` | the A records the DNS gate reads |
 //! | `identity.rs` | IAM instance profiles, the profile each instance carries, and which agent calls they allow |
 //! | `agents.rs` | when an instance's agent starts (a boot delay after running) and each instance's console output |
+//! | `probes.rs` | what an outside probe of a server's service finds (not an AWS call) |
+//! | `status.rs` | DescribeInstanceStatus: status checks, scheduled events and what they do, a group's EC2 health check |
 //! | `index.rs` | derived lookups (resources by Name tag, addresses by instance), rebuilt on load |
 //! | `lazy.rs` | a world loaded a shard at a time: what a call needs, loaded before it looks |
 //! | `shards.rs` | the world split by server: each [`Shard`] closed under references, the rest the core |
@@ -66,9 +68,11 @@ mod lazy;
 mod locks;
 mod network;
 mod operator;
+pub mod probes;
 mod render;
 mod scheduler;
 mod shards;
+mod status;
 mod tags;
 mod tokens;
 mod visibility;
@@ -89,6 +93,7 @@ pub use operator::{DRY_RUN_ALLOWED, OPERATOR_ARN, SIM_ACCOUNT};
 pub use scheduler::{Scheduled, Scheduler, Transition};
 use shards::ShardIds;
 pub use shards::{Shard, ShardKey, ShardKeys};
+pub use status::{SimImpairment, COMPLETED_EVENT_SECS, HEALTH_CHECK_SECS, INITIALIZING_SECS, STOPPING_SECS};
 pub(crate) use tokens::key as tokens_key;
 pub use tokens::{Answer, TokenAnswer, INSTANCE_TOKEN_SECS};
 pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};

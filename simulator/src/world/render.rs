@@ -46,6 +46,15 @@ impl Transition {
             Transition::FaultTermination(ScheduledTermination { target, .. }) => {
                 format!("scheduled termination fault: Amazon terminates {target}")
             }
+            Transition::FaultImpairment(f) => {
+                format!("impairment fault: the {} status check of {} turns impaired", f.check.as_str(), f.target)
+            }
+            Transition::FaultEvent(e) => format!("scheduled event fault: AWS announces {} for {}", e.code, e.target),
+            Transition::ImpairmentEnded(id) => format!("{id}'s impaired status checks recover"),
+            Transition::EventDue(id, event) => format!("scheduled event {event} of {id} falls due"),
+            Transition::EventExpired(id, event) => format!("completed event {event} of {id} is no longer listed"),
+            Transition::InstanceStopped(id) => format!("{id} finishes stopping (stopping -> stopped)"),
+            Transition::GroupHealthCheck(name) => format!("auto scaling group {name} health-checks its members"),
             Transition::ImageAvailable(id) => format!("image {id} becomes available"),
             Transition::SnapshotCompleted(id) => format!("snapshot {id} completes"),
             Transition::AgentStart(id) => format!("the agent of {id} starts (cloud-init runs its user data)"),

@@ -5,7 +5,7 @@
 //! and never reused, so two events at the same second apply in the order they were
 //! scheduled: the same calls always give the same order.
 
-use crate::faults::{CapacityChange, ScheduledTermination};
+use crate::faults::{CapacityChange, EventAnnouncement, Impairment, ScheduledTermination};
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
 
@@ -39,13 +39,34 @@ pub enum Transition {
     SnapshotCompleted(SnapshotId),
     /// The instance's agent starts (cloud-init ran its user data), if it still runs.
     AgentStart(InstanceId),
+    /// Fault: a status check turns impaired, from [`Faults::impairments`](crate::Faults::impairments).
+    FaultImpairment(Impairment),
+    /// Fault: AWS announces an event, from [`Faults::scheduled_events`](crate::Faults::scheduled_events).
+    FaultEvent(EventAnnouncement),
+    /// An instance's impairments that have run their course end (`status.rs`).
+    ImpairmentEnded(InstanceId),
+    /// A scheduled event (by its id) falls due: AWS carries it out (`status.rs`).
+    EventDue(InstanceId, String),
+    /// A completed event (by its id) is no longer listed.
+    EventExpired(InstanceId, String),
+    /// stopping → stopped.
+    InstanceStopped(InstanceId),
+    /// An auto scaling group's EC2 health check looks at its members (`status.rs`).
+    GroupHealthCheck(AutoScalingGroupName),
 }
 
 impl Transition {
     /// A transition installed by [`World::set_faults`](crate::World::set_faults) (replaced
     /// when faults are installed again).
     pub fn is_fault(&self) -> bool {
-        matches!(self, Transition::RandomTermination | Transition::FaultCapacity(_) | Transition::FaultTermination(_))
+        matches!(
+            self,
+            Transition::RandomTermination
+                | Transition::FaultCapacity(_)
+                | Transition::FaultTermination(_)
+                | Transition::FaultImpairment(_)
+                | Transition::FaultEvent(_)
+        )
     }
 }
 

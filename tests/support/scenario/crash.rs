@@ -191,6 +191,14 @@ impl Cloud for Crashing {
     async fn get_console_output(&self, region: &Region, instance: &InstanceId) -> CloudResult<String> {
         self.call(Api::GetConsoleOutput, self.sim.get_console_output(region, instance)).await
     }
+
+    async fn describe_instance_status(
+        &self,
+        region: &Region,
+        instances: &[InstanceId],
+    ) -> CloudResult<Vec<cellar_engine::monitoring::InstanceChecks>> {
+        self.call(Api::DescribeInstanceStatus, self.sim.describe_instance_status(region, instances)).await
+    }
     async fn create_launch_template(
         &self,
         region: &Region,
