@@ -765,3 +765,7 @@ mod locks;
 /// The configuration as desired state: `sync` finds drift, shows it and makes it go away.
 #[path = "cli/sync.rs"]
 mod sync;
+
+// `cellar watch`.
+#[path = "cli/watch.rs"]
+mod watch;

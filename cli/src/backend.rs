@@ -8,6 +8,7 @@
 use crate::commands::Ctx;
 use anyhow::{anyhow, Result};
 use cellar_engine::cloud::Cloud;
+use cellar_engine::monitoring::Prober;
 use cellar_sim::{Sim, SimStore};
 use clap::ValueEnum;
 use std::sync::{Arc, Mutex};
@@ -38,7 +39,7 @@ impl Checkpoint {
         if let Some((store, sim)) = &self.0 {
             // The world's lock, then the store's: the order `save_every_change`'s hook takes them in.
             let mut world = sim.world();
-            let store = store.lock().map_err(|_| anyhow!("internal error: simulator store poisoned"))?;
+            let store = store.lock().map_err(|_| poisoned())?;
             let store = store.as_ref().ok_or_else(|| {
                 anyhow!(
                     "the simulator state could not be locked and read again after the DNS prompt (see the error above)"
@@ -62,7 +63,7 @@ impl Checkpoint {
         sim.after_every_change(Some(Box::new(move |world| {
             let saved = match store.lock() {
                 Ok(guard) => guard.as_ref().map_or(Ok(()), |s| s.write(world).map_err(|e| anyhow!(e))),
-                Err(_) => Err(anyhow!("internal error: simulator store poisoned")),
+                Err(_) => Err(poisoned()),
             };
             if let Err(e) = saved {
                 if !said.swap(true, std::sync::atomic::Ordering::SeqCst) {
@@ -79,18 +80,52 @@ impl Checkpoint {
     /// process waits in `f` (the apply's runtime has one thread), so nothing of this apply
     /// changes the world meanwhile.
     pub fn released<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
-        let Some((store, sim)) = &self.0 else { return Ok(f()) };
-        self.save()?;
-        let poisoned = || anyhow!("internal error: simulator store poisoned");
-        let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
-        let path = path.ok_or_else(|| anyhow!("internal error: simulator state released twice"))?;
+        let released = self.release()?;
         let answer = f();
+        self.reacquire(released)?;
+        Ok(answer)
+    }
+
+    /// [`Checkpoint::released`] for a wait: the state saved and unlocked while `wait` runs
+    /// (`cellar watch` between two looks at the pace of `--sim-pace`), then locked and read
+    /// again.
+    pub async fn released_while<F: std::future::Future>(&self, wait: F) -> Result<F::Output> {
+        let released = self.release()?;
+        let answer = wait.await;
+        self.reacquire(released)?;
+        Ok(answer)
+    }
+
+    /// [`Checkpoint::save`], unless the state file is let go (a wait of
+    /// [`Checkpoint::released_while`] cut short: the world was saved when it was let go).
+    pub fn save_if_held(&self) -> Result<()> {
+        match &self.0 {
+            Some((store, _)) if store.lock().map_err(|_| poisoned())?.is_none() => Ok(()),
+            _ => self.save(),
+        }
+    }
+
+    /// Saves the world and lets the state file go; its path (`None` for AWS).
+    fn release(&self) -> Result<Option<std::path::PathBuf>> {
+        let Some((store, _)) = &self.0 else { return Ok(None) };
+        self.save()?;
+        let path = store.lock().map_err(|_| poisoned())?.take().map(|s| s.path().to_path_buf());
+        path.map(Some).ok_or_else(|| anyhow!("internal error: simulator state released twice"))
+    }
+
+    /// Locks and reads the state file again, the world becoming what it holds.
+    fn reacquire(&self, path: Option<std::path::PathBuf>) -> Result<()> {
+        let (Some((store, sim)), Some(path)) = (&self.0, path) else { return Ok(()) };
         let mut reopened = open_store_lazily(&path, false)?;
         let world = reopened.take_world();
         sim.with_world(|w| *w = world);
         *store.lock().map_err(|_| poisoned())? = Some(reopened);
-        Ok(answer)
+        Ok(())
     }
+}
+
+fn poisoned() -> anyhow::Error {
+    anyhow!("internal error: simulator store poisoned")
 }
 
 impl Backend {
@@ -112,11 +147,22 @@ impl Backend {
     }
 
     async fn open_with(ctx: &Ctx, read_only: bool) -> Result<Backend> {
+        Self::open_paced(ctx, read_only, ctx.sim_pace).await
+    }
+
+    /// [`Backend::open`] with the simulator's sleeps taking no real time whatever
+    /// `--sim-pace` says: `cellar watch` keeps the pace itself, between two looks, with the
+    /// state file unlocked ([`Checkpoint::released_while`]).
+    pub async fn open_unpaced(ctx: &Ctx) -> Result<Backend> {
+        Self::open_paced(ctx, false, None).await
+    }
+
+    async fn open_paced(ctx: &Ctx, read_only: bool, pace: Option<u32>) -> Result<Backend> {
         match ctx.backend {
             BackendKind::Sim => {
                 let mut store = open_store_lazily(&ctx.sim_state, read_only)?;
                 let sim = Sim::new(store.take_world());
-                let sim = Arc::new(match ctx.sim_pace {
+                let sim = Arc::new(match pace {
                     Some(pace) => sim.paced(pace),
                     None => sim,
                 });
@@ -124,6 +170,20 @@ impl Backend {
             }
             BackendKind::Aws => Ok(Backend { cloud: aws_cloud(ctx.profile.as_deref()).await?, sim: None }),
         }
+    }
+
+    /// How the backend's servers are probed from outside: simulated on the simulator, real
+    /// HTTP and TCP requests from this machine against AWS.
+    pub fn prober(&self) -> Arc<dyn Prober> {
+        match &self.sim {
+            Some((_, sim)) => sim.clone(),
+            None => Arc::new(crate::probe::NetworkProber),
+        }
+    }
+
+    /// Whether this is the simulator (its clock is virtual).
+    pub fn is_simulated(&self) -> bool {
+        self.sim.is_some()
     }
 
     pub fn cloud(&self) -> Arc<dyn Cloud> {

@@ -18,7 +18,9 @@ mod imds;
 mod journal;
 mod local;
 mod locks;
+mod notify;
 mod output;
+mod probe;
 mod progress;
 
 use anyhow::Result;
@@ -136,6 +138,10 @@ enum Sub {
     /// Health of configured servers (healthy, degraded, down or stopped, with the reason) and the workspaces.
     #[command(after_help = status::AFTER_HELP)]
     Status(status::Args),
+    /// Watch the servers: report each change of health (down, degraded, recovered, AWS's
+    /// scheduled events) as it happens, and notify webhooks and commands.
+    #[command(after_help = watch::AFTER_HELP)]
+    Watch(watch::Args),
     /// Validate the whole configuration tree; report every problem with file:line:column
     /// (with --backend aws, then check the account as `doctor` does).
     #[command(after_help = check::AFTER_HELP)]
@@ -256,6 +262,7 @@ fn run(ctx: &Ctx, command: Sub) -> Result<i32> {
         Sub::Plan(args) => ctx.runtime()?.block_on(plan::run(ctx, args)),
         Sub::Apply(args) => ctx.runtime()?.block_on(apply::run(ctx, args)),
         Sub::Status(args) => ctx.runtime()?.block_on(status::run(ctx, args)),
+        Sub::Watch(args) => ctx.runtime()?.block_on(watch::run(ctx, args)),
         Sub::Agent(args) => ctx.runtime()?.block_on(agent::run(ctx, args)),
         Sub::Doctor(args) => ctx.runtime()?.block_on(doctor::run(ctx, args)),
         Sub::Unlock(args) => ctx.runtime()?.block_on(unlock::run(ctx, args)),

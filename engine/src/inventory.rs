@@ -232,7 +232,16 @@ pub async fn read(cloud: &dyn Cloud, scope: &Scope) -> Result<Inventory, CloudEr
 /// network once; only DNS names are looked up one by one. The calls grow with the pages,
 /// not with the servers.
 pub async fn read_many(cloud: &dyn Cloud, scopes: &[Scope]) -> Result<Vec<Inventory>, CloudError> {
-    let caller = Caller::new(&Policy::for_reads());
+    read_many_with(cloud, scopes, &Policy::for_reads()).await
+}
+
+/// [`read_many`] with its calls retried by `policy`.
+pub async fn read_many_with(
+    cloud: &dyn Cloud,
+    scopes: &[Scope],
+    policy: &Policy,
+) -> Result<Vec<Inventory>, CloudError> {
+    let caller = Caller::new(policy);
     let mut zones_of: Vec<Region> = Vec::new();
     for scope in scopes {
         zones_of.push(scope.region.clone());

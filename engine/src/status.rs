@@ -296,14 +296,23 @@ const READ_BATCH: usize = 5 * crate::cloud::MAX_FILTER_VALUES;
 /// console output per degraded or down server. Each batch's inventories are assessed and
 /// dropped before the next is read (holding them all would be a copy of the world).
 pub async fn read_many(cloud: &dyn Cloud, servers: &[(ServerName, Region)]) -> Result<Vec<ServerStatus>, CloudError> {
-    let caller = Caller::new(&Policy::for_reads());
+    read_many_with(cloud, servers, &Policy::for_reads()).await
+}
+
+/// [`read_many`] with the console reads retried by `policy` (`cellar watch` gives up sooner).
+pub async fn read_many_with(
+    cloud: &dyn Cloud,
+    servers: &[(ServerName, Region)],
+    policy: &Policy,
+) -> Result<Vec<ServerStatus>, CloudError> {
+    let caller = Caller::new(policy);
     let mut out = Vec::with_capacity(servers.len());
     for batch in servers.chunks(READ_BATCH) {
         let scopes: Vec<Scope> = batch
             .iter()
             .map(|(name, region)| Scope { server: Some(name.clone()), ..Scope::new(region.clone()) })
             .collect();
-        let inventories = inventory::read_many(cloud, &scopes).await?;
+        let inventories = inventory::read_many_with(cloud, &scopes, policy).await?;
         for ((name, region), inventory) in batch.iter().zip(&inventories) {
             out.push(assess_with_console(cloud, &caller, name, region, &inventory.resources).await);
         }

@@ -17,5 +17,5 @@ mod observe;
 mod tracker;
 
 pub use event::{EventKind, IncidentRef, WatchEvent, WATCH_EVENT_VERSION};
-pub use observe::{observe, Observation, Target, PROBES_AT_ONCE};
+pub use observe::{observe, policy, Observation, Target, PROBES_AT_ONCE};
 pub use tracker::{judge, Tracker, PROBE_FAILURES_FOR_DOWN};

@@ -19,7 +19,8 @@ pub mod store;
 pub mod world;
 
 pub use faults::{
-    parse_faults, render_faults, CapacityChange, Faults, LostResponses, ScheduledTermination, TerminateAtCall,
+    parse_faults, render_faults, CapacityChange, EventAnnouncement, Faults, Impairment, LostResponses, Outage,
+    ScheduledTermination, StatusCheck, TerminateAtCall, Unreachable,
 };
 pub use sim::{AfterChange, Sim};
 pub use store::{default_world, parse_world, render_world, SimStore, StoreError};

@@ -18,6 +18,7 @@ pub mod sim;
 pub mod status;
 mod status_table;
 pub mod unlock;
+pub mod watch;
 
 use crate::backend::BackendKind;
 use crate::output::Output;

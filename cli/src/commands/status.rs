@@ -43,7 +43,15 @@ pub struct Args {
     /// group launches from.
     #[arg(short = 'o', long = "output", value_enum, value_name = "LAYOUT")]
     output: Option<Layout>,
+    /// Keep looking, every 2 seconds, and print a server's line again whenever its status
+    /// changes (as `kubectl get -w`), until Ctrl-C. Always the table; not with --format json.
+    #[arg(short = 'w', long, conflicts_with_all = ["format", "fail_on"])]
+    watch: bool,
 }
+
+/// How often `status --watch` looks (real time: on the simulator, what other commands do
+/// to the world, such as a paced `cellar watch` or apply).
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// More columns in the table (`-o wide`).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,30 +134,14 @@ struct ServerReport {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
     let mut tree = ctx.load_config()?;
-    let backend = Backend::open_read_only(ctx).await?;
-    let cloud = backend.cloud();
     let selector = args.server.as_deref().map(Selector::parse).transpose()?;
+    if args.watch {
+        return watch(ctx, &args, &mut tree, selector).await;
+    }
     // One server's details, or a table of many.
     let table = !matches!(selector, Some(Selector::One(_))) && args.format == Format::Text;
-    let (servers, workspaces) = match selector {
-        None => everything(&*cloud, &mut tree).await?,
-        Some(Selector::One(name)) => one(&*cloud, &tree, name).await?,
-        Some(selector) => selected(&*cloud, &tree, &selector).await?,
-    };
-    let mut drift = match args.no_drift {
-        true => BTreeMap::new(),
-        false => drift_of(&*cloud, &mut tree, &servers).await?,
-    };
-    let failing = args.fail_on.map(|level| servers.iter().filter(|s| level.fails(s.health)).count());
-    let servers =
-        servers.into_iter().map(|status| ServerReport { drift: drift.remove(&status.name), status }).collect();
-    let report = Report { version: STATUS_JSON_VERSION, servers, workspaces };
-    let images = match table {
-        true => Some((images_of(&*cloud, &report.servers).await?, cloud.now().await)),
-        false => None,
-    };
-    drop(cloud);
-    drop(backend);
+    let (report, images) = look(ctx, &args, &mut tree, selector, table).await?;
+    let failing = args.fail_on.map(|level| report.servers.iter().filter(|s| level.fails(s.status.health)).count());
     let text = match (args.format, images) {
         (Format::Json, _) => serde_json::to_string_pretty(&report)? + "\n",
         (Format::Text, Some((images, now))) => {
@@ -162,6 +154,70 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         Some(1..) => crate::EXIT_UNHEALTHY,
         _ => 0,
     })
+}
+
+/// The images of the servers' regions and the backend's time, for the table.
+type TableInputs = (Vec<Image>, Timestamp);
+
+/// One look: the report, and what the table needs when `table`. The state file is locked
+/// (shared) for the look only.
+async fn look(
+    ctx: &Ctx,
+    args: &Args,
+    tree: &mut ConfigTree,
+    selector: Option<Selector>,
+    table: bool,
+) -> Result<(Report, Option<TableInputs>)> {
+    let backend = Backend::open_read_only(ctx).await?;
+    let cloud = backend.cloud();
+    let (servers, workspaces) = match selector {
+        None => everything(&*cloud, tree).await?,
+        Some(Selector::One(name)) => one(&*cloud, tree, name).await?,
+        Some(selector) => selected(&*cloud, tree, &selector).await?,
+    };
+    let mut drift = match args.no_drift {
+        true => BTreeMap::new(),
+        false => drift_of(&*cloud, tree, &servers).await?,
+    };
+    let servers =
+        servers.into_iter().map(|status| ServerReport { drift: drift.remove(&status.name), status }).collect();
+    let report = Report { version: STATUS_JSON_VERSION, servers, workspaces };
+    let images = match table {
+        true => Some((images_of(&*cloud, &report.servers).await?, cloud.now().await)),
+        false => None,
+    };
+    Ok((report, images))
+}
+
+/// `status --watch`: the table, then each server's line again whenever its status or
+/// drift changed, every [`WATCH_EVERY`], until interrupted.
+async fn watch(ctx: &Ctx, args: &Args, tree: &mut ConfigTree, selector: Option<Selector>) -> Result<i32> {
+    let wide = args.output == Some(Layout::Wide);
+    let mut shown: BTreeMap<ServerName, String> = BTreeMap::new();
+    let mut first = true;
+    loop {
+        let (report, images) = look(ctx, args, tree, selector.clone(), true).await?;
+        let (images, now) = images.unwrap_or_default();
+        let rendered = render_table(&report, tree, (&images, now), wide, ctx.color);
+        // The rows follow the header line, in the report's order.
+        let mut changed = Vec::new();
+        for (server, line) in report.servers.iter().zip(rendered.lines().skip(1)) {
+            let key = serde_json::to_string(server)?;
+            if shown.insert(server.status.name.clone(), key.clone()).as_ref() != Some(&key) {
+                changed.push(line);
+            }
+        }
+        if first {
+            ctx.out.print(&rendered)?;
+            first = false;
+        } else if !changed.is_empty() {
+            ctx.out.print(&(changed.join("\n") + "\n"))?;
+        }
+        if ctx.out.is_closed() {
+            return Ok(0);
+        }
+        tokio::time::sleep(WATCH_EVERY).await;
+    }
 }
 
 /// The servers' and the workspaces' status.

@@ -36,10 +36,17 @@ pub struct Observation {
 /// How many probes run at once.
 pub const PROBES_AT_ONCE: usize = 64;
 
-/// The reads' policy: as `cellar status`'s, but a NotFound is not waited out (an instance
-/// listed a moment ago is gone: the next cycle sees it).
-fn policy() -> Policy {
-    Policy { consistency_window: Duration::ZERO, ..Policy::for_reads() }
+/// The reads' policy ([`observe`]'s caller passes it; a benchmark adds its call counts): a cycle gives up after a few tries within seconds (the connection is
+/// then reported lost, and the next cycle tries again), and a NotFound is not waited out (an
+/// instance listed a moment ago is gone: the next cycle sees it).
+pub fn policy() -> Policy {
+    Policy {
+        max_attempts: 3,
+        backoff_cap: Duration::from_secs(4),
+        throttle_window: Duration::from_secs(20),
+        consistency_window: Duration::ZERO,
+        ..Policy::for_reads()
+    }
 }
 
 /// Reads one cycle: every target's status (batched: describes grow with the pages, not the
@@ -50,10 +57,11 @@ pub async fn observe(
     cloud: &dyn Cloud,
     prober: &dyn Prober,
     targets: &[Target],
+    policy: &Policy,
 ) -> Result<Vec<Observation>, CloudError> {
     let asked: Vec<(ServerName, Region)> = targets.iter().map(|t| (t.name.clone(), t.region.clone())).collect();
-    let statuses = status::read_many(cloud, &asked).await?;
-    let mut checks = instance_checks(cloud, &statuses).await?;
+    let statuses = status::read_many_with(cloud, &asked, policy).await?;
+    let mut checks = instance_checks(cloud, &statuses, policy).await?;
     let probes: Vec<Option<ProbeRequest>> = targets.iter().zip(&statuses).map(|(t, s)| probe_for(t, s)).collect();
     let mut outcomes: Vec<Option<ProbeOutcome>> = vec![None; probes.len()];
     let done: Vec<(usize, ProbeOutcome)> = stream::iter(probes.iter().enumerate())
@@ -100,6 +108,7 @@ fn probe_for(target: &Target, status: &ServerStatus) -> Option<ProbeRequest> {
 async fn instance_checks(
     cloud: &dyn Cloud,
     statuses: &[ServerStatus],
+    policy: &Policy,
 ) -> Result<HashMap<InstanceId, InstanceChecks>, CloudError> {
     let mut by_region: BTreeMap<&Region, Vec<InstanceId>> = BTreeMap::new();
     for s in statuses {
@@ -107,7 +116,7 @@ async fn instance_checks(
             by_region.entry(&s.region).or_default().push(i.id.clone());
         }
     }
-    let caller = Caller::new(&policy());
+    let caller = Caller::new(policy);
     let mut out = HashMap::new();
     for (region, ids) in by_region {
         for batch in ids.chunks(MAX_STATUS_IDS) {
