@@ -3,7 +3,8 @@
 //!
 //! **Time to notice.** N servers (`s00`, ... of `tests/support/scenario`, each with a TCP
 //! health check of `{address}:80`) are created, then watched at the default interval
-//! (30 s) for H virtual hours while incidents happen, one every ten minutes, each to
+//! (30 s) for H virtual hours, under AWS's token buckets and 50–150 ms of latency a call,
+//! while incidents happen, one every ten minutes (at every phase of the interval), each to
 //! another server, in turn:
 //! - an Amazon termination with capacity to respawn;
 //! - an Amazon termination in a zone without capacity (back eight minutes later);
@@ -144,7 +145,8 @@ async fn time_to_notice(n: usize, hours: u64) {
             let server = names[(i * 7) % names.len()].clone();
             let zone = tree.server(&server).unwrap().zone_name();
             let kind = KINDS[i % KINDS.len()];
-            let at = start + SPACING * (i as u64 + 1);
+            // At every phase of the watch's interval (1 to 30 s past a look), not on a look.
+            let at = start + SPACING * (i as u64 + 1) + (i as u64 * 11) % INTERVAL + 1;
             let undone = at
                 + match kind {
                     Kind::TerminatedRespawns => 0,
@@ -155,7 +157,8 @@ async fn time_to_notice(n: usize, hours: u64) {
             Incident { server, zone, kind, at, undone, noticed: None }
         })
         .collect();
-    let mut faults = Faults::default();
+    // AWS's latency on every call and its token buckets, as in the other benchmarks.
+    let mut faults = Faults { throttling: true, latency_ms: (50, 150), ..Faults::default() };
     let t3 = InstanceType::new("t3.medium");
     for i in &incidents {
         let target = i.server.to_string();

@@ -241,3 +241,66 @@ fn sigterm_ends_a_watch_cleanly() {
     assert!(stderr.contains("in real time") && stderr.contains("SIGTERM: the watch stops"), "{stderr}");
     c.ok(&["status", "duvel"]);
 }
+
+/// Every kind of incident of the simulator's faults, in one watch: an impaired instance
+/// (its group replaces it), a service that stops answering its health check (down at the
+/// second failed probe), AWS's scheduled retirement (announced with its date; when it falls
+/// due the group replaces the instance, seen booting), and a lost connection to the API.
+#[test]
+fn impairments_probes_scheduled_events_and_outages_are_reported() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    c.ok(&["apply", "create-server@ommegang", "20", "--yes", "--dns-confirmed"]);
+    let address = c.status("ommegang")["address"]["public_ip"].as_str().unwrap().to_string();
+    c.ok(&["sim", "dns", "ommegang.imarc.net", &address]);
+    c.ok(&["sim", "advance", "5m"]);
+    let t = faults(
+        &c,
+        r#"(
+            impairments: [(at: {t+100}, target: "duvel", check: instance, secs: Some(600))],
+            unreachable: [(at: {t+700}, server: "ommegang", secs: 300)],
+            scheduled_events: [(at: {t+1300}, target: "ommegang", code: r#instance-retirement, not_before: {t+1900})],
+            outages: [(at: {t+2500}, secs: 120)],
+        )"#,
+    );
+    let r = c.ok(&["watch", "duvel,ommegang", "--for", "50m", "--format", "json"]);
+    let got = events(&r.stdout);
+    let seen = kinds(&got, t);
+    let names: Vec<&str> = seen.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "down duvel",
+            "recovered duvel",
+            "down ommegang",
+            "recovered ommegang",
+            "scheduled ommegang",
+            "degraded ommegang",
+            "recovered ommegang",
+            "connection-lost",
+            "connection-restored",
+        ],
+        "{seen:?}\n{}",
+        r.stdout
+    );
+    let at = |i: usize| seen[i].0;
+    assert!((100..=130).contains(&at(0)), "{seen:?}");
+    assert!(got[0]["reason"].as_str().unwrap().contains("is impaired: its instance status check"), "{}", got[0]);
+    // Two failed probes: down within two looks of the outage.
+    assert!((730..=760).contains(&at(2)), "{seen:?}");
+    assert!(
+        got[2]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("health check GET https://ommegang.imarc.net/ failed 2 times in a row: connection timed out"),
+        "{}",
+        got[2]
+    );
+    assert!((1300..=1330).contains(&at(4)), "{seen:?}");
+    assert_eq!(got[4]["scheduled"]["code"], "instance-retirement");
+    assert_eq!(got[4]["scheduled"]["not_before"].as_str(), Some(Timestamp(t + 1900).rfc3339().as_str()));
+    assert!(at(5) >= 1900, "{seen:?}");
+    assert!((2500..=2530).contains(&at(7)), "{seen:?}");
+    assert!(got[7]["reason"].as_str().unwrap().contains("Unavailable"), "{}", got[7]);
+    assert!(at(8) >= 2620, "{seen:?}");
+}
