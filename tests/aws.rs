@@ -539,3 +539,5 @@ async fn differential_two_data_volumes_follow_the_replacement() {
     let left = cloud.describe_volumes(&region(), &kwak).await.unwrap();
     assert!(left.is_empty(), "--delete-data deletes both volumes: {left:#?}");
 }
+#[path = "aws/watch.rs"]
+mod watch;

@@ -12,13 +12,17 @@
 //!   in the middle of one); one healthy, stopped or absent at the first look says nothing.
 //! - Changes outside an incident (healthy → stopped) are `changed`: said, not notified.
 //! - A scheduled event of the server's instance is announced once (by its id) while pending.
+//! - A server that ran without an auto scaling group (none configured, `auto_scale_capacity:
+//!   0`) and whose instance is then gone, the group still absent, is down: nobody stopped
+//!   its auto scaling, its instance was terminated (by Amazon or by hand) and nothing
+//!   replaces it. `cellar status`, which has no history, calls it stopped.
 //! - The connection: a cycle that could not read the cloud opens the watch's own incident
 //!   (`connection-lost`), once; the next cycle that reads closes it. Servers' health is not
 //!   judged meanwhile (what cannot be seen has not changed).
 
 use super::event::{EventKind, IncidentRef, WatchEvent};
 use super::observe::Observation;
-use crate::model::{InstanceState, ServerName, Timestamp};
+use crate::model::{InstanceId, InstanceState, ServerName, Timestamp};
 use crate::monitoring::{CheckStatus, ProbeOutcome};
 use crate::status::Health;
 use std::collections::{BTreeSet, HashMap};
@@ -29,14 +33,24 @@ use std::time::Duration;
 pub const PROBE_FAILURES_FOR_DOWN: u32 = 2;
 
 /// A server's health this cycle, from its status, its instance's status checks and its
-/// probe (with `failures` failed probes in a row, this one included). Pure.
+/// probe (with `failures` failed probes in a row, this one included), and the instance it
+/// last saw running without an auto scaling group (`unguarded`). Pure.
 ///
 /// A running instance whose system or instance status check is impaired is down (AWS
 /// cannot reach it, and its group will replace it); one whose probe failed
 /// [`PROBE_FAILURES_FOR_DOWN`] times in a row is down with the probe's error.
-pub fn judge(observation: &Observation, failures: u32) -> (Health, String) {
+pub fn judge(observation: &Observation, failures: u32, unguarded: Option<&InstanceId>) -> (Health, String) {
     let status = &observation.status;
     let running = status.instance.as_ref().filter(|i| i.state == InstanceState::Running);
+    if let Some(was) = unguarded.filter(|_| running.is_none() && status.auto_scaling.is_none()) {
+        if matches!(status.health, Health::Stopped | Health::Incomplete) {
+            let now = match &status.instance {
+                Some(i) if &i.id == was => format!("is {}", i.state),
+                _ => "is gone".to_string(),
+            };
+            return (Health::Down, format!("instance {was} {now} and no auto scaling group replaces it"));
+        }
+    }
     if let (Some(instance), Some(checks)) = (running, &observation.checks) {
         if checks.instance == instance.id {
             let which = match (checks.system, checks.instance_check) {
@@ -62,6 +76,8 @@ pub fn judge(observation: &Observation, failures: u32) -> (Health, String) {
 struct Tracked {
     health: Health,
     probe_failures: u32,
+    /// The instance last seen running while the server had no auto scaling group.
+    unguarded: Option<InstanceId>,
     incident: Option<Incident>,
     /// The scheduled events already announced (by id).
     announced: BTreeSet<String>,
@@ -168,6 +184,19 @@ fn failures_after(before: u32, observation: &Observation) -> u32 {
     }
 }
 
+/// The instance running without a group after this observation: the running one if the
+/// server has no group, else none (a group now guards it); kept while nothing runs.
+fn unguarded_after(before: Option<InstanceId>, observation: &Observation) -> Option<InstanceId> {
+    let status = &observation.status;
+    if status.auto_scaling.is_some() {
+        return None;
+    }
+    match status.instance.as_ref().filter(|i| i.state == InstanceState::Running) {
+        Some(i) => Some(i.id.clone()),
+        None => before,
+    }
+}
+
 /// An event about `observation`'s server.
 fn server_event(kind: EventKind, at: Timestamp, observation: &Observation, judged: (Health, String)) -> WatchEvent {
     WatchEvent {
@@ -187,8 +216,10 @@ fn server_event(kind: EventKind, at: Timestamp, observation: &Observation, judge
 /// The first look at a server.
 fn first(at: Timestamp, observation: &Observation) -> (Tracked, Vec<WatchEvent>) {
     let probe_failures = failures_after(0, observation);
-    let judged = judge(observation, probe_failures);
-    let mut tracked = Tracked { health: judged.0, probe_failures, incident: None, announced: BTreeSet::new() };
+    let judged = judge(observation, probe_failures, None);
+    let mut tracked =
+        Tracked { health: judged.0, probe_failures, unguarded: None, incident: None, announced: BTreeSet::new() };
+    tracked.unguarded = unguarded_after(None, observation);
     let mut events = Vec::new();
     if judged.0.severity() > 0 {
         let incident = open(&mut tracked, at, observation);
@@ -215,7 +246,8 @@ fn open(tracked: &mut Tracked, at: Timestamp, observation: &Observation) -> Inci
 /// A later look at a server.
 fn next(tracked: &mut Tracked, at: Timestamp, observation: &Observation, remind: Option<Duration>) -> Vec<WatchEvent> {
     tracked.probe_failures = failures_after(tracked.probe_failures, observation);
-    let judged = judge(observation, tracked.probe_failures);
+    let judged = judge(observation, tracked.probe_failures, tracked.unguarded.as_ref());
+    tracked.unguarded = unguarded_after(tracked.unguarded.take(), observation);
     let previous = tracked.health;
     let health = judged.0;
     tracked.health = health;

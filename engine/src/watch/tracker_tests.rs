@@ -1,7 +1,8 @@
 use super::*;
+use crate::model::AutoScalingGroupName;
 use crate::model::{ImageId, InstanceId, InstanceType, Region, Zone};
 use crate::monitoring::{EventCode, InstanceChecks, ProbeTarget, ScheduledEvent};
-use crate::status::{InstanceStatus, ServerStatus};
+use crate::status::{AutoScalingStatus, InstanceStatus, ServerStatus};
 
 /// What a cycle sees of the server `ale`, in short.
 #[derive(Clone, Copy, Debug)]
@@ -17,11 +18,18 @@ enum Seen {
     Absent,
     /// Healthy, with a retirement scheduled.
     Retiring,
+    /// Healthy, without an auto scaling group (`auto_scale_capacity: 0`).
+    RunningAlone,
+    /// Its instance terminated, and no auto scaling group: status says stopped.
+    GoneAlone,
 }
 
 fn observation(seen: Seen) -> Observation {
     let (health, reason, running) = match seen {
-        Seen::Healthy | Seen::Impaired | Seen::ProbeFails | Seen::Retiring => (Health::Healthy, "", true),
+        Seen::Healthy | Seen::Impaired | Seen::ProbeFails | Seen::Retiring | Seen::RunningAlone => {
+            (Health::Healthy, "", true)
+        }
+        Seen::GoneAlone => (Health::Stopped, "no instance and no auto scaling group (auto scaling stopped)", false),
         Seen::Degraded => (Health::Degraded, "data volume vol-1 is not attached to i-1", true),
         Seen::Down => (Health::Down, "failed to respawn: InsufficientInstanceCapacity in us-east-1a", false),
         Seen::Stopped => (Health::Stopped, "auto scaling stopped", false),
@@ -67,7 +75,16 @@ fn observation(seen: Seen) -> Observation {
             volume: None,
             other_volumes: vec![],
             address: None,
-            auto_scaling: None,
+            auto_scaling: match seen {
+                Seen::RunningAlone | Seen::GoneAlone => None,
+                _ => Some(AutoScalingStatus {
+                    group: AutoScalingGroupName::new("ale"),
+                    desired: u32::from(!matches!(seen, Seen::Stopped)),
+                    template_version: Some(1),
+                    launch_configuration: None,
+                    last_activity: None,
+                }),
+            },
         },
         checks,
         probe,
@@ -223,5 +240,21 @@ fn the_checks_of_another_instance_are_not_this_ones() {
     if let Some(checks) = seen.checks.as_mut() {
         checks.instance = InstanceId::new("i-9");
     }
-    assert_eq!(judge(&seen, 0), (Health::Healthy, String::new()));
+    assert_eq!(judge(&seen, 0, None), (Health::Healthy, String::new()));
+}
+
+#[test]
+fn a_server_without_a_group_whose_instance_is_gone_is_down() {
+    check(
+        None,
+        &[Some(RunningAlone), Some(GoneAlone), Some(GoneAlone), Some(RunningAlone)],
+        &[(30, "down down"), (90, "recovered healthy")],
+    );
+    // Stopped at the first look, or after its group was deleted (stop-auto-scaling): on purpose.
+    check(None, &[Some(GoneAlone), Some(GoneAlone)], &[]);
+    check(None, &[Some(Healthy), Some(GoneAlone)], &[(30, "changed stopped")]);
+    let mut tracker = Tracker::new([]);
+    tracker.observe(Timestamp(0), &[observation(RunningAlone)]);
+    let down = tracker.observe(Timestamp(30), &[observation(GoneAlone)]);
+    assert_eq!(down[0].reason, "instance i-1 is gone and no auto scaling group replaces it");
 }
