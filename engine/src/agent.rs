@@ -305,6 +305,77 @@ pub fn parse_outcome(console: &str) -> Option<AgentOutcome> {
     })
 }
 
+/// The instance tag where the agent leaves its outcome ([`record_outcome`]), so that
+/// `cellar status` and `cellar watch` see it from outside the instance without reading its
+/// console: `done 2026-11-27T04:10:00Z`, `failed 2026-11-27T04:10:00Z: <why>` (the cloud
+/// side: it could not find, attach or associate what it needed, which the resources show
+/// too) or `setup-failed 2026-11-27T04:10:00Z: <why>` (the machine side: persist, mount or
+/// the spawn hook, which nothing else shows).
+pub const OUTCOME_TAG: &str = "cellar:agent";
+
+/// The longest tag value AWS takes (256 Unicode characters).
+const TAG_VALUE_MAX: usize = 256;
+
+/// Where an agent stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailedAt {
+    /// Its calls to AWS: what it needed was missing or refused.
+    Cloud,
+    /// The machine side: persisting or mounting directories, or the spawn hook.
+    Machine,
+}
+
+/// The [`OUTCOME_TAG`] value for `result`, reached at `at`: one line, at most 256 characters.
+pub fn outcome_tag_value(result: &Result<AgentReport, AgentError>, at: Timestamp) -> String {
+    let text = match result {
+        Ok(_) => format!("done {}", at.rfc3339()),
+        Err(e) => {
+            let word = match e {
+                AgentError::Host { .. } => "setup-failed",
+                _ => "failed",
+            };
+            let why: Vec<String> = error_chain(e).split(['\r', '\n']).map(|l| l.trim().to_string()).collect();
+            format!("{word} {}: {}", at.rfc3339(), why.join(" ").trim())
+        }
+    };
+    text.chars().take(TAG_VALUE_MAX).collect()
+}
+
+/// What an [`OUTCOME_TAG`] value says: the outcome, when, and for a failure where it
+/// stopped; `None` for a value that is not one.
+pub fn parse_outcome_tag(value: &str) -> Option<(AgentOutcome, Timestamp, Option<FailedAt>)> {
+    let (word, rest) = value.split_once(' ')?;
+    let (at, why) = match rest.split_once(": ") {
+        Some((at, why)) => (at, why),
+        None => (rest, ""),
+    };
+    let at = humantime::parse_rfc3339(at).ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    let at = Timestamp(at.as_secs());
+    let failed = |stage| Some((AgentOutcome::Failed(why.to_string()), at, Some(stage)));
+    match word {
+        "done" => Some((AgentOutcome::Done(String::new()), at, None)),
+        "failed" => failed(FailedAt::Cloud),
+        "setup-failed" => failed(FailedAt::Machine),
+        _ => None,
+    }
+}
+
+/// Tags the agent's instance with its outcome ([`OUTCOME_TAG`]): one CreateTags on its own
+/// instance, which the agent's role allows for that key only (docs/agent-iam-policy.json).
+/// The caller reports a failure and goes on: the outcome line on the console says the same.
+pub async fn record_outcome(
+    cloud: &dyn Cloud,
+    region: &Region,
+    instance: &InstanceId,
+    result: &Result<AgentReport, AgentError>,
+) -> Result<(), CloudError> {
+    let caller = Caller::new(&Policy::for_reads());
+    let value = outcome_tag_value(result, cloud.now().await);
+    let tags: Tags = [(OUTCOME_TAG.to_string(), value)].into_iter().collect();
+    caller.call(cloud, Api::CreateTags, || cloud.create_tags(region, instance.as_str(), tags.clone())).await
+}
+
 /// Runs the agent for the instance `host` identifies. Every call, retry and wait goes
 /// through one [`Caller`] with the default [`Policy`], as the executor's do.
 pub async fn run(
@@ -705,6 +776,31 @@ mod tests {
 
     /// The outcome line is one line whatever the messages hold, and reads back from a
     /// console with other output around it (the last agent line counts).
+    /// The outcome tag reads back, stays within AWS's 256 characters on one line, and a
+    /// value that is not one reads as nothing.
+    #[test]
+    fn outcome_tags_read_back() {
+        let at = Timestamp(1_795_752_600);
+        let done: Result<AgentReport, AgentError> = Ok(AgentReport { steps: vec!["ran spawn hook".into()] });
+        assert_eq!(outcome_tag_value(&done, at), "done 2026-11-27T04:10:00Z");
+        assert_eq!(parse_outcome_tag("done 2026-11-27T04:10:00Z"), Some((AgentOutcome::Done(String::new()), at, None)));
+        let refused: Result<AgentReport, AgentError> = Err(AgentError::NoServerTag(InstanceId::new("i-1")));
+        let value = outcome_tag_value(&refused, at);
+        assert!(value.starts_with("failed 2026-11-27T04:10:00Z: "), "{value}");
+        assert_eq!(parse_outcome_tag(&value).map(|(_, _, stage)| stage), Some(Some(FailedAt::Cloud)));
+        let long: Result<AgentReport, AgentError> =
+            Err(AgentError::Host { what: "spawn hook", message: format!("line one\n{}", "x".repeat(400)) });
+        let value = outcome_tag_value(&long, at);
+        assert_eq!(value.chars().count(), 256);
+        assert!(!value.contains('\n'));
+        let (outcome, when, stage) = parse_outcome_tag(&value).unwrap();
+        assert_eq!((when, stage), (at, Some(FailedAt::Machine)));
+        assert!(matches!(outcome, AgentOutcome::Failed(why) if why.starts_with("spawn hook failed: line one xxx")));
+        for bad in ["", "done", "done yesterday", "maybe 2026-11-27T04:10:00Z", "failed 2026-13-27T04:10:00Z: x"] {
+            assert_eq!(parse_outcome_tag(bad), None, "{bad:?}");
+        }
+    }
+
     #[test]
     fn outcome_lines_read_back_from_a_console() {
         let done = Ok(AgentReport { steps: vec!["attached volume vol-1 as /dev/sdf".into(), "ran spawn hook".into()] });

@@ -66,10 +66,32 @@ pub struct InstanceStatus {
     pub ami: ImageId,
     /// When it was launched (seconds since the Unix epoch, the backend's clock).
     pub launched_at: Timestamp,
+    /// What its agent's outcome tag (`cellar:agent`) says; `None` before the agent ran, or
+    /// for an agent that could not tag (its console output may still say).
+    pub agent: Option<AgentStatus>,
+}
+
+/// An agent's outcome, as it tagged its instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentStatus {
+    pub succeeded: bool,
+    /// When it finished (seconds since the Unix epoch, the backend's clock).
+    pub at: Timestamp,
+    /// Where a failed agent stopped: `cloud` (what it needed from AWS was missing or
+    /// refused: the resources show it too, and a later apply may have fixed it) or
+    /// `machine` (persist, mount or the spawn hook: the instance is not set up).
+    pub failed_at: Option<crate::agent::FailedAt>,
+    /// Why it failed; empty when it succeeded.
+    pub reason: String,
 }
 
 impl InstanceStatus {
     fn of(i: &Instance) -> Self {
+        let tag = i.tags.get(crate::agent::OUTCOME_TAG).and_then(|v| crate::agent::parse_outcome_tag(v));
+        let agent = tag.map(|(outcome, at, failed_at)| match outcome {
+            AgentOutcome::Done(_) => AgentStatus { succeeded: true, at, failed_at, reason: String::new() },
+            AgentOutcome::Failed(why) => AgentStatus { succeeded: false, at, failed_at, reason: why },
+        });
         InstanceStatus {
             id: i.id.clone(),
             state: i.state,
@@ -77,6 +99,7 @@ impl InstanceStatus {
             instance_type: i.instance_type.clone(),
             ami: i.image.clone(),
             launched_at: i.launched_at,
+            agent,
         }
     }
 }
@@ -193,6 +216,11 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
             for v in others.iter().filter(|v| v.attached_to.as_ref() != Some(&i.id)) {
                 missing.push(format!("data volume {} is not attached to {}", v.id, i.id));
             }
+            // The machine side failed: nothing else shows it. (A failure on the cloud side
+            // shows in the resources, and an apply after it may have set them right.)
+            if let Some((why, crate::agent::FailedAt::Machine)) = tagged_failure(i) {
+                missing.push(why);
+            }
             match address {
                 None => missing.push("no Elastic IP".to_string()),
                 Some(a) if a.associated_to.as_ref() != Some(&i.id) => {
@@ -229,6 +257,14 @@ pub fn assess(name: &ServerName, region: &Region, r: &ServerResources) -> Server
         },
     };
 
+    // A degraded or down server whose agent stopped on the cloud side: its words say why,
+    // as its console line would (the machine side is among the missing above).
+    let reason = match instance.and_then(tagged_failure) {
+        Some((why, crate::agent::FailedAt::Cloud)) if matches!(health, Health::Degraded | Health::Down) => {
+            format!("{reason}; {why}")
+        }
+        _ => reason,
+    };
     ServerStatus {
         name: name.clone(),
         region: region.clone(),
@@ -320,8 +356,19 @@ pub async fn read_many_with(
     Ok(out)
 }
 
+/// Why the agent of `instance` failed, from its outcome tag, in [`agent_reason`]'s words,
+/// and where it stopped.
+fn tagged_failure(instance: &Instance) -> Option<(String, crate::agent::FailedAt)> {
+    let value = instance.tags.get(crate::agent::OUTCOME_TAG)?;
+    match crate::agent::parse_outcome_tag(value)? {
+        (outcome @ AgentOutcome::Failed(_), _, Some(stage)) => Some((outcome_reason(&instance.id, outcome)?, stage)),
+        _ => None,
+    }
+}
+
 /// A server's status, with its agent's failure from the console output of a degraded or
-/// down instance that has booted.
+/// down instance that has booted and whose agent left no outcome tag (an agent that could
+/// not tag; one of an older cellar).
 async fn assess_with_console(
     cloud: &dyn Cloud,
     caller: &Caller,
@@ -330,7 +377,7 @@ async fn assess_with_console(
     resources: &ServerResources,
 ) -> ServerStatus {
     let mut status = assess(name, region, resources);
-    let booted = status.instance.as_ref().filter(|i| i.state != InstanceState::Pending);
+    let booted = status.instance.as_ref().filter(|i| i.state != InstanceState::Pending && i.agent.is_none());
     if let (Health::Degraded | Health::Down, Some(instance)) = (status.health, booted) {
         let id = instance.id.clone();
         // The console is a hint: a server is as unhealthy without it, so a failed read
@@ -347,7 +394,12 @@ async fn assess_with_console(
 /// What an instance's console output says of its agent, if it failed: `agent on i-… could
 /// not attach vol-…: UnauthorizedOperation (…)`. Pure.
 pub fn agent_reason(instance: &InstanceId, console: &str) -> Option<String> {
-    match crate::agent::parse_outcome(console)? {
+    outcome_reason(instance, crate::agent::parse_outcome(console)?)
+}
+
+/// [`agent_reason`] of an outcome however it was read (console line or tag).
+fn outcome_reason(instance: &InstanceId, outcome: AgentOutcome) -> Option<String> {
+    match outcome {
         AgentOutcome::Failed(why) if why.starts_with("could not ") => Some(format!("agent on {instance} {why}")),
         AgentOutcome::Failed(why) => Some(format!("agent on {instance} failed: {why}")),
         AgentOutcome::Done(_) => None,
@@ -407,6 +459,10 @@ pub fn render_text(statuses: &[ServerStatus]) -> String {
         out.push_str(&format!("{:<12} {:<9} {}\n", s.name.as_str(), s.health.as_str(), s.region));
         if let Some(i) = &s.instance {
             out.push_str(&format!("  instance  {} {} {} {} {}\n", i.id, i.state, i.zone, i.instance_type, i.ami));
+            if let Some(a) = &i.agent {
+                let how = if a.succeeded { "done".to_string() } else { format!("failed: {}", a.reason) };
+                out.push_str(&format!("  agent     {} {how}\n", a.at.rfc3339()));
+            }
         }
         for v in s.volume.iter().chain(&s.other_volumes) {
             let on = v.attached_to.as_ref().map(|i| format!(" on {i}")).unwrap_or_default();
@@ -613,6 +669,48 @@ mod tests {
             r(vec![], Some(volume(None)), Some(address(None)), vec![kept]),
             (Health::Stopped, "auto scaling stopped: group ale is kept with desired 0"),
         );
+    }
+
+    /// The agent's outcome tag: a failure makes a running server degraded with the agent's
+    /// words; success, or an unreadable tag, changes nothing; details and JSON show it.
+    #[test]
+    fn the_agents_outcome_tag_is_read() {
+        let tagged = |value: &str| {
+            let mut i = instance("i-1", InstanceState::Running);
+            i.tags.insert(crate::agent::OUTCOME_TAG.into(), value.into());
+            ServerResources {
+                instances: vec![i],
+                volumes: vec![volume(Some("i-1"))],
+                addresses: vec![address(Some("i-1"))],
+                groups: vec![group(&[])],
+                ..Default::default()
+            }
+        };
+        check(
+            tagged("setup-failed 2026-11-27T04:10:00Z: spawn hook failed: exit status 1"),
+            (Health::Degraded, "agent on i-1 failed: spawn hook failed: exit status 1"),
+        );
+        // The cloud side: the resources tell (whole here: an apply after the agent set them right).
+        check(tagged("failed 2026-11-27T04:10:00Z: server ale has no data volume"), (Health::Healthy, ""));
+        let mut detached = tagged("failed 2026-11-27T04:10:00Z: could not attach vol-1: VolumeInUse (x)");
+        detached.volumes[0].attached_to = None;
+        check(
+            detached,
+            (
+                Health::Degraded,
+                "data volume vol-1 is not attached to i-1; agent on i-1 could not attach vol-1: VolumeInUse (x)",
+            ),
+        );
+        check(tagged("done 2026-11-27T04:10:00Z"), (Health::Healthy, ""));
+        check(tagged("something else"), (Health::Healthy, ""));
+        let s =
+            assess(&ServerName::new("ale"), &Region::new("us-east-1"), &tagged("setup-failed 2026-11-27T04:10:00Z: x"));
+        assert!(render_text(std::slice::from_ref(&s)).contains("  agent     2026-11-27T04:10:00Z failed: x\n"));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["instance"]["agent"]["succeeded"], false);
+        assert_eq!(json["instance"]["agent"]["failed_at"], "machine");
+        assert_eq!(json["instance"]["agent"]["reason"], "x");
+        assert_eq!(json["instance"]["agent"]["at"], 1_795_752_600);
     }
 
     #[test]

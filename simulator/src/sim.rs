@@ -287,14 +287,18 @@ impl Sim {
         let Some((invocation, region)) = prepared else {
             return;
         };
-        let host = SimHost { sim: self, instance: id.clone(), region };
+        let host = SimHost { sim: self, instance: id.clone(), region: region.clone() };
         let cloud = AgentCloud { sim: self, instance: id.clone() };
         let outcome = agent::run(&cloud, &host, &invocation).await;
         let line = agent::outcome_line(&outcome);
+        let recorded = agent::record_outcome(&cloud, &region, id, &outcome).await;
         self.use_world(|w| {
             match &outcome {
                 Ok(report) => w.record(format!("agent {id}: done: {}", report.steps.join("; "))),
                 Err(e) => w.record(format!("agent {id}: failed: {}", agent::error_chain(e))),
+            }
+            if let Err(e) = recorded {
+                w.record(format!("agent {id}: could not tag its outcome: {e}"));
             }
             w.print_to_console(id, &line);
         });

@@ -304,3 +304,48 @@ fn impairments_probes_scheduled_events_and_outages_are_reported() {
     assert!(got[7]["reason"].as_str().unwrap().contains("Unavailable"), "{}", got[7]);
     assert!(at(8) >= 2620, "{seen:?}");
 }
+
+/// The table says each health in its word, one server each: healthy (chimay, running
+/// without a group), degraded (duvel's replacement still booting), down (kwak: no capacity
+/// for its respawn), stopped (achel, auto scaling stopped), incomplete (ommegang, kept at its
+/// DNS gate; absent is `status_json_is_versioned_and_names_each_health`'s); and `--fail-on`
+/// sees them.
+#[test]
+fn the_status_table_names_every_health() {
+    let c = Cellar::new();
+    for server in ["duvel", "achel", "kwak", "chimay"] {
+        c.ok(&["apply", &format!("create-server@{server}"), "30", "--yes", "--dns-confirmed"]);
+    }
+    assert_eq!(c.run(&["apply", "create-server@ommegang", "20", "--yes"]).code, 3);
+    c.ok(&["apply", "stop-auto-scaling@achel", "--yes"]);
+    c.ok(&["sim", "advance", "2m"]);
+    c.ok(&["sim", "capacity", "us-east-1c", "t3.medium", "0"]);
+    c.ok(&["sim", "terminate", "kwak"]);
+    c.ok(&["sim", "terminate", "duvel"]);
+    c.ok(&["sim", "advance", "20s"]);
+    let table = c.ok(&["status", "--no-drift"]).stdout;
+    let health: Vec<(&str, &str)> = table
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next().unwrap(), words.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        health,
+        [
+            ("achel", "stopped"),
+            ("chimay", "healthy"),
+            ("duvel", "degraded"),
+            ("kwak", "down"),
+            ("ommegang", "incomplete")
+        ],
+        "{table}"
+    );
+    let row = |name: &str| table.lines().find(|l| l.starts_with(name)).unwrap().to_string();
+    assert!(row("duvel").ends_with("is starting"), "{table}");
+    assert!(row("kwak").contains("failed to respawn: InsufficientInstanceCapacity in us-east-1c"), "{table}");
+    assert_eq!(c.run(&["status", "--no-drift", "--fail-on", "down"]).code, 2);
+    assert_eq!(c.run(&["status", "achel,chimay", "--no-drift", "--fail-on", "degraded"]).code, 0);
+}

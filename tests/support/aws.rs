@@ -136,7 +136,9 @@ async fn boot_loop(cloud: Arc<AwsCloud>, booted: Arc<Mutex<Vec<String>>>) {
                 volumes,
             };
             let host = RecordingHost { instance: instance.id.clone(), region: region.clone() };
-            match agent::run(&*cloud, &host, &invocation).await {
+            let outcome = agent::run(&*cloud, &host, &invocation).await;
+            let _ = agent::record_outcome(&*cloud, &region, &instance.id, &outcome).await;
+            match outcome {
                 Ok(report) => {
                     booted.lock().unwrap().push(format!("{} {mode}: {}", instance.id, report.steps.join("; ")));
                     done.insert(instance.id.clone());

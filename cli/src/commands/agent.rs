@@ -91,7 +91,7 @@ dying predecessor to let go of them. `persist` (first boot) copies the directori
 `spawn` (a replacement instance) mounts them from it. Both then run the spawn hook.";
 
 pub const AFTER_HELP: &str = "Needs an instance role with docs/agent-iam-policy.json: ec2:DescribeInstances, ec2:DescribeVolumes, \
-ec2:AttachVolume, ec2:DescribeAddresses, ec2:AssociateAddress and autoscaling:DescribeAutoScalingInstances.\n\nExample (what the user data runs):\n  \
+ec2:AttachVolume, ec2:DescribeAddresses, ec2:AssociateAddress and autoscaling:DescribeAutoScalingInstances, and ec2:CreateTags on its own instance for the tag cellar:agent (its outcome and time, which cellar status and cellar watch read).\n\nExample (what the user data runs):\n  \
 cellar agent spawn --server ommegang --persist /etc --persist /var/www --hook /etc/cellar/spawn-hook.sh";
 
 #[cfg(not(feature = "aws"))]
@@ -138,6 +138,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         for step in &report.steps {
             ctx.out.line(&format!("  {step}"))?;
         }
+    }
+    // The outcome on the instance itself (tag `cellar:agent`), where `cellar status` and
+    // `cellar watch` read it from outside; the console line below says the same.
+    if let Err(e) = agent::record_outcome(&*cloud, &identity.region, &identity.instance, &outcome).await {
+        crate::output::stderr(&format!(
+            "warning: could not tag {} with the outcome ({e}); cellar status reads the console instead\n",
+            identity.instance
+        ));
     }
     // The one line `cellar status` reads back from the instance's console output (cloud-init
     // sends the user data's output there).

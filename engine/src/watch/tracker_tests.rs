@@ -42,6 +42,7 @@ fn observation(seen: Seen) -> Observation {
         instance_type: InstanceType::new("t3.small"),
         ami: ImageId::new("ami-1"),
         launched_at: Timestamp(0),
+        agent: None,
     });
     let checks = running.then(|| InstanceChecks {
         instance: InstanceId::new("i-1"),

@@ -161,7 +161,11 @@ macro_rules! sim_cloud {
             }
 
             async fn create_tags(&self, region: &Region, resource: &str, tags: Tags) -> CloudResult<()> {
+                let agent = self.agent();
                 self.call(Api::CreateTags, Some(region), false, needs::tagging(resource, &tags), |w| {
+                    if let Some(instance) = agent {
+                        w.authorize_agent_tags(instance, resource, &tags)?;
+                    }
                     w.create_tags(region, resource, tags)
                 })
                 .await

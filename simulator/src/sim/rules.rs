@@ -140,6 +140,48 @@ async fn an_agents_calls_need_its_profiles_permission() {
     assert!(sim.with_world(|w| w.set_instance_profile(&InstanceId::new("i-0999"), Some("narrow"))).is_err());
 }
 
+/// An agent tags its own instance with its outcome (`cellar:agent`), and nothing else: its
+/// role's CreateTags is conditioned on the calling instance and on that one key, and the
+/// simulator refuses the rest as IAM would. A profile without CreateTags (an older world's)
+/// leaves no tag, and the console still says how it went.
+#[tokio::test]
+async fn an_agent_tags_its_own_instance_with_its_outcome_only() {
+    let sim = Sim::new(default_world());
+    let (instance, volume, _) = server_x(&sim).await;
+    sim.advance(Duration::from_secs(60)).await;
+    let tag = sim.world().instances()[&instance].tags.get(cellar_engine::agent::OUTCOME_TAG).cloned();
+    let (outcome, _, _) = cellar_engine::agent::parse_outcome_tag(&tag.clone().unwrap_or_default())
+        .unwrap_or_else(|| panic!("no outcome tag: {tag:?}"));
+    assert_eq!(outcome, cellar_engine::agent::AgentOutcome::Done(String::new()));
+    let agent = AgentCloud { sim: &sim, instance: instance.clone() };
+    let refused = |e: CloudError| (e.code, e.message.contains("only on its own instance with the key cellar:agent"));
+    let other_key = agent.create_tags(&east(), instance.as_str(), tags(&[("owner", "me")])).await.unwrap_err();
+    assert_eq!(refused(other_key), ("UnauthorizedOperation".to_string(), true));
+    let other_resource =
+        agent.create_tags(&east(), volume.as_str(), tags(&[(cellar_engine::agent::OUTCOME_TAG, "done")])).await;
+    assert_eq!(refused(other_resource.unwrap_err()), ("UnauthorizedOperation".to_string(), true));
+    assert!(!sim.world().volumes()[&volume].tags.contains_key(cellar_engine::agent::OUTCOME_TAG));
+    // Without ec2:CreateTags in the profile: no tag, the outcome still on the console.
+    let mut world = default_world();
+    let actions = [
+        "ec2:DescribeInstances",
+        "ec2:DescribeVolumes",
+        "ec2:DescribeAddresses",
+        "ec2:AttachVolume",
+        "ec2:AssociateAddress",
+    ];
+    world.set_instance_profile_actions("untagging", &actions).unwrap();
+    let sim = Sim::new(world);
+    let (instance, _, _) = server_x_with(&sim, Some("untagging")).await;
+    sim.advance(Duration::from_secs(60)).await;
+    let w = sim.world();
+    assert!(!w.instances()[&instance].tags.contains_key(cellar_engine::agent::OUTCOME_TAG));
+    assert!(w.console(&instance).last().unwrap().starts_with("cellar agent: done"));
+    assert!(w.log().iter().any(|e| e
+        .message
+        .starts_with(&format!("agent {instance}: could not tag its outcome: UnauthorizedOperation"))));
+}
+
 /// The operator's policy: a dry run answers DryRunOperation or UnauthorizedOperation naming
 /// the action (changing nothing), a real call it does not allow is refused with the same
 /// code, and the caller's identity is the operator's (or an agent's role).

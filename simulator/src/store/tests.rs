@@ -238,7 +238,7 @@ fn the_default_worlds_agent_profile_is_the_documented_policy() {
         .collect();
     let world = default_world();
     assert_eq!(world.instance_profiles().get("cellar-agent"), Some(&policy));
-    assert_eq!(policy.len(), 6, "{policy:?}");
+    assert_eq!(policy.len(), 7, "{policy:?}");
     let actions: std::collections::BTreeSet<String> =
         crate::world::AGENT_ACTIONS.iter().map(|a| a.to_string()).collect();
     assert_eq!(actions, policy);

@@ -21,7 +21,7 @@ use super::SimInstance;
 use super::{err, World};
 use cellar_engine::api::{Api, Service};
 use cellar_engine::cloud::{CloudErrorKind as K, CloudResult};
-use cellar_engine::model::InstanceId;
+use cellar_engine::model::{InstanceId, Tags};
 use std::collections::BTreeSet;
 
 /// The instance profile the agent's role is documented with (`docs/agent-iam-policy.json`).
@@ -34,6 +34,7 @@ pub const AGENT_ACTIONS: &[&str] = &[
     "autoscaling:DescribeAutoScalingInstances",
     "ec2:AssociateAddress",
     "ec2:AttachVolume",
+    "ec2:CreateTags",
     "ec2:DescribeAddresses",
     "ec2:DescribeInstances",
     "ec2:DescribeVolumes",
@@ -173,6 +174,33 @@ impl World {
             None => format!("instance {instance} has no instance profile, so no credentials for {action}"),
         };
         Err(err(K::Other(code.into()), message))
+    }
+}
+
+impl World {
+    /// The conditions of docs/agent-iam-policy.json's CreateTags statement, which IAM
+    /// checks on top of the action: an agent tags only its own instance (`aws:ARN` is
+    /// `ec2:SourceInstanceARN`) and only with its outcome tag (`aws:TagKeys`); anything
+    /// else is refused as IAM refuses it.
+    pub(crate) fn authorize_agent_tags(&self, instance: &InstanceId, resource: &str, tags: &Tags) -> CloudResult<()> {
+        let others: Vec<&str> =
+            tags.keys().map(String::as_str).filter(|k| *k != cellar_engine::agent::OUTCOME_TAG).collect();
+        if resource == instance.as_str() && others.is_empty() {
+            return Ok(());
+        }
+        let profile = self.instance_profile(instance).unwrap_or("no-profile");
+        let why = match resource == instance.as_str() {
+            false => format!("{resource} is not the calling instance {instance}"),
+            true => format!("the tag keys {} are not {}", others.join(", "), cellar_engine::agent::OUTCOME_TAG),
+        };
+        Err(err(
+            K::Other("UnauthorizedOperation".into()),
+            format!(
+                "You are not authorized to perform this operation. The role of instance profile {profile} allows \
+ec2:CreateTags only on its own instance with the key {}: {why}",
+                cellar_engine::agent::OUTCOME_TAG
+            ),
+        ))
     }
 }
 
