@@ -173,6 +173,20 @@ pub struct ServerStatus {
     pub auto_scaling: Option<AutoScalingStatus>,
 }
 
+impl ServerStatus {
+    /// Since when the server has been as it is, as far as AWS tells: a running or starting
+    /// instance, since its launch; a server down or stopped, since its group's last scaling
+    /// activity (the failed respawn, the termination); `None` when nothing dates it.
+    pub fn since(&self) -> Option<Timestamp> {
+        let activity = self.auto_scaling.as_ref().and_then(|g| g.last_activity.as_ref()).map(|a| a.at);
+        match self.health {
+            Health::Healthy | Health::Degraded => self.instance.as_ref().map(|i| i.launched_at),
+            Health::Down | Health::Stopped => activity,
+            Health::Absent | Health::Incomplete => None,
+        }
+    }
+}
+
 /// A server not running on purpose: stopped, with `stopped` as the reason, when its data
 /// volume and Elastic IP are kept; else incomplete, naming what is missing, then
 /// `incomplete` (`stopped` when not given).
@@ -711,6 +725,34 @@ mod tests {
         assert_eq!(json["instance"]["agent"]["failed_at"], "machine");
         assert_eq!(json["instance"]["agent"]["reason"], "x");
         assert_eq!(json["instance"]["agent"]["at"], 1_795_752_600);
+    }
+
+    /// Since when: a running server from its instance's launch, a down one from its group's
+    /// last activity (the failed respawn), an absent one from nothing.
+    #[test]
+    fn since_when() {
+        let mut running = instance("i-1", InstanceState::Running);
+        running.launched_at = Timestamp(100);
+        let healthy = ServerResources {
+            instances: vec![running],
+            volumes: vec![volume(Some("i-1"))],
+            addresses: vec![address(Some("i-1"))],
+            groups: vec![group(&[])],
+            ..Default::default()
+        };
+        let mut failed = group(&[(true, "launched i-1"), (false, "no capacity")]);
+        failed.activities[1].at = Timestamp(900);
+        let down = ServerResources {
+            instances: vec![instance("i-1", InstanceState::Terminated)],
+            volumes: vec![volume(None)],
+            addresses: vec![address(None)],
+            groups: vec![failed],
+            ..Default::default()
+        };
+        let since = |r: &ServerResources| assess(&ServerName::new("ale"), &Region::new("us-east-1"), r).since();
+        assert_eq!(since(&healthy), Some(Timestamp(100)));
+        assert_eq!(since(&down), Some(Timestamp(900)));
+        assert_eq!(since(&ServerResources::default()), None);
     }
 
     #[test]

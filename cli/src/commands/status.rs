@@ -93,7 +93,7 @@ enum Format {
 }
 
 pub const AFTER_HELP: &str = "Several servers (no argument, or a selector) print a table, a line each: name, health, \
-how long the current instance has run, instance, type, image name and age (\"outdated\" when a newer image of its \
+since when (a running server: its instance's launch; a down or stopped one: its group's last scaling activity), instance, type, image name and age (\"outdated\" when a newer image of its \
 type exists), zone, address, group (desired), config (matches, differs, or - when not compared) and the reason; \
 -o wide adds the data volumes and what the group launches from. One server prints its details, with its \
 group's last scaling activity.\n\n\

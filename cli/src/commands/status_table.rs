@@ -2,7 +2,8 @@
 //! NAME` prints one server's details instead). Pure: the statuses, the images of their
 //! regions and the backend's clock in, text out.
 //!
-//! Columns: name, health, how long the current instance has run, instance and type, image
+//! Columns: name, health, since when (`ServerStatus::since`: a running server's instance's
+//! launch, a down or stopped one's last scaling activity), instance and type, image
 //! name and age ("outdated" when a newer image of its type and architecture exists in the
 //! region), zone, address, group, whether it matches its configuration, and the reason;
 //! `-o wide` adds the data volumes and what the group launches from.
@@ -68,7 +69,7 @@ fn cells(s: &ServerStatus, drift: Option<&[Drift]>, images: &[Image], now: Times
     let mut row = vec![
         s.name.to_string(),
         s.health.as_str().to_string(),
-        instance.map(|i| age(now, i.launched_at)).unwrap_or_else(dash),
+        s.since().map(|t| age(now, t)).unwrap_or_else(dash),
         instance.map(|i| i.id.to_string()).unwrap_or_else(dash),
         instance.map(|i| i.instance_type.to_string()).unwrap_or_else(dash),
         image_cell,
