@@ -45,6 +45,19 @@ fn faults(c: &Cellar, ron: &str) -> u64 {
     now
 }
 
+/// duvel created, then from now on no capacity in its zone, its instance terminated
+/// `terminated` seconds later and capacity back `back` seconds later; returns now.
+fn failed_respawn(c: &Cellar, terminated: u64, back: u64) -> u64 {
+    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
+    c.ok(&["sim", "advance", "2m"]);
+    let schedule = r#"(
+        capacity: [(at: {t+0}, zone: "us-east-1a", instance_type: "m5.large", count: 0),
+                   (at: {t+BACK}, zone: "us-east-1a", instance_type: "m5.large", count: 5)],
+        terminations: [(at: {t+TERMINATED}, target: "duvel")],
+    )"#;
+    faults(c, &schedule.replace("BACK", &back.to_string()).replace("TERMINATED", &terminated.to_string()))
+}
+
 /// Appends `text` to the copied config's global.ron (before its closing parenthesis).
 fn add_to_global(c: &Cellar, text: &str) {
     let path = c.config.join("global.ron");
@@ -88,16 +101,7 @@ fn webhook(status: u16) -> (String, Arc<Mutex<Vec<String>>>) {
 #[test]
 fn a_failed_respawn_is_down_once_then_recovered() {
     let c = Cellar::new();
-    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
-    c.ok(&["sim", "advance", "2m"]);
-    let t = faults(
-        &c,
-        r#"(
-            capacity: [(at: {t+0}, zone: "us-east-1a", instance_type: "m5.large", count: 0),
-                       (at: {t+1200}, zone: "us-east-1a", instance_type: "m5.large", count: 5)],
-            terminations: [(at: {t+300}, target: "duvel")],
-        )"#,
-    );
+    let t = failed_respawn(&c, 300, 1200);
     let r = c.ok(&["watch", "--for", "40m", "--format", "json"]);
     let got = events(&r.stdout);
     let seen = kinds(&got, t);
@@ -143,16 +147,7 @@ fn notifications_reach_webhooks_and_commands_and_a_failing_one_is_reported() {
             script.display()
         ),
     );
-    c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
-    c.ok(&["sim", "advance", "2m"]);
-    let t = faults(
-        &c,
-        r#"(
-            capacity: [(at: {t+0}, zone: "us-east-1a", instance_type: "m5.large", count: 0),
-                       (at: {t+1500}, zone: "us-east-1a", instance_type: "m5.large", count: 5)],
-            terminations: [(at: {t+60}, target: "duvel")],
-        )"#,
-    );
+    let t = failed_respawn(&c, 60, 1500);
     let r = c.ok(&["watch", "duvel", "--for", "30m"]);
     let lines: Vec<&str> = r.stdout.lines().collect();
     // Events start with their time; a failed delivery with NOTIFY-FAILED.

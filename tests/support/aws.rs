@@ -183,9 +183,13 @@ impl std::fmt::Display for Normalized {
 
 pub async fn normalized(cloud: &dyn Cloud, server: &str) -> Normalized {
     // The idempotency token tag hashes the apply's start time, which differs between the
-    // two backends: it is compared for presence, not value.
+    // two backends: it is compared for presence, not value. The agent's outcome tag is left
+    // out: here the agent runs as soon as the instance runs, in the simulator after its boot
+    // delay, so at a given step one may have tagged and the other not yet (its outcome is
+    // compared through the resources it attached and associated).
     let tags = |t: &Tags| -> Tags {
         t.iter()
+            .filter(|(k, _)| k.as_str() != cellar_engine::agent::OUTCOME_TAG)
             .map(|(k, v)| {
                 let v = if k == cellar_engine::executor::TOKEN_TAG { "<token>".to_string() } else { v.clone() };
                 (k.clone(), v)
