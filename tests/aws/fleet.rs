@@ -13,6 +13,19 @@ async fn a_fleet_is_read_in_batches_the_same_as_one_by_one() {
         let report = apply_on(cloud.clone(), line, fast_policy()).await.unwrap();
         assert!(report.succeeded(), "{line}: {report:#?}");
     }
+    // The agents (the account's boot loop) tag their instances when done: wait for both, so
+    // nothing changes between the two reads compared below.
+    for _ in 0..300 {
+        let instances = cloud.describe_instances(&region(), &Filter::All).await.unwrap();
+        let running = instances.iter().filter(|i| i.state == InstanceState::Running);
+        let (all, tagged) = running.fold((0, 0), |(all, tagged), i| {
+            (all + 1, tagged + usize::from(i.tags.contains_key(cellar_engine::agent::OUTCOME_TAG)))
+        });
+        if all == 2 && tagged == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let tree = support::fixture_config();
     let scopes: Vec<_> = ["chimay", "duvel", "ommegang"]
         .iter()

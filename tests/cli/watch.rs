@@ -344,3 +344,18 @@ fn the_status_table_names_every_health() {
     assert_eq!(c.run(&["status", "--no-drift", "--fail-on", "down"]).code, 2);
     assert_eq!(c.run(&["status", "achel,chimay", "--no-drift", "--fail-on", "degraded"]).code, 0);
 }
+
+/// A watch whose reader went away (`cellar watch | head -1`) ends at its next event, quietly
+/// (exit 0, nothing but its header on stderr), rather than watch for nobody.
+#[test]
+fn a_watch_whose_output_closes_ends_quietly() {
+    let c = Cellar::new();
+    assert_eq!(c.run(&["apply", "create-server@ommegang", "20", "--yes"]).code, 3);
+    let mut child = c.command(&["watch"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("cellar runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("cellar ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "only the header: {stderr}");
+    assert!(stderr.starts_with("watching 5 servers every 30s"), "{stderr}");
+}

@@ -185,6 +185,10 @@ async fn watch_loop(
             Err(e) => tracker.unreadable(at, &e.to_string()),
         };
         report(ctx, &events, notifier, args.format == Format::Json)?;
+        // Whoever read the events is gone (`cellar watch | head -3`): so is the watch.
+        if ctx.out.is_closed() {
+            return Ok(());
+        }
         if until.is_some_and(|until| at.plus_secs(args.interval.as_secs()) > until) {
             return Ok(());
         }
