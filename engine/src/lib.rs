@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod backup;
 pub mod caller;
 pub mod catalog;
 pub mod cloud;

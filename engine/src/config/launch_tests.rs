@@ -134,7 +134,7 @@ fn a_layer_says_which_fields_it_sets() {
         launch: Template, instance_profile: "p", security_groups: [], vpc: "vpc-01234567",
         subnets: {"a": "subnet-01234567"}, key_name: "k", metadata: (hop_limit: 2), ebs: (iops: 3000),
         root_volume_gb: 8, volumes: [(device: "/dev/sdf", mount: "/data")],
-        health_check: (tcp: "{address}:22"), notify: ())"#;
+        health_check: (tcp: "{address}:22"), notify: (), backups: Off)"#;
     let kind = || layer::FileKind::Server("s".into());
     let (full, problems) = layer::parse("s.ron".into(), kind(), every);
     assert_eq!(problems, vec![]);

@@ -35,6 +35,7 @@ pub(crate) const FIELDS: &[&str] = &[
     "volumes",
     "health_check",
     "notify",
+    "backups",
 ];
 
 /// Fields a server file must end up with after merging.
@@ -87,6 +88,12 @@ pub(crate) fn example(field: &str) -> &'static str {
         "notify.webhooks.body" => "body: Slack",
         "notify.commands" => "commands: [[\"/usr/local/bin/page-oncall\", \"--team\", \"web\"]]",
         "notify.remind_every_mins" => "remind_every_mins: 60",
+        "backups" => "backups: (daily_at: \"03:00\", keep_daily: 8, keep_weekly: 4, keep_monthly: 3, copy_to: [\"us-west-2\"])",
+        "backups.daily_at" => "daily_at: \"03:00\"",
+        "backups.keep_daily" => "keep_daily: 8",
+        "backups.keep_weekly" => "keep_weekly: 4",
+        "backups.keep_monthly" => "keep_monthly: 3",
+        "backups.copy_to" => "copy_to: [\"us-west-2\"]",
         _ => "",
     }
 }
@@ -134,6 +141,8 @@ pub(crate) struct Layer {
     pub health_check: Option<Box<Sourced<super::watch::HealthCheckLayer>>>,
     /// Whom `cellar watch` tells (sourced at the value).
     pub notify: Option<Box<Sourced<super::watch::NotifyLayer>>>,
+    /// When the data volumes are backed up, and for how long (sourced at the value).
+    pub backups: Option<Box<Sourced<super::backups::BackupsLayer>>>,
 }
 
 impl Layer {
@@ -161,6 +170,7 @@ impl Layer {
             volumes: None,
             health_check: None,
             notify: None,
+            backups: None,
         }
     }
 
@@ -183,6 +193,7 @@ impl Layer {
             "volumes" => self.volumes.is_some(),
             "health_check" => self.health_check.is_some(),
             "notify" => self.notify.is_some(),
+            "backups" => self.backups.is_some(),
             other => self.settings.has(other).unwrap_or(false),
         }
     }
@@ -213,7 +224,8 @@ pub(crate) fn merge(file: &Path, kind: FileKind, chain: &[&Layer]) -> Layer {
             launch,
             volumes,
             health_check,
-            notify
+            notify,
+            backups
         );
         if layer.spawn.is_some() {
             out.spawn = layer.spawn.clone();
@@ -378,6 +390,7 @@ const SETTERS: &[(&str, Setter)] = &[
     ("volumes", super::volumes::set_volumes),
     ("health_check", super::watch::set_health_check),
     ("notify", super::watch::set_notify),
+    ("backups", super::backups::set_backups),
 ];
 
 fn set_spawn(layer: &mut Layer, p: &mut Parser<'_>, v: &Item) -> bool {

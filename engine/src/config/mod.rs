@@ -31,13 +31,16 @@
 //!     notify: (webhooks: [(url: "https://hooks.example.com/cellar", body: Json)],   // or Slack
 //!              commands: [["/usr/local/bin/page-oncall", "--team", "web"]],
 //!              remind_every_mins: 60),   // 0: never remind
+//!     backups: (daily_at: "03:00", keep_daily: 8, keep_weekly: 4, keep_monthly: 3,
+//!               copy_to: ["us-west-2"]),   // or Off; without it: these defaults, no copies
 //! )
 //! ```
 //!
 //! The launch settings (from `instance_profile` to `root_volume_gb`) are described in
 //! `launch.rs`, `volumes` in `volumes.rs`, and `health_check` and `notify` (what `cellar
 //! watch` probes and whom it tells; not launch settings, so no plan records them) in
-//! `watch.rs`.
+//! `watch.rs`, and `backups` (the data volumes' daily snapshots and their retention; not a
+//! launch setting either) in `backups.rs`.
 //!
 //! A server file also names its platform (`platform: "debian-web"`). Later layers
 //! override earlier ones field by field, tags merge key by key, and every effective
@@ -48,6 +51,9 @@
 //! command is refused for the problems of the files it uses, and never reads the others);
 //! [`check`] (`cellar check`) reads and validates everything and reports every problem.
 
+mod backups;
+#[cfg(test)]
+mod backups_tests;
 mod defaults;
 #[cfg(test)]
 mod files_tests;
@@ -199,6 +205,11 @@ pub struct ServerConfig {
     pub health_check: Option<Sourced<crate::monitoring::HealthCheck>>,
     /// Where `cellar watch` sends the server's incidents besides its output (`notify`).
     pub notify: Option<Sourced<crate::monitoring::Notify>>,
+    /// When its data volumes are backed up and how long backups are kept (`backups`):
+    /// the defaults (with the default source) when no layer sets it, `None` for
+    /// `backups: Off` (sourced where it is written). Every server is backed up unless
+    /// its configuration says `Off`.
+    pub backups: Sourced<Option<crate::backup::BackupPolicy>>,
 }
 
 fn quote(s: &str) -> String {
@@ -219,17 +230,20 @@ impl ServerConfig {
     /// `cellar config SERVER`: (field name, value rendered as RON-ish text, source).
     /// Each tag is its own entry (`tags.team`); with no tags there is one `tags` entry
     /// `{}`. Absent optional values render as `None` with the default source. The spawn
-    /// hook renders as a raw string `r#"..."#` (several lines). `health_check` and
-    /// `notify` come last, each one line of RON with its defaults written out.
+    /// hook renders as a raw string `r#"..."#` (several lines). `health_check`, `notify`
+    /// and `backups` come last, each one line of RON with its defaults written out
+    /// (`backups`: or `Off`).
     pub fn entries(&self) -> Vec<(String, String, Source)> {
         let mut out = self.setting_entries();
         watch::entries(&self.health_check, &self.notify, &mut out);
+        backups::entry(&self.backups, &mut out);
         out
     }
 
-    /// [`ServerConfig::entries`] but `health_check` and `notify`: what a plan records
-    /// ([`settings_of`]). Those two say how `cellar watch` looks at the server, not what
-    /// the cloud holds, so changing them must not make a saved plan stale.
+    /// [`ServerConfig::entries`] but `health_check`, `notify` and `backups`: what a plan
+    /// records ([`settings_of`]). Those say how `cellar watch` looks at the server and
+    /// when it is backed up, not what the cloud holds, so changing them must not make a
+    /// saved plan stale.
     pub(crate) fn setting_entries(&self) -> Vec<(String, String, Source)> {
         fn entry<T>(out: &mut Vec<(String, String, Source)>, name: &str, v: &Sourced<T>, text: String) {
             out.push((name.to_string(), text, v.source.clone()));
@@ -791,6 +805,7 @@ fn build(name: &ServerName, m: Layer) -> ServerConfig {
         source: m.volumes.as_ref().map_or_else(Source::default_value, |v| v.source.clone()),
     };
     let (health_check, notify) = (watch::build_health_check(&m), watch::build_notify(&m));
+    let backups = backups::build(&m);
     fn req<T, U>(v: Option<Sourced<T>>, f: impl FnOnce(T) -> U) -> Sourced<U> {
         let v = v.expect("validated: required fields are present");
         Sourced { value: f(v.value), source: v.source }
@@ -818,6 +833,7 @@ fn build(name: &ServerName, m: Layer) -> ServerConfig {
         volumes,
         health_check,
         notify,
+        backups,
     }
 }
 

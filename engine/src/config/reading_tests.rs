@@ -39,7 +39,7 @@ fn a_server_is_not_refused_for_another_servers_file() {
             "cfg/servers/web-2.ron:4:3: malformed RON: Expected comma",
         ]),
         ("servers/web-2.ron", r#"(platform: "web", zonne: "b")"#, &[
-            "cfg/servers/web-2.ron:1:19: unknown field `zonne` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes, health_check, notify)\n  fix: did you mean `zone`?",
+            "cfg/servers/web-2.ron:1:19: unknown field `zonne` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes, health_check, notify, backups)\n  fix: did you mean `zone`?",
         ]),
         ("servers/web-2.ron", r#"(platform: "web", zone: "z")"#, &[
             "cfg/servers/web-2.ron:1:25: zone \"z\" does not exist in region us-east-1 (its zones are a, b, c, d, e, f)\n  fix: use one of a, b, c, d, e, f",

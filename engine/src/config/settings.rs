@@ -1,8 +1,8 @@
 //! The effective settings of a server as `cellar config SERVER` shows them, one
 //! `NAME = VALUE # SOURCE` line each: what a plan records of the configuration it was made
 //! from (`Plan::settings`), so apply can refuse a plan whose configuration moved on. All
-//! but `health_check` and `notify`, which only `cellar watch` reads: changing whom to
-//! notify does not make a saved plan stale.
+//! but `health_check`, `notify` and `backups`, which say how `cellar watch` looks at the
+//! server and when it is backed up: changing them does not make a saved plan stale.
 
 use super::ServerConfig;
 use serde::{Deserialize, Serialize};
@@ -43,8 +43,8 @@ impl TryFrom<String> for Setting {
     }
 }
 
-/// The settings of `config`, in `cellar config`'s order (without `health_check` and
-/// `notify`); `dir` is the configuration's root.
+/// The settings of `config`, in `cellar config`'s order (without `health_check`, `notify`
+/// and `backups`); `dir` is the configuration's root.
 pub fn settings_of(config: &ServerConfig, dir: &Path) -> Vec<Setting> {
     // A server's values come from a few files: each one's relative name is worked out once.
     let mut files: Vec<(PathBuf, String)> = Vec::new();

@@ -121,6 +121,11 @@ fn merges_layers_with_provenance() {
             ("volumes", "None", "(default)"),
             ("health_check", "None", "(default)"),
             ("notify", "None", "(default)"),
+            (
+                "backups",
+                "(daily_at: \"03:00\", keep_daily: 8, keep_weekly: 4, keep_monthly: 3, copy_to: [])",
+                "(default)",
+            ),
         ],
     );
 }
@@ -163,6 +168,11 @@ fn server_file_overrides_everything() {
             ("volumes", "None", "(default)"),
             ("health_check", "None", "(default)"),
             ("notify", "None", "(default)"),
+            (
+                "backups",
+                "(daily_at: \"03:00\", keep_daily: 8, keep_weekly: 4, keep_monthly: 3, copy_to: [])",
+                "(default)",
+            ),
         ],
     );
     let t = tree(&[("servers/s.ron", Some(server))]);
@@ -284,7 +294,7 @@ fn unknown_and_misplaced_fields() {
     check_tree(
         &[("servers/s.ron", Some("(platform: \"web\",\n regoin: \"us-east-1\", zone: \"b\", zone: \"c\")"))],
         &[
-            "cfg/servers/s.ron:2:2: unknown field `regoin` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes, health_check, notify)",
+            "cfg/servers/s.ron:2:2: unknown field `regoin` (allowed fields: platform, region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes, health_check, notify, backups)",
             "cfg/servers/s.ron:2:34: field `zone` is given twice",
         ],
     );
@@ -294,7 +304,7 @@ fn unknown_and_misplaced_fields() {
         &[("platforms/web.ron", Some("(platform: \"web\", colour: \"red\")"))],
         &[
             "cfg/platforms/web.ron:1:2: field `platform` is only allowed in server files",
-            "cfg/platforms/web.ron:1:19: unknown field `colour` (allowed fields: region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes, health_check, notify)",
+            "cfg/platforms/web.ron:1:19: unknown field `colour` (allowed fields: region, zone, instance_type, ami_type, architecture, ebs_size_gb, auto_scale_capacity, persist, dns_name, tags, spawn, launch, instance_profile, security_groups, vpc, subnets, key_name, metadata, ebs, root_volume_gb, volumes, health_check, notify, backups)",
         ],
     );
 }

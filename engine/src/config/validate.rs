@@ -61,6 +61,7 @@ pub(crate) fn layer_problems(layer: &Layer, hooks: Option<&dyn HookChecker>) -> 
     launch_checks::layer_problems(&layer.settings, &mut out);
     super::volumes::layer_problems(layer, &mut out);
     super::watch::layer_problems(layer, &mut out);
+    super::backups::layer_problems(layer, &mut out);
     out.extend(combination_problems(layer, &|_| 0));
     launch_checks::combination_problems(layer, &|_| 0, false, &mut out);
     out
@@ -288,6 +289,7 @@ pub(crate) fn merged_problems(name: &ServerName, chain: &[&Layer], merged: &Laye
     out.extend(launch_checks::missing_profile(name, chain, merged));
     super::volumes::merged_problems(merged, &mut out);
     super::watch::merged_problems(name, merged, &mut out);
+    super::backups::merged_problems(name, merged, &mut out);
     if merged.tags.len() > MAX_CONFIGURED_TAGS {
         // Where the last tag comes from: the layer that pushed the count over.
         let at =

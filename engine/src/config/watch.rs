@@ -84,7 +84,7 @@ const REMIND_EVERY_MINS: std::ops::RangeInclusive<i64> = 0..=10080;
 
 /// The fields of a struct value (`health_check`, `notify`, a webhook); `None` (reported
 /// with `not_struct` and the example of `name`) when the value is not a struct.
-fn struct_fields(p: &mut Parser<'_>, v: &Item, name: &str, not_struct: &str) -> Option<Vec<Field>> {
+pub(super) fn struct_fields(p: &mut Parser<'_>, v: &Item, name: &str, not_struct: &str) -> Option<Vec<Field>> {
     let fields = p.scanned.fields(v);
     if fields.is_none() {
         p.problem(v.pos, not_struct.to_string(), Some(format!("write it like `{}`", example(name))));
@@ -95,7 +95,7 @@ fn struct_fields(p: &mut Parser<'_>, v: &Item, name: &str, not_struct: &str) -> 
 /// The fields that are one of `allowed` and given once (the others are reported, and make
 /// the second value false). `name`: the field as problems call it (`health_check`,
 /// `notify.webhooks`); `in_what`: where an unknown field is (`` in `health_check` ``).
-fn known_fields(
+pub(super) fn known_fields(
     p: &mut Parser<'_>,
     fields: Vec<Field>,
     name: &str,

@@ -1,0 +1,975 @@
+//! Backups: scheduled EBS snapshots of every data volume of a server, and which of them
+//! retention keeps. Pure: no I/O and no clock (every time is given), so the same snapshots
+//! and time give the same answer.
+//!
+//! A backup is a snapshot carrying cellar's tags ([`backup_tags`]): `Name=<server>`,
+//! `cellar:backup=scheduled|manual` ([`BACKUP_TAG`], the kind), the volume's
+//! `cellar:role` and, unless it is the server's first volume, its `cellar:device`
+//! ([`VolumeKey`]), and `cellar:backup-at` ([`BACKUP_AT_TAG`]: when it was taken, which a
+//! copy in another region keeps although its own start time is the copy's).
+//!
+//! **When.** One scheduled backup a day at the policy's `daily_at` (UTC). [`due`]: the
+//! most recent `daily_at` at or before now is due if no scheduled backup was taken since;
+//! one the machine was off for is due at once, and said to be missed.
+//!
+//! **Retention** ([`retention`]), per volume of a server (its role and device, so a
+//! recreated or restored volume continues its series), grandfather-father-son over
+//! calendar periods (UTC days, ISO weeks from Monday, UTC months): `keep_daily: N` keeps
+//! the volume as it was at the end of each of the last N days, that is for each of those
+//! days the newest completed backup taken by its end; `keep_weekly` and `keep_monthly`
+//! the same for weeks and months. With a backup every day this is the newest backup of
+//! each day, week and month, as restic and borg keep them; a day without a backup (the
+//! machine was off) is stood for by the backup before it, which is kept while that day is
+//! among the last N. A backup kept by several rules counts for each, as in restic.
+//!
+//! How this differs from restic's `forget`: `--keep-daily 7` keeps the newest snapshot of
+//! each of the last 7 days *that have one*, so a gap makes it reach further back and a
+//! kept snapshot's end depends on the backups still to come; `--keep-within-daily 7d`
+//! counts calendar time, back from the latest snapshot. cellar counts calendar periods
+//! like the latter, back from the server's newest completed backup (not from now), so
+//! backups that stop (a stopped server, a broken schedule) never make retention delete
+//! more, and a kept backup's end is a date known in advance ([`Verdict::Keep`]'s
+//! `expires`); and it keeps the backup standing for a day without one, so whatever could
+//! be restored as of any moment of the last N days still can, gaps or not.
+//!
+//! Invariants, whatever the policy:
+//! - the newest completed backup of every volume is kept;
+//! - a pending backup is kept (it may yet complete, and it may be all there is);
+//! - a manual backup is kept: it is the operator's to delete;
+//! - the backups of a server that no longer exists are all kept, unless `orphans`: then
+//!   the periods count back from now, and each volume's newest backup is still kept;
+//! - nothing cellar did not make is ever deleted: [`retention`] only takes
+//!   [`BackupSnapshot`]s, which only [`BackupSnapshot::from_snapshot`] makes, and only
+//!   of a snapshot whose tags are all cellar's.
+//!
+//! The default policy ([`BackupPolicy::default`]): daily at 03:00 UTC, 8 days, 4 weeks and
+//! 3 months. The seed asks that local copies can be restored from 3 to 7 days past: the
+//! volume as it was on each of the days 3 to 7 days before today. Counted back from
+//! today's backup, 7 days are today and the 6 before it, so `keep_daily` is 8 (tested by
+//! running a year hour by hour, with a week of the machine off, where 7 falls short). The
+//! 4 weekly and 3 monthly ones cost little (EBS snapshots are incremental) and reach back
+//! past a mistake noticed late. 03:00 UTC is night in Europe and evening in the Americas,
+//! away from most traffic.
+
+use crate::model::{Region, ServerName, Snapshot, SnapshotId, SnapshotState, Tags, Timestamp, Volume, VolumeId};
+use crate::model::{NAME_TAG, ROLE_TAG};
+use crate::volumes::DEVICE_TAG;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The tag that makes a snapshot one of cellar's backups; its value is the [`BackupKind`].
+pub const BACKUP_TAG: &str = "cellar:backup";
+/// When the backup was taken (RFC 3339, UTC); kept by its copies in other regions.
+pub const BACKUP_AT_TAG: &str = "cellar:backup-at";
+
+/// The default time of the daily backup, UTC (hour, minute).
+pub const DEFAULT_DAILY_AT: (u8, u8) = (3, 0);
+/// The default number of days, weeks and months whose newest backup is kept.
+pub const DEFAULT_KEEP_DAILY: u32 = 8;
+pub const DEFAULT_KEEP_WEEKLY: u32 = 4;
+pub const DEFAULT_KEEP_MONTHLY: u32 = 3;
+/// The most days, weeks or months a policy may keep (ten years of days).
+pub const MAX_KEEP: u32 = 3650;
+/// How long after its time a scheduled backup is still on time; later, it was missed
+/// (the machine was off, or nothing was running cellar's schedule).
+pub const LATE_AFTER_SECS: u64 = 3600;
+
+const DAY: u64 = 86_400;
+
+/// When a server is backed up and how long its backups are kept.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct BackupPolicy {
+    /// The time of the daily backup, UTC: (hour 0–23, minute 0–59).
+    pub daily_at: (u8, u8),
+    /// The number of days whose newest backup is kept.
+    pub keep_daily: u32,
+    /// The number of ISO weeks whose newest backup is kept.
+    pub keep_weekly: u32,
+    /// The number of months whose newest backup is kept.
+    pub keep_monthly: u32,
+    /// Regions each backup is copied to (none of them the server's own).
+    pub copy_to: Vec<Region>,
+}
+
+impl Default for BackupPolicy {
+    fn default() -> Self {
+        BackupPolicy {
+            daily_at: DEFAULT_DAILY_AT,
+            keep_daily: DEFAULT_KEEP_DAILY,
+            keep_weekly: DEFAULT_KEEP_WEEKLY,
+            keep_monthly: DEFAULT_KEEP_MONTHLY,
+            copy_to: Vec::new(),
+        }
+    }
+}
+
+impl BackupPolicy {
+    /// `daily_at` as `HH:MM`.
+    pub fn daily_at_text(&self) -> String {
+        format!("{:02}:{:02}", self.daily_at.0, self.daily_at.1)
+    }
+
+    /// Seconds after midnight UTC of the daily backup.
+    fn offset(&self) -> u64 {
+        u64::from(self.daily_at.0) * 3600 + u64::from(self.daily_at.1) * 60
+    }
+}
+
+/// Why a backup was taken.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupKind {
+    /// By the daily schedule; retention deletes it when no rule keeps it.
+    Scheduled,
+    /// By an operator; retention never deletes it.
+    Manual,
+}
+
+impl BackupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupKind::Scheduled => "scheduled",
+            BackupKind::Manual => "manual",
+        }
+    }
+    /// The kind a [`BACKUP_TAG`] value names; `None` for any other value.
+    pub fn parse(s: &str) -> Option<Self> {
+        [BackupKind::Scheduled, BackupKind::Manual].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for BackupKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which of a server's volumes a backup is of: its role (`data`) and its device, `None`
+/// for the server's first volume (which carries no device tag, see [`crate::volumes`]).
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VolumeKey {
+    pub role: String,
+    pub device: Option<String>,
+}
+
+impl VolumeKey {
+    /// The key of a volume as the cloud reports it; `None` for one without a role tag
+    /// (not a volume cellar made for a server).
+    pub fn of(volume: &Volume) -> Option<VolumeKey> {
+        Some(VolumeKey { role: volume.tags.get(ROLE_TAG)?.clone(), device: volume.tags.get(DEVICE_TAG).cloned() })
+    }
+}
+
+/// The tags of a backup of `volume` of `server` taken at `at`.
+pub fn backup_tags(server: &ServerName, volume: &VolumeKey, kind: BackupKind, at: Timestamp) -> Tags {
+    let mut tags = Tags::new();
+    tags.insert(NAME_TAG.to_string(), server.as_str().to_string());
+    tags.insert(BACKUP_TAG.to_string(), kind.as_str().to_string());
+    tags.insert(ROLE_TAG.to_string(), volume.role.clone());
+    if let Some(device) = &volume.device {
+        tags.insert(DEVICE_TAG.to_string(), device.clone());
+    }
+    tags.insert(BACKUP_AT_TAG.to_string(), at.rfc3339());
+    tags
+}
+
+/// One of cellar's backups, read back from its snapshot's tags. Only
+/// [`BackupSnapshot::from_snapshot`] makes one, so whatever [`retention`] is given was
+/// made by cellar.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct BackupSnapshot {
+    id: SnapshotId,
+    volume_id: VolumeId,
+    server: ServerName,
+    volume: VolumeKey,
+    kind: BackupKind,
+    taken_at: Timestamp,
+    state: SnapshotState,
+    size_gb: u32,
+}
+
+impl BackupSnapshot {
+    /// The backup a snapshot is; `None` for a snapshot cellar did not make: no
+    /// `cellar:backup` tag, or one whose value is not a kind cellar writes, or no valid
+    /// `Name` or `cellar:role`. When `cellar:backup-at` is missing or unreadable, the
+    /// snapshot's start time stands for it.
+    pub fn from_snapshot(snapshot: &Snapshot) -> Option<BackupSnapshot> {
+        let tags = &snapshot.tags;
+        let kind = BackupKind::parse(tags.get(BACKUP_TAG)?)?;
+        let server = ServerName::parse(tags.get(NAME_TAG)?).ok()?;
+        let volume = VolumeKey { role: tags.get(ROLE_TAG)?.clone(), device: tags.get(DEVICE_TAG).cloned() };
+        let taken_at = tags
+            .get(BACKUP_AT_TAG)
+            .and_then(|at| humantime::parse_rfc3339(at).ok())
+            .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(snapshot.created_at, |d| Timestamp(d.as_secs()));
+        Some(BackupSnapshot {
+            id: snapshot.id.clone(),
+            volume_id: snapshot.volume.clone(),
+            server,
+            volume,
+            kind,
+            taken_at,
+            state: snapshot.state,
+            size_gb: snapshot.size_gb,
+        })
+    }
+
+    pub fn id(&self) -> &SnapshotId {
+        &self.id
+    }
+    /// The volume it was taken of (the volume may be gone since).
+    pub fn volume_id(&self) -> &VolumeId {
+        &self.volume_id
+    }
+    pub fn server(&self) -> &ServerName {
+        &self.server
+    }
+    pub fn volume(&self) -> &VolumeKey {
+        &self.volume
+    }
+    pub fn kind(&self) -> BackupKind {
+        self.kind
+    }
+    /// When it was taken ([`BACKUP_AT_TAG`]).
+    pub fn taken_at(&self) -> Timestamp {
+        self.taken_at
+    }
+    pub fn state(&self) -> SnapshotState {
+        self.state
+    }
+    pub fn size_gb(&self) -> u32 {
+        self.size_gb
+    }
+}
+
+/// A scheduled backup that is due.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Due {
+    /// The scheduled time it is for: the most recent `daily_at` at or before now.
+    pub at: Timestamp,
+    /// Whether it is taken more than [`LATE_AFTER_SECS`] after `at` (the machine was off,
+    /// or nothing ran the schedule, at that time).
+    pub missed: bool,
+    /// Scheduled times before `at`, since the last scheduled backup, that went without
+    /// one (lost for good: a backup is of the volume as it is now).
+    pub skipped: u32,
+}
+
+/// The scheduled backup due at `now`, given when the last one was taken; `None` when one
+/// was taken since the most recent `daily_at` (or none has come yet). A server that was
+/// never backed up is due at once, and nothing was missed.
+pub fn due(policy: &BackupPolicy, last_scheduled: Option<Timestamp>, now: Timestamp) -> Option<Due> {
+    let at = last_slot(policy, now)?;
+    let skipped = match last_scheduled {
+        Some(last) if last >= at => return None,
+        // The scheduled times after `last` and before `at`.
+        Some(last) => next_at(policy, last).map_or(0, |first| ((at.0.saturating_sub(first.0)) / DAY) as u32),
+        None => 0,
+    };
+    let missed = last_scheduled.is_some() && (now.0 - at.0 > LATE_AFTER_SECS || skipped > 0);
+    Some(Due { at, missed, skipped })
+}
+
+/// The most recent `daily_at` at or before `t`; `None` before the first.
+fn last_slot(policy: &BackupPolicy, t: Timestamp) -> Option<Timestamp> {
+    let today = t.0 / DAY * DAY + policy.offset();
+    if today <= t.0 {
+        Some(Timestamp(today))
+    } else {
+        today.checked_sub(DAY).map(Timestamp)
+    }
+}
+
+/// The first `daily_at` strictly after `t` (`None` past the end of time).
+pub fn next_at(policy: &BackupPolicy, t: Timestamp) -> Option<Timestamp> {
+    let today = (t.0 / DAY).checked_mul(DAY)?.checked_add(policy.offset())?;
+    if today > t.0 {
+        Some(Timestamp(today))
+    } else {
+        today.checked_add(DAY).map(Timestamp)
+    }
+}
+
+/// A calendar period of the retention rules.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Period {
+    /// A UTC day.
+    Day,
+    /// An ISO week (Monday to Sunday, UTC).
+    Week,
+    /// A calendar month (UTC).
+    Month,
+}
+
+impl Period {
+    const ALL: [Period; 3] = [Period::Day, Period::Week, Period::Month];
+
+    /// How many periods `policy` keeps.
+    fn keep(self, policy: &BackupPolicy) -> u32 {
+        match self {
+            Period::Day => policy.keep_daily,
+            Period::Week => policy.keep_weekly,
+            Period::Month => policy.keep_monthly,
+        }
+    }
+
+    /// The number of the period `t` is in (consecutive periods have consecutive numbers).
+    fn index(self, t: Timestamp) -> i64 {
+        let day = (t.0 / DAY) as i64;
+        match self {
+            Period::Day => day,
+            // 1970-01-01 was a Thursday: day -3 is the Monday of week 0.
+            Period::Week => (day + 3).div_euclid(7),
+            Period::Month => {
+                let date = t.date();
+                let mut parts = date.split('-').map(|p| p.parse::<i64>().unwrap_or(0));
+                let (year, month) = (parts.next().unwrap_or(1970), parts.next().unwrap_or(1));
+                year * 12 + month - 1
+            }
+        }
+    }
+
+    /// When period number `index` starts.
+    fn start(self, index: i64) -> Timestamp {
+        let day = match self {
+            Period::Day => index,
+            Period::Week => index * 7 - 3,
+            Period::Month => days_from_civil(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1),
+        };
+        Timestamp((day.max(0) as u64).saturating_mul(DAY))
+    }
+
+    fn rule(self) -> KeepReason {
+        match self {
+            Period::Day => KeepReason::Daily,
+            Period::Week => KeepReason::Weekly,
+            Period::Month => KeepReason::Monthly,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a date (Howard Hinnant's days-from-civil).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Why retention keeps a backup.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeepReason {
+    /// The newest of its day, within the last `keep_daily` days.
+    Daily,
+    /// The newest of its ISO week, within the last `keep_weekly` weeks.
+    Weekly,
+    /// The newest of its month, within the last `keep_monthly` months.
+    Monthly,
+    /// The newest completed backup of its volume.
+    Newest,
+    /// Not completed yet.
+    Pending,
+    /// Taken by an operator.
+    Manual,
+    /// Its server no longer exists (and orphans are not pruned).
+    ServerGone,
+}
+
+impl fmt::Display for KeepReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeepReason::Daily => "daily",
+            KeepReason::Weekly => "weekly",
+            KeepReason::Monthly => "monthly",
+            KeepReason::Newest => "newest",
+            KeepReason::Pending => "pending",
+            KeepReason::Manual => "manual",
+            KeepReason::ServerGone => "server gone",
+        })
+    }
+}
+
+/// Why retention deletes a backup.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeleteReason {
+    /// It is within a rule's periods, but a newer backup of its period is kept (the
+    /// shortest such period).
+    Superseded(Period),
+    /// It is older than every rule's periods.
+    Expired,
+}
+
+impl fmt::Display for DeleteReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeleteReason::Superseded(period) => write!(f, "a newer backup of its {} is kept", period.name()),
+            DeleteReason::Expired => f.write_str("older than every rule keeps"),
+        }
+    }
+}
+
+/// What retention does with one backup.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Kept, for these reasons. `expires`: when the last calendar rule that keeps it stops
+    /// keeping it, if backups go on as scheduled (a day, week or month that future
+    /// scheduled backups still fall in does not count: a newer backup will take its
+    /// place); `None` when no date is known: a pending, manual or orphaned backup, or one
+    /// kept only as its volume's newest or until the next backup replaces it.
+    Keep {
+        reasons: Vec<KeepReason>,
+        expires: Option<Timestamp>,
+    },
+    Delete(DeleteReason),
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Keep { reasons, expires } => {
+                let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+                write!(f, "keep ({})", reasons.join(", "))?;
+                if let Some(at) = expires {
+                    write!(f, " until {}", at.rfc3339())?;
+                }
+                Ok(())
+            }
+            Verdict::Delete(why) => write!(f, "delete: {why}"),
+        }
+    }
+}
+
+/// One backup and what retention does with it.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub id: SnapshotId,
+    pub verdict: Verdict,
+}
+
+/// What [`retention`] decided: one decision per backup, in the order given.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub decisions: Vec<Decision>,
+}
+
+impl Retention {
+    /// The backups to delete.
+    pub fn to_delete(&self) -> Vec<&SnapshotId> {
+        self.decisions.iter().filter(|d| matches!(d.verdict, Verdict::Delete(_))).map(|d| &d.id).collect()
+    }
+}
+
+/// Which of a server's backups `policy` keeps at `now` (see the module's documentation
+/// for the rules and invariants). `snapshots`: the server's backups in one region;
+/// `server_exists`: whether the server is still configured; `orphans`: whether the
+/// backups of a server that is not are pruned too.
+pub fn retention(
+    policy: &BackupPolicy,
+    snapshots: &[BackupSnapshot],
+    now: Timestamp,
+    server_exists: bool,
+    orphans: bool,
+) -> Retention {
+    if !server_exists && !orphans {
+        let keep = Verdict::Keep { reasons: vec![KeepReason::ServerGone], expires: None };
+        let decisions = snapshots.iter().map(|s| Decision { id: s.id.clone(), verdict: keep.clone() }).collect();
+        return Retention { decisions };
+    }
+    let completed = |s: &&BackupSnapshot| s.state == SnapshotState::Completed;
+    // The periods count back from the server's newest completed backup (from now for an
+    // orphan, whose backups have stopped for good); never from a time after now.
+    let anchor = match server_exists {
+        true => snapshots.iter().filter(completed).map(|s| s.taken_at).max().map_or(now, |t| t.min(now)),
+        false => now,
+    };
+    // Where the next scheduled backup will fall (an orphan has none).
+    let next = if server_exists { next_at(policy, now) } else { None };
+    let mut by_volume: BTreeMap<(&ServerName, &VolumeKey), Vec<&BackupSnapshot>> = BTreeMap::new();
+    let mut pending: BTreeMap<(&ServerName, &VolumeKey), Vec<Timestamp>> = BTreeMap::new();
+    for s in snapshots {
+        match s.state {
+            SnapshotState::Completed => by_volume.entry((&s.server, &s.volume)).or_default().push(s),
+            SnapshotState::Pending => pending.entry((&s.server, &s.volume)).or_default().push(s.taken_at),
+        }
+    }
+    let mut verdicts: BTreeMap<&SnapshotId, Verdict> = BTreeMap::new();
+    for (key, volume) in by_volume.iter_mut() {
+        volume.sort_by(|a, b| (b.taken_at, &b.id).cmp(&(a.taken_at, &a.id)));
+        for (j, s) in volume.iter().enumerate() {
+            // The next newer backup of the volume: the one after it; for the newest, a
+            // newer pending one, else the next scheduled one if backups of the volume go
+            // on (not when its newest is older than the server's: it left the server).
+            let newer = if j > 0 {
+                Some(volume[j - 1].taken_at)
+            } else {
+                let pending = pending.get(key).into_iter().flatten().filter(|t| **t > s.taken_at).min().copied();
+                let current = Period::Day.index(s.taken_at) == Period::Day.index(anchor);
+                pending.or(next.filter(|_| current))
+            };
+            verdicts.insert(&s.id, verdict(policy, s, j == 0, newer, anchor));
+        }
+    }
+    let pending = Verdict::Keep { reasons: vec![KeepReason::Pending], expires: None };
+    let decisions = snapshots
+        .iter()
+        .map(|s| Decision {
+            id: s.id.clone(),
+            verdict: verdicts.get(&s.id).cloned().unwrap_or_else(|| pending.clone()),
+        })
+        .collect();
+    Retention { decisions }
+}
+
+/// The verdict on completed backup `s` of a volume: `newest` whether it is the volume's
+/// newest, `newer` when the volume's next newer backup was (or, for the newest, will be)
+/// taken. For each rule, `s` is the volume as it was at the end of each period from its own
+/// to the one before `newer`'s (to the anchor's for the newest, as things are): kept when
+/// one of those is among the rule's last periods.
+fn verdict(
+    policy: &BackupPolicy,
+    s: &BackupSnapshot,
+    newest: bool,
+    newer: Option<Timestamp>,
+    anchor: Timestamp,
+) -> Verdict {
+    let mut reasons = Vec::new();
+    let mut expires: Option<Timestamp> = None;
+    let mut superseded = None;
+    for period in Period::ALL {
+        let keep = i64::from(period.keep(policy));
+        let first = period.index(s.taken_at);
+        let current = period.index(anchor);
+        let last = match (newest, newer) {
+            (true, _) => current.max(first),
+            (false, newer) => newer.map_or(first, |t| period.index(t) - 1),
+        };
+        if keep == 0 {
+            continue;
+        }
+        if last < first {
+            if current - first < keep {
+                superseded.get_or_insert(period);
+            }
+            continue;
+        }
+        if last <= current - keep {
+            continue; // every period it stands for is older than the rule keeps
+        }
+        reasons.push(period.rule());
+        // The last period it will stand for, if backups go on as scheduled; none when a
+        // newer backup of its own period is to come (it takes its place) or none is.
+        let until = match (newest, newer) {
+            (true, Some(next)) => Some(period.index(next) - 1).filter(|l| *l >= first),
+            (true, None) => None,
+            (false, _) => Some(last),
+        };
+        if let Some(until) = until {
+            let end = period.start(until + keep);
+            expires = Some(expires.map_or(end, |e| e.max(end)));
+        }
+    }
+    if newest {
+        reasons.insert(0, KeepReason::Newest);
+    }
+    if s.kind == BackupKind::Manual {
+        reasons.push(KeepReason::Manual);
+        expires = None;
+    }
+    if reasons.is_empty() {
+        Verdict::Delete(superseded.map_or(DeleteReason::Expired, DeleteReason::Superseded))
+    } else {
+        Verdict::Keep { reasons, expires }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SnapshotState::{Completed, Pending};
+
+    fn t(rfc3339: &str) -> Timestamp {
+        let at = humantime::parse_rfc3339(rfc3339).unwrap_or_else(|e| panic!("{rfc3339}: {e}"));
+        Timestamp(at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+    }
+
+    fn policy(keep_daily: u32, keep_weekly: u32, keep_monthly: u32) -> BackupPolicy {
+        BackupPolicy { keep_daily, keep_weekly, keep_monthly, ..BackupPolicy::default() }
+    }
+
+    fn volume(device: &str) -> VolumeKey {
+        VolumeKey { role: "data".into(), device: (!device.is_empty()).then(|| device.to_string()) }
+    }
+
+    /// A snapshot as the cloud reports it, with cellar's tags.
+    fn snapshot(id: &str, device: &str, at: Timestamp, state: SnapshotState, kind: BackupKind) -> Snapshot {
+        Snapshot {
+            id: SnapshotId::new(id),
+            volume: VolumeId::new(format!("vol-{}", if device.is_empty() { "sdf" } else { &device[5..] })),
+            size_gb: 20,
+            state,
+            // A copy's own start time is later; cellar:backup-at is what counts.
+            created_at: at.plus_secs(600),
+            tags: backup_tags(&ServerName::new("s"), &volume(device), kind, at),
+        }
+    }
+
+    /// One backup: (id, device ("" for the first volume), taken at, pending, manual).
+    type Row<'a> = (&'a str, &'a str, &'a str, SnapshotState, BackupKind);
+    use BackupKind::{Manual as M, Scheduled as S};
+
+    /// The retention of `rows` at `now`, each backup's verdict as text.
+    fn check(policy: &BackupPolicy, now: &str, exists: bool, orphans: bool, rows: &[Row], expected: &[(&str, &str)]) {
+        let backups: Vec<BackupSnapshot> = rows
+            .iter()
+            .map(|(id, device, at, state, kind)| {
+                BackupSnapshot::from_snapshot(&snapshot(id, device, t(at), *state, *kind)).expect("a backup")
+            })
+            .collect();
+        let got: Vec<(String, String)> = retention(policy, &backups, t(now), exists, orphans)
+            .decisions
+            .iter()
+            .map(|d| (d.id.to_string(), d.verdict.to_string()))
+            .collect();
+        let expected: Vec<(String, String)> = expected.iter().map(|(i, v)| (i.to_string(), v.to_string())).collect();
+        assert_eq!(got, expected, "now {now}");
+    }
+
+    #[test]
+    fn the_tags_are_read_back_and_only_cellars_snapshots_are_backups() {
+        let at = t("2026-08-03T03:00:00Z");
+        let tags = backup_tags(&ServerName::new("ommegang"), &volume("/dev/sdg"), BackupKind::Scheduled, at);
+        let expected: Tags = [
+            ("Name", "ommegang"),
+            ("cellar:backup", "scheduled"),
+            ("cellar:backup-at", "2026-08-03T03:00:00Z"),
+            ("cellar:device", "/dev/sdg"),
+            ("cellar:role", "data"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(tags, expected);
+        // The first volume has no device tag, as the volume itself has none.
+        let first = backup_tags(&ServerName::new("s"), &volume(""), BackupKind::Manual, at);
+        assert_eq!(first.get(DEVICE_TAG), None);
+        assert_eq!(first.get(BACKUP_TAG).map(String::as_str), Some("manual"));
+
+        let s = snapshot("snap-1", "/dev/sdg", at, Completed, BackupKind::Manual);
+        let b = BackupSnapshot::from_snapshot(&s).expect("a backup");
+        assert_eq!(
+            (b.id().as_str(), b.server().as_str(), b.volume(), b.kind(), b.taken_at(), b.state()),
+            ("snap-1", "s", &volume("/dev/sdg"), BackupKind::Manual, at, Completed)
+        );
+        // Without cellar:backup-at, the snapshot's start time stands for it.
+        let mut no_at = s.clone();
+        no_at.tags.remove(BACKUP_AT_TAG);
+        assert_eq!(BackupSnapshot::from_snapshot(&no_at).unwrap().taken_at(), at.plus_secs(600));
+        // Not cellar's: no kind, a kind cellar does not write, no server, no role.
+        for (key, value) in [
+            (BACKUP_TAG, None),
+            (BACKUP_TAG, Some("daily")),
+            (NAME_TAG, None),
+            (NAME_TAG, Some("Not A Name")),
+            (ROLE_TAG, None),
+        ] {
+            let mut other = s.clone();
+            match value {
+                Some(v) => other.tags.insert(key.to_string(), v.to_string()),
+                None => other.tags.remove(key),
+            };
+            assert_eq!(BackupSnapshot::from_snapshot(&other), None, "{key}={value:?}");
+        }
+        let v = Volume {
+            id: VolumeId::new("vol-1"),
+            state: crate::model::VolumeState::InUse,
+            zone: crate::model::Zone::new("us-east-1a"),
+            size_gb: 20,
+            attached_to: None,
+            device: None,
+            tags: [(ROLE_TAG.to_string(), "data".to_string())].into_iter().collect(),
+            ebs: Default::default(),
+        };
+        assert_eq!(VolumeKey::of(&v), Some(volume("")));
+    }
+
+    #[test]
+    fn a_backup_is_due_once_a_day_and_a_missed_one_at_once() {
+        let d = BackupPolicy::default();
+        let late = BackupPolicy { daily_at: (23, 59), ..BackupPolicy::default() };
+        let due_at = |at: &str, missed: bool, skipped: u32| Some(Due { at: t(at), missed, skipped });
+        for (policy, last, now, expected) in [
+            // Never backed up: due at once, nothing missed.
+            (&d, None, "2026-08-03T02:00:00Z", due_at("2026-08-02T03:00:00Z", false, 0)),
+            (&d, None, "2026-08-03T03:00:00Z", due_at("2026-08-03T03:00:00Z", false, 0)),
+            (&late, None, "2026-08-03T00:00:00Z", due_at("2026-08-02T23:59:00Z", false, 0)),
+            // Yesterday's was taken: nothing before 03:00, then today's.
+            (&d, Some("2026-08-02T03:00:05Z"), "2026-08-03T02:59:59Z", None),
+            (&d, Some("2026-08-02T03:00:05Z"), "2026-08-03T03:00:00Z", due_at("2026-08-03T03:00:00Z", false, 0)),
+            (&d, Some("2026-08-02T03:00:05Z"), "2026-08-03T04:00:00Z", due_at("2026-08-03T03:00:00Z", false, 0)),
+            // More than an hour late: the machine was off at 03:00.
+            (&d, Some("2026-08-02T03:00:05Z"), "2026-08-03T04:00:01Z", due_at("2026-08-03T03:00:00Z", true, 0)),
+            // Taken (late) today: nothing more today.
+            (&d, Some("2026-08-03T10:00:00Z"), "2026-08-03T23:00:00Z", None),
+            // Off for a week: due at once, the 7 days before are lost.
+            (&d, Some("2026-07-26T03:00:00Z"), "2026-08-03T10:05:00Z", due_at("2026-08-03T03:00:00Z", true, 7)),
+            (&d, Some("2026-07-26T03:00:00Z"), "2026-08-03T03:00:00Z", due_at("2026-08-03T03:00:00Z", true, 7)),
+            // A last backup after now (a clock set back): not due.
+            (&d, Some("2026-08-04T03:00:00Z"), "2026-08-03T12:00:00Z", None),
+        ] {
+            assert_eq!(due(policy, last.map(t), t(now)), expected, "last {last:?}, now {now}");
+        }
+        assert_eq!(next_at(&d, t("2026-08-03T03:00:00Z")), Some(t("2026-08-04T03:00:00Z")));
+        assert_eq!(next_at(&d, t("2026-08-03T02:59:59Z")), Some(t("2026-08-03T03:00:00Z")));
+    }
+
+    #[test]
+    fn two_volumes_pending_and_manual_backups_and_the_newest() {
+        // Wednesday 5 August 2026: keep 2 days and 1 week. The next backup (Thursday) falls
+        // in this week, so the week's newest is kept only until then.
+        let rows: &[Row] = &[
+            ("a0", "", "2026-08-02T03:00:00Z", Completed, S), // Sunday, last week
+            ("a1", "", "2026-08-03T03:00:00Z", Completed, S),
+            ("a2", "", "2026-08-04T03:00:00Z", Completed, S),
+            ("a3", "", "2026-08-04T15:00:00Z", Completed, M),
+            ("a4", "", "2026-08-05T03:00:00Z", Completed, S),
+            ("b0", "/dev/sdg", "2026-08-03T03:00:00Z", Completed, S),
+            ("b1", "/dev/sdg", "2026-08-04T03:00:00Z", Completed, S),
+            ("b2", "/dev/sdg", "2026-08-05T03:00:00Z", Pending, S),
+        ];
+        check(
+            &policy(2, 1, 0),
+            "2026-08-05T12:00:00Z",
+            true,
+            false,
+            rows,
+            &[
+                ("a0", "delete: older than every rule keeps"),
+                ("a1", "delete: a newer backup of its week is kept"),
+                ("a2", "delete: a newer backup of its day is kept"),
+                ("a3", "keep (daily, manual)"),
+                ("a4", "keep (newest, daily, weekly) until 2026-08-07T00:00:00Z"),
+                ("b0", "delete: a newer backup of its week is kept"),
+                // The newest completed one of its volume, whatever is pending (which will
+                // stand for Wednesday once completed).
+                ("b1", "keep (newest, daily, weekly) until 2026-08-06T00:00:00Z"),
+                ("b2", "keep (pending)"),
+            ],
+        );
+        // With nothing kept by the calendar, the newest completed one of each volume still is.
+        check(
+            &policy(0, 0, 0),
+            "2026-08-05T12:00:00Z",
+            true,
+            false,
+            rows,
+            &[
+                ("a0", "delete: older than every rule keeps"),
+                ("a1", "delete: older than every rule keeps"),
+                ("a2", "delete: older than every rule keeps"),
+                ("a3", "keep (manual)"),
+                ("a4", "keep (newest)"),
+                ("b0", "delete: older than every rule keeps"),
+                ("b1", "keep (newest)"),
+                ("b2", "keep (pending)"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_week_of_missed_days() {
+        // Backups each day to Sunday 26 July, the machine off for a week, then a late one on
+        // Monday 3 August. The backup of the 26th stands for the days of the gap.
+        let rows: &[Row] = &[
+            ("jul20", "", "2026-07-20T03:00:00Z", Completed, S),
+            ("jul24", "", "2026-07-24T03:00:00Z", Completed, S),
+            ("jul25", "", "2026-07-25T03:00:00Z", Completed, S),
+            ("jul26", "", "2026-07-26T03:00:00Z", Completed, S),
+            ("aug03", "", "2026-08-03T10:00:00Z", Completed, S),
+        ];
+        let d = BackupPolicy::default();
+        check(
+            &d,
+            "2026-08-03T10:05:00Z",
+            true,
+            false,
+            rows,
+            &[
+                ("jul20", "delete: a newer backup of its week is kept"),
+                ("jul24", "delete: a newer backup of its week is kept"),
+                ("jul25", "delete: a newer backup of its week is kept"),
+                // The state of 27 July to 2 August (the last 8 days: 27 July to 3 August).
+                ("jul26", "keep (daily, weekly, monthly) until 2026-10-01T00:00:00Z"),
+                ("aug03", "keep (newest, daily, weekly, monthly) until 2026-08-11T00:00:00Z"),
+            ],
+        );
+        // The days before the gap while the machine is off: nothing is deleted that was
+        // kept the day it stopped (the periods count back from the newest backup).
+        check(
+            &d,
+            "2026-08-02T23:00:00Z",
+            true,
+            false,
+            &rows[..4],
+            &[
+                // Monday's stands for the days to Thursday, when the next was taken.
+                ("jul20", "keep (daily) until 2026-07-31T00:00:00Z"),
+                ("jul24", "keep (daily) until 2026-08-01T00:00:00Z"),
+                ("jul25", "keep (daily) until 2026-08-02T00:00:00Z"),
+                // If backups resume tomorrow, it stands for July's end.
+                ("jul26", "keep (newest, daily, weekly, monthly) until 2026-10-01T00:00:00Z"),
+            ],
+        );
+    }
+
+    #[test]
+    fn orphans_are_kept_unless_pruned_and_then_down_to_each_volumes_newest() {
+        let rows: &[Row] = &[
+            ("a1", "", "2026-08-02T03:00:00Z", Completed, S),
+            ("a2", "", "2026-08-03T03:00:00Z", Completed, S),
+            ("b1", "/dev/sdg", "2026-08-03T03:00:00Z", Completed, S),
+            ("m1", "", "2026-07-01T09:00:00Z", Completed, M),
+        ];
+        let d = BackupPolicy::default();
+        let gone = "keep (server gone)";
+        check(
+            &d,
+            "2026-11-15T00:00:00Z",
+            false,
+            false,
+            rows,
+            &[("a1", gone), ("a2", gone), ("b1", gone), ("m1", gone)],
+        );
+        // Pruned: the periods count back from now; the newest of each volume stays.
+        check(
+            &d,
+            "2026-11-15T00:00:00Z",
+            false,
+            true,
+            rows,
+            &[
+                ("a1", "delete: older than every rule keeps"),
+                ("a2", "keep (newest, daily, weekly, monthly)"),
+                ("b1", "keep (newest, daily, weekly, monthly)"),
+                ("m1", "keep (manual)"),
+            ],
+        );
+        // Soon after the server went: what is within the periods is kept until its date.
+        check(
+            &d,
+            "2026-08-05T00:00:00Z",
+            false,
+            true,
+            rows,
+            &[
+                // The last of its week: kept while that week is among the last 4.
+                ("a1", "keep (daily, weekly) until 2026-08-24T00:00:00Z"),
+                ("a2", "keep (newest, daily, weekly, monthly)"),
+                ("b1", "keep (newest, daily, weekly, monthly)"),
+                // It stands for the volume until 2 August, July's last.
+                ("m1", "keep (daily, weekly, monthly, manual)"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_volume_no_longer_backed_up_keeps_its_newest() {
+        // /dev/sdg left the configuration in August; the server's backups went on.
+        let rows: &[Row] = &[
+            ("g1", "/dev/sdg", "2026-08-02T03:00:00Z", Completed, S),
+            ("g2", "/dev/sdg", "2026-08-03T03:00:00Z", Completed, S),
+            ("f1", "", "2026-11-14T03:00:00Z", Completed, S),
+            ("f2", "", "2026-11-15T03:00:00Z", Completed, S),
+        ];
+        check(
+            &BackupPolicy::default(),
+            "2026-11-15T04:00:00Z",
+            true,
+            false,
+            rows,
+            &[
+                ("g1", "delete: older than every rule keeps"),
+                // No backup of it is to come: kept while it is the newest, no date.
+                ("g2", "keep (newest, daily, weekly, monthly)"),
+                ("f1", "keep (daily) until 2026-11-22T00:00:00Z"),
+                // Sunday's: its week is over, the month is not.
+                ("f2", "keep (newest, daily, weekly, monthly) until 2026-12-07T00:00:00Z"),
+            ],
+        );
+    }
+
+    /// A year, hour by hour, of a server with two volumes backed up when due (and off for a
+    /// week in March, and for two days in June), pruned after every backup: at every hour,
+    /// the volume as it was at the end of each of the days 3 to 7 days before today can be
+    /// restored (its newest backup by then is still there) with the default policy (and
+    /// not with 7 daily backups), and no more than 16 backups of a volume are kept.
+    #[test]
+    fn the_default_policy_restores_from_3_to_7_days_past() {
+        assert_eq!(restorable(&BackupPolicy::default()), Ok(()));
+        let short = restorable(&policy(7, 4, 3)).unwrap_err();
+        assert!(short.contains("7 days before"), "{short}");
+    }
+
+    fn restorable(policy: &BackupPolicy) -> Result<(), String> {
+        // From the first scheduled time; the machine is back after 03:00, so each day has
+        // one backup (a second one the same day would replace the first).
+        let start = t("2026-01-01T03:00:00Z").0;
+        let off = [("2026-03-10T00:00:00Z", "2026-03-17T05:00:00Z"), ("2026-06-05T02:00:00Z", "2026-06-07T06:00:00Z")];
+        let off: Vec<(u64, u64)> = off.iter().map(|(a, b)| (t(a).0, t(b).0)).collect();
+        let mut taken: Vec<Timestamp> = Vec::new(); // every scheduled backup, oldest first
+        let mut kept: Vec<Snapshot> = Vec::new();
+        let mut last = None;
+        for hour in 0..365 * 24 {
+            let now = Timestamp(start + hour * 3600);
+            if off.iter().any(|(a, b)| (*a..*b).contains(&now.0)) {
+                continue;
+            }
+            if due(policy, last, now).is_some() {
+                for device in ["", "/dev/sdg"] {
+                    kept.push(snapshot(&format!("snap-{hour}-{}", device.len()), device, now, Completed, S));
+                }
+                taken.push(now);
+                last = Some(now);
+                let backups: Vec<BackupSnapshot> = kept.iter().filter_map(BackupSnapshot::from_snapshot).collect();
+                let r = retention(policy, &backups, now, true, false);
+                let delete = r.to_delete();
+                kept.retain(|s| !delete.contains(&&s.id));
+            }
+            for volume in ["vol-sdf", "vol-sdg"] {
+                let times: Vec<Timestamp> =
+                    kept.iter().filter(|s| s.volume.as_str() == volume).map(|s| s.created_at).collect();
+                if times.len() > 16 {
+                    return Err(format!("{}: {} backups of {volume} kept", now.rfc3339(), times.len()));
+                }
+                for back in 3..=7 {
+                    let end_of_day = Timestamp((now.0 / DAY - back + 1) * DAY - 1);
+                    let Some(point) = taken.iter().rev().find(|b| **b <= end_of_day) else { continue };
+                    if !times.contains(&point.plus_secs(600)) {
+                        return Err(format!(
+                            "{}: the backup of {} ({back} days before) of {volume} is gone",
+                            now.rfc3339(),
+                            point.rfc3339(),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
