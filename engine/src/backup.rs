@@ -117,7 +117,7 @@ impl BackupPolicy {
 }
 
 /// Why a backup was taken.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackupKind {
     /// By the daily schedule; retention deletes it when no rule keeps it.
@@ -147,7 +147,8 @@ impl fmt::Display for BackupKind {
 
 /// Which of a server's volumes a backup is of: its role (`data`) and its device, `None`
 /// for the server's first volume (which carries no device tag, see [`crate::volumes`]).
-#[derive(Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeKey {
     pub role: String,
     pub device: Option<String>,
@@ -159,6 +160,15 @@ impl VolumeKey {
     pub fn of(volume: &Volume) -> Option<VolumeKey> {
         Some(VolumeKey { role: volume.tags.get(ROLE_TAG)?.clone(), device: volume.tags.get(DEVICE_TAG).cloned() })
     }
+}
+
+/// What makes a plan's snapshot a backup (`backup@SERVER`): its kind and the volume it is
+/// of; the executor tags it with [`backup_tags`] at the time it is taken.
+#[derive(Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotBackup {
+    pub kind: BackupKind,
+    pub volume: VolumeKey,
 }
 
 /// The tags of a backup of `volume` of `server` taken at `at`.

@@ -128,9 +128,12 @@ pub enum Action {
         address: AllocationId,
         public_ip: String,
     },
-    /// Snapshots the volume and waits until the snapshot is complete.
+    /// Snapshots the volume and waits until the snapshot is complete; a backup's snapshot
+    /// (`backup@SERVER`) is also tagged as one, with the time it was taken.
     CreateSnapshot {
         volume: VolumeId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backup: Option<crate::backup::SnapshotBackup>,
     },
     DeleteVolume {
         volume: VolumeId,
@@ -435,7 +438,11 @@ impl Action {
             Action::ReleaseAddress { address, public_ip, .. } => {
                 (Change::Destroy, format!("release Elastic IP {public_ip} ({address})"))
             }
-            Action::CreateSnapshot { volume, .. } => (Change::Create, format!("snapshot volume {volume}")),
+            Action::CreateSnapshot { volume, backup: None } => (Change::Create, format!("snapshot volume {volume}")),
+            Action::CreateSnapshot { volume, backup: Some(b) } => {
+                let device = b.volume.device.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+                (Change::Create, format!("back up volume {volume}{device}: a {} snapshot", b.kind))
+            }
             Action::DeleteVolume { volume, .. } => (Change::Destroy, format!("delete volume {volume}")),
             Action::CreateImage { instance, name, no_reboot, exclude_devices } => {
                 let reboot = if *no_reboot { " without rebooting it" } else { " (it reboots)" };

@@ -14,6 +14,7 @@
 
 mod address;
 mod attach_instance;
+mod backup;
 mod bundle_ami;
 mod create_server;
 mod create_workspace;
@@ -57,6 +58,7 @@ pub const COMMANDS: &[&CommandSpec] = &[
     &bundle_ami::SPEC,
     &destroy_server::SPEC,
     &destroy_workspace::SPEC,
+    &backup::SPEC,
 ];
 
 /// How a command is planned, by the configuration it plans with. The variant decides the

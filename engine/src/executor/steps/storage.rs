@@ -80,9 +80,13 @@ pub(super) async fn create_snapshot(
     id: StepId,
     server: &ServerName,
     volume: &VolumeId,
+    backup: Option<&crate::backup::SnapshotBackup>,
 ) -> Result<Output, StepError> {
     let token = ctx.token(id);
     let mut tags = ctx.tags(server);
+    if let Some(b) = backup {
+        tags.extend(crate::backup::backup_tags(server, &b.volume, b.kind, ctx.cloud.now().await));
+    }
     tags.insert(TOKEN_TAG.to_string(), token.clone());
     // CreateSnapshot takes no ClientToken: the token tag, looked up before a retry.
     let server_filter = Filter::Server(server.clone());
