@@ -5,6 +5,9 @@ use super::*;
 use crate::world::{copy_secs, snapshot_secs, COPIED_VOLUME, GENERATION_SECS};
 use cellar_engine::cloud::ImageOptions;
 
+/// What a call gives: nothing, or AWS's code and message.
+type Outcome = Result<(), (&'static str, String)>;
+
 fn west() -> Region {
     Region::new("us-west-2")
 }
@@ -194,7 +197,7 @@ fn delete_snapshot_refuses_one_an_image_uses() {
     let image = w.create_image(&r, &instance, "x-image", Tags::new(), &ImageOptions::default()).unwrap();
     let used = w.image_block_devices(&image.id)[0].snapshot.clone().unwrap();
     let own = w.create_snapshot(&r, &v, tags(&[("Name", "x")])).unwrap().id;
-    let cases: &[(Region, &SnapshotId, Result<(), (&str, String)>)] = &[
+    let cases: &[(Region, &SnapshotId, Outcome)] = &[
         (
             r.clone(),
             &SnapshotId::new("snap-ffff"),
