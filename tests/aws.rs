@@ -13,6 +13,7 @@
 //!   describes back.
 //! - `locks` (`tests/aws/locks.rs`): server locks, their AlreadyExists, `apply` refused and `unlock`.
 //! - `instance_status` (`tests/aws/instance_status.rs`): DescribeInstanceStatus through the adapter.
+//! - `snapshots` (`tests/aws/snapshots.rs`): a volume restored from a snapshot, CopySnapshot, DeleteSnapshot.
 //!
 //! Where moto differs from AWS's documented behaviour, the test follows AWS and says so:
 //! - moto replaces a terminated group instance inside the TerminateInstances call; AWS
@@ -470,6 +471,8 @@ mod launch_settings;
 mod locks;
 #[path = "aws/lost_responses.rs"]
 mod lost_responses;
+#[path = "aws/snapshots.rs"]
+mod snapshots;
 #[path = "aws/sync.rs"]
 mod sync;
 

@@ -448,6 +448,20 @@ impl Cloud for AwsCloud {
         volumes::describe_snapshots(self, region, filter).await
     }
 
+    async fn delete_snapshot(&self, region: &Region, snapshot: &SnapshotId) -> CloudResult<()> {
+        volumes::delete_snapshot(self, region, snapshot).await
+    }
+
+    async fn copy_snapshot(
+        &self,
+        source_region: &Region,
+        snapshot: &SnapshotId,
+        target_region: &Region,
+        tags: Tags,
+    ) -> CloudResult<Snapshot> {
+        volumes::copy_snapshot(self, source_region, snapshot, target_region, tags).await
+    }
+
     /// The system resolver (A records). A name that does not resolve gives an empty list:
     /// the planner then treats DNS as not pointing at any address of the server, which
     /// only ever leads to the DNS gate, never to reusing a wrong address.

@@ -41,6 +41,7 @@ pub(crate) fn create_volume_call(
         .encrypted(request.ebs.encrypted)
         .set_kms_key_id(request.ebs.kms_key.clone())
         .set_client_token(request.client_token.clone())
+        .set_snapshot_id(request.snapshot.as_ref().map(|s| s.to_string()))
         .tag_specifications(tag_spec(ec2::types::ResourceType::Volume, &request.tags))
 }
 
@@ -158,4 +159,47 @@ pub(crate) async fn describe_snapshots(
     }
     .await;
     empty_if_missing(filter, result)
+}
+
+pub(crate) async fn delete_snapshot(cloud: &AwsCloud, region: &Region, snapshot: &SnapshotId) -> CloudResult<()> {
+    cloud
+        .ec2(region)
+        .delete_snapshot()
+        .snapshot_id(snapshot.as_str())
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::DeleteSnapshot, e))?;
+    Ok(())
+}
+
+/// CopySnapshot, sent to the target region's endpoint (`SourceRegion` names the source),
+/// tagged at creation. AWS's CopySnapshot has no `ClientToken`. Its answer holds the new id
+/// only: the size is the source's, read first (as CopyImage reads its source image).
+pub(crate) async fn copy_snapshot(
+    cloud: &AwsCloud,
+    source_region: &Region,
+    snapshot: &SnapshotId,
+    target_region: &Region,
+    tags: Tags,
+) -> CloudResult<Snapshot> {
+    let source = describe_snapshots(cloud, source_region, &Filter::Id(snapshot.to_string())).await?;
+    let size_gb = source.iter().find(|s| s.id == *snapshot).map_or(0, |s| s.size_gb);
+    let out = cloud
+        .ec2(target_region)
+        .copy_snapshot()
+        .source_region(source_region.as_str())
+        .source_snapshot_id(snapshot.as_str())
+        .tag_specifications(tag_spec(ec2::types::ResourceType::Snapshot, &tags))
+        .send()
+        .await
+        .map_err(|e| from_sdk(Api::CopySnapshot, e))?;
+    Ok(Snapshot {
+        id: SnapshotId::new(out.snapshot_id().unwrap_or_default()),
+        // AWS gives a copy an arbitrary volume id ("should not be used for any purpose").
+        volume: VolumeId::new("vol-ffffffff"),
+        size_gb,
+        state: SnapshotState::Pending,
+        created_at: cloud.now().await,
+        tags,
+    })
 }

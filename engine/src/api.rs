@@ -105,6 +105,9 @@ apis! {
     CreateImage => Ec2, true;
     CopyImage => Ec2, true;
     CreateSnapshot => Ec2, true;
+    /// Retention and restore: a snapshot deleted, or copied to another region.
+    DeleteSnapshot => Ec2, true;
+    CopySnapshot => Ec2, true;
     DescribeAutoScalingGroups => AutoScaling, false;
     DescribeAutoScalingInstances => AutoScaling, false;
     DescribeScalingActivities => AutoScaling, false;
@@ -192,6 +195,8 @@ mod tests {
             (Api::DeleteTags, false, &[Request(Api::DeleteTags)]),
             (Api::AttachVolume, false, &[Request(Api::AttachVolume)]),
             (Api::CreateLaunchTemplateVersion, false, &[Request(Api::CreateLaunchTemplateVersion)]),
+            (Api::DeleteSnapshot, false, &[Request(Api::DeleteSnapshot)]),
+            (Api::CopySnapshot, false, &[Request(Api::CopySnapshot)]),
             // Auto Scaling's calls share one bucket, not EC2's.
             (Api::DescribeAutoScalingGroups, true, &[AutoScaling]),
             (Api::UpdateAutoScalingGroup, false, &[AutoScaling]),

@@ -212,6 +212,10 @@ pub struct CreateVolumeRequest {
     pub tags: Tags,
     /// Type, IOPS, throughput, encryption.
     pub ebs: EbsSettings,
+    /// The snapshot to restore (AWS's `SnapshotId`): it must exist in the region and be
+    /// `completed`, and `size_gb` be at least its size; any zone of the region. `None`: an
+    /// empty volume.
+    pub snapshot: Option<SnapshotId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -469,6 +473,20 @@ pub trait Cloud: Send + Sync {
 
     async fn create_snapshot(&self, region: &Region, volume: &VolumeId, tags: Tags) -> CloudResult<Snapshot>;
     async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>>;
+    /// Deletes a snapshot (DeleteSnapshot): `InvalidSnapshot.NotFound` if the region has
+    /// none by that id, `InvalidSnapshot.InUse` while an image's block-device mapping uses it.
+    async fn delete_snapshot(&self, region: &Region, snapshot: &SnapshotId) -> CloudResult<()>;
+    /// Copies a `completed` snapshot to `target_region` (CopySnapshot, sent to the target
+    /// region's endpoint), tagged `tags` at creation; `Pending` there at first. AWS's
+    /// CopySnapshot takes no `ClientToken`: a caller that retries finds its first copy by a
+    /// tag, as with CreateSnapshot.
+    async fn copy_snapshot(
+        &self,
+        source_region: &Region,
+        snapshot: &SnapshotId,
+        target_region: &Region,
+        tags: Tags,
+    ) -> CloudResult<Snapshot>;
 
     /// Takes `server`'s lock in `region` ([`crate::lock`]): one atomic create of the lock
     /// object (a launch template named `cellar-lock.<server>` on AWS), tagged with the

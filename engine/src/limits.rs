@@ -6,7 +6,9 @@
 //! 20/s; mutating 50, 5/s) or of its own (the guide's "uncategorized actions": RunInstances
 //! 5, 2/s; TerminateInstances, CreateVolume, DeleteVolume, CreateSnapshot,
 //! CreateLaunchTemplateVersion 100, 5/s; CreateTags, DeleteTags 100, 10/s; CopyImage 100,
-//! 1/s). A describe of instances, volumes, snapshots or security groups sent with neither a
+//! 1/s). DeleteSnapshot and CopySnapshot have no figure of their own that cellar could
+//! find in the guide, so they keep the mutating category's bucket (50, 5/s): the smaller,
+//! so nothing relies on more. A describe of instances, volumes, snapshots or security groups sent with neither a
 //! filter nor pagination draws from that action's smaller unfiltered bucket (50, 10/s)
 //! instead. RunInstances and TerminateInstances also draw one token per instance from a
 //! resource bucket (1000, 2/s and 1000, 20/s). Amazon EC2 Auto Scaling has one bucket
@@ -246,6 +248,8 @@ mod tests {
             (Bucket::Request(Api::CreateLaunchTemplateVersion), 100.0, 5.0),
             (Bucket::Request(Api::CreateLaunchTemplate), 50.0, 5.0),
             (Bucket::Request(Api::CopyImage), 100.0, 1.0),
+            (Bucket::Request(Api::DeleteSnapshot), 50.0, 5.0),
+            (Bucket::Request(Api::CopySnapshot), 50.0, 5.0),
             (Bucket::AutoScaling, AUTO_SCALING_RATE.0, AUTO_SCALING_RATE.1),
         ];
         for (bucket, capacity, refill) in table {

@@ -453,6 +453,8 @@ impl AgentHost for SimHost<'_> {
     }
 }
 
+#[cfg(test)]
+mod backup_tests;
 mod cloud;
 mod needs;
 mod probe;

@@ -28,6 +28,8 @@ pub const NOT_TRIED: &[Api] = &[
     Api::CreateImage,
     Api::CopyImage,
     Api::CreateSnapshot,
+    Api::DeleteSnapshot,
+    Api::CopySnapshot,
     Api::CreateLaunchConfiguration,
     Api::DeleteLaunchConfiguration,
     Api::CreateAutoScalingGroup,
@@ -99,7 +101,14 @@ pub fn dry_runs_for(
         .map_or(Origin::Config(launch.ebs.volume_type.source.clone()), |s| Origin::Config(s.source.clone()));
     // Invalid EBS settings are `cellar check`'s errors; the permission is asked regardless.
     let ebs = crate::planner::data_volume(&launch.ebs, size_gb, origin).unwrap_or_else(|_| launch.ebs.settings());
-    out.push(DryRun::CreateVolume(CreateVolumeRequest { client_token: None, zone, size_gb, tags: tags.clone(), ebs }));
+    out.push(DryRun::CreateVolume(CreateVolumeRequest {
+        client_token: None,
+        zone,
+        size_gb,
+        tags: tags.clone(),
+        ebs,
+        snapshot: None,
+    }));
     // Attached where it already is (a no-op), else ids of nothing.
     let (volume_id, holder) = match volume.and_then(|v| Some((v.id.clone(), v.attached_to.clone()?))) {
         Some((v, i)) => (v, i),

@@ -25,6 +25,7 @@ fn volume(token: Option<&str>, size_gb: u32) -> CreateVolumeRequest {
         size_gb,
         tags: [("Name".to_string(), "ommegang".to_string())].into(),
         ebs: EbsSettings::default(),
+        snapshot: None,
     }
 }
 

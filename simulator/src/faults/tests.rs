@@ -80,6 +80,7 @@ async fn auto_scaling_server(sim: &Sim, name: &str) -> (VolumeId, AllocationId) 
                 size_gb: 20,
                 tags: tags(&[("Name", name), (ROLE_TAG, DATA_ROLE)]),
                 ebs: EbsSettings::default(),
+                snapshot: None,
             },
         )
         .await
@@ -198,7 +199,8 @@ async fn script(sim: &Sim, round: u32) -> Vec<String> {
                 zone: Zone::new("us-east-1a"),
                 size_gb: 20,
                 tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
-                ebs: EbsSettings::default()
+                ebs: EbsSettings::default(),
+                snapshot: None,
             }
         )
         .await
@@ -339,6 +341,7 @@ async fn throttling_bucket_capacities() {
                             size_gb: 8,
                             tags: Tags::new(),
                             ebs: EbsSettings::default(),
+                            snapshot: None,
                         },
                     )
                     .await
@@ -486,6 +489,7 @@ async fn new_instances_are_invisible_for_a_while() {
                 size_gb: 8,
                 tags: Tags::new(),
                 ebs: EbsSettings::default(),
+                snapshot: None,
             },
         )
         .await

@@ -391,6 +391,26 @@ macro_rules! sim_cloud {
                 .await
             }
 
+            async fn delete_snapshot(&self, region: &Region, snapshot: &SnapshotId) -> CloudResult<()> {
+                self.call(Api::DeleteSnapshot, Some(region), false, vec![needs::id(snapshot)], |w| {
+                    w.delete_snapshot(region, snapshot)
+                })
+                .await
+            }
+
+            async fn copy_snapshot(
+                &self,
+                source_region: &Region,
+                snapshot: &SnapshotId,
+                target_region: &Region,
+                tags: Tags,
+            ) -> CloudResult<Snapshot> {
+                self.call(Api::CopySnapshot, Some(target_region), false, needs::copy_snapshot(snapshot, &tags), |w| {
+                    w.copy_snapshot(source_region, snapshot, target_region, tags)
+                })
+                .await
+            }
+
             async fn create_server_lock(
                 &self,
                 region: &Region,

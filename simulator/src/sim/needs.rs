@@ -58,6 +58,7 @@ fn token(api: Api, region: &Region, token: Option<&str>) -> Option<Need> {
 
 pub(crate) fn create_volume(region: &Region, request: &CreateVolumeRequest) -> Vec<Need> {
     let mut needs = named(&request.tags);
+    needs.extend(request.snapshot.as_ref().map(id));
     let volume_token = request.client_token.as_deref().filter(|t| !t.is_empty());
     needs.extend(volume_token.map(|t| Need::Token(format!("{region}/{t}"))));
     needs
@@ -126,6 +127,13 @@ pub(crate) fn group_tagging(name: &AutoScalingGroupName, tags: &Tags) -> Vec<Nee
 
 pub(crate) fn snapshot(volume: &VolumeId, tags: &Tags) -> Vec<Need> {
     let mut needs = vec![id(volume)];
+    needs.extend(named(tags));
+    needs
+}
+
+/// CopySnapshot: the source, and the server its tags name.
+pub(crate) fn copy_snapshot(snapshot: &SnapshotId, tags: &Tags) -> Vec<Need> {
+    let mut needs = vec![id(snapshot)];
     needs.extend(named(tags));
     needs
 }

@@ -33,6 +33,7 @@ async fn server_x_with(sim: &Sim, profile: Option<&str>) -> (InstanceId, VolumeI
         size_gb: 8,
         tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     let volume = sim.create_volume(&r, request).await.unwrap().id;
     let invocation = AgentInvocation {
@@ -195,6 +196,7 @@ async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
         size_gb: 8,
         tags: Tags::new(),
         ebs: EbsSettings::default(),
+        snapshot: None,
     });
     assert_eq!(sim.dry_run(&r, &volume).await, Ok(DryRunAnswer::Allowed), "an administrator by default");
     let identity = sim.caller_identity(&r).await.unwrap().unwrap();
@@ -212,6 +214,7 @@ async fn the_operators_policy_answers_dry_runs_and_refuses_calls() {
         size_gb: 8,
         tags: Tags::new(),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     assert_eq!(sim.create_volume(&r, request).await.unwrap_err().kind, CloudErrorKind::UnauthorizedOperation);
     assert!(sim.describe_volumes(&r, &Filter::All).await.unwrap().is_empty(), "nothing made, reads allowed");

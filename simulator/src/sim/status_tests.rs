@@ -53,6 +53,7 @@ pub(super) async fn standalone_server(sim: &Sim, name: &str) -> (InstanceId, Str
         size_gb: 20,
         tags: tags(&[("Name", name), (ROLE_TAG, DATA_ROLE)]),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     sim.create_volume(&r, request).await.unwrap();
     let instance = sim
@@ -85,6 +86,7 @@ pub(super) async fn group_server(sim: &Sim, name: &str) {
         size_gb: 20,
         tags: tags(&[("Name", name), (ROLE_TAG, DATA_ROLE)]),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     sim.create_volume(&r, request).await.unwrap();
     let spec = LaunchSpec {

@@ -42,6 +42,7 @@ async fn server_resources(sim: &Sim) -> (VolumeId, AllocationId) {
                 size_gb: 20,
                 tags: tags(&[("Name", "x"), (ROLE_TAG, DATA_ROLE)]),
                 ebs: EbsSettings::default(),
+                snapshot: None,
             },
         )
         .await
@@ -360,7 +361,7 @@ async fn new_cloud_calls_through_the_trait() {
     // Snapshot the data volume before deleting it.
     let snapshot = cloud.create_snapshot(&r, &volume, tags(&[("Name", "x")])).await.unwrap();
     cloud.delete_volume(&r, &volume).await.unwrap();
-    sim.advance(Duration::from_secs(60)).await;
+    sim.advance(Duration::from_secs(crate::world::snapshot_secs(snapshot.size_gb))).await;
     let snapshots = cloud.describe_snapshots(&r, &Filter::Server(ServerName::new("x"))).await.unwrap();
     assert_eq!(
         snapshots.iter().map(|s| (&s.id, s.state)).collect::<Vec<_>>(),

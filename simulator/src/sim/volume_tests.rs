@@ -35,6 +35,7 @@ async fn boot(volumes: &[(u32, Option<&str>)], specs: Vec<VolumeSpec>) -> (Sim, 
             size_gb: *size_gb,
             tags: t,
             ebs: EbsSettings::default(),
+            snapshot: None,
         };
         ids.push(sim.create_volume(&r, request).await.unwrap().id);
     }

@@ -134,6 +134,7 @@ fn busy_world_text() -> String {
         size_gb: 20,
         tags: Tags::new(),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     let volume = w.create_volume(&r, volume).unwrap();
     w.advance_clock_to(Timestamp(w.now().0 + 10));

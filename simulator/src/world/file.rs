@@ -22,7 +22,7 @@
 use super::identity;
 use super::{
     ImageDevice, LogEntry, Scheduled, Scheduler, SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, SimVpc,
-    TokenAnswer, VolumeToken, World,
+    TokenAnswer, VolumeData, VolumeToken, World,
 };
 use crate::faults::Faults;
 use cellar_engine::limits::{Bucket, TokenBucket};
@@ -104,6 +104,9 @@ pub(super) struct WorldFile {
     instances: BTreeMap<InstanceId, SimInstance>,
     #[serde(default)]
     volumes: BTreeMap<VolumeId, Volume>,
+    /// Absent in older files: every volume at generation 0.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    volume_data: BTreeMap<VolumeId, VolumeData>,
     #[serde(default)]
     snapshots: BTreeMap<SnapshotId, SimSnapshot>,
     #[serde(default)]
@@ -203,6 +206,7 @@ impl From<WorldFile> for World {
             image_devices: f.image_devices,
             instances: f.instances,
             volumes: f.volumes,
+            volume_data: f.volume_data,
             snapshots: f.snapshots,
             addresses: f.addresses,
             address_limit: f.address_limit,
@@ -262,6 +266,8 @@ struct WorldFileRef<'a> {
     image_devices: &'a BTreeMap<ImageId, Vec<ImageDevice>>,
     instances: &'a BTreeMap<InstanceId, SimInstance>,
     volumes: &'a BTreeMap<VolumeId, Volume>,
+    #[serde(skip_serializing_if = "ref_empty_map")]
+    volume_data: &'a BTreeMap<VolumeId, VolumeData>,
     snapshots: &'a BTreeMap<SnapshotId, SimSnapshot>,
     addresses: &'a BTreeMap<AllocationId, SimAddress>,
     #[serde(skip_serializing_if = "ref_default_address_limit")]
@@ -338,6 +344,7 @@ impl Serialize for World {
             image_devices: &w.image_devices,
             instances: &w.instances,
             volumes: &w.volumes,
+            volume_data: &w.volume_data,
             snapshots: &w.snapshots,
             addresses: &w.addresses,
             address_limit: &w.address_limit,

@@ -1,6 +1,20 @@
 //! Images (AMIs) and snapshots: registering images (what bundle-ami does), CreateImage,
-//! CopyImage, DescribeImages, CreateSnapshot, DescribeSnapshots, and their pending →
-//! available / completed transitions.
+//! CopyImage, DescribeImages, CreateSnapshot, CopySnapshot, DeleteSnapshot,
+//! DescribeSnapshots, restoring a snapshot (CreateVolume's `SnapshotId`), and their
+//! pending → available / completed transitions.
+//!
+//! A snapshot records the data generation its volume had when CreateSnapshot was called
+//! (`volumes.rs`; what AWS captures is the data written when the call is made), a copy
+//! keeps it, and a volume restored from it starts there. A snapshot takes time by its
+//! size: [`snapshot_secs`] ([`SNAPSHOT_BASE_SECS`] plus [`SNAPSHOT_SECS_PER_GIB`] per GiB
+//! of the volume), a copy [`copy_secs`] ([`COPY_BASE_SECS`] plus [`COPY_SECS_PER_GIB`] per
+//! GiB). AWS publishes no figures (a first snapshot copies every written block, later
+//! ones the changed blocks); these are the simulator's, with the size standing for the
+//! data. Rules, in AWS's codes: CreateVolume from a snapshot not in the region
+//! `InvalidSnapshot.NotFound`, from one not `completed` `IncorrectState`, smaller than it
+//! `InvalidParameterValue`; DeleteSnapshot of one an image's block-device mapping uses
+//! `InvalidSnapshot.InUse`; CopySnapshot of one not `completed` `IncorrectState`, into an
+//! unknown region refused. CopySnapshot takes no client token (AWS's has none).
 //!
 //! CreateImage does what AWS documents: it reboots the instance first unless `NoReboot`,
 //! and snapshots every EBS volume attached to the instance into the image's block-device
@@ -25,8 +39,28 @@ use serde::{Deserialize, Serialize};
 pub const IMAGE_CREATE_SECS: u64 = 300;
 /// pending → available for an image made by CopyImage (in the target region).
 pub const IMAGE_COPY_SECS: u64 = 600;
-/// pending → completed for a snapshot.
-pub const SNAPSHOT_SECS: u64 = 60;
+/// pending → completed for a snapshot: this, plus [`SNAPSHOT_SECS_PER_GIB`] per GiB.
+pub const SNAPSHOT_BASE_SECS: u64 = 60;
+/// What each GiB of the volume adds to a snapshot's time (a 40 GiB volume: 100 s).
+pub const SNAPSHOT_SECS_PER_GIB: u64 = 1;
+/// pending → completed for a snapshot copy (in the target region): this, plus
+/// [`COPY_SECS_PER_GIB`] per GiB.
+pub const COPY_BASE_SECS: u64 = 120;
+/// What each GiB adds to a copy's time (a 40 GiB snapshot: 200 s).
+pub const COPY_SECS_PER_GIB: u64 = 2;
+/// The volume id AWS gives a copied snapshot ("an arbitrary volume ID that should not be
+/// used for any purpose").
+pub const COPIED_VOLUME: &str = "vol-ffffffff";
+
+/// How long a snapshot of a `size_gb` volume stays pending.
+pub fn snapshot_secs(size_gb: u32) -> u64 {
+    SNAPSHOT_BASE_SECS + SNAPSHOT_SECS_PER_GIB * u64::from(size_gb)
+}
+
+/// How long a copy of a `size_gb` snapshot stays pending.
+pub fn copy_secs(size_gb: u32) -> u64 {
+    COPY_BASE_SECS + COPY_SECS_PER_GIB * u64::from(size_gb)
+}
 /// The root device and root snapshot size of an image registered by hand (`add_image`),
 /// as most Linux AMIs have.
 pub const DEFAULT_ROOT_DEVICE: &str = "/dev/xvda";
@@ -44,6 +78,13 @@ pub struct SimSnapshot {
     pub created_at: Timestamp,
     #[serde(default)]
     pub tags: Tags,
+    /// The volume's data generation when the snapshot was taken (absent in older files: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SimSnapshot {
@@ -275,8 +316,9 @@ impl World {
         Ok(image)
     }
 
-    /// CreateSnapshot: the snapshot is `pending` for [`SNAPSHOT_SECS`], then `completed`
-    /// (even if the volume is deleted meanwhile, as AWS allows).
+    /// CreateSnapshot: the snapshot records the volume's generation now, is `pending` for
+    /// [`snapshot_secs`] of its size, then `completed` (even if the volume is deleted
+    /// meanwhile, as AWS allows).
     pub fn create_snapshot(&mut self, region: &Region, volume_id: &VolumeId, tags: Tags) -> CloudResult<Snapshot> {
         super::tags::check_tags(&Tags::new(), &tags)?;
         let volume = self.volume_in(region, volume_id)?;
@@ -287,6 +329,7 @@ impl World {
             ));
         }
         let size_gb = volume.size_gb;
+        let generation = self.volume_generation(volume_id).unwrap_or(0);
         let id = SnapshotId::new(self.next_id("snap"));
         let snapshot = SimSnapshot {
             id: id.clone(),
@@ -296,17 +339,122 @@ impl World {
             state: SnapshotState::Pending,
             created_at: self.now,
             tags,
+            generation,
         };
         self.record(format!(
-            "creating snapshot {id} of volume {volume_id} ({size_gb} GiB): pending{}",
+            "creating snapshot {id} of volume {volume_id} ({size_gb} GiB, generation {generation}): pending{}",
             tag_suffix(&snapshot.tags)
         ));
+        Ok(self.insert_pending_snapshot(snapshot, snapshot_secs(size_gb)))
+    }
+
+    fn insert_pending_snapshot(&mut self, snapshot: SimSnapshot, completes_after: u64) -> Snapshot {
+        let id = snapshot.id.clone();
         let model = snapshot.to_model();
         self.index.snapshots.add(&snapshot.tags, &id);
         self.snapshots.insert(id.clone(), snapshot);
         self.hide_new(id.to_string());
-        self.schedule(SNAPSHOT_SECS, Transition::SnapshotCompleted(id));
-        Ok(model)
+        self.schedule(completes_after, Transition::SnapshotCompleted(id));
+        model
+    }
+
+    /// The data generation a snapshot captured; `None` for a snapshot the world does not hold.
+    pub fn snapshot_generation(&self, id: &SnapshotId) -> Option<u64> {
+        self.snapshots.get(id).map(|s| s.generation)
+    }
+
+    /// A snapshot the API knows (in the region, and visible).
+    fn snapshot_in(&self, region: &Region, id: &SnapshotId) -> CloudResult<&SimSnapshot> {
+        self.snapshots
+            .get(id)
+            .filter(|s| s.region == *region && self.visible(id.as_str()))
+            .ok_or_else(|| err(K::InvalidSnapshotNotFound, format!("The snapshot '{id}' does not exist.")))
+    }
+
+    /// Refuses a snapshot that is not `completed`, as CreateVolume and CopySnapshot do.
+    fn check_completed(snapshot: &SimSnapshot) -> CloudResult<()> {
+        match snapshot.state {
+            SnapshotState::Completed => Ok(()),
+            SnapshotState::Pending => {
+                Err(err(K::IncorrectState, format!("Snapshot {} is in invalid state - pending", snapshot.id)))
+            }
+        }
+    }
+
+    /// CreateVolume's checks of its `SnapshotId` (the volume may be in any zone of the
+    /// region): the snapshot exists in the region and is completed, and `size_gb` holds
+    /// it. The generation the volume starts at.
+    pub(super) fn restorable(&self, region: &Region, id: &SnapshotId, size_gb: u32) -> CloudResult<u64> {
+        let snapshot = self.snapshot_in(region, id)?;
+        Self::check_completed(snapshot)?;
+        if size_gb < snapshot.size_gb {
+            return Err(err(
+                K::InvalidParameterValue,
+                format!(
+                    "Volume of size {size_gb}GB is smaller than snapshot '{id}', expect size >= {}GB",
+                    snapshot.size_gb
+                ),
+            ));
+        }
+        Ok(snapshot.generation)
+    }
+
+    /// DeleteSnapshot: refused while an image's block-device mapping uses the snapshot
+    /// (deregister the image first, as on AWS). A pending snapshot may be deleted.
+    pub fn delete_snapshot(&mut self, region: &Region, id: &SnapshotId) -> CloudResult<()> {
+        self.snapshot_in(region, id)?;
+        let user = self
+            .image_devices
+            .iter()
+            .find(|(_, devices)| devices.iter().any(|d| d.snapshot.as_ref() == Some(id)))
+            .map(|(image, _)| image.clone());
+        if let Some(image) = user {
+            return Err(err(
+                K::Other("InvalidSnapshot.InUse".into()),
+                format!("The snapshot {id} is currently in use by {image}"),
+            ));
+        }
+        if let Some(snapshot) = self.snapshots.remove(id) {
+            self.index.snapshots.remove(&snapshot.tags, id);
+        }
+        self.scheduler.cancel(|t| matches!(t, Transition::SnapshotCompleted(s) if s == id));
+        self.record(format!("deleted snapshot {id}"));
+        Ok(())
+    }
+
+    /// CopySnapshot: a completed snapshot copied into `target_region` (which may be its
+    /// own), tagged `tags`; the copy keeps its size and generation, has AWS's arbitrary
+    /// volume id ([`COPIED_VOLUME`]), is `pending` for [`copy_secs`] of its size, then
+    /// `completed`.
+    pub fn copy_snapshot(
+        &mut self,
+        source_region: &Region,
+        id: &SnapshotId,
+        target_region: &Region,
+        tags: Tags,
+    ) -> CloudResult<Snapshot> {
+        self.check_region(target_region)?;
+        super::tags::check_tags(&Tags::new(), &tags)?;
+        let source = self.snapshot_in(source_region, id)?;
+        Self::check_completed(source)?;
+        let (size_gb, generation) = (source.size_gb, source.generation);
+        let copy_id = SnapshotId::new(self.next_id("snap"));
+        let copy = SimSnapshot {
+            id: copy_id.clone(),
+            region: target_region.clone(),
+            volume: VolumeId::new(COPIED_VOLUME),
+            size_gb,
+            state: SnapshotState::Pending,
+            created_at: self.now,
+            tags,
+            generation,
+        };
+        self.record(format!(
+            "copying snapshot {id} ({source_region}) to {copy_id} in {target_region} ({size_gb} GiB, generation \
+             {generation}): pending{}",
+            tag_suffix(&copy.tags)
+        ));
+        Ok(self.insert_pending_snapshot(copy, copy_secs(size_gb)))
     }
 
     pub fn describe_snapshots(&self, region: &Region, filter: &Filter) -> Vec<Snapshot> {

@@ -318,6 +318,7 @@ impl World {
         self.agents_due.retain(|a| a != id);
         self.scheduler.cancel(|t| matches!(t, Transition::AgentStart(a) if a == id));
         self.record(format!("{id}: {old} -> shutting-down ({cause})"));
+        self.refresh_writes_of(id);
         self.schedule(SHUTDOWN_SECS, Transition::InstanceTerminated(id.clone()));
     }
 

@@ -84,7 +84,10 @@ pub use capacity::DEFAULT_CAPACITY;
 pub use clock::{Advance, LATEST_SETTABLE, MAX_ADVANCE_SECS, MAX_CLOCK};
 pub use groups::{SimGroup, GROUP_DELETE_SECS, GROUP_RETRY_SECS};
 pub use identity::{AGENT_ACTIONS, AGENT_PROFILE};
-pub use images::{ImageDevice, SimSnapshot, IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_SECS};
+pub use images::{
+    copy_secs, snapshot_secs, ImageDevice, SimSnapshot, COPIED_VOLUME, COPY_BASE_SECS, COPY_SECS_PER_GIB,
+    IMAGE_COPY_SECS, IMAGE_CREATE_SECS, SNAPSHOT_BASE_SECS, SNAPSHOT_SECS_PER_GIB,
+};
 pub use instances::{SimInstance, PENDING_SECS, SHUTDOWN_SECS, TERMINATED_VISIBLE_SECS};
 pub use launch::SimTemplate;
 pub use lazy::{directory_keys, MemoryShards, Need, ShardSource, Totals};
@@ -96,7 +99,7 @@ pub use shards::{Shard, ShardKey, ShardKeys};
 pub use status::{SimImpairment, COMPLETED_EVENT_SECS, HEALTH_CHECK_SECS, INITIALIZING_SECS, STOPPING_SECS};
 pub(crate) use tokens::key as tokens_key;
 pub use tokens::{Answer, TokenAnswer, INSTANCE_TOKEN_SECS};
-pub use volumes::{VolumeToken, VOLUME_CREATE_SECS};
+pub use volumes::{VolumeData, VolumeToken, GENERATION_SECS, VOLUME_CREATE_SECS};
 
 use render::tag_suffix;
 
@@ -163,6 +166,8 @@ pub struct World {
     image_devices: BTreeMap<ImageId, Vec<ImageDevice>>,
     instances: BTreeMap<InstanceId, SimInstance>,
     volumes: BTreeMap<VolumeId, Volume>,
+    /// Each volume's simulated data, where it is not all zero (see `volumes.rs`).
+    volume_data: BTreeMap<VolumeId, VolumeData>,
     snapshots: BTreeMap<SnapshotId, SimSnapshot>,
     addresses: BTreeMap<AllocationId, SimAddress>,
     /// Elastic IPs an account may hold per region (AWS's default quota is 5).
@@ -229,6 +234,7 @@ impl World {
             image_devices: BTreeMap::new(),
             instances: BTreeMap::new(),
             volumes: BTreeMap::new(),
+            volume_data: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             addresses: BTreeMap::new(),
             address_limit: DEFAULT_ADDRESS_LIMIT,
@@ -458,6 +464,9 @@ impl World {
         )?;
         if let Some(image) = self.image_devices.keys().find(|i| !self.images.contains_key(*i)) {
             return Err(format!("image_devices lists image {image}, which does not exist"));
+        }
+        if let Some(volume) = self.volume_data.keys().find(|v| !self.volumes.contains_key(*v)) {
+            return Err(format!("volume_data lists volume {volume}, which does not exist"));
         }
         self.check_locks()?;
         self.check_identity()?;

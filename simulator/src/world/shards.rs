@@ -1,7 +1,7 @@
 //! A world split by server, so that a command about one server reads and writes that
 //! server's part of the world, not all of it.
 //!
-//! A [`Shard`] holds every resource of one group of servers: the instances, volumes,
+//! A [`Shard`] holds every resource of one group of servers: the instances, volumes (and their data),
 //! snapshots, Elastic IPs, launch templates, server locks and auto scaling groups whose
 //! `Name` tag names one of them, the console output of those instances and the client
 //! tokens whose answer is one of those resources. What is left (the clock, the faults,
@@ -21,7 +21,7 @@
 //! - [`World::take_shards`] then [`World::absorb`] of every shard gives the world back,
 //!   equal to what it was (index included); the simulator's tests check it.
 
-use super::{SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, TokenAnswer, VolumeToken, World};
+use super::{SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, TokenAnswer, VolumeData, VolumeToken, World};
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +37,9 @@ pub struct Shard {
     pub(super) instances: BTreeMap<InstanceId, SimInstance>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) volumes: BTreeMap<VolumeId, Volume>,
+    /// The data of those volumes (absent in older shards: generation 0).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) volume_data: BTreeMap<VolumeId, VolumeData>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) snapshots: BTreeMap<SnapshotId, SimSnapshot>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -300,6 +303,7 @@ impl World {
         take!(instances, |id: &InstanceId| Node::Instance(id.to_string()));
         take!(console, |id: &InstanceId| Node::Instance(id.to_string()));
         take!(volumes, |id: &VolumeId| Node::Volume(id.to_string()));
+        take!(volume_data, |id: &VolumeId| Node::Volume(id.to_string()));
         take!(snapshots, |id: &SnapshotId| Node::Snapshot(id.to_string()));
         take!(addresses, |id: &AllocationId| Node::Address(id.to_string()));
         take!(templates, |id: &LaunchTemplateId| Node::Template(id.to_string()));
@@ -328,6 +332,7 @@ impl World {
         let Shard {
             instances,
             volumes,
+            volume_data,
             snapshots,
             addresses,
             templates,
@@ -347,6 +352,7 @@ impl World {
             self.index.volumes.add(&v.tags, &id);
             self.volumes.insert(id, v);
         }
+        self.volume_data.extend(volume_data);
         for (id, s) in snapshots {
             self.index.snapshots.add(&s.tags, &id);
             self.snapshots.insert(id, s);

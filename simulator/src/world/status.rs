@@ -253,13 +253,14 @@ impl World {
 
     /// running → stopping (→ stopped after [`STOPPING_SECS`]): its volumes stay attached
     /// and its Elastic IP associated, as on AWS; its agent, if not started yet, never starts.
-    fn begin_stop(&mut self, id: &InstanceId, code: EventCode) {
+    pub(super) fn begin_stop(&mut self, id: &InstanceId, code: EventCode) {
         let Some(instance) = self.instances.get_mut(id) else { return };
         instance.state = InstanceState::Stopping;
         instance.impairments.clear();
         self.agents_due.retain(|a| a != id);
         self.scheduler.cancel(|t| matches!(t, Transition::AgentStart(a) if a == id));
         self.record(format!("{id}: running -> stopping (scheduled event {code})"));
+        self.refresh_writes_of(id);
         self.schedule(STOPPING_SECS, Transition::InstanceStopped(id.clone()));
     }
 

@@ -139,6 +139,7 @@ mod tests {
             size_gb: 1,
             tags: at_creation,
             ebs: EbsSettings::default(),
+            snapshot: None,
         };
         let created = w.create_volume(&region, request);
         let first = match &created {

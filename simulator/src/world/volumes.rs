@@ -1,5 +1,18 @@
 //! EBS volumes: CreateVolume (creating → available), DeleteVolume, AttachVolume,
-//! DetachVolume, DescribeVolumes.
+//! DetachVolume, DescribeVolumes, and each volume's simulated data generation.
+//!
+//! **Data generations.** A volume's data is modelled as a generation number that grows
+//! while the volume is attached to a running instance: one generation per whole virtual
+//! minute ([`GENERATION_SECS`]) of each unbroken stretch of such time. Nothing ticks: a
+//! volume keeps its generation as of the start of its current stretch and when that
+//! stretch began ([`VolumeData`]), and the generation at any moment is computed from the
+//! clock. A stretch ends (its whole minutes counted, the rest dropped) when the volume
+//! detaches or its instance stops or starts shutting down; one begins when it is attached
+//! to a running instance (an instance is never pending with a volume attached: AttachVolume
+//! refuses one). A new volume has generation 0, one restored from a snapshot the
+//! snapshot's. The data is kept with the volume (its shard), left out of the state file when
+//! it is all zero, so older state files load with every volume at generation 0, not writing
+//! until its next attachment.
 //!
 //! Invariants: a volume is `in-use` exactly when it names the instance it is attached to
 //! (and its device); that instance exists, is in the same zone, and has no other volume
@@ -16,7 +29,75 @@ use serde::{Deserialize, Serialize};
 /// creating → available for a volume.
 pub const VOLUME_CREATE_SECS: u64 = 5;
 
+/// A volume's data advances one generation per this many seconds attached to a running
+/// instance (see the module doc).
+pub const GENERATION_SECS: u64 = 60;
+
+/// A volume's simulated data (see the module doc): its generation as of `writing_since`
+/// (or for good, while it is not written), and since when it has been attached to a
+/// running instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeData {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writing_since: Option<Timestamp>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl VolumeData {
+    /// The generation at `now`.
+    pub fn at(&self, now: Timestamp) -> u64 {
+        let written = self.writing_since.map_or(0, |since| now.0.saturating_sub(since.0) / GENERATION_SECS);
+        self.generation.saturating_add(written)
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == VolumeData::default()
+    }
+}
+
 impl World {
+    /// A volume's data generation at the world's now (see the module doc); `None` for a
+    /// volume the world does not hold.
+    pub fn volume_generation(&self, id: &VolumeId) -> Option<u64> {
+        self.volumes.contains_key(id).then(|| self.volume_data.get(id).map_or(0, |d| d.at(self.now)))
+    }
+
+    /// Starts or ends a volume's writing stretch after its attachment or its instance's
+    /// state changed: written while attached to a running instance.
+    pub(super) fn refresh_writes(&mut self, id: &VolumeId) {
+        let writing = self
+            .volumes
+            .get(id)
+            .and_then(|v| v.attached_to.as_ref())
+            .and_then(|i| self.instances.get(i))
+            .is_some_and(|i| i.state == InstanceState::Running);
+        let now = self.now;
+        let data = self.volume_data.entry(id.clone()).or_default();
+        match (data.writing_since, writing) {
+            (None, true) => data.writing_since = Some(now),
+            (Some(_), false) => *data = VolumeData { generation: data.at(now), writing_since: None },
+            _ => {}
+        }
+        if data.is_empty() {
+            self.volume_data.remove(id);
+        }
+    }
+
+    /// [`World::refresh_writes`] of every volume attached to `instance`.
+    pub(super) fn refresh_writes_of(&mut self, instance: &InstanceId) {
+        let attached: Vec<VolumeId> =
+            self.volumes.values().filter(|v| v.attached_to.as_ref() == Some(instance)).map(|v| v.id.clone()).collect();
+        for volume in attached {
+            self.refresh_writes(&volume);
+        }
+    }
+
     pub fn describe_volumes(&self, region: &Region, filter: &Filter) -> Vec<Volume> {
         super::index::select(&self.volumes, &self.index.volumes, filter)
             .filter(|v| v.zone.region() == *region && filter.matches(v.id.as_str(), &v.tags))
@@ -66,6 +147,10 @@ impl World {
         if let Some(problem) = ebs_problems(&limits).into_iter().next() {
             return Err(CloudError::from_code(problem.aws_code(), problem.to_string()));
         }
+        let generation = match &request.snapshot {
+            Some(snapshot) => self.restorable(region, snapshot, request.size_gb)?,
+            None => 0,
+        };
         let id = VolumeId::new(self.next_id("vol"));
         let volume = Volume {
             id: id.clone(),
@@ -77,14 +162,19 @@ impl World {
             tags: request.tags,
             ebs: request.ebs,
         };
+        let from =
+            request.snapshot.as_ref().map(|s| format!(" from {s} (generation {generation})")).unwrap_or_default();
         self.record(format!(
-            "created volume {id} ({} GiB {}, {}) in {}{}",
+            "created volume {id} ({} GiB {}, {}) in {}{from}{}",
             volume.size_gb,
             volume.ebs.volume_type,
             volume.ebs.details(),
             volume.zone,
             tag_suffix(&volume.tags)
         ));
+        if generation > 0 {
+            self.volume_data.insert(id.clone(), VolumeData { generation, writing_since: None });
+        }
         self.index.volumes.add(&volume.tags, &id);
         self.volumes.insert(id.clone(), volume.clone());
         self.hide_new(id.to_string());
@@ -107,6 +197,7 @@ impl World {
         if let Some(volume) = self.volumes.remove(id) {
             self.index.volumes.remove(&volume.tags, id);
         }
+        self.volume_data.remove(id);
         self.record(format!("deleted volume {id}"));
         Ok(())
     }
@@ -123,6 +214,7 @@ impl World {
         volume.state = VolumeState::InUse;
         volume.attached_to = Some(instance_id.clone());
         volume.device = Some(device.to_string());
+        self.refresh_writes(volume_id);
         self.record(format!("attached volume {volume_id} to {instance_id} as {device}"));
         Ok(())
     }
@@ -201,6 +293,7 @@ impl World {
             volume.attached_to = None;
             volume.device = None;
         }
+        self.refresh_writes(volume_id);
     }
 
     /// Detaches every volume of a terminated instance.
@@ -245,6 +338,10 @@ pub struct VolumeToken {
 
 /// The parameters AWS compares for a repeated client token.
 fn volume_params(request: &CreateVolumeRequest) -> String {
-    let CreateVolumeRequest { client_token: _, zone, size_gb, tags, ebs } = request;
-    format!("{zone} {size_gb} {tags:?} {ebs:?}")
+    let CreateVolumeRequest { client_token: _, zone, size_gb, tags, ebs, snapshot } = request;
+    // Without a snapshot, as tokens kept before volumes could be restored were written.
+    match snapshot {
+        None => format!("{zone} {size_gb} {tags:?} {ebs:?}"),
+        Some(snapshot) => format!("{zone} {size_gb} {tags:?} {ebs:?} {snapshot}"),
+    }
 }

@@ -308,6 +308,18 @@ impl Cloud for Crashing {
     async fn describe_snapshots(&self, region: &Region, filter: &Filter) -> CloudResult<Vec<Snapshot>> {
         self.call(Api::DescribeSnapshots, self.sim.describe_snapshots(region, filter)).await
     }
+    async fn delete_snapshot(&self, region: &Region, snapshot: &SnapshotId) -> CloudResult<()> {
+        self.call(Api::DeleteSnapshot, self.sim.delete_snapshot(region, snapshot)).await
+    }
+    async fn copy_snapshot(
+        &self,
+        source_region: &Region,
+        snapshot: &SnapshotId,
+        target_region: &Region,
+        tags: Tags,
+    ) -> CloudResult<Snapshot> {
+        self.call(Api::CopySnapshot, self.sim.copy_snapshot(source_region, snapshot, target_region, tags)).await
+    }
     async fn resolve_dns(&self, host: &str) -> CloudResult<Vec<String>> {
         self.call(Api::DnsLookup, self.sim.resolve_dns(host)).await
     }

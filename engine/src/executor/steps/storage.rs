@@ -23,7 +23,8 @@ pub(super) async fn create_volume(
     let token = ctx.token(id);
     tags.insert(TOKEN_TAG.to_string(), token.clone());
     let client_token = Some(token.clone());
-    let request = CreateVolumeRequest { client_token, zone: zone.clone(), size_gb, tags, ebs: ebs.clone() };
+    let request =
+        CreateVolumeRequest { client_token, zone: zone.clone(), size_gb, tags, ebs: ebs.clone(), snapshot: None };
     let filter = Filter::Server(server.clone());
     let find = || async {
         let found = ctx.cloud.describe_volumes(&ctx.region, &filter).await?;

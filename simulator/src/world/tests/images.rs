@@ -1,7 +1,7 @@
 //! Images (CreateImage, CopyImage), snapshots, and how the summary shows them.
 
 use super::*;
-use crate::world::ImageDevice;
+use crate::world::{snapshot_secs, ImageDevice, SNAPSHOT_BASE_SECS, SNAPSHOT_SECS_PER_GIB};
 use cellar_engine::cloud::ImageOptions;
 
 fn image_states(w: &World, region: &Region) -> Vec<(String, String, ImageState)> {
@@ -129,7 +129,10 @@ fn snapshots_complete_even_after_their_volume_is_deleted() {
         w.describe_snapshots(region, filter).into_iter().map(|s| (s.id.to_string(), s.state)).collect()
     };
     let x = Filter::Server(ServerName::new("x"));
-    let steps: &[(u64, SnapshotState)] = &[(5 + 59, SnapshotState::Pending), (5 + 60, SnapshotState::Completed)];
+    // A 20 GiB volume's snapshot takes its base time plus its size's seconds.
+    let done = 5 + snapshot_secs(20);
+    assert_eq!(done, 5 + SNAPSHOT_BASE_SECS + 20 * SNAPSHOT_SECS_PER_GIB);
+    let steps: &[(u64, SnapshotState)] = &[(done - 1, SnapshotState::Pending), (done, SnapshotState::Completed)];
     for (secs, expected) in steps {
         w.advance_clock_to(Timestamp(T0 + secs));
         assert_eq!(described(&w, &r, &x), vec![("snap-0001".to_string(), *expected)], "at T0+{secs}");

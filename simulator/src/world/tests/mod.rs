@@ -51,6 +51,7 @@ fn volume(w: &mut World, zone_name: &str) -> VolumeId {
         size_gb: 20,
         tags: tags(&[("Name", "x"), (ROLE_TAG, "data")]),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     w.create_volume(&east(), request).unwrap().id
 }
@@ -119,6 +120,7 @@ fn volume_lifecycle() {
         size_gb: 20,
         tags: Tags::new(),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     assert_eq!(kind(w.create_volume(&east(), bad)), Err(K::InvalidZoneNotFound));
     let huge = CreateVolumeRequest {
@@ -127,6 +129,7 @@ fn volume_lifecycle() {
         size_gb: 70_000,
         tags: Tags::new(),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     assert_eq!(kind(w.create_volume(&east(), huge)), Err(K::InvalidParameterValue));
 }
@@ -440,6 +443,7 @@ fn summary_and_lookup() {
     }
 }
 
+mod backups;
 mod groups;
 mod images;
 mod index;

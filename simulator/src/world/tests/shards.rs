@@ -10,6 +10,7 @@ fn named_volume(w: &mut World, name: Option<&str>) -> VolumeId {
         size_gb: 20,
         tags: name.map(|n| tags(&[("Name", n)])).unwrap_or_default(),
         ebs: EbsSettings::default(),
+        snapshot: None,
     };
     w.create_volume(&east(), request).unwrap().id
 }
