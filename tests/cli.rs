@@ -769,3 +769,7 @@ mod sync;
 // `cellar watch`.
 #[path = "cli/watch.rs"]
 mod watch;
+
+// `backup@SERVER`.
+#[path = "cli/backup.rs"]
+mod backup;

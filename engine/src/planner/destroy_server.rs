@@ -42,7 +42,8 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     }
     for v in &r.volumes {
         if delete_data {
-            let snapshot = p.push(server, Action::CreateSnapshot { volume: v.id.clone(), backup: None }, terminated.clone(), None);
+            let snapshot =
+                p.push(server, Action::CreateSnapshot { volume: v.id.clone(), backup: None }, terminated.clone(), None);
             p.push(server, Action::DeleteVolume { volume: v.id.clone() }, vec![Some(snapshot)], None);
             p.note(format!(
                 "--delete-data: volume {} ({} GiB) is snapshotted first, then deleted; the snapshot (tagged Name={server}) is kept.",

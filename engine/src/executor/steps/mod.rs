@@ -87,7 +87,9 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
         Action::AttachVolume { volume, instance, device } => {
             storage::attach_volume(ctx, id, &inputs.volume(volume)?, &inputs.instance(instance)?, device).await
         }
-        Action::CreateSnapshot { volume, backup } => storage::create_snapshot(ctx, id, server, volume, backup.as_ref()).await,
+        Action::CreateSnapshot { volume, backup } => {
+            storage::create_snapshot(ctx, id, server, volume, backup.as_ref()).await
+        }
         Action::DeleteVolume { volume } => ctx.delete_volume(id, volume).await.map(nothing),
         Action::RunInstance { zone, subnet, instance_type, image, agent, settings, .. } => {
             let launch = launch::Launch { server, instance_type, image, agent: agent.as_ref(), settings };
