@@ -142,6 +142,9 @@ enum Sub {
     /// scheduled events) as it happens, and notify webhooks and commands.
     #[command(after_help = watch::AFTER_HELP)]
     Watch(watch::Args),
+    /// A server's backups (snapshots tagged by backup@), newest first, and what retention does with each.
+    #[command(after_help = backups::AFTER_HELP)]
+    Backups(backups::Args),
     /// Validate the whole configuration tree; report every problem with file:line:column
     /// (with --backend aws, then check the account as `doctor` does).
     #[command(after_help = check::AFTER_HELP)]
@@ -263,6 +266,7 @@ fn run(ctx: &Ctx, command: Sub) -> Result<i32> {
         Sub::Apply(args) => ctx.runtime()?.block_on(apply::run(ctx, args)),
         Sub::Status(args) => ctx.runtime()?.block_on(status::run(ctx, args)),
         Sub::Watch(args) => ctx.runtime()?.block_on(watch::run(ctx, args)),
+        Sub::Backups(args) => ctx.runtime()?.block_on(backups::run(ctx, args)),
         Sub::Agent(args) => ctx.runtime()?.block_on(agent::run(ctx, args)),
         Sub::Doctor(args) => ctx.runtime()?.block_on(doctor::run(ctx, args)),
         Sub::Unlock(args) => ctx.runtime()?.block_on(unlock::run(ctx, args)),

@@ -386,6 +386,16 @@ pub enum SnapshotState {
     Completed,
 }
 
+impl SnapshotState {
+    /// AWS's spelling (`pending`, `completed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotState::Pending => "pending",
+            SnapshotState::Completed => "completed",
+        }
+    }
+}
+
 /// A point-in-time copy of a volume (taken before a data volume is deleted).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

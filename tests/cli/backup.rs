@@ -27,6 +27,25 @@ fn backup_snapshots_every_data_volume_as_a_tagged_backup() {
     }
     let devices: Vec<Option<&str>> = backups.iter().map(|b| b.volume().device.as_deref()).collect();
     assert_eq!(devices, [None, Some("/dev/sdg")]);
+    // `cellar backups` lists them, newest first, with what retention does (a manual backup
+    // is never pruned), as a table and as JSON.
+    let table = c.ok(&["backups", "kwak"]).stdout;
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(table.starts_with("TAKEN"), "{table}");
+    assert!(
+        table.contains("vol-0002 (/dev/sdg)") && table.contains("manual") && table.contains("completed"),
+        "{table}"
+    );
+    let json: Value = serde_json::from_str(&c.ok(&["backups", "kwak", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json["policy"]["daily_at"], "03:00");
+    assert_eq!(json["backups"].as_array().unwrap().len(), 2);
+    let reasons = &json["backups"][0]["retention"]["keep"]["reasons"];
+    assert!(reasons.as_array().unwrap().contains(&Value::from("manual")), "{json:#}");
+    let none = c.ok(&["backups", "duvel"]).stdout;
+    assert!(none.starts_with("duvel has no backups in us-east-1"), "{none}");
+    let r = c.run(&["backups", "nosuch"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("unknown server nosuch"), "{}", r.stderr);
     // achel was never created: nothing to back up.
     let r = c.run(&["plan", "backup@achel"]);
     assert_eq!(r.code, 1, "{}", r.stdout);

@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod apply;
+pub mod backups;
 pub mod check;
 pub mod completions;
 pub mod config;

@@ -349,10 +349,7 @@ pub(super) fn image_state(state: ImageState) -> &'static str {
 }
 
 fn snapshot_state(state: SnapshotState) -> &'static str {
-    match state {
-        SnapshotState::Pending => "pending",
-        SnapshotState::Completed => "completed",
-    }
+    state.as_str()
 }
 
 /// `lt-0001@v2`, `lt-0001@$Latest` or `lc:name`, for the summary.
