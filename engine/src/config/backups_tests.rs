@@ -1,44 +1,9 @@
 //! `backups`: the forms accepted, `cellar check`'s problems (each at its value, with its
 //! fix), layering, the built policy and `cellar config`'s entry.
 
+use super::field_checks::{check, check_files, refused, tree};
 use super::*;
 use crate::backup::BackupPolicy;
-
-const GLOBAL: &str = r#"(region: "us-east-1", zone: "a", instance_type: "m5.large", ami_type: "web-server",
- architecture: "x86_64", instance_profile: "cellar-agent")"#;
-
-fn tree(platform: &str, server: &str) -> ConfigTree {
-    ConfigTree::from_files(
-        Path::new("cfg"),
-        [("global.ron", GLOBAL), ("platforms/web.ron", platform), ("servers/s.ron", server)],
-    )
-}
-
-/// Every problem `cellar check` reports, as `file:line:column: message (fix: ...)`.
-fn check_files(platform: &str, server: &str, expected: &[&str]) {
-    let got: Vec<String> = tree(platform, server)
-        .all_problems(None)
-        .iter()
-        .map(|p| match &p.fix {
-            Some(fix) => format!("{}: {} (fix: {fix})", p.source, p.message),
-            None => format!("{}: {}", p.source, p.message),
-        })
-        .collect();
-    assert_eq!(got, expected, "platform: {platform}\nserver: {server}");
-}
-
-/// The problems of server `s` setting `fields` (RON text after `platform: "web", `, so a
-/// value's column is 19 plus its offset in `fields`).
-fn check(fields: &str, expected: &[&str]) {
-    check_files("()", &format!("(platform: \"web\", {fields})"), expected);
-}
-
-const AT: &str = "cfg/servers/s.ron:1:";
-
-/// `check` of one field, expected to give exactly `problem` at column `column`.
-fn refused(fields: &str, column: u32, problem: &str) {
-    check(fields, &[&format!("{AT}{column}: {problem}")]);
-}
 
 #[test]
 fn the_documented_forms_are_accepted() {

@@ -56,6 +56,8 @@ mod backups;
 mod backups_tests;
 mod defaults;
 #[cfg(test)]
+mod field_checks;
+#[cfg(test)]
 mod files_tests;
 #[cfg(test)]
 mod hooks_tests;
