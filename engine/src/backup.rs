@@ -488,8 +488,8 @@ impl Retention {
 
 /// Which of a server's backups `policy` keeps at `now` (see the module's documentation
 /// for the rules and invariants). `snapshots`: the server's backups in one region;
-/// `server_exists`: whether the server is still configured; `orphans`: whether the
-/// backups of a server that is not are pruned too.
+/// `server_exists`: whether anything of the server but backups is left (`prune@`: its
+/// resources); `orphans`: whether the backups of a server that is gone are pruned too.
 pub fn retention(
     policy: &BackupPolicy,
     snapshots: &[BackupSnapshot],

@@ -114,10 +114,13 @@ pub enum Flag {
     Restart,
     DeleteData,
     CopyTo,
+    Orphans,
+    Due,
 }
 
 impl Flag {
-    pub const ALL: [Flag; 4] = [Flag::KeepGroup, Flag::Restart, Flag::DeleteData, Flag::CopyTo];
+    pub const ALL: [Flag; 6] =
+        [Flag::KeepGroup, Flag::Restart, Flag::DeleteData, Flag::CopyTo, Flag::Orphans, Flag::Due];
 
     /// The flag as typed (`--keep-group`).
     pub fn name(self) -> &'static str {
@@ -126,6 +129,8 @@ impl Flag {
             Flag::Restart => "--restart",
             Flag::DeleteData => "--delete-data",
             Flag::CopyTo => "--copy-to",
+            Flag::Orphans => "--orphans",
+            Flag::Due => "--due",
         }
     }
 
@@ -146,6 +151,12 @@ impl Flag {
             Flag::Restart => "upgrade-ami: replace the instance now and wait until the server is healthy again",
             Flag::DeleteData => "destroy-server: also delete the data volume, after snapshotting it",
             Flag::CopyTo => "bundle-ami: copy the new image to REGION too (repeatable)",
+            Flag::Orphans => {
+                "prune: also prune the backups of a server that no longer exists (no resources left): they age out by its retention, each volume's newest stays"
+            }
+            Flag::Due => {
+                "backup: only the scheduled backup, and only where it is due (what cron and `cellar watch` run); without it a server whose scheduled backup is not due gets a manual one"
+            }
         }
     }
 

@@ -27,6 +27,9 @@ pub struct ServerResources {
     /// Launch configurations named `<server>-v<n>` (they cannot be tagged).
     pub launch_configurations: Vec<LaunchConfiguration>,
     pub groups: Vec<AutoScalingGroup>,
+    /// The server's snapshots, when the scope asks for them (not observed, and not counted
+    /// by [`ServerResources::is_empty`]: a destroyed server's backups outlive it).
+    pub snapshots: Vec<Snapshot>,
 }
 
 impl ServerResources {
@@ -260,6 +263,7 @@ pub async fn read_many_with(
         region.workspaces |= scope.workspaces;
         region.network |= scope.network.is_some();
         region.key_pairs |= scope.network.as_ref().is_some_and(|n| n.key_name.is_some());
+        region.snapshots |= scope.snapshots;
     }
     for (region, read) in &mut by_region {
         read.read(cloud, &caller, region).await?;
@@ -355,6 +359,7 @@ struct RegionRead {
     workspaces: bool,
     network: bool,
     key_pairs: bool,
+    snapshots: bool,
     /// Every resource tagged with one of `servers`' names, by name.
     resources: BTreeMap<ServerName, ServerResources>,
     launch_configurations: Vec<LaunchConfiguration>,
@@ -388,6 +393,11 @@ impl RegionRead {
             file_by_name(r, addresses, |a| &a.tags, |s| &mut s.addresses);
             file_by_name(r, templates, |t| &t.tags, |s| &mut s.launch_templates);
             file_by_name(r, groups, |g| &g.tags, |s| &mut s.groups);
+            if self.snapshots {
+                let snapshots =
+                    caller.call(cloud, Api::DescribeSnapshots, || cloud.describe_snapshots(region, &filter)).await?;
+                file_by_name(&mut self.resources, snapshots, |s| &s.tags, |s| &mut s.snapshots);
+            }
         }
         if !names.is_empty() {
             self.launch_configurations = caller
@@ -445,6 +455,7 @@ impl RegionRead {
         r.addresses.sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
         r.launch_templates.sort_by(|a, b| a.id.cmp(&b.id));
         r.groups.sort_by(|a, b| a.name.cmp(&b.name));
+        r.snapshots.sort_by(|a, b| a.id.cmp(&b.id));
         r
     }
 }

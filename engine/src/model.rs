@@ -217,6 +217,27 @@ impl Timestamp {
     pub fn plus_secs(self, secs: u64) -> Self {
         Timestamp(self.0.saturating_add(secs))
     }
+    /// `YYYY-MM-DD HH:MM UTC`, as a plan tells people when something was.
+    pub fn utc_minute(self) -> String {
+        let secs = self.0 % 86_400;
+        format!("{} {:02}:{:02} UTC", self.date(), secs / 3600, secs / 60 % 60)
+    }
+    /// How long before `now` this was, in words and its two largest units (`1 day 6 hours`,
+    /// `3 hours`, `12 minutes`, `less than a minute`); a time after `now` is `less than a
+    /// minute` too.
+    pub fn age_words(self, now: Timestamp) -> String {
+        let secs = now.0.saturating_sub(self.0);
+        let unit = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+        let (d, h, m) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60);
+        match (d, h, m) {
+            (1.., 0, _) => unit(d, "day"),
+            (1.., _, _) => format!("{} {}", unit(d, "day"), unit(h, "hour")),
+            (0, 1.., 0) => unit(h, "hour"),
+            (0, 1.., _) => format!("{} {}", unit(h, "hour"), unit(m, "minute")),
+            (0, 0, 1..) => unit(m, "minute"),
+            _ => "less than a minute".to_string(),
+        }
+    }
 }
 
 /// Howard Hinnant's days-to-civil algorithm.
@@ -561,6 +582,25 @@ pub struct RegionInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[track_caller]
+    fn check_age_words(seconds: u64, expected: &str) {
+        assert_eq!(Timestamp(1_000_000).age_words(Timestamp(1_000_000 + seconds)), expected, "{seconds} s");
+    }
+
+    #[test]
+    fn ages_in_words() {
+        check_age_words(0, "less than a minute");
+        check_age_words(59, "less than a minute");
+        check_age_words(60, "1 minute");
+        check_age_words(3_599, "59 minutes");
+        check_age_words(3_600, "1 hour");
+        check_age_words(2 * 3_600 + 60, "2 hours 1 minute");
+        check_age_words(86_400 + 6 * 3_600 + 59, "1 day 6 hours");
+        check_age_words(3 * 86_400 + 59 * 60, "3 days");
+        assert_eq!(Timestamp(10).age_words(Timestamp(5)), "less than a minute");
+        assert_eq!(Timestamp(1_795_489_200).utc_minute(), "2026-11-24 03:00 UTC");
+    }
 
     fn check_name(input: &str, expected: Result<(), &str>) {
         let got = ServerName::parse(input).map(|_| ()).map_err(|e| e.reason);

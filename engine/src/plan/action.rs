@@ -138,6 +138,16 @@ pub enum Action {
     DeleteVolume {
         volume: VolumeId,
     },
+    /// Deletes a backup that the server's retention no longer keeps (`prune@SERVER`); one
+    /// already gone counts as deleted. What the plan shows of it: the volume it is of, when it
+    /// was taken, its size and why it goes.
+    DeleteSnapshot {
+        snapshot: SnapshotId,
+        volume: VolumeId,
+        taken_at: Timestamp,
+        size_gb: u32,
+        why: String,
+    },
     /// Images the instance as `name` and waits until the image is available. The instance
     /// reboots (AWS's default) unless `no_reboot`; `exclude_devices` are left out of the
     /// image (`NoDevice`): a server's data volume.
@@ -354,6 +364,7 @@ reference_fields! {
     ReleaseAddress {}
     CreateSnapshot {}
     DeleteVolume {}
+    DeleteSnapshot {}
     CreateImage {}
     CopyImage { image }
     TagResource {}
@@ -444,6 +455,10 @@ impl Action {
                 (Change::Create, format!("back up volume {volume}{device}: a {} snapshot", b.kind))
             }
             Action::DeleteVolume { volume, .. } => (Change::Destroy, format!("delete volume {volume}")),
+            Action::DeleteSnapshot { snapshot, volume, taken_at, size_gb, why } => (
+                Change::Destroy,
+                format!("delete backup {snapshot} of volume {volume}, taken {}, {size_gb} GiB: {why}", taken_at.rfc3339()),
+            ),
             Action::CreateImage { instance, name, no_reboot, exclude_devices } => {
                 let reboot = if *no_reboot { " without rebooting it" } else { " (it reboots)" };
                 let without = match exclude_devices.as_slice() {

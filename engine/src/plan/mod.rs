@@ -120,6 +120,10 @@ pub struct Scope {
     /// The network a launch goes into (commands that launch or version launch settings).
     #[serde(default)]
     pub network: Option<NetworkScope>,
+    /// The server's snapshots (`backup@` and `prune@` work from its backups). Read, not
+    /// observed: a backup taken or deleted meanwhile does not make the plan stale.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub snapshots: bool,
 }
 
 impl Scope {
@@ -132,6 +136,7 @@ impl Scope {
             image_family: None,
             workspaces: false,
             network: None,
+            snapshots: false,
         }
     }
 }

@@ -23,6 +23,7 @@ mod destroy_workspace;
 mod fleet;
 mod launch;
 mod network;
+mod prune;
 mod shared;
 mod start_auto_scaling;
 mod stop_auto_scaling;
@@ -59,6 +60,7 @@ pub const COMMANDS: &[&CommandSpec] = &[
     &destroy_server::SPEC,
     &destroy_workspace::SPEC,
     &backup::SPEC,
+    &prune::SPEC,
 ];
 
 /// How a command is planned, by the configuration it plans with. The variant decides the
@@ -322,6 +324,11 @@ impl<'a> Planning<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// How many steps are planned so far.
+    pub fn steps_len(&self) -> usize {
+        self.steps.len()
     }
 
     /// The effective settings the plan records for `server` (each with its file:line,

@@ -91,6 +91,7 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             storage::create_snapshot(ctx, id, server, volume, backup.as_ref()).await
         }
         Action::DeleteVolume { volume } => ctx.delete_volume(id, volume).await.map(nothing),
+        Action::DeleteSnapshot { snapshot, .. } => storage::delete_snapshot(ctx, id, snapshot).await.map(nothing),
         Action::RunInstance { zone, subnet, instance_type, image, agent, settings, .. } => {
             let launch = launch::Launch { server, instance_type, image, agent: agent.as_ref(), settings };
             launch::run_instance(ctx, id, &launch, (zone, subnet.as_ref())).await

@@ -105,3 +105,17 @@ pub(super) async fn create_snapshot(
     .await?;
     Ok(Output::Snapshot(snapshot.id))
 }
+
+/// Deletes a snapshot; one already gone (deleted by a person, or by this step before a
+/// crash) is done. NotFound is not waited out: the describe by id is the answer.
+pub(super) async fn delete_snapshot(ctx: &Ctx, id: StepId, snapshot: &SnapshotId) -> Result<(), StepError> {
+    let filter = Filter::Id(snapshot.to_string());
+    let found = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(&ctx.region, &filter)).await?;
+    if !found.iter().any(|s| s.id == *snapshot) {
+        return Ok(());
+    }
+    match ctx.call(id, Api::DeleteSnapshot, || ctx.cloud.delete_snapshot(&ctx.region, snapshot)).await {
+        Err(StepError::Cloud { source, .. }) if source.kind == CloudErrorKind::InvalidSnapshotNotFound => Ok(()),
+        other => other,
+    }
+}
