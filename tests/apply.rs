@@ -73,7 +73,7 @@ fn no_capacity_undoes_what_was_created_in_reverse() {
         }
         let retries = operator.events.lock().unwrap().iter().filter(|e| matches!(e, Event::Retrying { .. })).count();
         assert!(retries >= 2, "capacity errors are retried for a while before giving up ({retries} retries)");
-        let undone: Vec<Undo> = report.undone.iter().map(|u| u.undo).collect();
+        let undone: Vec<Undo> = report.undone.iter().map(|u| u.undo.clone()).collect();
         assert!(undone.contains(&Undo::DeleteVolume) && undone.contains(&Undo::ReleaseAddress), "{undone:?}");
         assert_eq!(undone.last(), Some(&Undo::ReleaseAddress), "the first step is undone last: {undone:?}");
         assert!(report.undone.iter().all(|u| u.result.is_ok()), "{:#?}", report.undone);

@@ -773,3 +773,7 @@ mod watch;
 // `backup@SERVER`.
 #[path = "cli/backup.rs"]
 mod backup;
+
+// `restore-server@SERVER`: to a day's backups, into another zone, and undone on failure.
+#[path = "cli/restore.rs"]
+mod restore;

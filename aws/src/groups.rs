@@ -182,12 +182,21 @@ pub(crate) async fn update_auto_scaling_group(
     update: UpdateAutoScalingGroupRequest,
 ) -> CloudResult<()> {
     let launch = update.launch.as_ref();
+    let (zones, subnets) = match &update.placement {
+        Some((zones, subnets)) => (
+            Some(zones.iter().map(|z| z.to_string()).collect::<Vec<_>>()),
+            Some(subnets.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",")).filter(|s| !s.is_empty()),
+        ),
+        None => (None, None),
+    };
     cloud
         .asg(region)
         .update_auto_scaling_group()
         .auto_scaling_group_name(group.as_str())
         .set_launch_template(launch.and_then(launch_template_spec))
         .set_launch_configuration_name(launch.and_then(launch_configuration_name))
+        .set_availability_zones(zones)
+        .set_vpc_zone_identifier(subnets)
         .set_min_size(update.min.map(count))
         .set_max_size(update.max.map(count))
         .set_desired_capacity(update.desired.map(count))

@@ -254,6 +254,58 @@ impl BackupSnapshot {
     }
 }
 
+/// What `restore-server --at` restores: the newest backups at or before a time, the backups
+/// taken with one snapshot, or fresh snapshots taken as the restore begins.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreAt {
+    /// Fresh snapshots of the server's volumes, taken once it is stopped (moving zones).
+    Now,
+    /// The backup with this snapshot, and the other volumes' backups taken with it.
+    Snapshot(SnapshotId),
+    /// The newest completed backup of each volume at or before this time.
+    Time(Timestamp),
+}
+
+impl RestoreAt {
+    /// `now`, `snap-...`, a UTC date (`2026-11-24`: its end, 23:59:59) or time
+    /// (`2026-11-24T03:00:00Z`, `2026-11-24 03:00`).
+    pub fn parse(text: &str) -> Result<RestoreAt, String> {
+        let text = text.trim();
+        if text == "now" {
+            return Ok(RestoreAt::Now);
+        }
+        if let Some(id) = text.strip_prefix("snap-") {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err("a snapshot id is snap- and letters or digits (`cellar backups NAME` lists them)".into());
+            }
+            return Ok(RestoreAt::Snapshot(SnapshotId::new(text)));
+        }
+        // humantime's weak RFC 3339 wants `YYYY-MM-DD HH:MM:SS`: a date alone means its end,
+        // a time without seconds its first second.
+        let mut normal = text.trim_end_matches('Z').replacen('T', " ", 1);
+        match normal.len() {
+            10 => normal.push_str(" 23:59:59"),
+            16 => normal.push_str(":00"),
+            _ => {}
+        }
+        let at = humantime::parse_rfc3339_weak(&normal).map_err(|e| {
+            format!("{e}: give a UTC date (2026-11-24), a time (2026-11-24T03:00:00Z), a snapshot id (snap-...) or now")
+        })?;
+        let secs = at.duration_since(std::time::UNIX_EPOCH).map_err(|_| "a time before 1970".to_string())?.as_secs();
+        Ok(RestoreAt::Time(Timestamp(secs)))
+    }
+}
+
+impl fmt::Display for RestoreAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RestoreAt::Now => f.write_str("now"),
+            RestoreAt::Snapshot(id) => write!(f, "{id}"),
+            RestoreAt::Time(at) => f.write_str(&at.rfc3339()),
+        }
+    }
+}
+
 /// A scheduled backup that is due.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Due {

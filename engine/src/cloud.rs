@@ -262,6 +262,9 @@ pub struct UpdateAutoScalingGroupRequest {
     pub min: Option<u32>,
     pub max: Option<u32>,
     pub desired: Option<u32>,
+    /// New zones and subnets (`AvailabilityZones`, `VPCZoneIdentifier`; no subnets: the
+    /// default VPC's). Instances in a zone the group leaves are terminated and replaced.
+    pub placement: Option<(Vec<Zone>, Vec<SubnetId>)>,
 }
 
 /// Who the credentials are (STS GetCallerIdentity).

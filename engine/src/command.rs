@@ -19,6 +19,8 @@ use std::fmt;
 pub enum Origin {
     /// The command's positional argument N (1-based).
     CommandLine(usize),
+    /// A command flag (`--zone`).
+    Flag(&'static str),
     Config(crate::config::Source),
 }
 
@@ -26,6 +28,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::CommandLine(position) => write!(f, "command-line argument {position}"),
+            Origin::Flag(flag) => write!(f, "{flag}"),
             Origin::Config(source) => write!(f, "{source}"),
         }
     }
@@ -116,11 +119,25 @@ pub enum Flag {
     CopyTo,
     Orphans,
     Due,
+    At,
+    Zone,
+    DeleteOld,
+    Drill,
 }
 
 impl Flag {
-    pub const ALL: [Flag; 6] =
-        [Flag::KeepGroup, Flag::Restart, Flag::DeleteData, Flag::CopyTo, Flag::Orphans, Flag::Due];
+    pub const ALL: [Flag; 10] = [
+        Flag::KeepGroup,
+        Flag::Restart,
+        Flag::DeleteData,
+        Flag::CopyTo,
+        Flag::Orphans,
+        Flag::Due,
+        Flag::At,
+        Flag::Zone,
+        Flag::DeleteOld,
+        Flag::Drill,
+    ];
 
     /// The flag as typed (`--keep-group`).
     pub fn name(self) -> &'static str {
@@ -131,6 +148,10 @@ impl Flag {
             Flag::CopyTo => "--copy-to",
             Flag::Orphans => "--orphans",
             Flag::Due => "--due",
+            Flag::At => "--at",
+            Flag::Zone => "--zone",
+            Flag::DeleteOld => "--delete-old",
+            Flag::Drill => "--drill",
         }
     }
 
@@ -138,6 +159,8 @@ impl Flag {
     pub fn value_name(self) -> Option<&'static str> {
         match self {
             Flag::CopyTo => Some("REGION"),
+            Flag::At => Some("WHEN"),
+            Flag::Zone => Some("LETTER"),
             _ => None,
         }
     }
@@ -156,6 +179,16 @@ impl Flag {
             }
             Flag::Due => {
                 "backup: only the scheduled backup, and only where it is due (what cron and `cellar watch` run); without it a server whose scheduled backup is not due gets a manual one"
+            }
+            Flag::At => {
+                "restore-server: the backups to restore: the newest at or before a date (2026-11-24: its end, UTC) or time (2026-11-24T03:00Z), a backup's snapshot id (snap-...), or `now` (fresh snapshots)"
+            }
+            Flag::Zone => "restore-server: restore into this zone of the server's region (a letter), moving the server there",
+            Flag::DeleteOld => {
+                "restore-server: delete the replaced volumes once the server is healthy (by default they are kept, tagged as replaced)"
+            }
+            Flag::Drill => {
+                "restore-server: restore onto a new workspace instead, leaving the server untouched (destroy-workspace cleans it up)"
             }
         }
     }
@@ -272,6 +305,10 @@ pub struct Command {
     args: Vec<Option<ArgValue>>,
     switches: Vec<Flag>,
     copy_to: Vec<Region>,
+    /// `--at`: what restore-server restores.
+    at: Option<crate::backup::RestoreAt>,
+    /// `--zone`: the zone letter restore-server restores into.
+    zone: Option<char>,
 }
 
 impl PartialEq for CommandSpec {
@@ -347,6 +384,16 @@ impl Command {
     pub fn copy_to(&self) -> &[Region] {
         &self.copy_to
     }
+
+    /// `--at`, parsed.
+    pub fn at(&self) -> Option<&crate::backup::RestoreAt> {
+        self.at.as_ref()
+    }
+
+    /// `--zone`'s letter.
+    pub fn zone_flag(&self) -> Option<char> {
+        self.zone
+    }
 }
 
 impl fmt::Display for Command {
@@ -368,6 +415,10 @@ impl fmt::Display for Command {
                 for region in &self.copy_to {
                     write!(f, " {} {region}", flag.name())?;
                 }
+            } else if let (Flag::At, Some(at)) = (flag, &self.at) {
+                write!(f, " {} {at}", flag.name())?;
+            } else if let (Flag::Zone, Some(zone)) = (flag, self.zone) {
+                write!(f, " {} {zone}", flag.name())?;
             } else if self.switches.contains(flag) {
                 write!(f, " {}", flag.name())?;
             }
@@ -398,6 +449,10 @@ pub enum CommandError {
     MissingFlagValue { flag: &'static str, synopsis: String },
     #[error("--copy-to {value:?} is invalid: {reason}")]
     BadCopyTo { value: String, reason: String },
+    #[error("{flag} {value:?} is invalid: {reason}")]
+    BadFlagValue { flag: &'static str, value: String, reason: String },
+    #[error("{flag} is given more than once ({values}): give it once")]
+    RepeatedFlag { flag: &'static str, values: String },
 }
 
 /// Parses `target` (`create-server@ommegang`), its positional arguments and the flags,
@@ -452,8 +507,33 @@ pub fn parse(
             copy_to.push(region);
         }
     }
+    let once = |flag: Flag| -> Result<Option<&String>, CommandError> {
+        match flags.0.get(&flag).map(Vec::as_slice) {
+            None | Some([]) => Ok(None),
+            Some([one]) => Ok(Some(one)),
+            Some(many) => Err(CommandError::RepeatedFlag { flag: flag.name(), values: many.join(", ") }),
+        }
+    };
+    let at = once(Flag::At)?
+        .map(|value| {
+            crate::backup::RestoreAt::parse(value).map_err(|reason| CommandError::BadFlagValue {
+                flag: Flag::At.name(),
+                value: value.clone(),
+                reason,
+            })
+        })
+        .transpose()?;
+    let zone = once(Flag::Zone)?
+        .map(|value| {
+            parse_zone_letter(0, value).map_err(|e| CommandError::BadFlagValue {
+                flag: Flag::Zone.name(),
+                value: value.clone(),
+                reason: reason_of(e),
+            })
+        })
+        .transpose()?;
     let switches = flags.0.keys().copied().filter(|f| f.value_name().is_none()).collect();
-    Ok(Command { spec, server, args: values, switches, copy_to })
+    Ok(Command { spec, server, args: values, switches, copy_to, at, zone })
 }
 
 /// Whether `target` names a command about a server (or workspace) and gives none:

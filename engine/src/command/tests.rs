@@ -53,8 +53,8 @@ fn create_server() {
 
 #[test]
 fn unknown_commands() {
-    check("create-sever@x", "error: unknown command \"create-sever\" (did you mean create-server?); commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, sync, create-workspace, bundle-ami, destroy-server, destroy-workspace, backup");
-    check("mystery", "error: unknown command \"mystery\"; commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, sync, create-workspace, bundle-ami, destroy-server, destroy-workspace, backup");
+    check("create-sever@x", "error: unknown command \"create-sever\" (did you mean create-server?); commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, sync, create-workspace, bundle-ami, destroy-server, destroy-workspace, backup, prune, restore-server");
+    check("mystery", "error: unknown command \"mystery\"; commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, sync, create-workspace, bundle-ami, destroy-server, destroy-workspace, backup, prune, restore-server");
 }
 
 #[test]
@@ -206,4 +206,36 @@ fn commands_run_on_the_instance() {
         "error: --keep-group does not apply to upgrade-ami: upgrade-ami@NAME [--restart]"
     );
     assert!(Flag::ALL.iter().filter(|f| f.implied_on_the_instance()).eq([Flag::KeepGroup].iter()));
+}
+
+#[test]
+fn backup_prune_and_restore_flags() {
+    check("backup@ommegang --due", "ok: backup@ommegang --due");
+    check("prune@ommegang --orphans", "ok: prune@ommegang --orphans");
+    check(
+        "restore-server@ommegang --zone b --at 2026-11-24",
+        "ok: restore-server@ommegang --at 2026-11-24T23:59:59Z --zone b",
+    );
+    check("restore-server@ommegang --at=2026-11-24T03:00Z", "ok: restore-server@ommegang --at 2026-11-24T03:00:00Z");
+    check("restore-server@ommegang --at 2026-11-24T03:00:00Z", "ok: restore-server@ommegang --at 2026-11-24T03:00:00Z");
+    check("restore-server@ommegang --at 2026-11-24 03:00", "error: too many arguments for restore-server: restore-server@NAME [--at WHEN ...] [--zone LETTER ...] [--delete-old]");
+    check(
+        "restore-server@ommegang --at snap-0a1b --delete-old",
+        "ok: restore-server@ommegang --at snap-0a1b --delete-old",
+    );
+    check("restore-server@ommegang --at now --zone c", "ok: restore-server@ommegang --at now --zone c");
+    check(
+        "restore-server@ommegang --at snap-",
+        "error: --at \"snap-\" is invalid: a snapshot id is snap- and letters or digits (`cellar backups NAME` lists them)",
+    );
+    check(
+        "restore-server@ommegang --at 2026-13-01",
+        "error: --at \"2026-13-01\" is invalid: numeric component is out of range: give a UTC date (2026-11-24), a time (2026-11-24T03:00:00Z), a snapshot id (snap-...) or now",
+    );
+    check(
+        "restore-server@ommegang --zone B",
+        "error: --zone \"B\" is invalid: give the zone's letter only, e.g. a or b",
+    );
+    check("restore-server@ommegang --at now --at now", "error: --at is given more than once (now, now): give it once");
+    check("backup@ommegang --orphans", "error: --orphans does not apply to backup: backup@NAME [--due]");
 }

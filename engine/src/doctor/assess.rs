@@ -422,7 +422,7 @@ fn network_setting(config: &ServerConfig, finding: Option<&NetworkFinding>) -> O
     use NetworkFinding as F;
     let origin = |field: &'static str, origin: &Origin| match origin {
         Origin::Config(source) => Some(Setting { field, source: source.clone() }),
-        Origin::CommandLine(_) => None,
+        Origin::CommandLine(_) | Origin::Flag(_) => None,
     };
     let launch = &config.launch_settings;
     let named = match finding {

@@ -33,8 +33,9 @@ pub(super) async fn find(ctx: &Ctx, step: &Step, known: &BTreeSet<String>) -> Re
                 .collect();
             pick(step, &mut found)?
         }
-        Action::CreateVolume { device, .. } => {
-            let wanted = crate::volumes::volume_tags(device.as_deref());
+        Action::CreateVolume { device, restore_from, .. } => {
+            let role = crate::volumes::role_of_new(restore_from.is_some());
+            let wanted = crate::volumes::volume_tags(device.as_deref(), role);
             let all = ctx.call(id, Api::DescribeVolumes, || cloud.describe_volumes(region, &by_tag)).await?;
             let mut found: Vec<Output> = all
                 .into_iter()

@@ -103,8 +103,13 @@ mod tests {
     fn plan(command: &str, size_gb: u32) -> Plan {
         let server = ServerName::new("ommegang");
         let action = Action::AllocateAddress { awaiting_dns: None };
-        let volume =
-            Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb, ebs: EbsSettings::default(), device: None };
+        let volume = Action::CreateVolume {
+            zone: Zone::new("us-east-1a"),
+            size_gb,
+            ebs: EbsSettings::default(),
+            device: None,
+            restore_from: None,
+        };
         let step = |id, action| Step { id: StepId(id), server: server.clone(), action, after: vec![], undo: None };
         Plan {
             format: crate::plan::PLAN_FORMAT_VERSION,

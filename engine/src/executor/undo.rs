@@ -2,10 +2,11 @@
 
 use super::ctx::Ctx;
 use super::journal::{Journal, Record};
+use super::steps::{swap_back, update_group, Sizes};
 use super::{Event, Output, StepError, UndoRecord};
 use crate::api::Api;
 use crate::model::*;
-use crate::plan::{Plan, StepId, Undo};
+use crate::plan::{Action, Plan, Ref, StepId, Undo};
 use std::collections::BTreeMap;
 
 /// Undoes the completed steps of each stopped server that name an [`Undo`], newest first.
@@ -28,12 +29,12 @@ pub(super) async fn compensate(
         }
         for id in completed.iter().rev() {
             let step = steps[id];
-            let (Some(undo), Some(target)) = (step.undo, outputs.get(id)) else { continue };
+            let (Some(undo), Some(target)) = (&step.undo, outputs.get(id)) else { continue };
             if step.server != *server {
                 continue;
             }
-            ctx.operator.event(&Event::Undoing { step: *id, at: ctx.cloud.now().await, what: undo.describe().into() });
-            let result = run(ctx, *id, undo, target).await;
+            ctx.operator.event(&Event::Undoing { step: *id, at: ctx.cloud.now().await, what: undo.describe() });
+            let result = run(ctx, step, undo, target, outputs).await;
             let at = ctx.cloud.now().await;
             let record = match &result {
                 Ok(()) => {
@@ -50,16 +51,44 @@ pub(super) async fn compensate(
                 let error = format!("the journal could not record this undo: {e}");
                 ctx.operator.event(&Event::UndoFailed { step: *id, at, error });
             }
-            undone.push(UndoRecord { step: *id, undo, target: target.clone(), result });
+            undone.push(UndoRecord { step: *id, undo: undo.clone(), target: target.clone(), result });
         }
     }
     undone
 }
 
-/// Undoes one step: `target` is what the step produced.
-async fn run(ctx: &Ctx, step: StepId, undo: Undo, target: &Output) -> Result<(), StepError> {
-    let (cloud, region) = (&*ctx.cloud, &ctx.region);
-    match (undo, target) {
+/// Undoes one step: `target` is what the step produced; a change to what existed before
+/// is undone from what the step's action names (and `outputs`, the outputs it used).
+async fn run(
+    ctx: &Ctx,
+    step: &crate::plan::Step,
+    undo: &Undo,
+    target: &Output,
+    outputs: &BTreeMap<StepId, Output>,
+) -> Result<(), StepError> {
+    let (cloud, region, id) = (&*ctx.cloud, &ctx.region, step.id);
+    match (&step.action, undo) {
+        (Action::UpdateAutoScalingGroup { group, .. }, Undo::UpdateAutoScalingGroup { min, desired, placement }) => {
+            let sizes = Sizes { min: Some(*min), desired: Some(*desired), placement: placement.as_ref() };
+            return update_group(ctx, id, group, (None, false), sizes).await;
+        }
+        (Action::SwapDataVolume { retire, restore }, Undo::SwapBack) => {
+            let restored = match restore {
+                Ref::Existing(v) => Some(v.clone()),
+                Ref::Output(made) => match outputs.get(made) {
+                    Some(Output::Volume(v)) => Some(v.clone()),
+                    _ => None,
+                },
+            };
+            let restored = restored.ok_or_else(|| StepError::Unexpected {
+                what: format!("cannot swap back at {id}: the restored volume is unknown"),
+            })?;
+            return swap_back(ctx, id, retire.as_ref(), &restored).await;
+        }
+        _ => {}
+    }
+    let step = id;
+    match (undo.clone(), target) {
         (Undo::DeleteAutoScalingGroup, Output::Group(name)) => ctx.delete_group(step, name).await,
         (Undo::TerminateInstance, Output::Instance(id)) => ctx.terminate(step, id).await,
         (Undo::DeleteLaunchTemplate, Output::Launch(LaunchSource::Template { id, .. })) => {

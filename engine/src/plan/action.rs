@@ -41,6 +41,10 @@ pub enum Action {
         /// volume at `/dev/sdf`, untagged as every volume was before there were several.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<String>,
+        /// The backup it is restored from (`restore-server`): such a volume is created with
+        /// the role `restoring` and becomes a data volume at its [`Action::SwapDataVolume`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restore_from: Option<Ref<SnapshotId>>,
     },
     RunInstance {
         zone: Zone,
@@ -104,6 +108,9 @@ pub enum Action {
         launch: Option<Ref<LaunchSource>>,
         min: Option<u32>,
         desired: Option<u32>,
+        /// A new zone (and its subnet) for the group's launches (`restore-server --zone`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        placement: Option<GroupPlacement>,
     },
     /// Puts the running instance under the group's care (desired = min = max = 1).
     AdoptInstance {
@@ -137,6 +144,14 @@ pub enum Action {
     },
     DeleteVolume {
         volume: VolumeId,
+    },
+    /// A restored volume takes the place of a data volume (`restore-server`): `retire` (if
+    /// the server had one for this device) is tagged `cellar:role=replaced` with the time,
+    /// `restore` `cellar:role=data`. The server's instance is gone by then, so its next
+    /// agent attaches the restored one. Undone by swapping back.
+    SwapDataVolume {
+        retire: Option<VolumeId>,
+        restore: Ref<VolumeId>,
     },
     /// Deletes a backup that the server's retention no longer keeps (`prune@SERVER`); one
     /// already gone counts as deleted. What the plan shows of it: the volume it is of, when it
@@ -218,8 +233,26 @@ impl fmt::Display for TagTarget {
     }
 }
 
-/// How a completed step is undone when the apply fails (applied to the step's output).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an auto scaling group launches: a zone, and its subnet (`None`: the default VPC's).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupPlacement {
+    pub zone: Zone,
+    pub subnet: Option<SubnetId>,
+}
+
+impl fmt::Display for GroupPlacement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.subnet {
+            Some(subnet) => write!(f, "{} (subnet {subnet})", self.zone),
+            None => write!(f, "{}", self.zone),
+        }
+    }
+}
+
+/// How a completed step is undone when the apply fails (applied to the step's output, or,
+/// for a change to something that existed before, to what the step's action names).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Undo {
     ReleaseAddress,
     DeleteVolume,
@@ -228,17 +261,32 @@ pub enum Undo {
     DeleteLaunchConfiguration,
     /// Deletes the group and terminates its instances.
     DeleteAutoScalingGroup,
+    /// Puts the group of an `UpdateAutoScalingGroup` back: these sizes, and this placement
+    /// when the step moved it.
+    UpdateAutoScalingGroup {
+        min: u32,
+        desired: u32,
+        placement: Option<GroupPlacement>,
+    },
+    /// Swaps a `SwapDataVolume` back: the retired volume is the data volume again, the
+    /// restored one `restoring`.
+    SwapBack,
 }
 
 impl Undo {
-    pub fn describe(self) -> &'static str {
+    pub fn describe(&self) -> String {
         match self {
-            Undo::ReleaseAddress => "release the address",
-            Undo::DeleteVolume => "delete the volume",
-            Undo::TerminateInstance => "terminate the instance",
-            Undo::DeleteLaunchTemplate => "delete the launch template",
-            Undo::DeleteLaunchConfiguration => "delete the launch configuration",
-            Undo::DeleteAutoScalingGroup => "delete the auto scaling group and its instances",
+            Undo::ReleaseAddress => "release the address".into(),
+            Undo::DeleteVolume => "delete the volume".into(),
+            Undo::TerminateInstance => "terminate the instance".into(),
+            Undo::DeleteLaunchTemplate => "delete the launch template".into(),
+            Undo::DeleteLaunchConfiguration => "delete the launch configuration".into(),
+            Undo::DeleteAutoScalingGroup => "delete the auto scaling group and its instances".into(),
+            Undo::UpdateAutoScalingGroup { min, desired, placement } => format!(
+                "put the group back to min {min}, desired {desired}{}",
+                placement.as_ref().map(|p| format!(", launching in {p}")).unwrap_or_default()
+            ),
+            Undo::SwapBack => "swap the volumes back".into(),
         }
     }
 }
@@ -347,7 +395,7 @@ macro_rules! reference_fields {
 reference_fields! {
     AllocateAddress {}
     DnsGate { address }
-    CreateVolume {}
+    CreateVolume { restore_from }
     RunInstance {}
     AttachVolume { volume, instance }
     AssociateAddress { address, instance }
@@ -365,6 +413,7 @@ reference_fields! {
     CreateSnapshot {}
     DeleteVolume {}
     DeleteSnapshot {}
+    SwapDataVolume { restore }
     CreateImage {}
     CopyImage { image }
     TagResource {}
@@ -382,12 +431,16 @@ impl Action {
                 Change::Gate,
                 format!("DNS gate: {host} must point at {} before apply goes on", address.describe("address")),
             ),
-            Action::CreateVolume { zone, size_gb, ebs, device } => (
+            Action::CreateVolume { zone, size_gb, ebs, device, restore_from } => (
                 Change::Create,
                 format!(
-                    "create data volume {}of {server}: {size_gb} GiB {} in {zone}",
+                    "create data volume {}of {server}: {size_gb} GiB {} in {zone}{}",
                     device.as_ref().map(|d| format!("{d} ")).unwrap_or_default(),
-                    ebs.volume_type
+                    ebs.volume_type,
+                    restore_from
+                        .as_ref()
+                        .map(|s| format!(", restored from {}", s.describe("snapshot")))
+                        .unwrap_or_default()
                 ),
             ),
             Action::RunInstance { zone, instance_type, image_name, .. } => {
@@ -420,8 +473,11 @@ impl Action {
                     launch.describe("launch settings")
                 ),
             ),
-            Action::UpdateAutoScalingGroup { group, launch, min, desired, .. } => {
+            Action::UpdateAutoScalingGroup { group, launch, min, desired, placement } => {
                 let mut changes = Vec::new();
+                if let Some(placement) = placement {
+                    changes.push(format!("launch in {placement}"));
+                }
                 if let Some(launch) = launch {
                     changes.push(format!("launch from {}", launch.describe("launch settings")));
                 }
@@ -455,9 +511,22 @@ impl Action {
                 (Change::Create, format!("back up volume {volume}{device}: a {} snapshot", b.kind))
             }
             Action::DeleteVolume { volume, .. } => (Change::Destroy, format!("delete volume {volume}")),
+            Action::SwapDataVolume { retire, restore } => (
+                Change::Modify,
+                match retire {
+                    Some(old) => format!(
+                        "make {} the data volume of {server} in place of {old} (kept, tagged cellar:role=replaced)",
+                        restore.describe("volume")
+                    ),
+                    None => format!("make {} a data volume of {server}", restore.describe("volume")),
+                },
+            ),
             Action::DeleteSnapshot { snapshot, volume, taken_at, size_gb, why } => (
                 Change::Destroy,
-                format!("delete backup {snapshot} of volume {volume}, taken {}, {size_gb} GiB: {why}", taken_at.rfc3339()),
+                format!(
+                    "delete backup {snapshot} of volume {volume}, taken {}, {size_gb} GiB: {why}",
+                    taken_at.rfc3339()
+                ),
             ),
             Action::CreateImage { instance, name, no_reboot, exclude_devices } => {
                 let reboot = if *no_reboot { " without rebooting it" } else { " (it reboots)" };

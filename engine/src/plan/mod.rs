@@ -24,7 +24,7 @@ mod observe;
 mod render;
 mod settings;
 
-pub use action::{Action, AgentSpec, Change, LaunchedAs, TagTarget, Undo};
+pub use action::{Action, AgentSpec, Change, GroupPlacement, LaunchedAs, TagTarget, Undo};
 pub use drift::Drift;
 pub use file::PlanFileError;
 pub use fleet::{Fleet, FleetPlanning, FleetRow, Rollout, RolloutOptions, Unavailable};

@@ -43,7 +43,7 @@ impl Plan {
                 let deps: Vec<String> = step.after.iter().map(|d| d.to_string()).collect();
                 let _ = writeln!(out, "         after {}", deps.join(", "));
             }
-            if let Some(undo) = step.undo {
+            if let Some(undo) = &step.undo {
                 let _ = writeln!(out, "         if the apply fails: {}", undo.describe());
             }
         }
@@ -113,7 +113,7 @@ impl Plan {
             }
         }
         for step in &self.steps {
-            if let Some(undo) = step.undo {
+            if let Some(undo) = &step.undo {
                 let _ = writeln!(
                     out,
                     "  u{} [label={:?}, style=dashed, color=red, fontcolor=red];\n  s{} -> u{} [style=dashed, color=red, label=\"on failure\"];",

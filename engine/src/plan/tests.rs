@@ -24,7 +24,13 @@ fn plan_of(steps: Vec<Step>) -> Plan {
 }
 
 fn volume(size: u32) -> Action {
-    Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb: size, ebs: EbsSettings::default(), device: None }
+    Action::CreateVolume {
+        zone: Zone::new("us-east-1a"),
+        size_gb: size,
+        ebs: EbsSettings::default(),
+        device: None,
+        restore_from: None,
+    }
 }
 
 fn attach(volume: u32) -> Action {

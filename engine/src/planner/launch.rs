@@ -247,6 +247,7 @@ pub fn relaunch(p: &mut Planning<'_>, server: &ServerName, group: &AutoScalingGr
     let update = p.push(
         server,
         Action::UpdateAutoScalingGroup {
+            placement: None,
             group: group.name.clone(),
             launch: Some(Ref::Output(new_launch)),
             min: None,

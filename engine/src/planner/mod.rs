@@ -24,6 +24,7 @@ mod fleet;
 mod launch;
 mod network;
 mod prune;
+mod restore_server;
 mod shared;
 mod start_auto_scaling;
 mod stop_auto_scaling;
@@ -61,6 +62,7 @@ pub const COMMANDS: &[&CommandSpec] = &[
     &destroy_workspace::SPEC,
     &backup::SPEC,
     &prune::SPEC,
+    &restore_server::SPEC,
 ];
 
 /// How a command is planned, by the configuration it plans with. The variant decides the
@@ -141,6 +143,16 @@ pub enum PlanError {
     Network(#[from] crate::network::NetworkFinding),
     #[error("the data volume: {problem} (from {origin})\n  fix: {fix}")]
     EbsSettings { problem: String, origin: Origin, fix: String },
+    #[error("restore-server@{server} needs --at: which backups to restore\n  fix: --at 2026-11-24 (the newest backups at or before that day's end, UTC), --at 2026-11-24T03:00Z, --at snap-... (`cellar backups {server}` lists them), or --at now with --zone (move the server)")]
+    RestoreNeedsAt { server: ServerName },
+    #[error("{server} has no completed backup of {volume} at or before {at}{}\n  fix: choose a later --at (`cellar backups {server}` lists the backups), or back it up first (backup@{server})", if oldest.is_empty() { String::new() } else { format!(" (its oldest is of {oldest})") })]
+    NoBackup { server: ServerName, volume: String, at: String, oldest: String },
+    #[error("{snapshot} is not a completed backup of {server} in {region}\n  fix: `cellar backups {server}` lists its backups")]
+    UnknownBackup { server: ServerName, snapshot: SnapshotId, region: Region },
+    #[error("restore-server@{server} --at now restores the volumes as they are, so it only moves the server: give --zone LETTER (another zone of {region})")]
+    RestoreNowNeedsZone { server: ServerName, region: Region },
+    #[error("{server} runs instance {instance} without an auto scaling group: restore-server could not bring it back if the restore failed\n  fix: stop it first (terminate the instance), or start-auto-scaling@{server} so that its group runs it")]
+    RestoreUnmanaged { server: ServerName, instance: InstanceId },
     #[error("root_volume_gb {size} (from {origin}) is smaller than image {image}'s root snapshot ({image_size} GiB)\n  fix: set root_volume_gb to at least {image_size}, or leave it out")]
     RootVolumeTooSmall { size: u32, origin: Origin, image: String, image_size: u32 },
 }

@@ -144,6 +144,7 @@ fn group(
         Some(_) => p.push(
             server,
             Action::UpdateAutoScalingGroup {
+                placement: None,
                 group: name.clone(),
                 launch: Some(Ref::Output(launch)),
                 min: Some(desired),

@@ -31,7 +31,13 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     if group.desired > 0 || group.min > 0 {
         scale_in = Some(p.push(
             server,
-            Action::UpdateAutoScalingGroup { group: group.name.clone(), launch: None, min: Some(0), desired: Some(0) },
+            Action::UpdateAutoScalingGroup {
+                group: group.name.clone(),
+                launch: None,
+                min: Some(0),
+                desired: Some(0),
+                placement: None,
+            },
             vec![],
             None,
         ));

@@ -46,7 +46,7 @@ pub fn create_all(
         let tagged = (n > 0 || device != DEFAULT_DEVICE).then(|| device.clone());
         let step = p.push(
             &config.name,
-            Action::CreateVolume { zone: zone.clone(), size_gb, ebs, device: tagged },
+            Action::CreateVolume { zone: zone.clone(), size_gb, ebs, device: tagged, restore_from: None },
             vec![gate],
             Some(Undo::DeleteVolume),
         );

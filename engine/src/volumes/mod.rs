@@ -22,6 +22,14 @@ use serde::{Deserialize, Serialize};
 pub const DEVICE_TAG: &str = "cellar:device";
 /// The value of [`ROLE_TAG`] on a server's data volumes.
 pub const DATA_ROLE: &str = "data";
+/// The role of a volume `restore-server` is restoring from a backup: not a data volume (no
+/// agent attaches it) until the server's old volume has made way for it.
+pub const RESTORING_ROLE: &str = "restoring";
+/// The role of a data volume a restore replaced: kept, with [`REPLACED_AT_TAG`], until
+/// `--delete-old` or by hand.
+pub const REPLACED_ROLE: &str = "replaced";
+/// When a restore replaced the volume (RFC 3339, UTC).
+pub const REPLACED_AT_TAG: &str = "cellar:replaced-at";
 /// The device a server's first volume is attached as unless its configuration says otherwise.
 pub const DEFAULT_DEVICE: &str = "/dev/sdf";
 /// Where a server's first volume is mounted unless its configuration says otherwise.
@@ -62,8 +70,17 @@ pub fn device_of<'a>(v: &'a Volume, first_device: &'a str) -> &'a str {
 
 /// The tags a new data volume gets besides `Name` and the configured ones: the role, and
 /// the device unless it is the first volume at the default device.
-pub fn volume_tags(device: Option<&str>) -> Vec<(String, String)> {
-    let mut tags = vec![(ROLE_TAG.to_string(), DATA_ROLE.to_string())];
+/// The role a new volume is created with: `restoring` when it is restored from a backup
+/// (`restore-server`), else `data`.
+pub fn role_of_new(restored: bool) -> &'static str {
+    match restored {
+        true => RESTORING_ROLE,
+        false => DATA_ROLE,
+    }
+}
+
+pub fn volume_tags(device: Option<&str>, role: &str) -> Vec<(String, String)> {
+    let mut tags = vec![(ROLE_TAG.to_string(), role.to_string())];
     tags.extend(device.map(|d| (DEVICE_TAG.to_string(), d.to_string())));
     tags
 }

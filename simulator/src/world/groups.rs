@@ -305,7 +305,21 @@ impl World {
         if let Some(launch) = &update.launch {
             self.group_launch_spec(region, launch)?;
         }
+        if let Some((zones, subnets)) = &update.placement {
+            if zones.is_empty() {
+                return Err(err(K::InvalidParameterValue, "At least one Availability Zone is required"));
+            }
+            for zone in zones {
+                self.check_zone(region, zone)?;
+            }
+            let launch = update.launch.clone().unwrap_or_else(|| group.launch.clone());
+            let spec = self.group_launch_spec(region, &launch)?;
+            self.check_group_subnets(region, zones, subnets, &spec.settings)?;
+        }
         self.index.unsettled.mark(name);
+        if let Some((zones, subnets)) = update.placement.clone() {
+            self.move_group(name, zones, subnets);
+        }
         let group = self.groups.get_mut(name).expect("checked");
         let before = (group.min, group.max, group.desired);
         (group.min, group.max, group.desired) = (min, max, desired);
@@ -458,6 +472,36 @@ impl World {
     }
 
     /// Takes members that are no longer pending/running out of the group.
+    /// New zones and subnets for the group (UpdateAutoScalingGroup's `AvailabilityZones`,
+    /// `VPCZoneIdentifier`): as AWS does, a member in a zone the group leaves is terminated,
+    /// and the group launches its replacement in the new zones.
+    fn move_group(&mut self, name: &AutoScalingGroupName, zones: Vec<Zone>, subnets: Vec<SubnetId>) {
+        let Some(group) = self.groups.get_mut(name) else {
+            return;
+        };
+        if (&group.zones, &group.subnets) == (&zones, &subnets) {
+            return;
+        }
+        let moved = format!("group {name}: launches in {} from now on", zone_list(&zones));
+        (group.zones, group.subnets) = (zones, subnets);
+        let members = group.instances.clone();
+        let zones = group.zones.clone();
+        self.record(moved);
+        for id in members {
+            let outside = self.instances.get(&id).is_some_and(|i| i.is_live() && !zones.contains(&i.zone));
+            if outside {
+                self.push_activity(
+                    name,
+                    true,
+                    format!("Terminating EC2 instance: {id} (its zone is no longer one of the group's)"),
+                    None,
+                );
+                self.begin_termination(&id, &format!("the zones of group {name} changed"));
+            }
+        }
+        self.drop_lost_members(name);
+    }
+
     fn drop_lost_members(&mut self, name: &AutoScalingGroupName) {
         let Some(group) = self.groups.get(name) else {
             return;

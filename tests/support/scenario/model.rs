@@ -71,6 +71,11 @@ pub fn reason(e: &PlanError) -> &'static str {
         PlanError::NoWorkspace { .. } => "no workspace",
         PlanError::Network(_) => "network",
         PlanError::EbsSettings { .. } | PlanError::RootVolumeTooSmall { .. } => "EBS settings",
+        PlanError::RestoreNeedsAt { .. } => "no --at",
+        PlanError::NoBackup { .. } => "no backup",
+        PlanError::UnknownBackup { .. } => "unknown backup",
+        PlanError::RestoreNowNeedsZone { .. } => "--at now without --zone",
+        PlanError::RestoreUnmanaged { .. } => "instance without a group",
     }
 }
 

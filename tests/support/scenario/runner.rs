@@ -55,6 +55,7 @@ pub(super) fn resources(sim: &Sim, server: &str) -> ServerResources {
         launch_templates: w.describe_launch_templates(&region, &f),
         launch_configurations,
         groups,
+        snapshots: w.describe_snapshots(&region, &f),
     }
 }
 

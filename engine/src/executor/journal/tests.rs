@@ -198,8 +198,13 @@ fn instance_in(id: &str, state: InstanceState) -> Observation {
 #[test]
 fn what_a_started_step_terminates_takes_its_volume_and_address_with_it() {
     let group = AutoScalingGroupName::new("ale");
-    let scale_down =
-        Action::UpdateAutoScalingGroup { group: group.clone(), launch: None, min: Some(0), desired: Some(0) };
+    let scale_down = Action::UpdateAutoScalingGroup {
+        group: group.clone(),
+        launch: None,
+        min: Some(0),
+        desired: Some(0),
+        placement: None,
+    };
     let terminate = Action::TerminateInstance { instance: InstanceId::new("i-0008") };
     let group_of = |instances: &[&str]| {
         obs(
@@ -276,8 +281,13 @@ fn a_compensation_under_way_is_not_stale_by_what_it_removed() {
     let vol_out = Output::Volume(VolumeId::new("vol-0001"));
     let failed = Record::Failed { step: StepId(2), error: "InsufficientInstanceCapacity".into() };
     let records = vec![started(1), done(1, vol_out.clone()), started(2), failed];
-    let create =
-        Action::CreateVolume { zone: Zone::new("us-east-1a"), size_gb: 20, ebs: EbsSettings::default(), device: None };
+    let create = Action::CreateVolume {
+        zone: Zone::new("us-east-1a"),
+        size_gb: 20,
+        ebs: EbsSettings::default(),
+        device: None,
+        restore_from: None,
+    };
     let plan = plan_of(vec![step(1, create.clone()), step(2, Action::AllocateAddress { awaiting_dns: None })], vec![]);
     assert_eq!(resumed_staleness(&plan, &[], &Resume::from_records(&records)), Vec::<String>::new());
     // Without a failed step, what the apply made must still be there.

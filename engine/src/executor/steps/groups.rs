@@ -76,15 +76,22 @@ where
     ctx.settle(id, CloudErrorKind::InvalidParameterValue, what, call).await
 }
 
-pub(super) async fn update_group(
+/// What an update sets besides the launch settings (`None`: left as it is).
+pub(crate) struct Sizes<'a> {
+    pub min: Option<u32>,
+    pub desired: Option<u32>,
+    pub placement: Option<&'a crate::plan::GroupPlacement>,
+}
+
+pub(crate) async fn update_group(
     ctx: &Ctx,
     id: StepId,
     group: &AutoScalingGroupName,
     (launch, fresh): (Option<LaunchSource>, bool),
-    min: Option<u32>,
-    desired: Option<u32>,
+    Sizes { min, desired, placement }: Sizes<'_>,
 ) -> Result<(), StepError> {
-    let update = UpdateAutoScalingGroupRequest { launch: launch.clone(), min, max: None, desired };
+    let placement = placement.map(|p| (vec![p.zone.clone()], p.subnet.iter().cloned().collect()));
+    let update = UpdateAutoScalingGroupRequest { launch: launch.clone(), min, max: None, desired, placement };
     let call = || {
         ctx.call(id, Api::UpdateAutoScalingGroup, || {
             ctx.cloud.update_auto_scaling_group(&ctx.region, group, update.clone())

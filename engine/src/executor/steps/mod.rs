@@ -10,6 +10,9 @@ mod network;
 mod storage;
 mod tags;
 
+pub(super) use groups::{update_group, Sizes};
+pub(super) use storage::swap_back;
+
 use super::ctx::Ctx;
 use super::{Output, StepError};
 use crate::cloud::ImageOptions;
@@ -60,6 +63,13 @@ impl Inputs {
         })
     }
 
+    fn snapshot(&self, r: &Ref<SnapshotId>) -> Result<SnapshotId, StepError> {
+        self.resolve(r, |o| match o {
+            Output::Snapshot(id) => Some(id.clone()),
+            _ => None,
+        })
+    }
+
     fn image(&self, r: &Ref<ImageId>) -> Result<ImageId, StepError> {
         self.resolve(r, |o| match o {
             Output::Image(id) => Some(id.clone()),
@@ -81,8 +91,12 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             network::associate_address(ctx, id, &inputs.address(address)?, &inputs.instance(instance)?).await
         }
         Action::ReleaseAddress { address, .. } => network::release_address(ctx, id, address).await.map(nothing),
-        Action::CreateVolume { zone, size_gb, ebs, device } => {
-            storage::create_volume(ctx, id, server, (zone, *size_gb), ebs, device.as_deref()).await
+        Action::CreateVolume { zone, size_gb, ebs, device, restore_from } => {
+            let snapshot = restore_from.as_ref().map(|s| inputs.snapshot(s)).transpose()?;
+            storage::create_volume(ctx, id, server, (zone, *size_gb), ebs, device.as_deref(), snapshot).await
+        }
+        Action::SwapDataVolume { retire, restore } => {
+            storage::swap_data_volume(ctx, id, retire.as_ref(), &inputs.volume(restore)?).await.map(nothing)
         }
         Action::AttachVolume { volume, instance, device } => {
             storage::attach_volume(ctx, id, &inputs.volume(volume)?, &inputs.instance(instance)?, device).await
@@ -129,10 +143,11 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             let fresh = matches!(launch, Ref::Output(_));
             groups::create_group(ctx, id, server, name, (&inputs.launch(launch)?, fresh), placement, *desired).await
         }
-        Action::UpdateAutoScalingGroup { group, launch, min, desired } => {
+        Action::UpdateAutoScalingGroup { group, launch, min, desired, placement } => {
             let fresh = matches!(launch, Some(Ref::Output(_)));
             let launch = launch.as_ref().map(|l| inputs.launch(l)).transpose()?;
-            groups::update_group(ctx, id, group, (launch, fresh), *min, *desired).await.map(nothing)
+            let sizes = groups::Sizes { min: *min, desired: *desired, placement: placement.as_ref() };
+            groups::update_group(ctx, id, group, (launch, fresh), sizes).await.map(nothing)
         }
         Action::AdoptInstance { group, instance } => {
             groups::adopt_instance(ctx, id, group, &inputs.instance(instance)?).await.map(nothing)

@@ -15,16 +15,16 @@ pub(super) async fn create_volume(
     (zone, size_gb): (&Zone, u32),
     ebs: &EbsSettings,
     device: Option<&str>,
+    snapshot: Option<SnapshotId>,
 ) -> Result<Output, StepError> {
     let mut tags = ctx.tags(server);
-    tags.extend(crate::volumes::volume_tags(device));
+    tags.extend(crate::volumes::volume_tags(device, crate::volumes::role_of_new(snapshot.is_some())));
     // The step's token goes as ClientToken and as a tag: an endpoint that ignores the
     // ClientToken (moto) still gets no second volume after a lost response.
     let token = ctx.token(id);
     tags.insert(TOKEN_TAG.to_string(), token.clone());
     let client_token = Some(token.clone());
-    let request =
-        CreateVolumeRequest { client_token, zone: zone.clone(), size_gb, tags, ebs: ebs.clone(), snapshot: None };
+    let request = CreateVolumeRequest { client_token, zone: zone.clone(), size_gb, tags, ebs: ebs.clone(), snapshot };
     let filter = Filter::Server(server.clone());
     let find = || async {
         let found = ctx.cloud.describe_volumes(&ctx.region, &filter).await?;
@@ -118,4 +118,46 @@ pub(super) async fn delete_snapshot(ctx: &Ctx, id: StepId, snapshot: &SnapshotId
         Err(StepError::Cloud { source, .. }) if source.kind == CloudErrorKind::InvalidSnapshotNotFound => Ok(()),
         other => other,
     }
+}
+
+/// Makes `restore` the data volume in place of `retire`: the retired one is tagged
+/// `replaced` with the time first, so that at no moment are two data volumes of one
+/// device (nor a restored one a data volume while the old still is one).
+pub(super) async fn swap_data_volume(
+    ctx: &Ctx,
+    id: StepId,
+    retire: Option<&VolumeId>,
+    restore: &VolumeId,
+) -> Result<(), StepError> {
+    use crate::volumes::{DATA_ROLE, REPLACED_AT_TAG, REPLACED_ROLE};
+    if let Some(old) = retire {
+        let at = ctx.cloud.now().await.rfc3339();
+        let tags = Tags::from([(ROLE_TAG.to_string(), REPLACED_ROLE.to_string()), (REPLACED_AT_TAG.to_string(), at)]);
+        tag_volume(ctx, id, old, tags).await?;
+    }
+    tag_volume(ctx, id, restore, Tags::from([(ROLE_TAG.to_string(), DATA_ROLE.to_string())])).await
+}
+
+/// Undoes [`swap_data_volume`]: the restored volume is `restoring` again, then the retired
+/// one the data volume (its replaced-at tag removed).
+pub(crate) async fn swap_back(
+    ctx: &Ctx,
+    id: StepId,
+    retire: Option<&VolumeId>,
+    restore: &VolumeId,
+) -> Result<(), StepError> {
+    use crate::volumes::{DATA_ROLE, REPLACED_AT_TAG, RESTORING_ROLE};
+    tag_volume(ctx, id, restore, Tags::from([(ROLE_TAG.to_string(), RESTORING_ROLE.to_string())])).await?;
+    if let Some(old) = retire {
+        tag_volume(ctx, id, old, Tags::from([(ROLE_TAG.to_string(), DATA_ROLE.to_string())])).await?;
+        let keys = vec![REPLACED_AT_TAG.to_string()];
+        let target = old.to_string();
+        ctx.call(id, Api::DeleteTags, || ctx.cloud.delete_tags(&ctx.region, &target, keys.clone())).await?;
+    }
+    Ok(())
+}
+
+async fn tag_volume(ctx: &Ctx, id: StepId, volume: &VolumeId, tags: Tags) -> Result<(), StepError> {
+    let target = volume.to_string();
+    ctx.call(id, Api::CreateTags, || ctx.cloud.create_tags(&ctx.region, &target, tags.clone())).await
 }

@@ -318,8 +318,23 @@ fn update_group_refuses_invalid_changes() {
         max,
         desired,
         launch: None,
+        placement: None,
     };
+    let moving = |zones: &[&str], subnets: &[&str]| UpdateAutoScalingGroupRequest {
+        placement: Some((zones.iter().map(|z| zone(z)).collect(), subnets.iter().map(|s| SubnetId::new(*s)).collect())),
+        ..Default::default()
+    };
+    let in_b = w.subnets.values().find(|s| s.zone == zone("us-east-1b")).expect("default subnet").id.to_string();
     let cases: Vec<(UpdateAutoScalingGroupRequest, (&str, &str))> = vec![
+        (moving(&[], &[]), ("InvalidParameterValue", "At least one Availability Zone is required")),
+        (
+            moving(&["us-east-1c"], &[&in_b]),
+            (
+                "ValidationError",
+                "The availability zones of the specified subnets and the Auto Scaling group do not match",
+            ),
+        ),
+        (moving(&["us-east-1c"], &["subnet-ffff"]), ("ValidationError", "The subnet ID 'subnet-ffff' does not exist")),
         (
             update(None, None, Some(2)),
             ("InvalidParameterValue", "Desired capacity:2 must be between the specified min size:0 and max size:1"),
@@ -366,6 +381,35 @@ fn update_group_refuses_invalid_changes() {
         kind(w.update_auto_scaling_group(&Region::new("us-west-2"), &name, to_zero())),
         Err(K::AutoScalingGroupNotFound)
     );
+}
+
+/// UpdateAutoScalingGroup with new zones (restore-server --zone): as on AWS, a member in a
+/// zone the group leaves is terminated and its replacement launches in the new zone.
+#[test]
+fn moving_a_group_to_another_zone_replaces_its_member_there() {
+    let mut w = default_world();
+    let r = east();
+    let lt = template(&mut w, "x");
+    w.create_auto_scaling_group(&r, group_from("x", template_source(&lt, None), 1)).unwrap();
+    w.advance_clock_to(Timestamp(T0 + 120));
+    let first = live_members(&w, "x");
+    assert_eq!(first.len(), 1);
+    assert_eq!(w.instances[&first[0]].zone, zone("us-east-1a"));
+    let in_b = w.subnets.values().find(|s| s.zone == zone("us-east-1b")).expect("default subnet").id.clone();
+    let update = UpdateAutoScalingGroupRequest {
+        placement: Some((vec![zone("us-east-1b")], vec![in_b.clone()])),
+        ..Default::default()
+    };
+    w.update_auto_scaling_group(&r, &AutoScalingGroupName::new("x"), update).unwrap();
+    let group = &w.groups[&AutoScalingGroupName::new("x")];
+    assert_eq!((group.zones.clone(), group.subnets.clone()), (vec![zone("us-east-1b")], vec![in_b]));
+    assert!(!w.instances[&first[0]].is_live() || w.instances[&first[0]].state == InstanceState::ShuttingDown);
+    w.advance_clock_to(Timestamp(T0 + 600));
+    let now = live_members(&w, "x");
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now, first);
+    assert_eq!(w.instances[&now[0]].zone, zone("us-east-1b"));
+    assert_eq!(state(&w, &first[0]), Some(InstanceState::Terminated));
 }
 
 fn to_zero() -> UpdateAutoScalingGroupRequest {
