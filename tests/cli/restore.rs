@@ -36,6 +36,16 @@ fn backup_generations(c: &Cellar, server: &str) -> Vec<(BackupSnapshot, u64)> {
     out
 }
 
+impl Cellar {
+    /// `days` days, each ended by the server's scheduled backup (as cron would take it).
+    fn sim_advance_and_back_up(&self, server: &str, days: usize) {
+        for _ in 0..days {
+            self.ok(&["sim", "advance", "1d"]);
+            self.ok(&["apply", &format!("backup@{server}"), "--due", "--yes"]);
+        }
+    }
+}
+
 /// Three days of backups, then the server back to the second day's: the restored volumes
 /// hold exactly what those backups captured (their data generations), the old ones are
 /// kept, tagged as replaced, and the server is healthy on the new ones.
@@ -43,10 +53,7 @@ fn backup_generations(c: &Cellar, server: &str) -> Vec<(BackupSnapshot, u64)> {
 fn restore_returns_the_server_to_a_days_backups() {
     let c = Cellar::new();
     c.ok(&["apply", "create-server@kwak", "20", "--yes", "--dns-confirmed"]);
-    for _ in 0..3 {
-        c.ok(&["sim", "advance", "1d"]);
-        c.ok(&["apply", "backup@kwak", "--due", "--yes"]);
-    }
+    c.sim_advance_and_back_up("kwak", 3);
     c.ok(&["sim", "advance", "5h"]);
     let backups = backup_generations(&c, "kwak");
     assert_eq!(backups.len(), 6, "{backups:?}");
@@ -183,4 +190,53 @@ fn restore_refusals() {
     refused(&c, &restore(&["--at", "now", "--zone", "q"]), "zone us-east-1q (from --zone) does not exist in us-east-1");
     refused(&c, &restore(&["--at", "now", "--at", "snap-1"]), "--at is given more than once");
     refused(&c, &["plan", "restore-server@achel", "--at", "now", "--zone", "b"], "achel has no data volume");
+}
+
+/// A restore drill: a day's backups restored onto a new workspace, each at its device, the
+/// data what the backups captured; kwak is not touched; destroy-workspace removes the
+/// workspace and the restored volumes.
+#[test]
+fn a_drill_restores_onto_a_workspace_and_leaves_the_server_alone() {
+    let c = Cellar::new();
+    c.ok(&["apply", "create-server@kwak", "20", "--yes", "--dns-confirmed"]);
+    c.sim_advance_and_back_up("kwak", 2);
+    let backups = backup_generations(&c, "kwak");
+    let first_day = &backups[0..2];
+    let date = first_day[0].0.taken_at().date();
+    let before = data_volumes(&c, "kwak");
+    let instance_before = c.status("kwak")["instance"]["id"].clone();
+
+    let plan = c.ok(&["plan", "restore-server@kwak", "--at", &date, "--drill"]).stdout;
+    assert!(plan.contains("A restore drill: kwak is not touched. workspace-1 gets kwak's backups"), "{plan}");
+    assert!(plan.contains("destroy-workspace@workspace-1 deletes it and them"), "{plan}");
+    assert!(!plan.contains("update auto scaling group"), "{plan}");
+    refused(
+        &c,
+        &["plan", "restore-server@kwak", "--at", &date, "--drill", "--delete-old"],
+        "--drill and --delete-old do not go together",
+    );
+    c.ok(&["apply", "restore-server@kwak", "--at", &date, "--drill", "--yes"]);
+
+    assert_eq!(
+        data_volumes(&c, "kwak").iter().map(|v| &v.1).collect::<Vec<_>>(),
+        before.iter().map(|v| &v.1).collect::<Vec<_>>()
+    );
+    assert_eq!(c.status("kwak")["instance"]["id"], instance_before);
+    let world = c.world();
+    let workspace: Vec<_> =
+        world.volumes().values().filter(|v| v.tags.get("Name").map(String::as_str) == Some("workspace-1")).collect();
+    assert_eq!(workspace.len(), 2, "{workspace:?}");
+    for v in &workspace {
+        let device = v.tags.get("cellar:device").cloned();
+        let (_, captured) =
+            first_day.iter().find(|(b, _)| b.volume().device == device).expect("a backup of its device");
+        let attached = v.attached_to.as_ref().expect("attached to the workspace");
+        assert_eq!(world.instances()[attached].tags.get("Name").map(String::as_str), Some("workspace-1"));
+        let got = world.volume_generation(&v.id).unwrap();
+        assert!(got >= *captured && got <= captured + 2, "{device:?}: {got} vs {captured}");
+    }
+    drop(world);
+    c.ok(&["apply", "destroy-workspace@workspace-1", "--yes"]);
+    let world = c.world();
+    assert!(world.volumes().values().all(|v| v.tags.get("Name").map(String::as_str) != Some("workspace-1")));
 }

@@ -40,21 +40,12 @@ fn plan(p: &mut Planning<'_>, defaults: &Defaults) -> Result<(), PlanError> {
     )?;
     let Resolved { subnet, settings, .. } = network::resolve(p, &defaults.launch_settings, image, Some(&zone), false)?;
     let architecture = image.architecture;
-    let n = p
-        .inventory
-        .workspaces
-        .iter()
-        .filter(|i| i.state.is_alive())
-        .filter_map(|i| workspace_number(i.tags.get(NAME_TAG)?))
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let name = ServerName::new(format!("workspace-{n}"));
+    let name = next_workspace(p);
+    p.scope.server = Some(name.clone());
     let instance_type = InstanceType::new(catalog::workspace_instance_type(architecture));
     let mut tags = defaults.tag_values();
     tags.insert(ROLE_TAG.to_string(), "workspace".to_string());
     p.tag(&name, tags);
-    p.scope.server = Some(name.clone());
     let client_token = p.client_token(&name, 0);
     let instance = p.push(
         &name,
@@ -77,4 +68,19 @@ fn plan(p: &mut Planning<'_>, defaults: &Defaults) -> Result<(), PlanError> {
     ));
     p.note("Every create-workspace makes a new workspace: planning it again plans the next one.");
     Ok(())
+}
+
+/// The next workspace's name: one more than the highest live `workspace-N` of the region
+/// (the scope must read the workspaces).
+pub fn next_workspace(p: &Planning<'_>) -> ServerName {
+    let n = p
+        .inventory
+        .workspaces
+        .iter()
+        .filter(|i| i.state.is_alive())
+        .filter_map(|i| workspace_number(i.tags.get(NAME_TAG)?))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    ServerName::new(format!("workspace-{n}"))
 }

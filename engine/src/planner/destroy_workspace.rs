@@ -9,7 +9,7 @@ pub const SPEC: CommandSpec = CommandSpec {
     name: "destroy-workspace",
     args: &[Arg::optional(ArgKind::Region)],
     flags: &[],
-    help: "terminate a workspace's instance (what create-workspace made) in its region (default: the global one); its images stay",
+    help: "terminate a workspace's instance (what create-workspace made) in its region (default: the global one), and delete a restore drill's volumes; its images stay",
     planner: Planner::Workspace { scope, plan },
 };
 
@@ -27,12 +27,17 @@ fn plan(p: &mut Planning<'_>, settings: &Settings) -> Result<(), PlanError> {
     p.zones(pick(p.command.region(), settings.region()).1)?;
     let r = p.resources();
     let live: Vec<_> = r.live_instances().collect();
-    if live.is_empty() {
+    if live.is_empty() && r.volumes.is_empty() {
         return Err(PlanError::NoWorkspace { name: workspace, region: p.scope.region.clone() });
     }
-    for instance in live {
-        p.push(&workspace, Action::TerminateInstance { instance: instance.id.clone() }, vec![], None);
+    let terminated: Vec<Option<StepId>> = live
+        .into_iter()
+        .map(|i| Some(p.push(&workspace, Action::TerminateInstance { instance: i.id.clone() }, vec![], None)))
+        .collect();
+    // A restore drill's volumes (`restore-server --drill`): restored copies, not data.
+    for v in &r.volumes {
+        p.push(&workspace, Action::DeleteVolume { volume: v.id.clone() }, terminated.clone(), None);
     }
-    p.note(format!("Images bundled from {workspace} stay; only its instance goes."));
+    p.note(format!("Images bundled from {workspace} stay; only its instance and volumes go."));
     Ok(())
 }

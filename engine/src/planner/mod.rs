@@ -153,6 +153,8 @@ pub enum PlanError {
     RestoreNowNeedsZone { server: ServerName, region: Region },
     #[error("{server} runs instance {instance} without an auto scaling group: restore-server could not bring it back if the restore failed\n  fix: stop it first (terminate the instance), or start-auto-scaling@{server} so that its group runs it")]
     RestoreUnmanaged { server: ServerName, instance: InstanceId },
+    #[error("{flags} do not go together: {why}")]
+    FlagConflict { flags: String, why: String },
     #[error("root_volume_gb {size} (from {origin}) is smaller than image {image}'s root snapshot ({image_size} GiB)\n  fix: set root_volume_gb to at least {image_size}, or leave it out")]
     RootVolumeTooSmall { size: u32, origin: Origin, image: String, image_size: u32 },
 }

@@ -25,17 +25,24 @@ use crate::model::*;
 use crate::plan::*;
 use std::collections::BTreeMap;
 
+/// The tag on a drill's workspace naming the server whose backups it holds.
+pub const DRILL_TAG: &str = "cellar:drill-of";
+
 pub const SPEC: CommandSpec = CommandSpec {
     name: "restore-server",
     args: &[],
-    flags: &[Flag::At, Flag::Zone, Flag::DeleteOld],
-    help: "replace the data volumes with ones restored from the backups of --at (a date, a snapshot, or now), in the server's zone or --zone's; the old ones are kept unless --delete-old",
+    flags: &[Flag::At, Flag::Zone, Flag::DeleteOld, Flag::Drill],
+    help: "replace the data volumes with ones restored from the backups of --at (a date, a snapshot, or now), in the server's zone or --zone's; the old ones are kept unless --delete-old; --drill restores onto a new workspace instead, the server untouched",
     planner: Planner::Server { scope, plan },
 };
 
-fn scope(_: &Command, config: &ServerConfig, scope: &mut Scope) {
+fn scope(command: &Command, config: &ServerConfig, scope: &mut Scope) {
     scope.snapshots = true;
     scope.network = Some(config.launch_settings.network_scope());
+    if command.has(Flag::Drill) {
+        scope.image = Some((config.ami_type.value.clone(), config.architecture.value));
+        scope.workspaces = true;
+    }
 }
 
 /// What a volume is restored from: a backup, or a snapshot the plan takes.
@@ -66,7 +73,18 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         None => here.clone(),
     };
     let moving = zone != here;
-    let sources = sources(p, config, &at, &data, moving)?;
+    let drill = p.command.has(Flag::Drill);
+    if drill && p.command.has(Flag::DeleteOld) {
+        return Err(PlanError::FlagConflict {
+            flags: "--drill and --delete-old".into(),
+            why: "a drill leaves the server and its volumes untouched".into(),
+        });
+    }
+    // A drill of `--at now` snapshots the running server's volumes: any zone will do.
+    let sources = sources(p, config, &at, &data, moving || drill)?;
+    if drill {
+        return self::drill(p, config, (&at, &sources), &zone);
+    }
     let subnet = match moving {
         true => {
             crate::network::resolve_network(&p.inventory.network, &config.launch_settings, &region, Some(&zone))
@@ -142,6 +160,79 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
             "{server} has no auto scaling group: start-auto-scaling@{server} brings it up on the restored volumes."
         ));
     }
+    Ok(())
+}
+
+/// `--drill`: the backups restored onto a new workspace (the next `workspace-N`, from the
+/// server's image type, no agent) in `zone`, each volume attached at its device; the
+/// server is not touched. `--at now` snapshots its volumes as they run (crash-consistent).
+fn drill(
+    p: &mut Planning<'_>,
+    config: &ServerConfig,
+    (at, sources): (&RestoreAt, &BTreeMap<VolumeKey, Source<'_>>),
+    zone: &Zone,
+) -> Result<(), PlanError> {
+    let server = &config.name;
+    let image = p.image(&config.ami_type.value, config.architecture.value)?;
+    let super::network::Resolved { subnet, settings } =
+        super::network::resolve(p, &config.launch_settings, image, Some(zone), false)?;
+    let workspace = super::create_workspace::next_workspace(p);
+    let mut tags = config.tag_values();
+    tags.insert(ROLE_TAG.to_string(), "workspace".to_string());
+    tags.insert(DRILL_TAG.to_string(), server.to_string());
+    p.tag(&workspace, tags);
+    let client_token = p.client_token(&workspace, 0);
+    let instance = p.push(
+        &workspace,
+        Action::RunInstance {
+            zone: zone.clone(),
+            subnet,
+            instance_type: InstanceType::new(crate::catalog::workspace_instance_type(image.architecture)),
+            image: image.id.clone(),
+            image_name: image.name.clone(),
+            agent: None,
+            settings,
+            client_token,
+        },
+        vec![],
+        Some(Undo::TerminateInstance),
+    );
+    let running = p.push(&workspace, Action::WaitRunning { instance: Ref::Output(instance) }, vec![], None);
+    let mut devices = Vec::new();
+    for (key, source) in sources {
+        let (from, size_gb) = match source {
+            Source::Backup(b) => (Ref::Existing(b.id().clone()), b.size_gb()),
+            Source::Fresh(v) => {
+                let backup = SnapshotBackup { kind: crate::backup::BackupKind::Manual, volume: key.clone() };
+                let action = Action::CreateSnapshot { volume: v.id.clone(), backup: Some(backup) };
+                (Ref::Output(p.push(server, action, vec![], None)), v.size_gb)
+            }
+        };
+        let after = from.step();
+        let ebs = super::network::data_volume(&config.launch_settings.ebs, size_gb, configured(&config.volumes))?;
+        let device = key.device.clone().unwrap_or_else(|| crate::volumes::DEFAULT_DEVICE.to_string());
+        let action = Action::CreateVolume {
+            zone: zone.clone(),
+            size_gb,
+            ebs,
+            device: key.device.clone(),
+            restore_from: Some(from),
+        };
+        let volume = p.push(&workspace, action, vec![after], Some(Undo::DeleteVolume));
+        let attach = Action::AttachVolume {
+            volume: Ref::Output(volume),
+            instance: Ref::Output(instance),
+            device: device.clone(),
+        };
+        p.push(&workspace, attach, vec![Some(running)], None);
+        devices.push(device);
+    }
+    p.note(data_age(at, sources, p.inventory.now));
+    p.note(format!(
+        "A restore drill: {server} is not touched. {workspace} gets {server}'s backups as volumes at {} (mount them to check the data, e.g. `sudo mount {} /mnt`); destroy-workspace@{workspace} deletes it and them.",
+        devices.join(", "),
+        devices.first().map(String::as_str).unwrap_or(crate::volumes::DEFAULT_DEVICE)
+    ));
     Ok(())
 }
 

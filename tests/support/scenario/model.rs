@@ -76,6 +76,7 @@ pub fn reason(e: &PlanError) -> &'static str {
         PlanError::UnknownBackup { .. } => "unknown backup",
         PlanError::RestoreNowNeedsZone { .. } => "--at now without --zone",
         PlanError::RestoreUnmanaged { .. } => "instance without a group",
+        PlanError::FlagConflict { .. } => "flags conflict",
     }
 }
 
