@@ -19,26 +19,37 @@
 //!    being planned (time passes under latency) is counted as unjudged.
 //! 2. **Plan honesty.** Every step of an applied plan has exactly one outcome, and no other
 //!    outcome is reported.
-//! 3. **No data loss.** A data volume disappears only through `destroy-server --delete-data`
-//!    of its own server, and only after a snapshot of it exists.
-//! 4. **One data volume, one address.** No server ever has two data volumes or two Elastic
-//!    IPs (a CreateVolume or AllocateAddress whose response was lost is not made twice), and
-//!    no command snapshots a volume twice.
-//! 5. **No leaks.** A failed apply leaves nothing it created (volumes, addresses, launch
+//! 3. **No data loss.** A server's volume disappears only through `destroy-server
+//!    --delete-data` or `restore-server --delete-old` of its own server, and only after a
+//!    snapshot of it exists.
+//! 4. **One data volume, one address.** No server ever has two data volumes (those a
+//!    restore replaced or is restoring are not data volumes) or two Elastic IPs (a
+//!    CreateVolume or AllocateAddress whose response was lost is not made twice), and no
+//!    command snapshots a volume twice.
+//! 5. **Backups keep their promises** (`scenario/runner/backups.rs`; the scenarios' servers
+//!    keep one day of backups, so that days passing under cron, `!cron N`, make prune delete):
+//!    a restore returns each data volume to the generation of the newest completed backup at
+//!    or before `--at` (or, moving with `--at now`, to the generation the volume had when the
+//!    server stopped, which its fresh snapshot holds), plus at most what the new instance wrote
+//!    since; a failed restore leaves the server as it was (the same data volumes, none marked
+//!    replaced, the group in its zone); a prune keeps each volume's backup standing for each of
+//!    the days retention promises (and so its newest), and leaves nothing retention would delete.
+//! 6. **No leaks.** A failed apply leaves nothing it created (volumes, addresses, launch
 //!    templates and configurations, groups, instances outside a group), except what its
 //!    report lists as failed compensations; and a failed apply names a failed step.
-//! 6. **Idempotence.** After a successful apply, the same command planned again on the
+//! 7. **Idempotence.** After a successful apply, the same command planned again on the
 //!    world exactly as the apply left it (a quiet copy: no faults, no clock movement, so no
 //!    Amazon termination can happen in between) is empty or refused for the reason the model
-//!    gives; a failed read there is a violation. create-workspace is exempt (planning it again
-//!    plans the next workspace).
+//!    gives; a failed read there is a violation. create-workspace, a manual backup and
+//!    restore-server are exempt (planning them again plans the next workspace, backup or
+//!    restore).
 //!
 //! At the end of the sequence:
 //!
-//! 7. **Convergence.** With capacity back and faults off, after 30 virtual minutes every
+//! 8. **Convergence.** With capacity back and faults off, after 30 virtual minutes every
 //!    server whose group wants an instance is healthy (this is where Amazon's terminations
 //!    are checked: the group replaces the instance and the agent re-attaches).
-//! 8. **No duplicates.** No server or workspace has two live instances (a retried
+//! 9. **No duplicates.** No server or workspace has two live instances (a retried
 //!    RunInstances never launches twice).
 //!
 //! With crashes: a `!crash K before|after` step kills the next apply at its K-th mutating
@@ -48,14 +59,14 @@
 //! then resumed as `cellar apply PLAN` resumes it: the journal kept so far read back
 //! (`Resume::from_records`), the resumed stale check (`resumed_staleness`; a resume it refuses,
 //! because someone else changed the world meanwhile, is counted and not applied), and
-//! `apply_journaled`. Invariants 2-6 are checked on the resumed apply against the world
-//! before the killed one (nothing leaked, nothing created twice, no data lost), and 7-8 at
+//! `apply_journaled`. Invariants 2-7 are checked on the resumed apply against the world
+//! before the killed one (nothing leaked, nothing created twice, no data lost), and 8-9 at
 //! the end. The crash point is a step of the sequence, so it shrinks and replays like any other.
 //!
 //! And across runs:
 //!
-//! 9. **Determinism.** The same seed and sequence give the same trace, byte for byte.
-//! 10. **Coverage.** Over a whole run of the property test (at least 100 cases), every kind
+//! 10. **Determinism.** The same seed and sequence give the same trace, byte for byte.
+//! 11. **Coverage.** Over a whole run of the property test (at least 100 cases), every kind
 //!     of command was planned and applied at least once, and some apply was killed and
 //!     resumed; the counts per kind are printed.
 //!

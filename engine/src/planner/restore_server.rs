@@ -9,7 +9,9 @@
 //! 3. each new volume takes its old one's place (`SwapDataVolume`: the old one is kept,
 //!    tagged `replaced` with the time, until `--delete-old`);
 //! 4. the group, moved to the new zone's subnet if the zone changes, launches an instance
-//!    whose agent attaches the new volumes; the plan waits until the server is healthy.
+//!    whose agent attaches the new volumes; the plan waits until the server is healthy;
+//! 5. with `--delete-old`, each replaced volume is snapshotted (unless `--at now` just did)
+//!    and deleted: no data volume goes without a snapshot of what it held last.
 //!
 //! Each of 2–4 is undone if a later step fails: the group goes back to desired 0 in its
 //! old zone, the volumes swap back, the group relaunches as it was, and the new volumes are
@@ -134,8 +136,19 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let retired: Vec<&&Volume> =
         data.iter().filter(|v| VolumeKey::of(v).is_some_and(|k| created.contains_key(&k))).collect();
     if p.command.has(Flag::DeleteOld) {
+        // What the replaced volume held last is kept as a snapshot (not a backup: no restore
+        // picks it), as destroy-server --delete-data keeps it; `--at now` took it already.
+        let fresh = matches!(at, RestoreAt::Now);
         for v in &retired {
-            p.push(server, Action::DeleteVolume { volume: v.id.clone() }, vec![healthy], None);
+            let snapshot = (!fresh).then(|| {
+                p.push(server, Action::CreateSnapshot { volume: v.id.clone(), backup: None }, vec![healthy], None)
+            });
+            p.push(server, Action::DeleteVolume { volume: v.id.clone() }, vec![healthy, snapshot], None);
+        }
+        if !fresh && !retired.is_empty() {
+            p.note(format!(
+                "--delete-old: each replaced volume is snapshotted before it is deleted (a snapshot tagged Name={server}, not a backup), so what it held last is not lost."
+            ));
         }
     } else if !retired.is_empty() {
         let ids: Vec<&str> = retired.iter().map(|v| v.id.as_str()).collect();

@@ -35,7 +35,8 @@ pub fn config(n: usize) -> (tempfile::TempDir, ConfigTree) {
         dir.path().join("global.ron"),
         r#"(region: "us-east-1", zone: "a", instance_type: "t3.medium", ami_type: "web-server",
             architecture: "x86_64", persist: ["/etc", "/var/www"], tags: {"owner": "ops"},
-            instance_profile: "cellar-agent")"#,
+            instance_profile: "cellar-agent",
+            backups: (keep_daily: 1, keep_weekly: 0, keep_monthly: 0))"#,
     )
     .unwrap();
     std::fs::write(dir.path().join("platforms/web.ron"), "()").unwrap();
@@ -50,6 +51,12 @@ pub fn config(n: usize) -> (tempfile::TempDir, ConfigTree) {
     }
     let tree = ConfigTree::load(dir.path()).unwrap();
     (dir, tree)
+}
+
+/// The `backups` of every scenario server (`global.ron` of [`config`]): daily at 03:00,
+/// kept 1 day, short enough for a sequence's days to make prune delete.
+pub fn backup_policy() -> cellar_engine::backup::BackupPolicy {
+    cellar_engine::backup::BackupPolicy { keep_daily: 1, keep_weekly: 0, keep_monthly: 0, ..Default::default() }
 }
 
 /// The faults a scenario runs with: all on, at rates that make every apply meet some.

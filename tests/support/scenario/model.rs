@@ -3,6 +3,7 @@
 //! ([`Tally`]).
 
 use cellar_engine::agent::DATA_ROLE;
+use cellar_engine::backup::{due, BackupKind, BackupSnapshot, VolumeKey};
 use cellar_engine::cloud::{Cloud, CloudError};
 use cellar_engine::command;
 use cellar_engine::config::ConfigTree;
@@ -99,6 +100,16 @@ pub struct Model {
     pub running: bool,
     /// An image with today's bundle name (`web-server-<date>`) exists and has not failed.
     pub bundled_today: bool,
+    /// The zone letter of its data volume, else of its group, else its configured one.
+    pub here: char,
+    /// Its group launches in another zone than the configured one (restore-server --zone
+    /// moved it; sync cannot move it back).
+    pub moved: bool,
+    /// It has a completed backup, and every data volume has one.
+    pub any_backup: bool,
+    pub covered: bool,
+    /// Its scheduled backup is due (the default policy: none taken since 03:00 UTC).
+    pub backup_due: bool,
 }
 
 /// Reads the model of `name` from the world.
@@ -120,6 +131,24 @@ pub fn model(sim: &Sim, name: &str) -> Model {
         || !r.groups.is_empty();
     let w = sim.world();
     let today = format!("web-server-{}", w.now().date());
+    let backups: Vec<BackupSnapshot> =
+        r.snapshots.iter().filter_map(BackupSnapshot::from_snapshot).filter(|b| b.server().as_str() == name).collect();
+    let completed: Vec<&BackupSnapshot> = backups.iter().filter(|b| b.state() == SnapshotState::Completed).collect();
+    let data_keys: Vec<VolumeKey> = r
+        .volumes
+        .iter()
+        .filter(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE))
+        .filter_map(VolumeKey::of)
+        .collect();
+    let last_scheduled =
+        backups.iter().filter(|b| b.kind() == BackupKind::Scheduled).map(BackupSnapshot::taken_at).max();
+    // The configured zone of `sNN` (`scenario::config`): a, b, c, d in turn.
+    let configured =
+        name.strip_prefix('s').and_then(|n| n.parse::<usize>().ok()).map_or('a', |i| ['a', 'b', 'c', 'd'][i % 4]);
+    let here = data
+        .map(|v| v.zone.letter())
+        .or_else(|| r.groups.first().and_then(|g| g.zones.first()).map(Zone::letter))
+        .unwrap_or(configured);
     Model {
         exists,
         anything: exists || !r.addresses.is_empty(),
@@ -132,6 +161,11 @@ pub fn model(sim: &Sim, name: &str) -> Model {
             .describe_images(&Region::new("us-east-1"))
             .iter()
             .any(|i| i.name == today && i.state != ImageState::Failed),
+        here,
+        moved: r.groups.first().and_then(|g| g.zones.first()).is_some_and(|z| z.letter() != configured),
+        any_backup: !completed.is_empty(),
+        covered: data_keys.iter().all(|k| completed.iter().any(|b| b.volume() == k)),
+        backup_due: due(&super::backup_policy(), last_scheduled, w.now()).is_some(),
     }
 }
 
@@ -161,6 +195,7 @@ pub fn expect(cmd: &Cmd, m: &Model) -> Result<(), &'static str> {
         },
         // One-volume servers launched with their configured type: nothing sync cannot change.
         Cmd::Sync { .. } if !m.anything => Err("nothing to sync"),
+        Cmd::Sync { .. } if m.moved => Err("sync cannot change"),
         Cmd::Sync { .. } => match m.group {
             Some((_, false)) => Err("launch settings gone"),
             _ => Ok(()),
@@ -173,6 +208,15 @@ pub fn expect(cmd: &Cmd, m: &Model) -> Result<(), &'static str> {
         Cmd::BundleAmi { .. } => Ok(()),
         Cmd::DestroyWorkspace { .. } if m.live => Ok(()),
         Cmd::DestroyWorkspace { .. } => Err("no workspace"),
+        Cmd::Backup { due: true, .. } if !m.backup_due => Ok(()),
+        Cmd::Backup { .. } if !m.volume => Err("no volume"),
+        Cmd::Backup { .. } | Cmd::Prune { .. } => Ok(()),
+        Cmd::Restore { .. } if m.group.is_none() && m.live => Err("instance without a group"),
+        Cmd::Restore { at: RestoreTo::Now(zone), .. } if *zone == m.here => Err("--at now without --zone"),
+        Cmd::Restore { at: RestoreTo::Now(_), .. } if !m.volume => Err("no volume"),
+        Cmd::Restore { at: RestoreTo::Latest, .. } if !m.volume && !m.any_backup => Err("no volume"),
+        Cmd::Restore { at: RestoreTo::Latest, .. } if !m.covered => Err("no backup"),
+        Cmd::Restore { .. } => Ok(()),
     }
 }
 

@@ -21,7 +21,21 @@ pub enum Cmd {
     CreateWorkspace,
     BundleAmi { workspace: u32 },
     DestroyWorkspace { workspace: u32 },
+    Backup { server: usize, due: bool },
+    Prune { server: usize, orphans: bool },
+    Restore { server: usize, at: RestoreTo, delete_old: bool },
 }
+
+/// What a scenario's restore-server restores: the newest backups (`--at 2099-12-31`), or
+/// fresh snapshots into zone `us-east-1<letter>` (`--at now --zone LETTER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreTo {
+    Latest,
+    Now(char),
+}
+
+/// The `--at` of [`RestoreTo::Latest`]: after every backup a scenario takes.
+pub const LATEST: &str = "2099-12-31";
 
 /// Every kind of command a scenario runs ([`Cmd::kind`]), in the order they are reported.
 pub const KINDS: &[&str] = &[
@@ -39,6 +53,12 @@ pub const KINDS: &[&str] = &[
     "create-workspace",
     "bundle-ami",
     "destroy-workspace",
+    "backup",
+    "backup --due",
+    "prune",
+    "prune --orphans",
+    "restore-server",
+    "restore-server --at now",
     "fleet",
 ];
 
@@ -67,6 +87,15 @@ impl Cmd {
             Cmd::CreateWorkspace => "create-workspace".into(),
             Cmd::BundleAmi { workspace } => format!("bundle-ami@workspace-{workspace}"),
             Cmd::DestroyWorkspace { workspace } => format!("destroy-workspace@workspace-{workspace}"),
+            Cmd::Backup { server, due } => format!("backup@{}{}", server_name(*server), flag(*due, "--due")),
+            Cmd::Prune { server, orphans } => format!("prune@{}{}", server_name(*server), flag(*orphans, "--orphans")),
+            Cmd::Restore { server, at, delete_old } => {
+                let at = match at {
+                    RestoreTo::Latest => format!("--at {LATEST}"),
+                    RestoreTo::Now(zone) => format!("--at now --zone {zone}"),
+                };
+                format!("restore-server@{} {at}{}", server_name(*server), flag(*delete_old, "--delete-old"))
+            }
         }
     }
 
@@ -87,6 +116,12 @@ impl Cmd {
             Cmd::CreateWorkspace => "create-workspace",
             Cmd::BundleAmi { .. } => "bundle-ami",
             Cmd::DestroyWorkspace { .. } => "destroy-workspace",
+            Cmd::Backup { due: false, .. } => "backup",
+            Cmd::Backup { due: true, .. } => "backup --due",
+            Cmd::Prune { orphans: false, .. } => "prune",
+            Cmd::Prune { orphans: true, .. } => "prune --orphans",
+            Cmd::Restore { at: RestoreTo::Latest, .. } => "restore-server",
+            Cmd::Restore { at: RestoreTo::Now(_), .. } => "restore-server --at now",
         }
     }
 
@@ -99,7 +134,10 @@ impl Cmd {
             | Cmd::StartAutoScaling { server }
             | Cmd::UpgradeAmi { server, .. }
             | Cmd::Sync { server, .. }
-            | Cmd::DestroyServer { server, .. } => Some(server_name(*server)),
+            | Cmd::DestroyServer { server, .. }
+            | Cmd::Backup { server, .. }
+            | Cmd::Prune { server, .. }
+            | Cmd::Restore { server, .. } => Some(server_name(*server)),
             Cmd::CreateWorkspace => None,
             Cmd::BundleAmi { workspace } | Cmd::DestroyWorkspace { workspace } => {
                 Some(format!("workspace-{workspace}"))
@@ -119,6 +157,9 @@ pub enum Op {
     Capacity { zone: char, count: u32 },
     /// Virtual time passes (seconds).
     Advance(u64),
+    /// Days pass as they do under cron: each day, a day of virtual time, then every
+    /// server's `backup@sNN --due` (as `cellar apply backup@all --due --yes` takes them).
+    Cron(u32),
     /// A newer web-server image appears (so upgrade-ami has work).
     NewImage,
     /// The next apply is killed at its `at`-th mutating call (before it is sent, or after
@@ -162,6 +203,7 @@ impl fmt::Display for Op {
             Op::Terminate(server) => write!(f, "!terminate {}", server_name(*server)),
             Op::Capacity { zone, count } => write!(f, "!capacity us-east-1{zone} t3.medium {count}"),
             Op::Advance(secs) => write!(f, "!advance {secs}"),
+            Op::Cron(days) => write!(f, "!cron {days}"),
             Op::NewImage => f.write_str("!new-image"),
             Op::Crash(CrashPoint { at, after }) => {
                 write!(f, "!crash {at} {}", if *after { "after" } else { "before" })
@@ -221,6 +263,7 @@ fn parse_op(text: &str) -> Result<Op, String> {
             count: count.parse().map_err(|_| bad())?,
         }),
         ("!advance", [secs]) => Ok(Op::Advance(secs.parse().map_err(|_| bad())?)),
+        ("!cron", [days]) => Ok(Op::Cron(days.parse().ok().filter(|d| *d > 0).ok_or_else(bad)?)),
         ("!new-image", []) => Ok(Op::NewImage),
         ("!crash", [at, when]) => Ok(Op::Crash(CrashPoint {
             at: at.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
@@ -246,6 +289,23 @@ fn parse_op(text: &str) -> Result<Op, String> {
         ("create-workspace", _) if target.is_empty() => none(Op::Command(Cmd::CreateWorkspace)),
         ("bundle-ami", _) => none(Op::Command(Cmd::BundleAmi { workspace: workspace(target)? })),
         ("destroy-workspace", _) => none(Op::Command(Cmd::DestroyWorkspace { workspace: workspace(target)? })),
+        ("backup", _) => cmd(Cmd::Backup { server: server(target)?, due: flag("--due")? }),
+        ("prune", _) => cmd(Cmd::Prune { server: server(target)?, orphans: flag("--orphans")? }),
+        ("restore-server", _) => {
+            let (at, more) = match rest {
+                ["--at", LATEST, more @ ..] => (RestoreTo::Latest, more),
+                ["--at", "now", "--zone", zone, more @ ..] => {
+                    (RestoreTo::Now(zone.chars().next().filter(|_| zone.len() == 1).ok_or_else(bad)?), more)
+                }
+                _ => return Err(bad()),
+            };
+            let delete_old = match more {
+                [] => false,
+                ["--delete-old"] => true,
+                _ => return Err(bad()),
+            };
+            cmd(Cmd::Restore { server: server(target)?, at, delete_old })
+        }
         _ => Err(bad()),
     }
 }
@@ -289,6 +349,32 @@ pub fn op_strategy(servers: usize) -> BoxedStrategy<Op> {
         (3, command(Just(Cmd::CreateWorkspace).boxed())),
         (3, command((1u32..=2).prop_map(|workspace| Cmd::BundleAmi { workspace }).boxed())),
         (2, command((1u32..=2).prop_map(|workspace| Cmd::DestroyWorkspace { workspace }).boxed())),
+        (6, command((s.clone(), any::<bool>()).prop_map(|(server, due)| Cmd::Backup { server, due }).boxed())),
+        (
+            3,
+            command(
+                (s.clone(), prop::bool::weighted(0.3))
+                    .prop_map(|(server, orphans)| Cmd::Prune { server, orphans })
+                    .boxed(),
+            ),
+        ),
+        (
+            5,
+            command(
+                (
+                    s.clone(),
+                    prop_oneof![
+                        Just(RestoreTo::Latest),
+                        prop::sample::select(vec!['a', 'b', 'c', 'd']).prop_map(RestoreTo::Now)
+                    ],
+                    prop::bool::weighted(0.3),
+                )
+                    .prop_map(|(server, at, delete_old)| Cmd::Restore { server, at, delete_old })
+                    .boxed(),
+            ),
+        ),
+        // Days pass under cron: scheduled backups are taken, retention has something to prune.
+        (5, (1u32..=3).prop_map(Op::Cron).boxed()),
         (8, s.prop_map(Op::Terminate).boxed()),
         (
             6,

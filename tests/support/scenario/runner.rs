@@ -4,6 +4,7 @@
 use super::crash::{race, Crashing, MemJournal};
 use super::*;
 use crate::support::Recorder;
+use cellar_engine::agent::DATA_ROLE;
 use cellar_engine::cloud::{Cloud, Filter};
 use cellar_engine::config::ConfigTree;
 use cellar_engine::executor::journal::{resumed_staleness, Resume};
@@ -20,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod backups;
 mod fleet;
 
 /// Reads a resumed apply tries (each through the faults) before the resume is a violation.
@@ -118,7 +120,8 @@ fn quiet_copy(sim: &Sim) -> Sim {
     Sim::new(copy).reloading()
 }
 
-/// Every server's data volumes (by `Name` tag), in one pass.
+/// Every server's volumes (by `Name` tag: its data volumes, and those a restore replaced or
+/// is restoring), in one pass.
 fn volumes_by_server(sim: &Sim) -> BTreeMap<String, Vec<Volume>> {
     let mut out: BTreeMap<String, Vec<Volume>> = Default::default();
     for v in sim.world().describe_volumes(&Region::new("us-east-1"), &Filter::All) {
@@ -206,6 +209,14 @@ impl<'a> Runner<'a> {
                         .expect("a zone and type of the world")
                 }),
                 Op::Advance(secs) => self.sim.advance(Duration::from_secs(*secs)).await,
+                Op::Cron(days) => {
+                    for _ in 0..*days {
+                        self.sim.advance(Duration::from_secs(86_400)).await;
+                        for server in 0..servers {
+                            self.command(step, &Cmd::Backup { server, due: true }).await?;
+                        }
+                    }
+                }
                 Op::NewImage => {
                     self.images += 1;
                     let name = format!("web-server-2027-01-{:02}", self.images);
@@ -267,6 +278,7 @@ impl<'a> Runner<'a> {
         }
         // What the apply's outcome is compared with (planning only read the world).
         let before = self.before();
+        let backups_before = self.backups_before(cmd);
         self.applies += 1;
         let policy = Policy { seed: self.seed.wrapping_add(step as u64), ..Policy::default() };
         let report = match self.crash.take() {
@@ -277,14 +289,16 @@ impl<'a> Runner<'a> {
             },
         };
         self.check_apply(step, &line, std::slice::from_ref(cmd), &plan, &report, &before)?;
+        self.check_backups(step, &line, &report, backups_before)?;
         let counts = self.tally.0.entry(cmd.kind()).or_default();
         if !report.succeeded() {
             counts.failed += 1;
             return self.check_no_leaks(step, &line, &report, &before, None);
         }
         counts.applied += 1;
-        if matches!(cmd, Cmd::CreateWorkspace) {
-            return Ok(()); // planning it again plans the next workspace
+        if matches!(cmd, Cmd::CreateWorkspace | Cmd::Backup { due: false, .. } | Cmd::Restore { .. }) {
+            // Planning it again plans the next workspace, another manual backup, another restore.
+            return Ok(());
         }
         self.check_idempotent(step, cmd, &plan).await
     }
@@ -388,7 +402,7 @@ impl<'a> Runner<'a> {
             let now = volumes_after.get(name).map(Vec::as_slice).unwrap_or_default();
             let lost: Vec<&Volume> = volumes.iter().filter(|v| !now.iter().any(|w| w.id == v.id)).collect();
             let allowed = cmds.iter().any(|cmd| {
-                matches!(cmd, Cmd::DestroyServer { delete_data: true, .. })
+                matches!(cmd, Cmd::DestroyServer { delete_data: true, .. } | Cmd::Restore { delete_old: true, .. })
                     && cmd.target().as_deref() == Some(name.as_str())
             });
             if !lost.is_empty() && !allowed {
@@ -398,8 +412,11 @@ impl<'a> Runner<'a> {
                 return Err(self.fail(step, format!("{line}: volume {} of {name} deleted without a snapshot", v.id)));
             }
         }
-        if let Some((name, volumes)) = volumes_after.iter().find(|(_, volumes)| volumes.len() > 1) {
-            return Err(self.fail(step, format!("{line}: {name} has {} data volumes", volumes.len())));
+        let data = |v: &&Volume| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE);
+        if let Some((name, n)) =
+            volumes_after.iter().map(|(name, vs)| (name, vs.iter().filter(data).count())).find(|(_, n)| *n > 1)
+        {
+            return Err(self.fail(step, format!("{line}: {name} has {n} data volumes")));
         }
         // A lost AllocateAddress response retried must not allocate a second address.
         let mut addresses: BTreeMap<String, usize> = BTreeMap::new();
