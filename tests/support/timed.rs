@@ -94,7 +94,12 @@ impl Measured {
     /// The virtual seconds from the start to the end of the last step whose description
     /// starts with `what` (`launch instance`), if the plan has one.
     pub fn last_end(&self, plan: &Plan, what: &str) -> Option<u64> {
-        plan.steps.iter().filter(|s| s.describe().1.starts_with(what)).filter_map(|s| self.ended.get(&s.id)).max().copied()
+        plan.steps
+            .iter()
+            .filter(|s| s.describe().1.starts_with(what))
+            .filter_map(|s| self.ended.get(&s.id))
+            .max()
+            .copied()
     }
 }
 
