@@ -43,6 +43,7 @@ async fn cli_backup_tags_its_snapshots_and_prune_deletes_what_retention_drops() 
     assert_eq!(volumes.len(), 2, "{volumes:#?}");
     let snapshots = cloud.describe_snapshots(&r, &kwak).await.unwrap();
     assert_eq!(snapshots.len(), 2, "one snapshot per data volume: {snapshots:#?}");
+    let mut taken = Vec::new();
     for volume in &volumes {
         let snapshot = snapshots.iter().find(|s| s.volume == volume.id).expect("a snapshot of each volume");
         let backup = BackupSnapshot::from_snapshot(snapshot).unwrap_or_else(|| panic!("not a backup: {snapshot:#?}"));
@@ -52,6 +53,7 @@ async fn cli_backup_tags_its_snapshots_and_prune_deletes_what_retention_drops() 
         assert_eq!(backup.kind(), BackupKind::Scheduled, "{snapshot:#?}");
         let at = backup.taken_at();
         assert!(before.0 <= at.0 && at.0 <= after.0, "taken at {at:?}, not between {before:?} and {after:?}");
+        taken.push(at);
         assert!(snapshot.tags.contains_key(TOKEN_TAG), "{snapshot:#?}");
         assert_eq!(snapshot.state, SnapshotState::Completed, "the apply waited for it: {snapshot:#?}");
     }
@@ -60,7 +62,8 @@ async fn cli_backup_tags_its_snapshots_and_prune_deletes_what_retention_drops() 
 
     // The days before, as the daily backups at 03:00 UTC would have left them, and on the
     // day before two more taken earlier that day (as when the schedule was run by hand).
-    let today = after.0 / DAY * DAY;
+    // Retention counts the days back from the newest backup's: the one just taken.
+    let today = taken.iter().max().unwrap().0 / DAY * DAY;
     let at = |days_ago: u64, hour: u64| Timestamp(today - days_ago * DAY + hour * 3600);
     let mut dropped = BTreeSet::new();
     let mut history = Vec::new();
