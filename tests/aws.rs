@@ -14,6 +14,7 @@
 //! - `locks` (`tests/aws/locks.rs`): server locks, their AlreadyExists, `apply` refused and `unlock`.
 //! - `instance_status` (`tests/aws/instance_status.rs`): DescribeInstanceStatus through the adapter.
 //! - `snapshots` (`tests/aws/snapshots.rs`): a volume restored from a snapshot, CopySnapshot, DeleteSnapshot.
+//! - `backups` (`tests/aws/backups.rs`): `cellar apply backup@kwak` and `prune@kwak` through the binary.
 //!
 //! Where moto differs from AWS's documented behaviour, the test follows AWS and says so:
 //! - moto replaces a terminated group instance inside the TerminateInstances call; AWS
@@ -457,6 +458,8 @@ async fn cli_agent_takes_over_volume_and_address_on_a_replacement() {
     }
 }
 
+#[path = "aws/backups.rs"]
+mod backups;
 #[path = "aws/first_contact.rs"]
 mod first_contact;
 #[path = "aws/fleet.rs"]

@@ -186,3 +186,43 @@ async fn steps_that_sleep_hold_no_parallelism_slot() {
     assert!(one_took > 20, "a replacement waits for a termination and a boot ({one_took} s)");
     assert!(took * 2 < one_took * 3, "4 replacements at parallelism 1 took {took} s; one alone {one_took} s");
 }
+
+/// `backup@all`'s waits for its snapshots to complete poll one shared look at the waiting
+/// servers' snapshots: the fleet makes about one DescribeSnapshots per poll of its longest
+/// wait (kwak's 200 GiB volume, 260 s), not one per snapshot and poll (119 for these
+/// five snapshots).
+#[tokio::test]
+async fn a_fleets_snapshot_waits_share_their_looks() {
+    let sim = world_after(&[
+        "create-server@achel 10",
+        "create-server@duvel 30",
+        "create-server@kwak 10",
+        "create-server@ommegang 20",
+    ])
+    .await;
+    let mut plans = Vec::new();
+    for server in SERVERS {
+        plans.push(plan(&*sim, &format!("backup@{server}")).await.unwrap());
+    }
+    let names = SERVERS.iter().map(|s| ServerName::new(*s)).collect();
+    let fleet =
+        Plan::fleet("backup@all".into(), "all".into(), names, plans, BTreeMap::new(), &RolloutOptions::default())
+            .unwrap();
+    assert_eq!(fleet.steps.len(), 5, "a snapshot of each data volume, two of kwak's");
+    let counts = Arc::new(cellar_engine::caller::CallCounts::default());
+    let policy = Policy { counts: Some(counts.clone()), ..Policy::default() };
+    let started = sim.world().now().0;
+    let report = executor::apply(sim.clone(), Arc::new(Recorder::new(true)), &fleet, policy.clone()).await;
+    assert!(report.succeeded(), "{}", report.summary());
+    let took = sim.world().now().0 - started;
+    assert!(took >= 260, "kwak's 200 GiB snapshot takes 260 s; the apply took {took} s");
+    let describes: u64 = counts
+        .by_request()
+        .iter()
+        .filter(|(r, _)| r.api == cellar_engine::api::Api::DescribeSnapshots)
+        .map(|(_, (made, _))| made)
+        .sum();
+    // A look a poll, and at the start one more for each server joining the waits.
+    let polls = took / policy.poll.as_secs() + 1 + SERVERS.len() as u64;
+    assert!(describes <= polls, "{describes} DescribeSnapshots in {took} s: more than a look a poll ({polls})");
+}

@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod moto;
 pub mod scenario;
+pub mod timed;
 
 use cellar_engine::cloud::{Cloud, Filter};
 use cellar_engine::command;

@@ -9,6 +9,11 @@
 //! to terminate: one DescribeInstances of the waiting servers' instances a poll, shared,
 //! instead of one describe by id per instance (an instance the look does not show, say
 //! one without its server's `Name` tag, is described by id as before).
+//!
+//! A third ([`Board::snapshots_only`]) serves the waits for a snapshot to complete: one
+//! DescribeSnapshots of the waiting servers' snapshots a poll, shared, instead of one
+//! describe by id per snapshot, which for a fleet's backups kept DescribeSnapshots' bucket
+//! empty for the whole apply (a snapshot the look does not show is described by id).
 
 use super::ctx::Ctx;
 use super::StepError;
@@ -25,8 +30,18 @@ pub(super) struct Board {
     /// Each waiting server and how many of its steps wait.
     waiting: Mutex<BTreeMap<ServerName, usize>>,
     latest: tokio::sync::Mutex<Option<Arc<Look>>>,
-    /// A look describes instances only (not volumes and addresses).
-    instances_only: bool,
+    /// What a look describes.
+    kinds: Kinds,
+}
+
+/// What a board's looks describe of the waiting servers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Kinds {
+    /// Instances, volumes and addresses (the health waits).
+    #[default]
+    Health,
+    Instances,
+    Snapshots,
 }
 
 /// What one batched look saw.
@@ -37,6 +52,7 @@ pub(super) struct Look {
     pub instances: Vec<Instance>,
     pub volumes: Vec<Volume>,
     pub addresses: Vec<Address>,
+    pub snapshots: Vec<Snapshot>,
 }
 
 impl Look {
@@ -85,7 +101,12 @@ impl Drop for Waiting<'_> {
 impl Board {
     /// A board whose looks describe the waiting servers' instances only.
     pub fn instances_only() -> Self {
-        Board { instances_only: true, ..Board::default() }
+        Board { kinds: Kinds::Instances, ..Board::default() }
+    }
+
+    /// A board whose looks describe the waiting servers' snapshots only.
+    pub fn snapshots_only() -> Self {
+        Board { kinds: Kinds::Snapshots, ..Board::default() }
     }
 
     /// Puts `server` on the board until the guard is dropped.
@@ -120,6 +141,24 @@ impl Ctx {
         }
     }
 
+    /// The snapshot `id` of `server` (on [`Ctx::snapshot_board`]) as a look no older than
+    /// the current second saw it; described by id when the look does not show it.
+    pub async fn snapshot_on_board(
+        &self,
+        step: StepId,
+        server: &ServerName,
+        id: &SnapshotId,
+    ) -> Result<Option<Snapshot>, StepError> {
+        let look = self.look_on(&self.snapshot_board, step, server).await?;
+        if let Some(found) = look.snapshots.iter().find(|s| s.id == *id) {
+            return Ok(Some(found.clone()));
+        }
+        let filter = Filter::Id(id.to_string());
+        let found =
+            self.call(step, Api::DescribeSnapshots, || self.cloud.describe_snapshots(&self.region, &filter)).await?;
+        Ok(found.into_iter().find(|s| s.id == *id))
+    }
+
     /// [`Ctx::board_look`] on `board`.
     async fn look_on(&self, board: &Board, step: StepId, server: &ServerName) -> Result<Arc<Look>, StepError> {
         // Waiting for the look another poll is making holds no slot: that poll may need one.
@@ -132,14 +171,27 @@ impl Ctx {
             board.waiting.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         servers.insert(server.clone());
         let names: Vec<ServerName> = servers.iter().cloned().collect();
-        let mut look = Look { at: now, servers, instances: Vec::new(), volumes: Vec::new(), addresses: Vec::new() };
+        let mut look = Look {
+            at: now,
+            servers,
+            instances: Vec::new(),
+            volumes: Vec::new(),
+            addresses: Vec::new(),
+            snapshots: Vec::new(),
+        };
         for chunk in names.chunks(MAX_FILTER_VALUES) {
             let filter = Filter::Servers(chunk.to_vec());
             let region = &self.region;
+            if board.kinds == Kinds::Snapshots {
+                look.snapshots.extend(
+                    self.call(step, Api::DescribeSnapshots, || self.cloud.describe_snapshots(region, &filter)).await?,
+                );
+                continue;
+            }
             look.instances.extend(
                 self.call(step, Api::DescribeInstances, || self.cloud.describe_instances(region, &filter)).await?,
             );
-            if board.instances_only {
+            if board.kinds == Kinds::Instances {
                 continue;
             }
             look.volumes

@@ -28,6 +28,9 @@ pub(super) struct Ctx {
     /// The servers waiting for an instance to run or terminate, their instances looked at
     /// together (`board.rs`).
     pub instance_board: super::board::Board,
+    /// The servers waiting for a snapshot to complete, their snapshots looked at together
+    /// (`board.rs`).
+    pub snapshot_board: super::board::Board,
     pub region: Region,
     /// The configured extra tags of each server (the plan's).
     pub tags: BTreeMap<ServerName, Tags>,
@@ -337,6 +340,23 @@ impl Ctx {
         let _waiting = self.waiting_for_instances(step);
         self.wait(step, what, || async {
             Ok(self.polled_instance(step, id).await?.is_none_or(|i| i.state == InstanceState::Terminated).then_some(()))
+        })
+        .await
+    }
+
+    /// Waits until the snapshot `id` of `server` is completed (`what`, as reported). A fresh
+    /// id may not be visible yet (eventual consistency). Polls share one describe of the
+    /// waiting servers' snapshots with the other snapshot waits (`board.rs`).
+    pub async fn wait_snapshot(
+        &self,
+        step: StepId,
+        (server, id): (&ServerName, &SnapshotId),
+        what: String,
+    ) -> Result<(), StepError> {
+        let _waiting = self.snapshot_board.enter(server);
+        self.wait(step, what, || async {
+            let found = self.snapshot_on_board(step, server, id).await?;
+            Ok(found.is_some_and(|s| s.state == SnapshotState::Completed).then_some(()))
         })
         .await
     }

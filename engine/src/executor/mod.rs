@@ -302,6 +302,7 @@ pub async fn apply_journaled(
         slots: crate::caller::Slots::new(policy.concurrency),
         board: Default::default(),
         instance_board: board::Board::instances_only(),
+        snapshot_board: board::Board::snapshots_only(),
         region: plan.scope.region.clone(),
         tags: plan.tags.iter().map(|(server, tags)| (server.clone(), Tags::clone(tags))).collect(),
         steps,

@@ -97,12 +97,10 @@ pub(super) async fn create_snapshot(
     };
     let make = || ctx.cloud.create_snapshot(&ctx.region, volume, tags.clone());
     let snapshot = ctx.create_once(id, (Api::CreateSnapshot, Api::DescribeSnapshots), find, make).await?;
-    let filter = Filter::Id(snapshot.id.to_string());
-    ctx.wait(id, format!("snapshot {} of {volume} to complete", snapshot.id), || async {
-        let all = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(&ctx.region, &filter)).await?;
-        Ok(all.iter().any(|s| s.id == snapshot.id && s.state == SnapshotState::Completed).then_some(()))
-    })
-    .await?;
+    // One look at every waiting server's snapshots a poll, shared: a fleet's backups polled
+    // one id at a time would keep DescribeSnapshots' bucket empty for the whole apply.
+    let what = format!("snapshot {} of {volume} to complete", snapshot.id);
+    ctx.wait_snapshot(id, (server, &snapshot.id), what).await?;
     Ok(Output::Snapshot(snapshot.id))
 }
 
