@@ -83,6 +83,7 @@ fn health() {
         launch_templates: vec![],
         launch_configurations: vec![],
         groups,
+        snapshots: vec![],
     };
     use InstanceState::*;
     check(
@@ -270,6 +271,7 @@ fn the_address_is_the_one_on_the_instance() {
         launch_templates: vec![],
         launch_configurations: vec![],
         groups: vec![group(&[])],
+        snapshots: vec![],
     };
     check(resources.clone(), (Health::Healthy, ""));
     let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);
@@ -325,6 +327,7 @@ fn text_table() {
         launch_templates: vec![],
         launch_configurations: vec![],
         groups: vec![group(&[])],
+        snapshots: vec![],
     };
     let stopped = ServerResources { volumes: vec![volume(None)], addresses: vec![address(None)], ..Default::default() };
     let region = Region::new("us-east-1");
@@ -353,6 +356,7 @@ fn json_has_the_documented_fields() {
         launch_templates: vec![],
         launch_configurations: vec![],
         groups: vec![group(&[])],
+        snapshots: vec![],
     };
     let s = assess(&ServerName::new("ale"), &Region::new("us-east-1"), &resources);
     let json = serde_json::to_value(&s).unwrap();

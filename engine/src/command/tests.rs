@@ -53,8 +53,8 @@ fn create_server() {
 
 #[test]
 fn unknown_commands() {
-    check("create-sever@x", "error: unknown command \"create-sever\" (did you mean create-server?); commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, sync, create-workspace, bundle-ami, destroy-server, destroy-workspace, backup");
-    check("mystery", "error: unknown command \"mystery\"; commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, sync, create-workspace, bundle-ami, destroy-server, destroy-workspace, backup");
+    check("create-sever@x", "error: unknown command \"create-sever\" (did you mean create-server?); commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, sync, create-workspace, bundle-ami, destroy-server, destroy-workspace, backup, prune");
+    check("mystery", "error: unknown command \"mystery\"; commands: create-server, stop-auto-scaling, attach-instance, start-auto-scaling, upgrade-ami, sync, create-workspace, bundle-ami, destroy-server, destroy-workspace, backup, prune");
 }
 
 #[test]
