@@ -110,7 +110,10 @@ fn prune_deletes_what_retention_no_longer_keeps() {
     assert!(before.iter().filter(|b| b.kind() == BackupKind::Manual).all(|m| after.contains(m)));
     for device in [None, Some("/dev/sdg")] {
         let of = |all: &[BackupSnapshot]| -> Vec<BackupSnapshot> {
-            all.iter().filter(|b| b.volume().device.as_deref() == device && b.kind() == BackupKind::Scheduled).cloned().collect()
+            all.iter()
+                .filter(|b| b.volume().device.as_deref() == device && b.kind() == BackupKind::Scheduled)
+                .cloned()
+                .collect()
         };
         let (was, is) = (of(&before), of(&after));
         assert_eq!(is.last(), was.last(), "{device:?}: the newest is kept");

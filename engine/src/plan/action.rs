@@ -457,7 +457,10 @@ impl Action {
             Action::DeleteVolume { volume, .. } => (Change::Destroy, format!("delete volume {volume}")),
             Action::DeleteSnapshot { snapshot, volume, taken_at, size_gb, why } => (
                 Change::Destroy,
-                format!("delete backup {snapshot} of volume {volume}, taken {}, {size_gb} GiB: {why}", taken_at.rfc3339()),
+                format!(
+                    "delete backup {snapshot} of volume {volume}, taken {}, {size_gb} GiB: {why}",
+                    taken_at.rfc3339()
+                ),
             ),
             Action::CreateImage { instance, name, no_reboot, exclude_devices } => {
                 let reboot = if *no_reboot { " without rebooting it" } else { " (it reboots)" };

@@ -42,7 +42,9 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
             Verdict::Delete(why) => {
                 let why = match exists {
                     true => why.to_string(),
-                    false => format!("{} old, of {server}, which no longer exists; {why}", backup.taken_at().age_words(now)),
+                    false => {
+                        format!("{} old, of {server}, which no longer exists; {why}", backup.taken_at().age_words(now))
+                    }
                 };
                 let action = Action::DeleteSnapshot {
                     snapshot: backup.id().clone(),
