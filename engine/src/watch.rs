@@ -24,6 +24,7 @@ mod tracker;
 pub use event::{BackupFacts, EventKind, IncidentRef, WatchEvent, WATCH_EVENT_VERSION};
 pub use observe::{observe, policy, Observation, Target, PROBES_AT_ONCE};
 pub use schedule::{
-    BackupOutcome, BackupSchedule, DueBackup, PruneOutcome, RoundReport, LOCKED_FOR_TOO_LONG, RETRY_AFTER, RETRY_AT_MOST,
+    BackupOutcome, BackupSchedule, DueBackup, PruneOutcome, RoundReport, LOCKED_FOR_TOO_LONG, RETRY_AFTER,
+    RETRY_AT_MOST,
 };
 pub use tracker::{judge, Tracker, PROBE_FAILURES_FOR_DOWN};

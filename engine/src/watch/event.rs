@@ -323,9 +323,10 @@ impl WatchEvent {
                 let mut text = format!("{what} was taken: {}", ids());
                 if let (true, Some(at)) = (b.missed, b.scheduled_for) {
                     text.push_str(&format!("; missed, taken {} late", at.age_words(self.at)));
-                    if b.skipped > 0 {
-                        let s = if b.skipped == 1 { "" } else { "s" };
-                        text.push_str(&format!(" (the {} scheduled backup{s} before it never happened)", b.skipped));
+                    match b.skipped {
+                        0 => {}
+                        1 => text.push_str(" (the day before went without one)"),
+                        n => text.push_str(&format!(" (the {n} days before went without one)")),
                     }
                 }
                 text
@@ -334,7 +335,11 @@ impl WatchEvent {
             EventKind::BackupPostponed => format!("{what} waits: {}{retry}", self.reason),
             EventKind::Pruned => {
                 let n = b.snapshots.len();
-                format!("{server}: {n} backup{} retention no longer keeps deleted: {}", if n == 1 { "" } else { "s" }, ids())
+                format!(
+                    "{server}: {n} backup{} retention no longer keeps deleted: {}",
+                    if n == 1 { "" } else { "s" },
+                    ids()
+                )
             }
             _ => format!("{server}: deleting the backups retention no longer keeps failed: {}", self.reason),
         }

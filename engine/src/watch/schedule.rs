@@ -189,7 +189,13 @@ impl BackupSchedule {
                 BackupOutcome::Taken { at: taken, snapshots } => {
                     e.last = Some(Some(taken));
                     (e.retry_at, e.failures, e.postponed) = (None, 0, None);
-                    events.push(WatchEvent::about_backup(EventKind::Backup, now, who, facts(snapshots, None), String::new()));
+                    events.push(WatchEvent::about_backup(
+                        EventKind::Backup,
+                        now,
+                        who,
+                        facts(snapshots, None),
+                        String::new(),
+                    ));
                 }
                 BackupOutcome::NotDue => {
                     // Taken since the schedule last knew: not due again before the next time.
@@ -201,7 +207,13 @@ impl BackupSchedule {
                     e.failures = e.failures.saturating_add(1);
                     let retry = now.plus_secs(wait);
                     e.retry_at = Some(retry);
-                    events.push(WatchEvent::about_backup(EventKind::BackupFailed, now, who, facts(vec![], Some(retry)), why));
+                    events.push(WatchEvent::about_backup(
+                        EventKind::BackupFailed,
+                        now,
+                        who,
+                        facts(vec![], Some(retry)),
+                        why,
+                    ));
                 }
                 BackupOutcome::Locked(holder) => {
                     let slot = report.due.at;
@@ -210,7 +222,13 @@ impl BackupSchedule {
                         _ => {
                             e.postponed = Some((slot, now, false));
                             let why = format!("{holder}; tried again at each look");
-                            events.push(WatchEvent::about_backup(EventKind::BackupPostponed, now, who, facts(vec![], None), why));
+                            events.push(WatchEvent::about_backup(
+                                EventKind::BackupPostponed,
+                                now,
+                                who,
+                                facts(vec![], None),
+                                why,
+                            ));
                             continue;
                         }
                     };
@@ -222,11 +240,18 @@ impl BackupSchedule {
                             report.server,
                             report.server
                         );
-                        events.push(WatchEvent::about_backup(EventKind::BackupFailed, now, who, facts(vec![], None), why));
+                        events.push(WatchEvent::about_backup(
+                            EventKind::BackupFailed,
+                            now,
+                            who,
+                            facts(vec![], None),
+                            why,
+                        ));
                     }
                 }
             }
-            let prune_facts = |snapshots| BackupFacts { scheduled_for: None, missed: false, skipped: 0, snapshots, retry_at: None };
+            let prune_facts =
+                |snapshots| BackupFacts { scheduled_for: None, missed: false, skipped: 0, snapshots, retry_at: None };
             match report.prune {
                 Some(PruneOutcome::Deleted(ids)) if !ids.is_empty() => {
                     events.push(WatchEvent::about_backup(EventKind::Pruned, now, who, prune_facts(ids), String::new()));

@@ -25,10 +25,7 @@ fn schedule(last: Option<Option<&str>>, has_volume: bool) -> BackupSchedule {
 
 /// `kind server text` of each event, then whether it notifies.
 fn said(events: &[WatchEvent]) -> Vec<(String, bool)> {
-    events
-        .iter()
-        .map(|e| (format!("{} {}", e.kind.as_str(), e.summary()), e.notifies()))
-        .collect()
+    events.iter().map(|e| (format!("{} {}", e.kind.as_str(), e.summary()), e.notifies())).collect()
 }
 
 #[test]
@@ -186,7 +183,10 @@ fn rounds_move_the_schedule_and_say_what_they_did() {
         let expected: Vec<(String, bool)> = expected.into_iter().map(|(e, n)| (e.to_string(), n)).collect();
         assert_eq!(said(&events), expected, "at {now}");
         for e in &events {
-            assert_eq!((e.at, e.server.as_ref(), e.region.as_ref().map(|r| r.as_str())), (t(now), Some(&name("s")), Some("us-east-1")));
+            assert_eq!(
+                (e.at, e.server.as_ref(), e.region.as_ref().map(|r| r.as_str())),
+                (t(now), Some(&name("s")), Some("us-east-1"))
+            );
         }
         if let Some(not_due) = not_due {
             assert_eq!(s.due(t(not_due)), vec![], "after {now}: not due at {not_due}");
@@ -231,7 +231,7 @@ fn a_missed_backup_in_json() {
     let events = s.settle(now, vec![report]);
     assert_eq!(
         events[0].summary(),
-        "the scheduled backup of s for 2027-01-15T03:00:00Z was taken: snap-9; missed, taken 6 hours late (the 2 scheduled backups before it never happened)"
+        "the scheduled backup of s for 2027-01-15T03:00:00Z was taken: snap-9; missed, taken 6 hours late (the 2 days before went without one)"
     );
     let json: serde_json::Value = serde_json::from_str(&events[0].to_json()).unwrap();
     assert_eq!(json["version"], 1);
