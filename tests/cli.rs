@@ -773,3 +773,7 @@ mod watch;
 // `backup@SERVER`.
 #[path = "cli/backup.rs"]
 mod backup;
+
+// Scheduled backups: `cellar watch` takes them alongside its looks, cron with `apply`.
+#[path = "cli/backup_schedule.rs"]
+mod backup_schedule;

@@ -11,6 +11,9 @@
 pub mod allocator;
 mod backend;
 mod commands;
+/// `cellar watch`'s backup rounds, for the benchmark that watches with them under way.
+#[doc(hidden)]
+pub use commands::watch::backups as watch_backups;
 #[cfg(feature = "aws")]
 mod host;
 #[cfg(feature = "aws")]
