@@ -35,6 +35,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use cellar_cli::watch_backups::{drive, Backups};
 use cellar_engine::caller::{CallCounts, Policy};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::config::ConfigTree;
@@ -43,7 +44,6 @@ use cellar_engine::limits::Bucket;
 use cellar_engine::model::*;
 use cellar_engine::monitoring::{HealthCheck, HealthCheckKind};
 use cellar_engine::plan::Plan;
-use cellar_cli::watch_backups::{drive, Backups};
 use cellar_engine::watch::{self, EventKind, Target, Tracker, WatchEvent};
 use cellar_sim::{CapacityChange, Faults, Impairment, ScheduledTermination, Sim, StatusCheck, Unreachable};
 use std::collections::BTreeMap;

@@ -142,7 +142,8 @@ enum Sub {
     #[command(after_help = status::AFTER_HELP)]
     Status(status::Args),
     /// Watch the servers: report each change of health (down, degraded, recovered, AWS's
-    /// scheduled events) as it happens, and notify webhooks and commands.
+    /// scheduled events) as it happens, and notify webhooks and commands; take their
+    /// scheduled backups and prune.
     #[command(after_help = watch::AFTER_HELP)]
     Watch(watch::Args),
     /// A server's backups (snapshots tagged by backup@), newest first, and what retention does with each.

@@ -58,12 +58,10 @@ recovered        it ended: healthy again (resolved: stopped or absent on purpose
 scheduled        AWS scheduled a retirement, reboot or maintenance of the instance (once, with its date)\n  \
 connection-lost  the cloud cannot be read (and connection-restored)\n  \
 changed          another change (healthy -> stopped), on the output only\n  \
-backup           a scheduled backup was taken (output only, unless it was missed: the machine was off)\n  \
-backup-failed    it could not be taken (tried again 5 min later, then twice as long each time), or it waited an \
-hour for another apply's lock\n  \
-backup-postponed another apply holds the server's lock: tried again at each look (output only)\n  \
-pruned           backups retention no longer keeps were deleted after a backup (output only; prune-failed is \
-notified)\n\
+backup           a scheduled backup was taken (notified only when missed: the machine was off)\n  \
+backup-failed    it could not be taken (tried again in 5 min, doubling), or waited 1 h for a lock\n  \
+backup-postponed another apply holds the server's lock: tried at each look (output only)\n  \
+pruned           the backups retention no longer keeps were deleted (output only; prune-failed)\n\
 A running server is down when its instance fails a status check or its health_check fails twice in a row.\n\n\
 Backups: every watched server whose `backups` is not Off has its scheduled backup taken when it falls due (daily_at, \
 UTC; read from its snapshots once, at the first look), as `cellar apply backup@SERVERS --due --yes` takes it, then \
@@ -71,7 +69,7 @@ prune@SERVERS: under each server's lock, planned and applied unattended, journal
 simulator's state. A backup the watch was not running for (the machine was off) is taken at the first look and said \
 to be missed. The looks go on while a backup waits for its snapshots; a failing backup never stops the watch. \
 --no-backups only watches (cron can take the backups instead: see the README).\n\n\
-Notifications: every event but `changed` also goes to the server's `notify` webhooks (POST of the event's JSON, \
+Notifications: every event but `changed`, `backup-postponed`, `pruned` and a `backup` on time also goes to the server's `notify` webhooks (POST of the event's JSON, \
 or Slack's {\"text\"}) and commands (the event in CELLAR_* variables and as JSON on stdin), each tried 4 times \
 0.5 s, 1 s, 2 s apart; a delivery that still fails is reported as a `notify-failed` line and the watch goes on.\n\n\
 On the simulator the watch runs on the virtual clock and the faults of `cellar sim faults` happen during it: \
