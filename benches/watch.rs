@@ -17,17 +17,25 @@
 //! incident never noticed. A **false alarm** is an incident event for a server with no
 //! fault under way (from its fault to five minutes after it was undone): zero expected.
 //!
+//! **With backups.** As `cellar watch` does, the watch takes the servers' scheduled
+//! backups alongside its looks (`cellar_cli::watch_backups`: the same rounds, locks, fleet
+//! plans and unattended applies): every server at the first look (never backed up), and
+//! every server again at its `daily_at`, set three hours into the run, both rounds of all N
+//! servers at once while incidents happen. The incidents noticed while a round was under
+//! way are reported apart (`CELLAR_BENCH_WATCH_BACKUPS=0` watches without them).
+//!
 //! **Cost.** One look at 10, 100 and 1,000 healthy servers: the calls the simulator served
 //! (its call count) by operation (the watch's call counts), and the share of each token
 //! bucket's refill over one interval that a look takes.
 //!
 //! Run: `cargo bench -p cellar --no-default-features --bench watch`
 //! (`CELLAR_BENCH_WATCH_SERVERS=100`, `CELLAR_BENCH_WATCH_HOURS=12`,
-//! `CELLAR_BENCH_WATCH_COST=10,100,1000`).
+//! `CELLAR_BENCH_WATCH_COST=10,100,1000`, `CELLAR_BENCH_WATCH_BACKUPS=1`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use cellar_cli::watch_backups::{drive, Backups};
 use cellar_engine::caller::{CallCounts, Policy};
 use cellar_engine::cloud::Cloud;
 use cellar_engine::config::ConfigTree;
@@ -36,7 +44,7 @@ use cellar_engine::limits::Bucket;
 use cellar_engine::model::*;
 use cellar_engine::monitoring::{HealthCheck, HealthCheckKind};
 use cellar_engine::plan::Plan;
-use cellar_engine::watch::{self, EventKind, Target, Tracker};
+use cellar_engine::watch::{self, EventKind, Target, Tracker, WatchEvent};
 use cellar_sim::{CapacityChange, Faults, Impairment, ScheduledTermination, Sim, StatusCheck, Unreachable};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,10 +88,12 @@ fn main() {
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![10, 100, 1000]);
+    let backups = env_or("CELLAR_BENCH_WATCH_BACKUPS", 1) != 0;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let wall = Instant::now();
-        time_to_notice(servers, hours).await;
+        // The backup rounds are local tasks beside the looks, as in `cellar watch`.
+        tokio::task::LocalSet::new().run_until(time_to_notice(servers, hours, backups)).await;
         println!("  (wall {:.1} s)", wall.elapsed().as_secs_f64());
         for n in cost_sizes {
             cost(n).await;
@@ -133,10 +143,28 @@ async fn fleet(n: usize) -> (tempfile::TempDir, ConfigTree, Arc<Sim>, Vec<Target
     (dir, tree, sim, targets)
 }
 
-async fn time_to_notice(n: usize, hours: u64) {
-    let (_dir, tree, sim, targets) = fleet(n).await;
+async fn time_to_notice(n: usize, hours: u64, with_backups: bool) {
+    let (dir, tree, sim, targets) = fleet(n).await;
     let start = sim.now().await.0;
     let end = start + hours * 3600;
+    // The daily backup three hours in (on the minute), for every server.
+    let daily_at = (start + 3 * 3600) % 86_400 / 60;
+    let journals = tempfile::tempdir().unwrap();
+    let mut backups = match with_backups {
+        true => {
+            let global = dir.path().join("global.ron");
+            let text = std::fs::read_to_string(&global).unwrap();
+            let at = format!(r#", backups: (daily_at: "{:02}:{:02}"))"#, daily_at / 60, daily_at % 60);
+            std::fs::write(&global, format!("{}{at}", text.trim_end().trim_end_matches(')'))).unwrap();
+            let tree = Arc::new(ConfigTree::load(dir.path()).unwrap());
+            let cloud: Arc<dyn Cloud> = sim.clone();
+            Some(Backups::new(cloud, tree, &tree_names(&targets), journals.path().to_path_buf()).unwrap())
+        }
+        false => None,
+    };
+    // When each round was under way, and what it said.
+    let mut rounds: Vec<(u64, Option<u64>)> = Vec::new();
+    let mut backup_events: BTreeMap<&'static str, usize> = BTreeMap::new();
     // The incidents, each to another server (round the fleet, a prime step apart).
     let names = tree.server_names();
     let count = ((end - start) / SPACING).saturating_sub(1) as usize;
@@ -208,12 +236,32 @@ async fn time_to_notice(n: usize, hours: u64) {
     let grace = 300;
     loop {
         let at = sim.now().await;
-        let observed = watch::observe(&*sim, &*sim, &targets, &policy).await;
-        let found = match observed {
-            Ok(observations) => tracker.observe(at, &observations),
+        let mut backup_said: Vec<WatchEvent> = Vec::new();
+        let mut said = |events: Vec<WatchEvent>| {
+            backup_said.extend(events);
+            Ok(())
+        };
+        let observed = drive(&mut backups, watch::observe(&*sim, &*sim, &targets, &policy), &mut said).await.unwrap();
+        let mut found = match &observed {
+            Ok(observations) => tracker.observe(at, observations),
             Err(e) => tracker.unreadable(at, &e.to_string()),
         };
+        if let (Ok(observations), Some(b)) = (&observed, backups.as_mut()) {
+            let was = b.running();
+            b.after_look(at, observations).await;
+            if !was && b.running() {
+                rounds.push((at.0, None));
+            }
+        }
+        found.append(&mut backup_said);
         for event in found {
+            if let Some(kind) = backup_kind(event.kind) {
+                *backup_events.entry(kind).or_default() += 1;
+                if let Some((_, ended)) = rounds.last_mut().filter(|(_, ended)| ended.is_none()) {
+                    *ended = Some(event.at.0);
+                }
+                continue;
+            }
             events += 1;
             if !matches!(event.kind, EventKind::Down | EventKind::Degraded) {
                 continue;
@@ -236,13 +284,28 @@ async fn time_to_notice(n: usize, hours: u64) {
         // Sleep to the next look, doing by hand what falls due meanwhile.
         let due: Vec<(u64, (bool, ServerName))> =
             by_hand.range(at.0 + 1..=next).map(|(t, w)| (*t, w.clone())).collect();
+        let mut said = |events: Vec<WatchEvent>| {
+            for e in events.iter().filter_map(|e| backup_kind(e.kind).map(|k| (k, e.at.0))) {
+                *backup_events.entry(e.0).or_default() += 1;
+                if let Some((_, ended)) = rounds.last_mut().filter(|(_, ended)| ended.is_none()) {
+                    *ended = Some(e.1);
+                }
+            }
+            Ok(())
+        };
         for (t, (attach, server)) in due {
             let now = sim.now().await.0;
-            sim.sleep(Duration::from_secs(t.saturating_sub(now))).await;
+            drive(&mut backups, sim.sleep(Duration::from_secs(t.saturating_sub(now))), &mut said).await.unwrap();
             by_hand_volume(&sim, &server, attach).await;
         }
         let now_ms = sim.now_ms().await;
-        sim.sleep(Duration::from_millis((next * 1000).saturating_sub(now_ms))).await;
+        let wait = Duration::from_millis((next * 1000).saturating_sub(now_ms));
+        drive(&mut backups, sim.sleep(wait), &mut said).await.unwrap();
+    }
+    if let Some(b) = backups.as_mut() {
+        for e in b.finish().await {
+            *backup_events.entry(backup_kind(e.kind).unwrap_or("other")).or_default() += 1;
+        }
     }
     let mut latencies: Vec<u64> = incidents.iter().filter_map(|i| i.noticed.map(|t| t - i.at)).collect();
     latencies.sort_unstable();
@@ -274,12 +337,54 @@ async fn time_to_notice(n: usize, hours: u64) {
             l.last().copied().unwrap_or(0)
         );
     }
+    if with_backups {
+        let during: Vec<u64> = incidents
+            .iter()
+            .filter(|i| rounds.iter().any(|(from, to)| *from <= i.at && i.at <= to.unwrap_or(end)))
+            .filter_map(|i| i.noticed.map(|t| t - i.at))
+            .collect();
+        let spans: Vec<String> = rounds
+            .iter()
+            .map(|(from, to)| format!("+{} s for {} s", from - start, to.unwrap_or(end).saturating_sub(*from)))
+            .collect();
+        let said: Vec<String> = backup_events.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!(
+            "  with backups: {} rounds of all {n} servers ({}), daily_at {:02}:{:02}; events: {}",
+            rounds.len(),
+            spans.join(", "),
+            daily_at / 60,
+            daily_at % 60,
+            said.join(", ")
+        );
+        println!(
+            "  incidents while a round was under way: {} noticed, max {} s",
+            during.len(),
+            during.iter().max().copied().unwrap_or(0)
+        );
+    }
     println!("  missed: {}; false alarms: {} (zero expected)", missed.len(), false_alarms.len());
     for m in missed.iter().take(5) {
         println!("    missed {m:?}");
     }
     for f in false_alarms.iter().take(5) {
         println!("    false alarm: {f}");
+    }
+}
+
+/// The names of the watched servers.
+fn tree_names(targets: &[Target]) -> Vec<ServerName> {
+    targets.iter().map(|t| t.name.clone()).collect()
+}
+
+/// A backup event's kind, by name; `None` for the health events.
+fn backup_kind(kind: EventKind) -> Option<&'static str> {
+    match kind {
+        EventKind::Backup
+        | EventKind::BackupFailed
+        | EventKind::BackupPostponed
+        | EventKind::Pruned
+        | EventKind::PruneFailed => Some(kind.as_str()),
+        _ => None,
     }
 }
 

@@ -777,3 +777,7 @@ mod backup;
 // `restore-server@SERVER`: to a day's backups, into another zone, and undone on failure.
 #[path = "cli/restore.rs"]
 mod restore;
+
+// Scheduled backups: `cellar watch` takes them alongside its looks, cron with `apply`.
+#[path = "cli/backup_schedule.rs"]
+mod backup_schedule;

@@ -35,6 +35,11 @@ type SimParts = (Arc<Mutex<Option<SimStore>>>, Arc<Sim>);
 pub struct Checkpoint(Option<SimParts>);
 
 impl Checkpoint {
+    /// One that saves nothing (AWS keeps its own state; a simulator nobody saves).
+    pub fn none() -> Checkpoint {
+        Checkpoint(None)
+    }
+
     pub fn save(&self) -> Result<()> {
         if let Some((store, sim)) = &self.0 {
             // The world's lock, then the store's: the order `save_every_change`'s hook takes them in.

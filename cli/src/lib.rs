@@ -11,6 +11,9 @@
 pub mod allocator;
 mod backend;
 mod commands;
+/// `cellar watch`'s backup rounds, for the benchmark that watches with them under way.
+#[doc(hidden)]
+pub use commands::watch::backups as watch_backups;
 #[cfg(feature = "aws")]
 mod host;
 #[cfg(feature = "aws")]
@@ -139,7 +142,8 @@ enum Sub {
     #[command(after_help = status::AFTER_HELP)]
     Status(status::Args),
     /// Watch the servers: report each change of health (down, degraded, recovered, AWS's
-    /// scheduled events) as it happens, and notify webhooks and commands.
+    /// scheduled events) as it happens, and notify webhooks and commands; take their
+    /// scheduled backups and prune.
     #[command(after_help = watch::AFTER_HELP)]
     Watch(watch::Args),
     /// A server's backups (snapshots tagged by backup@), newest first, and what retention does with each.

@@ -121,10 +121,60 @@ async fn take_one(
     holder: &LockHolder,
     take_over: TakeOver<'_>,
 ) -> Result<()> {
+    match try_take(cloud, region, server, holder).await? {
+        None => Ok(()),
+        Some(other) if take_over(&other) => {
+            crate::output::stderr(&format!(
+                "Taking over the lock of {server} left by {other} (the same plan's apply, its process gone).\n"
+            ));
+            replace(cloud, region, server, holder).await
+        }
+        Some(other) => bail!(refused_message(server, &other)),
+    }
+}
+
+/// Takes the lock of each of `servers` in `region` that no other process holds (in name
+/// order): the locks taken, and the servers whose lock another process holds, with that
+/// holder. A lock this very process left (`cellar watch`'s earlier backup round, whose
+/// release failed) is taken over. An error (the cloud could not be asked) releases the
+/// locks taken so far.
+pub async fn take_free(
+    cloud: &dyn Cloud,
+    region: &Region,
+    servers: &BTreeSet<ServerName>,
+    holder: &LockHolder,
+) -> Result<(Held, Vec<(ServerName, LockHolder)>)> {
+    let mut held = Held { region: region.clone(), servers: Vec::new(), holder: holder.clone() };
+    let mut busy = Vec::new();
+    let mine = |other: &LockHolder| other.pid.is_some() && other.pid == holder.pid && other.host == holder.host;
+    for server in servers {
+        let taken = match try_take(cloud, region, server, holder).await {
+            Ok(Some(other)) if mine(&other) => replace(cloud, region, server, holder).await.map(|()| None),
+            other => other,
+        };
+        match taken {
+            Ok(None) => held.servers.push(server.clone()),
+            Ok(Some(other)) => busy.push((server.clone(), other)),
+            Err(e) => {
+                held.release(cloud).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok((held, busy))
+}
+
+/// Takes the lock of `server`: `None` once taken, else who holds it.
+async fn try_take(
+    cloud: &dyn Cloud,
+    region: &Region,
+    server: &ServerName,
+    holder: &LockHolder,
+) -> Result<Option<LockHolder>> {
     let caller = Caller::new(&Policy::default());
     let create = || cloud.create_server_lock(region, server, holder);
     let e = match caller.call(cloud, Api::CreateLaunchTemplate, create).await {
-        Ok(()) => return Ok(()),
+        Ok(()) => return Ok(None),
         Err(e) if e.kind == CloudErrorKind::AlreadyExists => e,
         Err(e) => return Err(anyhow!(e).context(format!("taking the lock of server {server} in {region}"))),
     };
@@ -133,20 +183,20 @@ async fn take_one(
     let Some(other) = found else {
         // Released between our create and our look: try once more.
         let created = caller.call(cloud, Api::CreateLaunchTemplate, create).await;
-        return created.map_err(|_| anyhow!(e).context(format!("taking the lock of server {server} in {region}")));
+        return created
+            .map(|()| None)
+            .map_err(|_| anyhow!(e).context(format!("taking the lock of server {server} in {region}")));
     };
-    if other.same_as(holder) {
-        return Ok(());
-    }
-    if take_over(&other) {
-        crate::output::stderr(&format!(
-            "Taking over the lock of {server} left by {other} (the same plan's apply, its process gone).\n"
-        ));
-        let delete = || cloud.delete_server_lock(region, server);
-        caller.call(cloud, Api::DeleteLaunchTemplate, delete).await.map_err(|d| anyhow!(d))?;
-        return caller.call(cloud, Api::CreateLaunchTemplate, create).await.map_err(|c| anyhow!(c));
-    }
-    bail!(refused_message(server, &other))
+    Ok((!other.same_as(holder)).then_some(other))
+}
+
+/// Deletes the lock of `server` (one to take over) and takes it.
+async fn replace(cloud: &dyn Cloud, region: &Region, server: &ServerName, holder: &LockHolder) -> Result<()> {
+    let caller = Caller::new(&Policy::default());
+    let delete = || cloud.delete_server_lock(region, server);
+    caller.call(cloud, Api::DeleteLaunchTemplate, delete).await.map_err(|d| anyhow!(d))?;
+    let create = || cloud.create_server_lock(region, server, holder);
+    caller.call(cloud, Api::CreateLaunchTemplate, create).await.map_err(|c| anyhow!(c))
 }
 
 /// The one-line refusal, and its fix.
@@ -158,6 +208,11 @@ pub fn refused_message(server: &ServerName, holder: &LockHolder) -> String {
 }
 
 impl Held {
+    /// The servers whose lock is held.
+    pub fn servers(&self) -> &[ServerName] {
+        &self.servers
+    }
+
     /// Releases every lock still this process's own; a lock someone removed (`cellar
     /// unlock`) and another took meanwhile is left to them, with a warning. Failures are
     /// said on stderr: the apply's own outcome stands.

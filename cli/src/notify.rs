@@ -212,12 +212,10 @@ impl Notifier {
     }
 
     /// Queues `event` for its server's destinations (every destination for the
-    /// connection's events); events that only inform ([`EventKind::notifies`] false) go
+    /// connection's events); events that only inform ([`WatchEvent::notifies`] false) go
     /// nowhere.
-    ///
-    /// [`EventKind::notifies`]: cellar_engine::watch::EventKind::notifies
     pub fn send(&self, event: &WatchEvent) {
-        if !event.kind.notifies() {
+        if !event.notifies() {
             return;
         }
         let all: Vec<usize> = (0..self.senders.len()).collect();

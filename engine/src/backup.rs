@@ -306,6 +306,18 @@ impl fmt::Display for RestoreAt {
     }
 }
 
+/// When the newest scheduled backup of `server` among `snapshots` was taken (`None` if it
+/// has none): what [`due`] counts from. Pending ones count (the backup is under way), and
+/// snapshots cellar did not make, manual backups and other servers' are left out.
+pub fn last_scheduled(server: &ServerName, snapshots: &[Snapshot]) -> Option<Timestamp> {
+    snapshots
+        .iter()
+        .filter_map(BackupSnapshot::from_snapshot)
+        .filter(|b| b.server() == server && b.kind() == BackupKind::Scheduled)
+        .map(|b| b.taken_at())
+        .max()
+}
+
 /// A scheduled backup that is due.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Due {

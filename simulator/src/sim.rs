@@ -22,6 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+/// The turns a sleeper that is the earliest gives the other tasks before it moves the clock
+/// (see [`Sim::sleep_until_ms`]): enough for a chain of tasks each woken by the one before
+/// (a step that ends, the apply it wakes, the step that apply starts) to settle.
+const SETTLE_TURNS: usize = 4;
+
 /// The simulator as a [`Cloud`]. The world lock is never held across an `.await`.
 pub struct Sim {
     world: Mutex<World>,
@@ -339,12 +344,16 @@ impl Sim {
     /// Concurrent sleepers share the clock, as real time is shared: each registers its
     /// wake-up time; a sleeper that is the earliest once every other runnable task has had
     /// a turn (one `yield_now` round of the current-thread runtime) moves the clock to its
-    /// wake-up time. So two tasks sleeping 5 s at once wake after 5 s, not 10, and two
-    /// calls of 100 ms made at once both return 100 ms later.
+    /// wake-up time, if it still is the earliest after [`SETTLE_TURNS`] more turns. So two
+    /// tasks sleeping 5 s at once wake after 5 s, not 10, and two calls of 100 ms made at
+    /// once both return 100 ms later; and a task woken by another that ended (an apply whose
+    /// step is done, on a task of its own beside `cellar watch`'s looks) starts its next
+    /// call or sleep before a later sleeper moves the clock past it.
     async fn sleep_until_ms(&self, wake: u64) {
         let key = (wake, self.next_sleeper.fetch_add(1, Ordering::SeqCst));
         self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
         let _guard = SleeperGuard(&self.sleepers, key);
+        let earliest = || self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).first() == Some(&key);
         loop {
             if self.with_world(|w| w.now_ms() >= wake) {
                 return;
@@ -353,8 +362,14 @@ impl Sim {
             if self.with_world(|w| w.now_ms() >= wake) {
                 return;
             }
-            let earliest = self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).first() == Some(&key);
-            if earliest {
+            if !earliest() {
+                continue;
+            }
+            let now = self.with_world(|w| w.now_ms());
+            for _ in 0..SETTLE_TURNS {
+                tokio::task::yield_now().await;
+            }
+            if self.with_world(|w| w.now_ms()) == now && earliest() {
                 self.advance_until_ms(wake, false).await;
             }
         }

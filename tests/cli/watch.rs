@@ -9,12 +9,12 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 /// The events of a `--format json` watch, parsed.
-fn events(stdout: &str) -> Vec<Value> {
+pub(super) fn events(stdout: &str) -> Vec<Value> {
     stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
 }
 
 /// `kind server` of each event, with its seconds after `start`.
-fn kinds(events: &[Value], start: u64) -> Vec<(u64, String)> {
+pub(super) fn kinds(events: &[Value], start: u64) -> Vec<(u64, String)> {
     events
         .iter()
         .map(|e| {
@@ -27,7 +27,7 @@ fn kinds(events: &[Value], start: u64) -> Vec<(u64, String)> {
 
 /// Installs a fault schedule (RON) in which `{t+N}` is the world's time now plus N
 /// seconds; returns that time.
-fn faults(c: &Cellar, ron: &str) -> u64 {
+pub(super) fn faults(c: &Cellar, ron: &str) -> u64 {
     let now = c.world().now().0;
     let mut text = String::new();
     let mut rest = ron;
@@ -59,7 +59,7 @@ fn failed_respawn(c: &Cellar, terminated: u64, back: u64) -> u64 {
 }
 
 /// Appends `text` to the copied config's global.ron (before its closing parenthesis).
-fn add_to_global(c: &Cellar, text: &str) {
+pub(super) fn add_to_global(c: &Cellar, text: &str) {
     let path = c.config.join("global.ron");
     let global = std::fs::read_to_string(&path).unwrap();
     let end = global.rfind(')').expect("global.ron is a struct");
@@ -102,7 +102,7 @@ fn webhook(status: u16) -> (String, Arc<Mutex<Vec<String>>>) {
 fn a_failed_respawn_is_down_once_then_recovered() {
     let c = Cellar::new();
     let t = failed_respawn(&c, 300, 1200);
-    let r = c.ok(&["watch", "--for", "40m", "--format", "json"]);
+    let r = c.ok(&["watch", "--for", "40m", "--format", "json", "--no-backups"]);
     let got = events(&r.stdout);
     let seen = kinds(&got, t);
     assert_eq!(seen.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>(), ["down duvel", "recovered duvel"], "{seen:?}");
@@ -114,8 +114,9 @@ fn a_failed_respawn_is_down_once_then_recovered() {
     assert_eq!(got[0]["incident"]["id"], got[1]["incident"]["id"]);
     assert_eq!(got[1]["health"], "healthy");
     assert!(r.stderr.contains("watching 5 servers every 30s for 40m"), "{}", r.stderr);
+    assert!(r.stderr.contains("no backups (--no-backups)"), "{}", r.stderr);
     // The watch saved the clock it moved: a second one starts after the incident.
-    let text = c.ok(&["watch", "--for", "40m"]).stdout;
+    let text = c.ok(&["watch", "--for", "40m", "--no-backups"]).stdout;
     assert_eq!(text.lines().count(), 0, "the incident ended before this watch: {text}");
 }
 
@@ -148,7 +149,7 @@ fn notifications_reach_webhooks_and_commands_and_a_failing_one_is_reported() {
         ),
     );
     let t = failed_respawn(&c, 60, 1500);
-    let r = c.ok(&["watch", "duvel", "--for", "30m"]);
+    let r = c.ok(&["watch", "duvel", "--for", "30m", "--no-backups"]);
     let lines: Vec<&str> = r.stdout.lines().collect();
     // Events start with their time; a failed delivery with NOTIFY-FAILED.
     let (failures, events): (Vec<&str>, Vec<&str>) = lines.iter().partition(|l| l.starts_with("NOTIFY-FAILED"));
@@ -218,14 +219,17 @@ fn status_watch_prints_the_lines_that_change() {
 
 /// SIGTERM ends a watch cleanly (exit 0, the state file saved and whole): on the simulator
 /// at its pace between two looks, with the state file let go meanwhile (so another command
-/// runs while it waits).
+/// runs while it waits), and with duvel's first backup under way (a 30 GiB snapshot takes
+/// 90 s): that backup is stopped and its lock released, and the snapshot it asked for
+/// completes on its own and counts as the scheduled backup.
 #[test]
 fn sigterm_ends_a_watch_cleanly() {
     let c = Cellar::new();
     c.ok(&["apply", "create-server@duvel", "30", "--yes"]);
     let child = c.command(&["watch"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("cellar runs");
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    // Between two looks the state file is free: another command runs at once.
+    // Between two looks the state file is free: another command runs (at once, or as soon
+    // as the first look is over).
     let r = c.ok(&["sim", "show"]);
     assert!(r.stdout.contains("duvel"), "{}", r.stdout);
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
@@ -234,7 +238,13 @@ fn sigterm_ends_a_watch_cleanly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("in real time") && stderr.contains("SIGTERM: the watch stops"), "{stderr}");
+    assert!(stderr.contains("the backups of duvel under way were stopped and their locks released"), "{stderr}");
     c.ok(&["status", "duvel"]);
+    // Its lock is gone: another apply takes it. Its snapshot is the day's scheduled backup.
+    let plan = c.ok(&["plan", "backup@duvel", "--due"]).stdout;
+    assert!(plan.contains("duvel's scheduled backup is not due") && plan.contains("No changes"), "{plan}");
+    let applied = c.ok(&["apply", "backup@duvel", "--yes"]).stdout;
+    assert!(applied.contains("a manual snapshot") && applied.contains("Apply complete"), "{applied}");
 }
 
 /// Every kind of incident of the simulator's faults, in one watch: an impaired instance
@@ -258,7 +268,7 @@ fn impairments_probes_scheduled_events_and_outages_are_reported() {
             outages: [(at: {t+2500}, secs: 120)],
         )"#,
     );
-    let r = c.ok(&["watch", "duvel,ommegang", "--for", "50m", "--format", "json"]);
+    let r = c.ok(&["watch", "duvel,ommegang", "--for", "50m", "--format", "json", "--no-backups"]);
     let got = events(&r.stdout);
     let seen = kinds(&got, t);
     let names: Vec<&str> = seen.iter().map(|(_, k)| k.as_str()).collect();

@@ -369,20 +369,66 @@ impl Interrupts {
     }
 }
 
+/// Where `cellar apply COMMAND` (and `cellar watch`'s backups) save their plans and
+/// journals: `journals/` next to the simulator's state (`.cellar/journals/`).
+pub fn journals_dir(ctx: &Ctx) -> PathBuf {
+    match ctx.sim_state.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join("journals"),
+        _ => PathBuf::from("journals"),
+    }
+}
+
 /// `cellar apply COMMAND`: its plan is to be saved under `.cellar/journals/` (next to the
 /// simulator's state; [`save_command_plan`], once its servers are locked), so that an
 /// interrupted apply resumes like a saved plan's.
 fn command_target(ctx: &Ctx, plan: Plan) -> Target {
-    let dir = match ctx.sim_state.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.join("journals"),
-        _ => PathBuf::from("journals"),
-    };
+    let dir = journals_dir(ctx);
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let who = plan.scope.server.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "cellar".into());
     let file = dir.join(format!("{who}-{}-{}.plan.ron", since_epoch.as_secs(), std::process::id()));
     let journal =
         JournalFile { plan: file.display().to_string(), digest: journal::digest(&plan.to_ron()), records: vec![] };
     Target { plan, file, journal }
+}
+
+/// The operator of an apply no person watches: no DNS gate is passed (no command it
+/// applies has one), and its progress goes nowhere (the report says how it ended).
+struct Unattended;
+
+impl Operator for Unattended {
+    fn confirm_dns(&self, _host: &str, _ip: &str) -> bool {
+        false
+    }
+    fn event(&self, _event: &executor::Event) {}
+}
+
+/// Applies a plan nobody reviews, made under the locks of its servers that the caller took
+/// and still holds (so the world cannot have moved past it: there is no stale check): what
+/// `cellar watch` does with the backups it takes and prunes. Like `cellar apply COMMAND`,
+/// the plan is saved as `<journals>/<name>-<time>-<pid>.plan.ron` and its apply journaled
+/// next to it (`cellar apply` that file resumes an apply cut short); nothing is printed.
+/// `cancel` stops new steps from starting.
+pub async fn apply_unattended(
+    (cloud, checkpoint): (Arc<dyn Cloud>, Checkpoint),
+    plan: &Plan,
+    (journals, name): (&Path, &str),
+    cancel: &Cancel,
+) -> Result<ApplyReport> {
+    let now = cloud.now().await;
+    let file = journals.join(format!("{name}-{}-{}.plan.ron", now.0, std::process::id()));
+    let text = plan.to_ron();
+    cellar_engine::files::write_atomically(&file, text.as_bytes())
+        .with_context(|| format!("saving the plan to journal its apply ({})", file.display()))?;
+    let journal = JournalFile { plan: file.display().to_string(), digest: journal::digest(&text), records: vec![] };
+    let sink = Arc::new(FileJournal::new(journal::path_for(&file), journal, checkpoint));
+    let journaled = Journaled { journal: sink.clone(), resume: Resume::default() };
+    let report =
+        executor::apply_journaled(cloud, Arc::new(Unattended), plan, Policy::default(), cancel, journaled).await;
+    let ended = Record::Ended { how: ending(&report), summary: report.summary() };
+    sink.record(&ended).map_err(|e| anyhow!(e)).with_context(|| {
+        format!("the apply ran ({}), but its end could not be journaled in {}", report.summary(), sink.path().display())
+    })?;
+    Ok(report)
 }
 
 fn save_command_plan(target: &Target) -> Result<()> {

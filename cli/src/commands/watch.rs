@@ -1,16 +1,23 @@
 //! `cellar watch`: checks the servers at an interval and reports each change of health,
-//! on standard output and to the `notify` targets of the configuration.
+//! on standard output and to the `notify` targets of the configuration; and takes their
+//! scheduled backups when they fall due, then prunes (`backups.rs`), alongside the looks.
 
-use super::Ctx;
+pub mod backups;
+
+use super::{apply, Ctx};
 use crate::backend::{Backend, Checkpoint};
 use crate::notify::Notifier;
 use crate::output;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use backups::{drive, Backups};
 use cellar_engine::cloud::Cloud;
+use cellar_engine::model::ServerName;
 use cellar_engine::monitoring::{Prober, DEFAULT_REMIND_EVERY};
 use cellar_engine::selector::Selector;
 use cellar_engine::watch::{self, Target, Tracker, WatchEvent};
 use clap::ValueEnum;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
@@ -30,6 +37,10 @@ pub struct Args {
     /// A line per event for people, or one JSON object per line (docs/watch-events.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Only watch: take no scheduled backup and prune nothing (cron can, with `cellar apply
+    /// backup@all --due --yes` and `cellar apply prune@all --yes`).
+    #[arg(long)]
+    no_backups: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,17 +57,29 @@ reminder         it still lasts (notify.remind_every_mins, default 60; 0: never)
 recovered        it ended: healthy again (resolved: stopped or absent on purpose)\n  \
 scheduled        AWS scheduled a retirement, reboot or maintenance of the instance (once, with its date)\n  \
 connection-lost  the cloud cannot be read (and connection-restored)\n  \
-changed          another change (healthy -> stopped), on the output only\n\
+changed          another change (healthy -> stopped), on the output only\n  \
+backup           a scheduled backup was taken (notified only when missed: the machine was off)\n  \
+backup-failed    it could not be taken (tried again in 5 min, doubling), or waited 1 h for a lock\n  \
+backup-postponed another apply holds the server's lock: tried at each look (output only)\n  \
+pruned           the backups retention no longer keeps were deleted (output only; prune-failed)\n\
 A running server is down when its instance fails a status check or its health_check fails twice in a row.\n\n\
-Notifications: every event but `changed` also goes to the server's `notify` webhooks (POST of the event's JSON, \
+Backups: every watched server whose `backups` is not Off has its scheduled backup taken when it falls due (daily_at, \
+UTC; read from its snapshots once, at the first look), as `cellar apply backup@SERVERS --due --yes` takes it, then \
+prune@SERVERS: under each server's lock, planned and applied unattended, journaled under journals/ next to the \
+simulator's state. A backup the watch was not running for (the machine was off) is taken at the first look and said \
+to be missed. The looks go on while a backup waits for its snapshots; a failing backup never stops the watch. \
+--no-backups only watches (cron can take the backups instead: see the README).\n\n\
+Notifications: every event but `changed`, `backup-postponed`, `pruned` and a `backup` on time also goes to the server's `notify` webhooks (POST of the event's JSON, \
 or Slack's {\"text\"}) and commands (the event in CELLAR_* variables and as JSON on stdin), each tried 4 times \
 0.5 s, 1 s, 2 s apart; a delivery that still fails is reported as a `notify-failed` line and the watch goes on.\n\n\
 On the simulator the watch runs on the virtual clock and the faults of `cellar sim faults` happen during it: \
 with --for and no --sim-pace as fast as it computes, holding the state file; otherwise at --sim-pace N (default \
-1: real time), letting other commands in between two looks.\n\n\
+1: real time), letting other commands in between two looks (a backup under way waits meanwhile).\n\n\
 Exit codes: 0 when --for ends or on Ctrl-C / SIGTERM (after the queued notifications went out); 1 on error.\n\n\
 Examples:\n  cellar watch\n  cellar watch 'web-*' --interval 1m --format json | tee -a watch.log\n  \
 cellar watch --for 2h                      # on the simulator: two virtual hours, at once\n  \
+cellar watch --for 2d                      # ... and two days of scheduled backups\n  \
+cellar watch --no-backups                  # only watch\n  \
 cellar --backend aws watch platform=debian-web";
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -88,6 +111,11 @@ enum Pace {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
+    // The backup rounds are tasks of the watch's one thread, beside its looks.
+    tokio::task::LocalSet::new().run_until(watch(ctx, args)).await
+}
+
+async fn watch(ctx: &Ctx, args: Args) -> Result<i32> {
     let tree = ctx.load_config()?;
     let names = match args.servers.as_deref() {
         None => tree.server_names(),
@@ -122,20 +150,44 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
         (true, Some(_), None) => Pace::Virtual,
         (true, _, pace) => Pace::Paced(pace.unwrap_or(1)),
     };
+    let names: Vec<ServerName> = targets.iter().map(|t| t.name.clone()).collect();
+    let mut backups = match args.no_backups {
+        true => None,
+        false => Some(
+            Backups::new(backend.cloud(), Arc::new(tree), &names, apply::journals_dir(ctx))?
+                .with_checkpoint(backend.checkpoint()),
+        ),
+    };
     let json = args.format == Format::Json;
     let notifier = Notifier::start(&notify, ctx.out.clone(), json);
-    output::stderr(&header(&targets, &args, pace, notifier.destinations()));
+    let backed_up = backups.as_ref().map(Backups::len);
+    output::stderr(&header(&targets, &args, pace, notifier.destinations(), backed_up));
+    let stop = StopSignal::listen()?;
+    let stopped = stop.stopped.clone();
 
     let (cloud, prober, checkpoint) = (backend.cloud(), backend.prober(), backend.checkpoint());
-    let looks = watch_loop(ctx, (&*cloud, &*prober, &checkpoint), &targets, &mut tracker, &notifier, &args, pace);
+    let parts = (&*cloud, &*prober, &checkpoint);
+    let looks = watch_loop(ctx, parts, (&targets, &mut tracker, &mut backups), &notifier, &args, (pace, &stopped));
     let stopped = tokio::select! {
         ended = looks => { ended?; None }
-        signal = stop_signal() => Some(signal?),
+        signal = stop.first() => Some(signal),
     };
-    drop((cloud, prober));
     if let Some(signal) = stopped {
         output::stderr(&format!("{signal}: the watch stops (notifications still queued go out first)\n"));
+        let aborted = match backups.as_mut() {
+            Some(b) => b.abort().await,
+            None => Vec::new(),
+        };
+        if !aborted.is_empty() {
+            let names: Vec<&str> = aborted.iter().map(ServerName::as_str).collect();
+            output::stderr(&format!(
+                "the backups of {} under way were stopped and their locks released; snapshots already asked for \
+                 complete on their own, and the next watch (or `cellar apply backup@all --due`) takes what is still due\n",
+                names.join(", ")
+            ));
+        }
     }
+    drop((cloud, prober, backups));
     notifier.finish();
     // Stopped between two looks at --sim-pace, the state is already saved and let go.
     checkpoint.save_if_held()?;
@@ -144,7 +196,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<i32> {
 }
 
 /// `watching 5 servers every 30s (...)`, on stderr.
-fn header(targets: &[Target], args: &Args, pace: Pace, destinations: usize) -> String {
+fn header(targets: &[Target], args: &Args, pace: Pace, destinations: usize, backed_up: Option<usize>) -> String {
     let probes = targets.iter().filter(|t| t.health_check.is_some()).count();
     let clock = match pace {
         Pace::Real => String::new(),
@@ -153,8 +205,12 @@ fn header(targets: &[Target], args: &Args, pace: Pace, destinations: usize) -> S
         Pace::Paced(n) => format!(" on the simulator, {n} times faster than real time"),
     };
     let span = args.span.map(|d| format!(" for {}", humantime::format_duration(d))).unwrap_or_default();
+    let backups = match backed_up {
+        None => "no backups (--no-backups)".to_string(),
+        Some(n) => format!("{n} backed up on schedule"),
+    };
     format!(
-        "watching {} server{} every {}{span}{clock}; {probes} with a health check, {destinations} notification target{}\n",
+        "watching {} server{} every {}{span}{clock}; {probes} with a health check, {destinations} notification target{}; {backups}\n",
         targets.len(),
         if targets.len() == 1 { "" } else { "s" },
         humantime::format_duration(args.interval),
@@ -162,44 +218,84 @@ fn header(targets: &[Target], args: &Args, pace: Pace, destinations: usize) -> S
     )
 }
 
-/// Looks, reports, waits; until `--for` is over (forever without it).
+/// Looks, reports, starts the backups that are due, waits; until `--for` is over (forever
+/// without it). A backup round runs alongside the looks and waits ([`drive`]); the one
+/// under way when the watch ends is finished first.
 async fn watch_loop(
     ctx: &Ctx,
     (cloud, prober, checkpoint): (&dyn Cloud, &dyn Prober, &Checkpoint),
-    targets: &[Target],
-    tracker: &mut Tracker,
+    (targets, tracker, backups): (&[Target], &mut Tracker, &mut Option<Backups>),
     notifier: &Notifier,
     args: &Args,
-    pace: Pace,
+    (pace, stopped): (Pace, &AtomicBool),
 ) -> Result<()> {
+    let json = args.format == Format::Json;
+    let mut said = |events: Vec<WatchEvent>| report(ctx, &events, notifier, json);
     let until = match args.span {
         Some(span) => Some(cloud.now().await.plus_secs(span.as_secs())),
         None => None,
     };
     let policy = watch::policy();
     loop {
+        if stopped.load(Ordering::SeqCst) {
+            // A stop signal cut the wait short: its branch of `run` ends the watch.
+            return std::future::pending().await;
+        }
         let at = cloud.now().await;
         let started_ms = cloud.now_ms().await;
-        let events = match watch::observe(cloud, prober, targets, &policy).await {
-            Ok(observations) => tracker.observe(at, &observations),
+        let observed = drive(backups, watch::observe(cloud, prober, targets, &policy), &mut said).await?;
+        let events = match &observed {
+            Ok(observations) => tracker.observe(at, observations),
             Err(e) => tracker.unreadable(at, &e.to_string()),
         };
-        report(ctx, &events, notifier, args.format == Format::Json)?;
+        said(events)?;
         // Whoever read the events is gone (`cellar watch | head -3`): so is the watch.
         if ctx.out.is_closed() {
-            return Ok(());
+            break;
+        }
+        if let (Ok(observations), Some(b)) = (&observed, backups.as_mut()) {
+            b.after_look(at, observations).await;
         }
         if until.is_some_and(|until| at.plus_secs(args.interval.as_secs()) > until) {
-            return Ok(());
+            break;
         }
         let spent = Duration::from_millis(cloud.now_ms().await.saturating_sub(started_ms));
         let wait = args.interval.saturating_sub(spent);
-        cloud.sleep(wait).await;
         match pace {
-            Pace::Real => {}
-            Pace::Virtual => checkpoint.save()?,
-            Pace::Paced(n) => checkpoint.released_while(tokio::time::sleep(wait / n)).await?,
+            Pace::Real => drive(backups, cloud.sleep(wait), &mut said).await?,
+            Pace::Virtual => {
+                drive(backups, cloud.sleep(wait), &mut said).await?;
+                checkpoint.save()?;
+            }
+            // A backup's steps run on this thread: they go on with the clock up to the
+            // next look, then nothing runs while the state file is let go.
+            Pace::Paced(n) if backups.as_ref().is_some_and(Backups::running) => {
+                drive(backups, cloud.sleep(wait), &mut said).await?;
+                checkpoint.released(|| pause(wait / n, stopped))?;
+            }
+            Pace::Paced(n) => {
+                cloud.sleep(wait).await;
+                checkpoint.released_while(tokio::time::sleep(wait / n)).await?;
+            }
         }
+    }
+    if let Some(b) = backups.as_mut() {
+        let events = b.finish().await;
+        said(events)?;
+    }
+    Ok(())
+}
+
+/// Waits `length` in real time blocking the watch's thread (so nothing of it runs), in
+/// short slices, ended early by a stop signal.
+fn pause(length: Duration, stopped: &AtomicBool) {
+    let end = std::time::Instant::now() + length;
+    while !stopped.load(Ordering::SeqCst) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
 }
 
@@ -212,20 +308,68 @@ fn report(ctx: &Ctx, events: &[WatchEvent], notifier: &Notifier, json: bool) -> 
     Ok(())
 }
 
-/// The first of SIGTERM and SIGINT, by name.
+/// SIGTERM and Ctrl-C, heard on a thread of their own, so that they are heard while the
+/// watch's one thread is blocked in a [`pause`].
+struct StopSignal {
+    /// Set when one came.
+    stopped: Arc<AtomicBool>,
+    first: tokio::sync::oneshot::Receiver<&'static str>,
+}
+
+impl StopSignal {
+    /// Listens from now on (the handlers are installed when this returns).
+    fn listen() -> Result<StopSignal> {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (send, first) = tokio::sync::oneshot::channel();
+        let (ready, installed) = std::sync::mpsc::channel::<Result<()>>();
+        let flag = stopped.clone();
+        std::thread::spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => return drop(ready.send(Err(anyhow!(e).context("starting the signal watcher")))),
+            };
+            runtime.block_on(async move {
+                let signal = match stop_signal() {
+                    Ok(signal) => signal,
+                    Err(e) => return drop(ready.send(Err(e))),
+                };
+                let _ = ready.send(Ok(()));
+                let name = signal.await;
+                flag.store(true, Ordering::SeqCst);
+                let _ = send.send(name);
+            })
+        });
+        installed.recv().map_err(|_| anyhow!("the signal watcher did not start"))??;
+        Ok(StopSignal { stopped, first })
+    }
+
+    /// The first signal's name (never, if its thread is gone).
+    async fn first(self) -> &'static str {
+        match self.first.await {
+            Ok(name) => name,
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// The first of SIGTERM and SIGINT, by name (installed within a runtime).
 #[cfg(unix)]
-async fn stop_signal() -> Result<&'static str> {
+fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("watching for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("watching for Ctrl-C")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "Ctrl-C",
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "Ctrl-C",
+        }
     })
 }
 
 #[cfg(not(unix))]
-async fn stop_signal() -> Result<&'static str> {
-    tokio::signal::ctrl_c().await.context("watching for Ctrl-C")?;
-    Ok("Ctrl-C")
+fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    })
 }

@@ -9,7 +9,7 @@
 //! `cellar watch` run, so that running it twice takes nothing the second time.
 
 use super::{PlanError, Planner, Planning};
-use crate::backup::{due, next_at, BackupKind, BackupSnapshot, Due, SnapshotBackup, VolumeKey};
+use crate::backup::{due, last_scheduled, next_at, BackupKind, Due, SnapshotBackup, VolumeKey};
 use crate::command::{Command, CommandSpec, Flag};
 use crate::config::ServerConfig;
 use crate::model::{Timestamp, VolumeId};
@@ -37,13 +37,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
         .filter(|v| crate::volumes::is_data(v))
         .filter_map(|v| Some((v.id.clone(), VolumeKey::of(v)?)))
         .collect();
-    let last_scheduled = r
-        .snapshots
-        .iter()
-        .filter_map(BackupSnapshot::from_snapshot)
-        .filter(|b| b.server() == server && b.kind() == BackupKind::Scheduled)
-        .map(|b| b.taken_at())
-        .max();
+    let last_scheduled = last_scheduled(server, &r.snapshots);
     let policy = config.backups.value.as_ref();
     let scheduled = policy.and_then(|policy| due(policy, last_scheduled, now));
     let kind = match (scheduled, p.command.has(Flag::Due)) {

@@ -1,7 +1,7 @@
 //! What the watch reports: a [`WatchEvent`], its text line and its JSON (the schema of
 //! docs/watch-events.md, versioned by [`WATCH_EVENT_VERSION`]).
 
-use crate::model::{InstanceId, Region, ServerName, Timestamp};
+use crate::model::{InstanceId, Region, ServerName, SnapshotId, Timestamp};
 use crate::monitoring::ScheduledEvent;
 use crate::status::Health;
 use serde::Serialize;
@@ -34,6 +34,21 @@ pub enum EventKind {
     ConnectionLost,
     /// The watch reads the cloud again.
     ConnectionRestored,
+    /// A server's scheduled backup was taken (said on the output; notified when it was
+    /// missed: nothing ran the schedule at its time).
+    Backup,
+    /// A server's scheduled backup could not be taken (it is tried again later), or could
+    /// not for an hour because another apply holds the server's lock.
+    BackupFailed,
+    /// A server's scheduled backup waits: another apply holds the server's lock (tried again
+    /// at each look); said on the output, once per scheduled backup.
+    BackupPostponed,
+    /// Backups that retention no longer keeps were deleted after a scheduled backup; said
+    /// on the output.
+    Pruned,
+    /// Deleting the backups retention no longer keeps failed (tried again after the next
+    /// backup).
+    PruneFailed,
 }
 
 impl EventKind {
@@ -48,13 +63,12 @@ impl EventKind {
             EventKind::Scheduled => "scheduled",
             EventKind::ConnectionLost => "connection-lost",
             EventKind::ConnectionRestored => "connection-restored",
+            EventKind::Backup => "backup",
+            EventKind::BackupFailed => "backup-failed",
+            EventKind::BackupPostponed => "backup-postponed",
+            EventKind::Pruned => "pruned",
+            EventKind::PruneFailed => "prune-failed",
         }
-    }
-
-    /// Whether the event goes to the notification targets (webhooks, commands); every
-    /// event goes to the watch's output.
-    pub fn notifies(self) -> bool {
-        self != EventKind::Changed
     }
 }
 
@@ -86,6 +100,25 @@ pub struct WatchEvent {
     pub incident: Option<IncidentRef>,
     /// The scheduled event, for [`EventKind::Scheduled`].
     pub scheduled: Option<ScheduledEvent>,
+    /// The backup, for the backup kinds ([`EventKind::Backup`], ...).
+    pub backup: Option<BackupFacts>,
+}
+
+/// What a backup event is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupFacts {
+    /// The scheduled time (`daily_at`) the backup is for; `None` for the prune events.
+    pub scheduled_for: Option<Timestamp>,
+    /// Taken more than an hour after that time, or after days without one: the machine
+    /// was off, or nothing ran the schedule.
+    pub missed: bool,
+    /// How many scheduled backups before it never happened.
+    pub skipped: u32,
+    /// The snapshots taken ([`EventKind::Backup`], one per data volume) or deleted
+    /// ([`EventKind::Pruned`]).
+    pub snapshots: Vec<SnapshotId>,
+    /// When it is tried again ([`EventKind::BackupFailed`], [`EventKind::BackupPostponed`]).
+    pub retry_at: Option<Timestamp>,
 }
 
 /// The JSON of an event (docs/watch-events.md).
@@ -104,7 +137,26 @@ struct EventJson<'a> {
     incident: Option<IncidentJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scheduled: Option<ScheduledJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<BackupJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pruned: Option<PrunedJson<'a>>,
     text: String,
+}
+
+#[derive(Serialize)]
+struct BackupJson<'a> {
+    scheduled_for: Option<String>,
+    missed: bool,
+    skipped: u32,
+    snapshots: &'a [SnapshotId],
+    retry_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PrunedJson<'a> {
+    deleted: usize,
+    snapshots: &'a [SnapshotId],
 }
 
 #[derive(Serialize)]
@@ -125,6 +177,40 @@ struct ScheduledJson<'a> {
 }
 
 impl WatchEvent {
+    /// Whether the event goes to the notification targets (webhooks, commands); every
+    /// event goes to the watch's output. A change outside an incident, a postponed backup
+    /// and a prune are only said; a backup is notified when it was missed.
+    pub fn notifies(&self) -> bool {
+        match self.kind {
+            EventKind::Changed | EventKind::BackupPostponed | EventKind::Pruned => false,
+            EventKind::Backup => self.backup.as_ref().is_some_and(|b| b.missed),
+            _ => true,
+        }
+    }
+
+    /// A backup event of `server` (its [`BackupFacts`] and `reason`), at `at`.
+    pub fn about_backup(
+        kind: EventKind,
+        at: Timestamp,
+        (server, region): (&ServerName, &Region),
+        facts: BackupFacts,
+        reason: String,
+    ) -> WatchEvent {
+        WatchEvent {
+            kind,
+            at,
+            server: Some(server.clone()),
+            region: Some(region.clone()),
+            health: None,
+            previous: None,
+            reason,
+            instance: None,
+            incident: None,
+            scheduled: None,
+            backup: Some(facts),
+        }
+    }
+
     /// How long the incident has lasted at this event.
     pub fn incident_duration(&self) -> Option<u64> {
         self.incident.as_ref().map(|i| self.at.0.saturating_sub(i.started.0))
@@ -155,6 +241,18 @@ impl WatchEvent {
                 not_before: s.not_before.rfc3339(),
                 not_after: s.not_after.map(Timestamp::rfc3339),
             }),
+            backup: self.backup.as_ref().filter(|_| !self.is_prune()).map(|b| BackupJson {
+                scheduled_for: b.scheduled_for.map(Timestamp::rfc3339),
+                missed: b.missed,
+                skipped: b.skipped,
+                snapshots: &b.snapshots,
+                retry_at: b.retry_at.map(Timestamp::rfc3339),
+            }),
+            pruned: self
+                .backup
+                .as_ref()
+                .filter(|_| self.is_prune())
+                .map(|b| PrunedJson { deleted: b.snapshots.len(), snapshots: &b.snapshots }),
             text: self.summary(),
         };
         serde_json::to_string(&json).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -198,6 +296,52 @@ impl WatchEvent {
             },
             EventKind::ConnectionLost => format!("cannot read the cloud{}", why(&self.reason)),
             EventKind::ConnectionRestored => format!("reading the cloud again after {lasted}"),
+            EventKind::Backup
+            | EventKind::BackupFailed
+            | EventKind::BackupPostponed
+            | EventKind::Pruned
+            | EventKind::PruneFailed => self.backup_summary(server),
+        }
+    }
+
+    fn is_prune(&self) -> bool {
+        matches!(self.kind, EventKind::Pruned | EventKind::PruneFailed)
+    }
+
+    /// [`WatchEvent::summary`] of the backup kinds.
+    fn backup_summary(&self, server: &str) -> String {
+        let none = BackupFacts { scheduled_for: None, missed: false, skipped: 0, snapshots: vec![], retry_at: None };
+        let b = self.backup.as_ref().unwrap_or(&none);
+        let ids = || b.snapshots.iter().map(SnapshotId::as_str).collect::<Vec<_>>().join(", ");
+        let retry = b.retry_at.map(|t| format!("; tried again at {}", t.rfc3339())).unwrap_or_default();
+        let what = match b.scheduled_for {
+            Some(at) => format!("the scheduled backup of {server} for {}", at.rfc3339()),
+            None => format!("the scheduled backup of {server}"),
+        };
+        match self.kind {
+            EventKind::Backup => {
+                let mut text = format!("{what} was taken: {}", ids());
+                if let (true, Some(at)) = (b.missed, b.scheduled_for) {
+                    text.push_str(&format!("; missed, taken {} late", at.age_words(self.at)));
+                    match b.skipped {
+                        0 => {}
+                        1 => text.push_str(" (the day before went without one)"),
+                        n => text.push_str(&format!(" (the {n} days before went without one)")),
+                    }
+                }
+                text
+            }
+            EventKind::BackupFailed => format!("{what} failed: {}{retry}", self.reason),
+            EventKind::BackupPostponed => format!("{what} waits: {}{retry}", self.reason),
+            EventKind::Pruned => {
+                let n = b.snapshots.len();
+                format!(
+                    "{server}: {n} backup{} retention no longer keeps deleted: {}",
+                    if n == 1 { "" } else { "s" },
+                    ids()
+                )
+            }
+            _ => format!("{server}: deleting the backups retention no longer keeps failed: {}", self.reason),
         }
     }
 
@@ -233,6 +377,7 @@ mod tests {
             instance: None,
             incident: Some(IncidentRef { id: "ale-1800000000".into(), started: Timestamp(1_800_000_000) }),
             scheduled: None,
+            backup: None,
         }
     }
 

@@ -173,6 +173,7 @@ fn connection_event(kind: EventKind, at: Timestamp, reason: String, reference: I
         instance: None,
         incident: Some(reference),
         scheduled: None,
+        backup: None,
     }
 }
 
@@ -210,6 +211,7 @@ fn server_event(kind: EventKind, at: Timestamp, observation: &Observation, judge
         instance: observation.status.instance.as_ref().map(|i| i.id.clone()),
         incident: None,
         scheduled: None,
+        backup: None,
     }
 }
 
