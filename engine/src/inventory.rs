@@ -121,6 +121,8 @@ pub struct Inventory {
     pub network: Arc<Network>,
     /// The backend's clock when the inventory was read (bundle-ami dates its image with it).
     pub now: Timestamp,
+    /// The server's snapshots in each of the scope's `copies` regions (its backups' copies).
+    pub copies: BTreeMap<Region, Vec<Snapshot>>,
 }
 
 impl Inventory {
@@ -249,6 +251,7 @@ pub async fn read_many_with(
     for scope in scopes {
         zones_of.push(scope.region.clone());
         zones_of.extend(scope.image_family.iter().flat_map(|(_, regions)| regions.iter().cloned()));
+        zones_of.extend(scope.copies.iter().cloned());
     }
     zones_of.sort();
     zones_of.dedup();
@@ -268,6 +271,7 @@ pub async fn read_many_with(
     for (region, read) in &mut by_region {
         read.read(cloud, &caller, region).await?;
     }
+    let mut copies = read_copies(cloud, &caller, &base, scopes).await?;
     let mut other_images: BTreeMap<Region, Vec<Image>> = BTreeMap::new();
     let mut out = Vec::with_capacity(scopes.len());
     // How many scopes still want each region's reads: the last one takes them (no copy).
@@ -323,7 +327,46 @@ pub async fn read_many_with(
         if scope.network.is_some() {
             inventory.network = take_or_clone(&mut read.network_read, last);
         }
+        if let Some(server) = &scope.server {
+            for region in &scope.copies {
+                let snapshots = copies.get_mut(region).and_then(|c| c.remove(server)).unwrap_or_default();
+                inventory.copies.insert(region.clone(), snapshots);
+            }
+        }
         out.push(inventory);
+    }
+    Ok(out)
+}
+
+/// The snapshots of the scopes' servers in their `copies` regions, by region and server:
+/// each region read with one describe per [`MAX_FILTER_VALUES`] servers (an unknown
+/// region is left out: the planner reports it).
+async fn read_copies(
+    cloud: &dyn Cloud,
+    caller: &Caller,
+    base: &Inventory,
+    scopes: &[Scope],
+) -> Result<BTreeMap<Region, BTreeMap<ServerName, Vec<Snapshot>>>, CloudError> {
+    let mut wanted: BTreeMap<&Region, std::collections::BTreeSet<&ServerName>> = BTreeMap::new();
+    for scope in scopes {
+        for region in scope.copies.iter().filter(|r| base.zones_of(r).is_some()) {
+            wanted.entry(region).or_default().extend(scope.server.iter());
+        }
+    }
+    let mut out: BTreeMap<Region, BTreeMap<ServerName, Vec<Snapshot>>> = BTreeMap::new();
+    for (region, servers) in wanted {
+        let servers: Vec<ServerName> = servers.into_iter().cloned().collect();
+        let by_server = out.entry(region.clone()).or_default();
+        for chunk in servers.chunks(MAX_FILTER_VALUES) {
+            let filter = Filter::Servers(chunk.to_vec());
+            let found =
+                caller.call(cloud, Api::DescribeSnapshots, || cloud.describe_snapshots(region, &filter)).await?;
+            for s in found {
+                if let Some(name) = s.tags.get(NAME_TAG).and_then(|n| ServerName::parse(n).ok()) {
+                    by_server.entry(name).or_default().push(s);
+                }
+            }
+        }
     }
     Ok(out)
 }

@@ -107,3 +107,54 @@ async fn cli_backup_tags_its_snapshots_and_prune_deletes_what_retention_drops() 
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("retention keeps all 18 backups of kwak; nothing to delete."), "{}", text(&out));
 }
+
+/// A restore into another zone through the binary on the endpoint: kwak's backup (taken
+/// by `apply backup@kwak`) restored with `--at <its snapshot> --zone b`: new volumes from
+/// the snapshots in us-east-1b, the old ones kept and tagged replaced, the group moved to
+/// us-east-1b (UpdateAutoScalingGroup's AvailabilityZones and VPCZoneIdentifier), and the
+/// server healthy there on the restored volumes (the booter runs the agent as cloud-init).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_restore_moves_a_server_into_another_zone() {
+    let Some(upstream) = moto_endpoint("cli_restore_moves_a_server_into_another_zone") else { return };
+    let account = MotoAccount::open(&upstream).await;
+    let cloud = account.cloud();
+    let report = apply_on(cloud.clone(), "create-server@kwak 40", fast_policy()).await.unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    let url = account.endpoint.url.clone();
+    let scratch = tempfile::tempdir().unwrap();
+    let state = scratch.path().join("sim.db").display().to_string();
+    let env = [("CELLAR_SIM_STATE", state.as_str())];
+    let (r, server) = (region(), ServerName::new("kwak"));
+    let kwak = Filter::Server(server.clone());
+    let out = cellar_aws(&url, &["apply", "backup@kwak", "--yes"], &env).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let old: Vec<Volume> =
+        cloud.describe_volumes(&r, &kwak).await.unwrap().into_iter().filter(cellar_engine::volumes::is_data).collect();
+    assert_eq!(old.len(), 2);
+    assert!(old.iter().all(|v| v.zone.as_str() != "us-east-1b"), "{old:#?}");
+    let snapshots = cloud.describe_snapshots(&r, &kwak).await.unwrap();
+    let first = snapshots.iter().find(|s| s.volume == old[0].id).expect("a backup of the first volume");
+
+    let at = first.id.to_string();
+    let out = cellar_aws(&url, &["plan", "restore-server@kwak", "--at", &at, "--zone", "b"], &env).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("kwak moves from"), "{}", text(&out));
+    let out = cellar_aws(&url, &["apply", "restore-server@kwak", "--at", &at, "--zone", "b", "--yes"], &env).await;
+    assert!(out.status.success(), "{}", text(&out));
+
+    let volumes = cloud.describe_volumes(&r, &kwak).await.unwrap();
+    let data: Vec<&Volume> = volumes.iter().filter(|v| cellar_engine::volumes::is_data(v)).collect();
+    assert_eq!(data.len(), 2, "{volumes:#?}");
+    for v in &data {
+        assert_eq!(v.zone.as_str(), "us-east-1b", "{v:#?}");
+        assert!(old.iter().all(|o| o.id != v.id), "{v:#?}");
+    }
+    for o in &old {
+        let now = volumes.iter().find(|v| v.id == o.id).expect("the replaced volume is kept");
+        assert_eq!(now.tags.get(ROLE_TAG).map(String::as_str), Some(cellar_engine::volumes::REPLACED_ROLE), "{now:#?}");
+        assert!(now.tags.contains_key(cellar_engine::volumes::REPLACED_AT_TAG), "{now:#?}");
+    }
+    let groups = cloud.describe_auto_scaling_groups(&r, &kwak).await.unwrap();
+    assert_eq!(groups[0].zones.iter().map(Zone::as_str).collect::<Vec<_>>(), ["us-east-1b"], "{groups:#?}");
+    assert_eq!(health(&*cloud, "kwak").await, Health::Healthy);
+}

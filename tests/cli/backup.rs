@@ -142,3 +142,53 @@ fn prune_deletes_what_retention_no_longer_keeps() {
     assert_eq!((scheduled, manual), (2, 2), "{left:?}");
     assert_eq!(c.world().snapshots().len(), snapshots_before - (after.len() - left.len()));
 }
+
+/// With `copy_to`, each backup is copied to the other region with its backup tags (its
+/// time, kind and volume) once complete, and prune deletes what retention drops there too,
+/// as a series of its own.
+#[test]
+fn backups_are_copied_and_their_copies_pruned() {
+    let c = Cellar::with_config_copy();
+    let duvel = c.config.join("servers/duvel.ron");
+    let text = std::fs::read_to_string(&duvel).unwrap();
+    let text = text.replacen(
+        "platform: \"debian-web\",",
+        "platform: \"debian-web\",\n    backups: (keep_daily: 1, keep_weekly: 0, keep_monthly: 0, copy_to: [\"us-west-2\"]),",
+        1,
+    );
+    std::fs::write(&duvel, text).unwrap();
+    c.ok(&["apply", "create-server@duvel", "20", "--yes", "--dns-confirmed"]);
+    let plan = c.ok(&["plan", "backup@duvel"]).stdout;
+    assert!(plan.contains("copy the backup of #1 to us-west-2"), "{plan}");
+    assert!(plan.contains("each backup is copied to us-west-2 once complete"), "{plan}");
+    c.ok(&["apply", "backup@duvel", "--yes"]);
+    c.ok(&["sim", "advance", "1d"]);
+    c.ok(&["apply", "backup@duvel", "--due", "--yes"]);
+    let world = c.world();
+    let in_region = |region: &str| -> Vec<BackupSnapshot> {
+        world
+            .snapshots()
+            .values()
+            .filter(|s| s.region.as_str() == region)
+            .filter_map(|s| BackupSnapshot::from_snapshot(&s.to_model()))
+            .collect()
+    };
+    let (east, west) = (in_region("us-east-1"), in_region("us-west-2"));
+    assert_eq!((east.len(), west.len()), (2, 2), "{east:?} {west:?}");
+    let times = |b: &[BackupSnapshot]| -> Vec<(Timestamp, BackupKind)> {
+        let mut t: Vec<_> = b.iter().map(|b| (b.taken_at(), b.kind())).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(times(&east), times(&west), "a copy is the same backup: its time and kind");
+    assert!(west.iter().all(|b| b.state() == SnapshotState::Completed), "the apply waited for the copies");
+    drop(world);
+    // One day kept: the first backup goes, here and in us-west-2.
+    let plan = c.ok(&["plan", "prune@duvel"]).stdout;
+    assert!(plan.contains("(the copy in us-west-2)"), "{plan}");
+    assert!(plan.contains("retention keeps 2 of duvel's 4 backups (copies included)"), "{plan}");
+    c.ok(&["apply", "prune@duvel", "--yes"]);
+    let world = c.world();
+    let left: Vec<&str> = world.snapshots().values().map(|s| s.region.as_str()).collect();
+    assert_eq!(left, ["us-east-1", "us-west-2"], "the newest backup and its copy");
+}

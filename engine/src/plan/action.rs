@@ -153,10 +153,19 @@ pub enum Action {
         retire: Option<VolumeId>,
         restore: Ref<VolumeId>,
     },
-    /// Deletes a backup that the server's retention no longer keeps (`prune@SERVER`); one
-    /// already gone counts as deleted. What the plan shows of it: the volume it is of, when it
-    /// was taken, its size and why it goes.
+    /// Copies a backup to another region (its `backups` policy's `copy_to`), with its tags
+    /// (its time, kind and volume), and waits until the copy is complete there.
+    CopySnapshot {
+        snapshot: Ref<SnapshotId>,
+        to: Region,
+    },
+    /// Deletes a backup that the server's retention no longer keeps (`prune@SERVER`), in
+    /// `region` if given (a copy), else the plan's; one already gone counts as deleted.
+    /// What the plan shows of it: the volume it is of, when it was taken, its size and why
+    /// it goes.
     DeleteSnapshot {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<Region>,
         snapshot: SnapshotId,
         volume: VolumeId,
         taken_at: Timestamp,
@@ -412,6 +421,7 @@ reference_fields! {
     ReleaseAddress {}
     CreateSnapshot {}
     DeleteVolume {}
+    CopySnapshot { snapshot }
     DeleteSnapshot {}
     SwapDataVolume { restore }
     CreateImage {}
@@ -521,10 +531,14 @@ impl Action {
                     None => format!("make {} a data volume of {server}", restore.describe("volume")),
                 },
             ),
-            Action::DeleteSnapshot { snapshot, volume, taken_at, size_gb, why } => (
+            Action::CopySnapshot { snapshot, to } => {
+                (Change::Create, format!("copy {} to {to}", snapshot.describe("backup")))
+            }
+            Action::DeleteSnapshot { region, snapshot, volume, taken_at, size_gb, why } => (
                 Change::Destroy,
                 format!(
-                    "delete backup {snapshot} of volume {volume}, taken {}, {size_gb} GiB: {why}",
+                    "delete backup {snapshot}{} of volume {volume}, taken {}, {size_gb} GiB: {why}",
+                    region.as_ref().map(|r| format!(" (the copy in {r})")).unwrap_or_default(),
                     taken_at.rfc3339()
                 ),
             ),

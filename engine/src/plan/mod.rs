@@ -124,6 +124,10 @@ pub struct Scope {
     /// observed: a backup taken or deleted meanwhile does not make the plan stale.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub snapshots: bool,
+    /// Other regions whose copies of the server's backups are read (`prune@`: its policy's
+    /// `copy_to`). Read, not observed, as `snapshots`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<Region>,
 }
 
 impl Scope {
@@ -137,6 +141,7 @@ impl Scope {
             workspaces: false,
             network: None,
             snapshots: false,
+            copies: Vec::new(),
         }
     }
 }

@@ -12,7 +12,7 @@ use super::{PlanError, Planner, Planning};
 use crate::backup::{due, last_scheduled, next_at, BackupKind, Due, SnapshotBackup, VolumeKey};
 use crate::command::{Command, CommandSpec, Flag};
 use crate::config::ServerConfig;
-use crate::model::{Timestamp, VolumeId};
+use crate::model::{Region, Timestamp, VolumeId};
 use crate::plan::*;
 
 pub const SPEC: CommandSpec = CommandSpec {
@@ -58,9 +58,21 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     if volumes.is_empty() {
         return Err(PlanError::NoVolume { server: server.clone(), region: p.scope.region.clone() });
     }
+    let copy_to = policy.map(|p| p.copy_to.clone()).unwrap_or_default();
     for (volume, key) in volumes {
         let backup = Some(SnapshotBackup { kind, volume: key });
-        p.push(server, Action::CreateSnapshot { volume, backup }, vec![], None);
+        let taken = p.push(server, Action::CreateSnapshot { volume, backup }, vec![], None);
+        for to in &copy_to {
+            p.push(server, Action::CopySnapshot { snapshot: Ref::Output(taken), to: to.clone() }, vec![], None);
+        }
+    }
+    if !copy_to.is_empty() {
+        let regions: Vec<&str> = copy_to.iter().map(Region::as_str).collect();
+        p.note(format!(
+            "each backup is copied to {} once complete (`copy_to`, {}): a copy takes its own time, longer than the snapshot, and is pruned there by the same retention.",
+            regions.join(", "),
+            config.backups.source
+        ));
     }
     if let Some(d) = scheduled {
         p.note(scheduled_note(server, d, now));

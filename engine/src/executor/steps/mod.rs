@@ -105,7 +105,12 @@ pub(super) async fn run(ctx: &Ctx, step: &Step, inputs: &Inputs) -> Result<Outpu
             storage::create_snapshot(ctx, id, server, volume, backup.as_ref()).await
         }
         Action::DeleteVolume { volume } => ctx.delete_volume(id, volume).await.map(nothing),
-        Action::DeleteSnapshot { snapshot, .. } => storage::delete_snapshot(ctx, id, snapshot).await.map(nothing),
+        Action::DeleteSnapshot { region, snapshot, .. } => {
+            storage::delete_snapshot(ctx, id, region.as_ref().unwrap_or(&ctx.region), snapshot).await.map(nothing)
+        }
+        Action::CopySnapshot { snapshot, to } => {
+            storage::copy_snapshot(ctx, id, server, &inputs.snapshot(snapshot)?, to).await
+        }
         Action::RunInstance { zone, subnet, instance_type, image, agent, settings, .. } => {
             let launch = launch::Launch { server, instance_type, image, agent: agent.as_ref(), settings };
             launch::run_instance(ctx, id, &launch, (zone, subnet.as_ref())).await

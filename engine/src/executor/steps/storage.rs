@@ -106,13 +106,18 @@ pub(super) async fn create_snapshot(
 
 /// Deletes a snapshot; one already gone (deleted by a person, or by this step before a
 /// crash) is done. NotFound is not waited out: the describe by id is the answer.
-pub(super) async fn delete_snapshot(ctx: &Ctx, id: StepId, snapshot: &SnapshotId) -> Result<(), StepError> {
+pub(super) async fn delete_snapshot(
+    ctx: &Ctx,
+    id: StepId,
+    region: &Region,
+    snapshot: &SnapshotId,
+) -> Result<(), StepError> {
     let filter = Filter::Id(snapshot.to_string());
-    let found = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(&ctx.region, &filter)).await?;
+    let found = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(region, &filter)).await?;
     if !found.iter().any(|s| s.id == *snapshot) {
         return Ok(());
     }
-    match ctx.call(id, Api::DeleteSnapshot, || ctx.cloud.delete_snapshot(&ctx.region, snapshot)).await {
+    match ctx.call(id, Api::DeleteSnapshot, || ctx.cloud.delete_snapshot(region, snapshot)).await {
         Err(StepError::Cloud { source, .. }) if source.kind == CloudErrorKind::InvalidSnapshotNotFound => Ok(()),
         other => other,
     }
@@ -158,4 +163,38 @@ pub(crate) async fn swap_back(
 async fn tag_volume(ctx: &Ctx, id: StepId, volume: &VolumeId, tags: Tags) -> Result<(), StepError> {
     let target = volume.to_string();
     ctx.call(id, Api::CreateTags, || ctx.cloud.create_tags(&ctx.region, &target, tags.clone())).await
+}
+
+/// Copies a backup to `to` with its tags (its time, kind and volume: the copy is the same
+/// backup there) and waits until the copy is complete. CopySnapshot takes no ClientToken:
+/// the step's token tag, looked up in `to` before a retry.
+pub(super) async fn copy_snapshot(
+    ctx: &Ctx,
+    id: StepId,
+    server: &ServerName,
+    snapshot: &SnapshotId,
+    to: &Region,
+) -> Result<Output, StepError> {
+    let by_id = Filter::Id(snapshot.to_string());
+    let source = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(&ctx.region, &by_id)).await?;
+    let Some(source) = source.into_iter().find(|s| s.id == *snapshot) else {
+        return Err(StepError::Unexpected { what: format!("snapshot {snapshot} is gone: nothing to copy") });
+    };
+    let token = ctx.token(id);
+    let mut tags = source.tags;
+    tags.insert(TOKEN_TAG.to_string(), token.clone());
+    let server_filter = Filter::Server(server.clone());
+    let find = || async {
+        let found = ctx.cloud.describe_snapshots(to, &server_filter).await?;
+        Ok(found.into_iter().find(|s| s.tags.get(TOKEN_TAG) == Some(&token)))
+    };
+    let make = || ctx.cloud.copy_snapshot(&ctx.region, snapshot, to, tags.clone());
+    let copy = ctx.create_once(id, (Api::CopySnapshot, Api::DescribeSnapshots), find, make).await?;
+    let copy_filter = Filter::Id(copy.id.to_string());
+    ctx.wait(id, format!("copy {} of {snapshot} to complete in {to}", copy.id), || async {
+        let all = ctx.call(id, Api::DescribeSnapshots, || ctx.cloud.describe_snapshots(to, &copy_filter)).await?;
+        Ok(all.iter().any(|s| s.id == copy.id && s.state == SnapshotState::Completed).then_some(()))
+    })
+    .await?;
+    Ok(Output::Snapshot(copy.id))
 }

@@ -243,7 +243,9 @@ impl Runner<'_> {
             let what = format!("{line} failed, and {server}'s data volumes are {:?}, not {:?}", ids(&now), ids(data));
             return Err(self.fail(step, what));
         }
-        if let Some(v) = r.volumes.iter().find(|v| v.tags.contains_key(cellar_engine::volumes::REPLACED_AT_TAG)) {
+        // Its data volumes carry no mark of the restore (one an earlier restore replaced does).
+        let marked = r.volumes.iter().filter(|v| v.tags.contains_key(cellar_engine::volumes::REPLACED_AT_TAG));
+        if let Some(v) = marked.filter(|v| data.iter().any(|(_, id, _)| *id == v.id)).next() {
             return Err(self.fail(step, format!("{line} failed, and {} is still marked replaced", v.id)));
         }
         let zones_now = r.groups.first().map(|g| g.zones.clone());
