@@ -244,8 +244,8 @@ impl Runner<'_> {
             return Err(self.fail(step, what));
         }
         // Its data volumes carry no mark of the restore (one an earlier restore replaced does).
-        let marked = r.volumes.iter().filter(|v| v.tags.contains_key(cellar_engine::volumes::REPLACED_AT_TAG));
-        if let Some(v) = marked.filter(|v| data.iter().any(|(_, id, _)| *id == v.id)).next() {
+        let marked = |v: &&Volume| v.tags.contains_key(cellar_engine::volumes::REPLACED_AT_TAG);
+        if let Some(v) = r.volumes.iter().filter(marked).find(|v| data.iter().any(|(_, id, _)| *id == v.id)) {
             return Err(self.fail(step, format!("{line} failed, and {} is still marked replaced", v.id)));
         }
         let zones_now = r.groups.first().map(|g| g.zones.clone());
