@@ -17,20 +17,40 @@ use std::collections::BTreeSet;
 
 const DAY: u64 = 86_400;
 
+/// kwak created on a fresh moto account, and where `apply COMMAND` through the binary keeps
+/// its plan and journal (next to the simulator's state file).
+struct KwakOnMoto {
+    account: MotoAccount,
+    _scratch: tempfile::TempDir,
+    state: String,
+}
+
+impl KwakOnMoto {
+    async fn open(test: &str) -> Option<KwakOnMoto> {
+        let upstream = moto_endpoint(test)?;
+        let account = MotoAccount::open(&upstream).await;
+        let report = apply_on(account.cloud(), "create-server@kwak 40", fast_policy()).await.unwrap();
+        assert!(report.succeeded(), "{report:#?}");
+        let scratch = tempfile::tempdir().unwrap();
+        let state = scratch.path().join("sim.db").display().to_string();
+        Some(KwakOnMoto { account, _scratch: scratch, state })
+    }
+    fn url(&self) -> String {
+        self.account.endpoint.url.clone()
+    }
+    fn env(&self) -> [(&str, &str); 1] {
+        [("CELLAR_SIM_STATE", self.state.as_str())]
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_backup_tags_its_snapshots_and_prune_deletes_what_retention_drops() {
-    let Some(upstream) = moto_endpoint("cli_backup_tags_its_snapshots_and_prune_deletes_what_retention_drops") else {
+    let Some(kwak_on) = KwakOnMoto::open("cli_backup_tags_its_snapshots_and_prune_deletes_what_retention_drops").await
+    else {
         return;
     };
-    let account = MotoAccount::open(&upstream).await;
-    let cloud = account.cloud();
-    let report = apply_on(cloud.clone(), "create-server@kwak 40", fast_policy()).await.unwrap();
-    assert!(report.succeeded(), "{report:#?}");
-    let url = account.endpoint.url.clone();
-    // `apply COMMAND` keeps its plan and journal next to the simulator's state file.
-    let scratch = tempfile::tempdir().unwrap();
-    let state = scratch.path().join("sim.db").display().to_string();
-    let env = [("CELLAR_SIM_STATE", state.as_str())];
+    let (account, cloud) = (&kwak_on.account, kwak_on.account.cloud());
+    let (url, env) = (kwak_on.url(), kwak_on.env());
     let (r, server) = (region(), ServerName::new("kwak"));
     let kwak = Filter::Server(server.clone());
 
@@ -115,15 +135,9 @@ async fn cli_backup_tags_its_snapshots_and_prune_deletes_what_retention_drops() 
 /// server healthy there on the restored volumes (the booter runs the agent as cloud-init).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_restore_moves_a_server_into_another_zone() {
-    let Some(upstream) = moto_endpoint("cli_restore_moves_a_server_into_another_zone") else { return };
-    let account = MotoAccount::open(&upstream).await;
-    let cloud = account.cloud();
-    let report = apply_on(cloud.clone(), "create-server@kwak 40", fast_policy()).await.unwrap();
-    assert!(report.succeeded(), "{report:#?}");
-    let url = account.endpoint.url.clone();
-    let scratch = tempfile::tempdir().unwrap();
-    let state = scratch.path().join("sim.db").display().to_string();
-    let env = [("CELLAR_SIM_STATE", state.as_str())];
+    let Some(kwak_on) = KwakOnMoto::open("cli_restore_moves_a_server_into_another_zone").await else { return };
+    let cloud = kwak_on.account.cloud();
+    let (url, env) = (kwak_on.url(), kwak_on.env());
     let (r, server) = (region(), ServerName::new("kwak"));
     let kwak = Filter::Server(server.clone());
     let out = cellar_aws(&url, &["apply", "backup@kwak", "--yes"], &env).await;

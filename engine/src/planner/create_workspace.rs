@@ -39,30 +39,12 @@ fn plan(p: &mut Planning<'_>, defaults: &Defaults) -> Result<(), PlanError> {
         pick(p.command.architecture(), &defaults.architecture).0,
     )?;
     let Resolved { subnet, settings, .. } = network::resolve(p, &defaults.launch_settings, image, Some(&zone), false)?;
-    let architecture = image.architecture;
     let name = next_workspace(p);
     p.scope.server = Some(name.clone());
-    let instance_type = InstanceType::new(catalog::workspace_instance_type(architecture));
     let mut tags = defaults.tag_values();
     tags.insert(ROLE_TAG.to_string(), "workspace".to_string());
     p.tag(&name, tags);
-    let client_token = p.client_token(&name, 0);
-    let instance = p.push(
-        &name,
-        Action::RunInstance {
-            zone,
-            subnet,
-            instance_type,
-            image: image.id.clone(),
-            image_name: image.name.clone(),
-            agent: None,
-            settings,
-            client_token,
-        },
-        vec![],
-        Some(Undo::TerminateInstance),
-    );
-    p.push(&name, Action::WaitRunning { instance: Ref::Output(instance) }, vec![], None);
+    launch_workspace(p, &name, image, (zone, subnet), settings);
     p.note(format!(
         "The workspace is {name}: the newest image untouched (no Elastic IP, no data volume, no agent, no spawn hook). Bundle it with bundle-ami@{name}; destroy-workspace@{name} when done."
     ));
@@ -83,4 +65,33 @@ pub fn next_workspace(p: &Planning<'_>) -> ServerName {
         .unwrap_or(0)
         + 1;
     ServerName::new(format!("workspace-{n}"))
+}
+
+/// The workspace's instance (the small type of `image`'s architecture, no agent) and the wait
+/// until it runs; returns both steps.
+pub fn launch_workspace(
+    p: &mut Planning<'_>,
+    name: &ServerName,
+    image: &Image,
+    (zone, subnet): (Zone, Option<SubnetId>),
+    settings: LaunchSettings,
+) -> (StepId, StepId) {
+    let client_token = p.client_token(name, 0);
+    let instance = p.push(
+        name,
+        Action::RunInstance {
+            zone,
+            subnet,
+            instance_type: InstanceType::new(catalog::workspace_instance_type(image.architecture)),
+            image: image.id.clone(),
+            image_name: image.name.clone(),
+            agent: None,
+            settings,
+            client_token,
+        },
+        vec![],
+        Some(Undo::TerminateInstance),
+    );
+    let running = p.push(name, Action::WaitRunning { instance: Ref::Output(instance) }, vec![], None);
+    (instance, running)
 }

@@ -194,23 +194,8 @@ fn drill(
     tags.insert(ROLE_TAG.to_string(), "workspace".to_string());
     tags.insert(DRILL_TAG.to_string(), server.to_string());
     p.tag(&workspace, tags);
-    let client_token = p.client_token(&workspace, 0);
-    let instance = p.push(
-        &workspace,
-        Action::RunInstance {
-            zone: zone.clone(),
-            subnet,
-            instance_type: InstanceType::new(crate::catalog::workspace_instance_type(image.architecture)),
-            image: image.id.clone(),
-            image_name: image.name.clone(),
-            agent: None,
-            settings,
-            client_token,
-        },
-        vec![],
-        Some(Undo::TerminateInstance),
-    );
-    let running = p.push(&workspace, Action::WaitRunning { instance: Ref::Output(instance) }, vec![], None);
+    let (instance, running) =
+        super::create_workspace::launch_workspace(p, &workspace, image, (zone.clone(), subnet), settings);
     let mut devices = Vec::new();
     for (key, source) in sources {
         let (from, size_gb) = match source {
