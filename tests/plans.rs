@@ -112,6 +112,30 @@ const SITUATIONS: &[(&str, &[&str], &str)] = &[
     ),
     ("destroy-server-volume-only", &["create-server@duvel 30", "destroy-server@duvel"], "destroy-server@duvel"),
     ("destroy-server-refused-nothing", &[], "destroy-server@chimay"),
+    // backup, prune
+    ("backup-scheduled", &["create-server@kwak 40"], "backup@kwak"),
+    ("backup-manual", &["create-server@kwak 40", "backup@kwak"], "backup@kwak"),
+    ("backup-not-due", &["create-server@kwak 40", "backup@kwak"], "backup@kwak --due"),
+    ("backup-refused-no-volume", &[], "backup@kwak"),
+    (
+        "prune-keeps-all",
+        &["create-server@duvel 30", "backup@duvel", "!advance 86400", "backup@duvel --due"],
+        "prune@duvel",
+    ),
+    (
+        "prune-server-gone",
+        &["create-server@duvel 30", "backup@duvel", "destroy-server@duvel --delete-data"],
+        "prune@duvel",
+    ),
+    // restore-server
+    (
+        "restore-server",
+        &["create-server@kwak 40", "backup@kwak", "!advance 3600"],
+        "restore-server@kwak --at 2026-11-25",
+    ),
+    ("restore-server-zone-now", &["create-server@kwak 40"], "restore-server@kwak --at now --zone b --delete-old"),
+    ("restore-server-drill", &["create-server@kwak 40", "backup@kwak"], "restore-server@kwak --at 2026-11-25 --drill"),
+    ("restore-server-refused-no-backup", &["create-server@kwak 40"], "restore-server@kwak --at 2026-11-25"),
 ];
 
 fn snapshot(name: &str, setup: &[&str], command_line: &str) {

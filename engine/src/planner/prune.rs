@@ -45,6 +45,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let copies = if policy.copy_to.is_empty() { "" } else { " (copies included)" };
     p.note(match (all, p.is_empty()) {
         (0, _) => format!("{server} has no backups in {}.", p.scope.region),
+        (1, true) => format!("retention keeps {server}'s one backup{copies}; nothing to delete."),
         (_, true) => format!("retention keeps all {kept} backups of {server}{copies}; nothing to delete."),
         (_, false) => format!(
             "retention keeps {kept} of {server}'s {all} backups{copies} (see `cellar backups {server}` for why each is kept)."
@@ -95,9 +96,11 @@ fn prune_region(
     if !gone_kept.is_empty() {
         let size: u64 = gone_kept.iter().map(|b| u64::from(b.size_gb())).sum();
         let mut note = format!(
-            "{server} no longer exists (nothing tagged Name={server} but backups): its {} backups{} ({size} GiB) are kept; prune@{server} --orphans prunes them by its retention counted back from now, so they age out (each volume's newest stays):",
+            "{server} no longer exists (nothing tagged Name={server} but backups): its {} backup{}{} ({size} GiB) {} kept; prune@{server} --orphans prunes them by its retention counted back from now, so they age out (each volume's newest stays):",
             gone_kept.len(),
-            region.map(|r| format!(" in {r}")).unwrap_or_default()
+            if gone_kept.len() == 1 { "" } else { "s" },
+            region.map(|r| format!(" in {r}")).unwrap_or_default(),
+            if gone_kept.len() == 1 { "is" } else { "are" }
         );
         for b in &gone_kept {
             note.push_str(&format!(

@@ -135,11 +135,30 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
     let healthy = start(p, server, group, (&zone, subnet, moving), swapped, live.first().map(|i| i.id.clone()));
     let retired: Vec<&&Volume> =
         data.iter().filter(|v| VolumeKey::of(v).is_some_and(|k| created.contains_key(&k))).collect();
+    retire(p, server, &at, &retired, healthy);
+    p.note(data_age(&at, &sources, now));
+    if moving {
+        p.note(format!(
+            "{server} moves from {here} to {zone}; set zone: \"{}\" in {} so that its configuration says where it lives.",
+            zone.letter(),
+            config.zone.source
+        ));
+    }
+    if group.is_none() {
+        p.note(format!(
+            "{server} has no auto scaling group: start-auto-scaling@{server} brings it up on the restored volumes."
+        ));
+    }
+    Ok(())
+}
+
+/// The replaced volumes once the server is healthy again (`healthy`): with `--delete-old`
+/// each is snapshotted (unless `--at now` just did: what it held last is not lost; a plain
+/// snapshot, not a backup, so no restore picks it) and deleted; otherwise kept, and said so.
+fn retire(p: &mut Planning<'_>, server: &ServerName, at: &RestoreAt, retired: &[&&Volume], healthy: Option<StepId>) {
     if p.command.has(Flag::DeleteOld) {
-        // What the replaced volume held last is kept as a snapshot (not a backup: no restore
-        // picks it), as destroy-server --delete-data keeps it; `--at now` took it already.
         let fresh = matches!(at, RestoreAt::Now);
-        for v in &retired {
+        for v in retired {
             let snapshot = (!fresh).then(|| {
                 p.push(server, Action::CreateSnapshot { volume: v.id.clone(), backup: None }, vec![healthy], None)
             });
@@ -160,20 +179,6 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
             if ids.len() == 1 { "it" } else { "them" }
         ));
     }
-    p.note(data_age(&at, &sources, now));
-    if moving {
-        p.note(format!(
-            "{server} moves from {here} to {zone}; set zone: \"{}\" in {} so that its configuration says where it lives.",
-            zone.letter(),
-            config.zone.source
-        ));
-    }
-    if group.is_none() {
-        p.note(format!(
-            "{server} has no auto scaling group: start-auto-scaling@{server} brings it up on the restored volumes."
-        ));
-    }
-    Ok(())
 }
 
 /// `--drill`: the backups restored onto a new workspace (the next `workspace-N`, from the
