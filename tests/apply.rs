@@ -395,3 +395,7 @@ mod buckets;
 /// A restart's wait refuses a replacement launched before the group's update.
 #[path = "apply/restart.rs"]
 mod restart;
+
+// restore-server: a volume that cannot be restored leaves the server untouched.
+#[path = "apply/restore.rs"]
+mod restore;
