@@ -110,12 +110,24 @@ fn rt() -> tokio::runtime::Runtime {
 /// Runs one scenario with the world's faults seeded by `seed`, checking the invariants
 /// after every step. `Err` is the first violation, with the line that replays it.
 pub fn run(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> Result<ScenarioRun, String> {
-    rt().block_on(run_async(seed, tree, servers, ops, false))
+    rt().block_on(run_async(seed, tree, servers, ops, (false, true)))
 }
 
 /// [`run`], also rendering the world's event trace.
 pub fn run_traced(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> Result<ScenarioRun, String> {
-    rt().block_on(run_async(seed, tree, servers, ops, true))
+    rt().block_on(run_async(seed, tree, servers, ops, (true, true)))
+}
+
+/// [`run`] without the simulator's reload check (`Sim::reloading`: the world put away and
+/// loaded back around every call and clock move, a test of the simulator's laziness whose
+/// cost grows with the world): the same calls, checks and outcome, for the benchmark.
+pub fn run_without_reload_check(
+    seed: u64,
+    tree: &ConfigTree,
+    servers: usize,
+    ops: &[Op],
+) -> Result<ScenarioRun, String> {
+    rt().block_on(run_async(seed, tree, servers, ops, (false, false)))
 }
 
 /// Where the property tests' fixtures live.

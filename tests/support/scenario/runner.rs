@@ -155,7 +155,10 @@ struct Before {
 }
 
 impl<'a> Runner<'a> {
-    pub fn new(seed: u64, tree: &'a ConfigTree, ops: &'a [Op]) -> Self {
+    /// `reload_check`: the simulator puts its world away before every use and loads back
+    /// only what the use ensures ([`Sim::reloading`]), which catches a call reading what it
+    /// did not load, at a cost that grows with the world.
+    pub fn new(seed: u64, tree: &'a ConfigTree, ops: &'a [Op], reload_check: bool) -> Self {
         let mut world = cellar_sim::default_world();
         world.reseed(seed);
         world.set_faults(faults()).expect("valid faults");
@@ -163,7 +166,7 @@ impl<'a> Runner<'a> {
             seed,
             tree,
             ops,
-            sim: Arc::new(Sim::new(world).reloading()),
+            sim: Arc::new(if reload_check { Sim::new(world).reloading() } else { Sim::new(world) }),
             region: Region::new("us-east-1"),
             images: 0,
             crash: None,
@@ -549,9 +552,9 @@ pub(super) async fn run_async(
     tree: &ConfigTree,
     servers: usize,
     ops: &[Op],
-    trace: bool,
+    (trace, reload_check): (bool, bool),
 ) -> Result<ScenarioRun, String> {
-    let mut runner = Runner::new(seed, tree, ops);
+    let mut runner = Runner::new(seed, tree, ops, reload_check);
     runner.run(servers).await?;
     Ok(runner.finish(trace))
 }
