@@ -165,6 +165,12 @@ impl Flag {
         }
     }
 
+    /// Whether the flag may be given more than once (`--copy-to`); the others that take a
+    /// value take one.
+    pub fn repeatable(self) -> bool {
+        matches!(self, Flag::CopyTo)
+    }
+
     /// One line of help.
     pub fn help(self) -> &'static str {
         match self {
@@ -185,7 +191,7 @@ impl Flag {
             }
             Flag::Zone => "restore-server: restore into this zone of the server's region (a letter), moving the server there",
             Flag::DeleteOld => {
-                "restore-server: delete the replaced volumes once the server is healthy (by default they are kept, tagged as replaced)"
+                "restore-server: once the server is healthy, snapshot the replaced volumes and delete them (by default they are kept, tagged as replaced)"
             }
             Flag::Drill => {
                 "restore-server: restore onto a new workspace instead, leaving the server untouched (destroy-workspace cleans it up)"
@@ -244,7 +250,8 @@ impl CommandSpec {
         }
         for flag in self.flags {
             match flag.value_name() {
-                Some(value) => out.push_str(&format!(" [{} {value} ...]", flag.name())),
+                Some(value) if flag.repeatable() => out.push_str(&format!(" [{} {value} ...]", flag.name())),
+                Some(value) => out.push_str(&format!(" [{} {value}]", flag.name())),
                 None => out.push_str(&format!(" [{}]", flag.name())),
             }
         }

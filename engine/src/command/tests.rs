@@ -218,7 +218,7 @@ fn backup_prune_and_restore_flags() {
     );
     check("restore-server@ommegang --at=2026-11-24T03:00Z", "ok: restore-server@ommegang --at 2026-11-24T03:00:00Z");
     check("restore-server@ommegang --at 2026-11-24T03:00:00Z", "ok: restore-server@ommegang --at 2026-11-24T03:00:00Z");
-    check("restore-server@ommegang --at 2026-11-24 03:00", "error: too many arguments for restore-server: restore-server@NAME [--at WHEN ...] [--zone LETTER ...] [--delete-old] [--drill]");
+    check("restore-server@ommegang --at 2026-11-24 03:00", "error: too many arguments for restore-server: restore-server@NAME [--at WHEN] [--zone LETTER] [--delete-old] [--drill]");
     check(
         "restore-server@ommegang --at snap-0a1b --delete-old",
         "ok: restore-server@ommegang --at snap-0a1b --delete-old",
