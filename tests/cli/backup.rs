@@ -68,17 +68,23 @@ fn backup_snapshots_every_data_volume_as_a_tagged_backup() {
     assert!(fleet.contains("back up volume vol-0001") && fleet.contains("achel has no data volume"), "{fleet}");
 }
 
-/// The backups of `server` in the simulated world, by kind.
-fn backups_of(c: &Cellar, server: &str) -> Vec<BackupSnapshot> {
+/// The backups of `server` in the saved world, each with the data generation it captured,
+/// oldest first (then by device and id).
+pub(super) fn backup_generations(c: &Cellar, server: &str) -> Vec<(BackupSnapshot, u64)> {
     let world = c.world();
-    let mut backups: Vec<BackupSnapshot> = world
+    let mut out: Vec<_> = world
         .snapshots()
         .values()
-        .filter_map(|s| BackupSnapshot::from_snapshot(&s.to_model()))
-        .filter(|b| b.server().as_str() == server)
+        .filter_map(|s| Some((BackupSnapshot::from_snapshot(&s.to_model())?, s.generation)))
+        .filter(|(b, _)| b.server().as_str() == server)
         .collect();
-    backups.sort_by_key(|b| b.taken_at());
-    backups
+    out.sort_by_key(|(b, _)| (b.taken_at(), b.volume().device.clone(), b.id().to_string()));
+    out
+}
+
+/// The backups of `server` in the saved world, oldest first.
+pub(super) fn backups_of(c: &Cellar, server: &str) -> Vec<BackupSnapshot> {
+    backup_generations(c, server).into_iter().map(|(b, _)| b).collect()
 }
 
 /// Twelve days of scheduled backups (`backup@kwak --due` once a day, as cron runs it) and

@@ -8,14 +8,8 @@ use cellar_engine::backup::{BackupKind, BackupSnapshot};
 
 /// The scheduled backups of `server` in the saved world, oldest first.
 fn scheduled(c: &Cellar, server: &str) -> Vec<BackupSnapshot> {
-    let world = c.world();
-    let mut backups: Vec<BackupSnapshot> = world
-        .snapshots()
-        .values()
-        .filter_map(|s| BackupSnapshot::from_snapshot(&s.to_model()))
-        .filter(|b| b.server().as_str() == server && b.kind() == BackupKind::Scheduled)
-        .collect();
-    backups.sort_by_key(|b| (b.taken_at(), b.id().to_string()));
+    let mut backups = super::backup::backups_of(c, server);
+    backups.retain(|b| b.kind() == BackupKind::Scheduled);
     backups
 }
 

@@ -3,8 +3,8 @@
 //! simulator's data generations), an availability-zone outage survived, and a failed
 //! restore undone.
 
+use super::backup::backup_generations;
 use super::*;
-use cellar_engine::backup::BackupSnapshot;
 
 /// kwak's data volumes: (device tag, volume id, zone, data generation), by device.
 fn data_volumes(c: &Cellar, server: &str) -> Vec<(Option<String>, VolumeId, Zone, u64)> {
@@ -20,19 +20,6 @@ fn data_volumes(c: &Cellar, server: &str) -> Vec<(Option<String>, VolumeId, Zone
         })
         .collect();
     out.sort();
-    out
-}
-
-/// The data generation each backup of `server` captured, by snapshot id.
-fn backup_generations(c: &Cellar, server: &str) -> Vec<(BackupSnapshot, u64)> {
-    let world = c.world();
-    let mut out: Vec<_> = world
-        .snapshots()
-        .values()
-        .filter_map(|s| Some((BackupSnapshot::from_snapshot(&s.to_model())?, s.generation)))
-        .filter(|(b, _)| b.server().as_str() == server)
-        .collect();
-    out.sort_by_key(|(b, _)| (b.taken_at(), b.volume().device.clone()));
     out
 }
 

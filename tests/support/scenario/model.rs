@@ -3,7 +3,7 @@
 //! ([`Tally`]).
 
 use cellar_engine::agent::DATA_ROLE;
-use cellar_engine::backup::{due, BackupKind, BackupSnapshot, VolumeKey};
+use cellar_engine::backup::{due, last_scheduled, BackupSnapshot, VolumeKey};
 use cellar_engine::cloud::{Cloud, CloudError};
 use cellar_engine::command;
 use cellar_engine::config::ConfigTree;
@@ -140,8 +140,7 @@ pub fn model(sim: &Sim, name: &str) -> Model {
         .filter(|v| v.tags.get(ROLE_TAG).map(String::as_str) == Some(DATA_ROLE))
         .filter_map(VolumeKey::of)
         .collect();
-    let last_scheduled =
-        backups.iter().filter(|b| b.kind() == BackupKind::Scheduled).map(BackupSnapshot::taken_at).max();
+    let last_scheduled = last_scheduled(&ServerName::new(name), &r.snapshots);
     // The configured zone of `sNN` (`scenario::config`): a, b, c, d in turn.
     let configured =
         name.strip_prefix('s').and_then(|n| n.parse::<usize>().ok()).map_or('a', |i| ['a', 'b', 'c', 'd'][i % 4]);
