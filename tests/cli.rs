@@ -665,7 +665,10 @@ fn status_of_several_servers_is_a_table_a_line_each() {
     let table = c.ok(&["status", "duvel,ommegang", "-o", "wide"]).stdout;
     let duvel = line(&table, "duvel");
     assert_eq!(duvel[5], "web-server-2026-08-04 (outdated)", "{table}");
-    assert!(duvel.contains(&"vol-0001 30GiB".to_string()) && duvel.contains(&"template v1".to_string()), "{table}");
+    assert!(
+        duvel.contains(&"vol-0001 30GiB".to_string()) && duvel.contains(&"template $Latest".to_string()),
+        "{table}"
+    );
     assert!(duvel.contains(&"differs".to_string()), "{table}");
     // One server: its details, with its group's last scaling activity.
     let details = c.ok(&["status", "duvel"]).stdout;

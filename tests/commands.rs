@@ -145,7 +145,7 @@ fn create_server() {
             "volume 30 GiB in-use in us-east-1a, attached to the instance",
             "address associated with the instance",
             "launch template v1 m5.large from web-server-2026-08-04",
-            "group min 1 desired 1 from template v1, 1 instance(s)",
+            "group min 1 desired 1 from template v$Latest, 1 instance(s)",
         ],
         "healthy",
         Some(Again::Refused("server duvel already exists in us-east-1")),
@@ -192,7 +192,7 @@ fn stop_auto_scaling() {
             "volume 30 GiB available in us-east-1a, attached to nothing",
             "address associated with nothing",
             "launch template v1 m5.large from web-server-2026-08-04",
-            "group min 0 desired 0 from template v1, 0 instance(s)",
+            "group min 0 desired 0 from template v$Latest, 0 instance(s)",
         ],
         "stopped auto scaling stopped: group duvel is kept with desired 0",
         Some(Again::Refused("auto scaling of duvel is already stopped (group duvel is kept with desired 0)")),
@@ -232,7 +232,7 @@ fn start_auto_scaling() {
             "volume 30 GiB in-use in us-east-1a, attached to the instance",
             "address associated with the instance",
             "launch template v1 m5.large from web-server-2026-08-04",
-            "group min 1 desired 1 from template v1, 1 instance(s)",
+            "group min 1 desired 1 from template v$Latest, 1 instance(s)",
         ],
         "healthy",
         Some(Again::Refused("duvel is already auto-scaling (group duvel, desired 1)")),
@@ -246,7 +246,7 @@ fn start_auto_scaling() {
             "volume 10 GiB in-use in us-east-1c, attached to the instance",
             "address associated with the instance",
             "launch template v1 t3.medium from web-server-2026-08-04",
-            "group min 1 desired 1 from template v1, 1 instance(s)",
+            "group min 1 desired 1 from template v$Latest, 1 instance(s)",
         ],
         "healthy",
         Some(Again::Refused("chimay is already auto-scaling (group chimay, desired 1)")),
@@ -260,7 +260,7 @@ fn start_auto_scaling() {
             "volume 30 GiB in-use in us-east-1a, attached to the instance",
             "address associated with the instance",
             "launch template v2 t3.large from web-server-2026-08-04",
-            "group min 1 desired 1 from template v2, 1 instance(s)",
+            "group min 1 desired 1 from template v$Latest, 1 instance(s)",
         ],
         "healthy",
         Some(Again::Refused("duvel is already auto-scaling (group duvel, desired 1)")),
@@ -301,7 +301,7 @@ fn upgrade_ami() {
             "volume 30 GiB in-use in us-east-1a, attached to the instance",
             "address associated with the instance",
             "launch template v2 m5.large from web-server-2026-12-01",
-            "group min 1 desired 1 from template v2, 1 instance(s)",
+            "group min 1 desired 1 from template v$Latest, 1 instance(s)",
         ],
         "healthy",
         Some(Again::Empty),
@@ -314,7 +314,7 @@ fn upgrade_ami() {
             "volume 30 GiB in-use in us-east-1a, attached to the instance",
             "address associated with the instance",
             "launch template v2 m5.large from web-server-2026-12-01",
-            "group min 1 desired 1 from template v2, 1 instance(s)",
+            "group min 1 desired 1 from template v$Latest, 1 instance(s)",
         ],
         "healthy",
         Some(Again::Empty),
@@ -407,7 +407,7 @@ fn two_volumes_follow_every_command() {
     let instance = "instance running t3.medium in us-east-1c from web-server-2026-08-04";
     let in_group = format!("{instance} in group");
     let template = "launch template v1 t3.medium from web-server-2026-08-04";
-    let group = "group min 1 desired 1 from template v1, 1 instance(s)";
+    let group = "group min 1 desired 1 from template v$Latest, 1 instance(s)";
     let address = "address associated with the instance";
     let exists = Some(Again::Refused("server kwak already exists in us-east-1"));
     let listed = |lines: &[&str]| lines.iter().map(|l| l.to_string()).collect::<Vec<_>>();

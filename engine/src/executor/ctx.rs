@@ -115,7 +115,7 @@ impl Ctx {
                     if !first {
                         let found = match unknown.load(Ordering::Relaxed) {
                             u64::MAX => find().await?,
-                            since => self.settled_find(find, Timestamp(since)).await?,
+                            since => self.settled_find(find, Timestamp(since), None).await?,
                         };
                         if let Some(found) = found {
                             return Ok(found);
@@ -137,7 +137,7 @@ impl Ctx {
                 let look = || async {
                     match since {
                         u64::MAX => find().await,
-                        since => self.settled_find(&find, Timestamp(since)).await,
+                        since => self.settled_find(&find, Timestamp(since), None).await,
                     }
                 };
                 match self.call(step, find_api, look).await {
@@ -152,8 +152,14 @@ impl Ctx {
     /// `find`, looked at again (soon at first, then less often) while it finds nothing and
     /// the consistency window since `since` (when the latest attempt of unknown outcome
     /// ended, or the look began) has not passed (a new resource may not be visible yet);
-    /// nothing found after that is nothing.
-    async fn settled_find<T, E, Find, FindFut>(&self, find: Find, since: Timestamp) -> Result<Option<T>, E>
+    /// nothing found after that is nothing. With `report` (the step and what it waits for),
+    /// a wait past [`WAIT_REPORTED_AFTER`] is reported after every look.
+    async fn settled_find<T, E, Find, FindFut>(
+        &self,
+        find: Find,
+        since: Timestamp,
+        report: Option<(StepId, &str)>,
+    ) -> Result<Option<T>, E>
     where
         Find: Fn() -> FindFut,
         FindFut: Future<Output = Result<Option<T>, E>>,
@@ -164,9 +170,14 @@ impl Ctx {
             if let Some(found) = find().await? {
                 return Ok(Some(found));
             }
-            let waited = self.cloud.now().await.0.saturating_sub(since.0);
+            let at = self.cloud.now().await;
+            let waited = at.0.saturating_sub(since.0);
             if waited >= window {
                 return Ok(None);
+            }
+            let elapsed = Duration::from_secs(waited);
+            if let Some((step, what)) = report.filter(|_| elapsed >= WAIT_REPORTED_AFTER) {
+                self.operator.event(&Event::Waiting { step, at, what: what.to_string(), elapsed });
             }
             crate::caller::sleep(&*self.cloud, next_look(&mut interval, window - waited)).await;
         }
@@ -289,7 +300,18 @@ impl Ctx {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<T>, StepError>>,
     {
-        self.settled_find(look, self.cloud.now().await).await
+        self.settled_find(look, self.cloud.now().await, None).await
+    }
+
+    /// [`Ctx::seen`] for a wait the operator is told about: `look` finds what `step` made
+    /// only once it is `what` (visible to the API); a wait past [`WAIT_REPORTED_AFTER`] is
+    /// reported after every look ([`Event::Waiting`]).
+    pub async fn seen_reporting<T, F, Fut>(&self, step: StepId, what: &str, look: F) -> Result<Option<T>, StepError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<T>, StepError>>,
+    {
+        self.settled_find(look, self.cloud.now().await, Some((step, what))).await
     }
 
     /// The instance `id`, polled by `step`: from the apply's batched look at the instances

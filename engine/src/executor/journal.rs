@@ -242,14 +242,37 @@ pub fn resumed_staleness(plan: &Plan, now: &[Observation], resume: &Resume) -> V
     };
     // A key is this apply's own if what is there now is (a DNS record pointing at our
     // address) or if what the plan saw is (a resource a journal step names).
-    let own: BTreeSet<ResourceKey> =
+    let mut own: BTreeSet<ResourceKey> =
         now.iter().chain(plan.observed.iter()).filter(|o| ours(o)).map(|o| o.resource.clone()).collect();
+    own.extend(replaced_members(plan, now, &stopped));
     let mut before = plan.clone();
     before.observed.retain(|o| !own.contains(&o.resource));
     let kept: Vec<Observation> = now.iter().filter(|o| !own.contains(&o.resource)).cloned().collect();
     let mut changes = staleness(&before, &kept);
     changes.extend(gone_since(plan, now, resume));
     changes
+}
+
+/// Groups whose only change is their members, where a member the plan saw is one a started
+/// step terminates: the group replacing it (a `--restart` of a group launching its
+/// template's `$Latest`, which no step names) is this apply's doing. A changed size or
+/// launch is not.
+fn replaced_members(plan: &Plan, now: &[Observation], stopped: &BTreeSet<InstanceId>) -> Vec<ResourceKey> {
+    let sizes = |o: &Observation| match &o.observed {
+        Observed::Group { launch, desired, instances } => Some((launch.clone(), *desired, instances.clone())),
+        _ => None,
+    };
+    let groups_now: BTreeMap<&ResourceKey, &Observation> =
+        now.iter().filter(|o| matches!(o.observed, Observed::Group { .. })).map(|o| (&o.resource, o)).collect();
+    plan.observed
+        .iter()
+        .filter_map(|before| {
+            let (launch, desired, members) = sizes(before)?;
+            let after = groups_now.get(&before.resource).and_then(|o| sizes(o))?;
+            let replaced = members.iter().any(|i| stopped.contains(i));
+            (replaced && (after.0, after.1) == (launch, desired)).then(|| before.resource.clone())
+        })
+        .collect()
 }
 
 /// The instances the plan saw that may have terminated by this apply's doing: those a

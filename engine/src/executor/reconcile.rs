@@ -62,7 +62,7 @@ pub(super) async fn find(ctx: &Ctx, step: &Step, known: &BTreeSet<String>) -> Re
             let mut found: Vec<Output> = all
                 .into_iter()
                 .filter(|t| &t.name == name && new(t.id.as_str()))
-                .map(|t| Output::Launch(LaunchSource::Template { id: t.id, version: Some(t.latest_version) }))
+                .map(|t| Output::Launch(LaunchSource::Template { id: t.id, version: None }))
                 .collect();
             pick(step, &mut found)?
         }

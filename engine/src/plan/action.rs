@@ -205,8 +205,8 @@ pub enum Action {
     WaitHealthy {
         instance: Option<Ref<InstanceId>>,
         replacing: Option<InstanceId>,
-        /// What the group's replacement must be launched as (after a group update): one the
-        /// group launched before its update (the old instance gone early) is refused.
+        /// What the group's replacement must be launched as (after new launch settings): one
+        /// the group launched from the settings before (the old instance gone early) is refused.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         launched_as: Option<LaunchedAs>,
     },
@@ -488,8 +488,10 @@ impl Action {
                 if let Some(placement) = placement {
                     changes.push(format!("launch in {placement}"));
                 }
-                if let Some(launch) = launch {
-                    changes.push(format!("launch from {}", launch.describe("launch settings")));
+                match launch {
+                    Some(Ref::Existing(source)) => changes.push(format!("launch from {source}")),
+                    Some(launch) => changes.push(format!("launch from {}", launch.describe("launch settings"))),
+                    None => {}
                 }
                 if let Some(min) = min {
                     changes.push(format!("min {min}"));
@@ -643,7 +645,7 @@ impl Action {
             Action::WaitHealthy { launched_as, .. } => {
                 let mut details = vec!["instance running, data volume attached, Elastic IP associated".to_string()];
                 if let Some(LaunchedAs { instance_type, image }) = launched_as {
-                    details.push(format!("the new instance: {instance_type} from {image} (one the group launched before its update fails the step)"));
+                    details.push(format!("the new instance: {instance_type} from {image} (one launched from the settings before fails the step)"));
                 }
                 details
             }

@@ -209,57 +209,55 @@ pub struct NewLaunch<'a> {
 }
 
 /// Makes the group launch from `new`: a new version of its launch template, or a new
-/// launch configuration (the old one deleted after the switch); returns the group update's
-/// step.
+/// launch configuration (the old one deleted after the switch); returns the step after
+/// which the group launches `new`.
+///
+/// A group on its template's `$Latest` (as cellar makes them) launches the new version as
+/// soon as AWS sees it: no group update, so a fleet's rolling change costs Auto Scaling
+/// nothing for its template servers. A group pinned to a version number is moved to
+/// `$Latest` in the same step that would have pinned the new one.
 pub fn relaunch(p: &mut Planning<'_>, server: &ServerName, group: &AutoScalingGroup, new: NewLaunch<'_>) -> StepId {
     let NewLaunch { instance_type, image, agent, settings } = new;
-    let new_launch = match &group.launch {
-        LaunchSource::Template { id, .. } => p.push(
-            server,
-            Action::CreateLaunchTemplateVersion {
-                template: id.clone(),
-                instance_type,
-                image: image.id.clone(),
-                image_name: image.name.clone(),
-                agent,
-                settings,
-            },
-            vec![],
-            None,
-        ),
-        LaunchSource::Configuration { .. } => {
-            let name = next_launch_configuration_name(p, server);
-            p.push(
-                server,
-                Action::CreateLaunchConfiguration {
-                    name,
-                    instance_type,
-                    image: image.id.clone(),
-                    image_name: image.name.clone(),
-                    agent,
-                    settings,
-                },
-                vec![],
-                Some(Undo::DeleteLaunchConfiguration),
-            )
+    let (image, image_name) = (image.id.clone(), image.name.clone());
+    match &group.launch {
+        LaunchSource::Template { id, version } => {
+            let template = id.clone();
+            let action =
+                Action::CreateLaunchTemplateVersion { template, instance_type, image, image_name, agent, settings };
+            let created = p.push(server, action, vec![], None);
+            if version.is_none() {
+                return created;
+            }
+            let latest = LaunchSource::Template { id: id.clone(), version: None };
+            update_launch(p, server, group, Ref::Existing(latest), Some(created))
         }
-    };
-    let update = p.push(
-        server,
-        Action::UpdateAutoScalingGroup {
-            placement: None,
-            group: group.name.clone(),
-            launch: Some(Ref::Output(new_launch)),
-            min: None,
-            desired: None,
-        },
-        vec![],
-        None,
-    );
-    if let LaunchSource::Configuration { name } = &group.launch {
-        p.push(server, Action::DeleteLaunchConfiguration { name: name.clone() }, vec![Some(update)], None);
+        LaunchSource::Configuration { name: old } => {
+            let name = next_launch_configuration_name(p, server);
+            let action = Action::CreateLaunchConfiguration { name, instance_type, image, image_name, agent, settings };
+            let created = p.push(server, action, vec![], Some(Undo::DeleteLaunchConfiguration));
+            let update = update_launch(p, server, group, Ref::Output(created), None);
+            p.push(server, Action::DeleteLaunchConfiguration { name: old.clone() }, vec![Some(update)], None);
+            update
+        }
     }
-    update
+}
+
+/// The group pointed at `launch` (after `after`, if given).
+fn update_launch(
+    p: &mut Planning<'_>,
+    server: &ServerName,
+    group: &AutoScalingGroup,
+    launch: Ref<LaunchSource>,
+    after: Option<StepId>,
+) -> StepId {
+    let action = Action::UpdateAutoScalingGroup {
+        placement: None,
+        group: group.name.clone(),
+        launch: Some(launch),
+        min: None,
+        desired: None,
+    };
+    p.push(server, action, vec![after], None)
 }
 
 /// What the group launches now (its template's latest version, or its launch configuration).
@@ -282,9 +280,10 @@ pub fn current_launch<'a>(
     })
 }
 
-/// With --restart, the current instance is terminated after the group update and the
-/// group replaces it with one `launched_as` what the group now launches (the wait refuses
-/// a replacement the group launched before its update, the old instance gone early); with
+/// With --restart, the current instance is terminated after `update` (the step after which
+/// the group launches the new settings) and the group replaces it with one `launched_as`
+/// what the group now launches (the wait refuses a replacement launched from the settings
+/// before, the old instance gone early); with
 /// no instance, the apply waits for the group's own launch; without --restart, a note says
 /// the upgrade completes at the next replacement.
 pub fn restart(p: &mut Planning<'_>, server: &ServerName, update: Option<StepId>, launched_as: LaunchedAs) {

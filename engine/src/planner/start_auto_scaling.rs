@@ -83,15 +83,16 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
 }
 
 /// The launch settings the group launches from: a new version of a kept group's
-/// template, else new settings (after deleting a leftover template named after the
-/// server, which would clash with the new one).
+/// template (the group then launches the template's `$Latest`), else new settings (after
+/// deleting a leftover template named after the server, which would clash with the new
+/// one). Returns the step that makes them and what the group is given.
 fn launch_settings(
     p: &mut Planning<'_>,
     config: &ServerConfig,
     (choice, image): (&LaunchChoice, &Image),
     settings: &LaunchSettings,
     gate: Option<StepId>,
-) -> StepId {
+) -> (StepId, Ref<LaunchSource>) {
     let server = &config.name;
     let r = p.resources();
     let kept_template = r.group().and_then(|g| match &g.launch {
@@ -99,19 +100,22 @@ fn launch_settings(
         _ => None,
     });
     match (kept_template, config.launch.value) {
-        (Some(template), LaunchKind::Template) => p.push(
-            server,
-            Action::CreateLaunchTemplateVersion {
-                template,
-                instance_type: choice.instance_type.clone(),
-                image: image.id.clone(),
-                image_name: image.name.clone(),
-                agent: agent_spec(config, AgentMode::Spawn),
-                settings: settings.clone(),
-            },
-            vec![gate],
-            None,
-        ),
+        (Some(template), LaunchKind::Template) => {
+            let step = p.push(
+                server,
+                Action::CreateLaunchTemplateVersion {
+                    template: template.clone(),
+                    instance_type: choice.instance_type.clone(),
+                    image: image.id.clone(),
+                    image_name: image.name.clone(),
+                    agent: agent_spec(config, AgentMode::Spawn),
+                    settings: settings.clone(),
+                },
+                vec![gate],
+                None,
+            );
+            (step, Ref::Existing(LaunchSource::Template { id: template, version: None }))
+        }
         (kept_template, kind) => {
             let mut after = vec![gate];
             if kind == LaunchKind::Template {
@@ -124,7 +128,8 @@ fn launch_settings(
                     )));
                 }
             }
-            create_launch(p, config, (&choice.instance_type, image), settings, after)
+            let step = create_launch(p, config, (&choice.instance_type, image), settings, after);
+            (step, Ref::Output(step))
         }
     }
 }
@@ -134,7 +139,7 @@ fn launch_settings(
 fn group(
     p: &mut Planning<'_>,
     server: &ServerName,
-    launch: StepId,
+    (made, launch): (StepId, Ref<LaunchSource>),
     (zone, subnet): (&Zone, Option<SubnetId>),
     desired: u32,
 ) -> (AutoScalingGroupName, StepId) {
@@ -146,23 +151,17 @@ fn group(
             Action::UpdateAutoScalingGroup {
                 placement: None,
                 group: name.clone(),
-                launch: Some(Ref::Output(launch)),
+                launch: Some(launch),
                 min: Some(desired),
                 desired: Some(desired),
             },
-            vec![],
+            vec![Some(made)],
             None,
         ),
         None => p.push(
             server,
-            Action::CreateAutoScalingGroup {
-                name: name.clone(),
-                launch: Ref::Output(launch),
-                zone: zone.clone(),
-                subnet,
-                desired,
-            },
-            vec![],
+            Action::CreateAutoScalingGroup { name: name.clone(), launch, zone: zone.clone(), subnet, desired },
+            vec![Some(made)],
             Some(Undo::DeleteAutoScalingGroup),
         ),
     };

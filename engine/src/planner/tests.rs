@@ -450,14 +450,15 @@ fn start_auto_scaling_launch_settings() {
         launch_templates: templates,
         ..Default::default()
     };
-    // The kept group's template exists: a new version of it.
+    // The kept group's template exists: a new version of it, and the group launches the
+    // template's latest version from then on.
     check(
         "start-auto-scaling@ale",
         WITH_DNS,
         world(resources(vec![group(0, 0, lt("lt-1"))], vec![template("lt-1")]), &[]),
         &[
             "#1 add a version to launch template lt-1: m5.large from web-server-2026-08-04 []",
-            "#2 update auto scaling group ale: launch from the launch settings of #1, min 1, desired 1 [#1]",
+            "#2 update auto scaling group ale: launch from launch template lt-1 version $Latest, min 1, desired 1 [#1]",
             "#3 wait until ale is healthy [#2]",
         ],
     );

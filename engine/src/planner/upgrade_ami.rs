@@ -40,7 +40,7 @@ fn plan(p: &mut Planning<'_>, config: &ServerConfig) -> Result<(), PlanError> {
             image.name, image.id, config.ami_type.value, config.architecture.value, p.scope.region
         ));
         // The instance may still run an older image (an upgrade without --restart, or a
-        // replacement the group launched before its update): --restart replaces it.
+        // replacement the group launched from the settings before): --restart replaces it.
         if p.resources().current_instance().is_some_and(|i| i.image != image.id) {
             let launched_as = LaunchedAs { instance_type: current.instance_type.clone(), image: image.id.clone() };
             restart(p, server, None, launched_as);

@@ -35,12 +35,16 @@ impl SimTemplate {
         version.checked_sub(1).and_then(|i| self.versions.get(i as usize))
     }
     pub fn to_model(&self) -> LaunchTemplate {
+        self.model_at(self.latest_version())
+    }
+    /// The template as a describe shows it when `latest` is the newest version the API sees.
+    fn model_at(&self, latest: u32) -> LaunchTemplate {
         LaunchTemplate {
             id: self.id.clone(),
             name: self.name.clone(),
-            latest_version: self.latest_version(),
+            latest_version: latest,
             default_version: self.default_version,
-            latest: self.versions.last().cloned().expect("a launch template has at least one version"),
+            latest: self.version(latest).cloned().expect("a launch template has at least one version"),
             tags: self.tags.clone(),
         }
     }
@@ -113,18 +117,26 @@ impl World {
         self.authorize_launch(agent, api, profile.as_deref(), true)
     }
 
-    /// The template version `launch` resolves to now (`$Latest`: the latest one).
+    /// The template version `launch` resolves to now (`$Latest`: the latest one visible).
     pub(super) fn launched_version(&self, region: &Region, launch: &LaunchSource) -> Option<(LaunchTemplateId, u32)> {
         let LaunchSource::Template { id, version } = launch else { return None };
         let template = self.template_in(region, id).ok()?;
-        Some((id.clone(), version.unwrap_or_else(|| template.latest_version())))
+        Some((id.clone(), version.unwrap_or_else(|| self.visible_latest(template))))
+    }
+
+    /// The newest version of `template` the API sees now: a version made a moment before
+    /// is not visible yet under eventual consistency ([`World::hide_new`]), so `$Latest`
+    /// resolves to the one before it, in a group's launch as in a describe. Version 1 is
+    /// visible with its template.
+    pub(super) fn visible_latest(&self, template: &SimTemplate) -> u32 {
+        (2..=template.latest_version()).rev().find(|v| self.visible(&Self::version_key(&template.id, *v))).unwrap_or(1)
     }
 
     pub(super) fn launch_spec(&self, region: &Region, launch: &LaunchSource) -> CloudResult<LaunchSpec> {
         match launch {
             LaunchSource::Template { id, version } => {
                 let template = self.template_in(region, id)?;
-                let version = version.unwrap_or_else(|| template.latest_version());
+                let version = version.unwrap_or_else(|| self.visible_latest(template));
                 template.version(version).cloned().ok_or_else(|| {
                     err(
                         K::InvalidParameterValue,
@@ -140,7 +152,7 @@ impl World {
         super::index::select(&self.templates, &self.index.templates, filter)
             .filter(|t| t.region == *region && filter.matches(t.id.as_str(), &t.tags))
             .filter(|t| self.visible(t.id.as_str()))
-            .map(SimTemplate::to_model)
+            .map(|t| t.model_at(self.visible_latest(t)))
             .collect()
     }
 

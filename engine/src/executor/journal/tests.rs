@@ -260,7 +260,7 @@ fn what_a_started_step_terminates_takes_its_volume_and_address_with_it() {
     replaced.push(instance_in("i-0010", InstanceState::Pending));
     check(terminate.clone(), before("i-0008"), replaced.clone(), &[started(1), done(1, Output::Nothing)], &[]);
     check(
-        terminate,
+        terminate.clone(),
         before("i-0008"),
         replaced,
         &[],
@@ -270,6 +270,28 @@ fn what_a_started_step_terminates_takes_its_volume_and_address_with_it() {
             "address eipalloc-0001 of ale: 192.0.2.1 on i-0008 → 192.0.2.1, unassociated since plan",
             "instance i-0010 of ale: appeared since plan (pending in us-east-1a)",
         ],
+    );
+    // The group of the instance a started step terminated now holds its replacement (no
+    // step names the group: it launches its template's `$Latest`): this apply's doing, as
+    // long as only its members changed.
+    let mut in_group = before("i-0008");
+    in_group.push(group_of(&["i-0008"]));
+    let mut replaced = after("i-0008");
+    replaced.extend([instance_in("i-0010", InstanceState::Pending), group_of(&["i-0010"])]);
+    let terminated = [started(1), done(1, Output::Nothing)];
+    check(terminate.clone(), in_group.clone(), replaced.clone(), &terminated, &[]);
+    let resized = |o: &mut Observation| {
+        if let Observed::Group { desired, .. } = &mut o.observed {
+            *desired = 0;
+        }
+    };
+    replaced.iter_mut().for_each(resized);
+    check(
+        terminate,
+        in_group,
+        replaced,
+        &terminated,
+        &["auto scaling group ale of ale: desired 1, instances [i-0008], launch configuration ale-v1 → desired 0, instances [i-0010], launch configuration ale-v1 since plan"],
     );
 }
 

@@ -95,7 +95,9 @@ pub(super) async fn create_launch_template(
     };
     let make = || ctx.cloud.create_launch_template(&ctx.region, request.clone());
     let t = ctx.create_once(id, (Api::CreateLaunchTemplate, Api::DescribeLaunchTemplates), find, make).await?;
-    Ok(Output::Launch(LaunchSource::Template { id: t.id, version: Some(t.latest_version) }))
+    // A group made from it launches the template's latest version (`$Latest`): a later
+    // CreateLaunchTemplateVersion is what the group launches next, with no group update.
+    Ok(Output::Launch(LaunchSource::Template { id: t.id, version: None }))
 }
 
 pub(super) async fn create_launch_template_version(
@@ -113,7 +115,25 @@ pub(super) async fn create_launch_template_version(
             ctx.cloud.create_launch_template_version(&ctx.region, template, spec.clone(), Some(&token))
         })
         .await?;
-    Ok(Output::Launch(LaunchSource::Template { id: t.id, version: Some(t.latest_version) }))
+    let version = t.latest_version;
+    // The server's group launches `$Latest`, which resolves to the newest version AWS sees:
+    // a version made a moment before may not be visible yet (eventual consistency), and an
+    // instance the group launched now would get the one before. The step ends once a
+    // describe shows it, so what follows (a --restart's termination) launches this one.
+    let filter = Filter::Id(template.to_string());
+    let look = || async {
+        let found = ctx
+            .call(id, Api::DescribeLaunchTemplates, || ctx.cloud.describe_launch_templates(&ctx.region, &filter))
+            .await?;
+        Ok(found.into_iter().find(|t| t.id == *template && t.latest_version >= version).map(|_| ()))
+    };
+    let what = format!("version {version} of launch template {template} to be visible");
+    ctx.seen_reporting(id, &what, look).await?.ok_or_else(|| StepError::Unexpected {
+        what: format!(
+            "version {version} of launch template {template} is still not visible after the consistency window"
+        ),
+    })?;
+    Ok(Output::Launch(LaunchSource::Template { id: t.id, version: Some(version) }))
 }
 
 pub(super) async fn create_launch_configuration(
