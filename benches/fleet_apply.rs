@@ -96,9 +96,46 @@ fn main() {
                 "  a wave's changing calls: {busiest} needs {drain:.1} s of refill a wave; waves × (one + that) = {wave_bound:.0} s; took {:.3}× that",
                 upgraded.took as f64 / wave_bound.max(1.0)
             );
+            // Each replacement's agent, once its instance boots, attaches the server's data
+            // volumes and associates its address: calls of the same account, drawn from
+            // AttachVolume's and AssociateAddress's buckets (mutating: 50, 5/s), all within
+            // a few seconds of each other in a wave, since the wave's instances boot together.
+            let (agent_drain, agent_bucket) = agents_refill(&create, &upgrade.waves());
+            let agent_bound = waves as f64 * (one_replace as f64 + drain.max(agent_drain));
+            println!(
+                "  a wave's agents: {agent_bucket} needs {agent_drain:.1} s of refill a wave; waves × (one + the larger refill) = {agent_bound:.0} s; took {:.3}× that",
+                upgraded.took as f64 / agent_bound.max(1.0)
+            );
             println!("  (wall {:.1} s)", wall.elapsed().as_secs_f64());
         }
     });
+}
+
+/// The refill a wave's agents need beyond the buckets' capacity, for the largest wave: one
+/// AttachVolume per data volume the server's create made, one AssociateAddress per server.
+fn agents_refill(create: &Plan, waves: &[Vec<cellar_engine::model::ServerName>]) -> (f64, Bucket) {
+    use cellar_engine::api::Api;
+    use cellar_engine::plan::Action;
+    let mut volumes: BTreeMap<&cellar_engine::model::ServerName, u64> = BTreeMap::new();
+    for step in &create.steps {
+        if matches!(step.action, Action::CreateVolume { .. }) {
+            *volumes.entry(&step.server).or_default() += 1;
+        }
+    }
+    let mut worst = (0.0, Bucket::Request(Api::AttachVolume));
+    for wave in waves {
+        let attaches: u64 = wave.iter().map(|s| volumes.get(s).copied().unwrap_or(0)).sum();
+        for (bucket, calls) in [
+            (Bucket::Request(Api::AttachVolume), attaches),
+            (Bucket::Request(Api::AssociateAddress), wave.len() as u64),
+        ] {
+            let seconds = bucket.least_seconds(calls);
+            if seconds > worst.0 {
+                worst = (seconds, bucket);
+            }
+        }
+    }
+    worst
 }
 
 /// `upgrade-ami@all --restart --max-unavailable 10%` as a fleet plan.

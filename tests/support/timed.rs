@@ -105,7 +105,8 @@ impl Measured {
 
 /// Applies `plan` with AWS's buckets and latency, from full buckets (a minute after the
 /// planning's reads); panics unless it succeeds. `CELLAR_BENCH_STEPS=1` prints the steps'
-/// timeline.
+/// timeline; `CELLAR_BENCH_TRACE=FILE` (with it) appends each step's server, kind, start and
+/// end (virtual seconds from the apply's start, tab-separated) to FILE.
 pub async fn measured(sim: &Arc<Sim>, plan: &Plan, parallelism: usize) -> Measured {
     let timeline = std::env::var("CELLAR_BENCH_STEPS").is_ok();
     timed(sim, plan, parallelism, faults(), timeline).await
@@ -209,6 +210,13 @@ fn steps_timeline(plan: &Plan, events: &[executor::Event], start: u64) {
             executor::Event::Done { step, at, .. } => {
                 let k = kind.get(step).cloned().unwrap_or_default();
                 let from = began.get(step).copied().unwrap_or(at.0);
+                if let Ok(path) = std::env::var("CELLAR_BENCH_TRACE") {
+                    use std::io::Write;
+                    let server =
+                        plan.steps.iter().find(|s| s.id == *step).map(|s| s.server.to_string()).unwrap_or_default();
+                    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+                    writeln!(f, "{server}\t{k}\t{}\t{}", from - start, at.0 - start).unwrap();
+                }
                 let entry = by_kind.entry(k).or_default();
                 entry.0 += 1;
                 entry.1 += at.0 - from;
