@@ -201,6 +201,11 @@ pub fn directory_keys(shard: &Shard) -> BTreeSet<String> {
         needs.push(Need::Group(name.to_string()));
         named(&g.tags, &mut needs);
     }
+    // A volume token is tied to the `Name` of the volume it answered (`World::shard_keys`),
+    // which may be gone since: the token alone can give the shard its key.
+    for answer in shard.volume_tokens.values() {
+        named(&answer.volume.tags, &mut needs);
+    }
     let tokens = shard.client_tokens.keys().chain(shard.volume_tokens.keys()).chain(shard.tokens.keys());
     needs.extend(tokens.map(|t| Need::Token(t.clone())));
     needs.iter().filter_map(Need::directory_key).collect()
