@@ -10,9 +10,9 @@
 //!
 //! Two passes over the same scenarios: as the property suite runs them, with the
 //! simulator's reload check (`Sim::reloading`: the world put away in shards and loaded back
-//! around every call and clock move, a test of the simulator's laziness whose cost grows
-//! with the world), and without it (the same calls, checks and outcomes; what the engine
-//! and simulator cost).
+//! around every call and clock move, a test of the simulator's laziness that costs what each
+//! call loads), and without it (the same calls, checks and outcomes; what the engine and
+//! simulator cost).
 //!
 //! Run: `cargo bench -p cellar --no-default-features --bench scenarios` (without the AWS
 //! backend, which the bench does not use; `CELLAR_BENCH_SCENARIOS=N` to change the count).

@@ -92,11 +92,11 @@ impl Sim {
 
     /// Runs the [`Sim::after_every_change`] hook, if any, with the world `w`.
     fn changed(&self, w: &mut World) {
-        if self.reloading {
-            // The hook sees the world as it would without the check: whole.
-            w.make_whole();
-        }
         if let Some(hook) = self.after_change.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if self.reloading {
+                // The hook sees the world as it would without the check: whole.
+                w.make_whole();
+            }
             hook(w);
         }
     }
@@ -111,39 +111,66 @@ impl Sim {
     }
 
     pub fn into_world(self) -> World {
-        self.world.into_inner().unwrap_or_else(|e| e.into_inner())
+        let mut world = self.world.into_inner().unwrap_or_else(|e| e.into_inner());
+        world.make_whole_checked();
+        world
     }
 
-    /// Locks the world. Do not hold the guard across an `.await`.
+    /// Locks the world, whole (with [`Sim::reloading`], the shards put away are loaded
+    /// back first). Do not hold the guard across an `.await`.
     pub fn world(&self) -> MutexGuard<'_, World> {
+        let mut world = self.core();
+        if self.reloading {
+            world.make_whole_checked();
+        }
+        world
+    }
+
+    /// Locks the world as it is: with [`Sim::reloading`], between two uses, its core only
+    /// (what the simulator itself reads there: the clock, the random draws, the agents due,
+    /// the log).
+    fn core(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A check for tests: before every use of the world (a call, a move of the clock, a
-    /// look), its shards are put away and loaded again only as the use ensures them
-    /// ([`World::reload_lazily`]), and after it the world is made whole again. A call or
-    /// transition that looks at what it did not ensure then misbehaves, and the tests
-    /// that check its outcome fail. On in the simulator's own tests.
+    /// A check for tests: every use of the world (a call, a move of the clock, an agent's
+    /// start, a probe) starts with its shards put away and loads back only what the use
+    /// ensures ([`World::reload_lazily`]), and what it loaded (and made) is put away again
+    /// after it, as a store's save would. A call or transition that looks at what it did
+    /// not ensure then misbehaves, and the tests that check its outcome fail; one that
+    /// changes a shard it did not load panics, and so does a shard put away a use at a time
+    /// that is not what putting the whole world away would give (checked whenever the world
+    /// is looked at whole: [`Sim::world`], [`Sim::with_world`]). Putting away costs what a
+    /// use loaded, not what the world holds. On in the simulator's own tests.
     pub fn reloading(mut self) -> Self {
         self.reloading = true;
         self
     }
 
-    /// Runs `f` with the world locked.
+    /// Runs `f` with the world locked, whole (see [`Sim::world`]).
     pub fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
         f(&mut self.world())
     }
 
+    /// Runs `f` with the world locked as it is (see [`Sim::core`]): for what reads or
+    /// changes only the core.
+    fn with_core<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        f(&mut self.core())
+    }
+
     /// [`Sim::with_world`] for what a lazily loaded world runs: a `Cloud` call, a move of
-    /// the clock, an agent's start; with [`Sim::reloading`], on a world put away first.
+    /// the clock, an agent's start; with [`Sim::reloading`], on a world put away, put away
+    /// again after.
     fn use_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
-        let mut world = self.world();
+        let mut world = self.core();
         if !self.reloading {
             return f(&mut world);
         }
-        world.reload_lazily();
+        if !world.is_put_away() {
+            world.reload_lazily();
+        }
         let result = f(&mut world);
-        world.make_whole();
+        world.reload_lazily();
         result
     }
 
@@ -176,7 +203,7 @@ impl Sim {
         mut needs: Vec<Need>,
         op: impl FnOnce(&mut World) -> CloudResult<T> + Send,
     ) -> CloudResult<T> {
-        let latency = self.with_world(World::draw_latency_ms);
+        let latency = self.with_core(World::draw_latency_ms);
         if latency > 0 {
             self.pass_latency(latency).await;
         }
@@ -223,7 +250,7 @@ impl Sim {
     /// A duration beyond [`World::check_advance`]'s limits is cut short at them: callers
     /// with a duration from a person (`cellar sim advance`) call `check_advance` first.
     pub async fn advance(&self, duration: Duration) {
-        let target = self.with_world(|w| w.advance_target(duration));
+        let target = self.with_core(|w| w.advance_target(duration));
         self.advance_until(target).await;
     }
 
@@ -246,10 +273,10 @@ impl Sim {
             return;
         }
         let _guard = RunningGuard(&self.agents_running);
-        let before = self.with_world(|w| w.now());
+        let before = self.with_core(|w| w.now());
         let mut agents_ran = false;
         loop {
-            let due = self.with_world(World::take_agents_due);
+            let due = self.with_core(World::take_agents_due);
             if !due.is_empty() {
                 agents_ran = true;
                 for id in due {
@@ -258,12 +285,12 @@ impl Sim {
                 continue;
             }
             if self.use_world(|w| w.advance_to_ms(target_ms)) == Advance::Reached
-                && self.with_world(|w| w.agents_due().is_empty())
+                && self.with_core(|w| w.agents_due().is_empty())
             {
                 break;
             }
         }
-        self.with_world(|w| {
+        self.with_core(|w| {
             if always_hook || agents_ran || w.now() != before {
                 self.changed(w);
             }
@@ -319,7 +346,7 @@ impl Sim {
         if let Some(pace) = self.pace {
             tokio::time::sleep(duration / pace).await;
         }
-        let wake = self.with_world(|w| w.sleep_target_ms(duration));
+        let wake = self.with_core(|w| w.sleep_target_ms(duration));
         self.sleep_until_ms(wake).await;
     }
 
@@ -336,7 +363,7 @@ impl Sim {
         if let Some(pace) = self.pace {
             tokio::time::sleep(Duration::from_millis(ms) / pace).await;
         }
-        let wake = self.with_world(|w| w.now_ms().saturating_add(ms));
+        let wake = self.with_core(|w| w.now_ms().saturating_add(ms));
         self.sleep_until_ms(wake).await;
     }
 
@@ -355,21 +382,21 @@ impl Sim {
         let _guard = SleeperGuard(&self.sleepers, key);
         let earliest = || self.sleepers.lock().unwrap_or_else(|e| e.into_inner()).first() == Some(&key);
         loop {
-            if self.with_world(|w| w.now_ms() >= wake) {
+            if self.with_core(|w| w.now_ms() >= wake) {
                 return;
             }
             tokio::task::yield_now().await;
-            if self.with_world(|w| w.now_ms() >= wake) {
+            if self.with_core(|w| w.now_ms() >= wake) {
                 return;
             }
             if !earliest() {
                 continue;
             }
-            let now = self.with_world(|w| w.now_ms());
+            let now = self.with_core(|w| w.now_ms());
             for _ in 0..SETTLE_TURNS {
                 tokio::task::yield_now().await;
             }
-            if self.with_world(|w| w.now_ms()) == now && earliest() {
+            if self.with_core(|w| w.now_ms()) == now && earliest() {
                 self.advance_until_ms(wake, false).await;
             }
         }
@@ -449,21 +476,21 @@ impl AgentHost for SimHost<'_> {
     fn persist(&self, volumes: &[HostVolume]) -> Result<(), String> {
         let id = &self.instance;
         let directories = directories(volumes);
-        self.sim.with_world(|w| w.record(format!("agent {id}: persisted {}", directories.join(", "))));
+        self.sim.with_core(|w| w.record(format!("agent {id}: persisted {}", directories.join(", "))));
         Ok(())
     }
 
     fn mount(&self, volumes: &[HostVolume]) -> Result<(), String> {
         let id = &self.instance;
         let directories = directories(volumes);
-        self.sim.with_world(|w| w.record(format!("agent {id}: mounted {}", directories.join(", "))));
+        self.sim.with_core(|w| w.record(format!("agent {id}: mounted {}", directories.join(", "))));
         Ok(())
     }
 
     fn run_hook(&self, script: &str) -> Result<(), String> {
         let id = &self.instance;
         let lines = script.lines().count();
-        self.sim.with_world(|w| w.record(format!("agent {id}: ran spawn hook ({lines} lines)")));
+        self.sim.with_core(|w| w.record(format!("agent {id}: ran spawn hook ({lines} lines)")));
         Ok(())
     }
 }

@@ -473,11 +473,11 @@ macro_rules! sim_cloud {
             }
 
             async fn now(&self) -> Timestamp {
-                self.sim().with_world(|w| w.now())
+                self.sim().with_core(|w| w.now())
             }
 
             async fn now_ms(&self) -> u64 {
-                self.sim().with_world(|w| w.now_ms())
+                self.sim().with_core(|w| w.now_ms())
             }
 
             async fn sleep(&self, duration: Duration) {

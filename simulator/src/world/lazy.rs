@@ -51,42 +51,110 @@ pub trait ShardSource: Send + Sync {
 }
 
 /// Shards held in memory: the source of [`World::reload_lazily`] (and a model of the
-/// store's, which keeps them on disk).
-pub struct MemoryShards(BTreeMap<ShardKey, (Shard, BTreeSet<String>)>);
+/// store's, which keeps them on disk). Like the store, it takes back what a world put away
+/// ([`World::reload_lazily`] again): the shards that world loaded are replaced by what they
+/// became, the others stay as they were.
+pub struct MemoryShards(std::sync::Mutex<Parked>);
+
+#[derive(Default)]
+struct Parked {
+    /// Each shard, with the directory keys it is found under.
+    shards: BTreeMap<ShardKey, (Shard, BTreeSet<String>)>,
+    /// Directory key → the shard it is found in.
+    directory: std::collections::HashMap<String, ShardKey>,
+    /// The shards handed over to the world (left empty here until put back).
+    taken: BTreeSet<ShardKey>,
+}
+
+impl Parked {
+    fn insert(&mut self, key: ShardKey, shard: Shard) {
+        let keys = directory_keys(&shard);
+        for k in &keys {
+            self.directory.insert(k.clone(), key.clone());
+        }
+        self.shards.insert(key, (shard, keys));
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.taken.remove(key);
+        if let Some((_, keys)) = self.shards.remove(key) {
+            for k in keys {
+                if self.directory.get(&k).is_some_and(|s| s == key) {
+                    self.directory.remove(&k);
+                }
+            }
+        }
+    }
+}
 
 impl MemoryShards {
     pub fn new(shards: BTreeMap<ShardKey, Shard>) -> Self {
-        MemoryShards(
-            shards
-                .into_iter()
-                .map(|(key, shard)| {
-                    let keys = directory_keys(&shard);
-                    (key, (shard, keys))
-                })
-                .collect(),
-        )
+        let mut parked = Parked::default();
+        for (key, shard) in shards {
+            parked.insert(key, shard);
+        }
+        MemoryShards(std::sync::Mutex::new(parked))
+    }
+
+    fn parked(&self) -> std::sync::MutexGuard<'_, Parked> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The counts of every shard.
     pub fn totals(&self) -> Totals {
-        self.0.values().fold(Totals::default(), |mut t, (s, _)| {
+        self.parked().shards.values().fold(Totals::default(), |mut t, (s, _)| {
             t.add(&Totals::of(s));
             t
         })
+    }
+
+    /// Whether it holds a shard by that key.
+    fn holds(&self, key: &str) -> bool {
+        self.parked().shards.contains_key(key)
+    }
+
+    /// Takes back what a world put away: the shards `loaded` (what the world had taken out)
+    /// are dropped, `shards` (what the world's loaded part splits into now) put in.
+    fn put_back(&self, loaded: &BTreeSet<ShardKey>, shards: BTreeMap<ShardKey, Shard>) {
+        let mut parked = self.parked();
+        for key in loaded {
+            parked.remove(key);
+        }
+        for (key, shard) in shards {
+            parked.insert(key, shard);
+        }
+    }
+
+    /// Where each sharded resource is: in its shard (`Some(key)`), or not sharded.
+    fn partition(&self) -> std::collections::HashMap<super::shards::Node, ShardKey> {
+        let parked = self.parked();
+        let mut out = std::collections::HashMap::new();
+        for (key, (shard, _)) in &parked.shards {
+            out.extend(shard.nodes().into_iter().map(|n| (n, key.clone())));
+        }
+        out
     }
 }
 
 impl ShardSource for MemoryShards {
     fn locate(&self, key: &str) -> Result<Option<ShardKey>, String> {
-        Ok(self.0.iter().find(|(_, (_, keys))| keys.contains(key)).map(|(k, _)| k.clone()))
+        Ok(self.parked().directory.get(key).cloned())
     }
 
+    /// Hands the shard over (no copy): the world that loads it puts it back, as it is then,
+    /// when it is put away again ([`MemoryShards::put_back`]). So two worlds cannot share
+    /// one `MemoryShards`: the second to load a shard would find none and be poisoned.
     fn load(&self, shard: &str) -> Result<Shard, String> {
-        self.0.get(shard).map(|(s, _)| s.clone()).ok_or_else(|| format!("no shard {shard}"))
+        let mut parked = self.parked();
+        if !parked.taken.insert(shard.to_string()) {
+            return Err(format!("shard {shard} was loaded already"));
+        }
+        let found = parked.shards.get_mut(shard).map(|(s, _)| std::mem::take(s));
+        found.ok_or_else(|| format!("no shard {shard}"))
     }
 
     fn shards(&self) -> Result<Vec<ShardKey>, String> {
-        Ok(self.0.keys().cloned().collect())
+        Ok(self.parked().shards.keys().cloned().collect())
     }
 
     fn name(&self) -> String {
@@ -201,6 +269,11 @@ pub fn directory_keys(shard: &Shard) -> BTreeSet<String> {
         needs.push(Need::Group(name.to_string()));
         named(&g.tags, &mut needs);
     }
+    // A volume token is tied to the `Name` of the volume it answered (`World::shard_keys`),
+    // which may be gone since: the token alone can give the shard its key.
+    for answer in shard.volume_tokens.values() {
+        named(&answer.volume.tags, &mut needs);
+    }
     let tokens = shard.client_tokens.keys().chain(shard.volume_tokens.keys()).chain(shard.tokens.keys());
     needs.extend(tokens.map(|t| Need::Token(t.clone())));
     needs.iter().filter_map(Need::directory_key).collect()
@@ -308,6 +381,9 @@ pub(super) struct LazyState {
     unloaded: Totals,
     /// Why a shard could not be loaded (the world is then poisoned: see the module doc).
     failure: Option<String>,
+    /// The source, when it holds what [`World::reload_lazily`] put away (it takes back
+    /// what the world loads, as a store's save would).
+    parked: Option<Arc<MemoryShards>>,
 }
 
 impl Clone for LazyState {
@@ -319,6 +395,7 @@ impl Clone for LazyState {
             whole: self.whole,
             unloaded: self.unloaded.clone(),
             failure: self.failure.clone(),
+            parked: self.parked.clone(),
         }
     }
 }
@@ -350,18 +427,59 @@ impl World {
             whole: false,
             unloaded: totals,
             failure: None,
+            parked: None,
         })));
     }
 
-    /// Puts every shard away and loads them again as they are needed, from memory: what
-    /// the simulator's tests do before every call and clock move ([`crate::Sim::reloading`]),
-    /// so a call that does not ensure what it looks at fails them.
+    /// Puts every shard away, to be loaded again as they are needed, from memory: what the
+    /// simulator's reload check does around every call and clock move ([`crate::Sim::reloading`]),
+    /// so a call that does not ensure what it looks at fails the tests.
+    ///
+    /// As a store's save does, it costs what the world has loaded, not what it holds: a
+    /// world that was put away here and loaded only some shards since puts back just those
+    /// (split again as they are now, with what was made meanwhile) and keeps the others as
+    /// they were. A key the loaded part would be put away under that names a shard it did
+    /// not load is a use that did not ensure what it changed: a store's save would write
+    /// over that shard, and here it panics. A whole world (or one loaded from elsewhere) is
+    /// put away whole. The shards kept are checked to be what putting the whole world away
+    /// would give ([`World::make_whole_checked`]).
     pub fn reload_lazily(&mut self) {
-        self.make_whole();
+        let parked = self.lazy.0.as_ref().filter(|s| s.failure.is_none()).and_then(|s| s.parked.clone());
+        let Some(parked) = parked else {
+            self.make_whole();
+            let keys = self.shard_keys();
+            let shards = Arc::new(MemoryShards::new(self.take_shards(&keys)));
+            let totals = shards.totals();
+            self.load_lazily(Arc::clone(&shards) as Arc<dyn ShardSource>, totals);
+            if let Some(state) = self.lazy.0.as_mut() {
+                state.parked = Some(shards);
+            }
+            return;
+        };
+        let loaded = self.lazy.0.as_ref().map(|s| s.loaded.clone()).unwrap_or_default();
         let keys = self.shard_keys();
-        let shards = MemoryShards::new(self.take_shards(&keys));
-        let totals = shards.totals();
-        self.load_lazily(Arc::new(shards), totals);
+        let unseen: Vec<&ShardKey> =
+            keys.shards().into_iter().filter(|k| !loaded.contains(*k) && parked.holds(k)).collect();
+        assert!(
+            unseen.is_empty(),
+            "the reload check: what the world loaded would be put away as shard(s) {unseen:?}, which it did \
+             not load (a call or transition changed what it did not ensure)"
+        );
+        let mut totals = self.unloaded_totals();
+        let shards = self.take_shards(&keys);
+        for shard in shards.values() {
+            totals.add(&Totals::of(shard));
+        }
+        parked.put_back(&loaded, shards);
+        self.load_lazily(Arc::clone(&parked) as Arc<dyn ShardSource>, totals);
+        if let Some(state) = self.lazy.0.as_mut() {
+            state.parked = Some(parked);
+        }
+    }
+
+    /// Whether the world is put away by [`World::reload_lazily`] with nothing loaded since.
+    pub fn is_put_away(&self) -> bool {
+        self.lazy.0.as_ref().is_some_and(|s| s.parked.is_some() && s.loaded.is_empty() && s.failure.is_none())
     }
 
     /// Loads every shard not loaded yet and forgets where they came from.
@@ -370,6 +488,25 @@ impl World {
         self.ensure(&[Need::All]);
         if self.load_failure().is_none() {
             self.lazy = Lazy(None);
+        }
+    }
+
+    /// [`World::make_whole`] between two uses of the reload check ([`crate::Sim::reloading`]):
+    /// a world that [`World::reload_lazily`] put away, nothing loaded since, is checked on the
+    /// way: every resource must be in the shard (or the core) that putting the whole world
+    /// away would put it in, else it panics (the shards are put away a use at a time).
+    pub fn make_whole_checked(&mut self) {
+        let expected = self.lazy.0.as_ref().filter(|_| self.is_put_away()).and_then(|s| s.parked.as_ref()).map(|p| {
+            let mut expected: std::collections::HashMap<_, Option<ShardKey>> =
+                p.partition().into_iter().map(|(node, key)| (node, Some(key))).collect();
+            expected.extend(self.core_nodes().into_iter().map(|node| (node, None)));
+            expected
+        });
+        self.make_whole();
+        if let Some(expected) = expected {
+            if let Err(problem) = self.check_partition(&expected) {
+                panic!("the reload check: {problem}");
+            }
         }
     }
 

@@ -86,7 +86,7 @@ impl Shard {
 
 /// A node of the reference graph: a resource (by kind and id) or a `Name` tag's value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Node {
+pub(super) enum Node {
     Name(String),
     Instance(String),
     Volume(String),
@@ -98,6 +98,34 @@ enum Node {
     Token(String),
     /// Pinned to the core (the snapshots of images).
     Core,
+}
+
+/// The nodes of the resources a shard or a world holds (not the `Name`s: see [`Node`]).
+macro_rules! resource_nodes {
+    ($x:expr) => {{
+        let x = $x;
+        let mut nodes = Vec::new();
+        nodes.extend(x.instances.keys().map(|id| Node::Instance(id.to_string())));
+        nodes.extend(x.volumes.keys().map(|id| Node::Volume(id.to_string())));
+        nodes.extend(x.snapshots.keys().map(|id| Node::Snapshot(id.to_string())));
+        nodes.extend(x.addresses.keys().map(|id| Node::Address(id.to_string())));
+        nodes.extend(x.templates.keys().map(|id| Node::Template(id.to_string())));
+        nodes.extend(x.groups.keys().map(|name| Node::Group(name.to_string())));
+        nodes.extend(x.client_tokens.keys().map(|t| Node::Token(format!("run/{t}"))));
+        nodes.extend(x.volume_tokens.keys().map(|t| Node::Token(format!("volume/{t}"))));
+        nodes.extend(x.tokens.keys().map(|t| Node::Token(format!("other/{t}"))));
+        for (region, locks) in &x.locks {
+            nodes.extend(locks.keys().map(|name| Node::Lock(region.to_string(), name.clone())));
+        }
+        nodes
+    }};
+}
+
+impl Shard {
+    /// The nodes of what it holds.
+    pub(super) fn nodes(&self) -> Vec<Node> {
+        resource_nodes!(self)
+    }
 }
 
 /// Union-find over [`Node`]s (path halving, union by size).
@@ -277,6 +305,30 @@ impl World {
             }
         }
         ShardKeys(c.keys())
+    }
+
+    /// The nodes of the resources the world holds now (for a world put away: the core's).
+    pub(super) fn core_nodes(&self) -> Vec<Node> {
+        resource_nodes!(self)
+    }
+
+    /// Whether each resource of `expected` is where putting this (whole) world away would put
+    /// it: in the shard named, or in the core (`None`).
+    pub(super) fn check_partition(&self, expected: &HashMap<Node, Option<ShardKey>>) -> Result<(), String> {
+        let keys = self.shard_keys();
+        let mut wrong: Vec<String> = expected
+            .iter()
+            .filter_map(|(node, want)| {
+                let got = keys.of(node);
+                (got != want.as_ref()).then(|| format!("{node:?} was put away in {want:?}, belongs in {got:?}"))
+            })
+            .collect();
+        if wrong.is_empty() {
+            return Ok(());
+        }
+        wrong.sort();
+        wrong.truncate(5);
+        Err(format!("the shards put away a call at a time are not those of the whole world: {}", wrong.join("; ")))
     }
 
     /// Moves every sharded resource out of the world into its shard (`keys` from

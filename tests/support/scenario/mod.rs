@@ -119,8 +119,8 @@ pub fn run_traced(seed: u64, tree: &ConfigTree, servers: usize, ops: &[Op]) -> R
 }
 
 /// [`run`] without the simulator's reload check (`Sim::reloading`: the world put away and
-/// loaded back around every call and clock move, a test of the simulator's laziness whose
-/// cost grows with the world): the same calls, checks and outcome, for the benchmark.
+/// loaded back around every call and clock move, a test of the simulator's laziness that
+/// costs what each call loads): the same calls, checks and outcome, for the benchmark.
 pub fn run_without_reload_check(
     seed: u64,
     tree: &ConfigTree,

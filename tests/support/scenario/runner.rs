@@ -157,7 +157,8 @@ struct Before {
 impl<'a> Runner<'a> {
     /// `reload_check`: the simulator puts its world away before every use and loads back
     /// only what the use ensures ([`Sim::reloading`]), which catches a call reading what it
-    /// did not load, at a cost that grows with the world.
+    /// did not load, at a cost of what each use loads (and of the whole world each time the
+    /// runner looks at it whole).
     pub fn new(seed: u64, tree: &'a ConfigTree, ops: &'a [Op], reload_check: bool) -> Self {
         let mut world = cellar_sim::default_world();
         world.reseed(seed);
