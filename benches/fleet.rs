@@ -4,7 +4,7 @@
 //!
 //! Every server is a copy of the fixture's duvel (its own name, DNS name, group, launch
 //! template and resources' Name tags), created once on the simulator by create-server and
-//! read once; a newer image makes `upgrade-ami@… --restart` plan four steps per server and
+//! read once; a newer image makes `upgrade-ami@… --restart` plan three steps per server and
 //! a rolling change of 10% at a time. The time covers, per server, the command's parse and
 //! its scope (one thread, as `cellar plan` does them before its batched read), then its plan
 //! and its move into its part of the fleet plan (`FleetPlanning::add`, one part per thread),
@@ -16,7 +16,8 @@
 //!
 //! Run: `cargo bench -p cellar --no-default-features --bench fleet`
 //! (`CELLAR_BENCH_FLEET=1000,10000` for the fleet sizes; each is run
-//! `CELLAR_BENCH_RUNS` times, 5 unless told, and the median is reported; `CELLAR_BENCH_COLD=1`
+//! `CELLAR_BENCH_RUNS` times, 5 unless told, the sizes taking turns run by run, and the
+//! medians are reported, with the median of the run-by-run ratios; `CELLAR_BENCH_COLD=1`
 //! empties the CPU's caches before each run; `CELLAR_BENCH_TIMES=1` prints every run's time).
 //!
 //! The servers are planned on as many threads as `cellar plan` uses on this machine
@@ -49,8 +50,71 @@ fn main() {
     // left in the CPU's caches by the run before (1,000 servers' fit in them, 10,000 do not).
     let cold = std::env::var_os("CELLAR_BENCH_COLD").is_some();
     let base = base_inventory();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let fleets: Vec<Fleet> = sizes.iter().map(|&n| Fleet::new(&base, n, cores)).collect();
+    // The sizes take turns, run by run, so a change of the machine's load meets them alike;
+    // the ratio is also taken run by run, and its median reported.
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); fleets.len()];
+    let mut alone: Vec<Vec<f64>> = vec![Vec::new(); fleets.len()];
+    let mut steps = vec![0; fleets.len()];
+    for _ in 0..runs {
+        for (i, fleet) in fleets.iter().enumerate() {
+            let (took, n) = fleet.run(fleet.threads, cold);
+            times[i].push(took);
+            steps[i] = n;
+        }
+    }
+    for (i, fleet) in fleets.iter().enumerate() {
+        if fleet.threads > 1 {
+            for _ in 0..runs {
+                alone[i].push(fleet.run(1, cold).0);
+            }
+        }
+    }
     let mut medians = Vec::new();
-    for &n in &sizes {
+    for (i, fleet) in fleets.iter().enumerate() {
+        if std::env::var_os("CELLAR_BENCH_TIMES").is_some() {
+            println!("  {} servers on {} thread(s), in order: {:.1?} ms", fleet.n, fleet.threads, times[i]);
+        }
+        let (median, fastest, slowest) = spread(&times[i]);
+        let one = if alone[i].is_empty() { median } else { spread(&alone[i]).0 };
+        println!(
+            "{} servers: plan {median:.1} ms median of {runs} ({fastest:.1}–{slowest:.1}) on {} thread{}, {:.2} µs a server, {} steps; on one thread {one:.1} ms; config load {:.0} ms, resolve {:.0} ms",
+            fleet.n,
+            fleet.threads,
+            if fleet.threads == 1 { "" } else { "s" },
+            median * 1000.0 / fleet.n as f64,
+            steps[i],
+            fleet.load_ms,
+            fleet.resolve_ms,
+        );
+        medians.push(median);
+    }
+    for i in 1..fleets.len() {
+        let (n1, n2) = (fleets[i - 1].n, fleets[i].n);
+        let ratios: Vec<f64> = times[i].iter().zip(&times[i - 1]).map(|(t2, t1)| t2 / t1).collect();
+        let (ratio, low, high) = spread(&ratios);
+        println!(
+            "{n2}/{n1} servers: {:.1}× the servers, {:.2}× the time (medians); run by run {ratio:.2}× median ({low:.2}–{high:.2})",
+            n2 as f64 / n1 as f64,
+            medians[i] / medians[i - 1]
+        );
+    }
+}
+
+/// One fleet size: its configuration (loaded and resolved once) and inventories.
+struct Fleet {
+    n: usize,
+    _dir: tempfile::TempDir,
+    tree: ConfigTree,
+    inventories: Vec<Inventory>,
+    threads: usize,
+    load_ms: f64,
+    resolve_ms: f64,
+}
+
+impl Fleet {
+    fn new(base: &Inventory, n: usize, cores: usize) -> Fleet {
         let dir = tempfile::tempdir().expect("a temporary directory");
         write_config(dir.path(), n);
         let started = Instant::now();
@@ -63,40 +127,28 @@ fn main() {
             tree.planned(&server).unwrap_or_else(|e| panic!("{e}"));
         }
         let resolve_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let inventories: Vec<Inventory> = (0..n).map(|i| renamed(&base, &name(i))).collect();
-        let mut steps = 0;
-        let mut median_of = |threads: usize| {
-            let mut times = Vec::new();
-            for _ in 0..runs {
-                if cold {
-                    evict_caches();
-                }
-                let started = Instant::now();
-                let plan = plan_fleet(&tree, &inventories, threads);
-                times.push(started.elapsed().as_secs_f64() * 1000.0);
-                steps = plan.steps.len();
-            }
-            if std::env::var_os("CELLAR_BENCH_TIMES").is_some() {
-                println!("  on {threads} thread(s), in order: {times:.1?} ms");
-            }
-            times.sort_by(|a, b| a.total_cmp(b));
-            (times[times.len() / 2], times[0], times[times.len() - 1])
-        };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let inventories: Vec<Inventory> = (0..n).map(|i| renamed(base, &name(i))).collect();
         let threads = planner::threads_for(n, cores);
-        let (median, fastest, slowest) = median_of(threads);
-        let (alone, ..) = if threads > 1 { median_of(1) } else { (median, 0.0, 0.0) };
-        println!(
-            "{n} servers: plan {median:.1} ms median of {runs} ({fastest:.1}–{slowest:.1}) on {threads} thread{}, {:.2} µs a server, {steps} steps; on one thread {alone:.1} ms; config load {load_ms:.0} ms, resolve {resolve_ms:.0} ms",
-            if threads == 1 { "" } else { "s" },
-            median * 1000.0 / n as f64
-        );
-        medians.push((n, median));
+        Fleet { n, _dir: dir, tree, inventories, threads, load_ms, resolve_ms }
     }
-    for pair in medians.windows(2) {
-        let ((n1, t1), (n2, t2)) = (pair[0], pair[1]);
-        println!("{n2}/{n1} servers: {:.1}× the servers, {:.2}× the time", n2 as f64 / n1 as f64, t2 / t1);
+
+    /// One timed planning on `threads` threads: milliseconds, and the plan's steps.
+    fn run(&self, threads: usize, cold: bool) -> (f64, usize) {
+        if cold {
+            evict_caches();
+        }
+        let started = Instant::now();
+        let plan = plan_fleet(&self.tree, &self.inventories, threads);
+        let took = started.elapsed().as_secs_f64() * 1000.0;
+        (took, plan.steps.len())
     }
+}
+
+/// Median, lowest and highest of `values` (not empty).
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    (sorted[sorted.len() / 2], sorted[0], sorted[sorted.len() - 1])
 }
 
 /// Reads and writes 128 MiB, four times this machine's last-level cache, so that what a
