@@ -283,9 +283,8 @@ pub fn current_launch<'a>(
 /// With --restart, the current instance is terminated after `update` (the step after which
 /// the group launches the new settings) and the group replaces it with one `launched_as`
 /// what the group now launches (the wait refuses a replacement launched from the settings
-/// before, the old instance gone early); with
-/// no instance, the apply waits for the group's own launch; without --restart, a note says
-/// the upgrade completes at the next replacement.
+/// before, the old instance gone early); with no instance, the apply waits for the group's
+/// own launch; without --restart, a note says the upgrade completes at the next replacement.
 pub fn restart(p: &mut Planning<'_>, server: &ServerName, update: Option<StepId>, launched_as: LaunchedAs) {
     match (p.command.has(Flag::Restart), p.resources().current_instance()) {
         (true, Some(old)) => {

@@ -117,6 +117,32 @@ fn new_resources_of_every_kind_are_invisible_for_a_while() {
     assert!(!render_world(&quiet).contains("invisible"), "nothing written without the fault");
 }
 
+/// `$Latest` is the newest version the API sees: within a new version's window a group's
+/// launch gets the version before it, and a describe shows that one as the latest.
+#[test]
+fn latest_is_the_newest_visible_version() {
+    let mut w = default_world();
+    let r = east();
+    let id = template(&mut w, "t"); // version 1: t3.small
+    w.set_faults(Faults { invisible_secs: SECS, ..Faults::default() }).unwrap();
+    let made_at = w.now();
+    w.create_launch_template_version(&r, &id, spec("m5.large", "ami-0002"), None).unwrap();
+    let latest = template_source(&id, None);
+    let seen = |w: &World| {
+        let described = w.describe_launch_templates(&r, &Filter::Id(id.to_string()));
+        let launched = w.launch_spec(&r, &latest).unwrap().instance_type.to_string();
+        (described[0].latest_version, described[0].latest.instance_type.to_string(), launched)
+    };
+    assert_eq!(seen(&w), (1, "t3.small".into(), "t3.small".into()), "within the window");
+    w.advance_clock_to(Timestamp(made_at.0 + SECS - 1));
+    assert_eq!(seen(&w), (1, "t3.small".into(), "t3.small".into()), "1 s before");
+    w.advance_clock_to(Timestamp(made_at.0 + SECS));
+    assert_eq!(seen(&w), (2, "m5.large".into(), "m5.large".into()), "after {SECS} s");
+    // A version named by number is the one named, seen or not (a group names it only once
+    // UpdateAutoScalingGroup accepted it).
+    assert_eq!(w.launch_spec(&r, &template_source(&id, Some(1))).unwrap().instance_type.to_string(), "t3.small");
+}
+
 fn volume_of(w: &mut World) -> VolumeId {
     volume(w, "us-east-1a")
 }
