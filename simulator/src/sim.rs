@@ -141,7 +141,9 @@ impl Sim {
     /// changes a shard it did not load panics, and so does a shard put away a use at a time
     /// that is not what putting the whole world away would give (checked whenever the world
     /// is looked at whole: [`Sim::world`], [`Sim::with_world`]). Putting away costs what a
-    /// use loaded, not what the world holds. On in the simulator's own tests.
+    /// use loaded, not what the world holds; a call whose API mutates nothing and that made
+    /// or deleted nothing puts its shards back as they came ([`World::put_away_read`]). On
+    /// in the simulator's own tests.
     pub fn reloading(mut self) -> Self {
         self.reloading = true;
         self
@@ -162,6 +164,13 @@ impl Sim {
     /// the clock, an agent's start; with [`Sim::reloading`], on a world put away, put away
     /// again after.
     fn use_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> T {
+        self.use_world_as(false, f)
+    }
+
+    /// [`Sim::use_world`]; `reads` for a use that changes nothing it loads (a call whose API
+    /// does not mutate): with [`Sim::reloading`], what it loaded is put back as it came
+    /// when nothing was made or deleted ([`World::put_away_read`]), else split again.
+    fn use_world_as<T>(&self, reads: bool, f: impl FnOnce(&mut World) -> T) -> T {
         let mut world = self.core();
         if !self.reloading {
             return f(&mut world);
@@ -170,7 +179,11 @@ impl Sim {
             world.reload_lazily();
         }
         let result = f(&mut world);
-        world.reload_lazily();
+        if reads {
+            world.put_away_read();
+        } else {
+            world.reload_lazily();
+        }
         result
     }
 
@@ -207,7 +220,7 @@ impl Sim {
         if latency > 0 {
             self.pass_latency(latency).await;
         }
-        self.use_world(|w| {
+        self.use_world_as(!api.is_mutating(), |w| {
             needs.extend(agent.map(needs::id));
             w.ensure(&needs);
             if let Some(failure) = w.load_failure() {

@@ -61,7 +61,7 @@ struct Parked {
     /// Each shard, with the directory keys it is found under.
     shards: BTreeMap<ShardKey, (Shard, BTreeSet<String>)>,
     /// Directory key → the shard it is found in.
-    directory: std::collections::HashMap<String, ShardKey>,
+    directory: super::shards::HashMap<String, ShardKey>,
     /// The shards handed over to the world (left empty here until put back).
     taken: BTreeSet<ShardKey>,
 }
@@ -125,10 +125,31 @@ impl MemoryShards {
         }
     }
 
+    /// Takes back shards a world loaded and did not change (see [`World::put_away_read`]):
+    /// each goes back where it was, under the directory keys it had. In debug builds, shards
+    /// whose directory keys are not those they had are all given back (nothing taken).
+    fn put_back_unchanged(&self, shards: Vec<(ShardKey, Shard)>) -> Result<(), Vec<(ShardKey, Shard)>> {
+        let mut parked = self.parked();
+        if cfg!(debug_assertions)
+            && shards
+                .iter()
+                .any(|(key, shard)| parked.shards.get(key).is_none_or(|(_, keys)| *keys != directory_keys(shard)))
+        {
+            return Err(shards);
+        }
+        for (key, shard) in shards {
+            parked.taken.remove(&key);
+            if let Some(entry) = parked.shards.get_mut(&key) {
+                entry.0 = shard;
+            }
+        }
+        Ok(())
+    }
+
     /// Where each sharded resource is: in its shard (`Some(key)`), or not sharded.
-    fn partition(&self) -> std::collections::HashMap<super::shards::Node, ShardKey> {
+    fn partition(&self) -> super::shards::HashMap<super::shards::Node, ShardKey> {
         let parked = self.parked();
-        let mut out = std::collections::HashMap::new();
+        let mut out = super::shards::HashMap::default();
         for (key, (shard, _)) in &parked.shards {
             out.extend(shard.nodes().into_iter().map(|n| (n, key.clone())));
         }
@@ -384,6 +405,71 @@ pub(super) struct LazyState {
     /// The source, when it holds what [`World::reload_lazily`] put away (it takes back
     /// what the world loads, as a store's save would).
     parked: Option<Arc<MemoryShards>>,
+    /// With `parked`: what each shard loaded since held when it was loaded (see
+    /// [`World::put_away_read`]).
+    held: Vec<(ShardKey, Held)>,
+    /// With `parked`: how many sharded resources the core held when it was put away.
+    core_len: usize,
+}
+
+/// The keys of what a shard held when a use of the reload check loaded it: what
+/// [`World::put_away_read`] takes back out of the world.
+#[derive(Clone, Default)]
+struct Held {
+    instances: Vec<InstanceId>,
+    console: Vec<InstanceId>,
+    volumes: Vec<VolumeId>,
+    volume_data: Vec<VolumeId>,
+    snapshots: Vec<SnapshotId>,
+    addresses: Vec<AllocationId>,
+    templates: Vec<LaunchTemplateId>,
+    groups: Vec<AutoScalingGroupName>,
+    client_tokens: Vec<String>,
+    volume_tokens: Vec<String>,
+    tokens: Vec<String>,
+    locks: Vec<(Region, String)>,
+}
+
+/// Runs `$m!(field)` for each map a shard and a world both hold by key (not the locks).
+macro_rules! keyed_maps {
+    ($m:ident) => {
+        $m!(instances);
+        $m!(console);
+        $m!(volumes);
+        $m!(volume_data);
+        $m!(snapshots);
+        $m!(addresses);
+        $m!(templates);
+        $m!(groups);
+        $m!(client_tokens);
+        $m!(volume_tokens);
+        $m!(tokens);
+    };
+}
+
+impl Held {
+    fn of(shard: &Shard) -> Held {
+        let mut held = Held::default();
+        macro_rules! keys {
+            ($f:ident) => {
+                held.$f = shard.$f.keys().cloned().collect();
+            };
+        }
+        keyed_maps!(keys);
+        held.locks = shard.locks.iter().flat_map(|(r, l)| l.keys().map(|n| (r.clone(), n.clone()))).collect();
+        held
+    }
+
+    fn len(&self) -> usize {
+        let mut n = self.locks.len();
+        macro_rules! count {
+            ($f:ident) => {
+                n += self.$f.len();
+            };
+        }
+        keyed_maps!(count);
+        n
+    }
 }
 
 impl Clone for LazyState {
@@ -396,6 +482,8 @@ impl Clone for LazyState {
             unloaded: self.unloaded.clone(),
             failure: self.failure.clone(),
             parked: self.parked.clone(),
+            held: self.held.clone(),
+            core_len: self.core_len,
         }
     }
 }
@@ -428,6 +516,8 @@ impl World {
             unloaded: totals,
             failure: None,
             parked: None,
+            held: Vec::new(),
+            core_len: 0,
         })));
     }
 
@@ -451,8 +541,10 @@ impl World {
             let shards = Arc::new(MemoryShards::new(self.take_shards(&keys)));
             let totals = shards.totals();
             self.load_lazily(Arc::clone(&shards) as Arc<dyn ShardSource>, totals);
+            let core_len = self.sharded_len();
             if let Some(state) = self.lazy.0.as_mut() {
                 state.parked = Some(shards);
+                state.core_len = core_len;
             }
             return;
         };
@@ -471,10 +563,135 @@ impl World {
             totals.add(&Totals::of(shard));
         }
         parked.put_back(&loaded, shards);
+        self.parked_again(parked, totals);
+    }
+
+    /// Starts again from the world put away in `parked` (nothing loaded; `totals`: the
+    /// counts of every shard).
+    fn parked_again(&mut self, parked: Arc<MemoryShards>, totals: Totals) {
         self.load_lazily(Arc::clone(&parked) as Arc<dyn ShardSource>, totals);
+        let core_len = self.sharded_len();
         if let Some(state) = self.lazy.0.as_mut() {
             state.parked = Some(parked);
+            state.core_len = core_len;
         }
+    }
+
+    /// [`World::reload_lazily`] after a use that only read what it loaded (a call whose
+    /// API changes nothing): when the world holds exactly what the core held when it was
+    /// put away and what the use loaded, each shard loaded goes back as it came, under its
+    /// key and directory keys, without the world being split again (which costs what the
+    /// loaded shards hold, several times over: a server's shard holds its snapshots). Debug
+    /// builds also check that splitting would give those shards (their resources' keys,
+    /// their directory keys). Anything else (a resource made or deleted, a world loaded
+    /// whole or poisoned) is put away by [`World::reload_lazily`], checks included.
+    pub fn put_away_read(&mut self) {
+        let Some(state) = self.lazy.0.as_ref().filter(|s| s.failure.is_none() && s.parked.is_some()) else {
+            return self.reload_lazily();
+        };
+        let expected = state.core_len + state.held.iter().map(|(_, h)| h.len()).sum::<usize>();
+        let unchanged = state.held.len() == state.loaded.len()
+            && self.sharded_len() == expected
+            && state.held.iter().all(|(_, h)| self.holds(h));
+        if !unchanged || (cfg!(debug_assertions) && !self.split_as_held()) {
+            return self.reload_lazily();
+        }
+        let Some(state) = self.lazy.0.as_mut() else { return };
+        let (held, parked) = (std::mem::take(&mut state.held), state.parked.clone());
+        let Some(parked) = parked else { return };
+        let mut totals = self.unloaded_totals();
+        let shards: Vec<(ShardKey, Shard)> = held.iter().map(|(key, h)| (key.clone(), self.take_held(h))).collect();
+        for (_, shard) in &shards {
+            totals.add(&Totals::of(shard));
+        }
+        // Rebuilt for the core, as `take_shards` does.
+        let unsettled = std::mem::take(&mut self.index.unsettled);
+        self.index = super::index::Index::build(self);
+        self.index.unsettled = unsettled;
+        match parked.put_back_unchanged(shards) {
+            Ok(()) => self.parked_again(parked, totals),
+            Err(shards) => {
+                for (_, shard) in shards {
+                    self.absorb(shard);
+                }
+                if let Some(state) = self.lazy.0.as_mut() {
+                    state.held = held;
+                }
+                self.reload_lazily();
+            }
+        }
+    }
+
+    /// How many sharded resources (what [`World::take_shards`] would look at) the world holds.
+    fn sharded_len(&self) -> usize {
+        let mut n: usize = self.locks.values().map(BTreeMap::len).sum();
+        macro_rules! count {
+            ($f:ident) => {
+                n += self.$f.len();
+            };
+        }
+        keyed_maps!(count);
+        n
+    }
+
+    /// Whether the world holds everything `held` names.
+    fn holds(&self, held: &Held) -> bool {
+        macro_rules! all {
+            ($f:ident) => {
+                if !held.$f.iter().all(|k| self.$f.contains_key(k)) {
+                    return false;
+                }
+            };
+        }
+        keyed_maps!(all);
+        held.locks.iter().all(|(r, n)| self.locks.get(r).is_some_and(|l| l.contains_key(n)))
+    }
+
+    /// Whether splitting the world would put each resource the loaded shards held back in
+    /// the shard it came from.
+    fn split_as_held(&self) -> bool {
+        let Some(state) = self.lazy.0.as_ref() else { return false };
+        let keys = self.shard_keys();
+        state.held.iter().all(|(key, held)| {
+            let mut nodes = Vec::new();
+            nodes.extend(held.instances.iter().map(|id| super::shards::Node::Instance(id.to_string())));
+            nodes.extend(held.volumes.iter().map(|id| super::shards::Node::Volume(id.to_string())));
+            nodes.extend(held.snapshots.iter().map(|id| super::shards::Node::Snapshot(id.to_string())));
+            nodes.extend(held.addresses.iter().map(|id| super::shards::Node::Address(id.to_string())));
+            nodes.extend(held.templates.iter().map(|id| super::shards::Node::Template(id.to_string())));
+            nodes.extend(held.groups.iter().map(|id| super::shards::Node::Group(id.to_string())));
+            nodes.extend(held.client_tokens.iter().map(|t| super::shards::Node::Token(format!("run/{t}"))));
+            nodes.extend(held.volume_tokens.iter().map(|t| super::shards::Node::Token(format!("volume/{t}"))));
+            nodes.extend(held.tokens.iter().map(|t| super::shards::Node::Token(format!("other/{t}"))));
+            nodes.extend(held.locks.iter().map(|(r, n)| super::shards::Node::Lock(r.to_string(), n.clone())));
+            nodes.iter().all(|node| keys.of(node) == Some(key))
+        })
+    }
+
+    /// Takes what `held` names out of the world (its index left as it is).
+    fn take_held(&mut self, held: &Held) -> Shard {
+        let mut shard = Shard::default();
+        macro_rules! take {
+            ($f:ident) => {
+                for k in &held.$f {
+                    if let Some(v) = self.$f.remove(k) {
+                        shard.$f.insert(k.clone(), v);
+                    }
+                }
+            };
+        }
+        keyed_maps!(take);
+        for (region, name) in &held.locks {
+            if let Some(locks) = self.locks.get_mut(region) {
+                if let Some(tags) = locks.remove(name) {
+                    shard.locks.entry(region.clone()).or_default().insert(name.clone(), tags);
+                }
+                if locks.is_empty() {
+                    self.locks.remove(region);
+                }
+            }
+        }
+        shard
     }
 
     /// Whether the world is put away by [`World::reload_lazily`] with nothing loaded since.
@@ -497,7 +714,7 @@ impl World {
     /// away would put it in, else it panics (the shards are put away a use at a time).
     pub fn make_whole_checked(&mut self) {
         let expected = self.lazy.0.as_ref().filter(|_| self.is_put_away()).and_then(|s| s.parked.as_ref()).map(|p| {
-            let mut expected: std::collections::HashMap<_, Option<ShardKey>> =
+            let mut expected: super::shards::HashMap<_, Option<ShardKey>> =
                 p.partition().into_iter().map(|(node, key)| (node, Some(key))).collect();
             expected.extend(self.core_nodes().into_iter().map(|node| (node, None)));
             expected
@@ -566,6 +783,9 @@ impl World {
             for (key, shard) in batch.iter().zip(loaded) {
                 let totals = Totals::of(&shard);
                 absorbed.push(shard.ids());
+                if let Some(state) = self.lazy.0.as_mut().filter(|s| s.parked.is_some()) {
+                    state.held.push((key.clone(), Held::of(&shard)));
+                }
                 self.absorb(shard);
                 if let Some(state) = self.lazy.0.as_mut() {
                     state.unloaded.subtract(&totals);
