@@ -25,57 +25,11 @@ use super::{SimAddress, SimGroup, SimInstance, SimSnapshot, SimTemplate, TokenAn
 use cellar_engine::model::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// A hash map keyed by what the world's own ids and names are, not by what an adversary
-/// picks: hashed a word at a time ([`WordHasher`]) rather than by SipHash, which was a
-/// tenth of the reload check's cost (every call's shards split again by [`World::shard_keys`]).
-pub(super) type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<WordHasher>>;
-
-/// A multiply-rotate hash eight bytes at a time (the Fx hash of rustc), for [`HashMap`].
-#[derive(Default, Clone, Copy)]
-pub(super) struct WordHasher(u64);
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            self.add(u64::from_le_bytes(word.try_into().expect("eight bytes")));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// picks: rustc's Fx hash (`rustc-hash`) rather than SipHash, which was a tenth of the
+/// reload check's cost (every call's shards split again by [`World::shard_keys`]).
+pub(super) type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// The key of a shard: the smallest `Name` tag among its resources.
 pub type ShardKey = String;
