@@ -653,17 +653,7 @@ impl World {
         let Some(state) = self.lazy.0.as_ref() else { return false };
         let keys = self.shard_keys();
         state.held.iter().all(|(key, held)| {
-            let mut nodes = Vec::new();
-            nodes.extend(held.instances.iter().map(|id| super::shards::Node::Instance(id.to_string())));
-            nodes.extend(held.volumes.iter().map(|id| super::shards::Node::Volume(id.to_string())));
-            nodes.extend(held.snapshots.iter().map(|id| super::shards::Node::Snapshot(id.to_string())));
-            nodes.extend(held.addresses.iter().map(|id| super::shards::Node::Address(id.to_string())));
-            nodes.extend(held.templates.iter().map(|id| super::shards::Node::Template(id.to_string())));
-            nodes.extend(held.groups.iter().map(|id| super::shards::Node::Group(id.to_string())));
-            nodes.extend(held.client_tokens.iter().map(|t| super::shards::Node::Token(format!("run/{t}"))));
-            nodes.extend(held.volume_tokens.iter().map(|t| super::shards::Node::Token(format!("volume/{t}"))));
-            nodes.extend(held.tokens.iter().map(|t| super::shards::Node::Token(format!("other/{t}"))));
-            nodes.extend(held.locks.iter().map(|(r, n)| super::shards::Node::Lock(r.to_string(), n.clone())));
+            let nodes = super::shards::resource_nodes!(held, iter, held.locks.iter().map(|(r, n)| (r, n)));
             nodes.iter().all(|node| keys.of(node) == Some(key))
         })
     }

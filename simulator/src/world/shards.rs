@@ -105,31 +105,41 @@ pub(super) enum Node {
     Core,
 }
 
-/// The nodes of the resources a shard or a world holds (not the `Name`s: see [`Node`]).
+/// The nodes of the resources a shard or a world holds (not the `Name`s: see [`Node`]),
+/// each kind's ids listed by `$ids` (`keys` of a shard's or world's maps, `iter` of the
+/// lists of ids a use of the reload check loaded), and its locks as `$locks`, (region,
+/// name) pairs: the one place an id becomes its node.
 macro_rules! resource_nodes {
-    ($x:expr) => {{
+    ($x:expr, $ids:ident, $locks:expr) => {{
+        use $crate::world::shards::Node;
         let x = $x;
         let mut nodes = Vec::new();
-        nodes.extend(x.instances.keys().map(|id| Node::Instance(id.to_string())));
-        nodes.extend(x.volumes.keys().map(|id| Node::Volume(id.to_string())));
-        nodes.extend(x.snapshots.keys().map(|id| Node::Snapshot(id.to_string())));
-        nodes.extend(x.addresses.keys().map(|id| Node::Address(id.to_string())));
-        nodes.extend(x.templates.keys().map(|id| Node::Template(id.to_string())));
-        nodes.extend(x.groups.keys().map(|name| Node::Group(name.to_string())));
-        nodes.extend(x.client_tokens.keys().map(|t| Node::Token(format!("run/{t}"))));
-        nodes.extend(x.volume_tokens.keys().map(|t| Node::Token(format!("volume/{t}"))));
-        nodes.extend(x.tokens.keys().map(|t| Node::Token(format!("other/{t}"))));
-        for (region, locks) in &x.locks {
-            nodes.extend(locks.keys().map(|name| Node::Lock(region.to_string(), name.clone())));
-        }
+        nodes.extend(x.instances.$ids().map(|id| Node::Instance(id.to_string())));
+        nodes.extend(x.volumes.$ids().map(|id| Node::Volume(id.to_string())));
+        nodes.extend(x.snapshots.$ids().map(|id| Node::Snapshot(id.to_string())));
+        nodes.extend(x.addresses.$ids().map(|id| Node::Address(id.to_string())));
+        nodes.extend(x.templates.$ids().map(|id| Node::Template(id.to_string())));
+        nodes.extend(x.groups.$ids().map(|name| Node::Group(name.to_string())));
+        nodes.extend(x.client_tokens.$ids().map(|t| Node::Token(format!("run/{t}"))));
+        nodes.extend(x.volume_tokens.$ids().map(|t| Node::Token(format!("volume/{t}"))));
+        nodes.extend(x.tokens.$ids().map(|t| Node::Token(format!("other/{t}"))));
+        nodes.extend($locks.map(|(region, name)| Node::Lock(region.to_string(), name.clone())));
         nodes
     }};
+}
+pub(super) use resource_nodes;
+
+/// The (region, name) pairs of a shard's or a world's locks.
+macro_rules! lock_pairs {
+    ($x:expr) => {
+        $x.locks.iter().flat_map(|(region, locks)| locks.keys().map(move |name| (region, name)))
+    };
 }
 
 impl Shard {
     /// The nodes of what it holds.
     pub(super) fn nodes(&self) -> Vec<Node> {
-        resource_nodes!(self)
+        resource_nodes!(self, keys, lock_pairs!(self))
     }
 }
 
@@ -314,7 +324,7 @@ impl World {
 
     /// The nodes of the resources the world holds now (for a world put away: the core's).
     pub(super) fn core_nodes(&self) -> Vec<Node> {
-        resource_nodes!(self)
+        resource_nodes!(self, keys, lock_pairs!(self))
     }
 
     /// Whether each resource of `expected` is where putting this (whole) world away would put
